@@ -1,0 +1,115 @@
+// Package segment stores the raft log of one partition, which is also the
+// partition's data log: each raft entry is one frame on disk, and an entry
+// that carries a record batch is served to consumers straight from it.
+// Nothing is copied into a second log.
+//
+// # Files
+//
+// A partition directory holds:
+//
+//	%020d.log        frames, named by the raft index of the first one
+//	%020d.index      offset index of that segment (mmap'd)
+//	%020d.timeindex  time index of that segment (mmap'd)
+//	boundary         the entry just before the log start (see below)
+//
+// The last segment is the active one; the others are sealed. Segments are
+// contiguous in raft index and offset.
+//
+// # Frames
+//
+// All integers are big endian.
+//
+//	offset size field
+//	0      4    L: bytes after the CRC field (the frame is 8+L bytes)
+//	4      4    CRC32C (Castagnoli) of the L bytes that follow
+//	8      8    raft index
+//	16     8    raft term
+//	24     1    entry type (raftpb.EntryType)
+//	25     8    base offset
+//	33     L-25 entry Data
+//
+// The base offset is a pure function of the log prefix: the previous entry's
+// base offset plus its record count. Entries without records (conf changes,
+// the leader's empty no-op) take no offset. Truncating an uncommitted suffix
+// rewinds the next offset, so the new leader's entries are stamped afresh
+// and committed offsets agree on every replica.
+//
+// # Batches
+//
+// A normal entry with non-empty Data carries a record batch:
+//
+//	offset size field
+//	0      1    magic = 1 (format version)
+//	1      4    record count
+//	5      8    first timestamp (ms since the epoch)
+//	13     8    max timestamp (ms since the epoch)
+//	21     8    proposal id
+//	29     ...  payload, opaque to this package
+//
+// # Indexes
+//
+// Both index files hold 24-byte entries. They are preallocated while their
+// segment is active (capacity: one entry per IndexIntervalBytes of
+// SegmentBytes, at least 4 KiB, at most 10 MiB; a segment whose index fills
+// up rolls) and a raft index of 0 marks an unused slot, so the entry count is
+// found by binary search for the first zero.
+//
+//	.index      raft index u64, base offset i64, file position u64
+//	.timeindex  raft index u64, max timestamp i64, base offset i64
+//
+// The offset index gets an entry for the first frame of the segment and for
+// every frame that starts at least IndexIntervalBytes after the previously
+// indexed one. The time index gets an entry at the same frames when the
+// segment's running max timestamp (over the batches up to and including the
+// frame) has grown since its last entry: its timestamps increase strictly and
+// an entry (i, ts) means no batch up to i has a max timestamp above ts. It
+// records the running max rather than the frame's own batch max so that
+// lookups are right even when timestamps go backwards, and so that a sealed
+// segment's max timestamp is its last entry plus the frames after it.
+//
+// # Durability
+//
+// Appends use write() (pwrite) on the log file; reads use a read-only shared
+// mapping of it (the active segment's mapping runs ahead of the file; bytes
+// past the written size are never touched). Sync fdatasyncs every log file
+// written since the last Sync, and the directory when segment files were
+// created or deleted. Rolling a segment seals it: the log is fdatasync'd and
+// its indexes msync'd, truncated to their used size and fsync'd. Indexes are
+// never synced on the append path: they are a cache, rebuilt from the log
+// when missing or inconsistent, and every lookup checks that the entry it uses
+// points at a frame with the same raft index and offset.
+//
+// # Log start
+//
+// The boundary file holds the raft index, term and next offset of the entry
+// just before the log start (index u64, term u64, next offset i64, CRC32C of
+// the 24 bytes), which raft needs as snapshot metadata. It is replaced
+// atomically (temp file, fsync, rename, fsync directory) by DeleteBefore and
+// SetBoundary before they delete any segment. A new log has no file and the
+// boundary {0, 0, 0}. After a snapshot the boundary may fall inside the first
+// segment; the entries before it are then no longer part of the log.
+//
+// # Recovery
+//
+// Open deletes stray *.tmp files and indexes without a log, then segments
+// that the boundary shows to be deleted already. Each sealed segment's
+// indexes are trusted when their first and last entries match the log (else
+// they are rebuilt by scanning the segment); its last index, next offset and
+// max timestamp come from the last index entries plus the frames after them.
+// The active segment is scanned from its last index entry that matches the
+// log, checking every frame's CRC and sequence. A bad frame with no valid
+// frame anywhere after it is a torn write: the file is truncated there (with
+// a warning naming the file, position and bytes dropped) and index entries
+// past it are dropped. A bad frame followed by a valid one is corruption in
+// the middle: Open fails with ErrCorrupt naming the file and position and
+// changes no log file (index files, being a cache, may have been trimmed). So startup reads only the tail of each segment, whatever
+// the size of the log. Reads that meet a bad frame in older data return
+// ErrCorrupt.
+//
+// # Concurrency
+//
+// A Log has one writer (Append, DeleteBefore, SetBoundary, Close; Sync may
+// run beside it) and any number of readers. Readers copy what they return
+// under a read lock, so the writer can unmap a segment it deletes or remaps
+// once it holds the write lock. See Log for the lock order.
+package segment

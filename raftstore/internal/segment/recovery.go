@@ -1,0 +1,344 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Open opens or creates the log in dir and recovers it. Zero Options fields
+// take defaults. Recovery reads only the tail of each segment, so its cost
+// does not grow with the log: see doc.go. It fails with ErrCorrupt, leaving
+// every file as it found it, when data in the middle is damaged.
+func Open(dir string, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: opts, logger: opts.Logger.With("dir", dir)}
+	if err := l.recover(); err != nil {
+		for _, s := range l.segs {
+			err = errors.Join(err, s.close())
+		}
+		return nil, fmt.Errorf("segment: open %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+func (l *Log) recover() error {
+	bases, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	b, hasBoundary, err := readBoundary(l.dir)
+	if err != nil {
+		return err
+	}
+	// Finish a DeleteBefore or SetBoundary interrupted after it recorded the
+	// boundary: a segment followed by one starting at or before the log
+	// start holds nothing of the log.
+	for hasBoundary && len(bases) > 1 && bases[1] <= b.Index+1 {
+		if err := removeSegmentFiles(l.dir, bases[0]); err != nil {
+			return err
+		}
+		bases = bases[1:]
+	}
+	for i, base := range bases {
+		s, err := openSegmentFile(l.dir, base, false /* create */)
+		if err != nil {
+			return err
+		}
+		l.segs = append(l.segs, s)
+		if i == len(bases)-1 {
+			err = l.recoverActive(s)
+		} else {
+			err = l.recoverSealed(s)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := l.chain(b, hasBoundary); err != nil {
+		return err
+	}
+	if len(l.segs) == 0 {
+		s, err := createSegment(l.dir, b.Index+1, b.NextOffset, b.Term, l.opts)
+		if err != nil {
+			return err
+		}
+		l.segs, l.boundary, l.dirDirty = []*segment{s}, b, true
+		return nil
+	}
+	return l.reconcileBoundary(b, hasBoundary)
+}
+
+// listSegments returns the base indexes of the log files, sorted, after
+// deleting stray temp files and indexes whose log is gone.
+func (l *Log) listSegments() ([]uint64, error) {
+	names, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[string]bool{}
+	var bases []uint64
+	for _, d := range names {
+		if base, ok := strings.CutSuffix(d.Name(), logExt); ok {
+			n, err := strconv.ParseUint(base, 10, 64)
+			if err != nil || len(base) != 20 {
+				return nil, fmt.Errorf("unexpected file %s", d.Name())
+			}
+			logs[base] = true
+			bases = append(bases, n)
+		}
+	}
+	for _, d := range names {
+		name := d.Name()
+		stem := strings.TrimSuffix(strings.TrimSuffix(name, indexExt), timeIndexExt)
+		orphan := stem != name && !logs[stem]
+		if strings.HasSuffix(name, ".tmp") || orphan {
+			l.logger.Warn("segment: deleting stray file", "file", name)
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+// loadIndexes opens both indexes of s; missing files come back nil.
+func (l *Log) loadIndexes(s *segment, writable bool) error {
+	capacity := indexCapacity(l.opts)
+	var err error
+	s.offIdx, err = openIndex(segmentPath(l.dir, s.base, indexExt), writable, writable, capacity)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s.timeIdx, err = openIndex(segmentPath(l.dir, s.base, timeIndexExt), writable, writable, capacity)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// rebuildIndexes recreates both indexes of s from its log up to end.
+func (l *Log) rebuildIndexes(s *segment, end int64) (int64, error) {
+	for _, x := range []*index{s.offIdx, s.timeIdx} {
+		if x != nil {
+			if err := x.close(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	s.offIdx, s.timeIdx = nil, nil
+	capacity := max(indexCapacity(l.opts), int(min(end/int64(l.opts.IndexIntervalBytes)+2, maxIndexBytes/indexEntrySize)))
+	var err error
+	if s.offIdx, err = createIndex(segmentPath(l.dir, s.base, indexExt), capacity); err != nil {
+		return 0, err
+	}
+	if s.timeIdx, err = createIndex(segmentPath(l.dir, s.base, timeIndexExt), capacity); err != nil {
+		return 0, err
+	}
+	s.restoreFromIndex()
+	return s.scan(0, end, l.opts.IndexIntervalBytes)
+}
+
+// sealedIndexesValid checks a sealed segment's indexes cheaply: sizes, the
+// first and last offset entries against the log, the last time entry
+// against the offset index. Lookups verify every other entry they use.
+func (s *segment) sealedIndexesValid() bool {
+	if s.offIdx == nil || s.timeIdx == nil || s.offIdx.n == 0 {
+		return false
+	}
+	n, m := s.offIdx.n, s.timeIdx.n
+	if !s.offsetEntryValid(0) || !s.offsetEntryValid(n-1) {
+		return false
+	}
+	return m == 0 || (s.timeEntryValid(m-1) && s.timeIdx.at(m-1).index <= s.offIdx.at(n-1).index)
+}
+
+// recoverSealed restores a sealed segment's state from its last index entry
+// plus the frames after it (about IndexIntervalBytes). A sealed segment was
+// fdatasync'd when it was rolled, so any bad frame in it is corruption.
+func (l *Log) recoverSealed(s *segment) error {
+	if err := s.mapLog(s.size); err != nil {
+		return err
+	}
+	if err := l.loadIndexes(s, false /* writable */); err != nil {
+		return err
+	}
+	if s.sealedIndexesValid() {
+		if err := s.readBaseOffset(); err != nil {
+			return s.corrupt(0, err)
+		}
+		start := s.restoreFromIndex()
+		if pos, err := s.scan(start, s.size, l.opts.IndexIntervalBytes); err != nil {
+			return s.corrupt(pos, err)
+		}
+		return nil
+	}
+	l.logger.Warn("segment: rebuilding index", "file", s.name())
+	if pos, err := l.rebuildIndexes(s, s.size); err != nil {
+		return s.corrupt(pos, err)
+	}
+	return errors.Join(s.remapSealed(), s.offIdx.f.Sync(), s.timeIdx.f.Sync())
+}
+
+// recoverActive restores the last segment: from its last index entry that
+// matches the log, it validates every frame to the end. A torn tail is cut
+// off; a bad frame followed by a valid one is corruption, reported without
+// changing the log.
+func (l *Log) recoverActive(s *segment) error {
+	s.active = true
+	if err := s.mapActive(l.opts.SegmentBytes); err != nil {
+		return err
+	}
+	if err := l.loadIndexes(s, true /* writable */); err != nil {
+		return err
+	}
+	n := s.offIdx.n
+	for n > 0 && !s.offsetEntryValid(n-1) {
+		n--
+	}
+	s.offIdx.truncate(n)
+	keep := 0
+	if e, ok := s.offIdx.last(); ok {
+		keep = s.timeIdx.floor(int64(e.index), keyIndex) + 1
+	}
+	s.timeIdx.truncate(keep)
+	if (keep > 0 && !s.timeEntryValid(keep-1)) || s.readBaseOffset() != nil {
+		// The running max the time index records cannot be trusted, or the
+		// first frame is bad: scan everything.
+		s.offIdx.truncate(0)
+		s.timeIdx.truncate(0)
+	}
+	start := s.restoreFromIndex()
+	stop, err := s.scan(start, s.size, l.opts.IndexIntervalBytes)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errOutOfSequence) || errors.Is(err, ErrCorrupt) || s.validFrameAfter(stop) {
+		return s.corrupt(stop, err)
+	}
+	if stop == start && start > 0 {
+		// The indexed frame itself is torn: index from scratch up to it.
+		if pos, err := l.rebuildIndexes(s, stop); err != nil {
+			return s.corrupt(pos, err)
+		}
+	}
+	l.logger.Warn("segment: truncating torn tail", "file", s.name(), "position", stop,
+		"bytes", s.size-stop, "reason", err.Error())
+	if err := s.f.Truncate(stop); err != nil {
+		return err
+	}
+	s.size = stop
+	return fdatasync(s.f)
+}
+
+// readBaseOffset takes the segment's base offset from its first frame, for
+// a scan that starts further on.
+func (s *segment) readBaseOffset() error {
+	if s.size == 0 {
+		return nil
+	}
+	h, _, err := decodeFrame(s.data[:s.size])
+	if err != nil {
+		return err
+	}
+	if h.index != s.base {
+		return fmt.Errorf("%w: first raft index %d, want %d", errOutOfSequence, h.index, s.base)
+	}
+	s.baseOffset = h.baseOffset
+	return nil
+}
+
+// validFrameAfter reports whether a valid frame that could follow the last
+// good one starts anywhere after pos. The bad frame's length field may be
+// the damaged part, so every position is tried; the CRC is computed only
+// where the length and raft index are plausible.
+func (s *segment) validFrameAfter(pos int64) bool {
+	end := s.size
+	limit := s.lastIndex + uint64(end-pos)/frameHeaderSize + 1
+	for q := pos + 1; q+frameHeaderSize <= end; q++ {
+		b := s.data[q:end]
+		length := int64(binary.BigEndian.Uint32(b[0:4]))
+		if length < frameMetaSize || 8+length > int64(len(b)) {
+			continue
+		}
+		if i := binary.BigEndian.Uint64(b[8:16]); i <= s.lastIndex || i > limit {
+			continue
+		}
+		if crc32.Checksum(b[8:8+length], castagnoli) == binary.BigEndian.Uint32(b[4:8]) {
+			return true
+		}
+	}
+	return false
+}
+
+// chain checks that the segments follow each other and fills in the offsets
+// of an empty last segment from its predecessor or the boundary.
+func (l *Log) chain(b Boundary, hasBoundary bool) error {
+	for i, s := range l.segs {
+		if i == 0 {
+			if s.empty() && hasBoundary && b.Index+1 == s.base {
+				s.baseOffset, s.nextOffset, s.lastTerm = b.NextOffset, b.NextOffset, b.Term
+			}
+			continue
+		}
+		prev := l.segs[i-1]
+		if s.base != prev.lastIndex+1 {
+			return fmt.Errorf("%w: %s starts at index %d but %s ends at %d", ErrCorrupt, s.name(), s.base, prev.name(), prev.lastIndex)
+		}
+		if s.empty() {
+			s.baseOffset, s.nextOffset, s.lastTerm = prev.nextOffset, prev.nextOffset, prev.lastTerm
+		} else if s.baseOffset != prev.nextOffset {
+			return fmt.Errorf("%w: %s starts at offset %d but %s ends at %d", ErrCorrupt, s.name(), s.baseOffset, prev.name(), prev.nextOffset)
+		}
+	}
+	return nil
+}
+
+// reconcileBoundary sets the boundary from the boundary file and the first
+// segment, finishing an interrupted SetBoundary.
+func (l *Log) reconcileBoundary(b Boundary, hasBoundary bool) error {
+	first := l.segs[0]
+	switch {
+	case !hasBoundary || b.Index+1 < first.base:
+		if first.base > 1 {
+			// The owner's SetBoundary on open supplies the missing term.
+			l.logger.Warn("segment: log start not recorded; term before it unknown", "first_index", first.base)
+		}
+		l.boundary = Boundary{Index: first.base - 1, NextOffset: first.baseOffset}
+		if first.empty() {
+			l.boundary.Term = first.lastTerm
+		}
+		return nil
+	case b.Index+1 == first.base:
+		if first.baseOffset != b.NextOffset {
+			return fmt.Errorf("%w: %s starts at offset %d, boundary says %d", ErrCorrupt, first.name(), first.baseOffset, b.NextOffset)
+		}
+		l.boundary = b
+		return nil
+	}
+	// The boundary falls inside or after the first segment.
+	l.boundary = Boundary{Index: first.base - 1, NextOffset: first.baseOffset}
+	keep, err := l.agrees(b)
+	if err != nil {
+		return err
+	}
+	if !keep {
+		l.logger.Warn("segment: log disagrees with its recorded start; resetting", "boundary_index", b.Index)
+		return l.resetTo(b)
+	}
+	l.boundary = b
+	return nil
+}
