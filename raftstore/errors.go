@@ -1,0 +1,25 @@
+package raftstore
+
+import (
+	"errors"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/segment"
+)
+
+// ErrNotLeader is returned by Partition.Propose when this replica is not
+// the partition's raft leader (or lost leadership before the proposal
+// committed); the caller should retry on the leader.
+var ErrNotLeader = errors.New("raftstore: not the partition leader")
+
+// ErrClosed is returned by a Partition's methods once it is closed (the
+// broker is shutting down or the topic was deleted).
+var ErrClosed = errors.New("raftstore: partition closed")
+
+// ErrOffsetOutOfRange is returned by Partition.Read for an offset below the
+// log start offset or above the high watermark; the caller should restart
+// from one of those.
+var ErrOffsetOutOfRange = segment.ErrOffsetOutOfRange
+
+// ErrCorrupt is returned when stored data fails its checksum or framing.
+// Nothing is deleted: an operator must look at the named file.
+var ErrCorrupt = segment.ErrCorrupt

@@ -1,0 +1,336 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/segment"
+)
+
+// Batch is one stored entry that carries records, as readers and state
+// machines see it.
+type Batch = segment.Batch
+
+// BatchHeader is the part of a batch that the store reads: record count,
+// timestamps and the proposal id.
+type BatchHeader = segment.BatchHeader
+
+// PartitionConfig configures one partition.
+type PartitionConfig struct {
+	// SegmentBytes rolls the active segment at this size (default 1 GiB).
+	SegmentBytes int64
+	// SegmentMaxAge rolls the active segment once it is this old, so that
+	// time retention can delete it (0: never).
+	SegmentMaxAge time.Duration
+	// RetentionTime deletes segments whose newest record is older than
+	// this (0: keep forever).
+	RetentionTime time.Duration
+	// RetentionBytes deletes the oldest segments while the log would stay
+	// at least this big without them (0: no limit).
+	RetentionBytes int64
+	// Voters are the raft ids of the replicas when the partition is
+	// created (default: this node alone). Ignored when it already exists.
+	Voters []uint64
+	// Apply, when set, makes the partition a replicated state machine (the
+	// internal topics): it is called on the raft goroutine with every
+	// committed batch in log order, from the log start when the partition
+	// opens. An error it returns is the result of that batch's proposal;
+	// it must be deterministic.
+	Apply func(Batch) error
+}
+
+// Partition is one partition: a raft group whose log is a segment store.
+type Partition struct {
+	name   string
+	dir    string
+	cfg    PartitionConfig
+	store  *Store
+	logger *slog.Logger
+
+	log     *segment.Log
+	storage *storage
+	node    *raft.RawNode // owned by the loop goroutine
+
+	proposals chan *proposal
+	nextID    atomic.Uint64
+
+	// Written by the loop, read by anyone.
+	commitIndex   atomic.Uint64
+	highWatermark atomic.Int64
+	leader        atomic.Uint64
+	changed       *notifier
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed once the partition has a leader and has applied its log
+
+	closeOnce sync.Once
+	stop      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when the loop returns
+	closeErr  error
+}
+
+type proposal struct {
+	data   []byte
+	id     uint64
+	result chan proposalResult // buffered: the loop never blocks on it
+}
+
+type proposalResult struct {
+	baseOffset int64
+	err        error
+}
+
+func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error) {
+	dir := filepath.Join(s.cfg.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	logger := s.cfg.Logger.With("partition", name)
+	state, exists, err := readState(dir)
+	if err != nil {
+		return nil, err
+	}
+	log, err := segment.Open(dir, segment.Options{
+		SegmentBytes:  pc.SegmentBytes,
+		SegmentMaxAge: pc.SegmentMaxAge,
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		voters := pc.Voters
+		if len(voters) == 0 {
+			voters = []uint64{s.cfg.NodeID}
+		}
+		state.conf.Voters = voters
+		if err := writeState(dir, state); err != nil {
+			log.Close()
+			return nil, err
+		}
+	}
+	// NB: the lazily saved commit index can only lag; it can exceed the
+	// log only if the log lost synced entries, which recovery refuses.
+	if state.hard.Commit > log.LastIndex() {
+		log.Close()
+		return nil, fmt.Errorf("commit index %d beyond last log index %d: %w",
+			state.hard.Commit, log.LastIndex(), ErrCorrupt)
+	}
+	p := &Partition{
+		name:      name,
+		dir:       dir,
+		cfg:       pc,
+		store:     s,
+		logger:    logger,
+		log:       log,
+		storage:   &storage{log: log, state: state},
+		proposals: make(chan *proposal, 256),
+		changed:   newNotifier(),
+		ready:     make(chan struct{}),
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+	}
+	p.nextID.Store(randomUint64())
+
+	// A plain data partition's state is its log: everything committed is
+	// already "applied". A state machine replays from the log start.
+	applied := log.FirstIndex() - 1
+	if pc.Apply == nil && state.hard.Commit > applied {
+		applied = state.hard.Commit
+	}
+	if err := p.setAppliedIndex(applied); err != nil {
+		log.Close()
+		return nil, err
+	}
+	node, err := raft.NewRawNode(&raft.Config{
+		ID:                        s.cfg.NodeID,
+		ElectionTick:              s.cfg.ElectionTicks,
+		HeartbeatTick:             1,
+		Storage:                   p.storage,
+		Applied:                   applied,
+		MaxSizePerMsg:             4 << 20,
+		MaxCommittedSizePerReady:  64 << 20,
+		MaxUncommittedEntriesSize: 1 << 30,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		Logger:                    raftLogger{logger},
+	})
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	p.node = node
+	if len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID {
+		// A single voter need not wait an election timeout.
+		if err := node.Campaign(); err != nil {
+			log.Close()
+			return nil, err
+		}
+	}
+	go p.run()
+	return p, nil
+}
+
+// setAppliedIndex moves the commit index and high watermark to index.
+func (p *Partition) setAppliedIndex(index uint64) error {
+	hw := p.log.StartOffset()
+	if index >= p.log.FirstIndex() {
+		base, count, err := p.log.EntryOffsets(index)
+		if err != nil {
+			return err
+		}
+		hw = base + int64(count)
+	}
+	p.commitIndex.Store(index)
+	p.highWatermark.Store(hw)
+	return nil
+}
+
+// Name returns the partition's directory name.
+func (p *Partition) Name() string { return p.name }
+
+// Submit hands a batch of records to raft and returns without waiting for
+// it to commit. Batches submitted one after another by one goroutine get
+// increasing offsets in that order. payload is opaque to the store;
+// h.ProposalID is set here.
+func (p *Partition) Submit(ctx context.Context, h BatchHeader, payload []byte) (*Proposal, error) {
+	h.ProposalID = p.nextID.Add(1)
+	prop := &proposal{
+		data:   segment.EncodeBatch(h, payload),
+		id:     h.ProposalID,
+		result: make(chan proposalResult, 1),
+	}
+	select {
+	case p.proposals <- prop:
+		return &Proposal{partition: p, prop: prop}, nil
+	case <-p.stop:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Propose submits a batch and waits for it: see Submit and Proposal.Wait.
+func (p *Partition) Propose(ctx context.Context, h BatchHeader, payload []byte) (int64, error) {
+	pr, err := p.Submit(ctx, h, payload)
+	if err != nil {
+		return 0, err
+	}
+	return pr.Wait(ctx)
+}
+
+// Proposal is a submitted batch.
+type Proposal struct {
+	partition *Partition
+	prop      *proposal
+}
+
+// Wait returns the batch's base offset once it is committed and durable
+// (and applied, for a state machine partition). If ctx ends first, the
+// batch may still be appended.
+func (pr *Proposal) Wait(ctx context.Context) (int64, error) {
+	select {
+	case r := <-pr.prop.result:
+		return r.baseOffset, r.err
+	case <-pr.partition.stopped:
+		// NB: the loop completes every proposal it took before stopping;
+		// prefer that result to ErrClosed.
+		select {
+		case r := <-pr.prop.result:
+			return r.baseOffset, r.err
+		default:
+			return 0, ErrClosed
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// Read returns committed batches from offset on (see segment.Log.Read):
+// nothing when offset is the high watermark, ErrOffsetOutOfRange when it
+// lies outside [LogStartOffset, HighWatermark].
+func (p *Partition) Read(offset int64, maxBytes int) ([]Batch, error) {
+	if p.isClosed() {
+		return nil, ErrClosed
+	}
+	if offset > p.HighWatermark() {
+		return nil, fmt.Errorf("offset %d is past the high watermark %d: %w",
+			offset, p.HighWatermark(), ErrOffsetOutOfRange)
+	}
+	return p.log.Read(offset, p.commitIndex.Load(), maxBytes)
+}
+
+// OffsetForTime returns the first committed offset of a batch whose newest
+// record is at or after ts, or the high watermark if there is none.
+func (p *Partition) OffsetForTime(ts time.Time) (int64, error) {
+	return p.log.OffsetForTime(ts.UnixMilli(), p.commitIndex.Load())
+}
+
+// HighWatermark is the offset the next committed record will get.
+func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
+
+// LogStartOffset is the first offset retention kept.
+func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
+
+// Size is the bytes stored in the partition's segments.
+func (p *Partition) Size() int64 { return p.log.Size() }
+
+// Leader is the raft id of the partition's leader, 0 when there is none.
+func (p *Partition) Leader() uint64 { return p.leader.Load() }
+
+// Voters are the raft ids of the partition's replicas.
+func (p *Partition) Voters() []uint64 { return p.storage.currentState().conf.Voters }
+
+// Changed returns a channel closed the next time the high watermark moves
+// or the partition closes.
+//
+// NB: to wait without missing a wake-up, take the channel first, then
+// check HighWatermark, then wait.
+func (p *Partition) Changed() <-chan struct{} { return p.changed.wait() }
+
+// Ready returns a channel closed once the partition has a leader and has
+// applied every entry committed before it opened: a state machine is then
+// up to date.
+func (p *Partition) Ready() <-chan struct{} { return p.ready }
+
+// Close stops the raft goroutine, persists the state and closes the log.
+// Pending proposals fail with ErrClosed.
+func (p *Partition) Close() error {
+	first := false
+	p.closeOnce.Do(func() {
+		first = true
+		close(p.stop)
+		<-p.stopped
+		p.changed.notify()
+	})
+	if !first {
+		return ErrClosed
+	}
+	return p.closeErr
+}
+
+func (p *Partition) isClosed() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func randomUint64() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}

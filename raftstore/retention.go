@@ -1,0 +1,45 @@
+package raftstore
+
+import (
+	"fmt"
+	"time"
+)
+
+// applyRetention deletes whole head segments that retention no longer
+// keeps, on the loop goroutine. Only segments wholly at or below the
+// commit index go: raft treats deleted entries as compacted, which it
+// allows only for committed ones. State machine partitions keep their log
+// (they replay it on open).
+func (p *Partition) applyRetention() error {
+	if p.cfg.Apply != nil || (p.cfg.RetentionTime <= 0 && p.cfg.RetentionBytes <= 0) {
+		return nil
+	}
+	segs := p.log.Segments()
+	commit := p.commitIndex.Load()
+	now := time.Now()
+	total := p.log.Size()
+	var deleteBefore uint64
+	for _, s := range segs {
+		if s.Active || s.LastIndex > commit {
+			break
+		}
+		expired := p.cfg.RetentionTime > 0 &&
+			now.Sub(time.UnixMilli(s.MaxTimestamp)) > p.cfg.RetentionTime
+		oversized := p.cfg.RetentionBytes > 0 && total-s.Size >= p.cfg.RetentionBytes
+		if !expired && !oversized {
+			break
+		}
+		total -= s.Size
+		deleteBefore = s.LastIndex + 1
+	}
+	if deleteBefore == 0 {
+		return nil
+	}
+	b, n, err := p.log.DeleteBefore(deleteBefore)
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	p.logger.Info("retention deleted segments", "segments", n, "log_start_offset", b.NextOffset)
+	p.changed.notify()
+	return nil
+}

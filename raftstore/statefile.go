@@ -1,0 +1,143 @@
+package raftstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// The state file, raft.state, holds what raft must find again after a
+// restart besides the log: the HardState (term, vote, commit) and the
+// ConfState (voters). Layout, big endian:
+//
+//	0   4  magic "RNST"
+//	4   4  CRC32C of everything after this field
+//	8   4  length H of the HardState
+//	12  H  HardState (raftpb, protobuf)
+//	..  4  length C of the ConfState
+//	..  C  ConfState (raftpb, protobuf)
+//
+// It is replaced atomically: write raft.state.tmp, fsync, rename, fsync the
+// directory, so a crash leaves the old or the new file, never a mix.
+//
+// NB: term and vote must be durable before raft sends a message that
+// depends on them, so they are saved synchronously whenever they change.
+// The commit index is saved lazily (at most every stateSaveInterval, and on
+// close): a stale commit index is safe because it is only ever lower than
+// the truth, and raft commits the rest again once a leader is elected.
+const stateFileName = "raft.state"
+
+var stateMagic = [4]byte{'R', 'N', 'S', 'T'}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// persistentState is the content of the state file.
+type persistentState struct {
+	hard raftpb.HardState
+	conf raftpb.ConfState
+}
+
+// readState reads dir's state file; ok is false when there is none (a new
+// partition).
+func readState(dir string) (st persistentState, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, err
+	}
+	if len(b) < 12 || [4]byte(b[:4]) != stateMagic {
+		return st, false, fmt.Errorf("%s: bad header: %w", stateFileName, ErrCorrupt)
+	}
+	if crc32.Checksum(b[8:], castagnoli) != binary.BigEndian.Uint32(b[4:8]) {
+		return st, false, fmt.Errorf("%s: checksum mismatch: %w", stateFileName, ErrCorrupt)
+	}
+	rest := b[8:]
+	hs, rest, err := readChunk(rest)
+	if err != nil {
+		return st, false, err
+	}
+	cs, _, err := readChunk(rest)
+	if err != nil {
+		return st, false, err
+	}
+	if err := st.hard.Unmarshal(hs); err != nil {
+		return st, false, fmt.Errorf("%s: hard state: %w", stateFileName, err)
+	}
+	if err := st.conf.Unmarshal(cs); err != nil {
+		return st, false, fmt.Errorf("%s: conf state: %w", stateFileName, err)
+	}
+	return st, true, nil
+}
+
+func readChunk(b []byte) (chunk, rest []byte, err error) {
+	if len(b) < 4 {
+		return nil, nil, fmt.Errorf("%s: truncated: %w", stateFileName, ErrCorrupt)
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(len(b)-4) < uint64(n) {
+		return nil, nil, fmt.Errorf("%s: truncated: %w", stateFileName, ErrCorrupt)
+	}
+	return b[4 : 4+n], b[4+n:], nil
+}
+
+// writeState replaces dir's state file atomically and durably.
+func writeState(dir string, st persistentState) error {
+	hs, err := st.hard.Marshal()
+	if err != nil {
+		return err
+	}
+	cs, err := st.conf.Marshal()
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 8, 16+len(hs)+len(cs))
+	copy(b, stateMagic[:])
+	b = binary.BigEndian.AppendUint32(b, uint32(len(hs)))
+	b = append(b, hs...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(cs)))
+	b = append(b, cs...)
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
+	return replaceFile(dir, stateFileName, b)
+}
+
+// replaceFile writes data to dir/name atomically: temp file, fsync, rename,
+// fsync of the directory so that the rename itself is durable.
+func replaceFile(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

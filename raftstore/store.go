@@ -1,0 +1,204 @@
+package raftstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures a Store. Zero values take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Dir is the data directory; each partition gets a subdirectory.
+	Dir string
+	// NodeID is this broker's raft id (1 on a single node).
+	NodeID uint64
+	// TickInterval is raft's logical clock; elections time out after
+	// ElectionTicks ticks.
+	TickInterval  time.Duration
+	ElectionTicks int
+	// RetentionCheckInterval is how often partitions apply retention
+	// (Kafka's log.retention.check.interval.ms).
+	RetentionCheckInterval time.Duration
+	Logger                 *slog.Logger
+}
+
+// DefaultConfig returns the configuration used for unset fields.
+func DefaultConfig() Config {
+	return Config{
+		Dir:                    "data",
+		NodeID:                 1,
+		TickInterval:           100 * time.Millisecond,
+		ElectionTicks:          10,
+		RetentionCheckInterval: time.Minute,
+		Logger:                 slog.Default(),
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Dir == "" {
+		c.Dir = d.Dir
+	}
+	if c.NodeID == 0 {
+		c.NodeID = d.NodeID
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = d.TickInterval
+	}
+	if c.ElectionTicks <= 0 {
+		c.ElectionTicks = d.ElectionTicks
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = d.RetentionCheckInterval
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Store owns a data directory and the partitions in it.
+type Store struct {
+	cfg     Config
+	flusher *flusher
+
+	mu         sync.Mutex // guards partitions and closed
+	partitions map[string]*Partition
+	closed     bool
+}
+
+// deletedSuffix marks a partition directory that is being removed; Open
+// finishes the removal after a crash.
+const deletedSuffix = ".deleted"
+
+// Open opens the data directory, creating it if needed.
+func Open(cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("raftstore: create data dir: %w", err)
+	}
+	entries, err := os.ReadDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: read data dir: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasSuffix(e.Name(), deletedSuffix) {
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, e.Name())); err != nil {
+				return nil, fmt.Errorf("raftstore: finish deleting %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition)}, nil
+}
+
+// Config returns the store's effective configuration.
+func (s *Store) Config() Config { return s.cfg }
+
+// PartitionNames lists the partition directories on disk, open or not.
+func (s *Store) PartitionNames() ([]string, error) {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), deletedSuffix) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// Partition returns the open partition called name, or nil.
+func (s *Store) Partition(name string) *Partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.partitions[name]
+}
+
+// OpenPartition opens (creating if needed) the partition stored in the
+// subdirectory name and starts its raft goroutine. Opening a partition that
+// is already open returns it.
+func (s *Store) OpenPartition(name string, pc PartitionConfig) (*Partition, error) {
+	if !validDirName(name) {
+		return nil, fmt.Errorf("raftstore: bad partition name %q", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if p, ok := s.partitions[name]; ok {
+		return p, nil
+	}
+	p, err := openPartition(s, name, pc)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: open partition %s: %w", name, err)
+	}
+	s.partitions[name] = p
+	return p, nil
+}
+
+// DeletePartition closes the partition if it is open and deletes its
+// directory. The directory is first renamed, so a crash midway leaves
+// nothing that looks like a live partition.
+func (s *Store) DeletePartition(name string) error {
+	s.mu.Lock()
+	p := s.partitions[name]
+	delete(s.partitions, name)
+	s.mu.Unlock()
+	if p != nil {
+		if err := p.Close(); err != nil && !errors.Is(err, ErrClosed) {
+			s.cfg.Logger.Warn("close deleted partition", "partition", name, "err", err)
+		}
+	}
+	dir := filepath.Join(s.cfg.Dir, name)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil
+	}
+	gone := dir + "." + randomHex(4) + deletedSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("raftstore: delete partition %s: %w", name, err)
+	}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// Close closes every partition (each persists its state and syncs its log)
+// and stops the flusher.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	parts := s.partitions
+	s.partitions = map[string]*Partition{}
+	s.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		if err := p.Close(); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.flusher.stop()
+	return errors.Join(errs...)
+}
+
+func validDirName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) &&
+		!strings.HasSuffix(name, deletedSuffix)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
