@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// TestBadInput sends each kind of bad request and checks the status code
+// and that the message names what is wrong. The broker must keep serving.
+func TestBadInput(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := context.Background()
+	b.createTopic("orders", 3, map[string]string{"max.message.bytes": "1000"})
+	b.createTopic("doomed", 1, nil)
+	if _, err := b.client.Admin.DeleteTopic(ctx, &runnelv1.DeleteTopicRequest{Name: "doomed"}); err != nil {
+		t.Fatal(err)
+	}
+
+	create := func(req *runnelv1.CreateTopicRequest) error {
+		_, err := b.client.Admin.CreateTopic(ctx, req)
+		return err
+	}
+	subscribe := func(req *runnelv1.SubscribeRequest) error {
+		_, err := b.readAll(req)
+		return err
+	}
+	produceErr := func(req *runnelv1.ProduceRequest) error {
+		resp := b.produce(req)
+		if resp.Error == nil {
+			return nil
+		}
+		return status.ErrorProto(resp.Error)
+	}
+	for _, tc := range []struct {
+		name    string
+		call    func() error
+		code    codes.Code
+		mention string
+	}{
+		{"create existing topic", func() error { return create(&runnelv1.CreateTopicRequest{Name: "orders", Partitions: 1}) }, codes.AlreadyExists, "orders"},
+		{"create bad name", func() error { return create(&runnelv1.CreateTopicRequest{Name: "bad name", Partitions: 1}) }, codes.InvalidArgument, "letters, digits"},
+		{"create empty name", func() error { return create(&runnelv1.CreateTopicRequest{Name: "", Partitions: 1}) }, codes.InvalidArgument, "empty"},
+		{"create long name", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: strings.Repeat("x", 250), Partitions: 1})
+		}, codes.InvalidArgument, "249"},
+		{"create zero partitions", func() error { return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 0}) }, codes.InvalidArgument, "partitions"},
+		{"create negative partitions", func() error { return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: -3}) }, codes.InvalidArgument, "partitions"},
+		{"create unknown config key", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, Config: map[string]string{"retention.hours": "1"}})
+		}, codes.InvalidArgument, "retention.hours"},
+		{"create bad config value", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, Config: map[string]string{"retention.ms": "soon"}})
+		}, codes.InvalidArgument, "retention.ms"},
+		{"create replication beyond brokers", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, ReplicationFactor: 3})
+		}, codes.InvalidArgument, "replication factor"},
+		{"delete unknown topic", func() error {
+			_, err := b.client.Admin.DeleteTopic(ctx, &runnelv1.DeleteTopicRequest{Name: "nope"})
+			return err
+		}, codes.NotFound, "nope"},
+		{"describe unknown topic", func() error {
+			_, err := b.client.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: "nope"})
+			return err
+		}, codes.NotFound, "nope"},
+		{"produce unknown topic", func() error { return produceErr(&runnelv1.ProduceRequest{Topic: "nope", Records: records("x")}) }, codes.NotFound, "nope"},
+		{"produce deleted topic", func() error { return produceErr(&runnelv1.ProduceRequest{Topic: "doomed", Records: records("x")}) }, codes.NotFound, "doomed"},
+		{"produce missing partition", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Partition: ptr(int32(3)), Records: records("x")})
+		}, codes.InvalidArgument, "partition 3"},
+		{"produce negative partition", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Partition: ptr(int32(-1)), Records: records("x")})
+		}, codes.InvalidArgument, "partition -1"},
+		{"produce oversized record", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: records(strings.Repeat("x", 2000))})
+		}, codes.InvalidArgument, "max.message.bytes of 1000"},
+		{"produce no records", func() error { return produceErr(&runnelv1.ProduceRequest{Topic: "orders"}) }, codes.InvalidArgument, "no records"},
+		{"produce bad timestamp", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: []*runnelv1.Record{{Value: []byte("x"), Timestamp: &timestamppb.Timestamp{Nanos: -5}}}})
+		}, codes.InvalidArgument, "timestamp"},
+		{"subscribe unknown topic", func() error { return subscribe(&runnelv1.SubscribeRequest{Topic: "nope"}) }, codes.NotFound, "nope"},
+		{"subscribe missing partition", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", Partitions: []int32{7}})
+		}, codes.InvalidArgument, "partition 7"},
+		{"subscribe offset past high watermark", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: 5})
+		}, codes.OutOfRange, "offset 5"},
+		{"subscribe negative offset", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: -1})
+		}, codes.OutOfRange, "offset -1"},
+		{"subscribe committed without group", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_COMMITTED})
+		}, codes.InvalidArgument, "group"},
+		{"subscribe timestamp without time", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_TIMESTAMP})
+		}, codes.InvalidArgument, "start_time"},
+		{"subscribe unknown start position", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: 42})
+		}, codes.InvalidArgument, "start position"},
+		{"subscribe negative max bytes", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", MaxBatchBytes: -1})
+		}, codes.InvalidArgument, "max_batch_bytes"},
+		{"commit without group", func() error {
+			_, err := b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Topic: "orders", Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}})
+			return err
+		}, codes.InvalidArgument, "group"},
+		{"commit unknown topic", func() error {
+			_, err := b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: "g", Topic: "nope", Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}})
+			return err
+		}, codes.NotFound, "nope"},
+		{"commit missing partition", func() error {
+			_, err := b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: "g", Topic: "orders", Offsets: []*runnelv1.PartitionOffset{{Partition: 9, Offset: 1}}})
+			return err
+		}, codes.InvalidArgument, "partition 9"},
+		{"commit negative offset", func() error {
+			_, err := b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: "g", Topic: "orders", Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: -4}}})
+			return err
+		}, codes.InvalidArgument, "negative"},
+		{"fetch committed unknown topic", func() error {
+			_, err := b.client.Commit.FetchCommitted(ctx, &runnelv1.FetchCommittedRequest{Group: "g", Topic: "nope"})
+			return err
+		}, codes.NotFound, "nope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			wantCode(t, tc.name, err, tc.code)
+			if msg := status.Convert(err).Message(); !strings.Contains(msg, tc.mention) {
+				t.Fatalf("message %q does not mention %q", msg, tc.mention)
+			}
+		})
+	}
+
+	// After all that, the broker still works.
+	acks := mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: ptr(int32(0)), Records: records("ok")}))
+	if len(acks) != 1 || acks[0].BaseOffset != 0 {
+		t.Fatalf("acks after bad input = %v", acks)
+	}
+}
+
+// TestProduceErrorKeepsStreamOpen checks that a failed request on a
+// pipelined stream gets its own error while the requests around it
+// succeed, in order.
+func TestProduceErrorKeepsStreamOpen(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 1, nil)
+	resps := b.produceAll(
+		&runnelv1.ProduceRequest{Topic: "orders", Records: records("a"), CorrelationId: 1},
+		&runnelv1.ProduceRequest{Topic: "nope", Records: records("b"), CorrelationId: 2},
+		&runnelv1.ProduceRequest{Topic: "orders", Records: records("c"), CorrelationId: 3},
+	)
+	for i, r := range resps {
+		if r.CorrelationId != uint64(i+1) {
+			t.Fatalf("response %d has correlation id %d", i, r.CorrelationId)
+		}
+	}
+	if resps[1].Error == nil || codes.Code(resps[1].Error.Code) != codes.NotFound {
+		t.Fatalf("response 2 error = %v, want NotFound", resps[1].Error)
+	}
+	if a := mustAck(t, resps[2]); a[0].BaseOffset != 1 {
+		t.Fatalf("third request acked at %d, want 1", a[0].BaseOffset)
+	}
+}

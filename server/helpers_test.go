@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/client"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// testBroker is a real server on 127.0.0.1:0 over a real directory.
+type testBroker struct {
+	t      *testing.T
+	dir    string
+	srv    *Server
+	client *client.Client
+	served chan error
+}
+
+func startBroker(t *testing.T, dir string) *testBroker {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := New(ctx, Config{
+		DataDir:                dir,
+		Listen:                 "127.0.0.1:0",
+		HTTPListen:             "127.0.0.1:0",
+		RetentionCheckInterval: 50 * time.Millisecond,
+		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	b := &testBroker{t: t, dir: dir, srv: srv, served: make(chan error, 1)}
+	go func() { b.served <- srv.Serve() }()
+	b.client, err = client.Dial(srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.stop)
+	return b
+}
+
+// stop shuts the broker down; calling it twice is fine.
+func (b *testBroker) stop() {
+	if b.srv == nil {
+		return
+	}
+	b.client.Close()
+	if err := b.srv.Shutdown(context.Background()); err != nil {
+		b.t.Errorf("shutdown: %v", err)
+	}
+	if err := <-b.served; err != nil {
+		b.t.Errorf("serve: %v", err)
+	}
+	b.srv = nil
+}
+
+func (b *testBroker) createTopic(name string, partitions int32, config map[string]string) {
+	b.t.Helper()
+	_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{
+		Name: name, Partitions: partitions, Config: config,
+	})
+	if err != nil {
+		b.t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// produce sends one request on a new stream and returns its response.
+func (b *testBroker) produce(req *runnelv1.ProduceRequest) *runnelv1.ProduceResponse {
+	b.t.Helper()
+	resps := b.produceAll(req)
+	return resps[0]
+}
+
+// produceAll pipelines requests on one stream and returns the responses.
+func (b *testBroker) produceAll(reqs ...*runnelv1.ProduceRequest) []*runnelv1.ProduceResponse {
+	b.t.Helper()
+	stream, err := b.client.Produce.Produce(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, r := range reqs {
+		if err := stream.Send(r); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		b.t.Fatal(err)
+	}
+	var out []*runnelv1.ProduceResponse
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		out = append(out, resp)
+	}
+	if len(out) != len(reqs) {
+		b.t.Fatalf("%d responses to %d requests", len(out), len(reqs))
+	}
+	return out
+}
+
+// mustAck fails the test if resp carries an error.
+func mustAck(t *testing.T, resp *runnelv1.ProduceResponse) []*runnelv1.ProduceAck {
+	t.Helper()
+	if resp.Error != nil {
+		t.Fatalf("produce failed: %v", status.ErrorProto(resp.Error))
+	}
+	return resp.Acks
+}
+
+// readAll subscribes without follow and returns every record by partition.
+func (b *testBroker) readAll(req *runnelv1.SubscribeRequest) (map[int32][]*runnelv1.Record, error) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := b.client.Subscribe.Subscribe(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32][]*runnelv1.Record{}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[resp.Batch.Partition] = append(out[resp.Batch.Partition], resp.Batch.Records...)
+	}
+}
+
+func values(recs []*runnelv1.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Value)
+	}
+	return out
+}
+
+func records(vals ...string) []*runnelv1.Record {
+	out := make([]*runnelv1.Record, len(vals))
+	for i, v := range vals {
+		out[i] = &runnelv1.Record{Value: []byte(v)}
+	}
+	return out
+}
+
+func wantCode(t *testing.T, what string, err error, want codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != want {
+		t.Fatalf("%s: got %v (%v), want %v", what, got, err, want)
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,233 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/offsets"
+)
+
+// metadataPartition is the raft group holding the catalog, KRaft style.
+const metadataPartition = "__cluster_metadata-0"
+
+// Config configures a Broker.
+type Config struct {
+	DataDir string
+	NodeID  int32
+	// AdvertisedAddress is the gRPC address other parties reach this
+	// broker on, as DescribeCluster reports it.
+	AdvertisedAddress      string
+	RetentionCheckInterval time.Duration
+	Logger                 *slog.Logger
+}
+
+// Broker is one broker's topics, partitions and consumer offsets.
+type Broker struct {
+	cfg     Config
+	logger  *slog.Logger
+	store   *raftstore.Store
+	catalog *catalog.Catalog
+	offsets *offsets.Table
+
+	meta        *raftstore.Partition
+	offsetParts [offsets.Partitions]*raftstore.Partition
+
+	// live is set once the metadata log is replayed and the partitions
+	// it names are open: from then on, applying a record acts on disk.
+	live atomic.Bool
+	// roundRobin spreads keyless records over partitions.
+	roundRobin atomic.Uint32
+}
+
+// Open opens the data directory, replays the metadata and offsets logs and
+// opens every topic's partitions. It returns once the broker can serve.
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NodeID <= 0 {
+		cfg.NodeID = 1
+	}
+	store, err := raftstore.Open(raftstore.Config{
+		Dir:                    cfg.DataDir,
+		NodeID:                 uint64(cfg.NodeID),
+		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		Logger:                 cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg, logger: cfg.Logger, store: store, catalog: catalog.New(), offsets: offsets.New()}
+	if err := b.start(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Broker) start(ctx context.Context) error {
+	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
+		SegmentBytes: 64 << 20,
+		Apply:        b.applyMetadata,
+	})
+	if err != nil {
+		return err
+	}
+	b.meta = meta
+	if err := waitReady(ctx, meta); err != nil {
+		return err
+	}
+	if err := b.openTopics(); err != nil {
+		return err
+	}
+	b.live.Store(true)
+	for i := range b.offsetParts {
+		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
+			SegmentBytes: 64 << 20,
+			Apply:        b.applyOffsets,
+		})
+		if err != nil {
+			return err
+		}
+		b.offsetParts[i] = p
+	}
+	for _, p := range b.offsetParts {
+		if err := waitReady(ctx, p); err != nil {
+			return err
+		}
+	}
+	if b.catalog.ClusterID() == "" {
+		return b.proposeMetadata(ctx, clusterCreated(newID()))
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, p *raftstore.Partition) error {
+	select {
+	case <-p.Ready():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("partition %s did not become ready: %w", p.Name(), ctx.Err())
+	}
+}
+
+// openTopics opens the partitions of every topic in the replayed catalog
+// and removes directories of partitions it does not name (a crash between
+// a deletion's commit and its removal).
+func (b *Broker) openTopics() error {
+	known := map[string]bool{metadataPartition: true}
+	for i := range offsets.Partitions {
+		known[fmt.Sprintf("%s-%d", offsets.Topic, i)] = true
+	}
+	for _, t := range b.catalog.Topics() {
+		if err := b.openPartitions(t); err != nil {
+			return err
+		}
+		for p := range t.Partitions {
+			known[partitionName(t.Name, p)] = true
+		}
+	}
+	names, err := b.store.PartitionNames()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if !known[name] {
+			b.logger.Warn("removing partition of no known topic", "partition", name)
+			if err := b.store.DeletePartition(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *Broker) openPartitions(t *catalog.Topic) error {
+	for p := range t.Partitions {
+		_, err := b.store.OpenPartition(partitionName(t.Name, p), raftstore.PartitionConfig{
+			SegmentBytes:   t.Config.SegmentBytes,
+			SegmentMaxAge:  t.Config.SegmentAge,
+			RetentionTime:  t.Config.Retention,
+			RetentionBytes: t.Config.RetentionBytes,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Broker) deletePartitions(t *catalog.Topic) {
+	for p := range t.Partitions {
+		if err := b.store.DeletePartition(partitionName(t.Name, p)); err != nil {
+			// Open removes it on the next start.
+			b.logger.Error("delete partition", "topic", t.Name, "partition", p, "err", err)
+		}
+	}
+}
+
+// partitionName is the directory of a topic's partition, Kafka's naming.
+func partitionName(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
+
+// Close closes every partition; acknowledged data is already durable.
+func (b *Broker) Close() error { return b.store.Close() }
+
+// NodeID returns this broker's id.
+func (b *Broker) NodeID() int32 { return b.cfg.NodeID }
+
+// ClusterID returns the cluster's id.
+func (b *Broker) ClusterID() string { return b.catalog.ClusterID() }
+
+// ControllerID returns the leader of the metadata group.
+func (b *Broker) ControllerID() int32 { return int32(b.meta.Leader()) }
+
+// AdvertisedAddress returns the address clients reach this broker on.
+func (b *Broker) AdvertisedAddress() string { return b.cfg.AdvertisedAddress }
+
+// partition returns the open partition p of topic.
+func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalog.Topic, error) {
+	t, err := b.catalog.Topic(topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p < 0 || p >= t.Partitions {
+		return nil, nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
+			ErrInvalid, p, topic, t.Partitions-1)
+	}
+	part := b.store.Partition(partitionName(topic, p))
+	if part == nil {
+		return nil, nil, fmt.Errorf("topic %q partition %d is not open: %w", topic, p, ErrUnavailable)
+	}
+	return part, t, nil
+}
+
+// storeError turns raftstore errors into the broker's: a closed partition
+// is a deleted topic if the catalog says so, else a broker going away.
+func (b *Broker) storeError(topic string, err error) error {
+	switch {
+	case errors.Is(err, raftstore.ErrClosed):
+		if _, terr := b.catalog.Topic(topic); terr != nil {
+			return terr
+		}
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case errors.Is(err, raftstore.ErrNotLeader):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// newID returns a random 128-bit id in UUID form.
+func newID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+}

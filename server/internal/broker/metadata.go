@@ -1,0 +1,176 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
+)
+
+// maxPartitions bounds a topic's partition count: each partition is a
+// raft group with its own goroutine and files.
+const maxPartitions = 1024
+
+// CreateTopic creates a topic and opens its partitions. It returns once
+// the topic is durable and its partitions accept records.
+func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, replicationFactor int32, config map[string]string) (*catalog.Topic, error) {
+	if err := catalog.ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	if partitions < 1 || partitions > maxPartitions {
+		return nil, fmt.Errorf("%w: partitions is %d: a topic has 1 to %d partitions", ErrInvalid, partitions, maxPartitions)
+	}
+	brokers := int32(1)
+	if replicationFactor == 0 {
+		replicationFactor = brokers
+	}
+	if replicationFactor < 1 || replicationFactor > brokers {
+		return nil, fmt.Errorf("%w: replication factor %d: the cluster has %d broker(s), so use 1 to %d",
+			ErrInvalid, replicationFactor, brokers, brokers)
+	}
+	if err := catalog.ValidateConfig(config); err != nil {
+		return nil, err
+	}
+	if _, err := b.catalog.Topic(name); err == nil {
+		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicExists)
+	}
+	tc := &metav1.TopicCreated{
+		Name:              name,
+		TopicId:           newID(),
+		Partitions:        partitions,
+		ReplicationFactor: replicationFactor,
+		Config:            config,
+	}
+	for range partitions {
+		tc.Assignments = append(tc.Assignments, &metav1.PartitionAssignment{Replicas: []int32{b.cfg.NodeID}})
+	}
+	rec := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: tc}}
+	if err := b.proposeMetadata(ctx, rec); err != nil {
+		return nil, err
+	}
+	t, err := b.catalog.Topic(name)
+	if err != nil {
+		return nil, err // deleted meanwhile
+	}
+	// Return once every partition has a leader, so that a produce right
+	// after CreateTopic succeeds.
+	for p := range t.Partitions {
+		part, _, err := b.partition(name, p)
+		if err != nil {
+			return nil, err
+		}
+		if err := waitReady(ctx, part); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// DeleteTopic deletes a topic and its partitions' data.
+func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
+	t, err := b.catalog.Topic(name)
+	if err != nil {
+		return err
+	}
+	return b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicDeleted{
+		TopicDeleted: &metav1.TopicDeleted{Name: t.Name, TopicId: t.ID},
+	}})
+}
+
+// Topic returns a topic's definition.
+func (b *Broker) Topic(name string) (*catalog.Topic, error) { return b.catalog.Topic(name) }
+
+// Topics lists the topics by name.
+func (b *Broker) Topics() []*catalog.Topic { return b.catalog.Topics() }
+
+// PartitionState is what DescribeTopic reports of one partition.
+type PartitionState struct {
+	Partition      int32
+	Leader         int32
+	Replicas       []int32
+	LogStartOffset int64
+	HighWatermark  int64
+}
+
+// DescribePartitions reports the state of each of a topic's partitions.
+func (b *Broker) DescribePartitions(t *catalog.Topic) []PartitionState {
+	out := make([]PartitionState, 0, t.Partitions)
+	for p := range t.Partitions {
+		st := PartitionState{Partition: p}
+		if int(p) < len(t.Assignments) {
+			st.Replicas = t.Assignments[p]
+		}
+		if part := b.store.Partition(partitionName(t.Name, p)); part != nil {
+			st.Leader = int32(part.Leader())
+			st.LogStartOffset = part.LogStartOffset()
+			st.HighWatermark = part.HighWatermark()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func clusterCreated(id string) *metav1.MetadataRecord {
+	return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_ClusterCreated{
+		ClusterCreated: &metav1.ClusterCreated{ClusterId: id},
+	}}
+}
+
+// proposeMetadata appends one record to the metadata log and returns once
+// it is applied (or the catalog rejected it).
+func (b *Broker) proposeMetadata(ctx context.Context, m *metav1.MetadataRecord) error {
+	value, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	pr, err := submit(ctx, b.meta, []*runnelv1.Record{{Value: value, Timestamp: timestamppb.Now()}})
+	if err != nil {
+		return b.storeError(metadataPartition, err)
+	}
+	_, err = pr.Wait(ctx)
+	return b.storeError(metadataPartition, err)
+}
+
+// applyMetadata is the metadata partition's state machine. It runs on
+// that partition's raft goroutine, in log order.
+func (b *Broker) applyMetadata(batch raftstore.Batch) error {
+	recs, err := decode(batch, batch.BaseOffset)
+	if err != nil {
+		return fmt.Errorf("metadata batch at offset %d: %w", batch.BaseOffset, err)
+	}
+	var firstErr error
+	for _, r := range recs {
+		var m metav1.MetadataRecord
+		if err := proto.Unmarshal(r.Value, &m); err != nil {
+			b.logger.Error("skipping undecodable metadata record", "offset", r.Offset, "err", err)
+			continue
+		}
+		change, err := b.catalog.Apply(&m)
+		if err != nil {
+			firstErr = err
+			continue
+		}
+		b.act(change)
+	}
+	return firstErr
+}
+
+// act carries a catalog change out on disk. While the log replays on
+// start, creations wait for openTopics, but deletions happen at once, so
+// that a topic deleted and created again never finds its old files.
+func (b *Broker) act(c catalog.Change) {
+	switch {
+	case c.Deleted != nil:
+		b.deletePartitions(c.Deleted)
+	case c.Created != nil && b.live.Load():
+		if err := b.openPartitions(c.Created); err != nil {
+			b.logger.Error("open partitions of new topic", "topic", c.Created.Name, "err", err)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/offsets"
+)
+
+// Commit stores group's next offsets to read in topic and returns once
+// the commit is durable.
+func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64) error {
+	if group == "" {
+		return fmt.Errorf("%w: group is required", ErrInvalid)
+	}
+	t, err := b.catalog.Topic(topic)
+	if err != nil {
+		return err
+	}
+	if len(positions) == 0 {
+		return fmt.Errorf("%w: no offsets to commit", ErrInvalid)
+	}
+	now := timestamppb.New(time.Now())
+	var recs []*runnelv1.Record
+	for p, o := range positions {
+		if p < 0 || p >= t.Partitions {
+			return fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
+				ErrInvalid, p, topic, t.Partitions-1)
+		}
+		if o < 0 {
+			return fmt.Errorf("%w: partition %d: offset %d is negative", ErrInvalid, p, o)
+		}
+		c := &metav1.OffsetCommit{Group: group, Topic: topic, TopicId: t.ID, Partition: p, Offset: o, CommitTime: now}
+		value, err := proto.Marshal(c)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &runnelv1.Record{Key: offsets.Key(c), Value: value, Timestamp: now})
+	}
+	part := b.offsetParts[offsets.PartitionFor(group)]
+	pr, err := submit(ctx, part, recs)
+	if err == nil {
+		_, err = pr.Wait(ctx)
+	}
+	return b.storeError(offsets.Topic, err)
+}
+
+// Committed returns group's committed offsets in topic by partition.
+func (b *Broker) Committed(group, topic string) (map[int32]int64, error) {
+	if group == "" {
+		return nil, fmt.Errorf("%w: group is required", ErrInvalid)
+	}
+	t, err := b.catalog.Topic(topic)
+	if err != nil {
+		return nil, err
+	}
+	return b.offsets.Committed(group, t.ID), nil
+}
+
+// applyOffsets is the state machine of the __consumer_offsets partitions.
+func (b *Broker) applyOffsets(batch raftstore.Batch) error {
+	recs, err := decode(batch, batch.BaseOffset)
+	if err != nil {
+		return fmt.Errorf("offsets batch at offset %d: %w", batch.BaseOffset, err)
+	}
+	for _, r := range recs {
+		var c metav1.OffsetCommit
+		if err := proto.Unmarshal(r.Value, &c); err != nil {
+			b.logger.Error("skipping undecodable offset commit", "offset", r.Offset, "err", err)
+			continue
+		}
+		b.offsets.Apply(&c)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/partitioner"
+)
+
+// PendingProduce is a produce request handed to raft, its acks not yet
+// known.
+type PendingProduce struct {
+	broker *Broker
+	topic  string
+	parts  []pendingPartition
+}
+
+type pendingPartition struct {
+	partition int32
+	count     int
+	proposal  *raftstore.Proposal
+	err       error
+}
+
+// Produce validates a produce request, assigns each record its partition
+// and submits one batch per partition. It does not wait for the batches
+// to commit (see PendingProduce.Wait), so a stream can pipeline requests:
+// requests submitted one after another keep their order per partition.
+// Records without a timestamp get the current time.
+func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs []*runnelv1.Record) (*PendingProduce, error) {
+	t, err := b.catalog.Topic(topic)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
+	}
+	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
+		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
+			ErrInvalid, *partition, topic, t.Partitions-1)
+	}
+	now := timestamppb.New(time.Now())
+	for i, r := range recs {
+		if r == nil {
+			return nil, fmt.Errorf("%w: record %d is null", ErrInvalid, i)
+		}
+		if size := proto.Size(r); size > t.Config.MaxMessageBytes {
+			return nil, fmt.Errorf("%w: record %d is %d bytes, over the topic's %s of %d bytes",
+				ErrInvalid, i, size, catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
+		}
+		if r.Timestamp == nil {
+			r.Timestamp = now
+		} else if err := r.Timestamp.CheckValid(); err != nil {
+			return nil, fmt.Errorf("%w: record %d: timestamp: %v", ErrInvalid, i, err)
+		}
+	}
+	byPartition := b.assign(t, partition, recs)
+	pending := &PendingProduce{broker: b, topic: topic}
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		pp := pendingPartition{partition: p, count: len(byPartition[p])}
+		part, _, err := b.partition(topic, p)
+		if err == nil {
+			// Just after a restart the partition may still be electing.
+			err = waitReady(ctx, part)
+		}
+		if err == nil {
+			pp.proposal, err = submit(ctx, part, byPartition[p])
+		}
+		pp.err = b.storeError(topic, err)
+		pending.parts = append(pending.parts, pp)
+	}
+	return pending, nil
+}
+
+// assign groups records by partition, keeping their order: the request's
+// partition if set, else Kafka's partitioner for keyed records; keyless
+// records of one request go together to the next partition in turn (like
+// Kafka's sticky partitioner, so they stay one batch).
+func (b *Broker) assign(t *catalog.Topic, partition *int32, recs []*runnelv1.Record) map[int32][]*runnelv1.Record {
+	if partition != nil {
+		return map[int32][]*runnelv1.Record{*partition: recs}
+	}
+	out := make(map[int32][]*runnelv1.Record)
+	sticky := int32(-1)
+	for _, r := range recs {
+		var p int32
+		if len(r.Key) > 0 {
+			p = partitioner.ForKey(r.Key, t.Partitions)
+		} else {
+			if sticky < 0 {
+				sticky = int32(b.roundRobin.Add(1) % uint32(t.Partitions))
+			}
+			p = sticky
+		}
+		out[p] = append(out[p], r)
+	}
+	return out
+}
+
+// Wait returns an ack per partition once every batch is durable. If some
+// partitions failed, it returns the acks of those that succeeded and the
+// first error: a request spanning partitions is not atomic.
+func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, error) {
+	var (
+		acks []*runnelv1.ProduceAck
+		errs []error
+	)
+	for _, p := range pp.parts {
+		err := p.err
+		var base int64
+		if err == nil {
+			base, err = p.proposal.Wait(ctx)
+			err = pp.broker.storeError(pp.topic, err)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", p.partition, err))
+			continue
+		}
+		acks = append(acks, &runnelv1.ProduceAck{Partition: p.partition, BaseOffset: base, RecordCount: int32(p.count)})
+	}
+	if len(errs) > 0 {
+		return acks, errs[0]
+	}
+	return acks, nil
+}

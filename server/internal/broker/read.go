@@ -1,0 +1,121 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
+)
+
+// Reader reads one partition for a subscription.
+type Reader struct {
+	broker    *Broker
+	topic     string
+	partition int32
+	part      *raftstore.Partition
+}
+
+// Reader returns a reader of partition p of topic.
+func (b *Broker) Reader(topic string, p int32) (*Reader, error) {
+	part, _, err := b.partition(topic, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{broker: b, topic: topic, partition: p, part: part}, nil
+}
+
+// Partition returns the partition number read.
+func (r *Reader) Partition() int32 { return r.partition }
+
+// HighWatermark returns the partition's high watermark.
+func (r *Reader) HighWatermark() int64 { return r.part.HighWatermark() }
+
+// LogStartOffset returns the partition's log start offset.
+func (r *Reader) LogStartOffset() int64 { return r.part.LogStartOffset() }
+
+// Changed returns a channel closed when the high watermark next moves
+// (see raftstore.Partition.Changed for how to wait without a lost wake-up).
+func (r *Reader) Changed() <-chan struct{} { return r.part.Changed() }
+
+// Read returns committed records from offset from on, about maxBytes of
+// them (at least one record if any is there), and the offset to read next.
+func (r *Reader) Read(from int64, maxBytes int) ([]*runnelv1.Record, int64, error) {
+	batches, err := r.part.Read(from, maxBytes)
+	if err != nil {
+		return nil, from, r.broker.storeError(r.topic, fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err))
+	}
+	var out []*runnelv1.Record
+	next := from
+	for _, b := range batches {
+		recs, err := decode(b, from)
+		if err != nil {
+			return nil, from, fmt.Errorf("topic %q partition %d batch at offset %d: %w", r.topic, r.partition, b.BaseOffset, err)
+		}
+		out = append(out, recs...)
+		next = b.BaseOffset + int64(b.Header.RecordCount)
+	}
+	return out, next, nil
+}
+
+// StartOffset resolves where a subscription starts in this partition.
+func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, offset int64, at time.Time, group string) (int64, error) {
+	if pos == runnelv1.StartPosition_START_POSITION_UNSPECIFIED {
+		pos = runnelv1.StartPosition_START_POSITION_EARLIEST
+		if group != "" {
+			pos = runnelv1.StartPosition_START_POSITION_COMMITTED
+		}
+	}
+	start, hw := r.part.LogStartOffset(), r.part.HighWatermark()
+	switch pos {
+	case runnelv1.StartPosition_START_POSITION_EARLIEST:
+		return start, nil
+	case runnelv1.StartPosition_START_POSITION_LATEST:
+		return hw, nil
+	case runnelv1.StartPosition_START_POSITION_OFFSET:
+		if offset < start || offset > hw {
+			return 0, fmt.Errorf("topic %q partition %d: offset %d is outside [%d, %d] (log start, high watermark): %w",
+				r.topic, r.partition, offset, start, hw, ErrOffsetOutOfRange)
+		}
+		return offset, nil
+	case runnelv1.StartPosition_START_POSITION_TIMESTAMP:
+		return r.offsetForTime(at)
+	case runnelv1.StartPosition_START_POSITION_COMMITTED:
+		if group == "" {
+			return 0, fmt.Errorf("%w: start position COMMITTED needs a group", ErrInvalid)
+		}
+		committed, err := r.broker.Committed(group, r.topic)
+		if err != nil {
+			return 0, err
+		}
+		o, ok := committed[r.partition]
+		if !ok {
+			return start, nil
+		}
+		// Retention may have deleted what the group had not read yet.
+		return min(max(o, start), hw), nil
+	default:
+		return 0, fmt.Errorf("%w: unknown start position %v", ErrInvalid, pos)
+	}
+}
+
+// offsetForTime returns the offset of the first record at or after at:
+// the store finds the first batch holding one, and the records before it
+// in that batch are skipped here.
+func (r *Reader) offsetForTime(at time.Time) (int64, error) {
+	o, err := r.part.OffsetForTime(at)
+	if err != nil {
+		return 0, r.broker.storeError(r.topic, err)
+	}
+	recs, _, err := r.Read(o, 1)
+	if err != nil {
+		return 0, err
+	}
+	for _, rec := range recs {
+		if !rec.Timestamp.AsTime().Before(at) {
+			return rec.Offset, nil
+		}
+	}
+	return o, nil
+}

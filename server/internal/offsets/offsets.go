@@ -1,0 +1,64 @@
+package offsets
+
+import (
+	"fmt"
+	"maps"
+	"sync"
+
+	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/server/internal/partitioner"
+)
+
+// Partitions is how many partitions __consumer_offsets has. Changing it
+// moves groups between partitions, so it is fixed.
+const Partitions = 4
+
+// Topic is the internal topic's name.
+const Topic = "__consumer_offsets"
+
+// PartitionFor returns the __consumer_offsets partition that stores
+// group's commits.
+func PartitionFor(group string) int32 {
+	return partitioner.ForKey([]byte(group), Partitions)
+}
+
+// Key is the record key of a commit: one key per group, topic and
+// partition, so that a compacting retention could keep only the last.
+func Key(c *metav1.OffsetCommit) []byte {
+	return fmt.Appendf(nil, "%s\x00%s\x00%d", c.Group, c.Topic, c.Partition)
+}
+
+// Table is the committed offsets of every group. Apply is called by the
+// offsets partitions' raft goroutines, the getters by anyone.
+type Table struct {
+	mu      sync.RWMutex                   // guards offsets
+	offsets map[groupTopic]map[int32]int64 // next offset to read
+}
+
+// groupTopic keys the table by topic id, not name: commits to a deleted
+// topic never leak into a new topic of the same name.
+type groupTopic struct{ group, topicID string }
+
+// New returns an empty table.
+func New() *Table { return &Table{offsets: make(map[groupTopic]map[int32]int64)} }
+
+// Apply records one commit.
+func (t *Table) Apply(c *metav1.OffsetCommit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := groupTopic{c.Group, c.TopicId}
+	m := t.offsets[k]
+	if m == nil {
+		m = make(map[int32]int64)
+		t.offsets[k] = m
+	}
+	m[c.Partition] = c.Offset
+}
+
+// Committed returns group's committed offsets in the topic with this id,
+// by partition.
+func (t *Table) Committed(group, topicID string) map[int32]int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return maps.Clone(t.offsets[groupTopic{group, topicID}])
+}

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/broker"
+)
+
+// maxMessageBytes is the largest gRPC message the server takes: above the
+// largest max.message.bytes a topic may set, plus room for a batch.
+const maxMessageBytes = 64 << 20
+
+// Server is a running broker: its listeners, gRPC server and data.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+	broker *broker.Broker
+	grpc   *grpc.Server
+	http   *http.Server
+	health *health.Server
+
+	listener     net.Listener
+	httpListener net.Listener
+
+	stopping context.Context // done once Shutdown starts
+	stop     context.CancelFunc
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New opens the data directory (recovering it), binds both listeners and
+// registers the services. Call Serve to start answering.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
+	}
+	b, err := broker.Open(ctx, broker.Config{
+		DataDir:                cfg.DataDir,
+		NodeID:                 cfg.NodeID,
+		AdvertisedAddress:      lis.Addr().String(),
+		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		Logger:                 cfg.Logger,
+	})
+	if err != nil {
+		lis.Close()
+		httpLis.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, listener: lis, httpListener: httpLis}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	registry.MustRegister(metrics)
+
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.MaxSendMsgSize(maxMessageBytes),
+		// NB: recovery is innermost so that a panic becomes an Internal
+		// status that logging and metrics see like any other error.
+		grpc.ChainUnaryInterceptor(
+			metrics.UnaryServerInterceptor(),
+			logging.UnaryServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+		),
+		grpc.ChainStreamInterceptor(
+			metrics.StreamServerInterceptor(),
+			logging.StreamServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+		),
+	)
+	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b})
+	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b})
+	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, stopping: s.stopping})
+	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	metrics.InitializeMetrics(s.grpc)
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Addr is the gRPC listener's address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// HTTPAddr is the HTTP listener's address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpListener.Addr() }
+
+// Serve answers on both listeners until Shutdown; it returns nil after a
+// clean shutdown.
+func (s *Server) Serve() error {
+	errs := make(chan error, 2)
+	go func() { errs <- s.grpc.Serve(s.listener) }()
+	go func() {
+		if err := s.http.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+			return
+		}
+		errs <- nil
+	}()
+	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
+		"data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID())
+	first := <-errs
+	if first != nil && s.stopping.Err() == nil {
+		s.Shutdown(context.Background())
+	}
+	second := <-errs
+	return errors.Join(first, second)
+}
+
+// Shutdown stops taking calls, ends following subscriptions, waits up to
+// ShutdownTimeout for calls in flight, then closes every partition (their
+// data is already durable; this persists raft state).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		s.health.Shutdown()
+		s.stop()
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		defer cancel()
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.logger.Warn("shutdown timed out; cancelling calls in flight")
+			s.grpc.Stop()
+			<-done
+		}
+		httpErr := s.http.Shutdown(ctx)
+		s.shutdownErr = errors.Join(httpErr, s.broker.Close())
+		s.logger.Info("runnel stopped")
+	})
+	return s.shutdownErr
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if s.stopping.Err() != nil {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) recovered(p any) error {
+	s.logger.Error("panic in handler", "panic", p)
+	return status.Errorf(codes.Internal, "internal error: %v", p)
+}
+
+var logOptions = []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+
+// slogAdapter lets the logging interceptor write through slog.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/broker"
+)
+
+// codeTable decides every gRPC status code the services return, first
+// match wins; errors.Is sees through wrapping, so the broker's messages
+// (which say what to fix) reach the client intact.
+var codeTable = []struct {
+	err  error
+	code codes.Code
+}{
+	{context.Canceled, codes.Canceled},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{broker.ErrTopicNotFound, codes.NotFound},
+	{broker.ErrTopicExists, codes.AlreadyExists},
+	{broker.ErrInvalid, codes.InvalidArgument},
+	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
+	{broker.ErrUnavailable, codes.Unavailable},
+	{raftstore.ErrClosed, codes.Unavailable},
+	{raftstore.ErrCorrupt, codes.DataLoss},
+}
+
+// toStatus converts err into a gRPC status error; nil stays nil.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			return status.Error(e.code, err.Error())
+		}
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// invalid returns an InvalidArgument status for a malformed request.
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
