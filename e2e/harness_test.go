@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/runnel-broker/runnel/client"
+)
+
+// bins holds the binaries TestMain built.
+var bins struct {
+	dir, runnel, grpcurl string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runnel-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bins.dir = dir
+	bins.runnel = filepath.Join(dir, "runnel")
+	bins.grpcurl = filepath.Join(dir, "grpcurl")
+	for _, b := range []struct{ out, pkg string }{
+		{bins.runnel, "github.com/runnel-broker/runnel/cmd/runnel"},
+		{bins.grpcurl, "github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+	} {
+		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", b.pkg, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// broker is a runnel serve process.
+type broker struct {
+	t       *testing.T
+	dataDir string
+	cmd     *exec.Cmd
+	addr    string // gRPC host:port
+	http    string
+	exited  chan struct{}
+	logMu   sync.Mutex
+	log     strings.Builder
+}
+
+var servingLine = regexp.MustCompile(`msg="runnel serving" grpc=(\S+) http=(\S+)`)
+
+// startBroker starts runnel serve on dataDir with ports chosen by the
+// kernel and waits until it serves.
+func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, extraArgs...)
+	cmd := exec.Command(bins.runnel, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &broker{t: t, dataDir: dataDir, cmd: cmd, exited: make(chan struct{})}
+	ready := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			b.logMu.Lock()
+			b.log.WriteString(line + "\n")
+			b.logMu.Unlock()
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				ready <- [2]string{m[1], m[2]}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	go func() { _ = cmd.Wait(); close(b.exited) }()
+	select {
+	case a := <-ready:
+		b.addr, b.http = a[0], a[1]
+	case <-b.exited:
+		t.Fatalf("broker exited before serving:\n%s", b.logs())
+	case <-time.After(60 * time.Second):
+		b.kill()
+		t.Fatalf("broker did not serve within 60s:\n%s", b.logs())
+	}
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("broker log (%s):\n%s", dataDir, b.logs())
+		}
+	})
+	return b
+}
+
+func (b *broker) logs() string {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	return b.log.String()
+}
+
+// kill sends SIGKILL and waits for the process to die.
+func (b *broker) kill() {
+	_ = b.cmd.Process.Signal(syscall.SIGKILL)
+	<-b.exited
+}
+
+// stop shuts the broker down gracefully (SIGTERM), killing it if it takes
+// too long.
+func (b *broker) stop() {
+	select {
+	case <-b.exited:
+		return
+	default:
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+	case <-time.After(30 * time.Second):
+		b.t.Errorf("broker did not stop within 30s of SIGTERM")
+		b.kill()
+	}
+}
+
+func (b *broker) dial(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.Dial(b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// runShell runs a command line with bash and returns its combined output.
+func runShell(t *testing.T, env []string, command string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", command)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
