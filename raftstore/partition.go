@@ -108,6 +108,12 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	if err != nil {
 		return nil, err
 	}
+	// NB: after a process crash the tail may sit in the page cache unsynced;
+	// sync it before anything recovered counts as committed and is served.
+	if err := log.Sync(); err != nil {
+		log.Close()
+		return nil, err
+	}
 	if !exists {
 		voters := pc.Voters
 		if len(voters) == 0 {
@@ -200,14 +206,26 @@ func (p *Partition) setAppliedIndex(index uint64) error {
 // Name returns the partition's directory name.
 func (p *Partition) Name() string { return p.name }
 
-// Submit hands a batch of records to raft and returns without waiting for
-// it to commit. Batches submitted one after another by one goroutine get
-// increasing offsets in that order. payload is opaque to the store;
-// h.ProposalID is set here.
-func (p *Partition) Submit(ctx context.Context, h BatchHeader, payload []byte) (*Proposal, error) {
+// NewBatch returns an empty batch with room for payloadSize bytes: its
+// first BatchHeaderSize bytes are reserved for the header, which Submit
+// fills in. Append the payload to it.
+func NewBatch(payloadSize int) []byte {
+	return make([]byte, segment.BatchHeaderSize, segment.BatchHeaderSize+payloadSize)
+}
+
+// Submit hands a batch made with NewBatch to raft and returns without
+// waiting for it to commit. Batches submitted one after another by one
+// goroutine get increasing offsets in that order. The payload is opaque to
+// the store; h.ProposalID is set here. batch is the raft entry's data
+// as is: the caller must not touch it again.
+func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte) (*Proposal, error) {
+	if len(batch) < segment.BatchHeaderSize {
+		return nil, fmt.Errorf("raftstore: batch of %d bytes has no room for its header", len(batch))
+	}
 	h.ProposalID = p.nextID.Add(1)
+	segment.PutBatchHeader(batch, h)
 	prop := &proposal{
-		data:   segment.EncodeBatch(h, payload),
+		data:   batch,
 		id:     h.ProposalID,
 		result: make(chan proposalResult, 1),
 	}
@@ -221,9 +239,10 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, payload []byte) (
 	}
 }
 
-// Propose submits a batch and waits for it: see Submit and Proposal.Wait.
+// Propose submits a batch with this payload and waits for it: see Submit
+// and Proposal.Wait.
 func (p *Partition) Propose(ctx context.Context, h BatchHeader, payload []byte) (int64, error) {
-	pr, err := p.Submit(ctx, h, payload)
+	pr, err := p.Submit(ctx, h, append(NewBatch(len(payload)), payload...))
 	if err != nil {
 		return 0, err
 	}
@@ -269,6 +288,20 @@ func (p *Partition) Read(offset int64, maxBytes int) ([]Batch, error) {
 			offset, p.HighWatermark(), ErrOffsetOutOfRange)
 	}
 	return p.log.Read(offset, p.commitIndex.Load(), maxBytes)
+}
+
+// ReadFunc is Read without copies: fn gets the batches with payloads that
+// alias the segments' mappings, valid only until it returns (see
+// segment.Log.ReadFunc).
+func (p *Partition) ReadFunc(offset int64, maxBytes int, fn func([]Batch) error) error {
+	if p.isClosed() {
+		return ErrClosed
+	}
+	if offset > p.HighWatermark() {
+		return fmt.Errorf("offset %d is past the high watermark %d: %w",
+			offset, p.HighWatermark(), ErrOffsetOutOfRange)
+	}
+	return p.log.ReadFunc(offset, p.commitIndex.Load(), maxBytes, fn)
 }
 
 // OffsetForTime returns the first committed offset of a batch whose newest

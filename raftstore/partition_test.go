@@ -73,7 +73,7 @@ func TestProposeReadReopen(t *testing.T) {
 	waitReady(t, p)
 	var proposals []*Proposal
 	for i := range 100 {
-		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, []byte(fmt.Sprintf("batch %03d", i)))
+		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, append(NewBatch(9), fmt.Sprintf("batch %03d", i)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,13 +186,22 @@ func TestChangedWakesReaders(t *testing.T) {
 	if p.HighWatermark() != 0 {
 		t.Fatal("fresh partition has records")
 	}
-	go propose(t, p, "x", 1)
+	proposed := make(chan error, 1)
+	go func() {
+		_, err := p.Propose(context.Background(), BatchHeader{RecordCount: 1}, []byte("x"))
+		proposed <- err
+	}()
 	select {
 	case <-changed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("reader not woken by a commit")
 	}
-	waitFor(t, func() bool { return p.HighWatermark() == 1 })
+	if err := <-proposed; err != nil {
+		t.Fatal(err)
+	}
+	if hw := p.HighWatermark(); hw != 1 {
+		t.Fatalf("high watermark %d after one record", hw)
+	}
 }
 
 // TestRetentionMovesLogStart checks that retention deletes old segments,

@@ -16,6 +16,44 @@ type storage struct {
 
 	mu    sync.Mutex // guards state: read by raft, written by the loop
 	state persistentState
+
+	// recent holds the entries appended and not yet applied, contiguous,
+	// so that raft reading them back to apply them costs no copy out of
+	// the segment store. (A leader commits its own entries only once they
+	// are stable, so it always reads them back.) Owned by the loop
+	// goroutine, the only caller of append, appliedTo and, through the
+	// RawNode, Entries.
+	recent []raftpb.Entry
+}
+
+// append writes entries to the log and remembers them until applied.
+func (s *storage) append(entries []raftpb.Entry) error {
+	if err := s.log.Append(entries); err != nil {
+		s.recent = nil
+		return err
+	}
+	first := entries[0].Index
+	switch {
+	case len(s.recent) == 0:
+	case first > s.recent[0].Index && first <= s.recent[len(s.recent)-1].Index+1:
+		s.recent = s.recent[:first-s.recent[0].Index] // raft replaced a suffix
+	default:
+		s.recent = nil
+	}
+	s.recent = append(s.recent, entries...)
+	return nil
+}
+
+// appliedTo forgets the entries up to index.
+func (s *storage) appliedTo(index uint64) {
+	if len(s.recent) == 0 || index < s.recent[0].Index {
+		return
+	}
+	if index >= s.recent[len(s.recent)-1].Index {
+		s.recent = nil
+		return
+	}
+	s.recent = s.recent[index-s.recent[0].Index+1:]
 }
 
 var _ raft.Storage = (*storage)(nil)
@@ -27,6 +65,18 @@ func (s *storage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
 }
 
 func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
+	if n := len(s.recent); n > 0 && lo < hi && lo >= s.recent[0].Index && hi <= s.recent[n-1].Index+1 {
+		ents := s.recent[lo-s.recent[0].Index : hi-s.recent[0].Index]
+		// raft's size limit: at least one entry, then while within maxSize.
+		size := uint64(ents[0].Size())
+		for i := 1; i < len(ents); i++ {
+			size += uint64(ents[i].Size())
+			if size > maxSize {
+				return ents[:i:i], nil
+			}
+		}
+		return ents[:len(ents):len(ents)], nil
+	}
 	return s.log.Entries(lo, hi, maxSize)
 }
 

@@ -45,15 +45,18 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		return recvErr
 	}
 	for {
-		req, err := stream.Recv()
+		// NB: RecvMsg into a produceRequest: the codec leaves the records
+		// as the producer encoded them (codec.go).
+		req := &produceRequest{}
+		err := stream.RecvMsg(req)
 		if errors.Is(err, io.EOF) {
 			return finish(nil)
 		}
 		if err != nil {
 			return finish(err)
 		}
-		id := req.CorrelationId
-		pending, err := s.broker.Produce(ctx, req.Topic, req.Partition, req.Records)
+		id := req.correlationID
+		pending, err := s.broker.Produce(ctx, req.topic, req.partition, req.records)
 		if err != nil {
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -78,7 +79,7 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark()})
 	}
 
-	batches := make(chan *runnelv1.SubscribeResponse, len(cursors))
+	batches := make(chan encodedMessage, len(cursors))
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range cursors {
 		g.Go(func() error { return s.follow(gctx, req, c, maxBytes, batches) })
@@ -88,7 +89,8 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		var err error
 		for b := range batches {
 			if err == nil {
-				if err = stream.Send(b); err != nil {
+				// NB: SendMsg, not Send: the response is already encoded.
+				if err = stream.SendMsg(b); err != nil {
 					cancel()
 				}
 			}
@@ -108,38 +110,30 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 
 // follow reads one partition into out: up to c.end, or forever when the
 // request follows, parking on the partition's notifier at the high
-// watermark.
-func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRequest, c *partitionCursor, maxBytes int, out chan<- *runnelv1.SubscribeResponse) error {
+// watermark. Responses are built straight from the stored batches.
+func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRequest, c *partitionCursor, maxBytes int, out chan<- encodedMessage) error {
+	end := int64(math.MaxInt64)
+	if !req.Follow {
+		end = c.end
+	}
 	for {
-		if !req.Follow && c.next >= c.end {
+		if c.next >= end {
 			return nil
 		}
 		changed := c.reader.Changed() // NB: before reading, so no wake-up is lost
-		recs, next, err := c.reader.Read(c.next, maxBytes)
+		resp, n, next, err := c.reader.AppendResponse(nil, c.next, end, maxBytes)
 		if err != nil {
 			return err
 		}
-		if !req.Follow {
-			if i := slices.IndexFunc(recs, func(r *runnelv1.Record) bool { return r.Offset >= c.end }); i >= 0 {
-				recs, next = recs[:i], c.end
-			}
-		}
-		if len(recs) > 0 {
-			batch := &runnelv1.SubscribeResponse{Batch: &runnelv1.RecordBatch{
-				Topic:         req.Topic,
-				Partition:     c.reader.Partition(),
-				Records:       recs,
-				HighWatermark: c.reader.HighWatermark(),
-			}}
+		if n > 0 {
 			select {
-			case out <- batch:
+			case out <- encodedMessage(resp):
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			c.next = next
 			continue
 		}
-		c.next = max(c.next, next)
 		select {
 		case <-changed:
 		case <-ctx.Done():

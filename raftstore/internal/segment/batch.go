@@ -29,13 +29,19 @@ type BatchHeader struct {
 // Data of a raft entry.
 func EncodeBatch(h BatchHeader, payload []byte) []byte {
 	b := make([]byte, BatchHeaderSize+len(payload))
-	b[0] = batchMagic
-	binary.BigEndian.PutUint32(b[1:5], h.RecordCount)
-	binary.BigEndian.PutUint64(b[5:13], uint64(h.FirstTimestamp))
-	binary.BigEndian.PutUint64(b[13:21], uint64(h.MaxTimestamp))
-	binary.BigEndian.PutUint64(b[21:29], h.ProposalID)
+	PutBatchHeader(b, h)
 	copy(b[BatchHeaderSize:], payload)
 	return b
+}
+
+// PutBatchHeader writes h over the first BatchHeaderSize bytes of data, for
+// callers that build the payload in place behind a reserved header.
+func PutBatchHeader(data []byte, h BatchHeader) {
+	data[0] = batchMagic
+	binary.BigEndian.PutUint32(data[1:5], h.RecordCount)
+	binary.BigEndian.PutUint64(data[5:13], uint64(h.FirstTimestamp))
+	binary.BigEndian.PutUint64(data[13:21], uint64(h.MaxTimestamp))
+	binary.BigEndian.PutUint64(data[21:29], h.ProposalID)
 }
 
 // DecodeBatchHeader splits entry data into its header and payload. The

@@ -208,17 +208,34 @@ type Batch struct {
 // NextOffset, or where the next batch is past maxIndex, returns nothing.
 // Errors: ErrOffsetOutOfRange outside [StartOffset, NextOffset], ErrCorrupt.
 func (l *Log) Read(offset int64, maxIndex uint64, maxBytes int) ([]Batch, error) {
+	var out []Batch
+	err := l.ReadFunc(offset, maxIndex, maxBytes, func(batches []Batch) error {
+		out = make([]Batch, len(batches))
+		for i, b := range batches {
+			b.Payload = bytes.Clone(b.Payload)
+			out[i] = b
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReadFunc is Read without the copies: it calls fn once with the batches
+// (possibly none), their payloads aliasing the segments' mappings, which
+// are valid only until fn returns. It holds the log's read lock meanwhile,
+// so fn should copy what it needs and return: appends wait for it.
+func (l *Log) ReadFunc(offset int64, maxIndex uint64, maxBytes int, fn func([]Batch) error) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return nil, errClosed
+		return errClosed
 	}
 	if next := l.active().nextOffset; offset < l.boundary.NextOffset || offset > next {
-		return nil, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, l.boundary.NextOffset, next)
+		return fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, l.boundary.NextOffset, next)
 	}
 	k := l.segmentForOffset(offset)
 	if k == len(l.segs) {
-		return nil, nil
+		return fn(nil)
 	}
 	c := l.cursorFrom(k, l.segs[k].offIdx.floor(offset, keyA))
 	var (
@@ -228,22 +245,22 @@ func (l *Log) Read(offset int64, maxIndex uint64, maxBytes int) ([]Batch, error)
 	for {
 		f, ok, err := c.nextFrame()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok || f.index > maxIndex {
-			return out, nil
+			return fn(out)
 		}
 		h, payload, err := f.batch()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if h.RecordCount == 0 || f.baseOffset+int64(h.RecordCount) <= offset {
 			continue
 		}
 		if len(out) > 0 && total+len(payload) > maxBytes {
-			return out, nil
+			return fn(out)
 		}
-		out = append(out, Batch{Index: f.index, Term: f.term, BaseOffset: f.baseOffset, Header: h, Payload: bytes.Clone(payload)})
+		out = append(out, Batch{Index: f.index, Term: f.term, BaseOffset: f.baseOffset, Header: h, Payload: payload})
 		total += len(payload)
 	}
 }

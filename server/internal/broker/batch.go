@@ -2,31 +2,81 @@ package broker
 
 import (
 	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
-// submit encodes recs as one batch and hands it to the partition's raft
-// group. Every record must have its timestamp set.
-func submit(ctx context.Context, part *raftstore.Partition, recs []*runnelv1.Record) (*raftstore.Proposal, error) {
-	payload, err := records.Encode(nil, recs)
-	if err != nil {
-		return nil, err
+// submit builds one batch of recs, as their producers encoded them, and
+// hands it to the partition's raft group. Records without a timestamp
+// get now.
+func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp) (*raftstore.Proposal, error) {
+	size := 0
+	for _, r := range recs {
+		size += records.StoredSize(r, now)
 	}
+	batch := raftstore.NewBatch(size)
 	h := raftstore.BatchHeader{RecordCount: uint32(len(recs))}
 	for i, r := range recs {
-		ts := r.Timestamp.AsTime().UnixMilli()
-		if i == 0 {
-			h.FirstTimestamp, h.MaxTimestamp = ts, ts
+		ts := now
+		if r.HasTimestamp {
+			ts = r.Timestamp
 		}
-		h.MaxTimestamp = max(h.MaxTimestamp, ts)
+		ms := ts.UnixMilli()
+		if i == 0 {
+			h.FirstTimestamp, h.MaxTimestamp = ms, ms
+		}
+		h.MaxTimestamp = max(h.MaxTimestamp, ms)
+		batch = records.AppendStored(batch, r, now)
 	}
-	return part.Submit(ctx, h, payload)
+	return part.Submit(ctx, h, batch)
+}
+
+// proposeInternal appends the broker's own records (internal topics) to
+// part and waits for them to apply.
+func (b *Broker) proposeInternal(ctx context.Context, part *raftstore.Partition, topic string, recs ...*runnelv1.Record) error {
+	parsed := make([]records.Record, len(recs))
+	for i, r := range recs {
+		var err error
+		if parsed[i], err = records.FromProto(r); err != nil {
+			return err
+		}
+	}
+	pr, err := submit(ctx, part, parsed, timestampNow())
+	if err == nil {
+		_, err = pr.Wait(ctx)
+	}
+	return b.storeError(topic, err)
 }
 
 // decode returns the records of a stored batch at or after offset from.
 func decode(b raftstore.Batch, from int64) ([]*runnelv1.Record, error) {
 	return records.Decode(b.Payload, b.BaseOffset, int(b.Header.RecordCount), from)
+}
+
+// decodeValues decodes the value of every record of an internal topic's
+// batch into a new M.
+func decodeValues[M proto.Message](b raftstore.Batch, newM func() M) ([]M, error) {
+	recs, err := decode(b, b.BaseOffset)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]M, 0, len(recs))
+	for _, r := range recs {
+		m := newM()
+		if err := proto.Unmarshal(r.Value, m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func timestampNow() records.Timestamp {
+	now := time.Now()
+	return records.Timestamp{Seconds: now.Unix(), Nanos: int32(now.Nanosecond())}
 }

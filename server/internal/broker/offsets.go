@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -27,7 +26,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 	if len(positions) == 0 {
 		return fmt.Errorf("%w: no offsets to commit", ErrInvalid)
 	}
-	now := timestamppb.New(time.Now())
+	now := timestamppb.Now()
 	var recs []*runnelv1.Record
 	for p, o := range positions {
 		if p < 0 || p >= t.Partitions {
@@ -44,12 +43,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		}
 		recs = append(recs, &runnelv1.Record{Key: offsets.Key(c), Value: value, Timestamp: now})
 	}
-	part := b.offsetParts[offsets.PartitionFor(group)]
-	pr, err := submit(ctx, part, recs)
-	if err == nil {
-		_, err = pr.Wait(ctx)
-	}
-	return b.storeError(offsets.Topic, err)
+	return b.proposeInternal(ctx, b.offsetParts[offsets.PartitionFor(group)], offsets.Topic, recs...)
 }
 
 // Committed returns group's committed offsets in topic by partition.
@@ -66,17 +60,12 @@ func (b *Broker) Committed(group, topic string) (map[int32]int64, error) {
 
 // applyOffsets is the state machine of the __consumer_offsets partitions.
 func (b *Broker) applyOffsets(batch raftstore.Batch) error {
-	recs, err := decode(batch, batch.BaseOffset)
+	commits, err := decodeValues(batch, func() *metav1.OffsetCommit { return &metav1.OffsetCommit{} })
 	if err != nil {
 		return fmt.Errorf("offsets batch at offset %d: %w", batch.BaseOffset, err)
 	}
-	for _, r := range recs {
-		var c metav1.OffsetCommit
-		if err := proto.Unmarshal(r.Value, &c); err != nil {
-			b.logger.Error("skipping undecodable offset commit", "offset", r.Offset, "err", err)
-			continue
-		}
-		b.offsets.Apply(&c)
+	for _, c := range commits {
+		b.offsets.Apply(c)
 	}
 	return nil
 }

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
-
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/partitioner"
+	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
 // PendingProduce is a produce request handed to raft, its acks not yet
@@ -32,11 +29,13 @@ type pendingPartition struct {
 }
 
 // Produce validates a produce request, assigns each record its partition
-// and submits one batch per partition. It does not wait for the batches
-// to commit (see PendingProduce.Wait), so a stream can pipeline requests:
+// and submits one batch per partition. recs are the records as the
+// producer encoded them (runnel.v1.Record): they are stored as sent, never
+// decoded and encoded again. Produce does not wait for the batches to
+// commit (see PendingProduce.Wait), so a stream can pipeline requests:
 // requests submitted one after another keep their order per partition.
 // Records without a timestamp get the current time.
-func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs []*runnelv1.Record) (*PendingProduce, error) {
+func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs [][]byte) (*PendingProduce, error) {
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
 		return nil, err
@@ -48,22 +47,18 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
 			ErrInvalid, *partition, topic, t.Partitions-1)
 	}
-	now := timestamppb.New(time.Now())
-	for i, r := range recs {
-		if r == nil {
-			return nil, fmt.Errorf("%w: record %d is null", ErrInvalid, i)
-		}
-		if size := proto.Size(r); size > t.Config.MaxMessageBytes {
+	parsed := make([]records.Record, len(recs))
+	for i, raw := range recs {
+		if len(raw) > t.Config.MaxMessageBytes {
 			return nil, fmt.Errorf("%w: record %d is %d bytes, over the topic's %s of %d bytes",
-				ErrInvalid, i, size, catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
+				ErrInvalid, i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
 		}
-		if r.Timestamp == nil {
-			r.Timestamp = now
-		} else if err := r.Timestamp.CheckValid(); err != nil {
-			return nil, fmt.Errorf("%w: record %d: timestamp: %v", ErrInvalid, i, err)
+		if parsed[i], err = records.Parse(raw); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
 		}
 	}
-	byPartition := b.assign(t, partition, recs)
+	now := timestampNow()
+	byPartition := b.assign(t, partition, parsed)
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
@@ -73,7 +68,7 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 			err = waitReady(ctx, part)
 		}
 		if err == nil {
-			pp.proposal, err = submit(ctx, part, byPartition[p])
+			pp.proposal, err = submit(ctx, part, byPartition[p], now)
 		}
 		pp.err = b.storeError(topic, err)
 		pending.parts = append(pending.parts, pp)
@@ -85,11 +80,11 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 // partition if set, else Kafka's partitioner for keyed records; keyless
 // records of one request go together to the next partition in turn (like
 // Kafka's sticky partitioner, so they stay one batch).
-func (b *Broker) assign(t *catalog.Topic, partition *int32, recs []*runnelv1.Record) map[int32][]*runnelv1.Record {
+func (b *Broker) assign(t *catalog.Topic, partition *int32, recs []records.Record) map[int32][]records.Record {
 	if partition != nil {
-		return map[int32][]*runnelv1.Record{*partition: recs}
+		return map[int32][]records.Record{*partition: recs}
 	}
-	out := make(map[int32][]*runnelv1.Record)
+	out := make(map[int32][]records.Record)
 	sticky := int32(-1)
 	for _, r := range recs {
 		var p int32

@@ -7,6 +7,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
 // Reader reads one partition for a subscription.
@@ -57,6 +58,50 @@ func (r *Reader) Read(from int64, maxBytes int) ([]*runnelv1.Record, int64, erro
 		next = b.BaseOffset + int64(b.Header.RecordCount)
 	}
 	return out, next, nil
+}
+
+// AppendResponse reads committed records from offset from on, about
+// maxBytes of them (at least one record if any is there), stopping before
+// offset end, and appends them to dst as an encoded
+// runnel.v1.SubscribeResponse. It returns how many records it appended
+// (none: dst is unchanged) and the offset to read next.
+func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]byte, int, int64, error) {
+	var (
+		n    int
+		next = from
+	)
+	// NB: the batches alias the segment mappings: encode inside the call.
+	err := r.part.ReadFunc(from, maxBytes, func(batches []raftstore.Batch) error {
+		if len(batches) == 0 {
+			return nil
+		}
+		rb := records.ResponseBatch{
+			Topic:         r.topic,
+			Partition:     r.partition,
+			HighWatermark: r.part.HighWatermark(),
+			From:          from,
+			End:           end,
+		}
+		for _, b := range batches {
+			rb.Batches = append(rb.Batches, records.Stored{BaseOffset: b.BaseOffset, Count: int(b.Header.RecordCount), Payload: b.Payload})
+		}
+		out, count, after, err := records.AppendSubscribeResponse(dst, rb)
+		if err == nil && count > 0 {
+			dst, n, next = out, count, after
+		}
+		return err
+	})
+	if err != nil {
+		return dst, 0, from, r.broker.storeError(r.topic, wrapRead(r, err))
+	}
+	return dst, n, next, nil
+}
+
+func wrapRead(r *Reader, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err)
 }
 
 // StartOffset resolves where a subscription starts in this partition.

@@ -1,9 +1,21 @@
-// Package records encodes the payload of a stored batch: the records of
-// one produce request to one partition, as a sequence of
+// Package records owns how records are encoded, on the wire and on disk,
+// so that the broker moves the bytes a producer sent without decoding and
+// re-encoding them.
 //
-//	uvarint length | runnel.v1.Record (protobuf, offset unset)
+// A record is a runnel.v1.Record in protobuf wire format. Parse scans one
+// without allocating, for what the broker needs: its key (partitioning),
+// its timestamp, and that it is well formed.
 //
-// The broker sets each record's timestamp before encoding, so a stored
-// record is complete but for its offset, which is base_offset + its
-// position in the batch (offsets are never stored per record).
+// The payload of a stored batch is a sequence of
+//
+//	uvarint length | runnel.v1.Record bytes as the producer sent them
+//
+// with one addition: a record the producer sent without a timestamp gets
+// the broker's, appended as a timestamp field (protobuf merges a field
+// appended to a message). Offsets are never stored per record: a record's
+// offset is the batch's base offset plus its position.
+//
+// AppendSubscribeResponse builds a runnel.v1.SubscribeResponse straight
+// from stored payloads, appending each record's offset field the same
+// way, so a catch-up read costs one copy.
 package records
