@@ -88,6 +88,9 @@ func TestBadInput(t *testing.T) {
 		{"subscribe missing partition", func() error {
 			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", Partitions: []int32{7}})
 		}, codes.InvalidArgument, "partition 7"},
+		{"subscribe duplicate partitions", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", Partitions: []int32{1, 0, 1}})
+		}, codes.InvalidArgument, "twice"},
 		{"subscribe offset past high watermark", func() error {
 			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: 5})
 		}, codes.OutOfRange, "offset 5"},

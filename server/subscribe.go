@@ -46,14 +46,13 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	if err != nil {
 		return toStatus(err)
 	}
-	partitions := slices.Clone(req.Partitions)
+	partitions := slices.Sorted(slices.Values(req.Partitions))
 	if len(partitions) == 0 {
 		for p := range t.Partitions {
 			partitions = append(partitions, p)
 		}
 	}
-	slices.Sort(partitions)
-	if len(slices.Compact(partitions)) != len(req.Partitions) && len(req.Partitions) > 0 {
+	if len(slices.Compact(slices.Clone(partitions))) != len(partitions) {
 		return invalid("partitions lists a partition twice")
 	}
 	if req.StartPosition == runnelv1.StartPosition_START_POSITION_TIMESTAMP {
