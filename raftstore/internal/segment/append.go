@@ -105,15 +105,22 @@ func (l *Log) flush(s *segment, lastIndex, lastTerm uint64, next, maxTS int64) e
 	}
 	size := s.size + int64(len(l.buf))
 	s.dirty = true
+	if !l.noPrealloc {
+		ok, err := s.preallocate(size, l.opts.SegmentBytes)
+		if err != nil {
+			return err
+		}
+		l.noPrealloc = !ok
+	}
 	if _, err := s.f.WriteAt(l.buf, s.size); err != nil {
 		// NB: never leave bytes past the published size: the next write
 		// could be shorter and recovery would meet the leftovers.
-		return errors.Join(fmt.Errorf("segment: write %s: %w", s.name(), err), s.f.Truncate(s.size))
+		return errors.Join(fmt.Errorf("segment: write %s: %w", s.name(), err), s.cutFile(s.size))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := s.ensureMapped(size, l.opts.SegmentBytes); err != nil {
-		return errors.Join(err, s.f.Truncate(s.size))
+		return errors.Join(err, s.cutFile(s.size))
 	}
 	for _, p := range l.pending {
 		if p.time {
@@ -183,7 +190,7 @@ func (l *Log) truncateAfter(idx uint64) error {
 		return fmt.Errorf("segment: truncate %s at %d: %w", hold.name(), cut, err)
 	}
 	// NB: the file shrinks only once readers can no longer see the bytes.
-	if err := hold.f.Truncate(cut); err != nil {
+	if err := hold.cutFile(cut); err != nil {
 		return fmt.Errorf("segment: truncate %s: %w", hold.name(), err)
 	}
 	hold.dirty = true

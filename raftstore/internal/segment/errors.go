@@ -42,3 +42,7 @@ var (
 	errFrameCRC      = errors.New("frame CRC mismatch")
 	errOutOfSequence = errors.New("frame out of sequence")
 )
+
+// errZeroTail is scan's report that the rest of the file is zeros: the
+// preallocated space after the last frame, not damage.
+var errZeroTail = errors.New("segment: zero tail")

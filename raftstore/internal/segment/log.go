@@ -63,6 +63,8 @@ type Log struct {
 	buf      []byte
 	pending  []pendingIndex
 	dirDirty bool // segment files were created or deleted since the last Sync
+	// noPrealloc is set once the file system refused fallocate.
+	noPrealloc bool
 
 	// mu guards segs, boundary and every segment's published state (see
 	// segment). closed is written holding both locks, so either suffices to
@@ -194,7 +196,15 @@ func (l *Log) Sync() error {
 
 // Close syncs and unmaps everything. The Log must not be used after.
 func (l *Log) Close() error {
-	err := l.Sync()
+	// Files at rest hold only frames: drop the active segment's
+	// preallocation before the final sync.
+	l.wmu.Lock()
+	var trimErr error
+	if !l.closed {
+		trimErr = l.active().trim()
+	}
+	l.wmu.Unlock()
+	err := errors.Join(trimErr, l.Sync())
 	if errors.Is(err, errClosed) {
 		return nil
 	}

@@ -181,16 +181,16 @@ func (l *Log) recoverSealed(s *segment) error {
 			return s.corrupt(0, err)
 		}
 		start := s.restoreFromIndex()
-		if pos, err := s.scan(start, s.size, l.opts.IndexIntervalBytes); err != nil {
+		if pos, err := s.scan(start, s.size, l.opts.IndexIntervalBytes); s.endsAt(pos, err) != nil {
 			return s.corrupt(pos, err)
 		}
-		return nil
+		return s.trimRecovered()
 	}
 	l.logger.Warn("segment: rebuilding index", "file", s.name())
-	if pos, err := l.rebuildIndexes(s, s.size); err != nil {
+	if pos, err := l.rebuildIndexes(s, s.size); s.endsAt(pos, err) != nil {
 		return s.corrupt(pos, err)
 	}
-	return errors.Join(s.remapSealed(), s.offIdx.f.Sync(), s.timeIdx.f.Sync())
+	return errors.Join(s.trimRecovered(), s.remapSealed(), s.offIdx.f.Sync(), s.timeIdx.f.Sync())
 }
 
 // recoverActive restores the last segment: from its last index entry that
@@ -223,8 +223,8 @@ func (l *Log) recoverActive(s *segment) error {
 	}
 	start := s.restoreFromIndex()
 	stop, err := s.scan(start, s.size, l.opts.IndexIntervalBytes)
-	if err == nil {
-		return nil
+	if err = s.endsAt(stop, err); err == nil {
+		return nil // a zero tail is preallocation: appends go on over it
 	}
 	if errors.Is(err, errOutOfSequence) || errors.Is(err, ErrCorrupt) || s.validFrameAfter(stop) {
 		return s.corrupt(stop, err)
@@ -237,10 +237,22 @@ func (l *Log) recoverActive(s *segment) error {
 	}
 	l.logger.Warn("segment: truncating torn tail", "file", s.name(), "position", stop,
 		"bytes", s.size-stop, "reason", err.Error())
-	if err := s.f.Truncate(stop); err != nil {
+	if err := s.cutFile(stop); err != nil {
 		return err
 	}
 	s.size = stop
+	return fdatasync(s.f)
+}
+
+// trimRecovered drops the zero tail a sealed segment can have if a crash
+// came between its last write and its sealing trim.
+func (s *segment) trimRecovered() error {
+	if s.size == s.allocated {
+		return nil
+	}
+	if err := s.trim(); err != nil {
+		return err
+	}
 	return fdatasync(s.f)
 }
 

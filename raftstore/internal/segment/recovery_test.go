@@ -69,7 +69,9 @@ func TestTornTail(t *testing.T) {
 				m.entries = m.entries[:len(m.entries)-tc.lost]
 				m.offsets = m.offsets[:len(m.offsets)-tc.lost]
 				check(t, l, m)
-				if tc.lost == 0 && !bytes.Equal(readFile(t, path), good) {
+				// Back to its whole frames; zeros after them are preallocated
+				// space, which appends overwrite.
+				if b := readFile(t, path); tc.lost == 0 && !(bytes.HasPrefix(b, good) && zeroTail(b[len(good):])) {
 					t.Fatalf("%s: active segment not truncated back to its whole frames", lt.name)
 				}
 				// The log goes on from there.

@@ -1,12 +1,15 @@
 package segment
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -20,6 +23,14 @@ const (
 	// maxActiveMapping caps how far ahead of its writes the active segment is
 	// mapped; the mapping grows (remaps) past it.
 	maxActiveMapping = 64 << 20
+
+	// preallocStep is how far ahead of its writes the active segment's file
+	// is allocated (fallocate). Appending into allocated blocks of a file
+	// whose size does not change lets fdatasync skip the metadata journal
+	// commit that block allocation and a new file size need: measured on
+	// the dev VM, 1 MiB write+fdatasync rounds went from 240 MB/s to 1.2
+	// GB/s. Redpanda preallocates segments in steps for the same reason.
+	preallocStep = 16 << 20
 )
 
 // segment is one log file and its two indexes. Segments are contiguous: a
@@ -37,6 +48,7 @@ type segment struct {
 	timeIdx *index
 
 	size         int64
+	allocated    int64  // the file's length: bytes [size, allocated) are zero
 	lastIndex    uint64 // base-1 while empty
 	lastTerm     uint64 // term of lastIndex (of base-1 while empty)
 	baseOffset   int64
@@ -72,7 +84,7 @@ func openSegmentFile(dir string, base uint64, create bool) (*segment, error) {
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	s.size = fi.Size()
+	s.size, s.allocated = fi.Size(), fi.Size()
 	if s.size > 0 {
 		// NB: the file's birth is not kept across restarts; its mtime is a
 		// later bound, so age-based rolling can only be late, never early.
@@ -166,6 +178,9 @@ func (s *segment) indexMoment(pos int64, h frameHeader, runningMax int64, interv
 // returns where it stopped (end when everything was valid) and why.
 func (s *segment) scan(pos, end int64, interval int) (int64, error) {
 	for pos < end {
+		if zeroTail(s.data[pos:end]) {
+			return pos, errZeroTail
+		}
 		h, data, err := decodeFrame(s.data[pos:end])
 		if err != nil {
 			return pos, err
@@ -201,6 +216,74 @@ func (s *segment) scan(pos, end int64, interval int) (int64, error) {
 		pos += h.size()
 	}
 	return pos, nil
+}
+
+// zeroTail reports whether b, the rest of a segment file after its last
+// frame, is the zeros of preallocation: no frame starts with a zero length.
+func zeroTail(b []byte) bool {
+	if len(b) >= 4 && (b[0]|b[1]|b[2]|b[3]) != 0 {
+		return false // the common case: a frame is there
+	}
+	var zeros [4096]byte
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// endsAt takes a scan's result over the whole file: a zero tail means the
+// data ends at stop (the rest is preallocation).
+func (s *segment) endsAt(stop int64, err error) error {
+	if errors.Is(err, errZeroTail) {
+		s.size = stop
+		return nil
+	}
+	return err
+}
+
+// preallocate makes the file at least need bytes long, a step ahead,
+// without going past the segment size unless need does. ok is false when
+// the file system cannot preallocate; the caller then stops trying.
+func (s *segment) preallocate(need, segmentBytes int64) (ok bool, err error) {
+	if need <= s.allocated {
+		return true, nil
+	}
+	target := max(need, min(s.allocated+preallocStep, segmentBytes))
+	if err := unix.Fallocate(int(s.f.Fd()), 0, s.allocated, target-s.allocated); err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+			return false, nil
+		}
+		return true, fmt.Errorf("segment: preallocate %s: %w", s.name(), err)
+	}
+	s.allocated = target
+	return true, nil
+}
+
+// cutFile truncates the file at pos, dropping its preallocation too: the
+// bytes after a cut must read as zeros, never as stale frames.
+func (s *segment) cutFile(pos int64) error {
+	if err := s.f.Truncate(pos); err != nil {
+		return err
+	}
+	s.allocated = pos
+	return nil
+}
+
+// trim cuts the file to its data, dropping the preallocated zeros: done
+// when a segment is sealed or closed, so files at rest hold only frames.
+func (s *segment) trim() error {
+	if s.allocated == s.size {
+		return nil
+	}
+	if err := s.cutFile(s.size); err != nil {
+		return fmt.Errorf("segment: trim %s: %w", s.name(), err)
+	}
+	s.dirty = true
+	return nil
 }
 
 // indexRoom reports whether the offset index can take another entry beyond
@@ -263,6 +346,9 @@ func (s *segment) timeEntryValid(j int) bool {
 // fdatasync'd and the indexes msync'd. remapSealed then truncates the indexes
 // to their used size, fsyncs them and maps everything read-only.
 func (s *segment) syncForSeal() error {
+	if err := s.trim(); err != nil {
+		return err
+	}
 	if err := fdatasync(s.f); err != nil {
 		return err
 	}

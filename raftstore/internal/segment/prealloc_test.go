@@ -1,0 +1,110 @@
+package segment
+
+import (
+	"os"
+	"testing"
+)
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestPreallocation checks the life of the active segment's preallocated
+// space: allocated ahead of the data while open, survived by a crash (the
+// zeros are not data), and trimmed away by Close.
+func TestPreallocation(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(64<<20, 4096)
+	l := openTest(t, dir, o)
+	m := newModel()
+	appendBoth(t, l, m, genEntries(1, 40, 1))
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	path := lastLog(t, dir)
+	data := l.Segments()[0].Size
+	if got := fileSize(t, path); got <= data {
+		t.Fatalf("file is %d bytes for %d of data: not preallocated", got, data)
+	}
+
+	// A crash: the log is never closed. The reopened log holds exactly
+	// the entries, and appends go on over the zeros.
+	abandon(l)
+	crashed := openTest(t, dir, o)
+	check(t, crashed, m)
+	appendBoth(t, crashed, m, genEntries(40, 50, 1))
+	check(t, crashed, m)
+	if err := crashed.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	reopened := openTest(t, dir, o)
+	defer reopened.Close()
+	check(t, reopened, m)
+	if got, want := fileSize(t, path), reopened.Segments()[0].Size; got != want {
+		t.Fatalf("after Close the file is %d bytes, its data %d", got, want)
+	}
+}
+
+// TestTruncationLeavesNoStaleFrames replaces an uncommitted suffix with
+// shorter entries inside a preallocated segment and "crashes": recovery
+// must not find the old frames after the new ones.
+func TestTruncationLeavesNoStaleFrames(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(64<<20, 4096)
+	l := openTest(t, dir, o)
+	m := newModel()
+	appendBoth(t, l, m, genEntries(1, 30, 1))
+	// Entry 20 again in term 2, then nothing: entries 21..29 of term 1
+	// were in the file after it.
+	appendBoth(t, l, m, genEntries(20, 21, 2))
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	abandon(l)
+	crashed := openTest(t, dir, o)
+	defer crashed.Close()
+	check(t, crashed, m)
+	if last := crashed.LastIndex(); last != 20 {
+		t.Fatalf("last index %d after recovery, want 20", last)
+	}
+}
+
+// abandon drops a log as a killed process would: files closed, nothing
+// trimmed or synced.
+func abandon(l *Log) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for _, s := range l.segs {
+		_ = s.close()
+	}
+}
+
+// TestSealedSegmentZeroTail covers a crash between a segment's last write
+// and the trim that seals it: the zeros are dropped on open.
+func TestSealedSegmentZeroTail(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(2048, 256)
+	m := buildLog(t, dir, o, 60)
+	logs := files(t, dir, logExt)
+	if len(logs) < 3 {
+		t.Fatalf("want several segments, got %d", len(logs))
+	}
+	sealed := logs[0]
+	good := readFile(t, sealed)
+	writeFile(t, sealed, append(good, make([]byte, 8192)...))
+	l := openTest(t, dir, o)
+	defer l.Close()
+	check(t, l, m)
+	if got := fileSize(t, sealed); got != int64(len(good)) {
+		t.Fatalf("sealed segment is %d bytes after open, want %d", got, len(good))
+	}
+}
