@@ -15,6 +15,15 @@ var ErrNotLeader = errors.New("raftstore: not the partition leader")
 // broker is shutting down or the topic was deleted).
 var ErrClosed = errors.New("raftstore: partition closed")
 
+// closedAs maps the segment log's closed error, met by a read racing with
+// Close, to ErrClosed.
+func closedAs(err error) error {
+	if errors.Is(err, segment.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
 // ErrOffsetOutOfRange is returned by Partition.Read for an offset below the
 // log start offset or above the high watermark; the caller should restart
 // from one of those.

@@ -12,7 +12,8 @@ import (
 )
 
 // stateSaveInterval bounds how stale the persisted commit index may get
-// (see statefile.go).
+// (see statefile.go): the loop saves it at most this long after it moved,
+// on the next Ready or tick.
 const stateSaveInterval = time.Second
 
 // maxProposalsPerReady bounds how many queued proposals go into one Ready,
@@ -45,9 +46,11 @@ func (p *Partition) run() {
 			return
 		case <-ticker.C:
 			p.node.Tick()
+			// An idle partition has no Ready to save its commit index in.
+			err = p.saveState(l, raftpb.HardState{}, false /* force */)
 		case <-retention.C:
 			// A failed deletion loses nothing: log it and try again later.
-			if rerr := p.applyRetention(); rerr != nil {
+			if rerr := p.applyRetention(l); rerr != nil {
 				p.logger.Warn("retention failed", "err", rerr)
 			}
 		case prop := <-p.proposals:
@@ -66,8 +69,10 @@ func (p *Partition) run() {
 	// A storage error leaves the partition unusable: acking anything more
 	// could lose data. Fail what is pending and wait for Close.
 	p.logger.Error("partition stopped on storage error", "err", err)
-	p.failWaiting(l, fmt.Errorf("partition %s: %w", p.name, err))
-	p.closeErr = err
+	err = fmt.Errorf("partition %s stopped on a storage error: %w", p.name, err)
+	p.failWaiting(l, err)
+	p.closeErr, p.failErr = err, err
+	close(p.failed)
 	<-p.stop
 	p.shutdown(l)
 }

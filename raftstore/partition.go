@@ -41,6 +41,11 @@ type PartitionConfig struct {
 	// Voters are the raft ids of the replicas when the partition is
 	// created (default: this node alone). Ignored when it already exists.
 	Voters []uint64
+	// Incarnation names this life of the partition (the broker passes the
+	// topic id). A directory left by another incarnation — a topic deleted
+	// and created again under the same name, with a crash in between — is
+	// emptied on open rather than taken for this one. Empty: no check.
+	Incarnation string
 	// Apply, when set, makes the partition a replicated state machine (the
 	// internal topics): it is called on the raft goroutine with every
 	// committed batch in log order, from the log start when the partition
@@ -77,6 +82,11 @@ type Partition struct {
 	stop      chan struct{} // closed by Close
 	stopped   chan struct{} // closed when the loop returns
 	closeErr  error
+
+	// failed is closed when the loop stopped on a storage error, failErr
+	// (written before) says which: from then on every proposal fails.
+	failed  chan struct{}
+	failErr error
 }
 
 type proposal struct {
@@ -92,10 +102,10 @@ type proposalResult struct {
 
 func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error) {
 	dir := filepath.Join(s.cfg.Dir, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	logger := s.cfg.Logger.With("partition", name)
+	if err := prepareDir(s, dir, pc.Incarnation, logger); err != nil {
 		return nil, err
 	}
-	logger := s.cfg.Logger.With("partition", name)
 	state, exists, err := readState(dir)
 	if err != nil {
 		return nil, err
@@ -125,6 +135,11 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 			return nil, err
 		}
 	}
+	// Entries before the log start were committed (only committed entries
+	// are deleted), whatever a stale state file says.
+	if first := log.FirstIndex(); state.hard.Commit < first-1 {
+		state.hard.Commit = first - 1
+	}
 	// NB: the lazily saved commit index can only lag; it can exceed the
 	// log only if the log lost synced entries, which recovery refuses.
 	if state.hard.Commit > log.LastIndex() {
@@ -145,6 +160,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		ready:     make(chan struct{}),
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
+		failed:    make(chan struct{}),
 	}
 	p.nextID.Store(randomUint64())
 
@@ -186,6 +202,47 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	}
 	go p.run()
 	return p, nil
+}
+
+// incarnationFile holds PartitionConfig.Incarnation.
+const incarnationFile = "incarnation"
+
+// prepareDir makes sure dir exists and belongs to this incarnation of the
+// partition, emptying it if it belongs to another.
+func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		// NB: the new directory's entry in the data dir must be durable
+		// before anything acknowledged lives in it.
+		if err := syncDir(s.cfg.Dir); err != nil {
+			return err
+		}
+	}
+	if incarnation == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, incarnationFile))
+	switch {
+	case err == nil && string(b) == incarnation:
+		return nil
+	case err == nil:
+		logger.Warn("emptying a partition directory left by an earlier incarnation",
+			"found", string(b), "want", incarnation)
+		if err := s.removeDir(dir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := syncDir(s.cfg.Dir); err != nil {
+			return err
+		}
+	case !os.IsNotExist(err):
+		return err
+	}
+	return replaceFile(dir, incarnationFile, []byte(incarnation))
 }
 
 // setAppliedIndex moves the commit index and high watermark to index.
@@ -230,8 +287,15 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte) (*P
 		result: make(chan proposalResult, 1),
 	}
 	select {
+	case <-p.failed:
+		return nil, p.failErr
+	default:
+	}
+	select {
 	case p.proposals <- prop:
 		return &Proposal{partition: p, prop: prop}, nil
+	case <-p.failed:
+		return nil, p.failErr
 	case <-p.stop:
 		return nil, ErrClosed
 	case <-ctx.Done():
@@ -271,6 +335,15 @@ func (pr *Proposal) Wait(ctx context.Context) (int64, error) {
 		default:
 			return 0, ErrClosed
 		}
+	case <-pr.partition.failed:
+		// The loop stopped on a storage error: a proposal it had not
+		// taken yet never will be.
+		select {
+		case r := <-pr.prop.result:
+			return r.baseOffset, r.err
+		default:
+			return 0, pr.partition.failErr
+		}
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -287,7 +360,8 @@ func (p *Partition) Read(offset int64, maxBytes int) ([]Batch, error) {
 		return nil, fmt.Errorf("offset %d is past the high watermark %d: %w",
 			offset, p.HighWatermark(), ErrOffsetOutOfRange)
 	}
-	return p.log.Read(offset, p.commitIndex.Load(), maxBytes)
+	batches, err := p.log.Read(offset, p.commitIndex.Load(), maxBytes)
+	return batches, closedAs(err)
 }
 
 // ReadFunc is Read without copies: fn gets the batches with payloads that
@@ -301,13 +375,20 @@ func (p *Partition) ReadFunc(offset int64, maxBytes int, fn func([]Batch) error)
 		return fmt.Errorf("offset %d is past the high watermark %d: %w",
 			offset, p.HighWatermark(), ErrOffsetOutOfRange)
 	}
-	return p.log.ReadFunc(offset, p.commitIndex.Load(), maxBytes, fn)
+	return closedAs(p.log.ReadFunc(offset, p.commitIndex.Load(), maxBytes, fn))
 }
 
 // OffsetForTime returns the first committed offset of a batch whose newest
 // record is at or after ts, or the high watermark if there is none.
 func (p *Partition) OffsetForTime(ts time.Time) (int64, error) {
-	return p.log.OffsetForTime(ts.UnixMilli(), p.commitIndex.Load())
+	if p.isClosed() {
+		return 0, ErrClosed
+	}
+	hw := p.HighWatermark()
+	o, err := p.log.OffsetForTime(ts.UnixMilli(), p.commitIndex.Load())
+	// NB: the log answers its next offset when no batch qualifies, which
+	// counts appended entries not yet committed.
+	return min(o, hw), closedAs(err)
 }
 
 // HighWatermark is the offset the next committed record will get.

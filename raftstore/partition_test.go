@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -289,5 +290,101 @@ func TestDeletePartitionRemovesFiles(t *testing.T) {
 	names, err := s.PartitionNames()
 	if err != nil || len(names) != 0 {
 		t.Fatalf("partitions left: %v %v", names, err)
+	}
+}
+
+// TestCrashAfterRetention copies a partition's directory while it runs,
+// after retention deleted segments (a crash as the disk saw it), and opens
+// the copy: the state file's commit index must cover the deleted entries.
+func TestCrashAfterRetention(t *testing.T) {
+	dir := t.TempDir()
+	cfg := PartitionConfig{SegmentBytes: 2048, RetentionBytes: 4096}
+	s := openStore(t, dir)
+	defer s.Close()
+	p, err := s.OpenPartition("t-0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	payload := string(make([]byte, 300))
+	for range 60 {
+		propose(t, p, payload, 2)
+	}
+	waitFor(t, func() bool { return p.LogStartOffset() > 0 && p.Size() <= 4096+2048+512 })
+	crashed := t.TempDir()
+	if out, err := exec.Command("cp", "-a", filepath.Join(dir, "t-0"), crashed).CombinedOutput(); err != nil {
+		t.Fatalf("copy: %v %s", err, out)
+	}
+	s2 := openStore(t, crashed)
+	defer s2.Close()
+	p2, err := s2.OpenPartition("t-0", cfg)
+	if err != nil {
+		t.Fatalf("reopen after a crash following retention: %v", err)
+	}
+	waitReady(t, p2)
+	if p2.HighWatermark() != 120 || p2.LogStartOffset() == 0 {
+		t.Fatalf("after crash: high watermark %d, log start %d", p2.HighWatermark(), p2.LogStartOffset())
+	}
+}
+
+// TestProposeAfterStorageError checks that once a partition's storage
+// fails, every proposal fails at once instead of waiting forever.
+func TestProposeAfterStorageError(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	p, err := s.OpenPartition("t-0", PartitionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	propose(t, p, "x", 1)
+	p.log.Close() // the disk fails: the next append errors
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := p.Propose(ctx, BatchHeader{RecordCount: 1}, []byte("y"))
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("proposal %d after a storage error: %v, want the storage error", i, err)
+		}
+	}
+}
+
+// TestIncarnation checks that a directory left by an earlier incarnation
+// of a partition is emptied rather than taken over.
+func TestIncarnation(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	p, err := s.OpenPartition("t-0", PartitionConfig{Incarnation: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	propose(t, p, "old data", 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	same, err := s.OpenPartition("t-0", PartitionConfig{Incarnation: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, same)
+	if same.HighWatermark() != 1 {
+		t.Fatalf("same incarnation lost its data: high watermark %d", same.HighWatermark())
+	}
+	if err := same.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	delete(s.partitions, "t-0")
+	s.mu.Unlock()
+	fresh, err := s.OpenPartition("t-0", PartitionConfig{Incarnation: "new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, fresh)
+	if fresh.HighWatermark() != 0 {
+		t.Fatalf("new incarnation found the old one's records: high watermark %d", fresh.HighWatermark())
 	}
 }

@@ -3,6 +3,8 @@ package raftstore
 import (
 	"fmt"
 	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // applyRetention deletes whole head segments that retention no longer
@@ -10,7 +12,7 @@ import (
 // commit index go: raft treats deleted entries as compacted, which it
 // allows only for committed ones. State machine partitions keep their log
 // (they replay it on open).
-func (p *Partition) applyRetention() error {
+func (p *Partition) applyRetention(l *loopState) error {
 	if p.cfg.Apply != nil || (p.cfg.RetentionTime <= 0 && p.cfg.RetentionBytes <= 0) {
 		return nil
 	}
@@ -34,6 +36,11 @@ func (p *Partition) applyRetention() error {
 	}
 	if deleteBefore == 0 {
 		return nil
+	}
+	// NB: the state file's commit index must cover what is deleted before
+	// it goes: raft refuses a commit index below the log start on restart.
+	if err := p.saveState(l, raftpb.HardState{}, true /* force */); err != nil {
+		return err
 	}
 	b, n, err := p.log.DeleteBefore(deleteBefore)
 	if err != nil {

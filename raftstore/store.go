@@ -102,7 +102,9 @@ func Open(cfg Config) (*Store, error) {
 // Config returns the store's effective configuration.
 func (s *Store) Config() Config { return s.cfg }
 
-// PartitionNames lists the partition directories on disk, open or not.
+// PartitionNames lists the partition directories on disk, open or not:
+// the directories holding a raft state file. Anything else in the data
+// directory is not the store's and is left alone.
 func (s *Store) PartitionNames() ([]string, error) {
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
@@ -110,7 +112,10 @@ func (s *Store) PartitionNames() ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && !strings.HasSuffix(e.Name(), deletedSuffix) {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), deletedSuffix) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.cfg.Dir, e.Name(), stateFileName)); err == nil {
 			names = append(names, e.Name())
 		}
 	}
@@ -160,13 +165,21 @@ func (s *Store) DeletePartition(name string) error {
 			s.cfg.Logger.Warn("close deleted partition", "partition", name, "err", err)
 		}
 	}
-	dir := filepath.Join(s.cfg.Dir, name)
+	if err := s.removeDir(filepath.Join(s.cfg.Dir, name)); err != nil {
+		return fmt.Errorf("raftstore: delete partition %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeDir deletes a partition directory: renamed first (durably), so a
+// crash midway leaves nothing that looks like a live partition.
+func (s *Store) removeDir(dir string) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
 	}
 	gone := dir + "." + randomHex(4) + deletedSuffix
 	if err := os.Rename(dir, gone); err != nil {
-		return fmt.Errorf("raftstore: delete partition %s: %w", name, err)
+		return err
 	}
 	if err := syncDir(s.cfg.Dir); err != nil {
 		return err

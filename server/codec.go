@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -36,8 +37,11 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if r, ok := v.(*produceRequest); ok {
 		// NB: data's buffers are recycled once Unmarshal returns, and the
-		// records outlive it: take one copy.
-		return r.parse(data.Materialize())
+		// records outlive it: take one copy. A malformed request is that
+		// request's error, answered InvalidArgument on a stream that stays
+		// open, not an error of the stream.
+		r.err = r.parse(data.Materialize())
+		return nil
 	}
 	return c.proto.Unmarshal(data, v)
 }
@@ -52,9 +56,17 @@ type produceRequest struct {
 	partition     *int32
 	records       [][]byte // alias the message's buffer
 	correlationID uint64
+	err           error // why the message is malformed
 }
 
 func (r *produceRequest) parse(b []byte) error {
+	if err := r.parseFields(b); err != nil {
+		return fmt.Errorf("malformed ProduceRequest: %w", err)
+	}
+	return nil
+}
+
+func (r *produceRequest) parseFields(b []byte) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -68,7 +80,7 @@ func (r *produceRequest) parse(b []byte) error {
 				return protowire.ParseError(n)
 			}
 			if !utf8.Valid(v) {
-				return fmt.Errorf("topic is not valid UTF-8")
+				return errors.New("topic is not valid UTF-8")
 			}
 			r.topic, b = string(v), b[n:]
 		case num == 2 && typ == protowire.VarintType:

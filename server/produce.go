@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"google.golang.org/grpc/status"
@@ -18,6 +20,9 @@ const maxProduceInFlight = 64
 type produceService struct {
 	runnelv1.UnimplementedProduceServiceServer
 	broker *broker.Broker
+	// stopping is done when the server shuts down: streams then stop
+	// taking requests, deliver the acks in flight and end.
+	stopping context.Context
 }
 
 // Produce reads requests in order and submits each before reading the
@@ -26,7 +31,7 @@ type produceService struct {
 func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) error {
 	ctx := stream.Context()
 	responses := make(chan func() *runnelv1.ProduceResponse, maxProduceInFlight)
-	sendErr := make(chan error, 1)
+	sent := make(chan error, 1)
 	go func() {
 		var err error
 		for next := range responses {
@@ -35,27 +40,35 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 				err = stream.Send(resp)
 			}
 		}
-		sendErr <- err
+		sent <- err
 	}()
-	finish := func(recvErr error) error {
+	// finish delivers the acks in flight, then ends the stream with err.
+	finish := func(err error) error {
 		close(responses)
-		if err := <-sendErr; err != nil {
-			return err
+		if serr := <-sent; serr != nil {
+			return serr
 		}
-		return recvErr
+		return err
 	}
+	requests, received := receive(ctx, stream)
 	for {
-		// NB: RecvMsg into a produceRequest: the codec leaves the records
-		// as the producer encoded them (codec.go).
-		req := &produceRequest{}
-		err := stream.RecvMsg(req)
-		if errors.Is(err, io.EOF) {
-			return finish(nil)
-		}
-		if err != nil {
+		var req *produceRequest
+		select {
+		case req = <-requests:
+		case err := <-received:
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
 			return finish(err)
+		case <-s.stopping.Done():
+			return finish(toStatus(fmt.Errorf("%w: the broker is shutting down; requests not answered were not appended", broker.ErrUnavailable)))
 		}
 		id := req.correlationID
+		if req.err != nil {
+			err := fmt.Errorf("%w: %v", broker.ErrInvalid, req.err)
+			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
+			continue
+		}
 		pending, err := s.broker.Produce(ctx, req.topic, req.partition, req.records)
 		if err != nil {
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
@@ -69,6 +82,32 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			return &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
 		}
 	}
+}
+
+// receive reads the stream's requests on its own goroutine, so that the
+// handler can stop taking them at shutdown; received gets the error that
+// ended the stream (io.EOF when the client closed it). The goroutine ends
+// with the stream.
+func receive(ctx context.Context, stream runnelv1.ProduceService_ProduceServer) (<-chan *produceRequest, <-chan error) {
+	requests := make(chan *produceRequest)
+	received := make(chan error, 1)
+	go func() {
+		for {
+			// NB: RecvMsg into a produceRequest: the codec leaves the
+			// records as the producer encoded them (codec.go).
+			req := &produceRequest{}
+			if err := stream.RecvMsg(req); err != nil {
+				received <- err
+				return
+			}
+			select {
+			case requests <- req:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return requests, received
 }
 
 func produceError(id uint64, acks []*runnelv1.ProduceAck, err error) *runnelv1.ProduceResponse {

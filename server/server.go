@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		),
 	)
 	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b})
-	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b})
+	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b, stopping: s.stopping})
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	s.health = health.NewServer()

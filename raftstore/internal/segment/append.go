@@ -23,7 +23,7 @@ func (l *Log) Append(entries []raftpb.Entry) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed {
-		return errClosed
+		return ErrClosed
 	}
 	for i := 1; i < len(entries); i++ {
 		if entries[i].Index != entries[i-1].Index+1 {

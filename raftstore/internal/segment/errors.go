@@ -30,8 +30,9 @@ var ErrOffsetOutOfRange = errors.New("segment: offset out of range")
 // and restore it from a replica.
 var ErrCorrupt = errors.New("segment: corrupt data")
 
-// errClosed is returned by every method called after Close.
-var errClosed = errors.New("segment: log closed")
+// ErrClosed is returned by every method called after Close; the owner maps
+// it to its own "closed" error (a partition deleted or shutting down).
+var ErrClosed = errors.New("segment: log closed")
 
 // Reasons a frame fails to decode; wrapped in ErrCorrupt by the caller.
 // Recovery tells a torn tail (errFrameShort, errFrameCRC, errFrameLength on

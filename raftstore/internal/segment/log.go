@@ -165,7 +165,7 @@ func (l *Log) Sync() error {
 	l.wmu.Lock()
 	if l.closed {
 		l.wmu.Unlock()
-		return errClosed
+		return ErrClosed
 	}
 	var files []*os.File
 	for _, s := range l.segs {
@@ -205,7 +205,7 @@ func (l *Log) Close() error {
 	}
 	l.wmu.Unlock()
 	err := errors.Join(trimErr, l.Sync())
-	if errors.Is(err, errClosed) {
+	if errors.Is(err, ErrClosed) {
 		return nil
 	}
 	l.wmu.Lock()

@@ -101,7 +101,7 @@ func (l *Log) frameFor(i uint64) (frame, error) {
 func (l *Log) checkIndex(i uint64) error {
 	switch {
 	case l.closed:
-		return errClosed
+		return ErrClosed
 	case i <= l.boundary.Index:
 		return fmt.Errorf("%w: index %d, first index %d", ErrCompacted, i, l.boundary.Index+1)
 	case i > l.lastIndex():
@@ -228,7 +228,7 @@ func (l *Log) ReadFunc(offset int64, maxIndex uint64, maxBytes int, fn func([]Ba
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if next := l.active().nextOffset; offset < l.boundary.NextOffset || offset > next {
 		return fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, l.boundary.NextOffset, next)
@@ -272,7 +272,7 @@ func (l *Log) OffsetForTime(ts int64, maxIndex uint64) (int64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return 0, errClosed
+		return 0, ErrClosed
 	}
 	for k, s := range l.segs {
 		if s.maxTimestamp < ts {

@@ -71,7 +71,7 @@ func (l *Log) DeleteBefore(index uint64) (Boundary, int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed {
-		return Boundary{}, 0, errClosed
+		return Boundary{}, 0, ErrClosed
 	}
 	n := 0
 	for n < len(l.segs)-1 && l.segs[n].lastIndex < index {
@@ -125,7 +125,7 @@ func (l *Log) SetBoundary(b Boundary) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if b.Index < l.boundary.Index || b == l.boundary {
 		return nil

@@ -152,6 +152,7 @@ func (b *Broker) openTopics() error {
 func (b *Broker) openPartitions(t *catalog.Topic) error {
 	for p := range t.Partitions {
 		_, err := b.store.OpenPartition(partitionName(t.Name, p), raftstore.PartitionConfig{
+			Incarnation:    t.ID,
 			SegmentBytes:   t.Config.SegmentBytes,
 			SegmentMaxAge:  t.Config.SegmentAge,
 			RetentionTime:  t.Config.Retention,

@@ -154,13 +154,17 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 }
 
 // act carries a catalog change out on disk. While the log replays on
-// start, creations wait for openTopics, but deletions happen at once, so
-// that a topic deleted and created again never finds its old files.
+// start it does nothing: openTopics then opens what the catalog names and
+// removes the partitions of deleted topics; a partition directory left by
+// an earlier topic of the same name is told apart by its incarnation.
 func (b *Broker) act(c catalog.Change) {
+	if !b.live.Load() {
+		return
+	}
 	switch {
 	case c.Deleted != nil:
 		b.deletePartitions(c.Deleted)
-	case c.Created != nil && b.live.Load():
+	case c.Created != nil:
 		if err := b.openPartitions(c.Created); err != nil {
 			b.logger.Error("open partitions of new topic", "topic", c.Created.Name, "err", err)
 		}

@@ -81,6 +81,7 @@ func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]by
 			HighWatermark: r.part.HighWatermark(),
 			From:          from,
 			End:           end,
+			MaxBytes:      maxBytes,
 		}
 		for _, b := range batches {
 			rb.Batches = append(rb.Batches, records.Stored{BaseOffset: b.BaseOffset, Count: int(b.Header.RecordCount), Payload: b.Payload})

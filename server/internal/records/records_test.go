@@ -186,6 +186,50 @@ func TestSubscribeResponse(t *testing.T) {
 	}
 }
 
+// TestSubscribeResponseSplitsBatches checks that MaxBytes cuts a batch
+// between records, never before the first one.
+func TestSubscribeResponseSplitsBatches(t *testing.T) {
+	recs := sample(10, true)
+	stored := []Stored{{BaseOffset: 0, Count: 10, Payload: payloadOf(t, recs, Timestamp{})}}
+	one := len(mustMarshal(t, recs[0]))
+	for _, tc := range []struct {
+		maxBytes, wantCount int // wantCount -1: more than one, fewer than all
+	}{
+		{0, 10}, // no limit
+		{1, 1},  // always at least one record
+		{4 * one, -1},
+		{1 << 20, 10},
+	} {
+		var got []int64
+		from := int64(0)
+		for from < 10 {
+			buf, n, next, err := AppendSubscribeResponse(nil, ResponseBatch{Topic: "t", Batches: stored, From: from, End: 10, MaxBytes: tc.maxBytes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The RecordBatch stays within MaxBytes; its own tag and length
+			// add at most 6 bytes.
+			if tc.maxBytes > 0 && n > 1 && len(buf) > tc.maxBytes+6 {
+				t.Fatalf("max %d: a %d-record response is %d bytes", tc.maxBytes, n, len(buf))
+			}
+			var resp runnelv1.SubscribeResponse
+			if err := proto.Unmarshal(buf, &resp); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range resp.Batch.Records {
+				got = append(got, r.Offset)
+			}
+			if from == 0 && (tc.wantCount >= 0 && n != tc.wantCount || tc.wantCount < 0 && (n < 2 || n > 9)) {
+				t.Fatalf("max %d: first response has %d records, want %d", tc.maxBytes, n, tc.wantCount)
+			}
+			from = next
+		}
+		if fmt.Sprint(got) != "[0 1 2 3 4 5 6 7 8 9]" {
+			t.Fatalf("max %d: offsets across responses %v", tc.maxBytes, got)
+		}
+	}
+}
+
 // FuzzParse checks that Parse never panics and that whatever it accepts,
 // stored and served, a client decodes.
 func FuzzParse(f *testing.F) {

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"errors"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -23,21 +24,27 @@ type Stored struct {
 }
 
 // ResponseBatch describes the records to put in one SubscribeResponse:
-// those of Batches with offsets in [From, End).
+// those of Batches with offsets in [From, End), stopping before the record
+// that would take the response past MaxBytes (but never before the first).
 type ResponseBatch struct {
 	Topic         string
 	Partition     int32
 	HighWatermark int64
 	Batches       []Stored
 	From, End     int64
+	MaxBytes      int // 0: no limit
 }
+
+// errFull stops a walk over the records once the response is complete.
+var errFull = errors.New("response full")
 
 // AppendSubscribeResponse appends the encoding of a
 // runnel.v1.SubscribeResponse holding rb's records to dst, each record's
 // stored bytes followed by its offset field. It returns how many records
-// it wrote and the offset after the last.
+// it wrote and the offset after the last. A batch larger than MaxBytes is
+// split across responses, so no response outgrows what clients accept.
 func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, error) {
-	// First pass: the size of the RecordBatch, for the length prefixes.
+	// First pass: which records fit, and the size of the RecordBatch.
 	body := protowire.SizeTag(batchTopic) + protowire.SizeBytes(len(rb.Topic))
 	if rb.Partition != 0 {
 		body += protowire.SizeTag(batchPartition) + protowire.SizeVarint(uint64(rb.Partition))
@@ -45,21 +52,20 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 	if rb.HighWatermark != 0 {
 		body += protowire.SizeTag(batchHighWatermark) + protowire.SizeVarint(uint64(rb.HighWatermark))
 	}
-	count, next := 0, rb.From
-	for _, b := range rb.Batches {
-		err := each(b.Payload, b.Count, func(i int, rec []byte) error {
-			offset := b.BaseOffset + int64(i)
-			if offset < rb.From || offset >= rb.End {
-				return nil
-			}
-			body += protowire.SizeTag(batchRecords) + protowire.SizeBytes(len(rec)+offsetFieldSize(offset))
-			count++
-			next = offset + 1
-			return nil
-		})
-		if err != nil {
-			return dst, 0, rb.From, err
+	end, count, next := rb.End, 0, rb.From
+	err := walk(rb.Batches, rb.From, &end, func(offset int64, rec []byte) error {
+		size := protowire.SizeTag(batchRecords) + protowire.SizeBytes(len(rec)+offsetFieldSize(offset))
+		if count > 0 && rb.MaxBytes > 0 && body+size > rb.MaxBytes {
+			end = offset
+			return errFull
 		}
+		body += size
+		count++
+		next = offset + 1
+		return nil
+	})
+	if err != nil {
+		return dst, 0, rb.From, err
 	}
 	// Second pass: write, into room made once.
 	dst = slices.Grow(dst, protowire.SizeTag(responseBatch)+protowire.SizeBytes(body))
@@ -71,25 +77,43 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 		dst = protowire.AppendTag(dst, batchPartition, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(rb.Partition))
 	}
-	for _, b := range rb.Batches {
-		_ = each(b.Payload, b.Count, func(i int, rec []byte) error {
-			offset := b.BaseOffset + int64(i)
-			if offset < rb.From || offset >= rb.End {
-				return nil
-			}
-			dst = protowire.AppendTag(dst, batchRecords, protowire.BytesType)
-			dst = protowire.AppendVarint(dst, uint64(len(rec)+offsetFieldSize(offset)))
-			dst = append(dst, rec...)
-			dst = protowire.AppendTag(dst, recordOffset, protowire.VarintType)
-			dst = protowire.AppendVarint(dst, uint64(offset))
-			return nil
-		})
-	}
+	_ = walk(rb.Batches, rb.From, &end, func(offset int64, rec []byte) error {
+		dst = protowire.AppendTag(dst, batchRecords, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(len(rec)+offsetFieldSize(offset)))
+		dst = append(dst, rec...)
+		dst = protowire.AppendTag(dst, recordOffset, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(offset))
+		return nil
+	})
 	if rb.HighWatermark != 0 {
 		dst = protowire.AppendTag(dst, batchHighWatermark, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(rb.HighWatermark))
 	}
 	return dst, count, next, nil
+}
+
+// walk calls fn with the records of batches whose offsets are in
+// [from, *end), in order, until fn returns errFull.
+func walk(batches []Stored, from int64, end *int64, fn func(offset int64, rec []byte) error) error {
+	for _, b := range batches {
+		err := each(b.Payload, b.Count, func(i int, rec []byte) error {
+			offset := b.BaseOffset + int64(i)
+			switch {
+			case offset < from:
+				return nil
+			case offset >= *end:
+				return errFull
+			}
+			return fn(offset, rec)
+		})
+		if errors.Is(err, errFull) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // offsetFieldSize is the size of an explicit offset field. It is written
