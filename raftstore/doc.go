@@ -12,27 +12,29 @@
 // The segment files, their framing and recovery are specified in
 // raftstore/internal/segment. This package adds the raft side.
 //
-// # One goroutine per RawNode
+// # One goroutine per RawNode, one per disk writer
 //
-// Every Partition runs one goroutine (loop.go) that owns its raft.RawNode:
-// it ticks, feeds proposals, and handles each raft.Ready in the order raft
-// requires:
+// Every Partition runs two goroutines. The raft loop (loop.go) owns the
+// raft.RawNode: it ticks, feeds proposals and routes each Ready's messages.
+// Raft runs with AsyncStorageWrites, so persisting is message passing:
 //
-//  1. append rd.Entries to the segment log (write(), no fsync yet), which
-//     stamps each entry's base offset;
-//  2. persist the HardState when its term or vote changed (atomic file
-//     replace); the commit index is persisted lazily (see statefile.go);
-//  3. fsync through the Store's flusher, which group-commits: one
-//     fdatasync per dirty log covers every batch appended since the last
-//     one, and syncs of different partitions run as one round;
-//  4. apply rd.CommittedEntries: move the high watermark, hand batches to
-//     the partition's state machine (internal topics) and complete the
-//     proposals waiting for them;
-//  5. Advance.
+//   - MsgStorageAppend goes to the append goroutine (appender.go), raft's
+//     "local append thread" and the log's only writer. It appends the
+//     entries (write(), which stamps each entry's base offset), saves the
+//     HardState when term or vote changed (atomic file replace; the commit
+//     index is saved lazily, see statefile.go), fsyncs through the Store's
+//     flusher and only then hands the message's responses back to the loop.
+//     Appends that queue up while an fsync runs are written and synced
+//     together in the next round: that is the group commit, and the flusher
+//     runs the fsyncs of all partitions side by side.
+//   - MsgStorageApply is handled on the loop itself: move the high
+//     watermark, hand batches to the partition's state machine (internal
+//     topics), complete the proposals waiting for them, step the responses.
 //
-// NB: step 4 runs after step 3, so a proposal is acknowledged only once its
-// entry is on disk: an ack means fsync'd. A single voter commits an entry
-// in the same Ready that asks to persist it, which is why the order matters.
+// NB: raft hands over for applying only committed entries, and a leader
+// counts its own entries towards commit only once the appender reported
+// them durable: an ack means fsync'd. The loop never waits for the disk,
+// so proposals keep flowing into the next round while one is syncing.
 //
 // # Offsets
 //

@@ -11,25 +11,20 @@ import (
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
-// stateSaveInterval bounds how stale the persisted commit index may get
-// (see statefile.go): the loop saves it at most this long after it moved,
-// on the next Ready or tick.
-const stateSaveInterval = time.Second
-
-// maxProposalsPerReady bounds how many queued proposals go into one Ready,
-// so that one Ready (and one fsync) never grows without limit.
+// maxProposalsPerReady bounds how many queued proposals go into one Ready.
 const maxProposalsPerReady = 256
 
 // run is the partition's raft goroutine: the only one touching p.node.
+// Raft runs with AsyncStorageWrites: persisting is the appender's job
+// (appender.go), so this loop never waits for a disk; it hands appends
+// over, applies what raft says is committed, and steps the appender's
+// responses back in.
 func (p *Partition) run() {
 	defer close(p.stopped)
 	ticker := time.NewTicker(p.store.cfg.TickInterval)
 	defer ticker.Stop()
-	retention := time.NewTicker(p.store.cfg.RetentionCheckInterval)
-	defer retention.Stop()
 
-	l := &loopState{waiting: make(map[uint64]*proposal), savedAt: time.Now(), durable: p.log.LastIndex()}
-	l.saved = p.storage.currentState()
+	l := &loopState{waiting: make(map[uint64]*proposal)}
 	var err error
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
@@ -46,13 +41,9 @@ func (p *Partition) run() {
 			return
 		case <-ticker.C:
 			p.node.Tick()
-			// An idle partition has no Ready to save its commit index in.
-			err = p.saveState(l, raftpb.HardState{}, false /* force */)
-		case <-retention.C:
-			// A failed deletion loses nothing: log it and try again later.
-			if rerr := p.applyRetention(l); rerr != nil {
-				p.logger.Warn("retention failed", "err", rerr)
-			}
+		case <-p.appended.signal:
+			err = p.stepAll(p.appended.take())
+		case err = <-p.appendFailed:
 		case prop := <-p.proposals:
 			p.propose(l, prop)
 		drain:
@@ -80,9 +71,6 @@ func (p *Partition) run() {
 // loopState is owned by the loop goroutine.
 type loopState struct {
 	waiting map[uint64]*proposal // by proposal id, until applied
-	saved   persistentState      // what the state file holds
-	savedAt time.Time
-	durable uint64 // the last raft index known to be fsync'd
 }
 
 func (p *Partition) propose(l *loopState, prop *proposal) {
@@ -96,6 +84,8 @@ func (p *Partition) propose(l *loopState, prop *proposal) {
 	l.waiting[prop.id] = prop
 }
 
+// handleReady routes a Ready's messages: appends to the appender (in
+// order), applies here (in order), the rest to peers.
 func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	if rd.SoftState != nil {
 		p.leader.Store(rd.SoftState.Lead)
@@ -104,46 +94,48 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			p.failWaiting(l, ErrNotLeader)
 		}
 	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		return fmt.Errorf("snapshot at index %d: followers are not supported yet", rd.Snapshot.Metadata.Index)
-	}
-	if len(rd.Entries) > 0 {
-		if err := p.storage.append(rd.Entries); err != nil {
-			return fmt.Errorf("append: %w", err)
+	for _, m := range rd.Messages {
+		switch m.To {
+		case raft.LocalAppendThread:
+			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
+				return fmt.Errorf("snapshot at index %d: followers are not supported yet", m.Snapshot.Metadata.Index)
+			}
+			select {
+			case p.appends <- m:
+			case err := <-p.appendFailed:
+				return err
+			}
+		case raft.LocalApplyThread:
+			// NB: raft hands over for applying only entries that are
+			// committed, and a leader counts its own entries only once the
+			// appender made them durable: an ack here means fsync'd.
+			if err := p.applyCommitted(l, m.Entries); err != nil {
+				return err
+			}
+			if err := p.stepAll(m.Responses); err != nil {
+				return err
+			}
+		default:
+			// NB: a single voter sends nothing; replication to peers is the
+			// transport's job (issue "Replicated cluster").
+			p.logger.Debug("dropping raft message: no transport", "to", m.To, "type", m.Type)
 		}
-		l.durable = min(l.durable, rd.Entries[0].Index-1)
 	}
-	if err := p.saveState(l, rd.HardState, false /* force */); err != nil {
-		return err
-	}
-	// Committed entries that are already durable are applied before this
-	// Ready's fsync, so that their acks do not wait for it. (A leader's
-	// own entries commit only once stable, so under load this is all of
-	// them: each ack waits for one fsync, not two.)
-	committed := rd.CommittedEntries
-	early := 0
-	for early < len(committed) && committed[early].Index <= l.durable {
-		early++
-	}
-	if err := p.applyCommitted(l, committed[:early]); err != nil {
-		return err
-	}
-	if rd.MustSync || len(rd.Entries) > 0 {
-		if err := p.store.flusher.sync(p.log); err != nil {
-			return fmt.Errorf("fsync: %w", err)
+	return nil
+}
+
+// stepAll feeds local responses (appends made durable, entries applied)
+// back into raft.
+func (p *Partition) stepAll(msgs []raftpb.Message) error {
+	for _, m := range msgs {
+		if m.To != p.store.cfg.NodeID {
+			p.logger.Debug("dropping raft message: no transport", "to", m.To, "type", m.Type)
+			continue
 		}
-		l.durable = p.log.LastIndex()
+		if err := p.node.Step(m); err != nil {
+			return fmt.Errorf("step %v: %w", m.Type, err)
+		}
 	}
-	if len(rd.Messages) > 0 {
-		// NB: a single voter sends nothing; replication to peers is the
-		// transport's job (issue "Replicated cluster").
-		p.logger.Debug("dropping raft messages: no transport", "count", len(rd.Messages))
-	}
-	// NB: after the fsync: these may include this Ready's own entries.
-	if err := p.applyCommitted(l, committed[early:]); err != nil {
-		return err
-	}
-	p.node.Advance(rd)
 	return nil
 }
 
@@ -161,17 +153,13 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("entry %d: conf change: %w", e.Index, err)
 			}
-			if err := p.applyConfChange(l, cc); err != nil {
-				return err
-			}
+			p.applyConfChange(cc)
 		case raftpb.EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("entry %d: conf change: %w", e.Index, err)
 			}
-			if err := p.applyConfChange(l, cc); err != nil {
-				return err
-			}
+			p.applyConfChange(cc)
 		case raftpb.EntryNormal:
 			if len(e.Data) == 0 {
 				continue // a new leader's empty entry
@@ -185,12 +173,13 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 			}
 		}
 	}
-	if err := p.setAppliedIndex(entries[len(entries)-1].Index); err != nil {
+	last := entries[len(entries)-1]
+	if err := p.setAppliedIndex(last.Index); err != nil {
 		return err
 	}
-	p.storage.appliedTo(entries[len(entries)-1].Index)
+	p.storage.appliedTo(last.Index)
 	p.changed.notify()
-	p.checkReady(entries[len(entries)-1])
+	p.checkReady(last)
 	// NB: acknowledge only after the high watermark moved, so that a
 	// producer that reads right after its ack sees its records.
 	for _, c := range done {
@@ -226,13 +215,10 @@ func (p *Partition) applyBatch(l *loopState, e raftpb.Entry) (completion, error)
 	return completion{prop: prop, result: proposalResult{baseOffset: base, err: applyErr}}, nil
 }
 
-func (p *Partition) applyConfChange(l *loopState, cc raftpb.ConfChangeI) error {
-	cs := p.node.ApplyConfChange(cc)
-	st := p.storage.currentState()
-	st.conf = *cs
-	p.storage.setState(st)
-	// Configuration changes are rare: persist them at once.
-	return p.saveState(l, raftpb.HardState{}, true /* force */)
+// applyConfChange applies a committed configuration change; the appender
+// persists the new ConfState (see appender.saveState).
+func (p *Partition) applyConfChange(cc raftpb.ConfChangeI) {
+	p.storage.setConf(*p.node.ApplyConfChange(cc))
 }
 
 // checkReady marks the partition ready once it leads (or follows a leader)
@@ -245,28 +231,6 @@ func (p *Partition) checkReady(last raftpb.Entry) {
 	p.readyOnce.Do(func() { close(p.ready) })
 }
 
-// saveState persists hs when term or vote changed, or when the commit
-// index moved and the last save is older than stateSaveInterval (or force).
-func (p *Partition) saveState(l *loopState, hs raftpb.HardState, force bool) error {
-	st := p.storage.currentState()
-	if !raft.IsEmptyHardState(hs) {
-		st.hard = hs
-	}
-	p.storage.setState(st)
-	termOrVote := st.hard.Term != l.saved.hard.Term || st.hard.Vote != l.saved.hard.Vote
-	confChanged := st.conf.Equivalent(l.saved.conf) != nil
-	commitMoved := st.hard.Commit != l.saved.hard.Commit
-	due := commitMoved && (force || time.Since(l.savedAt) >= stateSaveInterval)
-	if !termOrVote && !confChanged && !due {
-		return nil
-	}
-	if err := writeState(p.dir, st); err != nil {
-		return fmt.Errorf("save raft state: %w", err)
-	}
-	l.saved, l.savedAt = st, time.Now()
-	return nil
-}
-
 func (p *Partition) failWaiting(l *loopState, err error) {
 	for id, prop := range l.waiting {
 		prop.result <- proposalResult{err: err}
@@ -274,19 +238,14 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 	}
 }
 
-// shutdown runs on the loop goroutine when the partition closes.
+// shutdown runs on the loop goroutine when the partition closes: the
+// appender finishes what it was given and saves the state, then the log
+// closes.
 func (p *Partition) shutdown(l *loopState) {
 	p.failWaiting(l, ErrClosed)
-	var errs []error
-	if p.closeErr == nil {
-		if err := p.saveState(l, raftpb.HardState{}, true /* force */); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := p.log.Close(); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 && p.closeErr == nil {
-		p.closeErr = errors.Join(errs...)
+	close(p.appends)
+	<-p.appenderDone
+	if err := p.log.Close(); err != nil && p.closeErr == nil {
+		p.closeErr = err
 	}
 }

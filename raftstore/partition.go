@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
@@ -68,6 +69,13 @@ type Partition struct {
 
 	proposals chan *proposal
 	nextID    atomic.Uint64
+
+	// The raft loop hands appends to the append goroutine and gets their
+	// responses back once durable (appender.go).
+	appends      chan raftpb.Message
+	appended     *responseQueue
+	appendFailed chan error // the appender's storage error, once
+	appenderDone chan struct{}
 
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64
@@ -161,6 +169,11 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 		failed:    make(chan struct{}),
+
+		appends:      make(chan raftpb.Message, maxAppendsPerSync),
+		appended:     newResponseQueue(),
+		appendFailed: make(chan error, 1),
+		appenderDone: make(chan struct{}),
 	}
 	p.nextID.Store(randomUint64())
 
@@ -186,6 +199,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		MaxInflightMsgs:           256,
 		CheckQuorum:               true,
 		PreVote:                   true,
+		AsyncStorageWrites:        true,
 		Logger:                    raftLogger{logger},
 	})
 	if err != nil {
@@ -200,6 +214,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 			return nil, err
 		}
 	}
+	go p.appendLoop()
 	go p.run()
 	return p, nil
 }

@@ -3,16 +3,14 @@ package raftstore
 import (
 	"fmt"
 	"time"
-
-	"go.etcd.io/raft/v3/raftpb"
 )
 
 // applyRetention deletes whole head segments that retention no longer
-// keeps, on the loop goroutine. Only segments wholly at or below the
+// keeps, on the append goroutine (the log's writer). Only segments wholly at or below the
 // commit index go: raft treats deleted entries as compacted, which it
 // allows only for committed ones. State machine partitions keep their log
 // (they replay it on open).
-func (p *Partition) applyRetention(l *loopState) error {
+func (p *Partition) applyRetention(a *appenderState) error {
 	if p.cfg.Apply != nil || (p.cfg.RetentionTime <= 0 && p.cfg.RetentionBytes <= 0) {
 		return nil
 	}
@@ -39,7 +37,7 @@ func (p *Partition) applyRetention(l *loopState) error {
 	}
 	// NB: the state file's commit index must cover what is deleted before
 	// it goes: raft refuses a commit index below the log start on restart.
-	if err := p.saveState(l, raftpb.HardState{}, true /* force */); err != nil {
+	if err := p.saveState(a, true /* force */); err != nil {
 		return err
 	}
 	b, n, err := p.log.DeleteBefore(deleteBefore)

@@ -19,16 +19,19 @@ type storage struct {
 
 	// recent holds the entries appended and not yet applied, contiguous,
 	// so that raft reading them back to apply them costs no copy out of
-	// the segment store. (A leader commits its own entries only once they
-	// are stable, so it always reads them back.) Owned by the loop
-	// goroutine, the only caller of append, appliedTo and, through the
-	// RawNode, Entries.
+	// the segment store. (Raft hands over for applying only entries that
+	// are stable, so it always reads them back.) The appender adds, the
+	// raft loop reads and drops.
+	rmu    sync.Mutex // guards recent
 	recent []raftpb.Entry
 }
 
 // append writes entries to the log and remembers them until applied.
 func (s *storage) append(entries []raftpb.Entry) error {
-	if err := s.log.Append(entries); err != nil {
+	err := s.log.Append(entries)
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if err != nil {
 		s.recent = nil
 		return err
 	}
@@ -46,6 +49,8 @@ func (s *storage) append(entries []raftpb.Entry) error {
 
 // appliedTo forgets the entries up to index.
 func (s *storage) appliedTo(index uint64) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	if len(s.recent) == 0 || index < s.recent[0].Index {
 		return
 	}
@@ -65,6 +70,16 @@ func (s *storage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
 }
 
 func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
+	if ents := s.recentEntries(lo, hi, maxSize); ents != nil {
+		return ents, nil
+	}
+	return s.log.Entries(lo, hi, maxSize)
+}
+
+// recentEntries serves Entries from recent, or returns nil.
+func (s *storage) recentEntries(lo, hi, maxSize uint64) []raftpb.Entry {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	if n := len(s.recent); n > 0 && lo < hi && lo >= s.recent[0].Index && hi <= s.recent[n-1].Index+1 {
 		ents := s.recent[lo-s.recent[0].Index : hi-s.recent[0].Index]
 		// raft's size limit: at least one entry, then while within maxSize.
@@ -72,12 +87,12 @@ func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
 		for i := 1; i < len(ents); i++ {
 			size += uint64(ents[i].Size())
 			if size > maxSize {
-				return ents[:i:i], nil
+				return ents[:i:i]
 			}
 		}
-		return ents[:len(ents):len(ents)], nil
+		return ents[:len(ents):len(ents)]
 	}
-	return s.log.Entries(lo, hi, maxSize)
+	return nil
 }
 
 func (s *storage) Term(i uint64) (uint64, error) { return s.log.Term(i) }
@@ -104,10 +119,16 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	}}, nil
 }
 
-func (s *storage) setState(st persistentState) {
+func (s *storage) setHard(hs raftpb.HardState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state = st
+	s.state.hard = hs
+}
+
+func (s *storage) setConf(cs raftpb.ConfState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.conf = cs
 }
 
 func (s *storage) currentState() persistentState {

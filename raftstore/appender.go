@@ -1,0 +1,174 @@
+package raftstore
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// stateSaveInterval bounds how stale the persisted commit index may get
+// (see statefile.go): the appender saves it at most this long after it
+// moved, on its next append or tick.
+const stateSaveInterval = time.Second
+
+// maxAppendsPerSync bounds how many of raft's append messages one fsync
+// covers.
+const maxAppendsPerSync = 256
+
+// appendLoop is the partition's append goroutine, raft's "local append
+// thread": it takes MsgStorageAppend messages in order, writes their
+// entries and hard state, makes them durable through the store's group
+// commit, and only then hands their responses back to the raft loop. It
+// is the log's only writer, so retention runs here too.
+//
+// NB: while one fsync runs, the raft loop goes on and queues the next
+// appends; they are written and synced together next round, so the disk
+// never idles behind the loop nor the loop behind the disk.
+func (p *Partition) appendLoop() {
+	defer close(p.appenderDone)
+	ticker := time.NewTicker(p.store.cfg.TickInterval)
+	defer ticker.Stop()
+	retention := time.NewTicker(p.store.cfg.RetentionCheckInterval)
+	defer retention.Stop()
+
+	a := &appenderState{saved: p.storage.currentState(), savedAt: time.Now()}
+	for {
+		var err error
+		select {
+		case m, ok := <-p.appends:
+			if !ok {
+				p.finalSave(a)
+				return
+			}
+			batch := []raftpb.Message{m}
+		drain:
+			for len(batch) < maxAppendsPerSync {
+				select {
+				case m, ok := <-p.appends:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
+			err = p.persist(a, batch)
+		case <-ticker.C:
+			// An idle partition has no append to save its commit index with.
+			err = p.saveState(a, false /* force */)
+		case <-retention.C:
+			// A failed deletion loses nothing: log it and try again later.
+			if rerr := p.applyRetention(a); rerr != nil {
+				p.logger.Warn("retention failed", "err", rerr)
+			}
+		}
+		if err != nil {
+			p.appendFailed <- err
+			// Keep taking (and dropping) appends so the loop never blocks
+			// on us; nothing of them is acknowledged.
+			for range p.appends {
+			}
+			return
+		}
+	}
+}
+
+// appenderState is owned by the append goroutine.
+type appenderState struct {
+	saved   persistentState // what the state file holds
+	savedAt time.Time
+}
+
+// persist makes a run of append messages durable, then delivers their
+// responses.
+func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
+	mustSync := false
+	for _, m := range batch {
+		if len(m.Entries) > 0 {
+			if err := p.storage.append(m.Entries); err != nil {
+				return fmt.Errorf("append: %w", err)
+			}
+			mustSync = true
+		}
+		if hs := (raftpb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}); !raft.IsEmptyHardState(hs) {
+			p.storage.setHard(hs)
+		}
+		mustSync = mustSync || len(m.Responses) > 0
+	}
+	if err := p.saveState(a, false /* force */); err != nil {
+		return err
+	}
+	if mustSync {
+		if err := p.store.flusher.sync(p.log); err != nil {
+			return fmt.Errorf("fsync: %w", err)
+		}
+	}
+	var responses []raftpb.Message
+	for _, m := range batch {
+		responses = append(responses, m.Responses...)
+	}
+	p.appended.put(responses)
+	return nil
+}
+
+// saveState writes the state file when term, vote or voters changed (at
+// once: raft may act on them only once durable), or when the commit
+// index moved and the last save is older than stateSaveInterval (or force).
+func (p *Partition) saveState(a *appenderState, force bool) error {
+	st := p.storage.currentState()
+	termOrVote := st.hard.Term != a.saved.hard.Term || st.hard.Vote != a.saved.hard.Vote
+	confChanged := st.conf.Equivalent(a.saved.conf) != nil
+	commitMoved := st.hard.Commit != a.saved.hard.Commit
+	due := commitMoved && (force || time.Since(a.savedAt) >= stateSaveInterval)
+	if !termOrVote && !confChanged && !due {
+		return nil
+	}
+	if err := writeState(p.dir, st); err != nil {
+		return fmt.Errorf("save raft state: %w", err)
+	}
+	a.saved, a.savedAt = st, time.Now()
+	return nil
+}
+
+// finalSave persists the latest state when the partition closes.
+func (p *Partition) finalSave(a *appenderState) {
+	if err := p.saveState(a, true /* force */); err != nil && p.closeErr == nil {
+		p.logger.Error("save raft state on close", "err", err)
+	}
+}
+
+// responseQueue carries the appender's responses to the raft loop without
+// ever blocking the appender: the loop takes everything queued when
+// signalled.
+type responseQueue struct {
+	mu     sync.Mutex // guards queue
+	queue  []raftpb.Message
+	signal chan struct{} // capacity 1
+}
+
+func newResponseQueue() *responseQueue { return &responseQueue{signal: make(chan struct{}, 1)} }
+
+func (q *responseQueue) put(msgs []raftpb.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.queue = append(q.queue, msgs...)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (q *responseQueue) take() []raftpb.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	msgs := q.queue
+	q.queue = nil
+	return msgs
+}
