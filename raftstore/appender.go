@@ -99,13 +99,17 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 		}
 		mustSync = mustSync || len(m.Responses) > 0
 	}
-	if err := p.saveState(a, false /* force */); err != nil {
-		return err
-	}
 	if mustSync {
 		if err := p.store.flusher.sync(p.log); err != nil {
 			return fmt.Errorf("fsync: %w", err)
 		}
+	}
+	// NB: after the log's fsync, so that a saved commit index never covers
+	// entries that are not durable here (a follower learns commits ahead of
+	// its own log); before the responses, so raft acts on a term or vote
+	// only once it is durable.
+	if err := p.saveState(a, false /* force */); err != nil {
+		return err
 	}
 	var responses []raftpb.Message
 	for _, m := range batch {

@@ -20,10 +20,11 @@
 //
 //   - MsgStorageAppend goes to the append goroutine (appender.go), raft's
 //     "local append thread" and the log's only writer. It appends the
-//     entries (write(), which stamps each entry's base offset), saves the
-//     HardState when term or vote changed (atomic file replace; the commit
-//     index is saved lazily, see statefile.go), fsyncs through the Store's
-//     flusher and only then hands the message's responses back to the loop.
+//     entries (write(), which stamps each entry's base offset), fsyncs
+//     through the Store's flusher, saves the HardState when term or vote
+//     changed (atomic file replace; the commit index is saved lazily, see
+//     statefile.go) and only then hands the message's responses back to
+//     the loop.
 //     Appends that queue up while an fsync runs are written and synced
 //     together in the next round: that is the group commit, and the flusher
 //     runs the fsyncs of all partitions side by side.
