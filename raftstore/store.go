@@ -70,6 +70,11 @@ type Store struct {
 	cfg     Config
 	flusher *flusher
 
+	// openMu serializes opening, deleting and closing partitions, which
+	// do I/O (recovery, fsyncs), so that mu is held only for lookups.
+	// NB: lock order is openMu, then mu.
+	openMu sync.Mutex
+
 	mu         sync.Mutex // guards partitions and closed
 	partitions map[string]*Partition
 	closed     bool
@@ -136,19 +141,25 @@ func (s *Store) OpenPartition(name string, pc PartitionConfig) (*Partition, erro
 	if !validDirName(name) {
 		return nil, fmt.Errorf("raftstore: bad partition name %q", name)
 	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	p, open := s.partitions[name]
+	closed := s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
 		return nil, ErrClosed
-	}
-	if p, ok := s.partitions[name]; ok {
+	case open:
 		return p, nil
 	}
 	p, err := openPartition(s, name, pc)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open partition %s: %w", name, err)
 	}
+	s.mu.Lock()
 	s.partitions[name] = p
+	s.mu.Unlock()
 	return p, nil
 }
 
@@ -156,6 +167,8 @@ func (s *Store) OpenPartition(name string, pc PartitionConfig) (*Partition, erro
 // directory. The directory is first renamed, so a crash midway leaves
 // nothing that looks like a live partition.
 func (s *Store) DeletePartition(name string) error {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	s.mu.Lock()
 	p := s.partitions[name]
 	delete(s.partitions, name)
@@ -190,11 +203,17 @@ func (s *Store) removeDir(dir string) error {
 // Close closes every partition (each persists its state and syncs its log)
 // and stops the flusher.
 func (s *Store) Close() error {
+	// NB: openMu only while marking the store closed: opens in progress
+	// finish first and later ones fail. Not while closing partitions: a
+	// state machine's apply may be waiting for openMu on a loop that
+	// closing has to stop.
+	s.openMu.Lock()
 	s.mu.Lock()
 	s.closed = true
 	parts := s.partitions
 	s.partitions = map[string]*Partition{}
 	s.mu.Unlock()
+	s.openMu.Unlock()
 	var errs []error
 	for _, p := range parts {
 		if err := p.Close(); err != nil && !errors.Is(err, ErrClosed) {
