@@ -5,6 +5,12 @@ RUNNEL  := $(BIN)/runnel
 # Packages with unit and integration tests (race detector on); e2e runs
 # real broker processes and is run without it.
 UNIT_PKGS := $(shell $(GO) list ./... | grep -v -e /e2e -e /gen/)
+# The Python toolchain (generation, SDK tests) lives in a local venv.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PY_PATH := gen/python:sdk/python
+# The public API, generated for every language; runnel/meta is internal.
+API_PROTOS := $(sort $(wildcard proto/runnel/v1/*.proto))
 
 .DEFAULT_GOAL := help
 
@@ -21,9 +27,17 @@ build: ## Build runnel (and the pinned grpcurl) into bin/
 run: build ## Build and start a single-node broker (data in ./data, gRPC on 127.0.0.1:7400)
 	$(RUNNEL) serve --data-dir ./data --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401
 
+$(VENV)/.installed: sdk/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r sdk/python/requirements.txt
+	touch $@
+
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/ with buf
+generate: $(VENV)/.installed ## Regenerate gen/ from proto/: Go with buf, Python with grpcio-tools
 	$(GO) tool buf generate
+	mkdir -p gen/python
+	$(PY) -m grpc_tools.protoc -I proto -I third_party/proto \
+		--python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python $(API_PROTOS)
 
 .PHONY: check-generate
 check-generate: generate ## Fail if gen/ is stale
@@ -38,7 +52,7 @@ lint: ## go vet, staticcheck, gofmt, buf lint
 	$(GO) tool buf lint
 
 .PHONY: test
-test: lint check-generate test-unit test-e2e ## Everything CI runs: lint, generated code, unit and e2e tests
+test: lint check-generate test-unit test-e2e test-python ## Everything CI runs: lint, generated code, unit, e2e and client tests
 
 .PHONY: test-unit
 test-unit: ## Unit and integration tests with the race detector
@@ -47,6 +61,10 @@ test-unit: ## Unit and integration tests with the race detector
 .PHONY: test-e2e
 test-e2e: ## End-to-end tests against real broker processes
 	$(GO) test -count=1 -timeout 20m ./e2e/...
+
+.PHONY: test-python
+test-python: build $(VENV)/.installed ## The Python SDK and example against a broker process
+	RUNNEL_BIN=$(abspath $(RUNNEL)) PYTHONPATH=$(PY_PATH) $(PY) -m pytest -q sdk/python/tests
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s
@@ -59,5 +77,5 @@ bench: ## Go benchmarks of the storage paths
 	$(GO) test -run=^$$ -bench=. -benchmem ./raftstore/...
 
 .PHONY: clean
-clean: ## Remove build output (not ./data)
-	rm -rf $(BIN)
+clean: ## Remove build output and the venv (not ./data)
+	rm -rf $(BIN) $(VENV)
