@@ -32,9 +32,16 @@ $(VENV)/.installed: sdk/python/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r sdk/python/requirements.txt
 	touch $@
 
+# The TypeScript toolchain (protoc-gen-es, tsc, the runtime) is the Node
+# project at the root.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 .PHONY: generate
-generate: $(VENV)/.installed ## Regenerate gen/ from proto/: Go with buf, Python with grpcio-tools
+generate: $(VENV)/.installed node_modules/.installed ## Regenerate gen/ from proto/: Go and TypeScript with buf, Python with grpcio-tools
 	$(GO) tool buf generate
+	$(GO) tool buf generate --template buf.gen.ts.yaml
 	mkdir -p gen/python
 	$(PY) -m grpc_tools.protoc -I proto -I third_party/proto \
 		--python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python $(API_PROTOS)
@@ -52,7 +59,7 @@ lint: ## go vet, staticcheck, gofmt, buf lint
 	$(GO) tool buf lint
 
 .PHONY: test
-test: lint check-generate test-unit test-e2e test-python ## Everything CI runs: lint, generated code, unit, e2e and client tests
+test: lint check-generate test-unit test-e2e test-python test-ts ## Everything CI runs: lint, generated code, unit, e2e and client tests
 
 .PHONY: test-unit
 test-unit: ## Unit and integration tests with the race detector
@@ -66,6 +73,11 @@ test-e2e: ## End-to-end tests against real broker processes
 test-python: build $(VENV)/.installed ## The Python SDK and example against a broker process
 	RUNNEL_BIN=$(abspath $(RUNNEL)) PYTHONPATH=$(PY_PATH) $(PY) -m pytest -q sdk/python/tests
 
+.PHONY: test-ts
+test-ts: build node_modules/.installed ## The TypeScript SDK and example against a broker process (tsc strict, node --test)
+	npx --no-install tsc -p tsconfig.json
+	RUNNEL_BIN=$(abspath $(RUNNEL)) node --test dist-ts/sdk/ts/test/
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzDecodeBatchHeader -fuzztime=30s ./raftstore/internal/segment/
@@ -77,5 +89,5 @@ bench: ## Go benchmarks of the storage paths
 	$(GO) test -run=^$$ -bench=. -benchmem ./raftstore/...
 
 .PHONY: clean
-clean: ## Remove build output and the venv (not ./data)
-	rm -rf $(BIN) $(VENV)
+clean: ## Remove build output, the venv and node_modules (not ./data)
+	rm -rf $(BIN) $(VENV) node_modules dist-ts
