@@ -38,10 +38,27 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The Java generators are native binaries on Maven Central, fetched with
+# Maven; the versions match sdk/java/pom.xml's runtime.
+PROTOC_VERSION    := 4.33.1
+GRPC_JAVA_VERSION := 1.78.0
+JAVA_TOOLS        := .tools/java
+MVN               := mvn --batch-mode --no-transfer-progress
+
+$(JAVA_TOOLS)/.installed: Makefile
+	mkdir -p $(JAVA_TOOLS)
+	$(MVN) -q dependency:copy -Dartifact=com.google.protobuf:protoc:$(PROTOC_VERSION):exe:linux-x86_64 -DoutputDirectory=$(JAVA_TOOLS)
+	$(MVN) -q dependency:copy -Dartifact=io.grpc:protoc-gen-grpc-java:$(GRPC_JAVA_VERSION):exe:linux-x86_64 -DoutputDirectory=$(JAVA_TOOLS)
+	mv $(JAVA_TOOLS)/protoc-$(PROTOC_VERSION)-linux-x86_64.exe $(JAVA_TOOLS)/protoc
+	mv $(JAVA_TOOLS)/protoc-gen-grpc-java-$(GRPC_JAVA_VERSION)-linux-x86_64.exe $(JAVA_TOOLS)/protoc-gen-grpc-java
+	chmod +x $(JAVA_TOOLS)/protoc $(JAVA_TOOLS)/protoc-gen-grpc-java
+	touch $@
+
 .PHONY: generate
-generate: $(VENV)/.installed node_modules/.installed ## Regenerate gen/ from proto/: Go and TypeScript with buf, Python with grpcio-tools
+generate: $(VENV)/.installed node_modules/.installed $(JAVA_TOOLS)/.installed ## Regenerate gen/ from proto/: Go, TypeScript and Java with buf, Python with grpcio-tools
 	$(GO) tool buf generate
 	$(GO) tool buf generate --template buf.gen.ts.yaml
+	$(GO) tool buf generate --template buf.gen.java.yaml
 	mkdir -p gen/python
 	$(PY) -m grpc_tools.protoc -I proto -I third_party/proto \
 		--python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python $(API_PROTOS)
@@ -59,7 +76,7 @@ lint: ## go vet, staticcheck, gofmt, buf lint
 	$(GO) tool buf lint
 
 .PHONY: test
-test: lint check-generate test-unit test-e2e test-python test-ts ## Everything CI runs: lint, generated code, unit, e2e and client tests
+test: lint check-generate test-unit test-e2e test-python test-ts test-java ## Everything CI runs: lint, generated code, unit, e2e and client tests
 
 .PHONY: test-unit
 test-unit: ## Unit and integration tests with the race detector
@@ -78,6 +95,10 @@ test-ts: build node_modules/.installed ## The TypeScript SDK and example against
 	npx --no-install tsc -p tsconfig.json
 	RUNNEL_BIN=$(abspath $(RUNNEL)) node --test dist-ts/sdk/ts/test/
 
+.PHONY: test-java
+test-java: build ## The Java SDK and example against a broker process (Maven, JUnit)
+	cd sdk/java && RUNNEL_BIN=$(abspath $(RUNNEL)) $(MVN) test
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzDecodeBatchHeader -fuzztime=30s ./raftstore/internal/segment/
@@ -89,5 +110,5 @@ bench: ## Go benchmarks of the storage paths
 	$(GO) test -run=^$$ -bench=. -benchmem ./raftstore/...
 
 .PHONY: clean
-clean: ## Remove build output, the venv and node_modules (not ./data)
-	rm -rf $(BIN) $(VENV) node_modules dist-ts
+clean: ## Remove build output and installed toolchains (not ./data)
+	rm -rf $(BIN) $(VENV) node_modules dist-ts .tools sdk/java/target

@@ -780,7 +780,8 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n" +
 	"\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n" +
-	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponseB8Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
+	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponseBI\n" +
+	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
 	file_runnel_v1_admin_proto_rawDescOnce sync.Once

@@ -292,7 +292,8 @@ const file_runnel_v1_commit_proto_rawDesc = "" +
 	"\aoffsets\x18\x01 \x03(\v2\x1a.runnel.v1.PartitionOffsetR\aoffsets2\xa5\x01\n" +
 	"\rCommitService\x12=\n" +
 	"\x06Commit\x12\x18.runnel.v1.CommitRequest\x1a\x19.runnel.v1.CommitResponse\x12U\n" +
-	"\x0eFetchCommitted\x12 .runnel.v1.FetchCommittedRequest\x1a!.runnel.v1.FetchCommittedResponseB8Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
+	"\x0eFetchCommitted\x12 .runnel.v1.FetchCommittedRequest\x1a!.runnel.v1.FetchCommittedResponseBI\n" +
+	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
 	file_runnel_v1_commit_proto_rawDescOnce sync.Once

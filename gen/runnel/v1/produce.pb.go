@@ -249,7 +249,8 @@ const file_runnel_v1_produce_proto_rawDesc = "" +
 	"baseOffset\x12!\n" +
 	"\frecord_count\x18\x03 \x01(\x05R\vrecordCount2V\n" +
 	"\x0eProduceService\x12D\n" +
-	"\aProduce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x010\x01B8Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
+	"\aProduce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x010\x01BI\n" +
+	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
 	file_runnel_v1_produce_proto_rawDescOnce sync.Once

@@ -252,7 +252,8 @@ const file_runnel_v1_record_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
-	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermarkB8Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermarkBI\n" +
+	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
 	file_runnel_v1_record_proto_rawDescOnce sync.Once

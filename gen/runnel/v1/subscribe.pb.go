@@ -271,7 +271,8 @@ const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"\x18START_POSITION_TIMESTAMP\x10\x04\x12\x1c\n" +
 	"\x18START_POSITION_COMMITTED\x10\x052\\\n" +
 	"\x10SubscribeService\x12H\n" +
-	"\tSubscribe\x12\x1b.runnel.v1.SubscribeRequest\x1a\x1c.runnel.v1.SubscribeResponse0\x01B8Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
+	"\tSubscribe\x12\x1b.runnel.v1.SubscribeRequest\x1a\x1c.runnel.v1.SubscribeResponse0\x01BI\n" +
+	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
 	file_runnel_v1_subscribe_proto_rawDescOnce sync.Once

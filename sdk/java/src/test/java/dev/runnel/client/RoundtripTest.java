@@ -1,0 +1,126 @@
+package dev.runnel.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.runnel.examples.Roundtrip;
+import dev.runnel.v1.StartPosition;
+import dev.runnel.v1.SubscribeRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The Java example's round trip against a real broker process ($RUNNEL_BIN). */
+class RoundtripTest {
+  private static final Pattern SERVING = Pattern.compile("msg=\"runnel serving\" grpc=(\\S+)");
+  private static Process broker;
+  private static String address;
+
+  @BeforeAll
+  static void startBroker() throws IOException, InterruptedException {
+    String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
+    Path data = Files.createTempDirectory("runnel-java-");
+    broker = new ProcessBuilder(bin, "serve", "--data-dir", data.toString(), "--listen", "127.0.0.1:0",
+        "--http-listen", "127.0.0.1:0").redirectErrorStream(true).start();
+    CompletableFuture<String> ready = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(broker.getInputStream()))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          Matcher m = SERVING.matcher(line);
+          if (m.find()) {
+            ready.complete(m.group(1));
+          }
+        }
+      } catch (IOException e) {
+        ready.completeExceptionally(e);
+      }
+      ready.completeExceptionally(new IllegalStateException("broker exited before serving"));
+    });
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      address = ready.get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      broker.destroyForcibly();
+      throw new IllegalStateException("broker did not start", e);
+    }
+  }
+
+  @AfterAll
+  static void stopBroker() throws InterruptedException {
+    broker.destroy(); // SIGTERM: graceful
+    if (!broker.waitFor(30, TimeUnit.SECONDS)) {
+      broker.destroyForcibly();
+    }
+  }
+
+  @Test
+  void exampleRoundTrip() {
+    Roundtrip.Result r = Roundtrip.run(address);
+    assertEquals(6, r.first().size());
+    assertEquals(4, r.rest().size());
+    List<Message> all = new ArrayList<>(r.first());
+    all.addAll(r.rest());
+    assertEquals(10, all.stream().map(m -> m.value().toStringUtf8()).distinct().count());
+    Map<String, Integer> partitionOfKey = new HashMap<>();
+    for (Message m : all) {
+      int i = Integer.parseInt(m.value().toStringUtf8().split(" ")[1]);
+      assertEquals("customer-" + (i % 3), m.key().toStringUtf8());
+      assertEquals(List.of(Map.entry("source", ByteString.copyFromUtf8("java"))), m.headers());
+      assertTrue(m.timestampMs() > 0);
+      // One key, one partition.
+      assertEquals(partitionOfKey.computeIfAbsent(m.key().toStringUtf8(), k -> m.partition()), m.partition());
+    }
+    // Offsets dense from 0 within each partition.
+    for (int p : partitionOfKey.values()) {
+      List<Long> offsets = all.stream().filter(m -> m.partition() == p).map(Message::offset).sorted().toList();
+      for (int i = 0; i < offsets.size(); i++) {
+        assertEquals(i, offsets.get(i));
+      }
+    }
+    // The second consumer started exactly where the first committed.
+    Map<Integer, Long> committed = new HashMap<>();
+    r.first().forEach(m -> committed.put(m.partition(), m.offset() + 1));
+    committed.forEach((p, start) -> r.rest().stream().filter(m -> m.partition() == p).map(Message::offset).min(Long::compare)
+        .ifPresent(min -> assertEquals(start, min)));
+    assertEquals(Status.Code.NOT_FOUND, r.notFound());
+  }
+
+  @Test
+  void errorsAreStatusCodes() {
+    try (RunnelClient client = new RunnelClient(address)) {
+      client.createTopic("errors", 1, Map.of(), true);
+      StatusRuntimeException exists = assertThrows(StatusRuntimeException.class, () -> client.createTopic("errors", 1, Map.of(), false));
+      assertEquals(Status.Code.ALREADY_EXISTS, exists.getStatus().getCode());
+      StatusRuntimeException range = assertThrows(StatusRuntimeException.class, () -> client.subscribe.subscribe(
+          SubscribeRequest.newBuilder().setTopic("errors").setStartPosition(StartPosition.START_POSITION_OFFSET).setStartOffset(99).build())
+          .forEachRemaining(x -> {}));
+      assertEquals(Status.Code.OUT_OF_RANGE, range.getStatus().getCode());
+      Producer producer = client.producer("errors", 7);
+      CompletableFuture<?> sent = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("x"), Map.of());
+      CompletionException e = assertThrows(CompletionException.class, producer::flush);
+      ProduceException pe = (ProduceException) e.getCause();
+      assertEquals(Status.Code.INVALID_ARGUMENT, pe.status().getCode());
+      assertTrue(pe.status().getDescription().contains("partition 7"));
+      assertTrue(sent.isCompletedExceptionally());
+    }
+  }
+}
