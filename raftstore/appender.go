@@ -40,7 +40,7 @@ func (p *Partition) appendLoop() {
 		select {
 		case m, ok := <-p.appends:
 			if !ok {
-				p.finalSave(a)
+				p.finalErr = p.saveState(a, true /* force */)
 				return
 			}
 			batch := []raftpb.Message{m}
@@ -136,13 +136,6 @@ func (p *Partition) saveState(a *appenderState, force bool) error {
 	}
 	a.saved, a.savedAt = st, time.Now()
 	return nil
-}
-
-// finalSave persists the latest state when the partition closes.
-func (p *Partition) finalSave(a *appenderState) {
-	if err := p.saveState(a, true /* force */); err != nil && p.closeErr == nil {
-		p.logger.Error("save raft state on close", "err", err)
-	}
 }
 
 // responseQueue carries the appender's responses to the raft loop without

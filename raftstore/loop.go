@@ -245,6 +245,9 @@ func (p *Partition) shutdown(l *loopState) {
 	p.failWaiting(l, ErrClosed)
 	close(p.appends)
 	<-p.appenderDone
+	if p.closeErr == nil && p.finalErr != nil {
+		p.closeErr = fmt.Errorf("save raft state on close: %w", p.finalErr)
+	}
 	if err := p.log.Close(); err != nil && p.closeErr == nil {
 		p.closeErr = err
 	}

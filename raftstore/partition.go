@@ -76,6 +76,7 @@ type Partition struct {
 	appended     *responseQueue
 	appendFailed chan error // the appender's storage error, once
 	appenderDone chan struct{}
+	finalErr     error // the appender's last state save, read after appenderDone
 
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64

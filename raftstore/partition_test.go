@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.etcd.io/raft/v3"
 )
 
 func openStore(t *testing.T, dir string) *Store {
@@ -227,6 +229,13 @@ func TestRetentionMovesLogStart(t *testing.T) {
 	start := p.LogStartOffset()
 	if _, err := p.Read(0, 1024); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read below log start: %v", err)
+	}
+	// raft compares Storage errors with ==: they must be its sentinels, bare.
+	if _, err := p.storage.Term(1); err != raft.ErrCompacted {
+		t.Fatalf("Term of a compacted index: %v, want raft.ErrCompacted itself", err)
+	}
+	if _, err := p.storage.Entries(1, 2, 1<<20); err != raft.ErrCompacted {
+		t.Fatalf("Entries of a compacted index: %v, want raft.ErrCompacted itself", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

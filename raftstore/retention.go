@@ -35,8 +35,11 @@ func (p *Partition) applyRetention(a *appenderState) error {
 	if deleteBefore == 0 {
 		return nil
 	}
-	// NB: the state file's commit index must cover what is deleted before
-	// it goes: raft refuses a commit index below the log start on restart.
+	// Save the commit index the appender knows before deleting. It can
+	// still lag what is deleted (the loop applies, and so moves commitIndex,
+	// before the appender sees the message carrying the new commit), so
+	// what guarantees raft a commit index at or past the log start on
+	// restart is openPartition raising it to FirstIndex-1.
 	if err := p.saveState(a, true /* force */); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"errors"
 	"sync"
 
 	"go.etcd.io/raft/v3"
@@ -73,7 +74,20 @@ func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
 	if ents := s.recentEntries(lo, hi, maxSize); ents != nil {
 		return ents, nil
 	}
-	return s.log.Entries(lo, hi, maxSize)
+	ents, err := s.log.Entries(lo, hi, maxSize)
+	return ents, raftError(err)
+}
+
+// raftError returns raft's own sentinels unwrapped: raft compares with ==
+// and panics on any other error from Storage.
+func raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrCompacted):
+		return raft.ErrCompacted
+	case errors.Is(err, raft.ErrUnavailable):
+		return raft.ErrUnavailable
+	}
+	return err
 }
 
 // recentEntries serves Entries from recent, or returns nil.
@@ -95,7 +109,10 @@ func (s *storage) recentEntries(lo, hi, maxSize uint64) []raftpb.Entry {
 	return nil
 }
 
-func (s *storage) Term(i uint64) (uint64, error) { return s.log.Term(i) }
+func (s *storage) Term(i uint64) (uint64, error) {
+	t, err := s.log.Term(i)
+	return t, raftError(err)
+}
 
 func (s *storage) LastIndex() (uint64, error) { return s.log.LastIndex(), nil }
 
@@ -105,10 +122,16 @@ func (s *storage) FirstIndex() (uint64, error) { return s.log.FirstIndex(), nil 
 // partition's state is its log, so a follower behind the log start needs
 // nothing but the point to continue from (see shared/DESIGN.md).
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
+	// NB: retention (on the append goroutine) may move the log start
+	// between the two reads: read again until they agree.
 	first := s.log.FirstIndex()
 	term, err := s.log.Term(first - 1)
+	for errors.Is(err, raft.ErrCompacted) {
+		first = s.log.FirstIndex()
+		term, err = s.log.Term(first - 1)
+	}
 	if err != nil {
-		return raftpb.Snapshot{}, err
+		return raftpb.Snapshot{}, raftError(err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -95,23 +95,27 @@ class Producer:
 
     ``send`` returns a Future that resolves to the ``ProduceResponse`` of the
     request the record went out in (its ``acks`` give each partition's base
-    offset) or raises ``ProduceError``. ``flush`` sends what is batched and
-    waits for every ack. Records with the same key go to the same partition,
-    in order; with ``partition`` set, every record goes there.
+    offset) or raises ``ProduceError``. ``flush`` sends what is batched,
+    waits for every ack and raises the first error since the last flush.
+    Records with the same key go to the same partition, in order; with
+    ``partition`` set, every record goes there. Once the stream itself
+    fails (the broker went away), every future fails and so does every
+    later call.
     """
 
     def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500):
         self._topic = topic
         self._partition = partition
         self._batch_records = batch_records
-        self._lock = threading.Lock()  # guards the batch and the futures
+        self._lock = threading.Lock()  # guards everything below
         self._batch: list = []
         self._batch_future: Future = Future()
         self._in_flight: "dict[int, Future]" = {}
         self._next_id = 0
+        self._broken: Optional[BaseException] = None  # the stream failed: final
+        self._rejected: Optional[BaseException] = None  # first request error since the last flush
         self._requests: "queue.Queue" = queue.Queue()
         self._responses = client.produce.Produce(iter(self._requests.get, None))
-        self._error: Optional[BaseException] = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -119,8 +123,8 @@ class Producer:
         record = record_pb2.Record(value=value, key=key or b"",
                                    headers=[record_pb2.Header(key=k, value=v) for k, v in headers])
         with self._lock:
-            if self._error is not None:
-                raise self._error
+            if self._broken is not None:
+                raise self._broken
             self._batch.append(record)
             future = self._batch_future
             if len(self._batch) >= self._batch_records:
@@ -128,12 +132,18 @@ class Producer:
             return future
 
     def flush(self, timeout: Optional[float] = None) -> None:
-        """Sends what is batched and waits for all acks; raises the first error."""
+        """Sends what is batched, waits for all acks, and raises the first
+        error since the last flush (or the stream's failure)."""
         with self._lock:
             self._send_batch_locked()
             pending = list(self._in_flight.values())
         for f in pending:
-            f.result(timeout)
+            f.exception(timeout)  # waits; raises TimeoutError past timeout
+        with self._lock:
+            err = self._broken or self._rejected
+            self._rejected = None
+        if err is not None:
+            raise err
 
     def close(self, timeout: Optional[float] = None) -> None:
         try:
@@ -148,18 +158,20 @@ class Producer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _send_batch_locked(self) -> Future:
-        future = self._batch_future
+    def _send_batch_locked(self) -> None:
         if not self._batch:
-            return future
+            return
+        records, future = self._batch, self._batch_future
+        self._batch, self._batch_future = [], Future()
+        if self._broken is not None:
+            future.set_exception(self._broken)
+            return
         self._next_id += 1
-        req = produce_pb2.ProduceRequest(topic=self._topic, records=self._batch, correlation_id=self._next_id)
+        req = produce_pb2.ProduceRequest(topic=self._topic, records=records, correlation_id=self._next_id)
         if self._partition is not None:
             req.partition = self._partition
         self._in_flight[self._next_id] = future
-        self._batch, self._batch_future = [], Future()
         self._requests.put(req)
-        return future
 
     def _read(self) -> None:
         try:
@@ -169,15 +181,28 @@ class Producer:
                 if future is None:
                     continue
                 if resp.HasField("error"):
-                    future.set_exception(ProduceError(_status_code(resp.error.code), resp.error.message))
+                    err = ProduceError(_status_code(resp.error.code), resp.error.message)
+                    with self._lock:
+                        self._rejected = self._rejected or err
+                    future.set_exception(err)
                 else:
                     future.set_result(resp)
+            self._break(ProduceError(grpc.StatusCode.UNAVAILABLE, "the produce stream ended"))
         except grpc.RpcError as e:
-            with self._lock:
-                self._error = e
-                pending, self._in_flight = list(self._in_flight.values()), {}
-            for f in pending:
-                f.set_exception(e)
+            self._break(e)
+
+    def _break(self, err: BaseException) -> None:
+        """The stream is gone: fail everything not acknowledged."""
+        with self._lock:
+            if self._broken is None:
+                self._broken = err
+            pending = list(self._in_flight.values())
+            self._in_flight = {}
+            if self._batch:
+                pending.append(self._batch_future)
+                self._batch, self._batch_future = [], Future()
+        for f in pending:
+            f.set_exception(err)
 
 
 @dataclass

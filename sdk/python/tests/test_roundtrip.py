@@ -70,3 +70,35 @@ def test_errors_are_status_codes(broker):
         assert "partition 7" in pe.value.message
         assert future.exception() is pe.value
         producer.close(10)
+
+
+def test_flush_reports_requests_rejected_earlier(broker):
+    with Client(broker.address) as client:
+        client.create_topic("rejected", partitions=1, exist_ok=True)
+        producer = client.producer("rejected", partition=5, batch_records=1)
+        first = producer.send(b"a")  # a full batch: sent at once, rejected
+        with pytest.raises(ProduceError):
+            first.result(10)
+        with pytest.raises(ProduceError) as pe:
+            producer.flush(10)  # nothing pending, but the rejection is reported
+        assert pe.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        producer.flush(10)  # reported once
+        producer.close(10)
+
+
+def test_broker_going_away_fails_everything():
+    with Broker() as own:
+        with Client(own.address) as client:
+            client.create_topic("t", partitions=1)
+            producer = client.producer("t")
+            producer.send(b"acked")
+            producer.flush(10)
+            batched = producer.send(b"still batched")
+            own.stop()  # the stream ends with UNAVAILABLE
+            with pytest.raises((grpc.RpcError, ProduceError)):
+                producer.flush(10)
+            assert batched.exception(10) is not None
+            with pytest.raises((grpc.RpcError, ProduceError)):
+                producer.send(b"after")
+            with pytest.raises((grpc.RpcError, ProduceError)):
+                producer.close(10)  # still says the stream failed, and returns

@@ -114,7 +114,10 @@ const bytes = (v: Uint8Array | string): Uint8Array => (typeof v === "string" ? n
  * Batches records into produce requests, pipelined on one stream. send()
  * resolves to the ProduceResponse of the request the record went out in
  * (its acks give each partition's base offset) or rejects with a
- * ConnectError. flush() sends what is batched and waits for every ack.
+ * ConnectError. flush() sends what is batched, waits for every ack and
+ * rejects with the first error since the last flush. Once the stream
+ * itself fails (the broker went away), everything not acknowledged fails
+ * and so does every later call.
  */
 export class Producer {
   private readonly requests = new Requests();
@@ -122,7 +125,8 @@ export class Producer {
   private batch: RecordMessage[] = [];
   private batchPending = pending();
   private nextId = 0n;
-  private failure?: unknown;
+  private broken?: unknown; // the stream failed: final
+  private rejected?: unknown; // first request error since the last flush
   private readonly done: Promise<void>;
 
   constructor(client: RunnelClient, private readonly topic: string, private readonly partition: number | undefined,
@@ -131,7 +135,11 @@ export class Producer {
   }
 
   send(value: Uint8Array | string, options: { key?: Uint8Array | string; headers?: Headers } = {}): Promise<ProduceResponse> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.broken !== undefined) {
+      const failed = pending();
+      failed.reject(this.broken);
+      return failed.promise;
+    }
     this.batch.push(create(RecordSchema, {
       value: bytes(value),
       key: options.key === undefined ? new Uint8Array() : bytes(options.key),
@@ -144,7 +152,10 @@ export class Producer {
 
   async flush(): Promise<void> {
     this.sendBatch();
-    await Promise.all([...this.inFlight.values()].map((p) => p.promise));
+    await Promise.allSettled([...this.inFlight.values()].map((p) => p.promise));
+    const err = this.broken ?? this.rejected;
+    this.rejected = undefined;
+    if (err !== undefined) throw err;
   }
 
   async close(): Promise<void> {
@@ -158,11 +169,17 @@ export class Producer {
 
   private sendBatch(): void {
     if (this.batch.length === 0) return;
-    const id = ++this.nextId;
-    this.inFlight.set(id, this.batchPending);
-    this.requests.push(create(ProduceRequestSchema, { topic: this.topic, partition: this.partition, records: this.batch, correlationId: id }));
+    const records = this.batch;
+    const p = this.batchPending;
     this.batch = [];
     this.batchPending = pending();
+    if (this.broken !== undefined) {
+      p.reject(this.broken);
+      return;
+    }
+    const id = ++this.nextId;
+    this.inFlight.set(id, p);
+    this.requests.push(create(ProduceRequestSchema, { topic: this.topic, partition: this.partition, records, correlationId: id }));
   }
 
   private async read(responses: AsyncIterable<ProduceResponse>): Promise<void> {
@@ -171,13 +188,29 @@ export class Producer {
         const p = this.inFlight.get(resp.correlationId);
         if (!p) continue;
         this.inFlight.delete(resp.correlationId);
-        if (resp.error) p.reject(new ConnectError(resp.error.message, resp.error.code as Code));
-        else p.resolve(resp);
+        if (resp.error) {
+          const err = new ConnectError(resp.error.message, resp.error.code as Code);
+          this.rejected ??= err;
+          p.reject(err);
+        } else {
+          p.resolve(resp);
+        }
       }
+      this.break(new ConnectError("the produce stream ended", Code.Unavailable));
     } catch (e) {
-      this.failure = e;
-      for (const p of this.inFlight.values()) p.reject(e);
-      this.inFlight.clear();
+      this.break(e);
+    }
+  }
+
+  /** The stream is gone: fail everything not acknowledged. */
+  private break(err: unknown): void {
+    this.broken ??= err;
+    for (const p of this.inFlight.values()) p.reject(err);
+    this.inFlight.clear();
+    if (this.batch.length > 0) {
+      this.batchPending.reject(err);
+      this.batch = [];
+      this.batchPending = pending();
     }
   }
 }

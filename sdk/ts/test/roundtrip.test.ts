@@ -56,3 +56,30 @@ test("errors are gRPC status codes", async () => {
   await producer.close().catch(() => {});
   client.close();
 });
+
+test("flush reports requests rejected earlier", async () => {
+  const client = new RunnelClient(broker.address);
+  await client.createTopic("rejected", 1, {}, true);
+  const producer = client.producer("rejected", { partition: 5, batchRecords: 1 });
+  await assert.rejects(producer.send("a"), (e) => ConnectError.from(e).code === Code.InvalidArgument);
+  await assert.rejects(producer.flush(), (e) => ConnectError.from(e).code === Code.InvalidArgument);
+  await producer.flush(); // reported once
+  await producer.close();
+  client.close();
+});
+
+test("the broker going away fails everything", async () => {
+  const own = await Broker.start();
+  const client = new RunnelClient(own.address);
+  await client.createTopic("t", 1);
+  const producer = client.producer("t");
+  void producer.send("acked");
+  await producer.flush();
+  const batched = producer.send("still batched");
+  await own.stop();
+  await assert.rejects(producer.flush());
+  await assert.rejects(batched);
+  await assert.rejects(producer.send("after"));
+  await assert.rejects(producer.close());
+  client.close();
+});

@@ -19,7 +19,9 @@ import java.util.concurrent.TimeUnit;
  * Batches records into produce requests, pipelined on one stream. {@link #send} returns a future
  * of the {@code ProduceResponse} of the request the record went out in (its acks give each
  * partition's base offset), failed with {@link ProduceException} if the broker rejected it. {@link
- * #flush} sends what is batched and waits for every ack.
+ * #flush} sends what is batched, waits for every ack and throws the first error since the last
+ * flush. Once the stream itself fails (the broker went away), everything not acknowledged fails
+ * and so does every later call.
  */
 public final class Producer implements AutoCloseable {
   private final String topic;
@@ -33,7 +35,8 @@ public final class Producer implements AutoCloseable {
   private List<Record> batch = new ArrayList<>();
   private CompletableFuture<ProduceResponse> batchFuture = new CompletableFuture<>();
   private long nextId;
-  private Throwable failure;
+  private Throwable broken; // the stream failed: final
+  private RuntimeException rejected; // first request error since the last flush
 
   Producer(RunnelClient client, String topic, Integer partition, int batchRecords) {
     this.topic = topic;
@@ -46,8 +49,8 @@ public final class Producer implements AutoCloseable {
     Record.Builder r = Record.newBuilder().setKey(key).setValue(value);
     headers.forEach((k, v) -> r.addHeaders(Header.newBuilder().setKey(k).setValue(v)));
     synchronized (this) {
-      if (failure != null) {
-        return CompletableFuture.failedFuture(failure);
+      if (broken != null) {
+        return CompletableFuture.failedFuture(broken);
       }
       batch.add(r.build());
       CompletableFuture<ProduceResponse> f = batchFuture;
@@ -58,14 +61,31 @@ public final class Producer implements AutoCloseable {
     }
   }
 
-  /** Sends what is batched and waits for every ack; throws the first failure. */
+  /**
+   * Sends what is batched and waits for every ack; throws the first error since the last flush
+   * (a {@link ProduceException}) or the stream's failure.
+   */
   public void flush() {
     List<CompletableFuture<ProduceResponse>> pending;
     synchronized (this) {
       sendBatch();
       pending = new ArrayList<>(inFlight.values());
     }
-    CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).join();
+    for (CompletableFuture<ProduceResponse> f : pending) {
+      try {
+        f.join();
+      } catch (RuntimeException e) {
+        // Reported below, once.
+      }
+    }
+    RuntimeException err;
+    synchronized (this) {
+      err = broken != null ? asRuntime(broken) : rejected;
+      rejected = null;
+    }
+    if (err != null) {
+      throw err;
+    }
   }
 
   /** Flushes, then ends the stream and waits (up to 30 s) for the broker to end it too. */
@@ -75,7 +95,9 @@ public final class Producer implements AutoCloseable {
       flush();
     } finally {
       synchronized (this) {
-        requests.onCompleted();
+        if (broken == null) {
+          requests.onCompleted();
+        }
       }
       try {
         finished.await(30, TimeUnit.SECONDS);
@@ -85,19 +107,47 @@ public final class Producer implements AutoCloseable {
     }
   }
 
+  private static RuntimeException asRuntime(Throwable t) {
+    return t instanceof RuntimeException r ? r : new IllegalStateException(t);
+  }
+
   private void sendBatch() { // holding this
     if (batch.isEmpty()) {
       return;
     }
+    List<Record> records = batch;
+    CompletableFuture<ProduceResponse> f = batchFuture;
+    batch = new ArrayList<>();
+    batchFuture = new CompletableFuture<>();
+    if (broken != null) {
+      f.completeExceptionally(broken);
+      return;
+    }
     long id = ++nextId;
-    ProduceRequest.Builder req = ProduceRequest.newBuilder().setTopic(topic).addAllRecords(batch).setCorrelationId(id);
+    ProduceRequest.Builder req = ProduceRequest.newBuilder().setTopic(topic).addAllRecords(records).setCorrelationId(id);
     if (partition != null) {
       req.setPartition(partition);
     }
-    inFlight.put(id, batchFuture);
-    batch = new ArrayList<>();
-    batchFuture = new CompletableFuture<>();
+    inFlight.put(id, f);
     requests.onNext(req.build());
+  }
+
+  /** The stream is gone: fail everything not acknowledged. */
+  private void breakWith(Throwable t) {
+    List<CompletableFuture<ProduceResponse>> pending;
+    synchronized (this) {
+      if (broken == null) {
+        broken = t;
+      }
+      pending = new ArrayList<>(inFlight.values());
+      inFlight.clear();
+      if (!batch.isEmpty()) {
+        pending.add(batchFuture);
+        batch = new ArrayList<>();
+        batchFuture = new CompletableFuture<>();
+      }
+    }
+    pending.forEach(f -> f.completeExceptionally(t));
   }
 
   private final class Responses implements StreamObserver<ProduceResponse> {
@@ -112,7 +162,13 @@ public final class Producer implements AutoCloseable {
       }
       if (resp.hasError()) {
         Status s = Status.fromCodeValue(resp.getError().getCode()).withDescription(resp.getError().getMessage());
-        f.completeExceptionally(new ProduceException(s));
+        ProduceException e = new ProduceException(s);
+        synchronized (Producer.this) {
+          if (rejected == null) {
+            rejected = e;
+          }
+        }
+        f.completeExceptionally(e);
       } else {
         f.complete(resp);
       }
@@ -120,18 +176,13 @@ public final class Producer implements AutoCloseable {
 
     @Override
     public void onError(Throwable t) {
-      List<CompletableFuture<ProduceResponse>> pending;
-      synchronized (Producer.this) {
-        failure = t;
-        pending = new ArrayList<>(inFlight.values());
-        inFlight.clear();
-      }
-      pending.forEach(f -> f.completeExceptionally(t));
+      breakWith(t);
       finished.countDown();
     }
 
     @Override
     public void onCompleted() {
+      breakWith(Status.UNAVAILABLE.withDescription("the produce stream ended").asRuntimeException());
       finished.countDown();
     }
   }

@@ -31,18 +31,27 @@ import org.junit.jupiter.api.Test;
 /** The Java example's round trip against a real broker process ($RUNNEL_BIN). */
 class RoundtripTest {
   private static final Pattern SERVING = Pattern.compile("msg=\"runnel serving\" grpc=(\\S+)");
-  private static Process broker;
+  private static Started broker;
   private static String address;
 
-  @BeforeAll
-  static void startBroker() throws IOException, InterruptedException {
+  /** A broker process and the address it serves on. */
+  private record Started(Process process, String address) {
+    void stop() throws InterruptedException {
+      process.destroy(); // SIGTERM: graceful
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    }
+  }
+
+  private static Started start() throws IOException {
     String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
     Path data = Files.createTempDirectory("runnel-java-");
-    broker = new ProcessBuilder(bin, "serve", "--data-dir", data.toString(), "--listen", "127.0.0.1:0",
+    Process p = new ProcessBuilder(bin, "serve", "--data-dir", data.toString(), "--listen", "127.0.0.1:0",
         "--http-listen", "127.0.0.1:0").redirectErrorStream(true).start();
     CompletableFuture<String> ready = new CompletableFuture<>();
     Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(broker.getInputStream()))) {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
         for (String line; (line = r.readLine()) != null; ) {
           Matcher m = SERVING.matcher(line);
           if (m.find()) {
@@ -57,19 +66,22 @@ class RoundtripTest {
     reader.setDaemon(true);
     reader.start();
     try {
-      address = ready.get(60, TimeUnit.SECONDS);
+      return new Started(p, ready.get(60, TimeUnit.SECONDS));
     } catch (Exception e) {
-      broker.destroyForcibly();
+      p.destroyForcibly();
       throw new IllegalStateException("broker did not start", e);
     }
   }
 
+  @BeforeAll
+  static void startBroker() throws IOException {
+    broker = start();
+    address = broker.address();
+  }
+
   @AfterAll
   static void stopBroker() throws InterruptedException {
-    broker.destroy(); // SIGTERM: graceful
-    if (!broker.waitFor(30, TimeUnit.SECONDS)) {
-      broker.destroyForcibly();
-    }
+    broker.stop();
   }
 
   @Test
@@ -116,11 +128,44 @@ class RoundtripTest {
       assertEquals(Status.Code.OUT_OF_RANGE, range.getStatus().getCode());
       Producer producer = client.producer("errors", 7);
       CompletableFuture<?> sent = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("x"), Map.of());
-      CompletionException e = assertThrows(CompletionException.class, producer::flush);
-      ProduceException pe = (ProduceException) e.getCause();
+      ProduceException pe = assertThrows(ProduceException.class, producer::flush);
       assertEquals(Status.Code.INVALID_ARGUMENT, pe.status().getCode());
       assertTrue(pe.status().getDescription().contains("partition 7"));
       assertTrue(sent.isCompletedExceptionally());
+      producer.flush(); // reported once
+      producer.close();
+    }
+  }
+
+  @Test
+  void flushReportsRequestsRejectedEarlier() {
+    try (RunnelClient client = new RunnelClient(address)) {
+      client.createTopic("rejected", 1, Map.of(), true);
+      Producer producer = new Producer(client, "rejected", 5, 1);
+      CompletableFuture<?> first = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("a"), Map.of());
+      CompletionException e = assertThrows(CompletionException.class, first::join);
+      assertTrue(e.getCause() instanceof ProduceException);
+      assertThrows(ProduceException.class, producer::flush); // nothing pending, but reported
+      producer.close();
+    }
+  }
+
+  @Test
+  void brokerGoingAwayFailsEverything() throws Exception {
+    Started own = start();
+    try (RunnelClient client = new RunnelClient(own.address())) {
+      client.createTopic("t", 1, Map.of(), false);
+      Producer producer = client.producer("t");
+      producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("acked"), Map.of());
+      producer.flush();
+      CompletableFuture<?> batched = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("still batched"), Map.of());
+      own.stop(); // the stream ends with UNAVAILABLE
+      assertThrows(RuntimeException.class, producer::flush);
+      assertTrue(batched.isCompletedExceptionally());
+      assertTrue(producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("after"), Map.of()).isCompletedExceptionally());
+      assertThrows(RuntimeException.class, producer::close);
+    } finally {
+      own.stop();
     }
   }
 }
