@@ -1,0 +1,260 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+)
+
+// Config configures a Transport. Zero values take defaults.
+type Config struct {
+	// NodeID is this broker's raft id.
+	NodeID uint64
+	// Handle is called with every message received, on the receiving
+	// stream's goroutine: it should hand the message to the group's raft
+	// loop and return.
+	Handle func(group string, m raftpb.Message)
+	// Unreachable is called when messages to a peer could not be sent
+	// (optional); the caller reports it to the peer's raft groups.
+	Unreachable func(peer uint64)
+	// QueueSize bounds each peer's queue of messages (default 4096).
+	QueueSize int
+	// MaxBatch bounds the messages sent in one StreamRequest (default 256).
+	MaxBatch int
+	// RetryInterval is how long a peer's sender waits after a failed send
+	// before reconnecting (default 100ms).
+	RetryInterval time.Duration
+	Logger        *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.QueueSize <= 0 {
+		c.QueueSize = 4096
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Transport sends and receives raft messages for every group of a broker.
+type Transport struct {
+	raftv1.UnimplementedRaftServiceServer
+	cfg Config
+
+	mu     sync.Mutex // guards peers and closed
+	peers  map[uint64]*peer
+	closed bool
+}
+
+// New returns a transport with no peers; Register it on the broker's gRPC
+// server to receive, AddPeer to send.
+func New(cfg Config) *Transport {
+	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer)}
+}
+
+// Register serves the transport's receiving side on s.
+func (t *Transport) Register(s *grpc.Server) { raftv1.RegisterRaftServiceServer(s, t) }
+
+// AddPeer starts sending to the broker id at address (host:port),
+// replacing an earlier address for it.
+func (t *Transport) AddPeer(id uint64, address string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("transport: closed")
+	}
+	if old, ok := t.peers[id]; ok {
+		if old.address == address {
+			return nil
+		}
+		old.stop()
+	}
+	p, err := newPeer(t.cfg, id, address)
+	if err != nil {
+		return err
+	}
+	t.peers[id] = p
+	return nil
+}
+
+// RemovePeer stops sending to broker id.
+func (t *Transport) RemovePeer(id uint64) {
+	t.mu.Lock()
+	p := t.peers[id]
+	delete(t.peers, id)
+	t.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// Send queues raft messages of group for their destinations. It never
+// blocks: messages to an unknown peer, or beyond a full queue, are dropped
+// (and the peer reported unreachable).
+func (t *Transport) Send(group string, msgs []raftpb.Message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range msgs {
+		p, ok := t.peers[m.To]
+		if !ok || !p.enqueue(outbound{group: group, msg: m}) {
+			t.unreachable(m.To)
+		}
+	}
+}
+
+func (t *Transport) unreachable(peer uint64) {
+	if t.cfg.Unreachable != nil {
+		t.cfg.Unreachable(peer)
+	}
+}
+
+// Close stops every sender; streams being received end with the server.
+func (t *Transport) Close() {
+	t.mu.Lock()
+	t.closed = true
+	peers := t.peers
+	t.peers = map[uint64]*peer{}
+	t.mu.Unlock()
+	for _, p := range peers {
+		p.stop()
+	}
+}
+
+// Stream receives one peer's batches (the RaftService RPC).
+func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return stream.SendAndClose(&raftv1.StreamResponse{})
+		}
+		for _, e := range req.Envelopes {
+			var m raftpb.Message
+			if err := m.Unmarshal(e.Message); err != nil {
+				return fmt.Errorf("transport: message from %d for %s: %w", req.From, e.Group, err)
+			}
+			t.cfg.Handle(e.Group, m)
+		}
+	}
+}
+
+type outbound struct {
+	group string
+	msg   raftpb.Message
+}
+
+// peer is the sending side towards one broker: a queue and the goroutine
+// that drains it into a stream.
+type peer struct {
+	cfg     Config
+	id      uint64
+	address string
+	conn    *grpc.ClientConn
+	queue   chan outbound
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func newPeer(cfg Config, id uint64, address string) (*peer, error) {
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &peer{cfg: cfg, id: id, address: address, conn: conn, queue: make(chan outbound, cfg.QueueSize),
+		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	go p.run()
+	return p, nil
+}
+
+// enqueue adds a message without blocking; false when the queue is full.
+func (p *peer) enqueue(o outbound) bool {
+	select {
+	case p.queue <- o:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *peer) stop() {
+	p.cancel()
+	<-p.done
+	p.conn.Close()
+}
+
+// run keeps a stream to the peer open and sends what is queued, batched.
+// A failed send drops its batch, reports the peer unreachable and
+// reconnects after RetryInterval.
+func (p *peer) run() {
+	defer close(p.done)
+	var stream raftv1.RaftService_StreamClient
+	for {
+		var first outbound
+		select {
+		case first = <-p.queue:
+		case <-p.ctx.Done():
+			if stream != nil {
+				_, _ = stream.CloseAndRecv()
+			}
+			return
+		}
+		req := &raftv1.StreamRequest{From: p.cfg.NodeID}
+		add := func(o outbound) {
+			b, err := o.msg.Marshal()
+			if err != nil {
+				p.cfg.Logger.Error("transport: marshal raft message", "group", o.group, "err", err)
+				return
+			}
+			req.Envelopes = append(req.Envelopes, &raftv1.Envelope{Group: o.group, Message: b})
+		}
+		add(first)
+	drain:
+		for len(req.Envelopes) < p.cfg.MaxBatch {
+			select {
+			case o := <-p.queue:
+				add(o)
+			default:
+				break drain
+			}
+		}
+		var err error
+		if stream == nil {
+			stream, err = raftv1.NewRaftServiceClient(p.conn).Stream(p.ctx)
+		}
+		if err == nil {
+			err = stream.Send(req)
+		}
+		if err != nil {
+			stream = nil
+			if p.ctx.Err() != nil {
+				return
+			}
+			p.cfg.Logger.Debug("transport: send failed", "peer", p.id, "err", err)
+			if p.cfg.Unreachable != nil {
+				p.cfg.Unreachable(p.id)
+			}
+			select {
+			case <-time.After(p.cfg.RetryInterval):
+			case <-p.ctx.Done():
+				return
+			}
+		}
+	}
+}

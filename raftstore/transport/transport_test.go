@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+)
+
+// node is a transport with a gRPC server on 127.0.0.1:0 recording what it
+// receives.
+type node struct {
+	t      *Transport
+	server *grpc.Server
+	addr   string
+
+	mu          sync.Mutex // guards got, unreachable
+	got         []received
+	unreachable map[uint64]int
+}
+
+type received struct {
+	group string
+	msg   raftpb.Message
+}
+
+func startNode(t *testing.T, id uint64) *node {
+	t.Helper()
+	n := &node{unreachable: map[uint64]int{}}
+	n.t = New(Config{
+		NodeID:        id,
+		Handle:        func(g string, m raftpb.Message) { n.mu.Lock(); n.got = append(n.got, received{g, m}); n.mu.Unlock() },
+		Unreachable:   func(p uint64) { n.mu.Lock(); n.unreachable[p]++; n.mu.Unlock() },
+		RetryInterval: 10 * time.Millisecond,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	n.listen(t)
+	t.Cleanup(func() { n.t.Close(); n.server.Stop() })
+	return n
+}
+
+func (n *node) listen(t *testing.T) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.server = grpc.NewServer()
+	n.t.Register(n.server)
+	n.addr = lis.Addr().String()
+	go n.server.Serve(lis)
+}
+
+func (n *node) received() []received {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]received(nil), n.got...)
+}
+
+func (n *node) unreachableCount(peer uint64) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.unreachable[peer]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func msg(from, to, index uint64) raftpb.Message {
+	return raftpb.Message{Type: raftpb.MsgApp, From: from, To: to, Term: 3, Index: index,
+		Entries: []raftpb.Entry{{Index: index + 1, Term: 3, Data: []byte("payload")}}}
+}
+
+// TestMessagesArriveInOrderPerGroup sends many messages of two groups and
+// checks each arrives once, intact, in order.
+func TestMessagesArriveInOrderPerGroup(t *testing.T) {
+	a, b := startNode(t, 1), startNode(t, 2)
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := range uint64(n) {
+		a.t.Send("orders-0", []raftpb.Message{msg(1, 2, i)})
+		a.t.Send("orders-1", []raftpb.Message{msg(1, 2, 10_000+i)})
+	}
+	waitFor(t, "all messages", func() bool { return len(b.received()) == 2*n })
+	next := map[string]uint64{"orders-0": 0, "orders-1": 10_000}
+	for _, r := range b.received() {
+		if r.msg.Index != next[r.group] || r.msg.From != 1 || r.msg.To != 2 || string(r.msg.Entries[0].Data) != "payload" {
+			t.Fatalf("group %s: got %+v, want index %d", r.group, r.msg, next[r.group])
+		}
+		next[r.group]++
+	}
+	if got := a.unreachableCount(2); got != 0 {
+		t.Fatalf("peer reported unreachable %d times while up", got)
+	}
+}
+
+// TestPeerDownAndBack reports an unreachable peer, drops its messages, and
+// delivers again once it is back (at a new address).
+func TestPeerDownAndBack(t *testing.T) {
+	a, b := startNode(t, 1), startNode(t, 2)
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	a.t.Send("g", []raftpb.Message{msg(1, 2, 1)})
+	waitFor(t, "first message", func() bool { return len(b.received()) == 1 })
+
+	b.server.Stop()
+	waitFor(t, "the peer to be reported unreachable", func() bool {
+		a.t.Send("g", []raftpb.Message{msg(1, 2, 2)})
+		return a.unreachableCount(2) > 0
+	})
+
+	b.listen(t)
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after the peer is back", func() bool {
+		a.t.Send("g", []raftpb.Message{msg(1, 2, 99)})
+		for _, r := range b.received() {
+			if r.msg.Index == 99 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestUnknownPeerIsUnreachable checks messages to a peer never added are
+// dropped and reported, not queued forever.
+func TestUnknownPeerIsUnreachable(t *testing.T) {
+	a := startNode(t, 1)
+	a.t.Send("g", []raftpb.Message{msg(1, 7, 1)})
+	if got := a.unreachableCount(7); got != 1 {
+		t.Fatalf("unknown peer reported %d times, want 1", got)
+	}
+}
