@@ -419,9 +419,6 @@ func (p *Partition) Size() int64 { return p.log.Size() }
 // Leader is the raft id of the partition's leader, 0 when there is none.
 func (p *Partition) Leader() uint64 { return p.leader.Load() }
 
-// Voters are the raft ids of the partition's replicas.
-func (p *Partition) Voters() []uint64 { return p.storage.currentState().conf.Voters }
-
 // Changed returns a channel closed the next time the high watermark moves
 // or the partition closes.
 //

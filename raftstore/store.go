@@ -104,9 +104,6 @@ func Open(cfg Config) (*Store, error) {
 	return &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition)}, nil
 }
 
-// Config returns the store's effective configuration.
-func (s *Store) Config() Config { return s.cfg }
-
 // PartitionNames lists the partition directories on disk, open or not:
 // the directories holding a raft state file. Anything else in the data
 // directory is not the store's and is left alone.

@@ -33,9 +33,6 @@ func (r *Reader) Partition() int32 { return r.partition }
 // HighWatermark returns the partition's high watermark.
 func (r *Reader) HighWatermark() int64 { return r.part.HighWatermark() }
 
-// LogStartOffset returns the partition's log start offset.
-func (r *Reader) LogStartOffset() int64 { return r.part.LogStartOffset() }
-
 // Changed returns a channel closed when the high watermark next moves
 // (see raftstore.Partition.Changed for how to wait without a lost wake-up).
 func (r *Reader) Changed() <-chan struct{} { return r.part.Changed() }
