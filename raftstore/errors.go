@@ -6,10 +6,15 @@ import (
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
-// ErrNotLeader is returned by Partition.Propose when this replica is not
-// the partition's raft leader (or lost leadership before the proposal
-// committed); the caller should retry on the leader.
+// ErrNotLeader is returned for a proposal when the group has no leader,
+// or the leader changed before the proposal was applied (it may or may
+// not have been appended); the caller should retry.
 var ErrNotLeader = errors.New("raftstore: not the partition leader")
+
+// ErrProposalTimeout is returned by Proposal.Wait when the batch was not
+// applied within Config.ProposalTimeout (a leader change lost it, or the
+// group has no quorum): it may or may not have been appended.
+var ErrProposalTimeout = errors.New("raftstore: proposal not applied in time; it may or may not have been appended")
 
 // ErrClosed is returned by a Partition's methods once it is closed (the
 // broker is shutting down or the topic was deleted).

@@ -41,6 +41,20 @@ func (p *Partition) run() {
 			return
 		case <-ticker.C:
 			p.node.Tick()
+			p.expireProposals(l)
+		case m := <-p.inbound:
+			p.step(m)
+		drainInbound:
+			for range maxProposalsPerReady - 1 {
+				select {
+				case m := <-p.inbound:
+					p.step(m)
+				default:
+					break drainInbound
+				}
+			}
+		case peer := <-p.unreachable:
+			p.node.ReportUnreachable(peer)
 		case <-p.appended.signal:
 			err = p.stepAll(p.appended.take())
 		case err = <-p.appendFailed:
@@ -73,6 +87,8 @@ type loopState struct {
 	waiting map[uint64]*proposal // by proposal id, until applied
 }
 
+// propose hands a proposal to raft. On a follower raft forwards it to the
+// leader; either way it completes when this replica applies its entry.
 func (p *Partition) propose(l *loopState, prop *proposal) {
 	if err := p.node.Propose(prop.data); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
@@ -81,7 +97,28 @@ func (p *Partition) propose(l *loopState, prop *proposal) {
 		prop.result <- proposalResult{err: err}
 		return
 	}
+	prop.deadline = time.Now().Add(p.store.cfg.ProposalTimeout)
 	l.waiting[prop.id] = prop
+}
+
+// expireProposals fails proposals waiting past their deadline: a leader
+// may have dropped them (a forwarded proposal is not retransmitted).
+func (p *Partition) expireProposals(l *loopState) {
+	now := time.Now()
+	for id, prop := range l.waiting {
+		if now.After(prop.deadline) {
+			prop.result <- proposalResult{err: ErrProposalTimeout}
+			delete(l.waiting, id)
+		}
+	}
+}
+
+// step feeds a message from a peer into raft. Raft rejects some (from a
+// peer no longer in the group, say); none of that is this replica's fault.
+func (p *Partition) step(m raftpb.Message) {
+	if err := p.node.Step(m); err != nil {
+		p.logger.Debug("raft rejected a message", "from", m.From, "type", m.Type, "err", err)
+	}
 }
 
 // handleReady routes a Ready's messages: appends to the appender (in
@@ -94,6 +131,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			p.failWaiting(l, ErrNotLeader)
 		}
 	}
+	var remote []raftpb.Message
 	for _, m := range rd.Messages {
 		switch m.To {
 		case raft.LocalAppendThread:
@@ -116,25 +154,21 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 				return err
 			}
 		default:
-			// NB: a single voter sends nothing; replication to peers is the
-			// transport's job (issue "Replicated cluster").
-			p.logger.Debug("dropping raft message: no transport", "to", m.To, "type", m.Type)
+			// NB: with AsyncStorageWrites, what must wait for the disk (a
+			// follower's append response, a vote) comes back in the
+			// appender's responses; the rest may leave at once.
+			remote = append(remote, m)
 		}
 	}
-	return nil
+	return p.send(remote)
 }
 
-// stepAll feeds local responses (appends made durable, entries applied)
-// back into raft.
+// stepAll delivers the responses of local storage work (appends made
+// durable, entries applied): this node's own back into raft, the rest
+// (a follower's append acks, its votes) to the peers.
 func (p *Partition) stepAll(msgs []raftpb.Message) error {
-	for _, m := range msgs {
-		if m.To != p.store.cfg.NodeID {
-			p.logger.Debug("dropping raft message: no transport", "to", m.To, "type", m.Type)
-			continue
-		}
-		if err := p.node.Step(m); err != nil {
-			return fmt.Errorf("step %v: %w", m.Type, err)
-		}
+	if err := p.send(msgs); err != nil {
+		return fmt.Errorf("step a local response: %w", err)
 	}
 	return nil
 }

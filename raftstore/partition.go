@@ -42,6 +42,11 @@ type PartitionConfig struct {
 	// Voters are the raft ids of the replicas when the partition is
 	// created (default: this node alone). Ignored when it already exists.
 	Voters []uint64
+	// Campaign makes this replica stand for election as soon as the
+	// partition is created here, rather than after an election timeout:
+	// the placement's preferred leader, so that leaders spread as planned.
+	// A single voter always does.
+	Campaign bool
 	// Incarnation names this life of the partition (the broker passes the
 	// topic id). A directory left by another incarnation — a topic deleted
 	// and created again under the same name, with a crash in between — is
@@ -69,6 +74,10 @@ type Partition struct {
 
 	proposals chan *proposal
 	nextID    atomic.Uint64
+
+	// From peers, through the Store (peers.go).
+	inbound     chan raftpb.Message
+	unreachable chan uint64
 
 	// The raft loop hands appends to the append goroutine and gets their
 	// responses back once durable (appender.go).
@@ -99,9 +108,10 @@ type Partition struct {
 }
 
 type proposal struct {
-	data   []byte
-	id     uint64
-	result chan proposalResult // buffered: the loop never blocks on it
+	data     []byte
+	id       uint64
+	result   chan proposalResult // buffered: the loop never blocks on it
+	deadline time.Time           // set by the loop when it proposes
 }
 
 type proposalResult struct {
@@ -157,19 +167,21 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 			state.hard.Commit, log.LastIndex(), ErrCorrupt)
 	}
 	p := &Partition{
-		name:      name,
-		dir:       dir,
-		cfg:       pc,
-		store:     s,
-		logger:    logger,
-		log:       log,
-		storage:   &storage{log: log, state: state},
-		proposals: make(chan *proposal, 256),
-		changed:   newNotifier(),
-		ready:     make(chan struct{}),
-		stop:      make(chan struct{}),
-		stopped:   make(chan struct{}),
-		failed:    make(chan struct{}),
+		name:        name,
+		dir:         dir,
+		cfg:         pc,
+		store:       s,
+		logger:      logger,
+		log:         log,
+		storage:     &storage{log: log, state: state},
+		proposals:   make(chan *proposal, 256),
+		inbound:     make(chan raftpb.Message, inboundQueueSize),
+		unreachable: make(chan uint64, 16),
+		changed:     newNotifier(),
+		ready:       make(chan struct{}),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		failed:      make(chan struct{}),
 
 		appends:      make(chan raftpb.Message, maxAppendsPerSync),
 		appended:     newResponseQueue(),
@@ -208,8 +220,10 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		return nil, err
 	}
 	p.node = node
-	if len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID {
-		// A single voter need not wait an election timeout.
+	soleVoter := len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID
+	if soleVoter || (!exists && pc.Campaign) {
+		// A single voter need not wait an election timeout, nor a new
+		// group's preferred leader.
 		if err := node.Campaign(); err != nil {
 			log.Close()
 			return nil, err

@@ -27,7 +27,13 @@ type Config struct {
 	// RetentionCheckInterval is how often partitions apply retention
 	// (Kafka's log.retention.check.interval.ms).
 	RetentionCheckInterval time.Duration
-	Logger                 *slog.Logger
+	// Transport sends raft messages to the other brokers; nil on a single
+	// node. Messages from them come in through Store.Step.
+	Transport Transport
+	// ProposalTimeout fails a proposal that is not applied this long after
+	// it was made (a leader lost it, say): its outcome is then unknown.
+	ProposalTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // DefaultConfig returns the configuration used for unset fields.
@@ -38,6 +44,7 @@ func DefaultConfig() Config {
 		TickInterval:           100 * time.Millisecond,
 		ElectionTicks:          10,
 		RetentionCheckInterval: time.Minute,
+		ProposalTimeout:        10 * time.Second,
 		Logger:                 slog.Default(),
 	}
 }
@@ -58,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = d.RetentionCheckInterval
+	}
+	if c.ProposalTimeout <= 0 {
+		c.ProposalTimeout = d.ProposalTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger

@@ -1,0 +1,239 @@
+package raftstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/raftstore/transport"
+)
+
+// replica is one broker of a test cluster: a Store whose raft groups talk
+// to the others through a real transport on 127.0.0.1.
+type replica struct {
+	id        uint64
+	dir, addr string
+	store     *raftstore.Store
+	transport *transport.Transport
+	server    *grpc.Server
+}
+
+// start opens the replica's store and serves its transport on addr
+// ("127.0.0.1:0" the first time, the same address on a restart).
+func (r *replica) start(t *testing.T, peers map[uint64]string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = lis.Addr().String()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var store *raftstore.Store
+	r.transport = transport.New(transport.Config{
+		NodeID:        r.id,
+		Handle:        func(g string, m raftpb.Message) { store.Step(g, m) },
+		Unreachable:   func(p uint64) { store.ReportUnreachable(p) },
+		RetryInterval: 20 * time.Millisecond,
+		Logger:        logger,
+	})
+	store, err = raftstore.Open(raftstore.Config{
+		Dir:          r.dir,
+		NodeID:       r.id,
+		TickInterval: 20 * time.Millisecond,
+		Transport:    r.transport,
+		Logger:       logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.store = store
+	r.server = grpc.NewServer()
+	r.transport.Register(r.server)
+	go r.server.Serve(lis)
+	for id, addr := range peers {
+		if id != r.id {
+			if err := r.transport.AddPeer(id, addr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// stop closes the replica as a crash would look to the others: its
+// listener goes away with the store.
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	r.server.Stop()
+	r.transport.Close()
+	if err := r.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startCluster(t *testing.T, n int) ([]*replica, map[uint64]string) {
+	t.Helper()
+	replicas := make([]*replica, n)
+	peers := map[uint64]string{}
+	// Bind every listener first so that each replica knows every address.
+	for i := range replicas {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String()}
+		peers[replicas[i].id] = replicas[i].addr
+		lis.Close()
+	}
+	for _, r := range replicas {
+		r.start(t, peers)
+	}
+	t.Cleanup(func() {
+		for _, r := range replicas {
+			if r.store != nil {
+				r.server.Stop()
+				r.transport.Close()
+				r.store.Close()
+			}
+		}
+	})
+	return replicas, peers
+}
+
+func openEverywhere(t *testing.T, replicas []*replica, name string) []*raftstore.Partition {
+	t.Helper()
+	var parts []*raftstore.Partition
+	for _, r := range replicas {
+		p, err := r.store.OpenPartition(name, raftstore.PartitionConfig{
+			Voters:   []uint64{1, 2, 3},
+			Campaign: r.id == 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+	}
+	for _, p := range parts {
+		select {
+		case <-p.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("partition %s on a replica has no leader after 10s", p.Name())
+		}
+	}
+	return parts
+}
+
+// proposeRetrying proposes a one-record batch, retrying while the group
+// elects a leader, and returns its offset.
+func proposeRetrying(t *testing.T, p *raftstore.Partition, payload string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		off, err := p.Propose(ctx, raftstore.BatchHeader{RecordCount: 1}, []byte(payload))
+		cancel()
+		if err == nil {
+			return off
+		}
+		if !errors.Is(err, raftstore.ErrNotLeader) && !errors.Is(err, raftstore.ErrProposalTimeout) || time.Now().After(deadline) {
+			t.Fatalf("propose %q: %v", payload, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitPayloads waits until p has committed exactly want, in order.
+func waitPayloads(t *testing.T, p *raftstore.Partition, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		got = got[:0]
+		for from := int64(0); from < p.HighWatermark(); {
+			batches, err := p.Read(from, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range batches {
+				got = append(got, fmt.Sprintf("%d:%s", b.BaseOffset, b.Payload))
+				from = b.BaseOffset + int64(b.Header.RecordCount)
+			}
+		}
+		if slices.Equal(got, want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("replica has %q, want %q", got, want)
+}
+
+// TestReplicatedPartition runs a partition on three stores over real
+// transports: proposals on the leader and on followers (forwarded by
+// raft) commit everywhere at the same offsets; after the leader stops a
+// new one takes over with nothing acknowledged lost; the old leader comes
+// back and catches up.
+func TestReplicatedPartition(t *testing.T) {
+	replicas, peers := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "orders-0")
+
+	var want []string
+	for i := range 30 {
+		p := parts[i%3] // leader and followers alike
+		payload := fmt.Sprintf("r%02d", i)
+		off := proposeRetrying(t, p, payload)
+		want = append(want, fmt.Sprintf("%d:%s", off, payload))
+	}
+	for i := range want {
+		if want[i] != fmt.Sprintf("%d:r%02d", i, i) {
+			t.Fatalf("acked %q at position %d: offsets are not dense and in order", want[i], i)
+		}
+	}
+	for _, p := range parts {
+		waitPayloads(t, p, want)
+	}
+
+	leader := parts[0].Leader()
+	if leader == 0 {
+		t.Fatal("no leader")
+	}
+	replicas[leader-1].stop(t)
+	var live []*raftstore.Partition
+	for i, p := range parts {
+		if uint64(i+1) != leader {
+			live = append(live, p)
+		}
+	}
+	for i := range 10 {
+		payload := fmt.Sprintf("after-%d", i)
+		off := proposeRetrying(t, live[i%2], payload)
+		want = append(want, fmt.Sprintf("%d:%s", off, payload))
+	}
+	if nl := live[0].Leader(); nl == leader || nl == 0 {
+		t.Fatalf("leader after stopping %d is %d", leader, nl)
+	}
+	for _, p := range live {
+		waitPayloads(t, p, want)
+	}
+
+	old := replicas[leader-1]
+	old.start(t, peers)
+	p, err := old.store.OpenPartition("orders-0", raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPayloads(t, p, want)
+	off := proposeRetrying(t, p, "back")
+	want = append(want, fmt.Sprintf("%d:back", off))
+	for _, p := range append(live, p) {
+		waitPayloads(t, p, want)
+	}
+}
