@@ -9,6 +9,8 @@ import (
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 // codec is the server's gRPC codec: protobuf for every message, except on
@@ -56,6 +58,7 @@ type produceRequest struct {
 	partition     *int32
 	records       [][]byte // alias the message's buffer
 	correlationID uint64
+	acks          runnelv1.Acks
 	err           error // why the message is malformed
 }
 
@@ -102,6 +105,12 @@ func (r *produceRequest) parseFields(b []byte) error {
 				return protowire.ParseError(n)
 			}
 			r.correlationID, b = v, b[n:]
+		case num == 5 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			r.acks, b = runnelv1.Acks(int32(v)), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,6 +22,10 @@ type Config struct {
 	HTTPListen string
 	// NodeID is this broker's id in the cluster.
 	NodeID int32
+	// Peers lists the brokers of the initial cluster, this one included:
+	// node id to the gRPC address the others reach it on (see ParsePeers).
+	// Empty: a single broker.
+	Peers map[int32]string
 	// RetentionCheckInterval is how often partitions delete old segments.
 	RetentionCheckInterval time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
@@ -77,8 +85,53 @@ func (c Config) Validate() error {
 	if c.NodeID < 0 {
 		errs = append(errs, fmt.Errorf("node id %d: must be positive", c.NodeID))
 	}
+	if _, ok := c.Peers[c.NodeID]; len(c.Peers) > 0 && !ok {
+		errs = append(errs, fmt.Errorf("node id %d is not among the peers (%s): add it, or set --node-id to one of them",
+			c.NodeID, FormatPeers(c.Peers)))
+	}
+	for id, addr := range c.Peers {
+		if id <= 0 {
+			errs = append(errs, fmt.Errorf("peer id %d: node ids are positive", id))
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("peer %d address %q: %w", id, addr, err))
+		}
+	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// ParsePeers parses a static cluster as etcd's --initial-cluster spells
+// it: "1=10.0.0.1:7400,2=10.0.0.2:7400,3=10.0.0.3:7400".
+func ParsePeers(s string) (map[int32]string, error) {
+	peers := map[int32]string{}
+	if strings.TrimSpace(s) == "" {
+		return peers, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		idText, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || addr == "" {
+			return nil, fmt.Errorf("peer %q: want ID=HOST:PORT", part)
+		}
+		id, err := strconv.ParseInt(idText, 10, 32)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("peer %q: the id must be a positive integer", part)
+		}
+		if _, dup := peers[int32(id)]; dup {
+			return nil, fmt.Errorf("peer id %d appears twice", id)
+		}
+		peers[int32(id)] = addr
+	}
+	return peers, nil
+}
+
+// FormatPeers is the inverse of ParsePeers.
+func FormatPeers(peers map[int32]string) string {
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(peers)) {
+		parts = append(parts, fmt.Sprintf("%d=%s", id, peers[id]))
+	}
+	return strings.Join(parts, ",")
 }

@@ -43,6 +43,7 @@ type Server struct {
 
 	listener     net.Listener
 	httpListener net.Listener
+	grpcDone     chan error // the gRPC server's Serve result
 
 	stopping context.Context // done once Shutdown starts
 	stop     context.CancelFunc
@@ -51,8 +52,10 @@ type Server struct {
 	shutdownErr  error
 }
 
-// New opens the data directory (recovering it), binds both listeners and
-// registers the services. Call Serve to start answering.
+// New binds both listeners, opens the data directory (recovering it) and
+// starts the broker: gRPC answers from here on (the other brokers need it
+// while this one starts), clients get UNAVAILABLE until the broker has
+// started. Call Serve to serve HTTP and wait.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -67,9 +70,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lis.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
-	b, err := broker.Open(ctx, broker.Config{
+	b, err := broker.New(broker.Config{
 		DataDir:                cfg.DataDir,
 		NodeID:                 cfg.NodeID,
+		Peers:                  cfg.Peers,
 		AdvertisedAddress:      lis.Addr().String(),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
@@ -97,25 +101,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			metrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+			s.unaryStarted,
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),
 			logging.StreamServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+			s.streamStarted,
 		),
 	)
 	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b})
 	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b, stopping: s.stopping})
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
+	b.RegisterRaft(s.grpc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.InitializeMetrics(s.grpc)
-	for name := range s.grpc.GetServiceInfo() {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	s.setServing(healthpb.HealthCheckResponse_NOT_SERVING)
+
+	// NB: serve before starting the broker: in a cluster, starting waits
+	// for a quorum of brokers, which reach this one on this listener.
+	s.grpcDone = make(chan error, 1)
+	go func() { s.grpcDone <- s.grpc.Serve(s.listener) }()
+	if err := b.Start(ctx); err != nil {
+		s.grpc.Stop()
+		<-s.grpcDone
+		httpLis.Close()
+		return nil, errors.Join(err, b.Close())
 	}
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.setServing(healthpb.HealthCheckResponse_SERVING)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
@@ -139,7 +155,7 @@ func (s *Server) HTTPAddr() net.Addr { return s.httpListener.Addr() }
 // clean shutdown.
 func (s *Server) Serve() error {
 	errs := make(chan error, 2)
-	go func() { errs <- s.grpc.Serve(s.listener) }()
+	go func() { errs <- <-s.grpcDone }()
 	go func() {
 		if err := s.http.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
@@ -180,6 +196,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.logger.Info("runnel stopped")
 	})
 	return s.shutdownErr
+}
+
+func (s *Server) setServing(st healthpb.HealthCheckResponse_ServingStatus) {
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
+	s.health.SetServingStatus("", st)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

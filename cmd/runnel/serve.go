@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,13 +18,21 @@ func newServeCommand() *cobra.Command {
 		Short: "Run a broker",
 		Long: `Run a broker. Every flag can also be set with an environment variable:
 --data-dir with RUNNEL_DATA_DIR, --listen with RUNNEL_LISTEN, and so on.
-SIGTERM or SIGINT shuts it down gracefully.`,
+SIGTERM or SIGINT shuts it down gracefully.
+
+With no --peers the broker is a single node. A cluster lists every broker
+on each of them, with the same --peers, like etcd's --initial-cluster:
+
+  runnel serve --node-id 1 --listen 127.0.0.1:7400 --data-dir d1 \
+    --peers 1=127.0.0.1:7400,2=127.0.0.1:7410,3=127.0.0.1:7420
+
+A broker of a cluster starts serving clients once a quorum of brokers is up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
-			startCtx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			srv, err := server.New(startCtx, cfg)
+			// NB: no timeout: in a cluster, starting waits for a quorum of
+			// brokers, however long the operator takes to start them.
+			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -48,7 +55,24 @@ SIGTERM or SIGINT shuts it down gracefully.`,
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address")
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
+	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster, this one included: ID=HOST:PORT,... (empty: a single node)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }
+
+// peersFlag is --peers: a static cluster, 1=HOST:PORT,2=HOST:PORT,...
+type peersFlag map[int32]string
+
+func (f *peersFlag) String() string { return server.FormatPeers(*f) }
+
+func (f *peersFlag) Set(s string) error {
+	peers, err := server.ParsePeers(s)
+	if err != nil {
+		return err
+	}
+	*f = peers
+	return nil
+}
+
+func (f *peersFlag) Type() string { return "peers" }

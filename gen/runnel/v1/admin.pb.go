@@ -21,6 +21,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// BrokerState is a broker's state as the controller sees it.
+type BrokerState int32
+
+const (
+	// Not known: the cluster has no controller at the moment.
+	BrokerState_BROKER_STATE_UNSPECIFIED BrokerState = 0
+	// The broker answers the controller.
+	BrokerState_BROKER_STATE_ONLINE BrokerState = 1
+	// The broker has not answered the controller lately.
+	BrokerState_BROKER_STATE_UNREACHABLE BrokerState = 2
+)
+
+// Enum value maps for BrokerState.
+var (
+	BrokerState_name = map[int32]string{
+		0: "BROKER_STATE_UNSPECIFIED",
+		1: "BROKER_STATE_ONLINE",
+		2: "BROKER_STATE_UNREACHABLE",
+	}
+	BrokerState_value = map[string]int32{
+		"BROKER_STATE_UNSPECIFIED": 0,
+		"BROKER_STATE_ONLINE":      1,
+		"BROKER_STATE_UNREACHABLE": 2,
+	}
+)
+
+func (x BrokerState) Enum() *BrokerState {
+	p := new(BrokerState)
+	*p = x
+	return p
+}
+
+func (x BrokerState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BrokerState) Descriptor() protoreflect.EnumDescriptor {
+	return file_runnel_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (BrokerState) Type() protoreflect.EnumType {
+	return &file_runnel_v1_admin_proto_enumTypes[0]
+}
+
+func (x BrokerState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BrokerState.Descriptor instead.
+func (BrokerState) EnumDescriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 // CreateTopicRequest describes the topic to create.
 type CreateTopicRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -29,7 +82,8 @@ type CreateTopicRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The number of partitions, at least 1.
 	Partitions int32 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
-	// Copies of each partition; 0 means the default (1 on a single broker).
+	// Copies of each partition, at most the number of brokers; 0 means the
+	// default: 3, or every broker if there are fewer.
 	ReplicationFactor int32 `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
 	// Topic configuration with Kafka's key names: retention.ms, retention.bytes,
 	// segment.bytes, segment.ms, max.message.bytes. Unset keys take defaults.
@@ -595,8 +649,11 @@ type PartitionInfo struct {
 	LogStartOffset int64 `protobuf:"varint,4,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
 	// The offset the next committed record gets.
 	HighWatermark int64 `protobuf:"varint,5,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The replicas that have every committed record, as the leader sees them
+	// (empty when the partition has no leader).
+	InSyncReplicas []int32 `protobuf:"varint,6,rep,packed,name=in_sync_replicas,json=inSyncReplicas,proto3" json:"in_sync_replicas,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PartitionInfo) Reset() {
@@ -664,12 +721,20 @@ func (x *PartitionInfo) GetHighWatermark() int64 {
 	return 0
 }
 
+func (x *PartitionInfo) GetInSyncReplicas() []int32 {
+	if x != nil {
+		return x.InSyncReplicas
+	}
+	return nil
+}
+
 // Broker is one member of the cluster.
 type Broker struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// The address clients reach its gRPC API on.
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Address       string      `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	State         BrokerState `protobuf:"varint,3,opt,name=state,proto3,enum=runnel.v1.BrokerState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -714,6 +779,86 @@ func (x *Broker) GetNodeId() int32 {
 func (x *Broker) GetAddress() string {
 	if x != nil {
 		return x.Address
+	}
+	return ""
+}
+
+func (x *Broker) GetState() BrokerState {
+	if x != nil {
+		return x.State
+	}
+	return BrokerState_BROKER_STATE_UNSPECIFIED
+}
+
+// NotLeader is the detail of an UNAVAILABLE status returned when a request
+// needs a partition's leader and this broker could not forward it there. SDKs
+// may send the request to the leader directly.
+type NotLeader struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The leader's node id, 0 when the partition has no leader at the moment.
+	LeaderId int32 `protobuf:"varint,3,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// The leader's gRPC address, empty when unknown.
+	LeaderAddress string `protobuf:"bytes,4,opt,name=leader_address,json=leaderAddress,proto3" json:"leader_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotLeader) Reset() {
+	*x = NotLeader{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotLeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotLeader) ProtoMessage() {}
+
+func (x *NotLeader) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotLeader.ProtoReflect.Descriptor instead.
+func (*NotLeader) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *NotLeader) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *NotLeader) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *NotLeader) GetLeaderId() int32 {
+	if x != nil {
+		return x.LeaderId
+	}
+	return 0
+}
+
+func (x *NotLeader) GetLeaderAddress() string {
+	if x != nil {
+		return x.LeaderAddress
 	}
 	return ""
 }
@@ -764,16 +909,27 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x06config\x18\x05 \x03(\v2\x1c.runnel.v1.Topic.ConfigEntryR\x06config\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x01\n" +
 	"\rPartitionInfo\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12\x1a\n" +
 	"\breplicas\x18\x03 \x03(\x05R\breplicas\x12(\n" +
 	"\x10log_start_offset\x18\x04 \x01(\x03R\x0elogStartOffset\x12%\n" +
-	"\x0ehigh_watermark\x18\x05 \x01(\x03R\rhighWatermark\";\n" +
+	"\x0ehigh_watermark\x18\x05 \x01(\x03R\rhighWatermark\x12(\n" +
+	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\"i\n" +
 	"\x06Broker\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress2\xa3\x03\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x16.runnel.v1.BrokerStateR\x05state\"\x83\x01\n" +
+	"\tNotLeader\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1b\n" +
+	"\tleader_id\x18\x03 \x01(\x05R\bleaderId\x12%\n" +
+	"\x0eleader_address\x18\x04 \x01(\tR\rleaderAddress*b\n" +
+	"\vBrokerState\x12\x1c\n" +
+	"\x18BROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13BROKER_STATE_ONLINE\x10\x01\x12\x1c\n" +
+	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xa3\x03\n" +
 	"\fAdminService\x12L\n" +
 	"\vCreateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n" +
@@ -795,47 +951,51 @@ func file_runnel_v1_admin_proto_rawDescGZIP() []byte {
 	return file_runnel_v1_admin_proto_rawDescData
 }
 
-var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_runnel_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_runnel_v1_admin_proto_goTypes = []any{
-	(*CreateTopicRequest)(nil),      // 0: runnel.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),     // 1: runnel.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),      // 2: runnel.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),     // 3: runnel.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),       // 4: runnel.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),      // 5: runnel.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),    // 6: runnel.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),   // 7: runnel.v1.DescribeTopicResponse
-	(*DescribeClusterRequest)(nil),  // 8: runnel.v1.DescribeClusterRequest
-	(*DescribeClusterResponse)(nil), // 9: runnel.v1.DescribeClusterResponse
-	(*Topic)(nil),                   // 10: runnel.v1.Topic
-	(*PartitionInfo)(nil),           // 11: runnel.v1.PartitionInfo
-	(*Broker)(nil),                  // 12: runnel.v1.Broker
-	nil,                             // 13: runnel.v1.CreateTopicRequest.ConfigEntry
-	nil,                             // 14: runnel.v1.Topic.ConfigEntry
+	(BrokerState)(0),                // 0: runnel.v1.BrokerState
+	(*CreateTopicRequest)(nil),      // 1: runnel.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),     // 2: runnel.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),      // 3: runnel.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),     // 4: runnel.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),       // 5: runnel.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),      // 6: runnel.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),    // 7: runnel.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),   // 8: runnel.v1.DescribeTopicResponse
+	(*DescribeClusterRequest)(nil),  // 9: runnel.v1.DescribeClusterRequest
+	(*DescribeClusterResponse)(nil), // 10: runnel.v1.DescribeClusterResponse
+	(*Topic)(nil),                   // 11: runnel.v1.Topic
+	(*PartitionInfo)(nil),           // 12: runnel.v1.PartitionInfo
+	(*Broker)(nil),                  // 13: runnel.v1.Broker
+	(*NotLeader)(nil),               // 14: runnel.v1.NotLeader
+	nil,                             // 15: runnel.v1.CreateTopicRequest.ConfigEntry
+	nil,                             // 16: runnel.v1.Topic.ConfigEntry
 }
 var file_runnel_v1_admin_proto_depIdxs = []int32{
-	13, // 0: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
-	10, // 1: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
-	10, // 2: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
-	10, // 3: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
-	11, // 4: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
-	12, // 5: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
-	14, // 6: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
-	0,  // 7: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
-	2,  // 8: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
-	4,  // 9: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
-	6,  // 10: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
-	8,  // 11: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
-	1,  // 12: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
-	3,  // 13: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
-	5,  // 14: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
-	7,  // 15: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
-	9,  // 16: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 0: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
+	11, // 1: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
+	11, // 2: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
+	11, // 3: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
+	12, // 4: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
+	13, // 5: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
+	16, // 6: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
+	0,  // 7: runnel.v1.Broker.state:type_name -> runnel.v1.BrokerState
+	1,  // 8: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
+	3,  // 9: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
+	5,  // 10: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
+	7,  // 11: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
+	9,  // 12: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
+	2,  // 13: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
+	4,  // 14: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
+	6,  // 15: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
+	8,  // 16: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
+	10, // 17: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_admin_proto_init() }
@@ -848,13 +1008,14 @@ func file_runnel_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_admin_proto_rawDesc), len(file_runnel_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   15,
+			NumEnums:      1,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_runnel_v1_admin_proto_goTypes,
 		DependencyIndexes: file_runnel_v1_admin_proto_depIdxs,
+		EnumInfos:         file_runnel_v1_admin_proto_enumTypes,
 		MessageInfos:      file_runnel_v1_admin_proto_msgTypes,
 	}.Build()
 	File_runnel_v1_admin_proto = out.File

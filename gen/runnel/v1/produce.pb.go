@@ -22,6 +22,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Acks says how durable records are when their request is acknowledged.
+type Acks int32
+
+const (
+	// The default: ACKS_ALL.
+	Acks_ACKS_UNSPECIFIED Acks = 0
+	// A quorum of the partition's replicas has written the records and fsync'd
+	// them: they survive the loss of any minority of replicas, leader included.
+	Acks_ACKS_ALL Acks = 1
+	// The leader has written the records and fsync'd them; the quorum may not
+	// have them yet. Faster, but if the leader is lost before replicating them,
+	// a new leader may not have them and acknowledged records are lost. Offsets
+	// acknowledged this way are final only once the high watermark passes them.
+	Acks_ACKS_LEADER Acks = 2
+)
+
+// Enum value maps for Acks.
+var (
+	Acks_name = map[int32]string{
+		0: "ACKS_UNSPECIFIED",
+		1: "ACKS_ALL",
+		2: "ACKS_LEADER",
+	}
+	Acks_value = map[string]int32{
+		"ACKS_UNSPECIFIED": 0,
+		"ACKS_ALL":         1,
+		"ACKS_LEADER":      2,
+	}
+)
+
+func (x Acks) Enum() *Acks {
+	p := new(Acks)
+	*p = x
+	return p
+}
+
+func (x Acks) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Acks) Descriptor() protoreflect.EnumDescriptor {
+	return file_runnel_v1_produce_proto_enumTypes[0].Descriptor()
+}
+
+func (Acks) Type() protoreflect.EnumType {
+	return &file_runnel_v1_produce_proto_enumTypes[0]
+}
+
+func (x Acks) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Acks.Descriptor instead.
+func (Acks) EnumDescriptor() ([]byte, []int) {
+	return file_runnel_v1_produce_proto_rawDescGZIP(), []int{0}
+}
+
 // ProduceRequest appends records to one topic.
 type ProduceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -35,6 +92,8 @@ type ProduceRequest struct {
 	Records []*Record `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
 	// Echoed in the response so that pipelining clients can match them.
 	CorrelationId uint64 `protobuf:"varint,4,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// When the request is acknowledged; unset means ACKS_ALL.
+	Acks          Acks `protobuf:"varint,5,opt,name=acks,proto3,enum=runnel.v1.Acks" json:"acks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -97,6 +156,13 @@ func (x *ProduceRequest) GetCorrelationId() uint64 {
 	return 0
 }
 
+func (x *ProduceRequest) GetAcks() Acks {
+	if x != nil {
+		return x.Acks
+	}
+	return Acks_ACKS_UNSPECIFIED
+}
+
 // ProduceResponse acknowledges one ProduceRequest.
 type ProduceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -104,7 +170,8 @@ type ProduceResponse struct {
 	CorrelationId uint64 `protobuf:"varint,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// One ack per partition the request wrote to. The records of the request
 	// that went to one partition have contiguous offsets in request order,
-	// starting at base_offset. An ack means the records are durable (fsync'd).
+	// starting at base_offset. An ack means the records are durable (fsync'd)
+	// as the request's acks asked.
 	Acks []*ProduceAck `protobuf:"bytes,2,rep,name=acks,proto3" json:"acks,omitempty"`
 	// Set when the request failed: nothing of it was acknowledged.
 	Error         *status.Status `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
@@ -230,12 +297,13 @@ var File_runnel_v1_produce_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\n" +
-	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xab\x01\n" +
+	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xd0\x01\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12!\n" +
 	"\tpartition\x18\x02 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
-	"\x0ecorrelation_id\x18\x04 \x01(\x04R\rcorrelationIdB\f\n" +
+	"\x0ecorrelation_id\x18\x04 \x01(\x04R\rcorrelationId\x12#\n" +
+	"\x04acks\x18\x05 \x01(\x0e2\x0f.runnel.v1.AcksR\x04acksB\f\n" +
 	"\n" +
 	"_partition\"\x8d\x01\n" +
 	"\x0fProduceResponse\x12%\n" +
@@ -247,7 +315,11 @@ const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vbase_offset\x18\x02 \x01(\x03R\n" +
 	"baseOffset\x12!\n" +
-	"\frecord_count\x18\x03 \x01(\x05R\vrecordCount2V\n" +
+	"\frecord_count\x18\x03 \x01(\x05R\vrecordCount*;\n" +
+	"\x04Acks\x12\x14\n" +
+	"\x10ACKS_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bACKS_ALL\x10\x01\x12\x0f\n" +
+	"\vACKS_LEADER\x10\x022V\n" +
 	"\x0eProduceService\x12D\n" +
 	"\aProduce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x010\x01BI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
@@ -264,25 +336,28 @@ func file_runnel_v1_produce_proto_rawDescGZIP() []byte {
 	return file_runnel_v1_produce_proto_rawDescData
 }
 
+var file_runnel_v1_produce_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_runnel_v1_produce_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_runnel_v1_produce_proto_goTypes = []any{
-	(*ProduceRequest)(nil),  // 0: runnel.v1.ProduceRequest
-	(*ProduceResponse)(nil), // 1: runnel.v1.ProduceResponse
-	(*ProduceAck)(nil),      // 2: runnel.v1.ProduceAck
-	(*Record)(nil),          // 3: runnel.v1.Record
-	(*status.Status)(nil),   // 4: google.rpc.Status
+	(Acks)(0),               // 0: runnel.v1.Acks
+	(*ProduceRequest)(nil),  // 1: runnel.v1.ProduceRequest
+	(*ProduceResponse)(nil), // 2: runnel.v1.ProduceResponse
+	(*ProduceAck)(nil),      // 3: runnel.v1.ProduceAck
+	(*Record)(nil),          // 4: runnel.v1.Record
+	(*status.Status)(nil),   // 5: google.rpc.Status
 }
 var file_runnel_v1_produce_proto_depIdxs = []int32{
-	3, // 0: runnel.v1.ProduceRequest.records:type_name -> runnel.v1.Record
-	2, // 1: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
-	4, // 2: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
-	0, // 3: runnel.v1.ProduceService.Produce:input_type -> runnel.v1.ProduceRequest
-	1, // 4: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 0: runnel.v1.ProduceRequest.records:type_name -> runnel.v1.Record
+	0, // 1: runnel.v1.ProduceRequest.acks:type_name -> runnel.v1.Acks
+	3, // 2: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
+	5, // 3: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
+	1, // 4: runnel.v1.ProduceService.Produce:input_type -> runnel.v1.ProduceRequest
+	2, // 5: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_produce_proto_init() }
@@ -297,13 +372,14 @@ func file_runnel_v1_produce_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_produce_proto_rawDesc), len(file_runnel_v1_produce_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_runnel_v1_produce_proto_goTypes,
 		DependencyIndexes: file_runnel_v1_produce_proto_depIdxs,
+		EnumInfos:         file_runnel_v1_produce_proto_enumTypes,
 		MessageInfos:      file_runnel_v1_produce_proto_msgTypes,
 	}.Build()
 	File_runnel_v1_produce_proto = out.File

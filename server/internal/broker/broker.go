@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 )
@@ -21,8 +23,13 @@ const metadataPartition = "__cluster_metadata-0"
 type Config struct {
 	DataDir string
 	NodeID  int32
+	// Peers lists the brokers of the initial cluster by node id, this one
+	// included, with the gRPC address each serves clients and brokers on
+	// (like etcd's --initial-cluster). Empty: this broker alone, at
+	// AdvertisedAddress.
+	Peers map[int32]string
 	// AdvertisedAddress is the gRPC address other parties reach this
-	// broker on, as DescribeCluster reports it.
+	// broker on, as DescribeCluster reports it; in a cluster, Peers says.
 	AdvertisedAddress      string
 	RetentionCheckInterval time.Duration
 	Logger                 *slog.Logger
@@ -30,11 +37,12 @@ type Config struct {
 
 // Broker is one broker's topics, partitions and consumer offsets.
 type Broker struct {
-	cfg     Config
-	logger  *slog.Logger
-	store   *raftstore.Store
-	catalog *catalog.Catalog
-	offsets *offsets.Table
+	cfg       Config
+	logger    *slog.Logger
+	store     *raftstore.Store
+	transport *transport.Transport // nil on a single node
+	catalog   *catalog.Catalog
+	offsets   *offsets.Table
 
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
@@ -42,39 +50,71 @@ type Broker struct {
 	// live is set once the metadata log is replayed and the partitions
 	// it names are open: from then on, applying a record acts on disk.
 	live atomic.Bool
+	// started is closed when Start succeeded: the broker serves.
+	started chan struct{}
 	// roundRobin spreads keyless records over partitions.
 	roundRobin atomic.Uint32
 }
 
-// Open opens the data directory, replays the metadata and offsets logs and
-// opens every topic's partitions. It returns once the broker can serve.
-func Open(ctx context.Context, cfg Config) (*Broker, error) {
+// New opens the data directory and the transport to the other brokers.
+// The broker serves nothing until Start: register the raft transport
+// (RegisterRaft) and serve it first, since starting waits for the others.
+func New(cfg Config) (*Broker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.NodeID <= 0 {
 		cfg.NodeID = 1
 	}
-	store, err := raftstore.Open(raftstore.Config{
+	if len(cfg.Peers) == 0 {
+		cfg.Peers = map[int32]string{cfg.NodeID: cfg.AdvertisedAddress}
+	}
+	addr, ok := cfg.Peers[cfg.NodeID]
+	if !ok {
+		return nil, fmt.Errorf("%w: node id %d is not among the peers %v", ErrInvalid, cfg.NodeID, cfg.Peers)
+	}
+	cfg.AdvertisedAddress = addr
+	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(), started: make(chan struct{})}
+	if err := b.startTransport(); err != nil {
+		return nil, err
+	}
+	storeCfg := raftstore.Config{
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
-	})
+	}
+	if b.transport != nil {
+		storeCfg.Transport = b.transport
+	}
+	store, err := raftstore.Open(storeCfg)
 	if err != nil {
+		b.closeTransport()
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, logger: cfg.Logger, store: store, catalog: catalog.New(), offsets: offsets.New()}
-	if err := b.start(ctx); err != nil {
-		store.Close()
-		return nil, err
-	}
+	b.store = store
 	return b, nil
 }
+
+// Start replays the metadata and offsets logs and opens every topic's
+// partitions. It returns once the broker can serve: in a cluster, once a
+// quorum of brokers is up.
+func (b *Broker) Start(ctx context.Context) error {
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	close(b.started)
+	return nil
+}
+
+// Started returns a channel closed once Start succeeded.
+func (b *Broker) Started() <-chan struct{} { return b.started }
 
 func (b *Broker) start(ctx context.Context) error {
 	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
 		SegmentBytes: 64 << 20,
+		Voters:       b.allVoters(),
+		Campaign:     b.campaignsFirst(),
 		Apply:        b.applyMetadata,
 	})
 	if err != nil {
@@ -91,6 +131,8 @@ func (b *Broker) start(ctx context.Context) error {
 	for i := range b.offsetParts {
 		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
 			SegmentBytes: 64 << 20,
+			Voters:       b.allVoters(),
+			Campaign:     b.campaignsFirst(),
 			Apply:        b.applyOffsets,
 		})
 		if err != nil {
@@ -131,7 +173,9 @@ func (b *Broker) openTopics() error {
 			return err
 		}
 		for p := range t.Partitions {
-			known[partitionName(t.Name, p)] = true
+			if slices.Contains(t.Assignments[p], b.cfg.NodeID) {
+				known[partitionName(t.Name, p)] = true
+			}
 		}
 	}
 	names, err := b.store.PartitionNames()
@@ -149,14 +193,25 @@ func (b *Broker) openTopics() error {
 	return nil
 }
 
+// openPartitions opens the partitions of t that this broker replicates.
 func (b *Broker) openPartitions(t *catalog.Topic) error {
 	for p := range t.Partitions {
+		replicas := t.Assignments[p]
+		if !slices.Contains(replicas, b.cfg.NodeID) {
+			continue
+		}
+		voters := make([]uint64, len(replicas))
+		for i, r := range replicas {
+			voters[i] = uint64(r)
+		}
 		_, err := b.store.OpenPartition(partitionName(t.Name, p), raftstore.PartitionConfig{
 			Incarnation:    t.ID,
 			SegmentBytes:   t.Config.SegmentBytes,
 			SegmentMaxAge:  t.Config.SegmentAge,
 			RetentionTime:  t.Config.Retention,
 			RetentionBytes: t.Config.RetentionBytes,
+			Voters:         voters,
+			Campaign:       replicas[0] == b.cfg.NodeID,
 		})
 		if err != nil {
 			return err
@@ -178,7 +233,16 @@ func (b *Broker) deletePartitions(t *catalog.Topic) {
 func partitionName(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
 
 // Close closes every partition; acknowledged data is already durable.
-func (b *Broker) Close() error { return b.store.Close() }
+func (b *Broker) Close() error {
+	b.closeTransport()
+	return b.store.Close()
+}
+
+func (b *Broker) closeTransport() {
+	if b.transport != nil {
+		b.transport.Close()
+	}
+}
 
 // NodeID returns this broker's id.
 func (b *Broker) NodeID() int32 { return b.cfg.NodeID }

@@ -16,6 +16,11 @@ import (
 // raft group with its own goroutine and files.
 const maxPartitions = 1024
 
+// defaultReplicationFactor is a new topic's replication factor when the
+// request leaves it unset, capped by the brokers there are: three copies
+// survive one broker down while another is out for maintenance.
+const defaultReplicationFactor = 3
+
 // CreateTopic creates a topic and opens its partitions. It returns once
 // the topic is durable and its partitions accept records.
 func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, replicationFactor int32, config map[string]string) (*catalog.Topic, error) {
@@ -25,9 +30,9 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if partitions < 1 || partitions > maxPartitions {
 		return nil, fmt.Errorf("%w: partitions is %d: a topic has 1 to %d partitions", ErrInvalid, partitions, maxPartitions)
 	}
-	brokers := int32(1)
+	brokers := int32(len(b.cfg.Peers))
 	if replicationFactor == 0 {
-		replicationFactor = brokers
+		replicationFactor = min(brokers, defaultReplicationFactor)
 	}
 	if replicationFactor < 1 || replicationFactor > brokers {
 		return nil, fmt.Errorf("%w: replication factor %d: the cluster has %d broker(s), so use 1 to %d",
@@ -46,8 +51,8 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 		ReplicationFactor: replicationFactor,
 		Config:            config,
 	}
-	for range partitions {
-		tc.Assignments = append(tc.Assignments, &metav1.PartitionAssignment{Replicas: []int32{b.cfg.NodeID}})
+	for _, replicas := range b.place(partitions, replicationFactor) {
+		tc.Assignments = append(tc.Assignments, &metav1.PartitionAssignment{Replicas: replicas})
 	}
 	rec := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: tc}}
 	if err := b.proposeMetadata(ctx, rec); err != nil {
@@ -57,12 +62,12 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if err != nil {
 		return nil, err // deleted meanwhile
 	}
-	// Return once every partition has a leader, so that a produce right
-	// after CreateTopic succeeds.
+	// Return once every partition replicated here has a leader, so that a
+	// produce right after CreateTopic succeeds.
 	for p := range t.Partitions {
-		part, _, err := b.partition(name, p)
-		if err != nil {
-			return nil, err
+		part := b.store.Partition(partitionName(name, p))
+		if part == nil {
+			continue
 		}
 		if err := waitReady(ctx, part); err != nil {
 			return nil, err
