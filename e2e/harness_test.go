@@ -52,9 +52,11 @@ func TestMain(m *testing.M) {
 type broker struct {
 	t       *testing.T
 	dataDir string
+	args    []string // runnel's arguments, to restart it alike
 	cmd     *exec.Cmd
 	addr    string // gRPC host:port
 	http    string
+	ready   chan [2]string // the addresses, once it serves
 	exited  chan struct{}
 	logMu   sync.Mutex
 	log     strings.Builder
@@ -66,6 +68,16 @@ var servingLine = regexp.MustCompile(`msg="runnel serving" grpc=(\S+) http=(\S+)
 // kernel and waits until it serves.
 func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
+	b := launchBroker(t, dataDir, extraArgs...)
+	b.waitServing()
+	return b
+}
+
+// launchBroker starts runnel serve on dataDir and returns without waiting
+// (a broker of a cluster serves only once a quorum is up). Later
+// arguments override earlier ones.
+func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
+	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(bins.runnel, args...)
 	stderr, err := cmd.StderrPipe()
@@ -75,8 +87,7 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{t: t, dataDir: dataDir, cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan [2]string, 1)
+	b := &broker{t: t, dataDir: dataDir, args: extraArgs, cmd: cmd, ready: make(chan [2]string, 1), exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -85,21 +96,12 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 			b.log.WriteString(line + "\n")
 			b.logMu.Unlock()
 			if m := servingLine.FindStringSubmatch(line); m != nil {
-				ready <- [2]string{m[1], m[2]}
+				b.ready <- [2]string{m[1], m[2]}
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	go func() { _ = cmd.Wait(); close(b.exited) }()
-	select {
-	case a := <-ready:
-		b.addr, b.http = a[0], a[1]
-	case <-b.exited:
-		t.Fatalf("broker exited before serving:\n%s", b.logs())
-	case <-time.After(60 * time.Second):
-		b.kill()
-		t.Fatalf("broker did not serve within 60s:\n%s", b.logs())
-	}
 	t.Cleanup(func() {
 		b.stop()
 		if t.Failed() {
@@ -107,6 +109,20 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 		}
 	})
 	return b
+}
+
+// waitServing waits until the broker logs that it serves.
+func (b *broker) waitServing() {
+	b.t.Helper()
+	select {
+	case a := <-b.ready:
+		b.addr, b.http = a[0], a[1]
+	case <-b.exited:
+		b.t.Fatalf("broker exited before serving:\n%s", b.logs())
+	case <-time.After(60 * time.Second):
+		b.kill()
+		b.t.Fatalf("broker did not serve within 60s:\n%s", b.logs())
+	}
 }
 
 func (b *broker) logs() string {
