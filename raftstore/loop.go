@@ -25,6 +25,7 @@ func (p *Partition) run() {
 	defer ticker.Stop()
 
 	l := &loopState{waiting: make(map[uint64]*proposal)}
+	followers := &syncState{lastCaughtUp: map[uint64]time.Time{}}
 	var err error
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
@@ -42,6 +43,9 @@ func (p *Partition) run() {
 		case <-ticker.C:
 			p.node.Tick()
 			p.expireProposals(l)
+			p.checkInSync(followers)
+		case to := <-p.transfers:
+			p.node.TransferLeader(to)
 		case m := <-p.inbound:
 			p.step(m)
 		drainInbound:

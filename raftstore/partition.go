@@ -78,6 +78,7 @@ type Partition struct {
 	// From peers, through the Store (peers.go).
 	inbound     chan raftpb.Message
 	unreachable chan uint64
+	transfers   chan uint64 // leadership transfer requests
 
 	// The raft loop hands appends to the append goroutine and gets their
 	// responses back once durable (appender.go).
@@ -91,6 +92,7 @@ type Partition struct {
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
 	leader        atomic.Uint64
+	inSync        atomic.Pointer[[]uint64] // see InSync; nil unless leading
 	changed       *notifier
 
 	readyOnce sync.Once
@@ -177,6 +179,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		proposals:   make(chan *proposal, 256),
 		inbound:     make(chan raftpb.Message, inboundQueueSize),
 		unreachable: make(chan uint64, 16),
+		transfers:   make(chan uint64, 1),
 		changed:     newNotifier(),
 		ready:       make(chan struct{}),
 		stop:        make(chan struct{}),

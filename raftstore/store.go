@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -139,6 +141,13 @@ func (s *Store) Partition(name string) *Partition {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.partitions[name]
+}
+
+// Partitions returns the open partitions.
+func (s *Store) Partitions() []*Partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.partitions))
 }
 
 // OpenPartition opens (creating if needed) the partition stored in the

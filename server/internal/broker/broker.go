@@ -52,6 +52,8 @@ type Broker struct {
 	live atomic.Bool
 	// started is closed when Start succeeded: the broker serves.
 	started chan struct{}
+	// closing is closed by Close, to stop the background work.
+	closing chan struct{}
 	// roundRobin spreads keyless records over partitions.
 	roundRobin atomic.Uint32
 }
@@ -74,7 +76,8 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("%w: node id %d is not among the peers %v", ErrInvalid, cfg.NodeID, cfg.Peers)
 	}
 	cfg.AdvertisedAddress = addr
-	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(), started: make(chan struct{})}
+	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
+		started: make(chan struct{}), closing: make(chan struct{})}
 	if err := b.startTransport(); err != nil {
 		return nil, err
 	}
@@ -104,6 +107,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	close(b.started)
+	if len(b.cfg.Peers) > 1 {
+		go b.balanceLeaders(b.closing)
+	}
 	return nil
 }
 
@@ -234,6 +240,7 @@ func partitionName(topic string, p int32) string { return fmt.Sprintf("%s-%d", t
 
 // Close closes every partition; acknowledged data is already durable.
 func (b *Broker) Close() error {
+	close(b.closing)
 	b.closeTransport()
 	return b.store.Close()
 }

@@ -100,6 +100,9 @@ type PartitionState struct {
 	Replicas       []int32
 	LogStartOffset int64
 	HighWatermark  int64
+	// InSync is known only where the partition's leader is: see
+	// raftstore.Partition.InSync.
+	InSync []int32
 }
 
 // DescribePartitions reports the state of each of a topic's partitions.
@@ -114,6 +117,9 @@ func (b *Broker) DescribePartitions(t *catalog.Topic) []PartitionState {
 			st.Leader = int32(part.Leader())
 			st.LogStartOffset = part.LogStartOffset()
 			st.HighWatermark = part.HighWatermark()
+			for _, id := range part.InSync() {
+				st.InSync = append(st.InSync, int32(id))
+			}
 		}
 		out = append(out, st)
 	}

@@ -1,0 +1,75 @@
+package raftstore
+
+import (
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+)
+
+// replicaLagTime is how long a follower may go without being caught up
+// to the commit index before it no longer counts as in sync (Kafka's
+// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
+// polled).
+const replicaLagTime = 10 * time.Second
+
+// syncCheckTicks is how often, in ticks, a leader looks at its
+// followers' progress.
+const syncCheckTicks = 5
+
+// InSync returns the replicas that hold every committed entry or did
+// within the last replicaLagTime, as this replica sees them if it leads,
+// else nil.
+func (p *Partition) InSync() []uint64 {
+	if s := p.inSync.Load(); s != nil {
+		return slices.Clone(*s)
+	}
+	return nil
+}
+
+// TransferLeadership asks the leader (this replica) to hand leadership to
+// the replica to; it is a request, done when Leader says so.
+func (p *Partition) TransferLeadership(to uint64) {
+	select {
+	case p.transfers <- to:
+	default: // one request in flight is enough
+	}
+}
+
+// syncState is the leader's view of its followers, owned by the loop.
+type syncState struct {
+	ticks        int
+	lastCaughtUp map[uint64]time.Time
+}
+
+// checkInSync runs on the loop every tick and publishes, every
+// syncCheckTicks, which replicas are in sync.
+func (p *Partition) checkInSync(s *syncState) {
+	s.ticks++
+	if s.ticks%syncCheckTicks != 0 {
+		return
+	}
+	st := p.node.Status()
+	if st.RaftState != raft.StateLeader {
+		p.inSync.Store(nil)
+		clear(s.lastCaughtUp)
+		return
+	}
+	now := time.Now()
+	var in []uint64
+	for id, pr := range st.Progress {
+		if _, seen := s.lastCaughtUp[id]; !seen {
+			// A new leader gives its followers the benefit of the doubt
+			// for one lag period, as Kafka does.
+			s.lastCaughtUp[id] = now
+		}
+		if id == st.ID || pr.Match >= st.Commit {
+			s.lastCaughtUp[id] = now
+		}
+		if now.Sub(s.lastCaughtUp[id]) < replicaLagTime {
+			in = append(in, id)
+		}
+	}
+	slices.Sort(in)
+	p.inSync.Store(&in)
+}
