@@ -17,14 +17,29 @@ const replicaLagTime = 10 * time.Second
 // followers' progress.
 const syncCheckTicks = 5
 
-// InSync returns the replicas that hold every committed entry or did
-// within the last replicaLagTime, as this replica sees them if it leads,
-// else nil.
+// InSync returns the replicas that answer the leader and hold every
+// committed entry, or did within the last replicaLagTime, as this replica
+// sees them if it leads, else nil.
 func (p *Partition) InSync() []uint64 {
-	if s := p.inSync.Load(); s != nil {
-		return slices.Clone(*s)
+	if s := p.followers.Load(); s != nil {
+		return slices.Clone(s.inSync)
 	}
 	return nil
+}
+
+// CaughtUp returns the replicas that answer the leader and hold every
+// committed entry now (no grace period: the ones to hand leadership to),
+// as this replica sees them if it leads, else nil.
+func (p *Partition) CaughtUp() []uint64 {
+	if s := p.followers.Load(); s != nil {
+		return slices.Clone(s.caughtUp)
+	}
+	return nil
+}
+
+// followerView is what a leader last saw of its group.
+type followerView struct {
+	inSync, caughtUp []uint64
 }
 
 // TransferLeadership asks the leader (this replica) to hand leadership to
@@ -43,33 +58,38 @@ type syncState struct {
 }
 
 // checkInSync runs on the loop every tick and publishes, every
-// syncCheckTicks, which replicas are in sync.
-func (p *Partition) checkInSync(s *syncState) {
+// syncCheckTicks or when forced (leadership changed), which replicas are
+// in sync.
+func (p *Partition) checkInSync(s *syncState, force bool) {
 	s.ticks++
-	if s.ticks%syncCheckTicks != 0 {
+	if s.ticks%syncCheckTicks != 0 && !force {
 		return
 	}
 	st := p.node.Status()
 	if st.RaftState != raft.StateLeader {
-		p.inSync.Store(nil)
+		p.followers.Store(nil)
 		clear(s.lastCaughtUp)
 		return
 	}
 	now := time.Now()
-	var in []uint64
+	var in, caughtUp []uint64
 	for id, pr := range st.Progress {
 		if _, seen := s.lastCaughtUp[id]; !seen {
 			// A new leader gives its followers the benefit of the doubt
 			// for one lag period, as Kafka does.
 			s.lastCaughtUp[id] = now
 		}
-		if id == st.ID || pr.Match >= st.Commit {
+		// NB: RecentActive too: in an idle group a dead follower's match
+		// stays at the commit index.
+		if id == st.ID || (pr.RecentActive && pr.Match >= st.Commit) {
 			s.lastCaughtUp[id] = now
+			caughtUp = append(caughtUp, id)
 		}
 		if now.Sub(s.lastCaughtUp[id]) < replicaLagTime {
 			in = append(in, id)
 		}
 	}
 	slices.Sort(in)
-	p.inSync.Store(&in)
+	slices.Sort(caughtUp)
+	p.followers.Store(&followerView{inSync: in, caughtUp: caughtUp})
 }

@@ -24,8 +24,7 @@ func (p *Partition) run() {
 	ticker := time.NewTicker(p.store.cfg.TickInterval)
 	defer ticker.Stop()
 
-	l := &loopState{waiting: make(map[uint64]*proposal)}
-	followers := &syncState{lastCaughtUp: map[uint64]time.Time{}}
+	l := &loopState{waiting: make(map[uint64]*proposal), followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
 	var err error
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
@@ -43,7 +42,7 @@ func (p *Partition) run() {
 		case <-ticker.C:
 			p.node.Tick()
 			p.expireProposals(l)
-			p.checkInSync(followers)
+			p.checkInSync(&l.followers, false)
 		case to := <-p.transfers:
 			p.node.TransferLeader(to)
 		case m := <-p.inbound:
@@ -88,7 +87,8 @@ func (p *Partition) run() {
 
 // loopState is owned by the loop goroutine.
 type loopState struct {
-	waiting map[uint64]*proposal // by proposal id, until applied
+	waiting   map[uint64]*proposal // by proposal id, until applied
+	followers syncState
 }
 
 // propose hands a proposal to raft. On a follower raft forwards it to the
@@ -130,6 +130,7 @@ func (p *Partition) step(m raftpb.Message) {
 func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	if rd.SoftState != nil {
 		p.leader.Store(rd.SoftState.Lead)
+		p.checkInSync(&l.followers, true)
 		if rd.SoftState.RaftState != raft.StateLeader {
 			// Entries proposed here may be replaced by the new leader's.
 			p.failWaiting(l, ErrNotLeader)

@@ -92,7 +92,7 @@ type Partition struct {
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
 	leader        atomic.Uint64
-	inSync        atomic.Pointer[[]uint64] // see InSync; nil unless leading
+	followers     atomic.Pointer[followerView] // see InSync; nil unless leading
 	changed       *notifier
 
 	readyOnce sync.Once

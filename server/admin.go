@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"time"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
@@ -11,12 +14,30 @@ import (
 type adminService struct {
 	runnelv1.UnimplementedAdminServiceServer
 	broker *broker.Broker
+	peers  *peers
 }
 
 func (s *adminService) CreateTopic(ctx context.Context, req *runnelv1.CreateTopicRequest) (*runnelv1.CreateTopicResponse, error) {
 	t, err := s.broker.CreateTopic(ctx, req.Name, req.Partitions, req.ReplicationFactor, req.Config)
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	// Return once every partition has a leader, wherever it is, so that a
+	// produce right after CreateTopic succeeds through any broker.
+	for {
+		desc, err := s.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: req.Name})
+		if err != nil {
+			return nil, err // deleted meanwhile
+		}
+		if !slices.ContainsFunc(desc.Partitions, func(p *runnelv1.PartitionInfo) bool { return p.Leader == 0 }) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, toStatus(fmt.Errorf("%w: topic %q is created but not every partition has a leader yet: %v",
+				broker.ErrUnavailable, req.Name, ctx.Err()))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	return &runnelv1.CreateTopicResponse{Topic: topicProto(t)}, nil
 }
@@ -36,7 +57,7 @@ func (s *adminService) ListTopics(context.Context, *runnelv1.ListTopicsRequest) 
 	return resp, nil
 }
 
-func (s *adminService) DescribeTopic(_ context.Context, req *runnelv1.DescribeTopicRequest) (*runnelv1.DescribeTopicResponse, error) {
+func (s *adminService) DescribeTopic(ctx context.Context, req *runnelv1.DescribeTopicRequest) (*runnelv1.DescribeTopicResponse, error) {
 	t, err := s.broker.Topic(req.Name)
 	if err != nil {
 		return nil, toStatus(err)
@@ -49,17 +70,101 @@ func (s *adminService) DescribeTopic(_ context.Context, req *runnelv1.DescribeTo
 			Replicas:       p.Replicas,
 			LogStartOffset: p.LogStartOffset,
 			HighWatermark:  p.HighWatermark,
+			InSyncReplicas: p.InSync,
 		})
+	}
+	if !forwardedCall(ctx) {
+		s.askLeaders(ctx, req.Name, resp.Partitions)
 	}
 	return resp, nil
 }
 
-func (s *adminService) DescribeCluster(context.Context, *runnelv1.DescribeClusterRequest) (*runnelv1.DescribeClusterResponse, error) {
-	return &runnelv1.DescribeClusterResponse{
-		ClusterId:    s.broker.ClusterID(),
-		ControllerId: s.broker.ControllerID(),
-		Brokers:      []*runnelv1.Broker{{NodeId: s.broker.NodeID(), Address: s.broker.AdvertisedAddress()}},
-	}, nil
+// askLeaders replaces what this broker knows of partitions it does not
+// lead by what their leaders say: only a leader knows which replicas are
+// in sync, and its high watermark is the newest. A partition whose leader
+// cannot be asked keeps this broker's view.
+func (s *adminService) askLeaders(ctx context.Context, topic string, parts []*runnelv1.PartitionInfo) {
+	self := s.broker.NodeID()
+	views := map[int32]*runnelv1.DescribeTopicResponse{} // by broker asked
+	ask := func(id int32) *runnelv1.DescribeTopicResponse {
+		if v, asked := views[id]; asked {
+			return v
+		}
+		views[id] = nil
+		m, ok := s.broker.Member(id)
+		if !ok {
+			return nil
+		}
+		conn, err := s.peers.conn(m.Address)
+		if err != nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(forwardingContext(ctx), time.Second)
+		defer cancel()
+		v, err := runnelv1.NewAdminServiceClient(conn).DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: topic})
+		if err != nil || len(v.Partitions) != len(parts) {
+			return nil
+		}
+		views[id] = v
+		return v
+	}
+	for i, p := range parts {
+		if p.Leader == self {
+			continue
+		}
+		// The leader this broker knows of, else each replica, else the
+		// leader a replica knows of.
+		candidates := slices.Clone(p.Replicas)
+		if p.Leader != 0 {
+			candidates = append([]int32{p.Leader}, candidates...)
+		}
+		for j := 0; j < len(candidates); j++ {
+			id := candidates[j]
+			if id == self {
+				continue
+			}
+			v := ask(id)
+			if v == nil {
+				continue
+			}
+			if theirs := v.Partitions[i]; theirs.Leader == id {
+				parts[i] = theirs
+				break
+			} else if theirs.Leader != 0 && !slices.Contains(candidates, theirs.Leader) {
+				candidates = append(candidates, theirs.Leader)
+			}
+		}
+	}
+}
+
+func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.DescribeClusterRequest) (*runnelv1.DescribeClusterResponse, error) {
+	controller := s.broker.ControllerID()
+	if controller != 0 && controller != s.broker.NodeID() && !forwardedCall(ctx) {
+		// Only the controller knows which brokers answer it.
+		if m, ok := s.broker.Member(controller); ok {
+			if conn, err := s.peers.conn(m.Address); err == nil {
+				fctx, cancel := context.WithTimeout(forwardingContext(ctx), time.Second)
+				resp, err := runnelv1.NewAdminServiceClient(conn).DescribeCluster(fctx, req)
+				cancel()
+				if err == nil {
+					return resp, nil
+				}
+			}
+		}
+	}
+	resp := &runnelv1.DescribeClusterResponse{ClusterId: s.broker.ClusterID(), ControllerId: controller}
+	states := s.broker.BrokerStates()
+	for _, m := range s.broker.Members() {
+		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address}
+		if online, known := states[m.NodeID]; known {
+			b.State = runnelv1.BrokerState_BROKER_STATE_UNREACHABLE
+			if online {
+				b.State = runnelv1.BrokerState_BROKER_STATE_ONLINE
+			}
+		}
+		resp.Brokers = append(resp.Brokers, b)
+	}
+	return resp, nil
 }
 
 func topicProto(t *catalog.Topic) *runnelv1.Topic {

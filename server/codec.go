@@ -20,7 +20,8 @@ import (
 //   - *produceRequest: a runnel.v1.ProduceRequest read field by field, its
 //     records kept as the bytes the producer sent (they are stored so);
 //   - encodedMessage: a message already encoded, such as a
-//     SubscribeResponse built from stored batches.
+//     SubscribeResponse built from stored batches or relayed from
+//     another broker.
 //
 // Clients see plain protobuf either way.
 type codec struct{ proto encoding.CodecV2 }
@@ -43,6 +44,11 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		// request's error, answered InvalidArgument on a stream that stays
 		// open, not an error of the stream.
 		r.err = r.parse(data.Materialize())
+		return nil
+	}
+	if m, ok := v.(*encodedMessage); ok {
+		// A response relayed from another broker as it came.
+		*m = data.Materialize()
 		return nil
 	}
 	return c.proto.Unmarshal(data, v)

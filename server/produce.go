@@ -69,7 +69,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
-		pending, err := s.broker.Produce(ctx, req.topic, req.partition, req.records)
+		pending, err := s.broker.Produce(brokerContext(ctx), req.topic, req.partition, req.records, req.acks)
 		if err != nil {
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue

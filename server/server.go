@@ -37,6 +37,7 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	broker *broker.Broker
+	peers  *peers // connections to the other brokers, for forwarding
 	grpc   *grpc.Server
 	http   *http.Server
 	health *health.Server
@@ -70,7 +71,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lis.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
+	fwd := newPeers()
 	b, err := broker.New(broker.Config{
+		Forwarder:              fwd,
 		DataDir:                cfg.DataDir,
 		NodeID:                 cfg.NodeID,
 		Peers:                  cfg.Peers,
@@ -83,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		httpLis.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, listener: lis, httpListener: httpLis}
+	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, listener: lis, httpListener: httpLis}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	registry := prometheus.NewRegistry()
@@ -110,9 +113,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.streamStarted,
 		),
 	)
-	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b})
+	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b, peers: fwd})
 	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b, stopping: s.stopping})
-	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, stopping: s.stopping})
+	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	b.RegisterRaft(s.grpc)
 	s.health = health.NewServer()
@@ -128,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := b.Start(ctx); err != nil {
 		s.grpc.Stop()
 		<-s.grpcDone
+		fwd.close()
 		httpLis.Close()
 		return nil, errors.Join(err, b.Close())
 	}
@@ -173,15 +177,21 @@ func (s *Server) Serve() error {
 	return errors.Join(first, second)
 }
 
-// Shutdown stops taking calls, ends following subscriptions, waits up to
-// ShutdownTimeout for calls in flight, then closes every partition (their
-// data is already durable; this persists raft state).
+// Shutdown hands the leaderships of this broker to other brokers, stops
+// taking calls, ends following subscriptions, waits up to ShutdownTimeout
+// for calls in flight, then closes every partition (their data is already
+// durable; this persists raft state).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.health.Shutdown()
-		s.stop()
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
+		// NB: while still serving: the transfers need the raft transport.
+		handOff, handedOff := context.WithTimeout(ctx, s.cfg.ShutdownTimeout/2)
+		s.broker.HandOffLeadership(handOff)
+		handedOff()
+		s.stop()
+		s.broker.Detach()
 		done := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(done) }()
 		select {
@@ -191,6 +201,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 			<-done
 		}
+		s.peers.close()
 		httpErr := s.http.Shutdown(ctx)
 		s.shutdownErr = errors.Join(httpErr, s.broker.Close())
 		s.logger.Info("runnel stopped")

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
@@ -36,6 +37,15 @@ func toStatus(err error) error {
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
+	}
+	if nl, ok := errors.AsType[*broker.NotLeaderError](err); ok {
+		// NB: the detail lets SDKs go to the leader directly.
+		st, derr := status.New(codes.Unavailable, err.Error()).WithDetails(&runnelv1.NotLeader{
+			Topic: nl.Topic, Partition: nl.Partition, LeaderId: nl.Leader.NodeID, LeaderAddress: nl.Leader.Address,
+		})
+		if derr == nil {
+			return st.Err()
+		}
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {

@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
@@ -20,6 +25,7 @@ const (
 type subscribeService struct {
 	runnelv1.UnimplementedSubscribeServiceServer
 	broker *broker.Broker
+	peers  *peers
 	// stopping is done when the server shuts down: following streams end
 	// then rather than holding the shutdown up.
 	stopping context.Context
@@ -66,8 +72,13 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	defer stop()
 
 	cursors := make([]*partitionCursor, 0, len(partitions))
+	var relays []*broker.NotReplicatedError
 	for _, p := range partitions {
 		r, err := s.broker.Reader(req.Topic, p)
+		if nr, ok := errors.AsType[*broker.NotReplicatedError](err); ok && !forwardedCall(ctx) {
+			relays = append(relays, nr)
+			continue
+		}
 		if err != nil {
 			return toStatus(err)
 		}
@@ -78,10 +89,13 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark()})
 	}
 
-	batches := make(chan encodedMessage, len(cursors))
+	batches := make(chan encodedMessage, len(cursors)+len(relays))
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range cursors {
 		g.Go(func() error { return s.follow(gctx, req, c, maxBytes, batches) })
+	}
+	for _, nr := range relays {
+		g.Go(func() error { return s.relay(gctx, req, nr, batches) })
 	}
 	sent := make(chan error, 1)
 	go func() {
@@ -139,4 +153,46 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 			return ctx.Err()
 		}
 	}
+}
+
+// relay serves a partition this broker does not replicate: it subscribes
+// to it on a replica (any replica serves committed records) and passes
+// the responses on as they come. A replica that is unavailable before it
+// sent anything is skipped for the next.
+func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, out chan<- encodedMessage) error {
+	sub := proto.CloneOf(req)
+	sub.Partitions = []int32{nr.Partition}
+	var lastErr error = nr
+	for _, m := range nr.Replicas {
+		conn, err := s.peers.conn(m.Address)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		stream, err := runnelv1.NewSubscribeServiceClient(conn).Subscribe(forwardingContext(ctx), sub)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		for relayed := 0; ; relayed++ {
+			var msg encodedMessage
+			err := stream.RecvMsg(&msg)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				if relayed == 0 && status.Code(err) == codes.Unavailable && ctx.Err() == nil {
+					lastErr = err
+					break
+				}
+				return err
+			}
+			select {
+			case out <- msg:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return lastErr
 }

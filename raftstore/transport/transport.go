@@ -60,12 +60,13 @@ type Transport struct {
 	mu     sync.Mutex // guards peers and closed
 	peers  map[uint64]*peer
 	closed bool
+	done   chan struct{} // closed by Close: receiving streams end
 }
 
 // New returns a transport with no peers; Register it on the broker's gRPC
 // server to receive, AddPeer to send.
 func New(cfg Config) *Transport {
-	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer)}
+	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), done: make(chan struct{})}
 }
 
 // Register serves the transport's receiving side on s.
@@ -124,9 +125,13 @@ func (t *Transport) unreachable(peer uint64) {
 	}
 }
 
-// Close stops every sender; streams being received end with the server.
+// Close stops every sender and ends the streams being received, so that
+// the server's graceful stop need not wait for the peers.
 func (t *Transport) Close() {
 	t.mu.Lock()
+	if !t.closed {
+		close(t.done)
+	}
 	t.closed = true
 	peers := t.peers
 	t.peers = map[uint64]*peer{}
@@ -136,8 +141,21 @@ func (t *Transport) Close() {
 	}
 }
 
-// Stream receives one peer's batches (the RaftService RPC).
+// Stream receives one peer's batches (the RaftService RPC) until the peer
+// closes it or the transport closes.
 func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
+	received := make(chan error, 1)
+	go func() { received <- t.receive(stream) }()
+	select {
+	case err := <-received:
+		return err
+	case <-t.done:
+		// NB: returning ends the stream, and with it the pending Recv.
+		return nil
+	}
+}
+
+func (t *Transport) receive(stream raftv1.RaftService_StreamServer) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -148,7 +166,12 @@ func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
 			if err := m.Unmarshal(e.Message); err != nil {
 				return fmt.Errorf("transport: message from %d for %s: %w", req.From, e.Group, err)
 			}
-			t.cfg.Handle(e.Group, m)
+			select {
+			case <-t.done:
+				return nil
+			default:
+				t.cfg.Handle(e.Group, m)
+			}
 		}
 	}
 }

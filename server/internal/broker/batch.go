@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -38,7 +39,11 @@ func submit(ctx context.Context, part *raftstore.Partition, recs []records.Recor
 
 // proposeInternal appends the broker's own records (internal topics) to
 // part and waits for them to apply.
-func (b *Broker) proposeInternal(ctx context.Context, part *raftstore.Partition, topic string, recs ...*runnelv1.Record) error {
+func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...*runnelv1.Record) error {
+	part := b.store.Partition(partitionName(topic, p))
+	if part == nil {
+		return fmt.Errorf("%w: partition %s is not open", ErrUnavailable, partitionName(topic, p))
+	}
 	parsed := make([]records.Record, len(recs))
 	for i, r := range recs {
 		var err error
@@ -50,7 +55,7 @@ func (b *Broker) proposeInternal(ctx context.Context, part *raftstore.Partition,
 	if err == nil {
 		_, err = pr.Wait(ctx)
 	}
-	return b.storeError(topic, err)
+	return b.storeError(topic, p, err)
 }
 
 // decode returns the records of a stored batch at or after offset from.

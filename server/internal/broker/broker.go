@@ -17,7 +17,10 @@ import (
 )
 
 // metadataPartition is the raft group holding the catalog, KRaft style.
-const metadataPartition = "__cluster_metadata-0"
+const (
+	metadataTopic     = "__cluster_metadata"
+	metadataPartition = metadataTopic + "-0"
+)
 
 // Config configures a Broker.
 type Config struct {
@@ -32,7 +35,10 @@ type Config struct {
 	// broker on, as DescribeCluster reports it; in a cluster, Peers says.
 	AdvertisedAddress      string
 	RetentionCheckInterval time.Duration
-	Logger                 *slog.Logger
+	// Forwarder carries produce requests for partitions not replicated
+	// here to their replicas (nil: such requests fail UNAVAILABLE).
+	Forwarder Forwarder
+	Logger    *slog.Logger
 }
 
 // Broker is one broker's topics, partitions and consumer offsets.
@@ -245,6 +251,10 @@ func (b *Broker) Close() error {
 	return b.store.Close()
 }
 
+// Detach stops talking to the other brokers: the last step of a graceful
+// shutdown before the server stops, which then need not wait for them.
+func (b *Broker) Detach() { b.closeTransport() }
+
 func (b *Broker) closeTransport() {
 	if b.transport != nil {
 		b.transport.Close()
@@ -263,7 +273,8 @@ func (b *Broker) ControllerID() int32 { return int32(b.meta.Leader()) }
 // AdvertisedAddress returns the address clients reach this broker on.
 func (b *Broker) AdvertisedAddress() string { return b.cfg.AdvertisedAddress }
 
-// partition returns the open partition p of topic.
+// partition returns the open partition p of topic; a NotReplicatedError
+// if this broker holds no copy of it.
 func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalog.Topic, error) {
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
@@ -274,23 +285,39 @@ func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalo
 			ErrInvalid, p, topic, t.Partitions-1)
 	}
 	part := b.store.Partition(partitionName(topic, p))
-	if part == nil {
-		return nil, nil, fmt.Errorf("topic %q partition %d is not open: %w", topic, p, ErrUnavailable)
+	if part != nil {
+		return part, t, nil
 	}
-	return part, t, nil
+	if !slices.Contains(t.Assignments[p], b.cfg.NodeID) {
+		nr := &NotReplicatedError{Topic: topic, Partition: p}
+		for _, id := range t.Assignments[p] {
+			if m, ok := b.member(id); ok {
+				nr.Replicas = append(nr.Replicas, m)
+			}
+		}
+		return nil, t, nr
+	}
+	return nil, nil, fmt.Errorf("topic %q partition %d is not open: %w", topic, p, ErrUnavailable)
 }
 
 // storeError turns raftstore errors into the broker's: a closed partition
-// is a deleted topic if the catalog says so, else a broker going away.
-func (b *Broker) storeError(topic string, err error) error {
+// is a deleted topic if the catalog says so, else a broker going away; no
+// leader is a NotLeaderError naming what this broker knows of the leader.
+func (b *Broker) storeError(topic string, p int32, err error) error {
 	switch {
 	case errors.Is(err, raftstore.ErrClosed):
 		if _, terr := b.catalog.Topic(topic); terr != nil {
 			return terr
 		}
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	case errors.Is(err, raftstore.ErrNotLeader):
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalTimeout):
+		nl := &NotLeaderError{Topic: topic, Partition: p, Err: err}
+		if part := b.store.Partition(partitionName(topic, p)); part != nil {
+			if m, ok := b.member(int32(part.Leader())); ok {
+				nl.Leader = m
+			}
+		}
+		return nl
 	}
 	return err
 }

@@ -94,3 +94,23 @@ func (b *Broker) RegisterRaft(s *grpc.Server) {
 		b.transport.Register(s)
 	}
 }
+
+// BrokerStates says, as the controller sees them, which brokers are
+// online: those in sync in the metadata group. Nil unless this broker is
+// the controller.
+func (b *Broker) BrokerStates() map[int32]bool {
+	if b.ControllerID() != b.cfg.NodeID {
+		return nil
+	}
+	online := map[int32]bool{}
+	for _, m := range b.Members() {
+		online[m.NodeID] = false
+	}
+	for _, id := range b.meta.InSync() {
+		online[int32(id)] = true
+	}
+	return online
+}
+
+// Member returns the broker with this id, if the cluster has one.
+func (b *Broker) Member(id int32) (Member, bool) { return b.member(id) }

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
@@ -23,3 +25,54 @@ var (
 	// down, no leader); retrying later may succeed.
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// NotLeaderError is returned when a request needs a partition's raft
+// group and the group has no leader at the moment, or the leader changed
+// while the request waited (it may or may not have been appended). It
+// unwraps to ErrUnavailable: retry.
+type NotLeaderError struct {
+	Topic     string
+	Partition int32
+	// Leader is the partition's leader as this broker knows it (NodeID 0
+	// when it knows none).
+	Leader Member
+	Err    error
+}
+
+func (e *NotLeaderError) Error() string {
+	leader := "it has no leader at the moment"
+	if e.Leader.NodeID != 0 {
+		leader = fmt.Sprintf("its leader is broker %d at %s", e.Leader.NodeID, e.Leader.Address)
+	}
+	return fmt.Sprintf("topic %q partition %d: %v; %s: retry", e.Topic, e.Partition, e.Err, leader)
+}
+
+func (e *NotLeaderError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// NotReplicatedError is returned when this broker holds no copy of a
+// partition: Replicas do. The server forwards the request to them.
+type NotReplicatedError struct {
+	Topic     string
+	Partition int32
+	Replicas  []Member
+}
+
+func (e *NotReplicatedError) Error() string {
+	return fmt.Sprintf("topic %q partition %d is not replicated on this broker and forwarding it to its replicas failed: retry",
+		e.Topic, e.Partition)
+}
+
+func (e *NotReplicatedError) Unwrap() error { return ErrUnavailable }
+
+type forwardedKey struct{}
+
+// Forwarded marks ctx as the context of a request another broker
+// forwarded here: it is served here or fails, never forwarded again.
+func Forwarded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, forwardedKey{}, true)
+}
+
+func isForwarded(ctx context.Context) bool {
+	v, _ := ctx.Value(forwardedKey{}).(bool)
+	return v
+}

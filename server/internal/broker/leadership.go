@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"time"
-
-	"github.com/runnel-broker/runnel/raftstore"
 )
 
 // leaderBalanceInterval is how often a broker hands the partitions it
@@ -46,31 +44,28 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 // graceful shutdown then costs clients no election timeout.
 func (b *Broker) HandOffLeadership(ctx context.Context) {
 	self := uint64(b.cfg.NodeID)
-	led := func() []*raftstore.Partition {
-		var out []*raftstore.Partition
-		for _, p := range b.store.Partitions() {
-			if p.Leader() == self {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
 	for {
-		parts := led()
-		if len(parts) == 0 {
-			return
-		}
-		for _, p := range parts {
-			for _, id := range p.InSync() {
+		// NB: a group with no other replica in sync (a single node, say)
+		// keeps its leader: handing it off would stop it.
+		handing := 0
+		for _, p := range b.store.Partitions() {
+			if p.Leader() != self {
+				continue
+			}
+			for _, id := range p.CaughtUp() {
 				if id != self {
 					p.TransferLeadership(id)
+					handing++
 					break
 				}
 			}
 		}
+		if handing == 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
-			b.logger.Warn("shutting down while still leading", "partitions", len(parts))
+			b.logger.Warn("shutting down while still leading", "partitions", handing)
 			return
 		case <-time.After(50 * time.Millisecond):
 		}

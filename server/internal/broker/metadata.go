@@ -139,7 +139,7 @@ func (b *Broker) proposeMetadata(ctx context.Context, m *metav1.MetadataRecord) 
 	if err != nil {
 		return err
 	}
-	return b.proposeInternal(ctx, b.meta, metadataPartition, &runnelv1.Record{Value: value})
+	return b.proposeInternal(ctx, metadataTopic, 0, &runnelv1.Record{Value: value})
 }
 
 // applyMetadata is the metadata partition's state machine. It runs on

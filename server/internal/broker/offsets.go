@@ -43,7 +43,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		}
 		recs = append(recs, &runnelv1.Record{Key: offsets.Key(c), Value: value, Timestamp: now})
 	}
-	return b.proposeInternal(ctx, b.offsetParts[offsets.PartitionFor(group)], offsets.Topic, recs...)
+	return b.proposeInternal(ctx, offsets.Topic, offsets.PartitionFor(group), recs...)
 }
 
 // Committed returns group's committed offsets in topic by partition.

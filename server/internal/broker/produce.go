@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,7 +26,17 @@ type pendingPartition struct {
 	partition int32
 	count     int
 	proposal  *raftstore.Proposal
+	forwarded func(context.Context) (int64, error) // or this, for a partition not replicated here
 	err       error
+}
+
+// Forwarder carries records for partitions this broker does not
+// replicate to a broker that does (the server implements it over gRPC).
+type Forwarder interface {
+	// Produce sends records (each an encoded runnel.v1.Record) for
+	// partition of topic to broker to, in call order, and returns a wait
+	// for the base offset.
+	Produce(ctx context.Context, to Member, topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (func(context.Context) (int64, error), error)
 }
 
 // Produce validates a produce request, assigns each record its partition
@@ -35,13 +46,19 @@ type pendingPartition struct {
 // commit (see PendingProduce.Wait), so a stream can pipeline requests:
 // requests submitted one after another keep their order per partition.
 // Records without a timestamp get the current time.
-func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs [][]byte) (*PendingProduce, error) {
+//
+// A partition this broker does not replicate gets its records forwarded
+// to a replica, unless the request was itself forwarded.
+func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs [][]byte, acks runnelv1.Acks) (*PendingProduce, error) {
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
 		return nil, err
 	}
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
+	}
+	if _, known := runnelv1.Acks_name[int32(acks)]; !known {
+		return nil, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", ErrInvalid, acks)
 	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
@@ -63,14 +80,17 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
 		part, _, err := b.partition(topic, p)
-		if err == nil {
+		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !isForwarded(ctx) {
+			pp.forwarded, err = b.forward(ctx, nr, byPartition[p], acks)
+		}
+		if err == nil && part != nil {
 			// Just after a restart the partition may still be electing.
 			err = waitReady(ctx, part)
+			if err == nil {
+				pp.proposal, err = submit(ctx, part, byPartition[p], now)
+			}
 		}
-		if err == nil {
-			pp.proposal, err = submit(ctx, part, byPartition[p], now)
-		}
-		pp.err = b.storeError(topic, err)
+		pp.err = b.storeError(topic, p, err)
 		pending.parts = append(pending.parts, pp)
 	}
 	return pending, nil
@@ -112,9 +132,13 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 	for _, p := range pp.parts {
 		err := p.err
 		var base int64
-		if err == nil {
+		switch {
+		case err != nil:
+		case p.forwarded != nil:
+			base, err = p.forwarded(ctx)
+		default:
 			base, err = p.proposal.Wait(ctx)
-			err = pp.broker.storeError(pp.topic, err)
+			err = pp.broker.storeError(pp.topic, p.partition, err)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("partition %d: %w", p.partition, err))
@@ -126,4 +150,25 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 		return acks, errs[0]
 	}
 	return acks, nil
+}
+
+// forward sends records to the first replica of nr that takes them: the
+// preferred leader first, the likeliest leader.
+func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, recs []records.Record, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
+	if b.cfg.Forwarder == nil {
+		return nil, nr
+	}
+	raw := make([][]byte, len(recs))
+	for i, r := range recs {
+		raw[i] = r.Bytes
+	}
+	var errs []error
+	for _, m := range nr.Replicas {
+		wait, err := b.cfg.Forwarder.Produce(ctx, m, nr.Topic, nr.Partition, raw, acks)
+		if err == nil {
+			return wait, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("%w: %v", nr, errors.Join(errs...))
 }

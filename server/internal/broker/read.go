@@ -42,7 +42,7 @@ func (r *Reader) Changed() <-chan struct{} { return r.part.Changed() }
 func (r *Reader) Read(from int64, maxBytes int) ([]*runnelv1.Record, int64, error) {
 	batches, err := r.part.Read(from, maxBytes)
 	if err != nil {
-		return nil, from, r.broker.storeError(r.topic, fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err))
+		return nil, from, r.broker.storeError(r.topic, r.partition, fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err))
 	}
 	var out []*runnelv1.Record
 	next := from
@@ -90,7 +90,7 @@ func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]by
 		return err
 	})
 	if err != nil {
-		return dst, 0, from, r.broker.storeError(r.topic, wrapRead(r, err))
+		return dst, 0, from, r.broker.storeError(r.topic, r.partition, wrapRead(r, err))
 	}
 	return dst, n, next, nil
 }
@@ -149,7 +149,7 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 func (r *Reader) offsetForTime(at time.Time) (int64, error) {
 	o, err := r.part.OffsetForTime(at)
 	if err != nil {
-		return 0, r.broker.storeError(r.topic, err)
+		return 0, r.broker.storeError(r.topic, r.partition, err)
 	}
 	recs, _, err := r.Read(o, 1)
 	if err != nil {

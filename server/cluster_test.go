@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/runnel-broker/runnel/client"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// startCluster starts n servers forming one static cluster on loopback.
+func startCluster(t *testing.T, n int) []*testBroker {
+	t.Helper()
+	peers := map[int32]string{}
+	for i := range n {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[int32(i+1)] = lis.Addr().String()
+		lis.Close()
+	}
+	brokers := make([]*testBroker, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		// NB: side by side: each waits for a quorum of the others.
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			srv, err := New(ctx, Config{
+				DataDir:    t.TempDir(),
+				Listen:     peers[int32(i+1)],
+				HTTPListen: "127.0.0.1:0",
+				NodeID:     int32(i + 1),
+				Peers:      peers,
+				Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			b := &testBroker{t: t, srv: srv, served: make(chan error, 1)}
+			go func() { b.served <- srv.Serve() }()
+			b.client, errs[i] = client.Dial(srv.Addr().String())
+			brokers[i] = b
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("broker %d: %v", i+1, err)
+		}
+	}
+	for _, b := range brokers {
+		t.Cleanup(b.stop)
+	}
+	return brokers
+}
+
+func describe(t *testing.T, b *testBroker, topic string) *runnelv1.DescribeTopicResponse {
+	t.Helper()
+	resp, err := b.client.Admin.DescribeTopic(context.Background(), &runnelv1.DescribeTopicRequest{Name: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestClusterForwardsToReplicas puts a one-replica partition on one
+// broker and produces and subscribes through each of the others: they
+// forward to it, and the records read back through every broker.
+func TestClusterForwardsToReplicas(t *testing.T) {
+	brokers := startCluster(t, 3)
+	_, err := brokers[0].client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{
+		Name: "single", Partitions: 1, ReplicationFactor: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := describe(t, brokers[0], "single").Partitions[0].Replicas[0]
+	var want []string
+	for i, b := range brokers {
+		p := int32(0)
+		v := fmt.Sprintf("via %d", i+1)
+		resp := b.produce(&runnelv1.ProduceRequest{Topic: "single", Partition: &p,
+			Records: []*runnelv1.Record{{Value: []byte(v)}}, Acks: runnelv1.Acks_ACKS_ALL})
+		if resp.Error != nil {
+			t.Fatalf("produce via broker %d (replica on %d): %v", i+1, owner, resp.Error)
+		}
+		if resp.Acks[0].BaseOffset != int64(i) {
+			t.Fatalf("produce via broker %d acked offset %d, want %d", i+1, resp.Acks[0].BaseOffset, i)
+		}
+		want = append(want, v)
+	}
+	for i, b := range brokers {
+		if got := readValues(t, b, "single"); !slices.Equal(got, want) {
+			t.Errorf("read via broker %d: %q, want %q", i+1, got, want)
+		}
+		d := describe(t, b, "single").Partitions[0]
+		if d.Leader != owner || !slices.Equal(d.InSyncReplicas, []int32{owner}) || d.HighWatermark != 3 {
+			t.Errorf("describe via broker %d: leader %d in sync %v hw %d; want %d [%d] 3",
+				i+1, d.Leader, d.InSyncReplicas, d.HighWatermark, owner, owner)
+		}
+	}
+}
+
+func readValues(t *testing.T, b *testBroker, topic string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := b.client.Subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.Batch.Records {
+			out = append(out, string(r.Value))
+		}
+	}
+}
+
+// TestClusterDescribe checks what a replicated topic and the cluster look
+// like from every broker, before and after one broker stops: leaders
+// spread, every replica in sync, the stopped broker unreachable and out
+// of sync, and a partition that lost its only replica answering
+// UNAVAILABLE.
+func TestClusterDescribe(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[1].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "r3", Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := brokers[1].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "r1", Partitions: 3, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "every replica of r3 in sync, preferred leaders leading", func() error {
+		for i, b := range brokers {
+			for _, p := range describe(t, b, "r3").Partitions {
+				if len(p.Replicas) != 3 || p.Leader != p.Replicas[0] || len(p.InSyncReplicas) != 3 {
+					return fmt.Errorf("via broker %d partition %d: replicas %v leader %d in sync %v",
+						i+1, p.Partition, p.Replicas, p.Leader, p.InSyncReplicas)
+				}
+			}
+		}
+		return nil
+	})
+	leaders := map[int32]bool{}
+	for _, p := range describe(t, brokers[0], "r3").Partitions {
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("the 3 partitions of r3 have leaders %v: want one on each broker", leaders)
+	}
+
+	stopped := brokers[2]
+	stopped.stop()
+	live := brokers[:2]
+	eventually(t, "broker 3 unreachable and out of sync", func() error {
+		for i, b := range live {
+			c, err := b.client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+			if err != nil {
+				return err
+			}
+			for _, m := range c.Brokers {
+				want := runnelv1.BrokerState_BROKER_STATE_ONLINE
+				if m.NodeId == 3 {
+					want = runnelv1.BrokerState_BROKER_STATE_UNREACHABLE
+				}
+				if m.State != want {
+					return fmt.Errorf("via broker %d: broker %d is %v", i+1, m.NodeId, m.State)
+				}
+			}
+			for _, p := range describe(t, b, "r3").Partitions {
+				if p.Leader == 0 || p.Leader == 3 || slices.Contains(p.InSyncReplicas, 3) || len(p.InSyncReplicas) != 2 {
+					return fmt.Errorf("via broker %d partition %d: leader %d in sync %v", i+1, p.Partition, p.Leader, p.InSyncReplicas)
+				}
+			}
+		}
+		return nil
+	})
+
+	// r1's partition on broker 3 has no replica left.
+	var lost int32 = -1
+	for _, p := range describe(t, live[0], "r1").Partitions {
+		if p.Replicas[0] == 3 {
+			lost = p.Partition
+		}
+	}
+	resp := live[0].produce(&runnelv1.ProduceRequest{Topic: "r1", Partition: &lost, Records: []*runnelv1.Record{{Value: []byte("x")}}})
+	if resp.Error == nil || codes.Code(resp.Error.Code) != codes.Unavailable ||
+		!strings.Contains(resp.Error.Message, "not replicated on this broker") {
+		t.Fatalf("produce to a partition whose only replica is down: %v, want UNAVAILABLE saying why", resp.Error)
+	}
+}
+
+// eventually retries check until it passes or 30s pass.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %v after 30s", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/broker"
+)
+
+// forwardedHeader marks a call one broker forwards to another: the
+// receiver serves it itself or fails, never forwards it again.
+const forwardedHeader = "runnel-forwarded"
+
+// forwardedCall reports whether the call was forwarded by another broker.
+func forwardedCall(ctx context.Context) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return len(md.Get(forwardedHeader)) > 0
+}
+
+// brokerContext is the broker's view of a call's context: a forwarded
+// call is marked so that the broker does not forward it again.
+func brokerContext(ctx context.Context) context.Context {
+	if forwardedCall(ctx) {
+		return broker.Forwarded(ctx)
+	}
+	return ctx
+}
+
+// forwardingContext is the context of a call to another broker.
+func forwardingContext(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, forwardedHeader, "1")
+}
+
+// peers holds this broker's client connections to the others, dialed on
+// first use, and one multiplexed Produce stream to each: the forwarding
+// side of "clients may talk to any broker". It implements
+// broker.Forwarder.
+type peers struct {
+	mu    sync.Mutex // guards conns, links, closed
+	conns map[string]*grpc.ClientConn
+	links map[string]*produceLink
+}
+
+func newPeers() *peers {
+	return &peers{conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
+}
+
+// conn returns the connection to the broker at address.
+func (p *peers) conn(address string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[address]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// NB: the server's codec, so that records and stored batches pass
+		// through as the bytes they are (codec.go).
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newCodec()),
+			grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
+	if err != nil {
+		return nil, err
+	}
+	p.conns[address] = c
+	return c, nil
+}
+
+// Produce implements broker.Forwarder: it sends the records on the
+// Produce stream to the broker, in call order, and returns a wait for
+// the ack.
+func (p *peers) Produce(_ context.Context, to broker.Member, topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
+	conn, err := p.conn(to.Address)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	link, ok := p.links[to.Address]
+	if !ok {
+		link = &produceLink{conn: conn, waiting: map[uint64]chan produceResult{}}
+		p.links[to.Address] = link
+	}
+	p.mu.Unlock()
+	result, err := link.send(topic, partition, recs, acks)
+	if err != nil {
+		return nil, fmt.Errorf("forward to broker %d at %s: %w", to.NodeID, to.Address, err)
+	}
+	return func(ctx context.Context) (int64, error) {
+		select {
+		case r := <-result:
+			switch {
+			case r.err != nil:
+				return 0, fmt.Errorf("%w: forwarded to broker %d at %s: %v; the records may or may not have been appended",
+					broker.ErrUnavailable, to.NodeID, to.Address, r.err)
+			case r.resp.Error != nil:
+				return 0, status.ErrorProto(r.resp.Error)
+			case len(r.resp.Acks) != 1:
+				return 0, fmt.Errorf("broker %d acknowledged a forwarded request with %d acks", to.NodeID, len(r.resp.Acks))
+			}
+			return r.resp.Acks[0].BaseOffset, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}, nil
+}
+
+func (p *peers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.links {
+		l.close()
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// produceLink is a Produce stream to one broker shared by every forwarded
+// request: requests go out in the order they are sent, and responses
+// find their request by correlation id.
+type produceLink struct {
+	conn *grpc.ClientConn
+
+	mu      sync.Mutex // guards the rest
+	stream  runnelv1.ProduceService_ProduceClient
+	cancel  context.CancelFunc
+	waiting map[uint64]chan produceResult
+	nextID  uint64
+}
+
+type produceResult struct {
+	resp *runnelv1.ProduceResponse
+	err  error
+}
+
+func (l *produceLink) send(topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (<-chan produceResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stream == nil {
+		ctx, cancel := context.WithCancel(forwardingContext(context.Background()))
+		stream, err := runnelv1.NewProduceServiceClient(l.conn).Produce(ctx)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		l.stream, l.cancel = stream, cancel
+		go l.receive(stream)
+	}
+	l.nextID++
+	id := l.nextID
+	result := make(chan produceResult, 1)
+	l.waiting[id] = result
+	// NB: under mu, so that requests leave in the order they were sent.
+	if err := l.stream.SendMsg(encodeProduceRequest(topic, partition, recs, id, acks)); err != nil {
+		l.failLocked(err)
+		return nil, err
+	}
+	return result, nil
+}
+
+func (l *produceLink) receive(stream runnelv1.ProduceService_ProduceClient) {
+	for {
+		resp, err := stream.Recv()
+		l.mu.Lock()
+		if err != nil {
+			if l.stream == stream {
+				l.failLocked(err)
+			}
+			l.mu.Unlock()
+			return
+		}
+		result, ok := l.waiting[resp.CorrelationId]
+		delete(l.waiting, resp.CorrelationId)
+		l.mu.Unlock()
+		if ok {
+			result <- produceResult{resp: resp}
+		}
+	}
+}
+
+// failLocked fails every request waiting on the stream and drops it; the
+// next send opens another.
+func (l *produceLink) failLocked(err error) {
+	for id, result := range l.waiting {
+		result <- produceResult{err: err}
+		delete(l.waiting, id)
+	}
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.stream, l.cancel = nil, nil
+}
+
+func (l *produceLink) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failLocked(status.Error(codes.Unavailable, "the broker is shutting down"))
+}
+
+// encodeProduceRequest encodes a runnel.v1.ProduceRequest around records
+// already encoded (field numbers of produce.proto).
+func encodeProduceRequest(topic string, partition int32, recs [][]byte, correlationID uint64, acks runnelv1.Acks) encodedMessage {
+	size := len(topic) + 32
+	for _, r := range recs {
+		size += len(r) + 8
+	}
+	b := make([]byte, 0, size)
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendString(b, topic)
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(int64(partition)))
+	for _, r := range recs {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, r)
+	}
+	b = protowire.AppendTag(b, 4, protowire.VarintType)
+	b = protowire.AppendVarint(b, correlationID)
+	if acks != runnelv1.Acks_ACKS_UNSPECIFIED {
+		b = protowire.AppendTag(b, 5, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(acks))
+	}
+	return b
+}
