@@ -75,18 +75,23 @@ func (h *history) observe(observer string, partition int32, recs []observed) {
 	h.seen[observer][partition] = append(h.seen[observer][partition], recs...)
 }
 
-// ackGap is the longest time partition went without an ack in [from, to]
-// (from the last ack before from to the first after it): the failover
-// time when from is a leader's death.
-func (h *history) ackGap(partition int32, from time.Time) time.Duration {
+// ackGap is the longest time partition went without an ack around at
+// (between consecutive acks from just before it to within window after):
+// the failover time when at is a leader's death. Acks a moment after the
+// death are records it committed, acknowledged by followers as they apply.
+func (h *history) ackGap(partition int32, at time.Time, window time.Duration) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	times := h.acksOf[partition]
-	i := sort.Search(len(times), func(i int) bool { return times[i].After(from) })
+	i := sort.Search(len(times), func(i int) bool { return times[i].After(at) })
 	if i == 0 || i == len(times) {
 		return -1
 	}
-	return times[i].Sub(times[i-1])
+	var gap time.Duration
+	for j := i; j < len(times) && times[j-1].Before(at.Add(window)); j++ {
+		gap = max(gap, times[j].Sub(times[j-1]))
+	}
+	return gap
 }
 
 // checkResult counts what check looked at.

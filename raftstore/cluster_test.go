@@ -237,3 +237,27 @@ func TestReplicatedPartition(t *testing.T) {
 		waitPayloads(t, p, want)
 	}
 }
+
+// TestRestartedFollowerIsReady restarts a follower of an idle group: it
+// has applied its whole log and learns of the leader by heartbeats alone,
+// with nothing new to apply, and must still become ready.
+func TestRestartedFollowerIsReady(t *testing.T) {
+	replicas, peers := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "idle-0")
+	proposeRetrying(t, parts[0], "only")
+	leader := parts[0].Leader()
+	follower := replicas[leader%3] // any replica but the leader
+	waitPayloads(t, parts[leader%3], []string{"0:only"})
+	follower.stop(t)
+	follower.start(t, peers)
+	p, err := follower.store.OpenPartition("idle-0", raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a restarted follower of an idle group is not ready after 10s")
+	}
+	waitPayloads(t, p, []string{"0:only"})
+}

@@ -25,6 +25,11 @@ func (p *Partition) run() {
 	defer ticker.Stop()
 
 	l := &loopState{waiting: make(map[uint64]*proposal), followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
+	// NB: what opening counted as applied (a data partition's committed
+	// log) has its term; a state machine's log start has none to match.
+	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
+		l.appliedTerm = term
+	}
 	var err error
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
@@ -87,8 +92,9 @@ func (p *Partition) run() {
 
 // loopState is owned by the loop goroutine.
 type loopState struct {
-	waiting   map[uint64]*proposal // by proposal id, until applied
-	followers syncState
+	waiting     map[uint64]*proposal // by proposal id, until applied
+	appliedTerm uint64               // the term of the last entry applied
+	followers   syncState
 }
 
 // propose hands a proposal to raft. On a follower raft forwards it to the
@@ -131,6 +137,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	if rd.SoftState != nil {
 		p.leader.Store(rd.SoftState.Lead)
 		p.checkInSync(&l.followers, true)
+		p.checkReady(l)
 		if rd.SoftState.RaftState != raft.StateLeader {
 			// Entries proposed here may be replaced by the new leader's.
 			p.failWaiting(l, ErrNotLeader)
@@ -218,7 +225,8 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	}
 	p.storage.appliedTo(last.Index)
 	p.changed.notify()
-	p.checkReady(last)
+	l.appliedTerm = last.Term
+	p.checkReady(l)
 	// NB: acknowledge only after the high watermark moved, so that a
 	// producer that reads right after its ack sees its records.
 	for _, c := range done {
@@ -262,9 +270,11 @@ func (p *Partition) applyConfChange(cc raftpb.ConfChangeI) {
 
 // checkReady marks the partition ready once it leads (or follows a leader)
 // and has applied an entry of the current term: everything committed
-// before it opened is then applied.
-func (p *Partition) checkReady(last raftpb.Entry) {
-	if p.leader.Load() == 0 || last.Term != p.node.BasicStatus().Term {
+// before that term is then applied. It runs after applying and when the
+// leader changes (a follower that restarts with its log applied may learn
+// of a leader without applying anything new).
+func (p *Partition) checkReady(l *loopState) {
+	if p.leader.Load() == 0 || l.appliedTerm != p.node.BasicStatus().Term {
 		return
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
