@@ -13,7 +13,7 @@ const leaderBalanceInterval = 5 * time.Second
 
 // balanceLeaders runs until done: every leaderBalanceInterval, each
 // partition this broker leads but whose preferred leader (its first
-// replica) is in sync goes back to that replica, so that leaders stay
+// replica) is caught up (answering, with every committed entry) goes back to that replica, so that leaders stay
 // spread as placement planned after failovers.
 func (b *Broker) balanceLeaders(done <-chan struct{}) {
 	ticker := time.NewTicker(leaderBalanceInterval)
@@ -31,7 +31,7 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 				if part == nil || part.Leader() != uint64(b.cfg.NodeID) || preferred == uint64(b.cfg.NodeID) {
 					continue
 				}
-				if slices.Contains(part.InSync(), preferred) {
+				if slices.Contains(part.CaughtUp(), preferred) {
 					part.TransferLeadership(preferred)
 				}
 			}
