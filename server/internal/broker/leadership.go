@@ -12,9 +12,10 @@ import (
 const leaderBalanceInterval = 5 * time.Second
 
 // balanceLeaders runs until done: every leaderBalanceInterval, each
-// partition this broker leads but whose preferred leader (its first
-// replica) is caught up (answering, with every committed entry) goes back to that replica, so that leaders stay
-// spread as placement planned after failovers.
+// partition this broker leads goes back to its preferred leader (its
+// first replica) if that one is caught up (answering, with every
+// committed entry), so that leaders stay spread as placement planned
+// after failovers.
 func (b *Broker) balanceLeaders(done <-chan struct{}) {
 	ticker := time.NewTicker(leaderBalanceInterval)
 	defer ticker.Stop()
