@@ -21,11 +21,12 @@ import (
 // replica is one broker of a test cluster: a Store whose raft groups talk
 // to the others through a real transport on 127.0.0.1.
 type replica struct {
-	id        uint64
-	dir, addr string
-	store     *raftstore.Store
-	transport *transport.Transport
-	server    *grpc.Server
+	id            uint64
+	electionTicks int // 0: the default
+	dir, addr     string
+	store         *raftstore.Store
+	transport     *transport.Transport
+	server        *grpc.Server
 }
 
 // start opens the replica's store and serves its transport on addr
@@ -47,11 +48,12 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 		Logger:        logger,
 	})
 	store, err = raftstore.Open(raftstore.Config{
-		Dir:          r.dir,
-		NodeID:       r.id,
-		TickInterval: 20 * time.Millisecond,
-		Transport:    r.transport,
-		Logger:       logger,
+		Dir:           r.dir,
+		NodeID:        r.id,
+		TickInterval:  20 * time.Millisecond,
+		ElectionTicks: r.electionTicks,
+		Transport:     r.transport,
+		Logger:        logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +84,13 @@ func (r *replica) stop(t *testing.T) {
 
 func startCluster(t *testing.T, n int) ([]*replica, map[uint64]string) {
 	t.Helper()
+	return startClusterTicks(t, n, 0)
+}
+
+// startClusterTicks starts n replicas whose elections time out after
+// electionTicks ticks of 20ms (0: the default).
+func startClusterTicks(t *testing.T, n, electionTicks int) ([]*replica, map[uint64]string) {
+	t.Helper()
 	replicas := make([]*replica, n)
 	peers := map[uint64]string{}
 	// Bind every listener first so that each replica knows every address.
@@ -90,7 +99,7 @@ func startCluster(t *testing.T, n int) ([]*replica, map[uint64]string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String()}
+		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String(), electionTicks: electionTicks}
 		peers[replicas[i].id] = replicas[i].addr
 		lis.Close()
 	}
@@ -260,4 +269,44 @@ func TestRestartedFollowerIsReady(t *testing.T) {
 		t.Fatal("a restarted follower of an idle group is not ready after 10s")
 	}
 	waitPayloads(t, p, []string{"0:only"})
+}
+
+// TestLeaderOnlyDurability stops both followers of a group whose leader
+// keeps leading alone for a while (a 10 s election timeout): a LeaderOnly
+// batch completes once the leader has it on disk, a Quorum batch does
+// not, and the high watermark stays where the quorum left it.
+func TestLeaderOnlyDurability(t *testing.T) {
+	replicas, _ := startClusterTicks(t, 3, 500)
+	parts := openEverywhere(t, replicas, "fast-0")
+	proposeRetrying(t, parts[0], "first")
+	leader := parts[0].Leader()
+	lp := parts[leader-1]
+	for i, r := range replicas {
+		if uint64(i+1) != leader {
+			r.stop(t)
+		}
+	}
+	ctx := context.Background()
+	quorum, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(6), "quorum"...), raftstore.Quorum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(4), "fast"...), raftstore.LeaderOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	off, err := fast.Wait(wctx)
+	if err != nil || off != 2 {
+		t.Fatalf("LeaderOnly batch with no follower: offset %d, %v; want 2 once the leader has it", off, err)
+	}
+	if hw := lp.HighWatermark(); hw != 1 {
+		t.Errorf("high watermark %d with no quorum since offset 1, want 1", hw)
+	}
+	qctx, qcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer qcancel()
+	if off, err := quorum.Wait(qctx); err == nil {
+		t.Fatalf("Quorum batch completed at offset %d with both followers down", off)
+	}
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
+// recampaignTicks is how often a replica that campaigned on open campaigns
+// again while the group has no leader.
+const recampaignTicks = 3
+
 // maxProposalsPerReady bounds how many queued proposals go into one Ready.
 const maxProposalsPerReady = 256
 
@@ -19,7 +23,11 @@ const maxProposalsPerReady = 256
 // (appender.go), so this loop never waits for a disk; it hands appends
 // over, applies what raft says is committed, and steps the appender's
 // responses back in.
-func (p *Partition) run() {
+//
+// A replica that campaigned on open campaigns again every few ticks until
+// the group has a leader: its first votes may have reached replicas that
+// had not opened the group yet.
+func (p *Partition) run(campaigned bool) {
 	defer close(p.stopped)
 	ticker := time.NewTicker(p.store.cfg.TickInterval)
 	defer ticker.Stop()
@@ -30,7 +38,10 @@ func (p *Partition) run() {
 	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
 		l.appliedTerm = term
 	}
-	var err error
+	var (
+		err   error
+		ticks int
+	)
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
 		// the loop ever waits.
@@ -46,6 +57,13 @@ func (p *Partition) run() {
 			return
 		case <-ticker.C:
 			p.node.Tick()
+			ticks++
+			if campaigned && p.leader.Load() == 0 && ticks%recampaignTicks == 0 {
+				if err := p.node.Campaign(); err != nil {
+					p.logger.Warn("campaign", "err", err)
+				}
+			}
+			campaigned = campaigned && p.leader.Load() == 0
 			p.expireProposals(l)
 			p.checkInSync(&l.followers, false)
 		case to := <-p.transfers:
@@ -64,7 +82,9 @@ func (p *Partition) run() {
 		case peer := <-p.unreachable:
 			p.node.ReportUnreachable(peer)
 		case <-p.appended.signal:
-			err = p.stepAll(p.appended.take())
+			msgs := p.appended.take()
+			p.completeLeaderAcks(l, msgs)
+			err = p.stepAll(msgs)
 		case err = <-p.appendFailed:
 		case prop := <-p.proposals:
 			p.propose(l, prop)
@@ -94,6 +114,7 @@ func (p *Partition) run() {
 type loopState struct {
 	waiting     map[uint64]*proposal // by proposal id, until applied
 	appliedTerm uint64               // the term of the last entry applied
+	leaderAcks  []leaderAck          // LeaderOnly proposals being appended, in index order
 	followers   syncState
 }
 
@@ -150,6 +171,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
 				return fmt.Errorf("snapshot at index %d: followers are not supported yet", m.Snapshot.Metadata.Index)
 			}
+			p.trackLeaderAcks(l, m)
 			select {
 			case p.appends <- m:
 			case err := <-p.appendFailed:
@@ -285,6 +307,7 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 		prop.result <- proposalResult{err: err}
 		delete(l.waiting, id)
 	}
+	l.leaderAcks = nil
 }
 
 // shutdown runs on the loop goroutine when the partition closes: the

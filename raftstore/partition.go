@@ -110,11 +110,26 @@ type Partition struct {
 }
 
 type proposal struct {
-	data     []byte
-	id       uint64
-	result   chan proposalResult // buffered: the loop never blocks on it
-	deadline time.Time           // set by the loop when it proposes
+	data       []byte
+	id         uint64
+	durability Durability
+	result     chan proposalResult // buffered: the loop never blocks on it
+	deadline   time.Time           // set by the loop when it proposes
 }
+
+// Durability says when a submitted batch counts as done.
+type Durability int
+
+const (
+	// Quorum: once a quorum of replicas has it fsync'd (it is committed)
+	// and this replica applied it. Nothing acknowledged is lost while a
+	// quorum survives.
+	Quorum Durability = iota
+	// LeaderOnly: once the leader has it fsync'd, when this replica leads;
+	// elsewhere as Quorum. Faster, but a batch acknowledged so is lost if
+	// the leader is lost before a quorum has it.
+	LeaderOnly
+)
 
 type proposalResult struct {
 	baseOffset int64
@@ -224,7 +239,8 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	}
 	p.node = node
 	soleVoter := len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID
-	if soleVoter || (!exists && pc.Campaign) {
+	campaign := soleVoter || (!exists && pc.Campaign)
+	if campaign {
 		// A single voter need not wait an election timeout, nor a new
 		// group's preferred leader.
 		if err := node.Campaign(); err != nil {
@@ -233,7 +249,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		}
 	}
 	go p.appendLoop()
-	go p.run()
+	go p.run(campaign)
 	return p, nil
 }
 
@@ -308,16 +324,17 @@ func NewBatch(payloadSize int) []byte {
 // goroutine get increasing offsets in that order. The payload is opaque to
 // the store; h.ProposalID is set here. batch is the raft entry's data
 // as is: the caller must not touch it again.
-func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte) (*Proposal, error) {
+func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, d Durability) (*Proposal, error) {
 	if len(batch) < segment.BatchHeaderSize {
 		return nil, fmt.Errorf("raftstore: batch of %d bytes has no room for its header", len(batch))
 	}
 	h.ProposalID = p.nextID.Add(1)
 	segment.PutBatchHeader(batch, h)
 	prop := &proposal{
-		data:   batch,
-		id:     h.ProposalID,
-		result: make(chan proposalResult, 1),
+		data:       batch,
+		id:         h.ProposalID,
+		durability: d,
+		result:     make(chan proposalResult, 1),
 	}
 	select {
 	case <-p.failed:
@@ -339,7 +356,7 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte) (*P
 // Propose submits a batch with this payload and waits for it: see Submit
 // and Proposal.Wait.
 func (p *Partition) Propose(ctx context.Context, h BatchHeader, payload []byte) (int64, error) {
-	pr, err := p.Submit(ctx, h, append(NewBatch(len(payload)), payload...))
+	pr, err := p.Submit(ctx, h, append(NewBatch(len(payload)), payload...), Quorum)
 	if err != nil {
 		return 0, err
 	}
@@ -352,9 +369,9 @@ type Proposal struct {
 	prop      *proposal
 }
 
-// Wait returns the batch's base offset once it is committed and durable
-// (and applied, for a state machine partition). If ctx ends first, the
-// batch may still be appended.
+// Wait returns the batch's base offset once it is as durable as its
+// Durability asks (and applied, for a state machine partition). If ctx
+// ends first, the batch may still be appended.
 func (pr *Proposal) Wait(ctx context.Context) (int64, error) {
 	select {
 	case r := <-pr.prop.result:

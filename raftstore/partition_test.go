@@ -76,7 +76,7 @@ func TestProposeReadReopen(t *testing.T) {
 	waitReady(t, p)
 	var proposals []*Proposal
 	for i := range 100 {
-		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, append(NewBatch(9), fmt.Sprintf("batch %03d", i)...))
+		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, append(NewBatch(9), fmt.Sprintf("batch %03d", i)...), Quorum)
 		if err != nil {
 			t.Fatal(err)
 		}

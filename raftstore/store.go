@@ -217,7 +217,7 @@ func (s *Store) removeDir(dir string) error {
 }
 
 // Close closes every partition (each persists its state and syncs its log)
-// and stops the flusher.
+// and stops the flusher. Closing again returns ErrClosed.
 func (s *Store) Close() error {
 	// NB: openMu only while marking the store closed: opens in progress
 	// finish first and later ones fail. Not while closing partitions: a
@@ -225,6 +225,11 @@ func (s *Store) Close() error {
 	// closing has to stop.
 	s.openMu.Lock()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.openMu.Unlock()
+		return ErrClosed
+	}
 	s.closed = true
 	parts := s.partitions
 	s.partitions = map[string]*Partition{}

@@ -80,6 +80,9 @@ func TestBadInput(t *testing.T) {
 		{"produce oversized record", func() error {
 			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: records(strings.Repeat("x", 2000))})
 		}, codes.InvalidArgument, "max.message.bytes of 1000"},
+		{"produce unknown acks", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: records("x"), Acks: runnelv1.Acks(7)})
+		}, codes.InvalidArgument, "acks 7"},
 		{"produce no records", func() error { return produceErr(&runnelv1.ProduceRequest{Topic: "orders"}) }, codes.InvalidArgument, "no records"},
 		{"produce bad timestamp", func() error {
 			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: []*runnelv1.Record{{Value: []byte("x"), Timestamp: &timestamppb.Timestamp{Nanos: -5}}}})

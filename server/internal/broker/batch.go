@@ -15,7 +15,7 @@ import (
 // submit builds one batch of recs, as their producers encoded them, and
 // hands it to the partition's raft group. Records without a timestamp
 // get now.
-func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp) (*raftstore.Proposal, error) {
+func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, d raftstore.Durability) (*raftstore.Proposal, error) {
 	size := 0
 	for _, r := range recs {
 		size += records.StoredSize(r, now)
@@ -34,7 +34,7 @@ func submit(ctx context.Context, part *raftstore.Partition, recs []records.Recor
 		h.MaxTimestamp = max(h.MaxTimestamp, ms)
 		batch = records.AppendStored(batch, r, now)
 	}
-	return part.Submit(ctx, h, batch)
+	return part.Submit(ctx, h, batch, d)
 }
 
 // proposeInternal appends the broker's own records (internal topics) to
@@ -51,7 +51,7 @@ func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, rec
 			return err
 		}
 	}
-	pr, err := submit(ctx, part, parsed, timestampNow())
+	pr, err := submit(ctx, part, parsed, timestampNow(), raftstore.Quorum)
 	if err == nil {
 		_, err = pr.Wait(ctx)
 	}

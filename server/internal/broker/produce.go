@@ -87,7 +87,7 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 			// Just after a restart the partition may still be electing.
 			err = waitReady(ctx, part)
 			if err == nil {
-				pp.proposal, err = submit(ctx, part, byPartition[p], now)
+				pp.proposal, err = submit(ctx, part, byPartition[p], now, durability(acks))
 			}
 		}
 		pp.err = b.storeError(topic, p, err)
@@ -171,4 +171,12 @@ func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, recs []rec
 		errs = append(errs, err)
 	}
 	return nil, fmt.Errorf("%w: %v", nr, errors.Join(errs...))
+}
+
+// durability is what an acks setting asks of the store.
+func durability(acks runnelv1.Acks) raftstore.Durability {
+	if acks == runnelv1.Acks_ACKS_LEADER {
+		return raftstore.LeaderOnly
+	}
+	return raftstore.Quorum
 }
