@@ -27,7 +27,8 @@ func newBenchCommand() *cobra.Command {
 
 type produceBench struct {
 	topic                      string
-	partitions                 int32
+	partitions, replication    int32
+	acks                       acksFlag
 	recordSize, batchBytes     int
 	inFlight, streams          int
 	duration, progressInterval time.Duration
@@ -47,6 +48,8 @@ func newBenchProduceCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&b.topic, "topic", "bench", "topic to write (created if missing)")
 	f.Int32Var(&b.partitions, "partitions", 1, "partitions when the topic is created")
+	f.Int32Var(&b.replication, "replication-factor", 0, "replication factor when the topic is created (0: the broker's default)")
+	f.Var(&b.acks, "acks", "when requests are acknowledged: all (a quorum has them on disk) or leader")
 	f.IntVar(&b.recordSize, "record-size", 1024, "bytes of each record's value (random, incompressible)")
 	f.IntVar(&b.batchBytes, "batch-bytes", 64<<10, "record bytes per produce request")
 	f.IntVar(&b.inFlight, "in-flight", 16, "unacknowledged requests per stream")
@@ -63,7 +66,7 @@ func newBenchProduceCommand() *cobra.Command {
 			return err
 		}
 		defer c.Close()
-		if err := ensureTopic(cmd.Context(), c, b.topic, b.partitions); err != nil {
+		if err := ensureTopic(cmd.Context(), c, b.topic, b.partitions, b.replication); err != nil {
 			return err
 		}
 		return b.run(cmd, c)
@@ -71,8 +74,8 @@ func newBenchProduceCommand() *cobra.Command {
 	return cmd
 }
 
-func ensureTopic(ctx context.Context, c *client.Client, topic string, partitions int32) error {
-	_, err := c.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: topic, Partitions: partitions})
+func ensureTopic(ctx context.Context, c *client.Client, topic string, partitions, replication int32) error {
+	_, err := c.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: topic, Partitions: partitions, ReplicationFactor: replication})
 	if status.Code(err) == codes.AlreadyExists {
 		return nil
 	}
@@ -177,7 +180,7 @@ func (b produceBench) stream(ctx context.Context, c *client.Client, records []*r
 			continue
 		}
 		id++
-		if err := stream.Send(&runnelv1.ProduceRequest{Topic: b.topic, Records: records, CorrelationId: id}); err != nil {
+		if err := stream.Send(&runnelv1.ProduceRequest{Topic: b.topic, Records: records, CorrelationId: id, Acks: runnelv1.Acks(b.acks)}); err != nil {
 			break
 		}
 	}

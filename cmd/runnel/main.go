@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc/status"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 func main() {
@@ -35,7 +37,7 @@ func newRootCommand() *cobra.Command {
 			return flagsFromEnv(cmd.Flags())
 		},
 	}
-	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newTopicCommand(), newClusterCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
 	return root
 }
 
@@ -64,3 +66,27 @@ func describeError(err error) string {
 	}
 	return err.Error()
 }
+
+// acksFlag is --acks: when a produce request is acknowledged.
+type acksFlag runnelv1.Acks
+
+func (f *acksFlag) String() string {
+	if runnelv1.Acks(*f) == runnelv1.Acks_ACKS_LEADER {
+		return "leader"
+	}
+	return "all"
+}
+
+func (f *acksFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "all":
+		*f = acksFlag(runnelv1.Acks_ACKS_ALL)
+	case "leader":
+		*f = acksFlag(runnelv1.Acks_ACKS_LEADER)
+	default:
+		return fmt.Errorf("%q: use all (a quorum of replicas has the records on disk) or leader (the leader has)", s)
+	}
+	return nil
+}
+
+func (f *acksFlag) Type() string { return "all|leader" }

@@ -22,6 +22,7 @@ func newProduceCommand() *cobra.Command {
 		key, keySeparator string
 		partition         int32
 		batchRecords      int
+		acks              acksFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
@@ -33,6 +34,7 @@ func newProduceCommand() *cobra.Command {
 	dial := brokerFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&key, "key", "", "key of every record")
+	f.Var(&acks, "acks", "when requests are acknowledged: all (a quorum has them on disk) or leader")
 	f.StringVar(&keySeparator, "key-separator", "", "split each line at the first SEP into key and value")
 	f.Int32Var(&partition, "partition", -1, "partition to write to (default: by key, keyless records spread)")
 	f.IntVar(&batchRecords, "batch-records", 500, "most lines per request when input is available at once")
@@ -65,7 +67,7 @@ func newProduceCommand() *cobra.Command {
 		go func() { acked <- receiveAcks(stream) }()
 		var sent uint64
 		for line := range lines {
-			req := &runnelv1.ProduceRequest{Topic: args[0], Records: []*runnelv1.Record{toRecord(line)}}
+			req := &runnelv1.ProduceRequest{Topic: args[0], Records: []*runnelv1.Record{toRecord(line)}, Acks: runnelv1.Acks(acks)}
 			if partition >= 0 {
 				req.Partition = &partition
 			}

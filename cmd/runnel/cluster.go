@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+func newClusterCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "Look at the cluster"}
+	cmd.AddCommand(newClusterDescribeCommand())
+	return cmd
+}
+
+func newClusterDescribeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "describe",
+		Short: "List the brokers, their state as the controller sees it, and the controller",
+		Args:  cobra.NoArgs,
+	}
+	dial := brokerFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		resp, err := c.Admin.DescribeCluster(cmd.Context(), &runnelv1.DescribeClusterRequest{})
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		fmt.Fprintf(out, "Cluster: %s  Controller: %d\n", resp.ClusterId, resp.ControllerId)
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NODE\tADDRESS\tSTATE")
+		for _, b := range resp.Brokers {
+			state := strings.ToLower(strings.TrimPrefix(b.State.String(), "BROKER_STATE_"))
+			fmt.Fprintf(w, "%d\t%s\t%s\n", b.NodeId, b.Address, state)
+		}
+		return w.Flush()
+	}
+	return cmd
+}
