@@ -33,6 +33,7 @@ type produceBench struct {
 	inFlight, streams          int
 	duration, progressInterval time.Duration
 	rateMBps                   float64
+	keepGoing                  bool
 }
 
 func newBenchProduceCommand() *cobra.Command {
@@ -57,6 +58,7 @@ func newBenchProduceCommand() *cobra.Command {
 	f.DurationVar(&b.duration, "duration", 20*time.Second, "how long to produce")
 	f.DurationVar(&b.progressInterval, "progress", time.Second, "interval of the progress line on stderr")
 	f.Float64Var(&b.rateMBps, "rate-mbps", 0, "target MB/s of record values (0: as fast as possible)")
+	f.BoolVar(&b.keepGoing, "keep-going", false, "on a failed request, count it and go on (reopening the stream if it broke) instead of stopping: for measuring failovers")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if b.recordSize <= 0 || b.batchBytes < b.recordSize || b.inFlight <= 0 || b.streams <= 0 {
 			return errors.New("want --record-size > 0, --batch-bytes >= --record-size, --in-flight > 0 and --streams > 0")
@@ -85,15 +87,23 @@ func ensureTopic(ctx context.Context, c *client.Client, topic string, partitions
 // benchStats is shared by the streams of a run.
 type benchStats struct {
 	records, bytes atomic.Int64
-	mu             sync.Mutex // guards latencies
+	failed         atomic.Int64 // requests failed (--keep-going)
+	mu             sync.Mutex   // guards latencies, lastAck, longestGap
 	latencies      []time.Duration
+	lastAck        time.Time
+	longestGap     time.Duration // the longest time without an ack
 }
 
 func (s *benchStats) add(records, bytes int64, latency time.Duration) {
 	s.records.Add(records)
 	s.bytes.Add(bytes)
+	now := time.Now()
 	s.mu.Lock()
 	s.latencies = append(s.latencies, latency)
+	if !s.lastAck.IsZero() {
+		s.longestGap = max(s.longestGap, now.Sub(s.lastAck))
+	}
+	s.lastAck = now
 	s.mu.Unlock()
 }
 
@@ -119,7 +129,7 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client) error {
 	stopProgress := progress(cmd, b.progressInterval, start, stats)
 	errs := make(chan error, b.streams)
 	for range b.streams {
-		go func() { errs <- b.stream(ctx, c, records, requestBytes, interval, stats) }()
+		go func() { errs <- b.streamUntilDone(ctx, c, records, requestBytes, interval, stats) }()
 	}
 	var firstErr error
 	for range b.streams {
@@ -134,6 +144,23 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client) error {
 	}
 	report(cmd, "produce", elapsed, stats)
 	return nil
+}
+
+// streamUntilDone runs stream until ctx ends; with --keep-going it
+// reopens a broken stream, counting the failure.
+func (b produceBench) streamUntilDone(ctx context.Context, c *client.Client, records []*runnelv1.Record, requestBytes int64, interval time.Duration, stats *benchStats) error {
+	for {
+		err := b.stream(ctx, c, records, requestBytes, interval, stats)
+		if err == nil || !b.keepGoing || ctx.Err() != nil {
+			return err
+		}
+		stats.failed.Add(1)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // stream produces on one stream until ctx ends, keeping b.inFlight
@@ -154,6 +181,10 @@ func (b produceBench) stream(ctx context.Context, c *client.Client, records []*r
 				return
 			}
 			if resp.Error != nil {
+				if b.keepGoing {
+					stats.failed.Add(1)
+					continue
+				}
 				recvErr <- status.ErrorProto(resp.Error)
 				return
 			}
@@ -292,4 +323,10 @@ func report(cmd *cobra.Command, what string, elapsed time.Duration, s *benchStat
 	fmt.Fprintf(out, "%s: p50 %s  p99 %s  p999 %s  max %s  (%d samples)\n", label,
 		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(0.999).Round(time.Microsecond),
 		pct(1).Round(time.Microsecond), len(lat))
+	if what == "produce" {
+		s.mu.Lock()
+		gap := s.longestGap
+		s.mu.Unlock()
+		fmt.Fprintf(out, "longest time without an ack: %s; failed requests: %d\n", gap.Round(time.Millisecond), s.failed.Load())
+	}
 }
