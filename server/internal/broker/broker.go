@@ -291,7 +291,7 @@ func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalo
 	if !slices.Contains(t.Assignments[p], b.cfg.NodeID) {
 		nr := &NotReplicatedError{Topic: topic, Partition: p}
 		for _, id := range t.Assignments[p] {
-			if m, ok := b.member(id); ok {
+			if m, ok := b.Member(id); ok {
 				nr.Replicas = append(nr.Replicas, m)
 			}
 		}
@@ -313,7 +313,7 @@ func (b *Broker) storeError(topic string, p int32, err error) error {
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalTimeout):
 		nl := &NotLeaderError{Topic: topic, Partition: p, Err: err}
 		if part := b.store.Partition(partitionName(topic, p)); part != nil {
-			if m, ok := b.member(int32(part.Leader())); ok {
+			if m, ok := b.Member(int32(part.Leader())); ok {
 				nl.Leader = m
 			}
 		}

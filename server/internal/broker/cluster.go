@@ -26,8 +26,8 @@ func (b *Broker) Members() []Member {
 	return out
 }
 
-// member returns the broker with this id, if the cluster has one.
-func (b *Broker) member(id int32) (Member, bool) {
+// Member returns the broker with this id, if the cluster has one.
+func (b *Broker) Member(id int32) (Member, bool) {
 	addr, ok := b.cfg.Peers[id]
 	return Member{NodeID: id, Address: addr}, ok
 }
@@ -111,6 +111,3 @@ func (b *Broker) BrokerStates() map[int32]bool {
 	}
 	return online
 }
-
-// Member returns the broker with this id, if the cluster has one.
-func (b *Broker) Member(id int32) (Member, bool) { return b.member(id) }
