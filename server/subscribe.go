@@ -74,7 +74,7 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	cursors := make([]*partitionCursor, 0, len(partitions))
 	var relays []*broker.NotReplicatedError
 	for _, p := range partitions {
-		r, err := s.broker.Reader(req.Topic, p)
+		r, err := s.broker.Reader(ctx, req.Topic, p)
 		if nr, ok := errors.AsType[*broker.NotReplicatedError](err); ok && !forwardedCall(ctx) {
 			relays = append(relays, nr)
 			continue

@@ -18,11 +18,16 @@ type Reader struct {
 	part      *raftstore.Partition
 }
 
-// Reader returns a reader of partition p of topic.
-func (b *Broker) Reader(topic string, p int32) (*Reader, error) {
+// Reader returns a reader of partition p of topic, once the partition is
+// ready: just after it opened, its high watermark is the commit index it
+// last saved, which may lag what was acknowledged.
+func (b *Broker) Reader(ctx context.Context, topic string, p int32) (*Reader, error) {
 	part, _, err := b.partition(topic, p)
 	if err != nil {
 		return nil, err
+	}
+	if err := waitReady(ctx, part); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return &Reader{broker: b, topic: topic, partition: p, part: part}, nil
 }
