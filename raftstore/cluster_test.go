@@ -310,3 +310,34 @@ func TestLeaderOnlyDurability(t *testing.T) {
 		t.Fatalf("Quorum batch completed at offset %d with both followers down", off)
 	}
 }
+
+// TestRestartedFollowerReadyOnceCaughtUp restarts a follower that missed
+// records while it was down: the leader and term are unchanged, so the
+// follower learns of its leader at once, yet it becomes ready only once it
+// has applied what the group committed without it.
+func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
+	replicas, peers := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "behind-0")
+	proposeRetrying(t, parts[0], "first")
+	leader := parts[0].Leader()
+	follower := replicas[leader%3]
+	waitPayloads(t, parts[leader%3], []string{"0:first"})
+	follower.stop(t)
+	const missed = 50
+	for i := range missed {
+		proposeRetrying(t, parts[leader-1], fmt.Sprintf("missed-%d", i))
+	}
+	follower.start(t, peers)
+	p, err := follower.store.OpenPartition("behind-0", raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a restarted follower is not ready after 10s")
+	}
+	if hw := p.HighWatermark(); hw < 1+missed {
+		t.Fatalf("restarted follower ready at high watermark %d; the group had committed %d records", hw, 1+missed)
+	}
+}

@@ -33,11 +33,6 @@ func (p *Partition) run(campaigned bool) {
 	defer ticker.Stop()
 
 	l := &loopState{waiting: make(map[uint64]*proposal), followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
-	// NB: what opening counted as applied (a data partition's committed
-	// log) has its term; a state machine's log start has none to match.
-	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
-		l.appliedTerm = term
-	}
 	var (
 		err   error
 		ticks int
@@ -66,6 +61,7 @@ func (p *Partition) run(campaigned bool) {
 			campaigned = campaigned && p.leader.Load() == 0
 			p.expireProposals(l)
 			p.checkInSync(&l.followers, false)
+			p.askReadIndex(l)
 		case to := <-p.transfers:
 			p.node.TransferLeader(to)
 		case m := <-p.inbound:
@@ -112,10 +108,13 @@ func (p *Partition) run(campaigned bool) {
 
 // loopState is owned by the loop goroutine.
 type loopState struct {
-	waiting     map[uint64]*proposal // by proposal id, until applied
-	appliedTerm uint64               // the term of the last entry applied
-	leaderAcks  []leaderAck          // LeaderOnly proposals being appended, in index order
-	followers   syncState
+	waiting    map[uint64]*proposal // by proposal id, until applied
+	leaderAcks []leaderAck          // LeaderOnly proposals being appended, in index order
+	followers  syncState
+	// readIndex is the leader's commit index as a ReadIndex request
+	// returned it (0: not known yet): once applied this far, the replica
+	// has applied everything committed before it opened. See checkReady.
+	readIndex uint64
 }
 
 // propose hands a proposal to raft. On a follower raft forwards it to the
@@ -158,11 +157,15 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	if rd.SoftState != nil {
 		p.leader.Store(rd.SoftState.Lead)
 		p.checkInSync(&l.followers, true)
-		p.checkReady(l)
+		p.askReadIndex(l)
 		if rd.SoftState.RaftState != raft.StateLeader {
 			// Entries proposed here may be replaced by the new leader's.
 			p.failWaiting(l, ErrNotLeader)
 		}
+	}
+	for _, rs := range rd.ReadStates {
+		l.readIndex = max(l.readIndex, rs.Index)
+		p.checkReady(l)
 	}
 	var remote []raftpb.Message
 	for _, m := range rd.Messages {
@@ -247,7 +250,6 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	}
 	p.storage.appliedTo(last.Index)
 	p.changed.notify()
-	l.appliedTerm = last.Term
 	p.checkReady(l)
 	// NB: acknowledge only after the high watermark moved, so that a
 	// producer that reads right after its ack sees its records.
@@ -290,16 +292,39 @@ func (p *Partition) applyConfChange(cc raftpb.ConfChangeI) {
 	p.storage.setConf(*p.node.ApplyConfChange(cc))
 }
 
-// checkReady marks the partition ready once it leads (or follows a leader)
-// and has applied an entry of the current term: everything committed
-// before that term is then applied. It runs after applying and when the
-// leader changes (a follower that restarts with its log applied may learn
-// of a leader without applying anything new).
+// readIndexContext tags the ReadIndex requests of checkReady.
+var readIndexContext = []byte("ready")
+
+// askReadIndex asks the leader, until the partition is ready, for its
+// commit index (raft's ReadIndex: a leader answers once it has committed
+// an entry of its term and a quorum still follows it). It runs when the
+// leader changes and on every tick, since a request made without a leader,
+// or lost on the way, gets no answer.
+func (p *Partition) askReadIndex(l *loopState) {
+	if l.readIndex != 0 || p.leader.Load() == 0 || p.isReady() {
+		return
+	}
+	p.node.ReadIndex(readIndexContext)
+}
+
+// checkReady marks the partition ready once it has applied everything the
+// leader had committed when asked (askReadIndex): a replica that restarts
+// knows only the commit index it last saved, which may lag the group's,
+// and must not serve, or replay state from, a log it has not caught up on.
 func (p *Partition) checkReady(l *loopState) {
-	if p.leader.Load() == 0 || l.appliedTerm != p.node.BasicStatus().Term {
+	if l.readIndex == 0 || p.commitIndex.Load() < l.readIndex {
 		return
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
+}
+
+func (p *Partition) isReady() bool {
+	select {
+	case <-p.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 func (p *Partition) failWaiting(l *loopState, err error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,9 +54,13 @@ type Broker struct {
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
 
+	// applyMu makes applying a metadata change and acting on it one step
+	// against openTopics: every change is either in the catalog openTopics
+	// reads or acted on after it (see act).
+	applyMu sync.Mutex
 	// live is set once the metadata log is replayed and the partitions
 	// it names are open: from then on, applying a record acts on disk.
-	live atomic.Bool
+	live bool
 	// started is closed when Start succeeded: the broker serves.
 	started chan struct{}
 	// closing is closed by Close, to stop the background work.
@@ -136,10 +141,9 @@ func (b *Broker) start(ctx context.Context) error {
 	if err := waitReady(ctx, meta); err != nil {
 		return err
 	}
-	if err := b.openTopics(); err != nil {
+	if err := b.goLive(); err != nil {
 		return err
 	}
-	b.live.Store(true)
 	for i := range b.offsetParts {
 		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
 			SegmentBytes: 64 << 20,
@@ -170,6 +174,18 @@ func waitReady(ctx context.Context, p *raftstore.Partition) error {
 	case <-ctx.Done():
 		return fmt.Errorf("partition %s did not become ready: %w", p.Name(), ctx.Err())
 	}
+}
+
+// goLive opens what the replayed catalog names; metadata changes applied
+// from then on act on disk themselves.
+func (b *Broker) goLive() error {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	if err := b.openTopics(); err != nil {
+		return err
+	}
+	b.live = true
+	return nil
 }
 
 // openTopics opens the partitions of every topic in the replayed catalog

@@ -152,6 +152,8 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 		b.logger.Error("undecodable metadata batch", "offset", batch.BaseOffset, "err", err)
 		return fmt.Errorf("metadata batch at offset %d: %w", batch.BaseOffset, err)
 	}
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
 	var firstErr error
 	for _, m := range changes {
 		change, err := b.catalog.Apply(m)
@@ -164,12 +166,12 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 	return firstErr
 }
 
-// act carries a catalog change out on disk. While the log replays on
-// start it does nothing: openTopics then opens what the catalog names and
+// act carries a catalog change out on disk; applyMu is held. While the
+// log replays on start it does nothing: openTopics then opens what the catalog names and
 // removes the partitions of deleted topics; a partition directory left by
 // an earlier topic of the same name is told apart by its incarnation.
 func (b *Broker) act(c catalog.Change) {
-	if !b.live.Load() {
+	if !b.live {
 		return
 	}
 	switch {
