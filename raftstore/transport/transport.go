@@ -30,6 +30,11 @@ type Config struct {
 	QueueSize int
 	// MaxBatch bounds the messages sent in one StreamRequest (default 256).
 	MaxBatch int
+	// MaxBatchBytes closes a StreamRequest once its messages hold this
+	// many bytes (default 16 MiB), so that a batch of large appends stays
+	// well under the receiving server's message limit. A larger message
+	// goes alone.
+	MaxBatchBytes int
 	// RetryInterval is how long a peer's sender waits after a failed send
 	// before reconnecting (default 100ms).
 	RetryInterval time.Duration
@@ -42,6 +47,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 16 << 20
 	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = 100 * time.Millisecond
@@ -61,12 +69,16 @@ type Transport struct {
 	peers  map[uint64]*peer
 	closed bool
 	done   chan struct{} // closed by Close: receiving streams end
+
+	reportMu sync.Mutex           // guards reported
+	reported map[uint64]time.Time // when each peer was last reported unreachable
 }
 
 // New returns a transport with no peers; Register it on the broker's gRPC
 // server to receive, AddPeer to send.
 func New(cfg Config) *Transport {
-	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), done: make(chan struct{})}
+	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), done: make(chan struct{}),
+		reported: make(map[uint64]time.Time)}
 }
 
 // Register serves the transport's receiving side on s.
@@ -86,7 +98,7 @@ func (t *Transport) AddPeer(id uint64, address string) error {
 		}
 		old.stop()
 	}
-	p, err := newPeer(t.cfg, id, address)
+	p, err := newPeer(t.cfg, id, address, t.reportUnreachable)
 	if err != nil {
 		return err
 	}
@@ -109,18 +121,36 @@ func (t *Transport) RemovePeer(id uint64) {
 // blocks: messages to an unknown peer, or beyond a full queue, are dropped
 // (and the peer reported unreachable).
 func (t *Transport) Send(group string, msgs []raftpb.Message) {
+	var failed []uint64
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for _, m := range msgs {
 		p, ok := t.peers[m.To]
 		if !ok || !p.enqueue(outbound{group: group, msg: m}) {
-			t.unreachable(m.To)
+			failed = append(failed, m.To)
 		}
+	}
+	t.mu.Unlock()
+	for _, peer := range failed {
+		t.reportUnreachable(peer)
 	}
 }
 
-func (t *Transport) unreachable(peer uint64) {
-	if t.cfg.Unreachable != nil {
+// reportUnreachable calls Config.Unreachable for peer at most once per
+// RetryInterval: every message to a peer that is down fails, and each
+// report reaches every raft group.
+func (t *Transport) reportUnreachable(peer uint64) {
+	if t.cfg.Unreachable == nil {
+		return
+	}
+	now := time.Now()
+	t.reportMu.Lock()
+	last, ok := t.reported[peer]
+	recent := ok && now.Sub(last) < t.cfg.RetryInterval
+	if !recent {
+		t.reported[peer] = now
+	}
+	t.reportMu.Unlock()
+	if !recent {
 		t.cfg.Unreachable(peer)
 	}
 }
@@ -184,24 +214,25 @@ type outbound struct {
 // peer is the sending side towards one broker: a queue and the goroutine
 // that drains it into a stream.
 type peer struct {
-	cfg     Config
-	id      uint64
-	address string
-	conn    *grpc.ClientConn
-	queue   chan outbound
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	cfg         Config
+	id          uint64
+	address     string
+	conn        *grpc.ClientConn
+	queue       chan outbound
+	unreachable func(peer uint64)
+	ctx         context.Context
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
-func newPeer(cfg Config, id uint64, address string) (*peer, error) {
+func newPeer(cfg Config, id uint64, address string, unreachable func(uint64)) (*peer, error) {
 	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &peer{cfg: cfg, id: id, address: address, conn: conn, queue: make(chan outbound, cfg.QueueSize),
-		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		unreachable: unreachable, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -222,7 +253,8 @@ func (p *peer) stop() {
 	p.conn.Close()
 }
 
-// run keeps a stream to the peer open and sends what is queued, batched.
+// run keeps a stream to the peer open and sends what is queued, batched
+// by count and bytes.
 // A failed send drops its batch, reports the peer unreachable and
 // reconnects after RetryInterval.
 func (p *peer) run() {
@@ -239,6 +271,7 @@ func (p *peer) run() {
 			return
 		}
 		req := &raftv1.StreamRequest{From: p.cfg.NodeID}
+		size := 0
 		add := func(o outbound) {
 			b, err := o.msg.Marshal()
 			if err != nil {
@@ -246,10 +279,11 @@ func (p *peer) run() {
 				return
 			}
 			req.Envelopes = append(req.Envelopes, &raftv1.Envelope{Group: o.group, Message: b})
+			size += len(b) + len(o.group)
 		}
 		add(first)
 	drain:
-		for len(req.Envelopes) < p.cfg.MaxBatch {
+		for len(req.Envelopes) < p.cfg.MaxBatch && size < p.cfg.MaxBatchBytes {
 			select {
 			case o := <-p.queue:
 				add(o)
@@ -270,9 +304,7 @@ func (p *peer) run() {
 				return
 			}
 			p.cfg.Logger.Debug("transport: send failed", "peer", p.id, "err", err)
-			if p.cfg.Unreachable != nil {
-				p.cfg.Unreachable(p.id)
-			}
+			p.unreachable(p.id)
 			select {
 			case <-time.After(p.cfg.RetryInterval):
 			case <-p.ctx.Done():

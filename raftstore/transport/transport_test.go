@@ -149,3 +149,40 @@ func TestUnknownPeerIsUnreachable(t *testing.T) {
 		t.Fatalf("unknown peer reported %d times, want 1", got)
 	}
 }
+
+// TestLargeMessagesBatchedByBytes queues more large messages at once than
+// one gRPC message may hold: each batch must close by size, not count, or
+// the receiver rejects it and the messages are lost.
+func TestLargeMessagesBatchedByBytes(t *testing.T) {
+	a, b := startNode(t, 1), startNode(t, 2)
+	a.t.cfg.MaxBatchBytes = 2 << 20 // the test server takes 4 MiB messages
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	var msgs []raftpb.Message
+	for i := range uint64(20) {
+		m := msg(1, 2, i)
+		m.Entries[0].Data = big
+		msgs = append(msgs, m)
+	}
+	a.t.Send("g", msgs)
+	waitFor(t, "20 messages of 1 MiB", func() bool { return len(b.received()) == len(msgs) })
+	if got := a.unreachableCount(2); got != 0 {
+		t.Fatalf("peer reported unreachable %d times while up", got)
+	}
+}
+
+// TestUnreachableReportsRateLimited sends many messages to a peer that is
+// not there: raft groups hear of it once per retry interval, not once per
+// message.
+func TestUnreachableReportsRateLimited(t *testing.T) {
+	a := startNode(t, 1)
+	a.t.cfg.RetryInterval = time.Hour
+	for i := range uint64(100) {
+		a.t.Send("g", []raftpb.Message{msg(1, 7, i), msg(1, 7, i+1)})
+	}
+	if got := a.unreachableCount(7); got != 1 {
+		t.Fatalf("unknown peer reported %d times in one retry interval, want 1", got)
+	}
+}
