@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +229,66 @@ func eventually(t *testing.T, what string, check func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestFollowerForwardsProduceToLeader produces through a follower of a
+// replicated partition: the follower hands the requests to the leader's
+// Produce service (its gRPC metrics count them) rather than proposing
+// them through raft, where the ack would wait for the follower to apply.
+func TestFollowerForwardsProduceToLeader(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "fwd", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var leader int32
+	eventually(t, "a leader for fwd", func() error {
+		leader = describe(t, brokers[0], "fwd").Partitions[0].Leader
+		if leader == 0 {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	follower := brokers[leader%3]
+	before := produceMessagesReceived(t, brokers[leader-1])
+	p := int32(0)
+	const n = 5
+	var reqs []*runnelv1.ProduceRequest
+	for i := range n {
+		reqs = append(reqs, &runnelv1.ProduceRequest{Topic: "fwd", Partition: &p, CorrelationId: uint64(i),
+			Records: []*runnelv1.Record{{Value: fmt.Appendf(nil, "r%d", i)}}})
+	}
+	for i, resp := range follower.produceAll(reqs...) {
+		if resp.Error != nil || resp.Acks[0].BaseOffset != int64(i) {
+			t.Fatalf("request %d via a follower: acks %v, error %v; want offset %d", i, resp.Acks, resp.Error, i)
+		}
+	}
+	if got := produceMessagesReceived(t, brokers[leader-1]) - before; got != n {
+		t.Fatalf("the leader's Produce service received %d requests while %d were produced via a follower", got, n)
+	}
+}
+
+// produceMessagesReceived reads how many Produce requests a broker's gRPC
+// server has received, from its /metrics.
+func produceMessagesReceived(t *testing.T, b *testBroker) int {
+	t.Helper()
+	resp, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "grpc_server_msg_received_total{") && strings.Contains(line, `grpc_method="Produce"`) {
+			n, err := strconv.Atoi(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]))
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
 }

@@ -129,6 +129,10 @@ func (p *peers) close() {
 type produceLink struct {
 	conn *grpc.ClientConn
 
+	// sendMu orders the requests; it is held across SendMsg, which may
+	// wait for flow control, so the receiving side never takes it.
+	sendMu sync.Mutex
+
 	mu      sync.Mutex // guards the rest
 	stream  runnelv1.ProduceService_ProduceClient
 	cancel  context.CancelFunc
@@ -142,41 +146,60 @@ type produceResult struct {
 }
 
 func (l *produceLink) send(topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (<-chan produceResult, error) {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	stream, err := l.open()
+	if err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stream == nil {
-		ctx, cancel := context.WithCancel(forwardingContext(context.Background()))
-		stream, err := runnelv1.NewProduceServiceClient(l.conn).Produce(ctx)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		l.stream, l.cancel = stream, cancel
-		go l.receive(stream)
+	if l.stream != stream {
+		// It failed since open: its error reached the requests it had.
+		l.mu.Unlock()
+		return nil, status.Error(codes.Unavailable, "the forwarding stream broke: retry")
 	}
 	l.nextID++
 	id := l.nextID
 	result := make(chan produceResult, 1)
 	l.waiting[id] = result
-	// NB: under mu, so that requests leave in the order they were sent.
-	if err := l.stream.SendMsg(encodeProduceRequest(topic, partition, recs, id, acks)); err != nil {
-		l.failLocked(err)
+	l.mu.Unlock()
+	if err := stream.SendMsg(encodeProduceRequest(topic, partition, recs, id, acks)); err != nil {
+		l.fail(stream, err)
 		return nil, err
 	}
 	return result, nil
 }
 
+// open returns the link's stream, opening one if it has none; sendMu is
+// held.
+func (l *produceLink) open() (runnelv1.ProduceService_ProduceClient, error) {
+	l.mu.Lock()
+	stream := l.stream
+	l.mu.Unlock()
+	if stream != nil {
+		return stream, nil
+	}
+	ctx, cancel := context.WithCancel(forwardingContext(context.Background()))
+	stream, err := runnelv1.NewProduceServiceClient(l.conn).Produce(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l.mu.Lock()
+	l.stream, l.cancel = stream, cancel
+	l.mu.Unlock()
+	go l.receive(stream)
+	return stream, nil
+}
+
 func (l *produceLink) receive(stream runnelv1.ProduceService_ProduceClient) {
 	for {
 		resp, err := stream.Recv()
-		l.mu.Lock()
 		if err != nil {
-			if l.stream == stream {
-				l.failLocked(err)
-			}
-			l.mu.Unlock()
+			l.fail(stream, err)
 			return
 		}
+		l.mu.Lock()
 		result, ok := l.waiting[resp.CorrelationId]
 		delete(l.waiting, resp.CorrelationId)
 		l.mu.Unlock()
@@ -186,23 +209,29 @@ func (l *produceLink) receive(stream runnelv1.ProduceService_ProduceClient) {
 	}
 }
 
-// failLocked fails every request waiting on the stream and drops it; the
-// next send opens another.
-func (l *produceLink) failLocked(err error) {
+// fail fails every request waiting on stream and drops it, if it is
+// still the link's; the next send opens another.
+func (l *produceLink) fail(stream runnelv1.ProduceService_ProduceClient, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stream != stream {
+		return
+	}
 	for id, result := range l.waiting {
 		result <- produceResult{err: err}
 		delete(l.waiting, id)
 	}
-	if l.cancel != nil {
-		l.cancel()
-	}
+	l.cancel()
 	l.stream, l.cancel = nil, nil
 }
 
 func (l *produceLink) close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failLocked(status.Error(codes.Unavailable, "the broker is shutting down"))
+	stream := l.stream
+	l.mu.Unlock()
+	if stream != nil {
+		l.fail(stream, status.Error(codes.Unavailable, "the broker is shutting down"))
+	}
 }
 
 // encodeProduceRequest encodes a runnel.v1.ProduceRequest around records

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
@@ -84,11 +85,7 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 			pp.forwarded, err = b.forward(ctx, nr, byPartition[p], acks)
 		}
 		if err == nil && part != nil {
-			// Just after a restart the partition may still be electing.
-			err = waitReady(ctx, part)
-			if err == nil {
-				pp.proposal, err = submit(ctx, part, byPartition[p], now, durability(acks))
-			}
+			pp.forwarded, pp.proposal, err = b.produceReplicated(ctx, topic, p, part, byPartition[p], now, acks)
 		}
 		pp.err = b.storeError(topic, p, err)
 		pending.parts = append(pending.parts, pp)
@@ -152,16 +149,44 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 	return acks, nil
 }
 
+// readyWait bounds how long a produce waits for a partition that is still
+// electing or catching up (just after a restart, say) before it fails
+// UNAVAILABLE: a produce stream submits in order, so one such partition
+// holds back the stream's other requests meanwhile.
+const readyWait = 5 * time.Second
+
+// produceReplicated submits records to a partition replicated here. On a
+// follower that knows its leader they go to the leader over gRPC: a
+// proposal made here would complete only once this replica applied it,
+// and a lagging follower would hold its producers back. Raft's own
+// forwarding of the proposal is the fallback.
+func (b *Broker) produceReplicated(ctx context.Context, topic string, p int32, part *raftstore.Partition, recs []records.Record, now records.Timestamp, acks runnelv1.Acks) (func(context.Context) (int64, error), *raftstore.Proposal, error) {
+	if leader, ok := b.Member(int32(part.Leader())); ok && leader.NodeID != b.cfg.NodeID && b.cfg.Forwarder != nil && !isForwarded(ctx) {
+		wait, err := b.cfg.Forwarder.Produce(ctx, leader, topic, p, rawRecords(recs), acks)
+		if err == nil {
+			return wait, nil, nil
+		}
+		b.logger.Debug("forward to the leader failed; proposing through raft", "topic", topic, "partition", p, "err", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if err := waitReady(rctx, part); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("not ready after %v: %w", readyWait, raftstore.ErrNotLeader)
+	}
+	prop, err := submit(ctx, part, recs, now, durability(acks))
+	return nil, prop, err
+}
+
 // forward sends records to the first replica of nr that takes them: the
 // preferred leader first, the likeliest leader.
 func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, recs []records.Record, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
 	if b.cfg.Forwarder == nil {
 		return nil, nr
 	}
-	raw := make([][]byte, len(recs))
-	for i, r := range recs {
-		raw[i] = r.Bytes
-	}
+	raw := rawRecords(recs)
 	var errs []error
 	for _, m := range nr.Replicas {
 		wait, err := b.cfg.Forwarder.Produce(ctx, m, nr.Topic, nr.Partition, raw, acks)
@@ -171,6 +196,15 @@ func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, recs []rec
 		errs = append(errs, err)
 	}
 	return nil, fmt.Errorf("%w: %v", nr, errors.Join(errs...))
+}
+
+// rawRecords returns the records as their producer encoded them.
+func rawRecords(recs []records.Record) [][]byte {
+	raw := make([][]byte, len(recs))
+	for i, r := range recs {
+		raw[i] = r.Bytes
+	}
+	return raw
 }
 
 // durability is what an acks setting asks of the store.
