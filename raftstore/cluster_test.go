@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,7 +154,7 @@ func proposeRetrying(t *testing.T, p *raftstore.Partition, payload string) int64
 		if err == nil {
 			return off
 		}
-		if !errors.Is(err, raftstore.ErrNotLeader) && !errors.Is(err, raftstore.ErrProposalTimeout) || time.Now().After(deadline) {
+		if !errors.Is(err, raftstore.ErrNotLeader) && !errors.Is(err, raftstore.ErrLeaderChanged) && !errors.Is(err, raftstore.ErrProposalTimeout) || time.Now().After(deadline) {
 			t.Fatalf("propose %q: %v", payload, err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -339,5 +340,102 @@ func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
 	}
 	if hw := p.HighWatermark(); hw < 1+missed {
 		t.Fatalf("restarted follower ready at high watermark %d; the group had committed %d records", hw, 1+missed)
+	}
+}
+
+// TestOutcomesAcrossLeaderTransfers submits batches to a leader while its
+// leadership moves away: a batch that completed is in the log at its
+// offset, and one that failed with ErrNotLeader is nowhere in it (retrying
+// it cannot duplicate).
+func TestOutcomesAcrossLeaderTransfers(t *testing.T) {
+	replicas, _ := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "moving-0")
+	proposeRetrying(t, parts[0], "first")
+	type outcome struct {
+		payload string
+		pr      *raftstore.Proposal
+		offset  int64
+		err     error
+	}
+	var outcomes []outcome
+	ctx := context.Background()
+	var previous uint64
+	for round := range 5 {
+		// A leader other than the last round's, settled: every replica
+		// agrees on it.
+		var leader uint64
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			leader = parts[0].Leader()
+			if leader != 0 && leader != previous && parts[1].Leader() == leader && parts[2].Leader() == leader {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: leaders %d %d %d after 10s, the last round's %d", round, parts[0].Leader(), parts[1].Leader(), parts[2].Leader(), previous)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		previous = leader
+		lp := parts[leader-1]
+		for i := range 20 {
+			payload := fmt.Sprintf("round%d-%02d", round, i)
+			pr, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(payload)), payload...), raftstore.Quorum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes = append(outcomes, outcome{payload: payload, pr: pr})
+			if i == 10 {
+				lp.TransferLeadership(leader%3 + 1)
+			}
+		}
+		for i := len(outcomes) - 20; i < len(outcomes); i++ {
+			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			// NB: checked below, against the log.
+			outcomes[i].offset, outcomes[i].err = outcomes[i].pr.Wait(wctx)
+			cancel()
+		}
+	}
+	proposeRetrying(t, parts[0], "last")
+	var committed []string
+	for _, p := range parts {
+		waitFor := time.Now().Add(10 * time.Second)
+		for p.HighWatermark() < parts[0].HighWatermark() && time.Now().Before(waitFor) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	p := parts[0]
+	for from := int64(0); from < p.HighWatermark(); {
+		batches, err := p.Read(from, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			committed = append(committed, fmt.Sprintf("%d:%s", b.BaseOffset, b.Payload))
+			from = b.BaseOffset + int64(b.Header.RecordCount)
+		}
+	}
+	completed, notAppended := 0, 0
+	for _, o := range outcomes {
+		off, err := o.offset, o.err
+		at := slices.IndexFunc(committed, func(c string) bool { return strings.HasSuffix(c, ":"+o.payload) })
+		switch {
+		case err == nil:
+			completed++
+			if at < 0 || committed[at] != fmt.Sprintf("%d:%s", off, o.payload) {
+				t.Errorf("%s completed at offset %d but the log has it at %d", o.payload, off, at)
+			}
+		case errors.Is(err, raftstore.ErrNotLeader):
+			notAppended++
+			if at >= 0 {
+				t.Errorf("%s failed with %v but the log has it: %s", o.payload, err, committed[at])
+			}
+		case errors.Is(err, raftstore.ErrLeaderChanged), errors.Is(err, raftstore.ErrProposalTimeout):
+		default:
+			t.Errorf("%s: unexpected %v", o.payload, err)
+		}
+	}
+	t.Logf("%d batches: %d completed, %d not appended, across 5 leader transfers", len(outcomes), completed, notAppended)
+	if completed == 0 {
+		t.Fatal("no batch completed")
 	}
 }

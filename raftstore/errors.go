@@ -6,10 +6,16 @@ import (
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
-// ErrNotLeader is returned for a proposal when the group has no leader,
-// or the leader changed before the proposal was applied (it may or may
-// not have been appended); the caller should retry.
+// ErrNotLeader is returned for a proposal that was not appended: the group
+// has no leader this replica knows of, the leader lost its leadership
+// before appending it, or a newer leader's entry replaced it. Retrying
+// cannot duplicate it.
 var ErrNotLeader = errors.New("raftstore: not the partition leader")
+
+// ErrLeaderChanged is returned for a proposal this follower handed to a
+// leader that lost its leadership before this replica saw the entry: it
+// may or may not have been appended.
+var ErrLeaderChanged = errors.New("raftstore: the leader changed while the proposal waited; it may or may not have been appended")
 
 // ErrProposalTimeout is returned by Proposal.Wait when the batch was not
 // applied within Config.ProposalTimeout (a leader change lost it, or the

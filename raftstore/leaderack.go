@@ -1,6 +1,8 @@
 package raftstore
 
 import (
+	"fmt"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -18,21 +20,33 @@ type leaderAck struct {
 	prop  *proposal
 }
 
-// trackLeaderAcks notes the entries of an append that LeaderOnly
-// proposals of this leader wait for.
-func (p *Partition) trackLeaderAcks(l *loopState, m raftpb.Message) {
-	if p.node.BasicStatus().RaftState != raft.StateLeader {
+// trackAppended notes the raft index of each entry of an append that a
+// proposal waits for, and fails the proposals whose entries the append
+// replaces: a newer leader overwrote them, so they will never apply.
+// LeaderOnly proposals of this leader start waiting for their append to
+// be durable.
+func (p *Partition) trackAppended(l *loopState, m raftpb.Message) {
+	if len(l.waiting) == 0 {
 		return
 	}
+	leader := p.node.BasicStatus().RaftState == raft.StateLeader
 	for _, e := range m.Entries {
-		if e.Type != raftpb.EntryNormal || len(e.Data) < segment.BatchHeaderSize {
+		var id uint64
+		if e.Type == raftpb.EntryNormal && len(e.Data) >= segment.BatchHeaderSize {
+			if h, _, err := segment.DecodeBatchHeader(e.Data); err == nil {
+				id = h.ProposalID
+			}
+		}
+		if old, ok := l.byIndex[e.Index]; ok && old.id != id {
+			l.finish(old, proposalResult{err: fmt.Errorf("%w: a newer leader's entry replaced it", ErrNotLeader)})
+		}
+		prop, ok := l.waiting[id]
+		if !ok || id == 0 {
 			continue
 		}
-		h, _, err := segment.DecodeBatchHeader(e.Data)
-		if err != nil {
-			continue
-		}
-		if prop, ok := l.waiting[h.ProposalID]; ok && prop.durability == LeaderOnly {
+		prop.index = e.Index
+		l.byIndex[e.Index] = prop
+		if leader && prop.durability == LeaderOnly {
 			l.leaderAcks = append(l.leaderAcks, leaderAck{index: e.Index, prop: prop})
 		}
 	}
@@ -58,11 +72,10 @@ func (p *Partition) completeLeaderAcks(l *loopState, msgs []raftpb.Message) {
 		}
 		n++
 		if _, waiting := l.waiting[a.prop.id]; !waiting {
-			continue // failed meanwhile (leadership lost)
+			continue // failed meanwhile (its entry replaced)
 		}
-		delete(l.waiting, a.prop.id)
 		base, _, err := p.log.EntryOffsets(a.index)
-		a.prop.result <- proposalResult{baseOffset: base, err: err}
+		l.finish(a.prop, proposalResult{baseOffset: base, err: err})
 	}
 	l.leaderAcks = l.leaderAcks[n:]
 }

@@ -32,7 +32,13 @@ func (p *Partition) run(campaigned bool) {
 	ticker := time.NewTicker(p.store.cfg.TickInterval)
 	defer ticker.Stop()
 
-	l := &loopState{waiting: make(map[uint64]*proposal), followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
+	l := &loopState{waiting: make(map[uint64]*proposal), byIndex: make(map[uint64]*proposal),
+		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
+	// NB: what opening counted as applied (a data partition's committed
+	// log) has its term; a state machine's log start has none to match.
+	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
+		l.appliedTerm = term
+	}
 	var (
 		err   error
 		ticks int
@@ -108,13 +114,24 @@ func (p *Partition) run(campaigned bool) {
 
 // loopState is owned by the loop goroutine.
 type loopState struct {
-	waiting    map[uint64]*proposal // by proposal id, until applied
-	leaderAcks []leaderAck          // LeaderOnly proposals being appended, in index order
-	followers  syncState
+	waiting     map[uint64]*proposal // by proposal id, until applied
+	byIndex     map[uint64]*proposal // the waiting proposals appended here, by raft index
+	appliedTerm uint64               // the term of the last entry applied
+	leaderAcks  []leaderAck          // LeaderOnly proposals being appended, in index order
+	followers   syncState
 	// readIndex is the leader's commit index as a ReadIndex request
 	// returned it (0: not known yet): once applied this far, the replica
 	// has applied everything committed before it opened. See checkReady.
 	readIndex uint64
+}
+
+// finish completes a waiting proposal.
+func (l *loopState) finish(prop *proposal, r proposalResult) {
+	delete(l.waiting, prop.id)
+	if prop.index != 0 && l.byIndex[prop.index] == prop {
+		delete(l.byIndex, prop.index)
+	}
+	prop.result <- r
 }
 
 // propose hands a proposal to raft. On a follower raft forwards it to the
@@ -135,10 +152,9 @@ func (p *Partition) propose(l *loopState, prop *proposal) {
 // may have dropped them (a forwarded proposal is not retransmitted).
 func (p *Partition) expireProposals(l *loopState) {
 	now := time.Now()
-	for id, prop := range l.waiting {
+	for _, prop := range l.waiting {
 		if now.After(prop.deadline) {
-			prop.result <- proposalResult{err: ErrProposalTimeout}
-			delete(l.waiting, id)
+			l.finish(prop, proposalResult{err: ErrProposalTimeout})
 		}
 	}
 }
@@ -154,14 +170,14 @@ func (p *Partition) step(m raftpb.Message) {
 // handleReady routes a Ready's messages: appends to the appender (in
 // order), applies here (in order), the rest to peers.
 func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
+	var leaderChanged, leadershipLost bool
 	if rd.SoftState != nil {
+		leaderChanged = rd.SoftState.Lead != p.leader.Load()
+		leadershipLost = p.leader.Load() == p.store.cfg.NodeID && rd.SoftState.Lead != p.store.cfg.NodeID
 		p.leader.Store(rd.SoftState.Lead)
 		p.checkInSync(&l.followers, true)
 		p.askReadIndex(l)
-		if rd.SoftState.RaftState != raft.StateLeader {
-			// Entries proposed here may be replaced by the new leader's.
-			p.failWaiting(l, ErrNotLeader)
-		}
+		p.checkReady(l)
 	}
 	for _, rs := range rd.ReadStates {
 		l.readIndex = max(l.readIndex, rs.Index)
@@ -174,7 +190,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
 				return fmt.Errorf("snapshot at index %d: followers are not supported yet", m.Snapshot.Metadata.Index)
 			}
-			p.trackLeaderAcks(l, m)
+			p.trackAppended(l, m)
 			select {
 			case p.appends <- m:
 			case err := <-p.appendFailed:
@@ -197,7 +213,30 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			remote = append(remote, m)
 		}
 	}
+	if leaderChanged {
+		// NB: after this Ready's appends and applies, which may hold the
+		// entries of proposals waiting here.
+		p.leaderChanged(l, leadershipLost)
+	}
 	return p.send(remote)
+}
+
+// leaderChanged fails the proposals that will not be applied under the
+// new leader, or cannot be known to be: those never appended here. One
+// this replica led when proposing was dropped by raft: ErrNotLeader. One
+// it handed to the old leader may sit in that leader's log:
+// ErrLeaderChanged. The proposals appended here wait on: they apply, or
+// a newer leader's entries replace them (trackAppended).
+func (p *Partition) leaderChanged(l *loopState, wasLeader bool) {
+	err := ErrLeaderChanged
+	if wasLeader {
+		err = fmt.Errorf("%w: this replica lost the leadership before appending it", ErrNotLeader)
+	}
+	for _, prop := range l.waiting {
+		if prop.index == 0 {
+			l.finish(prop, proposalResult{err: err})
+		}
+	}
 }
 
 // stepAll delivers the responses of local storage work (appends made
@@ -250,11 +289,12 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	}
 	p.storage.appliedTo(last.Index)
 	p.changed.notify()
+	l.appliedTerm = last.Term
 	p.checkReady(l)
 	// NB: acknowledge only after the high watermark moved, so that a
 	// producer that reads right after its ack sees its records.
 	for _, c := range done {
-		c.prop.result <- c.result
+		l.finish(c.prop, c.result)
 	}
 	return nil
 }
@@ -282,7 +322,6 @@ func (p *Partition) applyBatch(l *loopState, e raftpb.Entry) (completion, error)
 	if !ok {
 		return completion{}, nil
 	}
-	delete(l.waiting, h.ProposalID)
 	return completion{prop: prop, result: proposalResult{baseOffset: base, err: applyErr}}, nil
 }
 
@@ -295,24 +334,34 @@ func (p *Partition) applyConfChange(cc raftpb.ConfChangeI) {
 // readIndexContext tags the ReadIndex requests of checkReady.
 var readIndexContext = []byte("ready")
 
-// askReadIndex asks the leader, until the partition is ready, for its
+// askReadIndex asks the leader, until this follower is ready, for its
 // commit index (raft's ReadIndex: a leader answers once it has committed
 // an entry of its term and a quorum still follows it). It runs when the
 // leader changes and on every tick, since a request made without a leader,
 // or lost on the way, gets no answer.
 func (p *Partition) askReadIndex(l *loopState) {
-	if l.readIndex != 0 || p.leader.Load() == 0 || p.isReady() {
+	leader := p.leader.Load()
+	if l.readIndex != 0 || leader == 0 || leader == p.store.cfg.NodeID || p.isReady() {
 		return
 	}
 	p.node.ReadIndex(readIndexContext)
 }
 
-// checkReady marks the partition ready once it has applied everything the
-// leader had committed when asked (askReadIndex): a replica that restarts
-// knows only the commit index it last saved, which may lag the group's,
-// and must not serve, or replay state from, a log it has not caught up on.
+// checkReady marks the partition ready once it has applied everything
+// committed before it opened: a replica that restarts knows only the
+// commit index it last saved, which may lag the group's, and must not
+// serve, or replay state from, a log it has not caught up on. A leader
+// has once it applied an entry of its own term; a follower once it
+// applied as far as the leader's commit index when asked (askReadIndex).
 func (p *Partition) checkReady(l *loopState) {
-	if l.readIndex == 0 || p.commitIndex.Load() < l.readIndex {
+	switch leader := p.leader.Load(); {
+	case leader == 0:
+		return
+	case leader == p.store.cfg.NodeID:
+		if l.appliedTerm != p.node.BasicStatus().Term {
+			return
+		}
+	case l.readIndex == 0 || p.commitIndex.Load() < l.readIndex:
 		return
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
@@ -328,9 +377,8 @@ func (p *Partition) isReady() bool {
 }
 
 func (p *Partition) failWaiting(l *loopState, err error) {
-	for id, prop := range l.waiting {
-		prop.result <- proposalResult{err: err}
-		delete(l.waiting, id)
+	for _, prop := range l.waiting {
+		l.finish(prop, proposalResult{err: err})
 	}
 	l.leaderAcks = nil
 }

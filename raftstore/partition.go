@@ -115,6 +115,7 @@ type proposal struct {
 	durability Durability
 	result     chan proposalResult // buffered: the loop never blocks on it
 	deadline   time.Time           // set by the loop when it proposes
+	index      uint64              // the raft index of its entry once appended here (0: not yet)
 }
 
 // Durability says when a submitted batch counts as done.

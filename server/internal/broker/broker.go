@@ -326,7 +326,7 @@ func (b *Broker) storeError(topic string, p int32, err error) error {
 			return terr
 		}
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrProposalTimeout):
+	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrLeaderChanged), errors.Is(err, raftstore.ErrProposalTimeout):
 		nl := &NotLeaderError{Topic: topic, Partition: p, Err: err}
 		if part := b.store.Partition(partitionName(topic, p)); part != nil {
 			if m, ok := b.Member(int32(part.Leader())); ok {
