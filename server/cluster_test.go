@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
@@ -291,4 +292,108 @@ func produceMessagesReceived(t *testing.T, b *testBroker) int {
 		}
 	}
 	return 0
+}
+
+// TestShutdownDeliversAcksInFlight stops the leader of a replicated
+// partition while a producer pipelines requests to it: graceful shutdown
+// hands the leadership off and then answers every request it took with
+// an ack, or with UNAVAILABLE for one it did not append, before the
+// stream ends; every acknowledged record is readable on the others.
+func TestShutdownDeliversAcksInFlight(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "inflight", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var leader int32
+	eventually(t, "a leader for inflight", func() error {
+		leader = describe(t, brokers[0], "inflight").Partitions[0].Leader
+		if leader == 0 {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	lb := brokers[leader-1]
+	// NB: a client of its own: stopping a test broker closes its client.
+	producer, err := client.Dial(lb.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	stream, err := producer.Produce.Produce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := int32(0)
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		for ; n < 5000; n++ {
+			req := &runnelv1.ProduceRequest{Topic: "inflight", Partition: &p, CorrelationId: uint64(n),
+				Records: []*runnelv1.Record{{Value: fmt.Appendf(nil, "v%d", n)}}}
+			if stream.Send(req) != nil {
+				break
+			}
+		}
+		sent <- n
+	}()
+	var acked []string
+	answered := map[uint64]bool{}
+	stopped := make(chan struct{})
+	var end error
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			end = err
+			break
+		}
+		answered[resp.CorrelationId] = true
+		switch {
+		case resp.Error == nil:
+			acked = append(acked, fmt.Sprintf("v%d", resp.CorrelationId))
+		case codes.Code(resp.Error.Code) != codes.Unavailable:
+			t.Errorf("request %d: %v, want an ack or UNAVAILABLE", resp.CorrelationId, resp.Error)
+		}
+		if len(answered) == 50 {
+			go func() { lb.stop(); close(stopped) }()
+		}
+	}
+	<-stopped
+	n := <-sent
+	if len(acked) < 50 {
+		t.Fatalf("%d acks of %d requests sent", len(acked), n)
+	}
+	// Every request the broker took before it stopped taking them got
+	// its answer: the answered ones are a prefix of those sent.
+	for id := range uint64(len(answered)) {
+		if !answered[id] {
+			t.Fatalf("request %d got no answer though %d later ones did", id, len(answered))
+		}
+	}
+	if status.Code(end) != codes.Unavailable || !strings.Contains(end.Error(), "not answered were not appended") {
+		t.Fatalf("the stream ended with %v, want UNAVAILABLE saying the unanswered requests were not appended", end)
+	}
+	other := brokers[leader%3]
+	var got []string
+	eventually(t, "acknowledged records readable on another broker", func() error {
+		got = readValues(t, other, "inflight")
+		for _, v := range acked {
+			if !slices.Contains(got, v) {
+				return fmt.Errorf("acknowledged %s missing from %d records read", v, len(got))
+			}
+		}
+		return nil
+	})
+	// The stream's end promised that the requests it left unanswered were
+	// not appended: the broker answered every one it took.
+	for _, v := range got {
+		var id uint64
+		if _, err := fmt.Sscanf(v, "v%d", &id); err != nil {
+			t.Fatal(err)
+		}
+		if !answered[id] {
+			t.Errorf("request %d was never answered, yet its record %s is in the log", id, v)
+		}
+	}
+	t.Logf("%d requests sent, %d answered, %d acknowledged, %d in the log", n, len(answered), len(acked), len(got))
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/status"
 
@@ -23,12 +25,30 @@ type produceService struct {
 	// stopping is done when the server shuts down: streams then stop
 	// taking requests, deliver the acks in flight and end.
 	stopping context.Context
+	streams  atomic.Int64 // the Produce calls running
+}
+
+// drain waits, once stopping is done, until every Produce stream has
+// delivered its acks in flight and ended, or ctx ends.
+func (s *produceService) drain(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.streams.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%d stream(s) left: %w", s.streams.Load(), ctx.Err())
+		}
+	}
+	return nil
 }
 
 // Produce reads requests in order and submits each before reading the
 // next, so requests keep their order per partition; a sender goroutine
 // waits for the acks and writes responses in request order.
 func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) error {
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
 	ctx := stream.Context()
 	responses := make(chan func() *runnelv1.ProduceResponse, maxProduceInFlight)
 	sent := make(chan error, 1)

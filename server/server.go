@@ -48,6 +48,7 @@ type Server struct {
 
 	stopping context.Context // done once Shutdown starts
 	stop     context.CancelFunc
+	produce  *produceService
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -114,7 +115,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		),
 	)
 	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b, peers: fwd})
-	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{broker: b, stopping: s.stopping})
+	s.produce = &produceService{broker: b, stopping: s.stopping}
+	runnelv1.RegisterProduceServiceServer(s.grpc, s.produce)
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	b.RegisterRaft(s.grpc)
@@ -191,6 +193,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.broker.HandOffLeadership(handOff)
 		handedOff()
 		s.stop()
+		// NB: the acks in flight need the other brokers: detach only once
+		// the produce streams delivered them (or time ran out).
+		if err := s.produce.drain(ctx); err != nil {
+			s.logger.Warn("shutdown: produce streams still waiting for acks", "err", err)
+		}
 		s.broker.Detach()
 		done := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(done) }()
