@@ -88,6 +88,13 @@ type appenderState struct {
 func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 	mustSync := false
 	for _, m := range batch {
+		// NB: raft orders a snapshot before the entries that follow it.
+		if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
+			if err := p.storage.installSnapshot(*m.Snapshot); err != nil {
+				return err
+			}
+			mustSync = true
+		}
 		if len(m.Entries) > 0 {
 			if err := p.storage.append(m.Entries); err != nil {
 				return fmt.Errorf("append: %w", err)

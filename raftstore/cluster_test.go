@@ -49,12 +49,13 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 		Logger:        logger,
 	})
 	store, err = raftstore.Open(raftstore.Config{
-		Dir:           r.dir,
-		NodeID:        r.id,
-		TickInterval:  20 * time.Millisecond,
-		ElectionTicks: r.electionTicks,
-		Transport:     r.transport,
-		Logger:        logger,
+		Dir:                    r.dir,
+		NodeID:                 r.id,
+		TickInterval:           20 * time.Millisecond,
+		ElectionTicks:          r.electionTicks,
+		RetentionCheckInterval: 50 * time.Millisecond,
+		Transport:              r.transport,
+		Logger:                 logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -438,4 +439,98 @@ func TestOutcomesAcrossLeaderTransfers(t *testing.T) {
 	if completed == 0 {
 		t.Fatal("no batch completed")
 	}
+}
+
+// TestFollowerBehindLogStart stops a follower while retention on the
+// others deletes entries it never got: back, it gets a snapshot (where
+// the log starts, nothing more), continues from there, and ends with the
+// leader's log from its start on, at the same offsets.
+func TestFollowerBehindLogStart(t *testing.T) {
+	replicas, peers := startCluster(t, 3)
+	cfg := raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}, SegmentBytes: 4096, RetentionBytes: 8192}
+	var parts []*raftstore.Partition
+	for _, r := range replicas {
+		p, err := r.store.OpenPartition("compacted-0", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+	}
+	proposeRetrying(t, parts[0], "first")
+	leader := parts[0].Leader()
+	follower := replicas[leader%3]
+	waitPayloads(t, parts[leader%3], []string{"0:first"})
+	follower.stop(t)
+
+	lp := parts[leader-1]
+	payload := strings.Repeat("x", 500)
+	for range 200 {
+		proposeRetrying(t, lp, payload)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lp.LogStartOffset() < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("retention left the leader's log start at %d", lp.LogStartOffset())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	follower.start(t, peers)
+	p, err := follower.store.OpenPartition("compacted-0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := proposeRetrying(t, lp, "after")
+	deadline = time.Now().Add(10 * time.Second)
+	for p.HighWatermark() != off+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower high watermark %d, log start %d; the leader's %d", p.HighWatermark(), p.LogStartOffset(), off+1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p.LogStartOffset() == 0 {
+		t.Fatal("the follower's log still starts at 0: it did not take the snapshot")
+	}
+	// Same records at the same offsets, from the follower's log start on.
+	start := max(p.LogStartOffset(), lp.LogStartOffset())
+	leaderRecs, followerRecs := readFrom(t, lp, start), readFrom(t, p, start)
+	if !slices.Equal(leaderRecs, followerRecs) || len(followerRecs) == 0 || followerRecs[len(followerRecs)-1] != fmt.Sprintf("%d:after", off) {
+		t.Fatalf("from offset %d the follower has %d records ending %q, the leader %d",
+			start, len(followerRecs), followerRecs[len(followerRecs)-1:], len(leaderRecs))
+	}
+
+	// The snapshot's log start survives a restart.
+	logStart := p.LogStartOffset()
+	follower.stop(t)
+	follower.start(t, peers)
+	p, err = follower.store.OpenPartition("compacted-0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower is not ready after a restart")
+	}
+	if p.LogStartOffset() < logStart || p.HighWatermark() != off+1 {
+		t.Fatalf("after a restart the follower's log starts at %d (was %d), high watermark %d (want %d)",
+			p.LogStartOffset(), logStart, p.HighWatermark(), off+1)
+	}
+}
+
+// readFrom reads p's committed records from offset from on.
+func readFrom(t *testing.T, p *raftstore.Partition, from int64) []string {
+	t.Helper()
+	var out []string
+	for from < p.HighWatermark() {
+		batches, err := p.Read(from, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			out = append(out, fmt.Sprintf("%d:%s", b.BaseOffset, b.Payload))
+			from = b.BaseOffset + int64(b.Header.RecordCount)
+		}
+	}
+	return out
 }

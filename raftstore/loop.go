@@ -86,7 +86,10 @@ func (p *Partition) run(campaigned bool) {
 		case <-p.appended.signal:
 			msgs := p.appended.take()
 			p.completeLeaderAcks(l, msgs)
-			err = p.stepAll(msgs)
+			err = p.appliedSnapshots(l, msgs)
+			if err == nil {
+				err = p.stepAll(msgs)
+			}
 		case err = <-p.appendFailed:
 		case prop := <-p.proposals:
 			p.propose(l, prop)
@@ -187,8 +190,10 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	for _, m := range rd.Messages {
 		switch m.To {
 		case raft.LocalAppendThread:
-			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
-				return fmt.Errorf("snapshot at index %d: followers are not supported yet", m.Snapshot.Metadata.Index)
+			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) && p.cfg.Apply != nil {
+				// A state machine's log is never compacted (retention.go):
+				// its leader has no snapshot to send.
+				return fmt.Errorf("snapshot at index %d for a state machine partition", m.Snapshot.Metadata.Index)
 			}
 			p.trackAppended(l, m)
 			select {
@@ -295,6 +300,28 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	// producer that reads right after its ack sees its records.
 	for _, c := range done {
 		l.finish(c.prop, c.result)
+	}
+	return nil
+}
+
+// appliedSnapshots moves the high watermark to the snapshots the appender
+// installed: for a partition whose state is its log, an installed
+// snapshot is an applied one (raft, too, counts it applied once its
+// append response steps in).
+func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error {
+	for _, m := range msgs {
+		if m.Type != raftpb.MsgStorageAppendResp || m.Snapshot == nil || raft.IsEmptySnap(*m.Snapshot) {
+			continue
+		}
+		snap := m.Snapshot.Metadata
+		if err := p.setAppliedIndex(snap.Index); err != nil {
+			return err
+		}
+		p.storage.appliedTo(snap.Index)
+		p.changed.notify()
+		l.appliedTerm = snap.Term
+		p.logger.Info("installed a snapshot from the leader", "index", snap.Index, "log_start_offset", p.log.StartOffset())
+		p.checkReady(l)
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package raftstore
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -122,24 +125,42 @@ func (s *storage) FirstIndex() (uint64, error) { return s.log.FirstIndex(), nil 
 // partition's state is its log, so a follower behind the log start needs
 // nothing but the point to continue from (see shared/DESIGN.md).
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
-	// NB: retention (on the append goroutine) may move the log start
-	// between the two reads: read again until they agree.
-	first := s.log.FirstIndex()
-	term, err := s.log.Term(first - 1)
-	for errors.Is(err, raft.ErrCompacted) {
-		first = s.log.FirstIndex()
-		term, err = s.log.Term(first - 1)
-	}
+	b := s.log.Boundary()
+	data, err := proto.Marshal(&raftv1.SnapshotData{LogStartOffset: b.NextOffset})
 	if err != nil {
-		return raftpb.Snapshot{}, raftError(err)
+		return raftpb.Snapshot{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
-		Index:     first - 1,
-		Term:      term,
+	return raftpb.Snapshot{Data: data, Metadata: raftpb.SnapshotMetadata{
+		Index:     b.Index,
+		Term:      b.Term,
 		ConfState: s.state.conf,
 	}}, nil
+}
+
+// installSnapshot makes the log start after a leader's snapshot: what this
+// replica holds before it goes, and so does the rest unless it agrees
+// with the leader's log (segment.Log.SetBoundary). The snapshot's voters
+// become this replica's; the appender saves them with the hard state.
+func (s *storage) installSnapshot(snap raftpb.Snapshot) error {
+	var data raftv1.SnapshotData
+	if err := proto.Unmarshal(snap.Data, &data); err != nil {
+		return fmt.Errorf("snapshot at index %d: %w", snap.Metadata.Index, err)
+	}
+	err := s.log.SetBoundary(segment.Boundary{
+		Index:      snap.Metadata.Index,
+		Term:       snap.Metadata.Term,
+		NextOffset: data.LogStartOffset,
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot at index %d: %w", snap.Metadata.Index, err)
+	}
+	s.rmu.Lock()
+	s.recent = nil
+	s.rmu.Unlock()
+	s.setConf(snap.Metadata.ConfState)
+	return nil
 }
 
 func (s *storage) setHard(hs raftpb.HardState) {

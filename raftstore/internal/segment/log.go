@@ -100,6 +100,14 @@ func (l *Log) LastIndex() uint64 {
 
 func (l *Log) lastIndex() uint64 { return max(l.active().lastIndex, l.boundary.Index) }
 
+// Boundary returns the entry just before the log start (index 0 for a log
+// that starts at 1).
+func (l *Log) Boundary() Boundary {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.boundary
+}
+
 // StartOffset is the offset of the first record in the log.
 func (l *Log) StartOffset() int64 {
 	l.mu.RLock()

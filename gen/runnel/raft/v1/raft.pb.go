@@ -170,6 +170,55 @@ func (*StreamResponse) Descriptor() ([]byte, []int) {
 	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
 }
 
+// SnapshotData is the data of a partition's raft snapshot. A partition's
+// state is its log, so a snapshot carries only where the log starts: a
+// follower behind the leader's log start continues from there (see
+// shared/DESIGN.md). The index, term and voters are raft's own metadata.
+type SnapshotData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offset of the first record after the snapshot's index.
+	LogStartOffset int64 `protobuf:"varint,1,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SnapshotData) Reset() {
+	*x = SnapshotData{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotData) ProtoMessage() {}
+
+func (x *SnapshotData) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
+func (*SnapshotData) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SnapshotData) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
 var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
@@ -181,7 +230,9 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\bEnvelope\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\x10\n" +
-	"\x0eStreamResponse2X\n" +
+	"\x0eStreamResponse\"8\n" +
+	"\fSnapshotData\x12(\n" +
+	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset2X\n" +
 	"\vRaftService\x12I\n" +
 	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x01B;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
@@ -197,11 +248,12 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
 	(*StreamRequest)(nil),  // 0: runnel.raft.v1.StreamRequest
 	(*Envelope)(nil),       // 1: runnel.raft.v1.Envelope
 	(*StreamResponse)(nil), // 2: runnel.raft.v1.StreamResponse
+	(*SnapshotData)(nil),   // 3: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
 	1, // 0: runnel.raft.v1.StreamRequest.envelopes:type_name -> runnel.raft.v1.Envelope
@@ -225,7 +277,7 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
