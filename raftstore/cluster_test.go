@@ -534,3 +534,86 @@ func readFrom(t *testing.T, p *raftstore.Partition, from int64) []string {
 	}
 	return out
 }
+
+// TestMoveReplicas moves a group from replicas {1, 2} to {2, 3} while
+// records keep coming: 3 joins with an empty log and learns the group's
+// configuration from the leader (its log from the start, or a snapshot
+// once retention deleted the start), catches up as a learner, is promoted
+// while 1 is removed in one joint change, and ends with every record at
+// the same offset as the others.
+func TestMoveReplicas(t *testing.T) {
+	for _, compacted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compacted=%v", compacted), func(t *testing.T) {
+			replicas, _ := startCluster(t, 3)
+			cfg := raftstore.PartitionConfig{Voters: []uint64{1, 2}, Campaign: true}
+			if compacted {
+				cfg.SegmentBytes, cfg.RetentionBytes = 4096, 8192
+			}
+			p1, err := replicas[0].store.OpenPartition("move-0", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Campaign = false
+			p2, err := replicas[1].store.OpenPartition("move-0", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := strings.Repeat("x", 300)
+			for range 100 {
+				proposeRetrying(t, p1, payload)
+			}
+			if compacted {
+				waitUntil(t, "retention on the leader", func() bool { return p1.LogStartOffset() > 0 })
+			}
+			joinCfg := cfg
+			joinCfg.Join = true
+			p3, err := replicas[2].store.OpenPartition("move-0", joinCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p3.Conf().Voters != nil {
+				t.Fatalf("a joining replica starts with voters %v", p3.Conf().Voters)
+			}
+
+			leaderOf := func() *raftstore.Partition {
+				if p1.Leader() == 1 {
+					return p1
+				}
+				return p2
+			}
+			leaderOf().ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddLearnerNode, NodeID: 3}}})
+			waitUntil(t, "3 added as a learner", func() bool { return slices.Equal(p3.Conf().Learners, []uint64{3}) })
+			proposeRetrying(t, p1, "while learning")
+			waitUntil(t, "the learner caught up", func() bool { return slices.Contains(leaderOf().CaughtUp(), 3) })
+
+			leaderOf().ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{
+				{Type: raftpb.ConfChangeAddNode, NodeID: 3},
+				{Type: raftpb.ConfChangeRemoveNode, NodeID: 1},
+			}})
+			waitUntil(t, "voters {2, 3}", func() bool {
+				cs := p2.Conf()
+				return slices.Equal(cs.Voters, []uint64{2, 3}) && len(cs.VotersOutgoing) == 0 && slices.Equal(p3.Conf().Voters, []uint64{2, 3})
+			})
+			off := proposeRetrying(t, p3, "after the move")
+			waitUntil(t, "2 and 3 have the last record", func() bool { return p2.HighWatermark() == off+1 && p3.HighWatermark() == off+1 })
+			start := max(p2.LogStartOffset(), p3.LogStartOffset())
+			if got, want := readFrom(t, p3, start), readFrom(t, p2, start); !slices.Equal(got, want) || len(got) == 0 {
+				t.Fatalf("from offset %d the new replica has %d records, the old %d", start, len(got), len(want))
+			}
+			if compacted && p3.LogStartOffset() == 0 {
+				t.Fatal("the new replica's log starts at 0: it did not start from a snapshot")
+			}
+		})
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // replicaLagTime is how long a follower may go without being caught up
@@ -47,6 +48,30 @@ type followerView struct {
 func (p *Partition) TransferLeadership(to uint64) {
 	select {
 	case p.transfers <- to:
+	default: // one request in flight is enough
+	}
+}
+
+// Conf returns the group's configuration as this replica last applied it.
+func (p *Partition) Conf() raftpb.ConfState {
+	cs := p.storage.currentState().conf
+	return raftpb.ConfState{
+		Voters:         slices.Clone(cs.Voters),
+		Learners:       slices.Clone(cs.Learners),
+		VotersOutgoing: slices.Clone(cs.VotersOutgoing),
+		LearnersNext:   slices.Clone(cs.LearnersNext),
+		AutoLeave:      cs.AutoLeave,
+	}
+}
+
+// ChangeConf asks the leader (this replica) to propose a configuration
+// change: adding learners, promoting them, removing voters (several at
+// once go through a joint configuration, left automatically). It is a
+// request, done when Conf says so: raft takes one change at a time and
+// drops a proposal made while another is pending.
+func (p *Partition) ChangeConf(cc raftpb.ConfChangeV2) {
+	select {
+	case p.confChanges <- cc:
 	default: // one request in flight is enough
 	}
 }

@@ -70,6 +70,10 @@ func (p *Partition) run(campaigned bool) {
 			p.askReadIndex(l)
 		case to := <-p.transfers:
 			p.node.TransferLeader(to)
+		case cc := <-p.confChanges:
+			if err := p.node.ProposeConfChange(cc); err != nil {
+				p.logger.Warn("configuration change dropped", "change", cc.String(), "err", err)
+			}
 		case m := <-p.inbound:
 			p.step(m)
 		drainInbound:
@@ -268,13 +272,13 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("entry %d: conf change: %w", e.Index, err)
 			}
-			p.applyConfChange(cc)
+			p.applyConfChange(e.Index, cc)
 		case raftpb.EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("entry %d: conf change: %w", e.Index, err)
 			}
-			p.applyConfChange(cc)
+			p.applyConfChange(e.Index, cc)
 		case raftpb.EntryNormal:
 			if len(e.Data) == 0 {
 				continue // a new leader's empty entry
@@ -353,9 +357,15 @@ func (p *Partition) applyBatch(l *loopState, e raftpb.Entry) (completion, error)
 }
 
 // applyConfChange applies a committed configuration change; the appender
-// persists the new ConfState (see appender.saveState).
-func (p *Partition) applyConfChange(cc raftpb.ConfChangeI) {
-	p.storage.setConf(*p.node.ApplyConfChange(cc))
+// persists the new ConfState (see appender.saveState). A change the
+// ConfState already includes (a state machine replaying its log, a
+// follower's entries after a snapshot) is skipped: applying a joint
+// change twice is an error to raft.
+func (p *Partition) applyConfChange(index uint64, cc raftpb.ConfChangeI) {
+	if index <= p.storage.currentState().confIndex {
+		return
+	}
+	p.storage.setConf(*p.node.ApplyConfChange(cc), index)
 }
 
 // readIndexContext tags the ReadIndex requests of checkReady.

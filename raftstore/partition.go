@@ -41,7 +41,14 @@ type PartitionConfig struct {
 	RetentionBytes int64
 	// Voters are the raft ids of the replicas when the partition is
 	// created (default: this node alone). Ignored when it already exists.
+	// The group's first entries record them as configuration changes, so
+	// that a replica added later learns them from the log.
 	Voters []uint64
+	// Join creates the partition as a replica being added to a running
+	// group (see ChangeConf): with an empty log and no voters, it never
+	// campaigns, and learns the group's configuration from the leader's
+	// log or snapshot. Ignored when the partition already exists.
+	Join bool
 	// Campaign makes this replica stand for election as soon as the
 	// partition is created here, rather than after an election timeout:
 	// the placement's preferred leader, so that leaders spread as planned.
@@ -79,6 +86,7 @@ type Partition struct {
 	inbound     chan raftpb.Message
 	unreachable chan uint64
 	transfers   chan uint64 // leadership transfer requests
+	confChanges chan raftpb.ConfChangeV2
 
 	// The raft loop hands appends to the append goroutine and gets their
 	// responses back once durable (appender.go).
@@ -162,11 +170,16 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		return nil, err
 	}
 	if !exists {
-		voters := pc.Voters
-		if len(voters) == 0 {
-			voters = []uint64{s.cfg.NodeID}
+		if !pc.Join {
+			voters := pc.Voters
+			if len(voters) == 0 {
+				voters = []uint64{s.cfg.NodeID}
+			}
+			if state, err = bootstrap(log, voters); err != nil {
+				log.Close()
+				return nil, err
+			}
 		}
-		state.conf.Voters = voters
 		if err := writeState(dir, state); err != nil {
 			log.Close()
 			return nil, err
@@ -196,6 +209,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		inbound:     make(chan raftpb.Message, inboundQueueSize),
 		unreachable: make(chan uint64, 16),
 		transfers:   make(chan uint64, 1),
+		confChanges: make(chan raftpb.ConfChangeV2, 1),
 		changed:     newNotifier(),
 		ready:       make(chan struct{}),
 		stop:        make(chan struct{}),
@@ -232,6 +246,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		CheckQuorum:               true,
 		PreVote:                   true,
 		AsyncStorageWrites:        true,
+		StepDownOnRemoval:         true,
 		Logger:                    raftLogger{logger},
 	})
 	if err != nil {
@@ -252,6 +267,33 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	go p.appendLoop()
 	go p.run(campaign)
 	return p, nil
+}
+
+// bootstrap starts a new group's log as raft's own Bootstrap does: one
+// committed configuration change per voter at term 1. Every replica of a
+// new group writes the same entries, and a replica added later replays
+// them (see PartitionConfig.Join).
+func bootstrap(log *segment.Log, voters []uint64) (persistentState, error) {
+	var st persistentState
+	entries := make([]raftpb.Entry, len(voters))
+	for i, id := range voters {
+		cc := raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id}
+		data, err := cc.Marshal()
+		if err != nil {
+			return st, err
+		}
+		entries[i] = raftpb.Entry{Type: raftpb.EntryConfChange, Term: 1, Index: uint64(i + 1), Data: data}
+		st.conf.Voters = append(st.conf.Voters, id)
+	}
+	if err := log.Append(entries); err != nil {
+		return st, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := log.Sync(); err != nil {
+		return st, fmt.Errorf("bootstrap: %w", err)
+	}
+	st.hard = raftpb.HardState{Term: 1, Commit: uint64(len(entries))}
+	st.confIndex = uint64(len(entries))
+	return st, nil
 }
 
 // incarnationFile holds PartitionConfig.Incarnation.

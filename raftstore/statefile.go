@@ -22,6 +22,8 @@ import (
 //	12  H  HardState (raftpb, protobuf)
 //	..  4  length C of the ConfState
 //	..  C  ConfState (raftpb, protobuf)
+//	..  4  8, the length of the conf index (absent in older files: 0)
+//	..  8  the index of the last configuration change ConfState includes
 //
 // It is replaced atomically: write raft.state.tmp, fsync, rename, fsync the
 // directory, so a crash leaves the old or the new file, never a mix.
@@ -41,6 +43,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type persistentState struct {
 	hard raftpb.HardState
 	conf raftpb.ConfState
+	// confIndex is the raft index of the last configuration change conf
+	// includes: applying the log again skips the changes up to it.
+	confIndex uint64
 }
 
 // readState reads dir's state file; ok is false when there is none (a new
@@ -64,9 +69,19 @@ func readState(dir string) (st persistentState, ok bool, err error) {
 	if err != nil {
 		return st, false, err
 	}
-	cs, _, err := readChunk(rest)
+	cs, rest, err := readChunk(rest)
 	if err != nil {
 		return st, false, err
+	}
+	if len(rest) > 0 {
+		ci, _, err := readChunk(rest)
+		if err != nil {
+			return st, false, err
+		}
+		if len(ci) != 8 {
+			return st, false, fmt.Errorf("%s: conf index of %d bytes: %w", stateFileName, len(ci), ErrCorrupt)
+		}
+		st.confIndex = binary.BigEndian.Uint64(ci)
 	}
 	if err := st.hard.Unmarshal(hs); err != nil {
 		return st, false, fmt.Errorf("%s: hard state: %w", stateFileName, err)
@@ -98,12 +113,14 @@ func writeState(dir string, st persistentState) error {
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 8, 16+len(hs)+len(cs))
+	b := make([]byte, 8, 28+len(hs)+len(cs))
 	copy(b, stateMagic[:])
 	b = binary.BigEndian.AppendUint32(b, uint32(len(hs)))
 	b = append(b, hs...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(cs)))
 	b = append(b, cs...)
+	b = binary.BigEndian.AppendUint32(b, 8)
+	b = binary.BigEndian.AppendUint64(b, st.confIndex)
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
 	return replaceFile(dir, stateFileName, b)
 }

@@ -126,12 +126,12 @@ func (s *storage) FirstIndex() (uint64, error) { return s.log.FirstIndex(), nil 
 // nothing but the point to continue from (see shared/DESIGN.md).
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	b := s.log.Boundary()
-	data, err := proto.Marshal(&raftv1.SnapshotData{LogStartOffset: b.NextOffset})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, err := proto.Marshal(&raftv1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex})
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return raftpb.Snapshot{Data: data, Metadata: raftpb.SnapshotMetadata{
 		Index:     b.Index,
 		Term:      b.Term,
@@ -159,7 +159,7 @@ func (s *storage) installSnapshot(snap raftpb.Snapshot) error {
 	s.rmu.Lock()
 	s.recent = nil
 	s.rmu.Unlock()
-	s.setConf(snap.Metadata.ConfState)
+	s.setConf(snap.Metadata.ConfState, data.ConfIndex)
 	return nil
 }
 
@@ -169,10 +169,12 @@ func (s *storage) setHard(hs raftpb.HardState) {
 	s.state.hard = hs
 }
 
-func (s *storage) setConf(cs raftpb.ConfState) {
+// setConf records the voters as of the configuration change at index.
+func (s *storage) setConf(cs raftpb.ConfState, index uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state.conf = cs
+	s.state.confIndex = index
 }
 
 func (s *storage) currentState() persistentState {

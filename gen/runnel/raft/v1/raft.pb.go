@@ -178,8 +178,12 @@ type SnapshotData struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The offset of the first record after the snapshot's index.
 	LogStartOffset int64 `protobuf:"varint,1,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The index of the last configuration change the snapshot's voters
+	// include: it may be past the snapshot's index, and a follower skips the
+	// changes up to it when it applies the entries that follow.
+	ConfIndex     uint64 `protobuf:"varint,2,opt,name=conf_index,json=confIndex,proto3" json:"conf_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotData) Reset() {
@@ -219,6 +223,13 @@ func (x *SnapshotData) GetLogStartOffset() int64 {
 	return 0
 }
 
+func (x *SnapshotData) GetConfIndex() uint64 {
+	if x != nil {
+		return x.ConfIndex
+	}
+	return 0
+}
+
 var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
@@ -230,9 +241,11 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\bEnvelope\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\x10\n" +
-	"\x0eStreamResponse\"8\n" +
+	"\x0eStreamResponse\"W\n" +
 	"\fSnapshotData\x12(\n" +
-	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset2X\n" +
+	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
+	"\n" +
+	"conf_index\x18\x02 \x01(\x04R\tconfIndex2X\n" +
 	"\vRaftService\x12I\n" +
 	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x01B;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
