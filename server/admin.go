@@ -65,18 +65,29 @@ func (s *adminService) DescribeTopic(ctx context.Context, req *runnelv1.Describe
 	resp := &runnelv1.DescribeTopicResponse{Topic: topicProto(t)}
 	for _, p := range s.broker.DescribePartitions(t) {
 		resp.Partitions = append(resp.Partitions, &runnelv1.PartitionInfo{
-			Partition:      p.Partition,
-			Leader:         p.Leader,
-			Replicas:       p.Replicas,
-			LogStartOffset: p.LogStartOffset,
-			HighWatermark:  p.HighWatermark,
-			InSyncReplicas: p.InSync,
+			Partition:        p.Partition,
+			Leader:           p.Leader,
+			Replicas:         p.Replicas,
+			LogStartOffset:   p.LogStartOffset,
+			HighWatermark:    p.HighWatermark,
+			InSyncReplicas:   p.InSync,
+			AddingReplicas:   p.Adding,
+			RemovingReplicas: p.Removing,
 		})
 	}
 	if !forwardedCall(ctx) {
 		s.askLeaders(ctx, req.Name, resp.Partitions)
 	}
 	return resp, nil
+}
+
+// ReassignPartition starts moving a partition's replicas; see
+// broker.ReassignPartition.
+func (s *adminService) ReassignPartition(ctx context.Context, req *runnelv1.ReassignPartitionRequest) (*runnelv1.ReassignPartitionResponse, error) {
+	if err := s.broker.ReassignPartition(ctx, req.Topic, req.Partition, req.Replicas); err != nil {
+		return nil, toStatus(err)
+	}
+	return &runnelv1.ReassignPartitionResponse{}, nil
 }
 
 // askLeaders replaces what this broker knows of partitions it does not

@@ -38,12 +38,23 @@ func TestBadInput(t *testing.T) {
 		}
 		return status.ErrorProto(resp.Error)
 	}
+	reassign := func(topic string, p int32, replicas ...int32) func() error {
+		return func() error {
+			_, err := b.client.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: topic, Partition: p, Replicas: replicas})
+			return err
+		}
+	}
 	for _, tc := range []struct {
 		name    string
 		call    func() error
 		code    codes.Code
 		mention string
 	}{
+		{"reassign unknown topic", reassign("nope", 0, 1), codes.NotFound, "nope"},
+		{"reassign missing partition", reassign("orders", 7, 1), codes.InvalidArgument, "partition 7"},
+		{"reassign to no broker", reassign("orders", 0), codes.InvalidArgument, "no replicas"},
+		{"reassign to unknown broker", reassign("orders", 0, 1, 9), codes.InvalidArgument, "broker 9"},
+		{"reassign to a broker twice", reassign("orders", 0, 1, 1), codes.InvalidArgument, "twice"},
 		{"create existing topic", func() error { return create(&runnelv1.CreateTopicRequest{Name: "orders", Partitions: 1}) }, codes.AlreadyExists, "orders"},
 		{"create bad name", func() error { return create(&runnelv1.CreateTopicRequest{Name: "bad name", Partitions: 1}) }, codes.InvalidArgument, "letters, digits"},
 		{"create empty name", func() error { return create(&runnelv1.CreateTopicRequest{Name: "", Partitions: 1}) }, codes.InvalidArgument, "empty"},

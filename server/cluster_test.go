@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -396,4 +398,112 @@ func TestShutdownDeliversAcksInFlight(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests sent, %d answered, %d acknowledged, %d in the log", n, len(answered), len(acked), len(got))
+}
+
+// TestReassignPartition moves a one-replica partition off its broker onto
+// the two others while a producer writes through a third party: the
+// leader hands over, nothing acknowledged is lost or moves offset, and
+// DescribeTopic shows the move going and then done.
+func TestReassignPartition(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "moving", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	owner := describe(t, brokers[0], "moving").Partitions[0].Replicas[0]
+	var target []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != owner {
+			target = append(target, id)
+		}
+	}
+	via := brokers[target[1]-1] // a broker the partition is moving to
+	p := int32(0)
+	produce := func(v string) (int64, error) {
+		resp := via.produce(&runnelv1.ProduceRequest{Topic: "moving", Partition: &p, Records: []*runnelv1.Record{{Value: []byte(v)}}})
+		if resp.Error != nil {
+			return 0, status.ErrorProto(resp.Error)
+		}
+		return resp.Acks[0].BaseOffset, nil
+	}
+	acked := map[int64]string{}
+	for i := range 20 {
+		v := fmt.Sprintf("before-%d", i)
+		off, err := produce(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[off] = v
+	}
+
+	stop := make(chan struct{})
+	producing := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				producing <- nil
+				return
+			default:
+			}
+			v := fmt.Sprintf("during-%d", i)
+			off, err := produce(v)
+			if status.Code(err) == codes.Unavailable {
+				time.Sleep(20 * time.Millisecond)
+				continue // a leader change: retry
+			}
+			if err != nil {
+				producing <- err
+				return
+			}
+			mu.Lock()
+			acked[off] = v
+			mu.Unlock()
+		}
+	}()
+
+	removed := filepath.Join(brokers[owner-1].srv.cfg.DataDir, "moving-0")
+	if _, err := os.Stat(removed); err != nil {
+		t.Fatalf("the owner's copy: %v", err)
+	}
+	if _, err := brokers[0].client.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: "moving", Partition: 0, Replicas: target}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the partition on its new replicas", func() error {
+		for i, b := range brokers {
+			d := describe(t, b, "moving").Partitions[0]
+			if !slices.Equal(d.Replicas, target) || len(d.AddingReplicas)+len(d.RemovingReplicas) > 0 ||
+				!slices.Contains(target, d.Leader) || len(d.InSyncReplicas) != 2 {
+				return fmt.Errorf("via broker %d: replicas %v adding %v removing %v leader %d in sync %v",
+					i+1, d.Replicas, d.AddingReplicas, d.RemovingReplicas, d.Leader, d.InSyncReplicas)
+			}
+		}
+		return nil
+	})
+	close(stop)
+	if err := <-producing; err != nil {
+		t.Fatalf("producing during the move: %v", err)
+	}
+	eventually(t, "the old replica's copy deleted", func() error {
+		if _, err := os.Stat(removed); !os.IsNotExist(err) {
+			return fmt.Errorf("%s: %v", removed, err)
+		}
+		return nil
+	})
+	off, err := produce("after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked[off] = "after"
+
+	for i, b := range brokers {
+		got := readValues(t, b, "moving")
+		for o, v := range acked {
+			if o >= int64(len(got)) || got[o] != v {
+				t.Fatalf("via broker %d: offset %d holds %q of %d records, acknowledged as %q", i+1, o, got[min(int(o), len(got)-1)], len(got), v)
+			}
+		}
+	}
+	t.Logf("%d records acknowledged across the move from broker %d to %v", len(acked), owner, target)
 }

@@ -37,7 +37,7 @@ func newRootCommand() *cobra.Command {
 			return flagsFromEnv(cmd.Flags())
 		},
 	}
-	root.AddCommand(newServeCommand(), newTopicCommand(), newClusterCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
 	return root
 }
 

@@ -103,9 +103,10 @@ func newTopicDescribeCommand() *cobra.Command {
 			fmt.Fprintf(out, "  %s=%s\n", k, t.Config[k])
 		}
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PARTITION\tLEADER\tREPLICAS\tIN SYNC\tLOG START\tHIGH WATERMARK")
+		fmt.Fprintln(w, "PARTITION\tLEADER\tREPLICAS\tIN SYNC\tMOVING\tLOG START\tHIGH WATERMARK")
 		for _, p := range resp.Partitions {
-			fmt.Fprintf(w, "%d\t%d\t%v\t%v\t%d\t%d\n", p.Partition, p.Leader, p.Replicas, p.InSyncReplicas, p.LogStartOffset, p.HighWatermark)
+			fmt.Fprintf(w, "%d\t%d\t%v\t%v\t%s\t%d\t%d\n", p.Partition, p.Leader, p.Replicas, p.InSyncReplicas,
+				moving(p), p.LogStartOffset, p.HighWatermark)
 		}
 		return w.Flush()
 	}
@@ -128,4 +129,12 @@ func newTopicDeleteCommand() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// moving shows a reassignment going: the replicas added and removed.
+func moving(p *runnelv1.PartitionInfo) string {
+	if len(p.AddingReplicas)+len(p.RemovingReplicas) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("+%v -%v", p.AddingReplicas, p.RemovingReplicas)
 }

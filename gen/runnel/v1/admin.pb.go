@@ -74,6 +74,107 @@ func (BrokerState) EnumDescriptor() ([]byte, []int) {
 	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// ReassignPartitionRequest names a partition and the brokers to hold it.
+type ReassignPartitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The new replicas, distinct broker ids, the preferred leader first. A
+	// request for the replicas the partition has changes nothing; one made
+	// while a reassignment of the partition is going replaces its target.
+	Replicas      []int32 `protobuf:"varint,3,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionRequest) Reset() {
+	*x = ReassignPartitionRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionRequest) ProtoMessage() {}
+
+func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionRequest.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReassignPartitionRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReassignPartitionRequest) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReassignPartitionRequest) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+// ReassignPartitionResponse says the reassignment started.
+type ReassignPartitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionResponse) Reset() {
+	*x = ReassignPartitionResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionResponse) ProtoMessage() {}
+
+func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionResponse.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
 // CreateTopicRequest describes the topic to create.
 type CreateTopicRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -94,7 +195,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	mi := &file_runnel_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +207,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	mi := &file_runnel_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +220,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -160,7 +261,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	mi := &file_runnel_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +273,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	mi := &file_runnel_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +286,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -205,7 +306,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	mi := &file_runnel_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +318,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	mi := &file_runnel_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +331,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -249,7 +350,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	mi := &file_runnel_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +362,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	mi := &file_runnel_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +375,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 // ListTopicsRequest has no parameters.
@@ -286,7 +387,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	mi := &file_runnel_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +399,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	mi := &file_runnel_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +412,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 // ListTopicsResponse lists topics by name.
@@ -324,7 +425,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	mi := &file_runnel_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +437,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	mi := &file_runnel_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +450,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -369,7 +470,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	mi := &file_runnel_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +482,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	mi := &file_runnel_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +495,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -415,7 +516,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	mi := &file_runnel_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +528,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	mi := &file_runnel_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +541,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -466,7 +567,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	mi := &file_runnel_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +579,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	mi := &file_runnel_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +592,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 // DescribeClusterResponse lists the brokers.
@@ -508,7 +609,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	mi := &file_runnel_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +621,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	mi := &file_runnel_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +634,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -574,7 +675,7 @@ type Topic struct {
 
 func (x *Topic) Reset() {
 	*x = Topic{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	mi := &file_runnel_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +687,7 @@ func (x *Topic) String() string {
 func (*Topic) ProtoMessage() {}
 
 func (x *Topic) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	mi := &file_runnel_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +700,7 @@ func (x *Topic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Topic.ProtoReflect.Descriptor instead.
 func (*Topic) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Topic) GetName() string {
@@ -652,13 +753,17 @@ type PartitionInfo struct {
 	// The replicas that have every committed record, as the leader sees them
 	// (empty when the partition has no leader).
 	InSyncReplicas []int32 `protobuf:"varint,6,rep,packed,name=in_sync_replicas,json=inSyncReplicas,proto3" json:"in_sync_replicas,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// While a reassignment is going (see ReassignPartition): the brokers being
+	// added, and those to be removed once they caught up.
+	AddingReplicas   []int32 `protobuf:"varint,7,rep,packed,name=adding_replicas,json=addingReplicas,proto3" json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `protobuf:"varint,8,rep,packed,name=removing_replicas,json=removingReplicas,proto3" json:"removing_replicas,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PartitionInfo) Reset() {
 	*x = PartitionInfo{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +775,7 @@ func (x *PartitionInfo) String() string {
 func (*PartitionInfo) ProtoMessage() {}
 
 func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +788,7 @@ func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionInfo.ProtoReflect.Descriptor instead.
 func (*PartitionInfo) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PartitionInfo) GetPartition() int32 {
@@ -728,6 +833,20 @@ func (x *PartitionInfo) GetInSyncReplicas() []int32 {
 	return nil
 }
 
+func (x *PartitionInfo) GetAddingReplicas() []int32 {
+	if x != nil {
+		return x.AddingReplicas
+	}
+	return nil
+}
+
+func (x *PartitionInfo) GetRemovingReplicas() []int32 {
+	if x != nil {
+		return x.RemovingReplicas
+	}
+	return nil
+}
+
 // Broker is one member of the cluster.
 type Broker struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -741,7 +860,7 @@ type Broker struct {
 
 func (x *Broker) Reset() {
 	*x = Broker{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[12]
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +872,7 @@ func (x *Broker) String() string {
 func (*Broker) ProtoMessage() {}
 
 func (x *Broker) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[12]
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +885,7 @@ func (x *Broker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broker.ProtoReflect.Descriptor instead.
 func (*Broker) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Broker) GetNodeId() int32 {
@@ -807,7 +926,7 @@ type NotLeader struct {
 
 func (x *NotLeader) Reset() {
 	*x = NotLeader{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +938,7 @@ func (x *NotLeader) String() string {
 func (*NotLeader) ProtoMessage() {}
 
 func (x *NotLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +951,7 @@ func (x *NotLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeader.ProtoReflect.Descriptor instead.
 func (*NotLeader) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NotLeader) GetTopic() string {
@@ -867,7 +986,12 @@ var File_runnel_v1_admin_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x15runnel/v1/admin.proto\x12\trunnel.v1\"\xf5\x01\n" +
+	"\x15runnel/v1/admin.proto\x12\trunnel.v1\"j\n" +
+	"\x18ReassignPartitionRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x03 \x03(\x05R\breplicas\"\x1b\n" +
+	"\x19ReassignPartitionResponse\"\xf5\x01\n" +
 	"\x12CreateTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -909,14 +1033,16 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x06config\x18\x05 \x03(\v2\x1c.runnel.v1.Topic.ConfigEntryR\x06config\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x02\n" +
 	"\rPartitionInfo\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12\x1a\n" +
 	"\breplicas\x18\x03 \x03(\x05R\breplicas\x12(\n" +
 	"\x10log_start_offset\x18\x04 \x01(\x03R\x0elogStartOffset\x12%\n" +
 	"\x0ehigh_watermark\x18\x05 \x01(\x03R\rhighWatermark\x12(\n" +
-	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\"i\n" +
+	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\x12'\n" +
+	"\x0fadding_replicas\x18\a \x03(\x05R\x0eaddingReplicas\x12+\n" +
+	"\x11removing_replicas\x18\b \x03(\x05R\x10removingReplicas\"i\n" +
 	"\x06Broker\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
@@ -929,14 +1055,15 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\vBrokerState\x12\x1c\n" +
 	"\x18BROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROKER_STATE_ONLINE\x10\x01\x12\x1c\n" +
-	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xa3\x03\n" +
+	"\x18BROKER_STATE_UNREACHABLE\x10\x022\x83\x04\n" +
 	"\fAdminService\x12L\n" +
 	"\vCreateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n" +
 	"\n" +
 	"ListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n" +
 	"\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n" +
-	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponseBI\n" +
+	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponse\x12^\n" +
+	"\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponseBI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -952,47 +1079,51 @@ func file_runnel_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_runnel_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_runnel_v1_admin_proto_goTypes = []any{
-	(BrokerState)(0),                // 0: runnel.v1.BrokerState
-	(*CreateTopicRequest)(nil),      // 1: runnel.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),     // 2: runnel.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),      // 3: runnel.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),     // 4: runnel.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),       // 5: runnel.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),      // 6: runnel.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),    // 7: runnel.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),   // 8: runnel.v1.DescribeTopicResponse
-	(*DescribeClusterRequest)(nil),  // 9: runnel.v1.DescribeClusterRequest
-	(*DescribeClusterResponse)(nil), // 10: runnel.v1.DescribeClusterResponse
-	(*Topic)(nil),                   // 11: runnel.v1.Topic
-	(*PartitionInfo)(nil),           // 12: runnel.v1.PartitionInfo
-	(*Broker)(nil),                  // 13: runnel.v1.Broker
-	(*NotLeader)(nil),               // 14: runnel.v1.NotLeader
-	nil,                             // 15: runnel.v1.CreateTopicRequest.ConfigEntry
-	nil,                             // 16: runnel.v1.Topic.ConfigEntry
+	(BrokerState)(0),                  // 0: runnel.v1.BrokerState
+	(*ReassignPartitionRequest)(nil),  // 1: runnel.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil), // 2: runnel.v1.ReassignPartitionResponse
+	(*CreateTopicRequest)(nil),        // 3: runnel.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),       // 4: runnel.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),        // 5: runnel.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),       // 6: runnel.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),         // 7: runnel.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),        // 8: runnel.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),      // 9: runnel.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),     // 10: runnel.v1.DescribeTopicResponse
+	(*DescribeClusterRequest)(nil),    // 11: runnel.v1.DescribeClusterRequest
+	(*DescribeClusterResponse)(nil),   // 12: runnel.v1.DescribeClusterResponse
+	(*Topic)(nil),                     // 13: runnel.v1.Topic
+	(*PartitionInfo)(nil),             // 14: runnel.v1.PartitionInfo
+	(*Broker)(nil),                    // 15: runnel.v1.Broker
+	(*NotLeader)(nil),                 // 16: runnel.v1.NotLeader
+	nil,                               // 17: runnel.v1.CreateTopicRequest.ConfigEntry
+	nil,                               // 18: runnel.v1.Topic.ConfigEntry
 }
 var file_runnel_v1_admin_proto_depIdxs = []int32{
-	15, // 0: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
-	11, // 1: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
-	11, // 2: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
-	11, // 3: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
-	12, // 4: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
-	13, // 5: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
-	16, // 6: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
+	17, // 0: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
+	13, // 1: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
+	13, // 2: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
+	13, // 3: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
+	14, // 4: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
+	15, // 5: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
+	18, // 6: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
 	0,  // 7: runnel.v1.Broker.state:type_name -> runnel.v1.BrokerState
-	1,  // 8: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
-	3,  // 9: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
-	5,  // 10: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
-	7,  // 11: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
-	9,  // 12: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
-	2,  // 13: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
-	4,  // 14: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
-	6,  // 15: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
-	8,  // 16: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
-	10, // 17: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
+	3,  // 8: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
+	5,  // 9: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
+	7,  // 10: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
+	9,  // 11: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
+	11, // 12: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
+	1,  // 13: runnel.v1.AdminService.ReassignPartition:input_type -> runnel.v1.ReassignPartitionRequest
+	4,  // 14: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
+	6,  // 15: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
+	8,  // 16: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
+	10, // 17: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
+	12, // 18: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
+	2,  // 19: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1009,7 +1140,7 @@ func file_runnel_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_admin_proto_rawDesc), len(file_runnel_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateTopic_FullMethodName     = "/runnel.v1.AdminService/CreateTopic"
-	AdminService_DeleteTopic_FullMethodName     = "/runnel.v1.AdminService/DeleteTopic"
-	AdminService_ListTopics_FullMethodName      = "/runnel.v1.AdminService/ListTopics"
-	AdminService_DescribeTopic_FullMethodName   = "/runnel.v1.AdminService/DescribeTopic"
-	AdminService_DescribeCluster_FullMethodName = "/runnel.v1.AdminService/DescribeCluster"
+	AdminService_CreateTopic_FullMethodName       = "/runnel.v1.AdminService/CreateTopic"
+	AdminService_DeleteTopic_FullMethodName       = "/runnel.v1.AdminService/DeleteTopic"
+	AdminService_ListTopics_FullMethodName        = "/runnel.v1.AdminService/ListTopics"
+	AdminService_DescribeTopic_FullMethodName     = "/runnel.v1.AdminService/DescribeTopic"
+	AdminService_DescribeCluster_FullMethodName   = "/runnel.v1.AdminService/DescribeCluster"
+	AdminService_ReassignPartition_FullMethodName = "/runnel.v1.AdminService/ReassignPartition"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -42,6 +43,12 @@ type AdminServiceClient interface {
 	DescribeTopic(ctx context.Context, in *DescribeTopicRequest, opts ...grpc.CallOption) (*DescribeTopicResponse, error)
 	// DescribeCluster lists the brokers.
 	DescribeCluster(ctx context.Context, in *DescribeClusterRequest, opts ...grpc.CallOption) (*DescribeClusterResponse, error)
+	// ReassignPartition moves a partition's replicas to other brokers while
+	// it keeps serving: the new replicas copy the log as learners, then one
+	// raft configuration change swaps them in. It returns once the move has
+	// started; DescribeTopic shows it going (adding and removing replicas)
+	// and done (replicas as asked).
+	ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error)
 }
 
 type adminServiceClient struct {
@@ -102,6 +109,16 @@ func (c *adminServiceClient) DescribeCluster(ctx context.Context, in *DescribeCl
 	return out, nil
 }
 
+func (c *adminServiceClient) ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReassignPartitionResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReassignPartition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -118,6 +135,12 @@ type AdminServiceServer interface {
 	DescribeTopic(context.Context, *DescribeTopicRequest) (*DescribeTopicResponse, error)
 	// DescribeCluster lists the brokers.
 	DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error)
+	// ReassignPartition moves a partition's replicas to other brokers while
+	// it keeps serving: the new replicas copy the log as learners, then one
+	// raft configuration change swaps them in. It returns once the move has
+	// started; DescribeTopic shows it going (adding and removing replicas)
+	// and done (replicas as asked).
+	ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -142,6 +165,9 @@ func (UnimplementedAdminServiceServer) DescribeTopic(context.Context, *DescribeT
 }
 func (UnimplementedAdminServiceServer) DescribeCluster(context.Context, *DescribeClusterRequest) (*DescribeClusterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeCluster not implemented")
+}
+func (UnimplementedAdminServiceServer) ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReassignPartition not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -254,6 +280,24 @@ func _AdminService_DescribeCluster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ReassignPartition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReassignPartitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReassignPartition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReassignPartition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReassignPartition(ctx, req.(*ReassignPartitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,6 +324,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeCluster",
 			Handler:    _AdminService_DescribeCluster_Handler,
+		},
+		{
+			MethodName: "ReassignPartition",
+			Handler:    _AdminService_ReassignPartition_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

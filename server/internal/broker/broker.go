@@ -120,6 +120,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	close(b.started)
 	if len(b.cfg.Peers) > 1 {
 		go b.balanceLeaders(b.closing)
+		go b.reassignPartitions(b.closing)
 	}
 	return nil
 }
@@ -201,7 +202,7 @@ func (b *Broker) openTopics() error {
 			return err
 		}
 		for p := range t.Partitions {
-			if slices.Contains(t.Assignments[p], b.cfg.NodeID) {
+			if slices.Contains(t.Replicas(p), b.cfg.NodeID) {
 				known[partitionName(t.Name, p)] = true
 			}
 		}
@@ -221,31 +222,42 @@ func (b *Broker) openTopics() error {
 	return nil
 }
 
-// openPartitions opens the partitions of t that this broker replicates.
+// openPartitions opens the partitions of t that this broker replicates
+// or is being added to.
 func (b *Broker) openPartitions(t *catalog.Topic) error {
 	for p := range t.Partitions {
-		replicas := t.Assignments[p]
-		if !slices.Contains(replicas, b.cfg.NodeID) {
-			continue
-		}
-		voters := make([]uint64, len(replicas))
-		for i, r := range replicas {
-			voters[i] = uint64(r)
-		}
-		_, err := b.store.OpenPartition(partitionName(t.Name, p), raftstore.PartitionConfig{
-			Incarnation:    t.ID,
-			SegmentBytes:   t.Config.SegmentBytes,
-			SegmentMaxAge:  t.Config.SegmentAge,
-			RetentionTime:  t.Config.Retention,
-			RetentionBytes: t.Config.RetentionBytes,
-			Voters:         voters,
-			Campaign:       replicas[0] == b.cfg.NodeID,
-		})
-		if err != nil {
+		if err := b.openPartition(t, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// openPartition opens partition p of t if this broker holds a replica of
+// it or is about to. A partition that never moved starts with the
+// replicas placement gave it, the preferred leader campaigning; one that
+// moved, missing here, joins its running group (raftstore's Join).
+func (b *Broker) openPartition(t *catalog.Topic, p int32) error {
+	if !slices.Contains(t.Replicas(p), b.cfg.NodeID) {
+		return nil
+	}
+	replicas := t.Assignments[p]
+	voters := make([]uint64, len(replicas))
+	for i, r := range replicas {
+		voters[i] = uint64(r)
+	}
+	moved := t.HasMoved(p)
+	_, err := b.store.OpenPartition(partitionName(t.Name, p), raftstore.PartitionConfig{
+		Incarnation:    t.ID,
+		SegmentBytes:   t.Config.SegmentBytes,
+		SegmentMaxAge:  t.Config.SegmentAge,
+		RetentionTime:  t.Config.Retention,
+		RetentionBytes: t.Config.RetentionBytes,
+		Voters:         voters,
+		Join:           moved,
+		Campaign:       !moved && replicas[0] == b.cfg.NodeID,
+	})
+	return err
 }
 
 func (b *Broker) deletePartitions(t *catalog.Topic) {

@@ -27,6 +27,9 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 		}
 		for _, t := range b.catalog.Topics() {
 			for p := range t.Partitions {
+				if _, moving := t.Targets[p]; moving {
+					continue // the reassignment places the leader
+				}
 				part := b.store.Partition(partitionName(t.Name, p))
 				preferred := uint64(t.Assignments[p][0])
 				if part == nil || part.Leader() != uint64(b.cfg.NodeID) || preferred == uint64(b.cfg.NodeID) {

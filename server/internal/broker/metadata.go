@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -103,6 +104,9 @@ type PartitionState struct {
 	// InSync is known only where the partition's leader is: see
 	// raftstore.Partition.InSync.
 	InSync []int32
+	// Adding and Removing are the replicas a reassignment going adds and
+	// removes; Replicas then holds both.
+	Adding, Removing []int32
 }
 
 // DescribePartitions reports the state of each of a topic's partitions.
@@ -110,8 +114,18 @@ func (b *Broker) DescribePartitions(t *catalog.Topic) []PartitionState {
 	out := make([]PartitionState, 0, t.Partitions)
 	for p := range t.Partitions {
 		st := PartitionState{Partition: p}
-		if int(p) < len(t.Assignments) {
-			st.Replicas = t.Assignments[p]
+		st.Replicas = t.Replicas(p)
+		if target, moving := t.Targets[p]; moving {
+			for _, id := range target {
+				if !slices.Contains(t.Assignments[p], id) {
+					st.Adding = append(st.Adding, id)
+				}
+			}
+			for _, id := range t.Assignments[p] {
+				if !slices.Contains(target, id) {
+					st.Removing = append(st.Removing, id)
+				}
+			}
 		}
 		if part := b.store.Partition(partitionName(t.Name, p)); part != nil {
 			st.Leader = int32(part.Leader())
@@ -180,6 +194,29 @@ func (b *Broker) act(c catalog.Change) {
 	case c.Created != nil:
 		if err := b.openPartitions(c.Created); err != nil {
 			b.logger.Error("open partitions of new topic", "topic", c.Created.Name, "err", err)
+		}
+	case c.Reassigning != nil:
+		t, p := c.Reassigning, c.Partition
+		name := partitionName(t.Name, p)
+		if !slices.Contains(t.Assignments[p], b.cfg.NodeID) && b.store.Partition(name) == nil {
+			// A copy left from an earlier membership here (its deletion
+			// failed) holds a stale configuration: join afresh.
+			if err := b.store.DeletePartition(name); err != nil {
+				b.logger.Error("remove a stale copy of a partition being reassigned here", "partition", name, "err", err)
+				return
+			}
+		}
+		if err := b.openPartition(t, p); err != nil {
+			b.logger.Error("open partition being reassigned here", "topic", t.Name, "partition", p, "err", err)
+		}
+	case c.Reassigned != nil:
+		// NB: raft removed this replica from the group before the
+		// reassignment completed: nothing needs its copy.
+		t, p := c.Reassigned, c.Partition
+		if !slices.Contains(t.Assignments[p], b.cfg.NodeID) {
+			if err := b.store.DeletePartition(partitionName(t.Name, p)); err != nil {
+				b.logger.Error("delete partition reassigned away", "topic", t.Name, "partition", p, "err", err)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -17,7 +18,45 @@ type Topic struct {
 	// Overrides are the config keys the user set.
 	Overrides   map[string]string
 	Config      TopicConfig
-	Assignments [][]int32 // replicas per partition
+	Assignments [][]int32 // replicas per partition, the raft group's voters
+	// Targets are the reassignments going, by partition: the replicas
+	// wanted (see ReassignPartition).
+	Targets map[int32][]int32
+	// Moved says, by partition, that its replicas changed since the topic
+	// was created: a replica missing on disk then joins the running group
+	// rather than starting it anew.
+	Moved []bool
+}
+
+// Replicas returns the brokers holding partition p or about to: its
+// replicas, and the targets of a reassignment going.
+func (t *Topic) Replicas(p int32) []int32 {
+	out := slices.Clone(t.Targets[p])
+	for _, id := range t.Assignments[p] {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// HasMoved reports whether partition p's replicas changed since the topic
+// was created (see Moved).
+func (t *Topic) HasMoved(p int32) bool { return int(p) < len(t.Moved) && t.Moved[p] }
+
+// clone copies t for a change: readers may hold the old one.
+func (t *Topic) clone() *Topic {
+	c := *t
+	c.Assignments = slices.Clone(t.Assignments)
+	c.Targets = maps.Clone(t.Targets)
+	c.Moved = slices.Clone(t.Moved)
+	if c.Moved == nil {
+		c.Moved = make([]bool, t.Partitions)
+	}
+	if c.Targets == nil {
+		c.Targets = map[int32][]int32{}
+	}
+	return &c
 }
 
 // Change says what applying a record did, so that the broker can open or
@@ -25,6 +64,11 @@ type Topic struct {
 type Change struct {
 	Created *Topic
 	Deleted *Topic
+	// Reassigning: a reassignment of Partition of Topic started.
+	Reassigning *Topic
+	// Reassigned: one completed.
+	Reassigned *Topic
+	Partition  int32
 }
 
 // Catalog holds the topics. Apply is called by the metadata partition's
@@ -80,9 +124,51 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		delete(c.topics, t.Name)
 		return Change{Deleted: t}, nil
+	case *metav1.MetadataRecord_PartitionReassignment:
+		ra := x.PartitionReassignment
+		t, err := c.partition(ra.Topic, ra.TopicId, ra.Partition)
+		if err != nil {
+			return Change{}, err
+		}
+		_, going := t.Targets[ra.Partition]
+		if !going && slices.Equal(t.Assignments[ra.Partition], ra.TargetReplicas) {
+			return Change{}, nil
+		}
+		t = t.clone()
+		t.Targets[ra.Partition] = slices.Clone(ra.TargetReplicas)
+		t.Moved[ra.Partition] = true
+		c.topics[t.Name] = t
+		return Change{Reassigning: t, Partition: ra.Partition}, nil
+	case *metav1.MetadataRecord_PartitionReassigned:
+		rd := x.PartitionReassigned
+		t, err := c.partition(rd.Topic, rd.TopicId, rd.Partition)
+		if err != nil {
+			return Change{}, err
+		}
+		target, going := t.Targets[rd.Partition]
+		if !going || !slices.Equal(target, rd.Replicas) {
+			return Change{}, fmt.Errorf("%w: topic %q partition %d is not being reassigned to %v", ErrInvalid, rd.Topic, rd.Partition, rd.Replicas)
+		}
+		t = t.clone()
+		t.Assignments[rd.Partition] = slices.Clone(rd.Replicas)
+		delete(t.Targets, rd.Partition)
+		c.topics[t.Name] = t
+		return Change{Reassigned: t, Partition: rd.Partition}, nil
 	default:
 		return Change{}, fmt.Errorf("unknown metadata record %T", r.Change)
 	}
+}
+
+// partition returns the topic of a record about one of its partitions.
+func (c *Catalog) partition(name, id string, p int32) (*Topic, error) {
+	t, ok := c.topics[name]
+	if !ok || t.ID != id {
+		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+	}
+	if p < 0 || p >= t.Partitions {
+		return nil, fmt.Errorf("%w: topic %q has no partition %d", ErrInvalid, name, p)
+	}
+	return t, nil
 }
 
 // ClusterID returns the cluster's id, "" before the first record.

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,61 @@ func TestApply(t *testing.T) {
 	}
 	if _, err := c.Topic("orders"); !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("Topic after delete = %v", err)
+	}
+}
+
+func TestReassignment(t *testing.T) {
+	c := New()
+	apply := func(r *metav1.MetadataRecord) (Change, error) {
+		t.Helper()
+		return c.Apply(r)
+	}
+	if _, err := apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: &metav1.TopicCreated{
+		Name: "t", TopicId: "id1", Partitions: 2, ReplicationFactor: 2,
+		Assignments: []*metav1.PartitionAssignment{{Replicas: []int32{1, 2}}, {Replicas: []int32{2, 3}}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	start := func(id string, p int32, target ...int32) (Change, error) {
+		return apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_PartitionReassignment{PartitionReassignment: &metav1.PartitionReassignment{
+			Topic: "t", TopicId: id, Partition: p, TargetReplicas: target}}})
+	}
+	done := func(p int32, replicas ...int32) (Change, error) {
+		return apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_PartitionReassigned{PartitionReassigned: &metav1.PartitionReassigned{
+			Topic: "t", TopicId: "id1", Partition: p, Replicas: replicas}}})
+	}
+	before, _ := c.Topic("t")
+	if ch, err := start("id1", 0, 1, 2); err != nil || ch.Reassigning != nil {
+		t.Fatalf("reassigning to the current replicas: %+v, %v; want no change", ch, err)
+	}
+	if _, err := start("other", 0, 3); !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("reassigning a partition of another incarnation: %v", err)
+	}
+	if _, err := start("id1", 5, 3); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("reassigning partition 5 of 2: %v", err)
+	}
+	ch, err := start("id1", 0, 3, 2)
+	if err != nil || ch.Reassigning == nil || ch.Partition != 0 {
+		t.Fatalf("start: %+v, %v", ch, err)
+	}
+	tp, _ := c.Topic("t")
+	if got := tp.Replicas(0); !slices.Equal(got, []int32{3, 2, 1}) || !tp.HasMoved(0) || tp.HasMoved(1) {
+		t.Fatalf("while going: replicas %v, moved %v %v", got, tp.HasMoved(0), tp.HasMoved(1))
+	}
+	if before.Targets[0] != nil || before.HasMoved(0) {
+		t.Fatal("a reader's earlier topic changed under it")
+	}
+	if _, err := start("id1", 0, 3, 4); err != nil {
+		t.Fatalf("replacing the target: %v", err)
+	}
+	if _, err := done(0, 3, 2); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("completing a replaced target: %v, want ErrInvalid", err)
+	}
+	if ch, err := done(0, 3, 4); err != nil || ch.Reassigned == nil {
+		t.Fatalf("complete: %+v, %v", ch, err)
+	}
+	tp, _ = c.Topic("t")
+	if !slices.Equal(tp.Assignments[0], []int32{3, 4}) || len(tp.Targets) != 0 || !slices.Equal(tp.Replicas(0), []int32{3, 4}) {
+		t.Fatalf("after: assignments %v targets %v", tp.Assignments, tp.Targets)
 	}
 }

@@ -60,6 +60,11 @@ class AdminServiceStub:
                 request_serializer=runnel_dot_v1_dot_admin__pb2.DescribeClusterRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_admin__pb2.DescribeClusterResponse.FromString,
                 _registered_method=True)
+        self.ReassignPartition = channel.unary_unary(
+                '/runnel.v1.AdminService/ReassignPartition',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -101,6 +106,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReassignPartition(self, request, context):
+        """ReassignPartition moves a partition's replicas to other brokers while
+        it keeps serving: the new replicas copy the log as learners, then one
+        raft configuration change swaps them in. It returns once the move has
+        started; DescribeTopic shows it going (adding and removing replicas)
+        and done (replicas as asked).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +144,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DescribeCluster,
                     request_deserializer=runnel_dot_v1_dot_admin__pb2.DescribeClusterRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_admin__pb2.DescribeClusterResponse.SerializeToString,
+            ),
+            'ReassignPartition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignPartition,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +287,33 @@ class AdminService:
             '/runnel.v1.AdminService/DescribeCluster',
             runnel_dot_v1_dot_admin__pb2.DescribeClusterRequest.SerializeToString,
             runnel_dot_v1_dot_admin__pb2.DescribeClusterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignPartition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/ReassignPartition',
+            runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,8 @@ type MetadataRecord struct {
 	//	*MetadataRecord_ClusterCreated
 	//	*MetadataRecord_TopicCreated
 	//	*MetadataRecord_TopicDeleted
+	//	*MetadataRecord_PartitionReassignment
+	//	*MetadataRecord_PartitionReassigned
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -105,6 +107,24 @@ func (x *MetadataRecord) GetTopicDeleted() *TopicDeleted {
 	return nil
 }
 
+func (x *MetadataRecord) GetPartitionReassignment() *PartitionReassignment {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_PartitionReassignment); ok {
+			return x.PartitionReassignment
+		}
+	}
+	return nil
+}
+
+func (x *MetadataRecord) GetPartitionReassigned() *PartitionReassigned {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_PartitionReassigned); ok {
+			return x.PartitionReassigned
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -121,11 +141,23 @@ type MetadataRecord_TopicDeleted struct {
 	TopicDeleted *TopicDeleted `protobuf:"bytes,3,opt,name=topic_deleted,json=topicDeleted,proto3,oneof"`
 }
 
+type MetadataRecord_PartitionReassignment struct {
+	PartitionReassignment *PartitionReassignment `protobuf:"bytes,4,opt,name=partition_reassignment,json=partitionReassignment,proto3,oneof"`
+}
+
+type MetadataRecord_PartitionReassigned struct {
+	PartitionReassigned *PartitionReassigned `protobuf:"bytes,5,opt,name=partition_reassigned,json=partitionReassigned,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicDeleted) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_PartitionReassignment) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_PartitionReassigned) isMetadataRecord_Change() {}
 
 // ClusterCreated is the first record of a new cluster's metadata log.
 type ClusterCreated struct {
@@ -357,6 +389,148 @@ func (x *TopicDeleted) GetTopicId() string {
 	return ""
 }
 
+// PartitionReassignment starts moving a partition's replicas to a new set
+// of brokers. The partition's leader carries it out through raft
+// configuration changes, then records PartitionReassigned.
+type PartitionReassignment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	TopicId   string                 `protobuf:"bytes,2,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Partition int32                  `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The replicas wanted, leader-preferred first.
+	TargetReplicas []int32 `protobuf:"varint,4,rep,packed,name=target_replicas,json=targetReplicas,proto3" json:"target_replicas,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PartitionReassignment) Reset() {
+	*x = PartitionReassignment{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionReassignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionReassignment) ProtoMessage() {}
+
+func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
+func (*PartitionReassignment) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PartitionReassignment) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionReassignment) GetTopicId() string {
+	if x != nil {
+		return x.TopicId
+	}
+	return ""
+}
+
+func (x *PartitionReassignment) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionReassignment) GetTargetReplicas() []int32 {
+	if x != nil {
+		return x.TargetReplicas
+	}
+	return nil
+}
+
+// PartitionReassigned completes a reassignment: the partition's raft group
+// now has exactly these voters.
+type PartitionReassigned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	TopicId       string                 `protobuf:"bytes,2,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Partition     int32                  `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Replicas      []int32                `protobuf:"varint,4,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionReassigned) Reset() {
+	*x = PartitionReassigned{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionReassigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionReassigned) ProtoMessage() {}
+
+func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
+func (*PartitionReassigned) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PartitionReassigned) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionReassigned) GetTopicId() string {
+	if x != nil {
+		return x.TopicId
+	}
+	return ""
+}
+
+func (x *PartitionReassigned) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionReassigned) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 // OffsetCommit is a consumer group's committed offset in one partition, the
 // value of a record in __consumer_offsets (keyed by group, topic, partition).
 type OffsetCommit struct {
@@ -376,7 +550,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +562,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +575,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -450,11 +624,13 @@ var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x03\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
-	"\rtopic_deleted\x18\x03 \x01(\v2\x1c.runnel.meta.v1.TopicDeletedH\x00R\ftopicDeletedB\b\n" +
+	"\rtopic_deleted\x18\x03 \x01(\v2\x1c.runnel.meta.v1.TopicDeletedH\x00R\ftopicDeleted\x12^\n" +
+	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
+	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassignedB\b\n" +
 	"\x06change\"/\n" +
 	"\x0eClusterCreated\x12\x1d\n" +
 	"\n" +
@@ -475,7 +651,17 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\breplicas\x18\x01 \x03(\x05R\breplicas\"=\n" +
 	"\fTopicDeleted\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
-	"\btopic_id\x18\x02 \x01(\tR\atopicId\"\xc8\x01\n" +
+	"\btopic_id\x18\x02 \x01(\tR\atopicId\"\x8f\x01\n" +
+	"\x15PartitionReassignment\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x19\n" +
+	"\btopic_id\x18\x02 \x01(\tR\atopicId\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\x05R\tpartition\x12'\n" +
+	"\x0ftarget_replicas\x18\x04 \x03(\x05R\x0etargetReplicas\"\x80\x01\n" +
+	"\x13PartitionReassigned\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x19\n" +
+	"\btopic_id\x18\x02 \x01(\tR\atopicId\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x04 \x03(\x05R\breplicas\"\xc8\x01\n" +
 	"\fOffsetCommit\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1c\n" +
@@ -497,29 +683,33 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
 	(*ClusterCreated)(nil),        // 1: runnel.meta.v1.ClusterCreated
 	(*TopicCreated)(nil),          // 2: runnel.meta.v1.TopicCreated
 	(*PartitionAssignment)(nil),   // 3: runnel.meta.v1.PartitionAssignment
 	(*TopicDeleted)(nil),          // 4: runnel.meta.v1.TopicDeleted
-	(*OffsetCommit)(nil),          // 5: runnel.meta.v1.OffsetCommit
-	nil,                           // 6: runnel.meta.v1.TopicCreated.ConfigEntry
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*PartitionReassignment)(nil), // 5: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 6: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 7: runnel.meta.v1.OffsetCommit
+	nil,                           // 8: runnel.meta.v1.TopicCreated.ConfigEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
 	1, // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
 	2, // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
 	4, // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	6, // 3: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	3, // 4: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	7, // 5: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	6, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	8, // 5: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	3, // 6: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	9, // 7: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -531,6 +721,8 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_ClusterCreated)(nil),
 		(*MetadataRecord_TopicCreated)(nil),
 		(*MetadataRecord_TopicDeleted)(nil),
+		(*MetadataRecord_PartitionReassignment)(nil),
+		(*MetadataRecord_PartitionReassigned)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -538,7 +730,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -10,7 +10,55 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/admin.proto.
  */
 export const file_runnel_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSK8AQoSQ3JlYXRlVG9waWNSZXF1ZXN0EgwKBG5hbWUYASABKAkSEgoKcGFydGl0aW9ucxgCIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYAyABKAUSOQoGY29uZmlnGAQgAygLMikucnVubmVsLnYxLkNyZWF0ZVRvcGljUmVxdWVzdC5Db25maWdFbnRyeRotCgtDb25maWdFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjYKE0NyZWF0ZVRvcGljUmVzcG9uc2USHwoFdG9waWMYASABKAsyEC5ydW5uZWwudjEuVG9waWMiIgoSRGVsZXRlVG9waWNSZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9waWNSZXNwb25zZSITChFMaXN0VG9waWNzUmVxdWVzdCI2ChJMaXN0VG9waWNzUmVzcG9uc2USIAoGdG9waWNzGAEgAygLMhAucnVubmVsLnYxLlRvcGljIiQKFERlc2NyaWJlVG9waWNSZXF1ZXN0EgwKBG5hbWUYASABKAkiZgoVRGVzY3JpYmVUb3BpY1Jlc3BvbnNlEh8KBXRvcGljGAEgASgLMhAucnVubmVsLnYxLlRvcGljEiwKCnBhcnRpdGlvbnMYAiADKAsyGC5ydW5uZWwudjEuUGFydGl0aW9uSW5mbyIYChZEZXNjcmliZUNsdXN0ZXJSZXF1ZXN0ImgKF0Rlc2NyaWJlQ2x1c3RlclJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSFQoNY29udHJvbGxlcl9pZBgCIAEoBRIiCgdicm9rZXJzGAMgAygLMhEucnVubmVsLnYxLkJyb2tlciK0AQoFVG9waWMSDAoEbmFtZRgBIAEoCRIQCgh0b3BpY19pZBgCIAEoCRISCgpwYXJ0aXRpb25zGAMgASgFEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgEIAEoBRIsCgZjb25maWcYBSADKAsyHC5ydW5uZWwudjEuVG9waWMuQ29uZmlnRW50cnkaLQoLQ29uZmlnRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKQAQoNUGFydGl0aW9uSW5mbxIRCglwYXJ0aXRpb24YASABKAUSDgoGbGVhZGVyGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFEhgKEGxvZ19zdGFydF9vZmZzZXQYBCABKAMSFgoOaGlnaF93YXRlcm1hcmsYBSABKAMSGAoQaW5fc3luY19yZXBsaWNhcxgGIAMoBSJRCgZCcm9rZXISDwoHbm9kZV9pZBgBIAEoBRIPCgdhZGRyZXNzGAIgASgJEiUKBXN0YXRlGAMgASgOMhYucnVubmVsLnYxLkJyb2tlclN0YXRlIlgKCU5vdExlYWRlchINCgV0b3BpYxgBIAEoCRIRCglwYXJ0aXRpb24YAiABKAUSEQoJbGVhZGVyX2lkGAMgASgFEhYKDmxlYWRlcl9hZGRyZXNzGAQgASgJKmIKC0Jyb2tlclN0YXRlEhwKGEJST0tFUl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE0JST0tFUl9TVEFURV9PTkxJTkUQARIcChhCUk9LRVJfU1RBVEVfVU5SRUFDSEFCTEUQAjKjAwoMQWRtaW5TZXJ2aWNlEkwKC0NyZWF0ZVRvcGljEh0ucnVubmVsLnYxLkNyZWF0ZVRvcGljUmVxdWVzdBoeLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1Jlc3BvbnNlEkwKC0RlbGV0ZVRvcGljEh0ucnVubmVsLnYxLkRlbGV0ZVRvcGljUmVxdWVzdBoeLnJ1bm5lbC52MS5EZWxldGVUb3BpY1Jlc3BvbnNlEkkKCkxpc3RUb3BpY3MSHC5ydW5uZWwudjEuTGlzdFRvcGljc1JlcXVlc3QaHS5ydW5uZWwudjEuTGlzdFRvcGljc1Jlc3BvbnNlElIKDURlc2NyaWJlVG9waWMSHy5ydW5uZWwudjEuRGVzY3JpYmVUb3BpY1JlcXVlc3QaIC5ydW5uZWwudjEuRGVzY3JpYmVUb3BpY1Jlc3BvbnNlElgKD0Rlc2NyaWJlQ2x1c3RlchIhLnJ1bm5lbC52MS5EZXNjcmliZUNsdXN0ZXJSZXF1ZXN0GiIucnVubmVsLnYxLkRlc2NyaWJlQ2x1c3RlclJlc3BvbnNlQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM");
+  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSJOChhSZWFzc2lnblBhcnRpdGlvblJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFIhsKGVJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2UivAEKEkNyZWF0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAMgASgFEjkKBmNvbmZpZxgEIAMoCzIpLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QuQ29uZmlnRW50cnkaLQoLQ29uZmlnRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh8KBXRvcGljGAEgASgLMhAucnVubmVsLnYxLlRvcGljIiIKEkRlbGV0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVRvcGljUmVzcG9uc2UiEwoRTGlzdFRvcGljc1JlcXVlc3QiNgoSTGlzdFRvcGljc1Jlc3BvbnNlEiAKBnRvcGljcxgBIAMoCzIQLnJ1bm5lbC52MS5Ub3BpYyIkChREZXNjcmliZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJImYKFURlc2NyaWJlVG9waWNSZXNwb25zZRIfCgV0b3BpYxgBIAEoCzIQLnJ1bm5lbC52MS5Ub3BpYxIsCgpwYXJ0aXRpb25zGAIgAygLMhgucnVubmVsLnYxLlBhcnRpdGlvbkluZm8iGAoWRGVzY3JpYmVDbHVzdGVyUmVxdWVzdCJoChdEZXNjcmliZUNsdXN0ZXJSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhUKDWNvbnRyb2xsZXJfaWQYAiABKAUSIgoHYnJva2VycxgDIAMoCzIRLnJ1bm5lbC52MS5Ccm9rZXIitAEKBVRvcGljEgwKBG5hbWUYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKcGFydGl0aW9ucxgDIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYBCABKAUSLAoGY29uZmlnGAUgAygLMhwucnVubmVsLnYxLlRvcGljLkNvbmZpZ0VudHJ5Gi0KC0NvbmZpZ0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixAEKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgFEg4KBmxlYWRlchgCIAEoBRIQCghyZXBsaWNhcxgDIAMoBRIYChBsb2dfc3RhcnRfb2Zmc2V0GAQgASgDEhYKDmhpZ2hfd2F0ZXJtYXJrGAUgASgDEhgKEGluX3N5bmNfcmVwbGljYXMYBiADKAUSFwoPYWRkaW5nX3JlcGxpY2FzGAcgAygFEhkKEXJlbW92aW5nX3JlcGxpY2FzGAggAygFIlEKBkJyb2tlchIPCgdub2RlX2lkGAEgASgFEg8KB2FkZHJlc3MYAiABKAkSJQoFc3RhdGUYAyABKA4yFi5ydW5uZWwudjEuQnJva2VyU3RhdGUiWAoJTm90TGVhZGVyEg0KBXRvcGljGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoBRIRCglsZWFkZXJfaWQYAyABKAUSFgoObGVhZGVyX2FkZHJlc3MYBCABKAkqYgoLQnJva2VyU3RhdGUSHAoYQlJPS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQlJPS0VSX1NUQVRFX09OTElORRABEhwKGEJST0tFUl9TVEFURV9VTlJFQUNIQUJMRRACMoMECgxBZG1pblNlcnZpY2USTAoLQ3JlYXRlVG9waWMSHS5ydW5uZWwudjEuQ3JlYXRlVG9waWNSZXF1ZXN0Gh4ucnVubmVsLnYxLkNyZWF0ZVRvcGljUmVzcG9uc2USTAoLRGVsZXRlVG9waWMSHS5ydW5uZWwudjEuRGVsZXRlVG9waWNSZXF1ZXN0Gh4ucnVubmVsLnYxLkRlbGV0ZVRvcGljUmVzcG9uc2USSQoKTGlzdFRvcGljcxIcLnJ1bm5lbC52MS5MaXN0VG9waWNzUmVxdWVzdBodLnJ1bm5lbC52MS5MaXN0VG9waWNzUmVzcG9uc2USUgoNRGVzY3JpYmVUb3BpYxIfLnJ1bm5lbC52MS5EZXNjcmliZVRvcGljUmVxdWVzdBogLnJ1bm5lbC52MS5EZXNjcmliZVRvcGljUmVzcG9uc2USWAoPRGVzY3JpYmVDbHVzdGVyEiEucnVubmVsLnYxLkRlc2NyaWJlQ2x1c3RlclJlcXVlc3QaIi5ydW5uZWwudjEuRGVzY3JpYmVDbHVzdGVyUmVzcG9uc2USXgoRUmVhc3NpZ25QYXJ0aXRpb24SIy5ydW5uZWwudjEuUmVhc3NpZ25QYXJ0aXRpb25SZXF1ZXN0GiQucnVubmVsLnYxLlJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2VCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw");
+
+/**
+ * ReassignPartitionRequest names a partition and the brokers to hold it.
+ *
+ * @generated from message runnel.v1.ReassignPartitionRequest
+ */
+export type ReassignPartitionRequest = Message<"runnel.v1.ReassignPartitionRequest"> & {
+  /**
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 partition = 2;
+   */
+  partition: number;
+
+  /**
+   * The new replicas, distinct broker ids, the preferred leader first. A
+   * request for the replicas the partition has changes nothing; one made
+   * while a reassignment of the partition is going replaces its target.
+   *
+   * @generated from field: repeated int32 replicas = 3;
+   */
+  replicas: number[];
+};
+
+/**
+ * Describes the message runnel.v1.ReassignPartitionRequest.
+ * Use `create(ReassignPartitionRequestSchema)` to create a new message.
+ */
+export const ReassignPartitionRequestSchema: GenMessage<ReassignPartitionRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 0);
+
+/**
+ * ReassignPartitionResponse says the reassignment started.
+ *
+ * @generated from message runnel.v1.ReassignPartitionResponse
+ */
+export type ReassignPartitionResponse = Message<"runnel.v1.ReassignPartitionResponse"> & {
+};
+
+/**
+ * Describes the message runnel.v1.ReassignPartitionResponse.
+ * Use `create(ReassignPartitionResponseSchema)` to create a new message.
+ */
+export const ReassignPartitionResponseSchema: GenMessage<ReassignPartitionResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 1);
 
 /**
  * CreateTopicRequest describes the topic to create.
@@ -55,7 +103,7 @@ export type CreateTopicRequest = Message<"runnel.v1.CreateTopicRequest"> & {
  * Use `create(CreateTopicRequestSchema)` to create a new message.
  */
 export const CreateTopicRequestSchema: GenMessage<CreateTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 0);
+  messageDesc(file_runnel_v1_admin, 2);
 
 /**
  * CreateTopicResponse describes the created topic.
@@ -74,7 +122,7 @@ export type CreateTopicResponse = Message<"runnel.v1.CreateTopicResponse"> & {
  * Use `create(CreateTopicResponseSchema)` to create a new message.
  */
 export const CreateTopicResponseSchema: GenMessage<CreateTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 1);
+  messageDesc(file_runnel_v1_admin, 3);
 
 /**
  * DeleteTopicRequest names the topic to delete.
@@ -93,7 +141,7 @@ export type DeleteTopicRequest = Message<"runnel.v1.DeleteTopicRequest"> & {
  * Use `create(DeleteTopicRequestSchema)` to create a new message.
  */
 export const DeleteTopicRequestSchema: GenMessage<DeleteTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 2);
+  messageDesc(file_runnel_v1_admin, 4);
 
 /**
  * DeleteTopicResponse acknowledges a deletion.
@@ -108,7 +156,7 @@ export type DeleteTopicResponse = Message<"runnel.v1.DeleteTopicResponse"> & {
  * Use `create(DeleteTopicResponseSchema)` to create a new message.
  */
 export const DeleteTopicResponseSchema: GenMessage<DeleteTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 3);
+  messageDesc(file_runnel_v1_admin, 5);
 
 /**
  * ListTopicsRequest has no parameters.
@@ -123,7 +171,7 @@ export type ListTopicsRequest = Message<"runnel.v1.ListTopicsRequest"> & {
  * Use `create(ListTopicsRequestSchema)` to create a new message.
  */
 export const ListTopicsRequestSchema: GenMessage<ListTopicsRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 4);
+  messageDesc(file_runnel_v1_admin, 6);
 
 /**
  * ListTopicsResponse lists topics by name.
@@ -142,7 +190,7 @@ export type ListTopicsResponse = Message<"runnel.v1.ListTopicsResponse"> & {
  * Use `create(ListTopicsResponseSchema)` to create a new message.
  */
 export const ListTopicsResponseSchema: GenMessage<ListTopicsResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 5);
+  messageDesc(file_runnel_v1_admin, 7);
 
 /**
  * DescribeTopicRequest names the topic to describe.
@@ -161,7 +209,7 @@ export type DescribeTopicRequest = Message<"runnel.v1.DescribeTopicRequest"> & {
  * Use `create(DescribeTopicRequestSchema)` to create a new message.
  */
 export const DescribeTopicRequestSchema: GenMessage<DescribeTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 6);
+  messageDesc(file_runnel_v1_admin, 8);
 
 /**
  * DescribeTopicResponse describes a topic and its partitions.
@@ -185,7 +233,7 @@ export type DescribeTopicResponse = Message<"runnel.v1.DescribeTopicResponse"> &
  * Use `create(DescribeTopicResponseSchema)` to create a new message.
  */
 export const DescribeTopicResponseSchema: GenMessage<DescribeTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 7);
+  messageDesc(file_runnel_v1_admin, 9);
 
 /**
  * DescribeClusterRequest has no parameters.
@@ -200,7 +248,7 @@ export type DescribeClusterRequest = Message<"runnel.v1.DescribeClusterRequest">
  * Use `create(DescribeClusterRequestSchema)` to create a new message.
  */
 export const DescribeClusterRequestSchema: GenMessage<DescribeClusterRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 8);
+  messageDesc(file_runnel_v1_admin, 10);
 
 /**
  * DescribeClusterResponse lists the brokers.
@@ -233,7 +281,7 @@ export type DescribeClusterResponse = Message<"runnel.v1.DescribeClusterResponse
  * Use `create(DescribeClusterResponseSchema)` to create a new message.
  */
 export const DescribeClusterResponseSchema: GenMessage<DescribeClusterResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 9);
+  messageDesc(file_runnel_v1_admin, 11);
 
 /**
  * Topic is a topic's definition.
@@ -277,7 +325,7 @@ export type Topic = Message<"runnel.v1.Topic"> & {
  * Use `create(TopicSchema)` to create a new message.
  */
 export const TopicSchema: GenMessage<Topic> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 10);
+  messageDesc(file_runnel_v1_admin, 12);
 
 /**
  * PartitionInfo is the state of one partition.
@@ -325,6 +373,19 @@ export type PartitionInfo = Message<"runnel.v1.PartitionInfo"> & {
    * @generated from field: repeated int32 in_sync_replicas = 6;
    */
   inSyncReplicas: number[];
+
+  /**
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   *
+   * @generated from field: repeated int32 adding_replicas = 7;
+   */
+  addingReplicas: number[];
+
+  /**
+   * @generated from field: repeated int32 removing_replicas = 8;
+   */
+  removingReplicas: number[];
 };
 
 /**
@@ -332,7 +393,7 @@ export type PartitionInfo = Message<"runnel.v1.PartitionInfo"> & {
  * Use `create(PartitionInfoSchema)` to create a new message.
  */
 export const PartitionInfoSchema: GenMessage<PartitionInfo> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 11);
+  messageDesc(file_runnel_v1_admin, 13);
 
 /**
  * Broker is one member of the cluster.
@@ -363,7 +424,7 @@ export type Broker = Message<"runnel.v1.Broker"> & {
  * Use `create(BrokerSchema)` to create a new message.
  */
 export const BrokerSchema: GenMessage<Broker> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 12);
+  messageDesc(file_runnel_v1_admin, 14);
 
 /**
  * NotLeader is the detail of an UNAVAILABLE status returned when a request
@@ -403,7 +464,7 @@ export type NotLeader = Message<"runnel.v1.NotLeader"> & {
  * Use `create(NotLeaderSchema)` to create a new message.
  */
 export const NotLeaderSchema: GenMessage<NotLeader> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 13);
+  messageDesc(file_runnel_v1_admin, 15);
 
 /**
  * BrokerState is a broker's state as the controller sees it.
@@ -494,6 +555,20 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DescribeClusterRequestSchema;
     output: typeof DescribeClusterResponseSchema;
+  },
+  /**
+   * ReassignPartition moves a partition's replicas to other brokers while
+   * it keeps serving: the new replicas copy the log as learners, then one
+   * raft configuration change swaps them in. It returns once the move has
+   * started; DescribeTopic shows it going (adding and removing replicas)
+   * and done (replicas as asked).
+   *
+   * @generated from rpc runnel.v1.AdminService.ReassignPartition
+   */
+  reassignPartition: {
+    methodKind: "unary";
+    input: typeof ReassignPartitionRequestSchema;
+    output: typeof ReassignPartitionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runnel_v1_admin, 0);

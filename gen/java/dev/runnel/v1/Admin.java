@@ -27,6 +27,16 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         (com.google.protobuf.ExtensionRegistryLite) registry);
   }
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ReassignPartitionRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ReassignPartitionRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ReassignPartitionResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ReassignPartitionResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runnel_v1_CreateTopicRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -115,67 +125,87 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       descriptor;
   static {
     java.lang.String[] descriptorData = {
-      "\n\025runnel/v1/admin.proto\022\trunnel.v1\"\365\001\n\022C" +
-      "reateTopicRequest\022\022\n\004name\030\001 \001(\tR\004name\022\036\n" +
-      "\npartitions\030\002 \001(\005R\npartitions\022-\n\022replica" +
-      "tion_factor\030\003 \001(\005R\021replicationFactor\022A\n\006" +
-      "config\030\004 \003(\0132).runnel.v1.CreateTopicRequ" +
-      "est.ConfigEntryR\006config\0329\n\013ConfigEntry\022\020" +
-      "\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\002" +
-      "8\001\"=\n\023CreateTopicResponse\022&\n\005topic\030\001 \001(\013" +
-      "2\020.runnel.v1.TopicR\005topic\"(\n\022DeleteTopic" +
-      "Request\022\022\n\004name\030\001 \001(\tR\004name\"\025\n\023DeleteTop" +
-      "icResponse\"\023\n\021ListTopicsRequest\">\n\022ListT" +
-      "opicsResponse\022(\n\006topics\030\001 \003(\0132\020.runnel.v" +
-      "1.TopicR\006topics\"*\n\024DescribeTopicRequest\022" +
-      "\022\n\004name\030\001 \001(\tR\004name\"y\n\025DescribeTopicResp" +
-      "onse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR\005t" +
-      "opic\0228\n\npartitions\030\002 \003(\0132\030.runnel.v1.Par" +
-      "titionInfoR\npartitions\"\030\n\026DescribeCluste" +
-      "rRequest\"\212\001\n\027DescribeClusterResponse\022\035\n\n" +
-      "cluster_id\030\001 \001(\tR\tclusterId\022#\n\rcontrolle" +
-      "r_id\030\002 \001(\005R\014controllerId\022+\n\007brokers\030\003 \003(" +
-      "\0132\021.runnel.v1.BrokerR\007brokers\"\366\001\n\005Topic\022" +
-      "\022\n\004name\030\001 \001(\tR\004name\022\031\n\010topic_id\030\002 \001(\tR\007t" +
-      "opicId\022\036\n\npartitions\030\003 \001(\005R\npartitions\022-" +
-      "\n\022replication_factor\030\004 \001(\005R\021replicationF" +
-      "actor\0224\n\006config\030\005 \003(\0132\034.runnel.v1.Topic." +
-      "ConfigEntryR\006config\0329\n\013ConfigEntry\022\020\n\003ke" +
-      "y\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"\334" +
-      "\001\n\rPartitionInfo\022\034\n\tpartition\030\001 \001(\005R\tpar" +
-      "tition\022\026\n\006leader\030\002 \001(\005R\006leader\022\032\n\010replic" +
-      "as\030\003 \003(\005R\010replicas\022(\n\020log_start_offset\030\004" +
-      " \001(\003R\016logStartOffset\022%\n\016high_watermark\030\005" +
-      " \001(\003R\rhighWatermark\022(\n\020in_sync_replicas\030" +
-      "\006 \003(\005R\016inSyncReplicas\"i\n\006Broker\022\027\n\007node_" +
-      "id\030\001 \001(\005R\006nodeId\022\030\n\007address\030\002 \001(\tR\007addre" +
-      "ss\022,\n\005state\030\003 \001(\0162\026.runnel.v1.BrokerStat" +
-      "eR\005state\"\203\001\n\tNotLeader\022\024\n\005topic\030\001 \001(\tR\005t" +
-      "opic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022\033\n\tle" +
-      "ader_id\030\003 \001(\005R\010leaderId\022%\n\016leader_addres" +
-      "s\030\004 \001(\tR\rleaderAddress*b\n\013BrokerState\022\034\n" +
-      "\030BROKER_STATE_UNSPECIFIED\020\000\022\027\n\023BROKER_ST" +
-      "ATE_ONLINE\020\001\022\034\n\030BROKER_STATE_UNREACHABLE" +
-      "\020\0022\243\003\n\014AdminService\022L\n\013CreateTopic\022\035.run" +
-      "nel.v1.CreateTopicRequest\032\036.runnel.v1.Cr" +
-      "eateTopicResponse\022L\n\013DeleteTopic\022\035.runne" +
-      "l.v1.DeleteTopicRequest\032\036.runnel.v1.Dele" +
-      "teTopicResponse\022I\n\nListTopics\022\034.runnel.v" +
-      "1.ListTopicsRequest\032\035.runnel.v1.ListTopi" +
-      "csResponse\022R\n\rDescribeTopic\022\037.runnel.v1." +
-      "DescribeTopicRequest\032 .runnel.v1.Describ" +
-      "eTopicResponse\022X\n\017DescribeCluster\022!.runn" +
-      "el.v1.DescribeClusterRequest\032\".runnel.v1" +
-      ".DescribeClusterResponseBI\n\rdev.runnel.v" +
-      "1P\001Z6github.com/runnel-broker/runnel/gen" +
-      "/runnel/v1;runnelv1b\006proto3"
+      "\n\025runnel/v1/admin.proto\022\trunnel.v1\"j\n\030Re" +
+      "assignPartitionRequest\022\024\n\005topic\030\001 \001(\tR\005t" +
+      "opic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022\032\n\010re" +
+      "plicas\030\003 \003(\005R\010replicas\"\033\n\031ReassignPartit" +
+      "ionResponse\"\365\001\n\022CreateTopicRequest\022\022\n\004na" +
+      "me\030\001 \001(\tR\004name\022\036\n\npartitions\030\002 \001(\005R\npart" +
+      "itions\022-\n\022replication_factor\030\003 \001(\005R\021repl" +
+      "icationFactor\022A\n\006config\030\004 \003(\0132).runnel.v" +
+      "1.CreateTopicRequest.ConfigEntryR\006config" +
+      "\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005val" +
+      "ue\030\002 \001(\tR\005value:\0028\001\"=\n\023CreateTopicRespon" +
+      "se\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR\005top" +
+      "ic\"(\n\022DeleteTopicRequest\022\022\n\004name\030\001 \001(\tR\004" +
+      "name\"\025\n\023DeleteTopicResponse\"\023\n\021ListTopic" +
+      "sRequest\">\n\022ListTopicsResponse\022(\n\006topics" +
+      "\030\001 \003(\0132\020.runnel.v1.TopicR\006topics\"*\n\024Desc" +
+      "ribeTopicRequest\022\022\n\004name\030\001 \001(\tR\004name\"y\n\025" +
+      "DescribeTopicResponse\022&\n\005topic\030\001 \001(\0132\020.r" +
+      "unnel.v1.TopicR\005topic\0228\n\npartitions\030\002 \003(" +
+      "\0132\030.runnel.v1.PartitionInfoR\npartitions\"" +
+      "\030\n\026DescribeClusterRequest\"\212\001\n\027DescribeCl" +
+      "usterResponse\022\035\n\ncluster_id\030\001 \001(\tR\tclust" +
+      "erId\022#\n\rcontroller_id\030\002 \001(\005R\014controllerI" +
+      "d\022+\n\007brokers\030\003 \003(\0132\021.runnel.v1.BrokerR\007b" +
+      "rokers\"\366\001\n\005Topic\022\022\n\004name\030\001 \001(\tR\004name\022\031\n\010" +
+      "topic_id\030\002 \001(\tR\007topicId\022\036\n\npartitions\030\003 " +
+      "\001(\005R\npartitions\022-\n\022replication_factor\030\004 " +
+      "\001(\005R\021replicationFactor\0224\n\006config\030\005 \003(\0132\034" +
+      ".runnel.v1.Topic.ConfigEntryR\006config\0329\n\013" +
+      "ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002" +
+      " \001(\tR\005value:\0028\001\"\262\002\n\rPartitionInfo\022\034\n\tpar" +
+      "tition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002 \001(\005R" +
+      "\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas\022(\n\020l" +
+      "og_start_offset\030\004 \001(\003R\016logStartOffset\022%\n" +
+      "\016high_watermark\030\005 \001(\003R\rhighWatermark\022(\n\020" +
+      "in_sync_replicas\030\006 \003(\005R\016inSyncReplicas\022\'" +
+      "\n\017adding_replicas\030\007 \003(\005R\016addingReplicas\022" +
+      "+\n\021removing_replicas\030\010 \003(\005R\020removingRepl" +
+      "icas\"i\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022" +
+      "\030\n\007address\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\016" +
+      "2\026.runnel.v1.BrokerStateR\005state\"\203\001\n\tNotL" +
+      "eader\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartition" +
+      "\030\002 \001(\005R\tpartition\022\033\n\tleader_id\030\003 \001(\005R\010le" +
+      "aderId\022%\n\016leader_address\030\004 \001(\tR\rleaderAd" +
+      "dress*b\n\013BrokerState\022\034\n\030BROKER_STATE_UNS" +
+      "PECIFIED\020\000\022\027\n\023BROKER_STATE_ONLINE\020\001\022\034\n\030B" +
+      "ROKER_STATE_UNREACHABLE\020\0022\203\004\n\014AdminServi" +
+      "ce\022L\n\013CreateTopic\022\035.runnel.v1.CreateTopi" +
+      "cRequest\032\036.runnel.v1.CreateTopicResponse" +
+      "\022L\n\013DeleteTopic\022\035.runnel.v1.DeleteTopicR" +
+      "equest\032\036.runnel.v1.DeleteTopicResponse\022I" +
+      "\n\nListTopics\022\034.runnel.v1.ListTopicsReque" +
+      "st\032\035.runnel.v1.ListTopicsResponse\022R\n\rDes" +
+      "cribeTopic\022\037.runnel.v1.DescribeTopicRequ" +
+      "est\032 .runnel.v1.DescribeTopicResponse\022X\n" +
+      "\017DescribeCluster\022!.runnel.v1.DescribeClu" +
+      "sterRequest\032\".runnel.v1.DescribeClusterR" +
+      "esponse\022^\n\021ReassignPartition\022#.runnel.v1" +
+      ".ReassignPartitionRequest\032$.runnel.v1.Re" +
+      "assignPartitionResponseBI\n\rdev.runnel.v1" +
+      "P\001Z6github.com/runnel-broker/runnel/gen/" +
+      "runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
         });
-    internal_static_runnel_v1_CreateTopicRequest_descriptor =
+    internal_static_runnel_v1_ReassignPartitionRequest_descriptor =
       getDescriptor().getMessageType(0);
+    internal_static_runnel_v1_ReassignPartitionRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ReassignPartitionRequest_descriptor,
+        new java.lang.String[] { "Topic", "Partition", "Replicas", });
+    internal_static_runnel_v1_ReassignPartitionResponse_descriptor =
+      getDescriptor().getMessageType(1);
+    internal_static_runnel_v1_ReassignPartitionResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ReassignPartitionResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_runnel_v1_CreateTopicRequest_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_runnel_v1_CreateTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicRequest_descriptor,
@@ -187,61 +217,61 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_CreateTopicRequest_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_CreateTopicResponse_descriptor =
-      getDescriptor().getMessageType(1);
+      getDescriptor().getMessageType(3);
     internal_static_runnel_v1_CreateTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicResponse_descriptor,
         new java.lang.String[] { "Topic", });
     internal_static_runnel_v1_DeleteTopicRequest_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(4);
     internal_static_runnel_v1_DeleteTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DeleteTopicResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(5);
     internal_static_runnel_v1_DeleteTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicResponse_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(6);
     internal_static_runnel_v1_ListTopicsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(7);
     internal_static_runnel_v1_ListTopicsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsResponse_descriptor,
         new java.lang.String[] { "Topics", });
     internal_static_runnel_v1_DescribeTopicRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(8);
     internal_static_runnel_v1_DescribeTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DescribeTopicResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(9);
     internal_static_runnel_v1_DescribeTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicResponse_descriptor,
         new java.lang.String[] { "Topic", "Partitions", });
     internal_static_runnel_v1_DescribeClusterRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(10);
     internal_static_runnel_v1_DescribeClusterRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_DescribeClusterResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(11);
     internal_static_runnel_v1_DescribeClusterResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterResponse_descriptor,
         new java.lang.String[] { "ClusterId", "ControllerId", "Brokers", });
     internal_static_runnel_v1_Topic_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(12);
     internal_static_runnel_v1_Topic_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Topic_descriptor,
@@ -253,19 +283,19 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_Topic_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_PartitionInfo_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(13);
     internal_static_runnel_v1_PartitionInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_PartitionInfo_descriptor,
-        new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", });
+        new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", "AddingReplicas", "RemovingReplicas", });
     internal_static_runnel_v1_Broker_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(14);
     internal_static_runnel_v1_Broker_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Broker_descriptor,
         new java.lang.String[] { "NodeId", "Address", "State", });
     internal_static_runnel_v1_NotLeader_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(15);
     internal_static_runnel_v1_NotLeader_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_NotLeader_descriptor,

@@ -170,6 +170,37 @@ public final class AdminServiceGrpc {
     return getDescribeClusterMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ReassignPartitionRequest,
+      dev.runnel.v1.ReassignPartitionResponse> getReassignPartitionMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ReassignPartition",
+      requestType = dev.runnel.v1.ReassignPartitionRequest.class,
+      responseType = dev.runnel.v1.ReassignPartitionResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.ReassignPartitionRequest,
+      dev.runnel.v1.ReassignPartitionResponse> getReassignPartitionMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.ReassignPartitionRequest, dev.runnel.v1.ReassignPartitionResponse> getReassignPartitionMethod;
+    if ((getReassignPartitionMethod = AdminServiceGrpc.getReassignPartitionMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getReassignPartitionMethod = AdminServiceGrpc.getReassignPartitionMethod) == null) {
+          AdminServiceGrpc.getReassignPartitionMethod = getReassignPartitionMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.ReassignPartitionRequest, dev.runnel.v1.ReassignPartitionResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ReassignPartition"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ReassignPartitionRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ReassignPartitionResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("ReassignPartition"))
+              .build();
+        }
+      }
+    }
+    return getReassignPartitionMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -285,6 +316,20 @@ public final class AdminServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runnel.v1.DescribeClusterResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDescribeClusterMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * ReassignPartition moves a partition's replicas to other brokers while
+     * it keeps serving: the new replicas copy the log as learners, then one
+     * raft configuration change swaps them in. It returns once the move has
+     * started; DescribeTopic shows it going (adding and removing replicas)
+     * and done (replicas as asked).
+     * </pre>
+     */
+    default void reassignPartition(dev.runnel.v1.ReassignPartitionRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getReassignPartitionMethod(), responseObserver);
+    }
   }
 
   /**
@@ -374,6 +419,21 @@ public final class AdminServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getDescribeClusterMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * ReassignPartition moves a partition's replicas to other brokers while
+     * it keeps serving: the new replicas copy the log as learners, then one
+     * raft configuration change swaps them in. It returns once the move has
+     * started; DescribeTopic shows it going (adding and removing replicas)
+     * and done (replicas as asked).
+     * </pre>
+     */
+    public void reassignPartition(dev.runnel.v1.ReassignPartitionRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getReassignPartitionMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -444,6 +504,20 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getDescribeClusterMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * ReassignPartition moves a partition's replicas to other brokers while
+     * it keeps serving: the new replicas copy the log as learners, then one
+     * raft configuration change swaps them in. It returns once the move has
+     * started; DescribeTopic shows it going (adding and removing replicas)
+     * and done (replicas as asked).
+     * </pre>
+     */
+    public dev.runnel.v1.ReassignPartitionResponse reassignPartition(dev.runnel.v1.ReassignPartitionRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getReassignPartitionMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -513,6 +587,20 @@ public final class AdminServiceGrpc {
     public dev.runnel.v1.DescribeClusterResponse describeCluster(dev.runnel.v1.DescribeClusterRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getDescribeClusterMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ReassignPartition moves a partition's replicas to other brokers while
+     * it keeps serving: the new replicas copy the log as learners, then one
+     * raft configuration change swaps them in. It returns once the move has
+     * started; DescribeTopic shows it going (adding and removing replicas)
+     * and done (replicas as asked).
+     * </pre>
+     */
+    public dev.runnel.v1.ReassignPartitionResponse reassignPartition(dev.runnel.v1.ReassignPartitionRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getReassignPartitionMethod(), getCallOptions(), request);
     }
   }
 
@@ -589,6 +677,21 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getDescribeClusterMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * ReassignPartition moves a partition's replicas to other brokers while
+     * it keeps serving: the new replicas copy the log as learners, then one
+     * raft configuration change swaps them in. It returns once the move has
+     * started; DescribeTopic shows it going (adding and removing replicas)
+     * and done (replicas as asked).
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.ReassignPartitionResponse> reassignPartition(
+        dev.runnel.v1.ReassignPartitionRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getReassignPartitionMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TOPIC = 0;
@@ -596,6 +699,7 @@ public final class AdminServiceGrpc {
   private static final int METHODID_LIST_TOPICS = 2;
   private static final int METHODID_DESCRIBE_TOPIC = 3;
   private static final int METHODID_DESCRIBE_CLUSTER = 4;
+  private static final int METHODID_REASSIGN_PARTITION = 5;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -633,6 +737,10 @@ public final class AdminServiceGrpc {
         case METHODID_DESCRIBE_CLUSTER:
           serviceImpl.describeCluster((dev.runnel.v1.DescribeClusterRequest) request,
               (io.grpc.stub.StreamObserver<dev.runnel.v1.DescribeClusterResponse>) responseObserver);
+          break;
+        case METHODID_REASSIGN_PARTITION:
+          serviceImpl.reassignPartition((dev.runnel.v1.ReassignPartitionRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -687,6 +795,13 @@ public final class AdminServiceGrpc {
               dev.runnel.v1.DescribeClusterRequest,
               dev.runnel.v1.DescribeClusterResponse>(
                 service, METHODID_DESCRIBE_CLUSTER)))
+        .addMethod(
+          getReassignPartitionMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.ReassignPartitionRequest,
+              dev.runnel.v1.ReassignPartitionResponse>(
+                service, METHODID_REASSIGN_PARTITION)))
         .build();
   }
 
@@ -740,6 +855,7 @@ public final class AdminServiceGrpc {
               .addMethod(getListTopicsMethod())
               .addMethod(getDescribeTopicMethod())
               .addMethod(getDescribeClusterMethod())
+              .addMethod(getReassignPartitionMethod())
               .build();
         }
       }

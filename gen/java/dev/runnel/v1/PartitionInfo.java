@@ -34,6 +34,8 @@ private static final long serialVersionUID = 0L;
   private PartitionInfo() {
     replicas_ = emptyIntList();
     inSyncReplicas_ = emptyIntList();
+    addingReplicas_ = emptyIntList();
+    removingReplicas_ = emptyIntList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -192,6 +194,81 @@ private static final long serialVersionUID = 0L;
   }
   private int inSyncReplicasMemoizedSerializedSize = -1;
 
+  public static final int ADDING_REPLICAS_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.Internal.IntList addingReplicas_ =
+      emptyIntList();
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @return A list containing the addingReplicas.
+   */
+  @java.lang.Override
+  public java.util.List<java.lang.Integer>
+      getAddingReplicasList() {
+    return addingReplicas_;
+  }
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @return The count of addingReplicas.
+   */
+  public int getAddingReplicasCount() {
+    return addingReplicas_.size();
+  }
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @param index The index of the element to return.
+   * @return The addingReplicas at the given index.
+   */
+  public int getAddingReplicas(int index) {
+    return addingReplicas_.getInt(index);
+  }
+  private int addingReplicasMemoizedSerializedSize = -1;
+
+  public static final int REMOVING_REPLICAS_FIELD_NUMBER = 8;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.Internal.IntList removingReplicas_ =
+      emptyIntList();
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @return A list containing the removingReplicas.
+   */
+  @java.lang.Override
+  public java.util.List<java.lang.Integer>
+      getRemovingReplicasList() {
+    return removingReplicas_;
+  }
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @return The count of removingReplicas.
+   */
+  public int getRemovingReplicasCount() {
+    return removingReplicas_.size();
+  }
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @param index The index of the element to return.
+   * @return The removingReplicas at the given index.
+   */
+  public int getRemovingReplicas(int index) {
+    return removingReplicas_.getInt(index);
+  }
+  private int removingReplicasMemoizedSerializedSize = -1;
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -232,6 +309,20 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < inSyncReplicas_.size(); i++) {
       output.writeInt32NoTag(inSyncReplicas_.getInt(i));
+    }
+    if (getAddingReplicasList().size() > 0) {
+      output.writeUInt32NoTag(58);
+      output.writeUInt32NoTag(addingReplicasMemoizedSerializedSize);
+    }
+    for (int i = 0; i < addingReplicas_.size(); i++) {
+      output.writeInt32NoTag(addingReplicas_.getInt(i));
+    }
+    if (getRemovingReplicasList().size() > 0) {
+      output.writeUInt32NoTag(66);
+      output.writeUInt32NoTag(removingReplicasMemoizedSerializedSize);
+    }
+    for (int i = 0; i < removingReplicas_.size(); i++) {
+      output.writeInt32NoTag(removingReplicas_.getInt(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -286,6 +377,34 @@ private static final long serialVersionUID = 0L;
       }
       inSyncReplicasMemoizedSerializedSize = dataSize;
     }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < addingReplicas_.size(); i++) {
+        dataSize += com.google.protobuf.CodedOutputStream
+          .computeInt32SizeNoTag(addingReplicas_.getInt(i));
+      }
+      size += dataSize;
+      if (!getAddingReplicasList().isEmpty()) {
+        size += 1;
+        size += com.google.protobuf.CodedOutputStream
+            .computeInt32SizeNoTag(dataSize);
+      }
+      addingReplicasMemoizedSerializedSize = dataSize;
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < removingReplicas_.size(); i++) {
+        dataSize += com.google.protobuf.CodedOutputStream
+          .computeInt32SizeNoTag(removingReplicas_.getInt(i));
+      }
+      size += dataSize;
+      if (!getRemovingReplicasList().isEmpty()) {
+        size += 1;
+        size += com.google.protobuf.CodedOutputStream
+            .computeInt32SizeNoTag(dataSize);
+      }
+      removingReplicasMemoizedSerializedSize = dataSize;
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -313,6 +432,10 @@ private static final long serialVersionUID = 0L;
         != other.getHighWatermark()) return false;
     if (!getInSyncReplicasList()
         .equals(other.getInSyncReplicasList())) return false;
+    if (!getAddingReplicasList()
+        .equals(other.getAddingReplicasList())) return false;
+    if (!getRemovingReplicasList()
+        .equals(other.getRemovingReplicasList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -341,6 +464,14 @@ private static final long serialVersionUID = 0L;
     if (getInSyncReplicasCount() > 0) {
       hash = (37 * hash) + IN_SYNC_REPLICAS_FIELD_NUMBER;
       hash = (53 * hash) + getInSyncReplicasList().hashCode();
+    }
+    if (getAddingReplicasCount() > 0) {
+      hash = (37 * hash) + ADDING_REPLICAS_FIELD_NUMBER;
+      hash = (53 * hash) + getAddingReplicasList().hashCode();
+    }
+    if (getRemovingReplicasCount() > 0) {
+      hash = (37 * hash) + REMOVING_REPLICAS_FIELD_NUMBER;
+      hash = (53 * hash) + getRemovingReplicasList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -483,6 +614,8 @@ private static final long serialVersionUID = 0L;
       logStartOffset_ = 0L;
       highWatermark_ = 0L;
       inSyncReplicas_ = emptyIntList();
+      addingReplicas_ = emptyIntList();
+      removingReplicas_ = emptyIntList();
       return this;
     }
 
@@ -536,6 +669,14 @@ private static final long serialVersionUID = 0L;
         inSyncReplicas_.makeImmutable();
         result.inSyncReplicas_ = inSyncReplicas_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        addingReplicas_.makeImmutable();
+        result.addingReplicas_ = addingReplicas_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        removingReplicas_.makeImmutable();
+        result.removingReplicas_ = removingReplicas_;
+      }
     }
 
     @java.lang.Override
@@ -581,6 +722,28 @@ private static final long serialVersionUID = 0L;
         } else {
           ensureInSyncReplicasIsMutable();
           inSyncReplicas_.addAll(other.inSyncReplicas_);
+        }
+        onChanged();
+      }
+      if (!other.addingReplicas_.isEmpty()) {
+        if (addingReplicas_.isEmpty()) {
+          addingReplicas_ = other.addingReplicas_;
+          addingReplicas_.makeImmutable();
+          bitField0_ |= 0x00000040;
+        } else {
+          ensureAddingReplicasIsMutable();
+          addingReplicas_.addAll(other.addingReplicas_);
+        }
+        onChanged();
+      }
+      if (!other.removingReplicas_.isEmpty()) {
+        if (removingReplicas_.isEmpty()) {
+          removingReplicas_ = other.removingReplicas_;
+          removingReplicas_.makeImmutable();
+          bitField0_ |= 0x00000080;
+        } else {
+          ensureRemovingReplicasIsMutable();
+          removingReplicas_.addAll(other.removingReplicas_);
         }
         onChanged();
       }
@@ -662,6 +825,38 @@ private static final long serialVersionUID = 0L;
               input.popLimit(limit);
               break;
             } // case 50
+            case 56: {
+              int v = input.readInt32();
+              ensureAddingReplicasIsMutable();
+              addingReplicas_.addInt(v);
+              break;
+            } // case 56
+            case 58: {
+              int length = input.readRawVarint32();
+              int limit = input.pushLimit(length);
+              ensureAddingReplicasIsMutable();
+              while (input.getBytesUntilLimit() > 0) {
+                addingReplicas_.addInt(input.readInt32());
+              }
+              input.popLimit(limit);
+              break;
+            } // case 58
+            case 64: {
+              int v = input.readInt32();
+              ensureRemovingReplicasIsMutable();
+              removingReplicas_.addInt(v);
+              break;
+            } // case 64
+            case 66: {
+              int length = input.readRawVarint32();
+              int limit = input.pushLimit(length);
+              ensureRemovingReplicasIsMutable();
+              while (input.getBytesUntilLimit() > 0) {
+                removingReplicas_.addInt(input.readInt32());
+              }
+              input.popLimit(limit);
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1070,6 +1265,209 @@ private static final long serialVersionUID = 0L;
     public Builder clearInSyncReplicas() {
       inSyncReplicas_ = emptyIntList();
       bitField0_ = (bitField0_ & ~0x00000020);
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Internal.IntList addingReplicas_ = emptyIntList();
+    private void ensureAddingReplicasIsMutable() {
+      if (!addingReplicas_.isModifiable()) {
+        addingReplicas_ = makeMutableCopy(addingReplicas_);
+      }
+      bitField0_ |= 0x00000040;
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @return A list containing the addingReplicas.
+     */
+    public java.util.List<java.lang.Integer>
+        getAddingReplicasList() {
+      addingReplicas_.makeImmutable();
+      return addingReplicas_;
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @return The count of addingReplicas.
+     */
+    public int getAddingReplicasCount() {
+      return addingReplicas_.size();
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @param index The index of the element to return.
+     * @return The addingReplicas at the given index.
+     */
+    public int getAddingReplicas(int index) {
+      return addingReplicas_.getInt(index);
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @param index The index to set the value at.
+     * @param value The addingReplicas to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAddingReplicas(
+        int index, int value) {
+
+      ensureAddingReplicasIsMutable();
+      addingReplicas_.setInt(index, value);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @param value The addingReplicas to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAddingReplicas(int value) {
+
+      ensureAddingReplicasIsMutable();
+      addingReplicas_.addInt(value);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @param values The addingReplicas to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllAddingReplicas(
+        java.lang.Iterable<? extends java.lang.Integer> values) {
+      ensureAddingReplicasIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, addingReplicas_);
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * While a reassignment is going (see ReassignPartition): the brokers being
+     * added, and those to be removed once they caught up.
+     * </pre>
+     *
+     * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAddingReplicas() {
+      addingReplicas_ = emptyIntList();
+      bitField0_ = (bitField0_ & ~0x00000040);
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Internal.IntList removingReplicas_ = emptyIntList();
+    private void ensureRemovingReplicasIsMutable() {
+      if (!removingReplicas_.isModifiable()) {
+        removingReplicas_ = makeMutableCopy(removingReplicas_);
+      }
+      bitField0_ |= 0x00000080;
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @return A list containing the removingReplicas.
+     */
+    public java.util.List<java.lang.Integer>
+        getRemovingReplicasList() {
+      removingReplicas_.makeImmutable();
+      return removingReplicas_;
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @return The count of removingReplicas.
+     */
+    public int getRemovingReplicasCount() {
+      return removingReplicas_.size();
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @param index The index of the element to return.
+     * @return The removingReplicas at the given index.
+     */
+    public int getRemovingReplicas(int index) {
+      return removingReplicas_.getInt(index);
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @param index The index to set the value at.
+     * @param value The removingReplicas to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRemovingReplicas(
+        int index, int value) {
+
+      ensureRemovingReplicasIsMutable();
+      removingReplicas_.setInt(index, value);
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @param value The removingReplicas to add.
+     * @return This builder for chaining.
+     */
+    public Builder addRemovingReplicas(int value) {
+
+      ensureRemovingReplicasIsMutable();
+      removingReplicas_.addInt(value);
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @param values The removingReplicas to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllRemovingReplicas(
+        java.lang.Iterable<? extends java.lang.Integer> values) {
+      ensureRemovingReplicasIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, removingReplicas_);
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRemovingReplicas() {
+      removingReplicas_ = emptyIntList();
+      bitField0_ = (bitField0_ & ~0x00000080);
       onChanged();
       return this;
     }

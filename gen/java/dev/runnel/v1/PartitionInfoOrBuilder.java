@@ -106,4 +106,53 @@ public interface PartitionInfoOrBuilder extends
    * @return The inSyncReplicas at the given index.
    */
   int getInSyncReplicas(int index);
+
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @return A list containing the addingReplicas.
+   */
+  java.util.List<java.lang.Integer> getAddingReplicasList();
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @return The count of addingReplicas.
+   */
+  int getAddingReplicasCount();
+  /**
+   * <pre>
+   * While a reassignment is going (see ReassignPartition): the brokers being
+   * added, and those to be removed once they caught up.
+   * </pre>
+   *
+   * <code>repeated int32 adding_replicas = 7 [json_name = "addingReplicas"];</code>
+   * @param index The index of the element to return.
+   * @return The addingReplicas at the given index.
+   */
+  int getAddingReplicas(int index);
+
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @return A list containing the removingReplicas.
+   */
+  java.util.List<java.lang.Integer> getRemovingReplicasList();
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @return The count of removingReplicas.
+   */
+  int getRemovingReplicasCount();
+  /**
+   * <code>repeated int32 removing_replicas = 8 [json_name = "removingReplicas"];</code>
+   * @param index The index of the element to return.
+   * @return The removingReplicas at the given index.
+   */
+  int getRemovingReplicas(int index);
 }
