@@ -507,3 +507,78 @@ func TestReassignPartition(t *testing.T) {
 	}
 	t.Logf("%d records acknowledged across the move from broker %d to %v", len(acked), owner, target)
 }
+
+// TestJoinRunningCluster adds a fourth broker to a running cluster with
+// Join, moves a partition's replica onto it, and reads and writes through
+// it; a broker joining under a taken node id is refused.
+func TestJoinRunningCluster(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "grow", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p := int32(0)
+	mustAck(t, brokers[0].produce(&runnelv1.ProduceRequest{Topic: "grow", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("before")}}}))
+
+	joined := startJoined(t, 4, brokers[1].srv.Addr().String())
+	eventually(t, "broker 4 online in the cluster", func() error {
+		c, err := brokers[0].client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+		if err != nil {
+			return err
+		}
+		if len(c.Brokers) != 4 || c.Brokers[3].NodeId != 4 || c.Brokers[3].State != runnelv1.BrokerState_BROKER_STATE_ONLINE {
+			return fmt.Errorf("brokers %v", c.Brokers)
+		}
+		return nil
+	})
+	if _, err := joined.client.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: "grow", Partition: 0, Replicas: []int32{4, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the partition on brokers 4, 2, 3", func() error {
+		d := describe(t, joined, "grow").Partitions[0]
+		if !slices.Equal(d.Replicas, []int32{4, 2, 3}) || len(d.AddingReplicas)+len(d.RemovingReplicas) > 0 || d.Leader == 0 {
+			return fmt.Errorf("replicas %v adding %v removing %v leader %d", d.Replicas, d.AddingReplicas, d.RemovingReplicas, d.Leader)
+		}
+		return nil
+	})
+	mustAck(t, joined.produce(&runnelv1.ProduceRequest{Topic: "grow", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("after")}}}))
+	for _, b := range append(brokers, joined) {
+		eventually(t, "both records readable", func() error {
+			if got := readValues(t, b, "grow"); !slices.Equal(got, []string{"before", "after"}) {
+				return fmt.Errorf("read %q", got)
+			}
+			return nil
+		})
+	}
+
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 2,
+		Join: brokers[0].srv.Addr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "another id") {
+		t.Fatalf("joining under a taken id: %v, want AlreadyExists saying to pick another id", err)
+	}
+}
+
+// startJoined starts a broker that joins the cluster through seed.
+func startJoined(t *testing.T, id int32, seed string) *testBroker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := New(ctx, Config{
+		DataDir:    t.TempDir(),
+		Listen:     "127.0.0.1:0",
+		HTTPListen: "127.0.0.1:0",
+		NodeID:     id,
+		Join:       seed,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("broker %d joining through %s: %v", id, seed, err)
+	}
+	b := &testBroker{t: t, srv: srv, served: make(chan error, 1)}
+	go func() { b.served <- srv.Serve() }()
+	if b.client, err = client.Dial(srv.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.stop)
+	return b
+}

@@ -26,6 +26,11 @@ type Config struct {
 	// node id to the gRPC address the others reach it on (see ParsePeers).
 	// Empty: a single broker.
 	Peers map[int32]string
+	// Join is the address of a broker of a running cluster to join (any
+	// one: it registers this broker with the cluster). It is kept on every
+	// restart; joining again at the same address changes nothing.
+	// Exclusive with Peers.
+	Join string
 	// RetentionCheckInterval is how often partitions delete old segments.
 	RetentionCheckInterval time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
@@ -95,6 +100,14 @@ func (c Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("peer %d address %q: %w", id, addr, err))
+		}
+	}
+	if c.Join != "" {
+		if len(c.Peers) > 0 {
+			errs = append(errs, errors.New("--join and --peers: a broker starts a cluster with --peers or joins a running one, not both"))
+		}
+		if _, _, err := net.SplitHostPort(c.Join); err != nil {
+			errs = append(errs, fmt.Errorf("join address %q: %w", c.Join, err))
 		}
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 {

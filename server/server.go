@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
@@ -73,11 +74,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
 	fwd := newPeers()
+	if cfg.Join != "" {
+		// NB: the listener is bound, so the address given is the one the
+		// cluster will reach this broker on.
+		if cfg.Peers, err = join(ctx, fwd, cfg.Join, cfg.NodeID, lis.Addr().String(), cfg.Logger); err != nil {
+			lis.Close()
+			httpLis.Close()
+			return nil, err
+		}
+	}
 	b, err := broker.New(broker.Config{
 		Forwarder:              fwd,
 		DataDir:                cfg.DataDir,
 		NodeID:                 cfg.NodeID,
 		Peers:                  cfg.Peers,
+		Joining:                cfg.Join != "",
 		AdvertisedAddress:      lis.Addr().String(),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
@@ -120,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	b.RegisterRaft(s.grpc)
+	raftv1.RegisterMembershipServiceServer(s.grpc, &membershipService{broker: b})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

@@ -23,6 +23,7 @@ var codeTable = []struct {
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{broker.ErrTopicNotFound, codes.NotFound},
 	{broker.ErrTopicExists, codes.AlreadyExists},
+	{broker.ErrBrokerExists, codes.AlreadyExists},
 	{broker.ErrInvalid, codes.InvalidArgument},
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
 	{broker.ErrUnavailable, codes.Unavailable},

@@ -26,7 +26,16 @@ on each of them, with the same --peers, like etcd's --initial-cluster:
   runnel serve --node-id 1 --listen 127.0.0.1:7400 --data-dir d1 \
     --peers 1=127.0.0.1:7400,2=127.0.0.1:7410,3=127.0.0.1:7420
 
-A broker of a cluster starts serving clients once a quorum of brokers is up.`,
+A broker of a cluster starts serving clients once a quorum of brokers is up.
+
+A new broker joins a running cluster through any of its brokers, keeping
+--join on every restart:
+
+  runnel serve --node-id 4 --listen 127.0.0.1:7430 --data-dir d4 \
+    --join 127.0.0.1:7400
+
+It follows the cluster's metadata, gets replicas of new topics, and takes
+partitions moved to it with "runnel partition reassign".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
@@ -56,6 +65,7 @@ A broker of a cluster starts serving clients once a quorum of brokers is up.`,
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
 	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster, this one included: ID=HOST:PORT,... (empty: a single node)")
+	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker at HOST:PORT (instead of --peers)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd

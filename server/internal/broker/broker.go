@@ -34,7 +34,12 @@ type Config struct {
 	Peers map[int32]string
 	// AdvertisedAddress is the gRPC address other parties reach this
 	// broker on, as DescribeCluster reports it; in a cluster, Peers says.
-	AdvertisedAddress      string
+	AdvertisedAddress string
+	// Joining says this broker joined a running cluster (Peers are its
+	// brokers as the cluster's Join answered): a new data directory
+	// follows the metadata and consumer offsets groups as a learner
+	// rather than creating them.
+	Joining                bool
 	RetentionCheckInterval time.Duration
 	// Forwarder carries produce requests for partitions not replicated
 	// here to their replicas (nil: such requests fail UNAVAILABLE).
@@ -98,9 +103,7 @@ func New(cfg Config) (*Broker, error) {
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
 	}
-	if b.transport != nil {
-		storeCfg.Transport = b.transport
-	}
+	storeCfg.Transport = b.transport
 	store, err := raftstore.Open(storeCfg)
 	if err != nil {
 		b.closeTransport()
@@ -118,10 +121,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	close(b.started)
-	if len(b.cfg.Peers) > 1 {
-		go b.balanceLeaders(b.closing)
-		go b.reassignPartitions(b.closing)
-	}
+	go b.balanceLeaders(b.closing)
+	go b.reassignPartitions(b.closing)
+	go b.addLearners(b.closing)
 	return nil
 }
 
@@ -132,7 +134,8 @@ func (b *Broker) start(ctx context.Context) error {
 	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
 		SegmentBytes: 64 << 20,
 		Voters:       b.allVoters(),
-		Campaign:     b.campaignsFirst(),
+		Join:         b.cfg.Joining,
+		Campaign:     b.campaignsFirst() && !b.cfg.Joining,
 		Apply:        b.applyMetadata,
 	})
 	if err != nil {
@@ -149,7 +152,8 @@ func (b *Broker) start(ctx context.Context) error {
 		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
 			SegmentBytes: 64 << 20,
 			Voters:       b.allVoters(),
-			Campaign:     b.campaignsFirst(),
+			Join:         b.cfg.Joining,
+			Campaign:     b.campaignsFirst() && !b.cfg.Joining,
 			Apply:        b.applyOffsets,
 		})
 		if err != nil {

@@ -1,13 +1,19 @@
 package broker
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 
+	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/raftstore/transport"
 )
 
@@ -17,35 +23,108 @@ type Member struct {
 	Address string // where it serves gRPC, to clients and brokers alike
 }
 
-// Members lists the brokers by node id.
+// Members lists the brokers by node id: the initial ones (Config.Peers)
+// and those that joined since (Register).
 func (b *Broker) Members() []Member {
-	out := make([]Member, 0, len(b.cfg.Peers))
-	for _, id := range slices.Sorted(maps.Keys(b.cfg.Peers)) {
-		out = append(out, Member{NodeID: id, Address: b.cfg.Peers[id]})
+	all := b.catalog.Brokers()
+	maps.Copy(all, b.cfg.Peers)
+	out := make([]Member, 0, len(all))
+	for _, id := range slices.Sorted(maps.Keys(all)) {
+		out = append(out, Member{NodeID: id, Address: all[id]})
 	}
 	return out
 }
 
 // Member returns the broker with this id, if the cluster has one.
 func (b *Broker) Member(id int32) (Member, bool) {
-	addr, ok := b.cfg.Peers[id]
+	if addr, ok := b.cfg.Peers[id]; ok {
+		return Member{NodeID: id, Address: addr}, true
+	}
+	addr, ok := b.catalog.Brokers()[id]
 	return Member{NodeID: id, Address: addr}, ok
 }
 
-// allVoters are the voters of the groups every broker replicates: the
-// metadata log and the consumer offsets.
+// Register adds a broker joining the running cluster to the metadata (the
+// MembershipService's Join), and returns the cluster's brokers. Joining
+// again at the same address changes nothing.
+func (b *Broker) Register(ctx context.Context, id int32, address string) ([]Member, error) {
+	if id <= 0 {
+		return nil, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
+	}
+	if _, _, err := net.SplitHostPort(address); err != nil {
+		return nil, fmt.Errorf("%w: address %q: %v", ErrInvalid, address, err)
+	}
+	if addr, initial := b.cfg.Peers[id]; initial {
+		if addr != address {
+			return nil, fmt.Errorf("%w: node id %d is the initial broker at %s: give the broker at %s another id",
+				ErrBrokerExists, id, addr, address)
+		}
+		return b.Members(), nil
+	}
+	err := b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
+		BrokerRegistered: &metav1.BrokerRegistered{NodeId: id, Address: address},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return b.Members(), nil
+}
+
+// addPeer starts talking raft to a broker that joined.
+func (b *Broker) addPeer(id int32, address string) {
+	if id == b.cfg.NodeID {
+		return
+	}
+	if err := b.transport.AddPeer(uint64(id), address); err != nil {
+		b.logger.Error("add a joined broker to the raft transport", "node", id, "err", err)
+	}
+}
+
+// addLearners runs until done: the groups every broker replicates (the
+// metadata and consumer offsets), when this broker leads them, take each
+// broker that joined as a learner, which copies the log without counting
+// towards the quorum (KRaft's observers).
+func (b *Broker) addLearners(done <-chan struct{}) {
+	ticker := time.NewTicker(reassignInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ticker.C:
+		}
+		groups := append([]*raftstore.Partition{b.meta}, b.offsetParts[:]...)
+		for _, part := range groups {
+			if part.Leader() != uint64(b.cfg.NodeID) {
+				continue
+			}
+			cs := part.Conf()
+			for _, m := range b.Members() {
+				id := uint64(m.NodeID)
+				if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.Learners, id) && !slices.Contains(cs.VotersOutgoing, id) {
+					part.ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id}}})
+					break // one change at a time
+				}
+			}
+		}
+	}
+}
+
+// allVoters are the voters of the groups every broker replicates (the
+// metadata log and the consumer offsets) when they are created: the
+// initial brokers. Brokers that join later follow them as learners.
 func (b *Broker) allVoters() []uint64 {
 	var out []uint64
-	for _, m := range b.Members() {
-		out = append(out, uint64(m.NodeID))
+	for _, id := range slices.Sorted(maps.Keys(b.cfg.Peers)) {
+		out = append(out, uint64(id))
 	}
 	return out
 }
 
 // campaignsFirst says whether this broker stands for election at once in
-// a new group that every broker replicates: the lowest id does, so that
-// the first election of a new cluster is not a contest.
-func (b *Broker) campaignsFirst() bool { return b.Members()[0].NodeID == b.cfg.NodeID }
+// a new group that every broker replicates: the lowest initial id does,
+// so that the first election of a new cluster is not a contest.
+func (b *Broker) campaignsFirst() bool { return b.allVoters()[0] == uint64(b.cfg.NodeID) }
 
 // place assigns the replicas of a new topic's partitions, Kafka style:
 // partition p's replicas are rf consecutive brokers (in id order) from a
@@ -64,12 +143,11 @@ func (b *Broker) place(partitions, rf int32) [][]int32 {
 	return out
 }
 
-// startTransport creates the raft transport to the other brokers (none on
-// a single node). Messages it receives go to the store.
+// startTransport creates the raft transport to the other brokers.
+// Messages it receives go to the store.
+//
+// NB: a single broker has one too: brokers may join it later.
 func (b *Broker) startTransport() error {
-	if len(b.cfg.Peers) < 2 {
-		return nil
-	}
 	b.transport = transport.New(transport.Config{
 		NodeID:      uint64(b.cfg.NodeID),
 		Handle:      func(group string, m raftpb.Message) { b.store.Step(group, m) },
@@ -89,11 +167,7 @@ func (b *Broker) startTransport() error {
 
 // RegisterRaft serves the raft transport on s, the broker's gRPC server:
 // the other brokers reach this one on the listener clients use.
-func (b *Broker) RegisterRaft(s *grpc.Server) {
-	if b.transport != nil {
-		b.transport.Register(s)
-	}
-}
+func (b *Broker) RegisterRaft(s *grpc.Server) { b.transport.Register(s) }
 
 // BrokerStates says, as the controller sees them, which brokers are
 // online: those in sync in the metadata group. Nil unless this broker is

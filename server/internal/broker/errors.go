@@ -16,6 +16,8 @@ var (
 	ErrTopicNotFound = catalog.ErrTopicNotFound
 	// ErrTopicExists: CreateTopic with a name that is taken.
 	ErrTopicExists = catalog.ErrTopicExists
+	// ErrBrokerExists: a broker joining with a node id another holds.
+	ErrBrokerExists = catalog.ErrBrokerExists
 	// ErrInvalid: a request that can never succeed as sent (bad name,
 	// partition, size, configuration).
 	ErrInvalid = catalog.ErrInvalid

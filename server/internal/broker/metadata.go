@@ -31,7 +31,7 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if partitions < 1 || partitions > maxPartitions {
 		return nil, fmt.Errorf("%w: partitions is %d: a topic has 1 to %d partitions", ErrInvalid, partitions, maxPartitions)
 	}
-	brokers := int32(len(b.cfg.Peers))
+	brokers := int32(len(b.Members()))
 	if replicationFactor == 0 {
 		replicationFactor = min(brokers, defaultReplicationFactor)
 	}
@@ -174,6 +174,10 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 		if err != nil {
 			firstErr = err
 			continue
+		}
+		if change.Registered != 0 {
+			// NB: while replaying too: the raft groups need the address.
+			b.addPeer(change.Registered, change.Address)
 		}
 		b.act(change)
 	}

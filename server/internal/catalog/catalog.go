@@ -69,6 +69,9 @@ type Change struct {
 	// Reassigned: one completed.
 	Reassigned *Topic
 	Partition  int32
+	// Registered: a broker joined, at Address.
+	Registered int32
+	Address    string
 }
 
 // Catalog holds the topics. Apply is called by the metadata partition's
@@ -77,10 +80,11 @@ type Catalog struct {
 	mu        sync.RWMutex // guards the fields below
 	clusterID string
 	topics    map[string]*Topic
+	brokers   map[int32]string // the brokers that joined, by node id
 }
 
 // New returns an empty catalog.
-func New() *Catalog { return &Catalog{topics: make(map[string]*Topic)} }
+func New() *Catalog { return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]string)} }
 
 // Apply applies one metadata record. It is deterministic: every replica
 // applying the same log reaches the same catalog. A record that conflicts
@@ -154,6 +158,17 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		delete(t.Targets, rd.Partition)
 		c.topics[t.Name] = t
 		return Change{Reassigned: t, Partition: rd.Partition}, nil
+	case *metav1.MetadataRecord_BrokerRegistered:
+		br := x.BrokerRegistered
+		switch addr, ok := c.brokers[br.NodeId]; {
+		case ok && addr == br.Address:
+			return Change{}, nil
+		case ok:
+			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
+				ErrBrokerExists, br.NodeId, addr, br.Address)
+		}
+		c.brokers[br.NodeId] = br.Address
+		return Change{Registered: br.NodeId, Address: br.Address}, nil
 	default:
 		return Change{}, fmt.Errorf("unknown metadata record %T", r.Change)
 	}
@@ -169,6 +184,14 @@ func (c *Catalog) partition(name, id string, p int32) (*Topic, error) {
 		return nil, fmt.Errorf("%w: topic %q has no partition %d", ErrInvalid, name, p)
 	}
 	return t, nil
+}
+
+// Brokers returns the brokers that joined the running cluster: node id to
+// address.
+func (c *Catalog) Brokers() map[int32]string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return maps.Clone(c.brokers)
 }
 
 // ClusterID returns the cluster's id, "" before the first record.

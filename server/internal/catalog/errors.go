@@ -14,3 +14,7 @@ var ErrTopicExists = errors.New("topic already exists")
 // configuration key or value); the server maps it to InvalidArgument and
 // the wrapping message says what to fix.
 var ErrInvalid = errors.New("invalid argument")
+
+// ErrBrokerExists is returned by Apply for a BrokerRegistered whose node
+// id another broker holds; the server maps it to AlreadyExists.
+var ErrBrokerExists = errors.New("broker id taken")

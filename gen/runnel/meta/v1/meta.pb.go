@@ -38,6 +38,7 @@ type MetadataRecord struct {
 	//	*MetadataRecord_TopicDeleted
 	//	*MetadataRecord_PartitionReassignment
 	//	*MetadataRecord_PartitionReassigned
+	//	*MetadataRecord_BrokerRegistered
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -125,6 +126,15 @@ func (x *MetadataRecord) GetPartitionReassigned() *PartitionReassigned {
 	return nil
 }
 
+func (x *MetadataRecord) GetBrokerRegistered() *BrokerRegistered {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_BrokerRegistered); ok {
+			return x.BrokerRegistered
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -149,6 +159,10 @@ type MetadataRecord_PartitionReassigned struct {
 	PartitionReassigned *PartitionReassigned `protobuf:"bytes,5,opt,name=partition_reassigned,json=partitionReassigned,proto3,oneof"`
 }
 
+type MetadataRecord_BrokerRegistered struct {
+	BrokerRegistered *BrokerRegistered `protobuf:"bytes,6,opt,name=broker_registered,json=brokerRegistered,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
@@ -158,6 +172,63 @@ func (*MetadataRecord_TopicDeleted) isMetadataRecord_Change() {}
 func (*MetadataRecord_PartitionReassignment) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_PartitionReassigned) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_BrokerRegistered) isMetadataRecord_Change() {}
+
+// BrokerRegistered adds a broker that joined the running cluster (the
+// initial brokers are in every broker's configuration instead).
+type BrokerRegistered struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The gRPC address clients and brokers reach it on.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerRegistered) Reset() {
+	*x = BrokerRegistered{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerRegistered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerRegistered) ProtoMessage() {}
+
+func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerRegistered.ProtoReflect.Descriptor instead.
+func (*BrokerRegistered) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BrokerRegistered) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *BrokerRegistered) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
 
 // ClusterCreated is the first record of a new cluster's metadata log.
 type ClusterCreated struct {
@@ -169,7 +240,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +252,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,7 +265,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ClusterCreated) GetClusterId() string {
@@ -221,7 +292,7 @@ type TopicCreated struct {
 
 func (x *TopicCreated) Reset() {
 	*x = TopicCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +304,7 @@ func (x *TopicCreated) String() string {
 func (*TopicCreated) ProtoMessage() {}
 
 func (x *TopicCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +317,7 @@ func (x *TopicCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreated.ProtoReflect.Descriptor instead.
 func (*TopicCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TopicCreated) GetName() string {
@@ -301,7 +372,7 @@ type PartitionAssignment struct {
 
 func (x *PartitionAssignment) Reset() {
 	*x = PartitionAssignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +384,7 @@ func (x *PartitionAssignment) String() string {
 func (*PartitionAssignment) ProtoMessage() {}
 
 func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +397,7 @@ func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionAssignment.ProtoReflect.Descriptor instead.
 func (*PartitionAssignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PartitionAssignment) GetReplicas() []int32 {
@@ -347,7 +418,7 @@ type TopicDeleted struct {
 
 func (x *TopicDeleted) Reset() {
 	*x = TopicDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +430,7 @@ func (x *TopicDeleted) String() string {
 func (*TopicDeleted) ProtoMessage() {}
 
 func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +443,7 @@ func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDeleted.ProtoReflect.Descriptor instead.
 func (*TopicDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TopicDeleted) GetName() string {
@@ -405,7 +476,7 @@ type PartitionReassignment struct {
 
 func (x *PartitionReassignment) Reset() {
 	*x = PartitionReassignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +488,7 @@ func (x *PartitionReassignment) String() string {
 func (*PartitionReassignment) ProtoMessage() {}
 
 func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +501,7 @@ func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
 func (*PartitionReassignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PartitionReassignment) GetTopic() string {
@@ -475,7 +546,7 @@ type PartitionReassigned struct {
 
 func (x *PartitionReassigned) Reset() {
 	*x = PartitionReassigned{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +558,7 @@ func (x *PartitionReassigned) String() string {
 func (*PartitionReassigned) ProtoMessage() {}
 
 func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +571,7 @@ func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
 func (*PartitionReassigned) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PartitionReassigned) GetTopic() string {
@@ -550,7 +621,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +633,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +646,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -624,14 +695,18 @@ var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x03\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
 	"\rtopic_deleted\x18\x03 \x01(\v2\x1c.runnel.meta.v1.TopicDeletedH\x00R\ftopicDeleted\x12^\n" +
 	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
-	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassignedB\b\n" +
-	"\x06change\"/\n" +
+	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassigned\x12O\n" +
+	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegisteredB\b\n" +
+	"\x06change\"E\n" +
+	"\x10BrokerRegistered\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"/\n" +
 	"\x0eClusterCreated\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\"\xd0\x02\n" +
@@ -683,33 +758,35 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
-	(*ClusterCreated)(nil),        // 1: runnel.meta.v1.ClusterCreated
-	(*TopicCreated)(nil),          // 2: runnel.meta.v1.TopicCreated
-	(*PartitionAssignment)(nil),   // 3: runnel.meta.v1.PartitionAssignment
-	(*TopicDeleted)(nil),          // 4: runnel.meta.v1.TopicDeleted
-	(*PartitionReassignment)(nil), // 5: runnel.meta.v1.PartitionReassignment
-	(*PartitionReassigned)(nil),   // 6: runnel.meta.v1.PartitionReassigned
-	(*OffsetCommit)(nil),          // 7: runnel.meta.v1.OffsetCommit
-	nil,                           // 8: runnel.meta.v1.TopicCreated.ConfigEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*BrokerRegistered)(nil),      // 1: runnel.meta.v1.BrokerRegistered
+	(*ClusterCreated)(nil),        // 2: runnel.meta.v1.ClusterCreated
+	(*TopicCreated)(nil),          // 3: runnel.meta.v1.TopicCreated
+	(*PartitionAssignment)(nil),   // 4: runnel.meta.v1.PartitionAssignment
+	(*TopicDeleted)(nil),          // 5: runnel.meta.v1.TopicDeleted
+	(*PartitionReassignment)(nil), // 6: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 7: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 8: runnel.meta.v1.OffsetCommit
+	nil,                           // 9: runnel.meta.v1.TopicCreated.ConfigEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
-	1, // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
-	2, // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
-	4, // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	5, // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
-	6, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
-	8, // 5: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	3, // 6: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	9, // 7: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
+	3,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
+	5,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
+	6,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	7,  // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	1,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
+	9,  // 6: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	4,  // 7: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	10, // 8: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -723,6 +800,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_TopicDeleted)(nil),
 		(*MetadataRecord_PartitionReassignment)(nil),
 		(*MetadataRecord_PartitionReassigned)(nil),
+		(*MetadataRecord_BrokerRegistered)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -730,7 +808,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -24,6 +24,166 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// JoinRequest names the broker joining.
+type JoinRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The gRPC address the others reach it on.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *JoinRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *JoinRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// JoinResponse describes the cluster joined.
+type JoinResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Brokers       []*Member              `protobuf:"bytes,2,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JoinResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetBrokers() []*Member {
+	if x != nil {
+		return x.Brokers
+	}
+	return nil
+}
+
+// Member is one broker of the cluster.
+type Member struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Member) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *Member) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 // StreamRequest is a batch of raft messages from one broker.
 type StreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -36,7 +196,7 @@ type StreamRequest struct {
 
 func (x *StreamRequest) Reset() {
 	*x = StreamRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +208,7 @@ func (x *StreamRequest) String() string {
 func (*StreamRequest) ProtoMessage() {}
 
 func (x *StreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +221,7 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
 func (*StreamRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StreamRequest) GetFrom() uint64 {
@@ -91,7 +251,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +263,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +276,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Envelope) GetGroup() string {
@@ -142,7 +302,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +314,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +327,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 // SnapshotData is the data of a partition's raft snapshot. A partition's
@@ -188,7 +348,7 @@ type SnapshotData struct {
 
 func (x *SnapshotData) Reset() {
 	*x = SnapshotData{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +360,7 @@ func (x *SnapshotData) String() string {
 func (*SnapshotData) ProtoMessage() {}
 
 func (x *SnapshotData) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +373,7 @@ func (x *SnapshotData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
 func (*SnapshotData) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SnapshotData) GetLogStartOffset() int64 {
@@ -234,7 +394,17 @@ var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"[\n" +
+	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"@\n" +
+	"\vJoinRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"_\n" +
+	"\fJoinResponse\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x120\n" +
+	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\";\n" +
+	"\x06Member\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"[\n" +
 	"\rStreamRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x126\n" +
 	"\tenvelopes\x18\x02 \x03(\v2\x18.runnel.raft.v1.EnvelopeR\tenvelopes\":\n" +
@@ -247,7 +417,9 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"conf_index\x18\x02 \x01(\x04R\tconfIndex2X\n" +
 	"\vRaftService\x12I\n" +
-	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x01B;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
+	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x012V\n" +
+	"\x11MembershipService\x12A\n" +
+	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
 var (
 	file_runnel_raft_v1_raft_proto_rawDescOnce sync.Once
@@ -261,22 +433,28 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
-	(*StreamRequest)(nil),  // 0: runnel.raft.v1.StreamRequest
-	(*Envelope)(nil),       // 1: runnel.raft.v1.Envelope
-	(*StreamResponse)(nil), // 2: runnel.raft.v1.StreamResponse
-	(*SnapshotData)(nil),   // 3: runnel.raft.v1.SnapshotData
+	(*JoinRequest)(nil),    // 0: runnel.raft.v1.JoinRequest
+	(*JoinResponse)(nil),   // 1: runnel.raft.v1.JoinResponse
+	(*Member)(nil),         // 2: runnel.raft.v1.Member
+	(*StreamRequest)(nil),  // 3: runnel.raft.v1.StreamRequest
+	(*Envelope)(nil),       // 4: runnel.raft.v1.Envelope
+	(*StreamResponse)(nil), // 5: runnel.raft.v1.StreamResponse
+	(*SnapshotData)(nil),   // 6: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
-	1, // 0: runnel.raft.v1.StreamRequest.envelopes:type_name -> runnel.raft.v1.Envelope
-	0, // 1: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
-	2, // 2: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
+	4, // 1: runnel.raft.v1.StreamRequest.envelopes:type_name -> runnel.raft.v1.Envelope
+	3, // 2: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
+	0, // 3: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
+	5, // 4: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
+	1, // 5: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
+	4, // [4:6] is the sub-list for method output_type
+	2, // [2:4] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_runnel_raft_v1_raft_proto_init() }
@@ -290,9 +468,9 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_runnel_raft_v1_raft_proto_goTypes,
 		DependencyIndexes: file_runnel_raft_v1_raft_proto_depIdxs,
