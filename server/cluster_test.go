@@ -582,3 +582,40 @@ func startJoined(t *testing.T, id int32, seed string) *testBroker {
 	t.Cleanup(b.stop)
 	return b
 }
+
+// TestSubscribeAtLeadersHighWatermarkViaFollower acks a record on the
+// leader and at once subscribes through a follower from the offset after
+// it, the leader's high watermark: the follower, a heartbeat behind, waits
+// to catch up rather than answering OUT_OF_RANGE.
+func TestSubscribeAtLeadersHighWatermarkViaFollower(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "lag", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var leader int32
+	eventually(t, "a leader for lag", func() error {
+		leader = describe(t, brokers[0], "lag").Partitions[0].Leader
+		if leader == 0 {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	follower := brokers[leader%3]
+	p := int32(0)
+	for i := range 20 {
+		acks := mustAck(t, brokers[leader-1].produce(&runnelv1.ProduceRequest{Topic: "lag", Partition: &p,
+			Records: []*runnelv1.Record{{Value: fmt.Appendf(nil, "r%d", i)}}}))
+		next := acks[0].BaseOffset + 1
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		stream, err := follower.client.Subscribe.Subscribe(sctx, &runnelv1.SubscribeRequest{Topic: "lag", Partitions: []int32{0},
+			StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: next})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		cancel()
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.Fatalf("subscribe via a follower at offset %d, just acknowledged on the leader: %v", next, err)
+		}
+	}
+}

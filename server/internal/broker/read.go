@@ -122,7 +122,14 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 	case runnelv1.StartPosition_START_POSITION_LATEST:
 		return hw, nil
 	case runnelv1.StartPosition_START_POSITION_OFFSET:
+		if offset > hw {
+			hw = r.catchUp(ctx, offset)
+		}
 		if offset < start || offset > hw {
+			if offset > hw && r.part.Leader() != uint64(r.broker.cfg.NodeID) {
+				return 0, fmt.Errorf("%w: topic %q partition %d: offset %d is past this replica's high watermark %d, which lags its leader's: retry, or read through the leader",
+					ErrUnavailable, r.topic, r.partition, offset, hw)
+			}
 			return 0, fmt.Errorf("topic %q partition %d: offset %d is outside [%d, %d] (log start, high watermark): %w",
 				r.topic, r.partition, offset, start, hw, ErrOffsetOutOfRange)
 		}
@@ -141,10 +148,42 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 		if !ok {
 			return start, nil
 		}
+		if o > hw {
+			hw = r.catchUp(ctx, o)
+		}
 		// Retention may have deleted what the group had not read yet.
 		return min(max(o, start), hw), nil
 	default:
 		return 0, fmt.Errorf("%w: unknown start position %v", ErrInvalid, pos)
+	}
+}
+
+// catchUpWait bounds how long a subscription waits for a replica that
+// lags its leader to reach the offset it starts from.
+const catchUpWait = 5 * time.Second
+
+// catchUp waits, on a follower, until its high watermark reaches offset
+// (every offset a client knows of was committed, so a follower behind it
+// is catching up), for at most catchUpWait, and returns the high
+// watermark. A leader's high watermark is the group's: it returns at once.
+func (r *Reader) catchUp(ctx context.Context, offset int64) int64 {
+	if r.part.Leader() == uint64(r.broker.cfg.NodeID) {
+		return r.part.HighWatermark()
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	for {
+		// NB: Changed before reading the high watermark: no lost wake-up.
+		changed := r.part.Changed()
+		hw := r.part.HighWatermark()
+		if hw >= offset {
+			return hw
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return hw
+		}
 	}
 }
 
