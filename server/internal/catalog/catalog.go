@@ -84,7 +84,9 @@ type Catalog struct {
 }
 
 // New returns an empty catalog.
-func New() *Catalog { return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]string)} }
+func New() *Catalog {
+	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]string)}
+}
 
 // Apply applies one metadata record. It is deterministic: every replica
 // applying the same log reaches the same catalog. A record that conflicts
