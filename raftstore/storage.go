@@ -3,6 +3,7 @@ package raftstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"go.etcd.io/raft/v3"
@@ -43,7 +44,9 @@ func (s *storage) append(entries []raftpb.Entry) error {
 	switch {
 	case len(s.recent) == 0:
 	case first > s.recent[0].Index && first <= s.recent[len(s.recent)-1].Index+1:
-		s.recent = s.recent[:first-s.recent[0].Index] // raft replaced a suffix
+		// Raft replaced a suffix. NB: clipped, so that the append copies:
+		// raft may still hold the replaced entries Entries returned.
+		s.recent = slices.Clip(s.recent[:first-s.recent[0].Index])
 	default:
 		s.recent = nil
 	}

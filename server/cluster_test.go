@@ -619,3 +619,21 @@ func TestSubscribeAtLeadersHighWatermarkViaFollower(t *testing.T) {
 		}
 	}
 }
+
+// TestStartRefusesOtherPeers restarts a single broker's data directory as
+// a member of a three-broker cluster: the metadata group's voters on disk
+// are not the peers given, so the broker refuses to start, saying so,
+// rather than run a cluster with a membership no one configured.
+func TestStartRefusesOtherPeers(t *testing.T) {
+	b := startBroker(t, "")
+	dir := b.dir
+	b.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := New(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 1,
+		Peers:  map[int32]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.1:3"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "initial brokers are [1]") {
+		t.Fatalf("starting a single broker's directory with three peers: %v, want a refusal naming the brokers it has", err)
+	}
+}

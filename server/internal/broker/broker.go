@@ -142,6 +142,10 @@ func (b *Broker) start(ctx context.Context) error {
 		return err
 	}
 	b.meta = meta
+	if voters := meta.Conf().Voters; !b.cfg.Joining && !slices.Equal(voters, b.allVoters()) {
+		return fmt.Errorf("%w: the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
+			ErrInvalid, b.cfg.DataDir, voters, b.allVoters())
+	}
 	if err := waitReady(ctx, meta); err != nil {
 		return err
 	}
