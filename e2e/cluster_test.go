@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +26,8 @@ const (
 // producers (acks=ALL) and consumers on every broker, and injects faults:
 // kill -9 of a partition's leader, the restart of that broker (it catches
 // up and rejoins), and a broker cut off from the others by the proxies
-// between brokers, then healed. Afterwards the history checker verifies
+// between brokers, then healed; then a fourth broker joins and a
+// partition moves onto it. Afterwards the history checker verifies
 // that every acknowledged record is readable exactly once, at its acked
 // offset, through every broker, in order, and that what consumers read
 // during the faults never changed.
@@ -76,6 +78,13 @@ func TestClusterFaults(t *testing.T) {
 	t.Logf("fault 2: healed broker %d", cut)
 	load()
 
+	// 4. a fourth broker joins, and partition 2 moves onto it.
+	joined := launchBroker(t, t.TempDir(), "--node-id", "4", "--listen", freeAddr(t), "--join", c.addrs[0])
+	joined.waitServing()
+	moved := moveOnto(t, admin, 2, 4)
+	t.Logf("change 4: broker 4 joined; partition 2 moved to brokers %v", moved)
+	load()
+
 	close(stop)
 	producers.Wait()
 	// Let the consumers catch up on every broker, then stop them.
@@ -88,6 +97,7 @@ func TestClusterFaults(t *testing.T) {
 	for i, b := range c.brokers {
 		logs[fmt.Sprintf("broker %d", i+1)] = readAll(t, b.dial(t))
 	}
+	logs["broker 4 (joined)"] = readAll(t, joined.dial(t))
 	res, errs := h.check(logs)
 	for _, err := range errs {
 		t.Error(err)
@@ -219,6 +229,38 @@ func consumeThroughFaults(c *cluster, h *history, i int, partition int32, stop <
 		}
 		cancel()
 		cl.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// moveOnto reassigns partition p of the fault topic to broker id and
+// all its replicas but the first, waits until the move is done, and
+// returns the new replicas.
+func moveOnto(t *testing.T, admin *client.Client, p, id int32) []int32 {
+	t.Helper()
+	ctx := context.Background()
+	resp, err := admin.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: faultTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := append([]int32{id}, resp.Partitions[p].Replicas[1:]...)
+	if _, err := admin.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: faultTopic, Partition: p, Replicas: target}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := admin.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: faultTopic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.Partitions[p]
+		if slices.Equal(got.Replicas, target) && len(got.AddingReplicas)+len(got.RemovingReplicas) == 0 && got.Leader != 0 {
+			return target
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partition %d after 30s: replicas %v adding %v removing %v leader %d; want replicas %v",
+				p, got.Replicas, got.AddingReplicas, got.RemovingReplicas, got.Leader, target)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
