@@ -26,6 +26,11 @@ type Config struct {
 	// node id to the gRPC address the others reach it on (see ParsePeers).
 	// Empty: a single broker.
 	Peers map[int32]string
+	// Advertise is the gRPC address other brokers and clients reach this
+	// one on, when it is not Listen (which may be 0.0.0.0:PORT): a DNS
+	// name, say. A broker joining registers it; in a static cluster,
+	// Peers says it. Default: Listen's address once bound.
+	Advertise string
 	// Join is the address of a broker of a running cluster to join (any
 	// one: it registers this broker with the cluster). It is kept on every
 	// restart; joining again at the same address changes nothing.
@@ -102,7 +107,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("peer %d address %q: %w", id, addr, err))
 		}
 	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			errs = append(errs, fmt.Errorf("advertised address %q: %w", c.Advertise, err))
+		}
+		if addr, ok := c.Peers[c.NodeID]; ok && addr != c.Advertise {
+			errs = append(errs, fmt.Errorf("advertised address %q is not this broker's address in the peers, %q: drop one", c.Advertise, addr))
+		}
+	}
 	if c.Join != "" {
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && c.Advertise == "" && unspecifiedHost(host) {
+			errs = append(errs, fmt.Errorf("listen address %q is no address the cluster can reach this broker on: set the advertised address (--advertise HOST:PORT)", c.Listen))
+		}
 		if len(c.Peers) > 0 {
 			errs = append(errs, errors.New("--join and --peers: a broker starts a cluster with --peers or joins a running one, not both"))
 		}
@@ -114,6 +130,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// unspecifiedHost reports whether a listen host means every interface.
+func unspecifiedHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // ParsePeers parses a static cluster as etcd's --initial-cluster spells

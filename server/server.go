@@ -74,10 +74,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
 	fwd := newPeers()
+	advertised := cfg.Advertise
+	if advertised == "" {
+		advertised = lis.Addr().String()
+	}
 	if cfg.Join != "" {
-		// NB: the listener is bound, so the address given is the one the
-		// cluster will reach this broker on.
-		if cfg.Peers, err = join(ctx, fwd, cfg.Join, cfg.NodeID, lis.Addr().String(), cfg.Logger); err != nil {
+		if cfg.Peers, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
 			lis.Close()
 			httpLis.Close()
 			return nil, err
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		NodeID:                 cfg.NodeID,
 		Peers:                  cfg.Peers,
 		Joining:                cfg.Join != "",
-		AdvertisedAddress:      lis.Addr().String(),
+		AdvertisedAddress:      advertised,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
 	})

@@ -21,8 +21,9 @@ func newPartitionReassignCommand() *cobra.Command {
 		Use:   "reassign TOPIC PARTITION",
 		Short: "Move a partition's replicas to other brokers while it keeps serving",
 		Long: `Move a partition's replicas to the brokers named by --replicas (the first is
-the preferred leader). The new replicas copy the log, then one raft
-configuration change swaps them in; producers and consumers go on.`,
+the preferred leader). The new replicas copy the log as raft learners, then
+raft configuration changes swap them in (the leader hands its leadership to
+a new replica first if it is leaving); producers and consumers go on.`,
 		Example: "  runnel partition reassign orders 0 --replicas 2,3 --wait",
 		Args:    cobra.ExactArgs(2),
 	}

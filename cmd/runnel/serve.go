@@ -23,7 +23,8 @@ SIGTERM or SIGINT shuts it down gracefully.
 With no --peers the broker is a single node. A cluster lists every broker
 on each of them, with the same --peers, like etcd's --initial-cluster:
 
-  runnel serve --node-id 1 --listen 127.0.0.1:7400 --data-dir d1 \
+  runnel serve --node-id 1 --data-dir d1 \
+    --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 \
     --peers 1=127.0.0.1:7400,2=127.0.0.1:7410,3=127.0.0.1:7420
 
 A broker of a cluster starts serving clients once a quorum of brokers is up.
@@ -31,8 +32,10 @@ A broker of a cluster starts serving clients once a quorum of brokers is up.
 A new broker joins a running cluster through any of its brokers, keeping
 --join on every restart:
 
-  runnel serve --node-id 4 --listen 127.0.0.1:7430 --data-dir d4 \
-    --join 127.0.0.1:7400
+  runnel serve --node-id 4 --data-dir d4 \
+    --listen 127.0.0.1:7430 --http-listen 127.0.0.1:7431 --join 127.0.0.1:7400
+
+Listening on 0.0.0.0, set --advertise to the address the others dial.
 
 It follows the cluster's metadata, gets replicas of new topics, and takes
 partitions moved to it with "runnel partition reassign".`,
@@ -65,6 +68,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
 	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster, this one included: ID=HOST:PORT,... (empty: a single node)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address other brokers and clients reach this one on (default: the --listen address)")
 	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker at HOST:PORT (instead of --peers)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")

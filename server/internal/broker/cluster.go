@@ -56,7 +56,7 @@ func (b *Broker) Register(ctx context.Context, id int32, address string) ([]Memb
 	}
 	if addr, initial := b.cfg.Peers[id]; initial {
 		if addr != address {
-			return nil, fmt.Errorf("%w: node id %d is the initial broker at %s: give the broker at %s another id",
+			return nil, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
 				ErrBrokerExists, id, addr, address)
 		}
 		return b.Members(), nil

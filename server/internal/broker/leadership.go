@@ -44,7 +44,7 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 }
 
 // HandOffLeadership moves the leadership of every group this broker leads
-// to an in-sync follower, and waits until it moved or ctx ends: a
+// to a caught-up voter, and waits until it moved or ctx ends: a
 // graceful shutdown then costs clients no election timeout.
 func (b *Broker) HandOffLeadership(ctx context.Context) {
 	self := uint64(b.cfg.NodeID)
@@ -56,8 +56,10 @@ func (b *Broker) HandOffLeadership(ctx context.Context) {
 			if p.Leader() != self {
 				continue
 			}
+			// NB: voters only: raft ignores a transfer to a learner.
+			voters := p.Conf().Voters
 			for _, id := range p.CaughtUp() {
-				if id != self {
+				if id != self && slices.Contains(voters, id) {
 					p.TransferLeadership(id)
 					handing++
 					break

@@ -1,0 +1,37 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestConfigValidate checks that each bad cluster configuration is
+// refused with a message naming what to fix, and that good ones pass.
+func TestConfigValidate(t *testing.T) {
+	three := map[int32]string{1: "10.0.0.1:7400", 2: "10.0.0.2:7400", 3: "10.0.0.3:7400"}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		mention string // "" for a valid configuration
+	}{
+		{"single node default", Config{}, ""},
+		{"static cluster", Config{NodeID: 2, Peers: three}, ""},
+		{"not among the peers", Config{NodeID: 4, Peers: three}, "not among the peers"},
+		{"join", Config{NodeID: 4, Listen: "10.0.0.4:7400", Join: "10.0.0.1:7400"}, ""},
+		{"join on every interface, advertised", Config{NodeID: 4, Listen: "0.0.0.0:7400", Advertise: "runnel-3.runnel:7400", Join: "10.0.0.1:7400"}, ""},
+		{"join on every interface", Config{NodeID: 4, Listen: "0.0.0.0:7400", Join: "10.0.0.1:7400"}, "--advertise"},
+		{"join on every v6 interface", Config{NodeID: 4, Listen: "[::]:7400", Join: "10.0.0.1:7400"}, "--advertise"},
+		{"join and peers", Config{NodeID: 2, Peers: three, Join: "10.0.0.1:7400"}, "not both"},
+		{"join without a port", Config{NodeID: 4, Join: "10.0.0.1"}, "join address"},
+		{"advertise without a port", Config{Advertise: "runnel-0"}, "advertised address"},
+		{"advertise other than the peers say", Config{NodeID: 1, Peers: three, Advertise: "10.9.9.9:7400"}, "drop one"},
+	} {
+		err := tc.cfg.Validate()
+		switch {
+		case tc.mention == "" && err != nil:
+			t.Errorf("%s: %v, want valid", tc.name, err)
+		case tc.mention != "" && (err == nil || !strings.Contains(err.Error(), tc.mention)):
+			t.Errorf("%s: %v, want an error mentioning %q", tc.name, err, tc.mention)
+		}
+	}
+}
