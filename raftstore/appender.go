@@ -29,8 +29,6 @@ const maxAppendsPerSync = 256
 // never idles behind the loop nor the loop behind the disk.
 func (p *Partition) appendLoop() {
 	defer close(p.appenderDone)
-	ticker := time.NewTicker(p.store.cfg.TickInterval)
-	defer ticker.Stop()
 	retention := time.NewTicker(p.store.cfg.RetentionCheckInterval)
 	defer retention.Stop()
 
@@ -57,7 +55,7 @@ func (p *Partition) appendLoop() {
 				}
 			}
 			err = p.persist(a, batch)
-		case <-ticker.C:
+		case <-p.appendTicks:
 			// An idle partition has no append to save its commit index with.
 			err = p.saveState(a, false /* force */)
 		case <-retention.C:

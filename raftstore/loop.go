@@ -29,8 +29,6 @@ const maxProposalsPerReady = 256
 // had not opened the group yet.
 func (p *Partition) run(campaigned bool) {
 	defer close(p.stopped)
-	ticker := time.NewTicker(p.store.cfg.TickInterval)
-	defer ticker.Stop()
 
 	l := &loopState{waiting: make(map[uint64]*proposal), byIndex: make(map[uint64]*proposal),
 		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
@@ -56,7 +54,7 @@ func (p *Partition) run(campaigned bool) {
 		case <-p.stop:
 			p.shutdown(l)
 			return
-		case <-ticker.C:
+		case <-p.ticks:
 			p.node.Tick()
 			ticks++
 			if campaigned && p.leader.Load() == 0 && ticks%recampaignTicks == 0 {

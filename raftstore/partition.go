@@ -85,8 +85,11 @@ type Partition struct {
 	// From peers, through the Store (peers.go).
 	inbound     chan raftpb.Message
 	unreachable chan uint64
-	transfers   chan uint64 // leadership transfer requests
-	confChanges chan raftpb.ConfChangeV2
+	// ticks and appendTicks carry the store's clock to the raft loop
+	// and the appender (capacity 1: a busy one skips a tick).
+	ticks, appendTicks chan struct{}
+	transfers          chan uint64 // leadership transfer requests
+	confChanges        chan raftpb.ConfChangeV2
 
 	// The raft loop hands appends to the append goroutine and gets their
 	// responses back once durable (appender.go).
@@ -208,6 +211,8 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		proposals:   make(chan *proposal, 256),
 		inbound:     make(chan raftpb.Message, inboundQueueSize),
 		unreachable: make(chan uint64, 16),
+		ticks:       make(chan struct{}, 1),
+		appendTicks: make(chan struct{}, 1),
 		transfers:   make(chan uint64, 1),
 		confChanges: make(chan raftpb.ConfChangeV2, 1),
 		changed:     newNotifier(),
@@ -294,6 +299,17 @@ func bootstrap(log *segment.Log, voters []uint64) (persistentState, error) {
 	st.hard = raftpb.HardState{Term: 1, Commit: uint64(len(entries))}
 	st.confIndex = uint64(len(entries))
 	return st, nil
+}
+
+// tick hands the store's tick to the raft loop and the appender, never
+// blocking: one still busy with the last tick skips this one.
+func (p *Partition) tick() {
+	for _, c := range []chan struct{}{p.ticks, p.appendTicks} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // incarnationFile holds PartitionConfig.Incarnation.

@@ -90,6 +90,9 @@ type Store struct {
 	mu         sync.Mutex // guards partitions and closed
 	partitions map[string]*Partition
 	closed     bool
+
+	stopTicking chan struct{} // closed by Close
+	tickerDone  chan struct{}
 }
 
 // deletedSuffix marks a partition directory that is being removed; Open
@@ -113,7 +116,32 @@ func Open(cfg Config) (*Store, error) {
 			}
 		}
 	}
-	return &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition)}, nil
+	s := &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition),
+		stopTicking: make(chan struct{}), tickerDone: make(chan struct{})}
+	go s.tick()
+	return s, nil
+}
+
+// tick is the store's one clock: every TickInterval it ticks each open
+// partition (its raft loop and its appender), so that a broker with
+// thousands of partitions runs one timer, not thousands. A partition busy
+// when its tick comes gets the next one: ticks are not queued.
+func (s *Store) tick() {
+	defer close(s.tickerDone)
+	ticker := time.NewTicker(s.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stopTicking:
+			return
+		case <-ticker.C:
+		}
+		s.mu.Lock()
+		for _, p := range s.partitions {
+			p.tick()
+		}
+		s.mu.Unlock()
+	}
 }
 
 // PartitionNames lists the partition directories on disk, open or not:
@@ -235,6 +263,8 @@ func (s *Store) Close() error {
 	s.partitions = map[string]*Partition{}
 	s.mu.Unlock()
 	s.openMu.Unlock()
+	close(s.stopTicking)
+	<-s.tickerDone
 	var errs []error
 	for _, p := range parts {
 		if err := p.Close(); err != nil && !errors.Is(err, ErrClosed) {
