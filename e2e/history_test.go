@@ -94,6 +94,14 @@ func (h *history) ackGap(partition int32, at time.Time, window time.Duration) ti
 	return gap
 }
 
+// ackedSince reports whether partition had a write acknowledged after at.
+func (h *history) ackedSince(partition int32, at time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	times := h.acksOf[partition]
+	return len(times) > 0 && times[len(times)-1].After(at)
+}
+
 // checkResult counts what check looked at.
 type checkResult struct {
 	acked, unsureWrites, unsureInLog, records, observed int
