@@ -225,7 +225,20 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 		// entries of proposals waiting here.
 		p.leaderChanged(l, leadershipLost)
 	}
-	return p.send(remote)
+	if err := p.send(remote); err != nil {
+		return err
+	}
+	// A leader waits for a snapshot's delivery to be reported before it
+	// sends the follower anything more. Ours are a few bytes of metadata
+	// that the transport sends in order with what follows: report them
+	// delivered at once. One lost on the way makes the follower reject
+	// the next append, and the leader sends another.
+	for _, m := range remote {
+		if m.Type == raftpb.MsgSnap {
+			p.node.ReportSnapshot(m.To, raft.SnapshotFinish)
+		}
+	}
+	return nil
 }
 
 // leaderChanged fails the proposals that will not be applied under the
