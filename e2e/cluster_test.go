@@ -177,7 +177,7 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 			req.Records = append(req.Records, &runnelv1.Record{Value: []byte(v)})
 		}
 		if err := stream.Send(req); err != nil {
-			h.failed()
+			h.failed(values)
 			return
 		}
 		got := make(chan *runnelv1.ProduceResponse, 1)
@@ -191,13 +191,13 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 		select {
 		case resp := <-got:
 			if resp == nil || resp.Error != nil || len(resp.Acks) != 1 {
-				h.failed()
+				h.failed(values)
 				return
 			}
 			a := resp.Acks[0]
 			h.ack(values, ack{partition: a.Partition, offset: a.BaseOffset, producer: producer, seq: *seq})
 		case <-time.After(requestTimeout):
-			h.failed()
+			h.failed(values)
 			return
 		}
 	}

@@ -30,6 +30,9 @@ func TestHistoryCheckerFindsViolations(t *testing.T) {
 		{"acked record moved", func(*history) map[string]map[int32][]string {
 			return map[string]map[int32][]string{"x": {0: {"a", "c", "b"}}}
 		}, "is at partition"},
+		{"record no one wrote", func(*history) map[string]map[int32][]string {
+			return map[string]map[int32][]string{"x": {0: {"a", "b", "c", "zz"}}}
+		}, "never written"},
 		{"record twice", func(*history) map[string]map[int32][]string {
 			return map[string]map[int32][]string{"x": {0: {"a", "b", "c", "a"}}}
 		}, "twice"},

@@ -16,6 +16,7 @@ import (
 //   - A write that failed or timed out may or may not be there (its
 //     outcome is unknown), at most once: every attempt carries a value
 //     of its own, so a retry is a new write.
+//   - Nothing else is: no record no one wrote.
 //   - Writes a producer makes one after another to one partition, each
 //     acknowledged before the next is sent, have increasing offsets.
 //   - Every record any consumer read, through any broker, is the record
@@ -26,6 +27,9 @@ type history struct {
 	mu     sync.Mutex
 	acked  map[string]ack // value -> where its ack put it
 	unsure int            // writes whose outcome is unknown
+	// unsureValues are the values of those writes: the log may hold
+	// them, but no value no one wrote.
+	unsureValues map[string]bool
 	// acksOf[partition] are the ack times, for failover times.
 	acksOf map[int32][]time.Time
 	// seen[observer][partition] are the records a consumer read, in order.
@@ -45,7 +49,8 @@ type observed struct {
 }
 
 func newHistory() *history {
-	return &history{acked: map[string]ack{}, acksOf: map[int32][]time.Time{}, seen: map[string]map[int32][]observed{}}
+	return &history{acked: map[string]ack{}, unsureValues: map[string]bool{}, acksOf: map[int32][]time.Time{},
+		seen: map[string]map[int32][]observed{}}
 }
 
 func (h *history) ack(values []string, a ack) {
@@ -60,10 +65,14 @@ func (h *history) ack(values []string, a ack) {
 	h.acksOf[a.partition] = append(h.acksOf[a.partition], now)
 }
 
-func (h *history) failed() {
+// failed records a write of values whose outcome is unknown.
+func (h *history) failed(values []string) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.unsure++
-	h.mu.Unlock()
+	for _, v := range values {
+		h.unsureValues[v] = true
+	}
 }
 
 func (h *history) observe(observer string, partition int32, recs []observed) {
@@ -145,6 +154,9 @@ func (h *history) check(logs map[string]map[int32][]string) (checkResult, []erro
 		for o, v := range recs {
 			if prev, dup := where[v]; dup {
 				fail("value %q is in the log twice: partition %d offsets %d and %d", v, prev.partition, prev.offset, o)
+			}
+			if _, acked := h.acked[v]; !acked && !h.unsureValues[v] {
+				fail("value %q at partition %d offset %d was never written", v, p, o)
 			}
 			where[v] = ack{partition: p, offset: int64(o)}
 		}
