@@ -1,8 +1,9 @@
 // Package transport carries raft messages between brokers: the multi-raft
-// transport of shared/DESIGN.md. Each broker keeps one gRPC stream open to
-// each peer (runnel.raft.v1.RaftService, served on the same listener as
-// the public API) and multiplexes the messages of all its raft groups over
-// it, in batches.
+// transport of shared/DESIGN.md. Each pair of brokers shares one
+// bidirectional gRPC stream (runnel.raft.v1.RaftService, served on the
+// same listener as the public API), opened and kept open by the broker
+// with the lower node id; both multiplex the messages of all their raft
+// groups over it, in batches.
 //
 // Sending never blocks the raft loops: messages go into a bounded queue
 // per peer, and a full queue drops them, as a lossy network would. Raft is

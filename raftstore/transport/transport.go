@@ -28,9 +28,9 @@ type Config struct {
 	Unreachable func(peer uint64)
 	// QueueSize bounds each peer's queue of messages (default 4096).
 	QueueSize int
-	// MaxBatch bounds the messages sent in one StreamRequest (default 256).
+	// MaxBatch bounds the messages sent in one Batch (default 256).
 	MaxBatch int
-	// MaxBatchBytes closes a StreamRequest once its messages hold this
+	// MaxBatchBytes closes a Batch once its messages hold this
 	// many bytes (default 16 MiB), so that a batch of large appends stays
 	// well under the receiving server's message limit. A larger message
 	// goes alone.
@@ -65,20 +65,27 @@ type Transport struct {
 	raftv1.UnimplementedRaftServiceServer
 	cfg Config
 
-	mu     sync.Mutex // guards peers and closed
-	peers  map[uint64]*peer
-	closed bool
-	done   chan struct{} // closed by Close: receiving streams end
+	mu    sync.Mutex // guards peers, accepted and closed
+	peers map[uint64]*peer
+	// accepted are the streams peers with lower ids opened, by peer: a
+	// peer added after its stream came in takes it from here.
+	accepted map[uint64]acceptedStream
+	closed   bool
+	done     chan struct{} // closed by Close: receiving streams end
 
 	reportMu sync.Mutex           // guards reported
 	reported map[uint64]time.Time // when each peer was last reported unreachable
 }
 
+// A broker pair shares one bidirectional stream: the broker with the
+// lower node id opens it (and opens it again when it breaks), the other
+// takes it in through its RaftService, and both send on it.
+
 // New returns a transport with no peers; Register it on the broker's gRPC
 // server to receive, AddPeer to send.
 func New(cfg Config) *Transport {
-	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), done: make(chan struct{}),
-		reported: make(map[uint64]time.Time)}
+	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), accepted: make(map[uint64]acceptedStream),
+		done: make(chan struct{}), reported: make(map[uint64]time.Time)}
 }
 
 // Register serves the transport's receiving side on s.
@@ -98,7 +105,7 @@ func (t *Transport) AddPeer(id uint64, address string) error {
 		}
 		old.stop()
 	}
-	p, err := newPeer(t.cfg, id, address, t.reportUnreachable)
+	p, err := t.newPeer(id, address)
 	if err != nil {
 		return err
 	}
@@ -171,11 +178,39 @@ func (t *Transport) Close() {
 	}
 }
 
-// Stream receives one peer's batches (the RaftService RPC) until the peer
-// closes it or the transport closes.
+// Stream takes in the stream a peer with a lower node id opened (the
+// RaftService RPC): it receives the peer's batches until the stream or
+// the transport closes, and hands the stream to the peer's sender.
 func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return nil
+	}
+	ended := make(chan struct{})
+	defer close(ended)
+	a := acceptedStream{stream: stream, ended: ended}
+	t.mu.Lock()
+	t.accepted[first.From] = a
+	p := t.peers[first.From]
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		if t.accepted[first.From].ended == a.ended {
+			delete(t.accepted, first.From)
+		}
+		t.mu.Unlock()
+	}()
+	if p != nil {
+		p.accept(a)
+	}
 	received := make(chan error, 1)
-	go func() { received <- t.receive(stream) }()
+	go func() {
+		if err := t.handle(first); err != nil {
+			received <- err
+			return
+		}
+		received <- t.receive(stream)
+	}()
 	select {
 	case err := <-received:
 		return err
@@ -185,25 +220,40 @@ func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
 	}
 }
 
-func (t *Transport) receive(stream raftv1.RaftService_StreamServer) error {
+// batchStream is either end of a pair's stream.
+type batchStream interface {
+	Send(*raftv1.Batch) error
+	Recv() (*raftv1.Batch, error)
+}
+
+// receive hands every message of the stream's batches to Handle until the
+// stream ends.
+func (t *Transport) receive(stream batchStream) error {
 	for {
-		req, err := stream.Recv()
+		b, err := stream.Recv()
 		if err != nil {
-			return stream.SendAndClose(&raftv1.StreamResponse{})
+			return nil
 		}
-		for _, e := range req.Envelopes {
-			var m raftpb.Message
-			if err := m.Unmarshal(e.Message); err != nil {
-				return fmt.Errorf("transport: message from %d for %s: %w", req.From, e.Group, err)
-			}
-			select {
-			case <-t.done:
-				return nil
-			default:
-				t.cfg.Handle(e.Group, m)
-			}
+		if err := t.handle(b); err != nil {
+			return err
 		}
 	}
+}
+
+func (t *Transport) handle(b *raftv1.Batch) error {
+	for _, e := range b.Envelopes {
+		var m raftpb.Message
+		if err := m.Unmarshal(e.Message); err != nil {
+			return fmt.Errorf("transport: message from %d for %s: %w", b.From, e.Group, err)
+		}
+		select {
+		case <-t.done:
+			return nil
+		default:
+			t.cfg.Handle(e.Group, m)
+		}
+	}
+	return nil
 }
 
 type outbound struct {
@@ -212,27 +262,45 @@ type outbound struct {
 }
 
 // peer is the sending side towards one broker: a queue and the goroutine
-// that drains it into a stream.
+// that drains it into the pair's stream.
 type peer struct {
-	cfg         Config
-	id          uint64
-	address     string
-	conn        *grpc.ClientConn
-	queue       chan outbound
-	unreachable func(peer uint64)
-	ctx         context.Context
-	cancel      context.CancelFunc
-	done        chan struct{}
+	t       *Transport
+	cfg     Config
+	id      uint64
+	address string
+	// opens says this side opens the pair's stream (its id is the lower);
+	// else the peer does, and accepted hands it over.
+	opens    bool
+	conn     *grpc.ClientConn // when opens
+	accepted chan acceptedStream
+	queue    chan outbound
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
-func newPeer(cfg Config, id uint64, address string, unreachable func(uint64)) (*peer, error) {
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)
-	}
+// acceptedStream is a stream the peer opened, usable until ended.
+type acceptedStream struct {
+	stream raftv1.RaftService_StreamServer
+	ended  <-chan struct{}
+}
+
+func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &peer{cfg: cfg, id: id, address: address, conn: conn, queue: make(chan outbound, cfg.QueueSize),
-		unreachable: unreachable, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	p := &peer{t: t, cfg: t.cfg, id: id, address: address, opens: t.cfg.NodeID < id,
+		accepted: make(chan acceptedStream, 1), queue: make(chan outbound, t.cfg.QueueSize),
+		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	if p.opens {
+		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)
+		}
+		p.conn = conn
+	} else if a, ok := t.accepted[id]; ok {
+		// NB: t.mu is held (AddPeer).
+		p.accepted <- a
+	}
 	go p.run()
 	return p, nil
 }
@@ -247,69 +315,145 @@ func (p *peer) enqueue(o outbound) bool {
 	}
 }
 
+// accept hands the peer a stream it opened, replacing an older one.
+func (p *peer) accept(a acceptedStream) {
+	for {
+		select {
+		case p.accepted <- a:
+			return
+		default:
+		}
+		select {
+		case <-p.accepted: // drop the older one not taken yet
+		default:
+		}
+	}
+}
+
 func (p *peer) stop() {
 	p.cancel()
 	<-p.done
-	p.conn.Close()
+	if p.conn != nil {
+		p.conn.Close()
+	}
 }
 
-// run keeps a stream to the peer open and sends what is queued, batched
-// by count and bytes.
-// A failed send drops its batch, reports the peer unreachable and
-// reconnects after RetryInterval.
+// run keeps the pair's stream (opening it, or waiting for the peer to)
+// and sends what is queued on it, batched by count and bytes. A failed
+// send drops its batch, reports the peer unreachable and waits for the
+// next stream.
 func (p *peer) run() {
 	defer close(p.done)
-	var stream raftv1.RaftService_StreamClient
+	for {
+		stream, ended, ok := p.stream()
+		if !ok {
+			return
+		}
+		if err := p.sendOn(stream, ended); err != nil {
+			if p.ctx.Err() != nil {
+				return
+			}
+			p.cfg.Logger.Debug("transport: stream to peer ended", "peer", p.id, "err", err)
+			p.t.reportUnreachable(p.id)
+		}
+	}
+}
+
+// stream returns the next stream to send on, and a channel closed when
+// it ended; false once the peer stops.
+func (p *peer) stream() (batchStream, <-chan struct{}, bool) {
+	if !p.opens {
+		select {
+		case a := <-p.accepted:
+			return a.stream, a.ended, true
+		case <-p.ctx.Done():
+			return nil, nil, false
+		}
+	}
+	for {
+		stream, ended, err := p.open()
+		if err == nil {
+			return stream, ended, true
+		}
+		p.cfg.Logger.Debug("transport: open stream", "peer", p.id, "err", err)
+		p.t.reportUnreachable(p.id)
+		select {
+		case <-time.After(p.cfg.RetryInterval):
+		case <-p.ctx.Done():
+			return nil, nil, false
+		}
+	}
+}
+
+// open opens the pair's stream, names this broker on it, and receives the
+// peer's batches on it until it ends.
+func (p *peer) open() (batchStream, <-chan struct{}, error) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	stream, err := raftv1.NewRaftServiceClient(p.conn).Stream(ctx)
+	if err == nil {
+		err = stream.Send(&raftv1.Batch{From: p.cfg.NodeID})
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer cancel()
+		if err := p.t.receive(stream); err != nil {
+			p.cfg.Logger.Warn("transport: bad batch from peer", "peer", p.id, "err", err)
+		}
+	}()
+	return stream, ended, nil
+}
+
+// sendOn sends queued messages on stream until it fails or ends.
+func (p *peer) sendOn(stream batchStream, ended <-chan struct{}) error {
 	for {
 		var first outbound
 		select {
 		case first = <-p.queue:
+		case <-ended:
+			return errors.New("the stream ended")
+		case a := <-p.accepted:
+			// The peer opened a new stream: the old one is broken.
+			stream, ended = a.stream, a.ended
+			continue
 		case <-p.ctx.Done():
-			if stream != nil {
-				_, _ = stream.CloseAndRecv()
+			if cs, ok := stream.(raftv1.RaftService_StreamClient); ok {
+				_ = cs.CloseSend()
 			}
-			return
+			return p.ctx.Err()
 		}
-		req := &raftv1.StreamRequest{From: p.cfg.NodeID}
-		size := 0
-		add := func(o outbound) {
-			b, err := o.msg.Marshal()
-			if err != nil {
-				p.cfg.Logger.Error("transport: marshal raft message", "group", o.group, "err", err)
-				return
-			}
-			req.Envelopes = append(req.Envelopes, &raftv1.Envelope{Group: o.group, Message: b})
-			size += len(b) + len(o.group)
-		}
-		add(first)
-	drain:
-		for len(req.Envelopes) < p.cfg.MaxBatch && size < p.cfg.MaxBatchBytes {
-			select {
-			case o := <-p.queue:
-				add(o)
-			default:
-				break drain
-			}
-		}
-		var err error
-		if stream == nil {
-			stream, err = raftv1.NewRaftServiceClient(p.conn).Stream(p.ctx)
-		}
-		if err == nil {
-			err = stream.Send(req)
-		}
-		if err != nil {
-			stream = nil
-			if p.ctx.Err() != nil {
-				return
-			}
-			p.cfg.Logger.Debug("transport: send failed", "peer", p.id, "err", err)
-			p.unreachable(p.id)
-			select {
-			case <-time.After(p.cfg.RetryInterval):
-			case <-p.ctx.Done():
-				return
-			}
+		if err := stream.Send(p.batch(first)); err != nil {
+			return err
 		}
 	}
+}
+
+// batch builds a batch from first and what else is queued, closed once
+// it holds MaxBatch messages or MaxBatchBytes.
+func (p *peer) batch(first outbound) *raftv1.Batch {
+	b := &raftv1.Batch{From: p.cfg.NodeID}
+	size := 0
+	add := func(o outbound) {
+		data, err := o.msg.Marshal()
+		if err != nil {
+			p.cfg.Logger.Error("transport: marshal raft message", "group", o.group, "err", err)
+			return
+		}
+		b.Envelopes = append(b.Envelopes, &raftv1.Envelope{Group: o.group, Message: data})
+		size += len(data) + len(o.group)
+	}
+	add(first)
+	for len(b.Envelopes) < p.cfg.MaxBatch && size < p.cfg.MaxBatchBytes {
+		select {
+		case o := <-p.queue:
+			add(o)
+		default:
+			return b
+		}
+	}
+	return b
 }

@@ -186,3 +186,46 @@ func TestUnreachableReportsRateLimited(t *testing.T) {
 		t.Fatalf("unknown peer reported %d times in one retry interval, want 1", got)
 	}
 }
+
+// TestBothWaysOnOneStream has the broker with the higher id send to the
+// lower one: it may only send on the stream the lower one opened, which
+// that one opens without waiting for anything to send.
+func TestBothWaysOnOneStream(t *testing.T) {
+	a, b := startNode(t, 1), startNode(t, 2)
+	if err := b.t.AddPeer(1, a.addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(100) {
+		b.t.Send("g", []raftpb.Message{msg(2, 1, i)})
+	}
+	a.t.Send("g", []raftpb.Message{msg(1, 2, 7)})
+	waitFor(t, "messages from the higher id", func() bool { return len(a.received()) == 100 })
+	waitFor(t, "the message from the lower id", func() bool { return len(b.received()) == 1 })
+	for i, r := range a.received() {
+		if r.msg.Index != uint64(i) || r.msg.From != 2 {
+			t.Fatalf("message %d from the higher id: %+v", i, r.msg)
+		}
+	}
+
+	// The lower id restarts (at a new address): it opens the stream
+	// again, and the higher id sends on the new one.
+	a.t.Close()
+	a.server.Stop()
+	a.t = New(a.t.cfg)
+	a.listen(t)
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a message on the reopened stream", func() bool {
+		b.t.Send("g", []raftpb.Message{msg(2, 1, 1000)})
+		for _, r := range a.received() {
+			if r.msg.Index == 1000 {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -184,8 +184,8 @@ func (x *Member) GetAddress() string {
 	return ""
 }
 
-// StreamRequest is a batch of raft messages from one broker.
-type StreamRequest struct {
+// Batch is a batch of raft messages from one broker.
+type Batch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sending broker's node id.
 	From          uint64      `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
@@ -194,20 +194,20 @@ type StreamRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *StreamRequest) Reset() {
-	*x = StreamRequest{}
+func (x *Batch) Reset() {
+	*x = Batch{}
 	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *StreamRequest) String() string {
+func (x *Batch) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*StreamRequest) ProtoMessage() {}
+func (*Batch) ProtoMessage() {}
 
-func (x *StreamRequest) ProtoReflect() protoreflect.Message {
+func (x *Batch) ProtoReflect() protoreflect.Message {
 	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -219,19 +219,19 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
-func (*StreamRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
+func (*Batch) Descriptor() ([]byte, []int) {
 	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *StreamRequest) GetFrom() uint64 {
+func (x *Batch) GetFrom() uint64 {
 	if x != nil {
 		return x.From
 	}
 	return 0
 }
 
-func (x *StreamRequest) GetEnvelopes() []*Envelope {
+func (x *Batch) GetEnvelopes() []*Envelope {
 	if x != nil {
 		return x.Envelopes
 	}
@@ -293,43 +293,6 @@ func (x *Envelope) GetMessage() []byte {
 	return nil
 }
 
-// StreamResponse ends a stream.
-type StreamResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *StreamResponse) Reset() {
-	*x = StreamResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *StreamResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*StreamResponse) ProtoMessage() {}
-
-func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
-func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
-}
-
 // SnapshotData is the data of a partition's raft snapshot. A partition's
 // state is its log, so a snapshot carries only where the log starts: a
 // follower behind the leader's log start continues from there (see
@@ -348,7 +311,7 @@ type SnapshotData struct {
 
 func (x *SnapshotData) Reset() {
 	*x = SnapshotData{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +323,7 @@ func (x *SnapshotData) String() string {
 func (*SnapshotData) ProtoMessage() {}
 
 func (x *SnapshotData) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +336,7 @@ func (x *SnapshotData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
 func (*SnapshotData) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SnapshotData) GetLogStartOffset() int64 {
@@ -404,20 +367,19 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\";\n" +
 	"\x06Member\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"[\n" +
-	"\rStreamRequest\x12\x12\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"S\n" +
+	"\x05Batch\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x126\n" +
 	"\tenvelopes\x18\x02 \x03(\v2\x18.runnel.raft.v1.EnvelopeR\tenvelopes\":\n" +
 	"\bEnvelope\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\fR\amessage\"\x10\n" +
-	"\x0eStreamResponse\"W\n" +
+	"\amessage\x18\x02 \x01(\fR\amessage\"W\n" +
 	"\fSnapshotData\x12(\n" +
 	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
 	"\n" +
-	"conf_index\x18\x02 \x01(\x04R\tconfIndex2X\n" +
-	"\vRaftService\x12I\n" +
-	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x012V\n" +
+	"conf_index\x18\x02 \x01(\x04R\tconfIndex2I\n" +
+	"\vRaftService\x12:\n" +
+	"\x06Stream\x12\x15.runnel.raft.v1.Batch\x1a\x15.runnel.raft.v1.Batch(\x010\x012V\n" +
 	"\x11MembershipService\x12A\n" +
 	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
@@ -433,22 +395,21 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
-	(*JoinRequest)(nil),    // 0: runnel.raft.v1.JoinRequest
-	(*JoinResponse)(nil),   // 1: runnel.raft.v1.JoinResponse
-	(*Member)(nil),         // 2: runnel.raft.v1.Member
-	(*StreamRequest)(nil),  // 3: runnel.raft.v1.StreamRequest
-	(*Envelope)(nil),       // 4: runnel.raft.v1.Envelope
-	(*StreamResponse)(nil), // 5: runnel.raft.v1.StreamResponse
-	(*SnapshotData)(nil),   // 6: runnel.raft.v1.SnapshotData
+	(*JoinRequest)(nil),  // 0: runnel.raft.v1.JoinRequest
+	(*JoinResponse)(nil), // 1: runnel.raft.v1.JoinResponse
+	(*Member)(nil),       // 2: runnel.raft.v1.Member
+	(*Batch)(nil),        // 3: runnel.raft.v1.Batch
+	(*Envelope)(nil),     // 4: runnel.raft.v1.Envelope
+	(*SnapshotData)(nil), // 5: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
 	2, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
-	4, // 1: runnel.raft.v1.StreamRequest.envelopes:type_name -> runnel.raft.v1.Envelope
-	3, // 2: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
+	4, // 1: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
+	3, // 2: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.Batch
 	0, // 3: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
-	5, // 4: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
+	3, // 4: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.Batch
 	1, // 5: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
 	4, // [4:6] is the sub-list for method output_type
 	2, // [2:4] is the sub-list for method input_type
@@ -468,7 +429,7 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

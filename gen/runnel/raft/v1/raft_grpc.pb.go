@@ -29,12 +29,14 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// RaftService carries raft messages between brokers. Each broker keeps one
-// stream open to each peer, on the same listener as the public API, and
-// multiplexes the messages of all its raft groups over it.
+// RaftService carries raft messages between brokers, on the same listener
+// as the public API.
 type RaftServiceClient interface {
-	// Stream takes batches of messages from one peer until it closes.
-	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamRequest, StreamResponse], error)
+	// Stream carries batches of raft messages both ways between two brokers,
+	// for all their raft groups: the broker with the lower node id opens it
+	// and keeps it open, and each side sends the other its messages on it.
+	// The opener's first batch names it (and may carry no message).
+	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Batch], error)
 }
 
 type raftServiceClient struct {
@@ -45,29 +47,31 @@ func NewRaftServiceClient(cc grpc.ClientConnInterface) RaftServiceClient {
 	return &raftServiceClient{cc}
 }
 
-func (c *raftServiceClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamRequest, StreamResponse], error) {
+func (c *raftServiceClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Batch], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &RaftService_ServiceDesc.Streams[0], RaftService_Stream_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[StreamRequest, StreamResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[Batch, Batch]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RaftService_StreamClient = grpc.ClientStreamingClient[StreamRequest, StreamResponse]
+type RaftService_StreamClient = grpc.BidiStreamingClient[Batch, Batch]
 
 // RaftServiceServer is the server API for RaftService service.
 // All implementations must embed UnimplementedRaftServiceServer
 // for forward compatibility.
 //
-// RaftService carries raft messages between brokers. Each broker keeps one
-// stream open to each peer, on the same listener as the public API, and
-// multiplexes the messages of all its raft groups over it.
+// RaftService carries raft messages between brokers, on the same listener
+// as the public API.
 type RaftServiceServer interface {
-	// Stream takes batches of messages from one peer until it closes.
-	Stream(grpc.ClientStreamingServer[StreamRequest, StreamResponse]) error
+	// Stream carries batches of raft messages both ways between two brokers,
+	// for all their raft groups: the broker with the lower node id opens it
+	// and keeps it open, and each side sends the other its messages on it.
+	// The opener's first batch names it (and may carry no message).
+	Stream(grpc.BidiStreamingServer[Batch, Batch]) error
 	mustEmbedUnimplementedRaftServiceServer()
 }
 
@@ -78,7 +82,7 @@ type RaftServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRaftServiceServer struct{}
 
-func (UnimplementedRaftServiceServer) Stream(grpc.ClientStreamingServer[StreamRequest, StreamResponse]) error {
+func (UnimplementedRaftServiceServer) Stream(grpc.BidiStreamingServer[Batch, Batch]) error {
 	return status.Error(codes.Unimplemented, "method Stream not implemented")
 }
 func (UnimplementedRaftServiceServer) mustEmbedUnimplementedRaftServiceServer() {}
@@ -103,11 +107,11 @@ func RegisterRaftServiceServer(s grpc.ServiceRegistrar, srv RaftServiceServer) {
 }
 
 func _RaftService_Stream_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(RaftServiceServer).Stream(&grpc.GenericServerStream[StreamRequest, StreamResponse]{ServerStream: stream})
+	return srv.(RaftServiceServer).Stream(&grpc.GenericServerStream[Batch, Batch]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RaftService_StreamServer = grpc.ClientStreamingServer[StreamRequest, StreamResponse]
+type RaftService_StreamServer = grpc.BidiStreamingServer[Batch, Batch]
 
 // RaftService_ServiceDesc is the grpc.ServiceDesc for RaftService service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -120,6 +124,7 @@ var RaftService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Stream",
 			Handler:       _RaftService_Stream_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 	},
