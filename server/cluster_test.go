@@ -637,3 +637,25 @@ func TestStartRefusesOtherPeers(t *testing.T) {
 		t.Fatalf("starting a single broker's directory with three peers: %v, want a refusal naming the brokers it has", err)
 	}
 }
+
+// TestPlacementSpreadsTopics creates one-partition topics one after
+// another on three brokers: their preferred leaders (and so, balanced,
+// their leaders) go round the brokers rather than land at random.
+func TestPlacementSpreadsTopics(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	leads := map[int32]int{}
+	for i := range 6 {
+		resp, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{
+			Name: fmt.Sprintf("spread-%d", i), Partitions: 1, ReplicationFactor: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leads[describe(t, brokers[0], resp.Topic.Name).Partitions[0].Replicas[0]]++
+	}
+	for id := int32(1); id <= 3; id++ {
+		if leads[id] != 2 {
+			t.Fatalf("preferred leaders of 6 topics by broker: %v, want 2 each", leads)
+		}
+	}
+}

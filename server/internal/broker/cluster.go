@@ -128,12 +128,40 @@ func (b *Broker) campaignsFirst() bool { return b.allVoters()[0] == uint64(b.cfg
 
 // place assigns the replicas of a new topic's partitions, Kafka style:
 // partition p's replicas are rf consecutive brokers (in id order) from a
-// random start plus p, so that replicas and preferred leaders (the first
-// replica) spread evenly over the brokers.
+// start plus p, so that replicas and preferred leaders (the first
+// replica) spread evenly over the brokers. The start is the broker that
+// is the preferred leader of the fewest partitions so far (ties: the one
+// with the fewest replicas, then at random), so that topics created one
+// after another spread too.
 func (b *Broker) place(partitions, rf int32) [][]int32 {
 	members := b.Members()
 	n := len(members)
-	start := rand.IntN(n)
+	leads, holds := map[int32]int{}, map[int32]int{}
+	for _, t := range b.catalog.Topics() {
+		for p := range t.Partitions {
+			replicas := t.Replicas(p)
+			leads[replicas[0]]++
+			for _, id := range replicas {
+				holds[id]++
+			}
+		}
+	}
+	start, ties := 0, 0
+	for i, m := range members {
+		best := members[start].NodeID
+		switch {
+		case i == 0:
+			ties = 1
+		case leads[m.NodeID] < leads[best] || leads[m.NodeID] == leads[best] && holds[m.NodeID] < holds[best]:
+			start, ties = i, 1
+		case leads[m.NodeID] == leads[best] && holds[m.NodeID] == holds[best]:
+			// NB: reservoir sampling: each tied broker equally likely.
+			ties++
+			if rand.IntN(ties) == 0 {
+				start = i
+			}
+		}
+	}
 	out := make([][]int32, partitions)
 	for p := range out {
 		for i := range int(rf) {
