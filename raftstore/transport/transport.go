@@ -181,22 +181,24 @@ func (t *Transport) Close() {
 // Stream takes in the stream a peer with a lower node id opened (the
 // RaftService RPC): it receives the peer's batches until the stream or
 // the transport closes, and hands the stream to the peer's sender.
-func (t *Transport) Stream(stream raftv1.RaftService_StreamServer) error {
+func (t *Transport) Stream(srv raftv1.RaftService_StreamServer) error {
+	stream := serverEnd{srv}
 	first, err := stream.Recv()
 	if err != nil {
 		return nil
 	}
+	from := first.GetFrom()
 	ended := make(chan struct{})
 	defer close(ended)
 	a := acceptedStream{stream: stream, ended: ended}
 	t.mu.Lock()
-	t.accepted[first.From] = a
-	p := t.peers[first.From]
+	t.accepted[from] = a
+	p := t.peers[from]
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
-		if t.accepted[first.From].ended == a.ended {
-			delete(t.accepted, first.From)
+		if t.accepted[from].ended == a.ended {
+			delete(t.accepted, from)
 		}
 		t.mu.Unlock()
 	}()
@@ -226,6 +228,40 @@ type batchStream interface {
 	Recv() (*raftv1.Batch, error)
 }
 
+// clientEnd is the opener's end of a pair's stream.
+type clientEnd struct {
+	raftv1.RaftService_StreamClient
+}
+
+func (c clientEnd) Send(b *raftv1.Batch) error {
+	return c.RaftService_StreamClient.Send(&raftv1.StreamRequest{Batch: b})
+}
+
+func (c clientEnd) Recv() (*raftv1.Batch, error) {
+	resp, err := c.RaftService_StreamClient.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetBatch(), nil
+}
+
+// serverEnd is the other end.
+type serverEnd struct {
+	raftv1.RaftService_StreamServer
+}
+
+func (s serverEnd) Send(b *raftv1.Batch) error {
+	return s.RaftService_StreamServer.Send(&raftv1.StreamResponse{Batch: b})
+}
+
+func (s serverEnd) Recv() (*raftv1.Batch, error) {
+	req, err := s.RaftService_StreamServer.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return req.GetBatch(), nil
+}
+
 // receive hands every message of the stream's batches to Handle until the
 // stream ends.
 func (t *Transport) receive(stream batchStream) error {
@@ -241,10 +277,10 @@ func (t *Transport) receive(stream batchStream) error {
 }
 
 func (t *Transport) handle(b *raftv1.Batch) error {
-	for _, e := range b.Envelopes {
+	for _, e := range b.GetEnvelopes() {
 		var m raftpb.Message
 		if err := m.Unmarshal(e.Message); err != nil {
-			return fmt.Errorf("transport: message from %d for %s: %w", b.From, e.Group, err)
+			return fmt.Errorf("transport: message from %d for %s: %w", b.GetFrom(), e.Group, err)
 		}
 		select {
 		case <-t.done:
@@ -281,7 +317,7 @@ type peer struct {
 
 // acceptedStream is a stream the peer opened, usable until ended.
 type acceptedStream struct {
-	stream raftv1.RaftService_StreamServer
+	stream batchStream
 	ended  <-chan struct{}
 }
 
@@ -389,11 +425,13 @@ func (p *peer) stream() (batchStream, <-chan struct{}, bool) {
 // peer's batches on it until it ends.
 func (p *peer) open() (batchStream, <-chan struct{}, error) {
 	ctx, cancel := context.WithCancel(p.ctx)
-	stream, err := raftv1.NewRaftServiceClient(p.conn).Stream(ctx)
-	if err == nil {
-		err = stream.Send(&raftv1.Batch{From: p.cfg.NodeID})
-	}
+	cs, err := raftv1.NewRaftServiceClient(p.conn).Stream(ctx)
 	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	stream := clientEnd{cs}
+	if err := stream.Send(&raftv1.Batch{From: p.cfg.NodeID}); err != nil {
 		cancel()
 		return nil, nil, err
 	}
@@ -421,8 +459,8 @@ func (p *peer) sendOn(stream batchStream, ended <-chan struct{}) error {
 			stream, ended = a.stream, a.ended
 			continue
 		case <-p.ctx.Done():
-			if cs, ok := stream.(raftv1.RaftService_StreamClient); ok {
-				_ = cs.CloseSend()
+			if c, ok := stream.(clientEnd); ok {
+				_ = c.CloseSend()
 			}
 			return p.ctx.Err()
 		}

@@ -184,6 +184,96 @@ func (x *Member) GetAddress() string {
 	return ""
 }
 
+// StreamRequest carries a batch from the broker that opened the stream.
+type StreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batch         *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRequest) Reset() {
+	*x = StreamRequest{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRequest) ProtoMessage() {}
+
+func (x *StreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
+func (*StreamRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StreamRequest) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// StreamResponse carries a batch from the other broker.
+type StreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batch         *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamResponse) Reset() {
+	*x = StreamResponse{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamResponse) ProtoMessage() {}
+
+func (x *StreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
+func (*StreamResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StreamResponse) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
 // Batch is a batch of raft messages from one broker.
 type Batch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -196,7 +286,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -208,7 +298,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -221,7 +311,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Batch) GetFrom() uint64 {
@@ -251,7 +341,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +353,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +366,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Envelope) GetGroup() string {
@@ -311,7 +401,7 @@ type SnapshotData struct {
 
 func (x *SnapshotData) Reset() {
 	*x = SnapshotData{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +413,7 @@ func (x *SnapshotData) String() string {
 func (*SnapshotData) ProtoMessage() {}
 
 func (x *SnapshotData) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +426,7 @@ func (x *SnapshotData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
 func (*SnapshotData) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SnapshotData) GetLogStartOffset() int64 {
@@ -367,7 +457,11 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\";\n" +
 	"\x06Member\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"S\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"<\n" +
+	"\rStreamRequest\x12+\n" +
+	"\x05batch\x18\x01 \x01(\v2\x15.runnel.raft.v1.BatchR\x05batch\"=\n" +
+	"\x0eStreamResponse\x12+\n" +
+	"\x05batch\x18\x01 \x01(\v2\x15.runnel.raft.v1.BatchR\x05batch\"S\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x126\n" +
 	"\tenvelopes\x18\x02 \x03(\v2\x18.runnel.raft.v1.EnvelopeR\tenvelopes\":\n" +
@@ -377,9 +471,9 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\fSnapshotData\x12(\n" +
 	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
 	"\n" +
-	"conf_index\x18\x02 \x01(\x04R\tconfIndex2I\n" +
-	"\vRaftService\x12:\n" +
-	"\x06Stream\x12\x15.runnel.raft.v1.Batch\x1a\x15.runnel.raft.v1.Batch(\x010\x012V\n" +
+	"conf_index\x18\x02 \x01(\x04R\tconfIndex2Z\n" +
+	"\vRaftService\x12K\n" +
+	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x010\x012V\n" +
 	"\x11MembershipService\x12A\n" +
 	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
@@ -395,27 +489,31 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
-	(*JoinRequest)(nil),  // 0: runnel.raft.v1.JoinRequest
-	(*JoinResponse)(nil), // 1: runnel.raft.v1.JoinResponse
-	(*Member)(nil),       // 2: runnel.raft.v1.Member
-	(*Batch)(nil),        // 3: runnel.raft.v1.Batch
-	(*Envelope)(nil),     // 4: runnel.raft.v1.Envelope
-	(*SnapshotData)(nil), // 5: runnel.raft.v1.SnapshotData
+	(*JoinRequest)(nil),    // 0: runnel.raft.v1.JoinRequest
+	(*JoinResponse)(nil),   // 1: runnel.raft.v1.JoinResponse
+	(*Member)(nil),         // 2: runnel.raft.v1.Member
+	(*StreamRequest)(nil),  // 3: runnel.raft.v1.StreamRequest
+	(*StreamResponse)(nil), // 4: runnel.raft.v1.StreamResponse
+	(*Batch)(nil),          // 5: runnel.raft.v1.Batch
+	(*Envelope)(nil),       // 6: runnel.raft.v1.Envelope
+	(*SnapshotData)(nil),   // 7: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
 	2, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
-	4, // 1: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
-	3, // 2: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.Batch
-	0, // 3: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
-	3, // 4: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.Batch
-	1, // 5: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5, // 1: runnel.raft.v1.StreamRequest.batch:type_name -> runnel.raft.v1.Batch
+	5, // 2: runnel.raft.v1.StreamResponse.batch:type_name -> runnel.raft.v1.Batch
+	6, // 3: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
+	3, // 4: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
+	0, // 5: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
+	4, // 6: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
+	1, // 7: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_runnel_raft_v1_raft_proto_init() }
@@ -429,7 +527,7 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -36,7 +36,7 @@ type RaftServiceClient interface {
 	// for all their raft groups: the broker with the lower node id opens it
 	// and keeps it open, and each side sends the other its messages on it.
 	// The opener's first batch names it (and may carry no message).
-	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Batch], error)
+	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamRequest, StreamResponse], error)
 }
 
 type raftServiceClient struct {
@@ -47,18 +47,18 @@ func NewRaftServiceClient(cc grpc.ClientConnInterface) RaftServiceClient {
 	return &raftServiceClient{cc}
 }
 
-func (c *raftServiceClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Batch], error) {
+func (c *raftServiceClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamRequest, StreamResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &RaftService_ServiceDesc.Streams[0], RaftService_Stream_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[Batch, Batch]{ClientStream: stream}
+	x := &grpc.GenericClientStream[StreamRequest, StreamResponse]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RaftService_StreamClient = grpc.BidiStreamingClient[Batch, Batch]
+type RaftService_StreamClient = grpc.BidiStreamingClient[StreamRequest, StreamResponse]
 
 // RaftServiceServer is the server API for RaftService service.
 // All implementations must embed UnimplementedRaftServiceServer
@@ -71,7 +71,7 @@ type RaftServiceServer interface {
 	// for all their raft groups: the broker with the lower node id opens it
 	// and keeps it open, and each side sends the other its messages on it.
 	// The opener's first batch names it (and may carry no message).
-	Stream(grpc.BidiStreamingServer[Batch, Batch]) error
+	Stream(grpc.BidiStreamingServer[StreamRequest, StreamResponse]) error
 	mustEmbedUnimplementedRaftServiceServer()
 }
 
@@ -82,7 +82,7 @@ type RaftServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRaftServiceServer struct{}
 
-func (UnimplementedRaftServiceServer) Stream(grpc.BidiStreamingServer[Batch, Batch]) error {
+func (UnimplementedRaftServiceServer) Stream(grpc.BidiStreamingServer[StreamRequest, StreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method Stream not implemented")
 }
 func (UnimplementedRaftServiceServer) mustEmbedUnimplementedRaftServiceServer() {}
@@ -107,11 +107,11 @@ func RegisterRaftServiceServer(s grpc.ServiceRegistrar, srv RaftServiceServer) {
 }
 
 func _RaftService_Stream_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(RaftServiceServer).Stream(&grpc.GenericServerStream[Batch, Batch]{ServerStream: stream})
+	return srv.(RaftServiceServer).Stream(&grpc.GenericServerStream[StreamRequest, StreamResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RaftService_StreamServer = grpc.BidiStreamingServer[Batch, Batch]
+type RaftService_StreamServer = grpc.BidiStreamingServer[StreamRequest, StreamResponse]
 
 // RaftService_ServiceDesc is the grpc.ServiceDesc for RaftService service.
 // It's only intended for direct use with grpc.RegisterService,
