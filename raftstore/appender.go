@@ -127,8 +127,17 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 // saveState writes the state file when term, vote or voters changed (at
 // once: raft may act on them only once durable), or when the commit
 // index moved and the last save is older than stateSaveInterval (or force).
+//
+// The commit index saved is at most the applied one: a restarted data
+// partition counts what the saved commit covers as applied, and must not
+// skip configuration changes it never applied. NB: the applied index is
+// read first: the loop records a configuration change before it moves
+// the applied index past it, so the voters read next include every
+// change up to it.
 func (p *Partition) saveState(a *appenderState, force bool) error {
+	applied := p.commitIndex.Load()
 	st := p.storage.currentState()
+	st.hard.Commit = min(st.hard.Commit, applied)
 	termOrVote := st.hard.Term != a.saved.hard.Term || st.hard.Vote != a.saved.hard.Vote
 	confChanged := st.conf.Equivalent(a.saved.conf) != nil
 	commitMoved := st.hard.Commit != a.saved.hard.Commit

@@ -6,10 +6,10 @@ import (
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
-// ErrNotLeader is returned for a proposal that was not appended: the group
-// has no leader this replica knows of, the leader lost its leadership
-// before appending it, or a newer leader's entry replaced it. Retrying
-// cannot duplicate it.
+// ErrNotLeader is returned for a proposal that was not, and never will be,
+// committed: the group has no leader this replica knows of, the leader
+// lost its leadership before appending it, or another entry was committed
+// at its index. Retrying cannot duplicate it.
 var ErrNotLeader = errors.New("raftstore: not the partition leader")
 
 // ErrLeaderChanged is returned for a proposal this follower handed to a

@@ -21,10 +21,12 @@ type leaderAck struct {
 }
 
 // trackAppended notes the raft index of each entry of an append that a
-// proposal waits for, and fails the proposals whose entries the append
-// replaces: a newer leader overwrote them, so they will never apply.
-// LeaderOnly proposals of this leader start waiting for their append to
-// be durable.
+// proposal waits for, and marks the proposals whose entries the append
+// replaces: a newer leader overwrote them here. Such a proposal fails only
+// once another entry is applied at its index (failReplaced): until then a
+// leader that still has its entry may commit it (the raft paper's
+// figure 8). LeaderOnly proposals of this leader start waiting for their
+// append to be durable.
 func (p *Partition) trackAppended(l *loopState, m raftpb.Message) {
 	if len(l.waiting) == 0 {
 		return
@@ -38,11 +40,17 @@ func (p *Partition) trackAppended(l *loopState, m raftpb.Message) {
 			}
 		}
 		if old, ok := l.byIndex[e.Index]; ok && old.id != id {
-			l.finish(old, proposalResult{err: fmt.Errorf("%w: a newer leader's entry replaced it", ErrNotLeader)})
+			old.replaced = true
+			delete(l.byIndex, e.Index)
+			l.replaced++
 		}
 		prop, ok := l.waiting[id]
 		if !ok || id == 0 {
 			continue
+		}
+		if prop.replaced {
+			prop.replaced = false
+			l.replaced--
 		}
 		prop.index = e.Index
 		l.byIndex[e.Index] = prop
@@ -78,4 +86,18 @@ func (p *Partition) completeLeaderAcks(l *loopState, msgs []raftpb.Message) {
 		l.finish(a.prop, proposalResult{baseOffset: base, err: err})
 	}
 	l.leaderAcks = l.leaderAcks[n:]
+}
+
+// failReplaced fails the proposals whose entries were replaced here once
+// the entry applied at their index is another: theirs can never commit,
+// so retrying cannot duplicate them (ErrNotLeader).
+func (p *Partition) failReplaced(l *loopState, applied uint64) {
+	if l.replaced == 0 {
+		return
+	}
+	for _, prop := range l.waiting {
+		if prop.replaced && prop.index <= applied {
+			l.finish(prop, proposalResult{err: fmt.Errorf("%w: a newer leader's entry took its place", ErrNotLeader)})
+		}
+	}
 }

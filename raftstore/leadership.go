@@ -64,6 +64,15 @@ func (p *Partition) Conf() raftpb.ConfState {
 	}
 }
 
+// Joinable reports whether a replica added to the group can learn its
+// configuration: from the voters the log starts with (groups created
+// since they are written there), or from a snapshot once the log start
+// moved. A group created before, whose log still starts at 1, has its
+// first voters only in its state files.
+func (p *Partition) Joinable() bool {
+	return p.storage.currentState().confIndex > 0 || p.log.FirstIndex() > 1
+}
+
 // ChangeConf asks the leader (this replica) to propose a configuration
 // change: adding learners, promoting them, removing voters (several at
 // once go through a joint configuration, left automatically). It is a

@@ -69,6 +69,11 @@ func (p *Partition) run(campaigned bool) {
 		case to := <-p.transfers:
 			p.node.TransferLeader(to)
 		case cc := <-p.confChanges:
+			// NB: only as the leader that asked: a follower would
+			// forward a change computed from a view now stale.
+			if p.node.BasicStatus().RaftState != raft.StateLeader {
+				break
+			}
 			if err := p.node.ProposeConfChange(cc); err != nil {
 				p.logger.Warn("configuration change dropped", "change", cc.String(), "err", err)
 			}
@@ -121,6 +126,7 @@ func (p *Partition) run(campaigned bool) {
 type loopState struct {
 	waiting     map[uint64]*proposal // by proposal id, until applied
 	byIndex     map[uint64]*proposal // the waiting proposals appended here, by raft index
+	replaced    int                  // waiting proposals whose entries were replaced
 	appliedTerm uint64               // the term of the last entry applied
 	leaderAcks  []leaderAck          // LeaderOnly proposals being appended, in index order
 	followers   syncState
@@ -135,6 +141,9 @@ func (l *loopState) finish(prop *proposal, r proposalResult) {
 	delete(l.waiting, prop.id)
 	if prop.index != 0 && l.byIndex[prop.index] == prop {
 		delete(l.byIndex, prop.index)
+	}
+	if prop.replaced {
+		l.replaced--
 	}
 	prop.result <- r
 }
@@ -251,6 +260,10 @@ func (p *Partition) leaderChanged(l *loopState, wasLeader bool) {
 	err := ErrLeaderChanged
 	if wasLeader {
 		err = fmt.Errorf("%w: this replica lost the leadership before appending it", ErrNotLeader)
+		// LeaderOnly proposals appended here wait for their entries to
+		// apply, as Quorum ones do: a durable append no longer means the
+		// leader has it.
+		l.leaderAcks = nil
 	}
 	for _, prop := range l.waiting {
 		if prop.index == 0 {
@@ -316,6 +329,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	for _, c := range done {
 		l.finish(c.prop, c.result)
 	}
+	p.failReplaced(l, last.Index)
 	return nil
 }
 
@@ -335,6 +349,13 @@ func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error 
 		p.storage.appliedTo(snap.Index)
 		p.changed.notify()
 		l.appliedTerm = snap.Term
+		// Entries the snapshot covers are not applied here one by one:
+		// the proposals waiting for them cannot learn their outcome.
+		for _, prop := range l.waiting {
+			if prop.index != 0 && prop.index <= snap.Index {
+				l.finish(prop, proposalResult{err: ErrLeaderChanged})
+			}
+		}
 		p.logger.Info("installed a snapshot from the leader", "index", snap.Index, "log_start_offset", p.log.StartOffset())
 		p.checkReady(l)
 	}
@@ -379,9 +400,6 @@ func (p *Partition) applyConfChange(index uint64, cc raftpb.ConfChangeI) {
 	p.storage.setConf(*p.node.ApplyConfChange(cc), index)
 }
 
-// readIndexContext tags the ReadIndex requests of checkReady.
-var readIndexContext = []byte("ready")
-
 // askReadIndex asks the leader, until this follower is ready, for its
 // commit index (raft's ReadIndex: a leader answers once it has committed
 // an entry of its term and a quorum still follows it). It runs when the
@@ -392,7 +410,9 @@ func (p *Partition) askReadIndex(l *loopState) {
 	if l.readIndex != 0 || leader == 0 || leader == p.store.cfg.NodeID || p.isReady() {
 		return
 	}
-	p.node.ReadIndex(readIndexContext)
+	// NB: a context of its own: a leader drops a request whose context
+	// is that of one pending, and every follower asks at once on restart.
+	p.node.ReadIndex(fmt.Appendf(nil, "ready-%d", p.store.cfg.NodeID))
 }
 
 // checkReady marks the partition ready once it has applied everything

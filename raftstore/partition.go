@@ -127,6 +127,10 @@ type proposal struct {
 	result     chan proposalResult // buffered: the loop never blocks on it
 	deadline   time.Time           // set by the loop when it proposes
 	index      uint64              // the raft index of its entry once appended here (0: not yet)
+	// replaced: another entry overwrote its entry here. It may still be
+	// committed (a leader that has it may win an election), until an
+	// entry is applied at its index.
+	replaced bool
 }
 
 // Durability says when a submitted batch counts as done.

@@ -556,6 +556,17 @@ func TestJoinRunningCluster(t *testing.T) {
 	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "another id") {
 		t.Fatalf("joining under a taken id: %v, want AlreadyExists saying to pick another id", err)
 	}
+
+	// A data directory of another cluster (a single broker's) cannot join.
+	single := startBroker(t, "")
+	single.stop()
+	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = New(jctx, Config{DataDir: single.dir, Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 5,
+		Join: brokers[0].srv.Addr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "join with an empty data directory") {
+		t.Fatalf("joining with another cluster's data directory: %v, want a refusal", err)
+	}
 }
 
 // startJoined starts a broker that joins the cluster through seed.

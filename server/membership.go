@@ -41,11 +41,11 @@ const joinRetryInterval = time.Second
 
 // join registers this broker (id, reached at address) with the cluster
 // through the broker at seed, retrying while that one is unreachable or
-// starting, and returns the cluster's brokers by id.
-func join(ctx context.Context, p *peers, seed string, id int32, address string, logger *slog.Logger) (map[int32]string, error) {
+// starting, and returns the cluster's brokers by id and its id.
+func join(ctx context.Context, p *peers, seed string, id int32, address string, logger *slog.Logger) (map[int32]string, string, error) {
 	conn, err := p.conn(seed)
 	if err != nil {
-		return nil, fmt.Errorf("join %s: %w", seed, err)
+		return nil, "", fmt.Errorf("join %s: %w", seed, err)
 	}
 	client := raftv1.NewMembershipServiceClient(conn)
 	for {
@@ -56,15 +56,15 @@ func join(ctx context.Context, p *peers, seed string, id int32, address string, 
 				peers[m.NodeId] = m.Address
 			}
 			logger.Info("joined the cluster", "cluster_id", resp.ClusterId, "via", seed, "brokers", FormatPeers(peers))
-			return peers, nil
+			return peers, resp.ClusterId, nil
 		}
 		if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
-			return nil, fmt.Errorf("join the cluster through %s: %w", seed, err)
+			return nil, "", fmt.Errorf("join the cluster through %s: %w", seed, err)
 		}
 		logger.Warn("joining the cluster: retrying", "via", seed, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("join the cluster through %s: %w (last: %v)", seed, ctx.Err(), err)
+			return nil, "", fmt.Errorf("join the cluster through %s: %w (last: %v)", seed, ctx.Err(), err)
 		case <-time.After(joinRetryInterval):
 		}
 	}

@@ -78,8 +78,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if advertised == "" {
 		advertised = lis.Addr().String()
 	}
+	var clusterID string
 	if cfg.Join != "" {
-		if cfg.Peers, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
+		if cfg.Peers, clusterID, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
 			lis.Close()
 			httpLis.Close()
 			return nil, err
@@ -91,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		NodeID:                 cfg.NodeID,
 		Peers:                  cfg.Peers,
 		Joining:                cfg.Join != "",
+		JoinedClusterID:        clusterID,
 		AdvertisedAddress:      advertised,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -39,7 +41,10 @@ type Config struct {
 	// brokers as the cluster's Join answered): a new data directory
 	// follows the metadata and consumer offsets groups as a learner
 	// rather than creating them.
-	Joining                bool
+	Joining bool
+	// JoinedClusterID is the id of the cluster joined: a data directory
+	// of another is refused.
+	JoinedClusterID        string
 	RetentionCheckInterval time.Duration
 	// Forwarder carries produce requests for partitions not replicated
 	// here to their replicas (nil: such requests fail UNAVAILABLE).
@@ -130,7 +135,32 @@ func (b *Broker) Start(ctx context.Context) error {
 // Started returns a channel closed once Start succeeded.
 func (b *Broker) Started() <-chan struct{} { return b.started }
 
+// clusterIDFile names the cluster a data directory belongs to, so that a
+// broker joining a cluster refuses a directory of another before it opens
+// anything in it.
+const clusterIDFile = "cluster.id"
+
 func (b *Broker) start(ctx context.Context) error {
+	idFile := filepath.Join(b.cfg.DataDir, clusterIDFile)
+	if b.cfg.JoinedClusterID != "" {
+		switch stored, err := os.ReadFile(idFile); {
+		case err == nil && string(stored) != b.cfg.JoinedClusterID:
+			return fmt.Errorf("%w: the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
+				ErrInvalid, b.cfg.DataDir, stored, b.cfg.JoinedClusterID)
+		case err != nil && !os.IsNotExist(err):
+			return err
+		}
+	}
+	if err := b.startGroups(ctx); err != nil {
+		return err
+	}
+	if _, err := os.Stat(idFile); os.IsNotExist(err) {
+		return os.WriteFile(idFile, []byte(b.catalog.ClusterID()), 0o644)
+	}
+	return nil
+}
+
+func (b *Broker) startGroups(ctx context.Context) error {
 	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
 		SegmentBytes: 64 << 20,
 		Voters:       b.allVoters(),
@@ -142,13 +172,24 @@ func (b *Broker) start(ctx context.Context) error {
 		return err
 	}
 	b.meta = meta
-	if voters := meta.Conf().Voters; !b.cfg.Joining && !slices.Equal(voters, b.allVoters()) {
+	switch voters := meta.Conf().Voters; {
+	case !b.cfg.Joining && !slices.Equal(voters, b.allVoters()):
 		return fmt.Errorf("%w: the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
 			ErrInvalid, b.cfg.DataDir, voters, b.allVoters())
+	case b.cfg.Joining && slices.Contains(voters, uint64(b.cfg.NodeID)):
+		return fmt.Errorf("%w: the data directory %s belongs to a cluster this broker started (its initial brokers are %v): join with an empty data directory",
+			ErrInvalid, b.cfg.DataDir, voters)
 	}
 	if err := waitReady(ctx, meta); err != nil {
 		return err
 	}
+	// NB: the catalog is the replayed metadata now, and nothing on disk
+	// has been acted on yet.
+	if b.cfg.JoinedClusterID != "" && b.catalog.ClusterID() != b.cfg.JoinedClusterID {
+		return fmt.Errorf("%w: the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
+			ErrInvalid, b.cfg.DataDir, b.catalog.ClusterID(), b.cfg.JoinedClusterID)
+	}
+
 	if err := b.goLive(); err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (b *Broker) addLearners(done <-chan struct{}) {
 		}
 		groups := append([]*raftstore.Partition{b.meta}, b.offsetParts[:]...)
 		for _, part := range groups {
-			if part.Leader() != uint64(b.cfg.NodeID) {
+			if part.Leader() != uint64(b.cfg.NodeID) || !part.Joinable() {
 				continue
 			}
 			cs := part.Conf()

@@ -91,6 +91,9 @@ func (b *Broker) reassignPartitions(done <-chan struct{}) {
 // leads, to target. Each step is one raft configuration change (raft
 // takes one at a time), seen applied on a later call.
 func (b *Broker) reassignStep(t *catalog.Topic, p int32, target []int32, part *raftstore.Partition) error {
+	if !part.Joinable() {
+		return fmt.Errorf("partition %s was created by an older version whose log does not hold its voters: it cannot take new replicas", part.Name())
+	}
 	cs := part.Conf()
 	if len(cs.VotersOutgoing) > 0 {
 		return nil // joint: raft leaves it by itself
