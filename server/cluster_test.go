@@ -670,3 +670,26 @@ func TestPlacementSpreadsTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestStartWithPeersDown starts one broker of a three-broker cluster
+// whose peers are not up: its senders find them unreachable at once, and
+// it waits for a quorum (here: until its context ends) rather than
+// crashing.
+func TestStartWithPeersDown(t *testing.T) {
+	peers := map[int32]string{1: "", 2: "", 3: ""}
+	for id := range peers {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[id] = lis.Addr().String()
+		lis.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: peers[1], HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "did not become ready") {
+		t.Fatalf("starting without a quorum: %v, want an error saying the metadata never became ready", err)
+	}
+}

@@ -99,22 +99,25 @@ func New(cfg Config) (*Broker, error) {
 	cfg.AdvertisedAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
 		started: make(chan struct{}), closing: make(chan struct{})}
-	if err := b.startTransport(); err != nil {
-		return nil, err
-	}
-	storeCfg := raftstore.Config{
+	b.newTransport()
+	store, err := raftstore.Open(raftstore.Config{
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		Transport:              b.transport,
 		Logger:                 cfg.Logger,
-	}
-	storeCfg.Transport = b.transport
-	store, err := raftstore.Open(storeCfg)
+	})
 	if err != nil {
 		b.closeTransport()
 		return nil, err
 	}
 	b.store = store
+	// NB: once the store is there: a peer's sender reports to it at once
+	// when the peer cannot be reached.
+	if err := b.addPeers(); err != nil {
+		b.closeTransport()
+		return nil, errors.Join(err, store.Close())
+	}
 	return b, nil
 }
 

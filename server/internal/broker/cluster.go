@@ -171,17 +171,21 @@ func (b *Broker) place(partitions, rf int32) [][]int32 {
 	return out
 }
 
-// startTransport creates the raft transport to the other brokers.
-// Messages it receives go to the store.
+// newTransport creates the raft transport to the other brokers (see
+// addPeers). Messages it receives go to the store.
 //
 // NB: a single broker has one too: brokers may join it later.
-func (b *Broker) startTransport() error {
+func (b *Broker) newTransport() {
 	b.transport = transport.New(transport.Config{
 		NodeID:      uint64(b.cfg.NodeID),
 		Handle:      func(group string, m raftpb.Message) { b.store.Step(group, m) },
 		Unreachable: func(peer uint64) { b.store.ReportUnreachable(peer) },
 		Logger:      b.logger,
 	})
+}
+
+// addPeers starts talking raft to the brokers this one knows of.
+func (b *Broker) addPeers() error {
 	for _, m := range b.Members() {
 		if m.NodeID == b.cfg.NodeID {
 			continue
