@@ -158,6 +158,11 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		t = t.clone()
 		t.Assignments[rd.Partition] = slices.Clone(rd.Replicas)
 		delete(t.Targets, rd.Partition)
+		// The topic's replication factor follows once every partition
+		// has the same number of replicas again.
+		if !slices.ContainsFunc(t.Assignments, func(a []int32) bool { return len(a) != len(rd.Replicas) }) {
+			t.ReplicationFactor = int32(len(rd.Replicas))
+		}
 		c.topics[t.Name] = t
 		return Change{Reassigned: t, Partition: rd.Partition}, nil
 	case *metav1.MetadataRecord_BrokerRegistered:

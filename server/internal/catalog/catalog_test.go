@@ -146,4 +146,24 @@ func TestReassignment(t *testing.T) {
 	if !slices.Equal(tp.Assignments[0], []int32{3, 4}) || len(tp.Targets) != 0 || !slices.Equal(tp.Replicas(0), []int32{3, 4}) {
 		t.Fatalf("after: assignments %v targets %v", tp.Assignments, tp.Targets)
 	}
+
+	// Replication factor 2 to 3: it changes once both partitions have 3.
+	if _, err := start("id1", 0, 3, 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := done(0, 3, 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	if tp, _ = c.Topic("t"); tp.ReplicationFactor != 2 {
+		t.Fatalf("replication factor %d with partitions of 3 and 2 replicas, want 2 still", tp.ReplicationFactor)
+	}
+	if _, err := start("id1", 1, 2, 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := done(1, 2, 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if tp, _ = c.Topic("t"); tp.ReplicationFactor != 3 {
+		t.Fatalf("replication factor %d with every partition on 3 replicas, want 3", tp.ReplicationFactor)
+	}
 }
