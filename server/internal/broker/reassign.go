@@ -67,6 +67,7 @@ func (b *Broker) memberIDs() []int32 {
 func (b *Broker) reassignPartitions(done <-chan struct{}) {
 	ticker := time.NewTicker(reassignInterval)
 	defer ticker.Stop()
+	warned := map[string]time.Time{} // a step's error is logged every 30s at most
 	for {
 		select {
 		case <-done:
@@ -79,7 +80,8 @@ func (b *Broker) reassignPartitions(done <-chan struct{}) {
 				if part == nil || part.Leader() != uint64(b.cfg.NodeID) {
 					continue
 				}
-				if err := b.reassignStep(t, p, target, part); err != nil {
+				if err := b.reassignStep(t, p, target, part); err != nil && time.Since(warned[part.Name()]) > 30*time.Second {
+					warned[part.Name()] = time.Now()
 					b.logger.Warn("reassignment", "topic", t.Name, "partition", p, "err", err)
 				}
 			}
