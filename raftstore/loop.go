@@ -317,13 +317,9 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 		}
 	}
 	last := entries[len(entries)-1]
-	if err := p.setAppliedIndex(last.Index); err != nil {
+	if err := p.appliedThrough(l, last.Index, last.Term); err != nil {
 		return err
 	}
-	p.storage.appliedTo(last.Index)
-	p.changed.notify()
-	l.appliedTerm = last.Term
-	p.checkReady(l)
 	// NB: acknowledge only after the high watermark moved, so that a
 	// producer that reads right after its ack sees its records.
 	for _, c := range done {
@@ -343,12 +339,9 @@ func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error 
 			continue
 		}
 		snap := m.Snapshot.Metadata
-		if err := p.setAppliedIndex(snap.Index); err != nil {
+		if err := p.appliedThrough(l, snap.Index, snap.Term); err != nil {
 			return err
 		}
-		p.storage.appliedTo(snap.Index)
-		p.changed.notify()
-		l.appliedTerm = snap.Term
 		// Entries the snapshot covers are not applied here one by one:
 		// the proposals waiting for them cannot learn their outcome.
 		for _, prop := range l.waiting {
@@ -357,8 +350,21 @@ func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error 
 			}
 		}
 		p.logger.Info("installed a snapshot from the leader", "index", snap.Index, "log_start_offset", p.log.StartOffset())
-		p.checkReady(l)
 	}
+	return nil
+}
+
+// appliedThrough records that everything up to index (of term) is
+// applied: it moves the high watermark, wakes readers and checks
+// readiness.
+func (p *Partition) appliedThrough(l *loopState, index, term uint64) error {
+	if err := p.setAppliedIndex(index); err != nil {
+		return err
+	}
+	p.storage.appliedTo(index)
+	p.changed.notify()
+	l.appliedTerm = term
+	p.checkReady(l)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func (b *Broker) Member(id int32) (Member, bool) {
 	if addr, ok := b.cfg.Peers[id]; ok {
 		return Member{NodeID: id, Address: addr}, true
 	}
-	addr, ok := b.catalog.Brokers()[id]
+	addr, ok := b.catalog.Broker(id)
 	return Member{NodeID: id, Address: addr}, ok
 }
 

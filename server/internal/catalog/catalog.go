@@ -201,6 +201,14 @@ func (c *Catalog) Brokers() map[int32]string {
 	return maps.Clone(c.brokers)
 }
 
+// Broker returns the address of a broker that joined.
+func (c *Catalog) Broker(id int32) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	addr, ok := c.brokers[id]
+	return addr, ok
+}
+
 // ClusterID returns the cluster's id, "" before the first record.
 func (c *Catalog) ClusterID() string {
 	c.mu.RLock()
