@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -27,8 +28,29 @@ const maxAppendsPerSync = 256
 // NB: while one fsync runs, the raft loop goes on and queues the next
 // appends; they are written and synced together next round, so the disk
 // never idles behind the loop nor the loop behind the disk.
+//
+// A storage error, or a panic in the storage code, ends the appender: the
+// raft loop learns of it and stops the partition (see run).
 func (p *Partition) appendLoop() {
 	defer close(p.appenderDone)
+	if err := p.appendUntilClosed(); err != nil {
+		p.appendFailed <- err
+		// Keep taking (and dropping) appends so the loop never blocks
+		// on us; nothing of them is acknowledged.
+		for range p.appends {
+		}
+	}
+}
+
+// appendUntilClosed runs the appender until the raft loop closes appends
+// (nil) or storage fails (its error).
+func (p *Partition) appendUntilClosed() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.logger.Error("the appender panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("the appender panicked: %v", r)
+		}
+	}()
 	retention := time.NewTicker(p.store.cfg.RetentionCheckInterval)
 	defer retention.Stop()
 
@@ -39,7 +61,7 @@ func (p *Partition) appendLoop() {
 		case m, ok := <-p.appends:
 			if !ok {
 				p.finalErr = p.saveState(a, true /* force */)
-				return
+				return nil
 			}
 			batch := []raftpb.Message{m}
 		drain:
@@ -65,12 +87,7 @@ func (p *Partition) appendLoop() {
 			}
 		}
 		if err != nil {
-			p.appendFailed <- err
-			// Keep taking (and dropping) appends so the loop never blocks
-			// on us; nothing of them is acknowledged.
-			for range p.appends {
-			}
-			return
+			return err
 		}
 	}
 }

@@ -143,73 +143,31 @@ func openEverywhere(t *testing.T, replicas []*replica, name string) []*raftstore
 	return parts
 }
 
-// proposeRetrying proposes a one-record batch, retrying while the group
-// elects a leader, and returns its offset.
-func proposeRetrying(t *testing.T, p *raftstore.Partition, payload string) int64 {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		off, err := p.Propose(ctx, raftstore.BatchHeader{RecordCount: 1}, []byte(payload))
-		cancel()
-		if err == nil {
-			return off
-		}
-		if !errors.Is(err, raftstore.ErrNotLeader) && !errors.Is(err, raftstore.ErrLeaderChanged) && !errors.Is(err, raftstore.ErrProposalTimeout) || time.Now().After(deadline) {
-			t.Fatalf("propose %q: %v", payload, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// waitPayloads waits until p has committed exactly want, in order.
-func waitPayloads(t *testing.T, p *raftstore.Partition, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var got []string
-	for time.Now().Before(deadline) {
-		got = got[:0]
-		for from := int64(0); from < p.HighWatermark(); {
-			batches, err := p.Read(from, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, b := range batches {
-				got = append(got, fmt.Sprintf("%d:%s", b.BaseOffset, b.Payload))
-				from = b.BaseOffset + int64(b.Header.RecordCount)
-			}
-		}
-		if slices.Equal(got, want) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("replica has %q, want %q", got, want)
-}
-
 // TestReplicatedPartition runs a partition on three stores over real
-// transports: proposals on the leader and on followers (forwarded by
-// raft) commit everywhere at the same offsets; after the leader stops a
-// new one takes over with nothing acknowledged lost; the old leader comes
-// back and catches up.
+// transports: proposals on the leader commit everywhere at the same
+// offsets, and a follower refuses one rather than forwarding it; after
+// the leader stops a new one takes over with nothing acknowledged lost;
+// the old leader comes back and catches up.
 func TestReplicatedPartition(t *testing.T) {
 	replicas, peers := startCluster(t, 3)
 	parts := openEverywhere(t, replicas, "orders-0")
+	h := newHistory(t, parts...)
 
-	var want []string
+	var last int64 = -1
 	for i := range 30 {
-		p := parts[i%3] // leader and followers alike
 		payload := fmt.Sprintf("r%02d", i)
-		off := proposeRetrying(t, p, payload)
-		want = append(want, fmt.Sprintf("%d:%s", off, payload))
-	}
-	for i := range want {
-		if want[i] != fmt.Sprintf("%d:r%02d", i, i) {
-			t.Fatalf("acked %q at position %d: offsets are not dense and in order", want[i], i)
+		if off, ok := h.propose(payload); ok {
+			if off <= last {
+				t.Fatalf("%s acknowledged at offset %d, after offset %d: out of order", payload, off, last)
+			}
+			last = off
+		}
+		if i == 10 {
+			h.followerRefuses("refused")
 		}
 	}
 	for _, p := range parts {
-		waitPayloads(t, p, want)
+		h.check(p)
 	}
 
 	leader := parts[0].Leader()
@@ -217,22 +175,17 @@ func TestReplicatedPartition(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	replicas[leader-1].stop(t)
-	var live []*raftstore.Partition
-	for i, p := range parts {
-		if uint64(i+1) != leader {
-			live = append(live, p)
-		}
-	}
 	for i := range 10 {
-		payload := fmt.Sprintf("after-%d", i)
-		off := proposeRetrying(t, live[i%2], payload)
-		want = append(want, fmt.Sprintf("%d:%s", off, payload))
+		h.propose(fmt.Sprintf("after-%d", i))
 	}
-	if nl := live[0].Leader(); nl == leader || nl == 0 {
-		t.Fatalf("leader after stopping %d is %d", leader, nl)
-	}
-	for _, p := range live {
-		waitPayloads(t, p, want)
+	for i, p := range parts {
+		if uint64(i+1) == leader {
+			continue
+		}
+		if nl := p.Leader(); nl == leader || nl == 0 {
+			t.Fatalf("leader after stopping %d is %d", leader, nl)
+		}
+		h.check(p)
 	}
 
 	old := replicas[leader-1]
@@ -241,11 +194,11 @@ func TestReplicatedPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitPayloads(t, p, want)
-	off := proposeRetrying(t, p, "back")
-	want = append(want, fmt.Sprintf("%d:back", off))
-	for _, p := range append(live, p) {
-		waitPayloads(t, p, want)
+	h.parts[leader-1] = p
+	h.check(p)
+	h.propose("back")
+	for _, p := range h.parts {
+		h.check(p)
 	}
 }
 
@@ -255,10 +208,11 @@ func TestReplicatedPartition(t *testing.T) {
 func TestRestartedFollowerIsReady(t *testing.T) {
 	replicas, peers := startCluster(t, 3)
 	parts := openEverywhere(t, replicas, "idle-0")
-	proposeRetrying(t, parts[0], "only")
+	h := newHistory(t, parts...)
+	h.proposeAcked("only")
 	leader := parts[0].Leader()
 	follower := replicas[leader%3] // any replica but the leader
-	waitPayloads(t, parts[leader%3], []string{"0:only"})
+	h.check(parts[leader%3])
 	follower.stop(t)
 	follower.start(t, peers)
 	p, err := follower.store.OpenPartition("idle-0", raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}})
@@ -270,7 +224,7 @@ func TestRestartedFollowerIsReady(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a restarted follower of an idle group is not ready after 10s")
 	}
-	waitPayloads(t, p, []string{"0:only"})
+	h.check(p)
 }
 
 // TestLeaderOnlyDurability stops both followers of a group whose leader
@@ -280,9 +234,10 @@ func TestRestartedFollowerIsReady(t *testing.T) {
 func TestLeaderOnlyDurability(t *testing.T) {
 	replicas, _ := startClusterTicks(t, 3, 500)
 	parts := openEverywhere(t, replicas, "fast-0")
-	proposeRetrying(t, parts[0], "first")
+	newHistory(t, parts...).proposeAcked("first")
 	leader := parts[0].Leader()
 	lp := parts[leader-1]
+	hw := lp.HighWatermark()
 	for i, r := range replicas {
 		if uint64(i+1) != leader {
 			r.stop(t)
@@ -300,11 +255,11 @@ func TestLeaderOnlyDurability(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	off, err := fast.Wait(wctx)
-	if err != nil || off != 2 {
-		t.Fatalf("LeaderOnly batch with no follower: offset %d, %v; want 2 once the leader has it", off, err)
+	if err != nil || off != hw+1 {
+		t.Fatalf("LeaderOnly batch with no follower: offset %d, %v; want %d once the leader has it", off, err, hw+1)
 	}
-	if hw := lp.HighWatermark(); hw != 1 {
-		t.Errorf("high watermark %d with no quorum since offset 1, want 1", hw)
+	if got := lp.HighWatermark(); got != hw {
+		t.Errorf("high watermark %d with no quorum since offset %d, want %d", got, hw, hw)
 	}
 	qctx, qcancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer qcancel()
@@ -320,14 +275,15 @@ func TestLeaderOnlyDurability(t *testing.T) {
 func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
 	replicas, peers := startCluster(t, 3)
 	parts := openEverywhere(t, replicas, "behind-0")
-	proposeRetrying(t, parts[0], "first")
+	h := newHistory(t, parts...)
+	h.proposeAcked("first")
 	leader := parts[0].Leader()
 	follower := replicas[leader%3]
-	waitPayloads(t, parts[leader%3], []string{"0:first"})
+	h.check(parts[leader%3])
 	follower.stop(t)
 	const missed = 50
 	for i := range missed {
-		proposeRetrying(t, parts[leader-1], fmt.Sprintf("missed-%d", i))
+		h.proposeAcked(fmt.Sprintf("missed-%d", i))
 	}
 	follower.start(t, peers)
 	p, err := follower.store.OpenPartition("behind-0", raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}})
@@ -339,8 +295,8 @@ func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a restarted follower is not ready after 10s")
 	}
-	if hw := p.HighWatermark(); hw < 1+missed {
-		t.Fatalf("restarted follower ready at high watermark %d; the group had committed %d records", hw, 1+missed)
+	if hw := p.HighWatermark(); hw < int64(len(h.acked)) {
+		t.Fatalf("restarted follower ready at high watermark %d; the group had committed %d records", hw, len(h.acked))
 	}
 }
 
@@ -351,7 +307,8 @@ func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
 func TestOutcomesAcrossLeaderTransfers(t *testing.T) {
 	replicas, _ := startCluster(t, 3)
 	parts := openEverywhere(t, replicas, "moving-0")
-	proposeRetrying(t, parts[0], "first")
+	h := newHistory(t, parts...)
+	h.proposeAcked("first")
 	type outcome struct {
 		payload string
 		pr      *raftstore.Proposal
@@ -396,7 +353,7 @@ func TestOutcomesAcrossLeaderTransfers(t *testing.T) {
 			cancel()
 		}
 	}
-	proposeRetrying(t, parts[0], "last")
+	h.proposeAcked("last")
 	var committed []string
 	for _, p := range parts {
 		waitFor := time.Now().Add(10 * time.Second)
@@ -456,16 +413,16 @@ func TestFollowerBehindLogStart(t *testing.T) {
 		}
 		parts = append(parts, p)
 	}
-	proposeRetrying(t, parts[0], "first")
+	h := newHistory(t, parts...)
+	h.proposeAcked("first")
 	leader := parts[0].Leader()
 	follower := replicas[leader%3]
-	waitPayloads(t, parts[leader%3], []string{"0:first"})
+	h.check(parts[leader%3])
 	follower.stop(t)
 
 	lp := parts[leader-1]
-	payload := strings.Repeat("x", 500)
-	for range 200 {
-		proposeRetrying(t, lp, payload)
+	for i := range 200 {
+		h.proposeAcked(fmt.Sprintf("%03d%s", i, strings.Repeat("x", 497)))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for lp.LogStartOffset() < 100 {
@@ -480,7 +437,7 @@ func TestFollowerBehindLogStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := proposeRetrying(t, lp, "after")
+	after, off := h.proposeAcked("after")
 	deadline = time.Now().Add(10 * time.Second)
 	for p.HighWatermark() != off+1 {
 		if time.Now().After(deadline) {
@@ -494,7 +451,7 @@ func TestFollowerBehindLogStart(t *testing.T) {
 	// Same records at the same offsets, from the follower's log start on.
 	start := max(p.LogStartOffset(), lp.LogStartOffset())
 	leaderRecs, followerRecs := readFrom(t, lp, start), readFrom(t, p, start)
-	if !slices.Equal(leaderRecs, followerRecs) || len(followerRecs) == 0 || followerRecs[len(followerRecs)-1] != fmt.Sprintf("%d:after", off) {
+	if !slices.Equal(leaderRecs, followerRecs) || len(followerRecs) == 0 || followerRecs[len(followerRecs)-1] != fmt.Sprintf("%d:%s", off, after) {
 		t.Fatalf("from offset %d the follower has %d records ending %q, the leader %d",
 			start, len(followerRecs), followerRecs[len(followerRecs)-1:], len(leaderRecs))
 	}
@@ -558,9 +515,9 @@ func TestMoveReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			payload := strings.Repeat("x", 300)
-			for range 100 {
-				proposeRetrying(t, p1, payload)
+			h := newHistory(t, p1, p2)
+			for i := range 100 {
+				h.proposeAcked(fmt.Sprintf("%03d%s", i, strings.Repeat("x", 297)))
 			}
 			if compacted {
 				waitUntil(t, "retention on the leader", func() bool { return p1.LogStartOffset() > 0 })
@@ -583,7 +540,8 @@ func TestMoveReplicas(t *testing.T) {
 			}
 			leaderOf().ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddLearnerNode, NodeID: 3}}})
 			waitUntil(t, "3 added as a learner", func() bool { return slices.Equal(p3.Conf().Learners, []uint64{3}) })
-			proposeRetrying(t, p1, "while learning")
+			h.parts = append(h.parts, p3)
+			h.proposeAcked("while learning")
 			waitUntil(t, "the learner caught up", func() bool { return slices.Contains(leaderOf().CaughtUp(), 3) })
 
 			leaderOf().ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{
@@ -594,7 +552,7 @@ func TestMoveReplicas(t *testing.T) {
 				cs := p2.Conf()
 				return slices.Equal(cs.Voters, []uint64{2, 3}) && len(cs.VotersOutgoing) == 0 && slices.Equal(p3.Conf().Voters, []uint64{2, 3})
 			})
-			off := proposeRetrying(t, p3, "after the move")
+			_, off := h.proposeAcked("after the move")
 			waitUntil(t, "2 and 3 have the last record", func() bool { return p2.HighWatermark() == off+1 && p3.HighWatermark() == off+1 })
 			start := max(p2.LogStartOffset(), p3.LogStartOffset())
 			if got, want := readFrom(t, p3, start), readFrom(t, p2, start); !slices.Equal(got, want) || len(got) == 0 {

@@ -22,6 +22,13 @@ var ErrLeaderChanged = errors.New("raftstore: the leader changed while the propo
 // group has no quorum): it may or may not have been appended.
 var ErrProposalTimeout = errors.New("raftstore: proposal not applied in time; it may or may not have been appended")
 
+// ErrFailed is returned by a Partition's methods once its raft goroutine
+// stopped on a failure of its own (a storage error, corrupt data, a panic
+// inside raft): this replica serves the partition no more until the
+// broker restarts, and the other replicas elect a leader without it. The
+// caller should retry through another replica; the error says what failed.
+var ErrFailed = errors.New("raftstore: partition failed")
+
 // ErrClosed is returned by a Partition's methods once it is closed (the
 // broker is shutting down or the topic was deleted).
 var ErrClosed = errors.New("raftstore: partition closed")

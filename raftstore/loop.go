@@ -3,6 +3,7 @@ package raftstore
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -27,33 +28,65 @@ const maxProposalsPerReady = 256
 // A replica that campaigned on open campaigns again every few ticks until
 // the group has a leader: its first votes may have reached replicas that
 // had not opened the group yet.
+//
+// A failure stops the partition, never the broker: a storage error, or a
+// panic inside raft (which panics on what it finds impossible, such as a
+// corrupt log), fails what is pending and every proposal after it; the
+// loop then waits for Close. Acking anything more could lose data, and
+// the other replicas elect a leader without this one.
 func (p *Partition) run(campaigned bool) {
 	defer close(p.stopped)
+	l := p.newLoopState()
+	if err := p.serve(l, campaigned); err != nil {
+		p.logger.Error("partition stopped: this replica serves it no more until the broker restarts", "err", err)
+		err = fmt.Errorf("%w: %s: %w", ErrFailed, p.name, err)
+		// NB: no longer a leader anyone should be sent to.
+		p.leader.Store(0)
+		p.failWaiting(l, err)
+		p.closeErr, p.failErr = err, err
+		close(p.failed)
+		<-p.stop
+	}
+	p.shutdown(l)
+}
 
+func (p *Partition) newLoopState() *loopState {
 	l := &loopState{waiting: make(map[uint64]*proposal), byIndex: make(map[uint64]*proposal),
-		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}}
+		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}, lastIndex: p.log.LastIndex()}
 	// NB: what opening counted as applied (a data partition's committed
 	// log) has its term; a state machine's log start has none to match.
 	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
 		l.appliedTerm = term
 	}
-	var (
-		err   error
-		ticks int
-	)
+	return l
+}
+
+// serve runs the raft loop until Close (nil) or a failure (its error).
+func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.logger.Error("raft panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("raft panicked: %v", r)
+		}
+	}()
+	var ticks int
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
 		// the loop ever waits.
 		for err == nil && p.node.HasReady() {
 			err = p.handleReady(l, p.node.Ready())
 		}
+		if err == nil {
+			// raft may have met a storage error while stepping or
+			// building the Ready (see storage.fault).
+			err = p.storage.fault()
+		}
 		if err != nil {
-			break
+			return err
 		}
 		select {
 		case <-p.stop:
-			p.shutdown(l)
-			return
+			return nil
 		case <-p.ticks:
 			p.node.Tick()
 			ticks++
@@ -78,12 +111,12 @@ func (p *Partition) run(campaigned bool) {
 				p.logger.Warn("configuration change dropped", "change", cc.String(), "err", err)
 			}
 		case m := <-p.inbound:
-			p.step(m)
+			p.step(l, m)
 		drainInbound:
 			for range maxProposalsPerReady - 1 {
 				select {
 				case m := <-p.inbound:
-					p.step(m)
+					p.step(l, m)
 				default:
 					break drainInbound
 				}
@@ -111,15 +144,7 @@ func (p *Partition) run(campaigned bool) {
 			}
 		}
 	}
-	// A storage error leaves the partition unusable: acking anything more
-	// could lose data. Fail what is pending and wait for Close.
-	p.logger.Error("partition stopped on storage error", "err", err)
-	err = fmt.Errorf("partition %s stopped on a storage error: %w", p.name, err)
-	p.failWaiting(l, err)
-	p.closeErr, p.failErr = err, err
-	close(p.failed)
-	<-p.stop
-	p.shutdown(l)
+	return err
 }
 
 // loopState is owned by the loop goroutine.
@@ -134,6 +159,12 @@ type loopState struct {
 	// returned it (0: not known yet): once applied this far, the replica
 	// has applied everything committed before it opened. See checkReady.
 	readIndex uint64
+	// lastIndex is the last index of the log as raft sees it: what the
+	// appender has been handed, durable or not (see checkInbound).
+	lastIndex uint64
+	// Inbound messages dropped since the last time they were logged.
+	rejectedCount  int
+	rejectLoggedAt time.Time
 }
 
 // finish completes a waiting proposal.
@@ -173,9 +204,14 @@ func (p *Partition) expireProposals(l *loopState) {
 	}
 }
 
-// step feeds a message from a peer into raft. Raft rejects some (from a
-// peer no longer in the group, say); none of that is this replica's fault.
-func (p *Partition) step(m raftpb.Message) {
+// step feeds a message from a peer into raft, once checkInbound found it
+// one a correct peer could send. Raft rejects some more (from a peer no
+// longer in the group, say); none of that is this replica's fault.
+func (p *Partition) step(l *loopState, m raftpb.Message) {
+	if err := p.checkInbound(m, l.lastIndex); err != nil {
+		p.rejected(l, m, err)
+		return
+	}
 	if err := p.node.Step(m); err != nil {
 		p.logger.Debug("raft rejected a message", "from", m.From, "type", m.Type, "err", err)
 	}
@@ -207,6 +243,12 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 				return fmt.Errorf("snapshot at index %d for a state machine partition", m.Snapshot.Metadata.Index)
 			}
 			p.trackAppended(l, m)
+			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
+				l.lastIndex = m.Snapshot.Metadata.Index
+			}
+			if n := len(m.Entries); n > 0 {
+				l.lastIndex = m.Entries[n-1].Index
+			}
 			select {
 			case p.appends <- m:
 			case err := <-p.appendFailed:

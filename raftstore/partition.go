@@ -59,6 +59,15 @@ type PartitionConfig struct {
 	// and created again under the same name, with a crash in between — is
 	// emptied on open rather than taken for this one. Empty: no check.
 	Incarnation string
+	// ForwardProposals lets a follower hand a proposal to the leader
+	// through raft, where it completes once this replica applies it. Off,
+	// a proposal made on a follower fails at once with ErrNotLeader, and
+	// the leader accepts no proposal from a peer. Keep it off where order
+	// matters across requests: a forwarded proposal still on its way when
+	// the leader changes races the requests that follow it to the new
+	// leader, and may land after them. The internal topics, whose every
+	// write waits for the one before, turn it on.
+	ForwardProposals bool
 	// Apply, when set, makes the partition a replicated state machine (the
 	// internal topics): it is called on the raft goroutine with every
 	// committed batch in log order, from the log start when the partition
@@ -256,6 +265,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		PreVote:                   true,
 		AsyncStorageWrites:        true,
 		StepDownOnRemoval:         true,
+		DisableProposalForwarding: !pc.ForwardProposals,
 		Logger:                    raftLogger{logger},
 	})
 	if err != nil {

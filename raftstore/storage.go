@@ -29,6 +29,11 @@ type storage struct {
 	// raft loop reads and drops.
 	rmu    sync.Mutex // guards recent
 	recent []raftpb.Entry
+
+	// faultErr is the first error reading the log that raft could not be
+	// told (see raftError); the loop stops the partition on it.
+	faultMu  sync.Mutex // guards faultErr
+	faultErr error
 }
 
 // append writes entries to the log and remembers them until applied.
@@ -81,19 +86,36 @@ func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
 		return ents, nil
 	}
 	ents, err := s.log.Entries(lo, hi, maxSize)
-	return ents, raftError(err)
+	return ents, s.raftError(err)
 }
 
-// raftError returns raft's own sentinels unwrapped: raft compares with ==
-// and panics on any other error from Storage.
-func raftError(err error) error {
+// raftError returns raft's own sentinels unwrapped: raft compares with ==.
+// Raft panics on any other error from Storage (a corrupt frame a follower
+// needs, say), so such an error is kept for fault and raft is told the
+// entry is compacted: at worst it offers the follower the log start as a
+// snapshot, which loses nothing, before the loop stops the partition.
+func (s *storage) raftError(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, raft.ErrCompacted):
 		return raft.ErrCompacted
 	case errors.Is(err, raft.ErrUnavailable):
 		return raft.ErrUnavailable
 	}
-	return err
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if s.faultErr == nil {
+		s.faultErr = fmt.Errorf("read the log for raft: %w", err)
+	}
+	return raft.ErrCompacted
+}
+
+// fault returns the error raftError kept, if any.
+func (s *storage) fault() error {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.faultErr
 }
 
 // recentEntries serves Entries from recent, or returns nil.
@@ -117,7 +139,7 @@ func (s *storage) recentEntries(lo, hi, maxSize uint64) []raftpb.Entry {
 
 func (s *storage) Term(i uint64) (uint64, error) {
 	t, err := s.log.Term(i)
-	return t, raftError(err)
+	return t, s.raftError(err)
 }
 
 func (s *storage) LastIndex() (uint64, error) { return s.log.LastIndex(), nil }

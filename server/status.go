@@ -28,6 +28,9 @@ var codeTable = []struct {
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},
+	// NB: before ErrCorrupt, which a failed partition's error may wrap:
+	// the other replicas take over, so the call is worth retrying.
+	{raftstore.ErrFailed, codes.Unavailable},
 	{raftstore.ErrCorrupt, codes.DataLoss},
 }
 

@@ -165,11 +165,12 @@ func (b *Broker) start(ctx context.Context) error {
 
 func (b *Broker) startGroups(ctx context.Context) error {
 	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
-		SegmentBytes: 64 << 20,
-		Voters:       b.allVoters(),
-		Join:         b.cfg.Joining,
-		Campaign:     b.campaignsFirst() && !b.cfg.Joining,
-		Apply:        b.applyMetadata,
+		SegmentBytes:     64 << 20,
+		Voters:           b.allVoters(),
+		Join:             b.cfg.Joining,
+		Campaign:         b.campaignsFirst() && !b.cfg.Joining,
+		ForwardProposals: true, // see raftstore.PartitionConfig
+		Apply:            b.applyMetadata,
 	})
 	if err != nil {
 		return err
@@ -198,11 +199,12 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	}
 	for i := range b.offsetParts {
 		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
-			SegmentBytes: 64 << 20,
-			Voters:       b.allVoters(),
-			Join:         b.cfg.Joining,
-			Campaign:     b.campaignsFirst() && !b.cfg.Joining,
-			Apply:        b.applyOffsets,
+			SegmentBytes:     64 << 20,
+			Voters:           b.allVoters(),
+			Join:             b.cfg.Joining,
+			Campaign:         b.campaignsFirst() && !b.cfg.Joining,
+			ForwardProposals: true, // see raftstore.PartitionConfig
+			Apply:            b.applyOffsets,
 		})
 		if err != nil {
 			return err
