@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 )
@@ -67,14 +70,18 @@ type Transport struct {
 
 	mu    sync.Mutex // guards peers, accepted and closed
 	peers map[uint64]*peer
-	// accepted are the streams peers with lower ids opened, by peer: a
-	// peer added after its stream came in takes it from here.
-	accepted map[uint64]acceptedStream
+	// accepted are the live streams peers with lower ids opened, by
+	// peer, oldest first: a peer added after its stream came in takes the
+	// newest from here, and when the one it sends on ends, the newest
+	// left. So a stream opened by someone claiming to be the peer
+	// cannot, by ending, cut the peer off.
+	accepted map[uint64][]acceptedStream
 	closed   bool
 	done     chan struct{} // closed by Close: receiving streams end
 
-	reportMu sync.Mutex           // guards reported
-	reported map[uint64]time.Time // when each peer was last reported unreachable
+	reportMu      sync.Mutex           // guards reported and droppedLogged
+	reported      map[uint64]time.Time // when each peer was last reported unreachable
+	droppedLogged map[uint64]time.Time // when dropped messages were last logged, by peer
 }
 
 // A broker pair shares one bidirectional stream: the broker with the
@@ -84,8 +91,8 @@ type Transport struct {
 // New returns a transport with no peers; Register it on the broker's gRPC
 // server to receive, AddPeer to send.
 func New(cfg Config) *Transport {
-	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), accepted: make(map[uint64]acceptedStream),
-		done: make(chan struct{}), reported: make(map[uint64]time.Time)}
+	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), accepted: make(map[uint64][]acceptedStream),
+		done: make(chan struct{}), reported: make(map[uint64]time.Time), droppedLogged: make(map[uint64]time.Time)}
 }
 
 // Register serves the transport's receiving side on s.
@@ -181,6 +188,11 @@ func (t *Transport) Close() {
 // Stream takes in the stream a peer with a lower node id opened (the
 // RaftService RPC): it receives the peer's batches until the stream or
 // the transport closes, and hands the stream to the peer's sender.
+//
+// The stream's first batch names the peer, and every message on it must
+// come from that peer and be addressed to this broker: the rest are
+// dropped. Only a broker with a lower id opens a pair's stream, so a
+// stream naming a higher id (or this one) is refused.
 func (t *Transport) Stream(srv raftv1.RaftService_StreamServer) error {
 	stream := serverEnd{srv}
 	first, err := stream.Recv()
@@ -188,30 +200,42 @@ func (t *Transport) Stream(srv raftv1.RaftService_StreamServer) error {
 		return nil
 	}
 	from := first.GetFrom()
+	if from == 0 || from >= t.cfg.NodeID {
+		return status.Errorf(codes.InvalidArgument,
+			"transport: a stream from node %d: only brokers with ids below this one's, %d, open a stream to it", from, t.cfg.NodeID)
+	}
 	ended := make(chan struct{})
-	defer close(ended)
 	a := acceptedStream{stream: stream, ended: ended}
 	t.mu.Lock()
-	t.accepted[from] = a
+	t.accepted[from] = append(t.accepted[from], a)
 	p := t.peers[from]
 	t.mu.Unlock()
 	defer func() {
+		close(ended)
 		t.mu.Lock()
-		if t.accepted[from].ended == a.ended {
+		left := slices.DeleteFunc(t.accepted[from], func(o acceptedStream) bool { return o.ended == a.ended })
+		if len(left) == 0 {
 			delete(t.accepted, from)
+		} else {
+			t.accepted[from] = left
 		}
+		p := t.peers[from]
 		t.mu.Unlock()
+		if p != nil && len(left) > 0 {
+			// NB: the peer's sender may have been sending on this one.
+			p.accept(left[len(left)-1])
+		}
 	}()
 	if p != nil {
 		p.accept(a)
 	}
 	received := make(chan error, 1)
 	go func() {
-		if err := t.handle(first); err != nil {
+		if err := t.handle(from, first); err != nil {
 			received <- err
 			return
 		}
-		received <- t.receive(stream)
+		received <- t.receive(from, stream)
 	}()
 	select {
 	case err := <-received:
@@ -262,25 +286,35 @@ func (s serverEnd) Recv() (*raftv1.Batch, error) {
 	return req.GetBatch(), nil
 }
 
-// receive hands every message of the stream's batches to Handle until the
-// stream ends.
-func (t *Transport) receive(stream batchStream) error {
+// receive hands every message of the stream's batches, from peer, to
+// Handle until the stream ends.
+func (t *Transport) receive(peer uint64, stream batchStream) error {
 	for {
 		b, err := stream.Recv()
 		if err != nil {
 			return nil
 		}
-		if err := t.handle(b); err != nil {
+		if err := t.handle(peer, b); err != nil {
 			return err
 		}
 	}
 }
 
-func (t *Transport) handle(b *raftv1.Batch) error {
+// handle hands a batch's messages to Handle: those from peer to this
+// broker. A batch from anyone else, or one that does not decode, ends
+// the stream.
+func (t *Transport) handle(peer uint64, b *raftv1.Batch) error {
+	if b.GetFrom() != peer {
+		return status.Errorf(codes.InvalidArgument, "transport: a batch from node %d on the stream of node %d", b.GetFrom(), peer)
+	}
 	for _, e := range b.GetEnvelopes() {
 		var m raftpb.Message
 		if err := m.Unmarshal(e.Message); err != nil {
-			return fmt.Errorf("transport: message from %d for %s: %w", b.GetFrom(), e.Group, err)
+			return status.Errorf(codes.InvalidArgument, "transport: message from %d for %s: %v", peer, e.Group, err)
+		}
+		if m.From != peer || m.To != t.cfg.NodeID {
+			t.dropped(peer, m)
+			continue
 		}
 		select {
 		case <-t.done:
@@ -291,6 +325,26 @@ func (t *Transport) handle(b *raftv1.Batch) error {
 	}
 	return nil
 }
+
+// dropped logs a message whose sender or addressee is not the stream's,
+// at most once per dropLogInterval per peer.
+func (t *Transport) dropped(peer uint64, m raftpb.Message) {
+	now := time.Now()
+	t.reportMu.Lock()
+	last, ok := t.droppedLogged[peer]
+	log := !ok || now.Sub(last) >= dropLogInterval
+	if log {
+		t.droppedLogged[peer] = now
+	}
+	t.reportMu.Unlock()
+	if log {
+		t.cfg.Logger.Warn("transport: dropped a message not from the stream's peer to this broker",
+			"peer", peer, "from", m.From, "to", m.To, "type", m.Type.String())
+	}
+}
+
+// dropLogInterval bounds how often dropped messages are logged.
+const dropLogInterval = 10 * time.Second
 
 type outbound struct {
 	group string
@@ -333,9 +387,9 @@ func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 			return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)
 		}
 		p.conn = conn
-	} else if a, ok := t.accepted[id]; ok {
+	} else if live := t.accepted[id]; len(live) > 0 {
 		// NB: t.mu is held (AddPeer).
-		p.accepted <- a
+		p.accepted <- live[len(live)-1]
 	}
 	go p.run()
 	return p, nil
@@ -439,7 +493,7 @@ func (p *peer) open() (batchStream, <-chan struct{}, error) {
 	go func() {
 		defer close(ended)
 		defer cancel()
-		if err := p.t.receive(stream); err != nil {
+		if err := p.t.receive(p.id, stream); err != nil {
 			p.cfg.Logger.Warn("transport: bad batch from peer", "peer", p.id, "err", err)
 		}
 	}()

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,11 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 )
 
 // node is a transport with a gRPC server on 127.0.0.1:0 recording what it
@@ -228,4 +234,90 @@ func TestBothWaysOnOneStream(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// rawStream opens a RaftService stream to n as a client claiming to be
+// node from, without a Transport of its own.
+func rawStream(t *testing.T, n *node, from uint64) raftv1.RaftService_StreamClient {
+	t.Helper()
+	conn, err := grpc.NewClient(n.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	// NB: a deadline, so that a Recv that never gets an answer fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	s, err := raftv1.NewRaftServiceClient(conn).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sendBatch(t *testing.T, s raftv1.RaftService_StreamClient, from uint64, msgs ...raftpb.Message) {
+	t.Helper()
+	b := &raftv1.Batch{From: from}
+	for _, m := range msgs {
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Envelopes = append(b.Envelopes, &raftv1.Envelope{Group: "g", Message: data})
+	}
+	if err := s.Send(&raftv1.StreamRequest{Batch: b}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForgedStreams: a stream is refused when it names a broker that
+// would never open it (a higher id, this one, none), a message on a
+// stream from another sender or to another broker is dropped, a batch
+// naming another sender or bytes that are no message end the stream,
+// and a second stream claiming a peer's id cannot, by ending, cut the
+// real peer off.
+func TestForgedStreams(t *testing.T) {
+	n := startNode(t, 3)
+	for _, from := range []uint64{0, 3, 4} {
+		s := rawStream(t, n, from)
+		sendBatch(t, s, from)
+		if _, err := s.Recv(); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("a stream from node %d: %v, want InvalidArgument", from, err)
+		}
+	}
+
+	if err := n.t.AddPeer(1, "127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	real := rawStream(t, n, 1)
+	sendBatch(t, real, 1, msg(2, 3, 1), msg(1, 4, 2), msg(1, 3, 3))
+	waitFor(t, "the message from 1 to 3", func() bool { return len(n.received()) == 1 })
+	if got := n.received()[0].msg; got.From != 1 || got.To != 3 || got.Index != 3 {
+		t.Fatalf("handled %v; only the message from the stream's peer to this broker should be", got)
+	}
+
+	bad := rawStream(t, n, 1)
+	sendBatch(t, bad, 1)
+	sendBatch(t, bad, 2, msg(2, 3, 4))
+	if _, err := bad.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a batch naming another sender: %v, want InvalidArgument", err)
+	}
+	garbage := rawStream(t, n, 1)
+	if err := garbage.Send(&raftv1.StreamRequest{Batch: &raftv1.Batch{From: 1, Envelopes: []*raftv1.Envelope{{Group: "g", Message: []byte{0xff, 0xff, 0xff}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := garbage.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a message that does not decode: %v, want InvalidArgument", err)
+	}
+
+	// Node 3 sent to 1 on the newest stream claiming to be 1's; once
+	// the forged ones ended, on the real one again.
+	n.t.Send("g", []raftpb.Message{msg(3, 1, 5)})
+	b, err := real.Recv()
+	if err != nil || len(b.GetBatch().GetEnvelopes()) != 1 {
+		t.Fatalf("the real peer's stream after forged ones ended: %v, %v", b, err)
+	}
+	if len(n.received()) != 1 {
+		t.Fatalf("handled %d messages, want 1", len(n.received()))
+	}
 }
