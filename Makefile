@@ -104,6 +104,7 @@ fuzz: ## Run each fuzz target for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzDecodeBatchHeader -fuzztime=30s ./raftstore/internal/segment/
 	$(GO) test -run=^$$ -fuzz=FuzzRecover -fuzztime=30s ./raftstore/internal/segment/
 	$(GO) test -run=^$$ -fuzz=FuzzDecode -fuzztime=30s ./server/internal/records/
+	$(GO) test -run=^$$ -fuzz=FuzzInbound -fuzztime=30s ./raftstore/
 
 .PHONY: bench
 bench: ## Go benchmarks of the storage paths

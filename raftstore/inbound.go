@@ -45,10 +45,26 @@ var peerMessages = map[raftpb.MessageType]bool{
 // errRejected wraps why an inbound message was dropped.
 var errRejected = errors.New("raftstore: message rejected")
 
-// checkInbound returns why m, from a peer, must not be stepped, or nil.
-// lastIndex is the last index of this replica's log as raft sees it.
-func (p *Partition) checkInbound(m raftpb.Message, lastIndex uint64) error {
-	self := p.store.cfg.NodeID
+// replicaView is what checkInbound needs to know of the replica.
+type replicaView struct {
+	self   uint64 // this replica's id
+	leader uint64 // the leader it follows (0: none)
+	// lastIndex is the last index of its log as raft sees it.
+	lastIndex        uint64
+	stateMachine     bool // PartitionConfig.Apply is set
+	forwardProposals bool // PartitionConfig.ForwardProposals
+}
+
+// view returns the replica's view for checkInbound; on the loop goroutine.
+func (p *Partition) view(l *loopState) replicaView {
+	return replicaView{self: p.store.cfg.NodeID, leader: p.leader.Load(), lastIndex: l.lastIndex,
+		stateMachine: p.cfg.Apply != nil, forwardProposals: p.cfg.ForwardProposals}
+}
+
+// checkInbound returns why m, from a peer, must not be stepped into the
+// replica, or nil.
+func checkInbound(m raftpb.Message, r replicaView) error {
+	self, lastIndex := r.self, r.lastIndex
 	switch {
 	case m.To != self:
 		return fmt.Errorf("%w: addressed to node %d, this is node %d", errRejected, m.To, self)
@@ -58,6 +74,10 @@ func (p *Partition) checkInbound(m raftpb.Message, lastIndex uint64) error {
 		return fmt.Errorf("%w: %s is not a message between peers", errRejected, m.Type)
 	case m.Term > maxTerm:
 		return fmt.Errorf("%w: term %d is past any real election", errRejected, m.Term)
+	case (m.Type == raftpb.MsgProp || m.Type == raftpb.MsgReadIndex) != (m.Term == 0):
+		// NB: raft sends these two without a term and every other
+		// message with one, and panics passing one on otherwise.
+		return fmt.Errorf("%w: %s with term %d", errRejected, m.Type, m.Term)
 	}
 	switch m.Type {
 	case raftpb.MsgHeartbeat:
@@ -75,17 +95,23 @@ func (p *Partition) checkInbound(m raftpb.Message, lastIndex uint64) error {
 				errRejected, m.Index, m.RejectHint, lastIndex)
 		}
 	case raftpb.MsgSnap:
-		return p.checkSnapshot(m)
+		return checkSnapshot(m, r.stateMachine)
 	case raftpb.MsgReadIndex, raftpb.MsgReadIndexResp:
 		if len(m.Entries) != 1 {
 			return fmt.Errorf("%w: %s with %d entries, not 1", errRejected, m.Type, len(m.Entries))
 		}
 	case raftpb.MsgTimeoutNow:
-		if m.From != p.leader.Load() {
+		if m.From != r.leader {
 			return fmt.Errorf("%w: MsgTimeoutNow from %d, not the leader", errRejected, m.From)
 		}
+	case raftpb.MsgTransferLeader:
+		// NB: a follower would pass it on to its leader with the term
+		// set, which makes raft panic.
+		if r.leader != self {
+			return fmt.Errorf("%w: MsgTransferLeader to a replica that does not lead", errRejected)
+		}
 	case raftpb.MsgProp:
-		return p.checkForwardedProposal(m)
+		return checkForwardedProposal(m, r.forwardProposals)
 	}
 	return nil
 }
@@ -136,11 +162,11 @@ func checkEntry(e raftpb.Entry) error {
 
 // checkSnapshot checks that a snapshot is one a leader of this partition
 // sends: a state machine's leader sends none (its log is never compacted).
-func (p *Partition) checkSnapshot(m raftpb.Message) error {
+func checkSnapshot(m raftpb.Message, stateMachine bool) error {
 	if m.Snapshot == nil || raft.IsEmptySnap(*m.Snapshot) {
 		return fmt.Errorf("%w: MsgSnap without a snapshot", errRejected)
 	}
-	if p.cfg.Apply != nil {
+	if stateMachine {
 		return fmt.Errorf("%w: snapshot for a state machine partition", errRejected)
 	}
 	snap := m.Snapshot
@@ -158,8 +184,8 @@ func (p *Partition) checkSnapshot(m raftpb.Message) error {
 // checkForwardedProposal accepts a follower's proposal only where followers
 // forward them, and only batches this store can apply: raft panics on an
 // empty proposal and on a configuration change it cannot decode.
-func (p *Partition) checkForwardedProposal(m raftpb.Message) error {
-	if !p.cfg.ForwardProposals {
+func checkForwardedProposal(m raftpb.Message, forwardProposals bool) error {
+	if !forwardProposals {
 		return fmt.Errorf("%w: this partition takes proposals only from its own broker", errRejected)
 	}
 	if len(m.Entries) == 0 {

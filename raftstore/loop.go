@@ -208,7 +208,7 @@ func (p *Partition) expireProposals(l *loopState) {
 // one a correct peer could send. Raft rejects some more (from a peer no
 // longer in the group, say); none of that is this replica's fault.
 func (p *Partition) step(l *loopState, m raftpb.Message) {
-	if err := p.checkInbound(m, l.lastIndex); err != nil {
+	if err := checkInbound(m, p.view(l)); err != nil {
 		p.rejected(l, m, err)
 		return
 	}
