@@ -53,12 +53,13 @@ type replicaView struct {
 	lastIndex        uint64
 	stateMachine     bool // PartitionConfig.Apply is set
 	forwardProposals bool // PartitionConfig.ForwardProposals
+	rejoining        bool // PartitionConfig.Rejoin, until caught up
 }
 
 // view returns the replica's view for checkInbound; on the loop goroutine.
 func (p *Partition) view(l *loopState) replicaView {
 	return replicaView{self: p.store.cfg.NodeID, leader: p.leader.Load(), lastIndex: l.lastIndex,
-		stateMachine: p.cfg.Apply != nil, forwardProposals: p.cfg.ForwardProposals}
+		stateMachine: p.cfg.Apply != nil, forwardProposals: p.cfg.ForwardProposals, rejoining: p.rejoining}
 }
 
 // checkInbound returns why m, from a peer, must not be stepped into the
@@ -80,6 +81,15 @@ func checkInbound(m raftpb.Message, r replicaView) error {
 		return fmt.Errorf("%w: %s with term %d", errRejected, m.Type, m.Term)
 	}
 	switch m.Type {
+	case raftpb.MsgVote, raftpb.MsgPreVote, raftpb.MsgTimeoutNow:
+		if r.rejoining {
+			// NB: not an error of the peer's: a vote from a replica
+			// that forgot what it acknowledged is worth nothing.
+			return fmt.Errorf("%w: %s while rejoining with a lost log", errRejected, m.Type)
+		}
+		if m.Type == raftpb.MsgTimeoutNow && m.From != r.leader {
+			return fmt.Errorf("%w: MsgTimeoutNow from %d, not the leader", errRejected, m.From)
+		}
 	case raftpb.MsgHeartbeat:
 		// NB: a leader's heartbeat carries min(its commit, our match):
 		// past our log only if we lost what we acknowledged.
@@ -99,10 +109,6 @@ func checkInbound(m raftpb.Message, r replicaView) error {
 	case raftpb.MsgReadIndex, raftpb.MsgReadIndexResp:
 		if len(m.Entries) != 1 {
 			return fmt.Errorf("%w: %s with %d entries, not 1", errRejected, m.Type, len(m.Entries))
-		}
-	case raftpb.MsgTimeoutNow:
-		if m.From != r.leader {
-			return fmt.Errorf("%w: MsgTimeoutNow from %d, not the leader", errRejected, m.From)
 		}
 	case raftpb.MsgTransferLeader:
 		// NB: a follower would pass it on to its leader with the term

@@ -88,7 +88,11 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 		case <-p.stop:
 			return nil
 		case <-p.ticks:
-			p.node.Tick()
+			// NB: a rejoining replica's raft does not tick: it never
+			// times out an election, so never campaigns (see Rejoin).
+			if !p.rejoining {
+				p.node.Tick()
+			}
 			ticks++
 			if campaigned && p.leader.Load() == 0 && ticks%recampaignTicks == 0 {
 				if err := p.node.Campaign(); err != nil {
@@ -479,6 +483,16 @@ func (p *Partition) checkReady(l *loopState) {
 		}
 	case l.readIndex == 0 || p.commitIndex.Load() < l.readIndex:
 		return
+	}
+	if p.rejoining {
+		// Caught up: it holds everything the group committed, and
+		// may vote and campaign again.
+		if err := removeFile(p.dir, rejoiningFile); err != nil {
+			p.logger.Error("caught up after rejoining, but the marker stays: still not voting", "err", err)
+			return
+		}
+		p.rejoining = false
+		p.logger.Info("rejoined: caught up with the leader's log; voting again")
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
 }

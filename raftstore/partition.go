@@ -49,6 +49,15 @@ type PartitionConfig struct {
 	// campaigns, and learns the group's configuration from the leader's
 	// log or snapshot. Ignored when the partition already exists.
 	Join bool
+	// Rejoin creates the partition as a replica the group already counts
+	// but whose log was lost (its broker's data directory was wiped): it
+	// opens empty as with Join, and until it has caught up with the
+	// leader's commit (Ready) it neither votes nor stands for election.
+	// Having forgotten what it acknowledged, and its votes, its vote could
+	// otherwise elect a replica that lacks acknowledged records. A marker
+	// file keeps it so across restarts until it has caught up. Ignored
+	// when the partition already exists.
+	Rejoin bool
 	// Campaign makes this replica stand for election as soon as the
 	// partition is created here, rather than after an election timeout:
 	// the placement's preferred leader, so that leaders spread as planned.
@@ -117,6 +126,9 @@ type Partition struct {
 
 	readyOnce sync.Once
 	ready     chan struct{} // closed once the partition has a leader and has applied its log
+	// rejoining: the replica lost its log and has not caught up yet (see
+	// PartitionConfig.Rejoin); owned by the loop.
+	rejoining bool
 
 	closeOnce sync.Once
 	stop      chan struct{} // closed by Close
@@ -185,8 +197,22 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		log.Close()
 		return nil, err
 	}
+	rejoining, err := fileExists(filepath.Join(dir, rejoiningFile))
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	if !exists && pc.Rejoin {
+		// NB: durable before the state file, whose presence means the
+		// partition exists.
+		if err := replaceFile(dir, rejoiningFile, nil); err != nil {
+			log.Close()
+			return nil, err
+		}
+		rejoining = true
+	}
 	if !exists {
-		if !pc.Join {
+		if !pc.Join && !pc.Rejoin {
 			voters := pc.Voters
 			if len(voters) == 0 {
 				voters = []uint64{s.cfg.NodeID}
@@ -230,6 +256,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		confChanges: make(chan raftpb.ConfChangeV2, 1),
 		changed:     newNotifier(),
 		ready:       make(chan struct{}),
+		rejoining:   rejoining,
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 		failed:      make(chan struct{}),
@@ -274,7 +301,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	}
 	p.node = node
 	soleVoter := len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID
-	campaign := soleVoter || (!exists && pc.Campaign)
+	campaign := !rejoining && (soleVoter || (!exists && pc.Campaign))
 	if campaign {
 		// A single voter need not wait an election timeout, nor a new
 		// group's preferred leader.
@@ -328,6 +355,18 @@ func (p *Partition) tick() {
 
 // incarnationFile holds PartitionConfig.Incarnation.
 const incarnationFile = "incarnation"
+
+// rejoiningFile marks a replica rejoining with a lost log that has not
+// caught up yet (PartitionConfig.Rejoin).
+const rejoiningFile = "rejoining"
+
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // prepareDir makes sure dir exists and belongs to this incarnation of the
 // partition, emptying it if it belongs to another.
