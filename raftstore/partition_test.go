@@ -302,6 +302,25 @@ func TestDeletePartitionRemovesFiles(t *testing.T) {
 	}
 }
 
+// TestSubmitTooLarge refuses a batch no follower could receive, and the
+// partition goes on committing.
+func TestSubmitTooLarge(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	p, err := s.OpenPartition("big-0", PartitionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	batch := NewBatch(MaxEntryBytes)[:MaxEntryBytes+1]
+	if _, err := p.Submit(context.Background(), BatchHeader{RecordCount: 1}, batch, Quorum); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("submit of %d bytes: %v, want ErrEntryTooLarge", len(batch), err)
+	}
+	if off := propose(t, p, "after", 1); off != 0 {
+		t.Fatalf("next batch at offset %d, want 0", off)
+	}
+}
+
 // TestCrashAfterRetention copies a partition's directory while it runs,
 // after retention deleted segments (a crash as the disk saw it), and opens
 // the copy: the state file's commit index must cover the deleted entries.
