@@ -99,6 +99,21 @@ type Store struct {
 // finishes the removal after a crash.
 const deletedSuffix = ".deleted"
 
+// MaxPartitionNameLength is the longest partition (directory) name
+// OpenPartition takes: NAME_MAX, 255 bytes on every file system a broker
+// runs on. Every other name the store derives from it fits too: the files
+// inside have fixed short names, and a directory being deleted is renamed
+// to at most NAME_MAX bytes (deletingName).
+const MaxPartitionNameLength = 255
+
+// deletingName is the name a directory being deleted is renamed to: its
+// name, cut short enough that the random tag and deletedSuffix still fit
+// in NAME_MAX (the tag keeps it unique).
+func deletingName(name string) string {
+	tag := "." + randomHex(4) + deletedSuffix
+	return name[:min(len(name), MaxPartitionNameLength-len(tag))] + tag
+}
+
 // Open opens the data directory, creating it if needed.
 func Open(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
@@ -185,6 +200,9 @@ func (s *Store) OpenPartition(name string, pc PartitionConfig) (*Partition, erro
 	if !validDirName(name) {
 		return nil, fmt.Errorf("raftstore: bad partition name %q", name)
 	}
+	if len(name) > MaxPartitionNameLength {
+		return nil, fmt.Errorf("raftstore: partition name of %d bytes, over the %d-byte limit of a file name", len(name), MaxPartitionNameLength)
+	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	s.mu.Lock()
@@ -234,7 +252,7 @@ func (s *Store) removeDir(dir string) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
 	}
-	gone := dir + "." + randomHex(4) + deletedSuffix
+	gone := filepath.Join(filepath.Dir(dir), deletingName(filepath.Base(dir)))
 	if err := os.Rename(dir, gone); err != nil {
 		return err
 	}

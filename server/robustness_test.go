@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
 )
 
 // TestForeignDirectoriesAreLeftAlone starts a broker on a data directory
@@ -191,6 +193,35 @@ func TestMalformedProduceRequest(t *testing.T) {
 		}
 		if got := status.FromProto(resp.Error).Code(); got != want {
 			t.Fatalf("response %d: %v (%v), want %v", i, got, resp.Error, want)
+		}
+	}
+}
+
+// TestLongestTopicNameSurvivesDeleteAndRestart creates a topic with the
+// longest legal name, produces, deletes it and restarts: every file name
+// derived from the topic must fit NAME_MAX. (That the largest partition
+// number fits as well is checked at compile time, next to partitionName.)
+func TestLongestTopicNameSurvivesDeleteAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	name := strings.Repeat("n", catalog.MaxTopicNameLength)
+	const partitions = 2
+	b.createTopic(name, partitions, nil)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: name, Partition: ptr(int32(partitions - 1)), Records: records("x")}))
+	if _, err := b.client.Admin.DeleteTopic(context.Background(), &runnelv1.DeleteTopicRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	b = startBroker(t, dir)
+	b.createTopic("after", 1, nil)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "after", Records: records("y")}))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), name[:10]) {
+			t.Fatalf("%s is left in the data directory", e.Name())
 		}
 	}
 }

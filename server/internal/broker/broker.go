@@ -324,6 +324,14 @@ func (b *Broker) deletePartitions(t *catalog.Topic) {
 // partitionName is the directory of a topic's partition, Kafka's naming.
 func partitionName(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
 
+// NB: these fail to compile unless the longest topic name, "-" and the
+// largest partition number (4 digits) make a directory name raftstore
+// takes (NAME_MAX).
+var (
+	_ [raftstore.MaxPartitionNameLength - (catalog.MaxTopicNameLength + len("-") + 4)]struct{}
+	_ [10_000 - maxPartitions]struct{}
+)
+
 // Close closes every partition; acknowledged data is already durable.
 func (b *Broker) Close() error {
 	close(b.closing)
