@@ -110,7 +110,18 @@ func TestBadInput(t *testing.T) {
 		}, codes.OutOfRange, "offset 5"},
 		{"subscribe negative offset", func() error {
 			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: -1})
-		}, codes.OutOfRange, "offset -1"},
+		}, codes.InvalidArgument, "start offset -1 is negative"},
+		{"subscribe long group name", func() error {
+			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", Group: strings.Repeat("g", 256)})
+		}, codes.InvalidArgument, "limit is 255"},
+		{"commit long group name", func() error {
+			_, err := b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: strings.Repeat("g", 256), Topic: "orders", Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}})
+			return err
+		}, codes.InvalidArgument, "limit is 255"},
+		{"fetch committed long group name", func() error {
+			_, err := b.client.Commit.FetchCommitted(ctx, &runnelv1.FetchCommittedRequest{Group: strings.Repeat("g", 256), Topic: "orders"})
+			return err
+		}, codes.InvalidArgument, "limit is 255"},
 		{"subscribe committed without group", func() error {
 			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_COMMITTED})
 		}, codes.InvalidArgument, "group"},

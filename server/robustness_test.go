@@ -225,3 +225,20 @@ func TestLongestTopicNameSurvivesDeleteAndRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterIDFile checks the cluster.id a broker writes on first start:
+// complete, and no temporary file left from writing it durably.
+func TestClusterIDFile(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	id, err := os.ReadFile(filepath.Join(dir, "cluster.id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(id) != b.srv.broker.ClusterID() || len(id) == 0 {
+		t.Fatalf("cluster.id holds %q, the cluster is %q", id, b.srv.broker.ClusterID())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cluster.id.tmp")); !os.IsNotExist(err) {
+		t.Fatalf("cluster.id.tmp left behind: %v", err)
+	}
+}

@@ -158,7 +158,42 @@ func (b *Broker) start(ctx context.Context) error {
 		return err
 	}
 	if _, err := os.Stat(idFile); os.IsNotExist(err) {
-		return os.WriteFile(idFile, []byte(b.catalog.ClusterID()), 0o644)
+		return writeFileDurably(idFile, []byte(b.catalog.ClusterID()))
+	}
+	return nil
+}
+
+// writeFileDurably writes a small file so that a power cut leaves either
+// no file or all of it: into a temporary file, fsync'd, renamed, and the
+// directory fsync'd. (A torn cluster.id would have the broker refuse its
+// own data directory.)
+func writeFileDurably(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }
