@@ -375,6 +375,9 @@ func (p *Partition) setAppliedIndex(index uint64) error {
 // Name returns the partition's directory name.
 func (p *Partition) Name() string { return p.name }
 
+// BatchHeaderSize is the size of the header that starts every batch.
+const BatchHeaderSize = segment.BatchHeaderSize
+
 // NewBatch returns an empty batch with room for payloadSize bytes: its
 // first BatchHeaderSize bytes are reserved for the header, which Submit
 // fills in. Append the payload to it.

@@ -65,6 +65,7 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
 			ErrInvalid, *partition, topic, t.Partitions-1)
 	}
+	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
 	for i, raw := range recs {
 		if len(raw) > t.Config.MaxMessageBytes {
@@ -75,8 +76,15 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
 		}
 	}
-	now := timestampNow()
 	byPartition := b.assign(t, partition, parsed)
+	// NB: every batch is checked before any is submitted, so that a
+	// request refused for its size appends nothing.
+	for p, recs := range byPartition {
+		if size := batchSize(recs, now); size > raftstore.MaxEntryBytes {
+			return nil, fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
+				ErrInvalid, len(recs), p, size, raftstore.MaxEntryBytes)
+		}
+	}
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
