@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,6 +23,7 @@ func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	b.createTopic("orders", 3, map[string]string{"max.message.bytes": "1000"})
 	b.createTopic("doomed", 1, nil)
+	b.createTopic("recent", 1, map[string]string{"message.timestamp.before.max.ms": "86400000"})
 	if _, err := b.client.Admin.DeleteTopic(ctx, &runnelv1.DeleteTopicRequest{Name: "doomed"}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +131,28 @@ func TestBadInput(t *testing.T) {
 			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: []*runnelv1.Record{{Value: []byte("x"),
 				Headers: []*runnelv1.Header{{Key: "h", Value: make([]byte, 2000)}}}}})
 		}, codes.InvalidArgument, "max.message.bytes of 1000"},
+		{"produce timestamp far ahead", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: []*runnelv1.Record{
+				{Value: []byte("ok")},
+				{Value: []byte("x"), Timestamp: &timestamppb.Timestamp{Seconds: 253402300799}}}})
+		}, codes.InvalidArgument, "record 1: timestamp 9999-12-31"},
+		{"produce timestamp two hours ahead", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "orders", Records: []*runnelv1.Record{
+				{Value: []byte("x"), Timestamp: timestamppb.New(time.Now().Add(2 * time.Hour))}}})
+		}, codes.InvalidArgument, "message.timestamp.after.max.ms of 3600000"},
+		{"produce timestamp before bound", func() error {
+			return produceErr(&runnelv1.ProduceRequest{Topic: "recent", Records: []*runnelv1.Record{
+				{Value: []byte("x"), Timestamp: timestamppb.New(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))}}})
+		}, codes.InvalidArgument, "message.timestamp.before.max.ms of 86400000"},
+		{"create retention.bytes 0", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, Config: map[string]string{"retention.bytes": "0"}})
+		}, codes.InvalidArgument, "use -1 for no limit"},
+		{"create unknown timestamp type", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, Config: map[string]string{"message.timestamp.type": "WallTime"}})
+		}, codes.InvalidArgument, "CreateTime or LogAppendTime"},
+		{"create negative timestamp bound", func() error {
+			return create(&runnelv1.CreateTopicRequest{Name: "z", Partitions: 1, Config: map[string]string{"message.timestamp.after.max.ms": "-1"}})
+		}, codes.InvalidArgument, "message.timestamp.after.max.ms"},
 		{"subscribe committed without group", func() error {
 			return subscribe(&runnelv1.SubscribeRequest{Topic: "orders", StartPosition: runnelv1.StartPosition_START_POSITION_COMMITTED})
 		}, codes.InvalidArgument, "group"},
@@ -320,4 +344,32 @@ func TestEmptyRecordFlood(t *testing.T) {
 		t.Fatalf("correlation id %d, want 7", resps[0].CorrelationId)
 	}
 	mustAck(t, resps[1])
+}
+
+// TestTimestampTypes checks that CreateTime keeps a producer's old
+// timestamp by default (Kafka's before.max.ms has no bound) and that
+// LogAppendTime replaces it with the broker's.
+func TestTimestampTypes(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("create", 1, nil)
+	b.createTopic("append", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	old := &timestamppb.Timestamp{Seconds: 946684800, Nanos: 123} // 2000-01-01
+	before := time.Now().Add(-time.Second)
+	for _, topic := range []string{"create", "append"} {
+		mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: topic, Records: []*runnelv1.Record{{Value: []byte("x"), Timestamp: old}}}))
+	}
+	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := got[0][0].Timestamp; !proto.Equal(ts, old) {
+		t.Fatalf("CreateTime kept %v, want %v", ts, old)
+	}
+	got, err = b.readAll(&runnelv1.SubscribeRequest{Topic: "append"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := got[0][0].Timestamp.AsTime(); ts.Before(before) || ts.After(time.Now().Add(time.Second)) {
+		t.Fatalf("LogAppendTime stored %v, want about now", ts)
+	}
 }

@@ -75,6 +75,9 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		if parsed[i], err = records.Parse(raw); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
 		}
+		if err := checkTimestamp(&t.Config, &parsed[i], now); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+		}
 	}
 	byPartition := b.assign(t, partition, parsed)
 	// NB: every batch is checked before any is submitted, so that a
@@ -100,6 +103,33 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	}
 	return pending, nil
 }
+
+// checkTimestamp applies the topic's message.timestamp.* configs to r: with
+// LogAppendTime it is to take the broker's time; with CreateTime its own
+// timestamp must be within the bounds around the broker's time now, so
+// that a wrong clock cannot stop time retention (a far future timestamp)
+// or have fresh data deleted (a far past one).
+func checkTimestamp(c *catalog.TopicConfig, r *records.Record, now records.Timestamp) error {
+	if c.LogAppendTime {
+		r.UseBrokerTime()
+		return nil
+	}
+	if !r.HasTimestamp {
+		return nil
+	}
+	ts, at := r.Timestamp.UnixMilli(), now.UnixMilli()
+	switch {
+	case ts < at && at-ts > c.TimestampBeforeMS:
+		return fmt.Errorf("timestamp %s is %dms before the broker's time %s, over the topic's %s of %d: fix the producer's clock, or raise the bound",
+			formatMilli(ts), at-ts, formatMilli(at), catalog.TimestampBeforeMaxMS, c.TimestampBeforeMS)
+	case ts > at && ts-at > c.TimestampAfterMS:
+		return fmt.Errorf("timestamp %s is %dms after the broker's time %s, over the topic's %s of %d: fix the producer's clock, or raise the bound",
+			formatMilli(ts), ts-at, formatMilli(at), catalog.TimestampAfterMaxMS, c.TimestampAfterMS)
+	}
+	return nil
+}
+
+func formatMilli(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
 // assign groups records by partition, keeping their order: the request's
 // partition if set, else Kafka's partitioner for keyed records; keyless
