@@ -35,6 +35,11 @@ type Config struct {
 	// ProposalTimeout fails a proposal that is not applied this long after
 	// it was made (a leader lost it, say): its outcome is then unknown.
 	ProposalTimeout time.Duration
+	// ReplicaLagTime is how long a follower may go without keeping up
+	// with its leader before it no longer counts as in sync (Kafka's
+	// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
+	// polled). Default 10s.
+	ReplicaLagTime time.Duration
 	Logger          *slog.Logger
 }
 
@@ -47,6 +52,7 @@ func DefaultConfig() Config {
 		ElectionTicks:          10,
 		RetentionCheckInterval: time.Minute,
 		ProposalTimeout:        10 * time.Second,
+		ReplicaLagTime:         10 * time.Second,
 		Logger:                 slog.Default(),
 	}
 }
@@ -70,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProposalTimeout <= 0 {
 		c.ProposalTimeout = d.ProposalTimeout
+	}
+	if c.ReplicaLagTime <= 0 {
+		c.ReplicaLagTime = d.ReplicaLagTime
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
