@@ -40,7 +40,7 @@ type Config struct {
 	// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
 	// polled). Default 10s.
 	ReplicaLagTime time.Duration
-	Logger          *slog.Logger
+	Logger         *slog.Logger
 }
 
 // DefaultConfig returns the configuration used for unset fields.
