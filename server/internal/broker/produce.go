@@ -82,11 +82,8 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	byPartition := b.assign(t, partition, parsed)
 	// NB: every batch is checked before any is submitted, so that a
 	// request refused for its size appends nothing.
-	for p, recs := range byPartition {
-		if size := batchSize(recs, now); size > raftstore.MaxEntryBytes {
-			return nil, fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
-				ErrInvalid, len(recs), p, size, raftstore.MaxEntryBytes)
-		}
+	if err := checkBatchSizes(byPartition, now, raftstore.MaxEntryBytes); err != nil {
+		return nil, err
 	}
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
@@ -102,6 +99,19 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		pending.parts = append(pending.parts, pp)
 	}
 	return pending, nil
+}
+
+// checkBatchSizes refuses records whose batch for some partition would be
+// larger than limit as stored: raft could never replicate it.
+func checkBatchSizes(byPartition map[int32][]records.Record, now records.Timestamp, limit int) error {
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		recs := byPartition[p]
+		if size := batchSize(recs, now); size > limit {
+			return fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
+				ErrInvalid, len(recs), p, size, limit)
+		}
+	}
+	return nil
 }
 
 // checkTimestamp applies the topic's message.timestamp.* configs to r: with
