@@ -57,7 +57,7 @@ type Config struct {
 
 // Produce request limits: defaults, and the most a Config may set. However
 // they are set, no request can make a stored batch larger than
-// raftstore.MaxEntryBytes (32 MiB), the largest entry replication
+// raftstore.MaxEntryBytes (32 MiB + 64 KiB), the largest entry replication
 // carries: the broker refuses it (a record without a timestamp grows by
 // the broker's, up to 15 bytes).
 const (

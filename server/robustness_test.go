@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +241,18 @@ func TestClusterIDFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cluster.id.tmp")); !os.IsNotExist(err) {
 		t.Fatalf("cluster.id.tmp left behind: %v", err)
+	}
+}
+
+// TestLargestRecordFits produces a record as large as max.message.bytes
+// may allow, through a broker whose request limit is at its most: the
+// limits leave it room, so it is stored rather than refused.
+func TestLargestRecordFits(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.MaxRequestBytes = MaxRequestBytesLimit })
+	b.createTopic("big", 1, map[string]string{"max.message.bytes": strconv.Itoa(catalog.MaxRecordBytes)})
+	value := make([]byte, catalog.MaxRecordBytes-8) // its tag and length make the record MaxRecordBytes
+	acks := mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "big", Records: []*runnelv1.Record{{Value: value}}}))
+	if len(acks) != 1 || acks[0].RecordCount != 1 {
+		t.Fatalf("acks %v", acks)
 	}
 }

@@ -21,8 +21,9 @@ const (
 	// DefaultMaxBatchBytes is Config.MaxBatchBytes' default and its most.
 	DefaultMaxBatchBytes = 16 << 20
 	// MaxEntryBytes is the largest raft entry's data the transport
-	// carries.
-	MaxEntryBytes = 32 << 20
+	// carries: 32 MiB, the largest record a topic may allow, and 64 KiB
+	// for its framing in a batch.
+	MaxEntryBytes = 32<<20 + 64<<10
 	// messageSlack covers what a message adds to its entries: the raft
 	// message's fields, an entry's index and term, the envelope.
 	messageSlack = 1 << 20

@@ -367,6 +367,11 @@ var (
 	_ [10_000 - maxPartitions]struct{}
 )
 
+// NB: fails to compile unless a record of the largest max.message.bytes,
+// with its length, the broker's timestamp and the batch header, makes an
+// entry raft can replicate.
+var _ [raftstore.MaxEntryBytes - (catalog.MaxRecordBytes + 10 + 15 + raftstore.BatchHeaderSize)]struct{}
+
 // Close closes every partition; acknowledged data is already durable.
 func (b *Broker) Close() error {
 	close(b.closing)

@@ -69,8 +69,10 @@ type configKey struct {
 }
 
 const (
-	minSegmentBytes    = 1 << 10
-	maxMaxMessageBytes = 32 << 20 // below the server's 64 MiB gRPC limit
+	minSegmentBytes = 1 << 10
+	// MaxRecordBytes is the most max.message.bytes may be; a record that
+	// large still fits in one raft entry (the broker checks it).
+	MaxRecordBytes = 32 << 20
 )
 
 var configKeys = map[string]configKey{
@@ -90,7 +92,7 @@ var configKeys = map[string]configKey{
 		apply: func(c *TopicConfig, v int64) { c.SegmentBytes = v }},
 	SegmentMS: {def: "604800000", min: 1, max: 1<<63 - 1, help: "milliseconds, at least 1",
 		apply: func(c *TopicConfig, v int64) { c.SegmentAge = time.Duration(v) * time.Millisecond }},
-	MaxMessageBytes: {def: "1048576", min: 1, max: maxMaxMessageBytes, help: "bytes, 1 to 33554432",
+	MaxMessageBytes: {def: "1048576", min: 1, max: MaxRecordBytes, help: "bytes, 1 to 33554432",
 		apply: func(c *TopicConfig, v int64) { c.MaxMessageBytes = int(v) }},
 	TimestampType: {def: CreateTime, enum: []string{CreateTime, LogAppendTime}, help: "CreateTime or LogAppendTime",
 		apply: func(c *TopicConfig, v int64) { c.LogAppendTime = v == 1 }},
