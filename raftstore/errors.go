@@ -45,6 +45,10 @@ var ErrOffsetOutOfRange = segment.ErrOffsetOutOfRange
 // Nothing is deleted: an operator must look at the named file.
 var ErrCorrupt = segment.ErrCorrupt
 
+// MaxMessageBytes is the largest gRPC message a broker receives, the
+// transport's batches included (transport/limits.go).
+const MaxMessageBytes = transport.MaxMessageBytes
+
 // MaxEntryBytes is the largest batch (header and payload) Submit takes:
 // the largest raft entry the transport carries to the followers
 // (transport/limits.go ties it to the gRPC message limit).

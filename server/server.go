@@ -26,7 +26,7 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
-	"github.com/runnel-broker/runnel/raftstore/transport"
+	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
 
@@ -34,7 +34,7 @@ import (
 // transport's batches included (transport/limits.go ties it to the
 // largest raft entry). Produce requests have their own, lower limit
 // (Config.MaxRequestBytes), enforced by the codec.
-const maxMessageBytes = transport.MaxMessageBytes
+const maxMessageBytes = raftstore.MaxMessageBytes
 
 // Server is a running broker: its listeners, gRPC server and data.
 type Server struct {
