@@ -373,3 +373,21 @@ func TestTimestampTypes(t *testing.T) {
 		t.Fatalf("LogAppendTime stored %v, want about now", ts)
 	}
 }
+
+// TestOversizedMessageEndsStream sends a message over the 64 MiB gRPC
+// limit: gRPC refuses it from its length prefix, ending the stream with
+// RESOURCE_EXHAUSTED (as documented), and the broker goes on serving.
+func TestOversizedMessageEndsStream(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("t", 1, nil)
+	stream, err := b.client.Conn().NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
+		"/runnel.v1.ProduceService/Produce", grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := make([]byte, maxMessageBytes+1)
+	_ = stream.SendMsg(&huge) // may fail once the server has ended the stream
+	var raw []byte
+	wantCode(t, "message over the gRPC limit", stream.RecvMsg(&raw), codes.ResourceExhausted)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "t", Records: records("after")}))
+}
