@@ -22,12 +22,13 @@ import (
 // replica is one broker of a test cluster: a Store whose raft groups talk
 // to the others through a real transport on 127.0.0.1.
 type replica struct {
-	id            uint64
-	electionTicks int // 0: the default
-	dir, addr     string
-	store         *raftstore.Store
-	transport     *transport.Transport
-	server        *grpc.Server
+	id             uint64
+	electionTicks  int           // 0: the default
+	replicaLagTime time.Duration // 0: the default
+	dir, addr      string
+	store          *raftstore.Store
+	transport      *transport.Transport
+	server         *grpc.Server
 }
 
 // start opens the replica's store and serves its transport on addr
@@ -53,6 +54,7 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 		NodeID:                 r.id,
 		TickInterval:           20 * time.Millisecond,
 		ElectionTicks:          r.electionTicks,
+		ReplicaLagTime:         r.replicaLagTime,
 		RetentionCheckInterval: 50 * time.Millisecond,
 		Transport:              r.transport,
 		Logger:                 logger,
@@ -93,6 +95,12 @@ func startCluster(t *testing.T, n int) ([]*replica, map[uint64]string) {
 // electionTicks ticks of 20ms (0: the default).
 func startClusterTicks(t *testing.T, n, electionTicks int) ([]*replica, map[uint64]string) {
 	t.Helper()
+	return startClusterWith(t, n, func(r *replica) { r.electionTicks = electionTicks })
+}
+
+// startClusterWith starts n replicas, each adjusted by set first.
+func startClusterWith(t *testing.T, n int, set func(*replica)) ([]*replica, map[uint64]string) {
+	t.Helper()
 	replicas := make([]*replica, n)
 	peers := map[uint64]string{}
 	// Bind every listener first so that each replica knows every address.
@@ -101,7 +109,8 @@ func startClusterTicks(t *testing.T, n, electionTicks int) ([]*replica, map[uint
 		if err != nil {
 			t.Fatal(err)
 		}
-		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String(), electionTicks: electionTicks}
+		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String()}
+		set(replicas[i])
 		peers[replicas[i].id] = replicas[i].addr
 		lis.Close()
 	}
@@ -562,6 +571,31 @@ func TestMoveReplicas(t *testing.T) {
 				t.Fatal("the new replica's log starts at 0: it did not start from a snapshot")
 			}
 		})
+	}
+}
+
+// TestInSyncNeedsTheLeadersLog proposes an entry the followers cannot
+// receive (their gRPC servers keep the 4 MiB default, and the leader,
+// replica 1, opened the streams to them): the high watermark stops, and
+// the followers, which still hold every committed entry, must drop out of
+// the in-sync replicas once the lag time passes.
+func TestInSyncNeedsTheLeadersLog(t *testing.T) {
+	replicas, _ := startClusterWith(t, 3, func(r *replica) { r.electionTicks, r.replicaLagTime = 500, 500*time.Millisecond })
+	parts := openEverywhere(t, replicas, "wedged-0")
+	newHistory(t, parts...).proposeAcked("small")
+	if l := parts[0].Leader(); l != 1 {
+		t.Fatalf("leader is %d, want 1 (it campaigned and elections take 10s)", l)
+	}
+	lp := parts[0]
+	waitUntil(t, "all three in sync", func() bool { return slices.Equal(lp.InSync(), []uint64{1, 2, 3}) })
+	hw := lp.HighWatermark()
+	big := make([]byte, 5<<20)
+	if _, err := lp.Submit(context.Background(), raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(big)), big...), raftstore.Quorum); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "only the leader in sync", func() bool { return slices.Equal(lp.InSync(), []uint64{1}) })
+	if got := lp.HighWatermark(); got != hw {
+		t.Fatalf("high watermark moved from %d to %d: the followers received the entry", hw, got)
 	}
 }
 

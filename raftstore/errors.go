@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
+	"github.com/runnel-broker/runnel/raftstore/transport"
 )
 
 // ErrNotLeader is returned for a proposal that was not, and never will be,
@@ -50,3 +51,17 @@ var ErrOffsetOutOfRange = segment.ErrOffsetOutOfRange
 // ErrCorrupt is returned when stored data fails its checksum or framing.
 // Nothing is deleted: an operator must look at the named file.
 var ErrCorrupt = segment.ErrCorrupt
+
+// MaxMessageBytes is the largest gRPC message a broker receives, the
+// transport's batches included (transport/limits.go).
+const MaxMessageBytes = transport.MaxMessageBytes
+
+// MaxEntryBytes is the largest batch (header and payload) Submit takes:
+// the largest raft entry the transport carries to the followers
+// (transport/limits.go ties it to the gRPC message limit).
+const MaxEntryBytes = transport.MaxEntryBytes
+
+// ErrEntryTooLarge is returned by Submit for a batch over MaxEntryBytes:
+// no follower could receive it, and the partition would stop committing.
+// The caller must split it.
+var ErrEntryTooLarge = errors.New("raftstore: batch too large to replicate")

@@ -8,19 +8,20 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// replicaLagTime is how long a follower may go without being caught up
-// to the commit index before it no longer counts as in sync (Kafka's
-// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
-// polled).
-const replicaLagTime = 10 * time.Second
-
 // syncCheckTicks is how often, in ticks, a leader looks at its
 // followers' progress.
 const syncCheckTicks = 5
 
 // InSync returns the replicas that answer the leader and hold every
-// committed entry, or did within the last replicaLagTime, as this replica
-// sees them if it leads, else nil.
+// entry the leader held a sync check earlier, or did within the last
+// Config.ReplicaLagTime, as this replica sees them if it leads, else nil.
+//
+// NB: the leader's log, not the commit index: a follower that cannot
+// receive an entry holds the commit index back, so it would always hold
+// every committed entry and look in sync while the high watermark stands
+// still. Kafka's rule is the same (caught up to the leader's log end).
+// One check of slack (syncCheckTicks) lets a follower that keeps up
+// under steady load count.
 func (p *Partition) InSync() []uint64 {
 	if s := p.followers.Load(); s != nil {
 		return slices.Clone(s.inSync)
@@ -89,6 +90,9 @@ func (p *Partition) ChangeConf(cc raftpb.ConfChangeV2) {
 type syncState struct {
 	ticks        int
 	lastCaughtUp map[uint64]time.Time
+	// leaderLast is the leader's own last durable index at the previous
+	// check: a follower holding it is keeping up.
+	leaderLast uint64
 }
 
 // checkInSync runs on the loop every tick and publishes, every
@@ -103,6 +107,7 @@ func (p *Partition) checkInSync(s *syncState, force bool) {
 	if st.RaftState != raft.StateLeader {
 		p.followers.Store(nil)
 		clear(s.lastCaughtUp)
+		s.leaderLast = 0
 		return
 	}
 	now := time.Now()
@@ -116,13 +121,16 @@ func (p *Partition) checkInSync(s *syncState, force bool) {
 		// NB: RecentActive too: in an idle group a dead follower's match
 		// stays at the commit index.
 		if id == st.ID || (pr.RecentActive && pr.Match >= st.Commit) {
-			s.lastCaughtUp[id] = now
 			caughtUp = append(caughtUp, id)
 		}
-		if now.Sub(s.lastCaughtUp[id]) < replicaLagTime {
+		if id == st.ID || (pr.RecentActive && pr.Match >= max(st.Commit, s.leaderLast)) {
+			s.lastCaughtUp[id] = now
+		}
+		if now.Sub(s.lastCaughtUp[id]) < p.store.cfg.ReplicaLagTime {
 			in = append(in, id)
 		}
 	}
+	s.leaderLast = st.Progress[st.ID].Match
 	slices.Sort(in)
 	slices.Sort(caughtUp)
 	p.followers.Store(&followerView{inSync: in, caughtUp: caughtUp})

@@ -424,6 +424,9 @@ func (p *Partition) setAppliedIndex(index uint64) error {
 // Name returns the partition's directory name.
 func (p *Partition) Name() string { return p.name }
 
+// BatchHeaderSize is the size of the header that starts every batch.
+const BatchHeaderSize = segment.BatchHeaderSize
+
 // NewBatch returns an empty batch with room for payloadSize bytes: its
 // first BatchHeaderSize bytes are reserved for the header, which Submit
 // fills in. Append the payload to it.
@@ -435,10 +438,14 @@ func NewBatch(payloadSize int) []byte {
 // waiting for it to commit. Batches submitted one after another by one
 // goroutine get increasing offsets in that order. The payload is opaque to
 // the store; h.ProposalID is set here. batch is the raft entry's data
-// as is: the caller must not touch it again.
+// as is: the caller must not touch it again. A batch over MaxEntryBytes
+// is ErrEntryTooLarge.
 func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, d Durability) (*Proposal, error) {
 	if len(batch) < segment.BatchHeaderSize {
 		return nil, fmt.Errorf("raftstore: batch of %d bytes has no room for its header", len(batch))
+	}
+	if len(batch) > MaxEntryBytes {
+		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrEntryTooLarge, len(batch), MaxEntryBytes)
 	}
 	h.ProposalID = p.nextID.Add(1)
 	segment.PutBatchHeader(batch, h)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -299,6 +301,65 @@ func TestDeletePartitionRemovesFiles(t *testing.T) {
 	names, err := s.PartitionNames()
 	if err != nil || len(names) != 0 {
 		t.Fatalf("partitions left: %v %v", names, err)
+	}
+}
+
+// TestDeleteLongestName deletes partitions whose names are as long as a
+// file name can be, and one that was being deleted when the broker
+// stopped: the renamed directories must fit NAME_MAX, and reopening the
+// store finishes the removal.
+func TestDeleteLongestName(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	for _, n := range []int{MaxPartitionNameLength, MaxPartitionNameLength - len(deletedSuffix)} {
+		name := strings.Repeat("t", n)
+		p, err := s.OpenPartition(name, PartitionConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitReady(t, p)
+		propose(t, p, "x", 1)
+		if err := s.DeletePartition(name); err != nil {
+			t.Fatalf("delete %d-byte name: %v", n, err)
+		}
+	}
+	if _, err := s.OpenPartition(strings.Repeat("t", MaxPartitionNameLength+1), PartitionConfig{}); err == nil {
+		t.Fatal("opened a partition whose name no file system takes")
+	}
+	// A deletion interrupted after its rename: reopening finishes it.
+	stuck := filepath.Join(dir, deletingName(strings.Repeat("u", MaxPartitionNameLength)))
+	if len(filepath.Base(stuck)) > MaxPartitionNameLength {
+		t.Fatalf("deleting name of %d bytes", len(filepath.Base(stuck)))
+	}
+	if err := os.MkdirAll(filepath.Join(stuck, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Fatalf("left in the data directory: %v %v", left, err)
+	}
+}
+
+// TestSubmitTooLarge refuses a batch no follower could receive, and the
+// partition goes on committing.
+func TestSubmitTooLarge(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	p, err := s.OpenPartition("big-0", PartitionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	batch := NewBatch(MaxEntryBytes)[:MaxEntryBytes+1]
+	if _, err := p.Submit(context.Background(), BatchHeader{RecordCount: 1}, batch, Quorum); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("submit of %d bytes: %v, want ErrEntryTooLarge", len(batch), err)
+	}
+	if off := propose(t, p, "after", 1); off != 0 {
+		t.Fatalf("next batch at offset %d, want 0", off)
 	}
 }
 

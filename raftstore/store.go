@@ -35,7 +35,12 @@ type Config struct {
 	// ProposalTimeout fails a proposal that is not applied this long after
 	// it was made (a leader lost it, say): its outcome is then unknown.
 	ProposalTimeout time.Duration
-	Logger          *slog.Logger
+	// ReplicaLagTime is how long a follower may go without keeping up
+	// with its leader before it no longer counts as in sync (Kafka's
+	// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
+	// polled). Default 10s.
+	ReplicaLagTime time.Duration
+	Logger         *slog.Logger
 }
 
 // DefaultConfig returns the configuration used for unset fields.
@@ -47,6 +52,7 @@ func DefaultConfig() Config {
 		ElectionTicks:          10,
 		RetentionCheckInterval: time.Minute,
 		ProposalTimeout:        10 * time.Second,
+		ReplicaLagTime:         10 * time.Second,
 		Logger:                 slog.Default(),
 	}
 }
@@ -70,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProposalTimeout <= 0 {
 		c.ProposalTimeout = d.ProposalTimeout
+	}
+	if c.ReplicaLagTime <= 0 {
+		c.ReplicaLagTime = d.ReplicaLagTime
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
@@ -98,6 +107,21 @@ type Store struct {
 // deletedSuffix marks a partition directory that is being removed; Open
 // finishes the removal after a crash.
 const deletedSuffix = ".deleted"
+
+// MaxPartitionNameLength is the longest partition (directory) name
+// OpenPartition takes: NAME_MAX, 255 bytes on every file system a broker
+// runs on. Every other name the store derives from it fits too: the files
+// inside have fixed short names, and a directory being deleted is renamed
+// to at most NAME_MAX bytes (deletingName).
+const MaxPartitionNameLength = 255
+
+// deletingName is the name a directory being deleted is renamed to: its
+// name, cut short enough that the random tag and deletedSuffix still fit
+// in NAME_MAX (the tag keeps it unique).
+func deletingName(name string) string {
+	tag := "." + randomHex(4) + deletedSuffix
+	return name[:min(len(name), MaxPartitionNameLength-len(tag))] + tag
+}
 
 // Open opens the data directory, creating it if needed.
 func Open(cfg Config) (*Store, error) {
@@ -185,6 +209,9 @@ func (s *Store) OpenPartition(name string, pc PartitionConfig) (*Partition, erro
 	if !validDirName(name) {
 		return nil, fmt.Errorf("raftstore: bad partition name %q", name)
 	}
+	if len(name) > MaxPartitionNameLength {
+		return nil, fmt.Errorf("raftstore: partition name of %d bytes, over the %d-byte limit of a file name", len(name), MaxPartitionNameLength)
+	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	s.mu.Lock()
@@ -234,7 +261,7 @@ func (s *Store) removeDir(dir string) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
 	}
-	gone := dir + "." + randomHex(4) + deletedSuffix
+	gone := filepath.Join(filepath.Dir(dir), deletingName(filepath.Base(dir)))
 	if err := os.Rename(dir, gone); err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/encoding"
@@ -24,9 +26,26 @@ import (
 //     another broker.
 //
 // Clients see plain protobuf either way.
-type codec struct{ proto encoding.CodecV2 }
+type codec struct {
+	proto encoding.CodecV2
+	// limits bound a ProduceRequest before its records are parsed; zero
+	// on a client's codec, which receives none.
+	limits requestLimits
+}
+
+// requestLimits are Config.MaxRequestBytes and MaxRequestRecords.
+type requestLimits struct {
+	bytes   int
+	records int
+}
 
 func newCodec() codec { return codec{proto: encoding.GetCodecV2(protocodec.Name)} }
+
+func newServerCodec(limits requestLimits) codec {
+	c := newCodec()
+	c.limits = limits
+	return c
+}
 
 func (codec) Name() string { return protocodec.Name }
 
@@ -42,8 +61,14 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		// NB: data's buffers are recycled once Unmarshal returns, and the
 		// records outlive it: take one copy. A malformed request is that
 		// request's error, answered InvalidArgument on a stream that stays
-		// open, not an error of the stream.
-		r.err = r.parse(data.Materialize())
+		// open, not an error of the stream. NB: one over the size limit is
+		// neither copied nor parsed: only its correlation_id is looked for.
+		if n := data.Len(); c.limits.bytes > 0 && n > c.limits.bytes {
+			r.correlationID = scanCorrelationID(data)
+			r.err = fmt.Errorf("the request is %d bytes, over the broker's limit of %d (--max-request-bytes): send fewer or smaller records per request", n, c.limits.bytes)
+			return nil
+		}
+		r.err = r.parse(data.Materialize(), c.limits.records)
 		return nil
 	}
 	if m, ok := v.(*encodedMessage); ok {
@@ -68,11 +93,89 @@ type produceRequest struct {
 	err           error // why the message is malformed
 }
 
-func (r *produceRequest) parse(b []byte) error {
+// parse reads a ProduceRequest of at most maxRecords records (0: no
+// limit), counted before any is kept.
+func (r *produceRequest) parse(b []byte, maxRecords int) error {
+	if maxRecords > 0 {
+		if n, id := countRecords(b); n > maxRecords {
+			r.correlationID = id
+			return fmt.Errorf("the request has %d records, over the broker's limit of %d (--max-request-records): send fewer records per request", n, maxRecords)
+		}
+	}
 	if err := r.parseFields(b); err != nil {
 		return fmt.Errorf("malformed ProduceRequest: %w", err)
 	}
 	return nil
+}
+
+// countRecords counts the records field's occurrences and finds the
+// correlation_id, stopping at the first malformed field (parseFields
+// reports it).
+func countRecords(b []byte) (n int, correlationID uint64) {
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return n, correlationID
+		}
+		b = b[l:]
+		switch {
+		case num == 3 && typ == protowire.BytesType:
+			n++
+		case num == 4 && typ == protowire.VarintType:
+			correlationID, _ = protowire.ConsumeVarint(b)
+		}
+		l = protowire.ConsumeFieldValue(num, typ, b)
+		if l < 0 {
+			return n, correlationID
+		}
+		b = b[l:]
+	}
+	return n, correlationID
+}
+
+// scanCorrelationID returns the correlation_id of an encoded
+// ProduceRequest without copying it (0 if it has none or is malformed
+// before it), so that a request refused unread is still answered under
+// its id.
+func scanCorrelationID(data mem.BufferSlice) uint64 {
+	r := data.Reader()
+	defer r.Close()
+	var id uint64
+	for {
+		tag, err := binary.ReadUvarint(r)
+		if err != nil {
+			return id
+		}
+		num, typ := protowire.DecodeTag(tag)
+		var skip uint64
+		switch typ {
+		case protowire.VarintType:
+			v, err := binary.ReadUvarint(r)
+			if err != nil {
+				return id
+			}
+			if num == 4 {
+				id = v
+			}
+			continue
+		case protowire.BytesType:
+			if skip, err = binary.ReadUvarint(r); err != nil {
+				return id
+			}
+		case protowire.Fixed32Type:
+			skip = 4
+		case protowire.Fixed64Type:
+			skip = 8
+		default:
+			return id
+		}
+		if skip > uint64(r.Remaining()) {
+			return id
+		}
+		if _, err := r.Discard(int(skip)); err != nil {
+			return id
+		}
+	}
 }
 
 func (r *produceRequest) parseFields(b []byte) error {
@@ -97,7 +200,10 @@ func (r *produceRequest) parseFields(b []byte) error {
 			if n < 0 {
 				return protowire.ParseError(n)
 			}
-			p := int32(v)
+			p, err := varintInt32("partition", v)
+			if err != nil {
+				return err
+			}
 			r.partition, b = &p, b[n:]
 		case num == 3 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
@@ -116,7 +222,11 @@ func (r *produceRequest) parseFields(b []byte) error {
 			if n < 0 {
 				return protowire.ParseError(n)
 			}
-			r.acks, b = runnelv1.Acks(int32(v)), b[n:]
+			a, err := varintInt32("acks", v)
+			if err != nil {
+				return err
+			}
+			r.acks, b = runnelv1.Acks(a), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
@@ -126,4 +236,14 @@ func (r *produceRequest) parseFields(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// varintInt32 reads an int32 field's varint: protobuf encodes a negative
+// int32 sign-extended to 64 bits, so anything outside the int32 range is
+// no int32 a client encoded, and is refused rather than truncated.
+func varintInt32(field string, v uint64) (int32, error) {
+	if i := int64(v); i < math.MinInt32 || i > math.MaxInt32 {
+		return 0, fmt.Errorf("%s %d is out of the int32 range", field, i)
+	}
+	return int32(v), nil
 }

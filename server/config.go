@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnel-broker/runnel/raftstore"
 )
 
 // Config configures a Server. Zero values take the defaults of
@@ -38,10 +40,32 @@ type Config struct {
 	Join string
 	// RetentionCheckInterval is how often partitions delete old segments.
 	RetentionCheckInterval time.Duration
+	// MaxRequestBytes bounds an encoded ProduceRequest, like Kafka's
+	// max.request.size: a larger one is answered INVALID_ARGUMENT without
+	// being parsed, and the stream stays open. Default 16 MiB, at most
+	// MaxRequestBytesLimit. (A message over 64 MiB, the gRPC limit, ends
+	// the stream with RESOURCE_EXHAUSTED from gRPC itself.)
+	MaxRequestBytes int
+	// MaxRequestRecords bounds the records of one ProduceRequest, counted
+	// before any is parsed: each costs the broker about 200 bytes of
+	// memory however small it is. Default 100000, at most 1000000.
+	MaxRequestRecords int
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 }
+
+// Produce request limits: defaults, and the most a Config may set. However
+// they are set, no request can make a stored batch larger than
+// raftstore.MaxEntryBytes (32 MiB + 64 KiB), the largest entry replication
+// carries: the broker refuses it (a record without a timestamp grows by
+// the broker's, up to 15 bytes).
+const (
+	DefaultMaxRequestBytes   = 16 << 20
+	MaxRequestBytesLimit     = raftstore.MaxEntryBytes
+	DefaultMaxRequestRecords = 100_000
+	MaxRequestRecordsLimit   = 1_000_000
+)
 
 // DefaultConfig is the single-node sidecar default.
 func DefaultConfig() Config {
@@ -51,6 +75,8 @@ func DefaultConfig() Config {
 		HTTPListen:             "127.0.0.1:7401",
 		NodeID:                 1,
 		RetentionCheckInterval: time.Minute,
+		MaxRequestBytes:        DefaultMaxRequestBytes,
+		MaxRequestRecords:      DefaultMaxRequestRecords,
 		ShutdownTimeout:        10 * time.Second,
 		Logger:                 slog.Default(),
 	}
@@ -72,6 +98,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = d.RetentionCheckInterval
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = d.MaxRequestBytes
+	}
+	if c.MaxRequestRecords == 0 {
+		c.MaxRequestRecords = d.MaxRequestRecords
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
@@ -125,6 +157,12 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Join); err != nil {
 			errs = append(errs, fmt.Errorf("join address %q: %w", c.Join, err))
 		}
+	}
+	if c.MaxRequestBytes < 1<<10 || c.MaxRequestBytes > MaxRequestBytesLimit {
+		errs = append(errs, fmt.Errorf("max request bytes %d: want 1024 to %d", c.MaxRequestBytes, MaxRequestBytesLimit))
+	}
+	if c.MaxRequestRecords < 1 || c.MaxRequestRecords > MaxRequestRecordsLimit {
+		errs = append(errs, fmt.Errorf("max request records %d: want 1 to %d", c.MaxRequestRecords, MaxRequestRecordsLimit))
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))

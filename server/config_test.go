@@ -25,6 +25,10 @@ func TestConfigValidate(t *testing.T) {
 		{"join without a port", Config{NodeID: 4, Join: "10.0.0.1"}, "join address"},
 		{"advertise without a port", Config{Advertise: "runnel-0"}, "advertised address"},
 		{"advertise other than the peers say", Config{NodeID: 1, Peers: three, Advertise: "10.9.9.9:7400"}, "drop one"},
+		{"request limits at their most", Config{MaxRequestBytes: MaxRequestBytesLimit, MaxRequestRecords: MaxRequestRecordsLimit}, ""},
+		{"request bytes over the entry limit", Config{MaxRequestBytes: MaxRequestBytesLimit + 1}, "max request bytes"},
+		{"negative request bytes", Config{MaxRequestBytes: -1}, "max request bytes"},
+		{"request records over the limit", Config{MaxRequestRecords: MaxRequestRecordsLimit + 1}, "max request records"},
 	} {
 		err := tc.cfg.Validate()
 		switch {

@@ -26,18 +26,28 @@ type testBroker struct {
 
 func startBroker(t *testing.T, dir string) *testBroker {
 	t.Helper()
+	return startBrokerWith(t, dir, nil)
+}
+
+// startBrokerWith starts a broker whose Config change adjusts (nil: none).
+func startBrokerWith(t *testing.T, dir string, change func(*Config)) *testBroker {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := New(ctx, Config{
+	cfg := Config{
 		DataDir:                dir,
 		Listen:                 "127.0.0.1:0",
 		HTTPListen:             "127.0.0.1:0",
 		RetentionCheckInterval: 50 * time.Millisecond,
 		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	srv, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
 )
 
 // TestForeignDirectoriesAreLeftAlone starts a broker on a data directory
@@ -192,5 +195,64 @@ func TestMalformedProduceRequest(t *testing.T) {
 		if got := status.FromProto(resp.Error).Code(); got != want {
 			t.Fatalf("response %d: %v (%v), want %v", i, got, resp.Error, want)
 		}
+	}
+}
+
+// TestLongestTopicNameSurvivesDeleteAndRestart creates a topic with the
+// longest legal name, produces, deletes it and restarts: every file name
+// derived from the topic must fit NAME_MAX. (That the largest partition
+// number fits as well is checked at compile time, next to partitionName.)
+func TestLongestTopicNameSurvivesDeleteAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	name := strings.Repeat("n", catalog.MaxTopicNameLength)
+	const partitions = 2
+	b.createTopic(name, partitions, nil)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: name, Partition: ptr(int32(partitions - 1)), Records: records("x")}))
+	if _, err := b.client.Admin.DeleteTopic(context.Background(), &runnelv1.DeleteTopicRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	b = startBroker(t, dir)
+	b.createTopic("after", 1, nil)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "after", Records: records("y")}))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), name[:10]) {
+			t.Fatalf("%s is left in the data directory", e.Name())
+		}
+	}
+}
+
+// TestClusterIDFile checks the cluster.id a broker writes on first start:
+// complete, and no temporary file left from writing it durably.
+func TestClusterIDFile(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	id, err := os.ReadFile(filepath.Join(dir, "cluster.id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(id) != b.srv.broker.ClusterID() || len(id) == 0 {
+		t.Fatalf("cluster.id holds %q, the cluster is %q", id, b.srv.broker.ClusterID())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cluster.id.tmp")); !os.IsNotExist(err) {
+		t.Fatalf("cluster.id.tmp left behind: %v", err)
+	}
+}
+
+// TestLargestRecordFits produces a record as large as max.message.bytes
+// may allow, through a broker whose request limit is at its most: the
+// limits leave it room, so it is stored rather than refused.
+func TestLargestRecordFits(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.MaxRequestBytes = MaxRequestBytesLimit })
+	b.createTopic("big", 1, map[string]string{"max.message.bytes": strconv.Itoa(catalog.MaxRecordBytes)})
+	value := make([]byte, catalog.MaxRecordBytes-8) // its tag and length make the record MaxRecordBytes
+	acks := mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "big", Records: []*runnelv1.Record{{Value: value}}}))
+	if len(acks) != 1 || acks[0].RecordCount != 1 {
+		t.Fatalf("acks %v", acks)
 	}
 }

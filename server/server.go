@@ -26,12 +26,15 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
 
-// maxMessageBytes is the largest gRPC message the server takes: above the
-// largest max.message.bytes a topic may set, plus room for a batch.
-const maxMessageBytes = 64 << 20
+// maxMessageBytes is the largest gRPC message the server takes, the raft
+// transport's batches included (transport/limits.go ties it to the
+// largest raft entry). Produce requests have their own, lower limit
+// (Config.MaxRequestBytes), enforced by the codec.
+const maxMessageBytes = raftstore.MaxMessageBytes
 
 // Server is a running broker: its listeners, gRPC server and data.
 type Server struct {
@@ -111,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	registry.MustRegister(metrics)
 
 	s.grpc = grpc.NewServer(
-		grpc.ForceServerCodecV2(newCodec()),
+		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
 		// NB: recovery is innermost so that a panic becomes an Internal

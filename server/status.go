@@ -25,6 +25,7 @@ var codeTable = []struct {
 	{broker.ErrTopicExists, codes.AlreadyExists},
 	{broker.ErrBrokerExists, codes.AlreadyExists},
 	{broker.ErrInvalid, codes.InvalidArgument},
+	{raftstore.ErrEntryTooLarge, codes.InvalidArgument},
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},

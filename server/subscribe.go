@@ -48,6 +48,11 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	case maxBytes > maxMaxBatchBytes:
 		maxBytes = maxMaxBatchBytes
 	}
+	if req.Group != "" {
+		if err := broker.ValidateGroup(req.Group); err != nil {
+			return toStatus(err)
+		}
+	}
 	t, err := s.broker.Topic(req.Topic)
 	if err != nil {
 		return toStatus(err)

@@ -71,6 +71,8 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address other brokers and clients reach this one on (default: the --listen address)")
 	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker at HOST:PORT (instead of --peers)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
+	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest produce request taken, encoded (at most 33619968)")
+	f.IntVar(&cfg.MaxRequestRecords, "max-request-records", cfg.MaxRequestRecords, "most records in one produce request (at most 1000000)")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }

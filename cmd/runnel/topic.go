@@ -33,7 +33,7 @@ func newTopicCreateCommand() *cobra.Command {
 	dial := brokerFlag(cmd)
 	cmd.Flags().Int32Var(&partitions, "partitions", 1, "number of partitions")
 	cmd.Flags().Int32Var(&rf, "replication-factor", 0, "copies of each partition (0: the broker's default)")
-	cmd.Flags().StringArrayVar(&configs, "config", nil, "topic config as key=value (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, max.message.bytes")
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "topic config as key=value (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, message.timestamp.before.max.ms, message.timestamp.after.max.ms")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		config := map[string]string{}
 		for _, kv := range configs {

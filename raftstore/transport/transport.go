@@ -34,9 +34,9 @@ type Config struct {
 	// MaxBatch bounds the messages sent in one Batch (default 256).
 	MaxBatch int
 	// MaxBatchBytes closes a Batch once its messages hold this
-	// many bytes (default 16 MiB), so that a batch of large appends stays
-	// well under the receiving server's message limit. A larger message
-	// goes alone.
+	// many bytes (default and most DefaultMaxBatchBytes, 16 MiB), so that
+	// a batch of large appends stays under MaxMessageBytes (limits.go).
+	// A larger message goes alone.
 	MaxBatchBytes int
 	// RetryInterval is how long a peer's sender waits after a failed send
 	// before reconnecting (default 100ms).
@@ -51,8 +51,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
 	}
-	if c.MaxBatchBytes <= 0 {
-		c.MaxBatchBytes = 16 << 20
+	if c.MaxBatchBytes <= 0 || c.MaxBatchBytes > DefaultMaxBatchBytes {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = 100 * time.Millisecond
@@ -381,7 +381,10 @@ func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 		accepted: make(chan acceptedStream, 1), queue: make(chan outbound, t.cfg.QueueSize),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	if p.opens {
-		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// NB: the peer sends on this stream too: without the limit, the
+		// client's 4 MiB default would refuse its batches of large entries.
+		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)))
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)

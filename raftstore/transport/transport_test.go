@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -56,7 +57,7 @@ func (n *node) listen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.server = grpc.NewServer()
+	n.server = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes))
 	n.t.Register(n.server)
 	n.addr = lis.Addr().String()
 	go n.server.Serve(lis)
@@ -112,6 +113,44 @@ func TestMessagesArriveInOrderPerGroup(t *testing.T) {
 	}
 	if got := a.unreachableCount(2); got != 0 {
 		t.Fatalf("peer reported unreachable %d times while up", got)
+	}
+}
+
+// TestLargestEntryBothWays sends an entry of MaxEntryBytes behind a
+// Batch's worth of smaller messages each way: the broker that opened the
+// stream receives on its client end, whose limit must be raised as the
+// server's is.
+func TestLargestEntryBothWays(t *testing.T) {
+	a, b := startNode(t, 1), startNode(t, 2)
+	if err := a.t.AddPeer(2, b.addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.t.AddPeer(1, a.addr); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 1<<20)
+	big := make([]byte, MaxEntryBytes)
+	for _, dir := range []struct {
+		from *node
+		to   *node
+		f, d uint64
+	}{{a, b, 1, 2}, {b, a, 2, 1}} {
+		var msgs []raftpb.Message
+		for i := range uint64(DefaultMaxBatchBytes / len(filler)) {
+			msgs = append(msgs, raftpb.Message{Type: raftpb.MsgApp, From: dir.f, To: dir.d, Index: i,
+				Entries: []raftpb.Entry{{Index: i + 1, Data: filler}}})
+		}
+		msgs = append(msgs, raftpb.Message{Type: raftpb.MsgApp, From: dir.f, To: dir.d, Index: uint64(len(msgs)),
+			Entries: []raftpb.Entry{{Index: uint64(len(msgs)) + 1, Data: big}}})
+		dir.from.t.Send("g", msgs)
+		want := len(msgs)
+		waitFor(t, fmt.Sprintf("%d messages from %d to %d", want, dir.f, dir.d), func() bool { return len(dir.to.received()) == want })
+		if got := dir.to.received()[want-1].msg.Entries[0].Data; len(got) != MaxEntryBytes {
+			t.Fatalf("largest entry arrived with %d bytes, want %d", len(got), MaxEntryBytes)
+		}
+		if got := dir.from.unreachableCount(dir.d); got != 0 {
+			t.Fatalf("peer %d reported unreachable %d times", dir.d, got)
+		}
 	}
 }
 

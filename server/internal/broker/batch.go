@@ -16,11 +16,7 @@ import (
 // hands it to the partition's raft group. Records without a timestamp
 // get now.
 func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, d raftstore.Durability) (*raftstore.Proposal, error) {
-	size := 0
-	for _, r := range recs {
-		size += records.StoredSize(r, now)
-	}
-	batch := raftstore.NewBatch(size)
+	batch := raftstore.NewBatch(batchSize(recs, now) - raftstore.BatchHeaderSize)
 	h := raftstore.BatchHeader{RecordCount: uint32(len(recs))}
 	for i, r := range recs {
 		ts := now
@@ -35,6 +31,16 @@ func submit(ctx context.Context, part *raftstore.Partition, recs []records.Recor
 		batch = records.AppendStored(batch, r, now)
 	}
 	return part.Submit(ctx, h, batch, d)
+}
+
+// batchSize is the size of the raft entry submit makes of recs: the
+// batch header and every record as stored.
+func batchSize(recs []records.Record, now records.Timestamp) int {
+	size := raftstore.BatchHeaderSize
+	for _, r := range recs {
+		size += records.StoredSize(r, now)
+	}
+	return size
 }
 
 // proposeInternal appends the broker's own records (internal topics) to

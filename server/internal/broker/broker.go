@@ -158,7 +158,42 @@ func (b *Broker) start(ctx context.Context) error {
 		return err
 	}
 	if _, err := os.Stat(idFile); os.IsNotExist(err) {
-		return os.WriteFile(idFile, []byte(b.catalog.ClusterID()), 0o644)
+		return writeFileDurably(idFile, []byte(b.catalog.ClusterID()))
+	}
+	return nil
+}
+
+// writeFileDurably writes a small file so that a power cut leaves either
+// no file or all of it: into a temporary file, fsync'd, renamed, and the
+// directory fsync'd. (A torn cluster.id would have the broker refuse its
+// own data directory.)
+func writeFileDurably(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }
@@ -325,6 +360,19 @@ func (b *Broker) deletePartitions(t *catalog.Topic) {
 
 // partitionName is the directory of a topic's partition, Kafka's naming.
 func partitionName(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
+
+// NB: these fail to compile unless the longest topic name, "-" and the
+// largest partition number (4 digits) make a directory name raftstore
+// takes (NAME_MAX).
+var (
+	_ [raftstore.MaxPartitionNameLength - (catalog.MaxTopicNameLength + len("-") + 4)]struct{}
+	_ [10_000 - maxPartitions]struct{}
+)
+
+// NB: fails to compile unless a record of the largest max.message.bytes,
+// with its length, the broker's timestamp and the batch header, makes an
+// entry raft can replicate.
+var _ [raftstore.MaxEntryBytes - (catalog.MaxRecordBytes + 10 + 15 + raftstore.BatchHeaderSize)]struct{}
 
 // Close closes every partition; acknowledged data is already durable.
 func (b *Broker) Close() error {

@@ -13,11 +13,26 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 )
 
+// MaxGroupNameLength bounds a consumer group's name: each commit stores
+// it, and the offsets state machine keeps it in memory.
+const MaxGroupNameLength = 255
+
+// ValidateGroup checks the group name a request names.
+func ValidateGroup(group string) error {
+	switch {
+	case group == "":
+		return fmt.Errorf("%w: group is required", ErrInvalid)
+	case len(group) > MaxGroupNameLength:
+		return fmt.Errorf("%w: group name is %d bytes, the limit is %d", ErrInvalid, len(group), MaxGroupNameLength)
+	}
+	return nil
+}
+
 // Commit stores group's next offsets to read in topic and returns once
 // the commit is durable.
 func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64) error {
-	if group == "" {
-		return fmt.Errorf("%w: group is required", ErrInvalid)
+	if err := ValidateGroup(group); err != nil {
+		return err
 	}
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
@@ -48,8 +63,8 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 
 // Committed returns group's committed offsets in topic by partition.
 func (b *Broker) Committed(group, topic string) (map[int32]int64, error) {
-	if group == "" {
-		return nil, fmt.Errorf("%w: group is required", ErrInvalid)
+	if err := ValidateGroup(group); err != nil {
+		return nil, err
 	}
 	t, err := b.catalog.Topic(topic)
 	if err != nil {

@@ -65,6 +65,7 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
 			ErrInvalid, *partition, topic, t.Partitions-1)
 	}
+	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
 	for i, raw := range recs {
 		if len(raw) > t.Config.MaxMessageBytes {
@@ -74,9 +75,16 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 		if parsed[i], err = records.Parse(raw); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
 		}
+		if err := checkTimestamp(&t.Config, &parsed[i], now); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+		}
 	}
-	now := timestampNow()
 	byPartition := b.assign(t, partition, parsed)
+	// NB: every batch is checked before any is submitted, so that a
+	// request refused for its size appends nothing.
+	if err := checkBatchSizes(byPartition, now, raftstore.MaxEntryBytes); err != nil {
+		return nil, err
+	}
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
@@ -92,6 +100,46 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	}
 	return pending, nil
 }
+
+// checkBatchSizes refuses records whose batch for some partition would be
+// larger than limit as stored: raft could never replicate it.
+func checkBatchSizes(byPartition map[int32][]records.Record, now records.Timestamp, limit int) error {
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		recs := byPartition[p]
+		if size := batchSize(recs, now); size > limit {
+			return fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
+				ErrInvalid, len(recs), p, size, limit)
+		}
+	}
+	return nil
+}
+
+// checkTimestamp applies the topic's message.timestamp.* configs to r: with
+// LogAppendTime it is to take the broker's time; with CreateTime its own
+// timestamp must be within the bounds around the broker's time now, so
+// that a wrong clock cannot stop time retention (a far future timestamp)
+// or have fresh data deleted (a far past one).
+func checkTimestamp(c *catalog.TopicConfig, r *records.Record, now records.Timestamp) error {
+	if c.LogAppendTime {
+		r.UseBrokerTime()
+		return nil
+	}
+	if !r.HasTimestamp {
+		return nil
+	}
+	ts, at := r.Timestamp.UnixMilli(), now.UnixMilli()
+	switch {
+	case ts < at && at-ts > c.TimestampBeforeMS:
+		return fmt.Errorf("timestamp %s is %dms before the broker's time %s, over the topic's %s of %d: fix the producer's clock, or raise the bound",
+			formatMilli(ts), at-ts, formatMilli(at), catalog.TimestampBeforeMaxMS, c.TimestampBeforeMS)
+	case ts > at && ts-at > c.TimestampAfterMS:
+		return fmt.Errorf("timestamp %s is %dms after the broker's time %s, over the topic's %s of %d: fix the producer's clock, or raise the bound",
+			formatMilli(ts), ts-at, formatMilli(at), catalog.TimestampAfterMaxMS, c.TimestampAfterMS)
+	}
+	return nil
+}
+
+func formatMilli(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
 // assign groups records by partition, keeping their order: the request's
 // partition if set, else Kafka's partitioner for keyed records; keyless

@@ -122,6 +122,9 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 	case runnelv1.StartPosition_START_POSITION_LATEST:
 		return hw, nil
 	case runnelv1.StartPosition_START_POSITION_OFFSET:
+		if offset < 0 {
+			return 0, fmt.Errorf("%w: start offset %d is negative: offsets start at 0 (use START_POSITION_EARLIEST for the log start)", ErrInvalid, offset)
+		}
 		if offset > hw {
 			hw = r.catchUp(ctx, offset)
 		}

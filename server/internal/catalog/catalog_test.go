@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -42,8 +43,16 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Retention != 7*24*time.Hour || c.RetentionBytes != 0 || c.SegmentBytes != 1<<30 || c.MaxMessageBytes != 1<<20 {
+	if c.Retention != 7*24*time.Hour || c.RetentionBytes != 0 || c.SegmentBytes != 1<<30 || c.MaxMessageBytes != 1<<20 ||
+		c.LogAppendTime || c.TimestampBeforeMS != math.MaxInt64 || c.TimestampAfterMS != 3600000 {
 		t.Fatalf("defaults = %+v", c)
+	}
+	c, err = ParseConfig(map[string]string{TimestampType: LogAppendTime, TimestampBeforeMaxMS: "0", TimestampAfterMaxMS: "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.LogAppendTime || c.TimestampBeforeMS != 0 || c.TimestampAfterMS != 5 {
+		t.Fatalf("timestamp overrides = %+v", c)
 	}
 	c, err = ParseConfig(map[string]string{RetentionMS: "-1", RetentionBytes: "4096", MaxMessageBytes: "100"})
 	if err != nil {
@@ -59,10 +68,30 @@ func TestParseConfig(t *testing.T) {
 		{SegmentBytes: "10"},
 		{MaxMessageBytes: "0"},
 		{MaxMessageBytes: "999999999"},
+		{TimestampType: "createtime"},
+		{TimestampAfterMaxMS: "-1"},
 	} {
 		if _, err := ParseConfig(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseConfig(%v) = %v, want ErrInvalid", bad, err)
 		}
+	}
+}
+
+// TestRetentionBytesZero: a new topic may not set retention.bytes=0
+// (Kafka would keep nothing; Runnel once read it as no limit), but a topic
+// an older broker created with it still loads, with no limit, so that
+// replaying the metadata log neither loses the topic nor deletes its data.
+func TestRetentionBytesZero(t *testing.T) {
+	zero := map[string]string{RetentionBytes: "0"}
+	if err := ValidateConfig(zero); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "-1 for no limit") {
+		t.Fatalf("ValidateConfig(retention.bytes=0) = %v", err)
+	}
+	c, err := ParseConfig(zero)
+	if err != nil || c.RetentionBytes != 0 {
+		t.Fatalf("ParseConfig(retention.bytes=0) = %+v, %v; want no limit", c, err)
+	}
+	if err := ValidateConfig(map[string]string{RetentionBytes: "-1"}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,6 +17,20 @@ const (
 	SegmentBytes    = "segment.bytes"
 	SegmentMS       = "segment.ms"
 	MaxMessageBytes = "max.message.bytes"
+	// TimestampType, TimestampBeforeMaxMS and TimestampAfterMaxMS are
+	// Kafka's message.timestamp.* (KIP-937 for before/after).
+	TimestampType        = "message.timestamp.type"
+	TimestampBeforeMaxMS = "message.timestamp.before.max.ms"
+	TimestampAfterMaxMS  = "message.timestamp.after.max.ms"
+)
+
+// The values of message.timestamp.type.
+const (
+	// CreateTime keeps the producer's timestamp (the broker's for a
+	// record without one), within the topic's before/after bounds.
+	CreateTime = "CreateTime"
+	// LogAppendTime gives every record the broker's time.
+	LogAppendTime = "LogAppendTime"
 )
 
 // TopicConfig is a topic's effective configuration.
@@ -29,34 +44,63 @@ type TopicConfig struct {
 	SegmentAge   time.Duration
 	// MaxMessageBytes is the largest record accepted (its encoded size).
 	MaxMessageBytes int
+	// LogAppendTime: records take the broker's time, not the producer's.
+	LogAppendTime bool
+	// TimestampBeforeMS and TimestampAfterMS bound how many milliseconds
+	// a producer's timestamp may be behind or ahead of the broker's time
+	// (CreateTime only; math.MaxInt64: no bound).
+	TimestampBeforeMS int64
+	TimestampAfterMS  int64
 }
 
 // configKey describes one key: its default (as Kafka spells it) and how to
 // parse a value into a TopicConfig.
 type configKey struct {
-	def   string
-	min   int64
-	max   int64
+	def string
+	min int64
+	max int64
+	// enum, when set, lists the values the key takes (v is the index).
+	enum  []string
 	apply func(c *TopicConfig, v int64)
 	help  string
+	// refuseOnCreate rejects values a new topic may not set but that a
+	// topic created by an older broker may hold (its meaning is kept).
+	refuseOnCreate func(v int64) error
 }
 
 const (
-	minSegmentBytes    = 1 << 10
-	maxMaxMessageBytes = 32 << 20 // below the server's 64 MiB gRPC limit
+	minSegmentBytes = 1 << 10
+	// MaxRecordBytes is the most max.message.bytes may be; a record that
+	// large still fits in one raft entry (the broker checks it).
+	MaxRecordBytes = 32 << 20
 )
 
 var configKeys = map[string]configKey{
 	RetentionMS: {def: "604800000", min: -1, max: 1<<63 - 1, help: "milliseconds, -1 for no limit",
 		apply: func(c *TopicConfig, v int64) { c.Retention = unlimited(v, time.Millisecond) }},
+	// NB: 0 meant no limit before it was refused; Kafka deletes every
+	// closed segment at 0. Topics created with it keep no limit.
 	RetentionBytes: {def: "-1", min: -1, max: 1<<63 - 1, help: "bytes per partition, -1 for no limit",
-		apply: func(c *TopicConfig, v int64) { c.RetentionBytes = max(v, 0) }},
+		apply: func(c *TopicConfig, v int64) { c.RetentionBytes = max(v, 0) },
+		refuseOnCreate: func(v int64) error {
+			if v == 0 {
+				return errors.New("0 would keep no data (Kafka deletes every closed segment at 0): use -1 for no limit, or a positive size")
+			}
+			return nil
+		}},
 	SegmentBytes: {def: "1073741824", min: minSegmentBytes, max: 1 << 40, help: "bytes, at least 1024",
 		apply: func(c *TopicConfig, v int64) { c.SegmentBytes = v }},
 	SegmentMS: {def: "604800000", min: 1, max: 1<<63 - 1, help: "milliseconds, at least 1",
 		apply: func(c *TopicConfig, v int64) { c.SegmentAge = time.Duration(v) * time.Millisecond }},
-	MaxMessageBytes: {def: "1048576", min: 1, max: maxMaxMessageBytes, help: "bytes, 1 to 33554432",
+	MaxMessageBytes: {def: "1048576", min: 1, max: MaxRecordBytes, help: "bytes, 1 to 33554432",
 		apply: func(c *TopicConfig, v int64) { c.MaxMessageBytes = int(v) }},
+	TimestampType: {def: CreateTime, enum: []string{CreateTime, LogAppendTime}, help: "CreateTime or LogAppendTime",
+		apply: func(c *TopicConfig, v int64) { c.LogAppendTime = v == 1 }},
+	// Kafka's defaults (4.0): no bound into the past, one hour ahead.
+	TimestampBeforeMaxMS: {def: "9223372036854775807", min: 0, max: 1<<63 - 1, help: "milliseconds, 9223372036854775807 for no bound",
+		apply: func(c *TopicConfig, v int64) { c.TimestampBeforeMS = v }},
+	TimestampAfterMaxMS: {def: "3600000", min: 0, max: 1<<63 - 1, help: "milliseconds, 9223372036854775807 for no bound",
+		apply: func(c *TopicConfig, v int64) { c.TimestampAfterMS = v }},
 }
 
 func unlimited(v int64, unit time.Duration) time.Duration {
@@ -69,10 +113,23 @@ func unlimited(v int64, unit time.Duration) time.Duration {
 	return time.Duration(v) * unit
 }
 
-// ValidateConfig checks a user's configuration overrides.
+// ValidateConfig checks a user's configuration overrides for a new topic:
+// ParseConfig's rules, and values only older topics may hold.
 func ValidateConfig(overrides map[string]string) error {
-	_, err := ParseConfig(overrides)
-	return err
+	if _, err := ParseConfig(overrides); err != nil {
+		return err
+	}
+	for _, key := range slices.Sorted(maps.Keys(overrides)) {
+		k := configKeys[key]
+		if k.refuseOnCreate == nil {
+			continue
+		}
+		v, _ := strconv.ParseInt(strings.TrimSpace(overrides[key]), 10, 64)
+		if err := k.refuseOnCreate(v); err != nil {
+			return fmt.Errorf("%w: config %s=%q: %v", ErrInvalid, key, overrides[key], err)
+		}
+	}
+	return nil
 }
 
 // ParseConfig returns the effective configuration of a topic with these
@@ -84,6 +141,14 @@ func ParseConfig(overrides map[string]string) (TopicConfig, error) {
 		raw, ok := overrides[key]
 		if !ok {
 			raw = k.def
+		}
+		if k.enum != nil {
+			i := slices.Index(k.enum, strings.TrimSpace(raw))
+			if i < 0 {
+				return TopicConfig{}, fmt.Errorf("%w: config %s=%q: want %s", ErrInvalid, key, raw, k.help)
+			}
+			k.apply(&c, int64(i))
+			continue
 		}
 		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil || v < k.min || v > k.max {

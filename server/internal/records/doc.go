@@ -10,8 +10,10 @@
 //
 //	uvarint length | runnel.v1.Record bytes as the producer sent them
 //
-// with one addition: a record the producer sent without a timestamp gets
-// the broker's, appended as a timestamp field (protobuf merges a field
+// with one addition: a record the producer sent without a timestamp, or
+// any record of a topic with message.timestamp.type=LogAppendTime, gets
+// the broker's, appended as a timestamp field with both its seconds and
+// nanos written, so that it replaces the producer's (protobuf merges a field
 // appended to a message). Offsets are never stored per record: a record's
 // offset is the batch's base offset plus its position.
 //

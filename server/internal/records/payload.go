@@ -19,7 +19,8 @@ func StoredSize(r Record, now Timestamp) int {
 }
 
 // AppendStored appends r to a batch payload, giving it now as its
-// timestamp if it has none.
+// timestamp if it has none (or had its own dropped: see
+// Record.UseBrokerTime).
 func AppendStored(dst []byte, r Record, now Timestamp) []byte {
 	n := len(r.Bytes)
 	if !r.HasTimestamp {
@@ -33,15 +34,12 @@ func AppendStored(dst []byte, r Record, now Timestamp) []byte {
 	return dst
 }
 
+// NB: a stamp writes both fields, zero or not: appended to a record that
+// has a timestamp (LogAppendTime), it must replace both of the producer's
+// when protobuf merges them.
 func timestampBodySize(t Timestamp) int {
-	n := 0
-	if t.Seconds != 0 {
-		n += protowire.SizeTag(timestampSecs) + protowire.SizeVarint(uint64(t.Seconds))
-	}
-	if t.Nanos != 0 {
-		n += protowire.SizeTag(timestampNanos) + protowire.SizeVarint(uint64(t.Nanos))
-	}
-	return n
+	return protowire.SizeTag(timestampSecs) + protowire.SizeVarint(uint64(t.Seconds)) +
+		protowire.SizeTag(timestampNanos) + protowire.SizeVarint(uint64(t.Nanos))
 }
 
 func timestampFieldSize(t Timestamp) int {
@@ -52,14 +50,10 @@ func timestampFieldSize(t Timestamp) int {
 func appendTimestampField(dst []byte, t Timestamp) []byte {
 	dst = protowire.AppendTag(dst, recordTimestamp, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(timestampBodySize(t)))
-	if t.Seconds != 0 {
-		dst = protowire.AppendTag(dst, timestampSecs, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(t.Seconds))
-	}
-	if t.Nanos != 0 {
-		dst = protowire.AppendTag(dst, timestampNanos, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(t.Nanos))
-	}
+	dst = protowire.AppendTag(dst, timestampSecs, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(t.Seconds))
+	dst = protowire.AppendTag(dst, timestampNanos, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, uint64(t.Nanos))
 	return dst
 }
 

@@ -44,6 +44,10 @@ type Record struct {
 	HasTimestamp bool
 }
 
+// UseBrokerTime makes the record take the broker's time when stored, as
+// Kafka's LogAppendTime does, whatever timestamp its producer gave it.
+func (r *Record) UseBrokerTime() { r.Timestamp, r.HasTimestamp = Timestamp{}, false }
+
 // Timestamp is a google.protobuf.Timestamp.
 type Timestamp struct {
 	Seconds int64

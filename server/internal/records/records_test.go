@@ -267,3 +267,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestBrokerTimeReplacesProducers stores a record stamped by its producer
+// with the broker's time (LogAppendTime): both fields must be replaced,
+// even where the broker's is zero (protobuf merges field by field).
+func TestBrokerTimeReplacesProducers(t *testing.T) {
+	r := mustParse(t, &runnelv1.Record{Value: []byte("v"), Timestamp: &timestamppb.Timestamp{Seconds: 5, Nanos: 7}})
+	r.UseBrokerTime()
+	now := Timestamp{Seconds: 100}
+	payload := AppendStored(nil, r, now)
+	if len(payload) != StoredSize(r, now) {
+		t.Fatalf("StoredSize %d, AppendStored wrote %d", StoredSize(r, now), len(payload))
+	}
+	got, err := Decode(payload, 0, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := got[0].Timestamp; ts.Seconds != 100 || ts.Nanos != 0 {
+		t.Fatalf("stored timestamp %v, want 100s 0ns", ts)
+	}
+}
