@@ -135,3 +135,42 @@ func (p *Partition) checkInSync(s *syncState, force bool) {
 	slices.Sort(caughtUp)
 	p.followers.Store(&followerView{inSync: in, caughtUp: caughtUp})
 }
+
+// lostLogHandoffInterval spaces the leader's handoffs for a follower that
+// lost its log: the first needs an election to land.
+const lostLogHandoffInterval = 2 * time.Second
+
+// checkLostLog looks at a follower's rejected append: one that rejects
+// below its match index lost entries it had acknowledged (its disk was
+// wiped, and it rejoins: see PartitionConfig.Rejoin). Raft never probes a
+// follower below its match index, which only a new leader resets, so
+// under this leader that follower could never catch up: hand the
+// leadership to a voter that has every committed entry. With no such
+// voter (the others are down), the follower waits for one to come back.
+// On the loop goroutine, only for rejections: Status copies the progress.
+func (p *Partition) checkLostLog(l *loopState, m raftpb.Message) {
+	if m.Type != raftpb.MsgAppResp || !m.Reject {
+		return
+	}
+	st := p.node.Status()
+	pr, ok := st.Progress[m.From]
+	if st.RaftState != raft.StateLeader || !ok || m.RejectHint >= pr.Match {
+		return
+	}
+	if time.Since(l.lostLogHandoffAt) < lostLogHandoffInterval {
+		return
+	}
+	l.lostLogHandoffAt = time.Now()
+	voters := st.Config.Voters.IDs()
+	for id, other := range st.Progress {
+		if _, voter := voters[id]; !voter || id == st.ID || id == m.From || other.Match < st.Commit || !other.RecentActive {
+			continue
+		}
+		p.logger.Warn("a follower lost entries it had acknowledged: handing the leadership over so that it can catch up",
+			"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint, "to", id)
+		p.node.TransferLeader(id)
+		return
+	}
+	p.logger.Warn("a follower lost entries it had acknowledged, and no other voter has every committed entry to lead while it catches up",
+		"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint)
+}

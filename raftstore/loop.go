@@ -169,6 +169,9 @@ type loopState struct {
 	// Inbound messages dropped since the last time they were logged.
 	rejectedCount  int
 	rejectLoggedAt time.Time
+	// lostLogHandoffAt is when checkLostLog last handed leadership over,
+	// lostEntriesLoggedAt when lostEntries last logged.
+	lostLogHandoffAt, lostEntriesLoggedAt time.Time
 }
 
 // finish completes a waiting proposal.
@@ -212,13 +215,44 @@ func (p *Partition) expireProposals(l *loopState) {
 // one a correct peer could send. Raft rejects some more (from a peer no
 // longer in the group, say); none of that is this replica's fault.
 func (p *Partition) step(l *loopState, m raftpb.Message) {
+	if m.Type == raftpb.MsgHeartbeat && m.Commit > l.lastIndex {
+		m = p.lostEntries(l, m)
+	}
 	if err := checkInbound(m, p.view(l)); err != nil {
 		p.rejected(l, m, err)
 		return
 	}
+	p.checkLostLog(l, m)
 	if err := p.node.Step(m); err != nil {
 		p.logger.Debug("raft rejected a message", "from", m.From, "type", m.Type, "err", err)
 	}
+}
+
+// lostEntries answers a leader's heartbeat that commits entries this
+// replica does not hold, which it acknowledged before it lost its log
+// (see PartitionConfig.Rejoin): raft would panic on it, and the leader,
+// which thinks this replica up to date, would send it nothing. It tells
+// the leader with a rejection below what it acknowledged (the leader
+// hands over its leadership on one: checkLostLog) and returns the
+// heartbeat with a commit index it can take, so that raft still learns
+// of the leader.
+func (p *Partition) lostEntries(l *loopState, m raftpb.Message) raftpb.Message {
+	hb := m
+	hb.Commit = l.lastIndex
+	if checkInbound(hb, p.view(l)) != nil {
+		return m // rejected anyway
+	}
+	lastTerm, _ := p.storage.Term(l.lastIndex)
+	if now := time.Now(); now.Sub(l.lostEntriesLoggedAt) >= rejectLogInterval {
+		l.lostEntriesLoggedAt = now
+		p.logger.Warn("the leader commits entries this replica does not hold: telling it this replica lost its log",
+			"leader", m.From, "commit", m.Commit, "last_index", l.lastIndex)
+	}
+	if err := p.send([]raftpb.Message{{Type: raftpb.MsgAppResp, From: p.store.cfg.NodeID, To: m.From, Term: m.Term,
+		Reject: true, Index: m.Commit, RejectHint: l.lastIndex, LogTerm: lastTerm}}); err != nil {
+		p.logger.Warn("tell the leader of a lost log", "err", err)
+	}
+	return hb
 }
 
 // handleReady routes a Ready's messages: appends to the appender (in
@@ -487,7 +521,7 @@ func (p *Partition) checkReady(l *loopState) {
 	if p.rejoining {
 		// Caught up: it holds everything the group committed, and
 		// may vote and campaign again.
-		if err := removeFile(p.dir, rejoiningFile); err != nil {
+		if err := RemoveFile(p.dir, rejoiningFile); err != nil {
 			p.logger.Error("caught up after rejoining, but the marker stays: still not voting", "err", err)
 			return
 		}

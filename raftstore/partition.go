@@ -205,7 +205,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	if !exists && pc.Rejoin {
 		// NB: durable before the state file, whose presence means the
 		// partition exists.
-		if err := replaceFile(dir, rejoiningFile, nil); err != nil {
+		if err := WriteFile(dir, rejoiningFile, nil); err != nil {
 			log.Close()
 			return nil, err
 		}
@@ -360,14 +360,6 @@ const incarnationFile = "incarnation"
 // caught up yet (PartitionConfig.Rejoin).
 const rejoiningFile = "rejoining"
 
-func fileExists(path string) (bool, error) {
-	_, err := os.Stat(path)
-	if os.IsNotExist(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // prepareDir makes sure dir exists and belongs to this incarnation of the
 // partition, emptying it if it belongs to another.
 func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
@@ -403,7 +395,7 @@ func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
 	case !os.IsNotExist(err):
 		return err
 	}
-	return replaceFile(dir, incarnationFile, []byte(incarnation))
+	return WriteFile(dir, incarnationFile, []byte(incarnation))
 }
 
 // setAppliedIndex moves the commit index and high watermark to index.

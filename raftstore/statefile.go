@@ -122,32 +122,7 @@ func writeState(dir string, st persistentState) error {
 	b = binary.BigEndian.AppendUint32(b, 8)
 	b = binary.BigEndian.AppendUint64(b, st.confIndex)
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
-	return replaceFile(dir, stateFileName, b)
-}
-
-// replaceFile writes data to dir/name atomically: temp file, fsync, rename,
-// fsync of the directory so that the rename itself is durable.
-func replaceFile(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return WriteFile(dir, stateFileName, b)
 }
 
 func syncDir(dir string) error {
@@ -157,12 +132,4 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// removeFile removes dir/name, durably.
-func removeFile(dir, name string) error {
-	if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return syncDir(dir)
 }

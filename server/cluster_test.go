@@ -42,23 +42,16 @@ func startCluster(t *testing.T, n int) []*testBroker {
 	for i := range n {
 		// NB: side by side: each waits for a quorum of the others.
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			srv, err := New(ctx, Config{
+			b := &testBroker{t: t, cfg: Config{
 				DataDir:    t.TempDir(),
 				Listen:     peers[int32(i+1)],
 				HTTPListen: "127.0.0.1:0",
 				NodeID:     int32(i + 1),
 				Peers:      peers,
 				Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-			})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			b := &testBroker{t: t, srv: srv, served: make(chan error, 1)}
-			go func() { b.served <- srv.Serve() }()
-			b.client, errs[i] = client.Dial(srv.Addr().String())
+			}}
+			b.dir = b.cfg.DataDir
+			errs[i] = b.start()
 			brokers[i] = b
 		})
 	}
@@ -72,6 +65,20 @@ func startCluster(t *testing.T, n int) []*testBroker {
 		t.Cleanup(b.stop)
 	}
 	return brokers
+}
+
+// start starts b (again) with its cluster configuration.
+func (b *testBroker) start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := New(ctx, b.cfg)
+	if err != nil {
+		return err
+	}
+	b.srv, b.served = srv, make(chan error, 1)
+	go func() { b.served <- srv.Serve() }()
+	b.client, err = client.Dial(srv.Addr().String())
+	return err
 }
 
 func describe(t *testing.T, b *testBroker, topic string) *runnelv1.DescribeTopicResponse {
@@ -689,7 +696,69 @@ func TestStartWithPeersDown(t *testing.T) {
 	defer cancel()
 	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: peers[1], HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil || !strings.Contains(err.Error(), "did not become ready") {
-		t.Fatalf("starting without a quorum: %v, want an error saying the metadata never became ready", err)
+	// NB: a new data directory waits for a quorum of peers to say
+	// whether their cluster exists (its transport runs meanwhile).
+	if err == nil || !strings.Contains(err.Error(), "ask the peers whether their cluster exists") {
+		t.Fatalf("starting without a quorum: %v, want an error saying no quorum of peers answered", err)
+	}
+}
+
+// TestWipedBrokerRejoins restarts a broker of a cluster on an empty data
+// directory: it asks its peers, finds their cluster, and rather than
+// creating one of its own rejoins it, each of its replicas catching up
+// (and not voting until then: see raftstore's TestRejoinAfterLostLog).
+// It ends with the cluster's id and every record, in sync again.
+func TestWipedBrokerRejoins(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "kept", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 10 {
+		p := int32(i % 2)
+		v := fmt.Sprintf("r%d", i)
+		mustAck(t, brokers[0].produce(&runnelv1.ProduceRequest{Topic: "kept", Partition: &p, Records: []*runnelv1.Record{{Value: []byte(v)}}}))
+		want = append(want, v)
+	}
+	clusterID, err := os.ReadFile(filepath.Join(brokers[0].dir, "cluster.id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	wiped := brokers[2]
+	wiped.stop()
+	if err := os.RemoveAll(wiped.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := wiped.start(); err != nil {
+		t.Fatalf("restart on an empty data directory: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(wiped.dir, "cluster.id")); err != nil || string(got) != string(clusterID) {
+		t.Fatalf("the wiped broker's cluster id %q (%v), want the cluster's %q", got, err, clusterID)
+	}
+	eventually(t, "both partitions in sync on all three brokers", func() error {
+		for _, d := range describe(t, brokers[0], "kept").Partitions {
+			if len(d.InSyncReplicas) != 3 {
+				return fmt.Errorf("partition %d in sync %v", d.Partition, d.InSyncReplicas)
+			}
+		}
+		return nil
+	})
+	eventually(t, "no replica still rejoining", func() error {
+		markers, err := filepath.Glob(filepath.Join(wiped.dir, "*", "rejoining"))
+		if err != nil || len(markers) > 0 {
+			return fmt.Errorf("markers %v (%v)", markers, err)
+		}
+		if _, err := os.Stat(filepath.Join(wiped.dir, "rejoining")); !os.IsNotExist(err) {
+			return fmt.Errorf("the broker's marker: %v", err)
+		}
+		return nil
+	})
+	got := readValues(t, wiped, "kept")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("read through the wiped broker %q, want %q", got, want)
 	}
 }

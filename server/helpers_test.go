@@ -18,6 +18,7 @@ import (
 // testBroker is a real server on 127.0.0.1:0 over a real directory.
 type testBroker struct {
 	t      *testing.T
+	cfg    Config // in a cluster (startCluster), to start it again
 	dir    string
 	srv    *Server
 	client *client.Client

@@ -16,7 +16,19 @@ import (
 // membershipService lets brokers join the cluster through this one.
 type membershipService struct {
 	raftv1.UnimplementedMembershipServiceServer
-	broker *broker.Broker
+	broker  *broker.Broker
+	nodeID  int32
+	dataDir string
+}
+
+// Identify answers from the data directory alone, while the broker starts
+// too: its peers ask before they start.
+func (s *membershipService) Identify(ctx context.Context, req *raftv1.IdentifyRequest) (*raftv1.IdentifyResponse, error) {
+	id, err := broker.StoredClusterID(s.dataDir)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &raftv1.IdentifyResponse{NodeId: s.nodeID, ClusterId: id}, nil
 }
 
 func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (*raftv1.JoinResponse, error) {
@@ -25,11 +37,11 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 	default:
 		return nil, status.Error(codes.Unavailable, "this broker is starting: retry")
 	}
-	members, err := s.broker.Register(ctx, req.NodeId, req.Address)
+	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &raftv1.JoinResponse{ClusterId: s.broker.ClusterID()}
+	resp := &raftv1.JoinResponse{ClusterId: s.broker.ClusterID(), Known: known}
 	for _, m := range members {
 		resp.Brokers = append(resp.Brokers, &raftv1.Member{NodeId: m.NodeID, Address: m.Address})
 	}
@@ -39,32 +51,83 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 // joinRetryInterval is how long a joining broker waits between attempts.
 const joinRetryInterval = time.Second
 
+// joined is what joining the cluster told this broker.
+type joined struct {
+	brokers   map[int32]string // by node id
+	clusterID string
+	known     bool // the cluster had this broker already
+}
+
 // join registers this broker (id, reached at address) with the cluster
 // through the broker at seed, retrying while that one is unreachable or
-// starting, and returns the cluster's brokers by id and its id.
-func join(ctx context.Context, p *peers, seed string, id int32, address string, logger *slog.Logger) (map[int32]string, string, error) {
+// starting.
+func join(ctx context.Context, p *peers, seed string, id int32, address string, logger *slog.Logger) (joined, error) {
 	conn, err := p.conn(seed)
 	if err != nil {
-		return nil, "", fmt.Errorf("join %s: %w", seed, err)
+		return joined{}, fmt.Errorf("join %s: %w", seed, err)
 	}
 	client := raftv1.NewMembershipServiceClient(conn)
 	for {
 		resp, err := client.Join(ctx, &raftv1.JoinRequest{NodeId: id, Address: address})
 		if err == nil {
-			peers := map[int32]string{}
+			j := joined{brokers: map[int32]string{}, clusterID: resp.ClusterId, known: resp.Known}
 			for _, m := range resp.Brokers {
-				peers[m.NodeId] = m.Address
+				j.brokers[m.NodeId] = m.Address
 			}
-			logger.Info("joined the cluster", "cluster_id", resp.ClusterId, "via", seed, "brokers", FormatPeers(peers))
-			return peers, resp.ClusterId, nil
+			logger.Info("joined the cluster", "cluster_id", resp.ClusterId, "via", seed, "brokers", FormatPeers(j.brokers))
+			return j, nil
 		}
 		if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
-			return nil, "", fmt.Errorf("join the cluster through %s: %w", seed, err)
+			return joined{}, fmt.Errorf("join the cluster through %s: %w", seed, err)
 		}
 		logger.Warn("joining the cluster: retrying", "via", seed, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, "", fmt.Errorf("join the cluster through %s: %w (last: %v)", seed, ctx.Err(), err)
+			return joined{}, fmt.Errorf("join the cluster through %s: %w (last: %v)", seed, ctx.Err(), err)
+		case <-time.After(joinRetryInterval):
+		}
+	}
+}
+
+// identifyTimeout bounds one Identify call to a peer.
+const identifyTimeout = 2 * time.Second
+
+// peersCluster asks the initial peers which cluster their data
+// directories belong to (broker.Config.PeersCluster), until one names a
+// cluster or a quorum of the cluster, this broker counted, named none.
+// NB: a quorum, because a cluster formed only once a quorum of brokers
+// had a directory: fewer answers prove nothing.
+func peersCluster(ctx context.Context, p *peers, brokers map[int32]string, self int32, logger *slog.Logger) (string, error) {
+	quorum := len(brokers)/2 + 1
+	none := map[int32]bool{self: true}
+	for {
+		for id, addr := range brokers {
+			if none[id] {
+				continue
+			}
+			conn, err := p.conn(addr)
+			if err != nil {
+				return "", err
+			}
+			cctx, cancel := context.WithTimeout(ctx, identifyTimeout)
+			resp, err := raftv1.NewMembershipServiceClient(conn).Identify(cctx, &raftv1.IdentifyRequest{NodeId: self})
+			cancel()
+			switch {
+			case err != nil:
+				logger.Debug("identify a peer", "node", id, "err", err)
+			case resp.ClusterId != "":
+				return resp.ClusterId, nil
+			default:
+				none[id] = true
+			}
+		}
+		if len(none) >= quorum {
+			return "", nil
+		}
+		logger.Info("waiting for a quorum of peers to say whether their cluster exists", "answered", len(none)-1, "quorum", quorum)
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("ask the peers whether their cluster exists: %w", ctx.Err())
 		case <-time.After(joinRetryInterval):
 		}
 	}

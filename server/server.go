@@ -81,21 +81,32 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if advertised == "" {
 		advertised = lis.Addr().String()
 	}
-	var clusterID string
+	var j joined
 	if cfg.Join != "" {
-		if cfg.Peers, clusterID, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
+		if j, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
 			lis.Close()
 			httpLis.Close()
 			return nil, err
 		}
+		cfg.Peers = j.brokers
+	}
+	hasData, err := broker.HasMetadata(cfg.DataDir)
+	if err != nil {
+		lis.Close()
+		httpLis.Close()
+		return nil, err
 	}
 	b, err := broker.New(broker.Config{
-		Forwarder:              fwd,
-		DataDir:                cfg.DataDir,
-		NodeID:                 cfg.NodeID,
-		Peers:                  cfg.Peers,
-		Joining:                cfg.Join != "",
-		JoinedClusterID:        clusterID,
+		Forwarder:       fwd,
+		DataDir:         cfg.DataDir,
+		NodeID:          cfg.NodeID,
+		Peers:           cfg.Peers,
+		Joining:         cfg.Join != "",
+		JoinedClusterID: j.clusterID,
+		Rejoin:          j.known && !hasData,
+		PeersCluster: func(ctx context.Context) (string, error) {
+			return peersCluster(ctx, fwd, cfg.Peers, cfg.NodeID, cfg.Logger)
+		},
 		AdvertisedAddress:      advertised,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		Logger:                 cfg.Logger,
@@ -138,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	b.RegisterRaft(s.grpc)
-	raftv1.RegisterMembershipServiceServer(s.grpc, &membershipService{broker: b})
+	raftv1.RegisterMembershipServiceServer(s.grpc, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

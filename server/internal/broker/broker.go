@@ -44,7 +44,22 @@ type Config struct {
 	Joining bool
 	// JoinedClusterID is the id of the cluster joined: a data directory
 	// of another is refused.
-	JoinedClusterID        string
+	JoinedClusterID string
+	// Rejoin says this broker's data directory is new but the cluster
+	// (JoinedClusterID) already counted it: its data was lost. Every
+	// replica it held comes back empty and takes no part in elections
+	// until it has caught up (raftstore's Rejoin), so that a broker that
+	// forgot what it acknowledged cannot help elect a replica lacking it.
+	// A marker in the data directory keeps it so until every replica
+	// the catalog names has been opened that way.
+	Rejoin bool
+	// PeersCluster asks the initial peers which cluster their data
+	// directories belong to (the server does it over gRPC: Identify): the
+	// id one of them names, or "" once a quorum of the cluster named
+	// none. A broker with a new data directory and peers asks before it
+	// creates anything; if they already form a cluster, it lost its data
+	// and rejoins. Nil: it never asks.
+	PeersCluster           func(context.Context) (string, error)
 	RetentionCheckInterval time.Duration
 	// Forwarder carries produce requests for partitions not replicated
 	// here to their replicas (nil: such requests fail UNAVAILABLE).
@@ -77,6 +92,9 @@ type Broker struct {
 	closing chan struct{}
 	// roundRobin spreads keyless records over partitions.
 	roundRobin atomic.Uint32
+	// rejoining: this start rebuilds lost data (Config.Rejoin); set by
+	// start before anything opens.
+	rejoining bool
 }
 
 // New opens the data directory and the transport to the other brokers.
@@ -140,11 +158,36 @@ func (b *Broker) Started() <-chan struct{} { return b.started }
 
 // clusterIDFile names the cluster a data directory belongs to, so that a
 // broker joining a cluster refuses a directory of another before it opens
-// anything in it.
+// anything in it, and a broker whose directory was wiped learns from its
+// peers' (Identify) that it must rejoin.
 const clusterIDFile = "cluster.id"
+
+// rejoiningFile marks a data directory being rebuilt after its data was
+// lost (Config.Rejoin), until the replicas it must hold are all open.
+const rejoiningFile = "rejoining"
+
+// StoredClusterID returns the id of the cluster the data directory
+// belongs to, "" while it belongs to none: from the directory alone, so
+// that it answers while the broker starts.
+func StoredClusterID(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, clusterIDFile))
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+// HasMetadata reports whether the data directory holds a metadata log: a
+// broker without one either creates the cluster or lost its data.
+func HasMetadata(dataDir string) (bool, error) {
+	return raftstore.PartitionExists(dataDir, metadataPartition)
+}
 
 func (b *Broker) start(ctx context.Context) error {
 	idFile := filepath.Join(b.cfg.DataDir, clusterIDFile)
+	if err := b.markRejoining(ctx); err != nil {
+		return err
+	}
 	if b.cfg.JoinedClusterID != "" {
 		switch stored, err := os.ReadFile(idFile); {
 		case err == nil && string(stored) != b.cfg.JoinedClusterID:
@@ -158,44 +201,55 @@ func (b *Broker) start(ctx context.Context) error {
 		return err
 	}
 	if _, err := os.Stat(idFile); os.IsNotExist(err) {
-		return writeFileDurably(idFile, []byte(b.catalog.ClusterID()))
+		if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.catalog.ClusterID())); err != nil {
+			return err
+		}
+	}
+	if b.rejoining {
+		// NB: every replica the catalog names was opened with Rejoin,
+		// and keeps its own marker until caught up.
+		if err := raftstore.RemoveFile(b.cfg.DataDir, rejoiningFile); err != nil {
+			return err
+		}
+		b.logger.Info("rejoined the cluster: every replica is open and catching up")
 	}
 	return nil
 }
 
-// writeFileDurably writes a small file so that a power cut leaves either
-// no file or all of it: into a temporary file, fsync'd, renamed, and the
-// directory fsync'd. (A torn cluster.id would have the broker refuse its
-// own data directory.)
-func writeFileDurably(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+// markRejoining decides whether this start rebuilds lost data: asked to
+// (Config.Rejoin), or an earlier start was and did not finish. It records
+// the decision, and the cluster's id, before anything is opened.
+func (b *Broker) markRejoining(ctx context.Context) error {
+	marker := filepath.Join(b.cfg.DataDir, rejoiningFile)
+	_, err := os.Stat(marker)
+	switch {
+	case err == nil:
+		b.rejoining = true
+		return nil
+	case !os.IsNotExist(err):
+		return err
+	case b.cfg.Rejoin:
+	case b.cfg.Joining || b.cfg.PeersCluster == nil || len(b.cfg.Peers) < 2:
+		return nil
+	default:
+		has, err := HasMetadata(b.cfg.DataDir)
+		if err != nil || has {
+			return err
+		}
+		b.logger.Info("new data directory: asking the peers whether their cluster exists")
+		id, err := b.cfg.PeersCluster(ctx)
+		if err != nil || id == "" {
+			return err
+		}
+		b.cfg.JoinedClusterID = id
+	}
+	b.rejoining = true
+	b.logger.Warn("this broker's data directory is empty but the cluster had it: it lost its data, and rejoins; "+
+		"its replicas catch up from the others and vote only once they have", "cluster_id", b.cfg.JoinedClusterID)
+	if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.cfg.JoinedClusterID)); err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
-	}
-	return nil
+	return raftstore.WriteFile(b.cfg.DataDir, rejoiningFile, nil)
 }
 
 func (b *Broker) startGroups(ctx context.Context) error {
@@ -203,6 +257,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		SegmentBytes:     64 << 20,
 		Voters:           b.allVoters(),
 		Join:             b.cfg.Joining,
+		Rejoin:           b.rejoining,
 		Campaign:         b.campaignsFirst() && !b.cfg.Joining,
 		ForwardProposals: true, // see raftstore.PartitionConfig
 		Apply:            b.applyMetadata,
@@ -212,7 +267,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	}
 	b.meta = meta
 	switch voters := meta.Conf().Voters; {
-	case !b.cfg.Joining && !slices.Equal(voters, b.allVoters()):
+	case !b.cfg.Joining && !b.rejoining && !slices.Equal(voters, b.allVoters()):
 		return fmt.Errorf("%w: the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
 			ErrInvalid, b.cfg.DataDir, voters, b.allVoters())
 	case b.cfg.Joining && slices.Contains(voters, uint64(b.cfg.NodeID)):
@@ -237,6 +292,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 			SegmentBytes:     64 << 20,
 			Voters:           b.allVoters(),
 			Join:             b.cfg.Joining,
+			Rejoin:           b.rejoining,
 			Campaign:         b.campaignsFirst() && !b.cfg.Joining,
 			ForwardProposals: true, // see raftstore.PartitionConfig
 			Apply:            b.applyOffsets,
@@ -344,7 +400,10 @@ func (b *Broker) openPartition(t *catalog.Topic, p int32) error {
 		RetentionBytes: t.Config.RetentionBytes,
 		Voters:         voters,
 		Join:           moved,
-		Campaign:       !moved && replicas[0] == b.cfg.NodeID,
+		// NB: only while opening what the replayed catalog names: a
+		// topic created since is new everywhere.
+		Rejoin:   b.rejoining && !b.live,
+		Campaign: !moved && replicas[0] == b.cfg.NodeID,
 	})
 	return err
 }

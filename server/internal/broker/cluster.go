@@ -45,29 +45,31 @@ func (b *Broker) Member(id int32) (Member, bool) {
 }
 
 // Register adds a broker joining the running cluster to the metadata (the
-// MembershipService's Join), and returns the cluster's brokers. Joining
-// again at the same address changes nothing.
-func (b *Broker) Register(ctx context.Context, id int32, address string) ([]Member, error) {
+// MembershipService's Join), and returns the cluster's brokers, and
+// whether the cluster had this one already. Joining again at the same
+// address changes nothing.
+func (b *Broker) Register(ctx context.Context, id int32, address string) ([]Member, bool, error) {
 	if id <= 0 {
-		return nil, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
+		return nil, false, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
 	}
 	if _, _, err := net.SplitHostPort(address); err != nil {
-		return nil, fmt.Errorf("%w: address %q: %v", ErrInvalid, address, err)
+		return nil, false, fmt.Errorf("%w: address %q: %v", ErrInvalid, address, err)
 	}
 	if addr, initial := b.cfg.Peers[id]; initial {
 		if addr != address {
-			return nil, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
+			return nil, false, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
 				ErrBrokerExists, id, addr, address)
 		}
-		return b.Members(), nil
+		return b.Members(), true, nil
 	}
+	_, known := b.catalog.Broker(id)
 	err := b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
 		BrokerRegistered: &metav1.BrokerRegistered{NodeId: id, Address: address},
 	}})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return b.Members(), nil
+	return b.Members(), known, nil
 }
 
 // addPeer starts talking raft to a broker that joined.

@@ -24,6 +24,106 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// IdentifyRequest names the broker asking.
+type IdentifyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifyRequest) Reset() {
+	*x = IdentifyRequest{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifyRequest) ProtoMessage() {}
+
+func (x *IdentifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifyRequest.ProtoReflect.Descriptor instead.
+func (*IdentifyRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *IdentifyRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+// IdentifyResponse describes the answering broker's data directory.
+type IdentifyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The cluster the directory belongs to; empty while it belongs to none
+	// (the cluster has never formed, or the directory is new).
+	ClusterId     string `protobuf:"bytes,2,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifyResponse) Reset() {
+	*x = IdentifyResponse{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifyResponse) ProtoMessage() {}
+
+func (x *IdentifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifyResponse.ProtoReflect.Descriptor instead.
+func (*IdentifyResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IdentifyResponse) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *IdentifyResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
 // JoinRequest names the broker joining.
 type JoinRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -36,7 +136,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +148,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +161,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *JoinRequest) GetNodeId() int32 {
@@ -80,16 +180,19 @@ func (x *JoinRequest) GetAddress() string {
 
 // JoinResponse describes the cluster joined.
 type JoinResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	Brokers       []*Member              `protobuf:"bytes,2,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Brokers   []*Member              `protobuf:"bytes,2,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	// The cluster had this broker already: one joining with an empty data
+	// directory lost its data, and rejoins (see Identify).
+	Known         bool `protobuf:"varint,3,opt,name=known,proto3" json:"known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +204,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +217,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *JoinResponse) GetClusterId() string {
@@ -131,6 +234,13 @@ func (x *JoinResponse) GetBrokers() []*Member {
 	return nil
 }
 
+func (x *JoinResponse) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
 // Member is one broker of the cluster.
 type Member struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -142,7 +252,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +264,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +277,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Member) GetNodeId() int32 {
@@ -194,7 +304,7 @@ type StreamRequest struct {
 
 func (x *StreamRequest) Reset() {
 	*x = StreamRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -206,7 +316,7 @@ func (x *StreamRequest) String() string {
 func (*StreamRequest) ProtoMessage() {}
 
 func (x *StreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -219,7 +329,7 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
 func (*StreamRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StreamRequest) GetBatch() *Batch {
@@ -239,7 +349,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +361,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +374,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamResponse) GetBatch() *Batch {
@@ -286,7 +396,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +408,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +421,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Batch) GetFrom() uint64 {
@@ -341,7 +451,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +463,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +476,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Envelope) GetGroup() string {
@@ -401,7 +511,7 @@ type SnapshotData struct {
 
 func (x *SnapshotData) Reset() {
 	*x = SnapshotData{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +523,7 @@ func (x *SnapshotData) String() string {
 func (*SnapshotData) ProtoMessage() {}
 
 func (x *SnapshotData) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +536,7 @@ func (x *SnapshotData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
 func (*SnapshotData) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SnapshotData) GetLogStartOffset() int64 {
@@ -447,14 +557,21 @@ var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"@\n" +
+	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"*\n" +
+	"\x0fIdentifyRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\"J\n" +
+	"\x10IdentifyResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\"@\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"_\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"u\n" +
 	"\fJoinResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x120\n" +
-	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\";\n" +
+	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\x12\x14\n" +
+	"\x05known\x18\x03 \x01(\bR\x05known\";\n" +
 	"\x06Member\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"<\n" +
@@ -473,9 +590,10 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"conf_index\x18\x02 \x01(\x04R\tconfIndex2Z\n" +
 	"\vRaftService\x12K\n" +
-	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x010\x012V\n" +
+	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x010\x012\xa5\x01\n" +
 	"\x11MembershipService\x12A\n" +
-	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
+	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponse\x12M\n" +
+	"\bIdentify\x12\x1f.runnel.raft.v1.IdentifyRequest\x1a .runnel.raft.v1.IdentifyResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
 var (
 	file_runnel_raft_v1_raft_proto_rawDescOnce sync.Once
@@ -489,28 +607,32 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
-	(*JoinRequest)(nil),    // 0: runnel.raft.v1.JoinRequest
-	(*JoinResponse)(nil),   // 1: runnel.raft.v1.JoinResponse
-	(*Member)(nil),         // 2: runnel.raft.v1.Member
-	(*StreamRequest)(nil),  // 3: runnel.raft.v1.StreamRequest
-	(*StreamResponse)(nil), // 4: runnel.raft.v1.StreamResponse
-	(*Batch)(nil),          // 5: runnel.raft.v1.Batch
-	(*Envelope)(nil),       // 6: runnel.raft.v1.Envelope
-	(*SnapshotData)(nil),   // 7: runnel.raft.v1.SnapshotData
+	(*IdentifyRequest)(nil),  // 0: runnel.raft.v1.IdentifyRequest
+	(*IdentifyResponse)(nil), // 1: runnel.raft.v1.IdentifyResponse
+	(*JoinRequest)(nil),      // 2: runnel.raft.v1.JoinRequest
+	(*JoinResponse)(nil),     // 3: runnel.raft.v1.JoinResponse
+	(*Member)(nil),           // 4: runnel.raft.v1.Member
+	(*StreamRequest)(nil),    // 5: runnel.raft.v1.StreamRequest
+	(*StreamResponse)(nil),   // 6: runnel.raft.v1.StreamResponse
+	(*Batch)(nil),            // 7: runnel.raft.v1.Batch
+	(*Envelope)(nil),         // 8: runnel.raft.v1.Envelope
+	(*SnapshotData)(nil),     // 9: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
-	2, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
-	5, // 1: runnel.raft.v1.StreamRequest.batch:type_name -> runnel.raft.v1.Batch
-	5, // 2: runnel.raft.v1.StreamResponse.batch:type_name -> runnel.raft.v1.Batch
-	6, // 3: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
-	3, // 4: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
-	0, // 5: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
-	4, // 6: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
-	1, // 7: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	4, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
+	7, // 1: runnel.raft.v1.StreamRequest.batch:type_name -> runnel.raft.v1.Batch
+	7, // 2: runnel.raft.v1.StreamResponse.batch:type_name -> runnel.raft.v1.Batch
+	8, // 3: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
+	5, // 4: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
+	2, // 5: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
+	0, // 6: runnel.raft.v1.MembershipService.Identify:input_type -> runnel.raft.v1.IdentifyRequest
+	6, // 7: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
+	3, // 8: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
+	1, // 9: runnel.raft.v1.MembershipService.Identify:output_type -> runnel.raft.v1.IdentifyResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -527,7 +649,7 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

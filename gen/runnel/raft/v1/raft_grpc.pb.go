@@ -132,7 +132,8 @@ var RaftService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	MembershipService_Join_FullMethodName = "/runnel.raft.v1.MembershipService/Join"
+	MembershipService_Join_FullMethodName     = "/runnel.raft.v1.MembershipService/Join"
+	MembershipService_Identify_FullMethodName = "/runnel.raft.v1.MembershipService/Identify"
 )
 
 // MembershipServiceClient is the client API for MembershipService service.
@@ -146,6 +147,12 @@ type MembershipServiceClient interface {
 	// caller included. The metadata leader then adds it to the metadata
 	// and consumer offsets groups as a learner.
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
+	// Identify says which cluster this broker's data directory belongs to,
+	// from the directory alone: it answers while the broker starts. A
+	// broker that finds its own directory empty asks its peers before it
+	// creates a cluster: if one of them belongs to a cluster already, its
+	// data was lost, and it rejoins rather than starting afresh.
+	Identify(ctx context.Context, in *IdentifyRequest, opts ...grpc.CallOption) (*IdentifyResponse, error)
 }
 
 type membershipServiceClient struct {
@@ -166,6 +173,16 @@ func (c *membershipServiceClient) Join(ctx context.Context, in *JoinRequest, opt
 	return out, nil
 }
 
+func (c *membershipServiceClient) Identify(ctx context.Context, in *IdentifyRequest, opts ...grpc.CallOption) (*IdentifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IdentifyResponse)
+	err := c.cc.Invoke(ctx, MembershipService_Identify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MembershipServiceServer is the server API for MembershipService service.
 // All implementations must embed UnimplementedMembershipServiceServer
 // for forward compatibility.
@@ -177,6 +194,12 @@ type MembershipServiceServer interface {
 	// caller included. The metadata leader then adds it to the metadata
 	// and consumer offsets groups as a learner.
 	Join(context.Context, *JoinRequest) (*JoinResponse, error)
+	// Identify says which cluster this broker's data directory belongs to,
+	// from the directory alone: it answers while the broker starts. A
+	// broker that finds its own directory empty asks its peers before it
+	// creates a cluster: if one of them belongs to a cluster already, its
+	// data was lost, and it rejoins rather than starting afresh.
+	Identify(context.Context, *IdentifyRequest) (*IdentifyResponse, error)
 	mustEmbedUnimplementedMembershipServiceServer()
 }
 
@@ -189,6 +212,9 @@ type UnimplementedMembershipServiceServer struct{}
 
 func (UnimplementedMembershipServiceServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedMembershipServiceServer) Identify(context.Context, *IdentifyRequest) (*IdentifyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Identify not implemented")
 }
 func (UnimplementedMembershipServiceServer) mustEmbedUnimplementedMembershipServiceServer() {}
 func (UnimplementedMembershipServiceServer) testEmbeddedByValue()                           {}
@@ -229,6 +255,24 @@ func _MembershipService_Join_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MembershipService_Identify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdentifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MembershipServiceServer).Identify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MembershipService_Identify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MembershipServiceServer).Identify(ctx, req.(*IdentifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MembershipService_ServiceDesc is the grpc.ServiceDesc for MembershipService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -239,6 +283,10 @@ var MembershipService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Join",
 			Handler:    _MembershipService_Join_Handler,
+		},
+		{
+			MethodName: "Identify",
+			Handler:    _MembershipService_Identify_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
