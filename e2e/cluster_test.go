@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -23,11 +24,12 @@ const (
 )
 
 // TestClusterFaults runs three brokers as separate processes with
-// producers (acks=ALL) and consumers on every broker, and injects faults:
-// kill -9 of a partition's leader, the restart of that broker (it catches
-// up and rejoins), and a broker cut off from the others by the proxies
-// between brokers, then healed; then a fourth broker joins and a
-// partition moves onto it. Afterwards the history checker verifies
+// producers (acks=ALL, many requests in flight on each stream) and
+// consumers on every broker, and injects faults: kill -9 of a partition's
+// leader, the restart of that broker (it catches up and rejoins), a
+// broker cut off from the others by the proxies between brokers, then
+// healed, and a leader whose disk is wiped (it rejoins empty); then a
+// fourth broker joins and a partition moves onto it. Afterwards the history checker verifies
 // that every acknowledged record is readable exactly once, at its acked
 // offset, through every broker, in order, and that what consumers read
 // during the faults never changed.
@@ -94,6 +96,18 @@ func TestClusterFaults(t *testing.T) {
 	t.Logf("fault 2: healed broker %d", cut)
 	load("healing")
 
+	// 5. wipe the disk of partition 2's leader: kill -9, an empty data
+	// directory, a restart. It must rejoin (not start a cluster of its
+	// own, not vote until it has caught up) and lose nothing acknowledged.
+	wiped := leaderOf(t, c, 2, 0)
+	c.brokers[wiped-1].kill()
+	if err := os.RemoveAll(c.brokers[wiped-1].dataDir); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(int(wiped - 1))
+	t.Logf("fault 5: wiped and restarted broker %d, the leader of partition 2", wiped)
+	load("fault 5")
+
 	// 4. a fourth broker joins, and partition 2 moves onto it.
 	joined := launchBroker(t, t.TempDir(), "--node-id", "4", "--listen", freeAddr(t), "--join", c.addrs[0])
 	joined.waitServing()
@@ -129,9 +143,14 @@ func TestClusterFaults(t *testing.T) {
 	}
 }
 
+// producerInFlight is how many requests each producer keeps in flight on
+// its stream: with one, a reorder of acknowledged requests could not show.
+const producerInFlight = 8
+
 // produceThroughFaults writes 5-record requests to the partitions in turn,
-// one request at a time, with acks=ALL, until stop. On any failure it
-// counts the write as unknown and moves to the next broker.
+// producerInFlight at a time on one stream, with acks=ALL, until stop. On
+// any failure it counts the writes in flight as unknown and moves to the
+// next broker.
 func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, stop <-chan struct{}) {
 	target := producer
 	seq := 0
@@ -153,7 +172,17 @@ func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, st
 	}
 }
 
-// produceOn produces on one connection until a failure or stop.
+// inFlightWrite is a request sent and not yet answered.
+type inFlightWrite struct {
+	values    []string
+	partition int32
+	seq       int
+	sent      time.Time
+}
+
+// produceOn produces on one stream until a failure or stop, keeping
+// producerInFlight requests in flight. seq numbers the writes in the
+// order they are sent, which is the order their acks must keep.
 func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -161,44 +190,85 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 	if err != nil {
 		return
 	}
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		*seq++
-		partition := int32(*seq % faultPartitions)
-		req := &runnelv1.ProduceRequest{Topic: faultTopic, Partition: &partition, Acks: runnelv1.Acks_ACKS_ALL}
-		var values []string
-		for i := range 5 {
-			v := fmt.Sprintf("p%d-w%d-r%d", producer, *seq, i)
-			values = append(values, v)
-			req.Records = append(req.Records, &runnelv1.Record{Value: []byte(v)})
-		}
-		if err := stream.Send(req); err != nil {
-			h.failed(values)
-			return
-		}
-		got := make(chan *runnelv1.ProduceResponse, 1)
-		go func() {
+	responses := make(chan *runnelv1.ProduceResponse)
+	received := make(chan struct{})
+	go func() {
+		defer close(received)
+		for {
 			resp, err := stream.Recv()
 			if err != nil {
-				resp = nil
+				return
 			}
-			got <- resp
-		}()
+			select {
+			case responses <- resp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	inFlight := map[uint64]inFlightWrite{}
+	// abandon gives up on the stream: what is in flight has an unknown
+	// outcome.
+	abandon := func() {
+		for _, w := range inFlight {
+			h.failed(w.values)
+		}
+	}
+	stopping := false
+	for {
+		if !stopping && len(inFlight) < producerInFlight {
+			select {
+			case <-stop:
+				stopping = true
+				continue
+			default:
+			}
+			*seq++
+			w := inFlightWrite{partition: int32(*seq % faultPartitions), seq: *seq, sent: time.Now()}
+			req := &runnelv1.ProduceRequest{Topic: faultTopic, Partition: &w.partition, Acks: runnelv1.Acks_ACKS_ALL, CorrelationId: uint64(*seq)}
+			for i := range 5 {
+				v := fmt.Sprintf("p%d-w%d-r%d", producer, *seq, i)
+				w.values = append(w.values, v)
+				req.Records = append(req.Records, &runnelv1.Record{Value: []byte(v)})
+			}
+			inFlight[req.CorrelationId] = w
+			if err := stream.Send(req); err != nil {
+				abandon()
+				return
+			}
+			continue
+		}
+		if len(inFlight) == 0 {
+			return
+		}
+		oldest := time.Now()
+		for _, w := range inFlight {
+			if w.sent.Before(oldest) {
+				oldest = w.sent
+			}
+		}
 		select {
-		case resp := <-got:
-			if resp == nil || resp.Error != nil || len(resp.Acks) != 1 {
-				h.failed(values)
+		case resp := <-responses:
+			w, ok := inFlight[resp.CorrelationId]
+			if !ok {
+				continue
+			}
+			delete(inFlight, resp.CorrelationId)
+			if resp.Error != nil || len(resp.Acks) != 1 {
+				h.failed(w.values)
+				abandon()
 				return
 			}
 			a := resp.Acks[0]
-			h.ack(values, ack{partition: a.Partition, offset: a.BaseOffset, producer: producer, seq: *seq})
-		case <-time.After(requestTimeout):
-			h.failed(values)
+			h.ack(w.values, ack{partition: a.Partition, offset: a.BaseOffset, producer: producer, seq: w.seq})
+		case <-received:
+			abandon()
 			return
+		case <-time.After(time.Until(oldest.Add(requestTimeout))):
+			abandon()
+			return
+		case <-stop:
+			stopping = true
 		}
 	}
 }

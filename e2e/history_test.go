@@ -17,8 +17,10 @@ import (
 //     outcome is unknown), at most once: every attempt carries a value
 //     of its own, so a retry is a new write.
 //   - Nothing else is: no record no one wrote.
-//   - Writes a producer makes one after another to one partition, each
-//     acknowledged before the next is sent, have increasing offsets.
+//   - Writes a producer sends one after another to one partition have
+//     increasing offsets if both are acknowledged, however many are in
+//     flight at once on its stream (and across its streams: it opens the
+//     next only once every write of the last is answered or abandoned).
 //   - Every record any consumer read, through any broker, is the record
 //     the final log has at that offset; each consumer read each
 //     partition's offsets in order without gaps or repeats.
