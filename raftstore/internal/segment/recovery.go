@@ -106,7 +106,7 @@ func (l *Log) listSegments() ([]uint64, error) {
 		orphan := stem != name && !logs[stem]
 		if strings.HasSuffix(name, ".tmp") || orphan {
 			l.logger.Warn("segment: deleting stray file", "file", name)
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := removeFile(filepath.Join(l.dir, name)); err != nil {
 				return nil, err
 			}
 		}
@@ -190,7 +190,7 @@ func (l *Log) recoverSealed(s *segment) error {
 	if pos, err := l.rebuildIndexes(s, s.size); s.endsAt(pos, err) != nil {
 		return s.corrupt(pos, err)
 	}
-	return errors.Join(s.trimRecovered(), s.remapSealed(), s.offIdx.f.Sync(), s.timeIdx.f.Sync())
+	return errors.Join(s.trimRecovered(), s.remapSealed(), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
 }
 
 // recoverActive restores the last segment: from its last index entry that

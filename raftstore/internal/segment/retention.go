@@ -50,15 +50,15 @@ func writeBoundary(dir string, b Boundary) error {
 	binary.BigEndian.PutUint64(data[16:24], uint64(b.NextOffset))
 	binary.BigEndian.PutUint32(data[24:], crc32.Checksum(data[:24], castagnoli))
 	tmp := filepath.Join(dir, boundaryFile+".tmp")
-	f, err := os.Create(tmp)
+	f, err := openFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+	if err := errors.Join(werr, fsyncFile(f), f.Close()); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, boundaryFile)); err != nil {
+	if err := renameFile(tmp, filepath.Join(dir, boundaryFile)); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
 	return syncDir(dir)

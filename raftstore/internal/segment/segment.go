@@ -74,7 +74,7 @@ func openSegmentFile(dir string, base uint64, create bool) (*segment, error) {
 	if create {
 		flags |= os.O_CREATE | os.O_TRUNC
 	}
-	f, err := os.OpenFile(segmentPath(dir, base, logExt), flags, 0o644)
+	f, err := openFile(segmentPath(dir, base, logExt), flags)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +405,7 @@ func (s *segment) remove(dir string) error {
 func removeSegmentFiles(dir string, base uint64) error {
 	var err error
 	for _, ext := range []string{logExt, indexExt, timeIndexExt} {
-		if rerr := os.Remove(segmentPath(dir, base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if rerr := removeFile(segmentPath(dir, base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 	}
