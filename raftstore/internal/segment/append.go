@@ -169,6 +169,10 @@ func (l *Log) truncateAfter(idx uint64) error {
 	if err != nil {
 		return err
 	}
+	// NB: before any byte before the mark changes.
+	if err := l.mark.lower(syncedPos{base: hold.base, pos: cut}); err != nil {
+		return fmt.Errorf("segment: truncate: %w", err)
+	}
 	doomed := l.segs[k+1:]
 	l.mu.Lock()
 	l.segs = l.segs[: k+1 : k+1]

@@ -86,6 +86,7 @@ func abandon(l *Log) {
 	for _, s := range l.segs {
 		_ = s.close()
 	}
+	_ = l.mark.close(false /* flush */)
 }
 
 // TestSealedSegmentZeroTail covers a crash between a segment's last write

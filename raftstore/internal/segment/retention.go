@@ -167,6 +167,10 @@ func (l *Log) agrees(b Boundary) (bool, error) {
 
 // resetTo deletes every segment and starts an empty log after b.
 func (l *Log) resetTo(b Boundary) error {
+	// NB: the new segment may take the name of one the mark covers.
+	if err := l.mark.lower(syncedPos{base: b.Index + 1}); err != nil {
+		return err
+	}
 	if err := writeBoundary(l.dir, b); err != nil {
 		return err
 	}

@@ -359,6 +359,14 @@ func (s *segment) syncForSeal() error {
 	return msync(s.timeIdx.data)
 }
 
+// syncIndexes makes the active segment's indexes durable as they are, so
+// that a crash cannot bring back entries they dropped: such an entry could
+// name a frame of the same index and offset written since, with another
+// timestamp.
+func (s *segment) syncIndexes() error {
+	return errors.Join(msync(s.offIdx.data), msync(s.timeIdx.data), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
+}
+
 // remapSealed maps a sealed segment exactly (called under Log.mu).
 func (s *segment) remapSealed() error {
 	s.active = false
