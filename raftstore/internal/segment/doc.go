@@ -83,7 +83,7 @@
 // created or deleted; only then is anything appended acknowledged. Rolling a
 // segment seals it: the log is fdatasync'd and its indexes msync'd, truncated
 // to their used size and fsync'd, all before the next segment's files are
-// created. Indexes are never
+// created. So every segment but the last is synced whole. Indexes are never
 // synced on the append path: they are a cache, rebuilt from the log when
 // missing or inconsistent, and every lookup checks that the entry it uses
 // points at a frame with the same raft index and offset.
@@ -101,6 +101,15 @@
 // slots, fsync). So the mark lags the acknowledged data by at most what the
 // page cache had not yet written back: a power cut can make recovery trust
 // less than was synced, never more.
+//
+// A truncation (raft replacing an uncommitted suffix) is made durable before
+// it returns: the mark is lowered to the cut, each deleted segment's removal
+// is fsync'd in the directory before an older one is removed (so no crash
+// leaves a gap, nor a deleted segment after the new entries), and the cut
+// file and its indexes are synced, so no crash can bring back a dropped
+// frame beside the new ones written over it (an old frame followed by a new
+// one would be a log that never existed). That costs a few fsyncs per
+// truncation, which happens on leader changes, not on the append path.
 //
 // The active segment's file is preallocated (fallocate) in steps of 16 MiB
 // ahead of its writes, up to the segment size: appending into allocated

@@ -176,11 +176,13 @@ func (l *Log) resetTo(b Boundary) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// NB: newest first, each deletion durable before the next, so that a
+	// crash leaves a prefix of the old log, never one with a gap.
 	var err error
-	for i := len(l.segs) - 1; i >= 0; i-- {
-		err = errors.Join(err, l.segs[i].remove(l.dir))
+	for i := len(l.segs) - 1; i >= 0 && err == nil; i-- {
+		err = errors.Join(l.segs[i].remove(l.dir), syncDir(l.dir))
+		l.segs = l.segs[:i]
 	}
-	l.segs = nil
 	if err != nil {
 		return fmt.Errorf("segment: reset: %w", err)
 	}
