@@ -253,6 +253,15 @@ func (l *Log) recoverActive(s *segment, bound int64) error {
 		s.offIdx.truncate(0)
 		s.timeIdx.truncate(0)
 	}
+	// NB: the scan restarts from the running max of the last time entry, so
+	// it must start at that entry's frame: the time index may have lost
+	// entries the offset index kept (neither is synced), and the running
+	// max at a later offset entry is then unknown.
+	if e, ok := s.timeIdx.last(); ok {
+		s.offIdx.truncate(s.offIdx.find(e.index) + 1)
+	} else {
+		s.offIdx.truncate(0)
+	}
 	start := s.restoreFromIndex()
 	stop, err := s.scan(start, s.size, l.opts.IndexIntervalBytes)
 	if err = s.endsAt(stop, err); err == nil && s.size >= bound {
