@@ -58,14 +58,14 @@ type Log struct {
 	mark *syncedMark
 	// smu serializes Syncs, so that a Sync returns only once every write
 	// before it is durable, even when another Sync took its files.
-	// NB: lock order is smu, wmu, mu.
+	// NB: lock order is smu, wmu, mu, mark.mu.
 	smu sync.Mutex
 
 	// wmu serializes the writer's operations and guards the fields below it
 	// and each segment's writer-only fields.
-	// NB: lock order is wmu, then mu (after smu). Readers take only mu (read lock), and
-	// copy what they return before releasing it, so that the writer can
-	// unmap a segment once it holds mu.
+	// NB: lock order is wmu, then mu (see smu). Readers take only mu (read
+	// lock), and copy what they return before releasing it, so that the
+	// writer can unmap a segment once it holds mu.
 	wmu      sync.Mutex
 	buf      []byte
 	pending  []pendingIndex
