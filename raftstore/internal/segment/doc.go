@@ -111,8 +111,9 @@
 // one would be a log that never existed). That costs a few fsyncs per
 // truncation, which happens on leader changes, not on the append path.
 //
-// The active segment's file is preallocated (fallocate) in steps of 16 MiB
-// ahead of its writes, up to the segment size: appending into allocated
+// The active segment's file is preallocated (fallocate) ahead of its writes,
+// up to the segment size, in steps that start at 64 KiB and double with each
+// one the writes use up, to at most 16 MiB: appending into allocated
 // blocks of a file whose length does not change lets fdatasync skip the
 // metadata journal commit, five times the throughput of fsync'd appends on
 // the dev machine. So the file of an open active segment is its frames
