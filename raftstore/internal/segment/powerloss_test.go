@@ -362,8 +362,63 @@ func (pt *powerTest) step() {
 		pt.states, pt.mustLast = []logState{cur}, cur.last()
 		pt.open(pt.fs.dir)
 	default:
-		pt.appendAt(cur.last() + 1)
+		pt.setBoundary()
 	}
+}
+
+// setBoundary moves the log start as a snapshot does: past the end of the
+// log, or inside it with the log's term (the head is deleted) or another
+// (the log disagrees and is reset).
+func (pt *powerTest) setBoundary() {
+	cur := pt.current()
+	b := Boundary{Index: cur.last() + pt.rng.Uint64N(3), Term: pt.term, NextOffset: cur.next() + int64(pt.rng.IntN(3))}
+	if first := cur.boundary.Index + 1; cur.last() > first && pt.rng.IntN(2) == 0 {
+		i := first + pt.rng.Uint64N(cur.last()-first)
+		b = Boundary{Index: i, Term: cur.entries[i-1].Term, NextOffset: cur.offsets[i]}
+		if pt.rng.IntN(2) == 0 {
+			b.Term += 100 // disagrees
+		}
+	}
+	if b.Index == 0 || b.Index < cur.boundary.Index || b == cur.boundary {
+		return
+	}
+	next := cur
+	next.boundary = b
+	agrees := b.Index < cur.last() && b.Term == cur.entries[b.Index-1].Term
+	if !agrees {
+		next = reset(cur, b)
+	}
+	pt.pending, pt.pendingMust = &next, min(pt.mustLast, b.Index)
+	if err := pt.log.SetBoundary(b); err != nil {
+		pt.fatalf("SetBoundary(%+v): %v", b, err)
+	}
+	pt.pending = nil
+	if got := pt.log.Boundary(); got != b {
+		pt.fatalf("SetBoundary(%+v) left boundary %+v", b, got)
+	}
+	// Durable on return: the boundary file is fsync'd, a reset syncs the
+	// directory.
+	pt.states, pt.mustLast = []logState{next}, min(pt.mustLast, b.Index)
+	if !agrees {
+		pt.mustLast = b.Index
+	}
+}
+
+// reset is s after SetBoundary reset the log to start empty after b: the
+// entries through b are compacted (placeholders stand for those the log
+// never had, and b's own entry carries b's term and next offset).
+func reset(s logState, b Boundary) logState {
+	keep := min(s.last(), b.Index-1)
+	out := logState{
+		entries:  append([]raftpb.Entry(nil), s.entries[:keep]...),
+		offsets:  append([]int64(nil), s.offsets[:keep]...),
+		boundary: b,
+	}
+	for i := keep + 1; i <= b.Index; i++ {
+		out.entries = append(out.entries, raftpb.Entry{Index: i, Term: b.Term})
+		out.offsets = append(out.offsets, b.NextOffset)
+	}
+	return out
 }
 
 // expectedBoundary is the boundary DeleteBefore(upTo) leaves: after the
