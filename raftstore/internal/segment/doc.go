@@ -129,8 +129,11 @@
 // just before the log start (index u64, term u64, next offset i64, CRC32C of
 // the 24 bytes), which raft needs as snapshot metadata. It is replaced
 // atomically (temp file, fsync, rename, fsync directory) by DeleteBefore and
-// SetBoundary before they delete any segment. A new log has no file and the
-// boundary {0, 0, 0}. After a snapshot the boundary may fall inside the first
+// SetBoundary before they delete any segment before it. A SetBoundary that
+// resets a disagreeing log first deletes, durably and newest first, the
+// segments after the boundary index: a crash must not leave the new boundary
+// followed by old entries whose disagreement recovery could no longer see.
+// A new log has no file and the boundary {0, 0, 0}. After a snapshot the boundary may fall inside the first
 // segment; the entries before it are then no longer part of the log.
 //
 // # Recovery
