@@ -25,12 +25,12 @@ import (
 // themselves cut.
 //
 // RUNNEL_POWERLOSS_SEED replays one seed; RUNNEL_POWERLOSS_RUNS sets how
-// many runs (default 14, about 2,500 crash points).
+// many runs (default 20, about 2,700 crash points).
 func TestPowerLoss(t *testing.T) {
 	if observer != nil {
 		t.Fatal("observer already set")
 	}
-	seed, runs := uint64(time.Now().UnixNano()), 14
+	seed, runs := uint64(time.Now().UnixNano()), 20
 	if s := os.Getenv("RUNNEL_POWERLOSS_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
