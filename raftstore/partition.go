@@ -192,11 +192,8 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		return nil, err
 	}
 	// NB: after a process crash the tail may sit in the page cache unsynced;
-	// sync it before anything recovered counts as committed and is served.
-	if err := log.Sync(); err != nil {
-		log.Close()
-		return nil, err
-	}
+	// segment.Open syncs what it recovers, so everything in log is durable
+	// before it counts as committed and is served.
 	rejoining, err := fileExists(filepath.Join(dir, rejoiningFile))
 	if err != nil {
 		log.Close()

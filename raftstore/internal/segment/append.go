@@ -148,6 +148,15 @@ func (l *Log) roll() error {
 	if err != nil {
 		return fmt.Errorf("segment: seal %s: %w", s.name(), err)
 	}
+	// NB: the directory entries of the segments so far are made durable
+	// before a later one exists, so that a crash cannot keep the new segment
+	// and lose an older one (a gap in the log). One fsync per roll.
+	if l.dirDirty {
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("segment: roll: fsync %s: %w", l.dir, err)
+		}
+		l.dirDirty = false
+	}
 	ns, err := createSegment(l.dir, s.lastIndex+1, s.nextOffset, s.lastTerm, l.opts)
 	if err != nil {
 		return fmt.Errorf("segment: roll: %w", err)
@@ -162,6 +171,15 @@ func (l *Log) roll() error {
 // truncateAfter removes the entries after idx (FirstIndex-1 <= idx <
 // LastIndex): whole later segments are deleted and the segment holding idx+1
 // is cut at that frame, which rewinds the next offset.
+//
+// The bytes it drops may have been synced, and a power cut must not bring
+// them back beside the new entries written over them (an old frame followed
+// by a new one would be a log that never existed), so the truncation is made
+// durable before it returns, each step before the next: the synced mark is
+// lowered to the cut, each deleted segment is gone from the directory
+// before an older one is deleted, and the cut file and its indexes are
+// synced. Truncations are rare (a new leader replacing an uncommitted
+// suffix), so these syncs stay off the append path.
 func (l *Log) truncateAfter(idx uint64) error {
 	k := max(l.segmentForIndex(idx+1), 0)
 	hold := l.segs[k]
@@ -169,18 +187,23 @@ func (l *Log) truncateAfter(idx uint64) error {
 	if err != nil {
 		return err
 	}
+	// NB: before any byte before the mark changes.
+	if err := l.mark.lower(syncedPos{base: hold.base, pos: cut}); err != nil {
+		return fmt.Errorf("segment: truncate: %w", err)
+	}
 	doomed := l.segs[k+1:]
 	l.mu.Lock()
 	l.segs = l.segs[: k+1 : k+1]
 	l.mu.Unlock()
-	// NB: newest first, so that a crash leaves a prefix of the old log.
+	// NB: newest first, each deletion durable before the next, so that a
+	// crash leaves a prefix of the old log, never one with a gap.
 	for i := len(doomed) - 1; i >= 0; i-- {
 		if err := doomed[i].remove(l.dir); err != nil {
 			return fmt.Errorf("segment: truncate: %w", err)
 		}
-	}
-	if len(doomed) > 0 {
-		l.dirDirty = true
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("segment: truncate: fsync %s: %w", l.dir, err)
+		}
 	}
 
 	l.mu.Lock()
@@ -193,7 +216,10 @@ func (l *Log) truncateAfter(idx uint64) error {
 	if err := hold.cutFile(cut); err != nil {
 		return fmt.Errorf("segment: truncate %s: %w", hold.name(), err)
 	}
-	hold.dirty = true
+	if err := errors.Join(fdatasync(hold.f), hold.syncIndexes()); err != nil {
+		return fmt.Errorf("segment: truncate %s: %w", hold.name(), err)
+	}
+	hold.dirty = false
 	return nil
 }
 

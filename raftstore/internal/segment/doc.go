@@ -11,6 +11,7 @@
 //	%020d.index      offset index of that segment (mmap'd)
 //	%020d.timeindex  time index of that segment (mmap'd)
 //	boundary         the entry just before the log start (see below)
+//	synced           how far the last segment is known synced (see below)
 //
 // The last segment is the active one; the others are sealed. Segments are
 // contiguous in raft index and offset.
@@ -69,18 +70,50 @@
 //
 // # Durability
 //
+// The fault model is a power cut: bytes written since a file's last
+// fdatasync may be lost, zeroed or garbled in any pattern (a later block
+// kept, an earlier one lost), and directory entries created, renamed or
+// removed since the directory's last fsync may come back as they were.
+// Synced bytes are intact.
+//
 // Appends use write() (pwrite) on the log file; reads use a read-only shared
 // mapping of it (the active segment's mapping runs ahead of the file; bytes
 // past the written size are never touched). Sync fdatasyncs every log file
 // written since the last Sync, and the directory when segment files were
-// created or deleted. Rolling a segment seals it: the log is fdatasync'd and
-// its indexes msync'd, truncated to their used size and fsync'd. Indexes are
-// never synced on the append path: they are a cache, rebuilt from the log
-// when missing or inconsistent, and every lookup checks that the entry it uses
+// created or deleted; only then is anything appended acknowledged. Rolling a
+// segment seals it: the log is fdatasync'd and its indexes msync'd, truncated
+// to their used size and fsync'd, all before the next segment's files are
+// created. So every segment but the last is synced whole. Indexes are never
+// synced on the append path: they are a cache, rebuilt from the log when
+// missing or inconsistent, and every lookup checks that the entry it uses
 // points at a frame with the same raft index and offset.
 //
-// The active segment's file is preallocated (fallocate) in steps of 16 MiB
-// ahead of its writes, up to the segment size: appending into allocated
+// The synced file records a position (segment base, byte position) before
+// which the last segment is known synced and unchanged since. Two slots,
+// each with a sequence number and a CRC32C, in separate 512-byte sectors,
+// alternate, so a torn write spoils only the slot being written. Invariant:
+// any slot a crash can leave valid holds a true bound. Sync keeps it so at
+// the cost of one pwrite and no fsync: it writes the position it made
+// durable after its fdatasyncs return, so the value is true before it can
+// reach the disk; a power cut may lose it, which leaves an older, smaller,
+// still true value. Only clean Close fsyncs it. The bytes before the mark
+// change only by truncation, which lowers the mark first and durably (both
+// slots, fsync). So the mark lags the acknowledged data by at most what the
+// page cache had not yet written back: a power cut can make recovery trust
+// less than was synced, never more.
+//
+// A truncation (raft replacing an uncommitted suffix) is made durable before
+// it returns: the mark is lowered to the cut, each deleted segment's removal
+// is fsync'd in the directory before an older one is removed (so no crash
+// leaves a gap, nor a deleted segment after the new entries), and the cut
+// file and its indexes are synced, so no crash can bring back a dropped
+// frame beside the new ones written over it (an old frame followed by a new
+// one would be a log that never existed). That costs a few fsyncs per
+// truncation, which happens on leader changes, not on the append path.
+//
+// The active segment's file is preallocated (fallocate) ahead of its writes,
+// up to the segment size, in steps that start at 64 KiB and double with each
+// one the writes use up, to at most 16 MiB: appending into allocated
 // blocks of a file whose length does not change lets fdatasync skip the
 // metadata journal commit, five times the throughput of fsync'd appends on
 // the dev machine. So the file of an open active segment is its frames
@@ -96,8 +129,11 @@
 // just before the log start (index u64, term u64, next offset i64, CRC32C of
 // the 24 bytes), which raft needs as snapshot metadata. It is replaced
 // atomically (temp file, fsync, rename, fsync directory) by DeleteBefore and
-// SetBoundary before they delete any segment. A new log has no file and the
-// boundary {0, 0, 0}. After a snapshot the boundary may fall inside the first
+// SetBoundary before they delete any segment before it. A SetBoundary that
+// resets a disagreeing log first deletes, durably and newest first, the
+// segments after the boundary index: a crash must not leave the new boundary
+// followed by old entries whose disagreement recovery could no longer see.
+// A new log has no file and the boundary {0, 0, 0}. After a snapshot the boundary may fall inside the first
 // segment; the entries before it are then no longer part of the log.
 //
 // # Recovery
@@ -107,18 +143,32 @@
 // indexes are trusted when their first and last entries match the log (else
 // they are rebuilt by scanning the segment); its last index, next offset and
 // max timestamp come from the last index entries plus the frames after them.
+// A sealed segment was synced whole, so any bad frame in it is corruption.
+//
 // The active segment is scanned from its last index entry that matches the
-// log, checking every frame's CRC and sequence, up to the zeros of its
+// log at or before the synced mark (entries past the mark may skip over
+// garbage), checking every frame's CRC and sequence, up to the zeros of its
 // preallocated space (a sealed segment found with such zeros, from a crash
-// before its sealing trim, is trimmed). A bad frame with no valid
-// frame anywhere after it is a torn write: the file is truncated there (with
-// a warning naming the file, position and bytes dropped) and index entries
-// past it are dropped. A bad frame followed by a valid one is corruption in
-// the middle: Open fails with ErrCorrupt naming the file and position and
-// changes no log file (index files, being a cache, may have been trimmed).
-// So startup reads only the tail of each segment, whatever the size of the
-// log. Reads that meet a bad frame in older data return
-// ErrCorrupt.
+// before its sealing trim, is trimmed). Its synced bound is the mark's
+// position when the mark names it, 0 when the mark names an earlier segment
+// or no slot is valid. A bad frame at or after the bound starts the unsynced
+// tail: the file is cut there, whatever follows it (with a warning naming
+// the file, position and bytes dropped), and index entries past it are
+// dropped. A bad frame before the bound, data ending before it, or a mark
+// naming a segment that is gone is damage to synced data: Open fails with
+// ErrCorrupt naming the file and position and changes no log file (index
+// files, being a cache, may have been trimmed). Recovery then fdatasyncs what
+// it kept of the active segment (after a process crash the tail may be only
+// in the page cache, and the owner treats every entry Open returns as
+// stable) and records it in the mark.
+//
+// So after a power cut the log holds every entry a completed Sync covered
+// and not truncated since, followed by a prefix, possibly empty, of the
+// entries appended after it; and Open succeeds unless synced bytes are
+// damaged. Startup reads only the tail of each segment: of the active one,
+// from the mark (which a power cut can leave up to the page cache's
+// writeback delay behind) to its end. Reads that meet a bad frame in older
+// data return ErrCorrupt.
 //
 // # Concurrency
 //

@@ -23,8 +23,8 @@ var ErrUnavailable = raft.ErrUnavailable
 var ErrOffsetOutOfRange = errors.New("segment: offset out of range")
 
 // ErrCorrupt is returned, wrapped with the file name and position, when a
-// frame fails its CRC or its framing (by Open for corruption in the middle of
-// the active segment or anywhere in a sealed one, and by the read methods for
+// frame fails its CRC or its framing (by Open for damage to the synced part
+// of the active segment or anywhere in a sealed one, and by the read methods for
 // damaged older data), and by DecodeBatchHeader for a malformed batch. Data
 // is never repaired silently: the caller must stop serving the partition
 // and restore it from a replica.
@@ -35,8 +35,8 @@ var ErrCorrupt = errors.New("segment: corrupt data")
 var ErrClosed = errors.New("segment: log closed")
 
 // Reasons a frame fails to decode; wrapped in ErrCorrupt by the caller.
-// Recovery tells a torn tail (errFrameShort, errFrameCRC, errFrameLength on
-// the last frame) from corruption in the middle by what follows the frame.
+// Recovery tells an unsynced tail from corruption by where the bad frame
+// lies: before or after the synced mark (see doc.go).
 var (
 	errFrameShort    = errors.New("frame runs past the end of the file")
 	errFrameLength   = errors.New("frame length out of range")

@@ -55,7 +55,7 @@ func openIndex(path string, create, writable bool, capacity int) (*index, error)
 	if create {
 		flags |= os.O_CREATE
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
+	f, err := openFile(path, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func openIndex(path string, create, writable bool, capacity int) (*index, error)
 
 // createIndex replaces path with an empty writable index of capacity entries.
 func createIndex(path string, capacity int) (*index, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (x *index) seal() error {
 	if err := x.remap(x.n, false); err != nil {
 		return err
 	}
-	return x.f.Sync()
+	return fsyncFile(x.f)
 }
 
 func (x *index) close() error {

@@ -54,11 +54,18 @@ type Log struct {
 	opts   Options
 	logger *slog.Logger
 
+	// mark records the synced position (see synced.go).
+	mark *syncedMark
+	// smu serializes Syncs, so that a Sync returns only once every write
+	// before it is durable, even when another Sync took its files.
+	// NB: lock order is smu, wmu, mu, mark.mu.
+	smu sync.Mutex
+
 	// wmu serializes the writer's operations and guards the fields below it
 	// and each segment's writer-only fields.
-	// NB: lock order is wmu, then mu. Readers take only mu (read lock), and
-	// copy what they return before releasing it, so that the writer can
-	// unmap a segment once it holds mu.
+	// NB: lock order is wmu, then mu (see smu). Readers take only mu (read
+	// lock), and copy what they return before releasing it, so that the
+	// writer can unmap a segment once it holds mu.
 	wmu      sync.Mutex
 	buf      []byte
 	pending  []pendingIndex
@@ -167,14 +174,20 @@ func (l *Log) Segments() []SegmentInfo {
 
 // Sync makes everything appended before the call durable: one fdatasync per
 // segment written since the last Sync, plus the directory when segments were
-// created or deleted. It may run concurrently with Append: the fdatasyncs
-// happen outside the writer lock.
+// created or deleted. It then records the synced position, without an
+// fsync (see synced.go). It may run concurrently with Append: the
+// fdatasyncs happen outside the writer lock.
 func (l *Log) Sync() error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
 	l.wmu.Lock()
 	if l.closed {
 		l.wmu.Unlock()
 		return ErrClosed
 	}
+	// Everything up to here is durable once the syncs below succeed.
+	at := syncedPos{base: l.active().base, pos: l.active().size}
+	epoch := l.mark.currentEpoch()
 	var files []*os.File
 	for _, s := range l.segs {
 		if s.dirty {
@@ -199,7 +212,11 @@ func (l *Log) Sync() error {
 			err = errors.Join(err, fmt.Errorf("fsync %s: %w", l.dir, derr))
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// NB: only after the syncs: the mark must never run ahead of the disk.
+	return l.mark.advance(at, epoch)
 }
 
 // Close syncs and unmaps everything. The Log must not be used after.
@@ -229,6 +246,7 @@ func (l *Log) Close() error {
 		}
 		err = errors.Join(err, s.close())
 	}
+	err = errors.Join(err, l.mark.close(true /* flush */))
 	// NB: segs stays, so that FirstIndex, LastIndex and the like keep
 	// answering from memory; everything that reads data checks closed.
 	return err

@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -58,17 +57,10 @@ func fdatasync(f *os.File) error {
 	if serr != nil {
 		return fmt.Errorf("fdatasync %s: %w", f.Name(), serr)
 	}
-	return nil
-}
-
-// syncDir makes creations, renames and deletions in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	if observer != nil {
+		observer.synced(f.Name())
 	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
+	return nil
 }
 
 // pageAlign rounds n up to a whole number of pages.

@@ -3,6 +3,8 @@ package segment
 import (
 	"os"
 	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 func fileSize(t *testing.T, path string) int64 {
@@ -86,6 +88,7 @@ func abandon(l *Log) {
 	for _, s := range l.segs {
 		_ = s.close()
 	}
+	_ = l.mark.close(false /* flush */)
 }
 
 // TestSealedSegmentZeroTail covers a crash between a segment's last write
@@ -107,4 +110,35 @@ func TestSealedSegmentZeroTail(t *testing.T) {
 	if got := fileSize(t, sealed); got != int64(len(good)) {
 		t.Fatalf("sealed segment is %d bytes after open, want %d", got, len(good))
 	}
+}
+
+// TestPreallocationGrowsWithWrites checks that the space reserved ahead of
+// the data grows with what the segment has written: an idle partition's
+// segment reserves one small step, a busy one's reaches the largest step.
+func TestPreallocationGrowsWithWrites(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, testOptions(1<<30, 4096))
+	defer l.Close()
+	m := newModel()
+	appendBoth(t, l, m, genEntries(1, 2, 1))
+	path := lastLog(t, dir)
+	if got := fileSize(t, path); got != minPreallocStep {
+		t.Fatalf("after one small entry the file is %d bytes, want one step of %d", got, minPreallocStep)
+	}
+	payload := make([]byte, 96<<10)
+	maxReserve := int64(0)
+	for i := uint64(2); i < 260; i++ {
+		e := raftpb.Entry{Index: i, Term: 1, Data: EncodeBatch(BatchHeader{RecordCount: 1}, payload)}
+		appendBoth(t, l, m, []raftpb.Entry{e})
+		data := l.Segments()[0].Size
+		reserve := fileSize(t, path) - data
+		if reserve < 0 || reserve > min(data+minPreallocStep, maxPreallocStep) {
+			t.Fatalf("%d bytes reserved after %d bytes of data", reserve, data)
+		}
+		maxReserve = max(maxReserve, reserve)
+	}
+	if maxReserve <= maxPreallocStep/2 {
+		t.Fatalf("the step never grew past %d bytes over %d bytes of writes", maxReserve, l.Segments()[0].Size)
+	}
+	check(t, l, m)
 }

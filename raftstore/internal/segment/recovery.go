@@ -1,10 +1,8 @@
 package segment
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +13,7 @@ import (
 // Open opens or creates the log in dir and recovers it. Zero Options fields
 // take defaults. Recovery reads only the tail of each segment, so its cost
 // does not grow with the log: see doc.go. It fails with ErrCorrupt, leaving
-// every file as it found it, when data in the middle is damaged.
+// every file as it found it, when synced data is damaged.
 func Open(dir string, opts Options) (*Log, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -29,12 +27,23 @@ func Open(dir string, opts Options) (*Log, error) {
 		for _, s := range l.segs {
 			err = errors.Join(err, s.close())
 		}
+		if l.mark != nil {
+			err = errors.Join(err, l.mark.close(false /* flush */))
+		}
 		return nil, fmt.Errorf("segment: open %s: %w", dir, err)
 	}
 	return l, nil
 }
 
 func (l *Log) recover() error {
+	mark, synced, known, created, err := openSyncedMark(l.dir)
+	if err != nil {
+		return err
+	}
+	l.mark, l.dirDirty = mark, created
+	if !known && !created {
+		l.logger.Warn("segment: synced position unreadable; trusting no byte of the active segment", "file", syncedFile)
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err
@@ -59,7 +68,10 @@ func (l *Log) recover() error {
 		}
 		l.segs = append(l.segs, s)
 		if i == len(bases)-1 {
-			err = l.recoverActive(s)
+			var bound int64
+			if bound, err = l.syncedBound(s, synced, known); err == nil {
+				err = l.recoverActive(s, bound)
+			}
 		} else {
 			err = l.recoverSealed(s)
 		}
@@ -76,7 +88,7 @@ func (l *Log) recover() error {
 			return err
 		}
 		l.segs, l.boundary, l.dirDirty = []*segment{s}, b, true
-		return nil
+		return l.mark.lower(syncedPos{base: s.base})
 	}
 	return l.reconcileBoundary(b, hasBoundary)
 }
@@ -106,7 +118,7 @@ func (l *Log) listSegments() ([]uint64, error) {
 		orphan := stem != name && !logs[stem]
 		if strings.HasSuffix(name, ".tmp") || orphan {
 			l.logger.Warn("segment: deleting stray file", "file", name)
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := removeFile(filepath.Join(l.dir, name)); err != nil {
 				return nil, err
 			}
 		}
@@ -190,14 +202,32 @@ func (l *Log) recoverSealed(s *segment) error {
 	if pos, err := l.rebuildIndexes(s, s.size); s.endsAt(pos, err) != nil {
 		return s.corrupt(pos, err)
 	}
-	return errors.Join(s.trimRecovered(), s.remapSealed(), s.offIdx.f.Sync(), s.timeIdx.f.Sync())
+	return errors.Join(s.trimRecovered(), s.remapSealed(), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
 }
 
-// recoverActive restores the last segment: from its last index entry that
-// matches the log, it validates every frame to the end. A torn tail is cut
-// off; a bad frame followed by a valid one is corruption, reported without
+// syncedBound returns how many leading bytes of the last segment s the
+// synced mark shows to be durable. A mark in an earlier segment (or none)
+// says nothing about s: 0. A mark in a later segment means a segment that
+// was synced has gone: corruption.
+func (l *Log) syncedBound(s *segment, at syncedPos, known bool) (int64, error) {
+	switch {
+	case !known || at.base < s.base:
+		return 0, nil
+	case at.base > s.base:
+		return 0, fmt.Errorf("%w: %s records segment %d as synced, but the last segment is %s",
+			ErrCorrupt, syncedFile, at.base, s.name())
+	}
+	return at.pos, nil
+}
+
+// recoverActive restores the last segment, whose first bound bytes were
+// synced: from its last index entry that matches the log at or before
+// bound, it validates every frame to the end. A bad frame at or after bound
+// starts the unsynced tail a power cut may have garbled in any way (a later
+// block kept, an earlier one lost): it is cut off there, whatever follows.
+// A bad frame before bound is corruption of synced data, reported without
 // changing the log.
-func (l *Log) recoverActive(s *segment) error {
+func (l *Log) recoverActive(s *segment, bound int64) error {
 	s.active = true
 	if err := s.mapActive(l.opts.SegmentBytes); err != nil {
 		return err
@@ -205,8 +235,10 @@ func (l *Log) recoverActive(s *segment) error {
 	if err := l.loadIndexes(s, true /* writable */); err != nil {
 		return err
 	}
-	n := s.offIdx.n
-	for n > 0 && !s.offsetEntryValid(n-1) {
+	// NB: no entry past bound: between bound and such an entry the frames
+	// may be garbage, and the scan must see them.
+	n, found := s.offIdx.n, s.offIdx.n+s.timeIdx.n
+	for n > 0 && (!s.offsetEntryValid(n-1) || s.offIdx.at(n-1).b > bound) {
 		n--
 	}
 	s.offIdx.truncate(n)
@@ -221,12 +253,25 @@ func (l *Log) recoverActive(s *segment) error {
 		s.offIdx.truncate(0)
 		s.timeIdx.truncate(0)
 	}
+	// NB: the scan restarts from the running max of the last time entry, so
+	// it must start at that entry's frame: the time index may have lost
+	// entries the offset index kept (neither is synced), and the running
+	// max at a later offset entry is then unknown.
+	if e, ok := s.timeIdx.last(); ok {
+		s.offIdx.truncate(s.offIdx.find(e.index) + 1)
+	} else {
+		s.offIdx.truncate(0)
+	}
 	start := s.restoreFromIndex()
 	stop, err := s.scan(start, s.size, l.opts.IndexIntervalBytes)
-	if err = s.endsAt(stop, err); err == nil {
-		return nil // a zero tail is preallocation: appends go on over it
+	if err = s.endsAt(stop, err); err == nil && s.size >= bound {
+		// A zero tail is preallocation: appends go on over it.
+		return l.syncRecovered(s, s.size > bound, s.offIdx.n+s.timeIdx.n != found)
 	}
-	if errors.Is(err, errOutOfSequence) || errors.Is(err, ErrCorrupt) || s.validFrameAfter(stop) {
+	if err == nil {
+		err = fmt.Errorf("%w: data ends before the synced position %d", errFrameShort, bound)
+	}
+	if stop < bound {
 		return s.corrupt(stop, err)
 	}
 	if stop == start && start > 0 {
@@ -235,13 +280,32 @@ func (l *Log) recoverActive(s *segment) error {
 			return s.corrupt(pos, err)
 		}
 	}
-	l.logger.Warn("segment: truncating torn tail", "file", s.name(), "position", stop,
-		"bytes", s.size-stop, "reason", err.Error())
+	l.logger.Warn("segment: truncating unsynced tail", "file", s.name(), "position", stop,
+		"bytes", s.size-stop, "synced", bound, "reason", err.Error())
 	if err := s.cutFile(stop); err != nil {
 		return err
 	}
 	s.size = stop
-	return fdatasync(s.f)
+	return l.syncRecovered(s, true /* log changed */, true /* indexes changed */)
+}
+
+// syncRecovered makes the recovered active segment durable when it holds
+// more than was known synced, or was cut: after a process crash its tail may
+// be only in the page cache, and once Open returns the owner counts every
+// entry as stable. The mark then covers it all. Indexes whose entries
+// changed are synced too, for the reason truncateAfter syncs them.
+func (l *Log) syncRecovered(s *segment, logChanged, indexesChanged bool) error {
+	if logChanged {
+		if err := fdatasync(s.f); err != nil {
+			return err
+		}
+	}
+	if indexesChanged {
+		if err := s.syncIndexes(); err != nil {
+			return err
+		}
+	}
+	return l.mark.advance(syncedPos{base: s.base, pos: s.size}, l.mark.currentEpoch())
 }
 
 // trimRecovered drops the zero tail a sealed segment can have if a crash
@@ -271,29 +335,6 @@ func (s *segment) readBaseOffset() error {
 	}
 	s.baseOffset = h.baseOffset
 	return nil
-}
-
-// validFrameAfter reports whether a valid frame that could follow the last
-// good one starts anywhere after pos. The bad frame's length field may be
-// the damaged part, so every position is tried; the CRC is computed only
-// where the length and raft index are plausible.
-func (s *segment) validFrameAfter(pos int64) bool {
-	end := s.size
-	limit := s.lastIndex + uint64(end-pos)/frameHeaderSize + 1
-	for q := pos + 1; q+frameHeaderSize <= end; q++ {
-		b := s.data[q:end]
-		length := int64(binary.BigEndian.Uint32(b[0:4]))
-		if length < frameMetaSize || 8+length > int64(len(b)) {
-			continue
-		}
-		if i := binary.BigEndian.Uint64(b[8:16]); i <= s.lastIndex || i > limit {
-			continue
-		}
-		if crc32.Checksum(b[8:8+length], castagnoli) == binary.BigEndian.Uint32(b[4:8]) {
-			return true
-		}
-	}
-	return false
 }
 
 // chain checks that the segments follow each other and fills in the offsets

@@ -2,10 +2,13 @@ package segment
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -36,7 +39,9 @@ func TestTornTail(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		tail func(b []byte) []byte // the damaged active segment
-		lost int                   // whole entries lost
+		// lost is the number of whole entries lost: the last one, written
+		// but never synced, so the synced mark stops before it.
+		lost int
 	}{
 		{"half a frame", func(b []byte) []byte { return append(b, next[:len(next)/2]...) }, 0},
 		{"length only", func(b []byte) []byte { return append(b, next[:3]...) }, 0},
@@ -64,6 +69,9 @@ func TestTornTail(t *testing.T) {
 				m := buildLog(t, dir, lt.opts, 60)
 				path := lastLog(t, dir)
 				good := readFile(t, path)
+				if tc.lost > 0 {
+					setSynced(t, dir, path, int64(lastFramePos(good)))
+				}
 				writeFile(t, path, tc.tail(good))
 				l := openTest(t, dir, lt.opts)
 				m.entries = m.entries[:len(m.entries)-tc.lost]
@@ -82,6 +90,53 @@ func TestTornTail(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDamageBeforeSyncedMark damages synced frames of the active segment, as
+// TestTornTail does unsynced ones: Open must refuse, and change nothing.
+func TestDamageBeforeSyncedMark(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte) []byte
+	}{
+		{"last frame cut short", func(b []byte) []byte { return b[:len(b)-1] }},
+		{"last frame crc damaged", func(b []byte) []byte { b[lastFramePos(b)+5] ^= 1; return b }},
+		{"last frame data damaged", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
+		{"file emptied", func(b []byte) []byte { return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, lt := range layouts[:4] {
+				dir := t.TempDir()
+				buildLog(t, dir, lt.opts, 60) // Close records everything as synced
+				path := lastLog(t, dir)
+				damaged := tc.damage(readFile(t, path))
+				writeFile(t, path, damaged)
+				_, err := Open(dir, lt.opts)
+				wantErr(t, err, ErrCorrupt)
+				if !bytes.Equal(readFile(t, path), damaged) {
+					t.Fatalf("%s: Open changed the damaged segment", lt.name)
+				}
+			}
+		})
+	}
+}
+
+// setSynced records pos in the segment file path as the synced position, as
+// a Sync before the writes after pos would have.
+func setSynced(t testing.TB, dir, path string, pos int64) {
+	t.Helper()
+	base, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), logExt), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, _, _, err := openSyncedMark(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := syncedPos{base: base, pos: pos}
+	if err := errors.Join(m.writeSlot(at), m.writeSlot(at), m.close(true /* flush */)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -139,6 +194,40 @@ func TestCorruptMiddleOfActiveSegment(t *testing.T) {
 			l := openTest(t, dir, opts)
 			defer l.Close()
 			check(t, l, m)
+		})
+	}
+}
+
+// TestDamagePastSyncedMark is the power cut that keeps a later block of the
+// unsynced tail and not an earlier one: a bad frame followed by valid ones,
+// all written after the last Sync. Open cuts the log at the bad frame.
+func TestDamagePastSyncedMark(t *testing.T) {
+	opts := testOptions(0, 0)
+	for _, tc := range []struct {
+		name  string
+		field int // byte within the frame to flip
+	}{
+		{"length", 2},
+		{"crc", 5},
+		{"raft index", 15},
+		{"data", 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			m := buildLog(t, dir, opts, 30)
+			path := lastLog(t, dir)
+			b := readFile(t, path)
+			setSynced(t, dir, path, framePos(t, b, 12))
+			bad := framePos(t, b, 15)
+			b[bad+int64(tc.field)] ^= 0x40
+			writeFile(t, path, b)
+			l := openTest(t, dir, opts)
+			defer l.Close()
+			m.entries, m.offsets = m.entries[:14], m.offsets[:14]
+			check(t, l, m)
+			if got := fileSize(t, path); got != bad {
+				t.Fatalf("segment is %d bytes after Open, want it cut at the bad frame, %d", got, bad)
+			}
 		})
 	}
 }

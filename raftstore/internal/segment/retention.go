@@ -50,15 +50,15 @@ func writeBoundary(dir string, b Boundary) error {
 	binary.BigEndian.PutUint64(data[16:24], uint64(b.NextOffset))
 	binary.BigEndian.PutUint32(data[24:], crc32.Checksum(data[:24], castagnoli))
 	tmp := filepath.Join(dir, boundaryFile+".tmp")
-	f, err := os.Create(tmp)
+	f, err := openFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+	if err := errors.Join(werr, fsyncFile(f), f.Close()); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, boundaryFile)); err != nil {
+	if err := renameFile(tmp, filepath.Join(dir, boundaryFile)); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
 	return syncDir(dir)
@@ -167,18 +167,38 @@ func (l *Log) agrees(b Boundary) (bool, error) {
 
 // resetTo deletes every segment and starts an empty log after b.
 func (l *Log) resetTo(b Boundary) error {
-	if err := writeBoundary(l.dir, b); err != nil {
+	// NB: every segment goes, so first the mark (which may name any of them,
+	// or one whose name the new segment takes) says nothing.
+	if err := l.mark.lower(syncedPos{}); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var err error
-	for i := len(l.segs) - 1; i >= 0; i-- {
-		err = errors.Join(err, l.segs[i].remove(l.dir))
+	// NB: newest first, each deletion durable before the next, so that a
+	// crash leaves a prefix of the old log, never one with a gap; and the
+	// segments after b.Index go before the new boundary is recorded, so that
+	// no crash leaves it followed by old entries: recovery could not tell
+	// those from the log after b once the segment holding b.Index (whose term
+	// shows the disagreement) is gone. Dropping them first is safe: they
+	// conflict with b (or the log would agree with it), so they were never
+	// committed, as with a truncation.
+	drop := func(keep func(*segment) bool) error {
+		for n := len(l.segs); n > 0 && !keep(l.segs[n-1]); n-- {
+			if err := errors.Join(l.segs[n-1].remove(l.dir), syncDir(l.dir)); err != nil {
+				return fmt.Errorf("segment: reset: %w", err)
+			}
+			l.segs = l.segs[:n-1]
+		}
+		return nil
 	}
-	l.segs = nil
-	if err != nil {
-		return fmt.Errorf("segment: reset: %w", err)
+	if err := drop(func(s *segment) bool { return s.base <= b.Index }); err != nil {
+		return err
+	}
+	if err := writeBoundary(l.dir, b); err != nil {
+		return err
+	}
+	if err := drop(func(*segment) bool { return false }); err != nil {
+		return err
 	}
 	s, err := createSegment(l.dir, b.Index+1, b.NextOffset, b.Term, l.opts)
 	if err != nil {
