@@ -558,6 +558,17 @@ func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
 // Size is the bytes stored in the partition's segments.
 func (p *Partition) Size() int64 { return p.log.Size() }
 
+// Err returns the error the partition stopped on (ErrFailed, wrapping
+// what failed), nil while it runs.
+func (p *Partition) Err() error {
+	select {
+	case <-p.failed:
+		return p.failErr
+	default:
+		return nil
+	}
+}
+
 // Leader is the raft id of the partition's leader, 0 when there is none.
 func (p *Partition) Leader() uint64 { return p.leader.Load() }
 

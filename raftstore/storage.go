@@ -149,8 +149,16 @@ func (s *storage) FirstIndex() (uint64, error) { return s.log.FirstIndex(), nil 
 // Snapshot returns metadata only: the log boundary and the voters. A
 // partition's state is its log, so a follower behind the log start needs
 // nothing but the point to continue from (see shared/DESIGN.md).
+//
+// NB: raft panics on an empty snapshot and on any error but
+// ErrSnapshotTemporarilyUnavailable, which makes it try later: the answer
+// while the log has never been compacted (raft asked only because
+// raftError told it an entry was, for a fault the loop stops on).
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	b := s.log.Boundary()
+	if b.Index == 0 || s.fault() != nil {
+		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	data, err := proto.Marshal(&raftv1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex})
