@@ -609,3 +609,29 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLeadsCurrent: only the leader reports its high watermark as the
+// group's, and a new leader only once it has applied an entry of its
+// term; its predecessor stops at once.
+func TestLeadsCurrent(t *testing.T) {
+	replicas, _ := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "current-0")
+	h := newHistory(t, parts...)
+	h.proposeAcked("first")
+	for _, p := range parts {
+		h.check(p)
+	}
+	leader := parts[0].Leader()
+	waitUntil(t, "the leader current", func() bool { return parts[leader-1].LeadsCurrent() })
+	for i, p := range parts {
+		if uint64(i+1) != leader && p.LeadsCurrent() {
+			t.Fatalf("follower %d says it leads current", i+1)
+		}
+	}
+	to := leader%3 + 1
+	parts[leader-1].TransferLeadership(to)
+	waitUntil(t, "the new leader current", func() bool { return parts[to-1].LeadsCurrent() })
+	if parts[leader-1].LeadsCurrent() {
+		t.Fatal("the old leader still says it leads current")
+	}
+}

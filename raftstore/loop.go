@@ -508,6 +508,10 @@ func (p *Partition) askReadIndex(l *loopState) {
 // has once it applied an entry of its own term; a follower once it
 // applied as far as the leader's commit index when asked (askReadIndex).
 func (p *Partition) checkReady(l *loopState) {
+	// NB: the high watermark of a new leader lags the group's until it
+	// has committed an entry of its own term (raft commits earlier terms'
+	// entries only so).
+	p.leaderCurrent.Store(p.leader.Load() == p.store.cfg.NodeID && l.appliedTerm == p.node.BasicStatus().Term)
 	switch leader := p.leader.Load(); {
 	case leader == 0:
 		return

@@ -121,6 +121,7 @@ type Partition struct {
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
 	leader        atomic.Uint64
+	leaderCurrent atomic.Bool // see LeadsCurrent
 	followers     atomic.Pointer[followerView] // see InSync; nil unless leading
 	changed       *notifier
 
@@ -568,6 +569,12 @@ func (p *Partition) Err() error {
 		return nil
 	}
 }
+
+// LeadsCurrent reports whether this replica leads the group and has
+// applied an entry of its own term: its high watermark is then the
+// group's. A leader just elected may lag offsets the last one
+// acknowledged until then.
+func (p *Partition) LeadsCurrent() bool { return p.leaderCurrent.Load() }
 
 // Leader is the raft id of the partition's leader, 0 when there is none.
 func (p *Partition) Leader() uint64 { return p.leader.Load() }

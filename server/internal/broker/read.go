@@ -129,8 +129,8 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 			hw = r.catchUp(ctx, offset)
 		}
 		if offset < start || offset > hw {
-			if offset > hw && r.part.Leader() != uint64(r.broker.cfg.NodeID) {
-				return 0, fmt.Errorf("%w: topic %q partition %d: offset %d is past this replica's high watermark %d, which lags its leader's: retry, or read through the leader",
+			if offset > hw && !r.part.LeadsCurrent() {
+				return 0, fmt.Errorf("%w: topic %q partition %d: offset %d is past this replica's high watermark %d, which lags the group's: retry, or read through the leader",
 					ErrUnavailable, r.topic, r.partition, offset, hw)
 			}
 			return 0, fmt.Errorf("topic %q partition %d: offset %d is outside [%d, %d] (log start, high watermark): %w",
@@ -165,12 +165,13 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 // lags its leader to reach the offset it starts from.
 const catchUpWait = 5 * time.Second
 
-// catchUp waits, on a follower, until its high watermark reaches offset
-// (every offset a client knows of was committed, so a follower behind it
-// is catching up), for at most catchUpWait, and returns the high
-// watermark. A leader's high watermark is the group's: it returns at once.
+// catchUp waits, on a follower or a leader just elected, until its high
+// watermark reaches offset (every offset a client knows of was committed,
+// so a replica behind it is catching up), for at most catchUpWait, and
+// returns the high watermark. A leader that has committed an entry of its
+// term has the group's: it returns at once.
 func (r *Reader) catchUp(ctx context.Context, offset int64) int64 {
-	if r.part.Leader() == uint64(r.broker.cfg.NodeID) {
+	if r.part.LeadsCurrent() {
 		return r.part.HighWatermark()
 	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
