@@ -3,8 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,6 +227,16 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	waitFor(t, 10*time.Second, "the producer to wait for budget", func() bool {
 		return b.srv.budget.waiting.Load() == 1
 	})
+	// Operators see it too.
+	metrics, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	if err != nil || !strings.Contains(string(text), "\nrunnel_inflight_waiting_streams 1\n") {
+		t.Errorf("/metrics does not show the waiting stream (%v):\n%s", err, text)
+	}
 	endSub()
 	resp, err := stream.Recv()
 	if err != nil {

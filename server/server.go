@@ -118,6 +118,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
+	s.budget = newMemoryBudget(cfg.MaxInflightBytes)
+	registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
+			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},
+			func() float64 { return float64(s.budget.held.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_budget_bytes",
+			Help: "The memory budget for streams (--max-inflight-bytes)."},
+			func() float64 { return float64(s.budget.size) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_waiting_streams",
+			Help: "Streams waiting for the memory budget to free."},
+			func() float64 { return float64(s.budget.waiting.Load()) }),
+	)
 
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
@@ -153,7 +165,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		),
 	)
 	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b, peers: fwd})
-	s.budget = newMemoryBudget(cfg.MaxInflightBytes)
 	s.produce = &produceService{broker: b, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	runnelv1.RegisterProduceServiceServer(s.grpc, s.produce)
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping,

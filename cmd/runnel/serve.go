@@ -74,7 +74,9 @@ partitions moved to it with "runnel partition reassign".`,
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest produce request taken, encoded (at most 33619968)")
 	f.IntVar(&cfg.MaxRequestRecords, "max-request-records", cfg.MaxRequestRecords, "most records in one produce request (at most 1000000)")
 	f.Int64Var(&cfg.MaxInflightBytes, "max-inflight-bytes", cfg.MaxInflightBytes, "memory budget for produce requests in flight and subscribe responses being sent, all streams together; past it streams wait (at least 1048576)")
-	f.Int64Var(&cfg.MaxStreamInflightBytes, "max-stream-inflight-bytes", cfg.MaxStreamInflightBytes, "most of the memory budget one stream holds (65536 to --max-inflight-bytes)")
+	// NB: 0, not the default, so that a smaller --max-inflight-bytes alone
+	// is valid: zero takes 32 MiB or the budget, whichever is smaller.
+	f.Int64Var(&cfg.MaxStreamInflightBytes, "max-stream-inflight-bytes", 0, "most of the memory budget one stream holds, 65536 to --max-inflight-bytes (default 33554432, or --max-inflight-bytes if smaller)")
 	f.Uint32Var(&cfg.MaxConcurrentStreams, "max-concurrent-streams", cfg.MaxConcurrentStreams, "most calls open at once on one client connection")
 	f.DurationVar(&cfg.KeepaliveTime, "keepalive-time", cfg.KeepaliveTime, "ping a connection silent this long")
 	f.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "close a connection whose ping is not answered within this")
