@@ -109,16 +109,21 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
-		responses <- func() *runnelv1.ProduceResponse {
+		// NB: the ack is awaited here, not by the sender, so that the
+		// request's budget comes back as soon as the ack is known (the
+		// batch is then in the log, and raft holds no copy of it), even
+		// while the sender waits for a client that does not read acks.
+		acked := make(chan *runnelv1.ProduceResponse, 1)
+		go func() {
 			acks, err := pending.Wait(ctx)
-			// NB: once the ack is known the batch is in the log, and raft
-			// holds no copy of it in memory.
 			held.release()
 			if err != nil {
-				return produceError(id, acks, err)
+				acked <- produceError(id, acks, err)
+				return
 			}
-			return &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
-		}
+			acked <- &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
+		}()
+		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
 }
 
