@@ -83,7 +83,14 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		}
 		return err
 	}
-	requests, received := receive(ctx, stream, s.budget.stream(s.streamBytes))
+	// NB: the requests one broker forwards to this one share one stream
+	// (forward.go), the producers of many clients: that stream is bounded
+	// by the broker's budget alone.
+	share := s.streamBytes
+	if forwardedCall(ctx) {
+		share = s.budget.size
+	}
+	requests, received := receive(ctx, stream, s.budget.stream(share))
 	for {
 		var req *produceRequest
 		select {
