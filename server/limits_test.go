@@ -219,8 +219,9 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 1.5 MiB: more than the subscription left (it holds one response of
-	// about 1 MiB, and waits to build the next).
+	// 1.5 MiB, charged twice (produceCopies): more than the subscription
+	// left (it holds one response of about 1 MiB, and waits to build the
+	// next), so it waits for the whole budget.
 	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	}
 	mustAck(t, resp)
 
-	// 3 MiB, over the whole budget: it takes all of it, alone.
+	// 3 MiB, over the whole budget even once: it takes all of it, alone.
 	if err := stream.Send(bigRequest("t", 0, 6, 512<<10)); err != nil {
 		t.Fatal(err)
 	}
