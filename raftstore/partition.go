@@ -284,7 +284,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		Applied:                   applied,
 		MaxSizePerMsg:             4 << 20,
 		MaxCommittedSizePerReady:  64 << 20,
-		MaxUncommittedEntriesSize: 1 << 30,
+		MaxUncommittedEntriesSize: uint64(s.cfg.MaxUncommittedBytes),
 		MaxInflightMsgs:           256,
 		CheckQuorum:               true,
 		PreVote:                   true,

@@ -40,8 +40,21 @@ type Config struct {
 	// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
 	// polled). Default 10s.
 	ReplicaLagTime time.Duration
-	Logger         *slog.Logger
+	// MaxUncommittedBytes bounds the entries a partition's leader holds
+	// appended but not committed (raft's MaxUncommittedEntriesSize): past
+	// it a proposal is dropped (ErrNotLeader). The server's memory budget
+	// bounds what its own producers propose below this, so that they wait
+	// rather than fail; this bound is the backstop for proposals raft
+	// forwards from followers. Default 256 MiB, at least
+	// MinUncommittedBytes.
+	MaxUncommittedBytes int64
+	Logger              *slog.Logger
 }
+
+// MinUncommittedBytes is the least MaxUncommittedBytes may be: room for
+// two of the largest entries, so that a large batch behind another is not
+// dropped.
+const MinUncommittedBytes = 2 * MaxEntryBytes
 
 // DefaultConfig returns the configuration used for unset fields.
 func DefaultConfig() Config {
@@ -53,6 +66,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: time.Minute,
 		ProposalTimeout:        10 * time.Second,
 		ReplicaLagTime:         10 * time.Second,
+		MaxUncommittedBytes:    256 << 20,
 		Logger:                 slog.Default(),
 	}
 }
@@ -77,6 +91,10 @@ func (c Config) withDefaults() Config {
 	if c.ProposalTimeout <= 0 {
 		c.ProposalTimeout = d.ProposalTimeout
 	}
+	if c.MaxUncommittedBytes <= 0 {
+		c.MaxUncommittedBytes = d.MaxUncommittedBytes
+	}
+	c.MaxUncommittedBytes = max(c.MaxUncommittedBytes, MinUncommittedBytes)
 	if c.ReplicaLagTime <= 0 {
 		c.ReplicaLagTime = d.ReplicaLagTime
 	}

@@ -68,7 +68,9 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 			r.err = fmt.Errorf("the request is %d bytes, over the broker's limit of %d (--max-request-bytes): send fewer or smaller records per request", n, c.limits.bytes)
 			return nil
 		}
-		r.err = r.parse(data.Materialize(), c.limits.records)
+		b := data.Materialize()
+		r.size = int64(cap(b))
+		r.err = r.parse(b, c.limits.records)
 		return nil
 	}
 	if m, ok := v.(*encodedMessage); ok {
@@ -91,6 +93,10 @@ type produceRequest struct {
 	correlationID uint64
 	acks          runnelv1.Acks
 	err           error // why the message is malformed
+	// size is the memory the request holds (its copy of the message), and
+	// lease that much of the memory budget (produce.go).
+	size  int64
+	lease lease
 }
 
 // parse reads a ProduceRequest of at most maxRecords records (0: no

@@ -50,6 +50,42 @@ type Config struct {
 	// before any is parsed: each costs the broker about 200 bytes of
 	// memory however small it is. Default 100000, at most 1000000.
 	MaxRequestRecords int
+	// MaxInflightBytes is the broker-wide memory budget for the streams it
+	// serves, like Kafka's queued.max.request.bytes: the bytes of every
+	// produce request from receipt until its ack is known, and of every
+	// subscribe response from the read that builds it until gRPC took it.
+	// Once it is spent, produce streams stop reading requests and
+	// subscriptions stop reading the log until bytes free: gRPC flow
+	// control pushes back on the clients, nothing fails. Default 256 MiB,
+	// at least 1 MiB.
+	MaxInflightBytes int64
+	// MaxStreamInflightBytes is the most of MaxInflightBytes one stream
+	// holds at once, so that one slow stream cannot hold the whole budget:
+	// a produce stream's unacknowledged requests, a subscription's
+	// responses not yet sent (a subscription holds at most two responses
+	// of its max_batch_bytes, whatever this says). A request larger than
+	// it proceeds alone on its stream. Default 32 MiB, at least 64 KiB and
+	// at most MaxInflightBytes.
+	MaxStreamInflightBytes int64
+	// MaxConcurrentStreams bounds the calls one client connection has open
+	// at once (gRPC's MaxConcurrentStreams; a client opening more waits
+	// for one to end). Default 1024.
+	MaxConcurrentStreams uint32
+	// KeepaliveTime is how long a connection may be silent before the
+	// broker pings it, and KeepaliveTimeout how long it then waits for the
+	// answer before closing it: a client that vanished (a network cut, a
+	// killed host) frees its streams and their budget within their sum.
+	// Defaults 1 minute and 20 seconds.
+	KeepaliveTime    time.Duration
+	KeepaliveTimeout time.Duration
+	// KeepaliveMinTime is the shortest interval at which a client may ping
+	// (with or without calls open); a client pinging more often is
+	// disconnected (GOAWAY too_many_pings). Default 10 seconds.
+	KeepaliveMinTime time.Duration
+	// MaxConnectionIdle closes a connection that has had no call open for
+	// this long, like Kafka's connections.max.idle.ms (clients reconnect
+	// on their next call). Default 10 minutes.
+	MaxConnectionIdle time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -67,6 +103,17 @@ const (
 	MaxRequestRecordsLimit   = 1_000_000
 )
 
+// Memory and connection limits' defaults (see Config).
+const (
+	DefaultMaxInflightBytes       = 256 << 20
+	DefaultMaxStreamInflightBytes = 32 << 20
+	DefaultMaxConcurrentStreams   = 1024
+	DefaultKeepaliveTime          = time.Minute
+	DefaultKeepaliveTimeout       = 20 * time.Second
+	DefaultKeepaliveMinTime       = 10 * time.Second
+	DefaultMaxConnectionIdle      = 10 * time.Minute
+)
+
 // DefaultConfig is the single-node sidecar default.
 func DefaultConfig() Config {
 	return Config{
@@ -77,6 +124,13 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: time.Minute,
 		MaxRequestBytes:        DefaultMaxRequestBytes,
 		MaxRequestRecords:      DefaultMaxRequestRecords,
+		MaxInflightBytes:       DefaultMaxInflightBytes,
+		MaxStreamInflightBytes: DefaultMaxStreamInflightBytes,
+		MaxConcurrentStreams:   DefaultMaxConcurrentStreams,
+		KeepaliveTime:          DefaultKeepaliveTime,
+		KeepaliveTimeout:       DefaultKeepaliveTimeout,
+		KeepaliveMinTime:       DefaultKeepaliveMinTime,
+		MaxConnectionIdle:      DefaultMaxConnectionIdle,
 		ShutdownTimeout:        10 * time.Second,
 		Logger:                 slog.Default(),
 	}
@@ -104,6 +158,27 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRequestRecords == 0 {
 		c.MaxRequestRecords = d.MaxRequestRecords
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = d.MaxInflightBytes
+	}
+	if c.MaxStreamInflightBytes == 0 {
+		c.MaxStreamInflightBytes = min(d.MaxStreamInflightBytes, c.MaxInflightBytes)
+	}
+	if c.MaxConcurrentStreams == 0 {
+		c.MaxConcurrentStreams = d.MaxConcurrentStreams
+	}
+	if c.KeepaliveTime == 0 {
+		c.KeepaliveTime = d.KeepaliveTime
+	}
+	if c.KeepaliveTimeout == 0 {
+		c.KeepaliveTimeout = d.KeepaliveTimeout
+	}
+	if c.KeepaliveMinTime == 0 {
+		c.KeepaliveMinTime = d.KeepaliveMinTime
+	}
+	if c.MaxConnectionIdle == 0 {
+		c.MaxConnectionIdle = d.MaxConnectionIdle
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
@@ -164,7 +239,14 @@ func (c Config) Validate() error {
 	if c.MaxRequestRecords < 1 || c.MaxRequestRecords > MaxRequestRecordsLimit {
 		errs = append(errs, fmt.Errorf("max request records %d: want 1 to %d", c.MaxRequestRecords, MaxRequestRecordsLimit))
 	}
-	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 {
+	if c.MaxInflightBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("max inflight bytes %d: want at least 1 MiB (1048576)", c.MaxInflightBytes))
+	}
+	if c.MaxStreamInflightBytes < 64<<10 || c.MaxStreamInflightBytes > c.MaxInflightBytes {
+		errs = append(errs, fmt.Errorf("max stream inflight bytes %d: want 65536 to the max inflight bytes, %d", c.MaxStreamInflightBytes, c.MaxInflightBytes))
+	}
+	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
+		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

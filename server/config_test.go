@@ -29,6 +29,11 @@ func TestConfigValidate(t *testing.T) {
 		{"request bytes over the entry limit", Config{MaxRequestBytes: MaxRequestBytesLimit + 1}, "max request bytes"},
 		{"negative request bytes", Config{MaxRequestBytes: -1}, "max request bytes"},
 		{"request records over the limit", Config{MaxRequestRecords: MaxRequestRecordsLimit + 1}, "max request records"},
+		{"small budget, its stream share defaulted", Config{MaxInflightBytes: 1 << 20}, ""},
+		{"budget under 1 MiB", Config{MaxInflightBytes: 1<<20 - 1}, "max inflight bytes"},
+		{"stream share over the budget", Config{MaxInflightBytes: 64 << 20, MaxStreamInflightBytes: 64<<20 + 1}, "max stream inflight bytes"},
+		{"stream share under 64 KiB", Config{MaxStreamInflightBytes: 64<<10 - 1}, "max stream inflight bytes"},
+		{"negative keepalive", Config{KeepaliveTime: -1}, "negative"},
 	} {
 		err := tc.cfg.Validate()
 		switch {

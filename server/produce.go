@@ -16,8 +16,15 @@ import (
 
 // maxProduceInFlight bounds the requests of one Produce stream submitted
 // but not yet acknowledged: past it the stream stops reading, and gRPC
-// flow control pushes back on the client.
+// flow control pushes back on the client. Their bytes are bounded too, by
+// the stream's share of the memory budget (Config.MaxStreamInflightBytes).
 const maxProduceInFlight = 64
+
+// produceCopies is what a produce request costs the memory budget, in
+// multiples of its size: in flight, its records are held twice, as the
+// batch raft appends and as the frames the segment store writes of it
+// (the request's own copy is dropped once the batch is built).
+const produceCopies = 2
 
 type produceService struct {
 	runnelv1.UnimplementedProduceServiceServer
@@ -26,6 +33,10 @@ type produceService struct {
 	// taking requests, deliver the acks in flight and end.
 	stopping context.Context
 	streams  atomic.Int64 // the Produce calls running
+	// budget holds every request's bytes from receipt until its ack is
+	// known; one stream holds at most streamBytes of it.
+	budget      *memoryBudget
+	streamBytes int64
 }
 
 // drain waits, once stopping is done, until every Produce stream has
@@ -45,7 +56,9 @@ func (s *produceService) drain(ctx context.Context) error {
 
 // Produce reads requests in order and submits each before reading the
 // next, so requests keep their order per partition; a sender goroutine
-// waits for the acks and writes responses in request order.
+// waits for the acks and writes responses in request order. Each request's
+// bytes are held in the memory budget until its ack is known: a stream
+// that finds its share or the broker's budget spent reads no more.
 func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) error {
 	s.streams.Add(1)
 	defer s.streams.Add(-1)
@@ -70,7 +83,14 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		}
 		return err
 	}
-	requests, received := receive(ctx, stream)
+	// NB: the requests one broker forwards to this one share one stream
+	// (forward.go), the producers of many clients: that stream is bounded
+	// by the broker's budget alone.
+	share := s.streamBytes
+	if forwardedCall(ctx) {
+		share = s.budget.size
+	}
+	requests, received := receive(ctx, stream, s.budget.stream(share))
 	for {
 		var req *produceRequest
 		select {
@@ -83,24 +103,34 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		case <-s.stopping.Done():
 			return finish(toStatus(fmt.Errorf("%w: the broker is shutting down; requests not answered were not appended", broker.ErrUnavailable)))
 		}
-		id := req.correlationID
+		id, held := req.correlationID, req.lease
 		if req.err != nil {
+			held.release()
 			err := fmt.Errorf("%w: %v", broker.ErrInvalid, req.err)
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
 		pending, err := s.broker.Produce(brokerContext(ctx), req.topic, req.partition, req.records, req.acks)
 		if err != nil {
+			held.release()
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
-		responses <- func() *runnelv1.ProduceResponse {
+		// NB: the ack is awaited here, not by the sender, so that the
+		// request's budget comes back as soon as the ack is known (the
+		// batch is then in the log, and raft holds no copy of it), even
+		// while the sender waits for a client that does not read acks.
+		acked := make(chan *runnelv1.ProduceResponse, 1)
+		go func() {
 			acks, err := pending.Wait(ctx)
+			held.release()
 			if err != nil {
-				return produceError(id, acks, err)
+				acked <- produceError(id, acks, err)
+				return
 			}
-			return &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
-		}
+			acked <- &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
+		}()
+		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
 }
 
@@ -108,7 +138,12 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 // handler can stop taking them at shutdown; received gets the error that
 // ended the stream (io.EOF when the client closed it). The goroutine ends
 // with the stream.
-func receive(ctx context.Context, stream runnelv1.ProduceService_ProduceServer) (<-chan *produceRequest, <-chan error) {
+//
+// Each request takes its size from budget before the next is read, so
+// that a stream out of budget stops reading and gRPC flow control holds
+// its client back. The size of a message is known only once gRPC has read
+// it, so a waiting stream holds one request beyond the budget.
+func receive(ctx context.Context, stream runnelv1.ProduceService_ProduceServer, budget *streamBudget) (<-chan *produceRequest, <-chan error) {
 	requests := make(chan *produceRequest)
 	received := make(chan error, 1)
 	go func() {
@@ -120,9 +155,14 @@ func receive(ctx context.Context, stream runnelv1.ProduceService_ProduceServer) 
 				received <- err
 				return
 			}
+			var err error
+			if req.lease, err = budget.acquire(ctx, produceCopies*req.size); err != nil {
+				return // the stream ended
+			}
 			select {
 			case requests <- req:
 			case <-ctx.Done():
+				req.lease.release()
 				return
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -53,6 +54,7 @@ type Server struct {
 	stopping context.Context // done once Shutdown starts
 	stop     context.CancelFunc
 	produce  *produceService
+	budget   *memoryBudget // bytes held for the streams served
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -109,7 +111,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		AdvertisedAddress:      advertised,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
-		Logger:                 cfg.Logger,
+		// NB: as large as the budget: what this broker's producers propose
+		// is bounded by the budget already, and they are to wait for it,
+		// not have proposals dropped (raftstore raises it to its least).
+		MaxUncommittedBytes: cfg.MaxInflightBytes,
+		Logger:              cfg.Logger,
 	})
 	if err != nil {
 		lis.Close()
@@ -123,11 +129,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
+	s.budget = newMemoryBudget(cfg.MaxInflightBytes)
+	registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
+			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},
+			func() float64 { return float64(s.budget.held.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_budget_bytes",
+			Help: "The memory budget for streams (--max-inflight-bytes)."},
+			func() float64 { return float64(s.budget.size) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_waiting_streams",
+			Help: "Streams waiting for the memory budget to free."},
+			func() float64 { return float64(s.budget.waiting.Load()) }),
+	)
 
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
+		// Per connection: the streams a client may open, and the pings
+		// that find a client gone (see Config). NB: pings are permitted
+		// without a call open, as long as they are not too frequent, so
+		// that a client keeping an idle connection alive is not cut off.
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.MaxConnectionIdle,
+			Time:              cfg.KeepaliveTime,
+			Timeout:           cfg.KeepaliveTimeout,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             cfg.KeepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
 		// NB: recovery is innermost so that a panic becomes an Internal
 		// status that logging and metrics see like any other error.
 		grpc.ChainUnaryInterceptor(
@@ -144,9 +176,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		),
 	)
 	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b, peers: fwd})
-	s.produce = &produceService{broker: b, stopping: s.stopping}
+	s.produce = &produceService{broker: b, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	runnelv1.RegisterProduceServiceServer(s.grpc, s.produce)
-	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping})
+	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping,
+		budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes})
 	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
 	b.RegisterRaft(s.grpc)
 	raftv1.RegisterMembershipServiceServer(s.grpc, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})

@@ -29,6 +29,17 @@ type subscribeService struct {
 	// stopping is done when the server shuts down: following streams end
 	// then rather than holding the shutdown up.
 	stopping context.Context
+	// budget holds every response's bytes from the read that builds it
+	// until gRPC took it; one subscription holds at most streamBytes of
+	// it, and at most two responses' worth (see Subscribe).
+	budget      *memoryBudget
+	streamBytes int64
+}
+
+// response is an encoded SubscribeResponse and the budget it holds.
+type response struct {
+	msg  encodedMessage
+	held lease
 }
 
 // partitionCursor is one partition of a subscription.
@@ -94,13 +105,19 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark()})
 	}
 
-	batches := make(chan encodedMessage, len(cursors)+len(relays))
+	// NB: a subscription holds at most two responses: one gRPC is
+	// sending, one ready behind it. More would be read ahead for a client
+	// that may never read them, and holding the memory budget meanwhile.
+	// gRPC itself holds one more it took, until the client's flow control
+	// window lets it out.
+	budget := s.budget.stream(min(s.streamBytes, 2*int64(maxBytes)))
+	batches := make(chan response, len(cursors)+len(relays))
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range cursors {
-		g.Go(func() error { return s.follow(gctx, req, c, maxBytes, batches) })
+		g.Go(func() error { return s.follow(gctx, req, c, maxBytes, budget, batches) })
 	}
 	for _, nr := range relays {
-		g.Go(func() error { return s.relay(gctx, req, nr, batches) })
+		g.Go(func() error { return s.relay(gctx, req, nr, budget, batches) })
 	}
 	sent := make(chan error, 1)
 	go func() {
@@ -108,10 +125,11 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		for b := range batches {
 			if err == nil {
 				// NB: SendMsg, not Send: the response is already encoded.
-				if err = stream.SendMsg(b); err != nil {
+				if err = stream.SendMsg(b.msg); err != nil {
 					cancel()
 				}
 			}
+			b.held.release()
 		}
 		sent <- err
 	}()
@@ -128,8 +146,9 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 
 // follow reads one partition into out: up to c.end, or forever when the
 // request follows, parking on the partition's notifier at the high
-// watermark. Responses are built straight from the stored batches.
-func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRequest, c *partitionCursor, maxBytes int, out chan<- encodedMessage) error {
+// watermark. Responses are built straight from the stored batches, each
+// once budget holds room for it.
+func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRequest, c *partitionCursor, maxBytes int, budget *streamBudget, out chan<- response) error {
 	end := int64(math.MaxInt64)
 	if !req.Follow {
 		end = c.end
@@ -138,15 +157,29 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 		if c.next >= end {
 			return nil
 		}
+		// NB: the response is about maxBytes: its room is taken before it
+		// is read, and adjusted to what it is once built (more when its
+		// first record alone is larger).
+		held, err := budget.acquire(ctx, int64(maxBytes))
+		if err != nil {
+			return err
+		}
 		changed := c.reader.Changed() // NB: before reading, so no wake-up is lost
 		resp, n, next, err := c.reader.AppendResponse(nil, c.next, end, maxBytes)
+		if err == nil && n > 0 {
+			err = held.resize(ctx, int64(cap(resp)))
+		}
+		if err != nil || n == 0 {
+			held.release()
+		}
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			select {
-			case out <- encodedMessage(resp):
+			case out <- response{msg: resp, held: held}:
 			case <-ctx.Done():
+				held.release()
 				return ctx.Err()
 			}
 			c.next = next
@@ -164,7 +197,7 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 // to it on a replica (any replica serves committed records) and passes
 // the responses on as they come. A replica that is unavailable before it
 // sent anything is skipped for the next.
-func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, out chan<- encodedMessage) error {
+func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, budget *streamBudget, out chan<- response) error {
 	sub := proto.CloneOf(req)
 	sub.Partitions = []int32{nr.Partition}
 	var lastErr error = nr
@@ -192,9 +225,16 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 				}
 				return err
 			}
+			// NB: its size is known once gRPC has read it: wait for its
+			// budget before reading the next.
+			held, err := budget.acquire(ctx, int64(cap(msg)))
+			if err != nil {
+				return err
+			}
 			select {
-			case out <- msg:
+			case out <- response{msg: msg, held: held}:
 			case <-ctx.Done():
+				held.release()
 				return ctx.Err()
 			}
 		}

@@ -73,6 +73,15 @@ partitions moved to it with "runnel partition reassign".`,
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest produce request taken, encoded (at most 33619968)")
 	f.IntVar(&cfg.MaxRequestRecords, "max-request-records", cfg.MaxRequestRecords, "most records in one produce request (at most 1000000)")
+	f.Int64Var(&cfg.MaxInflightBytes, "max-inflight-bytes", cfg.MaxInflightBytes, "memory budget for produce requests in flight and subscribe responses being sent, all streams together; past it streams wait (at least 1048576)")
+	// NB: 0, not the default, so that a smaller --max-inflight-bytes alone
+	// is valid: zero takes 32 MiB or the budget, whichever is smaller.
+	f.Int64Var(&cfg.MaxStreamInflightBytes, "max-stream-inflight-bytes", 0, "most of the memory budget one stream holds, 65536 to --max-inflight-bytes (default 33554432, or --max-inflight-bytes if smaller)")
+	f.Uint32Var(&cfg.MaxConcurrentStreams, "max-concurrent-streams", cfg.MaxConcurrentStreams, "most calls open at once on one client connection")
+	f.DurationVar(&cfg.KeepaliveTime, "keepalive-time", cfg.KeepaliveTime, "ping a connection silent this long")
+	f.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "close a connection whose ping is not answered within this")
+	f.DurationVar(&cfg.KeepaliveMinTime, "keepalive-min-time", cfg.KeepaliveMinTime, "disconnect a client that pings more often than this")
+	f.DurationVar(&cfg.MaxConnectionIdle, "max-connection-idle", cfg.MaxConnectionIdle, "close a connection with no call open for this long")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	return cmd
 }

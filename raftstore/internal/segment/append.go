@@ -96,10 +96,21 @@ func (l *Log) write(entries []raftpb.Entry) error {
 	return l.flush(s, lastIndex, lastTerm, next, maxTS)
 }
 
+// maxKeptBuffer is the largest write buffer a log keeps between appends.
+const maxKeptBuffer = 1 << 20
+
 // flush writes the buffered frames to s and publishes them with the given
 // state.
 func (l *Log) flush(s *segment, lastIndex, lastTerm uint64, next, maxTS int64) error {
-	defer func() { l.buf, l.pending = l.buf[:0], l.pending[:0] }()
+	defer func() {
+		l.buf, l.pending = l.buf[:0], l.pending[:0]
+		// NB: a burst grows buf to a whole append group (many entries of
+		// up to 32 MiB); kept, it would stay that large for the life of
+		// the partition, each partition's largest burst held at once.
+		if cap(l.buf) > maxKeptBuffer {
+			l.buf = nil
+		}
+	}()
 	if len(l.buf) == 0 {
 		return nil
 	}

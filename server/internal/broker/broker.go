@@ -64,7 +64,10 @@ type Config struct {
 	// Forwarder carries produce requests for partitions not replicated
 	// here to their replicas (nil: such requests fail UNAVAILABLE).
 	Forwarder Forwarder
-	Logger    *slog.Logger
+	// MaxUncommittedBytes is each partition's bound on entries appended
+	// but not committed (raftstore.Config.MaxUncommittedBytes).
+	MaxUncommittedBytes int64
+	Logger              *slog.Logger
 }
 
 // Broker is one broker's topics, partitions and consumer offsets.
@@ -122,6 +125,7 @@ func New(cfg Config) (*Broker, error) {
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		MaxUncommittedBytes:    cfg.MaxUncommittedBytes,
 		Transport:              b.transport,
 		Logger:                 cfg.Logger,
 	})

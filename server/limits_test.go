@@ -1,0 +1,262 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/client"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// liveHeap is the heap the last collection marked live: what the broker
+// (in this process) holds. Not HeapInuse: while producers allocate, it
+// also counts what they allocated during the collection, garbage or not.
+// NB: two collections: buffers free in gRPC's pools (sync.Pool) survive
+// the first; they are garbage, not memory a stream holds.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
+// bigRequest is a request of n records of size bytes each.
+func bigRequest(topic string, partition int32, n, size int) *runnelv1.ProduceRequest {
+	req := &runnelv1.ProduceRequest{Topic: topic, Partition: ptr(partition)}
+	for range n {
+		req.Records = append(req.Records, &runnelv1.Record{Value: bytes.Repeat([]byte{'x'}, size)})
+	}
+	return req
+}
+
+// slowClient dials the broker with gRPC's smallest flow-control windows
+// (which also turns off its window growth), so that what a client that
+// never reads takes in its own transport stays small: the test measures
+// the broker.
+func slowClient(t *testing.T, b *testBroker) *client.Client {
+	t.Helper()
+	c, err := client.Dial(b.srv.Addr().String(), client.WithDialOptions(
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestMemoryBudgetBoundsSlowStreams opens 16 subscriptions that never
+// read, over 8 partitions holding 4 MiB each, and 8 produce streams that
+// push 1 MiB requests without reading their acks: the broker's heap grows
+// by less than its budget (64 MiB) plus what gRPC holds outside it (56
+// MiB, see below) plus 8 MiB of slack: 128 MiB. Measured: about 33 MiB
+// with the subscriptions stuck, at most about 100 MiB at the peak while
+// producing. Without the budget the stuck subscriptions alone grew it by
+// about 190 MiB (and never wait for budget).
+// Meanwhile the producers and another reader make progress.
+func TestMemoryBudgetBoundsSlowStreams(t *testing.T) {
+	const (
+		budget     = 64 << 20
+		streamCap  = 8 << 20
+		partitions = 8
+		slowSubs   = 16
+		producers  = 8
+		requests   = 32 // per producer, of 1 MiB
+		batchBytes = 1 << 20
+	)
+	b := startBrokerWith(t, "", func(c *Config) {
+		c.MaxInflightBytes, c.MaxStreamInflightBytes = budget, streamCap
+	})
+	b.createTopic("stored", partitions, nil)
+	b.createTopic("incoming", producers, nil)
+	for p := range int32(partitions) {
+		for _, resp := range b.produceAll(bigRequest("stored", p, 16, 64<<10), bigRequest("stored", p, 16, 64<<10),
+			bigRequest("stored", p, 16, 64<<10), bigRequest("stored", p, 16, 64<<10)) {
+			mustAck(t, resp)
+		}
+	}
+	// NB: the producers' requests are the test's, built before the
+	// baseline.
+	reqs := make([]*runnelv1.ProduceRequest, producers)
+	for p := range reqs {
+		reqs[p] = bigRequest("incoming", int32(p), 16, 64<<10)
+	}
+	before := liveHeap()
+
+	slow := slowClient(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range slowSubs {
+		if _, err := slow.Subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: "stored", MaxBatchBytes: batchBytes}); err != nil {
+			t.Fatalf("subscription %d: %v", i, err)
+		}
+	}
+	// Stuck: every partition reader of every subscription waits for its
+	// subscription's share, held by a response the client never reads
+	// (gRPC holds one more, taken from the budget's account).
+	waitFor(t, 30*time.Second, "the slow subscriptions to be stuck", func() bool {
+		return b.srv.budget.waitingStream.Load() == slowSubs*partitions
+	})
+	stuck := liveHeap()
+
+	// The producers run beside them: each sends all its requests before
+	// it reads an ack.
+	var (
+		peak uint64 // written by the sampler until sampled is closed
+		wg   sync.WaitGroup
+	)
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			peak = max(peak, liveHeap())
+		}
+	}()
+	pc := b.client
+	errs := make(chan error, producers)
+	for p := range int32(producers) {
+		wg.Go(func() {
+			stream, err := pc.Produce.Produce(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			req := reqs[p]
+			for range requests {
+				if err := stream.Send(req); err != nil {
+					errs <- err
+					return
+				}
+			}
+			stream.CloseSend()
+			for range requests {
+				resp, err := stream.Recv()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if resp.Error != nil {
+					errs <- status.ErrorProto(resp.Error)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	<-sampled
+	close(errs)
+	for err := range errs {
+		t.Fatalf("producer beside the slow subscriptions: %v", err)
+	}
+	// Another reader of the stored records is not held up either.
+	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "stored", Partitions: []int32{3}})
+	if err != nil || len(got[3]) != 4*16 {
+		t.Fatalf("reader beside the slow subscriptions: %d records, %v; want 64", len(got[3]), err)
+	}
+	after := liveHeap()
+	const mib = 1 << 20
+	// Outside the budget, gRPC holds per connection what its flow-control
+	// windows let in (at most 16 MiB, its window growth's ceiling; two
+	// connections), and per stream one message: the response it took from
+	// each slow subscription, the request each producer read beyond the
+	// budget while it waits. 8 MiB of slack.
+	const transport = 2*16<<20 + slowSubs*batchBytes + producers*1<<20
+	limit := uint64(budget + transport + 8<<20)
+	t.Logf("live heap: %d MiB before, %d MiB with the subscriptions stuck, peak %d MiB while producing, %d MiB after; limit: %d MiB over before",
+		before/mib, stuck/mib, peak/mib, after/mib, limit/mib)
+	for _, m := range []struct {
+		what string
+		heap uint64
+	}{{"with the subscriptions stuck", stuck}, {"while producing", peak}, {"after producing", after}} {
+		if m.heap > before && m.heap-before > limit {
+			t.Errorf("heap %s grew by %d MiB, over the budget and its margin (%d MiB)", m.what, (m.heap-before)/mib, limit/mib)
+		}
+	}
+}
+
+// TestBudgetBlockedStreamResumes: a subscription that never reads holds
+// half of a 2 MiB budget; a producer then waits for budget, and goes on once the
+// subscription ends. A request larger than the whole budget proceeds
+// alone. Nothing stays held.
+func TestBudgetBlockedStreamResumes(t *testing.T) {
+	const budget = 2 << 20
+	b := startBrokerWith(t, "", func(c *Config) { c.MaxInflightBytes = budget })
+	b.createTopic("t", 1, nil)
+	for range 8 {
+		mustAck(t, b.produce(bigRequest("t", 0, 16, 64<<10)))
+	}
+
+	slow := slowClient(t, b)
+	subCtx, endSub := context.WithCancel(context.Background())
+	defer endSub()
+	if _, err := slow.Subscribe.Subscribe(subCtx, &runnelv1.SubscribeRequest{Topic: "t", MaxBatchBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the subscription to hold its share", func() bool {
+		return b.srv.budget.waitingStream.Load() == 1
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := b.client.Produce.Produce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.5 MiB, charged twice (produceCopies): more than the subscription
+	// left (it holds one response of about 1 MiB, and waits to build the
+	// next), so it waits for the whole budget.
+	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the producer to wait for budget", func() bool {
+		return b.srv.budget.waiting.Load() == 1
+	})
+	// Operators see it too.
+	metrics, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	if err != nil || !strings.Contains(string(text), "\nrunnel_inflight_waiting_streams 1\n") {
+		t.Errorf("/metrics does not show the waiting stream (%v):\n%s", err, text)
+	}
+	endSub()
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAck(t, resp)
+
+	// 3 MiB, over the whole budget even once: it takes all of it, alone.
+	if err := stream.Send(bigRequest("t", 0, 6, 512<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	mustAck(t, resp)
+	stream.CloseSend()
+	waitFor(t, 10*time.Second, "the budget to be free", func() bool { return b.srv.budget.held.Load() == 0 })
+	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "t"})
+	if err != nil || len(got[0]) != 8*16+24+6 {
+		t.Fatalf("read back %d records, %v; want %d", len(got[0]), err, 8*16+24+6)
+	}
+}
