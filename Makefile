@@ -25,7 +25,7 @@ build: ## Build runnel (and the pinned grpcurl) into bin/
 
 .PHONY: run
 run: build ## Build and start a single-node broker (data in ./data, gRPC on 127.0.0.1:7400)
-	$(RUNNEL) serve --data-dir ./data --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401
+	$(RUNNEL) serve --data-dir ./data --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 --peer-listen 127.0.0.1:7402
 
 $(VENV)/.installed: sdk/python/requirements.txt
 	python3 -m venv $(VENV)

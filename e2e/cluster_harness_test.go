@@ -16,7 +16,10 @@ import (
 type cluster struct {
 	t       *testing.T
 	brokers []*broker // brokers[i] has node id i+1
-	addrs   []string  // their gRPC addresses, fixed across restarts
+	addrs   []string  // their client gRPC addresses, fixed across restarts
+	// peerAddrs are their peer listeners' addresses, which the proxies
+	// carry the other brokers' traffic to.
+	peerAddrs []string
 	// proxies[[2]int{i, j}] carries broker i's raft traffic to broker j.
 	proxies map[[2]int]*proxy
 }
@@ -26,11 +29,12 @@ func startCluster(t *testing.T, n int) *cluster {
 	c := &cluster{t: t, proxies: map[[2]int]*proxy{}}
 	for range n {
 		c.addrs = append(c.addrs, freeAddr(t))
+		c.peerAddrs = append(c.peerAddrs, freeAddr(t))
 	}
 	for i := range n {
 		for j := range n {
 			if i != j {
-				c.proxies[[2]int{i, j}] = startProxy(t, c.addrs[j])
+				c.proxies[[2]int{i, j}] = startProxy(t, c.peerAddrs[j])
 			}
 		}
 	}
@@ -38,14 +42,14 @@ func startCluster(t *testing.T, n int) *cluster {
 	for i := range n {
 		var peers []string
 		for j := range n {
-			addr := c.addrs[j]
+			addr := c.peerAddrs[j]
 			if i != j {
 				addr = c.proxies[[2]int{i, j}].addr()
 			}
 			peers = append(peers, fmt.Sprintf("%d=%s", j+1, addr))
 		}
 		c.brokers = append(c.brokers, launchBroker(t, filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
-			"--node-id", fmt.Sprint(i+1), "--listen", c.addrs[i], "--peers", strings.Join(peers, ",")))
+			"--node-id", fmt.Sprint(i+1), "--listen", c.addrs[i], "--peer-listen", c.peerAddrs[i], "--peers", strings.Join(peers, ",")))
 	}
 	for _, b := range c.brokers {
 		b.waitServing()

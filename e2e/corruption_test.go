@@ -70,7 +70,7 @@ func damagedPartition(t *testing.T, records, batch int, pick func(frames []int) 
 func TestCorruptionInTheTailIsRefused(t *testing.T) {
 	// Four small frames: the whole segment is the tail recovery scans.
 	dir, file, damaged := damagedPartition(t, 20, 5, func(frames []int) int { return len(frames) / 2 })
-	cmd := exec.Command(bins.runnel, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	cmd := exec.Command(bins.runnel, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0")
 	done := make(chan struct{})
 	var (
 		out []byte

@@ -78,7 +78,7 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 // arguments override earlier ones.
 func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, extraArgs...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(bins.runnel, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

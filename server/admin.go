@@ -106,7 +106,7 @@ func (s *adminService) askLeaders(ctx context.Context, topic string, parts []*ru
 		if !ok {
 			return nil
 		}
-		conn, err := s.peers.conn(m.Address)
+		conn, err := s.peers.conn(m.PeerAddress)
 		if err != nil {
 			return nil
 		}
@@ -153,7 +153,7 @@ func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.Descri
 	if controller != 0 && controller != s.broker.NodeID() && !forwardedCall(ctx) {
 		// Only the controller knows which brokers answer it.
 		if m, ok := s.broker.Member(controller); ok {
-			if conn, err := s.peers.conn(m.Address); err == nil {
+			if conn, err := s.peers.conn(m.PeerAddress); err == nil {
 				fctx, cancel := context.WithTimeout(forwardingContext(ctx), time.Second)
 				resp, err := runnelv1.NewAdminServiceClient(conn).DescribeCluster(fctx, req)
 				cancel()

@@ -17,10 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/runnel-broker/runnel/client"
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -44,7 +48,8 @@ func startCluster(t *testing.T, n int) []*testBroker {
 		wg.Go(func() {
 			b := &testBroker{t: t, cfg: Config{
 				DataDir:    t.TempDir(),
-				Listen:     peers[int32(i+1)],
+				Listen:     "127.0.0.1:0",
+				PeerListen: peers[int32(i+1)],
 				HTTPListen: "127.0.0.1:0",
 				NodeID:     int32(i + 1),
 				Peers:      peers,
@@ -527,7 +532,7 @@ func TestJoinRunningCluster(t *testing.T) {
 	p := int32(0)
 	mustAck(t, brokers[0].produce(&runnelv1.ProduceRequest{Topic: "grow", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("before")}}}))
 
-	joined := startJoined(t, 4, brokers[1].srv.Addr().String())
+	joined := startJoined(t, 4, brokers[1].srv.PeerAddr().String())
 	eventually(t, "broker 4 online in the cluster", func() error {
 		c, err := brokers[0].client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
 		if err != nil {
@@ -558,8 +563,8 @@ func TestJoinRunningCluster(t *testing.T) {
 		})
 	}
 
-	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 2,
-		Join: brokers[0].srv.Addr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 2,
+		Join: brokers[0].srv.PeerAddr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "another id") {
 		t.Fatalf("joining under a taken id: %v, want AlreadyExists saying to pick another id", err)
 	}
@@ -569,8 +574,8 @@ func TestJoinRunningCluster(t *testing.T) {
 	single.stop()
 	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = New(jctx, Config{DataDir: single.dir, Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 5,
-		Join: brokers[0].srv.Addr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, err = New(jctx, Config{DataDir: single.dir, Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 5,
+		Join: brokers[0].srv.PeerAddr().String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err == nil || !strings.Contains(err.Error(), "join with an empty data directory") {
 		t.Fatalf("joining with another cluster's data directory: %v, want a refusal", err)
 	}
@@ -584,6 +589,7 @@ func startJoined(t *testing.T, id int32, seed string) *testBroker {
 	srv, err := New(ctx, Config{
 		DataDir:    t.TempDir(),
 		Listen:     "127.0.0.1:0",
+		PeerListen: "127.0.0.1:0",
 		HTTPListen: "127.0.0.1:0",
 		NodeID:     id,
 		Join:       seed,
@@ -648,7 +654,7 @@ func TestStartRefusesOtherPeers(t *testing.T) {
 	b.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 1,
+	_, err := New(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", NodeID: 1,
 		Peers:  map[int32]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.1:3"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err == nil || !strings.Contains(err.Error(), "initial brokers are [1]") {
@@ -694,7 +700,7 @@ func TestStartWithPeersDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: peers[1], HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers,
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: peers[1], HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	// NB: a new data directory waits for a quorum of peers to say
 	// whether their cluster exists (its transport runs meanwhile).
@@ -760,5 +766,57 @@ func TestWipedBrokerRejoins(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("read through the wiped broker %q, want %q", got, want)
+	}
+}
+
+// TestPeerListenerIsSeparate: the raft transport and the membership
+// service answer only on the peer listener, and the client listener does
+// not take a client's word that its call was forwarded by a broker: the
+// broker forwards it to the partition's replica as for any client.
+func TestPeerListenerIsSeparate(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	b := brokers[0]
+	clientConn, err := grpc.NewClient(b.srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clientConn.Close()
+	if _, err := raftv1.NewMembershipServiceClient(clientConn).Identify(ctx, &raftv1.IdentifyRequest{NodeId: 9}); status.Code(err) != codes.Unimplemented {
+		t.Errorf("Identify on the client listener: %v, want Unimplemented", err)
+	}
+	stream, err := raftv1.NewRaftServiceClient(clientConn).Stream(ctx)
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("the raft transport on the client listener: %v, want Unimplemented", err)
+	}
+	peerConn, err := grpc.NewClient(b.srv.PeerAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peerConn.Close()
+	if resp, err := raftv1.NewMembershipServiceClient(peerConn).Identify(ctx, &raftv1.IdentifyRequest{NodeId: 9}); err != nil || resp.ClusterId == "" {
+		t.Errorf("Identify on the peer listener: %v, %v; want the cluster's id", resp, err)
+	}
+
+	if _, err := b.client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "elsewhere", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	owner := describe(t, b, "elsewhere").Partitions[0].Replicas[0]
+	other := brokers[owner%3] // holds no replica
+	fwdCtx := metadata.AppendToOutgoingContext(ctx, forwardedHeader, "1")
+	ps, err := other.client.Produce.Produce(fwdCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := int32(0)
+	if err := ps.Send(&runnelv1.ProduceRequest{Topic: "elsewhere", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("v")}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ps.Recv()
+	if err != nil || resp.Error != nil || len(resp.Acks) != 1 {
+		t.Fatalf("a client's produce claiming to be forwarded, through a broker with no replica: %v %v; want it forwarded and acked", resp, err)
 	}
 }

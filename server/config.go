@@ -19,23 +19,35 @@ import (
 type Config struct {
 	// DataDir holds the partitions' data.
 	DataDir string
-	// Listen is the gRPC address; HTTPListen serves /metrics and /healthz.
+	// Listen is the gRPC address clients call; HTTPListen serves
+	// /metrics and /healthz.
 	Listen     string
 	HTTPListen string
+	// PeerListen is the gRPC address the other brokers call: the raft
+	// transport, joining, and the calls one broker forwards to another.
+	// Clients are not served there, and the raft transport is not
+	// served to clients: keep it on a network only brokers reach.
+	// Default 127.0.0.1:7402.
+	PeerListen string
 	// NodeID is this broker's id in the cluster.
 	NodeID int32
 	// Peers lists the brokers of the initial cluster, this one included:
-	// node id to the gRPC address the others reach it on (see ParsePeers).
-	// Empty: a single broker.
+	// node id to the peer address the others reach it on (see
+	// ParsePeers). Empty: a single broker.
 	Peers map[int32]string
-	// Advertise is the gRPC address other brokers and clients reach this
-	// one on, when it is not Listen (which may be 0.0.0.0:PORT): a DNS
-	// name, say. A broker joining registers it; in a static cluster,
-	// Peers says it. Default: Listen's address once bound.
+	// Advertise is the gRPC address clients reach this broker on, when it
+	// is not Listen's (which may be 0.0.0.0:PORT): a DNS name, say. The
+	// broker registers it with the cluster; leader hints and
+	// DescribeCluster report it. Default: Listen's address once bound.
 	Advertise string
-	// Join is the address of a broker of a running cluster to join (any
-	// one: it registers this broker with the cluster). It is kept on every
-	// restart; joining again at the same address changes nothing.
+	// AdvertisePeer is the address the other brokers reach this one on,
+	// when it is not PeerListen's: a broker joining registers it; in a
+	// static cluster, Peers says it. Default: PeerListen's address once
+	// bound.
+	AdvertisePeer string
+	// Join is the peer address of a broker of a running cluster to join
+	// (any one: it registers this broker with the cluster). It is kept on
+	// every restart; joining again at the same address changes nothing.
 	// Exclusive with Peers.
 	Join string
 	// RetentionCheckInterval is how often partitions delete old segments.
@@ -120,6 +132,7 @@ func DefaultConfig() Config {
 		DataDir:                "./data",
 		Listen:                 "127.0.0.1:7400",
 		HTTPListen:             "127.0.0.1:7401",
+		PeerListen:             "127.0.0.1:7402",
 		NodeID:                 1,
 		RetentionCheckInterval: time.Minute,
 		MaxRequestBytes:        DefaultMaxRequestBytes,
@@ -146,6 +159,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HTTPListen == "" {
 		c.HTTPListen = d.HTTPListen
+	}
+	if c.PeerListen == "" {
+		c.PeerListen = d.PeerListen
 	}
 	if c.NodeID == 0 {
 		c.NodeID = d.NodeID
@@ -199,6 +215,9 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 		errs = append(errs, fmt.Errorf("http listen address %q: %w", c.HTTPListen, err))
 	}
+	if _, _, err := net.SplitHostPort(c.PeerListen); err != nil {
+		errs = append(errs, fmt.Errorf("peer listen address %q: %w", c.PeerListen, err))
+	}
 	if c.NodeID < 0 {
 		errs = append(errs, fmt.Errorf("node id %d: must be positive", c.NodeID))
 	}
@@ -218,13 +237,23 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
 			errs = append(errs, fmt.Errorf("advertised address %q: %w", c.Advertise, err))
 		}
-		if addr, ok := c.Peers[c.NodeID]; ok && addr != c.Advertise {
-			errs = append(errs, fmt.Errorf("advertised address %q is not this broker's address in the peers, %q: drop one", c.Advertise, addr))
+	}
+	if c.AdvertisePeer != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertisePeer); err != nil {
+			errs = append(errs, fmt.Errorf("advertised peer address %q: %w", c.AdvertisePeer, err))
+		}
+		if addr, ok := c.Peers[c.NodeID]; ok && addr != c.AdvertisePeer {
+			errs = append(errs, fmt.Errorf("advertised peer address %q is not this broker's address in the peers, %q: drop one", c.AdvertisePeer, addr))
+		}
+	}
+	if len(c.Peers) > 0 || c.Join != "" {
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && c.Advertise == "" && unspecifiedHost(host) {
+			errs = append(errs, fmt.Errorf("listen address %q is no address clients can reach this broker on: set the advertised address (--advertise HOST:PORT)", c.Listen))
 		}
 	}
 	if c.Join != "" {
-		if host, _, err := net.SplitHostPort(c.Listen); err == nil && c.Advertise == "" && unspecifiedHost(host) {
-			errs = append(errs, fmt.Errorf("listen address %q is no address the cluster can reach this broker on: set the advertised address (--advertise HOST:PORT)", c.Listen))
+		if host, _, err := net.SplitHostPort(c.PeerListen); err == nil && c.AdvertisePeer == "" && unspecifiedHost(host) {
+			errs = append(errs, fmt.Errorf("peer listen address %q is no address the cluster can reach this broker on: set the advertised peer address (--advertise-peer HOST:PORT)", c.PeerListen))
 		}
 		if len(c.Peers) > 0 {
 			errs = append(errs, errors.New("--join and --peers: a broker starts a cluster with --peers or joins a running one, not both"))

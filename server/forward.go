@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,10 +21,29 @@ import (
 // receiver serves it itself or fails, never forwards it again.
 const forwardedHeader = "runnel-forwarded"
 
-// forwardedCall reports whether the call was forwarded by another broker.
+// forwardedCall reports whether the call was forwarded by another broker:
+// it came in on the peer listener with the header. A client setting the
+// header gets nothing from it.
 func forwardedCall(ctx context.Context) bool {
+	if ctx.Value(peerListenerKey{}) == nil {
+		return false
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	return len(md.Get(forwardedHeader)) > 0
+}
+
+// peerListenerKey marks the context of a call that came in on the peer
+// listener (see Server.newGRPCServer).
+type peerListenerKey struct{}
+
+func markPeerUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(context.WithValue(ctx, peerListenerKey{}, true), req)
+}
+
+func markPeerStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	w := middleware.WrapServerStream(ss)
+	w.WrappedContext = context.WithValue(ss.Context(), peerListenerKey{}, true)
+	return handler(srv, w)
 }
 
 // brokerContext is the broker's view of a call's context: a forwarded
@@ -78,20 +98,20 @@ func (p *peers) conn(address string) (*grpc.ClientConn, error) {
 // Produce stream to the broker, in call order, and returns a wait for
 // the ack.
 func (p *peers) Produce(_ context.Context, to broker.Member, topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
-	conn, err := p.conn(to.Address)
+	conn, err := p.conn(to.PeerAddress)
 	if err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
-	link, ok := p.links[to.Address]
+	link, ok := p.links[to.PeerAddress]
 	if !ok {
 		link = &produceLink{conn: conn, waiting: map[uint64]chan produceResult{}}
-		p.links[to.Address] = link
+		p.links[to.PeerAddress] = link
 	}
 	p.mu.Unlock()
 	result, err := link.send(topic, partition, recs, acks)
 	if err != nil {
-		return nil, fmt.Errorf("forward to broker %d at %s: %w", to.NodeID, to.Address, err)
+		return nil, fmt.Errorf("forward to broker %d at %s: %w", to.NodeID, to.PeerAddress, err)
 	}
 	return func(ctx context.Context) (int64, error) {
 		select {
@@ -99,7 +119,7 @@ func (p *peers) Produce(_ context.Context, to broker.Member, topic string, parti
 			switch {
 			case r.err != nil:
 				return 0, fmt.Errorf("%w: forwarded to broker %d at %s: %v; the records may or may not have been appended",
-					broker.ErrUnavailable, to.NodeID, to.Address, r.err)
+					broker.ErrUnavailable, to.NodeID, to.PeerAddress, r.err)
 			case r.resp.Error != nil:
 				return 0, status.ErrorProto(r.resp.Error)
 			case len(r.resp.Acks) != 1:

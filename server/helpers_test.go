@@ -41,6 +41,7 @@ func startBrokerWith(t *testing.T, dir string, change func(*Config)) *testBroker
 	cfg := Config{
 		DataDir:                dir,
 		Listen:                 "127.0.0.1:0",
+		PeerListen:             "127.0.0.1:0",
 		HTTPListen:             "127.0.0.1:0",
 		RetentionCheckInterval: 50 * time.Millisecond,
 		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -37,13 +37,13 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 	default:
 		return nil, status.Error(codes.Unavailable, "this broker is starting: retry")
 	}
-	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address)
+	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address, req.PeerAddress)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	resp := &raftv1.JoinResponse{ClusterId: s.broker.ClusterID(), Known: known}
 	for _, m := range members {
-		resp.Brokers = append(resp.Brokers, &raftv1.Member{NodeId: m.NodeID, Address: m.Address})
+		resp.Brokers = append(resp.Brokers, &raftv1.Member{NodeId: m.NodeID, Address: m.Address, PeerAddress: m.PeerAddress})
 	}
 	return resp, nil
 }
@@ -53,26 +53,26 @@ const joinRetryInterval = time.Second
 
 // joined is what joining the cluster told this broker.
 type joined struct {
-	brokers   map[int32]string // by node id
+	brokers   map[int32]string // peer addresses by node id
 	clusterID string
 	known     bool // the cluster had this broker already
 }
 
-// join registers this broker (id, reached at address) with the cluster
-// through the broker at seed, retrying while that one is unreachable or
-// starting.
-func join(ctx context.Context, p *peers, seed string, id int32, address string, logger *slog.Logger) (joined, error) {
+// join registers this broker (id, reached by clients at address and by
+// brokers at peerAddress) with the cluster through the broker at seed (a
+// peer address), retrying while that one is unreachable or starting.
+func join(ctx context.Context, p *peers, seed string, id int32, address, peerAddress string, logger *slog.Logger) (joined, error) {
 	conn, err := p.conn(seed)
 	if err != nil {
 		return joined{}, fmt.Errorf("join %s: %w", seed, err)
 	}
 	client := raftv1.NewMembershipServiceClient(conn)
 	for {
-		resp, err := client.Join(ctx, &raftv1.JoinRequest{NodeId: id, Address: address})
+		resp, err := client.Join(ctx, &raftv1.JoinRequest{NodeId: id, Address: address, PeerAddress: peerAddress})
 		if err == nil {
 			j := joined{brokers: map[int32]string{}, clusterID: resp.ClusterId, known: resp.Known}
 			for _, m := range resp.Brokers {
-				j.brokers[m.NodeId] = m.Address
+				j.brokers[m.NodeId] = m.PeerAddress
 			}
 			logger.Info("joined the cluster", "cluster_id", resp.ClusterId, "via", seed, "brokers", FormatPeers(j.brokers))
 			return j, nil

@@ -43,13 +43,14 @@ type Server struct {
 	logger *slog.Logger
 	broker *broker.Broker
 	peers  *peers // connections to the other brokers, for forwarding
-	grpc   *grpc.Server
-	http   *http.Server
-	health *health.Server
+	// grpc serves clients on listener; peerGRPC the other brokers on
+	// peerListener (the raft transport, joining, forwarded calls).
+	grpc, peerGRPC *grpc.Server
+	http           *http.Server
+	health         *health.Server
 
-	listener     net.Listener
-	httpListener net.Listener
-	grpcDone     chan error // the gRPC server's Serve result
+	listener, peerListener, httpListener net.Listener
+	grpcDone                             chan error // both gRPC servers' Serve results
 
 	stopping context.Context // done once Shutdown starts
 	stop     context.CancelFunc
@@ -60,7 +61,7 @@ type Server struct {
 	shutdownErr  error
 }
 
-// New binds both listeners, opens the data directory (recovering it) and
+// New binds the listeners, opens the data directory (recovering it) and
 // starts the broker: gRPC answers from here on (the other brokers need it
 // while this one starts), clients get UNAVAILABLE until the broker has
 // started. Call Serve to serve HTTP and wait.
@@ -69,33 +70,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	var listeners []net.Listener
+	closeListeners := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
 	}
-	httpLis, err := net.Listen("tcp", cfg.HTTPListen)
-	if err != nil {
-		lis.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
+	for _, addr := range []string{cfg.Listen, cfg.PeerListen, cfg.HTTPListen} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeListeners()
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
 	}
+	lis, peerLis, httpLis := listeners[0], listeners[1], listeners[2]
 	fwd := newPeers()
-	advertised := cfg.Advertise
+	advertised, advertisedPeer := cfg.Advertise, cfg.AdvertisePeer
 	if advertised == "" {
 		advertised = lis.Addr().String()
 	}
+	if advertisedPeer == "" {
+		advertisedPeer = peerLis.Addr().String()
+	}
 	var j joined
+	var err error
 	if cfg.Join != "" {
-		if j, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, cfg.Logger); err != nil {
-			lis.Close()
-			httpLis.Close()
+		if j, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, advertisedPeer, cfg.Logger); err != nil {
+			closeListeners()
 			return nil, err
 		}
 		cfg.Peers = j.brokers
 	}
 	hasData, err := broker.HasMetadata(cfg.DataDir)
 	if err != nil {
-		lis.Close()
-		httpLis.Close()
+		closeListeners()
 		return nil, err
 	}
 	b, err := broker.New(broker.Config{
@@ -110,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return peersCluster(ctx, fwd, cfg.Peers, cfg.NodeID, cfg.Logger)
 		},
 		AdvertisedAddress:      advertised,
+		AdvertisedPeerAddress:  advertisedPeer,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		// NB: as large as the budget: what this broker's producers propose
 		// is bounded by the budget already, and they are to wait for it,
@@ -118,11 +128,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:              cfg.Logger,
 	})
 	if err != nil {
-		lis.Close()
-		httpLis.Close()
+		closeListeners()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, listener: lis, httpListener: httpLis}
+	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, listener: lis, peerListener: peerLis, httpListener: httpLis}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	registry := prometheus.NewRegistry()
@@ -142,59 +151,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			func() float64 { return float64(s.budget.waiting.Load()) }),
 	)
 
-	s.grpc = grpc.NewServer(
-		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
-		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.MaxSendMsgSize(maxMessageBytes),
-		// Per connection: the streams a client may open, and the pings
-		// that find a client gone (see Config). NB: pings are permitted
-		// without a call open, as long as they are not too frequent, so
-		// that a client keeping an idle connection alive is not cut off.
-		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
-		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionIdle: cfg.MaxConnectionIdle,
-			Time:              cfg.KeepaliveTime,
-			Timeout:           cfg.KeepaliveTimeout,
-		}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             cfg.KeepaliveMinTime,
-			PermitWithoutStream: true,
-		}),
-		// NB: recovery is innermost so that a panic becomes an Internal
-		// status that logging and metrics see like any other error.
-		grpc.ChainUnaryInterceptor(
-			metrics.UnaryServerInterceptor(),
-			logging.UnaryServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
-			s.unaryStarted,
-		),
-		grpc.ChainStreamInterceptor(
-			metrics.StreamServerInterceptor(),
-			logging.StreamServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
-			s.streamStarted,
-		),
-	)
-	runnelv1.RegisterAdminServiceServer(s.grpc, &adminService{broker: b, peers: fwd})
+	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
+	admin := &adminService{broker: b, peers: fwd}
 	s.produce = &produceService{broker: b, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
-	runnelv1.RegisterProduceServiceServer(s.grpc, s.produce)
-	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{broker: b, peers: fwd, stopping: s.stopping,
-		budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes})
-	runnelv1.RegisterCommitServiceServer(s.grpc, &commitService{broker: b})
-	b.RegisterRaft(s.grpc)
-	raftv1.RegisterMembershipServiceServer(s.grpc, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
+	subscribe := &subscribeService{broker: b, peers: fwd, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	commit := &commitService{broker: b}
 	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	// NB: the client API on both: forwarded calls come in on the peer
+	// listener. The raft transport and membership only there.
+	for _, srv := range []*grpc.Server{s.grpc, s.peerGRPC} {
+		runnelv1.RegisterAdminServiceServer(srv, admin)
+		runnelv1.RegisterProduceServiceServer(srv, s.produce)
+		runnelv1.RegisterSubscribeServiceServer(srv, subscribe)
+		runnelv1.RegisterCommitServiceServer(srv, commit)
+		healthpb.RegisterHealthServer(srv, s.health)
+		reflection.Register(srv)
+	}
+	b.RegisterRaft(s.peerGRPC)
+	raftv1.RegisterMembershipServiceServer(s.peerGRPC, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
 	metrics.InitializeMetrics(s.grpc)
+	metrics.InitializeMetrics(s.peerGRPC)
 	s.setServing(healthpb.HealthCheckResponse_NOT_SERVING)
 
 	// NB: serve before starting the broker: in a cluster, starting waits
-	// for a quorum of brokers, which reach this one on this listener.
-	s.grpcDone = make(chan error, 1)
+	// for a quorum of brokers, which reach this one on the peer listener.
+	s.grpcDone = make(chan error, 2)
 	go func() { s.grpcDone <- s.grpc.Serve(s.listener) }()
+	go func() { s.grpcDone <- s.peerGRPC.Serve(s.peerListener) }()
 	if err := b.Start(ctx); err != nil {
 		s.grpc.Stop()
+		s.peerGRPC.Stop()
+		<-s.grpcDone
 		<-s.grpcDone
 		fwd.close()
 		httpLis.Close()
@@ -214,8 +201,56 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Addr is the gRPC listener's address (useful with port 0).
+// newGRPCServer returns a gRPC server with the broker's codec, limits and
+// interceptors (metrics, logging, recovery, the starting check); the peer
+// listener's marks its calls as from there (see forwardedCall).
+func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc.Server {
+	cfg := s.cfg
+	// NB: recovery is inside logging and metrics, so that a panic becomes
+	// an Internal status that they see like any other error.
+	unary := []grpc.UnaryServerInterceptor{
+		metrics.UnaryServerInterceptor(),
+		logging.UnaryServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+		s.unaryStarted,
+	}
+	stream := []grpc.StreamServerInterceptor{
+		metrics.StreamServerInterceptor(),
+		logging.StreamServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
+		recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
+		s.streamStarted,
+	}
+	if peer {
+		unary, stream = append(unary, markPeerUnary), append(stream, markPeerStream)
+	}
+	return grpc.NewServer(
+		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.MaxSendMsgSize(maxMessageBytes),
+		// Per connection: the streams a client may open, and the pings
+		// that find a client gone (see Config). NB: pings are permitted
+		// without a call open, as long as they are not too frequent, so
+		// that a client keeping an idle connection alive is not cut off.
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.MaxConnectionIdle,
+			Time:              cfg.KeepaliveTime,
+			Timeout:           cfg.KeepaliveTimeout,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             cfg.KeepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	)
+}
+
+// Addr is the client gRPC listener's address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// PeerAddr is the peer gRPC listener's address.
+func (s *Server) PeerAddr() net.Addr { return s.peerListener.Addr() }
 
 // HTTPAddr is the HTTP listener's address.
 func (s *Server) HTTPAddr() net.Addr { return s.httpListener.Addr() }
@@ -223,7 +258,8 @@ func (s *Server) HTTPAddr() net.Addr { return s.httpListener.Addr() }
 // Serve answers on both listeners until Shutdown; it returns nil after a
 // clean shutdown.
 func (s *Server) Serve() error {
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
+	go func() { errs <- <-s.grpcDone }()
 	go func() { errs <- <-s.grpcDone }()
 	go func() {
 		if err := s.http.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
@@ -233,13 +269,12 @@ func (s *Server) Serve() error {
 		errs <- nil
 	}()
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
-		"data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID())
+		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID())
 	first := <-errs
 	if first != nil && s.stopping.Err() == nil {
 		s.Shutdown(context.Background())
 	}
-	second := <-errs
-	return errors.Join(first, second)
+	return errors.Join(first, <-errs, <-errs)
 }
 
 // Shutdown hands the leaderships of this broker to other brokers, stops
@@ -263,12 +298,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.broker.Detach()
 		done := make(chan struct{})
-		go func() { s.grpc.GracefulStop(); close(done) }()
+		go func() {
+			var wg sync.WaitGroup
+			wg.Go(s.grpc.GracefulStop)
+			wg.Go(s.peerGRPC.GracefulStop)
+			wg.Wait()
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-ctx.Done():
 			s.logger.Warn("shutdown timed out; cancelling calls in flight")
 			s.grpc.Stop()
+			s.peerGRPC.Stop()
 			<-done
 		}
 		s.peers.close()

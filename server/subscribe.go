@@ -202,7 +202,7 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 	sub.Partitions = []int32{nr.Partition}
 	var lastErr error = nr
 	for _, m := range nr.Replicas {
-		conn, err := s.peers.conn(m.Address)
+		conn, err := s.peers.conn(m.PeerAddress)
 		if err != nil {
 			lastErr = err
 			continue

@@ -20,22 +20,31 @@ func newServeCommand() *cobra.Command {
 --data-dir with RUNNEL_DATA_DIR, --listen with RUNNEL_LISTEN, and so on.
 SIGTERM or SIGINT shuts it down gracefully.
 
+Clients call --listen; the other brokers call --peer-listen (the raft
+transport, joining, forwarded calls), which serves no client: keep it on
+a network only brokers reach.
+
 With no --peers the broker is a single node. A cluster lists every broker
-on each of them, with the same --peers, like etcd's --initial-cluster:
+on each of them by its peer address, with the same --peers, like etcd's
+--initial-cluster:
 
   runnel serve --node-id 1 --data-dir d1 \
-    --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 \
-    --peers 1=127.0.0.1:7400,2=127.0.0.1:7410,3=127.0.0.1:7420
+    --listen 127.0.0.1:7400 --http-listen 127.0.0.1:7401 --peer-listen 127.0.0.1:7402 \
+    --peers 1=127.0.0.1:7402,2=127.0.0.1:7412,3=127.0.0.1:7422
 
 A broker of a cluster starts serving clients once a quorum of brokers is up.
+A broker whose data directory was lost rejoins: its replicas catch up from
+the others and take no part in elections until they have.
 
-A new broker joins a running cluster through any of its brokers, keeping
---join on every restart:
+A new broker joins a running cluster through any of its brokers' peer
+address, keeping --join on every restart:
 
   runnel serve --node-id 4 --data-dir d4 \
-    --listen 127.0.0.1:7430 --http-listen 127.0.0.1:7431 --join 127.0.0.1:7400
+    --listen 127.0.0.1:7430 --http-listen 127.0.0.1:7431 --peer-listen 127.0.0.1:7432 \
+    --join 127.0.0.1:7402
 
-Listening on 0.0.0.0, set --advertise to the address the others dial.
+Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
+(brokers) to the addresses the others dial.
 
 It follows the cluster's metadata, gets replicas of new topics, and takes
 partitions moved to it with "runnel partition reassign".`,
@@ -66,10 +75,12 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding the partitions' data")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address")
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
+	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls)")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
-	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster, this one included: ID=HOST:PORT,... (empty: a single node)")
-	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address other brokers and clients reach this one on (default: the --listen address)")
-	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker at HOST:PORT (instead of --peers)")
+	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster by peer address, this one included: ID=HOST:PORT,... (empty: a single node)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address clients reach this broker on (default: the --listen address)")
+	f.StringVar(&cfg.AdvertisePeer, "advertise-peer", "", "the gRPC address the other brokers reach this one on (default: the --peer-listen address)")
+	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker whose peer address is HOST:PORT (instead of --peers)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest produce request taken, encoded (at most 33619968)")
 	f.IntVar(&cfg.MaxRequestRecords, "max-request-records", cfg.MaxRequestRecords, "most records in one produce request (at most 1000000)")

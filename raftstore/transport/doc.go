@@ -1,7 +1,7 @@
 // Package transport carries raft messages between brokers: the multi-raft
 // transport of shared/DESIGN.md. Each pair of brokers shares one
 // bidirectional gRPC stream (runnel.raft.v1.RaftService, served on the
-// same listener as the public API), opened and kept open by the broker
+// broker's peer listener), opened and kept open by the broker
 // with the lower node id; both multiplex the messages of all their raft
 // groups over it, in batches.
 //

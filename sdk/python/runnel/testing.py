@@ -23,7 +23,7 @@ class Broker:
         self.data_dir = tempfile.mkdtemp(prefix="runnel-py-")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
-             "--http-listen", "127.0.0.1:0"],
+             "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
             stderr=subprocess.PIPE, text=True)
         self.log: list[str] = []
         self.address: str | None = None

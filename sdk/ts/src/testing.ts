@@ -15,7 +15,7 @@ export class Broker {
 
   static start(binary = process.env.RUNNEL_BIN ?? "bin/runnel", timeoutMs = 60_000): Promise<Broker> {
     const dataDir = mkdtempSync(join(tmpdir(), "runnel-ts-"));
-    const proc = spawn(binary, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+    const proc = spawn(binary, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
       { stdio: ["ignore", "ignore", "pipe"] });
     const log: string[] = [];
     return new Promise((resolve, reject) => {

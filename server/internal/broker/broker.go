@@ -30,13 +30,16 @@ type Config struct {
 	DataDir string
 	NodeID  int32
 	// Peers lists the brokers of the initial cluster by node id, this one
-	// included, with the gRPC address each serves clients and brokers on
-	// (like etcd's --initial-cluster). Empty: this broker alone, at
-	// AdvertisedAddress.
+	// included, with the gRPC address the other brokers reach each on, its
+	// peer listener (like etcd's --initial-cluster). Empty: this broker
+	// alone, at AdvertisedPeerAddress.
 	Peers map[int32]string
-	// AdvertisedAddress is the gRPC address other parties reach this
-	// broker on, as DescribeCluster reports it; in a cluster, Peers says.
+	// AdvertisedAddress is the gRPC address clients reach this broker on,
+	// as DescribeCluster and leader hints report it.
 	AdvertisedAddress string
+	// AdvertisedPeerAddress is the one the other brokers reach it on; in
+	// a cluster, Peers says.
+	AdvertisedPeerAddress string
 	// Joining says this broker joined a running cluster (Peers are its
 	// brokers as the cluster's Join answered): a new data directory
 	// follows the metadata and consumer offsets groups as a learner
@@ -111,13 +114,13 @@ func New(cfg Config) (*Broker, error) {
 		cfg.NodeID = 1
 	}
 	if len(cfg.Peers) == 0 {
-		cfg.Peers = map[int32]string{cfg.NodeID: cfg.AdvertisedAddress}
+		cfg.Peers = map[int32]string{cfg.NodeID: cfg.AdvertisedPeerAddress}
 	}
 	addr, ok := cfg.Peers[cfg.NodeID]
 	if !ok {
 		return nil, fmt.Errorf("%w: node id %d is not among the peers %v", ErrInvalid, cfg.NodeID, cfg.Peers)
 	}
-	cfg.AdvertisedAddress = addr
+	cfg.AdvertisedPeerAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
 		started: make(chan struct{}), closing: make(chan struct{})}
 	b.newTransport()
@@ -203,6 +206,9 @@ func (b *Broker) start(ctx context.Context) error {
 	}
 	if err := b.startGroups(ctx); err != nil {
 		return err
+	}
+	if err := b.registerSelf(ctx); err != nil {
+		return fmt.Errorf("register this broker's addresses: %w", err)
 	}
 	if _, err := os.Stat(idFile); os.IsNotExist(err) {
 		if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.catalog.ClusterID())); err != nil {

@@ -15,56 +15,91 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/raftstore/transport"
+	"github.com/runnel-broker/runnel/server/internal/catalog"
 )
 
 // Member is one broker of the cluster.
 type Member struct {
-	NodeID  int32
-	Address string // where it serves gRPC, to clients and brokers alike
+	NodeID int32
+	// Address is where clients reach it ("" until the cluster knows:
+	// each broker registers it once it has started).
+	Address string
+	// PeerAddress is where the other brokers reach it: raft and every
+	// call one broker makes to another.
+	PeerAddress string
 }
 
 // Members lists the brokers by node id: the initial ones (Config.Peers)
 // and those that joined since (Register).
 func (b *Broker) Members() []Member {
-	all := b.catalog.Brokers()
-	maps.Copy(all, b.cfg.Peers)
-	out := make([]Member, 0, len(all))
-	for _, id := range slices.Sorted(maps.Keys(all)) {
-		out = append(out, Member{NodeID: id, Address: all[id]})
+	registered := b.catalog.Brokers()
+	ids := slices.Collect(maps.Keys(registered))
+	for id := range b.cfg.Peers {
+		if _, ok := registered[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]Member, 0, len(ids))
+	for _, id := range ids {
+		m, _ := b.Member(id)
+		out = append(out, m)
 	}
 	return out
 }
 
 // Member returns the broker with this id, if the cluster has one.
 func (b *Broker) Member(id int32) (Member, bool) {
-	if addr, ok := b.cfg.Peers[id]; ok {
-		return Member{NodeID: id, Address: addr}, true
+	addrs, registered := b.catalog.Broker(id)
+	m := Member{NodeID: id, Address: addrs.Client, PeerAddress: addrs.Peer}
+	if id == b.cfg.NodeID {
+		m.Address = b.cfg.AdvertisedAddress
 	}
-	addr, ok := b.catalog.Broker(id)
-	return Member{NodeID: id, Address: addr}, ok
+	peer, initial := b.cfg.Peers[id]
+	if initial {
+		m.PeerAddress = peer
+	}
+	return m, initial || registered
+}
+
+// registerSelf records where clients reach this broker in the metadata,
+// unless it says so already: the initial brokers know each other's peer
+// addresses from their configuration, and learn the rest from here.
+func (b *Broker) registerSelf(ctx context.Context) error {
+	want := catalog.BrokerAddresses{Client: b.cfg.AdvertisedAddress, Peer: b.cfg.Peers[b.cfg.NodeID]}
+	if got, ok := b.catalog.Broker(b.cfg.NodeID); ok && got == want {
+		return nil
+	}
+	return b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
+		BrokerRegistered: &metav1.BrokerRegistered{NodeId: b.cfg.NodeID, Address: want.Client, PeerAddress: want.Peer,
+			Initial: !b.cfg.Joining},
+	}})
 }
 
 // Register adds a broker joining the running cluster to the metadata (the
-// MembershipService's Join), and returns the cluster's brokers, and
-// whether the cluster had this one already. Joining again at the same
-// address changes nothing.
-func (b *Broker) Register(ctx context.Context, id int32, address string) ([]Member, bool, error) {
+// MembershipService's Join), reached by clients at address and by
+// brokers at peerAddress, and returns the cluster's brokers, and whether
+// the cluster had this one already. Joining again at the same peer
+// address changes nothing but, maybe, the client address.
+func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress string) ([]Member, bool, error) {
 	if id <= 0 {
 		return nil, false, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
 	}
-	if _, _, err := net.SplitHostPort(address); err != nil {
-		return nil, false, fmt.Errorf("%w: address %q: %v", ErrInvalid, address, err)
+	for _, a := range []string{address, peerAddress} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, false, fmt.Errorf("%w: address %q: %v", ErrInvalid, a, err)
+		}
 	}
 	if addr, initial := b.cfg.Peers[id]; initial {
-		if addr != address {
+		if addr != peerAddress {
 			return nil, false, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
-				ErrBrokerExists, id, addr, address)
+				ErrBrokerExists, id, addr, peerAddress)
 		}
 		return b.Members(), true, nil
 	}
 	_, known := b.catalog.Broker(id)
 	err := b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
-		BrokerRegistered: &metav1.BrokerRegistered{NodeId: id, Address: address},
+		BrokerRegistered: &metav1.BrokerRegistered{NodeId: id, Address: address, PeerAddress: peerAddress},
 	}})
 	if err != nil {
 		return nil, false, err
@@ -192,15 +227,15 @@ func (b *Broker) addPeers() error {
 		if m.NodeID == b.cfg.NodeID {
 			continue
 		}
-		if err := b.transport.AddPeer(uint64(m.NodeID), m.Address); err != nil {
+		if err := b.transport.AddPeer(uint64(m.NodeID), m.PeerAddress); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// RegisterRaft serves the raft transport on s, the broker's gRPC server:
-// the other brokers reach this one on the listener clients use.
+// RegisterRaft serves the raft transport on s, the gRPC server of the
+// broker's peer listener.
 func (b *Broker) RegisterRaft(s *grpc.Server) { b.transport.Register(s) }
 
 // BrokerStates says, as the controller sees them, which brokers are

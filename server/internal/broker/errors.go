@@ -43,8 +43,11 @@ type NotLeaderError struct {
 
 func (e *NotLeaderError) Error() string {
 	leader := "it has no leader at the moment"
-	if e.Leader.NodeID != 0 {
+	switch {
+	case e.Leader.NodeID != 0 && e.Leader.Address != "":
 		leader = fmt.Sprintf("its leader is broker %d at %s", e.Leader.NodeID, e.Leader.Address)
+	case e.Leader.NodeID != 0:
+		leader = fmt.Sprintf("its leader is broker %d", e.Leader.NodeID)
 	}
 	return fmt.Sprintf("topic %q partition %d: %v; %s: retry", e.Topic, e.Partition, e.Err, leader)
 }

@@ -177,7 +177,7 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 		}
 		if change.Registered != 0 {
 			// NB: while replaying too: the raft groups need the address.
-			b.addPeer(change.Registered, change.Address)
+			b.addPeer(change.Registered, change.Addresses.Peer)
 		}
 		b.act(change)
 	}

@@ -69,9 +69,9 @@ type Change struct {
 	// Reassigned: one completed.
 	Reassigned *Topic
 	Partition  int32
-	// Registered: a broker joined, at Address.
+	// Registered: a broker joined, or its addresses changed.
 	Registered int32
-	Address    string
+	Addresses  BrokerAddresses
 }
 
 // Catalog holds the topics. Apply is called by the metadata partition's
@@ -80,12 +80,12 @@ type Catalog struct {
 	mu        sync.RWMutex // guards the fields below
 	clusterID string
 	topics    map[string]*Topic
-	brokers   map[int32]string // the brokers that joined, by node id
+	brokers   map[int32]BrokerAddresses // the brokers registered, by node id
 }
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]string)}
+	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses)}
 }
 
 // Apply applies one metadata record. It is deterministic: every replica
@@ -167,15 +167,22 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		return Change{Reassigned: t, Partition: rd.Partition}, nil
 	case *metav1.MetadataRecord_BrokerRegistered:
 		br := x.BrokerRegistered
-		switch addr, ok := c.brokers[br.NodeId]; {
-		case ok && addr == br.Address:
-			return Change{}, nil
-		case ok:
-			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
-				ErrBrokerExists, br.NodeId, addr, br.Address)
+		addrs := BrokerAddresses{Client: br.Address, Peer: br.PeerAddress}
+		if addrs.Peer == "" {
+			// NB: written before brokers had a peer listener.
+			addrs.Peer = addrs.Client
 		}
-		c.brokers[br.NodeId] = br.Address
-		return Change{Registered: br.NodeId, Address: br.Address}, nil
+		// NB: a broker is its node id at its peer address; where clients
+		// reach it may change from one start to the next.
+		switch known, ok := c.brokers[br.NodeId]; {
+		case ok && known == addrs:
+			return Change{}, nil
+		case ok && known.Peer != addrs.Peer && !br.Initial:
+			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
+				ErrBrokerExists, br.NodeId, known.Peer, addrs.Peer)
+		}
+		c.brokers[br.NodeId] = addrs
+		return Change{Registered: br.NodeId, Addresses: addrs}, nil
 	default:
 		return Change{}, fmt.Errorf("unknown metadata record %T", r.Change)
 	}
@@ -193,16 +200,22 @@ func (c *Catalog) partition(name, id string, p int32) (*Topic, error) {
 	return t, nil
 }
 
-// Brokers returns the brokers that joined the running cluster: node id to
-// address.
-func (c *Catalog) Brokers() map[int32]string {
+// BrokerAddresses are where a broker is reached.
+type BrokerAddresses struct {
+	Client string // by clients
+	Peer   string // by the other brokers
+}
+
+// Brokers returns the brokers registered: those that joined the running
+// cluster, and the initial ones that said where clients reach them.
+func (c *Catalog) Brokers() map[int32]BrokerAddresses {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return maps.Clone(c.brokers)
 }
 
-// Broker returns the address of a broker that joined.
-func (c *Catalog) Broker(id int32) (string, bool) {
+// Broker returns the addresses of a broker registered.
+func (c *Catalog) Broker(id int32) (BrokerAddresses, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	addr, ok := c.brokers[id]

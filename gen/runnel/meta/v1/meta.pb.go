@@ -175,13 +175,22 @@ func (*MetadataRecord_PartitionReassigned) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_BrokerRegistered) isMetadataRecord_Change() {}
 
-// BrokerRegistered adds a broker that joined the running cluster (the
-// initial brokers are in every broker's configuration instead).
+// BrokerRegistered records a broker's addresses: one that joined the
+// running cluster, or an initial broker saying where clients reach it
+// (the initial brokers' peer addresses are in every broker's
+// configuration).
 type BrokerRegistered struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	// The gRPC address clients and brokers reach it on.
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The gRPC address clients reach it on.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The gRPC address the other brokers reach it on (raft, forwarded
+	// calls); empty in records written before brokers had one: address.
+	PeerAddress string `protobuf:"bytes,3,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
+	// An initial broker (in --peers), whose id is its own whatever its
+	// addresses: its record replaces the last. A joined broker is its id at
+	// its peer address: another broker joining under its id is refused.
+	Initial       bool `protobuf:"varint,4,opt,name=initial,proto3" json:"initial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -228,6 +237,20 @@ func (x *BrokerRegistered) GetAddress() string {
 		return x.Address
 	}
 	return ""
+}
+
+func (x *BrokerRegistered) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
+	}
+	return ""
+}
+
+func (x *BrokerRegistered) GetInitial() bool {
+	if x != nil {
+		return x.Initial
+	}
+	return false
 }
 
 // ClusterCreated is the first record of a new cluster's metadata log.
@@ -703,10 +726,12 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
 	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassigned\x12O\n" +
 	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegisteredB\b\n" +
-	"\x06change\"E\n" +
+	"\x06change\"\x82\x01\n" +
 	"\x10BrokerRegistered\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"/\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
+	"\fpeer_address\x18\x03 \x01(\tR\vpeerAddress\x12\x18\n" +
+	"\ainitial\x18\x04 \x01(\bR\ainitial\"/\n" +
 	"\x0eClusterCreated\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\"\xd0\x02\n" +

@@ -128,8 +128,10 @@ func (x *IdentifyResponse) GetClusterId() string {
 type JoinRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	// The gRPC address the others reach it on.
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The gRPC address clients reach it on.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The gRPC address the other brokers reach it on.
+	PeerAddress   string `protobuf:"bytes,3,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -174,6 +176,13 @@ func (x *JoinRequest) GetNodeId() int32 {
 func (x *JoinRequest) GetAddress() string {
 	if x != nil {
 		return x.Address
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
 	}
 	return ""
 }
@@ -243,9 +252,12 @@ func (x *JoinResponse) GetKnown() bool {
 
 // Member is one broker of the cluster.
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// Where clients reach it; empty while the cluster does not know yet.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Where the other brokers reach it.
+	PeerAddress   string `protobuf:"bytes,3,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,6 +302,13 @@ func (x *Member) GetNodeId() int32 {
 func (x *Member) GetAddress() string {
 	if x != nil {
 		return x.Address
+	}
+	return ""
+}
+
+func (x *Member) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
 	}
 	return ""
 }
@@ -563,18 +582,20 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\x10IdentifyResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x02 \x01(\tR\tclusterId\"@\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\"c\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"u\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
+	"\fpeer_address\x18\x03 \x01(\tR\vpeerAddress\"u\n" +
 	"\fJoinResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x120\n" +
 	"\abrokers\x18\x02 \x03(\v2\x16.runnel.raft.v1.MemberR\abrokers\x12\x14\n" +
-	"\x05known\x18\x03 \x01(\bR\x05known\";\n" +
+	"\x05known\x18\x03 \x01(\bR\x05known\"^\n" +
 	"\x06Member\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"<\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
+	"\fpeer_address\x18\x03 \x01(\tR\vpeerAddress\"<\n" +
 	"\rStreamRequest\x12+\n" +
 	"\x05batch\x18\x01 \x01(\v2\x15.runnel.raft.v1.BatchR\x05batch\"=\n" +
 	"\x0eStreamResponse\x12+\n" +

@@ -29,8 +29,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// RaftService carries raft messages between brokers, on the same listener
-// as the public API.
+// RaftService carries raft messages between brokers, on the peer
+// listener (--peer-listen), where the other brokers' calls come in.
 type RaftServiceClient interface {
 	// Stream carries batches of raft messages both ways between two brokers,
 	// for all their raft groups: the broker with the lower node id opens it
@@ -64,8 +64,8 @@ type RaftService_StreamClient = grpc.BidiStreamingClient[StreamRequest, StreamRe
 // All implementations must embed UnimplementedRaftServiceServer
 // for forward compatibility.
 //
-// RaftService carries raft messages between brokers, on the same listener
-// as the public API.
+// RaftService carries raft messages between brokers, on the peer
+// listener (--peer-listen), where the other brokers' calls come in.
 type RaftServiceServer interface {
 	// Stream carries batches of raft messages both ways between two brokers,
 	// for all their raft groups: the broker with the lower node id opens it

@@ -48,7 +48,7 @@ class RoundtripTest {
     String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
     Path data = Files.createTempDirectory("runnel-java-");
     Process p = new ProcessBuilder(bin, "serve", "--data-dir", data.toString(), "--listen", "127.0.0.1:0",
-        "--http-listen", "127.0.0.1:0").redirectErrorStream(true).start();
+        "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0").redirectErrorStream(true).start();
     CompletableFuture<String> ready = new CompletableFuture<>();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
