@@ -121,7 +121,7 @@ type Partition struct {
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
 	leader        atomic.Uint64
-	leaderCurrent atomic.Bool // see LeadsCurrent
+	leaderCurrent atomic.Bool                  // see LeadsCurrent
 	followers     atomic.Pointer[followerView] // see InSync; nil unless leading
 	changed       *notifier
 
