@@ -179,7 +179,7 @@ func TestReplicatedPartition(t *testing.T) {
 		h.check(p)
 	}
 
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	if leader == 0 {
 		t.Fatal("no leader")
 	}
@@ -219,7 +219,7 @@ func TestRestartedFollowerIsReady(t *testing.T) {
 	parts := openEverywhere(t, replicas, "idle-0")
 	h := newHistory(t, parts...)
 	h.proposeAcked("only")
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	follower := replicas[leader%3] // any replica but the leader
 	h.check(parts[leader%3])
 	follower.stop(t)
@@ -244,7 +244,7 @@ func TestLeaderOnlyDurability(t *testing.T) {
 	replicas, _ := startClusterTicks(t, 3, 500)
 	parts := openEverywhere(t, replicas, "fast-0")
 	newHistory(t, parts...).proposeAcked("first")
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	lp := parts[leader-1]
 	hw := lp.HighWatermark()
 	for i, r := range replicas {
@@ -286,7 +286,7 @@ func TestRestartedFollowerReadyOnceCaughtUp(t *testing.T) {
 	parts := openEverywhere(t, replicas, "behind-0")
 	h := newHistory(t, parts...)
 	h.proposeAcked("first")
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	follower := replicas[leader%3]
 	h.check(parts[leader%3])
 	follower.stop(t)
@@ -424,7 +424,7 @@ func TestFollowerBehindLogStart(t *testing.T) {
 	}
 	h := newHistory(t, parts...)
 	h.proposeAcked("first")
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	follower := replicas[leader%3]
 	h.check(parts[leader%3])
 	follower.stop(t)
@@ -621,7 +621,7 @@ func TestLeadsCurrent(t *testing.T) {
 	for _, p := range parts {
 		h.check(p)
 	}
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	waitUntil(t, "the leader current", func() bool { return parts[leader-1].LeadsCurrent() })
 	for i, p := range parts {
 		if uint64(i+1) != leader && p.LeadsCurrent() {
@@ -634,4 +634,27 @@ func TestLeadsCurrent(t *testing.T) {
 	if parts[leader-1].LeadsCurrent() {
 		t.Fatal("the old leader still says it leads current")
 	}
+}
+
+// agreedLeader waits until every replica in parts (nil: stopped) names the
+// same leader, and returns it.
+func agreedLeader(t *testing.T, parts []*raftstore.Partition) uint64 {
+	t.Helper()
+	var leader uint64
+	waitUntil(t, "the replicas agree on a leader", func() bool {
+		leader = 0
+		for _, p := range parts {
+			if p == nil {
+				continue
+			}
+			switch l := p.Leader(); {
+			case l == 0, leader != 0 && l != leader:
+				return false
+			default:
+				leader = l
+			}
+		}
+		return leader != 0
+	})
+	return leader
 }

@@ -26,7 +26,7 @@ func TestCorruptFrameFailsOnePartition(t *testing.T) {
 	for i := range 5 {
 		h.propose(fmt.Sprintf("early-%d", i))
 	}
-	leader := parts[0].Leader()
+	leader := agreedLeader(t, parts)
 	follower := replicas[leader%3]
 	h.check(parts[leader%3])
 	follower.stop(t)

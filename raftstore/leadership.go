@@ -154,7 +154,9 @@ func (p *Partition) checkLostLog(l *loopState, m raftpb.Message) {
 	}
 	st := p.node.Status()
 	pr, ok := st.Progress[m.From]
-	if st.RaftState != raft.StateLeader || !ok || m.RejectHint >= pr.Match {
+	// NB: a rejection of an index past the match index is raft's own
+	// business (a probe, or a stale answer to one).
+	if st.RaftState != raft.StateLeader || !ok || m.Index > pr.Match || m.RejectHint >= m.Index {
 		return
 	}
 	if time.Since(l.lostLogHandoffAt) < lostLogHandoffInterval {

@@ -35,7 +35,7 @@ func TestRejoinAfterLostLog(t *testing.T) {
 		h.propose(fmt.Sprintf("two-%d", i))
 	}
 	holder, wiped := replicas[0], replicas[1]
-	if parts[0].Leader() == 2 {
+	if agreedLeader(t, parts[:2]) == 2 {
 		holder, wiped = wiped, holder
 	}
 	holder.stop(t)
