@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
 // Config configures a Store. Zero values take the defaults of
@@ -40,7 +42,14 @@ type Config struct {
 	// replica.lag.time.max.ms, shorter: raft followers are pushed to, not
 	// polled). Default 10s.
 	ReplicaLagTime time.Duration
-	Logger         *slog.Logger
+	// OpenSealedSegments bounds how many sealed segments, across every
+	// partition of the store, have their files mapped at a time (three
+	// mappings each, no descriptors); the least recently read are unmapped
+	// and mapped again when read. Active segments are not counted: each
+	// partition keeps three descriptors and three mappings for its own.
+	// Default 512.
+	OpenSealedSegments int
+	Logger             *slog.Logger
 }
 
 // DefaultConfig returns the configuration used for unset fields.
@@ -53,6 +62,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: time.Minute,
 		ProposalTimeout:        10 * time.Second,
 		ReplicaLagTime:         10 * time.Second,
+		OpenSealedSegments:     segment.DefaultOpenSealedSegments,
 		Logger:                 slog.Default(),
 	}
 }
@@ -80,6 +90,9 @@ func (c Config) withDefaults() Config {
 	if c.ReplicaLagTime <= 0 {
 		c.ReplicaLagTime = d.ReplicaLagTime
 	}
+	if c.OpenSealedSegments <= 0 {
+		c.OpenSealedSegments = d.OpenSealedSegments
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -90,6 +103,9 @@ func (c Config) withDefaults() Config {
 type Store struct {
 	cfg     Config
 	flusher *flusher
+	// segments is shared by every partition's log: the bound on mapped
+	// sealed segments is the store's, not each partition's.
+	segments *segment.Cache
 
 	// openMu serializes opening, deleting and closing partitions, which
 	// do I/O (recovery, fsyncs), so that mu is held only for lookups.
@@ -140,7 +156,7 @@ func Open(cfg Config) (*Store, error) {
 			}
 		}
 	}
-	s := &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition),
+	s := &Store{cfg: cfg, flusher: newFlusher(), segments: segment.NewCache(cfg.OpenSealedSegments), partitions: make(map[string]*Partition),
 		stopTicking: make(chan struct{}), tickerDone: make(chan struct{})}
 	go s.tick()
 	return s, nil
