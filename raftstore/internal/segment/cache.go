@@ -40,7 +40,8 @@ type Cache struct {
 }
 
 // NewCache returns a cache that keeps at most limit sealed segments mapped
-// (beyond those held by reads in flight). limit < 1 is taken as 1.
+// (beyond those held by reads in flight). limit < 1 is taken as 1. The zero
+// Cache is not meant to be used.
 func NewCache(limit int) *Cache {
 	return &Cache{limit: max(limit, 1)}
 }

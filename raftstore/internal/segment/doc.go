@@ -21,9 +21,10 @@
 // the log needs of it without reading frames (base index, last index and
 // term, base and next offset, max timestamp, size) is kept in memory. It is
 // mapped again (open, mmap, close: a mapping outlives its descriptor) when a
-// read needs its frames or indexes. The Cache, shared by every Log of a
-// process, keeps at most its limit of sealed segments mapped (default
-// DefaultOpenSealedSegments, 512: at most 1,536 mappings, no descriptors),
+// read needs its frames or indexes. A Cache, shared by the Logs given it
+// (a raftstore passes one to all its partitions; Logs opened without one
+// share a package default), keeps at most its limit of sealed segments
+// mapped (default DefaultOpenSealedSegments, 512: at most 1,536 mappings),
 // unmapping the least recently used one no reader holds; reads in flight
 // may hold more. So a partition costs three descriptors and three mappings
 // for its active segment, however many segments it has.
