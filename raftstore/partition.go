@@ -188,6 +188,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		SegmentBytes:  pc.SegmentBytes,
 		SegmentMaxAge: pc.SegmentMaxAge,
 		Logger:        logger,
+		Cache:         s.segments,
 	})
 	if err != nil {
 		return nil, err

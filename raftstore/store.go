@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
 // Config configures a Store. Zero values take the defaults of
@@ -48,7 +50,14 @@ type Config struct {
 	// forwards from followers. Default 256 MiB, at least
 	// MinUncommittedBytes.
 	MaxUncommittedBytes int64
-	Logger              *slog.Logger
+	// OpenSealedSegments bounds how many sealed segments, across every
+	// partition of the store, have their files mapped at a time (three
+	// mappings each, no descriptors); the least recently read are unmapped
+	// and mapped again when read. Active segments are not counted: each
+	// partition keeps three descriptors and three mappings for its own.
+	// Default 512.
+	OpenSealedSegments int
+	Logger             *slog.Logger
 }
 
 // MinUncommittedBytes is the least MaxUncommittedBytes may be: room for
@@ -67,6 +76,7 @@ func DefaultConfig() Config {
 		ProposalTimeout:        10 * time.Second,
 		ReplicaLagTime:         10 * time.Second,
 		MaxUncommittedBytes:    256 << 20,
+		OpenSealedSegments:     segment.DefaultOpenSealedSegments,
 		Logger:                 slog.Default(),
 	}
 }
@@ -98,6 +108,9 @@ func (c Config) withDefaults() Config {
 	if c.ReplicaLagTime <= 0 {
 		c.ReplicaLagTime = d.ReplicaLagTime
 	}
+	if c.OpenSealedSegments <= 0 {
+		c.OpenSealedSegments = d.OpenSealedSegments
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -108,6 +121,9 @@ func (c Config) withDefaults() Config {
 type Store struct {
 	cfg     Config
 	flusher *flusher
+	// segments is shared by every partition's log: the bound on mapped
+	// sealed segments is the store's, not each partition's.
+	segments *segment.Cache
 
 	// openMu serializes opening, deleting and closing partitions, which
 	// do I/O (recovery, fsyncs), so that mu is held only for lookups.
@@ -158,7 +174,7 @@ func Open(cfg Config) (*Store, error) {
 			}
 		}
 	}
-	s := &Store{cfg: cfg, flusher: newFlusher(), partitions: make(map[string]*Partition),
+	s := &Store{cfg: cfg, flusher: newFlusher(), segments: segment.NewCache(cfg.OpenSealedSegments), partitions: make(map[string]*Partition),
 		stopTicking: make(chan struct{}), tickerDone: make(chan struct{})}
 	go s.tick()
 	return s, nil

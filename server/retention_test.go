@@ -28,13 +28,15 @@ func TestRetention(t *testing.T) {
 		name   string
 		config map[string]string
 	}{
-		{"by size", map[string]string{"segment.bytes": "4096", "retention.bytes": "8192"}},
-		{"by time", map[string]string{"segment.bytes": "4096", "retention.ms": "1"}},
+		// The smallest segments a topic may have; 40 batches of 64 KiB
+		// fill two of them and part of a third.
+		{"by size", map[string]string{"segment.bytes": "1048576", "retention.bytes": "1048576"}},
+		{"by time", map[string]string{"segment.bytes": "1048576", "retention.ms": "1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBroker(t, "")
 			b.createTopic("short", 1, tc.config)
-			value := strings.Repeat("v", 500)
+			value := strings.Repeat("v", 32<<10)
 			for range 40 {
 				mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "short", Records: records(value, value)}))
 			}

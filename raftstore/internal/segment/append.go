@@ -245,9 +245,19 @@ func (l *Log) locate(k int, i uint64) (int64, uint64, error) {
 	if i > s.lastIndex {
 		return s.size, s.lastTerm, nil
 	}
-	c := l.cursorAt(k, i-1)
+	var (
+		c   cursor
+		err error
+	)
 	if i == s.base {
-		c = cursor{segs: l.segs[k : k+1], next: s.base}
+		c, err = l.cursorFrom(k, atStart)
+		c.segs = c.segs[:1]
+	} else {
+		c, err = l.cursorAt(k, i-1)
+	}
+	defer c.close()
+	if err != nil {
+		return 0, 0, err
 	}
 	for {
 		pos := c.pos

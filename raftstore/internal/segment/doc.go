@@ -8,13 +8,26 @@
 // A partition directory holds:
 //
 //	%020d.log        frames, named by the raft index of the first one
-//	%020d.index      offset index of that segment (mmap'd)
-//	%020d.timeindex  time index of that segment (mmap'd)
+//	%020d.index      offset index of that segment (mmap'd when in use)
+//	%020d.timeindex  time index of that segment (mmap'd when in use)
 //	boundary         the entry just before the log start (see below)
 //	synced           how far the last segment is known synced (see below)
 //
 // The last segment is the active one; the others are sealed. Segments are
 // contiguous in raft index and offset.
+//
+// The active segment's three files stay open and mapped. A sealed segment
+// holds no descriptor and, unless a Cache has it mapped, no mapping: what
+// the log needs of it without reading frames (base index, last index and
+// term, base and next offset, max timestamp, size) is kept in memory. It is
+// mapped again (open, mmap, close: a mapping outlives its descriptor) when a
+// read needs its frames or indexes. A Cache, shared by the Logs given it
+// (a raftstore passes one to all its partitions; Logs opened without one
+// share a package default), keeps at most its limit of sealed segments
+// mapped (default DefaultOpenSealedSegments, 512: at most 1,536 mappings),
+// unmapping the least recently used one no reader holds; reads in flight
+// may hold more. So a partition costs three descriptors and three mappings
+// for its active segment, however many segments it has.
 //
 // # Frames
 //
@@ -144,6 +157,9 @@
 // they are rebuilt by scanning the segment); its last index, next offset and
 // max timestamp come from the last index entries plus the frames after them.
 // A sealed segment was synced whole, so any bad frame in it is corruption.
+// Recovery opens and maps each sealed segment for that and releases it
+// before the next one: startup reads about IndexIntervalBytes per sealed
+// segment, and holds no sealed segment's files once Open returns.
 //
 // The active segment is scanned from its last index entry that matches the
 // log at or before the synced mark (entries past the mark may skip over
@@ -175,5 +191,19 @@
 // A Log has one writer (Append, DeleteBefore, SetBoundary, Close; Sync may
 // run beside it) and any number of readers. Readers copy what they return
 // under a read lock, so the writer can unmap a segment it deletes or remaps
-// once it holds the write lock. See Log for the lock order.
+// once it holds the write lock.
+//
+// A sealed segment's mappings belong to the Cache, which another Log's
+// reader may evict at any time: it takes no lock of this Log, only
+// Cache.mu. So a reader pins each sealed segment before it touches its
+// mappings (a reference count under Cache.mu; a pinned segment is never
+// unmapped) and unpins it once it has copied what it returns, still under
+// the Log's read lock. The writer leaves the cache out only when it holds
+// Log.mu: sealing hands the mappings to the cache, and reactivating (a
+// truncation back into a sealed segment), deleting or closing takes them
+// back, so no reader of the Log can hold them then.
+//
+// Lock order: Log.smu, Log.wmu, Log.mu, then Cache.mu or the synced mark's
+// mutex. Cache.mu is innermost: nothing is locked while it is held, so
+// eviction across Logs cannot deadlock.
 package segment

@@ -27,7 +27,8 @@ type indexEntry struct {
 
 // index is one mmap'd index file. The active segment's indexes are
 // preallocated to their capacity and mapped read-write; a sealed segment's
-// are truncated to their used size and mapped read-only.
+// are truncated to their used size, mapped read-only, and keep no file (f
+// is nil).
 //
 // n and the mapped bytes below n*indexEntrySize are read by readers under
 // Log.mu (read lock) and changed by the writer under Log.mu (write lock).
@@ -73,6 +74,16 @@ func openIndex(path string, create, writable bool, capacity int) (*index, error)
 	}
 	x.n = x.count()
 	return x, nil
+}
+
+// openOrCreateIndex opens an index writable with at least capacity slots,
+// creating it empty when it is missing.
+func openOrCreateIndex(path string, capacity int) (*index, error) {
+	x, err := openIndex(path, false /* create */, true /* writable */, capacity)
+	if errors.Is(err, os.ErrNotExist) {
+		return createIndex(path, capacity)
+	}
+	return x, err
 }
 
 // createIndex replaces path with an empty writable index of capacity entries.
@@ -188,6 +199,9 @@ func (x *index) seal() error {
 func (x *index) close() error {
 	err := unmap(x.data)
 	x.data = nil
+	if x.f == nil {
+		return err // a sealed index keeps no file (see mapSealed)
+	}
 	return errors.Join(err, x.f.Close())
 }
 

@@ -23,6 +23,11 @@ type Options struct {
 	IndexIntervalBytes int
 	// Logger receives recovery warnings. Default slog.Default().
 	Logger *slog.Logger
+	// Cache bounds the sealed segments mapped at a time; Logs that share
+	// one share its bound, so a process passes the same Cache to all of
+	// them. Default: a cache of DefaultOpenSealedSegments that every Log
+	// opened without one shares.
+	Cache *Cache
 }
 
 const (
@@ -43,6 +48,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Cache == nil {
+		o.Cache = defaultCache
+	}
 	return o, nil
 }
 
@@ -58,7 +66,8 @@ type Log struct {
 	mark *syncedMark
 	// smu serializes Syncs, so that a Sync returns only once every write
 	// before it is durable, even when another Sync took its files.
-	// NB: lock order is smu, wmu, mu, mark.mu.
+	// NB: lock order is smu, wmu, mu, then mark.mu or opts.Cache's mu,
+	// both innermost (see doc.go, Concurrency).
 	smu sync.Mutex
 
 	// wmu serializes the writer's operations and guards the fields below it
@@ -76,6 +85,8 @@ type Log struct {
 	// mu guards segs, boundary and every segment's published state (see
 	// segment). closed is written holding both locks, so either suffices to
 	// read it.
+	// NB: a sealed segment's mappings are guarded by opts.Cache's mutex,
+	// taken under mu (see Cache and cursor.enter).
 	mu       sync.RWMutex
 	segs     []*segment // oldest first; the last one is active
 	boundary Boundary   // the entry just before FirstIndex

@@ -9,14 +9,18 @@ import (
 
 // Readers hold Log.mu (read lock) from the lookup until the last copy:
 // frames are read straight from the mappings, which the writer may replace
-// or unmap once it holds the write lock.
+// or unmap once it holds the write lock. A sealed segment's mappings are
+// the cache's: a cursor pins each sealed segment it enters (Cache.acquire),
+// so that no eviction unmaps it, until the cursor is closed.
 
 // cursor walks frames forward from a position, across segments, checking
-// each frame's CRC and that raft indexes follow each other.
+// each frame's CRC and that raft indexes follow each other. Its owner must
+// close it once done with the frames it returned.
 type cursor struct {
-	segs []*segment // segs[0] holds pos
+	segs []*segment // segs[0] holds pos, and is pinned
 	pos  int64
-	next uint64 // raft index of the frame at pos
+	next uint64     // raft index of the frame at pos
+	held []*segment // the sealed segments pinned, to release in close
 }
 
 // frame is a decoded frame; data aliases the mapping.
@@ -25,11 +29,39 @@ type frame struct {
 	data []byte
 }
 
+// enter pins segs[0]: a sealed segment is mapped if it is not. The active
+// segment is always mapped.
+func (c *cursor) enter() error {
+	s := c.segs[0]
+	if s.active {
+		return nil
+	}
+	if err := s.cache.acquire(s); err != nil {
+		return err
+	}
+	c.held = append(c.held, s)
+	return nil
+}
+
+// close releases the segments the cursor pinned; the frames it returned
+// are no longer valid after it.
+func (c *cursor) close() {
+	for _, s := range c.held {
+		s.cache.release(s)
+	}
+	c.held = nil
+}
+
 func (c *cursor) nextFrame() (frame, bool, error) {
 	for len(c.segs) > 0 {
 		s := c.segs[0]
 		if c.pos >= s.size {
 			c.segs, c.pos = c.segs[1:], 0
+			if len(c.segs) > 0 {
+				if err := c.enter(); err != nil {
+					return frame{}, false, err
+				}
+			}
 			continue
 		}
 		h, data, err := decodeFrame(s.data[c.pos:s.size])
@@ -57,13 +89,21 @@ func (s *segment) landing(e indexEntry) bool {
 	return err == nil && h.index == e.index && h.baseOffset == e.a
 }
 
-// cursorFrom returns a cursor over segs[k:] at the index entry j of
-// segs[k]'s offset index (-1: the segment start).
-func (l *Log) cursorFrom(k, j int) cursor {
+// atStart picks no index entry: a cursor at the segment start.
+func atStart(*segment) int { return -1 }
+
+// cursorFrom returns a cursor over segs[k:] at the offset-index entry of
+// segs[k] that pick returns once the segment is pinned (-1: the segment
+// start). The cursor must be closed, even on error.
+func (l *Log) cursorFrom(k int, pick func(*segment) int) (cursor, error) {
 	s := l.segs[k]
 	c := cursor{segs: l.segs[k:], next: s.base}
+	if err := c.enter(); err != nil {
+		return c, err
+	}
+	j := pick(s)
 	if j < 0 {
-		return c
+		return c, nil
 	}
 	if e := s.offIdx.at(j); s.landing(e) {
 		c.pos, c.next = e.b, e.index
@@ -71,28 +111,39 @@ func (l *Log) cursorFrom(k, j int) cursor {
 		l.logger.Warn("segment: index entry does not match the log; scanning the segment",
 			"file", s.name(), "entry", j)
 	}
-	return c
+	return c, nil
 }
 
 // cursorAt returns a cursor at or before the frame for raft index i in segs[k].
-func (l *Log) cursorAt(k int, i uint64) cursor {
-	return l.cursorFrom(k, l.segs[k].offIdx.floor(int64(i), keyIndex))
+func (l *Log) cursorAt(k int, i uint64) (cursor, error) {
+	return l.cursorFrom(k, func(s *segment) int { return s.offIdx.floor(int64(i), keyIndex) })
 }
 
-// frameFor returns the frame of raft index i, which must be in the log.
-func (l *Log) frameFor(i uint64) (frame, error) {
-	c := l.cursorAt(l.segmentForIndex(i), i)
+// frameFor returns the header of the frame of raft index i, which must be
+// in the log, and with batch the header of the batch it carries (zero for
+// none).
+func (l *Log) frameFor(i uint64, batch bool) (frameHeader, BatchHeader, error) {
+	c, err := l.cursorAt(l.segmentForIndex(i), i)
+	defer c.close()
+	if err != nil {
+		return frameHeader{}, BatchHeader{}, err
+	}
 	for {
 		f, ok, err := c.nextFrame()
 		if err != nil {
-			return frame{}, err
+			return frameHeader{}, BatchHeader{}, err
 		}
 		if !ok {
-			return frame{}, fmt.Errorf("%w: raft index %d missing", ErrCorrupt, i)
+			return frameHeader{}, BatchHeader{}, fmt.Errorf("%w: raft index %d missing", ErrCorrupt, i)
 		}
-		if f.index == i {
-			return f, nil
+		if f.index != i {
+			continue
 		}
+		var h BatchHeader
+		if batch {
+			h, _, err = f.batch()
+		}
+		return f.frameHeader, h, err
 	}
 }
 
@@ -124,8 +175,8 @@ func (l *Log) Term(i uint64) (uint64, error) {
 	if a := l.active(); i == a.lastIndex {
 		return a.lastTerm, nil
 	}
-	f, err := l.frameFor(i)
-	return f.term, err
+	h, _, err := l.frameFor(i, false /* batch */)
+	return h.term, err
 }
 
 // Entries returns the entries in [lo, hi), at least one, and no more than
@@ -147,7 +198,11 @@ func (l *Log) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
 		out  []raftpb.Entry
 		size uint64
 	)
-	c := l.cursorAt(l.segmentForIndex(lo), lo)
+	c, err := l.cursorAt(l.segmentForIndex(lo), lo)
+	defer c.close()
+	if err != nil {
+		return nil, err
+	}
 	for {
 		f, ok, err := c.nextFrame()
 		if err != nil {
@@ -177,12 +232,11 @@ func (l *Log) EntryOffsets(i uint64) (baseOffset int64, count uint32, err error)
 	if err := l.checkIndex(i); err != nil {
 		return 0, 0, err
 	}
-	f, err := l.frameFor(i)
+	f, h, err := l.frameFor(i, true /* batch */)
 	if err != nil {
 		return 0, 0, err
 	}
-	h, _, err := f.batch()
-	return f.baseOffset, h.RecordCount, err
+	return f.baseOffset, h.RecordCount, nil
 }
 
 // batch decodes the batch a frame carries; a zero header for none.
@@ -237,7 +291,11 @@ func (l *Log) ReadFunc(offset int64, maxIndex uint64, maxBytes int, fn func([]Ba
 	if k == len(l.segs) {
 		return fn(nil)
 	}
-	c := l.cursorFrom(k, l.segs[k].offIdx.floor(offset, keyA))
+	c, err := l.cursorFrom(k, func(s *segment) int { return s.offIdx.floor(offset, keyA) })
+	defer c.close()
+	if err != nil {
+		return err
+	}
 	var (
 		out   []Batch
 		total int
@@ -278,39 +336,54 @@ func (l *Log) OffsetForTime(ts int64, maxIndex uint64) (int64, error) {
 		if s.maxTimestamp < ts {
 			continue // no batch in s reaches ts
 		}
-		// Every batch up to the last time-index entry below ts is below ts.
-		c := cursor{segs: l.segs[k : k+1], next: s.base}
-		skip := uint64(0)
-		if j := s.timeIdx.floor(ts-1, keyA); j >= 0 && ts > noTimestamp {
-			e := s.timeIdx.at(j)
-			c = l.cursorFrom(k, s.offIdx.find(e.index))
-			c.segs = c.segs[:1]
-			skip = e.index
-		}
-		for {
-			f, ok, err := c.nextFrame()
-			if err != nil {
-				return 0, err
-			}
-			if !ok {
-				break
-			}
-			if f.index > maxIndex {
-				return l.active().nextOffset, nil
-			}
-			if f.index <= skip || f.index <= l.boundary.Index {
-				continue
-			}
-			h, _, err := f.batch()
-			if err != nil {
-				return 0, err
-			}
-			if h.RecordCount > 0 && h.MaxTimestamp >= ts {
-				return f.baseOffset, nil
-			}
+		if off, found, err := l.offsetForTimeIn(k, ts, maxIndex); err != nil || found {
+			return off, err
 		}
 	}
 	return l.active().nextOffset, nil
+}
+
+// offsetForTimeIn is OffsetForTime within segs[k]; found is false when no
+// batch of it qualifies.
+func (l *Log) offsetForTimeIn(k int, ts int64, maxIndex uint64) (off int64, found bool, err error) {
+	skip := uint64(0)
+	c, err := l.cursorFrom(k, func(s *segment) int {
+		// Every batch up to the last time-index entry below ts is below ts.
+		j := s.timeIdx.floor(ts-1, keyA)
+		if j < 0 || ts == noTimestamp {
+			return -1
+		}
+		e := s.timeIdx.at(j)
+		skip = e.index
+		return s.offIdx.find(e.index)
+	})
+	defer c.close()
+	if err != nil {
+		return 0, false, err
+	}
+	c.segs = c.segs[:1]
+	for {
+		f, ok, err := c.nextFrame()
+		if err != nil {
+			return 0, false, err
+		}
+		if !ok {
+			return 0, false, nil
+		}
+		if f.index > maxIndex {
+			return l.active().nextOffset, true, nil
+		}
+		if f.index <= skip || f.index <= l.boundary.Index {
+			continue
+		}
+		h, _, err := f.batch()
+		if err != nil {
+			return 0, false, err
+		}
+		if h.RecordCount > 0 && h.MaxTimestamp >= ts {
+			return f.baseOffset, true, nil
+		}
+	}
 }
 
 func clone(b []byte) []byte {

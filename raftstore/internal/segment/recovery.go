@@ -66,6 +66,7 @@ func (l *Log) recover() error {
 		if err != nil {
 			return err
 		}
+		s.cache = l.opts.Cache
 		l.segs = append(l.segs, s)
 		if i == len(bases)-1 {
 			var bound int64
@@ -73,7 +74,9 @@ func (l *Log) recover() error {
 				err = l.recoverActive(s, bound)
 			}
 		} else {
-			err = l.recoverSealed(s)
+			// NB: what the log needs of a sealed segment stays in memory;
+			// its files are closed until a read needs them.
+			err = errors.Join(l.recoverSealed(s), s.releaseRecovered())
 		}
 		if err != nil {
 			return err
@@ -202,7 +205,16 @@ func (l *Log) recoverSealed(s *segment) error {
 	if pos, err := l.rebuildIndexes(s, s.size); s.endsAt(pos, err) != nil {
 		return s.corrupt(pos, err)
 	}
-	return errors.Join(s.trimRecovered(), s.remapSealed(), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
+	// seal msyncs, trims and fsyncs each index.
+	return errors.Join(s.trimRecovered(), s.offIdx.seal(), s.timeIdx.seal())
+}
+
+// releaseRecovered closes the files and mappings recovery used on a sealed
+// segment: it is mapped again, through the cache, when first read.
+func (s *segment) releaseRecovered() error {
+	err := s.close()
+	s.f, s.data, s.offIdx, s.timeIdx = nil, nil, nil, nil
+	return err
 }
 
 // syncedBound returns how many leading bytes of the last segment s the
@@ -317,7 +329,11 @@ func (s *segment) trimRecovered() error {
 	if err := s.trim(); err != nil {
 		return err
 	}
-	return fdatasync(s.f)
+	if err := fdatasync(s.f); err != nil {
+		return err
+	}
+	s.dirty = false
+	return nil
 }
 
 // readBaseOffset takes the segment's base offset from its first frame, for

@@ -152,13 +152,13 @@ func (l *Log) agrees(b Boundary) (bool, error) {
 	}
 	term := l.boundary.Term
 	if b.Index > l.boundary.Index {
-		f, err := l.frameFor(b.Index)
+		f, _, err := l.frameFor(b.Index, false /* batch */)
 		if err != nil {
 			return false, err
 		}
 		term = f.term
 	}
-	f, err := l.frameFor(b.Index + 1)
+	f, _, err := l.frameFor(b.Index+1, false /* batch */)
 	if err != nil {
 		return false, err
 	}

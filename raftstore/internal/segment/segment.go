@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"container/list"
 	"errors"
 	"fmt"
 	"math"
@@ -46,12 +47,25 @@ const (
 // The fields below the files are published state: changed only by the
 // writer while holding Log.mu, read by readers under Log.mu (read lock). The
 // writer reads them without the lock, since nobody else changes them.
+//
+// The files: the active segment has them open and mapped, guarded as the
+// published state. A sealed segment keeps no file open (f is nil) and is
+// mapped only while its Cache says so: data, offIdx and timeIdx are then
+// guarded by Cache.mu, and used only between Cache.acquire and release
+// (see cursor.enter). Everything else about a sealed segment is in memory.
 type segment struct {
 	base    uint64 // raft index of the first frame; names the files
-	f       *os.File
-	data    []byte // read-only mapping of the log; len(data) >= size
+	dir     string
+	cache   *Cache
+	f       *os.File // nil once sealed
+	data    []byte   // read-only mapping of the log; len(data) >= size
 	offIdx  *index
 	timeIdx *index
+
+	// Guarded by cache.mu, for sealed segments only.
+	mapped   bool          // data, offIdx and timeIdx are mapped
+	refs     int           // readers holding the mappings
+	idleElem *list.Element // in cache.idle: mapped and no reader holds it
 
 	size         int64
 	allocated    int64  // the file's length: bytes [size, allocated) are zero
@@ -85,7 +99,7 @@ func openSegmentFile(dir string, base uint64, create bool) (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{base: base, f: f, lastIndex: base - 1, maxTimestamp: noTimestamp,
+	s := &segment{base: base, dir: dir, f: f, lastIndex: base - 1, maxTimestamp: noTimestamp,
 		lastIndexedPos: -1, lastIndexedTS: noTimestamp}
 	fi, err := f.Stat()
 	if err != nil {
@@ -106,6 +120,7 @@ func createSegment(dir string, base uint64, baseOffset int64, prevTerm uint64, o
 	if err != nil {
 		return nil, err
 	}
+	s.cache = o.Cache
 	s.baseOffset, s.nextOffset, s.lastTerm, s.active = baseOffset, baseOffset, prevTerm, true
 	if err := s.mapActive(o.SegmentBytes); err != nil {
 		return nil, errors.Join(err, s.close())
@@ -120,7 +135,7 @@ func createSegment(dir string, base uint64, baseOffset int64, prevTerm uint64, o
 	return s, nil
 }
 
-func (s *segment) name() string { return filepath.Base(s.f.Name()) }
+func (s *segment) name() string { return fmt.Sprintf("%020d%s", s.base, logExt) }
 
 func (s *segment) empty() bool { return s.lastIndex < s.base }
 
@@ -377,30 +392,71 @@ func (s *segment) syncIndexes() error {
 	return errors.Join(msync(s.offIdx.data), msync(s.timeIdx.data), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
 }
 
-// remapSealed maps a sealed segment exactly (called under Log.mu).
+// remapSealed maps a sealed segment exactly, closes its files and hands the
+// mappings to the cache (called under Log.mu, so that no reader sees the
+// segment sealed before the cache knows it is mapped).
 func (s *segment) remapSealed() error {
 	s.active = false
 	if err := s.mapLog(s.size); err != nil {
 		return err
 	}
-	return errors.Join(s.offIdx.seal(), s.timeIdx.seal())
+	if err := errors.Join(s.offIdx.seal(), s.timeIdx.seal()); err != nil {
+		return err
+	}
+	if err := s.closeFiles(); err != nil {
+		return err
+	}
+	s.cache.adopt(s)
+	return nil
+}
+
+// closeFiles closes the files of a segment whose mappings stay: a sealed
+// segment needs no descriptor.
+func (s *segment) closeFiles() error {
+	err := s.f.Close()
+	s.f = nil
+	for _, x := range []*index{s.offIdx, s.timeIdx} {
+		if x != nil && x.f != nil {
+			err = errors.Join(err, x.f.Close())
+			x.f = nil
+		}
+	}
+	return err
 }
 
 // activate makes a sealed segment writable again, when truncation of an
-// uncommitted suffix makes it the last one (called under Log.mu).
+// uncommitted suffix makes it the last one (called under Log.mu, so no
+// reader holds its mappings): it leaves the cache and its files are opened
+// again.
 func (s *segment) activate(o Options) error {
-	s.active = true
+	if err := s.cache.forget(s); err != nil {
+		return err
+	}
+	f, err := openFile(segmentPath(s.dir, s.base, logExt), os.O_RDWR)
+	if err != nil {
+		return err
+	}
+	s.f, s.allocated, s.active = f, s.size, true
 	if err := s.mapActive(o.SegmentBytes); err != nil {
 		return err
 	}
 	capacity := indexCapacity(o)
-	if err := s.offIdx.remap(max(capacity, s.offIdx.n), true); err != nil {
+	if s.offIdx, err = openOrCreateIndex(segmentPath(s.dir, s.base, indexExt), capacity); err != nil {
 		return err
 	}
-	return s.timeIdx.remap(max(capacity, s.timeIdx.n), true)
+	s.timeIdx, err = openOrCreateIndex(segmentPath(s.dir, s.base, timeIndexExt), capacity)
+	return err
 }
 
+// close releases the segment's files and mappings; a sealed segment's
+// mappings go through its cache.
 func (s *segment) close() error {
+	if s.f == nil {
+		if s.cache == nil {
+			return nil
+		}
+		return s.cache.forget(s)
+	}
 	err := unmap(s.data)
 	s.data = nil
 	if s.offIdx != nil {

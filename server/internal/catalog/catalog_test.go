@@ -95,6 +95,22 @@ func TestRetentionBytesZero(t *testing.T) {
 	}
 }
 
+// TestSegmentBytesMinimum: a new topic may not set segment.bytes below
+// MinSegmentBytes, but a topic an older broker created with a smaller value
+// (the floor was 1 KiB) still loads with it.
+func TestSegmentBytesMinimum(t *testing.T) {
+	small := map[string]string{SegmentBytes: "4096"}
+	if err := ValidateConfig(small); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ValidateConfig(segment.bytes=4096) = %v, want ErrInvalid", err)
+	}
+	if c, err := ParseConfig(small); err != nil || c.SegmentBytes != 4096 {
+		t.Fatalf("ParseConfig(segment.bytes=4096) = %+v, %v; want it loaded as is", c, err)
+	}
+	if err := ValidateConfig(map[string]string{SegmentBytes: "1048576"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestApply(t *testing.T) {
 	c := New()
 	created := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: &metav1.TopicCreated{

@@ -69,7 +69,15 @@ type configKey struct {
 }
 
 const (
-	minSegmentBytes = 1 << 10
+	// MinSegmentBytes is the least segment.bytes a new topic may set (as
+	// Redpanda's; Kafka allows 14 bytes but defaults to 1 GiB). Each segment
+	// costs files, directory entries, index pages and a mapping while it is
+	// read; 1 MiB keeps 20,000 small records in a few segments, not
+	// thousands.
+	MinSegmentBytes = 1 << 20
+	// loadedMinSegmentBytes is the least a topic created by an older broker
+	// may hold (the minimum was 1 KiB): it still loads, with its value.
+	loadedMinSegmentBytes = 1 << 10
 	// MaxRecordBytes is the most max.message.bytes may be; a record that
 	// large still fits in one raft entry (the broker checks it).
 	MaxRecordBytes = 32 << 20
@@ -88,8 +96,14 @@ var configKeys = map[string]configKey{
 			}
 			return nil
 		}},
-	SegmentBytes: {def: "1073741824", min: minSegmentBytes, max: 1 << 40, help: "bytes, at least 1024",
-		apply: func(c *TopicConfig, v int64) { c.SegmentBytes = v }},
+	SegmentBytes: {def: "1073741824", min: loadedMinSegmentBytes, max: 1 << 40, help: "bytes, at least 1048576",
+		apply: func(c *TopicConfig, v int64) { c.SegmentBytes = v },
+		refuseOnCreate: func(v int64) error {
+			if v < MinSegmentBytes {
+				return fmt.Errorf("segments under %d bytes are refused: each costs files and a mapping while it is read", MinSegmentBytes)
+			}
+			return nil
+		}},
 	SegmentMS: {def: "604800000", min: 1, max: 1<<63 - 1, help: "milliseconds, at least 1",
 		apply: func(c *TopicConfig, v int64) { c.SegmentAge = time.Duration(v) * time.Millisecond }},
 	MaxMessageBytes: {def: "1048576", min: 1, max: MaxRecordBytes, help: "bytes, 1 to 33554432",
