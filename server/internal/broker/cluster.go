@@ -108,8 +108,12 @@ func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress st
 }
 
 // addPeer starts talking raft to a broker that joined.
+//
+// NB: a broker of Config.Peers is reached where they say, whatever it
+// registered: the way from here to it (a proxy, another name) is this
+// broker's to configure.
 func (b *Broker) addPeer(id int32, address string) {
-	if id == b.cfg.NodeID {
+	if _, configured := b.cfg.Peers[id]; configured || id == b.cfg.NodeID {
 		return
 	}
 	if err := b.transport.AddPeer(uint64(id), address); err != nil {
