@@ -47,6 +47,13 @@ type partitionCursor struct {
 	reader *broker.Reader
 	next   int64
 	end    int64 // with follow off: stop here (the high watermark at the call)
+	// oldest: the subscription started at the log start, by any position
+	// but an explicit offset (EARLIEST, say, or COMMITTED with nothing
+	// committed since it): when retention deletes records before it read
+	// them, it goes on at the new log start, as Kafka's consumer does with
+	// auto.offset.reset=earliest, rather than fail OUT_OF_RANGE. The
+	// offsets it gets show the gap.
+	oldest bool
 }
 
 func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runnelv1.SubscribeService_SubscribeServer) error {
@@ -102,7 +109,8 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		if err != nil {
 			return toStatus(err)
 		}
-		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark()})
+		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark(),
+			oldest: next == r.LogStartOffset() && req.StartPosition != runnelv1.StartPosition_START_POSITION_OFFSET})
 	}
 
 	// NB: a subscription holds at most two responses: one gRPC is
@@ -166,6 +174,11 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 		}
 		changed := c.reader.Changed() // NB: before reading, so no wake-up is lost
 		resp, n, next, err := c.reader.AppendResponse(nil, c.next, end, maxBytes)
+		if start := c.reader.LogStartOffset(); c.oldest && errors.Is(err, broker.ErrOffsetOutOfRange) && c.next < start {
+			held.release()
+			c.next = start
+			continue
+		}
 		if err == nil && n > 0 {
 			err = held.resize(ctx, int64(cap(resp)))
 		}

@@ -262,16 +262,24 @@ func (b *Broker) markRejoining(ctx context.Context) error {
 	return raftstore.WriteFile(b.cfg.DataDir, rejoiningFile, nil)
 }
 
-func (b *Broker) startGroups(ctx context.Context) error {
-	meta, err := b.store.OpenPartition(metadataPartition, raftstore.PartitionConfig{
+// internalGroup configures a group every broker replicates (the metadata
+// and the consumer offsets): a state machine over apply, its voters the
+// initial brokers, whose followers forward their proposals (each write
+// waits for the one before, so no order is at stake).
+func (b *Broker) internalGroup(apply func(raftstore.Batch) error) raftstore.PartitionConfig {
+	return raftstore.PartitionConfig{
 		SegmentBytes:     64 << 20,
 		Voters:           b.allVoters(),
 		Join:             b.cfg.Joining,
 		Rejoin:           b.rejoining,
 		Campaign:         b.campaignsFirst() && !b.cfg.Joining,
-		ForwardProposals: true, // see raftstore.PartitionConfig
-		Apply:            b.applyMetadata,
-	})
+		ForwardProposals: true,
+		Apply:            apply,
+	}
+}
+
+func (b *Broker) startGroups(ctx context.Context) error {
+	meta, err := b.store.OpenPartition(metadataPartition, b.internalGroup(b.applyMetadata))
 	if err != nil {
 		return err
 	}
@@ -298,15 +306,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		return err
 	}
 	for i := range b.offsetParts {
-		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), raftstore.PartitionConfig{
-			SegmentBytes:     64 << 20,
-			Voters:           b.allVoters(),
-			Join:             b.cfg.Joining,
-			Rejoin:           b.rejoining,
-			Campaign:         b.campaignsFirst() && !b.cfg.Joining,
-			ForwardProposals: true, // see raftstore.PartitionConfig
-			Apply:            b.applyOffsets,
-		})
+		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), b.internalGroup(b.applyOffsets))
 		if err != nil {
 			return err
 		}

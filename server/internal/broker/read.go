@@ -35,6 +35,9 @@ func (b *Broker) Reader(ctx context.Context, topic string, p int32) (*Reader, er
 // Partition returns the partition number read.
 func (r *Reader) Partition() int32 { return r.partition }
 
+// LogStartOffset returns the partition's first offset retention kept.
+func (r *Reader) LogStartOffset() int64 { return r.part.LogStartOffset() }
+
 // HighWatermark returns the partition's high watermark.
 func (r *Reader) HighWatermark() int64 { return r.part.HighWatermark() }
 
