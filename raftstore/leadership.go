@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -163,16 +164,29 @@ func (p *Partition) checkLostLog(l *loopState, m raftpb.Message) {
 		return
 	}
 	l.lostLogHandoffAt = time.Now()
+	// NB: the voter holding the most, lowest id first on a tie, but not
+	// the one tried last if it is still not leading: another that lost
+	// its log looks just as caught up (its match index is as stale), and
+	// does not take the leadership.
 	voters := st.Config.Voters.IDs()
-	for id, other := range st.Progress {
-		if _, voter := voters[id]; !voter || id == st.ID || id == m.From || other.Match < st.Commit || !other.RecentActive {
+	var to uint64
+	for _, id := range slices.Sorted(maps.Keys(st.Progress)) {
+		other := st.Progress[id]
+		if _, voter := voters[id]; !voter || id == st.ID || id == m.From || id == l.lostLogHandoffTo ||
+			other.Match < st.Commit || !other.RecentActive {
 			continue
 		}
-		p.logger.Warn("a follower lost entries it had acknowledged: handing the leadership over so that it can catch up",
-			"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint, "to", id)
-		p.node.TransferLeader(id)
+		if to == 0 || other.Match > st.Progress[to].Match {
+			to = id
+		}
+	}
+	l.lostLogHandoffTo = to
+	if to == 0 {
+		p.logger.Warn("a follower lost entries it had acknowledged, and no other voter has every committed entry to lead while it catches up",
+			"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint)
 		return
 	}
-	p.logger.Warn("a follower lost entries it had acknowledged, and no other voter has every committed entry to lead while it catches up",
-		"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint)
+	p.logger.Warn("a follower lost entries it had acknowledged: handing the leadership over so that it can catch up",
+		"follower", m.From, "acknowledged", pr.Match, "has", m.RejectHint, "to", to)
+	p.node.TransferLeader(to)
 }

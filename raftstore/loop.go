@@ -170,8 +170,9 @@ type loopState struct {
 	rejectedCount  int
 	rejectLoggedAt time.Time
 	// lostLogHandoffAt is when checkLostLog last handed leadership over,
-	// lostEntriesLoggedAt when lostEntries last logged.
+	// and to whom; lostEntriesLoggedAt when lostEntries last logged.
 	lostLogHandoffAt, lostEntriesLoggedAt time.Time
+	lostLogHandoffTo                      uint64
 }
 
 // finish completes a waiting proposal.
@@ -238,7 +239,9 @@ func (p *Partition) step(l *loopState, m raftpb.Message) {
 // of the leader.
 func (p *Partition) lostEntries(l *loopState, m raftpb.Message) raftpb.Message {
 	hb := m
-	hb.Commit = l.lastIndex
+	// NB: no further than this replica's own commit: its tail past it may
+	// not be the leader's.
+	hb.Commit = min(l.lastIndex, p.node.BasicStatus().Commit)
 	if checkInbound(hb, p.view(l)) != nil {
 		return m // rejected anyway
 	}

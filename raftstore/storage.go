@@ -90,10 +90,12 @@ func (s *storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
 }
 
 // raftError returns raft's own sentinels unwrapped: raft compares with ==.
-// Raft panics on any other error from Storage (a corrupt frame a follower
-// needs, say), so such an error is kept for fault and raft is told the
-// entry is compacted: at worst it offers the follower the log start as a
-// snapshot, which loses nothing, before the loop stops the partition.
+// Raft panics on any other error from Storage, so raft is told the entry
+// is compacted: at worst it offers the follower the log start as a
+// snapshot, which loses nothing, and tries again later. A corrupt frame
+// (a follower needs it, say) is also kept for fault, and the loop stops
+// the partition on it; another error (no descriptor or mapping to be had
+// at the moment, say) may pass.
 func (s *storage) raftError(err error) error {
 	switch {
 	case err == nil:
@@ -102,11 +104,12 @@ func (s *storage) raftError(err error) error {
 		return raft.ErrCompacted
 	case errors.Is(err, raft.ErrUnavailable):
 		return raft.ErrUnavailable
-	}
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	if s.faultErr == nil {
-		s.faultErr = fmt.Errorf("read the log for raft: %w", err)
+	case errors.Is(err, segment.ErrCorrupt):
+		s.faultMu.Lock()
+		defer s.faultMu.Unlock()
+		if s.faultErr == nil {
+			s.faultErr = fmt.Errorf("read the log for raft: %w", err)
+		}
 	}
 	return raft.ErrCompacted
 }

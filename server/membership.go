@@ -94,15 +94,22 @@ const identifyTimeout = 2 * time.Second
 
 // peersCluster asks the initial peers which cluster their data
 // directories belong to (broker.Config.PeersCluster), until one names a
-// cluster or a quorum of the cluster, this broker counted, named none.
-// NB: a quorum, because a cluster formed only once a quorum of brokers
-// had a directory: fewer answers prove nothing.
+// cluster or enough of the others named none to rule one out.
+//
+// NB: a cluster formed once a quorum of brokers had a directory, this one
+// maybe among them: then its lost directory was one of the quorum, and
+// the rest of it, quorum-1 of the others, may be all that holds the data.
+// So it must hear none from n-quorum+1 of the others, more than could
+// leave all of those out (for 3 brokers, both others; for 5, three), and
+// never counts itself: its own empty directory proves nothing. A new
+// cluster therefore forms once that many brokers are up.
 func peersCluster(ctx context.Context, p *peers, brokers map[int32]string, self int32, logger *slog.Logger) (string, error) {
 	quorum := len(brokers)/2 + 1
-	none := map[int32]bool{self: true}
+	needed := len(brokers) - quorum + 1
+	none := map[int32]bool{}
 	for {
 		for id, addr := range brokers {
-			if none[id] {
+			if none[id] || id == self {
 				continue
 			}
 			conn, err := p.conn(addr)
@@ -121,10 +128,10 @@ func peersCluster(ctx context.Context, p *peers, brokers map[int32]string, self 
 				none[id] = true
 			}
 		}
-		if len(none) >= quorum {
+		if len(none) >= needed {
 			return "", nil
 		}
-		logger.Info("waiting for a quorum of peers to say whether their cluster exists", "answered", len(none)-1, "quorum", quorum)
+		logger.Info("waiting for the peers to say whether their cluster exists", "answered", len(none), "needed", needed)
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("ask the peers whether their cluster exists: %w", ctx.Err())

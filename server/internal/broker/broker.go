@@ -101,6 +101,9 @@ type Broker struct {
 	// rejoining: this start rebuilds lost data (Config.Rejoin); set by
 	// start before anything opens.
 	rejoining bool
+	// clusterIDStored: the data directory's cluster.id is written (see
+	// storeClusterID); guarded by applyMu once the groups run.
+	clusterIDStored bool
 }
 
 // New opens the data directory and the transport to the other brokers.
@@ -192,6 +195,12 @@ func HasMetadata(dataDir string) (bool, error) {
 
 func (b *Broker) start(ctx context.Context) error {
 	idFile := filepath.Join(b.cfg.DataDir, clusterIDFile)
+	switch _, err := os.Stat(idFile); {
+	case err == nil:
+		b.clusterIDStored = true
+	case !os.IsNotExist(err):
+		return err
+	}
 	if err := b.markRejoining(ctx); err != nil {
 		return err
 	}
@@ -210,10 +219,11 @@ func (b *Broker) start(ctx context.Context) error {
 	if err := b.registerSelf(ctx); err != nil {
 		return fmt.Errorf("register this broker's addresses: %w", err)
 	}
-	if _, err := os.Stat(idFile); os.IsNotExist(err) {
-		if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.catalog.ClusterID())); err != nil {
-			return err
-		}
+	b.applyMu.Lock()
+	err := b.storeClusterID()
+	b.applyMu.Unlock()
+	if err != nil {
+		return err
 	}
 	if b.rejoining {
 		// NB: every replica the catalog names was opened with Rejoin,
@@ -259,7 +269,23 @@ func (b *Broker) markRejoining(ctx context.Context) error {
 	if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.cfg.JoinedClusterID)); err != nil {
 		return err
 	}
+	b.clusterIDStored = true
 	return raftstore.WriteFile(b.cfg.DataDir, rejoiningFile, nil)
+}
+
+// storeClusterID writes cluster.id once the metadata names the cluster:
+// from the moment its first record applies, so that a peer that lost its
+// data learns from this one (Identify) that the cluster exists. applyMu
+// is held (or the groups do not run yet).
+func (b *Broker) storeClusterID() error {
+	if b.clusterIDStored || b.catalog.ClusterID() == "" {
+		return nil
+	}
+	if err := raftstore.WriteFile(b.cfg.DataDir, clusterIDFile, []byte(b.catalog.ClusterID())); err != nil {
+		return fmt.Errorf("write %s: %w", clusterIDFile, err)
+	}
+	b.clusterIDStored = true
+	return nil
 }
 
 // internalGroup configures a group every broker replicates (the metadata

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -65,16 +66,34 @@ func (b *Broker) Member(id int32) (Member, bool) {
 // registerSelf records where clients reach this broker in the metadata,
 // unless it says so already: the initial brokers know each other's peer
 // addresses from their configuration, and learn the rest from here.
+//
+// NB: it retries while the metadata group cannot take the record (a
+// leader change, say): the record is idempotent, and failing would fail
+// the broker's start.
 func (b *Broker) registerSelf(ctx context.Context) error {
 	want := catalog.BrokerAddresses{Client: b.cfg.AdvertisedAddress, Peer: b.cfg.Peers[b.cfg.NodeID]}
-	if got, ok := b.catalog.Broker(b.cfg.NodeID); ok && got == want {
-		return nil
+	for {
+		if got, ok := b.catalog.Broker(b.cfg.NodeID); ok && got == want {
+			return nil
+		}
+		err := b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
+			BrokerRegistered: &metav1.BrokerRegistered{NodeId: b.cfg.NodeID, Address: want.Client, PeerAddress: want.Peer,
+				Initial: !b.cfg.Joining},
+		}})
+		if err == nil || !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		b.logger.Debug("register this broker's addresses: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(registerRetryInterval):
+		}
 	}
-	return b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
-		BrokerRegistered: &metav1.BrokerRegistered{NodeId: b.cfg.NodeID, Address: want.Client, PeerAddress: want.Peer,
-			Initial: !b.cfg.Joining},
-	}})
 }
+
+// registerRetryInterval spaces registerSelf's attempts.
+const registerRetryInterval = 200 * time.Millisecond
 
 // Register adds a broker joining the running cluster to the metadata (the
 // MembershipService's Join), reached by clients at address and by

@@ -181,6 +181,9 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 		}
 		b.act(change)
 	}
+	if err := b.storeClusterID(); err != nil {
+		b.logger.Error("the metadata names the cluster, but this broker could not record it", "err", err)
+	}
 	return firstErr
 }
 

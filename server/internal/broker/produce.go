@@ -203,29 +203,36 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 // holds back the stream's other requests meanwhile.
 const readyWait = 5 * time.Second
 
-// produceReplicated submits records to a partition replicated here. On a
-// follower that knows its leader they go to the leader over gRPC: a
-// proposal made here would complete only once this replica applied it,
-// and a lagging follower would hold its producers back. Raft's own
-// forwarding of the proposal is the fallback.
+// produceReplicated submits records to a partition replicated here: on
+// the leader to raft, on a follower to the leader over gRPC. That is the
+// one path a request takes (raft does not forward data proposals: see
+// raftstore.PartitionConfig.ForwardProposals); a request forwarded here
+// is proposed here, and fails if this replica does not lead. A partition
+// with no leader known yet (electing, just opened) is waited for, up to
+// readyWait.
 func (b *Broker) produceReplicated(ctx context.Context, topic string, p int32, part *raftstore.Partition, recs []records.Record, now records.Timestamp, acks runnelv1.Acks) (func(context.Context) (int64, error), *raftstore.Proposal, error) {
-	if leader, ok := b.Member(int32(part.Leader())); ok && leader.NodeID != b.cfg.NodeID && b.cfg.Forwarder != nil && !isForwarded(ctx) {
-		wait, err := b.cfg.Forwarder.Produce(ctx, leader, topic, p, rawRecords(recs), acks)
-		if err == nil {
-			return wait, nil, nil
+	if part.Leader() == 0 || part.Leader() == uint64(b.cfg.NodeID) || isForwarded(ctx) || b.cfg.Forwarder == nil {
+		rctx, cancel := context.WithTimeout(ctx, readyWait)
+		err := waitReady(rctx, part)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("not ready after %v: %w", readyWait, raftstore.ErrNotLeader)
 		}
-		b.logger.Debug("forward to the leader failed; proposing through raft", "topic", topic, "partition", p, "err", err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, readyWait)
-	defer cancel()
-	if err := waitReady(rctx, part); err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, err
-		}
-		return nil, nil, fmt.Errorf("not ready after %v: %w", readyWait, raftstore.ErrNotLeader)
+	leader, ok := b.Member(int32(part.Leader()))
+	if !ok || leader.NodeID == b.cfg.NodeID || isForwarded(ctx) || b.cfg.Forwarder == nil {
+		prop, err := submit(ctx, part, recs, now, durability(acks))
+		return nil, prop, err
 	}
-	prop, err := submit(ctx, part, recs, now, durability(acks))
-	return nil, prop, err
+	wait, err := b.cfg.Forwarder.Produce(ctx, leader, topic, p, rawRecords(recs), acks)
+	if err != nil {
+		return nil, nil, &NotLeaderError{Topic: topic, Partition: p, Leader: leader,
+			Err: fmt.Errorf("forward to the leader: %w", err)}
+	}
+	return wait, nil, nil
 }
 
 // forward sends records to the first replica of nr that takes them: the
