@@ -188,7 +188,9 @@ func (l *loopState) finish(prop *proposal, r proposalResult) {
 }
 
 // propose hands a proposal to raft. On a follower raft forwards it to the
-// leader; either way it completes when this replica applies its entry.
+// leader where PartitionConfig.ForwardProposals says so, and drops it
+// (ErrNotLeader) elsewhere; it completes when this replica applies its
+// entry.
 func (p *Partition) propose(l *loopState, prop *proposal) {
 	if err := p.node.Propose(prop.data); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {

@@ -47,7 +47,8 @@ type Config struct {
 	// it a proposal is dropped (ErrNotLeader). The server's memory budget
 	// bounds what its own producers propose below this, so that they wait
 	// rather than fail; this bound is the backstop for proposals raft
-	// forwards from followers. Default 256 MiB, at least
+	// forwards from followers (of the partitions that forward them).
+	// Default 256 MiB, at least
 	// MinUncommittedBytes.
 	MaxUncommittedBytes int64
 	// OpenSealedSegments bounds how many sealed segments, across every
