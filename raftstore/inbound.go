@@ -45,6 +45,10 @@ var peerMessages = map[raftpb.MessageType]bool{
 // errRejected wraps why an inbound message was dropped.
 var errRejected = errors.New("raftstore: message rejected")
 
+// errNotVoting is why a rejoining replica drops a vote request: a correct
+// peer's, which it may not answer yet (see PartitionConfig.Rejoin).
+var errNotVoting = errors.New("raftstore: not voting while rejoining with a lost log")
+
 // replicaView is what checkInbound needs to know of the replica.
 type replicaView struct {
 	self   uint64 // this replica's id
@@ -85,7 +89,7 @@ func checkInbound(m raftpb.Message, r replicaView) error {
 		if r.rejoining {
 			// NB: not an error of the peer's: a vote from a replica
 			// that forgot what it acknowledged is worth nothing.
-			return fmt.Errorf("%w: %s while rejoining with a lost log", errRejected, m.Type)
+			return fmt.Errorf("%w: %s", errNotVoting, m.Type)
 		}
 		if m.Type == raftpb.MsgTimeoutNow && m.From != r.leader {
 			return fmt.Errorf("%w: MsgTimeoutNow from %d, not the leader", errRejected, m.From)

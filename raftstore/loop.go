@@ -221,7 +221,11 @@ func (p *Partition) step(l *loopState, m raftpb.Message) {
 	if m.Type == raftpb.MsgHeartbeat && m.Commit > l.lastIndex {
 		m = p.lostEntries(l, m)
 	}
-	if err := checkInbound(m, p.view(l)); err != nil {
+	switch err := checkInbound(m, p.view(l)); {
+	case errors.Is(err, errNotVoting):
+		p.logger.Debug("not voting", "from", m.From, "type", m.Type.String())
+		return
+	case err != nil:
 		p.rejected(l, m, err)
 		return
 	}
