@@ -32,13 +32,16 @@ import (
 func startCluster(t *testing.T, n int) []*testBroker {
 	t.Helper()
 	peers := map[int32]string{}
+	// NB: bound here and handed over, so that no other test takes a
+	// port between choosing it and binding it.
+	listeners := map[int32]net.Listener{}
 	for i := range n {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		peers[int32(i+1)] = lis.Addr().String()
-		lis.Close()
+		listeners[int32(i+1)] = lis
 	}
 	brokers := make([]*testBroker, n)
 	var wg sync.WaitGroup
@@ -47,13 +50,14 @@ func startCluster(t *testing.T, n int) []*testBroker {
 		// NB: side by side: each waits for a quorum of the others.
 		wg.Go(func() {
 			b := &testBroker{t: t, cfg: Config{
-				DataDir:    t.TempDir(),
-				Listen:     "127.0.0.1:0",
-				PeerListen: peers[int32(i+1)],
-				HTTPListen: "127.0.0.1:0",
-				NodeID:     int32(i + 1),
-				Peers:      peers,
-				Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+				DataDir:      t.TempDir(),
+				Listen:       "127.0.0.1:0",
+				PeerListen:   peers[int32(i+1)],
+				HTTPListen:   "127.0.0.1:0",
+				PeerListener: listeners[int32(i+1)],
+				NodeID:       int32(i + 1),
+				Peers:        peers,
+				Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}}
 			b.dir = b.cfg.DataDir
 			errs[i] = b.start()
@@ -77,6 +81,8 @@ func (b *testBroker) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv, err := New(ctx, b.cfg)
+	// NB: a restart binds the address again: the first listener is gone.
+	b.cfg.PeerListener = nil
 	if err != nil {
 		return err
 	}
@@ -690,18 +696,23 @@ func TestPlacementSpreadsTopics(t *testing.T) {
 // crashing.
 func TestStartWithPeersDown(t *testing.T) {
 	peers := map[int32]string{1: "", 2: "", 3: ""}
+	var own net.Listener
 	for id := range peers {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		peers[id] = lis.Addr().String()
-		lis.Close()
+		if id == 1 {
+			own = lis // handed to the broker
+		} else {
+			lis.Close() // NB: nothing listens there: the peers are down
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: peers[1], HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: peers[1], PeerListener: own,
+		HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	// NB: a new data directory waits for a quorum of peers to say
 	// whether their cluster exists (its transport runs meanwhile).
 	if err == nil || !strings.Contains(err.Error(), "ask the peers whether their cluster exists") {

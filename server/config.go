@@ -29,6 +29,11 @@ type Config struct {
 	// served to clients: keep it on a network only brokers reach.
 	// Default 127.0.0.1:7402.
 	PeerListen string
+	// PeerListener, when set, is the peer listener already bound, at
+	// PeerListen: a test that must know every broker's peer address before
+	// any starts binds them first, so that nothing can take a port between
+	// choosing and binding it. The server closes it.
+	PeerListener net.Listener
 	// NodeID is this broker's id in the cluster.
 	NodeID int32
 	// Peers lists the brokers of the initial cluster, this one included:

@@ -67,6 +67,9 @@ type Server struct {
 // started. Call Serve to serve HTTP and wait.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
+		if cfg.PeerListener != nil {
+			cfg.PeerListener.Close()
+		}
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
@@ -76,7 +79,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			l.Close()
 		}
 	}
-	for _, addr := range []string{cfg.Listen, cfg.PeerListen, cfg.HTTPListen} {
+	for i, addr := range []string{cfg.Listen, cfg.PeerListen, cfg.HTTPListen} {
+		if i == 1 && cfg.PeerListener != nil {
+			listeners = append(listeners, cfg.PeerListener)
+			continue
+		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			closeListeners()
