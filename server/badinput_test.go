@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -243,8 +242,7 @@ func rawRequest(topic string, id uint64, emptyRecords int, extra ...byte) []byte
 // responses, in order.
 func (b *testBroker) sendRaw(msgs ...[]byte) []*runnelv1.ProduceResponse {
 	b.t.Helper()
-	stream, err := b.client.Conn().NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
-		"/runnel.v1.ProduceService/Produce", grpc.ForceCodecV2(rawCodec{}))
+	stream, err := b.rawProduceStream()
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -380,8 +378,7 @@ func TestTimestampTypes(t *testing.T) {
 func TestOversizedMessageEndsStream(t *testing.T) {
 	b := startBroker(t, "")
 	b.createTopic("t", 1, nil)
-	stream, err := b.client.Conn().NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
-		"/runnel.v1.ProduceService/Produce", grpc.ForceCodecV2(rawCodec{}))
+	stream, err := b.rawProduceStream()
 	if err != nil {
 		t.Fatal(err)
 	}

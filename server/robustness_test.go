@@ -148,6 +148,13 @@ func TestLargeBatchIsSplitForReaders(t *testing.T) {
 // wire.
 type rawCodec struct{}
 
+// rawProduceStream opens a Produce stream that sends and receives the
+// bytes it is given, encoded by hand.
+func (b *testBroker) rawProduceStream() (grpc.ClientStream, error) {
+	return b.client.Conn().NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
+		"/runnel.v1.ProduceService/Produce", grpc.ForceCodecV2(rawCodec{}))
+}
+
 func (rawCodec) Name() string { return "proto" }
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
@@ -162,8 +169,7 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 func TestMalformedProduceRequest(t *testing.T) {
 	b := startBroker(t, "")
 	b.createTopic("t", 1, nil)
-	stream, err := b.client.Conn().NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
-		"/runnel.v1.ProduceService/Produce", grpc.ForceCodecV2(rawCodec{}))
+	stream, err := b.rawProduceStream()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -329,8 +329,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) setServing(st healthpb.HealthCheckResponse_ServingStatus) {
-	for name := range s.grpc.GetServiceInfo() {
-		s.health.SetServingStatus(name, st)
+	for _, srv := range []*grpc.Server{s.grpc, s.peerGRPC} {
+		for name := range srv.GetServiceInfo() {
+			s.health.SetServingStatus(name, st)
+		}
 	}
 	s.health.SetServingStatus("", st)
 }
