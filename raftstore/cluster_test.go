@@ -253,11 +253,11 @@ func TestLeaderOnlyDurability(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	quorum, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(6), "quorum"...), raftstore.Quorum)
+	quorum, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(6), "quorum"...), raftstore.SubmitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(4), "fast"...), raftstore.LeaderOnly)
+	fast, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(4), "fast"...), raftstore.SubmitOptions{Durability: raftstore.LeaderOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestOutcomesAcrossLeaderTransfers(t *testing.T) {
 		lp := parts[leader-1]
 		for i := range 20 {
 			payload := fmt.Sprintf("round%d-%02d", round, i)
-			pr, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(payload)), payload...), raftstore.Quorum)
+			pr, err := lp.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(payload)), payload...), raftstore.SubmitOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -590,7 +590,7 @@ func TestInSyncNeedsTheLeadersLog(t *testing.T) {
 	waitUntil(t, "all three in sync", func() bool { return slices.Equal(lp.InSync(), []uint64{1, 2, 3}) })
 	hw := lp.HighWatermark()
 	big := make([]byte, 5<<20)
-	if _, err := lp.Submit(context.Background(), raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(big)), big...), raftstore.Quorum); err != nil {
+	if _, err := lp.Submit(context.Background(), raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(big)), big...), raftstore.SubmitOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "only the leader in sync", func() bool { return slices.Equal(lp.InSync(), []uint64{1}) })
@@ -657,4 +657,69 @@ func agreedLeader(t *testing.T, parts []*raftstore.Partition) uint64 {
 		return leader != 0
 	})
 	return leader
+}
+
+// TestLeaderTermFence: a batch fenced by a term is appended only by the
+// leader of that term. The leader that hands its leadership away and gets
+// it back leads in a later term, and refuses what was meant for its
+// earlier reign: the request a follower forwarded to it before the
+// changes, which would otherwise land after what the next leader appended.
+func TestLeaderTermFence(t *testing.T) {
+	replicas, _ := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "fence-0")
+	h := newHistory(t, parts...)
+	h.proposeAcked("first")
+	leader := agreedLeader(t, parts)
+	first := parts[leader-1].Leadership()
+	for i, p := range parts {
+		waitUntil(t, "every replica to know the leader's term", func() bool { return p.Leadership() == first })
+		if uint64(i+1) != leader {
+			if _, err := fenced(p, "to a follower", first.Term); !errors.Is(err, raftstore.ErrNotLeader) {
+				t.Fatalf("a follower took a batch fenced to its leader's term: %v", err)
+			}
+		}
+	}
+	if _, err := fenced(parts[leader-1], "in term", first.Term); err != nil {
+		t.Fatalf("the leader of term %d refused a batch fenced to it: %v", first.Term, err)
+	}
+	if _, err := fenced(parts[leader-1], "next term", first.Term+1); !errors.Is(err, raftstore.ErrNotLeader) {
+		t.Fatalf("the leader of term %d took a batch fenced to term %d: %v", first.Term, first.Term+1, err)
+	}
+
+	// Away and back: the same leader, two terms on.
+	other := leader%3 + 1
+	parts[leader-1].TransferLeadership(other)
+	waitUntil(t, "the transfer", func() bool { return agreedLeader(t, parts) == other })
+	parts[other-1].TransferLeadership(leader)
+	waitUntil(t, "the transfer back", func() bool { return agreedLeader(t, parts) == leader })
+	again := parts[leader-1].Leadership()
+	if again.Leader != leader || again.Term < first.Term+2 {
+		t.Fatalf("leadership after two transfers %+v, want broker %d in a term past %d", again, leader, first.Term+1)
+	}
+	if _, err := fenced(parts[leader-1], "stale", first.Term); !errors.Is(err, raftstore.ErrNotLeader) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("term %d", first.Term)) {
+		t.Fatalf("the leader took a batch fenced to its earlier reign: %v", err)
+	}
+	off, err := fenced(parts[leader-1], "current", again.Term)
+	if err != nil {
+		t.Fatalf("batch fenced to the current term: %v", err)
+	}
+	for _, p := range parts {
+		waitUntil(t, "every replica to commit the last batch", func() bool { return p.HighWatermark() > off })
+		if got, want := readFrom(t, p, 0), []string{"0:first", "1:in term", "2:current"}; !slices.Equal(got, want) {
+			t.Fatalf("log %q, want %q: only the batches fenced to their leader's term", got, want)
+		}
+	}
+}
+
+// fenced submits a one-record batch fenced to term and waits for it.
+func fenced(p *raftstore.Partition, payload string, term uint64) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pr, err := p.Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, append(raftstore.NewBatch(len(payload)), payload...),
+		raftstore.SubmitOptions{LeaderTerm: term})
+	if err != nil {
+		return 0, err
+	}
+	return pr.Wait(ctx)
 }

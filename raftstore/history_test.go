@@ -55,7 +55,7 @@ func (h *history) propose(payload string) (int64, bool) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		batch := append(raftstore.NewBatch(len(payload)), payload...)
-		pr, err := h.parts[leader].Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, batch, raftstore.Quorum)
+		pr, err := h.parts[leader].Submit(ctx, raftstore.BatchHeader{RecordCount: 1}, batch, raftstore.SubmitOptions{})
 		var off int64
 		if err == nil {
 			off, err = pr.Wait(ctx)

@@ -62,7 +62,7 @@ type replicaView struct {
 
 // view returns the replica's view for checkInbound; on the loop goroutine.
 func (p *Partition) view(l *loopState) replicaView {
-	return replicaView{self: p.store.cfg.NodeID, leader: p.leader.Load(), lastIndex: l.lastIndex,
+	return replicaView{self: p.store.cfg.NodeID, leader: p.Leader(), lastIndex: l.lastIndex,
 		stateMachine: p.cfg.Apply != nil, forwardProposals: p.cfg.ForwardProposals, rejoining: p.rejoining}
 }
 

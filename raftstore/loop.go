@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -41,7 +42,7 @@ func (p *Partition) run(campaigned bool) {
 		p.logger.Error("partition stopped: this replica serves it no more until the broker restarts", "err", err)
 		err = fmt.Errorf("%w: %s: %w", ErrFailed, p.name, err)
 		// NB: no longer a leader anyone should be sent to.
-		p.leader.Store(0)
+		p.leadership.Store(&Leadership{Term: p.Leadership().Term})
 		p.failWaiting(l, err)
 		p.closeErr, p.failErr = err, err
 		close(p.failed)
@@ -94,12 +95,12 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 				p.node.Tick()
 			}
 			ticks++
-			if campaigned && p.leader.Load() == 0 && ticks%recampaignTicks == 0 {
+			if campaigned && p.Leader() == 0 && ticks%recampaignTicks == 0 {
 				if err := p.node.Campaign(); err != nil {
 					p.logger.Warn("campaign", "err", err)
 				}
 			}
-			campaigned = campaigned && p.leader.Load() == 0
+			campaigned = campaigned && p.Leader() == 0
 			p.expireProposals(l)
 			p.checkInSync(&l.followers, false)
 			p.askReadIndex(l)
@@ -192,6 +193,15 @@ func (l *loopState) finish(prop *proposal, r proposalResult) {
 // (ErrNotLeader) elsewhere; it completes when this replica applies its
 // entry.
 func (p *Partition) propose(l *loopState, prop *proposal) {
+	if prop.leaderTerm != 0 {
+		// NB: checked here, in the loop, so that no election comes
+		// between the check and the append.
+		if st := p.node.BasicStatus(); st.RaftState != raft.StateLeader || st.Term != prop.leaderTerm {
+			prop.result <- proposalResult{err: fmt.Errorf("%w: the batch is for the leader of term %d; this replica is a %s in term %d",
+				ErrNotLeader, prop.leaderTerm, strings.ToLower(strings.TrimPrefix(st.RaftState.String(), "State")), st.Term)}
+			return
+		}
+	}
 	if err := p.node.Propose(prop.data); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
 			err = ErrNotLeader
@@ -268,10 +278,20 @@ func (p *Partition) lostEntries(l *loopState, m raftpb.Message) raftpb.Message {
 // order), applies here (in order), the rest to peers.
 func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	var leaderChanged, leadershipLost bool
+	was, now := p.Leadership(), p.Leadership()
+	if !raft.IsEmptyHardState(rd.HardState) {
+		now.Term = rd.HardState.Term
+	}
 	if rd.SoftState != nil {
-		leaderChanged = rd.SoftState.Lead != p.leader.Load()
-		leadershipLost = p.leader.Load() == p.store.cfg.NodeID && rd.SoftState.Lead != p.store.cfg.NodeID
-		p.leader.Store(rd.SoftState.Lead)
+		now.Leader = rd.SoftState.Lead
+	}
+	if now != was {
+		// NB: one store, so that no reader sees a leader with another's term.
+		p.leadership.Store(&now)
+	}
+	if rd.SoftState != nil {
+		leaderChanged = now.Leader != was.Leader
+		leadershipLost = was.Leader == p.store.cfg.NodeID && now.Leader != p.store.cfg.NodeID
 		p.checkInSync(&l.followers, true)
 		p.askReadIndex(l)
 		p.checkReady(l)
@@ -501,7 +521,7 @@ func (p *Partition) applyConfChange(index uint64, cc raftpb.ConfChangeI) {
 // leader changes and on every tick, since a request made without a leader,
 // or lost on the way, gets no answer.
 func (p *Partition) askReadIndex(l *loopState) {
-	leader := p.leader.Load()
+	leader := p.Leader()
 	if l.readIndex != 0 || leader == 0 || leader == p.store.cfg.NodeID || p.isReady() {
 		return
 	}
@@ -520,8 +540,8 @@ func (p *Partition) checkReady(l *loopState) {
 	// NB: the high watermark of a new leader lags the group's until it
 	// has committed an entry of its own term (raft commits earlier terms'
 	// entries only so).
-	p.leaderCurrent.Store(p.leader.Load() == p.store.cfg.NodeID && l.appliedTerm == p.node.BasicStatus().Term)
-	switch leader := p.leader.Load(); {
+	p.leaderCurrent.Store(p.Leader() == p.store.cfg.NodeID && l.appliedTerm == p.node.BasicStatus().Term)
+	switch leader := p.Leader(); {
 	case leader == 0:
 		return
 	case leader == p.store.cfg.NodeID:

@@ -120,7 +120,7 @@ type Partition struct {
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
-	leader        atomic.Uint64
+	leadership    atomic.Pointer[Leadership]   // never nil once open
 	leaderCurrent atomic.Bool                  // see LeadsCurrent
 	followers     atomic.Pointer[followerView] // see InSync; nil unless leading
 	changed       *notifier
@@ -146,6 +146,7 @@ type proposal struct {
 	data       []byte
 	id         uint64
 	durability Durability
+	leaderTerm uint64              // SubmitOptions.LeaderTerm
 	result     chan proposalResult // buffered: the loop never blocks on it
 	deadline   time.Time           // set by the loop when it proposes
 	index      uint64              // the raft index of its entry once appended here (0: not yet)
@@ -266,6 +267,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		appenderDone: make(chan struct{}),
 	}
 	p.nextID.Store(randomUint64())
+	p.leadership.Store(&Leadership{Term: state.hard.Term})
 
 	// A plain data partition's state is its log: everything committed is
 	// already "applied". A state machine replays from the log start.
@@ -425,13 +427,25 @@ func NewBatch(payloadSize int) []byte {
 	return make([]byte, segment.BatchHeaderSize, segment.BatchHeaderSize+payloadSize)
 }
 
+// SubmitOptions say how a submitted batch is appended.
+type SubmitOptions struct {
+	// Durability is when the batch counts as done.
+	Durability Durability
+	// LeaderTerm, if set, fences the batch: only this replica leading in
+	// that term appends it, else it fails ErrNotLeader. Raft has at most
+	// one leader per term, so a batch sent to the leader of term T
+	// cannot be appended after a later leader's entries: by a leader that
+	// lost and regained leadership while the batch was on its way, say.
+	LeaderTerm uint64
+}
+
 // Submit hands a batch made with NewBatch to raft and returns without
 // waiting for it to commit. Batches submitted one after another by one
 // goroutine get increasing offsets in that order. The payload is opaque to
 // the store; h.ProposalID is set here. batch is the raft entry's data
 // as is: the caller must not touch it again. A batch over MaxEntryBytes
 // is ErrEntryTooLarge.
-func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, d Durability) (*Proposal, error) {
+func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, opts SubmitOptions) (*Proposal, error) {
 	if len(batch) < segment.BatchHeaderSize {
 		return nil, fmt.Errorf("raftstore: batch of %d bytes has no room for its header", len(batch))
 	}
@@ -443,7 +457,8 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, d D
 	prop := &proposal{
 		data:       batch,
 		id:         h.ProposalID,
-		durability: d,
+		durability: opts.Durability,
+		leaderTerm: opts.LeaderTerm,
 		result:     make(chan proposalResult, 1),
 	}
 	select {
@@ -466,7 +481,7 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, d D
 // Propose submits a batch with this payload and waits for it: see Submit
 // and Proposal.Wait.
 func (p *Partition) Propose(ctx context.Context, h BatchHeader, payload []byte) (int64, error) {
-	pr, err := p.Submit(ctx, h, append(NewBatch(len(payload)), payload...), Quorum)
+	pr, err := p.Submit(ctx, h, append(NewBatch(len(payload)), payload...), SubmitOptions{})
 	if err != nil {
 		return 0, err
 	}
@@ -577,8 +592,20 @@ func (p *Partition) Err() error {
 // acknowledged until then.
 func (p *Partition) LeadsCurrent() bool { return p.leaderCurrent.Load() }
 
+// Leadership is who leads a partition's group and in which term, as a
+// replica knows it. Raft elects at most one leader per term, so the pair
+// names one reign: a request fenced by it (SubmitOptions.LeaderTerm) is
+// appended by that reign or not at all.
+type Leadership struct {
+	Leader uint64 // raft id; 0 when no leader is known
+	Term   uint64 // the replica's current term, the leader's when Leader is set
+}
+
+// Leadership returns who leads the group as this replica knows it.
+func (p *Partition) Leadership() Leadership { return *p.leadership.Load() }
+
 // Leader is the raft id of the partition's leader, 0 when there is none.
-func (p *Partition) Leader() uint64 { return p.leader.Load() }
+func (p *Partition) Leader() uint64 { return p.Leadership().Leader }
 
 // Changed returns a channel closed the next time the high watermark moves
 // or the partition closes.

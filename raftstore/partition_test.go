@@ -77,7 +77,7 @@ func TestProposeReadReopen(t *testing.T) {
 	waitReady(t, p)
 	var proposals []*Proposal
 	for i := range 100 {
-		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, append(NewBatch(9), fmt.Sprintf("batch %03d", i)...), Quorum)
+		pr, err := p.Submit(context.Background(), BatchHeader{RecordCount: 3}, append(NewBatch(9), fmt.Sprintf("batch %03d", i)...), SubmitOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestSubmitTooLarge(t *testing.T) {
 	}
 	waitReady(t, p)
 	batch := NewBatch(MaxEntryBytes)[:MaxEntryBytes+1]
-	if _, err := p.Submit(context.Background(), BatchHeader{RecordCount: 1}, batch, Quorum); !errors.Is(err, ErrEntryTooLarge) {
+	if _, err := p.Submit(context.Background(), BatchHeader{RecordCount: 1}, batch, SubmitOptions{}); !errors.Is(err, ErrEntryTooLarge) {
 		t.Fatalf("submit of %d bytes: %v, want ErrEntryTooLarge", len(batch), err)
 	}
 	if off := propose(t, p, "after", 1); off != 0 {

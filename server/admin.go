@@ -67,6 +67,7 @@ func (s *adminService) DescribeTopic(ctx context.Context, req *runnelv1.Describe
 		resp.Partitions = append(resp.Partitions, &runnelv1.PartitionInfo{
 			Partition:        p.Partition,
 			Leader:           p.Leader,
+			LeaderEpoch:      p.LeaderEpoch,
 			Replicas:         p.Replicas,
 			LogStartOffset:   p.LogStartOffset,
 			HighWatermark:    p.HighWatermark,

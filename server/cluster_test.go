@@ -831,3 +831,66 @@ func TestPeerListenerIsSeparate(t *testing.T) {
 		t.Fatalf("a client's produce claiming to be forwarded, through a broker with no replica: %v %v; want it forwarded and acked", resp, err)
 	}
 }
+
+// TestProduceLeaderEpoch: DescribeTopic reports each leader's epoch, and a
+// produce request fenced by it is appended through any broker while that
+// leader leads; one fenced by another epoch is refused with the NotLeader
+// detail, and appends nothing.
+func TestProduceLeaderEpoch(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "epoch", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var info *runnelv1.PartitionInfo
+	eventually(t, "a leader for epoch", func() error {
+		info = describe(t, brokers[0], "epoch").Partitions[0]
+		if info.Leader == 0 || info.LeaderEpoch == 0 {
+			return fmt.Errorf("leader %d in epoch %d", info.Leader, info.LeaderEpoch)
+		}
+		return nil
+	})
+	p := int32(0)
+	want := 0
+	for _, b := range brokers {
+		if got := describe(t, b, "epoch").Partitions[0]; got.Leader != info.Leader || got.LeaderEpoch != info.LeaderEpoch {
+			t.Fatalf("broker %d describes leader %d in epoch %d, broker 1 leader %d in epoch %d",
+				b.cfg.NodeID, got.Leader, got.LeaderEpoch, info.Leader, info.LeaderEpoch)
+		}
+		fenced := func(epoch uint64) *runnelv1.ProduceResponse {
+			return b.produce(&runnelv1.ProduceRequest{Topic: "epoch", Partition: &p, LeaderEpoch: epoch,
+				Records: records(fmt.Sprintf("via %d in epoch %d", b.cfg.NodeID, epoch))})
+		}
+		if acks := mustAck(t, fenced(info.LeaderEpoch)); acks[0].BaseOffset != int64(want) {
+			t.Fatalf("via broker %d: offset %d, want %d", b.cfg.NodeID, acks[0].BaseOffset, want)
+		}
+		want++
+		for _, epoch := range []uint64{info.LeaderEpoch - 1, info.LeaderEpoch + 1} {
+			resp := fenced(epoch)
+			st := status.FromProto(resp.Error)
+			if resp.Error == nil || st.Code() != codes.Unavailable || !strings.Contains(st.Message(), fmt.Sprintf("term %d", epoch)) {
+				t.Fatalf("via broker %d, fenced to epoch %d while the leader is in %d: acks %v, error %v",
+					b.cfg.NodeID, epoch, info.LeaderEpoch, resp.Acks, st)
+			}
+			if nl := notLeaderDetail(st); nl == nil || nl.LeaderId != info.Leader {
+				t.Fatalf("via broker %d: the refusal's details %v, want NotLeader naming broker %d", b.cfg.NodeID, st.Details(), info.Leader)
+			}
+		}
+	}
+	resp := brokers[0].produce(&runnelv1.ProduceRequest{Topic: "epoch", LeaderEpoch: info.LeaderEpoch, Records: records("x")})
+	if st := status.FromProto(resp.Error); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "set partition") {
+		t.Fatalf("fenced without a partition: %v", st)
+	}
+	if got := readValues(t, brokers[0], "epoch"); len(got) != want {
+		t.Fatalf("the log holds %q, want only the %d requests fenced to the leader's epoch", got, want)
+	}
+}
+
+func notLeaderDetail(st *status.Status) *runnelv1.NotLeader {
+	for _, d := range st.Details() {
+		if nl, ok := d.(*runnelv1.NotLeader); ok {
+			return nl
+		}
+	}
+	return nil
+}

@@ -92,6 +92,7 @@ type produceRequest struct {
 	records       [][]byte // alias the message's buffer
 	correlationID uint64
 	acks          runnelv1.Acks
+	leaderEpoch   uint64
 	err           error // why the message is malformed
 	// size is the memory the request holds (its copy of the message), and
 	// lease that much of the memory budget (produce.go).
@@ -233,6 +234,12 @@ func (r *produceRequest) parseFields(b []byte) error {
 				return err
 			}
 			r.acks, b = runnelv1.Acks(a), b[n:]
+		case num == 6 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			r.leaderEpoch, b = v, b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

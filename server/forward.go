@@ -94,10 +94,10 @@ func (p *peers) conn(address string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// Produce implements broker.Forwarder: it sends the records on the
+// Produce implements broker.Forwarder: it sends the request on the
 // Produce stream to the broker, in call order, and returns a wait for
 // the ack.
-func (p *peers) Produce(_ context.Context, to broker.Member, topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
+func (p *peers) Produce(_ context.Context, to broker.Member, req broker.ProduceRequest) (func(context.Context) (int64, error), error) {
 	conn, err := p.conn(to.PeerAddress)
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (p *peers) Produce(_ context.Context, to broker.Member, topic string, parti
 		p.links[to.PeerAddress] = link
 	}
 	p.mu.Unlock()
-	result, err := link.send(topic, partition, recs, acks)
+	result, err := link.send(req)
 	if err != nil {
 		return nil, fmt.Errorf("forward to broker %d at %s: %w", to.NodeID, to.PeerAddress, err)
 	}
@@ -165,7 +165,7 @@ type produceResult struct {
 	err  error
 }
 
-func (l *produceLink) send(topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (<-chan produceResult, error) {
+func (l *produceLink) send(req broker.ProduceRequest) (<-chan produceResult, error) {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	stream, err := l.open()
@@ -183,7 +183,7 @@ func (l *produceLink) send(topic string, partition int32, recs [][]byte, acks ru
 	result := make(chan produceResult, 1)
 	l.waiting[id] = result
 	l.mu.Unlock()
-	if err := stream.SendMsg(encodeProduceRequest(topic, partition, recs, id, acks)); err != nil {
+	if err := stream.SendMsg(encodeProduceRequest(req, id)); err != nil {
 		l.fail(stream, err)
 		return nil, err
 	}
@@ -256,25 +256,31 @@ func (l *produceLink) close() {
 
 // encodeProduceRequest encodes a runnel.v1.ProduceRequest around records
 // already encoded (field numbers of produce.proto).
-func encodeProduceRequest(topic string, partition int32, recs [][]byte, correlationID uint64, acks runnelv1.Acks) encodedMessage {
-	size := len(topic) + 32
-	for _, r := range recs {
+func encodeProduceRequest(req broker.ProduceRequest, correlationID uint64) encodedMessage {
+	size := len(req.Topic) + 48
+	for _, r := range req.Records {
 		size += len(r) + 8
 	}
 	b := make([]byte, 0, size)
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	b = protowire.AppendString(b, topic)
-	b = protowire.AppendTag(b, 2, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(int64(partition)))
-	for _, r := range recs {
+	b = protowire.AppendString(b, req.Topic)
+	if req.Partition != nil {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(int64(*req.Partition)))
+	}
+	for _, r := range req.Records {
 		b = protowire.AppendTag(b, 3, protowire.BytesType)
 		b = protowire.AppendBytes(b, r)
 	}
 	b = protowire.AppendTag(b, 4, protowire.VarintType)
 	b = protowire.AppendVarint(b, correlationID)
-	if acks != runnelv1.Acks_ACKS_UNSPECIFIED {
+	if req.Acks != runnelv1.Acks_ACKS_UNSPECIFIED {
 		b = protowire.AppendTag(b, 5, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(acks))
+		b = protowire.AppendVarint(b, uint64(req.Acks))
+	}
+	if req.LeaderEpoch != 0 {
+		b = protowire.AppendTag(b, 6, protowire.VarintType)
+		b = protowire.AppendVarint(b, req.LeaderEpoch)
 	}
 	return b
 }

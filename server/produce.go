@@ -110,7 +110,8 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
-		pending, err := s.broker.Produce(brokerContext(ctx), req.topic, req.partition, req.records, req.acks)
+		pending, err := s.broker.Produce(brokerContext(ctx), broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
+			Records: req.records, Acks: req.acks, LeaderEpoch: req.leaderEpoch})
 		if err != nil {
 			held.release()
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }

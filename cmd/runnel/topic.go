@@ -103,9 +103,9 @@ func newTopicDescribeCommand() *cobra.Command {
 			fmt.Fprintf(out, "  %s=%s\n", k, t.Config[k])
 		}
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PARTITION\tLEADER\tREPLICAS\tIN SYNC\tMOVING\tLOG START\tHIGH WATERMARK")
+		fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tIN SYNC\tMOVING\tLOG START\tHIGH WATERMARK")
 		for _, p := range resp.Partitions {
-			fmt.Fprintf(w, "%d\t%d\t%v\t%v\t%s\t%d\t%d\n", p.Partition, p.Leader, p.Replicas, p.InSyncReplicas,
+			fmt.Fprintf(w, "%d\t%d\t%d\t%v\t%v\t%s\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.InSyncReplicas,
 				moving(p), p.LogStartOffset, p.HighWatermark)
 		}
 		return w.Flush()

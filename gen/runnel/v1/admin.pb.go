@@ -757,8 +757,12 @@ type PartitionInfo struct {
 	// added, and those to be removed once they caught up.
 	AddingReplicas   []int32 `protobuf:"varint,7,rep,packed,name=adding_replicas,json=addingReplicas,proto3" json:"adding_replicas,omitempty"`
 	RemovingReplicas []int32 `protobuf:"varint,8,rep,packed,name=removing_replicas,json=removingReplicas,proto3" json:"removing_replicas,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The leader's epoch: the raft term it was elected in, which grows with
+	// every election (0 when the partition has no leader). See
+	// ProduceRequest.leader_epoch.
+	LeaderEpoch   uint64 `protobuf:"varint,9,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartitionInfo) Reset() {
@@ -845,6 +849,13 @@ func (x *PartitionInfo) GetRemovingReplicas() []int32 {
 		return x.RemovingReplicas
 	}
 	return nil
+}
+
+func (x *PartitionInfo) GetLeaderEpoch() uint64 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
 }
 
 // Broker is one member of the cluster.
@@ -1033,7 +1044,7 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x06config\x18\x05 \x03(\v2\x1c.runnel.v1.Topic.ConfigEntryR\x06config\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd5\x02\n" +
 	"\rPartitionInfo\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12\x1a\n" +
@@ -1042,7 +1053,8 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x0ehigh_watermark\x18\x05 \x01(\x03R\rhighWatermark\x12(\n" +
 	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\x12'\n" +
 	"\x0fadding_replicas\x18\a \x03(\x05R\x0eaddingReplicas\x12+\n" +
-	"\x11removing_replicas\x18\b \x03(\x05R\x10removingReplicas\"i\n" +
+	"\x11removing_replicas\x18\b \x03(\x05R\x10removingReplicas\x12!\n" +
+	"\fleader_epoch\x18\t \x01(\x04R\vleaderEpoch\"i\n" +
 	"\x06Broker\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +

@@ -93,7 +93,16 @@ type ProduceRequest struct {
 	// Echoed in the response so that pipelining clients can match them.
 	CorrelationId uint64 `protobuf:"varint,4,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// When the request is acknowledged; unset means ACKS_ALL.
-	Acks          Acks `protobuf:"varint,5,opt,name=acks,proto3,enum=runnel.v1.Acks" json:"acks,omitempty"`
+	Acks Acks `protobuf:"varint,5,opt,name=acks,proto3,enum=runnel.v1.Acks" json:"acks,omitempty"`
+	// A fence, as Kafka's leader epochs are: when set, the records are
+	// appended only by the partition's leader in this epoch (its raft term; see
+	// PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+	// NotLeader detail otherwise. Needs partition. A client that sends one
+	// stream's requests to the leader it knows, and to another after a leader
+	// change, sets it so that a request still in flight to the old leader
+	// cannot land after those sent to the new one. Brokers set it when they
+	// forward a request to a partition's leader.
+	LeaderEpoch   uint64 `protobuf:"varint,6,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +170,13 @@ func (x *ProduceRequest) GetAcks() Acks {
 		return x.Acks
 	}
 	return Acks_ACKS_UNSPECIFIED
+}
+
+func (x *ProduceRequest) GetLeaderEpoch() uint64 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
 }
 
 // ProduceResponse acknowledges one ProduceRequest.
@@ -297,13 +313,14 @@ var File_runnel_v1_produce_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\n" +
-	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xd0\x01\n" +
+	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xf3\x01\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12!\n" +
 	"\tpartition\x18\x02 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
 	"\x0ecorrelation_id\x18\x04 \x01(\x04R\rcorrelationId\x12#\n" +
-	"\x04acks\x18\x05 \x01(\x0e2\x0f.runnel.v1.AcksR\x04acksB\f\n" +
+	"\x04acks\x18\x05 \x01(\x0e2\x0f.runnel.v1.AcksR\x04acks\x12!\n" +
+	"\fleader_epoch\x18\x06 \x01(\x04R\vleaderEpochB\f\n" +
 	"\n" +
 	"_partition\"\x8d\x01\n" +
 	"\x0fProduceResponse\x12%\n" +

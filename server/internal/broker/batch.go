@@ -15,7 +15,7 @@ import (
 // submit builds one batch of recs, as their producers encoded them, and
 // hands it to the partition's raft group. Records without a timestamp
 // get now.
-func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, d raftstore.Durability) (*raftstore.Proposal, error) {
+func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, opts raftstore.SubmitOptions) (*raftstore.Proposal, error) {
 	batch := raftstore.NewBatch(batchSize(recs, now) - raftstore.BatchHeaderSize)
 	h := raftstore.BatchHeader{RecordCount: uint32(len(recs))}
 	for i, r := range recs {
@@ -30,7 +30,7 @@ func submit(ctx context.Context, part *raftstore.Partition, recs []records.Recor
 		h.MaxTimestamp = max(h.MaxTimestamp, ms)
 		batch = records.AppendStored(batch, r, now)
 	}
-	return part.Submit(ctx, h, batch, d)
+	return part.Submit(ctx, h, batch, opts)
 }
 
 // batchSize is the size of the raft entry submit makes of recs: the
@@ -57,7 +57,7 @@ func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, rec
 			return err
 		}
 	}
-	pr, err := submit(ctx, part, parsed, timestampNow(), raftstore.Quorum)
+	pr, err := submit(ctx, part, parsed, timestampNow(), raftstore.SubmitOptions{})
 	if err == nil {
 		_, err = pr.Wait(ctx)
 	}

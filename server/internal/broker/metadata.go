@@ -96,8 +96,10 @@ func (b *Broker) Topics() []*catalog.Topic { return b.catalog.Topics() }
 
 // PartitionState is what DescribeTopic reports of one partition.
 type PartitionState struct {
-	Partition      int32
-	Leader         int32
+	Partition int32
+	Leader    int32
+	// LeaderEpoch is the term Leader was elected in (0 with no leader).
+	LeaderEpoch    uint64
 	Replicas       []int32
 	LogStartOffset int64
 	HighWatermark  int64
@@ -128,7 +130,9 @@ func (b *Broker) DescribePartitions(t *catalog.Topic) []PartitionState {
 			}
 		}
 		if part := b.store.Partition(partitionName(t.Name, p)); part != nil {
-			st.Leader = int32(part.Leader())
+			if view := part.Leadership(); view.Leader != 0 {
+				st.Leader, st.LeaderEpoch = int32(view.Leader), view.Term
+			}
 			st.LogStartOffset = part.LogStartOffset()
 			st.HighWatermark = part.HighWatermark()
 			for _, id := range part.InSync() {

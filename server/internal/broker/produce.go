@@ -31,26 +31,41 @@ type pendingPartition struct {
 	err       error
 }
 
+// ProduceRequest is one request to append records to a topic.
+type ProduceRequest struct {
+	Topic string
+	// Partition is where every record goes; nil: each where the
+	// partitioner puts it.
+	Partition *int32
+	// Records are the records as the producer encoded them
+	// (runnel.v1.Record): they are stored as sent, never decoded and
+	// encoded again.
+	Records [][]byte
+	Acks    runnelv1.Acks
+	// LeaderEpoch, if set, fences the request to the partition's leader
+	// in that raft term (runnel.v1.ProduceRequest.leader_epoch).
+	LeaderEpoch uint64
+}
+
 // Forwarder carries records for partitions this broker does not
-// replicate to a broker that does (the server implements it over gRPC).
+// replicate, or does not lead, to a broker that does (the server
+// implements it over gRPC).
 type Forwarder interface {
-	// Produce sends records (each an encoded runnel.v1.Record) for
-	// partition of topic to broker to, in call order, and returns a wait
-	// for the base offset.
-	Produce(ctx context.Context, to Member, topic string, partition int32, recs [][]byte, acks runnelv1.Acks) (func(context.Context) (int64, error), error)
+	// Produce sends req, for one partition, to broker to, in call order,
+	// and returns a wait for the base offset.
+	Produce(ctx context.Context, to Member, req ProduceRequest) (func(context.Context) (int64, error), error)
 }
 
 // Produce validates a produce request, assigns each record its partition
-// and submits one batch per partition. recs are the records as the
-// producer encoded them (runnel.v1.Record): they are stored as sent, never
-// decoded and encoded again. Produce does not wait for the batches to
-// commit (see PendingProduce.Wait), so a stream can pipeline requests:
-// requests submitted one after another keep their order per partition.
-// Records without a timestamp get the current time.
+// and submits one batch per partition. Produce does not wait for the
+// batches to commit (see PendingProduce.Wait), so a stream can pipeline
+// requests: requests submitted one after another keep their order per
+// partition. Records without a timestamp get the current time.
 //
 // A partition this broker does not replicate gets its records forwarded
 // to a replica, unless the request was itself forwarded.
-func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, recs [][]byte, acks runnelv1.Acks) (*PendingProduce, error) {
+func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProduce, error) {
+	topic, partition, recs := req.Topic, req.Partition, req.Records
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
 		return nil, err
@@ -58,12 +73,15 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
 	}
-	if _, known := runnelv1.Acks_name[int32(acks)]; !known {
-		return nil, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", ErrInvalid, acks)
+	if _, known := runnelv1.Acks_name[int32(req.Acks)]; !known {
+		return nil, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", ErrInvalid, req.Acks)
 	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
 			ErrInvalid, *partition, topic, t.Partitions-1)
+	}
+	if req.LeaderEpoch != 0 && partition == nil {
+		return nil, fmt.Errorf("%w: leader_epoch %d fences one partition's leader: set partition too", ErrInvalid, req.LeaderEpoch)
 	}
 	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
@@ -88,12 +106,13 @@ func (b *Broker) Produce(ctx context.Context, topic string, partition *int32, re
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
+		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Acks: req.Acks, LeaderEpoch: req.LeaderEpoch}
 		part, _, err := b.partition(topic, p)
 		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !isForwarded(ctx) {
-			pp.forwarded, err = b.forward(ctx, nr, byPartition[p], acks)
+			pp.forwarded, err = b.forward(ctx, nr, one)
 		}
 		if err == nil && part != nil {
-			pp.forwarded, pp.proposal, err = b.produceReplicated(ctx, topic, p, part, byPartition[p], now, acks)
+			pp.forwarded, pp.proposal, err = b.produceReplicated(ctx, part, one, byPartition[p], now)
 		}
 		pp.err = b.storeError(topic, p, err)
 		pending.parts = append(pending.parts, pp)
@@ -204,13 +223,18 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 const readyWait = 5 * time.Second
 
 // produceReplicated submits records to a partition replicated here: on
-// the leader to raft, on a follower to the leader over gRPC. That is the
-// one path a request takes (raft does not forward data proposals: see
-// raftstore.PartitionConfig.ForwardProposals); a request forwarded here
-// is proposed here, and fails if this replica does not lead. A partition
-// with no leader known yet (electing, just opened) is waited for, up to
-// readyWait.
-func (b *Broker) produceReplicated(ctx context.Context, topic string, p int32, part *raftstore.Partition, recs []records.Record, now records.Timestamp, acks runnelv1.Acks) (func(context.Context) (int64, error), *raftstore.Proposal, error) {
+// the leader to raft, on a follower to the leader over gRPC, fenced by
+// the leader's term. That is the one path a request takes (raft does not
+// forward data proposals: see raftstore.PartitionConfig.ForwardProposals);
+// a request forwarded here is proposed here, and fails if this replica
+// does not lead (in the term it names). A partition with no leader known
+// yet (electing, just opened) is waited for, up to readyWait.
+//
+// NB: the fence is what keeps a stream's requests in order across leader
+// changes. Without it, a request forwarded to the leader of term T could
+// reach that broker only once it leads again, in term T+2, and be appended
+// after a request the stream sent next, to the leader of term T+1.
+func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partition, req ProduceRequest, recs []records.Record, now records.Timestamp) (func(context.Context) (int64, error), *raftstore.Proposal, error) {
 	if part.Leader() == 0 || part.Leader() == uint64(b.cfg.NodeID) || isForwarded(ctx) || b.cfg.Forwarder == nil {
 		rctx, cancel := context.WithTimeout(ctx, readyWait)
 		err := waitReady(rctx, part)
@@ -222,29 +246,36 @@ func (b *Broker) produceReplicated(ctx context.Context, topic string, p int32, p
 			return nil, nil, fmt.Errorf("not ready after %v: %w", readyWait, raftstore.ErrNotLeader)
 		}
 	}
-	leader, ok := b.Member(int32(part.Leader()))
+	view := part.Leadership()
+	leader, ok := b.Member(int32(view.Leader))
 	if !ok || leader.NodeID == b.cfg.NodeID || isForwarded(ctx) || b.cfg.Forwarder == nil {
-		prop, err := submit(ctx, part, recs, now, durability(acks))
+		prop, err := submit(ctx, part, recs, now, raftstore.SubmitOptions{Durability: durability(req.Acks), LeaderTerm: req.LeaderEpoch})
 		return nil, prop, err
 	}
-	wait, err := b.cfg.Forwarder.Produce(ctx, leader, topic, p, rawRecords(recs), acks)
+	if req.LeaderEpoch == 0 {
+		req.LeaderEpoch = view.Term
+	}
+	wait, err := b.cfg.Forwarder.Produce(ctx, leader, req)
 	if err != nil {
-		return nil, nil, &NotLeaderError{Topic: topic, Partition: p, Leader: leader,
+		return nil, nil, &NotLeaderError{Topic: req.Topic, Partition: *req.Partition, Leader: leader,
 			Err: fmt.Errorf("forward to the leader: %w", err)}
 	}
 	return wait, nil, nil
 }
 
-// forward sends records to the first replica of nr that takes them: the
+// forward sends a request to the first replica of nr that takes it: the
 // preferred leader first, the likeliest leader.
-func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, recs []records.Record, acks runnelv1.Acks) (func(context.Context) (int64, error), error) {
+//
+// NB: not knowing the term, this broker cannot fence the request as
+// produceReplicated does; requests of a stream keep their order as long
+// as they go to one broker, and each link keeps its order (forward.go).
+func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, req ProduceRequest) (func(context.Context) (int64, error), error) {
 	if b.cfg.Forwarder == nil {
 		return nil, nr
 	}
-	raw := rawRecords(recs)
 	var errs []error
 	for _, m := range nr.Replicas {
-		wait, err := b.cfg.Forwarder.Produce(ctx, m, nr.Topic, nr.Partition, raw, acks)
+		wait, err := b.cfg.Forwarder.Produce(ctx, m, req)
 		if err == nil {
 			return wait, nil
 		}

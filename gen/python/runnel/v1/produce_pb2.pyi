@@ -19,18 +19,20 @@ ACKS_ALL: Acks
 ACKS_LEADER: Acks
 
 class ProduceRequest(_message.Message):
-    __slots__ = ("topic", "partition", "records", "correlation_id", "acks")
+    __slots__ = ("topic", "partition", "records", "correlation_id", "acks", "leader_epoch")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     ACKS_FIELD_NUMBER: _ClassVar[int]
+    LEADER_EPOCH_FIELD_NUMBER: _ClassVar[int]
     topic: str
     partition: int
     records: _containers.RepeatedCompositeFieldContainer[_record_pb2.Record]
     correlation_id: int
     acks: Acks
-    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ...) -> None: ...
+    leader_epoch: int
+    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ..., leader_epoch: _Optional[int] = ...) -> None: ...
 
 class ProduceResponse(_message.Message):
     __slots__ = ("correlation_id", "acks", "error")

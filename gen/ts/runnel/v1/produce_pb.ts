@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/produce.proto.
  */
 export const file_runnel_v1_produce: GenFile = /*@__PURE__*/
-  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIqABCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3NCDAoKX3BhcnRpdGlvbiJxCg9Qcm9kdWNlUmVzcG9uc2USFgoOY29ycmVsYXRpb25faWQYASABKAQSIwoEYWNrcxgCIAMoCzIVLnJ1bm5lbC52MS5Qcm9kdWNlQWNrEiEKBWVycm9yGAMgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMiSgoKUHJvZHVjZUFjaxIRCglwYXJ0aXRpb24YASABKAUSEwoLYmFzZV9vZmZzZXQYAiABKAMSFAoMcmVjb3JkX2NvdW50GAMgASgFKjsKBEFja3MSFAoQQUNLU19VTlNQRUNJRklFRBAAEgwKCEFDS1NfQUxMEAESDwoLQUNLU19MRUFERVIQAjJWCg5Qcm9kdWNlU2VydmljZRJECgdQcm9kdWNlEhkucnVubmVsLnYxLlByb2R1Y2VSZXF1ZXN0GhoucnVubmVsLnYxLlByb2R1Y2VSZXNwb25zZSgBMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_rpc_status, file_runnel_v1_record]);
+  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIrYBCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3MSFAoMbGVhZGVyX2Vwb2NoGAYgASgEQgwKCl9wYXJ0aXRpb24icQoPUHJvZHVjZVJlc3BvbnNlEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgEEiMKBGFja3MYAiADKAsyFS5ydW5uZWwudjEuUHJvZHVjZUFjaxIhCgVlcnJvchgDIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzIkoKClByb2R1Y2VBY2sSEQoJcGFydGl0aW9uGAEgASgFEhMKC2Jhc2Vfb2Zmc2V0GAIgASgDEhQKDHJlY29yZF9jb3VudBgDIAEoBSo7CgRBY2tzEhQKEEFDS1NfVU5TUEVDSUZJRUQQABIMCghBQ0tTX0FMTBABEg8KC0FDS1NfTEVBREVSEAIyVgoOUHJvZHVjZVNlcnZpY2USRAoHUHJvZHVjZRIZLnJ1bm5lbC52MS5Qcm9kdWNlUmVxdWVzdBoaLnJ1bm5lbC52MS5Qcm9kdWNlUmVzcG9uc2UoATABQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM", [file_google_rpc_status, file_runnel_v1_record]);
 
 /**
  * ProduceRequest appends records to one topic.
@@ -58,6 +58,20 @@ export type ProduceRequest = Message<"runnel.v1.ProduceRequest"> & {
    * @generated from field: runnel.v1.Acks acks = 5;
    */
   acks: Acks;
+
+  /**
+   * A fence, as Kafka's leader epochs are: when set, the records are
+   * appended only by the partition's leader in this epoch (its raft term; see
+   * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+   * NotLeader detail otherwise. Needs partition. A client that sends one
+   * stream's requests to the leader it knows, and to another after a leader
+   * change, sets it so that a request still in flight to the old leader
+   * cannot land after those sent to the new one. Brokers set it when they
+   * forward a request to a partition's leader.
+   *
+   * @generated from field: uint64 leader_epoch = 6;
+   */
+  leaderEpoch: bigint;
 };
 
 /**

@@ -155,7 +155,7 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       "\001(\005R\021replicationFactor\0224\n\006config\030\005 \003(\0132\034" +
       ".runnel.v1.Topic.ConfigEntryR\006config\0329\n\013" +
       "ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002" +
-      " \001(\tR\005value:\0028\001\"\262\002\n\rPartitionInfo\022\034\n\tpar" +
+      " \001(\tR\005value:\0028\001\"\325\002\n\rPartitionInfo\022\034\n\tpar" +
       "tition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002 \001(\005R" +
       "\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas\022(\n\020l" +
       "og_start_offset\030\004 \001(\003R\016logStartOffset\022%\n" +
@@ -163,30 +163,31 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       "in_sync_replicas\030\006 \003(\005R\016inSyncReplicas\022\'" +
       "\n\017adding_replicas\030\007 \003(\005R\016addingReplicas\022" +
       "+\n\021removing_replicas\030\010 \003(\005R\020removingRepl" +
-      "icas\"i\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022" +
-      "\030\n\007address\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\016" +
-      "2\026.runnel.v1.BrokerStateR\005state\"\203\001\n\tNotL" +
-      "eader\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartition" +
-      "\030\002 \001(\005R\tpartition\022\033\n\tleader_id\030\003 \001(\005R\010le" +
-      "aderId\022%\n\016leader_address\030\004 \001(\tR\rleaderAd" +
-      "dress*b\n\013BrokerState\022\034\n\030BROKER_STATE_UNS" +
-      "PECIFIED\020\000\022\027\n\023BROKER_STATE_ONLINE\020\001\022\034\n\030B" +
-      "ROKER_STATE_UNREACHABLE\020\0022\203\004\n\014AdminServi" +
-      "ce\022L\n\013CreateTopic\022\035.runnel.v1.CreateTopi" +
-      "cRequest\032\036.runnel.v1.CreateTopicResponse" +
-      "\022L\n\013DeleteTopic\022\035.runnel.v1.DeleteTopicR" +
-      "equest\032\036.runnel.v1.DeleteTopicResponse\022I" +
-      "\n\nListTopics\022\034.runnel.v1.ListTopicsReque" +
-      "st\032\035.runnel.v1.ListTopicsResponse\022R\n\rDes" +
-      "cribeTopic\022\037.runnel.v1.DescribeTopicRequ" +
-      "est\032 .runnel.v1.DescribeTopicResponse\022X\n" +
-      "\017DescribeCluster\022!.runnel.v1.DescribeClu" +
-      "sterRequest\032\".runnel.v1.DescribeClusterR" +
-      "esponse\022^\n\021ReassignPartition\022#.runnel.v1" +
-      ".ReassignPartitionRequest\032$.runnel.v1.Re" +
-      "assignPartitionResponseBI\n\rdev.runnel.v1" +
-      "P\001Z6github.com/runnel-broker/runnel/gen/" +
-      "runnel/v1;runnelv1b\006proto3"
+      "icas\022!\n\014leader_epoch\030\t \001(\004R\013leaderEpoch\"" +
+      "i\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022\030\n\007ad" +
+      "dress\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\0162\026.ru" +
+      "nnel.v1.BrokerStateR\005state\"\203\001\n\tNotLeader" +
+      "\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(" +
+      "\005R\tpartition\022\033\n\tleader_id\030\003 \001(\005R\010leaderI" +
+      "d\022%\n\016leader_address\030\004 \001(\tR\rleaderAddress" +
+      "*b\n\013BrokerState\022\034\n\030BROKER_STATE_UNSPECIF" +
+      "IED\020\000\022\027\n\023BROKER_STATE_ONLINE\020\001\022\034\n\030BROKER" +
+      "_STATE_UNREACHABLE\020\0022\203\004\n\014AdminService\022L\n" +
+      "\013CreateTopic\022\035.runnel.v1.CreateTopicRequ" +
+      "est\032\036.runnel.v1.CreateTopicResponse\022L\n\013D" +
+      "eleteTopic\022\035.runnel.v1.DeleteTopicReques" +
+      "t\032\036.runnel.v1.DeleteTopicResponse\022I\n\nLis" +
+      "tTopics\022\034.runnel.v1.ListTopicsRequest\032\035." +
+      "runnel.v1.ListTopicsResponse\022R\n\rDescribe" +
+      "Topic\022\037.runnel.v1.DescribeTopicRequest\032 " +
+      ".runnel.v1.DescribeTopicResponse\022X\n\017Desc" +
+      "ribeCluster\022!.runnel.v1.DescribeClusterR" +
+      "equest\032\".runnel.v1.DescribeClusterRespon" +
+      "se\022^\n\021ReassignPartition\022#.runnel.v1.Reas" +
+      "signPartitionRequest\032$.runnel.v1.Reassig" +
+      "nPartitionResponseBI\n\rdev.runnel.v1P\001Z6g" +
+      "ithub.com/runnel-broker/runnel/gen/runne" +
+      "l/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -287,7 +288,7 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_PartitionInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_PartitionInfo_descriptor,
-        new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", "AddingReplicas", "RemovingReplicas", });
+        new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", "AddingReplicas", "RemovingReplicas", "LeaderEpoch", });
     internal_static_runnel_v1_Broker_descriptor =
       getDescriptor().getMessageType(14);
     internal_static_runnel_v1_Broker_fieldAccessorTable = new

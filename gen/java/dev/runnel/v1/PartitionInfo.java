@@ -269,6 +269,23 @@ private static final long serialVersionUID = 0L;
   }
   private int removingReplicasMemoizedSerializedSize = -1;
 
+  public static final int LEADER_EPOCH_FIELD_NUMBER = 9;
+  private long leaderEpoch_ = 0L;
+  /**
+   * <pre>
+   * The leader's epoch: the raft term it was elected in, which grows with
+   * every election (0 when the partition has no leader). See
+   * ProduceRequest.leader_epoch.
+   * </pre>
+   *
+   * <code>uint64 leader_epoch = 9 [json_name = "leaderEpoch"];</code>
+   * @return The leaderEpoch.
+   */
+  @java.lang.Override
+  public long getLeaderEpoch() {
+    return leaderEpoch_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -323,6 +340,9 @@ private static final long serialVersionUID = 0L;
     }
     for (int i = 0; i < removingReplicas_.size(); i++) {
       output.writeInt32NoTag(removingReplicas_.getInt(i));
+    }
+    if (leaderEpoch_ != 0L) {
+      output.writeUInt64(9, leaderEpoch_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -405,6 +425,10 @@ private static final long serialVersionUID = 0L;
       }
       removingReplicasMemoizedSerializedSize = dataSize;
     }
+    if (leaderEpoch_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(9, leaderEpoch_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -436,6 +460,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getAddingReplicasList())) return false;
     if (!getRemovingReplicasList()
         .equals(other.getRemovingReplicasList())) return false;
+    if (getLeaderEpoch()
+        != other.getLeaderEpoch()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -473,6 +499,9 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + REMOVING_REPLICAS_FIELD_NUMBER;
       hash = (53 * hash) + getRemovingReplicasList().hashCode();
     }
+    hash = (37 * hash) + LEADER_EPOCH_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getLeaderEpoch());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -616,6 +645,7 @@ private static final long serialVersionUID = 0L;
       inSyncReplicas_ = emptyIntList();
       addingReplicas_ = emptyIntList();
       removingReplicas_ = emptyIntList();
+      leaderEpoch_ = 0L;
       return this;
     }
 
@@ -676,6 +706,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000080) != 0)) {
         removingReplicas_.makeImmutable();
         result.removingReplicas_ = removingReplicas_;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.leaderEpoch_ = leaderEpoch_;
       }
     }
 
@@ -746,6 +779,9 @@ private static final long serialVersionUID = 0L;
           removingReplicas_.addAll(other.removingReplicas_);
         }
         onChanged();
+      }
+      if (other.getLeaderEpoch() != 0L) {
+        setLeaderEpoch(other.getLeaderEpoch());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -857,6 +893,11 @@ private static final long serialVersionUID = 0L;
               input.popLimit(limit);
               break;
             } // case 66
+            case 72: {
+              leaderEpoch_ = input.readUInt64();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1468,6 +1509,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearRemovingReplicas() {
       removingReplicas_ = emptyIntList();
       bitField0_ = (bitField0_ & ~0x00000080);
+      onChanged();
+      return this;
+    }
+
+    private long leaderEpoch_ ;
+    /**
+     * <pre>
+     * The leader's epoch: the raft term it was elected in, which grows with
+     * every election (0 when the partition has no leader). See
+     * ProduceRequest.leader_epoch.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 9 [json_name = "leaderEpoch"];</code>
+     * @return The leaderEpoch.
+     */
+    @java.lang.Override
+    public long getLeaderEpoch() {
+      return leaderEpoch_;
+    }
+    /**
+     * <pre>
+     * The leader's epoch: the raft term it was elected in, which grows with
+     * every election (0 when the partition has no leader). See
+     * ProduceRequest.leader_epoch.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 9 [json_name = "leaderEpoch"];</code>
+     * @param value The leaderEpoch to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeaderEpoch(long value) {
+
+      leaderEpoch_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The leader's epoch: the raft term it was elected in, which grows with
+     * every election (0 when the partition has no leader). See
+     * ProduceRequest.leader_epoch.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 9 [json_name = "leaderEpoch"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLeaderEpoch() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      leaderEpoch_ = 0L;
       onChanged();
       return this;
     }

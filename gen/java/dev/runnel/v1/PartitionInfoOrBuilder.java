@@ -155,4 +155,16 @@ public interface PartitionInfoOrBuilder extends
    * @return The removingReplicas at the given index.
    */
   int getRemovingReplicas(int index);
+
+  /**
+   * <pre>
+   * The leader's epoch: the raft term it was elected in, which grows with
+   * every election (0 when the partition has no leader). See
+   * ProduceRequest.leader_epoch.
+   * </pre>
+   *
+   * <code>uint64 leader_epoch = 9 [json_name = "leaderEpoch"];</code>
+   * @return The leaderEpoch.
+   */
+  long getLeaderEpoch();
 }

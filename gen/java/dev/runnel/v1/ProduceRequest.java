@@ -231,6 +231,28 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.runnel.v1.Acks.UNRECOGNIZED : result;
   }
 
+  public static final int LEADER_EPOCH_FIELD_NUMBER = 6;
+  private long leaderEpoch_ = 0L;
+  /**
+   * <pre>
+   * A fence, as Kafka's leader epochs are: when set, the records are
+   * appended only by the partition's leader in this epoch (its raft term; see
+   * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+   * NotLeader detail otherwise. Needs partition. A client that sends one
+   * stream's requests to the leader it knows, and to another after a leader
+   * change, sets it so that a request still in flight to the old leader
+   * cannot land after those sent to the new one. Brokers set it when they
+   * forward a request to a partition's leader.
+   * </pre>
+   *
+   * <code>uint64 leader_epoch = 6 [json_name = "leaderEpoch"];</code>
+   * @return The leaderEpoch.
+   */
+  @java.lang.Override
+  public long getLeaderEpoch() {
+    return leaderEpoch_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -260,6 +282,9 @@ private static final long serialVersionUID = 0L;
     if (acks_ != dev.runnel.v1.Acks.ACKS_UNSPECIFIED.getNumber()) {
       output.writeEnum(5, acks_);
     }
+    if (leaderEpoch_ != 0L) {
+      output.writeUInt64(6, leaderEpoch_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -288,6 +313,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(5, acks_);
     }
+    if (leaderEpoch_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(6, leaderEpoch_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -315,6 +344,8 @@ private static final long serialVersionUID = 0L;
     if (getCorrelationId()
         != other.getCorrelationId()) return false;
     if (acks_ != other.acks_) return false;
+    if (getLeaderEpoch()
+        != other.getLeaderEpoch()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -341,6 +372,9 @@ private static final long serialVersionUID = 0L;
         getCorrelationId());
     hash = (37 * hash) + ACKS_FIELD_NUMBER;
     hash = (53 * hash) + acks_;
+    hash = (37 * hash) + LEADER_EPOCH_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getLeaderEpoch());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -487,6 +521,7 @@ private static final long serialVersionUID = 0L;
       bitField0_ = (bitField0_ & ~0x00000004);
       correlationId_ = 0L;
       acks_ = 0;
+      leaderEpoch_ = 0L;
       return this;
     }
 
@@ -547,6 +582,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.acks_ = acks_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.leaderEpoch_ = leaderEpoch_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -601,6 +639,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.acks_ != 0) {
         setAcksValue(other.getAcksValue());
+      }
+      if (other.getLeaderEpoch() != 0L) {
+        setLeaderEpoch(other.getLeaderEpoch());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -661,6 +702,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 48: {
+              leaderEpoch_ = input.readUInt64();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1257,6 +1303,71 @@ private static final long serialVersionUID = 0L;
     public Builder clearAcks() {
       bitField0_ = (bitField0_ & ~0x00000010);
       acks_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private long leaderEpoch_ ;
+    /**
+     * <pre>
+     * A fence, as Kafka's leader epochs are: when set, the records are
+     * appended only by the partition's leader in this epoch (its raft term; see
+     * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+     * NotLeader detail otherwise. Needs partition. A client that sends one
+     * stream's requests to the leader it knows, and to another after a leader
+     * change, sets it so that a request still in flight to the old leader
+     * cannot land after those sent to the new one. Brokers set it when they
+     * forward a request to a partition's leader.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 6 [json_name = "leaderEpoch"];</code>
+     * @return The leaderEpoch.
+     */
+    @java.lang.Override
+    public long getLeaderEpoch() {
+      return leaderEpoch_;
+    }
+    /**
+     * <pre>
+     * A fence, as Kafka's leader epochs are: when set, the records are
+     * appended only by the partition's leader in this epoch (its raft term; see
+     * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+     * NotLeader detail otherwise. Needs partition. A client that sends one
+     * stream's requests to the leader it knows, and to another after a leader
+     * change, sets it so that a request still in flight to the old leader
+     * cannot land after those sent to the new one. Brokers set it when they
+     * forward a request to a partition's leader.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 6 [json_name = "leaderEpoch"];</code>
+     * @param value The leaderEpoch to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeaderEpoch(long value) {
+
+      leaderEpoch_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A fence, as Kafka's leader epochs are: when set, the records are
+     * appended only by the partition's leader in this epoch (its raft term; see
+     * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+     * NotLeader detail otherwise. Needs partition. A client that sends one
+     * stream's requests to the leader it knows, and to another after a leader
+     * change, sets it so that a request still in flight to the old leader
+     * cannot land after those sent to the new one. Brokers set it when they
+     * forward a request to a partition's leader.
+     * </pre>
+     *
+     * <code>uint64 leader_epoch = 6 [json_name = "leaderEpoch"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLeaderEpoch() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      leaderEpoch_ = 0L;
       onChanged();
       return this;
     }

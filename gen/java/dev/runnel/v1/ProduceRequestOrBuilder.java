@@ -125,4 +125,21 @@ public interface ProduceRequestOrBuilder extends
    * @return The acks.
    */
   dev.runnel.v1.Acks getAcks();
+
+  /**
+   * <pre>
+   * A fence, as Kafka's leader epochs are: when set, the records are
+   * appended only by the partition's leader in this epoch (its raft term; see
+   * PartitionInfo.leader_epoch), and the request fails UNAVAILABLE with a
+   * NotLeader detail otherwise. Needs partition. A client that sends one
+   * stream's requests to the leader it knows, and to another after a leader
+   * change, sets it so that a request still in flight to the old leader
+   * cannot land after those sent to the new one. Brokers set it when they
+   * forward a request to a partition's leader.
+   * </pre>
+   *
+   * <code>uint64 leader_epoch = 6 [json_name = "leaderEpoch"];</code>
+   * @return The leaderEpoch.
+   */
+  long getLeaderEpoch();
 }
