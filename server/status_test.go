@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/broker"
+)
+
+// TestToStatus: each error the broker returns gets its code through any
+// wrapping, with its message intact. Only a stored frame that fails its
+// checksum is DATA_LOSS: what a client sent wrong is INVALID_ARGUMENT
+// however deep it is found, and a partition stopped on a corrupt log is
+// UNAVAILABLE, since the other replicas take over.
+func TestToStatus(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("topic %q partition 0: %w", "t", err) }
+	for _, tc := range []struct {
+		err  error
+		want codes.Code
+	}{
+		{wrap(fmt.Errorf("%w: record 3: bad varint", broker.ErrInvalid)), codes.InvalidArgument},
+		{wrap(fmt.Errorf("%w: 40 MiB", raftstore.ErrEntryTooLarge)), codes.InvalidArgument},
+		{wrap(broker.ErrTopicNotFound), codes.NotFound},
+		{wrap(broker.ErrTopicExists), codes.AlreadyExists},
+		{wrap(broker.ErrOffsetOutOfRange), codes.OutOfRange},
+		{wrap(fmt.Errorf("%w: %w", raftstore.ErrFailed, raftstore.ErrCorrupt)), codes.Unavailable},
+		{wrap(raftstore.ErrCorrupt), codes.DataLoss},
+		{wrap(raftstore.ErrClosed), codes.Unavailable},
+		{wrap(context.DeadlineExceeded), codes.DeadlineExceeded},
+		{status.Error(codes.PermissionDenied, "as it came"), codes.PermissionDenied},
+		{errors.New("a bug"), codes.Internal},
+	} {
+		st := status.Convert(toStatus(tc.err))
+		if st.Code() != tc.want || st.Message() != tc.err.Error() && tc.want != codes.PermissionDenied {
+			t.Errorf("%q: %v %q, want %v with the message intact", tc.err, st.Code(), st.Message(), tc.want)
+		}
+	}
+	if toStatus(nil) != nil {
+		t.Error("nil became a status")
+	}
+
+	nl := &broker.NotLeaderError{Topic: "t", Partition: 2, Leader: broker.Member{NodeID: 3, Address: "10.0.0.3:7400"},
+		Err: raftstore.ErrNotLeader}
+	st := status.Convert(toStatus(wrap(nl)))
+	if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "10.0.0.3:7400") {
+		t.Fatalf("NotLeader: %v %q", st.Code(), st.Message())
+	}
+	if d := notLeaderDetail(st); d == nil || d.LeaderId != 3 || d.LeaderAddress != "10.0.0.3:7400" || d.Topic != "t" || d.Partition != 2 {
+		t.Fatalf("NotLeader detail %v, want broker 3 at its address for t/2", st.Details())
+	}
+}
