@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
-	"github.com/runnel-broker/runnel/raftstore/transport"
 )
 
 // ErrNotLeader is returned for a proposal that was not, and never will be,
@@ -52,14 +51,15 @@ var ErrOffsetOutOfRange = segment.ErrOffsetOutOfRange
 // Nothing is deleted: an operator must look at the named file.
 var ErrCorrupt = segment.ErrCorrupt
 
-// MaxMessageBytes is the largest gRPC message a broker receives, the
-// transport's batches included (transport/limits.go).
-const MaxMessageBytes = transport.MaxMessageBytes
+// MaxMessageBytes is the largest message a broker receives from a client
+// or a peer, the raft transport's batches included (transport/limits.go
+// checks that a batch with the largest entry fits).
+const MaxMessageBytes = 64 << 20
 
 // MaxEntryBytes is the largest batch (header and payload) Submit takes:
-// the largest raft entry the transport carries to the followers
-// (transport/limits.go ties it to the gRPC message limit).
-const MaxEntryBytes = transport.MaxEntryBytes
+// the largest raft entry the transport carries to the followers. 32 MiB,
+// the largest record a topic may allow, and 64 KiB for its framing.
+const MaxEntryBytes = 32<<20 + 64<<10
 
 // ErrEntryTooLarge is returned by Submit for a batch over MaxEntryBytes:
 // no follower could receive it, and the partition would stop committing.

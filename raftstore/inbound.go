@@ -9,7 +9,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
-	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	raftstorev1 "github.com/runnel-broker/runnel/gen/runnel/raftstore/v1"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -184,7 +184,7 @@ func checkSnapshot(m raftpb.Message, stateMachine bool) error {
 		return fmt.Errorf("%w: snapshot at index %d with term %d and voters %v",
 			errRejected, snap.Metadata.Index, snap.Metadata.Term, snap.Metadata.ConfState.Voters)
 	}
-	var data raftv1.SnapshotData
+	var data raftstorev1.SnapshotData
 	if err := proto.Unmarshal(snap.Data, &data); err != nil || data.LogStartOffset < 0 {
 		return fmt.Errorf("%w: snapshot data at index %d: %v", errRejected, snap.Metadata.Index, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
-	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	raftstorev1 "github.com/runnel-broker/runnel/gen/runnel/raftstore/v1"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -164,7 +164,7 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	data, err := proto.Marshal(&raftv1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex})
+	data, err := proto.Marshal(&raftstorev1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex})
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}
@@ -180,7 +180,7 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 // with the leader's log (segment.Log.SetBoundary). The snapshot's voters
 // become this replica's; the appender saves them with the hard state.
 func (s *storage) installSnapshot(snap raftpb.Snapshot) error {
-	var data raftv1.SnapshotData
+	var data raftstorev1.SnapshotData
 	if err := proto.Unmarshal(snap.Data, &data); err != nil {
 		return fmt.Errorf("snapshot at index %d: %w", snap.Metadata.Index, err)
 	}

@@ -512,66 +512,6 @@ func (x *Envelope) GetMessage() []byte {
 	return nil
 }
 
-// SnapshotData is the data of a partition's raft snapshot. A partition's
-// state is its log, so a snapshot carries only where the log starts: a
-// follower behind the leader's log start continues from there (see
-// shared/DESIGN.md). The index, term and voters are raft's own metadata.
-type SnapshotData struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The offset of the first record after the snapshot's index.
-	LogStartOffset int64 `protobuf:"varint,1,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
-	// The index of the last configuration change the snapshot's voters
-	// include: it may be past the snapshot's index, and a follower skips the
-	// changes up to it when it applies the entries that follow.
-	ConfIndex     uint64 `protobuf:"varint,2,opt,name=conf_index,json=confIndex,proto3" json:"conf_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SnapshotData) Reset() {
-	*x = SnapshotData{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SnapshotData) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SnapshotData) ProtoMessage() {}
-
-func (x *SnapshotData) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SnapshotData.ProtoReflect.Descriptor instead.
-func (*SnapshotData) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *SnapshotData) GetLogStartOffset() int64 {
-	if x != nil {
-		return x.LogStartOffset
-	}
-	return 0
-}
-
-func (x *SnapshotData) GetConfIndex() uint64 {
-	if x != nil {
-		return x.ConfIndex
-	}
-	return 0
-}
-
 var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
@@ -605,11 +545,7 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\tenvelopes\x18\x02 \x03(\v2\x18.runnel.raft.v1.EnvelopeR\tenvelopes\":\n" +
 	"\bEnvelope\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\fR\amessage\"W\n" +
-	"\fSnapshotData\x12(\n" +
-	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
-	"\n" +
-	"conf_index\x18\x02 \x01(\x04R\tconfIndex2Z\n" +
+	"\amessage\x18\x02 \x01(\fR\amessage2Z\n" +
 	"\vRaftService\x12K\n" +
 	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x010\x012\xa5\x01\n" +
 	"\x11MembershipService\x12A\n" +
@@ -628,7 +564,7 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
 	(*IdentifyRequest)(nil),  // 0: runnel.raft.v1.IdentifyRequest
 	(*IdentifyResponse)(nil), // 1: runnel.raft.v1.IdentifyResponse
@@ -639,7 +575,6 @@ var file_runnel_raft_v1_raft_proto_goTypes = []any{
 	(*StreamResponse)(nil),   // 6: runnel.raft.v1.StreamResponse
 	(*Batch)(nil),            // 7: runnel.raft.v1.Batch
 	(*Envelope)(nil),         // 8: runnel.raft.v1.Envelope
-	(*SnapshotData)(nil),     // 9: runnel.raft.v1.SnapshotData
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
 	4, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
@@ -670,7 +605,7 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
