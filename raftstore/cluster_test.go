@@ -41,15 +41,12 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 	}
 	r.addr = lis.Addr().String()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var store *raftstore.Store
 	r.transport = transport.New(transport.Config{
 		NodeID:        r.id,
-		Handle:        func(g string, m raftpb.Message) { store.Step(g, m) },
-		Unreachable:   func(p uint64) { store.ReportUnreachable(p) },
 		RetryInterval: 20 * time.Millisecond,
 		Logger:        logger,
 	})
-	store, err = raftstore.Open(raftstore.Config{
+	store, err := raftstore.Open(raftstore.Config{
 		Dir:                    r.dir,
 		NodeID:                 r.id,
 		TickInterval:           20 * time.Millisecond,
@@ -63,6 +60,7 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 		t.Fatal(err)
 	}
 	r.store = store
+	r.transport.Attach(store)
 	r.server = grpc.NewServer()
 	r.transport.Register(r.server)
 	go r.server.Serve(lis)

@@ -11,6 +11,16 @@ type Transport interface {
 	Send(group string, msgs []raftpb.Message)
 }
 
+// Inbound is where a transport hands what it receives: a Store.
+type Inbound interface {
+	// Step takes a message from a peer for the group called group.
+	Step(group string, m raftpb.Message)
+	// ReportUnreachable says that messages to peer could not be sent.
+	ReportUnreachable(peer uint64)
+}
+
+var _ Inbound = (*Store)(nil)
+
 // inboundQueueSize bounds the messages from peers queued for one
 // partition's raft loop; past it they are dropped and raft retransmits.
 const inboundQueueSize = 4096

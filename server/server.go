@@ -28,6 +28,7 @@ import (
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
 
@@ -43,6 +44,9 @@ type Server struct {
 	logger *slog.Logger
 	broker *broker.Broker
 	peers  *peers // connections to the other brokers, for forwarding
+	// raft carries raft messages to and from the other brokers; served
+	// on the peer listener.
+	raft *transport.Transport
 	// grpc serves clients on listener; peerGRPC the other brokers on
 	// peerListener (the raft transport, joining, forwarded calls).
 	grpc, peerGRPC *grpc.Server
@@ -114,8 +118,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeListeners()
 		return nil, err
 	}
+	// NB: a single broker has one too: brokers may join it later.
+	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Logger: cfg.Logger})
 	b, err := broker.New(broker.Config{
 		Forwarder:       fwd,
+		Transport:       raft,
 		DataDir:         cfg.DataDir,
 		NodeID:          cfg.NodeID,
 		Peers:           cfg.Peers,
@@ -135,10 +142,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:              cfg.Logger,
 	})
 	if err != nil {
+		raft.Close()
 		closeListeners()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, listener: lis, peerListener: peerLis, httpListener: httpLis}
+	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	registry := prometheus.NewRegistry()
@@ -174,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		healthpb.RegisterHealthServer(srv, s.health)
 		reflection.Register(srv)
 	}
-	b.RegisterRaft(s.peerGRPC)
+	raft.Register(s.peerGRPC)
 	raftv1.RegisterMembershipServiceServer(s.peerGRPC, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
 	metrics.InitializeMetrics(s.grpc)
 	metrics.InitializeMetrics(s.peerGRPC)
@@ -191,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		<-s.grpcDone
 		<-s.grpcDone
 		fwd.close()
+		raft.Close()
 		httpLis.Close()
 		return nil, errors.Join(err, b.Close())
 	}
@@ -303,7 +312,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.produce.drain(ctx); err != nil {
 			s.logger.Warn("shutdown: produce streams still waiting for acks", "err", err)
 		}
-		s.broker.Detach()
+		// NB: stop talking to the other brokers before the servers stop,
+		// which then need not wait for them.
+		s.raft.Close()
 		done := make(chan struct{})
 		go func() {
 			var wg sync.WaitGroup

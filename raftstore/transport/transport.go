@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -16,19 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	"github.com/runnel-broker/runnel/raftstore"
 )
 
 // Config configures a Transport. Zero values take defaults.
 type Config struct {
 	// NodeID is this broker's raft id.
 	NodeID uint64
-	// Handle is called with every message received, on the receiving
-	// stream's goroutine: it should hand the message to the group's raft
-	// loop and return.
-	Handle func(group string, m raftpb.Message)
-	// Unreachable is called when messages to a peer could not be sent
-	// (optional); the caller reports it to the peer's raft groups.
-	Unreachable func(peer uint64)
 	// QueueSize bounds each peer's queue of messages (default 4096).
 	QueueSize int
 	// MaxBatch bounds the messages sent in one Batch (default 256).
@@ -67,6 +62,8 @@ func (c Config) withDefaults() Config {
 type Transport struct {
 	raftv1.UnimplementedRaftServiceServer
 	cfg Config
+	// inbound takes what is received (see Attach); nil until then.
+	inbound atomic.Pointer[raftstore.Inbound]
 
 	mu    sync.Mutex // guards peers, accepted and closed
 	peers map[uint64]*peer
@@ -94,6 +91,13 @@ func New(cfg Config) *Transport {
 	return &Transport{cfg: cfg.withDefaults(), peers: make(map[uint64]*peer), accepted: make(map[uint64][]acceptedStream),
 		done: make(chan struct{}), reported: make(map[uint64]time.Time), droppedLogged: make(map[uint64]time.Time)}
 }
+
+// Attach hands every message received from now on to in, on the receiving
+// stream's goroutine (Step must not block), and reports to it the peers
+// that messages could not be sent to. Until then, what is received is
+// dropped, as raft lets any message be lost: the broker attaches its
+// store once it is open.
+func (t *Transport) Attach(in raftstore.Inbound) { t.inbound.Store(&in) }
 
 // Register serves the transport's receiving side on s.
 func (t *Transport) Register(s *grpc.Server) { raftv1.RegisterRaftServiceServer(s, t) }
@@ -149,11 +153,12 @@ func (t *Transport) Send(group string, msgs []raftpb.Message) {
 	}
 }
 
-// reportUnreachable calls Config.Unreachable for peer at most once per
+// reportUnreachable reports peer to the attached Inbound at most once per
 // RetryInterval: every message to a peer that is down fails, and each
 // report reaches every raft group.
 func (t *Transport) reportUnreachable(peer uint64) {
-	if t.cfg.Unreachable == nil {
+	in := t.inbound.Load()
+	if in == nil {
 		return
 	}
 	now := time.Now()
@@ -165,7 +170,7 @@ func (t *Transport) reportUnreachable(peer uint64) {
 	}
 	t.reportMu.Unlock()
 	if !recent {
-		t.cfg.Unreachable(peer)
+		(*in).ReportUnreachable(peer)
 	}
 }
 
@@ -286,8 +291,8 @@ func (s serverEnd) Recv() (*raftv1.Batch, error) {
 	return req.GetBatch(), nil
 }
 
-// receive hands every message of the stream's batches, from peer, to
-// Handle until the stream ends.
+// receive hands every message of the stream's batches, from peer, to the
+// attached Inbound until the stream ends.
 func (t *Transport) receive(peer uint64, stream batchStream) error {
 	for {
 		b, err := stream.Recv()
@@ -300,8 +305,8 @@ func (t *Transport) receive(peer uint64, stream batchStream) error {
 	}
 }
 
-// handle hands a batch's messages to Handle: those from peer to this
-// broker. A batch from anyone else, or one that does not decode, ends
+// handle hands a batch's messages to the attached Inbound: those from
+// peer to this broker. A batch from anyone else, or one that does not decode, ends
 // the stream.
 func (t *Transport) handle(peer uint64, b *raftv1.Batch) error {
 	if b.GetFrom() != peer {
@@ -320,7 +325,9 @@ func (t *Transport) handle(peer uint64, b *raftv1.Batch) error {
 		case <-t.done:
 			return nil
 		default:
-			t.cfg.Handle(e.Group, m)
+		}
+		if in := t.inbound.Load(); in != nil {
+			(*in).Step(e.Group, m)
 		}
 	}
 	return nil

@@ -41,11 +41,10 @@ func startNode(t *testing.T, id uint64) *node {
 	n := &node{unreachable: map[uint64]int{}}
 	n.t = New(Config{
 		NodeID:        id,
-		Handle:        func(g string, m raftpb.Message) { n.mu.Lock(); n.got = append(n.got, received{g, m}); n.mu.Unlock() },
-		Unreachable:   func(p uint64) { n.mu.Lock(); n.unreachable[p]++; n.mu.Unlock() },
 		RetryInterval: 10 * time.Millisecond,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	n.t.Attach(n)
 	n.listen(t)
 	t.Cleanup(func() { n.t.Close(); n.server.Stop() })
 	return n
@@ -61,6 +60,19 @@ func (n *node) listen(t *testing.T) {
 	n.t.Register(n.server)
 	n.addr = lis.Addr().String()
 	go n.server.Serve(lis)
+}
+
+// Step and ReportUnreachable make a node the transport's raftstore.Inbound.
+func (n *node) Step(g string, m raftpb.Message) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, received{g, m})
+}
+
+func (n *node) ReportUnreachable(p uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.unreachable[p]++
 }
 
 func (n *node) received() []received {
@@ -260,6 +272,7 @@ func TestBothWaysOnOneStream(t *testing.T) {
 	a.t.Close()
 	a.server.Stop()
 	a.t = New(a.t.cfg)
+	a.t.Attach(a)
 	a.listen(t)
 	if err := a.t.AddPeer(2, b.addr); err != nil {
 		t.Fatal(err)

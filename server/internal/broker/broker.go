@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/runnel-broker/runnel/raftstore"
-	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 )
@@ -67,6 +66,11 @@ type Config struct {
 	// Forwarder carries produce requests for partitions not replicated
 	// here to their replicas (nil: such requests fail UNAVAILABLE).
 	Forwarder Forwarder
+	// Transport carries raft messages to and from the other brokers: the
+	// broker attaches its store to it once open, and adds the brokers
+	// it learns of. Its creator closes it. Nil: this broker never talks
+	// to another.
+	Transport Transport
 	// MaxUncommittedBytes is each partition's bound on entries appended
 	// but not committed (raftstore.Config.MaxUncommittedBytes).
 	MaxUncommittedBytes int64
@@ -78,7 +82,7 @@ type Broker struct {
 	cfg       Config
 	logger    *slog.Logger
 	store     *raftstore.Store
-	transport *transport.Transport // nil on a single node
+	transport Transport // nil: no other broker is ever reached
 	catalog   *catalog.Catalog
 	offsets   *offsets.Table
 
@@ -126,24 +130,27 @@ func New(cfg Config) (*Broker, error) {
 	cfg.AdvertisedPeerAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
 		started: make(chan struct{}), closing: make(chan struct{})}
-	b.newTransport()
-	store, err := raftstore.Open(raftstore.Config{
+	rc := raftstore.Config{
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		MaxUncommittedBytes:    cfg.MaxUncommittedBytes,
-		Transport:              b.transport,
 		Logger:                 cfg.Logger,
-	})
+	}
+	if cfg.Transport != nil {
+		b.transport, rc.Transport = cfg.Transport, cfg.Transport
+	}
+	store, err := raftstore.Open(rc)
 	if err != nil {
-		b.closeTransport()
 		return nil, err
 	}
 	b.store = store
 	// NB: once the store is there: a peer's sender reports to it at once
 	// when the peer cannot be reached.
+	if b.transport != nil {
+		b.transport.Attach(store)
+	}
 	if err := b.addPeers(); err != nil {
-		b.closeTransport()
 		return nil, errors.Join(err, store.Close())
 	}
 	return b, nil
@@ -472,18 +479,7 @@ var _ [raftstore.MaxEntryBytes - (catalog.MaxRecordBytes + 10 + 15 + raftstore.B
 // Close closes every partition; acknowledged data is already durable.
 func (b *Broker) Close() error {
 	close(b.closing)
-	b.closeTransport()
 	return b.store.Close()
-}
-
-// Detach stops talking to the other brokers: the last step of a graceful
-// shutdown before the server stops, which then need not wait for them.
-func (b *Broker) Detach() { b.closeTransport() }
-
-func (b *Broker) closeTransport() {
-	if b.transport != nil {
-		b.transport.Close()
-	}
 }
 
 // NodeID returns this broker's id.

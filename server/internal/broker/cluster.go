@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/grpc"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
-	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 )
 
@@ -132,7 +130,7 @@ func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress st
 // registered: the way from here to it (a proxy, another name) is this
 // broker's to configure.
 func (b *Broker) addPeer(id int32, address string) {
-	if _, configured := b.cfg.Peers[id]; configured || id == b.cfg.NodeID {
+	if _, configured := b.cfg.Peers[id]; configured || id == b.cfg.NodeID || b.transport == nil {
 		return
 	}
 	if err := b.transport.AddPeer(uint64(id), address); err != nil {
@@ -231,21 +229,21 @@ func (b *Broker) place(partitions, rf int32) [][]int32 {
 	return out
 }
 
-// newTransport creates the raft transport to the other brokers (see
-// addPeers). Messages it receives go to the store.
-//
-// NB: a single broker has one too: brokers may join it later.
-func (b *Broker) newTransport() {
-	b.transport = transport.New(transport.Config{
-		NodeID:      uint64(b.cfg.NodeID),
-		Handle:      func(group string, m raftpb.Message) { b.store.Step(group, m) },
-		Unreachable: func(peer uint64) { b.store.ReportUnreachable(peer) },
-		Logger:      b.logger,
-	})
+// Transport carries raft messages between this broker and the others:
+// the server hands down raftstore/transport's, over gRPC.
+type Transport interface {
+	raftstore.Transport
+	// Attach hands what is received to the store.
+	Attach(raftstore.Inbound)
+	// AddPeer starts talking to the broker with raft id id at address.
+	AddPeer(id uint64, address string) error
 }
 
 // addPeers starts talking raft to the brokers this one knows of.
 func (b *Broker) addPeers() error {
+	if b.transport == nil {
+		return nil
+	}
 	for _, m := range b.Members() {
 		if m.NodeID == b.cfg.NodeID {
 			continue
@@ -256,10 +254,6 @@ func (b *Broker) addPeers() error {
 	}
 	return nil
 }
-
-// RegisterRaft serves the raft transport on s, the gRPC server of the
-// broker's peer listener.
-func (b *Broker) RegisterRaft(s *grpc.Server) { b.transport.Register(s) }
 
 // BrokerStates says, as the controller sees them, which brokers are
 // online: those in sync in the metadata group. Nil unless this broker is
