@@ -274,10 +274,8 @@ func encodeProduceRequest(req broker.ProduceRequest, correlationID uint64) encod
 	}
 	b = protowire.AppendTag(b, 4, protowire.VarintType)
 	b = protowire.AppendVarint(b, correlationID)
-	if req.Acks != runnelv1.Acks_ACKS_UNSPECIFIED {
-		b = protowire.AppendTag(b, 5, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(req.Acks))
-	}
+	b = protowire.AppendTag(b, 5, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(acks(req.Durability)))
 	if req.LeaderEpoch != 0 {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, req.LeaderEpoch)

@@ -110,8 +110,12 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
-		pending, err := s.broker.Produce(brokerContext(ctx), broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
-			Records: req.records, Acks: req.acks, LeaderEpoch: req.leaderEpoch})
+		d, err := durability(req.acks)
+		var pending *broker.PendingProduce
+		if err == nil {
+			pending, err = s.broker.Produce(brokerContext(ctx), broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
+				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch})
+		}
 		if err != nil {
 			held.release()
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
@@ -129,7 +133,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 				acked <- produceError(id, acks, err)
 				return
 			}
-			acked <- &runnelv1.ProduceResponse{CorrelationId: id, Acks: acks}
+			acked <- &runnelv1.ProduceResponse{CorrelationId: id, Acks: produceAcks(acks)}
 		}()
 		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
@@ -171,10 +175,10 @@ func receive(ctx context.Context, stream runnelv1.ProduceService_ProduceServer, 
 	return requests, received
 }
 
-func produceError(id uint64, acks []*runnelv1.ProduceAck, err error) *runnelv1.ProduceResponse {
+func produceError(id uint64, acks []broker.Ack, err error) *runnelv1.ProduceResponse {
 	return &runnelv1.ProduceResponse{
 		CorrelationId: id,
-		Acks:          acks,
+		Acks:          produceAcks(acks),
 		Error:         status.Convert(toStatus(err)).Proto(),
 	}
 }

@@ -84,7 +84,11 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	if len(slices.Compact(slices.Clone(partitions))) != len(partitions) {
 		return invalid("partitions lists a partition twice")
 	}
-	if req.StartPosition == runnelv1.StartPosition_START_POSITION_TIMESTAMP {
+	start, err := startPosition(req.StartPosition)
+	if err != nil {
+		return toStatus(err)
+	}
+	if start == broker.StartTimestamp {
 		if err := req.StartTime.CheckValid(); err != nil {
 			return invalid("start position TIMESTAMP needs a valid start_time: %v", err)
 		}
@@ -105,12 +109,12 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		if err != nil {
 			return toStatus(err)
 		}
-		next, err := r.StartOffset(ctx, req.StartPosition, req.StartOffset, req.StartTime.AsTime(), req.Group)
+		next, err := r.StartOffset(ctx, start, req.StartOffset, req.StartTime.AsTime(), req.Group)
 		if err != nil {
 			return toStatus(err)
 		}
 		cursors = append(cursors, &partitionCursor{reader: r, next: next, end: r.HighWatermark(),
-			oldest: next == r.LogStartOffset() && req.StartPosition != runnelv1.StartPosition_START_POSITION_OFFSET})
+			oldest: next == r.LogStartOffset() && start != broker.StartOffset})
 	}
 
 	// NB: a subscription holds at most two responses: one gRPC is

@@ -7,7 +7,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -45,19 +44,12 @@ func batchSize(recs []records.Record, now records.Timestamp) int {
 
 // proposeInternal appends the broker's own records (internal topics) to
 // part and waits for them to apply.
-func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...*runnelv1.Record) error {
+func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...records.Record) error {
 	part := b.store.Partition(partitionName(topic, p))
 	if part == nil {
 		return fmt.Errorf("%w: partition %s is not open", ErrUnavailable, partitionName(topic, p))
 	}
-	parsed := make([]records.Record, len(recs))
-	for i, r := range recs {
-		var err error
-		if parsed[i], err = records.FromProto(r); err != nil {
-			return err
-		}
-	}
-	pr, err := submit(ctx, part, parsed, timestampNow(), raftstore.SubmitOptions{})
+	pr, err := submit(ctx, part, recs, timestampNow(), raftstore.SubmitOptions{})
 	if err == nil {
 		_, err = pr.Wait(ctx)
 	}
@@ -65,7 +57,7 @@ func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, rec
 }
 
 // decode returns the records of a stored batch at or after offset from.
-func decode(b raftstore.Batch, from int64) ([]*runnelv1.Record, error) {
+func decode(b raftstore.Batch, from int64) ([]records.Decoded, error) {
 	return records.Decode(b.Payload, b.BaseOffset, int(b.Header.RecordCount), from)
 }
 

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
 // maxPartitions bounds a topic's partition count: each partition is a
@@ -157,7 +157,7 @@ func (b *Broker) proposeMetadata(ctx context.Context, m *metav1.MetadataRecord) 
 	if err != nil {
 		return err
 	}
-	return b.proposeInternal(ctx, metadataTopic, 0, &runnelv1.Record{Value: value})
+	return b.proposeInternal(ctx, metadataTopic, 0, records.New(nil, value, records.Timestamp{}))
 }
 
 // applyMetadata is the metadata partition's state machine. It runs on

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
+	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
 // MaxGroupNameLength bounds a consumer group's name: each commit stores
@@ -42,7 +42,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		return fmt.Errorf("%w: no offsets to commit", ErrInvalid)
 	}
 	now := timestamppb.Now()
-	var recs []*runnelv1.Record
+	var recs []records.Record
 	for p, o := range positions {
 		if p < 0 || p >= t.Partitions {
 			return fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
@@ -56,7 +56,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		if err != nil {
 			return err
 		}
-		recs = append(recs, &runnelv1.Record{Key: offsets.Key(c), Value: value, Timestamp: now})
+		recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
 	}
 	return b.proposeInternal(ctx, offsets.Topic, offsets.PartitionFor(group), recs...)
 }

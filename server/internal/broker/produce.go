@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/partitioner"
@@ -41,7 +40,9 @@ type ProduceRequest struct {
 	// (runnel.v1.Record): they are stored as sent, never decoded and
 	// encoded again.
 	Records [][]byte
-	Acks    runnelv1.Acks
+	// Durability is when the records are acknowledged (the request's
+	// acks).
+	Durability raftstore.Durability
 	// LeaderEpoch, if set, fences the request to the partition's leader
 	// in that raft term (runnel.v1.ProduceRequest.leader_epoch).
 	LeaderEpoch uint64
@@ -73,9 +74,6 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
 	}
-	if _, known := runnelv1.Acks_name[int32(req.Acks)]; !known {
-		return nil, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", ErrInvalid, req.Acks)
-	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
 		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
 			ErrInvalid, *partition, topic, t.Partitions-1)
@@ -106,7 +104,7 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := pendingPartition{partition: p, count: len(byPartition[p])}
-		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Acks: req.Acks, LeaderEpoch: req.LeaderEpoch}
+		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability, LeaderEpoch: req.LeaderEpoch}
 		part, _, err := b.partition(topic, p)
 		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !isForwarded(ctx) {
 			pp.forwarded, err = b.forward(ctx, nr, one)
@@ -185,12 +183,20 @@ func (b *Broker) assign(t *catalog.Topic, partition *int32, recs []records.Recor
 	return out
 }
 
+// Ack says where the records of a request for one partition landed:
+// Count of them, at offsets from BaseOffset on.
+type Ack struct {
+	Partition  int32
+	BaseOffset int64
+	Count      int
+}
+
 // Wait returns an ack per partition once every batch is durable. If some
 // partitions failed, it returns the acks of those that succeeded and the
 // first error: a request spanning partitions is not atomic.
-func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, error) {
+func (pp *PendingProduce) Wait(ctx context.Context) ([]Ack, error) {
 	var (
-		acks []*runnelv1.ProduceAck
+		acks []Ack
 		errs []error
 	)
 	for _, p := range pp.parts {
@@ -208,7 +214,7 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]*runnelv1.ProduceAck, err
 			errs = append(errs, fmt.Errorf("partition %d: %w", p.partition, err))
 			continue
 		}
-		acks = append(acks, &runnelv1.ProduceAck{Partition: p.partition, BaseOffset: base, RecordCount: int32(p.count)})
+		acks = append(acks, Ack{Partition: p.partition, BaseOffset: base, Count: p.count})
 	}
 	if len(errs) > 0 {
 		return acks, errs[0]
@@ -249,7 +255,7 @@ func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partitio
 	view := part.Leadership()
 	leader, ok := b.Member(int32(view.Leader))
 	if !ok || leader.NodeID == b.cfg.NodeID || isForwarded(ctx) || b.cfg.Forwarder == nil {
-		prop, err := submit(ctx, part, recs, now, raftstore.SubmitOptions{Durability: durability(req.Acks), LeaderTerm: req.LeaderEpoch})
+		prop, err := submit(ctx, part, recs, now, raftstore.SubmitOptions{Durability: req.Durability, LeaderTerm: req.LeaderEpoch})
 		return nil, prop, err
 	}
 	if req.LeaderEpoch == 0 {
@@ -291,12 +297,4 @@ func rawRecords(recs []records.Record) [][]byte {
 		raw[i] = r.Bytes
 	}
 	return raw
-}
-
-// durability is what an acks setting asks of the store.
-func durability(acks runnelv1.Acks) raftstore.Durability {
-	if acks == runnelv1.Acks_ACKS_LEADER {
-		return raftstore.LeaderOnly
-	}
-	return raftstore.Quorum
 }

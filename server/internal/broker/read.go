@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -47,12 +46,12 @@ func (r *Reader) Changed() <-chan struct{} { return r.part.Changed() }
 
 // Read returns committed records from offset from on, about maxBytes of
 // them (at least one record if any is there), and the offset to read next.
-func (r *Reader) Read(from int64, maxBytes int) ([]*runnelv1.Record, int64, error) {
+func (r *Reader) Read(from int64, maxBytes int) ([]records.Decoded, int64, error) {
 	batches, err := r.part.Read(from, maxBytes)
 	if err != nil {
 		return nil, from, r.broker.storeError(r.topic, r.partition, fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err))
 	}
-	var out []*runnelv1.Record
+	var out []records.Decoded
 	next := from
 	for _, b := range batches {
 		recs, err := decode(b, from)
@@ -110,21 +109,40 @@ func wrapRead(r *Reader, err error) error {
 	return fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err)
 }
 
+// StartPosition is where a subscription starts in a partition
+// (runnel.v1.StartPosition).
+type StartPosition int
+
+const (
+	// StartDefault is StartCommitted with a group, else StartEarliest.
+	StartDefault StartPosition = iota
+	// StartEarliest is the log start.
+	StartEarliest
+	// StartLatest is the high watermark: only records produced from now.
+	StartLatest
+	// StartOffset is an offset the subscriber names.
+	StartOffset
+	// StartTimestamp is the first record at or after a time.
+	StartTimestamp
+	// StartCommitted is the group's committed offset, else the log start.
+	StartCommitted
+)
+
 // StartOffset resolves where a subscription starts in this partition.
-func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, offset int64, at time.Time, group string) (int64, error) {
-	if pos == runnelv1.StartPosition_START_POSITION_UNSPECIFIED {
-		pos = runnelv1.StartPosition_START_POSITION_EARLIEST
+func (r *Reader) StartOffset(ctx context.Context, pos StartPosition, offset int64, at time.Time, group string) (int64, error) {
+	if pos == StartDefault {
+		pos = StartEarliest
 		if group != "" {
-			pos = runnelv1.StartPosition_START_POSITION_COMMITTED
+			pos = StartCommitted
 		}
 	}
 	start, hw := r.part.LogStartOffset(), r.part.HighWatermark()
 	switch pos {
-	case runnelv1.StartPosition_START_POSITION_EARLIEST:
+	case StartEarliest:
 		return start, nil
-	case runnelv1.StartPosition_START_POSITION_LATEST:
+	case StartLatest:
 		return hw, nil
-	case runnelv1.StartPosition_START_POSITION_OFFSET:
+	case StartOffset:
 		if offset < 0 {
 			return 0, fmt.Errorf("%w: start offset %d is negative: offsets start at 0 (use START_POSITION_EARLIEST for the log start)", ErrInvalid, offset)
 		}
@@ -140,9 +158,9 @@ func (r *Reader) StartOffset(ctx context.Context, pos runnelv1.StartPosition, of
 				r.topic, r.partition, offset, start, hw, ErrOffsetOutOfRange)
 		}
 		return offset, nil
-	case runnelv1.StartPosition_START_POSITION_TIMESTAMP:
+	case StartTimestamp:
 		return r.offsetForTime(at)
-	case runnelv1.StartPosition_START_POSITION_COMMITTED:
+	case StartCommitted:
 		if group == "" {
 			return 0, fmt.Errorf("%w: start position COMMITTED needs a group", ErrInvalid)
 		}
@@ -207,7 +225,7 @@ func (r *Reader) offsetForTime(at time.Time) (int64, error) {
 		return 0, err
 	}
 	for _, rec := range recs {
-		if !rec.Timestamp.AsTime().Before(at) {
+		if !time.Unix(rec.Timestamp.Seconds, int64(rec.Timestamp.Nanos)).Before(at) {
 			return rec.Offset, nil
 		}
 	}

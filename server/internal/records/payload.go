@@ -4,9 +4,6 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 // StoredSize is how many payload bytes AppendStored adds for r.
@@ -80,22 +77,28 @@ func each(payload []byte, count int, fn func(i int, rec []byte) error) error {
 	return nil
 }
 
+// Decoded is a stored record and its offset.
+type Decoded struct {
+	Offset int64
+	Record // its Bytes: the record as stored (with the broker's timestamp)
+}
+
 // Decode decodes a stored payload, giving the records offsets baseOffset,
-// baseOffset+1, ... and returning those at or after from. The broker's
-// own state machines use it; subscribers get AppendSubscribeResponse.
-func Decode(payload []byte, baseOffset int64, count int, from int64) ([]*runnelv1.Record, error) {
-	var out []*runnelv1.Record
+// baseOffset+1, ... and returning those at or after from. The records
+// alias payload. The broker's own state machines use it; subscribers get
+// AppendSubscribeResponse.
+func Decode(payload []byte, baseOffset int64, count int, from int64) ([]Decoded, error) {
+	var out []Decoded
 	err := each(payload, count, func(i int, b []byte) error {
 		offset := baseOffset + int64(i)
 		if offset < from {
 			return nil
 		}
-		r := &runnelv1.Record{}
-		if err := proto.Unmarshal(b, r); err != nil {
-			return fmt.Errorf("record %d: %w: %v", i, ErrMalformed, err)
+		r, err := Parse(b)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
 		}
-		r.Offset = offset
-		out = append(out, r)
+		out = append(out, Decoded{Offset: offset, Record: r})
 		return nil
 	})
 	return out, err

@@ -6,14 +6,12 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 // Field numbers of runnel.v1.Record, Header and google.protobuf.Timestamp.
 const (
 	recordKey       protowire.Number = 1
+	recordValue     protowire.Number = 2
 	recordHeaders   protowire.Number = 3
 	recordTimestamp protowire.Number = 4
 	recordOffset    protowire.Number = 5
@@ -37,8 +35,8 @@ var ErrMalformed = errors.New("malformed record")
 type Record struct {
 	// Bytes is the record's encoding; Parse aliases its input.
 	Bytes []byte
-	// Key aliases Bytes; nil when the record has none.
-	Key []byte
+	// Key and Value alias Bytes; nil when the record has none.
+	Key, Value []byte
 	// Timestamp is the record's timestamp, valid when HasTimestamp.
 	Timestamp    Timestamp
 	HasTimestamp bool
@@ -67,7 +65,7 @@ func Parse(b []byte) (Record, error) {
 			return Record{}, err
 		}
 		b = b[n:]
-		if typ == protowire.BytesType && (num == recordKey || num == recordHeaders || num == recordTimestamp) {
+		if typ == protowire.BytesType && (num == recordKey || num == recordValue || num == recordHeaders || num == recordTimestamp) {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
 				return Record{}, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
@@ -76,6 +74,8 @@ func Parse(b []byte) (Record, error) {
 			switch num {
 			case recordKey:
 				r.Key = v
+			case recordValue:
+				r.Value = v
 			case recordHeaders:
 				if err := checkHeader(v); err != nil {
 					return Record{}, err
@@ -173,11 +173,24 @@ func consumeTag(b []byte, what string) (protowire.Number, protowire.Type, int, e
 	return num, typ, n, nil
 }
 
-// FromProto encodes r for the broker's own producers (internal topics).
-func FromProto(r *runnelv1.Record) (Record, error) {
-	b, err := proto.Marshal(r)
-	if err != nil {
-		return Record{}, err
+// New encodes a record with key, value and timestamp, for the broker's
+// own producers (internal topics).
+func New(key, value []byte, ts Timestamp) Record {
+	var b []byte
+	if len(key) > 0 {
+		b = protowire.AppendTag(b, recordKey, protowire.BytesType)
+		b = protowire.AppendBytes(b, key)
 	}
-	return Parse(b)
+	if len(value) > 0 {
+		b = protowire.AppendTag(b, recordValue, protowire.BytesType)
+		b = protowire.AppendBytes(b, value)
+	}
+	if ts != (Timestamp{}) {
+		b = appendTimestampField(b, ts)
+	}
+	r, err := Parse(b)
+	if err != nil {
+		panic(fmt.Sprintf("records: New made a record Parse refuses: %v", err))
+	}
+	return r
 }
