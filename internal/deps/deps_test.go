@@ -1,0 +1,121 @@
+package deps
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/runnel-broker/runnel/"
+
+// allowed lists, for every package of the module, the packages of the
+// module it may import (tests aside). Imports go one way, down:
+//
+//	cmd → server → server/internal/* → raftstore → raftstore/internal/segment
+//	client → gen
+//
+// A package missing here fails the test: place it before you add it.
+var allowed = map[string][]string{
+	"raftstore/internal/segment": {},
+	"raftstore":                  {"raftstore/internal/segment", "gen/runnel/raftstore/v1"},
+	"raftstore/transport":        {"raftstore", "gen/runnel/raft/v1"},
+
+	"server/internal/partitioner": {},
+	"server/internal/records":     {},
+	"server/internal/catalog":     {"gen/runnel/meta/v1"},
+	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
+	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/offsets",
+		"server/internal/partitioner", "server/internal/records", "gen/runnel/meta/v1"},
+	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog",
+		"gen/runnel/v1", "gen/runnel/raft/v1"},
+
+	"client":     {"gen/runnel/v1"},
+	"cmd/runnel": {"client", "server", "gen/runnel/v1"},
+
+	"docs/barebench": {},
+	"e2e":            {},
+	"internal/deps":  {},
+}
+
+// noRPC are the packages that must not depend on gRPC, even through
+// another package: the store and the broker are driven by the server,
+// which alone speaks the wire protocol.
+var noRPC = []string{"raftstore", "raftstore/internal/segment", "server/internal/"}
+
+type listed struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func TestImportRules(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json", module+"...")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p listed
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(name, "gen/") {
+			checkGen(t, name, p.Imports)
+			continue
+		}
+		seen++
+		rules, ok := allowed[name]
+		if !ok {
+			t.Errorf("package %s has no import rules: add it to allowed, in its layer", name)
+			continue
+		}
+		for _, imp := range p.Imports {
+			dep, internal := strings.CutPrefix(imp, module)
+			if internal && !slices.Contains(rules, dep) {
+				t.Errorf("%s imports %s, which the rules do not allow (imports go down: see docs/architecture.md)", name, dep)
+			}
+		}
+		if mustAvoidRPC(name) {
+			for _, dep := range p.Deps {
+				if dep == "google.golang.org/grpc" || strings.HasPrefix(dep, "google.golang.org/grpc/") {
+					t.Errorf("%s depends on %s: only the server and the transport speak gRPC", name, dep)
+					break
+				}
+			}
+		}
+	}
+	if seen != len(allowed) {
+		t.Errorf("%d packages listed, %d in the rules: remove the rules of packages that are gone", seen, len(allowed))
+	}
+}
+
+// checkGen: generated code imports only generated code.
+func checkGen(t *testing.T, name string, imports []string) {
+	for _, imp := range imports {
+		if dep, internal := strings.CutPrefix(imp, module); internal && !strings.HasPrefix(dep, "gen/") {
+			t.Errorf("generated %s imports %s", name, dep)
+		}
+	}
+}
+
+func mustAvoidRPC(name string) bool {
+	for _, p := range noRPC {
+		if name == p || strings.HasSuffix(p, "/") && strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
