@@ -66,8 +66,9 @@ func meanwhile(t *testing.T, what string, f func() error) {
 
 // TestReadFuncCallbackUnlocked blocks a ReadFunc callback over the active
 // segment and checks that the writer and other readers of the log proceed:
-// appends that grow the mapping (a remap), roll the segment (sealing remaps
-// it again), then retention deleting it and Close. The callback then still
+// an append that grows the mapping (a remap), Term, Entries, another read,
+// an append that rolls the segment (sealing remaps it again) and Close,
+// which forgets the sealed segment the read holds. The callback then still
 // reads the bytes it was given, and the mapping goes once it returns.
 func TestReadFuncCallbackUnlocked(t *testing.T) {
 	dir := t.TempDir()
@@ -103,17 +104,10 @@ func TestReadFuncCallbackUnlocked(t *testing.T) {
 		}
 		return err
 	})
-	meanwhile(t, "Append rolling the segment", func() error { return l.Append([]raftpb.Entry{big(22), big(23)}) })
+	meanwhile(t, "Append rolling the segment", func() error { return l.Append([]raftpb.Entry{big(22)}) })
 	if segs := l.Segments(); segs[0].Active || segs[0].LastIndex < 20 {
 		t.Fatalf("the read segment is not sealed: %+v", segs)
 	}
-	meanwhile(t, "DeleteBefore", func() error {
-		_, n, err := l.DeleteBefore(22)
-		if err == nil && n == 0 {
-			err = fmt.Errorf("deleted nothing")
-		}
-		return err
-	})
 	meanwhile(t, "Close", l.Close)
 	if mapsUnder(t, dir) == 0 {
 		t.Fatal("the blocked read's mapping is gone")
@@ -124,58 +118,83 @@ func TestReadFuncCallbackUnlocked(t *testing.T) {
 	if n := mapsUnder(t, dir); n != 0 {
 		t.Fatalf("%d mappings left after the read and Close", n)
 	}
+	if got := o.Cache.Mapped(); got != 0 {
+		t.Fatalf("cache counts %d mapped after Close", got)
+	}
 }
 
 // TestReadFuncCallbackSealed blocks a ReadFunc callback whose batches span
 // several sealed segments, with a cache of one, and checks that meanwhile
-// other reads churn the cache, the writer truncates back into a sealed
-// segment after the read's maxIndex (reactivating it), retention deletes
-// the segments read and the log closes, while the callback's bytes stay
-// right and the cache's bound holds once it returns.
+// the writer truncates right after the read's maxIndex (reactivating the
+// last segment the read holds) and rolls it sealed again, retention
+// deletes the other segments read, and other reads churn the cache, while
+// the callback's bytes stay right. Once it returns, the cache is back to
+// its bound (the read's holds of forgotten segments no longer count) and
+// the log reads as it should.
 func TestReadFuncCallbackSealed(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(1024, 128)
 	o.Cache = NewCache(1)
 	l := openTest(t, dir, o)
 	t.Cleanup(func() { l.Close() })
-	appendBoth(t, l, newModel(), genEntries(1, 301, 1))
+	m := newModel()
+	appendBoth(t, l, m, genEntries(1, 301, 1))
 	segs := l.Segments()
-	if len(segs) < 10 {
-		t.Fatalf("%d segments, want many", len(segs))
+	if len(segs) < 10 || segs[5].LastIndex-segs[5].FirstIndex < 4 {
+		t.Fatalf("segments %+v, want many of several entries", segs)
 	}
-	// From the second segment, up to an entry in a later one.
-	const maxIndex = 150
+	// From the second segment into the middle of the sixth.
+	maxIndex := segs[5].FirstIndex + 1
 	finish := blockedRead(t, l, segs[1].BaseOffset, maxIndex, 1<<20, func(i uint64) raftpb.Entry { return genEntry(i, 1) })
-	if got := o.Cache.Mapped(); got < 3 {
-		t.Fatalf("%d sealed segments mapped, want the read's several", got)
+	if got := o.Cache.Mapped(); got != 5 {
+		t.Fatalf("%d sealed segments mapped, want the read's 5", got)
 	}
 
+	// A new leader's entries after maxIndex: the sixth segment is active
+	// again, then sealed again by what follows.
+	meanwhile(t, "Append truncating", func() error {
+		es := genEntries(maxIndex+1, maxIndex+60, 2)
+		m.append(es)
+		return l.Append(es)
+	})
+	if now := l.Segments(); now[5].FirstIndex != segs[5].FirstIndex || now[5].Active {
+		t.Fatalf("the sixth segment is not sealed again: %+v", now)
+	}
+	meanwhile(t, "DeleteBefore", func() error {
+		b, n, err := l.DeleteBefore(segs[5].FirstIndex)
+		m.entries, m.offsets = m.entries[b.Index-m.boundary.Index:], m.offsets[b.Index-m.boundary.Index:]
+		m.boundary = b
+		if err == nil && n != 5 {
+			err = fmt.Errorf("deleted %d segments, want the first 5", n)
+		}
+		return err
+	})
 	meanwhile(t, "reads churning the cache", func() error {
 		for _, s := range l.Segments() {
-			if _, err := l.Read(s.BaseOffset, 300, 1); err != nil {
+			if _, err := l.Read(s.BaseOffset, l.LastIndex(), 1); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	// A new leader's entries from 200 on: a truncation into a sealed segment.
-	meanwhile(t, "Append truncating", func() error { return l.Append(genEntries(200, 230, 2)) })
-	meanwhile(t, "DeleteBefore", func() error {
-		_, n, err := l.DeleteBefore(190)
-		if err == nil && n < 3 {
-			err = fmt.Errorf("deleted %d segments, want the read ones", n)
-		}
-		return err
-	})
-	meanwhile(t, "Close", l.Close)
 	if err := finish(); err != nil {
 		t.Fatal(err)
 	}
-	if n := mapsUnder(t, dir); n != 0 {
-		t.Fatalf("%d mappings left after the read and Close", n)
+	if got := o.Cache.Mapped(); got > 1 {
+		t.Fatalf("%d sealed segments mapped after the reads, want at most 1", got)
 	}
-	if got := o.Cache.Mapped(); got != 0 {
-		t.Fatalf("cache counts %d mapped after Close", got)
+	check(t, l, m)
+	if n := holds(l); n != 0 {
+		t.Fatalf("the cache counts %d holds with no read in flight", n)
+	}
+	if got := o.Cache.Mapped(); got > 1 {
+		t.Fatalf("%d sealed segments mapped after more reads, want at most 1", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := mapsUnder(t, dir); n != 0 {
+		t.Fatalf("%d mappings left after Close", n)
 	}
 }
 
@@ -202,4 +221,18 @@ func TestReadFuncCallbackEvictionBound(t *testing.T) {
 	m := newModel()
 	m.append(genEntries(1, 301, 1))
 	check(t, l, m)
+}
+
+// holds sums the cache's hold counts of l's segments.
+func holds(l *Log) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	c := l.opts.Cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range l.segs {
+		n += max(s.refs, -s.refs) // NB: a miscount may go negative
+	}
+	return n
 }
