@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -80,4 +81,46 @@ func BenchmarkRead(b *testing.B) {
 			b.SetBytes(total / int64(b.N))
 		})
 	}
+}
+
+// BenchmarkAppendBesideSlowReader appends while another goroutine reads the
+// same log in a loop with a callback that takes 200µs (a large response
+// encoded from cold pages): the append latency a slow subscriber costs.
+func BenchmarkAppendBesideSlowReader(b *testing.B) {
+	l := openTest(b, b.TempDir(), testOptions(64<<20, 0))
+	defer l.Close()
+	e := []raftpb.Entry{benchEntry(1)}
+	if err := l.Append(e); err != nil {
+		b.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := l.ReadFunc(0, 1, 1<<20, func([]Batch) error {
+				time.Sleep(200 * time.Microsecond)
+				return nil
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e[0].Index = uint64(i) + 2
+		if err := l.Append(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
 }

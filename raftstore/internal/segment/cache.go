@@ -26,9 +26,12 @@ var defaultCache = NewCache(DefaultOpenSealedSegments)
 // the segments that reads in flight hold. Active segments are not counted:
 // they stay mapped and open (three descriptors, three mappings each).
 //
-// A sealed segment's mappings (segment.data, offIdx, timeIdx) and the
+// A sealed segment's mappings (segment.m, data, offIdx, timeIdx) and the
 // fields below Cache.mu in segment are guarded by Cache.mu; a reader uses
-// the mappings only between acquire and release.
+// the mappings only between acquire and release. A hold also pins the log
+// mapping it was given (see mapping), so that the writer can delete,
+// reactivate or close a held segment: the cache then forgets it at once,
+// and the held bytes stay mapped until the last hold is released.
 // NB: Cache.mu is the innermost lock: it is taken under a Log's locks and
 // never takes one. A miss maps the segment under it (three opens, mmaps and
 // closes, tens of microseconds), which other misses and releases wait for.
@@ -53,15 +56,17 @@ func (c *Cache) Mapped() int {
 	return c.open
 }
 
-// acquire maps s if needed and holds it mapped until release.
-func (c *Cache) acquire(s *segment) error {
+// acquire maps s if needed and holds it mapped until release(s, m), m
+// being the log mapping it returns. The caller holds Log.mu (read lock),
+// so that s is still in its Log and sealed; release needs no lock.
+func (c *Cache) acquire(s *segment) (*mapping, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !s.mapped {
 		if err := s.mapSealed(); err != nil {
-			return err
+			return nil, err
 		}
-		s.mapped = true
+		s.mapped, s.m.cached = true, true
 		c.open++
 	}
 	if s.idleElem != nil {
@@ -69,17 +74,25 @@ func (c *Cache) acquire(s *segment) error {
 		s.idleElem = nil
 	}
 	s.refs++
+	s.m.pin()
 	c.evictLocked()
-	return nil
+	return s.m, nil
 }
 
-// release ends a hold taken by acquire.
-func (c *Cache) release(s *segment) {
+// release ends a hold taken by acquire. If the cache forgot s meanwhile
+// (deleted, reactivated or closed), the hold no longer counts in s.refs and
+// only the mapping's pin is dropped.
+func (c *Cache) release(s *segment, m *mapping) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s.refs--; s.refs == 0 {
-		s.idleElem = c.idle.PushBack(s)
+	if m.cached {
+		if s.refs--; s.refs == 0 {
+			s.idleElem = c.idle.PushBack(s)
+		}
 	}
+	// NB: munmap of a mapping this package made fails only on a bad
+	// address, which would be a bug here; nobody is waiting for the error.
+	_ = m.unpin()
 	c.evictLocked()
 }
 
@@ -87,15 +100,18 @@ func (c *Cache) release(s *segment) {
 func (c *Cache) adopt(s *segment) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s.mapped = true
+	s.mapped, s.m.cached = true, true
 	c.open++
 	s.idleElem = c.idle.PushBack(s)
 	c.evictLocked()
 }
 
 // forget unmaps s if it is mapped and drops it from the cache: s is being
-// deleted, reactivated or closed, by its writer holding Log.mu, so no
-// reader holds it.
+// deleted, reactivated or closed by its writer, who holds Log.mu or has
+// taken s out of the Log's segments under it, so that no reader acquires s
+// again. Reads may still hold s: their holds stop counting, the indexes are
+// unmapped (only the lookups under Log.mu use them), and the log mapping
+// stays until the last of them is released.
 func (c *Cache) forget(s *segment) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -106,7 +122,7 @@ func (c *Cache) forget(s *segment) error {
 	if !s.mapped {
 		return nil
 	}
-	s.mapped = false
+	s.mapped, s.m.cached, s.refs = false, false, 0
 	c.open--
 	return s.unmapSealed()
 }
@@ -114,7 +130,7 @@ func (c *Cache) forget(s *segment) error {
 func (c *Cache) evictLocked() {
 	for c.open > c.limit && c.idle.Len() > 0 {
 		s := c.idle.Remove(c.idle.Front()).(*segment)
-		s.idleElem, s.mapped = nil, false
+		s.idleElem, s.mapped, s.m.cached = nil, false, false
 		c.open--
 		// NB: munmap of a mapping this package made fails only on a bad
 		// address, which would be a bug here; nobody is waiting for the error.
@@ -152,7 +168,8 @@ func (s *segment) mapSealed() error {
 	if err != nil {
 		return errors.Join(err, unmap(data), offIdx.close())
 	}
-	s.data, s.offIdx, s.timeIdx = data, offIdx, timeIdx
+	s.setMapping(data)
+	s.offIdx, s.timeIdx = offIdx, timeIdx
 	return nil
 }
 
@@ -179,15 +196,16 @@ func mapSealedIndex(path string) (*index, error) {
 	return x, nil
 }
 
-// unmapSealed releases what mapSealed mapped.
+// unmapSealed releases what mapSealed mapped; the log mapping stays while
+// reads pin it.
 func (s *segment) unmapSealed() error {
-	err := unmap(s.data)
+	err := s.dropMapping()
 	if s.offIdx != nil {
 		err = errors.Join(err, s.offIdx.close())
 	}
 	if s.timeIdx != nil {
 		err = errors.Join(err, s.timeIdx.close())
 	}
-	s.data, s.offIdx, s.timeIdx = nil, nil, nil
+	s.offIdx, s.timeIdx = nil, nil
 	return err
 }

@@ -189,21 +189,42 @@
 // # Concurrency
 //
 // A Log has one writer (Append, DeleteBefore, SetBoundary, Close; Sync may
-// run beside it) and any number of readers. Readers copy what they return
-// under a read lock, so the writer can unmap a segment it deletes or remaps
-// once it holds the write lock.
+// run beside it) and any number of readers. Most readers copy what they
+// return under a read lock, so the writer can unmap a segment it deletes or
+// remaps once it holds the write lock.
+//
+// ReadFunc instead hands its callback payloads straight from the mappings,
+// and the callback may be slow (a 16 MiB response encoded from cold pages),
+// so it holds the read lock only to find where to start and to pin the log
+// mapping of each segment it reaches: the walk over the frames, their CRC
+// checks and the callback run unlocked, and appends, raft's Term and
+// Entries and other readers do not wait for them. A mapping is reference
+// counted: its owner (the active segment, or the Cache for a sealed one)
+// holds one reference, each pin another, and the last to let go unmaps it.
+// Remapping (growth, sealing, reactivation), eviction, deletion and Close
+// drop only the owner's reference, so pinned bytes stay valid; deleted
+// files stay readable through a mapping once unlinked. Those bytes are
+// never rewritten either: the writer only writes past the published size,
+// fallocates past it and cuts the file at it, except a truncation, which
+// cuts uncommitted entries only (raft never truncates committed ones), and
+// ReadFunc reads entries up to its maxIndex, the commit index, never
+// touching the frame after it.
 //
 // A sealed segment's mappings belong to the Cache, which another Log's
 // reader may evict at any time: it takes no lock of this Log, only
 // Cache.mu. So a reader pins each sealed segment before it touches its
 // mappings (a reference count under Cache.mu; a pinned segment is never
 // unmapped) and unpins it once it has copied what it returns, still under
-// the Log's read lock. The writer leaves the cache out only when it holds
-// Log.mu: sealing hands the mappings to the cache, and reactivating (a
-// truncation back into a sealed segment), deleting or closing takes them
-// back, so no reader of the Log can hold them then.
+// the Log's read lock, or, for ReadFunc, once its callback has returned.
+// The writer leaves the cache out only when it holds Log.mu: sealing hands
+// the mappings to the cache, and reactivating (a truncation back into a
+// sealed segment), deleting or closing takes them back. Only ReadFunc can
+// hold them then: the cache forgets the segment at once (its indexes,
+// which only lookups under Log.mu use, are unmapped) and the log mapping
+// goes with ReadFunc's last pin.
 //
 // Lock order: Log.smu, Log.wmu, Log.mu, then Cache.mu or the synced mark's
 // mutex. Cache.mu is innermost: nothing is locked while it is held, so
-// eviction across Logs cannot deadlock.
+// eviction across Logs cannot deadlock. ReadFunc releases its holds with no
+// Log lock; the last may munmap under Cache.mu or under none.
 package segment

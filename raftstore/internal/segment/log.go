@@ -73,8 +73,9 @@ type Log struct {
 	// wmu serializes the writer's operations and guards the fields below it
 	// and each segment's writer-only fields.
 	// NB: lock order is wmu, then mu (see smu). Readers take only mu (read
-	// lock), and copy what they return before releasing it, so that the
-	// writer can unmap a segment once it holds mu.
+	// lock). Most copy what they return before releasing it; ReadFunc pins
+	// the mappings it reads instead (see mapping), so that the writer can
+	// drop a segment's mapping once it holds mu either way.
 	wmu      sync.Mutex
 	buf      []byte
 	pending  []pendingIndex
@@ -86,7 +87,8 @@ type Log struct {
 	// segment). closed is written holding both locks, so either suffices to
 	// read it.
 	// NB: a sealed segment's mappings are guarded by opts.Cache's mutex,
-	// taken under mu (see Cache and cursor.enter).
+	// taken under mu (see Cache and cursor.enter), or alone to release a
+	// hold. A mapping's reference count is atomic, no lock.
 	mu       sync.RWMutex
 	segs     []*segment // oldest first; the last one is active
 	boundary Boundary   // the entry just before FirstIndex

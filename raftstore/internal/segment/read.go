@@ -7,11 +7,16 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// Readers hold Log.mu (read lock) from the lookup until the last copy:
+// Most readers hold Log.mu (read lock) from the lookup until the last copy:
 // frames are read straight from the mappings, which the writer may replace
 // or unmap once it holds the write lock. A sealed segment's mappings are
 // the cache's: a cursor pins each sealed segment it enters (Cache.acquire),
 // so that no eviction unmaps it, until the cursor is closed.
+//
+// ReadFunc, which hands payloads to a callback that may take long (a
+// response of up to 16 MiB encoded from cold pages), holds Log.mu only to
+// look up where to start and to pin the mapping of each segment it walks
+// (see mapping); the walk, its CRC checks and the callback run unlocked.
 
 // cursor walks frames forward from a position, across segments, checking
 // each frame's CRC and that raft indexes follow each other. Its owner must
@@ -19,8 +24,26 @@ import (
 type cursor struct {
 	segs []*segment // segs[0] holds pos, and is pinned
 	pos  int64
-	next uint64     // raft index of the frame at pos
-	held []*segment // the sealed segments pinned, to release in close
+	next uint64 // raft index of the frame at pos
+	held []hold // what it pinned, to release in close
+	// keep makes enter pin the active segment's mapping too: for a walk
+	// that goes on after Log.mu is released.
+	keep bool
+}
+
+// hold is a pin on a segment's log mapping: a Cache hold for a sealed
+// segment, a bare pin (s nil) for an active one.
+type hold struct {
+	s *segment
+	m *mapping
+}
+
+func (h hold) release() {
+	if h.s == nil {
+		_ = h.m.unpin() // NB: as in Cache.release
+		return
+	}
+	h.s.cache.release(h.s, h.m)
 }
 
 // frame is a decoded frame; data aliases the mapping.
@@ -29,25 +52,31 @@ type frame struct {
 	data []byte
 }
 
-// enter pins segs[0]: a sealed segment is mapped if it is not. The active
-// segment is always mapped.
+// enter pins segs[0] (under Log.mu): a sealed segment is mapped if it is
+// not. The active segment is always mapped; with keep, its mapping is
+// pinned.
 func (c *cursor) enter() error {
 	s := c.segs[0]
 	if s.active {
+		if c.keep {
+			s.m.pin()
+			c.held = append(c.held, hold{m: s.m})
+		}
 		return nil
 	}
-	if err := s.cache.acquire(s); err != nil {
+	m, err := s.cache.acquire(s)
+	if err != nil {
 		return err
 	}
-	c.held = append(c.held, s)
+	c.held = append(c.held, hold{s, m})
 	return nil
 }
 
-// close releases the segments the cursor pinned; the frames it returned
-// are no longer valid after it.
+// close releases what the cursor pinned; the frames it returned are no
+// longer valid after it. It needs no lock.
 func (c *cursor) close() {
-	for _, s := range c.held {
-		s.cache.release(s)
+	for _, h := range c.held {
+		h.release()
 	}
 	c.held = nil
 }
@@ -96,14 +125,21 @@ func atStart(*segment) int { return -1 }
 // segs[k] that pick returns once the segment is pinned (-1: the segment
 // start). The cursor must be closed, even on error.
 func (l *Log) cursorFrom(k int, pick func(*segment) int) (cursor, error) {
-	s := l.segs[k]
-	c := cursor{segs: l.segs[k:], next: s.base}
+	c := cursor{segs: l.segs[k:], next: l.segs[k].base}
+	err := l.place(&c, pick)
+	return c, err
+}
+
+// place pins c.segs[0], where c is at the start, and moves c to the
+// offset-index entry pick returns.
+func (l *Log) place(c *cursor, pick func(*segment) int) error {
+	s := c.segs[0]
 	if err := c.enter(); err != nil {
-		return c, err
+		return err
 	}
 	j := pick(s)
 	if j < 0 {
-		return c, nil
+		return nil
 	}
 	if e := s.offIdx.at(j); s.landing(e) {
 		c.pos, c.next = e.b, e.index
@@ -111,7 +147,7 @@ func (l *Log) cursorFrom(k int, pick func(*segment) int) (cursor, error) {
 		l.logger.Warn("segment: index entry does not match the log; scanning the segment",
 			"file", s.name(), "entry", j)
 	}
-	return c, nil
+	return nil
 }
 
 // cursorAt returns a cursor at or before the frame for raft index i in segs[k].
@@ -256,11 +292,12 @@ type Batch struct {
 }
 
 // Read returns the batches holding offsets >= offset, starting with the one
-// that contains offset, up to raft index maxIndex (the commit index). It
-// stops before the batch that would take the payload total past maxBytes,
-// but always returns at least one batch when one is readable. Reading at
-// NextOffset, or where the next batch is past maxIndex, returns nothing.
-// Errors: ErrOffsetOutOfRange outside [StartOffset, NextOffset], ErrCorrupt.
+// that contains offset, up to raft index maxIndex (the commit index: see
+// ReadFunc). It stops before the batch that would take the payload total
+// past maxBytes, but always returns at least one batch when one is
+// readable. Reading at NextOffset, or where the next batch is past maxIndex,
+// returns nothing. Errors: ErrOffsetOutOfRange outside [StartOffset,
+// NextOffset], ErrCorrupt, and ErrClosed (also when Close runs meanwhile).
 func (l *Log) Read(offset int64, maxIndex uint64, maxBytes int) ([]Batch, error) {
 	var out []Batch
 	err := l.ReadFunc(offset, maxIndex, maxBytes, func(batches []Batch) error {
@@ -276,23 +313,23 @@ func (l *Log) Read(offset int64, maxIndex uint64, maxBytes int) ([]Batch, error)
 
 // ReadFunc is Read without the copies: it calls fn once with the batches
 // (possibly none), their payloads aliasing the segments' mappings, which
-// are valid only until fn returns. It holds the log's read lock meanwhile,
-// so fn should copy what it needs and return: appends wait for it.
+// are valid only until fn returns. It holds the log's lock only to look up
+// where to start and to pin each segment it reaches: finding the batches
+// and fn run unlocked, so a slow fn delays neither appends nor other
+// readers, and the pinned mappings outlive whatever the writer, the cache
+// or Close do meanwhile.
+//
+// NB: maxIndex must be committed, as raft never truncates such entries:
+// entries up to it (and the frame headers read to find them) are read
+// unlocked, and a truncation cuts the file behind its readers.
 func (l *Log) ReadFunc(offset int64, maxIndex uint64, maxBytes int, fn func([]Batch) error) error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if next := l.active().nextOffset; offset < l.boundary.NextOffset || offset > next {
-		return fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, l.boundary.NextOffset, next)
-	}
-	k := l.segmentForOffset(offset)
-	if k == len(l.segs) {
-		return fn(nil)
-	}
-	c, err := l.cursorFrom(k, func(s *segment) int { return s.offIdx.floor(offset, keyA) })
+	// NB: c only keeps the pins, which its close releases.
+	var (
+		pins [4]hold
+		c    = cursor{held: pins[:0], keep: true}
+	)
 	defer c.close()
+	sp, pos, next, err := l.readStart(offset, &c)
 	if err != nil {
 		return err
 	}
@@ -301,26 +338,99 @@ func (l *Log) ReadFunc(offset int64, maxIndex uint64, maxBytes int, fn func([]Ba
 		total int
 	)
 	for {
-		f, ok, err := c.nextFrame()
-		if err != nil {
-			return err
-		}
-		if !ok || f.index > maxIndex {
+		// NB: before the frame at pos, entry next, is touched: past the
+		// commit index, it may be cut and rewritten meanwhile.
+		if next > maxIndex || sp.s == nil {
 			return fn(out)
 		}
-		h, payload, err := f.batch()
+		if pos >= int64(len(sp.data)) {
+			if sp.active {
+				return fn(out) // the end of the log when the read looked
+			}
+			if sp, err = l.readEnter(next, &c); err != nil {
+				return err
+			}
+			pos = 0
+			continue
+		}
+		h, data, err := decodeFrame(sp.data[pos:])
+		if err == nil && h.index != next {
+			err = fmt.Errorf("%w: raft index %d, want %d", errOutOfSequence, h.index, next)
+		}
+		if err != nil {
+			return sp.s.corrupt(pos, err)
+		}
+		pos += h.size()
+		next++
+		f := frame{h, data}
+		bh, payload, err := f.batch()
 		if err != nil {
 			return err
 		}
-		if h.RecordCount == 0 || f.baseOffset+int64(h.RecordCount) <= offset {
+		if bh.RecordCount == 0 || f.baseOffset+int64(bh.RecordCount) <= offset {
 			continue
 		}
 		if len(out) > 0 && total+len(payload) > maxBytes {
 			return fn(out)
 		}
-		out = append(out, Batch{Index: f.index, Term: f.term, BaseOffset: f.baseOffset, Header: h, Payload: payload})
+		out = append(out, Batch{Index: f.index, Term: f.term, BaseOffset: f.baseOffset, Header: bh, Payload: payload})
 		total += len(payload)
 	}
+}
+
+// span is what ReadFunc reads of a segment: the log as published when it
+// looked, in a mapping it pinned. A zero span is the end of the log.
+type span struct {
+	s      *segment // for its name only: its other fields are the Log's
+	data   []byte   // the log up to the segment's size then
+	active bool     // nothing followed it then
+}
+
+// pinSpan pins segs[k] for a walk without the lock, adding the pin to
+// c.held, and returns it with the position and raft index of the frame pick
+// chooses (under Log.mu).
+func (l *Log) pinSpan(k int, c *cursor, pick func(*segment) int) (span, int64, uint64, error) {
+	c.segs, c.pos, c.next = l.segs[k:k+1], 0, l.segs[k].base
+	if err := l.place(c, pick); err != nil {
+		return span{}, 0, 0, err
+	}
+	s, m := l.segs[k], c.held[len(c.held)-1].m
+	return span{s: s, data: m.data[:s.size], active: s.active}, c.pos, c.next, nil
+}
+
+// readStart finds where ReadFunc starts: the segment holding offset, pinned,
+// and the position and raft index of a frame at or before its batch.
+func (l *Log) readStart(offset int64, c *cursor) (span, int64, uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return span{}, 0, 0, ErrClosed
+	}
+	if next := l.active().nextOffset; offset < l.boundary.NextOffset || offset > next {
+		return span{}, 0, 0, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, l.boundary.NextOffset, next)
+	}
+	k := l.segmentForOffset(offset)
+	if k == len(l.segs) {
+		return span{}, 0, 0, nil
+	}
+	return l.pinSpan(k, c, func(s *segment) int { return s.offIdx.floor(offset, keyA) })
+}
+
+// readEnter pins the segment that starts at raft index next, which the walk
+// reached by finishing a sealed segment. A zero span when the log no longer
+// holds it (deleted or reset meanwhile): the walk stops there.
+func (l *Log) readEnter(next uint64, c *cursor) (span, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return span{}, ErrClosed
+	}
+	k := l.segmentForIndex(next)
+	if k < 0 || l.segs[k].base != next {
+		return span{}, nil
+	}
+	sp, _, _, err := l.pinSpan(k, c, atStart)
+	return sp, err
 }
 
 // OffsetForTime returns the base offset of the first batch whose max

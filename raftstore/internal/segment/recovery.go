@@ -213,7 +213,7 @@ func (l *Log) recoverSealed(s *segment) error {
 // segment: it is mapped again, through the cache, when first read.
 func (s *segment) releaseRecovered() error {
 	err := s.close()
-	s.f, s.data, s.offIdx, s.timeIdx = nil, nil, nil, nil
+	s.f, s.m, s.data, s.offIdx, s.timeIdx = nil, nil, nil, nil, nil
 	return err
 }
 

@@ -50,15 +50,17 @@ const (
 //
 // The files: the active segment has them open and mapped, guarded as the
 // published state. A sealed segment keeps no file open (f is nil) and is
-// mapped only while its Cache says so: data, offIdx and timeIdx are then
+// mapped only while its Cache says so: m, data, offIdx and timeIdx are then
 // guarded by Cache.mu, and used only between Cache.acquire and release
 // (see cursor.enter). Everything else about a sealed segment is in memory.
+// A read that runs its callback unlocked pins m instead (see ReadFunc).
 type segment struct {
 	base    uint64 // raft index of the first frame; names the files
 	dir     string
 	cache   *Cache
 	f       *os.File // nil once sealed
-	data    []byte   // read-only mapping of the log; len(data) >= size
+	m       *mapping // read-only mapping of the log, nil when unmapped
+	data    []byte   // m.data, or nil; len(data) >= size
 	offIdx  *index
 	timeIdx *index
 
@@ -146,16 +148,31 @@ func (s *segment) corrupt(pos int64, err error) error {
 
 // mapLog maps the first length bytes of the log (at least size).
 func (s *segment) mapLog(length int64) error {
-	if err := unmap(s.data); err != nil {
+	if err := s.dropMapping(); err != nil {
 		return fmt.Errorf("munmap %s: %w", s.name(), err)
 	}
-	s.data = nil
 	b, err := mapFile(s.f, max(length, s.size), false /* writable */)
 	if err != nil {
 		return err
 	}
-	s.data = b
+	s.setMapping(b)
 	return nil
+}
+
+// setMapping makes b, from mapFile, the log's mapping; it must have none.
+func (s *segment) setMapping(b []byte) {
+	s.m, s.data = newMapping(b), b
+}
+
+// dropMapping lets go of the log's mapping: unmapped now, or by the last
+// read that pins it.
+func (s *segment) dropMapping() error {
+	if s.m == nil {
+		return nil
+	}
+	err := s.m.unpin()
+	s.m, s.data = nil, nil
+	return err
 }
 
 // mapActive maps the log ahead of its writes so that appends rarely remap.
@@ -164,7 +181,8 @@ func (s *segment) mapActive(segmentBytes int64) error {
 }
 
 // ensureMapped grows the mapping to cover need bytes. Called by the writer
-// under Log.mu: readers may be using the old mapping until then.
+// under Log.mu, so that no reader looks s.m up meanwhile; reads that pinned
+// the old mapping keep it until they let go.
 func (s *segment) ensureMapped(need, segmentBytes int64) error {
 	if int64(len(s.data)) >= need {
 		return nil
@@ -457,8 +475,7 @@ func (s *segment) close() error {
 		}
 		return s.cache.forget(s)
 	}
-	err := unmap(s.data)
-	s.data = nil
+	err := s.dropMapping()
 	if s.offIdx != nil {
 		err = errors.Join(err, s.offIdx.close())
 	}
