@@ -7,7 +7,6 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -176,7 +175,7 @@ func (l *produceLink) send(req broker.ProduceRequest) (<-chan produceResult, err
 	if l.stream != stream {
 		// It failed since open: its error reached the requests it had.
 		l.mu.Unlock()
-		return nil, status.Error(codes.Unavailable, "the forwarding stream broke: retry")
+		return nil, fmt.Errorf("%w: the forwarding stream broke: retry", broker.ErrUnavailable)
 	}
 	l.nextID++
 	id := l.nextID
@@ -250,7 +249,7 @@ func (l *produceLink) close() {
 	stream := l.stream
 	l.mu.Unlock()
 	if stream != nil {
-		l.fail(stream, status.Error(codes.Unavailable, "the broker is shutting down"))
+		l.fail(stream, fmt.Errorf("%w: the broker is shutting down", broker.ErrUnavailable))
 	}
 }
 

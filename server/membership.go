@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
@@ -35,7 +33,7 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 	select {
 	case <-s.broker.Started():
 	default:
-		return nil, status.Error(codes.Unavailable, "this broker is starting: retry")
+		return nil, toStatus(fmt.Errorf("%w: this broker is starting: retry", broker.ErrUnavailable))
 	}
 	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address, req.PeerAddress)
 	if err != nil {
@@ -77,7 +75,7 @@ func join(ctx context.Context, p *peers, seed string, id int32, address, peerAdd
 			logger.Info("joined the cluster", "cluster_id", resp.ClusterId, "via", seed, "brokers", FormatPeers(j.brokers))
 			return j, nil
 		}
-		if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
+		if !retriable(err) {
 			return joined{}, fmt.Errorf("join the cluster through %s: %w", seed, err)
 		}
 		logger.Warn("joining the cluster: retrying", "via", seed, "err", err)

@@ -18,12 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
@@ -358,7 +356,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) recovered(p any) error {
 	s.logger.Error("panic in handler", "panic", p)
-	return status.Errorf(codes.Internal, "internal error: %v", p)
+	return toStatus(fmt.Errorf("internal error: %v", p))
 }
 
 var logOptions = []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}

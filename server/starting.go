@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/server/internal/broker"
 )
 
 // The client API waits for the broker to start; the raft transport,
@@ -21,7 +22,7 @@ func (s *Server) checkStarted(method string) error {
 	case <-s.broker.Started():
 		return nil
 	default:
-		return status.Error(codes.Unavailable, "the broker is starting: it is waiting for a quorum of brokers or replaying its logs; retry shortly")
+		return toStatus(fmt.Errorf("%w: the broker is starting: it is waiting for a quorum of brokers or replaying its logs; retry shortly", broker.ErrUnavailable))
 	}
 }
 

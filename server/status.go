@@ -60,6 +60,17 @@ func toStatus(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
+// unavailable reports whether a call to another broker failed UNAVAILABLE:
+// that broker is down, starting or shutting down, and another may answer.
+func unavailable(err error) bool { return status.Code(err) == codes.Unavailable }
+
+// retriable reports whether a call to another broker is worth making
+// again: it failed UNAVAILABLE or ran out of time.
+func retriable(err error) bool {
+	c := status.Code(err)
+	return c == codes.Unavailable || c == codes.DeadlineExceeded
+}
+
 // invalid returns an InvalidArgument status for a malformed request.
 func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)

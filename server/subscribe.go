@@ -9,8 +9,6 @@ import (
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
@@ -236,7 +234,7 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 				return nil
 			}
 			if err != nil {
-				if relayed == 0 && status.Code(err) == codes.Unavailable && ctx.Err() == nil {
+				if relayed == 0 && unavailable(err) && ctx.Err() == nil {
 					lastErr = err
 					break
 				}
