@@ -9,12 +9,13 @@ import (
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 type adminService struct {
 	runnelv1.UnimplementedAdminServiceServer
 	broker *broker.Broker
-	peers  *peers
+	peers  *peer.Pool
 }
 
 func (s *adminService) CreateTopic(ctx context.Context, req *runnelv1.CreateTopicRequest) (*runnelv1.CreateTopicResponse, error) {
@@ -107,13 +108,7 @@ func (s *adminService) askLeaders(ctx context.Context, topic string, parts []*ru
 		if !ok {
 			return nil
 		}
-		conn, err := s.peers.conn(m.PeerAddress)
-		if err != nil {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(forwardingContext(ctx), time.Second)
-		defer cancel()
-		v, err := runnelv1.NewAdminServiceClient(conn).DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: topic})
+		v, err := s.peers.DescribeTopic(ctx, m.PeerAddress, topic)
 		if err != nil || len(v.Partitions) != len(parts) {
 			return nil
 		}
@@ -154,13 +149,8 @@ func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.Descri
 	if controller != 0 && controller != s.broker.NodeID() && !forwardedCall(ctx) {
 		// Only the controller knows which brokers answer it.
 		if m, ok := s.broker.Member(controller); ok {
-			if conn, err := s.peers.conn(m.PeerAddress); err == nil {
-				fctx, cancel := context.WithTimeout(forwardingContext(ctx), time.Second)
-				resp, err := runnelv1.NewAdminServiceClient(conn).DescribeCluster(fctx, req)
-				cancel()
-				if err == nil {
-					return resp, nil
-				}
+			if resp, err := s.peers.DescribeCluster(ctx, m.PeerAddress, req); err == nil {
+				return resp, nil
 			}
 		}
 	}

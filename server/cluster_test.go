@@ -26,6 +26,7 @@ import (
 	"github.com/runnel-broker/runnel/client"
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 // startCluster starts n servers forming one static cluster on loopback.
@@ -817,7 +818,7 @@ func TestPeerListenerIsSeparate(t *testing.T) {
 	}
 	owner := describe(t, b, "elsewhere").Partitions[0].Replicas[0]
 	other := brokers[owner%3] // holds no replica
-	fwdCtx := metadata.AppendToOutgoingContext(ctx, forwardedHeader, "1")
+	fwdCtx := metadata.AppendToOutgoingContext(ctx, peer.ForwardedHeader, "1")
 	ps, err := other.client.Produce.Produce(fwdCtx)
 	if err != nil {
 		t.Fatal(err)

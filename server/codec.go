@@ -7,29 +7,20 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"google.golang.org/grpc/encoding"
-	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
-// codec is the server's gRPC codec: protobuf for every message, except on
-// the two hot paths, where decoding a message only to encode it again
-// would cost more than everything else the broker does:
-//
-//   - *produceRequest: a runnel.v1.ProduceRequest read field by field, its
-//     records kept as the bytes the producer sent (they are stored so);
-//   - encodedMessage: a message already encoded, such as a
-//     SubscribeResponse built from stored batches or relayed from
-//     another broker.
-//
-// Clients see plain protobuf either way.
+// codec is the server's gRPC codec: wire's (protobuf, with wire.Message
+// sent as is), and a *produceRequest read field by field, its records
+// kept as the bytes the producer sent (they are stored so): decoding them
+// only to encode them again would cost more than storing them.
 type codec struct {
-	proto encoding.CodecV2
-	// limits bound a ProduceRequest before its records are parsed; zero
-	// on a client's codec, which receives none.
+	wire.Codec
+	// limits bound a ProduceRequest before its records are parsed.
 	limits requestLimits
 }
 
@@ -39,21 +30,8 @@ type requestLimits struct {
 	records int
 }
 
-func newCodec() codec { return codec{proto: encoding.GetCodecV2(protocodec.Name)} }
-
 func newServerCodec(limits requestLimits) codec {
-	c := newCodec()
-	c.limits = limits
-	return c
-}
-
-func (codec) Name() string { return protocodec.Name }
-
-func (c codec) Marshal(v any) (mem.BufferSlice, error) {
-	if m, ok := v.(encodedMessage); ok {
-		return mem.BufferSlice{mem.SliceBuffer(m)}, nil
-	}
-	return c.proto.Marshal(v)
+	return codec{Codec: wire.NewCodec(), limits: limits}
 }
 
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
@@ -73,16 +51,8 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		r.err = r.parse(b, c.limits.records)
 		return nil
 	}
-	if m, ok := v.(*encodedMessage); ok {
-		// A response relayed from another broker as it came.
-		*m = data.Materialize()
-		return nil
-	}
-	return c.proto.Unmarshal(data, v)
+	return c.Codec.Unmarshal(data, v)
 }
-
-// encodedMessage is a protobuf message in wire format, sent as is.
-type encodedMessage []byte
 
 // produceRequest is a runnel.v1.ProduceRequest with its records left
 // encoded. Field numbers are those of produce.proto.

@@ -22,14 +22,6 @@ func durability(acks runnelv1.Acks) (raftstore.Durability, error) {
 	return 0, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", broker.ErrInvalid, acks)
 }
 
-// acks is the acks setting that asks for d: for a request forwarded.
-func acks(d raftstore.Durability) runnelv1.Acks {
-	if d == raftstore.LeaderOnly {
-		return runnelv1.Acks_ACKS_LEADER
-	}
-	return runnelv1.Acks_ACKS_ALL
-}
-
 func produceAcks(acks []broker.Ack) []*runnelv1.ProduceAck {
 	out := make([]*runnelv1.ProduceAck, len(acks))
 	for i, a := range acks {

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 // membershipService lets brokers join the cluster through this one.
@@ -59,14 +59,9 @@ type joined struct {
 // join registers this broker (id, reached by clients at address and by
 // brokers at peerAddress) with the cluster through the broker at seed (a
 // peer address), retrying while that one is unreachable or starting.
-func join(ctx context.Context, p *peers, seed string, id int32, address, peerAddress string, logger *slog.Logger) (joined, error) {
-	conn, err := p.conn(seed)
-	if err != nil {
-		return joined{}, fmt.Errorf("join %s: %w", seed, err)
-	}
-	client := raftv1.NewMembershipServiceClient(conn)
+func join(ctx context.Context, p *peer.Pool, seed string, id int32, address, peerAddress string, logger *slog.Logger) (joined, error) {
 	for {
-		resp, err := client.Join(ctx, &raftv1.JoinRequest{NodeId: id, Address: address, PeerAddress: peerAddress})
+		resp, err := p.Join(ctx, seed, &raftv1.JoinRequest{NodeId: id, Address: address, PeerAddress: peerAddress})
 		if err == nil {
 			j := joined{brokers: map[int32]string{}, clusterID: resp.ClusterId, known: resp.Known}
 			for _, m := range resp.Brokers {
@@ -87,9 +82,6 @@ func join(ctx context.Context, p *peers, seed string, id int32, address, peerAdd
 	}
 }
 
-// identifyTimeout bounds one Identify call to a peer.
-const identifyTimeout = 2 * time.Second
-
 // peersCluster asks the initial peers which cluster their data
 // directories belong to (broker.Config.PeersCluster), until one names a
 // cluster or enough of the others named none to rule one out.
@@ -101,7 +93,7 @@ const identifyTimeout = 2 * time.Second
 // leave all of those out (for 3 brokers, both others; for 5, three), and
 // never counts itself: its own empty directory proves nothing. A new
 // cluster therefore forms once that many brokers are up.
-func peersCluster(ctx context.Context, p *peers, brokers map[int32]string, self int32, logger *slog.Logger) (string, error) {
+func peersCluster(ctx context.Context, p *peer.Pool, brokers map[int32]string, self int32, logger *slog.Logger) (string, error) {
 	quorum := len(brokers)/2 + 1
 	needed := len(brokers) - quorum + 1
 	none := map[int32]bool{}
@@ -110,13 +102,7 @@ func peersCluster(ctx context.Context, p *peers, brokers map[int32]string, self 
 			if none[id] || id == self {
 				continue
 			}
-			conn, err := p.conn(addr)
-			if err != nil {
-				return "", err
-			}
-			cctx, cancel := context.WithTimeout(ctx, identifyTimeout)
-			resp, err := raftv1.NewMembershipServiceClient(conn).Identify(cctx, &raftv1.IdentifyRequest{NodeId: self})
-			cancel()
+			resp, err := p.Identify(ctx, addr, &raftv1.IdentifyRequest{NodeId: self})
 			switch {
 			case err != nil:
 				logger.Debug("identify a peer", "node", id, "err", err)

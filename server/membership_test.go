@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 // identifying serves MembershipService.Identify from a data directory
@@ -59,8 +60,8 @@ func TestPeersCluster(t *testing.T) {
 		{"five brokers, two none", map[int32]string{1: "", 2: identifying(t, ""), 3: identifying(t, ""), 4: down, 5: down}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPeers()
-			defer p.close()
+			p := peer.NewPool()
+			defer p.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			got, err := peersCluster(ctx, p, tc.brokers, 1, logger)

@@ -28,6 +28,7 @@ import (
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 // maxMessageBytes is the largest gRPC message the server takes, the raft
@@ -41,7 +42,7 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	broker *broker.Broker
-	peers  *peers // connections to the other brokers, for forwarding
+	peers  *peer.Pool // every call to another broker
 	// raft carries raft messages to and from the other brokers; served
 	// on the peer listener.
 	raft *transport.Transport
@@ -94,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		listeners = append(listeners, l)
 	}
 	lis, peerLis, httpLis := listeners[0], listeners[1], listeners[2]
-	fwd := newPeers()
+	fwd := peer.NewPool()
 	advertised, advertisedPeer := cfg.Advertise, cfg.AdvertisePeer
 	if advertised == "" {
 		advertised = lis.Addr().String()
@@ -196,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.peerGRPC.Stop()
 		<-s.grpcDone
 		<-s.grpcDone
-		fwd.close()
+		fwd.Close()
 		raft.Close()
 		httpLis.Close()
 		return nil, errors.Join(err, b.Close())
@@ -329,7 +330,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.peerGRPC.Stop()
 			<-done
 		}
-		s.peers.close()
+		s.peers.Close()
 		httpErr := s.http.Shutdown(ctx)
 		s.shutdownErr = errors.Join(httpErr, s.broker.Close())
 		s.logger.Info("runnel stopped")

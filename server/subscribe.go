@@ -13,6 +13,8 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/peer"
+	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
 const (
@@ -23,7 +25,7 @@ const (
 type subscribeService struct {
 	runnelv1.UnimplementedSubscribeServiceServer
 	broker *broker.Broker
-	peers  *peers
+	peers  *peer.Pool
 	// stopping is done when the server shuts down: following streams end
 	// then rather than holding the shutdown up.
 	stopping context.Context
@@ -36,7 +38,7 @@ type subscribeService struct {
 
 // response is an encoded SubscribeResponse and the budget it holds.
 type response struct {
-	msg  encodedMessage
+	msg  wire.Message
 	held lease
 }
 
@@ -217,18 +219,13 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 	sub.Partitions = []int32{nr.Partition}
 	var lastErr error = nr
 	for _, m := range nr.Replicas {
-		conn, err := s.peers.conn(m.PeerAddress)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		stream, err := runnelv1.NewSubscribeServiceClient(conn).Subscribe(forwardingContext(ctx), sub)
+		stream, err := s.peers.Subscribe(ctx, m.PeerAddress, sub)
 		if err != nil {
 			lastErr = err
 			continue
 		}
 		for relayed := 0; ; relayed++ {
-			var msg encodedMessage
+			var msg wire.Message
 			err := stream.RecvMsg(&msg)
 			if errors.Is(err, io.EOF) {
 				return nil

@@ -1,0 +1,144 @@
+package peer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/wire"
+)
+
+// ForwardedHeader marks a call one broker makes to another: the receiver
+// serves it itself or fails, never forwards it again. The server honours
+// it only on its peer listener.
+const ForwardedHeader = "runnel-forwarded"
+
+// Timeouts of the calls that ask another broker what it knows: past them,
+// the caller answers from what it knows itself.
+const (
+	describeTimeout = time.Second
+	identifyTimeout = 2 * time.Second
+)
+
+// Pool holds this broker's connections to the others, by peer address,
+// and one produce link to each.
+type Pool struct {
+	mu    sync.Mutex // guards conns, links
+	conns map[string]*grpc.ClientConn
+	links map[string]*produceLink
+}
+
+// NewPool returns a pool with no connection yet.
+func NewPool() *Pool {
+	return &Pool{conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
+}
+
+// conn returns the connection to the broker at address, dialled on first
+// use.
+func (p *Pool) conn(address string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[address]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// NB: the server's codec, so that records and stored batches pass
+		// through as the bytes they are.
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(wire.NewCodec()),
+			grpc.MaxCallRecvMsgSize(raftstore.MaxMessageBytes), grpc.MaxCallSendMsgSize(raftstore.MaxMessageBytes)),
+		grpc.WithChainUnaryInterceptor(markUnary),
+		grpc.WithChainStreamInterceptor(markStream))
+	if err != nil {
+		return nil, err
+	}
+	p.conns[address] = c
+	return c, nil
+}
+
+func forwarded(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, ForwardedHeader, "1")
+}
+
+func markUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(forwarded(ctx), method, req, reply, cc, opts...)
+}
+
+func markStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(forwarded(ctx), desc, cc, method, opts...)
+}
+
+// Close ends the produce links (what waits on them fails UNAVAILABLE)
+// and closes the connections.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.links {
+		l.close()
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// Subscribe opens a Subscribe stream on the broker at address, to be read
+// with RecvMsg into a wire.Message: responses come as the broker encoded
+// them.
+func (p *Pool) Subscribe(ctx context.Context, address string, req *runnelv1.SubscribeRequest) (runnelv1.SubscribeService_SubscribeClient, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	return runnelv1.NewSubscribeServiceClient(c).Subscribe(ctx, req)
+}
+
+// DescribeTopic asks the broker at address how it sees topic.
+func (p *Pool) DescribeTopic(ctx context.Context, address, topic string) (*runnelv1.DescribeTopicResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	return runnelv1.NewAdminServiceClient(c).DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: topic})
+}
+
+// DescribeCluster asks the broker at address (the controller) how it
+// sees the cluster.
+func (p *Pool) DescribeCluster(ctx context.Context, address string, req *runnelv1.DescribeClusterRequest) (*runnelv1.DescribeClusterResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	return runnelv1.NewAdminServiceClient(c).DescribeCluster(ctx, req)
+}
+
+// Join registers this broker with the cluster through the broker at seed.
+func (p *Pool) Join(ctx context.Context, seed string, req *raftv1.JoinRequest) (*raftv1.JoinResponse, error) {
+	c, err := p.conn(seed)
+	if err != nil {
+		return nil, err
+	}
+	return raftv1.NewMembershipServiceClient(c).Join(ctx, req)
+}
+
+// Identify asks the broker at address which cluster its data directory
+// belongs to.
+func (p *Pool) Identify(ctx context.Context, address string, req *raftv1.IdentifyRequest) (*raftv1.IdentifyResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
+	defer cancel()
+	return raftv1.NewMembershipServiceClient(c).Identify(ctx, req)
+}
