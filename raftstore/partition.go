@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -363,12 +364,12 @@ const rejoiningFile = "rejoining"
 // partition, emptying it if it belongs to another.
 func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fsops.MkdirAll(dir); err != nil {
 			return err
 		}
 		// NB: the new directory's entry in the data dir must be durable
 		// before anything acknowledged lives in it.
-		if err := syncDir(s.cfg.Dir); err != nil {
+		if err := fsops.SyncDir(s.cfg.Dir); err != nil {
 			return err
 		}
 	}
@@ -385,10 +386,10 @@ func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
 		if err := s.removeDir(dir); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fsops.MkdirAll(dir); err != nil {
 			return err
 		}
-		if err := syncDir(s.cfg.Dir); err != nil {
+		if err := fsops.SyncDir(s.cfg.Dir); err != nil {
 			return err
 		}
 	case !os.IsNotExist(err):

@@ -124,12 +124,3 @@ func writeState(dir string, st persistentState) error {
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
 	return WriteFile(dir, stateFileName, b)
 }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
