@@ -137,6 +137,12 @@ type Partition struct {
 	stopped   chan struct{} // closed when the loop returns
 	closeErr  error
 
+	// durableTerm is the term the state file holds (set by the appender
+	// once saved); held are the messages for peers the loop keeps until
+	// their term is durable (owned by the loop). See Partition.send.
+	durableTerm atomic.Uint64
+	held        []raftpb.Message
+
 	// failed is closed when the loop stopped on a storage error, failErr
 	// (written before) says which: from then on every proposal fails.
 	failed  chan struct{}
@@ -267,6 +273,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		appenderDone: make(chan struct{}),
 	}
 	p.nextID.Store(randomUint64())
+	p.durableTerm.Store(state.hard.Term)
 
 	// A plain data partition's state is its log: everything committed is
 	// already "applied". A state machine replays from the log start.

@@ -29,7 +29,8 @@ import (
 // directory, so a crash leaves the old or the new file, never a mix.
 //
 // NB: term and vote must be durable before raft sends a message that
-// depends on them, so they are saved synchronously whenever they change.
+// depends on them, so they are saved synchronously whenever they change,
+// and no message to a peer leaves at a term not saved yet (Partition.send).
 // The commit index is saved lazily (at most every stateSaveInterval, and on
 // close): a stale commit index is safe because it is only ever lower than
 // the truth, and raft commits the rest again once a leader is elected.
