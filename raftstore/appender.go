@@ -166,6 +166,7 @@ func (p *Partition) saveState(a *appenderState, force bool) error {
 		return fmt.Errorf("save raft state: %w", err)
 	}
 	a.saved, a.savedAt = st, time.Now()
+	p.durableTerm.Store(st.hard.Term)
 	return nil
 }
 

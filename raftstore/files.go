@@ -3,6 +3,8 @@ package raftstore
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // WriteFile writes data to dir/name so that a power cut leaves the old
@@ -11,7 +13,7 @@ import (
 // For the small files beside a log (state, markers, identities).
 func WriteFile(dir, name string, data []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsops.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
@@ -19,25 +21,25 @@ func WriteFile(dir, name string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := fsops.Fsync(f); err != nil {
 		f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := fsops.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fsops.SyncDir(dir)
 }
 
 // RemoveFile removes dir/name, if there, durably.
 func RemoveFile(dir, name string) error {
-	if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+	if err := fsops.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return syncDir(dir)
+	return fsops.SyncDir(dir)
 }
 
 // PartitionExists reports whether the data directory dir holds the

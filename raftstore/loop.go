@@ -85,6 +85,7 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 		if err != nil {
 			return err
 		}
+		p.releaseHeld()
 		select {
 		case <-p.stop:
 			return nil
@@ -334,7 +335,8 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 		default:
 			// NB: with AsyncStorageWrites, what must wait for the disk (a
 			// follower's append response, a vote) comes back in the
-			// appender's responses; the rest may leave at once.
+			// appender's responses; the rest may leave once its term is
+			// durable (see send).
 			remote = append(remote, m)
 		}
 	}

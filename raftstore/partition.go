@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -135,6 +136,12 @@ type Partition struct {
 	stop      chan struct{} // closed by Close
 	stopped   chan struct{} // closed when the loop returns
 	closeErr  error
+
+	// durableTerm is the term the state file holds (set by the appender
+	// once saved); held are the messages for peers the loop keeps until
+	// their term is durable (owned by the loop). See Partition.send.
+	durableTerm atomic.Uint64
+	held        []raftpb.Message
 
 	// failed is closed when the loop stopped on a storage error, failErr
 	// (written before) says which: from then on every proposal fails.
@@ -268,6 +275,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	}
 	p.nextID.Store(randomUint64())
 	p.leadership.Store(&Leadership{Term: state.hard.Term})
+	p.durableTerm.Store(state.hard.Term)
 
 	// A plain data partition's state is its log: everything committed is
 	// already "applied". A state machine replays from the log start.
@@ -365,12 +373,12 @@ const rejoiningFile = "rejoining"
 // partition, emptying it if it belongs to another.
 func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fsops.MkdirAll(dir); err != nil {
 			return err
 		}
 		// NB: the new directory's entry in the data dir must be durable
 		// before anything acknowledged lives in it.
-		if err := syncDir(s.cfg.Dir); err != nil {
+		if err := fsops.SyncDir(s.cfg.Dir); err != nil {
 			return err
 		}
 	}
@@ -387,10 +395,10 @@ func prepareDir(s *Store, dir, incarnation string, logger *slog.Logger) error {
 		if err := s.removeDir(dir); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fsops.MkdirAll(dir); err != nil {
 			return err
 		}
-		if err := syncDir(s.cfg.Dir); err != nil {
+		if err := fsops.SyncDir(s.cfg.Dir); err != nil {
 			return err
 		}
 	case !os.IsNotExist(err):

@@ -54,9 +54,9 @@ func (s *Store) ReportUnreachable(peer uint64) {
 }
 
 // send routes messages to their destinations: this node's own go
-// straight back into raft, the others to the transport.
+// straight back into raft, the others to the transport once their term is
+// durable (see mustHold). Called by the loop only.
 func (p *Partition) send(msgs []raftpb.Message) error {
-	var remote []raftpb.Message
 	for _, m := range msgs {
 		if m.To == p.store.cfg.NodeID {
 			if err := p.node.Step(m); err != nil {
@@ -64,15 +64,47 @@ func (p *Partition) send(msgs []raftpb.Message) error {
 			}
 			continue
 		}
-		remote = append(remote, m)
+		p.held = append(p.held, m)
 	}
-	if len(remote) == 0 {
-		return nil
-	}
-	if p.store.cfg.Transport == nil {
-		p.logger.Debug("dropping raft messages: no transport", "count", len(remote))
-		return nil
-	}
-	p.store.cfg.Transport.Send(p.name, remote)
+	p.releaseHeld()
 	return nil
+}
+
+// mustHold reports whether m must wait for its term to be durable here.
+//
+// NB: with AsyncStorageWrites raft sends some messages at a term it has
+// only handed to the appender: a leader elected by the votes of others
+// before its own vote for itself was saved sends appends and heartbeats
+// at once, and so does a follower answering a new leader. Should this
+// replica crash before the new term is saved, it would come back at the
+// old term and could stand again in the new one, and win it with the votes
+// it had: two leaderships of one term, whose entries at the same index and
+// term may differ (TestGroupPowerLoss found it). statefile.go promises
+// that nothing raft sends depends on a term not yet durable: held here
+// until it is. A pre-vote's term is not raft's own and is never saved.
+func (p *Partition) mustHold(m raftpb.Message) bool {
+	if m.Type == raftpb.MsgPreVote || m.Type == raftpb.MsgPreVoteResp {
+		return false
+	}
+	return m.Term > p.durableTerm.Load()
+}
+
+// releaseHeld sends the held messages, in order, up to the first whose
+// term is not durable yet. The loop calls it after every event: the
+// appender's responses follow the save of a new term.
+func (p *Partition) releaseHeld() {
+	n := 0
+	for n < len(p.held) && !p.mustHold(p.held[n]) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	out := p.held[:n:n]
+	p.held = append([]raftpb.Message(nil), p.held[n:]...)
+	if p.store.cfg.Transport == nil {
+		p.logger.Debug("dropping raft messages: no transport", "count", len(out))
+		return
+	}
+	p.store.cfg.Transport.Send(p.name, out)
 }

@@ -29,7 +29,8 @@ import (
 // directory, so a crash leaves the old or the new file, never a mix.
 //
 // NB: term and vote must be durable before raft sends a message that
-// depends on them, so they are saved synchronously whenever they change.
+// depends on them, so they are saved synchronously whenever they change,
+// and no message to a peer leaves at a term not saved yet (Partition.send).
 // The commit index is saved lazily (at most every stateSaveInterval, and on
 // close): a stale commit index is safe because it is only ever lower than
 // the truth, and raft commits the rest again once a leader is elected.
@@ -123,13 +124,4 @@ func writeState(dir string, st persistentState) error {
 	b = binary.BigEndian.AppendUint64(b, st.confIndex)
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
 	return WriteFile(dir, stateFileName, b)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -161,7 +162,7 @@ func deletingName(name string) string {
 // Open opens the data directory, creating it if needed.
 func Open(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := fsops.MkdirAll(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("raftstore: create data dir: %w", err)
 	}
 	entries, err := os.ReadDir(cfg.Dir)
@@ -170,7 +171,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	for _, e := range entries {
 		if e.IsDir() && strings.HasSuffix(e.Name(), deletedSuffix) {
-			if err := os.RemoveAll(filepath.Join(cfg.Dir, e.Name())); err != nil {
+			if err := fsops.RemoveAll(filepath.Join(cfg.Dir, e.Name())); err != nil {
 				return nil, fmt.Errorf("raftstore: finish deleting %s: %w", e.Name(), err)
 			}
 		}
@@ -297,13 +298,13 @@ func (s *Store) removeDir(dir string) error {
 		return nil
 	}
 	gone := filepath.Join(filepath.Dir(dir), deletingName(filepath.Base(dir)))
-	if err := os.Rename(dir, gone); err != nil {
+	if err := fsops.Rename(dir, gone); err != nil {
 		return err
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err := fsops.SyncDir(s.cfg.Dir); err != nil {
 		return err
 	}
-	return os.RemoveAll(gone)
+	return fsops.RemoveAll(gone)
 }
 
 // Close closes every partition (each persists its state and syncs its log)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // Append writes entries, which must have contiguous raft indexes, with one
@@ -163,7 +165,7 @@ func (l *Log) roll() error {
 	// before a later one exists, so that a crash cannot keep the new segment
 	// and lose an older one (a gap in the log). One fsync per roll.
 	if l.dirDirty {
-		if err := syncDir(l.dir); err != nil {
+		if err := fsops.SyncDir(l.dir); err != nil {
 			return fmt.Errorf("segment: roll: fsync %s: %w", l.dir, err)
 		}
 		l.dirDirty = false
@@ -212,7 +214,7 @@ func (l *Log) truncateAfter(idx uint64) error {
 		if err := doomed[i].remove(l.dir); err != nil {
 			return fmt.Errorf("segment: truncate: %w", err)
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := fsops.SyncDir(l.dir); err != nil {
 			return fmt.Errorf("segment: truncate: fsync %s: %w", l.dir, err)
 		}
 	}
@@ -227,7 +229,7 @@ func (l *Log) truncateAfter(idx uint64) error {
 	if err := hold.cutFile(cut); err != nil {
 		return fmt.Errorf("segment: truncate %s: %w", hold.name(), err)
 	}
-	if err := errors.Join(fdatasync(hold.f), hold.syncIndexes()); err != nil {
+	if err := errors.Join(fsops.Fdatasync(hold.f), hold.syncIndexes()); err != nil {
 		return fmt.Errorf("segment: truncate %s: %w", hold.name(), err)
 	}
 	hold.dirty = false

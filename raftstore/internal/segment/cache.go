@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // DefaultOpenSealedSegments is the bound of the cache that Logs share when
@@ -143,7 +145,7 @@ func (c *Cache) evictLocked() {
 // segment holds none. A missing index is taken as empty (lookups then scan
 // from the segment start).
 func (s *segment) mapSealed() error {
-	f, err := openFile(segmentPath(s.dir, s.base, logExt), os.O_RDONLY)
+	f, err := fsops.OpenFile(segmentPath(s.dir, s.base, logExt), os.O_RDONLY)
 	if err != nil {
 		return fmt.Errorf("segment: open %s: %w", s.name(), err)
 	}
@@ -175,7 +177,7 @@ func (s *segment) mapSealed() error {
 
 // mapSealedIndex maps a sealed index read-only, without keeping its file.
 func mapSealedIndex(path string) (*index, error) {
-	f, err := openFile(path, os.O_RDONLY)
+	f, err := fsops.OpenFile(path, os.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
 		return &index{}, nil
 	}

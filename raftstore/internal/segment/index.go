@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // indexEntrySize is the size of one entry of either index file.
@@ -56,7 +58,7 @@ func openIndex(path string, create, writable bool, capacity int) (*index, error)
 	if create {
 		flags |= os.O_CREATE
 	}
-	f, err := openFile(path, flags)
+	f, err := fsops.OpenFile(path, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func openOrCreateIndex(path string, capacity int) (*index, error) {
 
 // createIndex replaces path with an empty writable index of capacity entries.
 func createIndex(path string, capacity int) (*index, error) {
-	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	f, err := fsops.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +195,7 @@ func (x *index) seal() error {
 	if err := x.remap(x.n, false); err != nil {
 		return err
 	}
-	return fsyncFile(x.f)
+	return fsops.Fsync(x.f)
 }
 
 func (x *index) close() error {

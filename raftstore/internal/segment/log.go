@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // Options configures a Log. Zero fields take the defaults.
@@ -216,12 +218,12 @@ func (l *Log) Sync() error {
 	for _, f := range files {
 		// A segment deleted by a concurrent truncation is closed: its data
 		// no longer matters.
-		if ferr := fdatasync(f); ferr != nil && !errors.Is(ferr, os.ErrClosed) {
+		if ferr := fsops.Fdatasync(f); ferr != nil && !errors.Is(ferr, os.ErrClosed) {
 			err = errors.Join(err, ferr)
 		}
 	}
 	if dir {
-		if derr := syncDir(l.dir); derr != nil {
+		if derr := fsops.SyncDir(l.dir); derr != nil {
 			err = errors.Join(err, fmt.Errorf("fsync %s: %w", l.dir, derr))
 		}
 	}

@@ -79,27 +79,6 @@ func msync(b []byte) error {
 	return unix.Msync(b, unix.MS_SYNC)
 }
 
-// fdatasync flushes f's data (and the size, which reading it needs). It goes
-// through the file's raw conn so that a concurrent Close (a segment deleted
-// by truncation while Sync runs) waits instead of the fd being reused.
-func fdatasync(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("fdatasync %s: %w", f.Name(), serr)
-	}
-	if observer != nil {
-		observer.synced(f.Name())
-	}
-	return nil
-}
-
 // pageAlign rounds n up to a whole number of pages.
 func pageAlign(n int64) int64 {
 	p := int64(os.Getpagesize())

@@ -11,12 +11,15 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/crashfs"
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // TestPowerLoss runs logs through random appends of varied sizes, syncs,
 // rolls, truncations (an append that conflicts), DeleteBefore and clean
 // restarts, and cuts the power at random points: between operations and
-// inside them, at every sync, creation, removal and rename (see crashFS).
+// inside them, at every sync, creation, removal and rename (see package crashfs).
 // Each crash image is recovered in a directory of its own, and must open
 // and hold every entry a completed Sync covered and not truncated since,
 // followed by a prefix of the entries appended after it: nothing that was
@@ -27,7 +30,7 @@ import (
 // RUNNEL_POWERLOSS_SEED replays one seed; RUNNEL_POWERLOSS_RUNS sets how
 // many runs (default 20, about 2,700 crash points).
 func TestPowerLoss(t *testing.T) {
-	if observer != nil {
+	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
 	seed, runs := uint64(time.Now().UnixNano()), 20
@@ -45,28 +48,14 @@ func TestPowerLoss(t *testing.T) {
 		}
 		runs = n
 	}
-	defer func() { observer = nil }()
+	defer fsops.SetObserver(nil)
 	points := 0
 	for r := range runs {
-		pt := &powerTest{t: t, seed: seed + uint64(r), root: memTempDir(t)}
+		pt := &powerTest{t: t, seed: seed + uint64(r), root: crashfs.MemTempDir(t)}
 		pt.run()
 		points += pt.crashes
 	}
 	t.Logf("%d runs from seed %d, %d crash points recovered", runs, seed, points)
-}
-
-// memTempDir is a temporary directory in memory when the machine has one:
-// the test's thousands of recoveries fsync, which a disk makes slow (and
-// the crash model, not the disk, decides what survives anyway).
-func memTempDir(t *testing.T) string {
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "runnel-powerloss-")
-		if err == nil {
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return t.TempDir()
 }
 
 // logState is the log as the test wrote it: every entry from index 1 (those
@@ -110,7 +99,7 @@ type expectation struct {
 }
 
 type crashImage struct {
-	img  map[string][]byte
+	img  crashfs.Image
 	exp  expectation
 	what string
 }
@@ -122,7 +111,7 @@ type powerTest struct {
 	root    string
 	dirs    int
 	opts    Options
-	fs      *crashFS
+	fs      *crashfs.FS
 	log     *Log
 	crashes int
 
@@ -169,15 +158,15 @@ func (pt *powerTest) run() {
 		pt.fatalf("Close: %v", err)
 	}
 	pt.verifyQueued()
-	observer = nil
+	fsops.SetObserver(nil)
 }
 
 // open opens dir as the running log, crash points armed (so that a crash
 // during recovery is tested too).
 func (pt *powerTest) open(dir string) {
-	pt.fs = newCrashFS(pt.t, dir)
-	pt.fs.point = pt.maybeCrash
-	observer = pt.fs
+	pt.fs = crashfs.New(pt.t, dir)
+	pt.fs.Point = pt.maybeCrash
+	fsops.SetObserver(pt.fs)
 	l, err := Open(dir, pt.opts)
 	if err != nil {
 		pt.fatalf("Open %s: %v", dir, err)
@@ -195,13 +184,13 @@ func (pt *powerTest) expect() expectation {
 	return e
 }
 
-// maybeCrash is crashFS's point: inside an operation, it queues an image
+// maybeCrash is the crash model's point: inside an operation, it queues an image
 // for checking once the operation returns.
 func (pt *powerTest) maybeCrash(what string) {
 	if pt.rng.IntN(8) != 0 {
 		return
 	}
-	pt.queued = append(pt.queued, crashImage{img: pt.fs.image(pt.rng), exp: pt.expect(), what: what})
+	pt.queued = append(pt.queued, crashImage{img: pt.fs.Image(pt.rng), exp: pt.expect(), what: what})
 }
 
 func (pt *powerTest) verifyQueued() {
@@ -215,14 +204,14 @@ func (pt *powerTest) verifyQueued() {
 // crashNow cuts the power between operations; with adopt the test goes on
 // from the recovered image.
 func (pt *powerTest) crashNow(what string, adopt bool) {
-	pt.recoverImage(crashImage{img: pt.fs.image(pt.rng), exp: pt.expect(), what: what}, adopt)
+	pt.recoverImage(crashImage{img: pt.fs.Image(pt.rng), exp: pt.expect(), what: what}, adopt)
 }
 
 // recoverImage opens a crash image and checks it against its expectation.
 func (pt *powerTest) recoverImage(c crashImage, adopt bool) {
 	pt.crashes++
 	dir := pt.newDir()
-	writeImage(pt.t, dir, c.img)
+	crashfs.Write(pt.t, dir, c.img)
 	if adopt {
 		abandon(pt.log)
 		pt.queued = nil
@@ -237,9 +226,8 @@ func (pt *powerTest) recoverImage(c crashImage, adopt bool) {
 		pt.term++
 		return
 	}
-	saved := observer
-	observer = nil
-	defer func() { observer = saved }()
+	saved := fsops.SetObserver(nil)
+	defer fsops.SetObserver(saved)
 	l, err := Open(dir, pt.opts)
 	if err != nil {
 		pt.fatalf("crash at %q: Open: %v", c.what, err)
@@ -360,7 +348,7 @@ func (pt *powerTest) step() {
 			pt.fatalf("Close: %v", err)
 		}
 		pt.states, pt.mustLast = []logState{cur}, cur.last()
-		pt.open(pt.fs.dir)
+		pt.open(pt.fs.Root())
 	default:
 		pt.setBoundary()
 	}

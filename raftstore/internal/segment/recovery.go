@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // Open opens or creates the log in dir and recovers it. Zero Options fields
@@ -19,7 +21,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsops.MkdirAll(dir); err != nil {
 		return nil, err
 	}
 	l := &Log{dir: dir, opts: opts, logger: opts.Logger.With("dir", dir)}
@@ -121,7 +123,7 @@ func (l *Log) listSegments() ([]uint64, error) {
 		orphan := stem != name && !logs[stem]
 		if strings.HasSuffix(name, ".tmp") || orphan {
 			l.logger.Warn("segment: deleting stray file", "file", name)
-			if err := removeFile(filepath.Join(l.dir, name)); err != nil {
+			if err := fsops.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, err
 			}
 		}
@@ -308,7 +310,7 @@ func (l *Log) recoverActive(s *segment, bound int64) error {
 // changed are synced too, for the reason truncateAfter syncs them.
 func (l *Log) syncRecovered(s *segment, logChanged, indexesChanged bool) error {
 	if logChanged {
-		if err := fdatasync(s.f); err != nil {
+		if err := fsops.Fdatasync(s.f); err != nil {
 			return err
 		}
 	}
@@ -329,7 +331,7 @@ func (s *segment) trimRecovered() error {
 	if err := s.trim(); err != nil {
 		return err
 	}
-	if err := fdatasync(s.f); err != nil {
+	if err := fsops.Fdatasync(s.f); err != nil {
 		return err
 	}
 	s.dirty = false

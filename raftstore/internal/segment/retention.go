@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // Boundary describes the last entry before the log start, which raft needs
@@ -50,18 +52,18 @@ func writeBoundary(dir string, b Boundary) error {
 	binary.BigEndian.PutUint64(data[16:24], uint64(b.NextOffset))
 	binary.BigEndian.PutUint32(data[24:], crc32.Checksum(data[:24], castagnoli))
 	tmp := filepath.Join(dir, boundaryFile+".tmp")
-	f, err := openFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	f, err := fsops.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
-	if err := errors.Join(werr, fsyncFile(f), f.Close()); err != nil {
+	if err := errors.Join(werr, fsops.Fsync(f), f.Close()); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
-	if err := renameFile(tmp, filepath.Join(dir, boundaryFile)); err != nil {
+	if err := fsops.Rename(tmp, filepath.Join(dir, boundaryFile)); err != nil {
 		return fmt.Errorf("segment: write boundary: %w", err)
 	}
-	return syncDir(dir)
+	return fsops.SyncDir(dir)
 }
 
 // DeleteBefore deletes the whole segments all of whose entries have an index
@@ -184,7 +186,7 @@ func (l *Log) resetTo(b Boundary) error {
 	// committed, as with a truncation.
 	drop := func(keep func(*segment) bool) error {
 		for n := len(l.segs); n > 0 && !keep(l.segs[n-1]); n-- {
-			if err := errors.Join(l.segs[n-1].remove(l.dir), syncDir(l.dir)); err != nil {
+			if err := errors.Join(l.segs[n-1].remove(l.dir), fsops.SyncDir(l.dir)); err != nil {
 				return fmt.Errorf("segment: reset: %w", err)
 			}
 			l.segs = l.segs[:n-1]
@@ -205,5 +207,5 @@ func (l *Log) resetTo(b Boundary) error {
 		return fmt.Errorf("segment: reset: %w", err)
 	}
 	l.segs, l.boundary = []*segment{s}, b
-	return syncDir(l.dir)
+	return fsops.SyncDir(l.dir)
 }

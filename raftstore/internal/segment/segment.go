@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 const (
@@ -97,7 +99,7 @@ func openSegmentFile(dir string, base uint64, create bool) (*segment, error) {
 	if create {
 		flags |= os.O_CREATE | os.O_TRUNC
 	}
-	f, err := openFile(segmentPath(dir, base, logExt), flags)
+	f, err := fsops.OpenFile(segmentPath(dir, base, logExt), flags)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +394,7 @@ func (s *segment) syncForSeal() error {
 	if err := s.trim(); err != nil {
 		return err
 	}
-	if err := fdatasync(s.f); err != nil {
+	if err := fsops.Fdatasync(s.f); err != nil {
 		return err
 	}
 	s.dirty = false
@@ -407,7 +409,7 @@ func (s *segment) syncForSeal() error {
 // name a frame of the same index and offset written since, with another
 // timestamp.
 func (s *segment) syncIndexes() error {
-	return errors.Join(msync(s.offIdx.data), msync(s.timeIdx.data), fsyncFile(s.offIdx.f), fsyncFile(s.timeIdx.f))
+	return errors.Join(msync(s.offIdx.data), msync(s.timeIdx.data), fsops.Fsync(s.offIdx.f), fsops.Fsync(s.timeIdx.f))
 }
 
 // remapSealed maps a sealed segment exactly, closes its files and hands the
@@ -450,7 +452,7 @@ func (s *segment) activate(o Options) error {
 	if err := s.cache.forget(s); err != nil {
 		return err
 	}
-	f, err := openFile(segmentPath(s.dir, s.base, logExt), os.O_RDWR)
+	f, err := fsops.OpenFile(segmentPath(s.dir, s.base, logExt), os.O_RDWR)
 	if err != nil {
 		return err
 	}
@@ -496,7 +498,7 @@ func (s *segment) remove(dir string) error {
 func removeSegmentFiles(dir string, base uint64) error {
 	var err error
 	for _, ext := range []string{logExt, indexExt, timeIndexExt} {
-		if rerr := removeFile(segmentPath(dir, base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if rerr := fsops.Remove(segmentPath(dir, base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
 
 // The synced file records how far the log is known to be durable: a
@@ -63,7 +65,7 @@ func openSyncedMark(dir string) (m *syncedMark, at syncedPos, ok, created bool, 
 	path := filepath.Join(dir, syncedFile)
 	_, statErr := os.Stat(path)
 	created = errors.Is(statErr, os.ErrNotExist)
-	f, err := openFile(path, os.O_RDWR|os.O_CREATE)
+	f, err := fsops.OpenFile(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, syncedPos{}, false, false, err
 	}
@@ -130,7 +132,7 @@ func (m *syncedMark) lower(p syncedPos) error {
 	if err := errors.Join(m.writeSlot(p), m.writeSlot(p)); err != nil {
 		return err
 	}
-	return fsyncFile(m.f)
+	return fsops.Fsync(m.f)
 }
 
 // currentEpoch is read by Sync before it syncs anything.
@@ -147,7 +149,7 @@ func (m *syncedMark) close(flush bool) error {
 	defer m.mu.Unlock()
 	var err error
 	if flush {
-		err = fsyncFile(m.f)
+		err = fsops.Fsync(m.f)
 	}
 	return errors.Join(err, m.f.Close())
 }
