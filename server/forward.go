@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
@@ -34,13 +33,4 @@ func markPeerStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, han
 	w := middleware.WrapServerStream(ss)
 	w.WrappedContext = context.WithValue(ss.Context(), peerListenerKey{}, true)
 	return handler(srv, w)
-}
-
-// brokerContext is the broker's view of a call's context: a forwarded
-// call is marked so that the broker does not forward it again.
-func brokerContext(ctx context.Context) context.Context {
-	if forwardedCall(ctx) {
-		return broker.Forwarded(ctx)
-	}
-	return ctx
 }

@@ -12,6 +12,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 // maxProduceInFlight bounds the requests of one Produce stream submitted
@@ -29,6 +30,7 @@ const produceCopies = 2
 type produceService struct {
 	runnelv1.UnimplementedProduceServiceServer
 	broker *broker.Broker
+	peers  *peer.Pool
 	// stopping is done when the server shuts down: streams then stop
 	// taking requests, deliver the acks in flight and end.
 	stopping context.Context
@@ -113,8 +115,15 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		d, err := durability(req.acks)
 		var pending *broker.PendingProduce
 		if err == nil {
-			pending, err = s.broker.Produce(brokerContext(ctx), broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
-				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch})
+			pending, err = s.broker.Produce(ctx, broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
+				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch, Forwarded: forwardedCall(ctx)})
+		}
+		if err == nil {
+			// NB: sent now, before the next request is taken: requests
+			// keep their order on each broker's link.
+			for _, f := range pending.Forwards() {
+				f.Resolve(s.forward(ctx, f))
+			}
 		}
 		if err != nil {
 			held.release()
@@ -137,6 +146,19 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		}()
 		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
+}
+
+// forward sends f to the first broker of f.To that takes it.
+func (s *produceService) forward(ctx context.Context, f *broker.Forward) (func(context.Context) (int64, error), error) {
+	var errs []error
+	for _, m := range f.To {
+		wait, err := s.peers.Produce(ctx, m, f.Request)
+		if err == nil {
+			return wait, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
 
 // receive reads the stream's requests on its own goroutine, so that the

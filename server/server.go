@@ -120,7 +120,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// NB: a single broker has one too: brokers may join it later.
 	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Logger: cfg.Logger})
 	b, err := broker.New(broker.Config{
-		Forwarder:       fwd,
 		Transport:       raft,
 		DataDir:         cfg.DataDir,
 		NodeID:          cfg.NodeID,
@@ -167,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
 	admin := &adminService{broker: b, peers: fwd}
-	s.produce = &produceService{broker: b, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	s.produce = &produceService{broker: b, peers: fwd, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	subscribe := &subscribeService{broker: b, peers: fwd, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	commit := &commitService{broker: b}
 	s.health = health.NewServer()

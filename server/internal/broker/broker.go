@@ -63,9 +63,6 @@ type Config struct {
 	// and rejoins. Nil: it never asks.
 	PeersCluster           func(context.Context) (string, error)
 	RetentionCheckInterval time.Duration
-	// Forwarder carries produce requests for partitions not replicated
-	// here to their replicas (nil: such requests fail UNAVAILABLE).
-	Forwarder Forwarder
 	// Transport carries raft messages to and from the other brokers: the
 	// broker attaches its store to it once open, and adds the brokers
 	// it learns of. Its creator closes it. Nil: this broker never talks

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -68,16 +67,3 @@ func (e *NotReplicatedError) Error() string {
 }
 
 func (e *NotReplicatedError) Unwrap() error { return ErrUnavailable }
-
-type forwardedKey struct{}
-
-// Forwarded marks ctx as the context of a request another broker
-// forwarded here: it is served here or fails, never forwarded again.
-func Forwarded(ctx context.Context) context.Context {
-	return context.WithValue(ctx, forwardedKey{}, true)
-}
-
-func isForwarded(ctx context.Context) bool {
-	v, _ := ctx.Value(forwardedKey{}).(bool)
-	return v
-}

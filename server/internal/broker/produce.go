@@ -14,21 +14,48 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
-// PendingProduce is a produce request handed to raft, its acks not yet
+// PendingProduce is a produce request handed to raft, or to be sent to
+// the brokers that serve its partitions (Forwards), its acks not yet
 // known.
 type PendingProduce struct {
-	broker *Broker
-	topic  string
-	parts  []pendingPartition
+	broker   *Broker
+	topic    string
+	parts    []*pendingPartition
+	forwards []*Forward
 }
 
 type pendingPartition struct {
 	partition int32
 	count     int
 	proposal  *raftstore.Proposal
-	forwarded func(context.Context) (int64, error) // or this, for a partition not replicated here
+	forwarded func(context.Context) (int64, error) // or this, for a partition another broker serves
 	err       error
 }
+
+// Forward is one partition's records of a produce request that another
+// broker serves: the caller sends Request to the first of To that takes
+// it (in Produce call order, so that requests keep their order), and
+// hands Resolve the outcome, before PendingProduce.Wait.
+type Forward struct {
+	To      []Member
+	Request ProduceRequest
+	part    *pendingPartition
+	// failed is the error a failure to send becomes.
+	failed func(error) error
+}
+
+// Resolve records how sending the Forward went: a wait for the base
+// offset, or why no broker of To took it.
+func (f *Forward) Resolve(wait func(context.Context) (int64, error), err error) {
+	if err != nil {
+		f.part.err = f.failed(err)
+		return
+	}
+	f.part.forwarded = wait
+}
+
+// Forwards returns what this broker does not serve itself.
+func (pp *PendingProduce) Forwards() []*Forward { return pp.forwards }
 
 // ProduceRequest is one request to append records to a topic.
 type ProduceRequest struct {
@@ -46,15 +73,9 @@ type ProduceRequest struct {
 	// LeaderEpoch, if set, fences the request to the partition's leader
 	// in that raft term (runnel.v1.ProduceRequest.leader_epoch).
 	LeaderEpoch uint64
-}
-
-// Forwarder carries records for partitions this broker does not
-// replicate, or does not lead, to a broker that does (the server
-// implements it over gRPC).
-type Forwarder interface {
-	// Produce sends req, for one partition, to broker to, in call order,
-	// and returns a wait for the base offset.
-	Produce(ctx context.Context, to Member, req ProduceRequest) (func(context.Context) (int64, error), error)
+	// Forwarded says another broker sent the request here: it is served
+	// here or fails, never forwarded again.
+	Forwarded bool
 }
 
 // Produce validates a produce request, assigns each record its partition
@@ -63,8 +84,9 @@ type Forwarder interface {
 // requests: requests submitted one after another keep their order per
 // partition. Records without a timestamp get the current time.
 //
-// A partition this broker does not replicate gets its records forwarded
-// to a replica, unless the request was itself forwarded.
+// A partition this broker does not serve becomes a Forward: to its
+// replicas when it has none here, to the leader when it is a follower;
+// a request forwarded here is served here or fails.
 func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProduce, error) {
 	topic, partition, recs := req.Topic, req.Partition, req.Records
 	t, err := b.catalog.Topic(topic)
@@ -103,17 +125,27 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	}
 	pending := &PendingProduce{broker: b, topic: topic}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
-		pp := pendingPartition{partition: p, count: len(byPartition[p])}
-		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability, LeaderEpoch: req.LeaderEpoch}
+		pp := &pendingPartition{partition: p, count: len(byPartition[p])}
+		pending.parts = append(pending.parts, pp)
+		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability,
+			LeaderEpoch: req.LeaderEpoch, Forwarded: true}
 		part, _, err := b.partition(topic, p)
-		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !isForwarded(ctx) {
-			pp.forwarded, err = b.forward(ctx, nr, one)
+		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !req.Forwarded {
+			// NB: not knowing the term, this broker cannot fence the
+			// request as a follower does (produceReplicated).
+			pending.forwards = append(pending.forwards, &Forward{To: nr.Replicas, Request: one, part: pp,
+				failed: func(err error) error { return fmt.Errorf("%w: %v", nr, err) }})
+			continue
 		}
-		if err == nil && part != nil {
-			pp.forwarded, pp.proposal, err = b.produceReplicated(ctx, part, one, byPartition[p], now)
+		if err == nil {
+			var fw *Forward
+			fw, pp.proposal, err = b.produceReplicated(ctx, part, one, req.Forwarded, byPartition[p], now)
+			if fw != nil {
+				fw.part = pp
+				pending.forwards = append(pending.forwards, fw)
+			}
 		}
 		pp.err = b.storeError(topic, p, err)
-		pending.parts = append(pending.parts, pp)
 	}
 	return pending, nil
 }
@@ -206,6 +238,8 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]Ack, error) {
 		case err != nil:
 		case p.forwarded != nil:
 			base, err = p.forwarded(ctx)
+		case p.proposal == nil:
+			err = fmt.Errorf("%w: the records were to be forwarded, and never were", ErrUnavailable)
 		default:
 			base, err = p.proposal.Wait(ctx)
 			err = pp.broker.storeError(pp.topic, p.partition, err)
@@ -229,19 +263,20 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]Ack, error) {
 const readyWait = 5 * time.Second
 
 // produceReplicated submits records to a partition replicated here: on
-// the leader to raft, on a follower to the leader over gRPC, fenced by
-// the leader's term. That is the one path a request takes (raft does not
-// forward data proposals: see raftstore.PartitionConfig.ForwardProposals);
-// a request forwarded here is proposed here, and fails if this replica
-// does not lead (in the term it names). A partition with no leader known
-// yet (electing, just opened) is waited for, up to readyWait.
+// the leader to raft; on a follower it returns a Forward to the leader,
+// fenced by the leader's term. That is the one path a request takes
+// (raft does not forward data proposals: see
+// raftstore.PartitionConfig.ForwardProposals); a request forwarded here
+// is proposed here, and fails if this replica does not lead (in the term
+// it names). A partition with no leader known yet (electing, just opened)
+// is waited for, up to readyWait.
 //
 // NB: the fence is what keeps a stream's requests in order across leader
 // changes. Without it, a request forwarded to the leader of term T could
 // reach that broker only once it leads again, in term T+2, and be appended
 // after a request the stream sent next, to the leader of term T+1.
-func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partition, req ProduceRequest, recs []records.Record, now records.Timestamp) (func(context.Context) (int64, error), *raftstore.Proposal, error) {
-	if part.Leader() == 0 || part.Leader() == uint64(b.cfg.NodeID) || isForwarded(ctx) || b.cfg.Forwarder == nil {
+func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partition, req ProduceRequest, forwarded bool, recs []records.Record, now records.Timestamp) (*Forward, *raftstore.Proposal, error) {
+	if part.Leader() == 0 || part.Leader() == uint64(b.cfg.NodeID) || forwarded {
 		rctx, cancel := context.WithTimeout(ctx, readyWait)
 		err := waitReady(rctx, part)
 		cancel()
@@ -254,40 +289,17 @@ func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partitio
 	}
 	view := part.Leadership()
 	leader, ok := b.Member(int32(view.Leader))
-	if !ok || leader.NodeID == b.cfg.NodeID || isForwarded(ctx) || b.cfg.Forwarder == nil {
+	if !ok || leader.NodeID == b.cfg.NodeID || forwarded {
 		prop, err := submit(ctx, part, recs, now, raftstore.SubmitOptions{Durability: req.Durability, LeaderTerm: req.LeaderEpoch})
 		return nil, prop, err
 	}
 	if req.LeaderEpoch == 0 {
 		req.LeaderEpoch = view.Term
 	}
-	wait, err := b.cfg.Forwarder.Produce(ctx, leader, req)
-	if err != nil {
-		return nil, nil, &NotLeaderError{Topic: req.Topic, Partition: *req.Partition, Leader: leader,
+	return &Forward{To: []Member{leader}, Request: req, failed: func(err error) error {
+		return &NotLeaderError{Topic: req.Topic, Partition: *req.Partition, Leader: leader,
 			Err: fmt.Errorf("forward to the leader: %w", err)}
-	}
-	return wait, nil, nil
-}
-
-// forward sends a request to the first replica of nr that takes it: the
-// preferred leader first, the likeliest leader.
-//
-// NB: not knowing the term, this broker cannot fence the request as
-// produceReplicated does; requests of a stream keep their order as long
-// as they go to one broker, and each link keeps its order (forward.go).
-func (b *Broker) forward(ctx context.Context, nr *NotReplicatedError, req ProduceRequest) (func(context.Context) (int64, error), error) {
-	if b.cfg.Forwarder == nil {
-		return nil, nr
-	}
-	var errs []error
-	for _, m := range nr.Replicas {
-		wait, err := b.cfg.Forwarder.Produce(ctx, m, req)
-		if err == nil {
-			return wait, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("%w: %v", nr, errors.Join(errs...))
+	}}, nil, nil
 }
 
 // rawRecords returns the records as their producer encoded them.
