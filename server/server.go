@@ -349,12 +349,3 @@ func (s *Server) recovered(p any) error {
 	s.logger.Error("panic in handler", "panic", p)
 	return status.Errorf(codes.Internal, "internal error: %v", p)
 }
-
-var logOptions = []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
-
-// slogAdapter lets the logging interceptor write through slog.
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-}
