@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -84,7 +85,7 @@ func (f *acksFlag) Set(s string) error {
 	case "leader":
 		*f = acksFlag(runnelv1.Acks_ACKS_LEADER)
 	default:
-		return fmt.Errorf("%q: use all (a quorum of replicas has the records on disk) or leader (the leader has)", s)
+		return errors.New("use all (a quorum of replicas has the records on disk) or leader (the leader has)")
 	}
 	return nil
 }
