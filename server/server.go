@@ -27,6 +27,7 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_waiting_streams",
 			Help: "Streams waiting for the memory budget to free."},
 			func() float64 { return float64(s.budget.waiting.Load()) }),
+		buildInfoGauge(buildinfo.Read()),
 	)
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
@@ -253,6 +255,17 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 	)
 }
 
+// buildInfoGauge is runnel_build_info, always 1: its labels say which
+// build runs, as go_build_info does for Go programs, so that a query can
+// join them onto other series.
+func buildInfoGauge(info buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "runnel_build_info",
+		Help:        "The build of Runnel running: its version, VCS commit (empty when unknown) and Go version; always 1.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion}})
+	g.Set(1)
+	return g
+}
+
 // Addr is the client gRPC listener's address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
@@ -276,7 +289,8 @@ func (s *Server) Serve() error {
 		errs <- nil
 	}()
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
-		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID())
+		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
+		"version", buildinfo.Read().String())
 	first := <-errs
 	if first != nil && s.stopping.Err() == nil {
 		s.Shutdown(context.Background())

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 )
 
 func main() {
@@ -32,6 +33,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "runnel",
 		Short:         "Runnel: a streaming broker with Kafka's model and a gRPC API",
+		Version:       buildinfo.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
