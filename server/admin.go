@@ -167,7 +167,7 @@ func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.Descri
 	resp := &runnelv1.DescribeClusterResponse{ClusterId: s.broker.ClusterID(), ControllerId: controller}
 	states := s.broker.BrokerStates()
 	for _, m := range s.broker.Members() {
-		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address}
+		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address, Version: m.Version}
 		if online, known := states[m.NodeID]; known {
 			b.State = runnelv1.BrokerState_BROKER_STATE_UNREACHABLE
 			if online {

@@ -43,7 +43,8 @@ func TestAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ClusterId == "" || c.ControllerId != 1 || len(c.Brokers) != 1 || c.Brokers[0].Address != b.srv.Addr().String() {
+	if c.ClusterId == "" || c.ControllerId != 1 || len(c.Brokers) != 1 || c.Brokers[0].Address != b.srv.Addr().String() ||
+		c.Brokers[0].Version != buildinfo.Read().String() {
 		t.Fatalf("DescribeCluster = %v", c)
 	}
 }

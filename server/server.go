@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		AdvertisedAddress:      advertised,
 		AdvertisedPeerAddress:  advertisedPeer,
+		Version:                buildinfo.Read().String(),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		// NB: as large as the budget: what this broker's producers propose
 		// is bounded by the budget already, and they are to wait for it,

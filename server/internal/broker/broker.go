@@ -40,6 +40,9 @@ type Config struct {
 	// AdvertisedPeerAddress is the one the other brokers reach it on; in
 	// a cluster, Peers says.
 	AdvertisedPeerAddress string
+	// Version is this broker's build (buildinfo.Info.String), recorded
+	// with its registration for DescribeCluster.
+	Version string
 	// Joining says this broker joined a running cluster (Peers are its
 	// brokers as the cluster's Join answered): a new data directory
 	// follows the metadata and consumer offsets groups as a learner

@@ -81,11 +81,12 @@ type Catalog struct {
 	clusterID string
 	topics    map[string]*Topic
 	brokers   map[int32]BrokerAddresses // the brokers registered, by node id
+	versions  map[int32]string          // their builds, by node id, if they said
 }
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses)}
+	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses), versions: make(map[int32]string)}
 }
 
 // Apply applies one metadata record. It is deterministic: every replica
@@ -174,12 +175,18 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		// NB: a broker is its node id at its peer address; where clients
 		// reach it may change from one start to the next.
-		switch known, ok := c.brokers[br.NodeId]; {
-		case ok && known == addrs:
-			return Change{}, nil
-		case ok && known.Peer != addrs.Peer && !br.Initial:
+		known, ok := c.brokers[br.NodeId]
+		if ok && known.Peer != addrs.Peer && !br.Initial {
 			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
 				ErrBrokerExists, br.NodeId, known.Peer, addrs.Peer)
+		}
+		// NB: an empty version leaves the known one: the broker joined
+		// through writes the joining one's addresses alone.
+		if br.Version != "" {
+			c.versions[br.NodeId] = br.Version
+		}
+		if ok && known == addrs {
+			return Change{}, nil // at most a new build: nothing to act on
 		}
 		c.brokers[br.NodeId] = addrs
 		return Change{Registered: br.NodeId, Addresses: addrs}, nil
@@ -220,6 +227,14 @@ func (c *Catalog) Broker(id int32) (BrokerAddresses, bool) {
 	defer c.mu.RUnlock()
 	addr, ok := c.brokers[id]
 	return addr, ok
+}
+
+// BrokerVersion returns the build a broker registered with, "" if it did
+// not say.
+func (c *Catalog) BrokerVersion(id int32) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.versions[id]
 }
 
 // ClusterID returns the cluster's id, "" before the first record.
