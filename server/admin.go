@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 type adminService struct {
@@ -34,8 +34,8 @@ func (s *adminService) CreateTopic(ctx context.Context, req *runnelv1.CreateTopi
 		}
 		select {
 		case <-ctx.Done():
-			return nil, toStatus(fmt.Errorf("%w: topic %q is created but not every partition has a leader yet: %v",
-				broker.ErrUnavailable, req.Name, ctx.Err()))
+			return nil, toStatus(errs.Newf(broker.ErrUnavailable, "topic %q is created but not every partition has a leader yet: %v",
+				req.Name, ctx.Err()))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // forwardedHeader marks a call one broker forwards to another: the
@@ -118,8 +119,8 @@ func (p *peers) Produce(_ context.Context, to broker.Member, req broker.ProduceR
 		case r := <-result:
 			switch {
 			case r.err != nil:
-				return 0, fmt.Errorf("%w: forwarded to broker %d at %s: %v; the records may or may not have been appended",
-					broker.ErrUnavailable, to.NodeID, to.PeerAddress, r.err)
+				return 0, errs.Newf(broker.ErrUnavailable, "forwarded to broker %d at %s: %v; the records may or may not have been appended",
+					to.NodeID, to.PeerAddress, r.err)
 			case r.resp.Error != nil:
 				return 0, status.ErrorProto(r.resp.Error)
 			case len(r.resp.Acks) != 1:

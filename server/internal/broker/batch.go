@@ -2,13 +2,13 @@ package broker
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
@@ -48,7 +48,7 @@ func batchSize(recs []records.Record, now records.Timestamp) int {
 func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...*runnelv1.Record) error {
 	part := b.store.Partition(partitionName(topic, p))
 	if part == nil {
-		return fmt.Errorf("%w: partition %s is not open", ErrUnavailable, partitionName(topic, p))
+		return errs.Newf(ErrUnavailable, "partition %s is not open", partitionName(topic, p))
 	}
 	parsed := make([]records.Record, len(recs))
 	for i, r := range recs {

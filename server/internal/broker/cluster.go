@@ -17,6 +17,7 @@ import (
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Member is one broker of the cluster.
@@ -105,17 +106,17 @@ const registerRetryInterval = 200 * time.Millisecond
 // address changes nothing but, maybe, the client address.
 func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress string) ([]Member, bool, error) {
 	if id <= 0 {
-		return nil, false, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
+		return nil, false, errs.Newf(ErrInvalid, "node id %d: node ids are positive", id)
 	}
 	for _, a := range []string{address, peerAddress} {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, false, fmt.Errorf("%w: address %q: %v", ErrInvalid, a, err)
+			return nil, false, errs.Newf(ErrInvalid, "address %q: %v", a, err)
 		}
 	}
 	if addr, initial := b.cfg.Peers[id]; initial {
 		if addr != peerAddress {
-			return nil, false, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
-				ErrBrokerExists, id, addr, peerAddress)
+			return nil, false, errs.Newf(ErrBrokerExists, "node id %d is the broker at %s: give the broker at %s another id",
+				id, addr, peerAddress)
 		}
 		return b.Members(), true, nil
 	}

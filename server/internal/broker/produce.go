@@ -11,6 +11,7 @@ import (
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/partitioner"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -71,30 +72,30 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		return nil, err
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
+		return nil, errs.Newf(ErrInvalid, "the request has no records")
 	}
 	if _, known := runnelv1.Acks_name[int32(req.Acks)]; !known {
-		return nil, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", ErrInvalid, req.Acks)
+		return nil, errs.Newf(ErrInvalid, "acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", req.Acks)
 	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
-		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
-			ErrInvalid, *partition, topic, t.Partitions-1)
+		return nil, errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d",
+			*partition, topic, t.Partitions-1)
 	}
 	if req.LeaderEpoch != 0 && partition == nil {
-		return nil, fmt.Errorf("%w: leader_epoch %d fences one partition's leader: set partition too", ErrInvalid, req.LeaderEpoch)
+		return nil, errs.Newf(ErrInvalid, "leader_epoch %d fences one partition's leader: set partition too", req.LeaderEpoch)
 	}
 	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
 	for i, raw := range recs {
 		if len(raw) > t.Config.MaxMessageBytes {
-			return nil, fmt.Errorf("%w: record %d is %d bytes, over the topic's %s of %d bytes",
-				ErrInvalid, i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
+			return nil, errs.Newf(ErrInvalid, "record %d is %d bytes, over the topic's %s of %d bytes",
+				i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
 		}
 		if parsed[i], err = records.Parse(raw); err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
 		}
 		if err := checkTimestamp(&t.Config, &parsed[i], now); err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
 		}
 	}
 	byPartition := b.assign(t, partition, parsed)
@@ -126,8 +127,8 @@ func checkBatchSizes(byPartition map[int32][]records.Record, now records.Timesta
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		recs := byPartition[p]
 		if size := batchSize(recs, now); size > limit {
-			return fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
-				ErrInvalid, len(recs), p, size, limit)
+			return errs.Newf(ErrInvalid, "the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
+				len(recs), p, size, limit)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Topic is a topic as the catalog knows it.
@@ -105,7 +106,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 	case *metav1.MetadataRecord_TopicCreated:
 		tc := x.TopicCreated
 		if _, ok := c.topics[tc.Name]; ok {
-			return Change{}, fmt.Errorf("topic %q: %w", tc.Name, ErrTopicExists)
+			return Change{}, errs.Newf(ErrTopicExists, "topic %q already exists", tc.Name)
 		}
 		cfg, err := ParseConfig(tc.Config)
 		if err != nil {
@@ -127,7 +128,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 	case *metav1.MetadataRecord_TopicDeleted:
 		t, ok := c.topics[x.TopicDeleted.Name]
 		if !ok || t.ID != x.TopicDeleted.TopicId {
-			return Change{}, fmt.Errorf("topic %q: %w", x.TopicDeleted.Name, ErrTopicNotFound)
+			return Change{}, errs.Newf(ErrTopicNotFound, "topic %q does not exist", x.TopicDeleted.Name)
 		}
 		delete(c.topics, t.Name)
 		return Change{Deleted: t}, nil
@@ -154,7 +155,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		target, going := t.Targets[rd.Partition]
 		if !going || !slices.Equal(target, rd.Replicas) {
-			return Change{}, fmt.Errorf("%w: topic %q partition %d is not being reassigned to %v", ErrInvalid, rd.Topic, rd.Partition, rd.Replicas)
+			return Change{}, errs.Newf(ErrInvalid, "topic %q partition %d is not being reassigned to %v", rd.Topic, rd.Partition, rd.Replicas)
 		}
 		t = t.clone()
 		t.Assignments[rd.Partition] = slices.Clone(rd.Replicas)
@@ -177,8 +178,8 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		// reach it may change from one start to the next.
 		known, ok := c.brokers[br.NodeId]
 		if ok && known.Peer != addrs.Peer && !br.Initial {
-			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
-				ErrBrokerExists, br.NodeId, known.Peer, addrs.Peer)
+			return Change{}, errs.Newf(ErrBrokerExists, "node id %d is registered at %s: give the broker at %s another id",
+				br.NodeId, known.Peer, addrs.Peer)
 		}
 		// NB: an empty version leaves the known one: the broker joined
 		// through writes the joining one's addresses alone.
@@ -199,10 +200,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 func (c *Catalog) partition(name, id string, p int32) (*Topic, error) {
 	t, ok := c.topics[name]
 	if !ok || t.ID != id {
-		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+		return nil, errs.Newf(ErrTopicNotFound, "topic %q does not exist", name)
 	}
 	if p < 0 || p >= t.Partitions {
-		return nil, fmt.Errorf("%w: topic %q has no partition %d", ErrInvalid, name, p)
+		return nil, errs.Newf(ErrInvalid, "topic %q has no partition %d", name, p)
 	}
 	return t, nil
 }
@@ -250,7 +251,7 @@ func (c *Catalog) Topic(name string) (*Topic, error) {
 	defer c.mu.RUnlock()
 	t, ok := c.topics[name]
 	if !ok {
-		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+		return nil, errs.Newf(ErrTopicNotFound, "topic %q does not exist", name)
 	}
 	return t, nil
 }
