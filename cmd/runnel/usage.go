@@ -65,5 +65,18 @@ func usageError(cmd *cobra.Command, err error) error {
 	if cmd.HasAvailableSubCommands() {
 		use = cmd.CommandPath() + " [command]"
 	}
-	return fmt.Errorf("%w\nUsage: %s\nRun '%s --help' for more.", err, use, cmd.CommandPath())
+	return &misuseError{err: err, use: use, path: cmd.CommandPath()}
 }
+
+// misuseError is a command line a command cannot take: what is wrong,
+// then how to use the command.
+type misuseError struct {
+	err       error
+	use, path string
+}
+
+func (e *misuseError) Error() string {
+	return fmt.Sprintf("%v\nUsage: %s\nRun '%s --help' for more.", e.err, e.use, e.path)
+}
+
+func (e *misuseError) Unwrap() error { return e.err }
