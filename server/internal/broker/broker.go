@@ -538,7 +538,7 @@ func (b *Broker) storeError(topic string, p int32, err error) error {
 		if _, terr := b.catalog.Topic(topic); terr != nil {
 			return terr
 		}
-		return errs.Newf(ErrUnavailable, "%v", err)
+		return errs.Newf(ErrUnavailable, "topic %q partition %d is closed on this broker (moved away, or the broker is shutting down): retry", topic, p)
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrLeaderChanged), errors.Is(err, raftstore.ErrProposalTimeout):
 		nl := &NotLeaderError{Topic: topic, Partition: p, Err: err}
 		if part := b.store.Partition(partitionName(topic, p)); part != nil {
