@@ -1,4 +1,12 @@
 # Runnel's developer entry points. `make help` lists them.
+
+# Strict recipes: a failing command, an unset variable or a failure inside
+# a pipeline stops the target (bash for pipefail), and a target whose
+# recipe failed is deleted rather than left half-written.
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+
 GO      ?= go
 BIN     := bin
 RUNNEL  := $(BIN)/runnel
@@ -69,7 +77,8 @@ check-generate: generate ## Fail if gen/ is stale
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked files: run 'make generate' and commit" && exit 1)
 
 .PHONY: lint
-lint: ## go vet, staticcheck, gofmt, buf lint
+lint: ## go mod tidy, go vet, staticcheck, gofmt, buf lint
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed" && exit 1)

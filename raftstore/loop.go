@@ -71,6 +71,12 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 		}
 	}()
 	var ticks int
+	// The campaign on open waits until raft has applied every entry it
+	// knows committed: raft refuses to campaign, with a warning, while a
+	// committed configuration change is unapplied, and a state machine's
+	// bootstrap entries (or, on a restart, the ones it replays) are
+	// until the first Ready is handled.
+	campaignPending := campaigned
 	for err == nil {
 		// NB: drain Ready first: Campaign and Propose leave work before
 		// the loop ever waits.
@@ -86,6 +92,15 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 			return err
 		}
 		p.releaseHeld()
+		if campaignPending {
+			if st := p.node.BasicStatus(); st.Applied >= st.Commit {
+				campaignPending = false
+				if err := p.node.Campaign(); err != nil {
+					p.logger.Warn("campaign", "err", err)
+				}
+				continue // to the Ready the campaign left
+			}
+		}
 		select {
 		case <-p.stop:
 			return nil
@@ -96,7 +111,7 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 				p.node.Tick()
 			}
 			ticks++
-			if campaigned && p.Leader() == 0 && ticks%recampaignTicks == 0 {
+			if campaigned && !campaignPending && p.Leader() == 0 && ticks%recampaignTicks == 0 {
 				if err := p.node.Campaign(); err != nil {
 					p.logger.Warn("campaign", "err", err)
 				}

@@ -310,15 +310,9 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	}
 	p.node = node
 	soleVoter := len(state.conf.Voters) == 1 && state.conf.Voters[0] == s.cfg.NodeID
+	// A single voter need not wait an election timeout, nor a new group's
+	// preferred leader: the loop campaigns at once (see serve).
 	campaign := !rejoining && (soleVoter || (!exists && pc.Campaign))
-	if campaign {
-		// A single voter need not wait an election timeout, nor a new
-		// group's preferred leader.
-		if err := node.Campaign(); err != nil {
-			log.Close()
-			return nil, err
-		}
-	}
 	go p.appendLoop()
 	go p.run(campaign)
 	return p, nil

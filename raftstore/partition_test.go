@@ -482,3 +482,64 @@ func copyLive(t *testing.T, from, to string) {
 		}
 	}
 }
+
+// TestOpenLogsNoWarnings checks that opening a sole voter's partition,
+// new and again after a restart, warns of nothing: raft refuses, with a
+// warning, to campaign while a committed configuration change is
+// unapplied, which a state machine's bootstrap entries are until the
+// loop has handled its first Ready.
+func TestOpenLogsNoWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  PartitionConfig
+	}{
+		{"data", PartitionConfig{}},
+		{"state machine", PartitionConfig{Apply: func(Batch) error { return nil }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, open := range []string{"new", "restarted"} {
+				var warnings warnRecorder
+				s, err := Open(Config{Dir: dir, Logger: slog.New(&warnings)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := s.OpenPartition("p-0", tc.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitReady(t, p)
+				propose(t, p, "a", 1)
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if got := warnings.messages(); len(got) > 0 {
+					t.Errorf("%s partition warned: %q", open, got)
+				}
+			}
+		})
+	}
+}
+
+// warnRecorder is a slog.Handler keeping the messages of records at
+// Warn and above.
+type warnRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnRecorder) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+func (w *warnRecorder) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnRecorder) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnRecorder) messages() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}

@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
@@ -35,8 +35,8 @@ func (s *adminService) CreateTopic(ctx context.Context, req *runnelv1.CreateTopi
 		}
 		select {
 		case <-ctx.Done():
-			return nil, toStatus(fmt.Errorf("%w: topic %q is created but not every partition has a leader yet: %v",
-				broker.ErrUnavailable, req.Name, ctx.Err()))
+			return nil, toStatus(errs.Newf(broker.ErrUnavailable, "topic %q is created but not every partition has a leader yet: %v",
+				req.Name, ctx.Err()))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -157,7 +157,7 @@ func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.Descri
 	resp := &runnelv1.DescribeClusterResponse{ClusterId: s.broker.ClusterID(), ControllerId: controller}
 	states := s.broker.BrokerStates()
 	for _, m := range s.broker.Members() {
-		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address}
+		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address, Version: m.Version}
 		if online, known := states[m.NodeID]; known {
 			b.State = runnelv1.BrokerState_BROKER_STATE_UNREACHABLE
 			if online {

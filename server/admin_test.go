@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 )
 
 func TestAdmin(t *testing.T) {
@@ -41,7 +43,8 @@ func TestAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ClusterId == "" || c.ControllerId != 1 || len(c.Brokers) != 1 || c.Brokers[0].Address != b.srv.Addr().String() {
+	if c.ClusterId == "" || c.ControllerId != 1 || len(c.Brokers) != 1 || c.Brokers[0].Address != b.srv.Addr().String() ||
+		c.Brokers[0].Version != buildinfo.Read().String() {
 		t.Fatalf("DescribeCluster = %v", c)
 	}
 }
@@ -68,7 +71,12 @@ func TestHealthAndMetrics(t *testing.T) {
 	if body := get("/healthz"); strings.TrimSpace(body) != "ok" {
 		t.Fatalf("/healthz = %q", body)
 	}
-	if body := get("/metrics"); !strings.Contains(body, `grpc_server_handled_total{grpc_code="OK",grpc_method="CreateTopic"`) {
+	body := get("/metrics")
+	if !strings.Contains(body, `grpc_server_handled_total{grpc_code="OK",grpc_method="CreateTopic"`) {
 		t.Fatalf("/metrics lacks the CreateTopic call count:\n%s", body)
+	}
+	info := buildinfo.Read()
+	if want := fmt.Sprintf("runnel_build_info{goversion=%q,revision=%q,version=%q} 1\n", info.GoVersion, info.Revision, info.Version); !strings.Contains(body, want) {
+		t.Fatalf("/metrics lacks %q:\n%s", want, body)
 	}
 }

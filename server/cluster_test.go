@@ -26,6 +26,7 @@ import (
 	"github.com/runnel-broker/runnel/client"
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
@@ -547,6 +548,13 @@ func TestJoinRunningCluster(t *testing.T) {
 		}
 		if len(c.Brokers) != 4 || c.Brokers[3].NodeId != 4 || c.Brokers[3].State != runnelv1.BrokerState_BROKER_STATE_ONLINE {
 			return fmt.Errorf("brokers %v", c.Brokers)
+		}
+		// NB: the controller knows the others' builds from their
+		// registrations, the joined broker's included.
+		for _, m := range c.Brokers {
+			if m.Version != buildinfo.Read().String() {
+				return fmt.Errorf("broker %d has version %q", m.NodeId, m.Version)
+			}
 		}
 		return nil
 	})

@@ -1,11 +1,10 @@
 package server
 
 import (
-	"fmt"
-
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // The API's enums and messages as the broker has them: the broker knows
@@ -19,7 +18,7 @@ func durability(acks runnelv1.Acks) (raftstore.Durability, error) {
 	case runnelv1.Acks_ACKS_LEADER:
 		return raftstore.LeaderOnly, nil
 	}
-	return 0, fmt.Errorf("%w: acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", broker.ErrInvalid, acks)
+	return 0, errs.Newf(broker.ErrInvalid, "acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", acks)
 }
 
 func produceAcks(acks []broker.Ack) []*runnelv1.ProduceAck {
@@ -43,5 +42,5 @@ func startPosition(p runnelv1.StartPosition) (broker.StartPosition, error) {
 	if bp, ok := startPositions[p]; ok {
 		return bp, nil
 	}
-	return 0, fmt.Errorf("%w: unknown start position %d", broker.ErrInvalid, p)
+	return 0, errs.Newf(broker.ErrInvalid, "unknown start position %d", p)
 }

@@ -8,6 +8,7 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
@@ -33,7 +34,7 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 	select {
 	case <-s.broker.Started():
 	default:
-		return nil, toStatus(fmt.Errorf("%w: this broker is starting: retry", broker.ErrUnavailable))
+		return nil, toStatus(errs.Newf(broker.ErrUnavailable, "this broker is starting: retry"))
 	}
 	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address, req.PeerAddress)
 	if err != nil {

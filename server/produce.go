@@ -12,6 +12,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
@@ -103,12 +104,12 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			}
 			return finish(err)
 		case <-s.stopping.Done():
-			return finish(toStatus(fmt.Errorf("%w: the broker is shutting down; requests not answered were not appended", broker.ErrUnavailable)))
+			return finish(toStatus(errs.Newf(broker.ErrUnavailable, "the broker is shutting down; requests not answered were not appended")))
 		}
 		id, held := req.correlationID, req.lease
 		if req.err != nil {
 			held.release()
-			err := fmt.Errorf("%w: %v", broker.ErrInvalid, req.err)
+			err := errs.Newf(broker.ErrInvalid, "%v", req.err)
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}

@@ -25,6 +25,7 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/raftstore/transport"
 	"github.com/runnel-broker/runnel/server/internal/broker"
@@ -132,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		AdvertisedAddress:      advertised,
 		AdvertisedPeerAddress:  advertisedPeer,
+		Version:                buildinfo.Read().String(),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		// NB: as large as the budget: what this broker's producers propose
 		// is bounded by the budget already, and they are to wait for it,
@@ -162,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_waiting_streams",
 			Help: "Streams waiting for the memory budget to free."},
 			func() float64 { return float64(s.budget.waiting.Load()) }),
+		buildInfoGauge(buildinfo.Read()),
 	)
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
@@ -260,6 +263,17 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 	)
 }
 
+// buildInfoGauge is runnel_build_info, always 1: its labels say which
+// build runs, as go_build_info does for Go programs, so that a query can
+// join them onto other series.
+func buildInfoGauge(info buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "runnel_build_info",
+		Help:        "The build of Runnel running: its version, VCS commit (empty when unknown) and Go version; always 1.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion}})
+	g.Set(1)
+	return g
+}
+
 // Addr is the client gRPC listener's address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
@@ -283,7 +297,8 @@ func (s *Server) Serve() error {
 		errs <- nil
 	}()
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
-		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID())
+		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
+		"version", buildinfo.Read().String())
 	first := <-errs
 	if first != nil && s.stopping.Err() == nil {
 		s.Shutdown(context.Background())
@@ -357,13 +372,4 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) recovered(p any) error {
 	s.logger.Error("panic in handler", "panic", p)
 	return toStatus(fmt.Errorf("internal error: %v", p))
-}
-
-var logOptions = []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
-
-// slogAdapter lets the logging interceptor write through slog.
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }

@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"google.golang.org/grpc"
 
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // The client API waits for the broker to start; the raft transport,
@@ -22,7 +22,7 @@ func (s *Server) checkStarted(method string) error {
 	case <-s.broker.Started():
 		return nil
 	default:
-		return toStatus(fmt.Errorf("%w: the broker is starting: it is waiting for a quorum of brokers or replaying its logs; retry shortly", broker.ErrUnavailable))
+		return toStatus(errs.Newf(broker.ErrUnavailable, "the broker is starting: it is waiting for a quorum of brokers or replaying its logs; retry shortly"))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 )
@@ -54,5 +55,43 @@ func TestToStatus(t *testing.T) {
 	}
 	if d := notLeaderDetail(st); d == nil || d.LeaderId != 3 || d.LeaderAddress != "10.0.0.3:7400" || d.Topic != "t" || d.Partition != 2 {
 		t.Fatalf("NotLeader detail %v, want broker 3 at its address for t/2", st.Details())
+	}
+}
+
+// TestMessagesSayItOnce checks that status messages say what happened
+// without restating the code ("invalid argument: ...") or naming the
+// storage's packages ("segment: ..."): the code says the class.
+func TestMessagesSayItOnce(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := context.Background()
+	b.createTopic("t", 1, nil)
+	subscribeErr := func(offset int64) error {
+		_, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "t", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET, StartOffset: offset})
+		return err
+	}
+	createErr := func(req *runnelv1.CreateTopicRequest) error {
+		_, err := b.client.Admin.CreateTopic(ctx, req)
+		return err
+	}
+	for _, tc := range []struct {
+		what string
+		err  error
+		code codes.Code
+		msg  string
+	}{
+		{"produce to a missing topic", status.ErrorProto(b.produce(&runnelv1.ProduceRequest{Topic: "nosuch", Records: records("x")}).Error),
+			codes.NotFound, `topic "nosuch" does not exist`},
+		{"subscribe at a negative offset", subscribeErr(-1),
+			codes.InvalidArgument, "start offset -1 is negative: offsets start at 0 (use START_POSITION_EARLIEST for the log start)"},
+		{"subscribe past the end", subscribeErr(5),
+			codes.OutOfRange, `topic "t" partition 0: offset 5 is outside [0, 0] (log start, high watermark)`},
+		{"create a topic twice", createErr(&runnelv1.CreateTopicRequest{Name: "t", Partitions: 1}),
+			codes.AlreadyExists, `topic "t" already exists`},
+		{"create with a bad config key", createErr(&runnelv1.CreateTopicRequest{Name: "u", Partitions: 1, Config: map[string]string{"retention.hours": "1"}}),
+			codes.InvalidArgument, `unknown config key "retention.hours" (known: max.message.bytes, message.timestamp.after.max.ms, message.timestamp.before.max.ms, message.timestamp.type, retention.bytes, retention.ms, segment.bytes, segment.ms)`},
+	} {
+		if st := status.Convert(tc.err); st.Code() != tc.code || st.Message() != tc.msg {
+			t.Errorf("%s: %v %q, want %v %q", tc.what, st.Code(), st.Message(), tc.code, tc.msg)
+		}
 	}
 }

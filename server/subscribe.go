@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
@@ -151,7 +151,7 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		return serr
 	}
 	if err != nil && s.stopping.Err() != nil && stream.Context().Err() == nil {
-		return toStatus(fmt.Errorf("%w: the broker is shutting down", broker.ErrUnavailable))
+		return toStatus(errs.Newf(broker.ErrUnavailable, "the broker is shutting down"))
 	}
 	return toStatus(err)
 }

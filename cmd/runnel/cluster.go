@@ -19,7 +19,7 @@ func newClusterCommand() *cobra.Command {
 func newClusterDescribeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe",
-		Short: "List the brokers, their state as the controller sees it, and the controller",
+		Short: "List the brokers, their state as the controller sees it and their versions, and the controller",
 		Args:  cobra.NoArgs,
 	}
 	dial := brokerFlag(cmd)
@@ -36,10 +36,14 @@ func newClusterDescribeCommand() *cobra.Command {
 		out := cmd.OutOrStdout()
 		fmt.Fprintf(out, "Cluster: %s  Controller: %d\n", resp.ClusterId, resp.ControllerId)
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NODE\tADDRESS\tSTATE")
+		fmt.Fprintln(w, "NODE\tADDRESS\tSTATE\tVERSION")
 		for _, b := range resp.Brokers {
 			state := strings.ToLower(strings.TrimPrefix(b.State.String(), "BROKER_STATE_"))
-			fmt.Fprintf(w, "%d\t%s\t%s\n", b.NodeId, b.Address, state)
+			version := b.Version
+			if version == "" {
+				version = "unknown"
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", b.NodeId, b.Address, state, version)
 		}
 		return w.Flush()
 	}

@@ -5,24 +5,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "runnel:", describeError(err))
+		fmt.Fprintln(os.Stderr, "Error:", describeError(err))
 		os.Exit(1)
 	}
 }
@@ -31,6 +35,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "runnel",
 		Short:         "Runnel: a streaming broker with Kafka's model and a gRPC API",
+		Version:       buildinfo.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,6 +43,7 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.AddCommand(newServeCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
+	showUsageOnMisuse(root)
 	return root
 }
 
@@ -59,12 +65,32 @@ func flagsFromEnv(flags *pflag.FlagSet) error {
 	return err
 }
 
-// describeError shows a gRPC status as "Code: message".
+// describeError shows a gRPC status as "NOT_FOUND: message": the code by
+// its name in the gRPC specification (what grpcurl's JSON, Google's
+// APIs and the other languages' SDKs print), then the broker's message,
+// which says what happened without restating the code.
 func describeError(err error) string {
 	if s, ok := status.FromError(err); ok {
-		return fmt.Sprintf("%s: %s", s.Code(), s.Message())
+		return fmt.Sprintf("%s: %s", codeName(s.Code()), s.Message())
 	}
 	return err.Error()
+}
+
+// codeName is a code's name in the gRPC specification: InvalidArgument
+// is INVALID_ARGUMENT.
+func codeName(c codes.Code) string {
+	name := c.String()
+	if strings.Contains(name, "(") {
+		return name // Code(17): not one the specification names
+	}
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(name[i-1])) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // acksFlag is --acks: when a produce request is acknowledged.
@@ -84,7 +110,7 @@ func (f *acksFlag) Set(s string) error {
 	case "leader":
 		*f = acksFlag(runnelv1.Acks_ACKS_LEADER)
 	default:
-		return fmt.Errorf("%q: use all (a quorum of replicas has the records on disk) or leader (the leader has)", s)
+		return errors.New("use all (a quorum of replicas has the records on disk) or leader (the leader has)")
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func readLines(r io.Reader) <-chan string {
 			out <- sc.Text()
 		}
 		if err := sc.Err(); err != nil {
-			fmt.Fprintln(os.Stderr, "runnel: reading input:", err)
+			fmt.Fprintln(os.Stderr, "Error: reading input:", err)
 		}
 	}()
 	return out

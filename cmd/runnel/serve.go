@@ -2,8 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ import (
 func newServeCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
 	var logLevel slog.Level
+	logFormat := logFormatText
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a broker",
@@ -50,7 +52,7 @@ It follows the cluster's metadata, gets replicas of new topics, and takes
 partitions moved to it with "runnel partition reassign".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+			cfg.Logger = logFormat.logger(cmd.ErrOrStderr(), logLevel)
 			// NB: no timeout: in a cluster, starting waits for a quorum of
 			// brokers, however long the operator takes to start them.
 			srv, err := server.New(cmd.Context(), cfg)
@@ -94,6 +96,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.DurationVar(&cfg.KeepaliveMinTime, "keepalive-min-time", cfg.KeepaliveMinTime, "disconnect a client that pings more often than this")
 	f.DurationVar(&cfg.MaxConnectionIdle, "max-connection-idle", cfg.MaxConnectionIdle, "close a connection with no call open for this long")
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	f.Var(&logFormat, "log-format", "log format: text (key=value) or json (one object a line)")
 	return cmd
 }
 
@@ -112,3 +115,33 @@ func (f *peersFlag) Set(s string) error {
 }
 
 func (f *peersFlag) Type() string { return "peers" }
+
+// logFormatFlag is --log-format: how the broker writes its log to stderr.
+type logFormatFlag string
+
+const (
+	logFormatText logFormatFlag = "text"
+	logFormatJSON logFormatFlag = "json"
+)
+
+func (f *logFormatFlag) String() string { return string(*f) }
+
+func (f *logFormatFlag) Set(s string) error {
+	switch v := logFormatFlag(s); v {
+	case logFormatText, logFormatJSON:
+		*f = v
+		return nil
+	}
+	return errors.New("use text (key=value lines) or json (one JSON object a line)")
+}
+
+func (f *logFormatFlag) Type() string { return "text|json" }
+
+// logger returns a logger writing to w in this format from level up.
+func (f logFormatFlag) logger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f == logFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -863,8 +863,13 @@ type Broker struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// The address clients reach its gRPC API on.
-	Address       string      `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	State         BrokerState `protobuf:"varint,3,opt,name=state,proto3,enum=runnel.v1.BrokerState" json:"state,omitempty"`
+	Address string      `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	State   BrokerState `protobuf:"varint,3,opt,name=state,proto3,enum=runnel.v1.BrokerState" json:"state,omitempty"`
+	// The Runnel build it runs, as `runnel --version` prints it: the version,
+	// then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+	// Each broker records it in the cluster's metadata when it starts; empty for
+	// a broker that has not since it was upgraded to a build that does.
+	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -918,6 +923,13 @@ func (x *Broker) GetState() BrokerState {
 		return x.State
 	}
 	return BrokerState_BROKER_STATE_UNSPECIFIED
+}
+
+func (x *Broker) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // NotLeader is the detail of an UNAVAILABLE status returned when a request
@@ -1054,11 +1066,12 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\x12'\n" +
 	"\x0fadding_replicas\x18\a \x03(\x05R\x0eaddingReplicas\x12+\n" +
 	"\x11removing_replicas\x18\b \x03(\x05R\x10removingReplicas\x12!\n" +
-	"\fleader_epoch\x18\t \x01(\x04R\vleaderEpoch\"i\n" +
+	"\fleader_epoch\x18\t \x01(\x04R\vleaderEpoch\"\x83\x01\n" +
 	"\x06Broker\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x16.runnel.v1.BrokerStateR\x05state\"\x83\x01\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x16.runnel.v1.BrokerStateR\x05state\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\"\x83\x01\n" +
 	"\tNotLeader\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1b\n" +

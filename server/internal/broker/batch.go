@@ -2,12 +2,12 @@ package broker
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
@@ -47,7 +47,7 @@ func batchSize(recs []records.Record, now records.Timestamp) int {
 func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...records.Record) error {
 	part := b.store.Partition(partitionName(topic, p))
 	if part == nil {
-		return fmt.Errorf("%w: partition %s is not open", ErrUnavailable, partitionName(topic, p))
+		return errs.Newf(ErrUnavailable, "partition %s is not open", partitionName(topic, p))
 	}
 	pr, err := submit(ctx, part, recs, timestampNow(), raftstore.SubmitOptions{})
 	if err == nil {

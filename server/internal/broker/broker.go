@@ -15,6 +15,7 @@ import (
 
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// AdvertisedPeerAddress is the one the other brokers reach it on; in
 	// a cluster, Peers says.
 	AdvertisedPeerAddress string
+	// Version is this broker's build (buildinfo.Info.String), recorded
+	// with its registration for DescribeCluster.
+	Version string
 	// Joining says this broker joined a running cluster (Peers are its
 	// brokers as the cluster's Join answered): a new data directory
 	// follows the metadata and consumer offsets groups as a learner
@@ -122,7 +126,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	addr, ok := cfg.Peers[cfg.NodeID]
 	if !ok {
-		return nil, fmt.Errorf("%w: node id %d is not among the peers %v", ErrInvalid, cfg.NodeID, cfg.Peers)
+		return nil, errs.Newf(ErrInvalid, "node id %d is not among the peers %v", cfg.NodeID, cfg.Peers)
 	}
 	cfg.AdvertisedPeerAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
@@ -211,8 +215,8 @@ func (b *Broker) start(ctx context.Context) error {
 	if b.cfg.JoinedClusterID != "" {
 		switch stored, err := os.ReadFile(idFile); {
 		case err == nil && string(stored) != b.cfg.JoinedClusterID:
-			return fmt.Errorf("%w: the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
-				ErrInvalid, b.cfg.DataDir, stored, b.cfg.JoinedClusterID)
+			return errs.Newf(ErrInvalid, "the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
+				b.cfg.DataDir, stored, b.cfg.JoinedClusterID)
 		case err != nil && !os.IsNotExist(err):
 			return err
 		}
@@ -316,11 +320,11 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	b.meta = meta
 	switch voters := meta.Conf().Voters; {
 	case !b.cfg.Joining && !b.rejoining && !slices.Equal(voters, b.allVoters()):
-		return fmt.Errorf("%w: the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
-			ErrInvalid, b.cfg.DataDir, voters, b.allVoters())
+		return errs.Newf(ErrInvalid, "the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
+			b.cfg.DataDir, voters, b.allVoters())
 	case b.cfg.Joining && slices.Contains(voters, uint64(b.cfg.NodeID)):
-		return fmt.Errorf("%w: the data directory %s belongs to a cluster this broker started (its initial brokers are %v): join with an empty data directory",
-			ErrInvalid, b.cfg.DataDir, voters)
+		return errs.Newf(ErrInvalid, "the data directory %s belongs to a cluster this broker started (its initial brokers are %v): join with an empty data directory",
+			b.cfg.DataDir, voters)
 	}
 	if err := waitReady(ctx, meta); err != nil {
 		return err
@@ -328,8 +332,8 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	// NB: the catalog is the replayed metadata now, and nothing on disk
 	// has been acted on yet.
 	if b.cfg.JoinedClusterID != "" && b.catalog.ClusterID() != b.cfg.JoinedClusterID {
-		return fmt.Errorf("%w: the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
-			ErrInvalid, b.cfg.DataDir, b.catalog.ClusterID(), b.cfg.JoinedClusterID)
+		return errs.Newf(ErrInvalid, "the data directory %s holds cluster %s, not the cluster %s joined: join with an empty data directory",
+			b.cfg.DataDir, b.catalog.ClusterID(), b.cfg.JoinedClusterID)
 	}
 
 	if err := b.goLive(); err != nil {
@@ -499,8 +503,8 @@ func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalo
 		return nil, nil, err
 	}
 	if p < 0 || p >= t.Partitions {
-		return nil, nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
-			ErrInvalid, p, topic, t.Partitions-1)
+		return nil, nil, errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d",
+			p, topic, t.Partitions-1)
 	}
 	part := b.store.Partition(partitionName(topic, p))
 	if part != nil {
@@ -515,7 +519,7 @@ func (b *Broker) partition(topic string, p int32) (*raftstore.Partition, *catalo
 		}
 		return nil, t, nr
 	}
-	return nil, nil, fmt.Errorf("topic %q partition %d is not open: %w", topic, p, ErrUnavailable)
+	return nil, nil, errs.Newf(ErrUnavailable, "topic %q partition %d is not open", topic, p)
 }
 
 // storeError turns raftstore errors into the broker's: a closed partition
@@ -527,7 +531,7 @@ func (b *Broker) storeError(topic string, p int32, err error) error {
 		if _, terr := b.catalog.Topic(topic); terr != nil {
 			return terr
 		}
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return errs.Newf(ErrUnavailable, "topic %q partition %d is closed on this broker (moved away, or the broker is shutting down): retry", topic, p)
 	case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrLeaderChanged), errors.Is(err, raftstore.ErrProposalTimeout):
 		nl := &NotLeaderError{Topic: topic, Partition: p, Err: err}
 		if part := b.store.Partition(partitionName(topic, p)); part != nil {

@@ -15,6 +15,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Member is one broker of the cluster.
@@ -26,6 +27,8 @@ type Member struct {
 	// PeerAddress is where the other brokers reach it: raft and every
 	// call one broker makes to another.
 	PeerAddress string
+	// Version is its build as it registered it ("" if it has not).
+	Version string
 }
 
 // Members lists the brokers by node id: the initial ones (Config.Peers)
@@ -50,9 +53,9 @@ func (b *Broker) Members() []Member {
 // Member returns the broker with this id, if the cluster has one.
 func (b *Broker) Member(id int32) (Member, bool) {
 	addrs, registered := b.catalog.Broker(id)
-	m := Member{NodeID: id, Address: addrs.Client, PeerAddress: addrs.Peer}
+	m := Member{NodeID: id, Address: addrs.Client, PeerAddress: addrs.Peer, Version: b.catalog.BrokerVersion(id)}
 	if id == b.cfg.NodeID {
-		m.Address = b.cfg.AdvertisedAddress
+		m.Address, m.Version = b.cfg.AdvertisedAddress, b.cfg.Version
 	}
 	peer, initial := b.cfg.Peers[id]
 	if initial {
@@ -62,8 +65,9 @@ func (b *Broker) Member(id int32) (Member, bool) {
 }
 
 // registerSelf records where clients reach this broker in the metadata,
-// unless it says so already: the initial brokers know each other's peer
-// addresses from their configuration, and learn the rest from here.
+// and its build, unless it says so already: the initial brokers know each
+// other's peer addresses from their configuration, and learn the rest
+// from here.
 //
 // NB: it retries while the metadata group cannot take the record (a
 // leader change, say): the record is idempotent, and failing would fail
@@ -71,12 +75,12 @@ func (b *Broker) Member(id int32) (Member, bool) {
 func (b *Broker) registerSelf(ctx context.Context) error {
 	want := catalog.BrokerAddresses{Client: b.cfg.AdvertisedAddress, Peer: b.cfg.Peers[b.cfg.NodeID]}
 	for {
-		if got, ok := b.catalog.Broker(b.cfg.NodeID); ok && got == want {
+		if got, ok := b.catalog.Broker(b.cfg.NodeID); ok && got == want && b.catalog.BrokerVersion(b.cfg.NodeID) == b.cfg.Version {
 			return nil
 		}
 		err := b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{
 			BrokerRegistered: &metav1.BrokerRegistered{NodeId: b.cfg.NodeID, Address: want.Client, PeerAddress: want.Peer,
-				Initial: !b.cfg.Joining},
+				Initial: !b.cfg.Joining, Version: b.cfg.Version},
 		}})
 		if err == nil || !errors.Is(err, ErrUnavailable) {
 			return err
@@ -100,17 +104,17 @@ const registerRetryInterval = 200 * time.Millisecond
 // address changes nothing but, maybe, the client address.
 func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress string) ([]Member, bool, error) {
 	if id <= 0 {
-		return nil, false, fmt.Errorf("%w: node id %d: node ids are positive", ErrInvalid, id)
+		return nil, false, errs.Newf(ErrInvalid, "node id %d: node ids are positive", id)
 	}
 	for _, a := range []string{address, peerAddress} {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, false, fmt.Errorf("%w: address %q: %v", ErrInvalid, a, err)
+			return nil, false, errs.Newf(ErrInvalid, "address %q: %v", a, err)
 		}
 	}
 	if addr, initial := b.cfg.Peers[id]; initial {
 		if addr != peerAddress {
-			return nil, false, fmt.Errorf("%w: node id %d is the broker at %s: give the broker at %s another id",
-				ErrBrokerExists, id, addr, peerAddress)
+			return nil, false, errs.Newf(ErrBrokerExists, "node id %d is the broker at %s: give the broker at %s another id",
+				id, addr, peerAddress)
 		}
 		return b.Members(), true, nil
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
@@ -48,7 +49,13 @@ func (e *NotLeaderError) Error() string {
 	case e.Leader.NodeID != 0:
 		leader = fmt.Sprintf("its leader is broker %d", e.Leader.NodeID)
 	}
-	return fmt.Sprintf("topic %q partition %d: %v; %s: retry", e.Topic, e.Partition, e.Err, leader)
+	return fmt.Sprintf("topic %q partition %d: %s; %s: retry", e.Topic, e.Partition, clientWords(e.Err), leader)
+}
+
+// clientWords is err's message for a client: raftstore's errors begin with
+// their package's name, as Go errors do, which tells a client nothing.
+func clientWords(err error) string {
+	return strings.TrimPrefix(err.Error(), "raftstore: ")
 }
 
 func (e *NotLeaderError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }

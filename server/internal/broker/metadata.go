@@ -10,6 +10,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
@@ -29,21 +30,21 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 		return nil, err
 	}
 	if partitions < 1 || partitions > maxPartitions {
-		return nil, fmt.Errorf("%w: partitions is %d: a topic has 1 to %d partitions", ErrInvalid, partitions, maxPartitions)
+		return nil, errs.Newf(ErrInvalid, "partitions is %d: a topic has 1 to %d partitions", partitions, maxPartitions)
 	}
 	brokers := int32(len(b.Members()))
 	if replicationFactor == 0 {
 		replicationFactor = min(brokers, defaultReplicationFactor)
 	}
 	if replicationFactor < 1 || replicationFactor > brokers {
-		return nil, fmt.Errorf("%w: replication factor %d: the cluster has %d broker(s), so use 1 to %d",
-			ErrInvalid, replicationFactor, brokers, brokers)
+		return nil, errs.Newf(ErrInvalid, "replication factor %d: the cluster has %d broker(s), so use 1 to %d",
+			replicationFactor, brokers, brokers)
 	}
 	if err := catalog.ValidateConfig(config); err != nil {
 		return nil, err
 	}
 	if _, err := b.catalog.Topic(name); err == nil {
-		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicExists)
+		return nil, errs.Newf(ErrTopicExists, "topic %q already exists", name)
 	}
 	tc := &metav1.TopicCreated{
 		Name:              name,

@@ -9,6 +9,7 @@ import (
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -21,9 +22,9 @@ const MaxGroupNameLength = 255
 func ValidateGroup(group string) error {
 	switch {
 	case group == "":
-		return fmt.Errorf("%w: group is required", ErrInvalid)
+		return errs.Newf(ErrInvalid, "group is required")
 	case len(group) > MaxGroupNameLength:
-		return fmt.Errorf("%w: group name is %d bytes, the limit is %d", ErrInvalid, len(group), MaxGroupNameLength)
+		return errs.Newf(ErrInvalid, "group name is %d bytes, the limit is %d", len(group), MaxGroupNameLength)
 	}
 	return nil
 }
@@ -39,17 +40,17 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		return err
 	}
 	if len(positions) == 0 {
-		return fmt.Errorf("%w: no offsets to commit", ErrInvalid)
+		return errs.Newf(ErrInvalid, "no offsets to commit")
 	}
 	now := timestamppb.Now()
 	var recs []records.Record
 	for p, o := range positions {
 		if p < 0 || p >= t.Partitions {
-			return fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
-				ErrInvalid, p, topic, t.Partitions-1)
+			return errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d",
+				p, topic, t.Partitions-1)
 		}
 		if o < 0 {
-			return fmt.Errorf("%w: partition %d: offset %d is negative", ErrInvalid, p, o)
+			return errs.Newf(ErrInvalid, "partition %d: offset %d is negative", p, o)
 		}
 		c := &metav1.OffsetCommit{Group: group, Topic: topic, TopicId: t.ID, Partition: p, Offset: o, CommitTime: now}
 		value, err := proto.Marshal(c)

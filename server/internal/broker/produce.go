@@ -10,6 +10,7 @@ import (
 
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/partitioner"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -94,27 +95,27 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		return nil, err
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%w: the request has no records", ErrInvalid)
+		return nil, errs.Newf(ErrInvalid, "the request has no records")
 	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
-		return nil, fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d",
-			ErrInvalid, *partition, topic, t.Partitions-1)
+		return nil, errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d",
+			*partition, topic, t.Partitions-1)
 	}
 	if req.LeaderEpoch != 0 && partition == nil {
-		return nil, fmt.Errorf("%w: leader_epoch %d fences one partition's leader: set partition too", ErrInvalid, req.LeaderEpoch)
+		return nil, errs.Newf(ErrInvalid, "leader_epoch %d fences one partition's leader: set partition too", req.LeaderEpoch)
 	}
 	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
 	for i, raw := range recs {
 		if len(raw) > t.Config.MaxMessageBytes {
-			return nil, fmt.Errorf("%w: record %d is %d bytes, over the topic's %s of %d bytes",
-				ErrInvalid, i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
+			return nil, errs.Newf(ErrInvalid, "record %d is %d bytes, over the topic's %s of %d bytes",
+				i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
 		}
 		if parsed[i], err = records.Parse(raw); err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
 		}
 		if err := checkTimestamp(&t.Config, &parsed[i], now); err != nil {
-			return nil, fmt.Errorf("%w: record %d: %v", ErrInvalid, i, err)
+			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
 		}
 	}
 	byPartition := b.assign(t, partition, parsed)
@@ -156,8 +157,8 @@ func checkBatchSizes(byPartition map[int32][]records.Record, now records.Timesta
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		recs := byPartition[p]
 		if size := batchSize(recs, now); size > limit {
-			return fmt.Errorf("%w: the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
-				ErrInvalid, len(recs), p, size, limit)
+			return errs.Newf(ErrInvalid, "the %d records for partition %d make a %d-byte batch as stored (a record without a timestamp takes the broker's, up to 15 bytes more), over the limit of %d bytes that replication carries: send fewer records per request",
+				len(recs), p, size, limit)
 		}
 	}
 	return nil
@@ -228,8 +229,8 @@ type Ack struct {
 // first error: a request spanning partitions is not atomic.
 func (pp *PendingProduce) Wait(ctx context.Context) ([]Ack, error) {
 	var (
-		acks []Ack
-		errs []error
+		acks   []Ack
+		failed []error
 	)
 	for _, p := range pp.parts {
 		err := p.err
@@ -239,19 +240,19 @@ func (pp *PendingProduce) Wait(ctx context.Context) ([]Ack, error) {
 		case p.forwarded != nil:
 			base, err = p.forwarded(ctx)
 		case p.proposal == nil:
-			err = fmt.Errorf("%w: the records were to be forwarded, and never were", ErrUnavailable)
+			err = errs.Newf(ErrUnavailable, "the records were to be forwarded, and never were")
 		default:
 			base, err = p.proposal.Wait(ctx)
 			err = pp.broker.storeError(pp.topic, p.partition, err)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("partition %d: %w", p.partition, err))
+			failed = append(failed, fmt.Errorf("partition %d: %w", p.partition, err))
 			continue
 		}
 		acks = append(acks, Ack{Partition: p.partition, BaseOffset: base, Count: p.count})
 	}
-	if len(errs) > 0 {
-		return acks, errs[0]
+	if len(failed) > 0 {
+		return acks, failed[0]
 	}
 	return acks, nil
 }

@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
@@ -26,7 +28,7 @@ func (b *Broker) Reader(ctx context.Context, topic string, p int32) (*Reader, er
 		return nil, err
 	}
 	if err := waitReady(ctx, part); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, errs.Newf(ErrUnavailable, "%v", err)
 	}
 	return &Reader{broker: b, topic: topic, partition: p, part: part}, nil
 }
@@ -49,7 +51,7 @@ func (r *Reader) Changed() <-chan struct{} { return r.part.Changed() }
 func (r *Reader) Read(from int64, maxBytes int) ([]records.Decoded, int64, error) {
 	batches, err := r.part.Read(from, maxBytes)
 	if err != nil {
-		return nil, from, r.broker.storeError(r.topic, r.partition, fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err))
+		return nil, from, r.broker.storeError(r.topic, r.partition, wrapRead(r, from, err))
 	}
 	var out []records.Decoded
 	next := from
@@ -97,14 +99,20 @@ func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]by
 		return err
 	})
 	if err != nil {
-		return dst, 0, from, r.broker.storeError(r.topic, r.partition, wrapRead(r, err))
+		return dst, 0, from, r.broker.storeError(r.topic, r.partition, wrapRead(r, from, err))
 	}
 	return dst, n, next, nil
 }
 
-func wrapRead(r *Reader, err error) error {
+func wrapRead(r *Reader, from int64, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrOffsetOutOfRange) {
+		// NB: the storage's own words name its package; what the client
+		// needs is the range. A read races retention, so both ends are
+		// read again here.
+		return r.outOfRange(from, r.part.LogStartOffset(), r.part.HighWatermark())
 	}
 	return fmt.Errorf("topic %q partition %d: %w", r.topic, r.partition, err)
 }
@@ -128,6 +136,12 @@ const (
 	StartCommitted
 )
 
+// outOfRange is ErrOffsetOutOfRange for offset, saying the range readable.
+func (r *Reader) outOfRange(offset, start, hw int64) error {
+	return errs.Newf(ErrOffsetOutOfRange, "topic %q partition %d: offset %d is outside [%d, %d] (log start, high watermark)",
+		r.topic, r.partition, offset, start, hw)
+}
+
 // StartOffset resolves where a subscription starts in this partition.
 func (r *Reader) StartOffset(ctx context.Context, pos StartPosition, offset int64, at time.Time, group string) (int64, error) {
 	if pos == StartDefault {
@@ -144,25 +158,24 @@ func (r *Reader) StartOffset(ctx context.Context, pos StartPosition, offset int6
 		return hw, nil
 	case StartOffset:
 		if offset < 0 {
-			return 0, fmt.Errorf("%w: start offset %d is negative: offsets start at 0 (use START_POSITION_EARLIEST for the log start)", ErrInvalid, offset)
+			return 0, errs.Newf(ErrInvalid, "start offset %d is negative: offsets start at 0 (use START_POSITION_EARLIEST for the log start)", offset)
 		}
 		if offset > hw {
 			hw = r.catchUp(ctx, offset)
 		}
 		if offset < start || offset > hw {
 			if offset > hw && !r.part.LeadsCurrent() {
-				return 0, fmt.Errorf("%w: topic %q partition %d: offset %d is past this replica's high watermark %d, which lags the group's: retry, or read through the leader",
-					ErrUnavailable, r.topic, r.partition, offset, hw)
+				return 0, errs.Newf(ErrUnavailable, "topic %q partition %d: offset %d is past this replica's high watermark %d, which lags the group's: retry, or read through the leader",
+					r.topic, r.partition, offset, hw)
 			}
-			return 0, fmt.Errorf("topic %q partition %d: offset %d is outside [%d, %d] (log start, high watermark): %w",
-				r.topic, r.partition, offset, start, hw, ErrOffsetOutOfRange)
+			return 0, r.outOfRange(offset, start, hw)
 		}
 		return offset, nil
 	case StartTimestamp:
 		return r.offsetForTime(at)
 	case StartCommitted:
 		if group == "" {
-			return 0, fmt.Errorf("%w: start position COMMITTED needs a group", ErrInvalid)
+			return 0, errs.Newf(ErrInvalid, "start position COMMITTED needs a group")
 		}
 		committed, err := r.broker.Committed(group, r.topic)
 		if err != nil {
@@ -178,7 +191,7 @@ func (r *Reader) StartOffset(ctx context.Context, pos StartPosition, offset int6
 		// Retention may have deleted what the group had not read yet.
 		return min(max(o, start), hw), nil
 	default:
-		return 0, fmt.Errorf("%w: unknown start position %v", ErrInvalid, pos)
+		return 0, errs.Newf(ErrInvalid, "unknown start position %v", pos)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Moving a partition's replicas, Kafka's partition reassignment carried
@@ -36,17 +37,17 @@ func (b *Broker) ReassignPartition(ctx context.Context, topic string, p int32, r
 		return err
 	}
 	if p < 0 || p >= t.Partitions {
-		return fmt.Errorf("%w: partition %d does not exist: topic %q has partitions 0 to %d", ErrInvalid, p, topic, t.Partitions-1)
+		return errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d", p, topic, t.Partitions-1)
 	}
 	if len(replicas) == 0 {
-		return fmt.Errorf("%w: no replicas given: name the brokers to hold the partition", ErrInvalid)
+		return errs.Newf(ErrInvalid, "no replicas given: name the brokers to hold the partition")
 	}
 	for i, id := range replicas {
 		if _, ok := b.Member(id); !ok {
-			return fmt.Errorf("%w: broker %d is not in the cluster (brokers: %v)", ErrInvalid, id, b.memberIDs())
+			return errs.Newf(ErrInvalid, "broker %d is not in the cluster (brokers: %v)", id, b.memberIDs())
 		}
 		if slices.Contains(replicas[:i], id) {
-			return fmt.Errorf("%w: broker %d is named twice in replicas %v", ErrInvalid, id, replicas)
+			return errs.Newf(ErrInvalid, "broker %d is named twice in replicas %v", id, replicas)
 		}
 	}
 	return b.proposeMetadata(ctx, &metav1.MetadataRecord{Change: &metav1.MetadataRecord_PartitionReassignment{

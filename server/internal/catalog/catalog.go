@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Topic is a topic as the catalog knows it.
@@ -81,11 +82,12 @@ type Catalog struct {
 	clusterID string
 	topics    map[string]*Topic
 	brokers   map[int32]BrokerAddresses // the brokers registered, by node id
+	versions  map[int32]string          // their builds, by node id, if they said
 }
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses)}
+	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses), versions: make(map[int32]string)}
 }
 
 // Apply applies one metadata record. It is deterministic: every replica
@@ -104,7 +106,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 	case *metav1.MetadataRecord_TopicCreated:
 		tc := x.TopicCreated
 		if _, ok := c.topics[tc.Name]; ok {
-			return Change{}, fmt.Errorf("topic %q: %w", tc.Name, ErrTopicExists)
+			return Change{}, errs.Newf(ErrTopicExists, "topic %q already exists", tc.Name)
 		}
 		cfg, err := ParseConfig(tc.Config)
 		if err != nil {
@@ -126,7 +128,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 	case *metav1.MetadataRecord_TopicDeleted:
 		t, ok := c.topics[x.TopicDeleted.Name]
 		if !ok || t.ID != x.TopicDeleted.TopicId {
-			return Change{}, fmt.Errorf("topic %q: %w", x.TopicDeleted.Name, ErrTopicNotFound)
+			return Change{}, errs.Newf(ErrTopicNotFound, "topic %q does not exist", x.TopicDeleted.Name)
 		}
 		delete(c.topics, t.Name)
 		return Change{Deleted: t}, nil
@@ -153,7 +155,7 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		target, going := t.Targets[rd.Partition]
 		if !going || !slices.Equal(target, rd.Replicas) {
-			return Change{}, fmt.Errorf("%w: topic %q partition %d is not being reassigned to %v", ErrInvalid, rd.Topic, rd.Partition, rd.Replicas)
+			return Change{}, errs.Newf(ErrInvalid, "topic %q partition %d is not being reassigned to %v", rd.Topic, rd.Partition, rd.Replicas)
 		}
 		t = t.clone()
 		t.Assignments[rd.Partition] = slices.Clone(rd.Replicas)
@@ -174,12 +176,18 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		// NB: a broker is its node id at its peer address; where clients
 		// reach it may change from one start to the next.
-		switch known, ok := c.brokers[br.NodeId]; {
-		case ok && known == addrs:
-			return Change{}, nil
-		case ok && known.Peer != addrs.Peer && !br.Initial:
-			return Change{}, fmt.Errorf("%w: node id %d is registered at %s: give the broker at %s another id",
-				ErrBrokerExists, br.NodeId, known.Peer, addrs.Peer)
+		known, ok := c.brokers[br.NodeId]
+		if ok && known.Peer != addrs.Peer && !br.Initial {
+			return Change{}, errs.Newf(ErrBrokerExists, "node id %d is registered at %s: give the broker at %s another id",
+				br.NodeId, known.Peer, addrs.Peer)
+		}
+		// NB: an empty version leaves the known one: the broker joined
+		// through writes the joining one's addresses alone.
+		if br.Version != "" {
+			c.versions[br.NodeId] = br.Version
+		}
+		if ok && known == addrs {
+			return Change{}, nil // at most a new build: nothing to act on
 		}
 		c.brokers[br.NodeId] = addrs
 		return Change{Registered: br.NodeId, Addresses: addrs}, nil
@@ -192,10 +200,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 func (c *Catalog) partition(name, id string, p int32) (*Topic, error) {
 	t, ok := c.topics[name]
 	if !ok || t.ID != id {
-		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+		return nil, errs.Newf(ErrTopicNotFound, "topic %q does not exist", name)
 	}
 	if p < 0 || p >= t.Partitions {
-		return nil, fmt.Errorf("%w: topic %q has no partition %d", ErrInvalid, name, p)
+		return nil, errs.Newf(ErrInvalid, "topic %q has no partition %d", name, p)
 	}
 	return t, nil
 }
@@ -222,6 +230,14 @@ func (c *Catalog) Broker(id int32) (BrokerAddresses, bool) {
 	return addr, ok
 }
 
+// BrokerVersion returns the build a broker registered with, "" if it did
+// not say.
+func (c *Catalog) BrokerVersion(id int32) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.versions[id]
+}
+
 // ClusterID returns the cluster's id, "" before the first record.
 func (c *Catalog) ClusterID() string {
 	c.mu.RLock()
@@ -235,7 +251,7 @@ func (c *Catalog) Topic(name string) (*Topic, error) {
 	defer c.mu.RUnlock()
 	t, ok := c.topics[name]
 	if !ok {
-		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+		return nil, errs.Newf(ErrTopicNotFound, "topic %q does not exist", name)
 	}
 	return t, nil
 }

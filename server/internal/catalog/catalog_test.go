@@ -212,3 +212,38 @@ func TestReassignment(t *testing.T) {
 		t.Fatalf("replication factor %d with every partition on 3 replicas, want 3", tp.ReplicationFactor)
 	}
 }
+
+// TestBrokerVersion checks that a registration records the broker's build,
+// one without a build keeps the known one, and a refused one changes
+// nothing.
+func TestBrokerVersion(t *testing.T) {
+	c := New()
+	register := func(id int32, peer, version string) (Change, error) {
+		return c.Apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{BrokerRegistered: &metav1.BrokerRegistered{
+			NodeId: id, Address: "client:1", PeerAddress: peer, Version: version,
+		}}})
+	}
+	steps := []struct {
+		what         string
+		peer         string
+		version      string
+		wantErr      error
+		wantRegister bool
+		wantVersion  string
+	}{
+		{"joined, written by the broker joined through", "peer:1", "", nil, true, ""},
+		{"its own registration on start", "peer:1", "v1", nil, false, "v1"},
+		{"joining again through another", "peer:1", "", nil, false, "v1"},
+		{"upgraded", "peer:1", "v2", nil, false, "v2"},
+		{"another broker under its id", "peer:2", "v3", ErrBrokerExists, false, "v2"},
+	}
+	for _, s := range steps {
+		ch, err := register(4, s.peer, s.version)
+		if !errors.Is(err, s.wantErr) || (ch.Registered == 4) != s.wantRegister {
+			t.Fatalf("%s: Apply = %+v, %v; want error %v, registered %v", s.what, ch, err, s.wantErr, s.wantRegister)
+		}
+		if got := c.BrokerVersion(4); got != s.wantVersion {
+			t.Fatalf("%s: version %q, want %q", s.what, got, s.wantVersion)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Topic configuration keys, Kafka's names and meanings.
@@ -140,7 +142,7 @@ func ValidateConfig(overrides map[string]string) error {
 		}
 		v, _ := strconv.ParseInt(strings.TrimSpace(overrides[key]), 10, 64)
 		if err := k.refuseOnCreate(v); err != nil {
-			return fmt.Errorf("%w: config %s=%q: %v", ErrInvalid, key, overrides[key], err)
+			return errs.Newf(ErrInvalid, "config %s=%q: %v", key, overrides[key], err)
 		}
 	}
 	return nil
@@ -159,21 +161,21 @@ func ParseConfig(overrides map[string]string) (TopicConfig, error) {
 		if k.enum != nil {
 			i := slices.Index(k.enum, strings.TrimSpace(raw))
 			if i < 0 {
-				return TopicConfig{}, fmt.Errorf("%w: config %s=%q: want %s", ErrInvalid, key, raw, k.help)
+				return TopicConfig{}, errs.Newf(ErrInvalid, "config %s=%q: want %s", key, raw, k.help)
 			}
 			k.apply(&c, int64(i))
 			continue
 		}
 		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil || v < k.min || v > k.max {
-			return TopicConfig{}, fmt.Errorf("%w: config %s=%q: want an integer (%s)", ErrInvalid, key, raw, k.help)
+			return TopicConfig{}, errs.Newf(ErrInvalid, "config %s=%q: want an integer (%s)", key, raw, k.help)
 		}
 		k.apply(&c, v)
 	}
 	for key := range overrides {
 		if _, ok := configKeys[key]; !ok {
-			return TopicConfig{}, fmt.Errorf("%w: unknown config key %q (known: %s)",
-				ErrInvalid, key, strings.Join(slices.Sorted(maps.Keys(configKeys)), ", "))
+			return TopicConfig{}, errs.Newf(ErrInvalid, "unknown config key %q (known: %s)",
+				key, strings.Join(slices.Sorted(maps.Keys(configKeys)), ", "))
 		}
 	}
 	return c, nil

@@ -1,8 +1,9 @@
 package catalog
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // MaxTopicNameLength is Kafka's limit.
@@ -17,17 +18,17 @@ const InternalPrefix = "__"
 func ValidateTopicName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: topic name is empty", ErrInvalid)
+		return errs.Newf(ErrInvalid, "topic name is empty")
 	case len(name) > MaxTopicNameLength:
-		return fmt.Errorf("%w: topic name is %d characters, the limit is %d", ErrInvalid, len(name), MaxTopicNameLength)
+		return errs.Newf(ErrInvalid, "topic name is %d characters, the limit is %d", len(name), MaxTopicNameLength)
 	case name == "." || name == "..":
-		return fmt.Errorf("%w: topic name cannot be %q", ErrInvalid, name)
+		return errs.Newf(ErrInvalid, "topic name cannot be %q", name)
 	case strings.HasPrefix(name, InternalPrefix):
-		return fmt.Errorf("%w: topic name %q: names starting with %q are reserved for internal topics", ErrInvalid, name, InternalPrefix)
+		return errs.Newf(ErrInvalid, "topic name %q: names starting with %q are reserved for internal topics", name, InternalPrefix)
 	}
 	for i, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: topic name %q has %q at position %d: use only letters, digits, '.', '_' and '-'", ErrInvalid, name, c, i)
+			return errs.Newf(ErrInvalid, "topic name %q has %q at position %d: use only letters, digits, '.', '_' and '-'", name, c, i)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
@@ -39,8 +40,8 @@ func (p *Pool) Produce(_ context.Context, to broker.Member, req broker.ProduceRe
 		case r := <-result:
 			switch {
 			case r.err != nil:
-				return 0, fmt.Errorf("%w: forwarded to broker %d at %s: %v; the records may or may not have been appended",
-					broker.ErrUnavailable, to.NodeID, to.PeerAddress, r.err)
+				return 0, errs.Newf(broker.ErrUnavailable, "forwarded to broker %d at %s: %v; the records may or may not have been appended",
+					to.NodeID, to.PeerAddress, r.err)
 			case r.resp.Error != nil:
 				return 0, status.ErrorProto(r.resp.Error)
 			case len(r.resp.Acks) != 1:
@@ -86,7 +87,7 @@ func (l *produceLink) send(req broker.ProduceRequest) (<-chan produceResult, err
 	if l.stream != stream {
 		// It failed since open: its error reached the requests it had.
 		l.mu.Unlock()
-		return nil, fmt.Errorf("%w: the forwarding stream broke: retry", broker.ErrUnavailable)
+		return nil, errs.Newf(broker.ErrUnavailable, "the forwarding stream broke: retry")
 	}
 	l.nextID++
 	id := l.nextID
@@ -160,7 +161,7 @@ func (l *produceLink) close() {
 	stream := l.stream
 	l.mu.Unlock()
 	if stream != nil {
-		l.fail(stream, fmt.Errorf("%w: the broker is shutting down", broker.ErrUnavailable))
+		l.fail(stream, errs.Newf(broker.ErrUnavailable, "the broker is shutting down"))
 	}
 }
 

@@ -147,14 +147,16 @@ class PartitionInfo(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., leader: _Optional[int] = ..., replicas: _Optional[_Iterable[int]] = ..., log_start_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., in_sync_replicas: _Optional[_Iterable[int]] = ..., adding_replicas: _Optional[_Iterable[int]] = ..., removing_replicas: _Optional[_Iterable[int]] = ..., leader_epoch: _Optional[int] = ...) -> None: ...
 
 class Broker(_message.Message):
-    __slots__ = ("node_id", "address", "state")
+    __slots__ = ("node_id", "address", "state", "version")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     state: BrokerState
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[BrokerState, str]] = ...) -> None: ...
+    version: str
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[BrokerState, str]] = ..., version: _Optional[str] = ...) -> None: ...
 
 class NotLeader(_message.Message):
     __slots__ = ("topic", "partition", "leader_id", "leader_address")

@@ -190,7 +190,12 @@ type BrokerRegistered struct {
 	// An initial broker (in --peers), whose id is its own whatever its
 	// addresses: its record replaces the last. A joined broker is its id at
 	// its peer address: another broker joining under its id is refused.
-	Initial       bool `protobuf:"varint,4,opt,name=initial,proto3" json:"initial,omitempty"`
+	Initial bool `protobuf:"varint,4,opt,name=initial,proto3" json:"initial,omitempty"`
+	// The broker's build (runnel --version) when it started: a broker
+	// registers again when it changes. Empty in the records written for it
+	// by the broker it joined through, and before brokers recorded it: the
+	// build known stays.
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,6 +256,13 @@ func (x *BrokerRegistered) GetInitial() bool {
 		return x.Initial
 	}
 	return false
+}
+
+func (x *BrokerRegistered) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // ClusterCreated is the first record of a new cluster's metadata log.
@@ -726,12 +738,13 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
 	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassigned\x12O\n" +
 	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegisteredB\b\n" +
-	"\x06change\"\x82\x01\n" +
+	"\x06change\"\x9c\x01\n" +
 	"\x10BrokerRegistered\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
 	"\fpeer_address\x18\x03 \x01(\tR\vpeerAddress\x12\x18\n" +
-	"\ainitial\x18\x04 \x01(\bR\ainitial\"/\n" +
+	"\ainitial\x18\x04 \x01(\bR\ainitial\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"/\n" +
 	"\x0eClusterCreated\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\"\xd0\x02\n" +

@@ -17,8 +17,8 @@ import java.util.UUID;
  * group left off.
  *
  * <pre>
- * cd sdk/java &amp;&amp; mvn -q compile dependency:build-classpath -Dmdep.outputFile=cp.txt
- * java -cp target/classes:$(cat cp.txt) dev.runnel.examples.Roundtrip 127.0.0.1:7400
+ * cd sdk/java &amp;&amp; mvn -q compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+ * java -cp target/classes:$(cat target/classpath.txt) dev.runnel.examples.Roundtrip 127.0.0.1:7400
  * </pre>
  */
 public final class Roundtrip {

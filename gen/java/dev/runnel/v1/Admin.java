@@ -164,30 +164,31 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       "\n\017adding_replicas\030\007 \003(\005R\016addingReplicas\022" +
       "+\n\021removing_replicas\030\010 \003(\005R\020removingRepl" +
       "icas\022!\n\014leader_epoch\030\t \001(\004R\013leaderEpoch\"" +
-      "i\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022\030\n\007ad" +
-      "dress\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\0162\026.ru" +
-      "nnel.v1.BrokerStateR\005state\"\203\001\n\tNotLeader" +
-      "\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(" +
-      "\005R\tpartition\022\033\n\tleader_id\030\003 \001(\005R\010leaderI" +
-      "d\022%\n\016leader_address\030\004 \001(\tR\rleaderAddress" +
-      "*b\n\013BrokerState\022\034\n\030BROKER_STATE_UNSPECIF" +
-      "IED\020\000\022\027\n\023BROKER_STATE_ONLINE\020\001\022\034\n\030BROKER" +
-      "_STATE_UNREACHABLE\020\0022\203\004\n\014AdminService\022L\n" +
-      "\013CreateTopic\022\035.runnel.v1.CreateTopicRequ" +
-      "est\032\036.runnel.v1.CreateTopicResponse\022L\n\013D" +
-      "eleteTopic\022\035.runnel.v1.DeleteTopicReques" +
-      "t\032\036.runnel.v1.DeleteTopicResponse\022I\n\nLis" +
-      "tTopics\022\034.runnel.v1.ListTopicsRequest\032\035." +
-      "runnel.v1.ListTopicsResponse\022R\n\rDescribe" +
-      "Topic\022\037.runnel.v1.DescribeTopicRequest\032 " +
-      ".runnel.v1.DescribeTopicResponse\022X\n\017Desc" +
-      "ribeCluster\022!.runnel.v1.DescribeClusterR" +
-      "equest\032\".runnel.v1.DescribeClusterRespon" +
-      "se\022^\n\021ReassignPartition\022#.runnel.v1.Reas" +
-      "signPartitionRequest\032$.runnel.v1.Reassig" +
-      "nPartitionResponseBI\n\rdev.runnel.v1P\001Z6g" +
-      "ithub.com/runnel-broker/runnel/gen/runne" +
-      "l/v1;runnelv1b\006proto3"
+      "\203\001\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022\030\n\007a" +
+      "ddress\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\0162\026.r" +
+      "unnel.v1.BrokerStateR\005state\022\030\n\007version\030\004" +
+      " \001(\tR\007version\"\203\001\n\tNotLeader\022\024\n\005topic\030\001 \001" +
+      "(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022" +
+      "\033\n\tleader_id\030\003 \001(\005R\010leaderId\022%\n\016leader_a" +
+      "ddress\030\004 \001(\tR\rleaderAddress*b\n\013BrokerSta" +
+      "te\022\034\n\030BROKER_STATE_UNSPECIFIED\020\000\022\027\n\023BROK" +
+      "ER_STATE_ONLINE\020\001\022\034\n\030BROKER_STATE_UNREAC" +
+      "HABLE\020\0022\203\004\n\014AdminService\022L\n\013CreateTopic\022" +
+      "\035.runnel.v1.CreateTopicRequest\032\036.runnel." +
+      "v1.CreateTopicResponse\022L\n\013DeleteTopic\022\035." +
+      "runnel.v1.DeleteTopicRequest\032\036.runnel.v1" +
+      ".DeleteTopicResponse\022I\n\nListTopics\022\034.run" +
+      "nel.v1.ListTopicsRequest\032\035.runnel.v1.Lis" +
+      "tTopicsResponse\022R\n\rDescribeTopic\022\037.runne" +
+      "l.v1.DescribeTopicRequest\032 .runnel.v1.De" +
+      "scribeTopicResponse\022X\n\017DescribeCluster\022!" +
+      ".runnel.v1.DescribeClusterRequest\032\".runn" +
+      "el.v1.DescribeClusterResponse\022^\n\021Reassig" +
+      "nPartition\022#.runnel.v1.ReassignPartition" +
+      "Request\032$.runnel.v1.ReassignPartitionRes" +
+      "ponseBI\n\rdev.runnel.v1P\001Z6github.com/run" +
+      "nel-broker/runnel/gen/runnel/v1;runnelv1" +
+      "b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -294,7 +295,7 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_Broker_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Broker_descriptor,
-        new java.lang.String[] { "NodeId", "Address", "State", });
+        new java.lang.String[] { "NodeId", "Address", "State", "Version", });
     internal_static_runnel_v1_NotLeader_descriptor =
       getDescriptor().getMessageType(15);
     internal_static_runnel_v1_NotLeader_fieldAccessorTable = new

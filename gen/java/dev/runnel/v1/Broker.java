@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private Broker() {
     address_ = "";
     state_ = 0;
+    version_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -125,6 +126,59 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.runnel.v1.BrokerState.UNRECOGNIZED : result;
   }
 
+  public static final int VERSION_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object version_ = "";
+  /**
+   * <pre>
+   * The Runnel build it runs, as `runnel --version` prints it: the version,
+   * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+   * Each broker records it in the cluster's metadata when it starts; empty for
+   * a broker that has not since it was upgraded to a build that does.
+   * </pre>
+   *
+   * <code>string version = 4 [json_name = "version"];</code>
+   * @return The version.
+   */
+  @java.lang.Override
+  public java.lang.String getVersion() {
+    java.lang.Object ref = version_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      version_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The Runnel build it runs, as `runnel --version` prints it: the version,
+   * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+   * Each broker records it in the cluster's metadata when it starts; empty for
+   * a broker that has not since it was upgraded to a build that does.
+   * </pre>
+   *
+   * <code>string version = 4 [json_name = "version"];</code>
+   * @return The bytes for version.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getVersionBytes() {
+    java.lang.Object ref = version_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      version_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -148,6 +202,9 @@ private static final long serialVersionUID = 0L;
     if (state_ != dev.runnel.v1.BrokerState.BROKER_STATE_UNSPECIFIED.getNumber()) {
       output.writeEnum(3, state_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, version_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -167,6 +224,9 @@ private static final long serialVersionUID = 0L;
     if (state_ != dev.runnel.v1.BrokerState.BROKER_STATE_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(3, state_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, version_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -188,6 +248,8 @@ private static final long serialVersionUID = 0L;
     if (!getAddress()
         .equals(other.getAddress())) return false;
     if (state_ != other.state_) return false;
+    if (!getVersion()
+        .equals(other.getVersion())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -205,6 +267,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getAddress().hashCode();
     hash = (37 * hash) + STATE_FIELD_NUMBER;
     hash = (53 * hash) + state_;
+    hash = (37 * hash) + VERSION_FIELD_NUMBER;
+    hash = (53 * hash) + getVersion().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -343,6 +407,7 @@ private static final long serialVersionUID = 0L;
       nodeId_ = 0;
       address_ = "";
       state_ = 0;
+      version_ = "";
       return this;
     }
 
@@ -385,6 +450,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.state_ = state_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.version_ = version_;
+      }
     }
 
     @java.lang.Override
@@ -409,6 +477,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.state_ != 0) {
         setStateValue(other.getStateValue());
+      }
+      if (!other.getVersion().isEmpty()) {
+        version_ = other.version_;
+        bitField0_ |= 0x00000008;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -451,6 +524,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 34: {
+              version_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -639,6 +717,113 @@ private static final long serialVersionUID = 0L;
     public Builder clearState() {
       bitField0_ = (bitField0_ & ~0x00000004);
       state_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object version_ = "";
+    /**
+     * <pre>
+     * The Runnel build it runs, as `runnel --version` prints it: the version,
+     * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+     * Each broker records it in the cluster's metadata when it starts; empty for
+     * a broker that has not since it was upgraded to a build that does.
+     * </pre>
+     *
+     * <code>string version = 4 [json_name = "version"];</code>
+     * @return The version.
+     */
+    public java.lang.String getVersion() {
+      java.lang.Object ref = version_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        version_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The Runnel build it runs, as `runnel --version` prints it: the version,
+     * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+     * Each broker records it in the cluster's metadata when it starts; empty for
+     * a broker that has not since it was upgraded to a build that does.
+     * </pre>
+     *
+     * <code>string version = 4 [json_name = "version"];</code>
+     * @return The bytes for version.
+     */
+    public com.google.protobuf.ByteString
+        getVersionBytes() {
+      java.lang.Object ref = version_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        version_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The Runnel build it runs, as `runnel --version` prints it: the version,
+     * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+     * Each broker records it in the cluster's metadata when it starts; empty for
+     * a broker that has not since it was upgraded to a build that does.
+     * </pre>
+     *
+     * <code>string version = 4 [json_name = "version"];</code>
+     * @param value The version to set.
+     * @return This builder for chaining.
+     */
+    public Builder setVersion(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      version_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The Runnel build it runs, as `runnel --version` prints it: the version,
+     * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+     * Each broker records it in the cluster's metadata when it starts; empty for
+     * a broker that has not since it was upgraded to a build that does.
+     * </pre>
+     *
+     * <code>string version = 4 [json_name = "version"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearVersion() {
+      version_ = getDefaultInstance().getVersion();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The Runnel build it runs, as `runnel --version` prints it: the version,
+     * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+     * Each broker records it in the cluster's metadata when it starts; empty for
+     * a broker that has not since it was upgraded to a build that does.
+     * </pre>
+     *
+     * <code>string version = 4 [json_name = "version"];</code>
+     * @param value The bytes for version to set.
+     * @return This builder for chaining.
+     */
+    public Builder setVersionBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      version_ = value;
+      bitField0_ |= 0x00000008;
       onChanged();
       return this;
     }

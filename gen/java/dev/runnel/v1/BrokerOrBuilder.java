@@ -46,4 +46,30 @@ public interface BrokerOrBuilder extends
    * @return The state.
    */
   dev.runnel.v1.BrokerState getState();
+
+  /**
+   * <pre>
+   * The Runnel build it runs, as `runnel --version` prints it: the version,
+   * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+   * Each broker records it in the cluster's metadata when it starts; empty for
+   * a broker that has not since it was upgraded to a build that does.
+   * </pre>
+   *
+   * <code>string version = 4 [json_name = "version"];</code>
+   * @return The version.
+   */
+  java.lang.String getVersion();
+  /**
+   * <pre>
+   * The Runnel build it runs, as `runnel --version` prints it: the version,
+   * then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
+   * Each broker records it in the cluster's metadata when it starts; empty for
+   * a broker that has not since it was upgraded to a build that does.
+   * </pre>
+   *
+   * <code>string version = 4 [json_name = "version"];</code>
+   * @return The bytes for version.
+   */
+  com.google.protobuf.ByteString
+      getVersionBytes();
 }
