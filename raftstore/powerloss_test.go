@@ -557,8 +557,10 @@ func TestGroupPowerLoss(t *testing.T) {
 
 // memNet delivers raft messages between the stores of one process.
 type memNet struct {
-	mu     sync.RWMutex
+	mu     sync.RWMutex // held (read) across a send, so that cutting a node waits for its sends
 	stores map[uint64]*Store
+	// cut: the node lost its power; what it still sends goes nowhere.
+	cut map[uint64]bool
 	// sent, if set, sees every message node 1 sends, before it goes.
 	sent func(m raftpb.Message)
 }
@@ -569,6 +571,11 @@ type memTransport struct {
 }
 
 func (t memTransport) Send(group string, msgs []raftpb.Message) {
+	t.net.mu.RLock()
+	defer t.net.mu.RUnlock()
+	if t.net.cut[t.id] {
+		return
+	}
 	for _, m := range msgs {
 		if t.id == 1 && t.net.sent != nil {
 			t.net.sent(m)
@@ -582,10 +589,7 @@ func (t memTransport) Send(group string, msgs []raftpb.Message) {
 		if err := c.Unmarshal(b); err != nil {
 			panic(err)
 		}
-		t.net.mu.RLock()
-		s := t.net.stores[m.To]
-		t.net.mu.RUnlock()
-		if s != nil {
+		if s := t.net.stores[m.To]; s != nil {
 			s.Step(group, c)
 		}
 	}
@@ -660,7 +664,7 @@ var groupPartitionConfig = PartitionConfig{SegmentBytes: 4096, Voters: []uint64{
 func (gt *groupPowerTest) run() {
 	gt.rng = rand.New(rand.NewPCG(gt.seed, gt.seed>>32|1))
 	gt.acked, gt.unknown, gt.granted = map[string]int64{}, map[string]bool{}, map[uint64]uint64{}
-	gt.net = &memNet{stores: map[uint64]*Store{}, sent: gt.sent}
+	gt.net = &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}, sent: gt.sent}
 	for i := range 3 {
 		dir := gt.newDir()
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -874,13 +878,16 @@ func (gt *groupPowerTest) proposeSome(n int) {
 // restartFromImage cuts replica 1's power now and starts it again from
 // what its disk kept; the others go on.
 func (gt *groupPowerTest) restartFromImage() {
+	// NB: cut first, as a power cut would: nothing replica 1 sends after
+	// the image may reach the others or count as told.
+	gt.net.mu.Lock()
+	delete(gt.net.stores, 1)
+	gt.net.cut[1] = true
+	gt.net.mu.Unlock()
 	gt.mu.Lock()
 	c := gt.crashLocked("between operations")
 	gt.armed = false
 	gt.mu.Unlock()
-	gt.net.mu.Lock()
-	delete(gt.net.stores, 1)
-	gt.net.mu.Unlock()
 	if err := gt.stores[0].Close(); err != nil {
 		gt.fatalf("Close replica 1: %v", err)
 	}
@@ -894,6 +901,9 @@ func (gt *groupPowerTest) restartFromImage() {
 	gt.mu.Lock()
 	gt.armed = true
 	gt.mu.Unlock()
+	gt.net.mu.Lock()
+	gt.net.cut[1] = false
+	gt.net.mu.Unlock()
 	gt.startReplica(0, dir, false)
 }
 
