@@ -51,10 +51,10 @@ func TestCLI(t *testing.T) {
 
 	// Errors exit non-zero with the status code and message.
 	for _, tc := range []struct{ command, want string }{
-		{r + " consume nope", "NotFound"},
-		{r + " topic create events --partitions 1", "AlreadyExists"},
-		{r + " topic create 'bad name'", "InvalidArgument"},
-		{r + " consume events --from 99 --partition 1", "OutOfRange"},
+		{r + " consume nope", "Error: NOT_FOUND: "},
+		{r + " topic create events --partitions 1", "Error: ALREADY_EXISTS: "},
+		{r + " topic create 'bad name'", "Error: INVALID_ARGUMENT: "},
+		{r + " consume events --from 99 --partition 1", "Error: OUT_OF_RANGE: "},
 		{r + " consume events --from sometime", "want earliest, latest or an offset"},
 	} {
 		out, err := runShell(t, env, tc.command)

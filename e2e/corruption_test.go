@@ -105,7 +105,7 @@ func TestCorruptionBeforeTheTailIsDataLoss(t *testing.T) {
 	b := startBroker(t, dir)
 	env := append(os.Environ(), "RUNNEL_BROKER="+b.addr)
 	out, err := runShell(t, env, bins.runnel+" consume c --from earliest")
-	if err == nil || !strings.Contains(out, "DataLoss") {
+	if err == nil || !strings.Contains(out, "Error: DATA_LOSS: ") {
 		t.Fatalf("reading over the damage: err=%v\n%s", err, out)
 	}
 	out, err = runShell(t, env, bins.runnel+" consume c --from 2990")
