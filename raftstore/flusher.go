@@ -3,6 +3,7 @@ package raftstore
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
@@ -15,6 +16,7 @@ import (
 type flusher struct {
 	requests chan flushRequest
 	done     chan struct{}
+	metrics  *metrics
 }
 
 type flushRequest struct {
@@ -22,8 +24,8 @@ type flushRequest struct {
 	result chan error
 }
 
-func newFlusher() *flusher {
-	f := &flusher{requests: make(chan flushRequest, 1024), done: make(chan struct{})}
+func newFlusher(m *metrics) *flusher {
+	f := &flusher{requests: make(chan flushRequest, 1024), done: make(chan struct{}), metrics: m}
 	go f.run()
 	return f
 }
@@ -65,6 +67,7 @@ func (f *flusher) syncRound(round []flushRequest) {
 		}
 	}
 	errs := make([]error, len(logs))
+	start := time.Now()
 	if len(logs) == 1 {
 		errs[0] = logs[0].Sync()
 	} else {
@@ -74,6 +77,8 @@ func (f *flusher) syncRound(round []flushRequest) {
 		}
 		wg.Wait()
 	}
+	f.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	f.metrics.syncRoundRequests.Observe(float64(len(round)))
 	for _, r := range round {
 		r.result <- errs[slices.Index(logs, r.log)]
 	}

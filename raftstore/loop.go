@@ -53,7 +53,7 @@ func (p *Partition) run(campaigned bool) {
 
 func (p *Partition) newLoopState() *loopState {
 	l := &loopState{waiting: make(map[uint64]*proposal), byIndex: make(map[uint64]*proposal),
-		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}, lastIndex: p.log.LastIndex()}
+		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}, lastIndex: p.log.LastIndex(), metrics: p.store.metrics}
 	// NB: what opening counted as applied (a data partition's committed
 	// log) has its term; a state machine's log start has none to match.
 	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
@@ -170,6 +170,8 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 
 // loopState is owned by the loop goroutine.
 type loopState struct {
+	metrics *metrics // the store's
+
 	waiting     map[uint64]*proposal // by proposal id, until applied
 	byIndex     map[uint64]*proposal // the waiting proposals appended here, by raft index
 	replaced    int                  // waiting proposals whose entries were replaced
@@ -194,6 +196,12 @@ type loopState struct {
 
 // finish completes a waiting proposal.
 func (l *loopState) finish(prop *proposal, r proposalResult) {
+	if _, waiting := l.waiting[prop.id]; waiting {
+		l.metrics.proposalsInFlight.Add(-1)
+		if r.err == nil {
+			l.metrics.observeCommit(prop)
+		}
+	}
 	delete(l.waiting, prop.id)
 	if prop.index != 0 && l.byIndex[prop.index] == prop {
 		delete(l.byIndex, prop.index)
@@ -225,8 +233,10 @@ func (p *Partition) propose(l *loopState, prop *proposal) {
 		prop.result <- proposalResult{err: err}
 		return
 	}
-	prop.deadline = time.Now().Add(p.store.cfg.ProposalTimeout)
+	prop.proposed = time.Now()
+	prop.deadline = prop.proposed.Add(p.store.cfg.ProposalTimeout)
 	l.waiting[prop.id] = prop
+	l.metrics.proposalsInFlight.Add(1)
 }
 
 // expireProposals fails proposals waiting past their deadline: a leader
@@ -307,6 +317,9 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	}
 	if rd.SoftState != nil {
 		leaderChanged = now.Leader != was.Leader
+		if leaderChanged {
+			l.metrics.leaderChanges.Inc()
+		}
 		leadershipLost = was.Leader == p.store.cfg.NodeID && now.Leader != p.store.cfg.NodeID
 		p.checkInSync(&l.followers, true)
 		p.askReadIndex(l)

@@ -155,7 +155,8 @@ type proposal struct {
 	durability Durability
 	leaderTerm uint64              // SubmitOptions.LeaderTerm
 	result     chan proposalResult // buffered: the loop never blocks on it
-	deadline   time.Time           // set by the loop when it proposes
+	proposed   time.Time           // set by the loop when it proposes
+	deadline   time.Time           // proposed + ProposalTimeout
 	index      uint64              // the raft index of its entry once appended here (0: not yet)
 	// replaced: another entry overwrote its entry here. It may still be
 	// committed (a leader that has it may win an election), until an

@@ -123,6 +123,7 @@ func (c Config) withDefaults() Config {
 type Store struct {
 	cfg     Config
 	flusher *flusher
+	metrics *metrics
 	// segments is shared by every partition's log: the bound on mapped
 	// sealed segments is the store's, not each partition's.
 	segments *segment.Cache
@@ -176,7 +177,8 @@ func Open(cfg Config) (*Store, error) {
 			}
 		}
 	}
-	s := &Store{cfg: cfg, flusher: newFlusher(), segments: segment.NewCache(cfg.OpenSealedSegments), partitions: make(map[string]*Partition),
+	m := newMetrics()
+	s := &Store{cfg: cfg, metrics: m, flusher: newFlusher(m), segments: segment.NewCache(cfg.OpenSealedSegments), partitions: make(map[string]*Partition),
 		stopTicking: make(chan struct{}), tickerDone: make(chan struct{})}
 	go s.tick()
 	return s, nil

@@ -21,6 +21,14 @@ func durability(acks runnelv1.Acks) (raftstore.Durability, error) {
 	return 0, errs.Newf(broker.ErrInvalid, "acks %d is not one of ACKS_ALL (1) or ACKS_LEADER (2)", acks)
 }
 
+// acksLabel names a durability as the API's acks do, for metrics.
+func acksLabel(d raftstore.Durability) string {
+	if d == raftstore.LeaderOnly {
+		return "leader"
+	}
+	return "all"
+}
+
 func produceAcks(acks []broker.Ack) []*runnelv1.ProduceAck {
 	out := make([]*runnelv1.ProduceAck, len(acks))
 	for i, a := range acks {

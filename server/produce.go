@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
@@ -30,8 +31,9 @@ const produceCopies = 2
 
 type produceService struct {
 	runnelv1.UnimplementedProduceServiceServer
-	broker *broker.Broker
-	peers  *peer.Pool
+	broker  *broker.Broker
+	peers   *peer.Pool
+	metrics *edgeMetrics
 	// stopping is done when the server shuts down: streams then stop
 	// taking requests, deliver the acks in flight and end.
 	stopping context.Context
@@ -113,6 +115,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			responses <- func() *runnelv1.ProduceResponse { return produceError(id, nil, err) }
 			continue
 		}
+		taken := time.Now()
 		d, err := durability(req.acks)
 		var pending *broker.PendingProduce
 		if err == nil {
@@ -138,6 +141,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		acked := make(chan *runnelv1.ProduceResponse, 1)
 		go func() {
 			acks, err := pending.Wait(ctx)
+			s.observe(ctx, req, d, taken, acks)
 			held.release()
 			if err != nil {
 				acked <- produceError(id, acks, err)
@@ -151,6 +155,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 
 // forward sends f to the first broker of f.To that takes it.
 func (s *produceService) forward(ctx context.Context, f *broker.Forward) (func(context.Context) (int64, error), error) {
+	s.metrics.forwardedCalls.WithLabelValues("produce").Inc()
 	var errs []error
 	for _, m := range f.To {
 		wait, err := s.peers.Produce(ctx, m, f.Request)
@@ -159,7 +164,31 @@ func (s *produceService) forward(ctx context.Context, f *broker.Forward) (func(c
 		}
 		errs = append(errs, err)
 	}
+	s.metrics.forwardedFailure.WithLabelValues("produce").Inc()
 	return nil, errors.Join(errs...)
+}
+
+// observe counts a request's acks, once, on the broker the producer
+// called: not again where another broker forwarded it.
+func (s *produceService) observe(ctx context.Context, req *produceRequest, d raftstore.Durability, taken time.Time, acks []broker.Ack) {
+	if forwardedCall(ctx) {
+		return
+	}
+	s.metrics.produceAck.WithLabelValues(acksLabel(d)).Observe(time.Since(taken).Seconds())
+	acked := 0
+	for _, a := range acks {
+		acked += a.Count
+	}
+	if acked == 0 {
+		return
+	}
+	bytes := 0
+	for _, r := range req.records {
+		bytes += len(r)
+	}
+	s.metrics.producedRecords.WithLabelValues(req.topic).Add(float64(acked))
+	// NB: a request acked in part counts its share of the bytes.
+	s.metrics.producedBytes.WithLabelValues(req.topic).Add(float64(bytes) * float64(acked) / float64(len(req.records)))
 }
 
 // receive reads the stream's requests on its own goroutine, so that the

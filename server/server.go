@@ -14,8 +14,6 @@ import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -60,6 +58,7 @@ type Server struct {
 	stop     context.CancelFunc
 	produce  *produceService
 	budget   *memoryBudget // bytes held for the streams served
+	metrics  *edgeMetrics
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -149,28 +148,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	registry.MustRegister(metrics)
 	s.budget = newMemoryBudget(cfg.MaxInflightBytes)
-	registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
-			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},
-			func() float64 { return float64(s.budget.held.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_budget_bytes",
-			Help: "The memory budget for streams (--max-inflight-bytes)."},
-			func() float64 { return float64(s.budget.size) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_waiting_streams",
-			Help: "Streams waiting for the memory budget to free."},
-			func() float64 { return float64(s.budget.waiting.Load()) }),
-		buildInfoGauge(buildinfo.Read()),
-	)
+	s.metrics = newEdgeMetrics()
+	registry := s.newRegistry(metrics)
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
 	admin := &adminService{broker: b, peers: fwd}
-	s.produce = &produceService{broker: b, peers: fwd, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
-	subscribe := &subscribeService{broker: b, peers: fwd, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	commit := &commitService{broker: b}
 	s.health = health.NewServer()
 	// NB: the client API on both: forwarded calls come in on the peer
@@ -261,17 +247,6 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)
-}
-
-// buildInfoGauge is runnel_build_info, always 1: its labels say which
-// build runs, as go_build_info does for Go programs, so that a query can
-// join them onto other series.
-func buildInfoGauge(info buildinfo.Info) prometheus.Collector {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "runnel_build_info",
-		Help:        "The build of Runnel running: its version, VCS commit (empty when unknown) and Go version; always 1.",
-		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion}})
-	g.Set(1)
-	return g
 }
 
 // Addr is the client gRPC listener's address (useful with port 0).

@@ -24,8 +24,9 @@ const (
 
 type subscribeService struct {
 	runnelv1.UnimplementedSubscribeServiceServer
-	broker *broker.Broker
-	peers  *peer.Pool
+	broker  *broker.Broker
+	peers   *peer.Pool
+	metrics *edgeMetrics
 	// stopping is done when the server shuts down: following streams end
 	// then rather than holding the shutdown up.
 	stopping context.Context
@@ -193,6 +194,8 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 			return err
 		}
 		if n > 0 {
+			s.metrics.consumedRecords.WithLabelValues(c.reader.Topic()).Add(float64(n))
+			s.metrics.consumedBytes.WithLabelValues(c.reader.Topic()).Add(float64(len(resp)))
 			select {
 			case out <- response{msg: resp, held: held}:
 			case <-ctx.Done():
@@ -217,6 +220,7 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, budget *streamBudget, out chan<- response) error {
 	sub := proto.CloneOf(req)
 	sub.Partitions = []int32{nr.Partition}
+	s.metrics.forwardedCalls.WithLabelValues("subscribe").Inc()
 	var lastErr error = nr
 	for _, m := range nr.Replicas {
 		stream, err := s.peers.Subscribe(ctx, m.PeerAddress, sub)
@@ -251,5 +255,6 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 			}
 		}
 	}
+	s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
 	return lastErr
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/errs"
@@ -552,3 +554,6 @@ func newID() string {
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
 }
+
+// Collectors returns the store's metrics, for the server's registry.
+func (b *Broker) Collectors() []prometheus.Collector { return b.store.Collectors() }

@@ -11,6 +11,7 @@ import (
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/errs"
+	"github.com/runnel-broker/runnel/server/internal/offsets"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 
@@ -231,4 +232,59 @@ func (b *Broker) act(c catalog.Change) {
 			}
 		}
 	}
+}
+
+// LocalPartition is what a replica here knows of its partition, for the
+// broker's metrics.
+type LocalPartition struct {
+	Topic     string
+	Partition int32
+	// Leads: this replica leads the group; Leader is the leader it knows
+	// (0: none) and LeaderEpoch its term.
+	Leads          bool
+	Leader         int32
+	LeaderEpoch    uint64
+	HighWatermark  int64
+	LogStartOffset int64
+	SizeBytes      int64
+	// Replicas is the group's voters; InSync those in sync, known only on
+	// the leader (-1 elsewhere).
+	Replicas, InSync int
+	// Failed: the replica stopped on an error (raftstore.Partition.Err).
+	Failed bool
+}
+
+// LocalPartitions reports every partition replicated here: the topics'
+// and the internal ones.
+func (b *Broker) LocalPartitions() []LocalPartition {
+	type named struct {
+		topic string
+		p     int32
+	}
+	var names []named
+	for _, t := range b.catalog.Topics() {
+		for p := range t.Partitions {
+			names = append(names, named{t.Name, p})
+		}
+	}
+	names = append(names, named{metadataTopic, 0})
+	for i := range int32(offsets.Partitions) {
+		names = append(names, named{offsets.Topic, i})
+	}
+	var out []LocalPartition
+	for _, n := range names {
+		part := b.store.Partition(partitionName(n.topic, n.p))
+		if part == nil {
+			continue
+		}
+		view := part.Leadership()
+		lp := LocalPartition{Topic: n.topic, Partition: n.p, Leader: int32(view.Leader), LeaderEpoch: view.Term,
+			Leads: view.Leader == uint64(b.cfg.NodeID), HighWatermark: part.HighWatermark(), LogStartOffset: part.LogStartOffset(),
+			SizeBytes: part.Size(), Replicas: len(part.Conf().Voters), InSync: -1, Failed: part.Err() != nil}
+		if lp.Leads {
+			lp.InSync = len(part.InSync())
+		}
+		out = append(out, lp)
+	}
+	return out
 }

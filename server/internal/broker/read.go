@@ -33,6 +33,9 @@ func (b *Broker) Reader(ctx context.Context, topic string, p int32) (*Reader, er
 	return &Reader{broker: b, topic: topic, partition: p, part: part}, nil
 }
 
+// Topic returns the topic read.
+func (r *Reader) Topic() string { return r.topic }
+
 // Partition returns the partition number read.
 func (r *Reader) Partition() int32 { return r.partition }
 

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// scrape reads a broker's /metrics: every sample by its series as
+// Prometheus prints it (name, then labels sorted by name).
+func scrape(t *testing.T, b *testBroker) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestMetrics: after a produce and a read, /metrics of a single broker
+// with one topic shows the partition, raft, storage, produce, consume
+// and cluster series docs/metrics.md lists, with the values the calls
+// imply.
+func TestMetrics(t *testing.T) {
+	b := startBroker(t, t.TempDir())
+	b.createTopic("orders", 2, nil)
+	p := int32(1)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: &p, Records: records("a", "bb", "ccc")}))
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: &p, Acks: runnelv1.Acks_ACKS_LEADER, Records: records("d")}))
+	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "orders"})
+	if err != nil || len(got[1]) != 4 {
+		t.Fatalf("read back %v, %v", got, err)
+	}
+	m := scrape(t, b)
+	exactly := map[string]float64{
+		`runnel_partition_high_watermark{partition="1",topic="orders"}`:   4,
+		`runnel_partition_high_watermark{partition="0",topic="orders"}`:   0,
+		`runnel_partition_log_start_offset{partition="1",topic="orders"}`: 0,
+		`runnel_partition_is_leader{partition="1",topic="orders"}`:        1,
+		`runnel_partition_leader{partition="1",topic="orders"}`:           1,
+		`runnel_partition_replicas{partition="1",topic="orders"}`:         1,
+		`runnel_partition_in_sync_replicas{partition="1",topic="orders"}`: 1,
+		`runnel_partition_under_replicated{partition="1",topic="orders"}`: 0,
+		`runnel_under_replicated_partitions`:                              0,
+		`runnel_partitions{role="failed"}`:                                0,
+		`runnel_partitions{role="leaderless"}`:                            0,
+		`runnel_produced_records_total{topic="orders"}`:                   4,
+		`runnel_consumed_records_total{topic="orders"}`:                   4,
+		`runnel_produce_ack_seconds_count{acks="all"}`:                    1,
+		`runnel_produce_ack_seconds_count{acks="leader"}`:                 1,
+		`runnel_controller`:                           1,
+		`runnel_cluster_brokers{state="online"}`:      1,
+		`runnel_cluster_brokers{state="unreachable"}`: 0,
+		`runnel_raft_proposals_in_flight`:             0,
+	}
+	for series, want := range exactly {
+		if v, ok := m[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	atLeast := map[string]float64{
+		`runnel_partition_size_bytes{partition="1",topic="orders"}`:   1,
+		`runnel_partition_leader_epoch{partition="1",topic="orders"}`: 1,
+		// the 2 topic partitions, the metadata and the offsets partitions
+		`runnel_partitions{role="leader"}`:                      4,
+		`runnel_produced_bytes_total{topic="orders"}`:           1,
+		`runnel_consumed_bytes_total{topic="orders"}`:           1,
+		`runnel_storage_fsync_seconds_count`:                    1,
+		`runnel_storage_sync_round_requests_count`:              1,
+		`runnel_raft_commit_seconds_count{durability="quorum"}`: 1,
+		`runnel_raft_commit_seconds_count{durability="leader"}`: 1,
+		`runnel_raft_leader_changes_total`:                      4,
+		`runnel_storage_mapped_sealed_segments`:                 0,
+	}
+	for series, least := range atLeast {
+		if v, ok := m[series]; !ok || v < least {
+			t.Errorf("%s = %v (present %v), want at least %v", series, v, ok, least)
+		}
+	}
+}
+
+// TestDashboardQueriesExist: every metric the Grafana dashboard in
+// deploy/ queries is one a running broker serves, so that a renamed
+// metric cannot leave a panel empty.
+func TestDashboardQueriesExist(t *testing.T) {
+	raw, err := os.ReadFile("../deploy/grafana/runnel.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exprs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "expr" {
+					exprs = append(exprs, s)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	var dash any
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	walk(dash)
+	if len(exprs) < 10 {
+		t.Fatalf("the dashboard has %d queries; it should draw on the broker's series", len(exprs))
+	}
+	b := startBroker(t, t.TempDir())
+	b.createTopic("orders", 1, nil)
+	p := int32(0)
+	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: &p, Records: records("a")}))
+	if _, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for series := range scrape(t, b) {
+		name, _, _ := strings.Cut(series, "{")
+		served[name] = true
+	}
+	// NB: label matchers and grouping clauses name labels, not metrics.
+	labels := regexp.MustCompile(`\{[^}]*\}|\b(?:by|without)\s*\([^)]*\)`)
+	metricName := regexp.MustCompile(`\b((?:runnel|grpc|go|process)_[a-z0-9_]+)`)
+	for _, e := range exprs {
+		for _, m := range metricName.FindAllStringSubmatch(labels.ReplaceAllString(e, " "), -1) {
+			if !served[m[1]] {
+				t.Errorf("the dashboard queries %s (in %q), which /metrics does not serve", m[1], e)
+			}
+		}
+	}
+}
