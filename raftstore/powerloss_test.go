@@ -50,21 +50,7 @@ func TestPartitionPowerLoss(t *testing.T) {
 	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
-	seed, runs := uint64(time.Now().UnixNano()), 16
-	if s := os.Getenv("RUNNEL_POWERLOSS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, runs = n, 1
-	}
-	if s := os.Getenv("RUNNEL_POWERLOSS_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs = n
-	}
+	seed, runs := crashfs.Runs(t, 16)
 	defer fsops.SetObserver(nil)
 	points, inside := 0, 0
 	start := time.Now()
@@ -527,21 +513,7 @@ func TestGroupPowerLoss(t *testing.T) {
 	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
-	seed, runs := uint64(time.Now().UnixNano()), 10
-	if s := os.Getenv("RUNNEL_POWERLOSS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, runs = n, 1
-	}
-	if s := os.Getenv("RUNNEL_POWERLOSS_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs = n
-	}
+	seed, runs := crashfs.Runs(t, 10)
 	defer fsops.SetObserver(nil)
 	points, elections := 0, 0
 	start := time.Now()

@@ -7,11 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,25 +293,13 @@ func TestFollowerForwardsProduceToLeader(t *testing.T) {
 // server has received, from its /metrics.
 func produceMessagesReceived(t *testing.T, b *testBroker) int {
 	t.Helper()
-	resp, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(body)) {
-		if strings.HasPrefix(line, "grpc_server_msg_received_total{") && strings.Contains(line, `grpc_method="Produce"`) {
-			n, err := strconv.Atoi(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]))
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
-			return n
+	n := 0.0
+	for series, v := range scrape(t, b) {
+		if strings.HasPrefix(series, "grpc_server_msg_received_total{") && strings.Contains(series, `grpc_method="Produce"`) {
+			n += v
 		}
 	}
-	return 0
+	return int(n)
 }
 
 // TestShutdownDeliversAcksInFlight stops the leader of a replicated

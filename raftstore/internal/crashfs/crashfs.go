@@ -31,8 +31,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
 )
@@ -431,6 +433,30 @@ func Write(t testing.TB, dir string, img Image) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Runs returns the seed of a power-loss test's first run and how many runs
+// to make: a seed from the clock and defaultRuns, unless
+// RUNNEL_POWERLOSS_SEED replays one seed (one run) or RUNNEL_POWERLOSS_RUNS
+// sets the count. Run r uses seed+r.
+func Runs(t testing.TB, defaultRuns int) (seed uint64, runs int) {
+	t.Helper()
+	seed, runs = uint64(time.Now().UnixNano()), defaultRuns
+	if s := os.Getenv("RUNNEL_POWERLOSS_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("RUNNEL_POWERLOSS_SEED: %v", err)
+		}
+		seed, runs = n, 1
+	}
+	if s := os.Getenv("RUNNEL_POWERLOSS_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("RUNNEL_POWERLOSS_RUNS: %v", err)
+		}
+		runs = n
+	}
+	return seed, runs
 }
 
 // MemTempDir is a temporary directory in memory when the machine has one:

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -33,21 +32,7 @@ func TestPowerLoss(t *testing.T) {
 	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
-	seed, runs := uint64(time.Now().UnixNano()), 20
-	if s := os.Getenv("RUNNEL_POWERLOSS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, runs = n, 1
-	}
-	if s := os.Getenv("RUNNEL_POWERLOSS_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs = n
-	}
+	seed, runs := crashfs.Runs(t, 20)
 	defer fsops.SetObserver(nil)
 	points := 0
 	for r := range runs {
