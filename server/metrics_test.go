@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -158,5 +161,57 @@ func TestDashboardQueriesExist(t *testing.T) {
 				t.Errorf("the dashboard queries %s (in %q), which /metrics does not serve", m[1], e)
 			}
 		}
+	}
+}
+
+// TestClusterMetrics: in three brokers, the controller counts three online,
+// each partition has one leader reporting it in sync, the others follow,
+// and a produce through a follower counts as forwarded there and as
+// produced once, where the producer called.
+func TestClusterMetrics(t *testing.T) {
+	brokers := startCluster(t, 3)
+	if _, err := brokers[0].client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "m", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var leader int32
+	eventually(t, "a leader for m", func() error {
+		if leader = describe(t, brokers[0], "m").Partitions[0].Leader; leader == 0 {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	follower := brokers[leader%3]
+	p := int32(0)
+	mustAck(t, follower.produce(&runnelv1.ProduceRequest{Topic: "m", Partition: &p, Records: records("x", "y")}))
+	eventually(t, "every replica at the high watermark and three brokers online", func() error {
+		controllers, online := 0, 0.0
+		for _, b := range brokers {
+			m := scrape(t, b)
+			if hw := m[`runnel_partition_high_watermark{partition="0",topic="m"}`]; hw != 2 {
+				return fmt.Errorf("broker %d: high watermark %v", b.cfg.NodeID, hw)
+			}
+			if m[`runnel_controller`] == 1 {
+				controllers++
+				online = m[`runnel_cluster_brokers{state="online"}`]
+			}
+			isLeader := m[`runnel_partition_is_leader{partition="0",topic="m"}`] == 1
+			if isLeader != (b.cfg.NodeID == leader) {
+				return fmt.Errorf("broker %d: is_leader %v, the leader is %d", b.cfg.NodeID, isLeader, leader)
+			}
+			if isLeader && m[`runnel_partition_in_sync_replicas{partition="0",topic="m"}`] != 3 {
+				return fmt.Errorf("broker %d: in sync %v", b.cfg.NodeID, m[`runnel_partition_in_sync_replicas{partition="0",topic="m"}`])
+			}
+		}
+		if controllers != 1 || online != 3 {
+			return fmt.Errorf("%d controllers, %v brokers online", controllers, online)
+		}
+		return nil
+	})
+	produced := 0.0
+	for _, b := range brokers {
+		produced += scrape(t, b)[`runnel_produced_records_total{topic="m"}`]
+	}
+	if fm := scrape(t, follower); produced != 2 || fm[`runnel_forwarded_calls_total{call="produce"}`] != 1 || fm[`runnel_produced_records_total{topic="m"}`] != 2 {
+		t.Fatalf("produced %v across the cluster (want 2, counted once), the follower forwarded %v (want 1)", produced, fm[`runnel_forwarded_calls_total{call="produce"}`])
 	}
 }
