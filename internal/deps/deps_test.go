@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"server/internal/errs":        {},
 	"server/internal/partitioner": {},
 	"server/internal/records":     {},
+	"server/internal/controller":  {},
 	"server/internal/catalog":     {"server/internal/errs", "gen/runnel/meta/v1"},
 	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
 	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/errs", "server/internal/offsets",
@@ -55,7 +56,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "server/internal/broker", "server/internal/catalog",
 	"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "server/internal/errs",
-	"internal/buildinfo"}
+	"server/internal/controller", "internal/buildinfo"}
 
 type listed struct {
 	ImportPath string
