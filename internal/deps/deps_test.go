@@ -33,8 +33,9 @@ var allowed = map[string][]string{
 	"server/internal/controller":  {},
 	"server/internal/catalog":     {"server/internal/errs", "gen/runnel/meta/v1"},
 	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
-	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/errs", "server/internal/offsets",
-		"server/internal/partitioner", "server/internal/records", "internal/buildinfo", "gen/runnel/meta/v1"},
+	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/controller", "server/internal/errs",
+		"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "internal/buildinfo",
+		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
