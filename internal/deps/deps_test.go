@@ -59,6 +59,11 @@ var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/inter
 	"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "server/internal/errs",
 	"server/internal/controller", "internal/buildinfo"}
 
+// noRaft are the packages that must not depend on raft either: the
+// controller plans from plain ids and states, so that its decisions are
+// pure functions, tested from data files.
+var noRaft = []string{"server/internal/controller"}
+
 type listed struct {
 	ImportPath string
 	Imports    []string
@@ -99,6 +104,14 @@ func TestImportRules(t *testing.T) {
 			dep, internal := strings.CutPrefix(imp, module)
 			if internal && !slices.Contains(rules, dep) {
 				t.Errorf("%s imports %s, which the rules do not allow (imports go down: see docs/architecture.md)", name, dep)
+			}
+		}
+		if slices.Contains(noRaft, name) {
+			for _, dep := range p.Deps {
+				if dep == "go.etcd.io/raft/v3" || strings.HasPrefix(dep, "go.etcd.io/raft/v3/") {
+					t.Errorf("%s depends on %s: it plans from plain ids and states", name, dep)
+					break
+				}
 			}
 		}
 		if slices.Contains(noRPC, name) {
