@@ -30,10 +30,12 @@ var allowed = map[string][]string{
 	"server/internal/errs":        {},
 	"server/internal/partitioner": {},
 	"server/internal/records":     {},
+	"server/internal/controller":  {},
 	"server/internal/catalog":     {"server/internal/errs", "gen/runnel/meta/v1"},
 	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
-	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/errs", "server/internal/offsets",
-		"server/internal/partitioner", "server/internal/records", "internal/buildinfo", "gen/runnel/meta/v1"},
+	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/controller", "server/internal/errs",
+		"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "internal/buildinfo",
+		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
@@ -55,7 +57,12 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "server/internal/broker", "server/internal/catalog",
 	"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "server/internal/errs",
-	"internal/buildinfo"}
+	"server/internal/controller", "internal/buildinfo"}
+
+// noRaft are the packages that must not depend on raft either: the
+// controller plans from plain ids and states, so that its decisions are
+// pure functions, tested from data files.
+var noRaft = []string{"server/internal/controller"}
 
 type listed struct {
 	ImportPath string
@@ -97,6 +104,14 @@ func TestImportRules(t *testing.T) {
 			dep, internal := strings.CutPrefix(imp, module)
 			if internal && !slices.Contains(rules, dep) {
 				t.Errorf("%s imports %s, which the rules do not allow (imports go down: see docs/architecture.md)", name, dep)
+			}
+		}
+		if slices.Contains(noRaft, name) {
+			for _, dep := range p.Deps {
+				if dep == "go.etcd.io/raft/v3" || strings.HasPrefix(dep, "go.etcd.io/raft/v3/") {
+					t.Errorf("%s depends on %s: it plans from plain ids and states", name, dep)
+					break
+				}
 			}
 		}
 		if slices.Contains(noRPC, name) {

@@ -10,11 +10,10 @@ import (
 	"slices"
 	"time"
 
-	"go.etcd.io/raft/v3/raftpb"
-
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/controller"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
@@ -145,7 +144,8 @@ func (b *Broker) addPeer(id int32, address string) {
 // addLearners runs until done: the groups every broker replicates (the
 // metadata and consumer offsets), when this broker leads them, take each
 // broker that joined as a learner, which copies the log without counting
-// towards the quorum (KRaft's observers).
+// towards the quorum (KRaft's observers), one at a time, as
+// controller.AddJoined plans.
 func (b *Broker) addLearners(done <-chan struct{}) {
 	ticker := time.NewTicker(reassignInterval)
 	defer ticker.Stop()
@@ -155,18 +155,10 @@ func (b *Broker) addLearners(done <-chan struct{}) {
 			return
 		case <-ticker.C:
 		}
-		groups := append([]*raftstore.Partition{b.meta}, b.offsetParts[:]...)
-		for _, part := range groups {
-			if part.Leader() != uint64(b.cfg.NodeID) || !part.Joinable() {
-				continue
-			}
-			cs := part.Conf()
-			for _, m := range b.Members() {
-				id := uint64(m.NodeID)
-				if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.Learners, id) && !slices.Contains(cs.VotersOutgoing, id) {
-					part.ChangeConf(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id}}})
-					break // one change at a time
-				}
+		members := b.memberIDs()
+		for _, part := range append([]*raftstore.Partition{b.meta}, b.offsetParts[:]...) {
+			if part.Leader() == uint64(b.cfg.NodeID) {
+				applyStep(part, controller.AddJoined(b.groupState(part), members))
 			}
 		}
 	}
@@ -188,49 +180,19 @@ func (b *Broker) allVoters() []uint64 {
 // so that the first election of a new cluster is not a contest.
 func (b *Broker) campaignsFirst() bool { return b.allVoters()[0] == uint64(b.cfg.NodeID) }
 
-// place assigns the replicas of a new topic's partitions, Kafka style:
-// partition p's replicas are rf consecutive brokers (in id order) from a
-// start plus p, so that replicas and preferred leaders (the first
-// replica) spread evenly over the brokers. The start is the broker that
-// is the preferred leader of the fewest partitions so far (ties: the one
-// with the fewest replicas, then at random), so that topics created one
-// after another spread too.
-func (b *Broker) place(partitions, rf int32) [][]int32 {
-	members := b.Members()
-	n := len(members)
-	leads, holds := map[int32]int{}, map[int32]int{}
+// place assigns the replicas of a new topic's partitions over brokers
+// (the cluster's, by id), spreading them and their preferred leaders over
+// the brokers and over the topics in the catalog (controller.Place). It
+// returns controller.ErrReplicationFactor if rf is not 1 to the number
+// of brokers.
+func (b *Broker) place(brokers []int32, partitions, rf int32) ([][]int32, error) {
+	var existing [][]int32
 	for _, t := range b.catalog.Topics() {
 		for p := range t.Partitions {
-			replicas := t.Replicas(p)
-			leads[replicas[0]]++
-			for _, id := range replicas {
-				holds[id]++
-			}
+			existing = append(existing, t.Replicas(p))
 		}
 	}
-	start, ties := 0, 0
-	for i, m := range members {
-		best := members[start].NodeID
-		switch {
-		case i == 0:
-			ties = 1
-		case leads[m.NodeID] < leads[best] || leads[m.NodeID] == leads[best] && holds[m.NodeID] < holds[best]:
-			start, ties = i, 1
-		case leads[m.NodeID] == leads[best] && holds[m.NodeID] == holds[best]:
-			// NB: reservoir sampling: each tied broker equally likely.
-			ties++
-			if rand.IntN(ties) == 0 {
-				start = i
-			}
-		}
-	}
-	out := make([][]int32, partitions)
-	for p := range out {
-		for i := range int(rf) {
-			out[p] = append(out[p], members[(start+p+i)%n].NodeID)
-		}
-	}
-	return out
+	return controller.Place(brokers, existing, partitions, rf, rand.IntN)
 }
 
 // Transport carries raft messages between this broker and the others:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/runnel-broker/runnel/server/internal/controller"
 )
 
 // leaderBalanceInterval is how often a broker hands the partitions it
@@ -15,7 +17,7 @@ const leaderBalanceInterval = 5 * time.Second
 // partition this broker leads goes back to its preferred leader (its
 // first replica) if that one is caught up (answering, with every
 // committed entry), so that leaders stay spread as placement planned
-// after failovers.
+// after failovers. controller.BalanceLeaders decides which.
 func (b *Broker) balanceLeaders(done <-chan struct{}) {
 	ticker := time.NewTicker(leaderBalanceInterval)
 	defer ticker.Stop()
@@ -25,19 +27,21 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 			return
 		case <-ticker.C:
 		}
+		var led []controller.Led
 		for _, t := range b.catalog.Topics() {
 			for p := range t.Partitions {
-				if _, moving := t.Targets[p]; moving {
-					continue // the reassignment places the leader
-				}
 				part := b.store.Partition(partitionName(t.Name, p))
-				preferred := uint64(t.Assignments[p][0])
-				if part == nil || part.Leader() != uint64(b.cfg.NodeID) || preferred == uint64(b.cfg.NodeID) {
+				if part == nil || part.Leader() != uint64(b.cfg.NodeID) {
 					continue
 				}
-				if slices.Contains(part.CaughtUp(), preferred) {
-					part.TransferLeadership(preferred)
-				}
+				_, moving := t.Targets[p]
+				led = append(led, controller.Led{Partition: part.Name(), Preferred: t.Assignments[p][0], Moving: moving,
+					CaughtUp: nodeIDs(part.CaughtUp())})
+			}
+		}
+		for _, tr := range controller.BalanceLeaders(b.cfg.NodeID, led) {
+			if part := b.store.Partition(tr.Partition); part != nil {
+				part.TransferLeadership(uint64(tr.To))
 			}
 		}
 	}

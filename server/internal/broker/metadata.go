@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/controller"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 	"github.com/runnel-broker/runnel/server/internal/records"
@@ -33,13 +35,17 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if partitions < 1 || partitions > maxPartitions {
 		return nil, errs.Newf(ErrInvalid, "partitions is %d: a topic has 1 to %d partitions", partitions, maxPartitions)
 	}
-	brokers := int32(len(b.Members()))
+	members := b.memberIDs()
+	brokers := int32(len(members))
 	if replicationFactor == 0 {
 		replicationFactor = min(brokers, defaultReplicationFactor)
 	}
-	if replicationFactor < 1 || replicationFactor > brokers {
+	assignments, err := b.place(members, partitions, replicationFactor)
+	if errors.Is(err, controller.ErrReplicationFactor) {
 		return nil, errs.Newf(ErrInvalid, "replication factor %d: the cluster has %d broker(s), so use 1 to %d",
 			replicationFactor, brokers, brokers)
+	} else if err != nil {
+		return nil, err
 	}
 	if err := catalog.ValidateConfig(config); err != nil {
 		return nil, err
@@ -54,7 +60,7 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 		ReplicationFactor: replicationFactor,
 		Config:            config,
 	}
-	for _, replicas := range b.place(partitions, replicationFactor) {
+	for _, replicas := range assignments {
 		tc.Assignments = append(tc.Assignments, &metav1.PartitionAssignment{Replicas: replicas})
 	}
 	rec := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: tc}}

@@ -6,22 +6,22 @@ import (
 	"slices"
 	"time"
 
-	"go.etcd.io/raft/v3/raftpb"
-
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
+	"github.com/runnel-broker/runnel/server/internal/controller"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
 // Moving a partition's replicas, Kafka's partition reassignment carried
 // out by raft: ReassignPartition records the target in the metadata log;
 // the brokers being added open the partition as joining replicas; the
-// partition's leader then adds them as learners, waits until they have
-// caught up, promotes them and removes the replicas not wanted in one
-// joint configuration change (handing its leadership to a wanted replica
-// first if it is not one), and records the reassignment done, upon which
-// the removed brokers delete their copies. Producers and consumers go on
+// partition's leader then takes the steps server/internal/controller
+// plans (adds them as learners, waits until they have caught up,
+// promotes them and removes the replicas not wanted in one joint
+// configuration change, handing its leadership to a wanted replica first
+// if it is not one), and records the reassignment done, upon which the
+// removed brokers delete their copies. Producers and consumers go on
 // throughout: only a leadership change, if any, asks them to retry.
 
 // reassignInterval is how often a partition's leader moves a reassignment
@@ -91,71 +91,17 @@ func (b *Broker) reassignPartitions(done <-chan struct{}) {
 }
 
 // reassignStep takes the next step of moving part, which this broker
-// leads, to target. Each step is one raft configuration change (raft
-// takes one at a time), seen applied on a later call.
+// leads, to target, as the controller plans it (controller.Reassign).
+// Each step is one raft configuration change (raft takes one at a time)
+// or a leadership transfer, seen applied on a later call; the last
+// records the move done.
 func (b *Broker) reassignStep(t *catalog.Topic, p int32, target []int32, part *raftstore.Partition) error {
-	if !part.Joinable() {
-		return fmt.Errorf("partition %s was created by an older version whose log does not hold its voters: it cannot take new replicas", part.Name())
+	step, err := controller.Reassign(b.groupState(part), target)
+	if err != nil {
+		return fmt.Errorf("partition %s: %w", part.Name(), err)
 	}
-	cs := part.Conf()
-	if len(cs.VotersOutgoing) > 0 {
-		return nil // joint: raft leaves it by itself
-	}
-	wanted := func(id uint64) bool { return slices.Contains(target, int32(id)) }
-	var changes []raftpb.ConfChangeSingle
-	change := func(typ raftpb.ConfChangeType, id uint64) {
-		changes = append(changes, raftpb.ConfChangeSingle{Type: typ, NodeID: id})
-	}
-	// Add the new replicas as learners: they copy the log without
-	// counting towards the quorum.
-	for _, id := range target {
-		if !slices.Contains(cs.Voters, uint64(id)) && !slices.Contains(cs.Learners, uint64(id)) {
-			change(raftpb.ConfChangeAddLearnerNode, uint64(id))
-		}
-	}
-	// Learners of an earlier target that a new one replaced go.
-	for _, id := range cs.Learners {
-		if !wanted(id) {
-			change(raftpb.ConfChangeRemoveNode, id)
-		}
-	}
-	if len(changes) > 0 {
-		part.ChangeConf(raftpb.ConfChangeV2{Changes: changes})
-		return nil
-	}
-	caughtUp := part.CaughtUp()
-	for _, id := range cs.Learners {
-		if !slices.Contains(caughtUp, id) {
-			return nil // still copying
-		}
-	}
-	for _, id := range cs.Learners {
-		change(raftpb.ConfChangeAddNode, id)
-	}
-	self := uint64(b.cfg.NodeID)
-	if !wanted(self) {
-		// Promote first, then hand the leadership to a wanted replica,
-		// which removes this one: a leader removing itself would leave
-		// the group leaderless for an election timeout.
-		if len(changes) > 0 {
-			part.ChangeConf(raftpb.ConfChangeV2{Changes: changes})
-			return nil
-		}
-		for _, id := range target {
-			if slices.Contains(caughtUp, uint64(id)) {
-				part.TransferLeadership(uint64(id))
-				return nil
-			}
-		}
-		return nil
-	}
-	for _, id := range cs.Voters {
-		if !wanted(id) {
-			change(raftpb.ConfChangeRemoveNode, id)
-		}
-	}
-	if len(changes) > 0 {
-		part.ChangeConf(raftpb.ConfChangeV2{Changes: changes})
+	if step.Action != controller.Finish {
+		applyStep(part, step)
 		return nil
 	}
 	// The group's voters are the target: record the move done.
