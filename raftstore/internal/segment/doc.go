@@ -186,6 +186,23 @@
 // writeback delay behind) to its end. Reads that meet a bad frame in older
 // data return ErrCorrupt.
 //
+// # Golden files
+//
+// testdata/*.golden pin the formats above byte for byte: a batch header,
+// a frame, a small log (a sealed segment's log and both its indexes, the
+// active segment's log and the synced file, as a clean Close leaves them),
+// a synced file and a boundary file. TestGolden* write each from fixed
+// inputs and compare it with its golden file, then read the golden file
+// back and check the values decoded. A failure there means the format
+// changed: old directories would no longer read as they did. A deliberate
+// change (a new batch magic, say) regenerates them with
+//
+//	go test -run Golden -update ./raftstore/internal/segment/
+//
+// and the diff of testdata/ shows the change in review. The files beside
+// the log (raft.state, markers, identities) are pinned the same way in
+// raftstore and server/internal/broker.
+//
 // # Concurrency
 //
 // A Log has one writer (Append, DeleteBefore, SetBoundary, Close; Sync may
