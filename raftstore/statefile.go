@@ -63,8 +63,8 @@ func readState(dir string) (st persistentState, ok bool, err error) {
 	return st, err == nil, err
 }
 
-// decodeState decodes a state file's content; a malformed one is
-// ErrCorrupt.
+// decodeState decodes a state file's content; a malformed one, down to
+// the protobuf inside a right checksum, is ErrCorrupt.
 func decodeState(b []byte) (st persistentState, err error) {
 	if len(b) < 12 || [4]byte(b[:4]) != stateMagic {
 		return st, fmt.Errorf("%s: bad header: %w", stateFileName, ErrCorrupt)
@@ -92,10 +92,10 @@ func decodeState(b []byte) (st persistentState, err error) {
 		st.confIndex = binary.BigEndian.Uint64(ci)
 	}
 	if err := st.hard.Unmarshal(hs); err != nil {
-		return st, fmt.Errorf("%s: hard state: %w", stateFileName, err)
+		return st, fmt.Errorf("%s: hard state: %w: %w", stateFileName, err, ErrCorrupt)
 	}
 	if err := st.conf.Unmarshal(cs); err != nil {
-		return st, fmt.Errorf("%s: conf state: %w", stateFileName, err)
+		return st, fmt.Errorf("%s: conf state: %w: %w", stateFileName, err, ErrCorrupt)
 	}
 	return st, nil
 }
