@@ -77,6 +77,9 @@ func FuzzProduceRequest(f *testing.F) {
 	f.Add(append(rawRequest("\xff", 3, 1), rawRequest("t", 3, 0)...), uint16(2))
 	// Fields of other wire types under known numbers, an unknown field.
 	f.Add(append(rawRequest("t", 4, 1), 0x15, 1, 2, 3, 4, 0x21, 1, 2, 3, 4, 5, 6, 7, 8, 0xfa, 0x01, 0x01, 0x00), uint16(9))
+	// An unknown group (wire types 3 and 4) holding a field 4 of its own,
+	// then the correlation_id: protobuf skips the group whole.
+	f.Add(append(rawRequest("t", 0, 1), 0x3b, 0x20, 0x07, 0x3c, 0x20, 0x05), uint16(4))
 	f.Add([]byte{0x1a, 0x64}, uint16(1))
 	const maxRecords, maxBytes = 4, 1 << 10
 	c := newServerCodec(requestLimits{bytes: maxBytes, records: maxRecords})
