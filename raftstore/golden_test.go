@@ -2,7 +2,9 @@ package raftstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"flag"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,5 +119,27 @@ func TestGoldenPartitionMarkers(t *testing.T) {
 	defer rp.Close()
 	if !rp.rejoining {
 		t.Fatal("a partition with the golden rejoining marker is not rejoining")
+	}
+}
+
+// TestGoldenStateFileWithoutConfIndex reads a state file as brokers wrote
+// it before the conf index (the same layout, ending after the ConfState):
+// it must read with a conf index of 0. The golden file is what
+// encodeState writes less the conf index chunk, checksummed again.
+func TestGoldenStateFileWithoutConfIndex(t *testing.T) {
+	st := goldenState()
+	st.confIndex = 0
+	b, err := encodeState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[:len(b)-12]
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
+	b = checkGolden(t, "raft_state_without_conf_index.golden", b)
+	rdir := t.TempDir()
+	mustWrite(t, filepath.Join(rdir, stateFileName), b)
+	got, ok, err := readState(rdir)
+	if err != nil || !ok || !statesEqual(got, st) {
+		t.Fatalf("read %+v (found %v, %v), want %+v", got, ok, err, st)
 	}
 }
