@@ -199,9 +199,14 @@
 //
 //	go test -run Golden -update ./raftstore/internal/segment/
 //
-// and the diff of testdata/ shows the change in review. The files beside
-// the log (raft.state, markers, identities) are pinned the same way in
-// raftstore and server/internal/broker.
+// and the diff of testdata/ shows the change in review; a reader of the
+// old format that must keep working keeps its old golden file. The files
+// beside the log are pinned the same way, and updated with the same
+// command in their package: raft.state (and one without its conf index,
+// as older brokers wrote it), incarnation and rejoining in raftstore;
+// cluster.id and the data directory's rejoining in server/internal/broker.
+// (The flag is defined in those three packages only: name them rather
+// than ./... when updating.)
 //
 // # Concurrency
 //
