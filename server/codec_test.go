@@ -92,11 +92,11 @@ func FuzzProduceRequest(f *testing.F) {
 			t.Fatalf("accepted %d bytes, %d records, over the limits", len(data), len(r.records))
 		}
 		facts := readWireFacts(data)
-		if facts.badTopic && r.err == nil && len(data) <= maxBytes {
-			t.Fatalf("accepted a topic that is not UTF-8: %q", r.topic)
-		}
 		var u produceRequest // no record limit
 		perr := u.parse(bytes.Clone(data), 0)
+		if facts.badTopic && perr == nil {
+			t.Fatalf("accepted a topic that is not UTF-8: %q", u.topic)
+		}
 		if facts.int32Overflow && perr == nil {
 			t.Fatalf("accepted partition %v, acks %d: a varint out of the int32 range", u.partition, u.acks)
 		}
