@@ -108,12 +108,19 @@ test-ts: build node_modules/.installed ## The TypeScript SDK and example against
 test-java: build ## The Java SDK and example against a broker process (Maven, JUnit)
 	cd sdk/java && RUNNEL_BIN=$(abspath $(RUNNEL)) $(MVN) test
 
+# Each fuzz target's run; not part of test (fuzzing is open-ended), and
+# one target at a time, as go test -fuzz takes one. Targets are found by
+# their declaration in committed files, so that a new one is fuzzed
+# without being listed here.
+FUZZTIME ?= 20s
+
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for 30s
-	$(GO) test -run=^$$ -fuzz=FuzzDecodeBatchHeader -fuzztime=30s ./raftstore/internal/segment/
-	$(GO) test -run=^$$ -fuzz=FuzzRecover -fuzztime=30s ./raftstore/internal/segment/
-	$(GO) test -run=^$$ -fuzz=FuzzDecode -fuzztime=30s ./server/internal/records/
-	$(GO) test -run=^$$ -fuzz=FuzzInbound -fuzztime=30s ./raftstore/
+fuzz: ## Run every fuzz target (each func Fuzz* in a _test.go) for FUZZTIME (default 20s), one after another
+	@git grep -n '^func Fuzz' -- '*_test.go' | while IFS=: read -r file _ decl; do \
+		name=$${decl#func }; name=$${name%%(*}; \
+		echo "fuzz $$name ./$$(dirname $$file)/ for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$file)/ || exit 1; \
+	done
 
 .PHONY: bench
 bench: ## Go benchmarks of the storage paths

@@ -59,38 +59,45 @@ func readState(dir string) (st persistentState, ok bool, err error) {
 	if err != nil {
 		return st, false, err
 	}
+	st, err = decodeState(b)
+	return st, err == nil, err
+}
+
+// decodeState decodes a state file's content; a malformed one, down to
+// the protobuf inside a right checksum, is ErrCorrupt.
+func decodeState(b []byte) (st persistentState, err error) {
 	if len(b) < 12 || [4]byte(b[:4]) != stateMagic {
-		return st, false, fmt.Errorf("%s: bad header: %w", stateFileName, ErrCorrupt)
+		return st, fmt.Errorf("%s: bad header: %w", stateFileName, ErrCorrupt)
 	}
 	if crc32.Checksum(b[8:], castagnoli) != binary.BigEndian.Uint32(b[4:8]) {
-		return st, false, fmt.Errorf("%s: checksum mismatch: %w", stateFileName, ErrCorrupt)
+		return st, fmt.Errorf("%s: checksum mismatch: %w", stateFileName, ErrCorrupt)
 	}
 	rest := b[8:]
 	hs, rest, err := readChunk(rest)
 	if err != nil {
-		return st, false, err
+		return st, err
 	}
 	cs, rest, err := readChunk(rest)
 	if err != nil {
-		return st, false, err
+		return st, err
 	}
 	if len(rest) > 0 {
 		ci, _, err := readChunk(rest)
 		if err != nil {
-			return st, false, err
+			return st, err
 		}
 		if len(ci) != 8 {
-			return st, false, fmt.Errorf("%s: conf index of %d bytes: %w", stateFileName, len(ci), ErrCorrupt)
+			return st, fmt.Errorf("%s: conf index of %d bytes: %w", stateFileName, len(ci), ErrCorrupt)
 		}
 		st.confIndex = binary.BigEndian.Uint64(ci)
 	}
 	if err := st.hard.Unmarshal(hs); err != nil {
-		return st, false, fmt.Errorf("%s: hard state: %w", stateFileName, err)
+		return st, fmt.Errorf("%s: hard state: %w: %w", stateFileName, err, ErrCorrupt)
 	}
 	if err := st.conf.Unmarshal(cs); err != nil {
-		return st, false, fmt.Errorf("%s: conf state: %w", stateFileName, err)
+		return st, fmt.Errorf("%s: conf state: %w: %w", stateFileName, err, ErrCorrupt)
 	}
-	return st, true, nil
+	return st, nil
 }
 
 func readChunk(b []byte) (chunk, rest []byte, err error) {
@@ -106,13 +113,22 @@ func readChunk(b []byte) (chunk, rest []byte, err error) {
 
 // writeState replaces dir's state file atomically and durably.
 func writeState(dir string, st persistentState) error {
-	hs, err := st.hard.Marshal()
+	b, err := encodeState(st)
 	if err != nil {
 		return err
 	}
+	return WriteFile(dir, stateFileName, b)
+}
+
+// encodeState returns the content of the state file holding st.
+func encodeState(st persistentState) ([]byte, error) {
+	hs, err := st.hard.Marshal()
+	if err != nil {
+		return nil, err
+	}
 	cs, err := st.conf.Marshal()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := make([]byte, 8, 28+len(hs)+len(cs))
 	copy(b, stateMagic[:])
@@ -123,5 +139,5 @@ func writeState(dir string, st persistentState) error {
 	b = binary.BigEndian.AppendUint32(b, 8)
 	b = binary.BigEndian.AppendUint64(b, st.confIndex)
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
-	return WriteFile(dir, stateFileName, b)
+	return b, nil
 }

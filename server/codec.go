@@ -118,12 +118,19 @@ func scanCorrelationID(data mem.BufferSlice) uint64 {
 	r := data.Reader()
 	defer r.Close()
 	var id uint64
+	// NB: the fields of a group (an unknown field of wire type StartGroup,
+	// which protobuf skips whole) are not the request's: a 4 in one is
+	// not its correlation_id.
+	depth := 0
 	for {
 		tag, err := binary.ReadUvarint(r)
 		if err != nil {
 			return id
 		}
 		num, typ := protowire.DecodeTag(tag)
+		if num < protowire.MinValidNumber {
+			return id
+		}
 		var skip uint64
 		switch typ {
 		case protowire.VarintType:
@@ -131,9 +138,18 @@ func scanCorrelationID(data mem.BufferSlice) uint64 {
 			if err != nil {
 				return id
 			}
-			if num == 4 {
+			if num == 4 && depth == 0 {
 				id = v
 			}
+			continue
+		case protowire.StartGroupType:
+			depth++
+			continue
+		case protowire.EndGroupType:
+			if depth == 0 {
+				return id
+			}
+			depth--
 			continue
 		case protowire.BytesType:
 			if skip, err = binary.ReadUvarint(r); err != nil {

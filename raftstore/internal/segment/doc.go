@@ -186,6 +186,28 @@
 // writeback delay behind) to its end. Reads that meet a bad frame in older
 // data return ErrCorrupt.
 //
+// # Golden files
+//
+// testdata/*.golden pin the formats above byte for byte: a batch header,
+// a frame, a small log (a sealed segment's log and both its indexes, the
+// active segment's log and the synced file, as a clean Close leaves them),
+// a synced file and a boundary file. TestGolden* write each from fixed
+// inputs and compare it with its golden file, then read the golden file
+// back and check the values decoded. A failure there means the format
+// changed: old directories would no longer read as they did. A deliberate
+// change (a new batch magic, say) regenerates them with
+//
+//	go test -run Golden -update ./raftstore/internal/segment/
+//
+// and the diff of testdata/ shows the change in review; a reader of the
+// old format that must keep working keeps its old golden file. The files
+// beside the log are pinned the same way, and updated with the same
+// command in their package: raft.state (and one without its conf index,
+// as older brokers wrote it), incarnation and rejoining in raftstore;
+// cluster.id and the data directory's rejoining in server/internal/broker.
+// (The flag is defined in those three packages only: name them rather
+// than ./... when updating.)
+//
 // # Concurrency
 //
 // A Log has one writer (Append, DeleteBefore, SetBoundary, Close; Sync may

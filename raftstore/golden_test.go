@@ -1,0 +1,145 @@
+package raftstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// update rewrites testdata/*.golden from the code instead of checking the
+// code against them: go test -run Golden -update ./raftstore/
+// A diff in a golden file is a change of what a partition directory holds
+// beside its log (see raftstore/internal/segment/doc.go, Golden files).
+var update = flag.Bool("update", false, "rewrite testdata/*.golden instead of comparing with them")
+
+// checkGolden compares got with testdata/name, or writes it there with -update.
+func checkGolden(t *testing.T, name string, got []byte) []byte {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: the format changed: wrote %x, the golden file holds %x\n"+
+			"(if the change is deliberate, run go test -update and review the diff)", path, got, want)
+	}
+	return want
+}
+
+// goldenState is the content of raft_state.golden.
+func goldenState() persistentState {
+	return persistentState{
+		hard:      raftpb.HardState{Term: 5, Vote: 2, Commit: 41},
+		conf:      raftpb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}},
+		confIndex: 17,
+	}
+}
+
+func statesEqual(a, b persistentState) bool {
+	return a.hard == b.hard && a.confIndex == b.confIndex &&
+		slices.Equal(a.conf.Voters, b.conf.Voters) && slices.Equal(a.conf.Learners, b.conf.Learners) &&
+		slices.Equal(a.conf.VotersOutgoing, b.conf.VotersOutgoing) &&
+		slices.Equal(a.conf.LearnersNext, b.conf.LearnersNext) && a.conf.AutoLeave == b.conf.AutoLeave
+}
+
+func TestGoldenStateFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeState(dir, goldenState()); err != nil {
+		t.Fatal(err)
+	}
+	b := checkGolden(t, "raft_state.golden", mustRead(t, filepath.Join(dir, stateFileName)))
+	rdir := t.TempDir()
+	mustWrite(t, filepath.Join(rdir, stateFileName), b)
+	got, ok, err := readState(rdir)
+	if err != nil || !ok || !statesEqual(got, goldenState()) {
+		t.Fatalf("read %+v (found %v, %v), want %+v", got, ok, err, goldenState())
+	}
+}
+
+// TestGoldenPartitionMarkers opens a partition that rejoins with a lost log
+// in a directory of a given incarnation, and checks the markers it leaves
+// beside its log: incarnation holds the incarnation, rejoining is empty
+// (its presence is the mark).
+func TestGoldenPartitionMarkers(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	p, err := s.OpenPartition("t-0", PartitionConfig{Incarnation: "topic-id-7", Rejoin: true, Voters: []uint64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pdir := filepath.Join(dir, "t-0")
+	inc := checkGolden(t, "incarnation.golden", mustRead(t, filepath.Join(pdir, incarnationFile)))
+	rejoin := checkGolden(t, "rejoining.golden", mustRead(t, filepath.Join(pdir, rejoiningFile)))
+
+	// Read back: a directory holding the golden markers is of incarnation
+	// "topic-id-7" (kept, not emptied) and rejoining.
+	rdir := t.TempDir()
+	rs := openStore(t, rdir)
+	defer rs.Close()
+	rpdir := filepath.Join(rdir, "t-0")
+	if err := os.Mkdir(rpdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(rpdir, incarnationFile), inc)
+	mustWrite(t, filepath.Join(rpdir, rejoiningFile), rejoin)
+	mustWrite(t, filepath.Join(rpdir, "kept"), nil)
+	if err := prepareDir(rs, rpdir, "topic-id-7", rs.cfg.Logger); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := fileExists(filepath.Join(rpdir, "kept")); err != nil || !ok {
+		t.Fatalf("the directory of incarnation %q was emptied (%v)", inc, err)
+	}
+	rp, err := rs.OpenPartition("t-0", PartitionConfig{Incarnation: "topic-id-7", Voters: []uint64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	if !rp.rejoining {
+		t.Fatal("a partition with the golden rejoining marker is not rejoining")
+	}
+}
+
+// TestGoldenStateFileWithoutConfIndex reads a state file as brokers wrote
+// it before the conf index (the same layout, ending after the ConfState):
+// it must read with a conf index of 0. The golden file is what
+// encodeState writes less the conf index chunk, checksummed again.
+func TestGoldenStateFileWithoutConfIndex(t *testing.T) {
+	st := goldenState()
+	st.confIndex = 0
+	b, err := encodeState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[:len(b)-12]
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
+	b = checkGolden(t, "raft_state_without_conf_index.golden", b)
+	rdir := t.TempDir()
+	mustWrite(t, filepath.Join(rdir, stateFileName), b)
+	got, ok, err := readState(rdir)
+	if err != nil || !ok || !statesEqual(got, st) {
+		t.Fatalf("read %+v (found %v, %v), want %+v", got, ok, err, st)
+	}
+}
