@@ -4,6 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -79,4 +85,65 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestServeReadyFile starts a broker on ports the kernel chooses and
+// checks that the ready file names them, that they serve, and that a
+// clean shutdown removes the file.
+func TestServeReadyFile(t *testing.T) {
+	var stderr lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	root := newRootCommand()
+	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
+	root.SetErr(&stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var data []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if data, err = os.ReadFile(readyFile); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned %v before serving; stderr:\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready file after 30s (%v); stderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var ready map[string]any
+	if err := json.Unmarshal(data, &ready); err != nil {
+		t.Fatalf("ready file %q: %v", data, err)
+	}
+	for _, key := range []string{"grpc", "peer", "http"} {
+		addr, _ := ready[key].(string)
+		if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
+			t.Fatalf("ready file %s: %q is no bound address", key, addr)
+		}
+	}
+	if ready["node_id"] != float64(1) || ready["cluster_id"] == "" || ready["version"] == "" || ready["pid"] != float64(os.Getpid()) {
+		t.Fatalf("ready file %s", data)
+	}
+	resp, err := http.Get("http://" + ready["http"].(string) + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %s", resp.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(readyFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ready file after shutdown: %v", err)
+	}
 }
