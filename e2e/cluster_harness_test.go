@@ -58,6 +58,17 @@ func startCluster(t *testing.T, n int) *cluster {
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
+//
+// NB: a port chosen, closed and bound again may be taken by another
+// process in between; the cluster uses it only where it cannot help it.
+// Every broker's --peers must name the others' peer addresses before any
+// starts, and it writes its ready file only once a quorum is up; and a
+// restarted broker must come back on the same client and peer addresses,
+// which the other brokers' --peers, the cluster's metadata and the
+// clients still hold. (Handing a process listeners bound by the test, as
+// systemd socket activation does, would end it; runnel serve cannot take
+// them today.) Everything else, the HTTP listener and a broker joining
+// with --join, listens on 127.0.0.1:0 and reads its ready file.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
