@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,5 +80,28 @@ func TestNewClosesGivenListeners(t *testing.T) {
 		if _, err := lis.Accept(); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("listener %d: Accept = %v, want it closed", i, err)
 		}
+	}
+}
+
+// TestReadyFileUnwritable: a broker that cannot write its ready file
+// stops, and Serve says why, rather than serve where nobody waiting for
+// the file would know.
+func TestReadyFileUnwritable(t *testing.T) {
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
+		HTTPListen: "127.0.0.1:0", ReadyFile: filepath.Join(t.TempDir(), "missing", "ready.json"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "write ready file") {
+			t.Fatalf("Serve: %v, want it to fail writing the ready file", err)
+		}
+	case <-time.After(30 * time.Second):
+		srv.Shutdown(context.Background())
+		t.Fatal("Serve still serving 30s after failing to write its ready file")
 	}
 }
