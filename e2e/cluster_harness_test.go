@@ -8,15 +8,23 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/runnel-broker/runnel/client"
 )
 
 // cluster is n runnel serve processes forming one static cluster. Every
 // broker reaches every other through its own proxy, so that a test can
-// cut a broker off the others while clients still reach it.
+// cut a broker off the others while clients still reach it. Clients reach
+// each broker through a proxy too, which follows it to the port it binds
+// at each start.
 type cluster struct {
 	t       *testing.T
 	brokers []*broker // brokers[i] has node id i+1
-	addrs   []string  // their client gRPC addresses, fixed across restarts
+	// addrs are their client gRPC addresses, fixed across restarts: the
+	// proxies' in front of them (clientProxies), which each broker
+	// advertises.
+	addrs         []string
+	clientProxies []*proxy
 	// peerAddrs are their peer listeners' addresses, which the proxies
 	// carry the other brokers' traffic to.
 	peerAddrs []string
@@ -28,7 +36,9 @@ func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, proxies: map[[2]int]*proxy{}}
 	for range n {
-		c.addrs = append(c.addrs, freeAddr(t))
+		front := startProxy(t, "" /* target: once it serves */)
+		c.clientProxies = append(c.clientProxies, front)
+		c.addrs = append(c.addrs, front.addr())
 		c.peerAddrs = append(c.peerAddrs, freeAddr(t))
 	}
 	for i := range n {
@@ -49,15 +59,27 @@ func startCluster(t *testing.T, n int) *cluster {
 			peers = append(peers, fmt.Sprintf("%d=%s", j+1, addr))
 		}
 		c.brokers = append(c.brokers, launchBroker(t, filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
-			"--node-id", fmt.Sprint(i+1), "--listen", c.addrs[i], "--peer-listen", c.peerAddrs[i], "--peers", strings.Join(peers, ",")))
+			"--node-id", fmt.Sprint(i+1), "--advertise", c.addrs[i], "--peer-listen", c.peerAddrs[i], "--peers", strings.Join(peers, ",")))
 	}
-	for _, b := range c.brokers {
+	for i, b := range c.brokers {
 		b.waitServing()
+		c.clientProxies[i].setTarget(b.addr)
 	}
 	return c
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
+//
+// NB: a port chosen, closed and bound again may be taken by another
+// process in between; the cluster uses it only where it cannot help it,
+// for the peer listeners. Every broker's --peers must name the others'
+// peer addresses before any starts, and it writes its ready file only
+// once a quorum is up, so no proxy could learn them from it in time; and a
+// restarted broker must come back on the same peer address, which the
+// others' --peers hold. (Handing a process listeners bound by the test, as
+// systemd socket activation does, would end it; runnel serve cannot take
+// them today.) Everything else, the client and HTTP listeners and a broker
+// joining with --join, listens on 127.0.0.1:0 and reads its ready file.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,12 +90,25 @@ func freeAddr(t *testing.T) string {
 	return lis.Addr().String()
 }
 
+// dial connects to broker i at its fixed address (its proxy's), which
+// reaches it across restarts.
+func (c *cluster) dial(t *testing.T, i int) *client.Client {
+	t.Helper()
+	cl, err := client.Dial(c.addrs[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
 // restart starts broker i again (after kill) on its data directory and
 // waits until it serves.
 func (c *cluster) restart(i int) {
 	old := c.brokers[i]
 	b := launchBroker(c.t, old.dataDir, old.args...)
 	b.waitServing()
+	c.clientProxies[i].setTarget(b.addr)
 	c.brokers[i] = b
 }
 
@@ -92,14 +127,14 @@ func (c *cluster) setCut(i int, cut bool) {
 
 // proxy forwards TCP connections to target until cut: then it closes them
 // all and every new one at once, as a broken network link would look to
-// gRPC.
+// gRPC. With no target yet it closes them too.
 type proxy struct {
-	lis    net.Listener
-	target string
+	lis net.Listener
 
-	mu    sync.Mutex // guards cut and conns
-	cut   bool
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex // guards target, cut and conns
+	target string
+	cut    bool
+	conns  map[net.Conn]struct{}
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -126,17 +161,26 @@ func (p *proxy) accept() {
 	}
 }
 
+// setTarget points the connections made from now on at target.
+func (p *proxy) setTarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+}
+
 func (p *proxy) serve(in net.Conn) {
-	if !p.track(in) {
-		in.Close()
+	target, ok := p.track(in)
+	if !ok || target == "" {
+		p.untrack(in)
 		return
 	}
-	out, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(out) {
-		in.Close()
-		if out != nil {
-			out.Close()
-		}
+	out, err := net.Dial("tcp", target)
+	if err != nil {
+		p.untrack(in)
+		return
+	}
+	if _, ok := p.track(out); !ok {
+		p.untrack(in, out)
 		return
 	}
 	done := make(chan struct{}, 2)
@@ -144,23 +188,29 @@ func (p *proxy) serve(in net.Conn) {
 	go pipe(out, in)
 	go pipe(in, out)
 	<-done
-	in.Close()
-	out.Close()
-	p.mu.Lock()
-	delete(p.conns, in)
-	delete(p.conns, out)
-	p.mu.Unlock()
+	p.untrack(in, out)
 }
 
-// track registers a connection to close on a cut; false if cut now.
-func (p *proxy) track(conn net.Conn) bool {
+// untrack closes connections and forgets them.
+func (p *proxy) untrack(conns ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, conn := range conns {
+		conn.Close()
+		delete(p.conns, conn)
+	}
+}
+
+// track registers a connection to close on a cut, and returns the target;
+// false if cut now.
+func (p *proxy) track(conn net.Conn) (target string, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut {
-		return false
+		return "", false
 	}
 	p.conns[conn] = struct{}{}
-	return true
+	return p.target, true
 }
 
 func (p *proxy) setCut(cut bool) {

@@ -3,12 +3,14 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,13 +58,13 @@ type broker struct {
 	cmd     *exec.Cmd
 	addr    string // gRPC host:port
 	http    string
-	ready   chan [2]string // the addresses, once it serves
-	exited  chan struct{}
-	logMu   sync.Mutex
-	log     strings.Builder
+	// readyFile is where it writes its addresses once it serves
+	// (--ready-file).
+	readyFile string
+	exited    chan struct{}
+	logMu     sync.Mutex
+	log       strings.Builder
 }
-
-var servingLine = regexp.MustCompile(`msg="runnel serving" grpc=(\S+) http=(\S+)`)
 
 // startBroker starts runnel serve on dataDir with ports chosen by the
 // kernel and waits until it serves.
@@ -78,7 +80,9 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 // arguments override earlier ones.
 func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extraArgs...)
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile,
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(bins.runnel, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -87,17 +91,13 @@ func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{t: t, dataDir: dataDir, args: extraArgs, cmd: cmd, ready: make(chan [2]string, 1), exited: make(chan struct{})}
+	b := &broker{t: t, dataDir: dataDir, args: extraArgs, cmd: cmd, readyFile: readyFile, exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			line := sc.Text()
 			b.logMu.Lock()
-			b.log.WriteString(line + "\n")
+			b.log.WriteString(sc.Text() + "\n")
 			b.logMu.Unlock()
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				b.ready <- [2]string{m[1], m[2]}
-			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
@@ -111,17 +111,44 @@ func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	return b
 }
 
-// waitServing waits until the broker logs that it serves.
+// readyInfo is the part of the ready file (runnel serve --ready-file) the
+// tests use.
+type readyInfo struct {
+	GRPC string `json:"grpc"`
+	HTTP string `json:"http"`
+}
+
+// waitServing waits until the broker writes its ready file, which it
+// does once it serves, and takes its addresses from it.
 func (b *broker) waitServing() {
 	b.t.Helper()
-	select {
-	case a := <-b.ready:
-		b.addr, b.http = a[0], a[1]
-	case <-b.exited:
-		b.t.Fatalf("broker exited before serving:\n%s", b.logs())
-	case <-time.After(60 * time.Second):
-		b.kill()
-		b.t.Fatalf("broker did not serve within 60s:\n%s", b.logs())
+	const timeout = 60 * time.Second
+	deadline := time.After(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// NB: the broker writes it whole or not at all (a rename): no
+		// file is the only reason to wait.
+		data, err := os.ReadFile(b.readyFile)
+		if err == nil {
+			var info readyInfo
+			if err := json.Unmarshal(data, &info); err != nil {
+				b.t.Fatalf("ready file %s: %v: %q", b.readyFile, err, data)
+			}
+			b.addr, b.http = info.GRPC, info.HTTP
+			return
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			b.t.Fatalf("ready file: %v", err)
+		}
+		select {
+		case <-b.exited:
+			b.t.Fatalf("broker exited (%v) before writing its ready file %s; stderr:\n%s", b.cmd.ProcessState, b.readyFile, b.logs())
+		case <-deadline:
+			b.kill()
+			b.t.Fatalf("broker wrote no ready file (%s) within %s, so it did not serve; stderr:\n%s", b.readyFile, timeout, b.logs())
+		case <-tick.C:
+		}
 	}
 }
 

@@ -39,7 +39,7 @@ func TestMemoryBudgetLeases(t *testing.T) {
 		more.release()
 		waited <- err
 	}()
-	waitFor(t, 5*time.Second, "the acquire to wait on its stream", func() bool { return b.waitingStream.Load() == 1 })
+	waitFor(t, 5*time.Second, "the acquire to wait on its stream", func() error { return is("streams waiting on their share", b.waitingStream.Load(), 1) })
 	if b.waiting.Load() != 0 {
 		t.Fatalf("%d waiting on the broker, want 0", b.waiting.Load())
 	}
@@ -64,7 +64,7 @@ func TestMemoryBudgetLeases(t *testing.T) {
 		_, err := s.acquire(cctx, 10)
 		gaveUp <- err
 	}()
-	waitFor(t, 5*time.Second, "the acquire to wait on the broker", func() bool { return b.waiting.Load() == 1 })
+	waitFor(t, 5*time.Second, "the acquire to wait on the broker", func() error { return is("streams waiting on the broker", b.waiting.Load(), 1) })
 	cancel()
 	if err := <-gaveUp; err == nil {
 		t.Fatal("acquire on a spent budget returned nil with its context cancelled")

@@ -33,15 +33,18 @@ func startCluster(t *testing.T, n int) []*testBroker {
 	t.Helper()
 	peers := map[int32]string{}
 	// NB: bound here and handed over, so that no other test takes a
-	// port between choosing it and binding it.
-	listeners := map[int32]net.Listener{}
+	// port between choosing it and binding it: the peer listeners, whose
+	// addresses every broker's Peers lists, and the others alike.
+	listeners := make([][3]net.Listener, n) // client, peer, HTTP
 	for i := range n {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		for k := range listeners[i] {
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			listeners[i][k] = lis
 		}
-		peers[int32(i+1)] = lis.Addr().String()
-		listeners[int32(i+1)] = lis
+		peers[int32(i+1)] = listeners[i][1].Addr().String()
 	}
 	brokers := make([]*testBroker, n)
 	var wg sync.WaitGroup
@@ -51,10 +54,12 @@ func startCluster(t *testing.T, n int) []*testBroker {
 		wg.Go(func() {
 			b := &testBroker{t: t, cfg: Config{
 				DataDir:      t.TempDir(),
-				Listen:       "127.0.0.1:0",
+				Listen:       listeners[i][0].Addr().String(),
 				PeerListen:   peers[int32(i+1)],
-				HTTPListen:   "127.0.0.1:0",
-				PeerListener: listeners[int32(i+1)],
+				HTTPListen:   listeners[i][2].Addr().String(),
+				Listener:     listeners[i][0],
+				PeerListener: listeners[i][1],
+				HTTPListener: listeners[i][2],
 				NodeID:       int32(i + 1),
 				Peers:        peers,
 				Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -81,8 +86,12 @@ func (b *testBroker) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv, err := New(ctx, b.cfg)
-	// NB: a restart binds the address again: the first listener is gone.
-	b.cfg.PeerListener = nil
+	// NB: the first listeners are closed now. A restart binds the peer
+	// address again, which the other brokers' Peers name (only a process
+	// that took the port meanwhile could fail it, loudly); the client and
+	// HTTP listeners take new ports.
+	b.cfg.Listener, b.cfg.PeerListener, b.cfg.HTTPListener = nil, nil, nil
+	b.cfg.Listen, b.cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
 	if err != nil {
 		return err
 	}
@@ -176,7 +185,7 @@ func TestClusterDescribe(t *testing.T) {
 	if _, err := brokers[1].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "r1", Partitions: 3, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "every replica of r3 in sync, preferred leaders leading", func() error {
+	waitFor(t, 30*time.Second, "every replica of r3 in sync, preferred leaders leading", func() error {
 		for i, b := range brokers {
 			for _, p := range describe(t, b, "r3").Partitions {
 				if len(p.Replicas) != 3 || p.Leader != p.Replicas[0] || len(p.InSyncReplicas) != 3 {
@@ -198,7 +207,7 @@ func TestClusterDescribe(t *testing.T) {
 	stopped := brokers[2]
 	stopped.stop()
 	live := brokers[:2]
-	eventually(t, "broker 3 unreachable and out of sync", func() error {
+	waitFor(t, 30*time.Second, "broker 3 unreachable and out of sync", func() error {
 		for i, b := range live {
 			c, err := b.client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
 			if err != nil {
@@ -236,22 +245,6 @@ func TestClusterDescribe(t *testing.T) {
 	}
 }
 
-// eventually retries check until it passes or 30s pass.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %v after 30s", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestFollowerForwardsProduceToLeader produces through a follower of a
 // replicated partition: the follower hands the requests to the leader's
 // Produce service (its gRPC metrics count them) rather than proposing
@@ -263,7 +256,7 @@ func TestFollowerForwardsProduceToLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leader int32
-	eventually(t, "a leader for fwd", func() error {
+	waitFor(t, 30*time.Second, "a leader for fwd", func() error {
 		leader = describe(t, brokers[0], "fwd").Partitions[0].Leader
 		if leader == 0 {
 			return errors.New("no leader")
@@ -293,13 +286,7 @@ func TestFollowerForwardsProduceToLeader(t *testing.T) {
 // server has received, from its /metrics.
 func produceMessagesReceived(t *testing.T, b *testBroker) int {
 	t.Helper()
-	n := 0.0
-	for series, v := range scrape(t, b) {
-		if strings.HasPrefix(series, "grpc_server_msg_received_total{") && strings.Contains(series, `grpc_method="Produce"`) {
-			n += v
-		}
-	}
-	return int(n)
+	return grpcMetric(t, b, "grpc_server_msg_received_total", "Produce")
 }
 
 // TestShutdownDeliversAcksInFlight stops the leader of a replicated
@@ -314,7 +301,7 @@ func TestShutdownDeliversAcksInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leader int32
-	eventually(t, "a leader for inflight", func() error {
+	waitFor(t, 30*time.Second, "a leader for inflight", func() error {
 		leader = describe(t, brokers[0], "inflight").Partitions[0].Leader
 		if leader == 0 {
 			return errors.New("no leader")
@@ -383,7 +370,7 @@ func TestShutdownDeliversAcksInFlight(t *testing.T) {
 	}
 	other := brokers[leader%3]
 	var got []string
-	eventually(t, "acknowledged records readable on another broker", func() error {
+	waitFor(t, 30*time.Second, "acknowledged records readable on another broker", func() error {
 		got = readValues(t, other, "inflight")
 		for _, v := range acked {
 			if !slices.Contains(got, v) {
@@ -476,7 +463,7 @@ func TestReassignPartition(t *testing.T) {
 	if _, err := brokers[0].client.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: "moving", Partition: 0, Replicas: target}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the partition on its new replicas", func() error {
+	waitFor(t, 30*time.Second, "the partition on its new replicas", func() error {
 		for i, b := range brokers {
 			d := describe(t, b, "moving").Partitions[0]
 			if !slices.Equal(d.Replicas, target) || len(d.AddingReplicas)+len(d.RemovingReplicas) > 0 ||
@@ -491,7 +478,7 @@ func TestReassignPartition(t *testing.T) {
 	if err := <-producing; err != nil {
 		t.Fatalf("producing during the move: %v", err)
 	}
-	eventually(t, "the old replica's copy deleted", func() error {
+	waitFor(t, 30*time.Second, "the old replica's copy deleted", func() error {
 		if _, err := os.Stat(removed); !os.IsNotExist(err) {
 			return fmt.Errorf("%s: %v", removed, err)
 		}
@@ -527,7 +514,7 @@ func TestJoinRunningCluster(t *testing.T) {
 	mustAck(t, brokers[0].produce(&runnelv1.ProduceRequest{Topic: "grow", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("before")}}}))
 
 	joined := startJoined(t, 4, brokers[1].srv.PeerAddr().String())
-	eventually(t, "broker 4 online in the cluster", func() error {
+	waitFor(t, 30*time.Second, "broker 4 online in the cluster", func() error {
 		c, err := brokers[0].client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
 		if err != nil {
 			return err
@@ -547,7 +534,7 @@ func TestJoinRunningCluster(t *testing.T) {
 	if _, err := joined.client.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: "grow", Partition: 0, Replicas: []int32{4, 2, 3}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the partition on brokers 4, 2, 3", func() error {
+	waitFor(t, 30*time.Second, "the partition on brokers 4, 2, 3", func() error {
 		d := describe(t, joined, "grow").Partitions[0]
 		if !slices.Equal(d.Replicas, []int32{4, 2, 3}) || len(d.AddingReplicas)+len(d.RemovingReplicas) > 0 || d.Leader == 0 {
 			return fmt.Errorf("replicas %v adding %v removing %v leader %d", d.Replicas, d.AddingReplicas, d.RemovingReplicas, d.Leader)
@@ -556,7 +543,7 @@ func TestJoinRunningCluster(t *testing.T) {
 	})
 	mustAck(t, joined.produce(&runnelv1.ProduceRequest{Topic: "grow", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("after")}}}))
 	for _, b := range append(brokers, joined) {
-		eventually(t, "both records readable", func() error {
+		waitFor(t, 30*time.Second, "both records readable", func() error {
 			if got := readValues(t, b, "grow"); !slices.Equal(got, []string{"before", "after"}) {
 				return fmt.Errorf("read %q", got)
 			}
@@ -619,7 +606,7 @@ func TestSubscribeAtLeadersHighWatermarkViaFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leader int32
-	eventually(t, "a leader for lag", func() error {
+	waitFor(t, 30*time.Second, "a leader for lag", func() error {
 		leader = describe(t, brokers[0], "lag").Partitions[0].Leader
 		if leader == 0 {
 			return errors.New("no leader")
@@ -690,23 +677,14 @@ func TestPlacementSpreadsTopics(t *testing.T) {
 // it waits for a quorum (here: until its context ends) rather than
 // crashing.
 func TestStartWithPeersDown(t *testing.T) {
-	peers := map[int32]string{1: "", 2: "", 3: ""}
-	var own net.Listener
-	for id := range peers {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers[id] = lis.Addr().String()
-		if id == 1 {
-			own = lis // handed to the broker
-		} else {
-			lis.Close() // NB: nothing listens there: the peers are down
-		}
+	own, err := net.Listen("tcp", "127.0.0.1:0") // handed to the broker
+	if err != nil {
+		t.Fatal(err)
 	}
+	peers := map[int32]string{1: own.Addr().String(), 2: downAddr(t), 3: downAddr(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: peers[1], PeerListener: own,
+	_, err = New(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: peers[1], PeerListener: own,
 		HTTPListen: "127.0.0.1:0", NodeID: 1, Peers: peers, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	// NB: a new data directory waits for a quorum of peers to say
 	// whether their cluster exists (its transport runs meanwhile).
@@ -749,7 +727,7 @@ func TestWipedBrokerRejoins(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(wiped.dir, "cluster.id")); err != nil || string(got) != string(clusterID) {
 		t.Fatalf("the wiped broker's cluster id %q (%v), want the cluster's %q", got, err, clusterID)
 	}
-	eventually(t, "both partitions in sync on all three brokers", func() error {
+	waitFor(t, 30*time.Second, "both partitions in sync on all three brokers", func() error {
 		for _, d := range describe(t, brokers[0], "kept").Partitions {
 			if len(d.InSyncReplicas) != 3 {
 				return fmt.Errorf("partition %d in sync %v", d.Partition, d.InSyncReplicas)
@@ -757,7 +735,7 @@ func TestWipedBrokerRejoins(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "no replica still rejoining", func() error {
+	waitFor(t, 30*time.Second, "no replica still rejoining", func() error {
 		markers, err := filepath.Glob(filepath.Join(wiped.dir, "*", "rejoining"))
 		if err != nil || len(markers) > 0 {
 			return fmt.Errorf("markers %v (%v)", markers, err)
@@ -838,7 +816,7 @@ func TestProduceLeaderEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var info *runnelv1.PartitionInfo
-	eventually(t, "a leader for epoch", func() error {
+	waitFor(t, 30*time.Second, "a leader for epoch", func() error {
 		info = describe(t, brokers[0], "epoch").Partitions[0]
 		if info.Leader == 0 || info.LeaderEpoch == 0 {
 			return fmt.Errorf("leader %d in epoch %d", info.Leader, info.LeaderEpoch)

@@ -29,11 +29,19 @@ type Config struct {
 	// served to clients: keep it on a network only brokers reach.
 	// Default 127.0.0.1:7402.
 	PeerListen string
-	// PeerListener, when set, is the peer listener already bound, at
-	// PeerListen: a test that must know every broker's peer address before
-	// any starts binds them first, so that nothing can take a port between
-	// choosing and binding it. The server closes it.
-	PeerListener net.Listener
+	// Listener, PeerListener and HTTPListener, when set, are the client,
+	// peer and HTTP listeners already bound, used instead of binding
+	// Listen, PeerListen and HTTPListen: a test binds them first and knows
+	// the addresses before the server starts (every broker's peer address,
+	// say), without a port chosen, closed and bound again, which another
+	// process may take in between. The server closes them, also when New
+	// fails.
+	Listener, PeerListener, HTTPListener net.Listener
+	// ReadyFile, when set, is the path Serve writes the bound addresses to
+	// as JSON once the broker serves, and Shutdown removes (see
+	// ReadyInfo): what a test or a readiness probe waits for, instead of a
+	// log line.
+	ReadyFile string
 	// NodeID is this broker's id in the cluster.
 	NodeID int32
 	// Peers lists the brokers of the initial cluster, this one included:

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -181,16 +182,33 @@ func wantCode(t *testing.T, what string, err error, want codes.Code) {
 	}
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor polls cond until it returns nil, and fails the test if it has
+// not within timeout, saying what it waited for and cond's last error
+// (which should say what it saw instead). It polls every 10ms at first,
+// backing off to every 100ms: a condition that calls a broker does not
+// load it much, one that reads a counter is seen at once.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s: still %v", timeout, what, err)
+		}
+		time.Sleep(pause)
 	}
+}
+
+// is is a waitFor condition: nil once got is want, else an error saying
+// what got is.
+func is[T comparable](name string, got, want T) error {
+	if got != want {
+		return fmt.Errorf("%s %v, want %v", name, got, want)
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

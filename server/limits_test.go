@@ -105,8 +105,8 @@ func TestMemoryBudgetBoundsSlowStreams(t *testing.T) {
 	// Stuck: every partition reader of every subscription waits for its
 	// subscription's share, held by a response the client never reads
 	// (gRPC holds one more, taken from the budget's account).
-	waitFor(t, 30*time.Second, "the slow subscriptions to be stuck", func() bool {
-		return b.srv.budget.waitingStream.Load() == slowSubs*partitions
+	waitFor(t, 30*time.Second, "the slow subscriptions to be stuck", func() error {
+		return is("readers waiting on their share", b.srv.budget.waitingStream.Load(), slowSubs*partitions)
 	})
 	stuck := liveHeap()
 
@@ -209,8 +209,8 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	if _, err := slow.Subscribe.Subscribe(subCtx, &runnelv1.SubscribeRequest{Topic: "t", MaxBatchBytes: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the subscription to hold its share", func() bool {
-		return b.srv.budget.waitingStream.Load() == 1
+	waitFor(t, 10*time.Second, "the subscription to hold its share", func() error {
+		return is("streams waiting on their share", b.srv.budget.waitingStream.Load(), 1)
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -225,8 +225,8 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the producer to wait for budget", func() bool {
-		return b.srv.budget.waiting.Load() == 1
+	waitFor(t, 10*time.Second, "the producer to wait for budget", func() error {
+		return is("streams waiting on the broker", b.srv.budget.waiting.Load(), 1)
 	})
 	// Operators see it too.
 	metrics, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
@@ -254,7 +254,7 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	}
 	mustAck(t, resp)
 	stream.CloseSend()
-	waitFor(t, 10*time.Second, "the budget to be free", func() bool { return b.srv.budget.held.Load() == 0 })
+	waitFor(t, 10*time.Second, "the budget to be free", func() error { return is("bytes held", b.srv.budget.held.Load(), 0) })
 	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "t"})
 	if err != nil || len(got[0]) != 8*16+24+6 {
 		t.Fatalf("read back %d records, %v; want %d", len(got[0]), err, 8*16+24+6)

@@ -46,7 +46,7 @@ func identifying(t *testing.T, cluster string) string {
 // would start a second cluster.
 func TestPeersCluster(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	down := freeAddr(t)
+	down := downAddr(t)
 	for _, tc := range []struct {
 		name    string
 		brokers map[int32]string
@@ -75,7 +75,12 @@ func TestPeersCluster(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+// downAddr returns a loopback address nothing listens on, where a broker
+// that is down would be: calls to it are refused at once. NB: it closes
+// the listener for that, so another process may take the port later; a
+// test needing an address to bind must hand a bound listener instead
+// (Config.Listener and the like).
+func downAddr(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

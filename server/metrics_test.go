@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
@@ -43,6 +44,19 @@ func scrape(t *testing.T, b *testBroker) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
+}
+
+// grpcMetric sums a gRPC server counter's series for one method (both
+// gRPC servers', the client and the peer one) from a broker's /metrics.
+func grpcMetric(t *testing.T, b *testBroker, name, method string) int {
+	t.Helper()
+	n := 0.0
+	for series, v := range scrape(t, b) {
+		if strings.HasPrefix(series, name+"{") && strings.Contains(series, fmt.Sprintf("grpc_method=%q", method)) {
+			n += v
+		}
+	}
+	return int(n)
 }
 
 // TestMetrics: after a produce and a read, /metrics of a single broker
@@ -174,7 +188,7 @@ func TestClusterMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leader int32
-	eventually(t, "a leader for m", func() error {
+	waitFor(t, 30*time.Second, "a leader for m", func() error {
 		if leader = describe(t, brokers[0], "m").Partitions[0].Leader; leader == 0 {
 			return errors.New("no leader")
 		}
@@ -183,7 +197,7 @@ func TestClusterMetrics(t *testing.T) {
 	follower := brokers[leader%3]
 	p := int32(0)
 	mustAck(t, follower.produce(&runnelv1.ProduceRequest{Topic: "m", Partition: &p, Records: records("x", "y")}))
-	eventually(t, "every replica at the high watermark and three brokers online", func() error {
+	waitFor(t, 30*time.Second, "every replica at the high watermark and three brokers online", func() error {
 		controllers, online := 0, 0.0
 		for _, b := range brokers {
 			m := scrape(t, b)

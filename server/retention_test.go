@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -40,8 +41,11 @@ func TestRetention(t *testing.T) {
 			for range 40 {
 				mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "short", Records: records(value, value)}))
 			}
-			waitFor(t, 10*time.Second, "retention to move the log start", func() bool {
-				return describePartition(t, b, "short", 0).LogStartOffset > 0
+			waitFor(t, 10*time.Second, "retention to move the log start", func() error {
+				if start := describePartition(t, b, "short", 0).LogStartOffset; start <= 0 {
+					return fmt.Errorf("log start offset %d", start)
+				}
+				return nil
 			})
 			p := describePartition(t, b, "short", 0)
 			if p.HighWatermark != 80 {

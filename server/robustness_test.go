@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,7 +73,12 @@ func TestTimestampStartUnderLoad(t *testing.T) {
 		})
 	}
 	defer func() { cancel(); wg.Wait() }()
-	waitFor(t, 10*time.Second, "records to arrive", func() bool { return describePartition(t, b, "ts", 0).HighWatermark > 100 })
+	waitFor(t, 10*time.Second, "records to arrive", func() error {
+		if hw := describePartition(t, b, "ts", 0).HighWatermark; hw <= 100 {
+			return fmt.Errorf("high watermark %d, want over 100", hw)
+		}
+		return nil
+	})
 	for i := range 100 {
 		_, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "ts",
 			StartPosition: runnelv1.StartPosition_START_POSITION_TIMESTAMP, StartTime: timestamppb.New(time.Now().Add(time.Hour))})

@@ -69,13 +69,25 @@ type Server struct {
 // while this one starts), clients get UNAVAILABLE until the broker has
 // started. Call Serve to serve HTTP and wait.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		if cfg.PeerListener != nil {
-			cfg.PeerListener.Close()
+	given := []net.Listener{cfg.Listener, cfg.PeerListener, cfg.HTTPListener}
+	closeGiven := func() {
+		for _, l := range given {
+			if l != nil {
+				l.Close()
+			}
 		}
+	}
+	if err := cfg.Validate(); err != nil {
+		closeGiven()
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	// NB: before binding: a file left by an earlier run (killed, so it
+	// could not remove it) must not say this one serves.
+	if err := removeReadyFile(cfg.ReadyFile); err != nil {
+		closeGiven()
+		return nil, err
+	}
 	var listeners []net.Listener
 	closeListeners := func() {
 		for _, l := range listeners {
@@ -83,13 +95,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	for i, addr := range []string{cfg.Listen, cfg.PeerListen, cfg.HTTPListen} {
-		if i == 1 && cfg.PeerListener != nil {
-			listeners = append(listeners, cfg.PeerListener)
+		if given[i] != nil {
+			listeners = append(listeners, given[i])
 			continue
 		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			closeListeners()
+			for _, l := range given[i:] {
+				if l != nil {
+					l.Close()
+				}
+			}
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
 		listeners = append(listeners, l)
@@ -274,6 +291,13 @@ func (s *Server) Serve() error {
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
 		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
 		"version", buildinfo.Read().String())
+	if err := writeReadyFile(s.cfg.ReadyFile, s.readyInfo()); err != nil {
+		// NB: a broker nobody knows is ready is of no use to whoever
+		// asked for the file: stop rather than serve unseen.
+		s.logger.Error("ready file", "err", err)
+		s.Shutdown(context.Background())
+		return errors.Join(err, <-errs, <-errs, <-errs)
+	}
 	first := <-errs
 	if first != nil && s.stopping.Err() == nil {
 		s.Shutdown(context.Background())
@@ -288,6 +312,11 @@ func (s *Server) Serve() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.health.Shutdown()
+		// NB: first, with the health checks: from here on it no longer
+		// takes calls.
+		if err := removeReadyFile(s.cfg.ReadyFile); err != nil {
+			s.logger.Warn("shutdown: ready file", "err", err)
+		}
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
 		// NB: while still serving: the transfers need the raft transport.

@@ -99,7 +99,11 @@ func TestFollowEndsOnShutdown(t *testing.T) {
 	}
 	errs := make(chan error, 1)
 	go func() { _, err := stream.Recv(); errs <- err }()
-	time.Sleep(50 * time.Millisecond) // let the stream park
+	// NB: the call has reached the handler, which parks it at the end of
+	// the empty partition.
+	waitFor(t, 10*time.Second, "the subscription to start", func() error {
+		return is("subscriptions started", grpcMetric(t, b, "grpc_server_started_total", "Subscribe"), 1)
+	})
 	if err := b.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,10 @@ address, keeping --join on every restart:
     --listen 127.0.0.1:7430 --http-listen 127.0.0.1:7431 --peer-listen 127.0.0.1:7432 \
     --join 127.0.0.1:7402
 
+With --ready-file PATH the broker writes its bound addresses to PATH once
+it serves (with 127.0.0.1:0, the ports the kernel chose), for a test or a
+readiness probe to wait for; see --help of the flag for the format.
+
 Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
 (brokers) to the addresses the others dial.
 
@@ -95,6 +99,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "close a connection whose ping is not answered within this")
 	f.DurationVar(&cfg.KeepaliveMinTime, "keepalive-min-time", cfg.KeepaliveMinTime, "disconnect a client that pings more often than this")
 	f.DurationVar(&cfg.MaxConnectionIdle, "max-connection-idle", cfg.MaxConnectionIdle, "close a connection with no call open for this long")
+	f.StringVar(&cfg.ReadyFile, "ready-file", "", `once serving, write the bound addresses to this file as one JSON object, {"grpc":HOST:PORT,"peer":HOST:PORT,"http":HOST:PORT,"node_id":N,"cluster_id":ID,"version":V,"pid":N} (atomically: a reader sees all of it or no file); removed when a shutdown starts, and at start if an earlier run left it`)
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	f.Var(&logFormat, "log-format", "log format: text (key=value) or json (one object a line)")
 	return cmd

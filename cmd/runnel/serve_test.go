@@ -4,6 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,29 +22,20 @@ func TestServeLogFormatJSON(t *testing.T) {
 	var stderr lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--log-format", "json", "--data-dir", t.TempDir(),
+	root.SetArgs([]string{"serve", "--log-format", "json", "--data-dir", t.TempDir(), "--ready-file", readyFile,
 		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
 	root.SetErr(&stderr)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), `"msg":"runnel serving"`) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve returned %v before serving; stderr:\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not serving after 30s; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitReadyFile(t, readyFile, done, &stderr)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	serving := false
 	for _, line := range lines {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -47,6 +44,10 @@ func TestServeLogFormatJSON(t *testing.T) {
 		if rec["level"] == nil || rec["msg"] == nil {
 			t.Fatalf("line without level or msg: %q", line)
 		}
+		serving = serving || rec["msg"] == "runnel serving"
+	}
+	if !serving {
+		t.Fatalf("no runnel serving line:\n%s", stderr.String())
 	}
 	if last := lines[len(lines)-1]; !strings.Contains(last, `"msg":"runnel stopped"`) {
 		t.Fatalf("last line %q, want runnel stopped", last)
@@ -60,6 +61,27 @@ func TestServeLogFormatInvalid(t *testing.T) {
 	err := root.Execute()
 	if err == nil || !strings.Contains(err.Error(), `invalid argument "xml" for "--log-format" flag: use text`) {
 		t.Fatalf("serve --log-format xml: %v", err)
+	}
+}
+
+// waitReadyFile waits up to 30s for serve (which returns on done) to
+// write its ready file, and returns what it holds.
+func waitReadyFile(t *testing.T, path string, done <-chan error, stderr *lockedBuffer) []byte {
+	t.Helper()
+	const timeout = 30 * time.Second
+	deadline := time.After(timeout)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			return data
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned %v before writing its ready file; stderr:\n%s", err, stderr.String())
+		case <-deadline:
+			t.Fatalf("no ready file after %s (%v); stderr:\n%s", timeout, err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -79,4 +101,49 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestServeReadyFile starts a broker on ports the kernel chooses and
+// checks that the ready file names them, that they serve, and that a
+// clean shutdown removes the file.
+func TestServeReadyFile(t *testing.T) {
+	var stderr lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	root := newRootCommand()
+	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
+	root.SetErr(&stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	data := waitReadyFile(t, readyFile, done, &stderr)
+	var ready map[string]any
+	if err := json.Unmarshal(data, &ready); err != nil {
+		t.Fatalf("ready file %q: %v", data, err)
+	}
+	for _, key := range []string{"grpc", "peer", "http"} {
+		addr, _ := ready[key].(string)
+		if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
+			t.Fatalf("ready file %s: %q is no bound address", key, addr)
+		}
+	}
+	if ready["node_id"] != float64(1) || ready["cluster_id"] == "" || ready["version"] == "" || ready["pid"] != float64(os.Getpid()) {
+		t.Fatalf("ready file %s", data)
+	}
+	resp, err := http.Get("http://" + ready["http"].(string) + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %s", resp.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(readyFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ready file after shutdown: %v", err)
+	}
 }

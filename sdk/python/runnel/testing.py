@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -11,38 +11,51 @@ import tempfile
 import threading
 import time
 
-_SERVING = re.compile(r'msg="runnel serving" grpc=(\S+)')
-
 
 class Broker:
     """A ``runnel serve`` process on ports the kernel chose, over a fresh
-    data directory. ``binary`` defaults to $RUNNEL_BIN, then bin/runnel."""
+    data directory. ``binary`` defaults to $RUNNEL_BIN, then bin/runnel.
+
+    It is ready once the constructor returns: the broker has written its
+    ready file (``--ready-file``), which names the addresses it bound."""
 
     def __init__(self, binary: str | None = None, timeout: float = 60.0):
         self.binary = binary or os.environ.get("RUNNEL_BIN") or "bin/runnel"
-        self.data_dir = tempfile.mkdtemp(prefix="runnel-py-")
+        self._dir = tempfile.mkdtemp(prefix="runnel-py-")
+        self.data_dir = os.path.join(self._dir, "data")
+        ready_file = os.path.join(self._dir, "ready.json")
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
-             "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
+            [self.binary, "serve", "--data-dir", self.data_dir, "--ready-file", ready_file,
+             "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
             stderr=subprocess.PIPE, text=True)
         self.log: list[str] = []
-        self.address: str | None = None
-        ready = threading.Event()
 
         def read() -> None:
             for line in self.proc.stderr:
                 self.log.append(line)
-                m = _SERVING.search(line)
-                if m and not ready.is_set():
-                    self.address = m.group(1)
-                    ready.set()
 
         threading.Thread(target=read, daemon=True).start()
         deadline = time.monotonic() + timeout
-        while not ready.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("broker did not start:\n" + "".join(self.log))
+        # NB: the broker writes the file whole or not at all (a rename): its
+        # absence is the only reason to wait.
+        while True:
+            try:
+                with open(ready_file) as f:
+                    ready = json.load(f)
+                break
+            except FileNotFoundError:
+                pass
+            if self.proc.poll() is not None:
+                self._fail(f"broker exited ({self.proc.returncode}) before writing its ready file")
+            if time.monotonic() > deadline:
+                self._fail(f"broker wrote no ready file ({ready_file}) within {timeout:g}s, so it did not serve")
+            time.sleep(0.02)
+        self.address: str = ready["grpc"]
+        self.http_address: str = ready["http"]
+
+    def _fail(self, why: str) -> None:
+        self.stop()
+        raise RuntimeError(f"{why}; stderr:\n" + "".join(self.log))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -52,7 +65,7 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> "Broker":
         return self

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -30,7 +31,10 @@ import org.junit.jupiter.api.Test;
 
 /** The Java example's round trip against a real broker process ($RUNNEL_BIN). */
 class RoundtripTest {
-  private static final Pattern SERVING = Pattern.compile("msg=\"runnel serving\" grpc=(\\S+)");
+  // The ready file (runnel serve --ready-file) is one flat JSON object of
+  // strings and numbers: a pattern reads its "grpc" field without a JSON
+  // library the SDK does not need otherwise.
+  private static final Pattern GRPC_FIELD = Pattern.compile("\"grpc\"\\s*:\\s*\"([^\"]+)\"");
   private static Started broker;
   private static String address;
 
@@ -44,37 +48,53 @@ class RoundtripTest {
     }
   }
 
-  private static Started start() throws IOException {
+  /** Starts a broker and returns once it serves: once it has written its ready file. */
+  private static Started start() throws IOException, InterruptedException {
     String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
-    Path data = Files.createTempDirectory("runnel-java-");
-    Process p = new ProcessBuilder(bin, "serve", "--data-dir", data.toString(), "--listen", "127.0.0.1:0",
+    Path dir = Files.createTempDirectory("runnel-java-");
+    Path readyFile = dir.resolve("ready.json");
+    Process p = new ProcessBuilder(bin, "serve", "--data-dir", dir.resolve("data").toString(),
+        "--ready-file", readyFile.toString(), "--listen", "127.0.0.1:0",
         "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0").redirectErrorStream(true).start();
-    CompletableFuture<String> ready = new CompletableFuture<>();
+    StringBuffer log = new StringBuffer();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
         for (String line; (line = r.readLine()) != null; ) {
-          Matcher m = SERVING.matcher(line);
-          if (m.find()) {
-            ready.complete(m.group(1));
-          }
+          log.append(line).append('\n');
         }
       } catch (IOException e) {
-        ready.completeExceptionally(e);
+        log.append("(reading the broker's output: ").append(e).append(")\n");
       }
-      ready.completeExceptionally(new IllegalStateException("broker exited before serving"));
     });
     reader.setDaemon(true);
     reader.start();
-    try {
-      return new Started(p, ready.get(60, TimeUnit.SECONDS));
-    } catch (Exception e) {
-      p.destroyForcibly();
-      throw new IllegalStateException("broker did not start", e);
+    Duration timeout = Duration.ofSeconds(60);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    // NB: the broker writes the file whole or not at all (a rename): its
+    // absence is the only reason to wait.
+    while (!Files.exists(readyFile)) {
+      if (!p.isAlive()) {
+        reader.join(1000);
+        throw new IllegalStateException("broker exited (" + p.exitValue() + ") before writing its ready file; stderr:\n" + log);
+      }
+      if (System.nanoTime() > deadline) {
+        p.destroyForcibly();
+        throw new IllegalStateException("broker wrote no ready file (" + readyFile + ") within " + timeout
+            + ", so it did not serve; stderr:\n" + log);
+      }
+      Thread.sleep(20);
     }
+    String ready = Files.readString(readyFile);
+    Matcher m = GRPC_FIELD.matcher(ready);
+    if (!m.find()) {
+      p.destroyForcibly();
+      throw new IllegalStateException("ready file " + readyFile + " has no grpc address: " + ready);
+    }
+    return new Started(p, m.group(1));
   }
 
   @BeforeAll
-  static void startBroker() throws IOException {
+  static void startBroker() throws IOException, InterruptedException {
     broker = start();
     address = broker.address();
   }
