@@ -130,6 +130,7 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 	// entries that are not durable here (a follower learns commits ahead of
 	// its own log); before the responses, so raft acts on a term or vote
 	// only once it is durable.
+	term := p.durableTerm.Load()
 	if err := p.saveState(a, false /* force */); err != nil {
 		return err
 	}
@@ -138,6 +139,11 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 		responses = append(responses, m.Responses...)
 	}
 	p.appended.put(responses)
+	if p.durableTerm.Load() != term {
+		// NB: even with no response to deliver, the loop holds messages
+		// of the new term until it is saved (Partition.mustHold): wake it.
+		p.appended.wake()
+	}
 	return nil
 }
 
@@ -188,6 +194,12 @@ func (q *responseQueue) put(msgs []raftpb.Message) {
 	q.mu.Lock()
 	q.queue = append(q.queue, msgs...)
 	q.mu.Unlock()
+	q.wake()
+}
+
+// wake signals the loop, which then takes what is queued (maybe nothing)
+// and sends what it held.
+func (q *responseQueue) wake() {
 	select {
 	case q.signal <- struct{}{}:
 	default:

@@ -95,6 +95,11 @@ func (p *Partition) serve(l *loopState, campaigned bool) (err error) {
 		if campaignPending {
 			if st := p.node.BasicStatus(); st.Applied >= st.Commit {
 				campaignPending = false
+				// NB: not once a leader has appeared meanwhile: a campaign
+				// would only move the term and depose it.
+				if st.Lead != raft.None {
+					continue
+				}
 				if err := p.node.Campaign(); err != nil {
 					p.logger.Warn("campaign", "err", err)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -163,8 +164,17 @@ func deletingName(name string) string {
 // Open opens the data directory, creating it if needed.
 func Open(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
+	_, statErr := os.Stat(cfg.Dir)
 	if err := fsops.MkdirAll(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("raftstore: create data dir: %w", err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// NB: a new data directory's own entry must be durable before
+		// anything inside it is acknowledged, or a power cut loses the
+		// whole tree.
+		if err := fsops.SyncDir(filepath.Dir(filepath.Clean(cfg.Dir))); err != nil {
+			return nil, fmt.Errorf("raftstore: sync the data dir's parent: %w", err)
+		}
 	}
 	entries, err := os.ReadDir(cfg.Dir)
 	if err != nil {

@@ -89,7 +89,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		return err
 	}
 	// NB: the requests one broker forwards to this one share one stream
-	// (forward.go), the producers of many clients: that stream is bounded
+	// (server/internal/peer), the producers of many clients: that stream is bounded
 	// by the broker's budget alone.
 	share := s.streamBytes
 	if forwardedCall(ctx) {

@@ -105,3 +105,24 @@ func TestReadyFileUnwritable(t *testing.T) {
 		t.Fatal("Serve still serving 30s after failing to write its ready file")
 	}
 }
+
+// TestNoReadyFileAfterShutdown: a broker shut down before it served (a
+// SIGTERM just after start) never writes its ready file, so none names a
+// broker that is gone.
+func TestNoReadyFileAfterShutdown(t *testing.T) {
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0",
+		HTTPListen: "127.0.0.1:0", ReadyFile: readyFile, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	if _, err := os.Stat(readyFile); !os.IsNotExist(err) {
+		t.Fatalf("ready file after shutdown: %v, want none", err)
+	}
+}

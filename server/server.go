@@ -60,6 +60,8 @@ type Server struct {
 	budget   *memoryBudget // bytes held for the streams served
 	metrics  *edgeMetrics
 
+	readyMu      sync.Mutex // orders writing the ready file (Serve) and removing it (Shutdown)
+	readyGone    bool       // Shutdown removed it: not to be written again
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -291,7 +293,15 @@ func (s *Server) Serve() error {
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
 		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
 		"version", buildinfo.Read().String())
-	if err := writeReadyFile(s.cfg.ReadyFile, s.readyInfo()); err != nil {
+	s.readyMu.Lock()
+	var err error
+	if !s.readyGone {
+		// NB: under readyMu, against a Shutdown that already removed the
+		// file: it is written only while the broker serves.
+		err = writeReadyFile(s.cfg.ReadyFile, s.readyInfo())
+	}
+	s.readyMu.Unlock()
+	if err != nil {
 		// NB: a broker nobody knows is ready is of no use to whoever
 		// asked for the file: stop rather than serve unseen.
 		s.logger.Error("ready file", "err", err)
@@ -313,8 +323,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.health.Shutdown()
 		// NB: first, with the health checks: from here on it no longer
-		// takes calls.
-		if err := removeReadyFile(s.cfg.ReadyFile); err != nil {
+		// takes calls (and Serve, coming after, writes no file).
+		s.readyMu.Lock()
+		s.readyGone = true
+		err := removeReadyFile(s.cfg.ReadyFile)
+		s.readyMu.Unlock()
+		if err != nil {
 			s.logger.Warn("shutdown: ready file", "err", err)
 		}
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)

@@ -83,6 +83,9 @@ func codeName(c codes.Code) string {
 	if strings.Contains(name, "(") {
 		return name // Code(17): not one the specification names
 	}
+	if c == codes.Canceled {
+		return "CANCELLED" // the specification's spelling, not Go's
+	}
 	var b strings.Builder
 	for i, r := range name {
 		if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(name[i-1])) {

@@ -297,7 +297,8 @@ type Batch struct {
 // past maxBytes, but always returns at least one batch when one is
 // readable. Reading at NextOffset, or where the next batch is past maxIndex,
 // returns nothing. Errors: ErrOffsetOutOfRange outside [StartOffset,
-// NextOffset], ErrCorrupt, and ErrClosed (also when Close runs meanwhile).
+// NextOffset], ErrCorrupt, and ErrClosed (also when a read that crosses
+// into another segment finds the log closed meanwhile).
 func (l *Log) Read(offset int64, maxIndex uint64, maxBytes int) ([]Batch, error) {
 	var out []Batch
 	err := l.ReadFunc(offset, maxIndex, maxBytes, func(batches []Batch) error {

@@ -113,9 +113,10 @@ type Broker struct {
 	clusterIDStored bool
 }
 
-// New opens the data directory and the transport to the other brokers.
-// The broker serves nothing until Start: register the raft transport
-// (RegisterRaft) and serve it first, since starting waits for the others.
+// New opens the data directory and attaches the store to the raft
+// transport (Config.Transport). The broker serves nothing until Start:
+// the server serves the transport first, since starting waits for the
+// other brokers.
 func New(cfg Config) (*Broker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -129,7 +129,7 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		pp := &pendingPartition{partition: p, count: len(byPartition[p])}
 		pending.parts = append(pending.parts, pp)
 		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability,
-			LeaderEpoch: req.LeaderEpoch, Forwarded: true}
+			LeaderEpoch: req.LeaderEpoch}
 		part, _, err := b.partition(topic, p)
 		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !req.Forwarded {
 			// NB: not knowing the term, this broker cannot fence the

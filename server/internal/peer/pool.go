@@ -79,11 +79,13 @@ func markStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
 // and closes the connections.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, l := range p.links {
+	links, conns := p.links, p.conns
+	p.links, p.conns = map[string]*produceLink{}, map[string]*grpc.ClientConn{}
+	p.mu.Unlock()
+	for _, l := range links {
 		l.close()
 	}
-	for _, c := range p.conns {
+	for _, c := range conns {
 		c.Close()
 	}
 }
