@@ -133,7 +133,11 @@ func Fdatasync(f *os.File) error {
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
-		return err
+		// NB: Control fails only for a file closed, or being closed by
+		// another goroutine, with poll's own error ("use of closed
+		// file"): say os.ErrClosed, as f.Sync would, so that callers
+		// that expect a concurrent close can tell.
+		return fmt.Errorf("fdatasync %s: %w (%v)", f.Name(), os.ErrClosed, err)
 	}
 	if serr != nil {
 		return fmt.Errorf("fdatasync %s: %w", f.Name(), serr)
