@@ -1,9 +1,7 @@
 package raftstore
 
 import (
-	"bytes"
 	"encoding/binary"
-	"flag"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -11,37 +9,9 @@ import (
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/runnel-broker/runnel/internal/golden"
 )
-
-// update rewrites testdata/*.golden from the code instead of checking the
-// code against them: go test -run Golden -update ./raftstore/
-// A diff in a golden file is a change of what a partition directory holds
-// beside its log (see raftstore/internal/segment/doc.go, Golden files).
-var update = flag.Bool("update", false, "rewrite testdata/*.golden instead of comparing with them")
-
-// checkGolden compares got with testdata/name, or writes it there with -update.
-func checkGolden(t *testing.T, name string, got []byte) []byte {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s: the format changed: wrote %x, the golden file holds %x\n"+
-			"(if the change is deliberate, run go test -update and review the diff)", path, got, want)
-	}
-	return want
-}
 
 // goldenState is the content of raft_state.golden.
 func goldenState() persistentState {
@@ -64,7 +34,7 @@ func TestGoldenStateFile(t *testing.T) {
 	if err := writeState(dir, goldenState()); err != nil {
 		t.Fatal(err)
 	}
-	b := checkGolden(t, "raft_state.golden", mustRead(t, filepath.Join(dir, stateFileName)))
+	b := golden.Check(t, "raft_state.golden", mustRead(t, filepath.Join(dir, stateFileName)))
 	rdir := t.TempDir()
 	mustWrite(t, filepath.Join(rdir, stateFileName), b)
 	got, ok, err := readState(rdir)
@@ -91,8 +61,8 @@ func TestGoldenPartitionMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pdir := filepath.Join(dir, "t-0")
-	inc := checkGolden(t, "incarnation.golden", mustRead(t, filepath.Join(pdir, incarnationFile)))
-	rejoin := checkGolden(t, "rejoining.golden", mustRead(t, filepath.Join(pdir, rejoiningFile)))
+	inc := golden.Check(t, "incarnation.golden", mustRead(t, filepath.Join(pdir, incarnationFile)))
+	rejoin := golden.Check(t, "rejoining.golden", mustRead(t, filepath.Join(pdir, rejoiningFile)))
 
 	// Read back: a directory holding the golden markers is of incarnation
 	// "topic-id-7" (kept, not emptied) and rejoining.
@@ -135,7 +105,7 @@ func TestGoldenStateFileWithoutConfIndex(t *testing.T) {
 	}
 	b = b[:len(b)-12]
 	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
-	b = checkGolden(t, "raft_state_without_conf_index.golden", b)
+	b = golden.Check(t, "raft_state_without_conf_index.golden", b)
 	rdir := t.TempDir()
 	mustWrite(t, filepath.Join(rdir, stateFileName), b)
 	got, ok, err := readState(rdir)

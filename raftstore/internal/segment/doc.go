@@ -197,7 +197,7 @@
 // changed: old directories would no longer read as they did. A deliberate
 // change (a new batch magic, say) regenerates them with
 //
-//	go test -run Golden -update ./raftstore/internal/segment/
+//	go test ./raftstore/internal/segment/ -run Golden -update
 //
 // and the diff of testdata/ shows the change in review; a reader of the
 // old format that must keep working keeps its old golden file. The files

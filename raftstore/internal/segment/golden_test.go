@@ -2,54 +2,20 @@ package segment
 
 import (
 	"bytes"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/runnel-broker/runnel/internal/golden"
 )
-
-// update rewrites testdata/*.golden from the code instead of checking the
-// code against them: go test -run Golden -update ./raftstore/internal/segment/
-// A diff in a golden file is a change of the on-disk format (see doc.go).
-var update = flag.Bool("update", false, "rewrite testdata/*.golden instead of comparing with them")
-
-// checkGolden compares got with testdata/name, or writes it there with -update.
-func checkGolden(t *testing.T, name string, got []byte) []byte {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		i := 0
-		for i < min(len(got), len(want)) && got[i] == want[i] {
-			i++
-		}
-		t.Fatalf("%s: the format changed: %d bytes written, %d in the golden file, first difference at byte %d\n"+
-			"got  %x\nwant %x\n(if the change is deliberate, run go test -update and review the diff)",
-			path, len(got), len(want), i, got, want)
-	}
-	return want
-}
 
 // goldenBatch is the batch of frame.golden and batch.golden.
 var goldenBatch = BatchHeader{RecordCount: 3, FirstTimestamp: 1_700_000_000_000, MaxTimestamp: 1_700_000_000_250, ProposalID: 0x0102030405060708}
 
 func TestGoldenBatchHeader(t *testing.T) {
-	b := checkGolden(t, "batch.golden", EncodeBatch(goldenBatch, []byte("payload")))
+	b := golden.Check(t, "batch.golden", EncodeBatch(goldenBatch, []byte("payload")))
 	h, payload, err := DecodeBatchHeader(b)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +30,7 @@ func TestGoldenBatchHeader(t *testing.T) {
 
 func TestGoldenFrame(t *testing.T) {
 	e := raftpb.Entry{Index: 7, Term: 3, Type: raftpb.EntryNormal, Data: EncodeBatch(goldenBatch, []byte("payload"))}
-	b := checkGolden(t, "frame.golden", appendFrame(nil, &e, 42))
+	b := golden.Check(t, "frame.golden", appendFrame(nil, &e, 42))
 	h, data, err := decodeFrame(b)
 	if err != nil {
 		t.Fatal(err)
@@ -123,8 +89,8 @@ func TestGoldenLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdir := t.TempDir()
-	for name, golden := range goldenLogFiles {
-		b := checkGolden(t, golden, readFile(t, filepath.Join(dir, name)))
+	for name, file := range goldenLogFiles {
+		b := golden.Check(t, file, readFile(t, filepath.Join(dir, name)))
 		writeFile(t, filepath.Join(rdir, name), b)
 	}
 
@@ -218,7 +184,7 @@ func TestGoldenSynced(t *testing.T) {
 	if err := m.close(true /* flush */); err != nil {
 		t.Fatal(err)
 	}
-	b := checkGolden(t, "synced.golden", readFile(t, filepath.Join(dir, syncedFile)))
+	b := golden.Check(t, "synced.golden", readFile(t, filepath.Join(dir, syncedFile)))
 	if len(b) != syncedSlotSize+syncedSlotData {
 		t.Fatalf("synced file of %d bytes, want %d", len(b), syncedSlotSize+syncedSlotData)
 	}
@@ -240,7 +206,7 @@ func TestGoldenBoundary(t *testing.T) {
 	if err := writeBoundary(dir, want); err != nil {
 		t.Fatal(err)
 	}
-	b := checkGolden(t, "boundary.golden", readFile(t, filepath.Join(dir, boundaryFile)))
+	b := golden.Check(t, "boundary.golden", readFile(t, filepath.Join(dir, boundaryFile)))
 	rdir := t.TempDir()
 	writeFile(t, filepath.Join(rdir, boundaryFile), b)
 	got, ok, err := readBoundary(rdir)

@@ -1,45 +1,15 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/runnel-broker/runnel/internal/golden"
 )
-
-// update rewrites testdata/*.golden from the code instead of checking the
-// code against them: go test -run Golden -update ./server/internal/broker/
-// A diff in a golden file is a change of what a data directory holds (see
-// raftstore/internal/segment/doc.go, Golden files).
-var update = flag.Bool("update", false, "rewrite testdata/*.golden instead of comparing with them")
-
-// checkGolden compares got with testdata/name, or writes it there with -update.
-func checkGolden(t *testing.T, name string, got []byte) []byte {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s: the format changed: wrote %q, the golden file holds %q\n"+
-			"(if the change is deliberate, run go test -update and review the diff)", path, got, want)
-	}
-	return want
-}
 
 func mustReadFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -62,8 +32,8 @@ func TestGoldenDataDirMarkers(t *testing.T) {
 	if err := b.markRejoining(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	id := checkGolden(t, "cluster_id.golden", mustReadFile(t, filepath.Join(dir, clusterIDFile)))
-	rejoin := checkGolden(t, "rejoining.golden", mustReadFile(t, filepath.Join(dir, rejoiningFile)))
+	id := golden.Check(t, "cluster_id.golden", mustReadFile(t, filepath.Join(dir, clusterIDFile)))
+	rejoin := golden.Check(t, "rejoining.golden", mustReadFile(t, filepath.Join(dir, rejoiningFile)))
 
 	rdir := t.TempDir()
 	for name, data := range map[string][]byte{clusterIDFile: id, rejoiningFile: rejoin} {
