@@ -44,9 +44,6 @@ import (
 // RUNNEL_POWERLOSS_SEED replays one seed (as far as the goroutines'
 // interleaving allows); RUNNEL_POWERLOSS_RUNS sets how many runs.
 func TestPartitionPowerLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("power-loss simulation")
-	}
 	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
@@ -507,9 +504,6 @@ func (pt *partitionPowerTest) readAll(p *Partition, st persistentState, stateOK 
 // RUNNEL_POWERLOSS_SEED and RUNNEL_POWERLOSS_RUNS as for
 // TestPartitionPowerLoss (default 10 runs).
 func TestGroupPowerLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("power-loss simulation")
-	}
 	if prev := fsops.SetObserver(nil); prev != nil {
 		t.Fatal("observer already set")
 	}
