@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"server/internal/partitioner": {},
 	"server/internal/records":     {},
 	"server/internal/controller":  {},
+	"server/internal/assignor":    {},
 	"server/internal/catalog":     {"server/internal/errs", "gen/runnel/meta/v1"},
 	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
 	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/controller", "server/internal/errs",
@@ -59,12 +60,12 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "server/internal/broker", "server/internal/catalog",
 	"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "internal/buildinfo"}
+	"server/internal/controller", "server/internal/assignor", "internal/buildinfo"}
 
 // noRaft are the packages that must not depend on raft either: the
-// controller plans from plain ids and states, so that its decisions are
-// pure functions, tested from data files.
-var noRaft = []string{"server/internal/controller"}
+// controller and the assignors plan from plain ids and states, so that
+// their decisions are pure functions, tested from data files.
+var noRaft = []string{"server/internal/controller", "server/internal/assignor"}
 
 type listed struct {
 	ImportPath string
