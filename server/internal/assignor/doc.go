@@ -35,11 +35,11 @@
 // partitions%subscribers one partition more, so that topics with the same
 // partition count and subscribers line up (co-partitioning). It is
 // layout-first: the layout follows from the IDs and the counts alone and
-// Owned plays no part; stickiness is only what the layout keeps (a topic
-// whose subscribers and count are unchanged keeps its layout exactly; a
-// member joining with an ID that sorts last moves fewer partitions than
-// one that sorts first). Balance is per topic; across topics the first
-// members by ID may get one extra partition of each.
+// Owned plays no part; stickiness is only what the layout keeps: a topic
+// whose subscribers and count are unchanged keeps its layout exactly,
+// while in one that changed the boundaries shift and partitions may move
+// between members that stayed. Balance is per topic; across topics the
+// first members by ID may get one extra partition of each.
 //
 // Cost, with P partitions, M members and S subscriptions (member, topic):
 // range is O(S log S + P). Uniform is O(P·M) in the worst case for the

@@ -8,11 +8,11 @@ package assignor
 //
 // It is layout-first: the layout is a function of the subscribers' IDs
 // and the partition counts alone, so Owned plays no part. Stickiness is
-// what the layout gives: a change moves only the partitions whose range
-// boundaries it shifts (a member joining with an ID that sorts last moves
-// fewer than one that sorts first), and a topic whose subscribers and
-// partition count did not change keeps its layout exactly. Kafka's
-// server-side RangeAssignor is layout-first too.
+// what the layout gives: a topic whose subscribers and partition count
+// did not change keeps its layout exactly, whatever else changes; in one
+// that did, the range boundaries shift and partitions may move between
+// members that stayed. Kafka's server-side RangeAssignor is layout-first
+// too.
 type rangeAssignor struct{}
 
 func (rangeAssignor) Name() string { return "range" }
