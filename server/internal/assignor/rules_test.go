@@ -169,8 +169,10 @@ func checkBalance(members []Member, partitions map[string]int32, got map[string]
 // owner are as few as any balanced assignment allows. With P partitions
 // over M members, the P%M members keeping one extra are best those that
 // own the most; every member must give up what it owns above its count.
+// Partitions that two members claim are left out: one of them loses it
+// whatever the assignor does.
 func checkFewestMoves(members []Member, partitions map[string]int32, got map[string][]Partition) error {
-	if len(members) == 0 || !homogeneous(members, partitions) {
+	if len(members) == 0 || !homogeneous(members, partitions) || claimedTwice(members) {
 		return nil
 	}
 	total := 0
@@ -180,16 +182,18 @@ func checkFewestMoves(members []Member, partitions map[string]int32, got map[str
 	var owned []int // how many valid partitions each member owns
 	moved := 0
 	for _, m := range members {
-		n := 0
+		valid := map[Partition]bool{}
 		for _, p := range m.Owned {
-			if subscribes(m, p.Topic, partitions) && p.Partition < partitions[p.Topic] {
-				n++
-				if !slices.Contains(got[m.ID], p) {
-					moved++
-				}
+			if subscribes(m, p.Topic, partitions) && p.Partition >= 0 && p.Partition < partitions[p.Topic] {
+				valid[p] = true
 			}
 		}
-		owned = append(owned, n)
+		for p := range valid {
+			if !slices.Contains(got[m.ID], p) {
+				moved++
+			}
+		}
+		owned = append(owned, len(valid))
 	}
 	slices.SortFunc(owned, func(a, b int) int { return cmp.Compare(b, a) })
 	fewest := 0
@@ -204,6 +208,19 @@ func checkFewestMoves(members []Member, partitions map[string]int32, got map[str
 		return fmt.Errorf("homogeneous: %d partitions moved, %d would do", moved, fewest)
 	}
 	return nil
+}
+
+func claimedTwice(members []Member) bool {
+	claims := map[Partition]string{}
+	for _, m := range members {
+		for _, p := range m.Owned {
+			if other, ok := claims[p]; ok && other != m.ID {
+				return true
+			}
+			claims[p] = m.ID
+		}
+	}
+	return false
 }
 
 // checkRanges: each topic's subscribers, by ID, hold contiguous ranges in
@@ -288,7 +305,7 @@ func (s *randomScenario) randomTopics() []string {
 
 // step changes the group at random and says how.
 func (s *randomScenario) step() string {
-	switch op := s.rng.IntN(10); {
+	switch op := s.rng.IntN(11); {
 	case op < 4 && len(s.members) < 12 || len(s.members) == 0:
 		id := fmt.Sprintf("m%02d", s.rng.IntN(40))
 		if s.index(id) >= 0 {
@@ -316,6 +333,16 @@ func (s *randomScenario) step() string {
 		i := s.rng.IntN(len(s.members))
 		s.members[i].Topics = s.randomTopics()
 		return "subscribe " + s.members[i].ID
+	case op < 9:
+		// What a coordinator should not pass, and an assignor must
+		// survive: partitions that do not exist, of topics not
+		// subscribed to, twice, or owned by another member too.
+		i := s.rng.IntN(len(s.members))
+		for range 1 + s.rng.IntN(4) {
+			p := Partition{Topic: topicNames[s.rng.IntN(len(topicNames))], Partition: int32(s.rng.IntN(15)) - 1}
+			s.members[i].Owned = append(s.members[i].Owned, p, p)
+		}
+		return "bad claims by " + s.members[i].ID
 	default:
 		topic := topicNames[s.rng.IntN(len(topicNames))]
 		s.partitions[topic] = int32(s.rng.IntN(13)) // 0: deleted
