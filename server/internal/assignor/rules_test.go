@@ -70,12 +70,16 @@ func checkCoverage(members []Member, partitions map[string]int32, got map[string
 			holder[p] = id
 		}
 	}
+	subscribed := map[string]bool{}
 	for _, m := range members {
 		for _, topic := range m.Topics {
-			for i := range max(partitions[topic], 0) {
-				if _, ok := holder[Partition{topic, i}]; !ok {
-					return fmt.Errorf("%s-%d is subscribed to but unassigned", topic, i)
-				}
+			subscribed[topic] = true
+		}
+	}
+	for topic := range subscribed {
+		for i := range max(partitions[topic], 0) {
+			if _, ok := holder[Partition{topic, i}]; !ok {
+				return fmt.Errorf("%s-%d is subscribed to but unassigned", topic, i)
 			}
 		}
 	}
