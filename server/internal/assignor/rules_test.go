@@ -141,8 +141,9 @@ func homogeneous(members []Member, partitions map[string]int32) bool {
 }
 
 // checkBalance: homogeneous, counts within one of each other;
-// heterogeneous, no partition could go to a subscriber of its topic that
-// holds at least two fewer (the heuristic's promise).
+// heterogeneous, no chain of members, each holding a partition of a topic
+// that the next subscribes to, runs from one member to another holding
+// at least two fewer (then the balance is the best possible).
 func checkBalance(members []Member, partitions map[string]int32, got map[string][]Partition) error {
 	if len(members) == 0 {
 		return nil
@@ -157,11 +158,30 @@ func checkBalance(members []Member, partitions map[string]int32, got map[string]
 		}
 		return nil
 	}
-	for _, from := range members {
-		for _, p := range got[from.ID] {
-			for _, to := range members {
-				if subscribes(to, p.Topic, partitions) && len(got[to.ID]) <= len(got[from.ID])-2 {
-					return fmt.Errorf("%v could go from %s (%d) to %s (%d)", p, from.ID, len(got[from.ID]), to.ID, len(got[to.ID]))
+	subscribers := map[string][]string{}
+	lowest := len(got[members[0].ID])
+	for _, m := range members {
+		for _, topic := range existing(m, partitions) {
+			subscribers[topic] = append(subscribers[topic], m.ID)
+		}
+		lowest = min(lowest, len(got[m.ID]))
+	}
+	for _, m := range members {
+		if len(got[m.ID]) < lowest+2 {
+			continue // no one holds two fewer
+		}
+		reached := map[string]bool{m.ID: true}
+		for queue := []string{m.ID}; len(queue) > 0; queue = queue[1:] {
+			for _, p := range got[queue[0]] {
+				for _, next := range subscribers[p.Topic] {
+					if reached[next] {
+						continue
+					}
+					if len(got[next]) <= len(got[m.ID])-2 {
+						return fmt.Errorf("a chain runs from %s (%d) to %s (%d)", m.ID, len(got[m.ID]), next, len(got[next]))
+					}
+					reached[next] = true
+					queue = append(queue, next)
 				}
 			}
 		}
