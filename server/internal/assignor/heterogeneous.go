@@ -134,22 +134,28 @@ type link struct {
 	topic, from, to int
 }
 
-// shiftAlongChain looks for a chain from each member, the most loaded
-// first, to one holding at least two fewer, and shifts a partition along
-// the first it finds. Members within one of the least loaded cannot start
-// one, which keeps the search short in a group that is nearly balanced.
+// shiftAlongChain looks for a chain from the members holding the most to
+// one holding at least two fewer, then from those holding the next most,
+// and so on, and shifts a partition along the first it finds. One search
+// serves all the members of a load, so a call costs a search per distinct
+// load at most, however many members there are. Members subscribing to
+// nothing that exists hold nothing and are no chain's end: they do not
+// count as the least loaded.
 func (p *placement) shiftAlongChain(h holdings) bool {
-	lowest := slices.Min(p.load)
-	byLoad := make([]int, len(p.load))
-	for m := range byLoad {
-		byLoad[m] = m
-	}
-	slices.SortStableFunc(byLoad, func(a, b int) int { return cmp.Compare(p.load[b], p.load[a]) })
-	for _, start := range byLoad {
-		if p.load[start] < lowest+2 {
-			return false
+	var loads []int
+	for m, mem := range p.g.members {
+		if len(mem.topics) > 0 {
+			loads = append(loads, p.load[m])
 		}
-		if chain := p.chainFrom(start, h); chain != nil {
+	}
+	if len(loads) == 0 {
+		return false
+	}
+	slices.Sort(loads)
+	lowest := loads[0]
+	levels := slices.Compact(loads)
+	for i := len(levels) - 1; i >= 0 && levels[i] >= lowest+2; i-- {
+		if chain := p.chainFrom(levels[i], h); chain != nil {
 			for _, l := range chain {
 				p.move(h, l.topic, p.subscriberAt(l.topic, l.from), p.subscriberAt(l.topic, l.to))
 			}
@@ -159,16 +165,23 @@ func (p *placement) shiftAlongChain(h holdings) bool {
 	return false
 }
 
-// chainFrom is the shortest chain from start to a member holding at least
-// two fewer, or nil: a breadth-first search through the topics each
-// member holds partitions of, to their subscribers. Each topic is passed
-// through once, so that no member gives and receives in the same topic.
-func (p *placement) chainFrom(start int, h holdings) []link {
+// chainFrom is the shortest chain from a member holding level partitions
+// to one holding at least two fewer, or nil: a breadth-first search from
+// all the members at that level (by ID), through the topics each member
+// holds partitions of, to their subscribers. Each topic is passed through
+// once, so that no member gives and receives in the same topic.
+func (p *placement) chainFrom(level int, h holdings) []link {
 	reached := make([]bool, len(p.g.members))
 	crossed := make([]bool, len(p.g.topics))
 	via := make([]link, len(p.g.members)) // the link that reached each member
-	reached[start] = true
-	for queue := []int{start}; len(queue) > 0; queue = queue[1:] {
+	var queue []int
+	for m := range p.g.members {
+		if p.load[m] == level {
+			reached[m], via[m] = true, link{from: -1}
+			queue = append(queue, m)
+		}
+	}
+	for ; len(queue) > 0; queue = queue[1:] {
 		from := queue[0]
 		for _, name := range p.g.members[from].topics {
 			t := p.topicAt[name]
@@ -181,8 +194,8 @@ func (p *placement) chainFrom(start int, h holdings) []link {
 					continue
 				}
 				reached[to], via[to] = true, link{topic: t, from: from, to: to}
-				if p.load[to] <= p.load[start]-2 {
-					return chainTo(to, start, via)
+				if p.load[to] <= level-2 {
+					return chainTo(to, via)
 				}
 				queue = append(queue, to)
 			}
@@ -191,10 +204,10 @@ func (p *placement) chainFrom(start int, h holdings) []link {
 	return nil
 }
 
-// chainTo follows via back from end to start.
-func chainTo(end, start int, via []link) []link {
+// chainTo follows via back from end to the member the chain starts at.
+func chainTo(end int, via []link) []link {
 	var chain []link
-	for m := end; m != start; m = via[m].from {
+	for m := end; via[m].from != -1; m = via[m].from {
 		chain = append(chain, via[m])
 	}
 	slices.Reverse(chain)

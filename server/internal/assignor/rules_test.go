@@ -159,12 +159,21 @@ func checkBalance(members []Member, partitions map[string]int32, got map[string]
 		return nil
 	}
 	subscribers := map[string][]string{}
-	lowest := len(got[members[0].ID])
+	heldTopics := map[string][]string{} // member: the topics it holds partitions of
+	lowest := -1                        // the fewest any member with a topic holds
 	for _, m := range members {
-		for _, topic := range existing(m, partitions) {
+		topics := existing(m, partitions)
+		for _, topic := range topics {
 			subscribers[topic] = append(subscribers[topic], m.ID)
 		}
-		lowest = min(lowest, len(got[m.ID]))
+		if len(topics) > 0 && (lowest == -1 || len(got[m.ID]) < lowest) {
+			lowest = len(got[m.ID])
+		}
+		for _, p := range got[m.ID] {
+			if !slices.Contains(heldTopics[m.ID], p.Topic) {
+				heldTopics[m.ID] = append(heldTopics[m.ID], p.Topic)
+			}
+		}
 	}
 	for _, m := range members {
 		if len(got[m.ID]) < lowest+2 {
@@ -172,8 +181,8 @@ func checkBalance(members []Member, partitions map[string]int32, got map[string]
 		}
 		reached := map[string]bool{m.ID: true}
 		for queue := []string{m.ID}; len(queue) > 0; queue = queue[1:] {
-			for _, p := range got[queue[0]] {
-				for _, next := range subscribers[p.Topic] {
+			for _, topic := range heldTopics[queue[0]] {
+				for _, next := range subscribers[topic] {
 					if reached[next] {
 						continue
 					}

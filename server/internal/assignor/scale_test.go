@@ -2,14 +2,18 @@ package assignor
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 )
 
 // bigGroup is a group of n members over topics×perTopic partitions. In a
-// homogeneous one every member subscribes to every topic; otherwise each
-// to a seeded random half of them (at least one).
+// homogeneous one every member subscribes to every topic. Otherwise each
+// subscribes to a seeded random half of them (at least one), and, for the
+// corners, the first member only to a topic that does not exist (it gets
+// nothing), the second alone to one more topic (it holds far more than
+// the others).
 func bigGroup(n, topics int, perTopic int32, homogeneous bool) ([]Member, map[string]int32) {
 	rng := rand.New(rand.NewPCG(uint64(n), uint64(topics)))
 	partitions := map[string]int32{}
@@ -32,6 +36,11 @@ func bigGroup(n, topics int, perTopic int32, homogeneous bool) ([]Member, map[st
 			}
 		}
 	}
+	if !homogeneous && n >= 2 {
+		members[0].Topics = []string{"not-created"}
+		partitions["solo"] = perTopic
+		members[1].Topics = append(slices.Clip(members[1].Topics), "solo")
+	}
 	return members, partitions
 }
 
@@ -45,9 +54,23 @@ func settle(a Assignor, members []Member, partitions map[string]int32) []Member 
 	return out
 }
 
-// withJoiner adds a member owning nothing, subscribed as the first one.
+// withJoiner adds a member owning nothing, subscribed as the last one.
 func withJoiner(members []Member) []Member {
-	return append(slices.Clone(members), Member{ID: "joiner", Topics: members[0].Topics})
+	return append(slices.Clone(members), Member{ID: "joiner", Topics: members[len(members)-1].Topics})
+}
+
+// oneOwnsAll has the first member subscribe to every topic and own every
+// partition, as if all the others had joined at once.
+func oneOwnsAll(members []Member, partitions map[string]int32) []Member {
+	out := slices.Clone(members)
+	out[0].Topics, out[0].Owned = nil, nil
+	for _, name := range slices.Sorted(maps.Keys(partitions)) {
+		out[0].Topics = append(out[0].Topics, name)
+		for p := range partitions[name] {
+			out[0].Owned = append(out[0].Owned, Partition{name, p})
+		}
+	}
+	return out
 }
 
 // TestScale checks the rules on 10,000 partitions over 1,000 members:
@@ -59,18 +82,11 @@ func TestScale(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/homogeneous=%v", a.Name(), homogeneous), func(t *testing.T) {
 				members, partitions := bigGroup(1000, 20, 500, homogeneous)
 				settled := settle(a, members, partitions)
-				oneOwnsAll := slices.Clone(members)
-				oneOwnsAll[0].Owned = nil
-				for name, n := range partitions {
-					for p := range n {
-						oneOwnsAll[0].Owned = append(oneOwnsAll[0].Owned, Partition{name, p})
-					}
-				}
 				for what, input := range map[string][]Member{
 					"first":        members,
 					"join":         withJoiner(settled),
 					"leave":        settled[1:],
-					"one-owns-all": oneOwnsAll,
+					"one-owns-all": oneOwnsAll(members, partitions),
 				} {
 					if err := checkRules(a, input, partitions, a.Assign(input, partitions)); err != nil {
 						t.Errorf("%s: %v", what, err)
@@ -101,7 +117,8 @@ func BenchmarkRange(b *testing.B) {
 }
 
 // BenchmarkScale: 1,000 members over 10,000 partitions (20 topics of
-// 500): from nothing, and one joining a balanced group.
+// 500): from nothing, one joining a balanced group, and all but one
+// joining at once.
 func BenchmarkScale(b *testing.B) {
 	for _, homogeneous := range []bool{true, false} {
 		for _, a := range []Assignor{Uniform(), Range()} {
@@ -110,6 +127,8 @@ func BenchmarkScale(b *testing.B) {
 			b.Run(name+"/first", func(b *testing.B) { benchmarkAssign(b, a, members, partitions) })
 			joined := withJoiner(settle(a, members, partitions))
 			b.Run(name+"/join", func(b *testing.B) { benchmarkAssign(b, a, joined, partitions) })
+			crowd := oneOwnsAll(members, partitions)
+			b.Run(name+"/one-owns-all", func(b *testing.B) { benchmarkAssign(b, a, crowd, partitions) })
 		}
 	}
 }
