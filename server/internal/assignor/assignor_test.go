@@ -2,6 +2,7 @@ package assignor
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -116,13 +117,8 @@ func topicList(d *datadriven.TestData) []string {
 // describe prints each member's partitions, by ID, and how many moved
 // from members (their Owned) to others.
 func describe(members []Member, got map[string][]Partition) string {
-	ids := make([]string, 0, len(got))
-	for id := range got {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	var b strings.Builder
-	for _, id := range ids {
+	for _, id := range sortedKeys(got) {
 		fmt.Fprintf(&b, "%s (%d): %s\n", id, len(got[id]), compact(got[id]))
 	}
 	before := map[Partition]string{}
@@ -183,4 +179,32 @@ func TestByName(t *testing.T) {
 	if a, err := ByName("sticky"); err == nil {
 		t.Errorf("ByName(sticky) = %v, want an error", a.Name())
 	}
+}
+
+// TestDuplicateIDs: a member listed twice is one member with both
+// subscriptions and both assignments, whichever entry comes first.
+func TestDuplicateIDs(t *testing.T) {
+	partitions := map[string]int32{"x": 2, "y": 2}
+	first := Member{ID: "a", Topics: []string{"x"}, Owned: []Partition{{"x", 1}}}
+	second := Member{ID: "a", Topics: []string{"y"}}
+	other := Member{ID: "b", Topics: []string{"x", "y"}}
+	for _, a := range []Assignor{Uniform(), Range()} {
+		got := a.Assign([]Member{first, second, other}, partitions)
+		merged := Member{ID: "a", Topics: []string{"x", "y"}, Owned: first.Owned}
+		if err := checkRules(a, []Member{merged, other}, partitions, got); err != nil {
+			t.Errorf("%s: %v", a.Name(), err)
+		}
+		if again := a.Assign([]Member{other, second, first}, partitions); !reflect.DeepEqual(again, got) {
+			t.Errorf("%s: the other order gives %v, want %v", a.Name(), again, got)
+		}
+	}
+}
+
+func sortedKeys(m map[string][]Partition) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

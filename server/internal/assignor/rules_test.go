@@ -70,12 +70,16 @@ func checkCoverage(members []Member, partitions map[string]int32, got map[string
 			holder[p] = id
 		}
 	}
+	subscribed := map[string]bool{}
 	for _, m := range members {
 		for _, topic := range m.Topics {
-			for i := range max(partitions[topic], 0) {
-				if _, ok := holder[Partition{topic, i}]; !ok {
-					return fmt.Errorf("%s-%d is subscribed to but unassigned", topic, i)
-				}
+			subscribed[topic] = true
+		}
+	}
+	for topic := range subscribed {
+		for i := range max(partitions[topic], 0) {
+			if _, ok := holder[Partition{topic, i}]; !ok {
+				return fmt.Errorf("%s-%d is subscribed to but unassigned", topic, i)
 			}
 		}
 	}
@@ -137,8 +141,9 @@ func homogeneous(members []Member, partitions map[string]int32) bool {
 }
 
 // checkBalance: homogeneous, counts within one of each other;
-// heterogeneous, no partition could go to a subscriber of its topic that
-// holds at least two fewer (the heuristic's promise).
+// heterogeneous, no chain of members, each holding a partition of a topic
+// that the next subscribes to, runs from one member to another holding
+// at least two fewer (then the balance is the best possible).
 func checkBalance(members []Member, partitions map[string]int32, got map[string][]Partition) error {
 	if len(members) == 0 {
 		return nil
@@ -153,11 +158,39 @@ func checkBalance(members []Member, partitions map[string]int32, got map[string]
 		}
 		return nil
 	}
-	for _, from := range members {
-		for _, p := range got[from.ID] {
-			for _, to := range members {
-				if subscribes(to, p.Topic, partitions) && len(got[to.ID]) <= len(got[from.ID])-2 {
-					return fmt.Errorf("%v could go from %s (%d) to %s (%d)", p, from.ID, len(got[from.ID]), to.ID, len(got[to.ID]))
+	subscribers := map[string][]string{}
+	heldTopics := map[string][]string{} // member: the topics it holds partitions of
+	lowest := -1                        // the fewest any member with a topic holds
+	for _, m := range members {
+		topics := existing(m, partitions)
+		for _, topic := range topics {
+			subscribers[topic] = append(subscribers[topic], m.ID)
+		}
+		if len(topics) > 0 && (lowest == -1 || len(got[m.ID]) < lowest) {
+			lowest = len(got[m.ID])
+		}
+		for _, p := range got[m.ID] {
+			if !slices.Contains(heldTopics[m.ID], p.Topic) {
+				heldTopics[m.ID] = append(heldTopics[m.ID], p.Topic)
+			}
+		}
+	}
+	for _, m := range members {
+		if len(got[m.ID]) < lowest+2 {
+			continue // no one holds two fewer
+		}
+		reached := map[string]bool{m.ID: true}
+		for queue := []string{m.ID}; len(queue) > 0; queue = queue[1:] {
+			for _, topic := range heldTopics[queue[0]] {
+				for _, next := range subscribers[topic] {
+					if reached[next] {
+						continue
+					}
+					if len(got[next]) <= len(got[m.ID])-2 {
+						return fmt.Errorf("a chain runs from %s (%d) to %s (%d)", m.ID, len(got[m.ID]), next, len(got[next]))
+					}
+					reached[next] = true
+					queue = append(queue, next)
 				}
 			}
 		}

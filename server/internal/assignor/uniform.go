@@ -8,8 +8,8 @@ import (
 // uniform spreads partitions evenly over the members, sticking to what
 // they own. Like Kafka's server-side UniformAssignor it has two builders:
 // one for a homogeneous group (every member subscribes to every topic),
-// where balance and the fewest moves can both be had exactly, and a
-// heuristic one for the heterogeneous case.
+// where balance and the fewest moves can both be had exactly and simply,
+// and one for the heterogeneous case (heterogeneous.go).
 type uniform struct{}
 
 func (uniform) Name() string { return "uniform" }
@@ -180,103 +180,6 @@ func (p *placement) heldByMember() [][]topicPartition {
 			if m != unowned {
 				held[m] = append(held[m], topicPartition{topic: t, part: int32(part)})
 			}
-		}
-	}
-	return held
-}
-
-// balanceHeterogeneous is the heuristic for members with different
-// subscriptions, after Kafka's UniformHeterogeneousAssignmentBuilder:
-//
-//  1. the unowned partitions go out most constrained first (the topics
-//     with the fewest subscribers), each to its least loaded subscriber,
-//     so that the members with the fewest choices are served while they
-//     still have room;
-//  2. then partitions move one at a time, each from a member to a
-//     subscriber of its topic holding at least two fewer, until no such
-//     move is left.
-//
-// A move only happens when it narrows a gap of two or more, which is what
-// stickiness allows. The end state is balanced in that sense: no single
-// partition can go to an eligible member with two fewer. It is not always
-// the optimum: that can take a chain of moves through members of
-// different topics (a gives b a partition of X, b gives c one of Y),
-// which the heuristic does not look for.
-func (p *placement) balanceHeterogeneous() {
-	order := p.byConstraint()
-	for _, t := range order {
-		subs := p.g.topics[t].subscribers
-		for part, m := range p.owner[t] {
-			if m == unowned {
-				p.give(t, int32(part), p.leastLoaded(subs, func(int) bool { return true }))
-			}
-		}
-	}
-	p.evenOut(order)
-}
-
-// byConstraint orders the topics by how many members subscribe to them,
-// fewest first, then by name.
-func (p *placement) byConstraint() []int {
-	order := make([]int, len(p.g.topics))
-	for t := range order {
-		order[t] = t
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Compare(len(p.g.topics[a].subscribers), len(p.g.topics[b].subscribers))
-	})
-	return order
-}
-
-// evenOut makes the single moves of balanceHeterogeneous. Every move
-// lowers the sum of the squares of the loads (a gap of at least two
-// narrows), so it ends. held[t][i] are the partitions of topic t that
-// its i-th subscriber holds, ascending: a donor gives its highest.
-func (p *placement) evenOut(order []int) {
-	held := p.heldBySubscriber()
-	for moved := true; moved; {
-		moved = false
-		for _, t := range order {
-			for p.moveOne(t, held[t]) {
-				moved = true
-			}
-		}
-	}
-}
-
-// moveOne moves one partition of topic t from its most loaded holder to
-// its least loaded subscriber, if they are at least two apart.
-func (p *placement) moveOne(t int, held [][]int32) bool {
-	subs := p.g.topics[t].subscribers
-	donor, receiver := -1, -1
-	for i, m := range subs {
-		if len(held[i]) > 0 && (donor == -1 || p.load[m] > p.load[subs[donor]]) {
-			donor = i
-		}
-		if receiver == -1 || p.load[m] < p.load[subs[receiver]] {
-			receiver = i
-		}
-	}
-	if donor == -1 || p.load[subs[donor]]-p.load[subs[receiver]] < 2 {
-		return false
-	}
-	last := len(held[donor]) - 1
-	part := held[donor][last]
-	held[donor] = held[donor][:last]
-	at, _ := slices.BinarySearch(held[receiver], part)
-	held[receiver] = slices.Insert(held[receiver], at, part)
-	p.take(t, part)
-	p.give(t, part, subs[receiver])
-	return true
-}
-
-func (p *placement) heldBySubscriber() [][][]int32 {
-	held := make([][][]int32, len(p.g.topics))
-	for t, tp := range p.g.topics {
-		held[t] = make([][]int32, len(tp.subscribers))
-		for part, m := range p.owner[t] {
-			i, _ := slices.BinarySearch(tp.subscribers, m)
-			held[t][i] = append(held[t][i], int32(part))
 		}
 	}
 	return held
