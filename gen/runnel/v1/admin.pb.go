@@ -9,6 +9,7 @@ package runnelv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -20,6 +21,63 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// GroupState is where a group's rebalancing stands.
+type GroupState int32
+
+const (
+	GroupState_GROUP_STATE_UNSPECIFIED GroupState = 0
+	// No members: only committed offsets.
+	GroupState_GROUP_STATE_EMPTY GroupState = 1
+	// Every member has its target assignment.
+	GroupState_GROUP_STATE_STABLE GroupState = 2
+	// Partitions are moving: some member is revoking a partition, or waits
+	// for one.
+	GroupState_GROUP_STATE_RECONCILING GroupState = 3
+)
+
+// Enum value maps for GroupState.
+var (
+	GroupState_name = map[int32]string{
+		0: "GROUP_STATE_UNSPECIFIED",
+		1: "GROUP_STATE_EMPTY",
+		2: "GROUP_STATE_STABLE",
+		3: "GROUP_STATE_RECONCILING",
+	}
+	GroupState_value = map[string]int32{
+		"GROUP_STATE_UNSPECIFIED": 0,
+		"GROUP_STATE_EMPTY":       1,
+		"GROUP_STATE_STABLE":      2,
+		"GROUP_STATE_RECONCILING": 3,
+	}
+)
+
+func (x GroupState) Enum() *GroupState {
+	p := new(GroupState)
+	*p = x
+	return p
+}
+
+func (x GroupState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupState) Descriptor() protoreflect.EnumDescriptor {
+	return file_runnel_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (GroupState) Type() protoreflect.EnumType {
+	return &file_runnel_v1_admin_proto_enumTypes[0]
+}
+
+func (x GroupState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupState.Descriptor instead.
+func (GroupState) EnumDescriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+}
 
 // BrokerState is a broker's state as the controller sees it.
 type BrokerState int32
@@ -58,11 +116,11 @@ func (x BrokerState) String() string {
 }
 
 func (BrokerState) Descriptor() protoreflect.EnumDescriptor {
-	return file_runnel_v1_admin_proto_enumTypes[0].Descriptor()
+	return file_runnel_v1_admin_proto_enumTypes[1].Descriptor()
 }
 
 func (BrokerState) Type() protoreflect.EnumType {
-	return &file_runnel_v1_admin_proto_enumTypes[0]
+	return &file_runnel_v1_admin_proto_enumTypes[1]
 }
 
 func (x BrokerState) Number() protoreflect.EnumNumber {
@@ -71,7 +129,838 @@ func (x BrokerState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BrokerState.Descriptor instead.
 func (BrokerState) EnumDescriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+// ListGroupsRequest takes no arguments.
+type ListGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsRequest) Reset() {
+	*x = ListGroupsRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsRequest) ProtoMessage() {}
+
+func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
 	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+// ListGroupsResponse lists the groups by name.
+type ListGroupsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupListing        `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsResponse) Reset() {
+	*x = ListGroupsResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsResponse) ProtoMessage() {}
+
+func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListGroupsResponse) GetGroups() []*GroupListing {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// GroupListing is one group in a list.
+type GroupListing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The broker that coordinates it: the leader of its __consumer_offsets
+	// partition (0 when none is known).
+	CoordinatorId int32 `protobuf:"varint,2,opt,name=coordinator_id,json=coordinatorId,proto3" json:"coordinator_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupListing) Reset() {
+	*x = GroupListing{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupListing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupListing) ProtoMessage() {}
+
+func (x *GroupListing) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupListing.ProtoReflect.Descriptor instead.
+func (*GroupListing) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GroupListing) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupListing) GetCoordinatorId() int32 {
+	if x != nil {
+		return x.CoordinatorId
+	}
+	return 0
+}
+
+// DescribeGroupRequest names a group.
+type DescribeGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeGroupRequest) Reset() {
+	*x = DescribeGroupRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeGroupRequest) ProtoMessage() {}
+
+func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
+func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DescribeGroupRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// DescribeGroupResponse describes one group.
+type DescribeGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *ConsumerGroup         `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeGroupResponse) Reset() {
+	*x = DescribeGroupResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeGroupResponse) ProtoMessage() {}
+
+func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
+func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DescribeGroupResponse) GetGroup() *ConsumerGroup {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+// ConsumerGroup is a group as its coordinator sees it.
+type ConsumerGroup struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Name               string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	State              GroupState             `protobuf:"varint,2,opt,name=state,proto3,enum=runnel.v1.GroupState" json:"state,omitempty"`
+	CoordinatorId      int32                  `protobuf:"varint,3,opt,name=coordinator_id,json=coordinatorId,proto3" json:"coordinator_id,omitempty"`
+	CoordinatorAddress string                 `protobuf:"bytes,4,opt,name=coordinator_address,json=coordinatorAddress,proto3" json:"coordinator_address,omitempty"`
+	// Moves on every change of members or subscriptions.
+	GroupEpoch int32 `protobuf:"varint,5,opt,name=group_epoch,json=groupEpoch,proto3" json:"group_epoch,omitempty"`
+	// The server-side assignor ("uniform").
+	Assignor string             `protobuf:"bytes,6,opt,name=assignor,proto3" json:"assignor,omitempty"`
+	Members  []*GroupMemberInfo `protobuf:"bytes,7,rep,name=members,proto3" json:"members,omitempty"`
+	// Every partition the group has a committed offset in or a member
+	// reads, by topic and partition.
+	Partitions    []*GroupPartition `protobuf:"bytes,8,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumerGroup) Reset() {
+	*x = ConsumerGroup{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumerGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumerGroup) ProtoMessage() {}
+
+func (x *ConsumerGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumerGroup.ProtoReflect.Descriptor instead.
+func (*ConsumerGroup) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ConsumerGroup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConsumerGroup) GetState() GroupState {
+	if x != nil {
+		return x.State
+	}
+	return GroupState_GROUP_STATE_UNSPECIFIED
+}
+
+func (x *ConsumerGroup) GetCoordinatorId() int32 {
+	if x != nil {
+		return x.CoordinatorId
+	}
+	return 0
+}
+
+func (x *ConsumerGroup) GetCoordinatorAddress() string {
+	if x != nil {
+		return x.CoordinatorAddress
+	}
+	return ""
+}
+
+func (x *ConsumerGroup) GetGroupEpoch() int32 {
+	if x != nil {
+		return x.GroupEpoch
+	}
+	return 0
+}
+
+func (x *ConsumerGroup) GetAssignor() string {
+	if x != nil {
+		return x.Assignor
+	}
+	return ""
+}
+
+func (x *ConsumerGroup) GetMembers() []*GroupMemberInfo {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ConsumerGroup) GetPartitions() []*GroupPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// GroupMemberInfo is one member of a group.
+type GroupMemberInfo struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Set for a static member.
+	InstanceId string `protobuf:"bytes,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Where its stream comes from, as the coordinator sees it.
+	ClientAddress string   `protobuf:"bytes,3,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	Topics        []string `protobuf:"bytes,4,rep,name=topics,proto3" json:"topics,omitempty"`
+	MemberEpoch   int32    `protobuf:"varint,5,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	// False while its stream is broken and the session timeout runs.
+	Connected bool `protobuf:"varint,6,opt,name=connected,proto3" json:"connected,omitempty"`
+	// What it reads now, what it is giving up, and what the group's target
+	// assignment gives it.
+	Assigned      []*TopicPartitions `protobuf:"bytes,7,rep,name=assigned,proto3" json:"assigned,omitempty"`
+	Revoking      []*TopicPartitions `protobuf:"bytes,8,rep,name=revoking,proto3" json:"revoking,omitempty"`
+	Target        []*TopicPartitions `protobuf:"bytes,9,rep,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMemberInfo) Reset() {
+	*x = GroupMemberInfo{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMemberInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMemberInfo) ProtoMessage() {}
+
+func (x *GroupMemberInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMemberInfo.ProtoReflect.Descriptor instead.
+func (*GroupMemberInfo) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GroupMemberInfo) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GroupMemberInfo) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *GroupMemberInfo) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
+func (x *GroupMemberInfo) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *GroupMemberInfo) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *GroupMemberInfo) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *GroupMemberInfo) GetAssigned() []*TopicPartitions {
+	if x != nil {
+		return x.Assigned
+	}
+	return nil
+}
+
+func (x *GroupMemberInfo) GetRevoking() []*TopicPartitions {
+	if x != nil {
+		return x.Revoking
+	}
+	return nil
+}
+
+func (x *GroupMemberInfo) GetTarget() []*TopicPartitions {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+// GroupPartition is a group's position in one partition.
+type GroupPartition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The next offset the group reads; -1 when it committed none.
+	CommittedOffset int64 `protobuf:"varint,3,opt,name=committed_offset,json=committedOffset,proto3" json:"committed_offset,omitempty"`
+	HighWatermark   int64 `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// high_watermark - committed_offset (from the log start with none).
+	Lag int64 `protobuf:"varint,5,opt,name=lag,proto3" json:"lag,omitempty"`
+	// The member that reads it, if any.
+	MemberId      string `protobuf:"bytes,6,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupPartition) Reset() {
+	*x = GroupPartition{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupPartition) ProtoMessage() {}
+
+func (x *GroupPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupPartition.ProtoReflect.Descriptor instead.
+func (*GroupPartition) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GroupPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *GroupPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *GroupPartition) GetCommittedOffset() int64 {
+	if x != nil {
+		return x.CommittedOffset
+	}
+	return 0
+}
+
+func (x *GroupPartition) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *GroupPartition) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *GroupPartition) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+// DeleteGroupRequest names a group.
+type DeleteGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupRequest) Reset() {
+	*x = DeleteGroupRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupRequest) ProtoMessage() {}
+
+func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
+func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeleteGroupRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// DeleteGroupResponse acknowledges a durable deletion.
+type DeleteGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupResponse) Reset() {
+	*x = DeleteGroupResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupResponse) ProtoMessage() {}
+
+func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
+func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+// ResetOffsetsRequest says where a group's offsets go.
+type ResetOffsetsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Topic string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	// The partitions to reset; empty means all of the topic's.
+	Partitions []int32 `protobuf:"varint,3,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	// Types that are valid to be assigned to To:
+	//
+	//	*ResetOffsetsRequest_ToEarliest
+	//	*ResetOffsetsRequest_ToLatest
+	//	*ResetOffsetsRequest_ToOffset
+	//	*ResetOffsetsRequest_ToTime
+	//	*ResetOffsetsRequest_ShiftBy
+	To isResetOffsetsRequest_To `protobuf_oneof:"to"`
+	// Compute and return the new offsets, commit nothing.
+	DryRun        bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetOffsetsRequest) Reset() {
+	*x = ResetOffsetsRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetOffsetsRequest) ProtoMessage() {}
+
+func (x *ResetOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*ResetOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ResetOffsetsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ResetOffsetsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ResetOffsetsRequest) GetPartitions() []int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *ResetOffsetsRequest) GetTo() isResetOffsetsRequest_To {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ResetOffsetsRequest) GetToEarliest() bool {
+	if x != nil {
+		if x, ok := x.To.(*ResetOffsetsRequest_ToEarliest); ok {
+			return x.ToEarliest
+		}
+	}
+	return false
+}
+
+func (x *ResetOffsetsRequest) GetToLatest() bool {
+	if x != nil {
+		if x, ok := x.To.(*ResetOffsetsRequest_ToLatest); ok {
+			return x.ToLatest
+		}
+	}
+	return false
+}
+
+func (x *ResetOffsetsRequest) GetToOffset() int64 {
+	if x != nil {
+		if x, ok := x.To.(*ResetOffsetsRequest_ToOffset); ok {
+			return x.ToOffset
+		}
+	}
+	return 0
+}
+
+func (x *ResetOffsetsRequest) GetToTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.To.(*ResetOffsetsRequest_ToTime); ok {
+			return x.ToTime
+		}
+	}
+	return nil
+}
+
+func (x *ResetOffsetsRequest) GetShiftBy() int64 {
+	if x != nil {
+		if x, ok := x.To.(*ResetOffsetsRequest_ShiftBy); ok {
+			return x.ShiftBy
+		}
+	}
+	return 0
+}
+
+func (x *ResetOffsetsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type isResetOffsetsRequest_To interface {
+	isResetOffsetsRequest_To()
+}
+
+type ResetOffsetsRequest_ToEarliest struct {
+	// The log start.
+	ToEarliest bool `protobuf:"varint,4,opt,name=to_earliest,json=toEarliest,proto3,oneof"`
+}
+
+type ResetOffsetsRequest_ToLatest struct {
+	// The high watermark.
+	ToLatest bool `protobuf:"varint,5,opt,name=to_latest,json=toLatest,proto3,oneof"`
+}
+
+type ResetOffsetsRequest_ToOffset struct {
+	// This offset in every partition (clamped to the log).
+	ToOffset int64 `protobuf:"varint,6,opt,name=to_offset,json=toOffset,proto3,oneof"`
+}
+
+type ResetOffsetsRequest_ToTime struct {
+	// The first record at or after this time (the high watermark if none).
+	ToTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=to_time,json=toTime,proto3,oneof"`
+}
+
+type ResetOffsetsRequest_ShiftBy struct {
+	// The committed offset moved by this many (negative: back), clamped.
+	ShiftBy int64 `protobuf:"varint,8,opt,name=shift_by,json=shiftBy,proto3,oneof"`
+}
+
+func (*ResetOffsetsRequest_ToEarliest) isResetOffsetsRequest_To() {}
+
+func (*ResetOffsetsRequest_ToLatest) isResetOffsetsRequest_To() {}
+
+func (*ResetOffsetsRequest_ToOffset) isResetOffsetsRequest_To() {}
+
+func (*ResetOffsetsRequest_ToTime) isResetOffsetsRequest_To() {}
+
+func (*ResetOffsetsRequest_ShiftBy) isResetOffsetsRequest_To() {}
+
+// ResetOffsetsResponse shows each partition's new committed offset.
+type ResetOffsetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*GroupPartition      `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetOffsetsResponse) Reset() {
+	*x = ResetOffsetsResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetOffsetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetOffsetsResponse) ProtoMessage() {}
+
+func (x *ResetOffsetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetOffsetsResponse.ProtoReflect.Descriptor instead.
+func (*ResetOffsetsResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ResetOffsetsResponse) GetPartitions() []*GroupPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
 }
 
 // ReassignPartitionRequest names a partition and the brokers to hold it.
@@ -89,7 +978,7 @@ type ReassignPartitionRequest struct {
 
 func (x *ReassignPartitionRequest) Reset() {
 	*x = ReassignPartitionRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	mi := &file_runnel_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +990,7 @@ func (x *ReassignPartitionRequest) String() string {
 func (*ReassignPartitionRequest) ProtoMessage() {}
 
 func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[0]
+	mi := &file_runnel_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +1003,7 @@ func (x *ReassignPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionRequest.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReassignPartitionRequest) GetTopic() string {
@@ -147,7 +1036,7 @@ type ReassignPartitionResponse struct {
 
 func (x *ReassignPartitionResponse) Reset() {
 	*x = ReassignPartitionResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -159,7 +1048,7 @@ func (x *ReassignPartitionResponse) String() string {
 func (*ReassignPartitionResponse) ProtoMessage() {}
 
 func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[1]
+	mi := &file_runnel_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -172,7 +1061,7 @@ func (x *ReassignPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignPartitionResponse.ProtoReflect.Descriptor instead.
 func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 // CreateTopicRequest describes the topic to create.
@@ -195,7 +1084,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +1096,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[2]
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +1109,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -261,7 +1150,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +1162,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[3]
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +1175,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -306,7 +1195,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	mi := &file_runnel_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +1207,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[4]
+	mi := &file_runnel_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +1220,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -350,7 +1239,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	mi := &file_runnel_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +1251,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[5]
+	mi := &file_runnel_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +1264,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 // ListTopicsRequest has no parameters.
@@ -387,7 +1276,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	mi := &file_runnel_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +1288,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[6]
+	mi := &file_runnel_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +1301,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 // ListTopicsResponse lists topics by name.
@@ -425,7 +1314,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	mi := &file_runnel_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +1326,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[7]
+	mi := &file_runnel_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +1339,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -470,7 +1359,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	mi := &file_runnel_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +1371,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[8]
+	mi := &file_runnel_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +1384,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -516,7 +1405,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	mi := &file_runnel_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +1417,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[9]
+	mi := &file_runnel_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +1430,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -567,7 +1456,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	mi := &file_runnel_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +1468,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[10]
+	mi := &file_runnel_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +1481,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 // DescribeClusterResponse lists the brokers.
@@ -609,7 +1498,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	mi := &file_runnel_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +1510,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[11]
+	mi := &file_runnel_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +1523,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -675,7 +1564,7 @@ type Topic struct {
 
 func (x *Topic) Reset() {
 	*x = Topic{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[12]
+	mi := &file_runnel_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +1576,7 @@ func (x *Topic) String() string {
 func (*Topic) ProtoMessage() {}
 
 func (x *Topic) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[12]
+	mi := &file_runnel_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +1589,7 @@ func (x *Topic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Topic.ProtoReflect.Descriptor instead.
 func (*Topic) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Topic) GetName() string {
@@ -767,7 +1656,7 @@ type PartitionInfo struct {
 
 func (x *PartitionInfo) Reset() {
 	*x = PartitionInfo{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	mi := &file_runnel_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +1668,7 @@ func (x *PartitionInfo) String() string {
 func (*PartitionInfo) ProtoMessage() {}
 
 func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[13]
+	mi := &file_runnel_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +1681,7 @@ func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionInfo.ProtoReflect.Descriptor instead.
 func (*PartitionInfo) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PartitionInfo) GetPartition() int32 {
@@ -876,7 +1765,7 @@ type Broker struct {
 
 func (x *Broker) Reset() {
 	*x = Broker{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	mi := &file_runnel_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1777,7 @@ func (x *Broker) String() string {
 func (*Broker) ProtoMessage() {}
 
 func (x *Broker) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	mi := &file_runnel_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1790,7 @@ func (x *Broker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broker.ProtoReflect.Descriptor instead.
 func (*Broker) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Broker) GetNodeId() int32 {
@@ -949,7 +1838,7 @@ type NotLeader struct {
 
 func (x *NotLeader) Reset() {
 	*x = NotLeader{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	mi := &file_runnel_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1850,7 @@ func (x *NotLeader) String() string {
 func (*NotLeader) ProtoMessage() {}
 
 func (x *NotLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	mi := &file_runnel_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1863,7 @@ func (x *NotLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeader.ProtoReflect.Descriptor instead.
 func (*NotLeader) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NotLeader) GetTopic() string {
@@ -1009,7 +1898,68 @@ var File_runnel_v1_admin_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x15runnel/v1/admin.proto\x12\trunnel.v1\"j\n" +
+	"\x15runnel/v1/admin.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x13\n" +
+	"\x11ListGroupsRequest\"E\n" +
+	"\x12ListGroupsResponse\x12/\n" +
+	"\x06groups\x18\x01 \x03(\v2\x17.runnel.v1.GroupListingR\x06groups\"I\n" +
+	"\fGroupListing\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x0ecoordinator_id\x18\x02 \x01(\x05R\rcoordinatorId\",\n" +
+	"\x14DescribeGroupRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"G\n" +
+	"\x15DescribeGroupResponse\x12.\n" +
+	"\x05group\x18\x01 \x01(\v2\x18.runnel.v1.ConsumerGroupR\x05group\"\xd6\x02\n" +
+	"\rConsumerGroup\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x15.runnel.v1.GroupStateR\x05state\x12%\n" +
+	"\x0ecoordinator_id\x18\x03 \x01(\x05R\rcoordinatorId\x12/\n" +
+	"\x13coordinator_address\x18\x04 \x01(\tR\x12coordinatorAddress\x12\x1f\n" +
+	"\vgroup_epoch\x18\x05 \x01(\x05R\n" +
+	"groupEpoch\x12\x1a\n" +
+	"\bassignor\x18\x06 \x01(\tR\bassignor\x124\n" +
+	"\amembers\x18\a \x03(\v2\x1a.runnel.v1.GroupMemberInfoR\amembers\x129\n" +
+	"\n" +
+	"partitions\x18\b \x03(\v2\x19.runnel.v1.GroupPartitionR\n" +
+	"partitions\"\xf3\x02\n" +
+	"\x0fGroupMemberInfo\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\tR\n" +
+	"instanceId\x12%\n" +
+	"\x0eclient_address\x18\x03 \x01(\tR\rclientAddress\x12\x16\n" +
+	"\x06topics\x18\x04 \x03(\tR\x06topics\x12!\n" +
+	"\fmember_epoch\x18\x05 \x01(\x05R\vmemberEpoch\x12\x1c\n" +
+	"\tconnected\x18\x06 \x01(\bR\tconnected\x126\n" +
+	"\bassigned\x18\a \x03(\v2\x1a.runnel.v1.TopicPartitionsR\bassigned\x126\n" +
+	"\brevoking\x18\b \x03(\v2\x1a.runnel.v1.TopicPartitionsR\brevoking\x122\n" +
+	"\x06target\x18\t \x03(\v2\x1a.runnel.v1.TopicPartitionsR\x06target\"\xc5\x01\n" +
+	"\x0eGroupPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12)\n" +
+	"\x10committed_offset\x18\x03 \x01(\x03R\x0fcommittedOffset\x12%\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12\x10\n" +
+	"\x03lag\x18\x05 \x01(\x03R\x03lag\x12\x1b\n" +
+	"\tmember_id\x18\x06 \x01(\tR\bmemberId\"*\n" +
+	"\x12DeleteGroupRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\x15\n" +
+	"\x13DeleteGroupResponse\"\xb5\x02\n" +
+	"\x13ResetOffsetsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x03 \x03(\x05R\n" +
+	"partitions\x12!\n" +
+	"\vto_earliest\x18\x04 \x01(\bH\x00R\n" +
+	"toEarliest\x12\x1d\n" +
+	"\tto_latest\x18\x05 \x01(\bH\x00R\btoLatest\x12\x1d\n" +
+	"\tto_offset\x18\x06 \x01(\x03H\x00R\btoOffset\x125\n" +
+	"\ato_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x06toTime\x12\x1b\n" +
+	"\bshift_by\x18\b \x01(\x03H\x00R\ashiftBy\x12\x17\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRunB\x04\n" +
+	"\x02to\"Q\n" +
+	"\x14ResetOffsetsResponse\x129\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x19.runnel.v1.GroupPartitionR\n" +
+	"partitions\"j\n" +
 	"\x18ReassignPartitionRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
@@ -1076,11 +2026,17 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1b\n" +
 	"\tleader_id\x18\x03 \x01(\x05R\bleaderId\x12%\n" +
-	"\x0eleader_address\x18\x04 \x01(\tR\rleaderAddress*b\n" +
+	"\x0eleader_address\x18\x04 \x01(\tR\rleaderAddress*u\n" +
+	"\n" +
+	"GroupState\x12\x1b\n" +
+	"\x17GROUP_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11GROUP_STATE_EMPTY\x10\x01\x12\x16\n" +
+	"\x12GROUP_STATE_STABLE\x10\x02\x12\x1b\n" +
+	"\x17GROUP_STATE_RECONCILING\x10\x03*b\n" +
 	"\vBrokerState\x12\x1c\n" +
 	"\x18BROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROKER_STATE_ONLINE\x10\x01\x12\x1c\n" +
-	"\x18BROKER_STATE_UNREACHABLE\x10\x022\x83\x04\n" +
+	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xc1\x06\n" +
 	"\fAdminService\x12L\n" +
 	"\vCreateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n" +
@@ -1088,7 +2044,12 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"ListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n" +
 	"\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n" +
 	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponse\x12^\n" +
-	"\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponseBI\n" +
+	"\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponse\x12I\n" +
+	"\n" +
+	"ListGroups\x12\x1c.runnel.v1.ListGroupsRequest\x1a\x1d.runnel.v1.ListGroupsResponse\x12R\n" +
+	"\rDescribeGroup\x12\x1f.runnel.v1.DescribeGroupRequest\x1a .runnel.v1.DescribeGroupResponse\x12L\n" +
+	"\vDeleteGroup\x12\x1d.runnel.v1.DeleteGroupRequest\x1a\x1e.runnel.v1.DeleteGroupResponse\x12O\n" +
+	"\fResetOffsets\x12\x1e.runnel.v1.ResetOffsetsRequest\x1a\x1f.runnel.v1.ResetOffsetsResponseBI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -1103,55 +2064,88 @@ func file_runnel_v1_admin_proto_rawDescGZIP() []byte {
 	return file_runnel_v1_admin_proto_rawDescData
 }
 
-var file_runnel_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_runnel_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_runnel_v1_admin_proto_goTypes = []any{
-	(BrokerState)(0),                  // 0: runnel.v1.BrokerState
-	(*ReassignPartitionRequest)(nil),  // 1: runnel.v1.ReassignPartitionRequest
-	(*ReassignPartitionResponse)(nil), // 2: runnel.v1.ReassignPartitionResponse
-	(*CreateTopicRequest)(nil),        // 3: runnel.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),       // 4: runnel.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),        // 5: runnel.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),       // 6: runnel.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),         // 7: runnel.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),        // 8: runnel.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),      // 9: runnel.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),     // 10: runnel.v1.DescribeTopicResponse
-	(*DescribeClusterRequest)(nil),    // 11: runnel.v1.DescribeClusterRequest
-	(*DescribeClusterResponse)(nil),   // 12: runnel.v1.DescribeClusterResponse
-	(*Topic)(nil),                     // 13: runnel.v1.Topic
-	(*PartitionInfo)(nil),             // 14: runnel.v1.PartitionInfo
-	(*Broker)(nil),                    // 15: runnel.v1.Broker
-	(*NotLeader)(nil),                 // 16: runnel.v1.NotLeader
-	nil,                               // 17: runnel.v1.CreateTopicRequest.ConfigEntry
-	nil,                               // 18: runnel.v1.Topic.ConfigEntry
+	(GroupState)(0),                   // 0: runnel.v1.GroupState
+	(BrokerState)(0),                  // 1: runnel.v1.BrokerState
+	(*ListGroupsRequest)(nil),         // 2: runnel.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 3: runnel.v1.ListGroupsResponse
+	(*GroupListing)(nil),              // 4: runnel.v1.GroupListing
+	(*DescribeGroupRequest)(nil),      // 5: runnel.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 6: runnel.v1.DescribeGroupResponse
+	(*ConsumerGroup)(nil),             // 7: runnel.v1.ConsumerGroup
+	(*GroupMemberInfo)(nil),           // 8: runnel.v1.GroupMemberInfo
+	(*GroupPartition)(nil),            // 9: runnel.v1.GroupPartition
+	(*DeleteGroupRequest)(nil),        // 10: runnel.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 11: runnel.v1.DeleteGroupResponse
+	(*ResetOffsetsRequest)(nil),       // 12: runnel.v1.ResetOffsetsRequest
+	(*ResetOffsetsResponse)(nil),      // 13: runnel.v1.ResetOffsetsResponse
+	(*ReassignPartitionRequest)(nil),  // 14: runnel.v1.ReassignPartitionRequest
+	(*ReassignPartitionResponse)(nil), // 15: runnel.v1.ReassignPartitionResponse
+	(*CreateTopicRequest)(nil),        // 16: runnel.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),       // 17: runnel.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),        // 18: runnel.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),       // 19: runnel.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),         // 20: runnel.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),        // 21: runnel.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),      // 22: runnel.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),     // 23: runnel.v1.DescribeTopicResponse
+	(*DescribeClusterRequest)(nil),    // 24: runnel.v1.DescribeClusterRequest
+	(*DescribeClusterResponse)(nil),   // 25: runnel.v1.DescribeClusterResponse
+	(*Topic)(nil),                     // 26: runnel.v1.Topic
+	(*PartitionInfo)(nil),             // 27: runnel.v1.PartitionInfo
+	(*Broker)(nil),                    // 28: runnel.v1.Broker
+	(*NotLeader)(nil),                 // 29: runnel.v1.NotLeader
+	nil,                               // 30: runnel.v1.CreateTopicRequest.ConfigEntry
+	nil,                               // 31: runnel.v1.Topic.ConfigEntry
+	(*TopicPartitions)(nil),           // 32: runnel.v1.TopicPartitions
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
 }
 var file_runnel_v1_admin_proto_depIdxs = []int32{
-	17, // 0: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
-	13, // 1: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
-	13, // 2: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
-	13, // 3: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
-	14, // 4: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
-	15, // 5: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
-	18, // 6: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
-	0,  // 7: runnel.v1.Broker.state:type_name -> runnel.v1.BrokerState
-	3,  // 8: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
-	5,  // 9: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
-	7,  // 10: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
-	9,  // 11: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
-	11, // 12: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
-	1,  // 13: runnel.v1.AdminService.ReassignPartition:input_type -> runnel.v1.ReassignPartitionRequest
-	4,  // 14: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
-	6,  // 15: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
-	8,  // 16: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
-	10, // 17: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
-	12, // 18: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
-	2,  // 19: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	4,  // 0: runnel.v1.ListGroupsResponse.groups:type_name -> runnel.v1.GroupListing
+	7,  // 1: runnel.v1.DescribeGroupResponse.group:type_name -> runnel.v1.ConsumerGroup
+	0,  // 2: runnel.v1.ConsumerGroup.state:type_name -> runnel.v1.GroupState
+	8,  // 3: runnel.v1.ConsumerGroup.members:type_name -> runnel.v1.GroupMemberInfo
+	9,  // 4: runnel.v1.ConsumerGroup.partitions:type_name -> runnel.v1.GroupPartition
+	32, // 5: runnel.v1.GroupMemberInfo.assigned:type_name -> runnel.v1.TopicPartitions
+	32, // 6: runnel.v1.GroupMemberInfo.revoking:type_name -> runnel.v1.TopicPartitions
+	32, // 7: runnel.v1.GroupMemberInfo.target:type_name -> runnel.v1.TopicPartitions
+	33, // 8: runnel.v1.ResetOffsetsRequest.to_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: runnel.v1.ResetOffsetsResponse.partitions:type_name -> runnel.v1.GroupPartition
+	30, // 10: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
+	26, // 11: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
+	26, // 12: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
+	26, // 13: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
+	27, // 14: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
+	28, // 15: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
+	31, // 16: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
+	1,  // 17: runnel.v1.Broker.state:type_name -> runnel.v1.BrokerState
+	16, // 18: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
+	18, // 19: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
+	20, // 20: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
+	22, // 21: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
+	24, // 22: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
+	14, // 23: runnel.v1.AdminService.ReassignPartition:input_type -> runnel.v1.ReassignPartitionRequest
+	2,  // 24: runnel.v1.AdminService.ListGroups:input_type -> runnel.v1.ListGroupsRequest
+	5,  // 25: runnel.v1.AdminService.DescribeGroup:input_type -> runnel.v1.DescribeGroupRequest
+	10, // 26: runnel.v1.AdminService.DeleteGroup:input_type -> runnel.v1.DeleteGroupRequest
+	12, // 27: runnel.v1.AdminService.ResetOffsets:input_type -> runnel.v1.ResetOffsetsRequest
+	17, // 28: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
+	19, // 29: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
+	21, // 30: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
+	23, // 31: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
+	25, // 32: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
+	15, // 33: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
+	3,  // 34: runnel.v1.AdminService.ListGroups:output_type -> runnel.v1.ListGroupsResponse
+	6,  // 35: runnel.v1.AdminService.DescribeGroup:output_type -> runnel.v1.DescribeGroupResponse
+	11, // 36: runnel.v1.AdminService.DeleteGroup:output_type -> runnel.v1.DeleteGroupResponse
+	13, // 37: runnel.v1.AdminService.ResetOffsets:output_type -> runnel.v1.ResetOffsetsResponse
+	28, // [28:38] is the sub-list for method output_type
+	18, // [18:28] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_admin_proto_init() }
@@ -1159,13 +2153,21 @@ func file_runnel_v1_admin_proto_init() {
 	if File_runnel_v1_admin_proto != nil {
 		return
 	}
+	file_runnel_v1_record_proto_init()
+	file_runnel_v1_admin_proto_msgTypes[10].OneofWrappers = []any{
+		(*ResetOffsetsRequest_ToEarliest)(nil),
+		(*ResetOffsetsRequest_ToLatest)(nil),
+		(*ResetOffsetsRequest_ToOffset)(nil),
+		(*ResetOffsetsRequest_ToTime)(nil),
+		(*ResetOffsetsRequest_ShiftBy)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_admin_proto_rawDesc), len(file_runnel_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

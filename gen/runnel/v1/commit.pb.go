@@ -81,7 +81,14 @@ type CommitRequest struct {
 	Topic string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
 	// The next offset to read in each partition (the offset after the last
 	// record processed), as in Kafka.
-	Offsets       []*PartitionOffset `protobuf:"bytes,3,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	Offsets []*PartitionOffset `protobuf:"bytes,3,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// A group member's id and epoch, from its latest assignment event: the
+	// commit is refused (FAILED_PRECONDITION) unless the member still owns
+	// every partition it commits, so that a member the group has moved on
+	// from can never move the group's offsets. Empty for a consumer that
+	// chose its partitions itself (manual assignment).
+	MemberId      string `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MemberEpoch   int32  `protobuf:"varint,5,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +142,20 @@ func (x *CommitRequest) GetOffsets() []*PartitionOffset {
 		return x.Offsets
 	}
 	return nil
+}
+
+func (x *CommitRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *CommitRequest) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
 }
 
 // CommitResponse acknowledges a durable commit.
@@ -279,11 +300,13 @@ const file_runnel_v1_commit_proto_rawDesc = "" +
 	"\x16runnel/v1/commit.proto\x12\trunnel.v1\"G\n" +
 	"\x0fPartitionOffset\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset\"q\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\"\xb1\x01\n" +
 	"\rCommitRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x124\n" +
-	"\aoffsets\x18\x03 \x03(\v2\x1a.runnel.v1.PartitionOffsetR\aoffsets\"\x10\n" +
+	"\aoffsets\x18\x03 \x03(\v2\x1a.runnel.v1.PartitionOffsetR\aoffsets\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\x05 \x01(\x05R\vmemberEpoch\"\x10\n" +
 	"\x0eCommitResponse\"C\n" +
 	"\x15FetchCommittedRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +

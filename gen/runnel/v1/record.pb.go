@@ -234,6 +234,59 @@ func (x *RecordBatch) GetHighWatermark() int64 {
 	return 0
 }
 
+// TopicPartitions names some partitions of one topic.
+type TopicPartitions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partitions    []int32                `protobuf:"varint,2,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicPartitions) Reset() {
+	*x = TopicPartitions{}
+	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartitions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartitions) ProtoMessage() {}
+
+func (x *TopicPartitions) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartitions.ProtoReflect.Descriptor instead.
+func (*TopicPartitions) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_record_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TopicPartitions) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicPartitions) GetPartitions() []int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 var File_runnel_v1_record_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_record_proto_rawDesc = "" +
@@ -252,7 +305,12 @@ const file_runnel_v1_record_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
-	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermarkBI\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\"G\n" +
+	"\x0fTopicPartitions\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\x05R\n" +
+	"partitionsBI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -267,16 +325,17 @@ func file_runnel_v1_record_proto_rawDescGZIP() []byte {
 	return file_runnel_v1_record_proto_rawDescData
 }
 
-var file_runnel_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_runnel_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_runnel_v1_record_proto_goTypes = []any{
 	(*Record)(nil),                // 0: runnel.v1.Record
 	(*Header)(nil),                // 1: runnel.v1.Header
 	(*RecordBatch)(nil),           // 2: runnel.v1.RecordBatch
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*TopicPartitions)(nil),       // 3: runnel.v1.TopicPartitions
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_runnel_v1_record_proto_depIdxs = []int32{
 	1, // 0: runnel.v1.Record.headers:type_name -> runnel.v1.Header
-	3, // 1: runnel.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
+	4, // 1: runnel.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
 	0, // 2: runnel.v1.RecordBatch.records:type_name -> runnel.v1.Record
 	3, // [3:3] is the sub-list for method output_type
 	3, // [3:3] is the sub-list for method input_type
@@ -296,7 +355,7 @@ func file_runnel_v1_record_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_record_proto_rawDesc), len(file_runnel_v1_record_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

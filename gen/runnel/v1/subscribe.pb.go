@@ -89,10 +89,20 @@ func (StartPosition) EnumDescriptor() ([]byte, []int) {
 }
 
 // SubscribeRequest chooses what to read and from where.
+//
+// With group set and no partitions, the stream is a member of the
+// consumer group: the group's coordinator assigns the partitions of the
+// subscribed topics among the group's members, each partition to one
+// member, and the stream carries each change of the member's assignment
+// (an assignment response) before any batch of a partition it gains, and
+// after the last batch of one it loses. Every group reads every record.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Topic string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	// The partitions to read; empty means all of the topic's partitions.
+	// The topic to read. A group member may name several in topics instead
+	// (or as well).
+	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// The partitions to read; empty means all of the topic's partitions, or,
+	// with a group, the partitions the group assigns this member.
 	Partitions    []int32       `protobuf:"varint,2,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
 	StartPosition StartPosition `protobuf:"varint,3,opt,name=start_position,json=startPosition,proto3,enum=runnel.v1.StartPosition" json:"start_position,omitempty"`
 	// With START_POSITION_OFFSET: the first offset to read. It must lie in
@@ -100,7 +110,9 @@ type SubscribeRequest struct {
 	StartOffset int64 `protobuf:"varint,4,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
 	// With START_POSITION_TIMESTAMP: read records at or after this time.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+	// The consumer group. Without partitions: the group this stream is a
+	// member of. With partitions: only the group whose committed offsets
+	// START_POSITION_COMMITTED uses (manual assignment, no membership).
 	Group string `protobuf:"bytes,6,opt,name=group,proto3" json:"group,omitempty"`
 	// When false, the stream ends once it has delivered every record below the
 	// high watermark as it was at the time of the call. When true, it stays
@@ -109,6 +121,19 @@ type SubscribeRequest struct {
 	// The most record bytes per response (default 1 MiB). A single record
 	// larger than this is still delivered, alone.
 	MaxBatchBytes int32 `protobuf:"varint,8,opt,name=max_batch_bytes,json=maxBatchBytes,proto3" json:"max_batch_bytes,omitempty"`
+	// More topics to read, beside topic, as Kafka's subscribe(List): only for
+	// a group member (group set, no partitions).
+	Topics []string `protobuf:"bytes,9,rep,name=topics,proto3" json:"topics,omitempty"`
+	// A group member's id, to re-attach to the group as the member an earlier
+	// stream was (its assignment event named the id): within the session
+	// timeout it keeps its partitions. Empty: a new member, whose id the
+	// first assignment event gives.
+	MemberId string `protobuf:"bytes,10,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// A static member's instance id, as Kafka's group.instance.id: the same
+	// instance keeps its member id and its partitions across restarts
+	// within the session timeout, so that a rolling restart moves nothing.
+	// A second stream with the same instance id replaces the first.
+	InstanceId    string `protobuf:"bytes,11,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,10 +224,33 @@ func (x *SubscribeRequest) GetMaxBatchBytes() int32 {
 	return 0
 }
 
-// SubscribeResponse carries one batch of one partition.
+func (x *SubscribeRequest) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SubscribeRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+// SubscribeResponse carries one batch of one partition or, to a group
+// member, a change of its assignment: exactly one of the two is set.
 type SubscribeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Batch         *RecordBatch           `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	Assignment    *GroupAssignment       `protobuf:"bytes,2,opt,name=assignment,proto3" json:"assignment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -244,11 +292,115 @@ func (x *SubscribeResponse) GetBatch() *RecordBatch {
 	return nil
 }
 
+func (x *SubscribeResponse) GetAssignment() *GroupAssignment {
+	if x != nil {
+		return x.Assignment
+	}
+	return nil
+}
+
+// GroupAssignment is a group member's assignment, sent when it changes:
+// the member reads the partitions listed, and no batch of a revoked
+// partition follows it. A member confirms that it has finished with a
+// revoked partition by committing its offset there (with member_id and
+// member_epoch), or by reading nothing past the committed offset; the
+// partition then moves to its new owner, or after the group's rebalance
+// timeout in any case.
+type GroupAssignment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// The member's id: to commit (CommitRequest.member_id) and to re-attach.
+	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Moves on every change of the group's members or subscriptions.
+	GroupEpoch int32 `protobuf:"varint,3,opt,name=group_epoch,json=groupEpoch,proto3" json:"group_epoch,omitempty"`
+	// The epoch commits carry: moves to the group epoch once the member
+	// holds no partition the group's new assignment gives to another.
+	MemberEpoch int32 `protobuf:"varint,4,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	// Every partition the member now reads, by topic.
+	Partitions []*TopicPartitions `protobuf:"bytes,5,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// The partitions the member has just lost, by topic.
+	Revoked       []*TopicPartitions `protobuf:"bytes,6,rep,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupAssignment) Reset() {
+	*x = GroupAssignment{}
+	mi := &file_runnel_v1_subscribe_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupAssignment) ProtoMessage() {}
+
+func (x *GroupAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_subscribe_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupAssignment.ProtoReflect.Descriptor instead.
+func (*GroupAssignment) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_subscribe_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GroupAssignment) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupAssignment) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GroupAssignment) GetGroupEpoch() int32 {
+	if x != nil {
+		return x.GroupEpoch
+	}
+	return 0
+}
+
+func (x *GroupAssignment) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *GroupAssignment) GetPartitions() []*TopicPartitions {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *GroupAssignment) GetRevoked() []*TopicPartitions {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
 var File_runnel_v1_subscribe_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\xbd\x02\n" +
+	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x93\x03\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
 	"\n" +
@@ -260,9 +412,27 @@ const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x14\n" +
 	"\x05group\x18\x06 \x01(\tR\x05group\x12\x16\n" +
 	"\x06follow\x18\a \x01(\bR\x06follow\x12&\n" +
-	"\x0fmax_batch_bytes\x18\b \x01(\x05R\rmaxBatchBytes\"A\n" +
+	"\x0fmax_batch_bytes\x18\b \x01(\x05R\rmaxBatchBytes\x12\x16\n" +
+	"\x06topics\x18\t \x03(\tR\x06topics\x12\x1b\n" +
+	"\tmember_id\x18\n" +
+	" \x01(\tR\bmemberId\x12\x1f\n" +
+	"\vinstance_id\x18\v \x01(\tR\n" +
+	"instanceId\"}\n" +
 	"\x11SubscribeResponse\x12,\n" +
-	"\x05batch\x18\x01 \x01(\v2\x16.runnel.v1.RecordBatchR\x05batch*\xbe\x01\n" +
+	"\x05batch\x18\x01 \x01(\v2\x16.runnel.v1.RecordBatchR\x05batch\x12:\n" +
+	"\n" +
+	"assignment\x18\x02 \x01(\v2\x1a.runnel.v1.GroupAssignmentR\n" +
+	"assignment\"\xfa\x01\n" +
+	"\x0fGroupAssignment\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x1f\n" +
+	"\vgroup_epoch\x18\x03 \x01(\x05R\n" +
+	"groupEpoch\x12!\n" +
+	"\fmember_epoch\x18\x04 \x01(\x05R\vmemberEpoch\x12:\n" +
+	"\n" +
+	"partitions\x18\x05 \x03(\v2\x1a.runnel.v1.TopicPartitionsR\n" +
+	"partitions\x124\n" +
+	"\arevoked\x18\x06 \x03(\v2\x1a.runnel.v1.TopicPartitionsR\arevoked*\xbe\x01\n" +
 	"\rStartPosition\x12\x1e\n" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n" +
@@ -287,25 +457,30 @@ func file_runnel_v1_subscribe_proto_rawDescGZIP() []byte {
 }
 
 var file_runnel_v1_subscribe_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runnel_v1_subscribe_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_runnel_v1_subscribe_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_runnel_v1_subscribe_proto_goTypes = []any{
 	(StartPosition)(0),            // 0: runnel.v1.StartPosition
 	(*SubscribeRequest)(nil),      // 1: runnel.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 2: runnel.v1.SubscribeResponse
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
-	(*RecordBatch)(nil),           // 4: runnel.v1.RecordBatch
+	(*GroupAssignment)(nil),       // 3: runnel.v1.GroupAssignment
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*RecordBatch)(nil),           // 5: runnel.v1.RecordBatch
+	(*TopicPartitions)(nil),       // 6: runnel.v1.TopicPartitions
 }
 var file_runnel_v1_subscribe_proto_depIdxs = []int32{
 	0, // 0: runnel.v1.SubscribeRequest.start_position:type_name -> runnel.v1.StartPosition
-	3, // 1: runnel.v1.SubscribeRequest.start_time:type_name -> google.protobuf.Timestamp
-	4, // 2: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
-	1, // 3: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
-	2, // 4: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 1: runnel.v1.SubscribeRequest.start_time:type_name -> google.protobuf.Timestamp
+	5, // 2: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
+	3, // 3: runnel.v1.SubscribeResponse.assignment:type_name -> runnel.v1.GroupAssignment
+	6, // 4: runnel.v1.GroupAssignment.partitions:type_name -> runnel.v1.TopicPartitions
+	6, // 5: runnel.v1.GroupAssignment.revoked:type_name -> runnel.v1.TopicPartitions
+	1, // 6: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
+	2, // 7: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_subscribe_proto_init() }
@@ -320,7 +495,7 @@ func file_runnel_v1_subscribe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_subscribe_proto_rawDesc), len(file_runnel_v1_subscribe_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -65,6 +65,26 @@ class AdminServiceStub:
                 request_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
                 _registered_method=True)
+        self.ListGroups = channel.unary_unary(
+                '/runnel.v1.AdminService/ListGroups',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.ListGroupsResponse.FromString,
+                _registered_method=True)
+        self.DescribeGroup = channel.unary_unary(
+                '/runnel.v1.AdminService/DescribeGroup',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.DescribeGroupRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.DescribeGroupResponse.FromString,
+                _registered_method=True)
+        self.DeleteGroup = channel.unary_unary(
+                '/runnel.v1.AdminService/DeleteGroup',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.DeleteGroupRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.DeleteGroupResponse.FromString,
+                _registered_method=True)
+        self.ResetOffsets = channel.unary_unary(
+                '/runnel.v1.AdminService/ResetOffsets',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -117,6 +137,40 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGroups(self, request, context):
+        """ListGroups lists the consumer groups: every group with committed
+        offsets or members.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeGroup(self, request, context):
+        """DescribeGroup describes a consumer group as its coordinator sees it:
+        its members and their assignments, and for each partition the group
+        has read, the committed offset, the high watermark and the lag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteGroup(self, request, context):
+        """DeleteGroup deletes a group's committed offsets; only a group without
+        members (FAILED_PRECONDITION otherwise).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetOffsets(self, request, context):
+        """ResetOffsets moves a group's committed offsets in a topic; only a group
+        without members (FAILED_PRECONDITION otherwise). With dry_run it only
+        shows what it would commit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +203,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReassignPartition,
                     request_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.ListGroupsRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'DescribeGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeGroup,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.DescribeGroupRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.DescribeGroupResponse.SerializeToString,
+            ),
+            'DeleteGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteGroup,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.DeleteGroupRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.DeleteGroupResponse.SerializeToString,
+            ),
+            'ResetOffsets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetOffsets,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +388,114 @@ class AdminService:
             '/runnel.v1.AdminService/ReassignPartition',
             runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
             runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/ListGroups',
+            runnel_dot_v1_dot_admin__pb2.ListGroupsRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.ListGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/DescribeGroup',
+            runnel_dot_v1_dot_admin__pb2.DescribeGroupRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.DescribeGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/DeleteGroup',
+            runnel_dot_v1_dot_admin__pb2.DeleteGroupRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.DeleteGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetOffsets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/ResetOffsets',
+            runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

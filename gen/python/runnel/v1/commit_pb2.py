@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/commit.proto\x12\trunnel.v1\"4\n\x0fPartitionOffset\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"Z\n\rCommitRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12+\n\x07offsets\x18\x03 \x03(\x0b\x32\x1a.runnel.v1.PartitionOffset\"\x10\n\x0e\x43ommitResponse\"5\n\x15\x46\x65tchCommittedRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\"E\n\x16\x46\x65tchCommittedResponse\x12+\n\x07offsets\x18\x01 \x03(\x0b\x32\x1a.runnel.v1.PartitionOffset2\xa5\x01\n\rCommitService\x12=\n\x06\x43ommit\x12\x18.runnel.v1.CommitRequest\x1a\x19.runnel.v1.CommitResponse\x12U\n\x0e\x46\x65tchCommitted\x12 .runnel.v1.FetchCommittedRequest\x1a!.runnel.v1.FetchCommittedResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/commit.proto\x12\trunnel.v1\"4\n\x0fPartitionOffset\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"\x83\x01\n\rCommitRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12+\n\x07offsets\x18\x03 \x03(\x0b\x32\x1a.runnel.v1.PartitionOffset\x12\x11\n\tmember_id\x18\x04 \x01(\t\x12\x14\n\x0cmember_epoch\x18\x05 \x01(\x05\"\x10\n\x0e\x43ommitResponse\"5\n\x15\x46\x65tchCommittedRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\"E\n\x16\x46\x65tchCommittedResponse\x12+\n\x07offsets\x18\x01 \x03(\x0b\x32\x1a.runnel.v1.PartitionOffset2\xa5\x01\n\rCommitService\x12=\n\x06\x43ommit\x12\x18.runnel.v1.CommitRequest\x1a\x19.runnel.v1.CommitResponse\x12U\n\x0e\x46\x65tchCommitted\x12 .runnel.v1.FetchCommittedRequest\x1a!.runnel.v1.FetchCommittedResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.runnel.v1P\001Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1'
   _globals['_PARTITIONOFFSET']._serialized_start=37
   _globals['_PARTITIONOFFSET']._serialized_end=89
-  _globals['_COMMITREQUEST']._serialized_start=91
-  _globals['_COMMITREQUEST']._serialized_end=181
-  _globals['_COMMITRESPONSE']._serialized_start=183
-  _globals['_COMMITRESPONSE']._serialized_end=199
-  _globals['_FETCHCOMMITTEDREQUEST']._serialized_start=201
-  _globals['_FETCHCOMMITTEDREQUEST']._serialized_end=254
-  _globals['_FETCHCOMMITTEDRESPONSE']._serialized_start=256
-  _globals['_FETCHCOMMITTEDRESPONSE']._serialized_end=325
-  _globals['_COMMITSERVICE']._serialized_start=328
-  _globals['_COMMITSERVICE']._serialized_end=493
+  _globals['_COMMITREQUEST']._serialized_start=92
+  _globals['_COMMITREQUEST']._serialized_end=223
+  _globals['_COMMITRESPONSE']._serialized_start=225
+  _globals['_COMMITRESPONSE']._serialized_end=241
+  _globals['_FETCHCOMMITTEDREQUEST']._serialized_start=243
+  _globals['_FETCHCOMMITTEDREQUEST']._serialized_end=296
+  _globals['_FETCHCOMMITTEDRESPONSE']._serialized_start=298
+  _globals['_FETCHCOMMITTEDRESPONSE']._serialized_end=367
+  _globals['_COMMITSERVICE']._serialized_start=370
+  _globals['_COMMITSERVICE']._serialized_end=535
 # @@protoc_insertion_point(module_scope)

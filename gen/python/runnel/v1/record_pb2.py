@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/record.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Header\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06offset\x18\x05 \x01(\x03\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"k\n\x0bRecordBatch\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/record.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Header\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06offset\x18\x05 \x01(\x03\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"k\n\x0bRecordBatch\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\"4\n\x0fTopicPartitions\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x03(\x05\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,4 +39,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEADER']._serialized_end=244
   _globals['_RECORDBATCH']._serialized_start=246
   _globals['_RECORDBATCH']._serialized_end=353
+  _globals['_TOPICPARTITIONS']._serialized_start=355
+  _globals['_TOPICPARTITIONS']._serialized_end=407
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ START_POSITION_TIMESTAMP: StartPosition
 START_POSITION_COMMITTED: StartPosition
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("topic", "partitions", "start_position", "start_offset", "start_time", "group", "follow", "max_batch_bytes")
+    __slots__ = ("topic", "partitions", "start_position", "start_offset", "start_time", "group", "follow", "max_batch_bytes", "topics", "member_id", "instance_id")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     START_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class SubscribeRequest(_message.Message):
     GROUP_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     topic: str
     partitions: _containers.RepeatedScalarFieldContainer[int]
     start_position: StartPosition
@@ -44,10 +47,31 @@ class SubscribeRequest(_message.Message):
     group: str
     follow: bool
     max_batch_bytes: int
-    def __init__(self, topic: _Optional[str] = ..., partitions: _Optional[_Iterable[int]] = ..., start_position: _Optional[_Union[StartPosition, str]] = ..., start_offset: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., follow: _Optional[bool] = ..., max_batch_bytes: _Optional[int] = ...) -> None: ...
+    topics: _containers.RepeatedScalarFieldContainer[str]
+    member_id: str
+    instance_id: str
+    def __init__(self, topic: _Optional[str] = ..., partitions: _Optional[_Iterable[int]] = ..., start_position: _Optional[_Union[StartPosition, str]] = ..., start_offset: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., follow: _Optional[bool] = ..., max_batch_bytes: _Optional[int] = ..., topics: _Optional[_Iterable[str]] = ..., member_id: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("batch",)
+    __slots__ = ("batch", "assignment")
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     batch: _record_pb2.RecordBatch
-    def __init__(self, batch: _Optional[_Union[_record_pb2.RecordBatch, _Mapping]] = ...) -> None: ...
+    assignment: GroupAssignment
+    def __init__(self, batch: _Optional[_Union[_record_pb2.RecordBatch, _Mapping]] = ..., assignment: _Optional[_Union[GroupAssignment, _Mapping]] = ...) -> None: ...
+
+class GroupAssignment(_message.Message):
+    __slots__ = ("group", "member_id", "group_epoch", "member_epoch", "partitions", "revoked")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    member_id: str
+    group_epoch: int
+    member_epoch: int
+    partitions: _containers.RepeatedCompositeFieldContainer[_record_pb2.TopicPartitions]
+    revoked: _containers.RepeatedCompositeFieldContainer[_record_pb2.TopicPartitions]
+    def __init__(self, group: _Optional[str] = ..., member_id: _Optional[str] = ..., group_epoch: _Optional[int] = ..., member_epoch: _Optional[int] = ..., partitions: _Optional[_Iterable[_Union[_record_pb2.TopicPartitions, _Mapping]]] = ..., revoked: _Optional[_Iterable[_Union[_record_pb2.TopicPartitions, _Mapping]]] = ...) -> None: ...

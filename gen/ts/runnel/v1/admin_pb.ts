@@ -4,13 +4,431 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { TopicPartitions } from "./record_pb.js";
+import { file_runnel_v1_record } from "./record_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file runnel/v1/admin.proto.
  */
 export const file_runnel_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSJOChhSZWFzc2lnblBhcnRpdGlvblJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFIhsKGVJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2UivAEKEkNyZWF0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAMgASgFEjkKBmNvbmZpZxgEIAMoCzIpLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QuQ29uZmlnRW50cnkaLQoLQ29uZmlnRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh8KBXRvcGljGAEgASgLMhAucnVubmVsLnYxLlRvcGljIiIKEkRlbGV0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVRvcGljUmVzcG9uc2UiEwoRTGlzdFRvcGljc1JlcXVlc3QiNgoSTGlzdFRvcGljc1Jlc3BvbnNlEiAKBnRvcGljcxgBIAMoCzIQLnJ1bm5lbC52MS5Ub3BpYyIkChREZXNjcmliZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJImYKFURlc2NyaWJlVG9waWNSZXNwb25zZRIfCgV0b3BpYxgBIAEoCzIQLnJ1bm5lbC52MS5Ub3BpYxIsCgpwYXJ0aXRpb25zGAIgAygLMhgucnVubmVsLnYxLlBhcnRpdGlvbkluZm8iGAoWRGVzY3JpYmVDbHVzdGVyUmVxdWVzdCJoChdEZXNjcmliZUNsdXN0ZXJSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhUKDWNvbnRyb2xsZXJfaWQYAiABKAUSIgoHYnJva2VycxgDIAMoCzIRLnJ1bm5lbC52MS5Ccm9rZXIitAEKBVRvcGljEgwKBG5hbWUYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKcGFydGl0aW9ucxgDIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYBCABKAUSLAoGY29uZmlnGAUgAygLMhwucnVubmVsLnYxLlRvcGljLkNvbmZpZ0VudHJ5Gi0KC0NvbmZpZ0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gEKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgFEg4KBmxlYWRlchgCIAEoBRIQCghyZXBsaWNhcxgDIAMoBRIYChBsb2dfc3RhcnRfb2Zmc2V0GAQgASgDEhYKDmhpZ2hfd2F0ZXJtYXJrGAUgASgDEhgKEGluX3N5bmNfcmVwbGljYXMYBiADKAUSFwoPYWRkaW5nX3JlcGxpY2FzGAcgAygFEhkKEXJlbW92aW5nX3JlcGxpY2FzGAggAygFEhQKDGxlYWRlcl9lcG9jaBgJIAEoBCJiCgZCcm9rZXISDwoHbm9kZV9pZBgBIAEoBRIPCgdhZGRyZXNzGAIgASgJEiUKBXN0YXRlGAMgASgOMhYucnVubmVsLnYxLkJyb2tlclN0YXRlEg8KB3ZlcnNpb24YBCABKAkiWAoJTm90TGVhZGVyEg0KBXRvcGljGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoBRIRCglsZWFkZXJfaWQYAyABKAUSFgoObGVhZGVyX2FkZHJlc3MYBCABKAkqYgoLQnJva2VyU3RhdGUSHAoYQlJPS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQlJPS0VSX1NUQVRFX09OTElORRABEhwKGEJST0tFUl9TVEFURV9VTlJFQUNIQUJMRRACMoMECgxBZG1pblNlcnZpY2USTAoLQ3JlYXRlVG9waWMSHS5ydW5uZWwudjEuQ3JlYXRlVG9waWNSZXF1ZXN0Gh4ucnVubmVsLnYxLkNyZWF0ZVRvcGljUmVzcG9uc2USTAoLRGVsZXRlVG9waWMSHS5ydW5uZWwudjEuRGVsZXRlVG9waWNSZXF1ZXN0Gh4ucnVubmVsLnYxLkRlbGV0ZVRvcGljUmVzcG9uc2USSQoKTGlzdFRvcGljcxIcLnJ1bm5lbC52MS5MaXN0VG9waWNzUmVxdWVzdBodLnJ1bm5lbC52MS5MaXN0VG9waWNzUmVzcG9uc2USUgoNRGVzY3JpYmVUb3BpYxIfLnJ1bm5lbC52MS5EZXNjcmliZVRvcGljUmVxdWVzdBogLnJ1bm5lbC52MS5EZXNjcmliZVRvcGljUmVzcG9uc2USWAoPRGVzY3JpYmVDbHVzdGVyEiEucnVubmVsLnYxLkRlc2NyaWJlQ2x1c3RlclJlcXVlc3QaIi5ydW5uZWwudjEuRGVzY3JpYmVDbHVzdGVyUmVzcG9uc2USXgoRUmVhc3NpZ25QYXJ0aXRpb24SIy5ydW5uZWwudjEuUmVhc3NpZ25QYXJ0aXRpb25SZXF1ZXN0GiQucnVubmVsLnYxLlJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2VCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw");
+  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSITChFMaXN0R3JvdXBzUmVxdWVzdCI9ChJMaXN0R3JvdXBzUmVzcG9uc2USJwoGZ3JvdXBzGAEgAygLMhcucnVubmVsLnYxLkdyb3VwTGlzdGluZyI0CgxHcm91cExpc3RpbmcSDAoEbmFtZRgBIAEoCRIWCg5jb29yZGluYXRvcl9pZBgCIAEoBSIlChREZXNjcmliZUdyb3VwUmVxdWVzdBINCgVncm91cBgBIAEoCSJAChVEZXNjcmliZUdyb3VwUmVzcG9uc2USJwoFZ3JvdXAYASABKAsyGC5ydW5uZWwudjEuQ29uc3VtZXJHcm91cCL7AQoNQ29uc3VtZXJHcm91cBIMCgRuYW1lGAEgASgJEiQKBXN0YXRlGAIgASgOMhUucnVubmVsLnYxLkdyb3VwU3RhdGUSFgoOY29vcmRpbmF0b3JfaWQYAyABKAUSGwoTY29vcmRpbmF0b3JfYWRkcmVzcxgEIAEoCRITCgtncm91cF9lcG9jaBgFIAEoBRIQCghhc3NpZ25vchgGIAEoCRIrCgdtZW1iZXJzGAcgAygLMhoucnVubmVsLnYxLkdyb3VwTWVtYmVySW5mbxItCgpwYXJ0aXRpb25zGAggAygLMhkucnVubmVsLnYxLkdyb3VwUGFydGl0aW9uIpICCg9Hcm91cE1lbWJlckluZm8SEQoJbWVtYmVyX2lkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEhYKDmNsaWVudF9hZGRyZXNzGAMgASgJEg4KBnRvcGljcxgEIAMoCRIUCgxtZW1iZXJfZXBvY2gYBSABKAUSEQoJY29ubmVjdGVkGAYgASgIEiwKCGFzc2lnbmVkGAcgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucxIsCghyZXZva2luZxgIIAMoCzIaLnJ1bm5lbC52MS5Ub3BpY1BhcnRpdGlvbnMSKgoGdGFyZ2V0GAkgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucyKEAQoOR3JvdXBQYXJ0aXRpb24SDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhgKEGNvbW1pdHRlZF9vZmZzZXQYAyABKAMSFgoOaGlnaF93YXRlcm1hcmsYBCABKAMSCwoDbGFnGAUgASgDEhEKCW1lbWJlcl9pZBgGIAEoCSIjChJEZWxldGVHcm91cFJlcXVlc3QSDQoFZ3JvdXAYASABKAkiFQoTRGVsZXRlR3JvdXBSZXNwb25zZSLiAQoTUmVzZXRPZmZzZXRzUmVxdWVzdBINCgVncm91cBgBIAEoCRINCgV0b3BpYxgCIAEoCRISCgpwYXJ0aXRpb25zGAMgAygFEhUKC3RvX2VhcmxpZXN0GAQgASgISAASEwoJdG9fbGF0ZXN0GAUgASgISAASEwoJdG9fb2Zmc2V0GAYgASgDSAASLQoHdG9fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABISCghzaGlmdF9ieRgIIAEoA0gAEg8KB2RyeV9ydW4YCSABKAhCBAoCdG8iRQoUUmVzZXRPZmZzZXRzUmVzcG9uc2USLQoKcGFydGl0aW9ucxgBIAMoCzIZLnJ1bm5lbC52MS5Hcm91cFBhcnRpdGlvbiJOChhSZWFzc2lnblBhcnRpdGlvblJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFIhsKGVJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2UivAEKEkNyZWF0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAMgASgFEjkKBmNvbmZpZxgEIAMoCzIpLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QuQ29uZmlnRW50cnkaLQoLQ29uZmlnRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh8KBXRvcGljGAEgASgLMhAucnVubmVsLnYxLlRvcGljIiIKEkRlbGV0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVRvcGljUmVzcG9uc2UiEwoRTGlzdFRvcGljc1JlcXVlc3QiNgoSTGlzdFRvcGljc1Jlc3BvbnNlEiAKBnRvcGljcxgBIAMoCzIQLnJ1bm5lbC52MS5Ub3BpYyIkChREZXNjcmliZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJImYKFURlc2NyaWJlVG9waWNSZXNwb25zZRIfCgV0b3BpYxgBIAEoCzIQLnJ1bm5lbC52MS5Ub3BpYxIsCgpwYXJ0aXRpb25zGAIgAygLMhgucnVubmVsLnYxLlBhcnRpdGlvbkluZm8iGAoWRGVzY3JpYmVDbHVzdGVyUmVxdWVzdCJoChdEZXNjcmliZUNsdXN0ZXJSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhUKDWNvbnRyb2xsZXJfaWQYAiABKAUSIgoHYnJva2VycxgDIAMoCzIRLnJ1bm5lbC52MS5Ccm9rZXIitAEKBVRvcGljEgwKBG5hbWUYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKcGFydGl0aW9ucxgDIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYBCABKAUSLAoGY29uZmlnGAUgAygLMhwucnVubmVsLnYxLlRvcGljLkNvbmZpZ0VudHJ5Gi0KC0NvbmZpZ0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gEKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgFEg4KBmxlYWRlchgCIAEoBRIQCghyZXBsaWNhcxgDIAMoBRIYChBsb2dfc3RhcnRfb2Zmc2V0GAQgASgDEhYKDmhpZ2hfd2F0ZXJtYXJrGAUgASgDEhgKEGluX3N5bmNfcmVwbGljYXMYBiADKAUSFwoPYWRkaW5nX3JlcGxpY2FzGAcgAygFEhkKEXJlbW92aW5nX3JlcGxpY2FzGAggAygFEhQKDGxlYWRlcl9lcG9jaBgJIAEoBCJiCgZCcm9rZXISDwoHbm9kZV9pZBgBIAEoBRIPCgdhZGRyZXNzGAIgASgJEiUKBXN0YXRlGAMgASgOMhYucnVubmVsLnYxLkJyb2tlclN0YXRlEg8KB3ZlcnNpb24YBCABKAkiWAoJTm90TGVhZGVyEg0KBXRvcGljGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoBRIRCglsZWFkZXJfaWQYAyABKAUSFgoObGVhZGVyX2FkZHJlc3MYBCABKAkqdQoKR3JvdXBTdGF0ZRIbChdHUk9VUF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUdST1VQX1NUQVRFX0VNUFRZEAESFgoSR1JPVVBfU1RBVEVfU1RBQkxFEAISGwoXR1JPVVBfU1RBVEVfUkVDT05DSUxJTkcQAypiCgtCcm9rZXJTdGF0ZRIcChhCUk9LRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNCUk9LRVJfU1RBVEVfT05MSU5FEAESHAoYQlJPS0VSX1NUQVRFX1VOUkVBQ0hBQkxFEAIywQYKDEFkbWluU2VydmljZRJMCgtDcmVhdGVUb3BpYxIdLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QaHi5ydW5uZWwudjEuQ3JlYXRlVG9waWNSZXNwb25zZRJMCgtEZWxldGVUb3BpYxIdLnJ1bm5lbC52MS5EZWxldGVUb3BpY1JlcXVlc3QaHi5ydW5uZWwudjEuRGVsZXRlVG9waWNSZXNwb25zZRJJCgpMaXN0VG9waWNzEhwucnVubmVsLnYxLkxpc3RUb3BpY3NSZXF1ZXN0Gh0ucnVubmVsLnYxLkxpc3RUb3BpY3NSZXNwb25zZRJSCg1EZXNjcmliZVRvcGljEh8ucnVubmVsLnYxLkRlc2NyaWJlVG9waWNSZXF1ZXN0GiAucnVubmVsLnYxLkRlc2NyaWJlVG9waWNSZXNwb25zZRJYCg9EZXNjcmliZUNsdXN0ZXISIS5ydW5uZWwudjEuRGVzY3JpYmVDbHVzdGVyUmVxdWVzdBoiLnJ1bm5lbC52MS5EZXNjcmliZUNsdXN0ZXJSZXNwb25zZRJeChFSZWFzc2lnblBhcnRpdGlvbhIjLnJ1bm5lbC52MS5SZWFzc2lnblBhcnRpdGlvblJlcXVlc3QaJC5ydW5uZWwudjEuUmVhc3NpZ25QYXJ0aXRpb25SZXNwb25zZRJJCgpMaXN0R3JvdXBzEhwucnVubmVsLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucnVubmVsLnYxLkxpc3RHcm91cHNSZXNwb25zZRJSCg1EZXNjcmliZUdyb3VwEh8ucnVubmVsLnYxLkRlc2NyaWJlR3JvdXBSZXF1ZXN0GiAucnVubmVsLnYxLkRlc2NyaWJlR3JvdXBSZXNwb25zZRJMCgtEZWxldGVHcm91cBIdLnJ1bm5lbC52MS5EZWxldGVHcm91cFJlcXVlc3QaHi5ydW5uZWwudjEuRGVsZXRlR3JvdXBSZXNwb25zZRJPCgxSZXNldE9mZnNldHMSHi5ydW5uZWwudjEuUmVzZXRPZmZzZXRzUmVxdWVzdBofLnJ1bm5lbC52MS5SZXNldE9mZnNldHNSZXNwb25zZUJJCg1kZXYucnVubmVsLnYxUAFaNmdpdGh1Yi5jb20vcnVubmVsLWJyb2tlci9ydW5uZWwvZ2VuL3J1bm5lbC92MTtydW5uZWx2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_runnel_v1_record]);
+
+/**
+ * ListGroupsRequest takes no arguments.
+ *
+ * @generated from message runnel.v1.ListGroupsRequest
+ */
+export type ListGroupsRequest = Message<"runnel.v1.ListGroupsRequest"> & {
+};
+
+/**
+ * Describes the message runnel.v1.ListGroupsRequest.
+ * Use `create(ListGroupsRequestSchema)` to create a new message.
+ */
+export const ListGroupsRequestSchema: GenMessage<ListGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 0);
+
+/**
+ * ListGroupsResponse lists the groups by name.
+ *
+ * @generated from message runnel.v1.ListGroupsResponse
+ */
+export type ListGroupsResponse = Message<"runnel.v1.ListGroupsResponse"> & {
+  /**
+   * @generated from field: repeated runnel.v1.GroupListing groups = 1;
+   */
+  groups: GroupListing[];
+};
+
+/**
+ * Describes the message runnel.v1.ListGroupsResponse.
+ * Use `create(ListGroupsResponseSchema)` to create a new message.
+ */
+export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 1);
+
+/**
+ * GroupListing is one group in a list.
+ *
+ * @generated from message runnel.v1.GroupListing
+ */
+export type GroupListing = Message<"runnel.v1.GroupListing"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The broker that coordinates it: the leader of its __consumer_offsets
+   * partition (0 when none is known).
+   *
+   * @generated from field: int32 coordinator_id = 2;
+   */
+  coordinatorId: number;
+};
+
+/**
+ * Describes the message runnel.v1.GroupListing.
+ * Use `create(GroupListingSchema)` to create a new message.
+ */
+export const GroupListingSchema: GenMessage<GroupListing> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 2);
+
+/**
+ * DescribeGroupRequest names a group.
+ *
+ * @generated from message runnel.v1.DescribeGroupRequest
+ */
+export type DescribeGroupRequest = Message<"runnel.v1.DescribeGroupRequest"> & {
+  /**
+   * @generated from field: string group = 1;
+   */
+  group: string;
+};
+
+/**
+ * Describes the message runnel.v1.DescribeGroupRequest.
+ * Use `create(DescribeGroupRequestSchema)` to create a new message.
+ */
+export const DescribeGroupRequestSchema: GenMessage<DescribeGroupRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 3);
+
+/**
+ * DescribeGroupResponse describes one group.
+ *
+ * @generated from message runnel.v1.DescribeGroupResponse
+ */
+export type DescribeGroupResponse = Message<"runnel.v1.DescribeGroupResponse"> & {
+  /**
+   * @generated from field: runnel.v1.ConsumerGroup group = 1;
+   */
+  group?: ConsumerGroup | undefined;
+};
+
+/**
+ * Describes the message runnel.v1.DescribeGroupResponse.
+ * Use `create(DescribeGroupResponseSchema)` to create a new message.
+ */
+export const DescribeGroupResponseSchema: GenMessage<DescribeGroupResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 4);
+
+/**
+ * ConsumerGroup is a group as its coordinator sees it.
+ *
+ * @generated from message runnel.v1.ConsumerGroup
+ */
+export type ConsumerGroup = Message<"runnel.v1.ConsumerGroup"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: runnel.v1.GroupState state = 2;
+   */
+  state: GroupState;
+
+  /**
+   * @generated from field: int32 coordinator_id = 3;
+   */
+  coordinatorId: number;
+
+  /**
+   * @generated from field: string coordinator_address = 4;
+   */
+  coordinatorAddress: string;
+
+  /**
+   * Moves on every change of members or subscriptions.
+   *
+   * @generated from field: int32 group_epoch = 5;
+   */
+  groupEpoch: number;
+
+  /**
+   * The server-side assignor ("uniform").
+   *
+   * @generated from field: string assignor = 6;
+   */
+  assignor: string;
+
+  /**
+   * @generated from field: repeated runnel.v1.GroupMemberInfo members = 7;
+   */
+  members: GroupMemberInfo[];
+
+  /**
+   * Every partition the group has a committed offset in or a member
+   * reads, by topic and partition.
+   *
+   * @generated from field: repeated runnel.v1.GroupPartition partitions = 8;
+   */
+  partitions: GroupPartition[];
+};
+
+/**
+ * Describes the message runnel.v1.ConsumerGroup.
+ * Use `create(ConsumerGroupSchema)` to create a new message.
+ */
+export const ConsumerGroupSchema: GenMessage<ConsumerGroup> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 5);
+
+/**
+ * GroupMemberInfo is one member of a group.
+ *
+ * @generated from message runnel.v1.GroupMemberInfo
+ */
+export type GroupMemberInfo = Message<"runnel.v1.GroupMemberInfo"> & {
+  /**
+   * @generated from field: string member_id = 1;
+   */
+  memberId: string;
+
+  /**
+   * Set for a static member.
+   *
+   * @generated from field: string instance_id = 2;
+   */
+  instanceId: string;
+
+  /**
+   * Where its stream comes from, as the coordinator sees it.
+   *
+   * @generated from field: string client_address = 3;
+   */
+  clientAddress: string;
+
+  /**
+   * @generated from field: repeated string topics = 4;
+   */
+  topics: string[];
+
+  /**
+   * @generated from field: int32 member_epoch = 5;
+   */
+  memberEpoch: number;
+
+  /**
+   * False while its stream is broken and the session timeout runs.
+   *
+   * @generated from field: bool connected = 6;
+   */
+  connected: boolean;
+
+  /**
+   * What it reads now, what it is giving up, and what the group's target
+   * assignment gives it.
+   *
+   * @generated from field: repeated runnel.v1.TopicPartitions assigned = 7;
+   */
+  assigned: TopicPartitions[];
+
+  /**
+   * @generated from field: repeated runnel.v1.TopicPartitions revoking = 8;
+   */
+  revoking: TopicPartitions[];
+
+  /**
+   * @generated from field: repeated runnel.v1.TopicPartitions target = 9;
+   */
+  target: TopicPartitions[];
+};
+
+/**
+ * Describes the message runnel.v1.GroupMemberInfo.
+ * Use `create(GroupMemberInfoSchema)` to create a new message.
+ */
+export const GroupMemberInfoSchema: GenMessage<GroupMemberInfo> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 6);
+
+/**
+ * GroupPartition is a group's position in one partition.
+ *
+ * @generated from message runnel.v1.GroupPartition
+ */
+export type GroupPartition = Message<"runnel.v1.GroupPartition"> & {
+  /**
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 partition = 2;
+   */
+  partition: number;
+
+  /**
+   * The next offset the group reads; -1 when it committed none.
+   *
+   * @generated from field: int64 committed_offset = 3;
+   */
+  committedOffset: bigint;
+
+  /**
+   * @generated from field: int64 high_watermark = 4;
+   */
+  highWatermark: bigint;
+
+  /**
+   * high_watermark - committed_offset (from the log start with none).
+   *
+   * @generated from field: int64 lag = 5;
+   */
+  lag: bigint;
+
+  /**
+   * The member that reads it, if any.
+   *
+   * @generated from field: string member_id = 6;
+   */
+  memberId: string;
+};
+
+/**
+ * Describes the message runnel.v1.GroupPartition.
+ * Use `create(GroupPartitionSchema)` to create a new message.
+ */
+export const GroupPartitionSchema: GenMessage<GroupPartition> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 7);
+
+/**
+ * DeleteGroupRequest names a group.
+ *
+ * @generated from message runnel.v1.DeleteGroupRequest
+ */
+export type DeleteGroupRequest = Message<"runnel.v1.DeleteGroupRequest"> & {
+  /**
+   * @generated from field: string group = 1;
+   */
+  group: string;
+};
+
+/**
+ * Describes the message runnel.v1.DeleteGroupRequest.
+ * Use `create(DeleteGroupRequestSchema)` to create a new message.
+ */
+export const DeleteGroupRequestSchema: GenMessage<DeleteGroupRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 8);
+
+/**
+ * DeleteGroupResponse acknowledges a durable deletion.
+ *
+ * @generated from message runnel.v1.DeleteGroupResponse
+ */
+export type DeleteGroupResponse = Message<"runnel.v1.DeleteGroupResponse"> & {
+};
+
+/**
+ * Describes the message runnel.v1.DeleteGroupResponse.
+ * Use `create(DeleteGroupResponseSchema)` to create a new message.
+ */
+export const DeleteGroupResponseSchema: GenMessage<DeleteGroupResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 9);
+
+/**
+ * ResetOffsetsRequest says where a group's offsets go.
+ *
+ * @generated from message runnel.v1.ResetOffsetsRequest
+ */
+export type ResetOffsetsRequest = Message<"runnel.v1.ResetOffsetsRequest"> & {
+  /**
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * @generated from field: string topic = 2;
+   */
+  topic: string;
+
+  /**
+   * The partitions to reset; empty means all of the topic's.
+   *
+   * @generated from field: repeated int32 partitions = 3;
+   */
+  partitions: number[];
+
+  /**
+   * @generated from oneof runnel.v1.ResetOffsetsRequest.to
+   */
+  to: {
+    /**
+     * The log start.
+     *
+     * @generated from field: bool to_earliest = 4;
+     */
+    value: boolean;
+    case: "toEarliest";
+  } | {
+    /**
+     * The high watermark.
+     *
+     * @generated from field: bool to_latest = 5;
+     */
+    value: boolean;
+    case: "toLatest";
+  } | {
+    /**
+     * This offset in every partition (clamped to the log).
+     *
+     * @generated from field: int64 to_offset = 6;
+     */
+    value: bigint;
+    case: "toOffset";
+  } | {
+    /**
+     * The first record at or after this time (the high watermark if none).
+     *
+     * @generated from field: google.protobuf.Timestamp to_time = 7;
+     */
+    value: Timestamp;
+    case: "toTime";
+  } | {
+    /**
+     * The committed offset moved by this many (negative: back), clamped.
+     *
+     * @generated from field: int64 shift_by = 8;
+     */
+    value: bigint;
+    case: "shiftBy";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Compute and return the new offsets, commit nothing.
+   *
+   * @generated from field: bool dry_run = 9;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message runnel.v1.ResetOffsetsRequest.
+ * Use `create(ResetOffsetsRequestSchema)` to create a new message.
+ */
+export const ResetOffsetsRequestSchema: GenMessage<ResetOffsetsRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 10);
+
+/**
+ * ResetOffsetsResponse shows each partition's new committed offset.
+ *
+ * @generated from message runnel.v1.ResetOffsetsResponse
+ */
+export type ResetOffsetsResponse = Message<"runnel.v1.ResetOffsetsResponse"> & {
+  /**
+   * @generated from field: repeated runnel.v1.GroupPartition partitions = 1;
+   */
+  partitions: GroupPartition[];
+};
+
+/**
+ * Describes the message runnel.v1.ResetOffsetsResponse.
+ * Use `create(ResetOffsetsResponseSchema)` to create a new message.
+ */
+export const ResetOffsetsResponseSchema: GenMessage<ResetOffsetsResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 11);
 
 /**
  * ReassignPartitionRequest names a partition and the brokers to hold it.
@@ -43,7 +461,7 @@ export type ReassignPartitionRequest = Message<"runnel.v1.ReassignPartitionReque
  * Use `create(ReassignPartitionRequestSchema)` to create a new message.
  */
 export const ReassignPartitionRequestSchema: GenMessage<ReassignPartitionRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 0);
+  messageDesc(file_runnel_v1_admin, 12);
 
 /**
  * ReassignPartitionResponse says the reassignment started.
@@ -58,7 +476,7 @@ export type ReassignPartitionResponse = Message<"runnel.v1.ReassignPartitionResp
  * Use `create(ReassignPartitionResponseSchema)` to create a new message.
  */
 export const ReassignPartitionResponseSchema: GenMessage<ReassignPartitionResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 1);
+  messageDesc(file_runnel_v1_admin, 13);
 
 /**
  * CreateTopicRequest describes the topic to create.
@@ -103,7 +521,7 @@ export type CreateTopicRequest = Message<"runnel.v1.CreateTopicRequest"> & {
  * Use `create(CreateTopicRequestSchema)` to create a new message.
  */
 export const CreateTopicRequestSchema: GenMessage<CreateTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 2);
+  messageDesc(file_runnel_v1_admin, 14);
 
 /**
  * CreateTopicResponse describes the created topic.
@@ -122,7 +540,7 @@ export type CreateTopicResponse = Message<"runnel.v1.CreateTopicResponse"> & {
  * Use `create(CreateTopicResponseSchema)` to create a new message.
  */
 export const CreateTopicResponseSchema: GenMessage<CreateTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 3);
+  messageDesc(file_runnel_v1_admin, 15);
 
 /**
  * DeleteTopicRequest names the topic to delete.
@@ -141,7 +559,7 @@ export type DeleteTopicRequest = Message<"runnel.v1.DeleteTopicRequest"> & {
  * Use `create(DeleteTopicRequestSchema)` to create a new message.
  */
 export const DeleteTopicRequestSchema: GenMessage<DeleteTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 4);
+  messageDesc(file_runnel_v1_admin, 16);
 
 /**
  * DeleteTopicResponse acknowledges a deletion.
@@ -156,7 +574,7 @@ export type DeleteTopicResponse = Message<"runnel.v1.DeleteTopicResponse"> & {
  * Use `create(DeleteTopicResponseSchema)` to create a new message.
  */
 export const DeleteTopicResponseSchema: GenMessage<DeleteTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 5);
+  messageDesc(file_runnel_v1_admin, 17);
 
 /**
  * ListTopicsRequest has no parameters.
@@ -171,7 +589,7 @@ export type ListTopicsRequest = Message<"runnel.v1.ListTopicsRequest"> & {
  * Use `create(ListTopicsRequestSchema)` to create a new message.
  */
 export const ListTopicsRequestSchema: GenMessage<ListTopicsRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 6);
+  messageDesc(file_runnel_v1_admin, 18);
 
 /**
  * ListTopicsResponse lists topics by name.
@@ -190,7 +608,7 @@ export type ListTopicsResponse = Message<"runnel.v1.ListTopicsResponse"> & {
  * Use `create(ListTopicsResponseSchema)` to create a new message.
  */
 export const ListTopicsResponseSchema: GenMessage<ListTopicsResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 7);
+  messageDesc(file_runnel_v1_admin, 19);
 
 /**
  * DescribeTopicRequest names the topic to describe.
@@ -209,7 +627,7 @@ export type DescribeTopicRequest = Message<"runnel.v1.DescribeTopicRequest"> & {
  * Use `create(DescribeTopicRequestSchema)` to create a new message.
  */
 export const DescribeTopicRequestSchema: GenMessage<DescribeTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 8);
+  messageDesc(file_runnel_v1_admin, 20);
 
 /**
  * DescribeTopicResponse describes a topic and its partitions.
@@ -233,7 +651,7 @@ export type DescribeTopicResponse = Message<"runnel.v1.DescribeTopicResponse"> &
  * Use `create(DescribeTopicResponseSchema)` to create a new message.
  */
 export const DescribeTopicResponseSchema: GenMessage<DescribeTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 9);
+  messageDesc(file_runnel_v1_admin, 21);
 
 /**
  * DescribeClusterRequest has no parameters.
@@ -248,7 +666,7 @@ export type DescribeClusterRequest = Message<"runnel.v1.DescribeClusterRequest">
  * Use `create(DescribeClusterRequestSchema)` to create a new message.
  */
 export const DescribeClusterRequestSchema: GenMessage<DescribeClusterRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 10);
+  messageDesc(file_runnel_v1_admin, 22);
 
 /**
  * DescribeClusterResponse lists the brokers.
@@ -281,7 +699,7 @@ export type DescribeClusterResponse = Message<"runnel.v1.DescribeClusterResponse
  * Use `create(DescribeClusterResponseSchema)` to create a new message.
  */
 export const DescribeClusterResponseSchema: GenMessage<DescribeClusterResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 11);
+  messageDesc(file_runnel_v1_admin, 23);
 
 /**
  * Topic is a topic's definition.
@@ -325,7 +743,7 @@ export type Topic = Message<"runnel.v1.Topic"> & {
  * Use `create(TopicSchema)` to create a new message.
  */
 export const TopicSchema: GenMessage<Topic> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 12);
+  messageDesc(file_runnel_v1_admin, 24);
 
 /**
  * PartitionInfo is the state of one partition.
@@ -402,7 +820,7 @@ export type PartitionInfo = Message<"runnel.v1.PartitionInfo"> & {
  * Use `create(PartitionInfoSchema)` to create a new message.
  */
 export const PartitionInfoSchema: GenMessage<PartitionInfo> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 13);
+  messageDesc(file_runnel_v1_admin, 25);
 
 /**
  * Broker is one member of the cluster.
@@ -443,7 +861,7 @@ export type Broker = Message<"runnel.v1.Broker"> & {
  * Use `create(BrokerSchema)` to create a new message.
  */
 export const BrokerSchema: GenMessage<Broker> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 14);
+  messageDesc(file_runnel_v1_admin, 26);
 
 /**
  * NotLeader is the detail of an UNAVAILABLE status returned when a request
@@ -483,7 +901,47 @@ export type NotLeader = Message<"runnel.v1.NotLeader"> & {
  * Use `create(NotLeaderSchema)` to create a new message.
  */
 export const NotLeaderSchema: GenMessage<NotLeader> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 15);
+  messageDesc(file_runnel_v1_admin, 27);
+
+/**
+ * GroupState is where a group's rebalancing stands.
+ *
+ * @generated from enum runnel.v1.GroupState
+ */
+export enum GroupState {
+  /**
+   * @generated from enum value: GROUP_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No members: only committed offsets.
+   *
+   * @generated from enum value: GROUP_STATE_EMPTY = 1;
+   */
+  EMPTY = 1,
+
+  /**
+   * Every member has its target assignment.
+   *
+   * @generated from enum value: GROUP_STATE_STABLE = 2;
+   */
+  STABLE = 2,
+
+  /**
+   * Partitions are moving: some member is revoking a partition, or waits
+   * for one.
+   *
+   * @generated from enum value: GROUP_STATE_RECONCILING = 3;
+   */
+  RECONCILING = 3,
+}
+
+/**
+ * Describes the enum runnel.v1.GroupState.
+ */
+export const GroupStateSchema: GenEnum<GroupState> = /*@__PURE__*/
+  enumDesc(file_runnel_v1_admin, 0);
 
 /**
  * BrokerState is a broker's state as the controller sees it.
@@ -517,7 +975,7 @@ export enum BrokerState {
  * Describes the enum runnel.v1.BrokerState.
  */
 export const BrokerStateSchema: GenEnum<BrokerState> = /*@__PURE__*/
-  enumDesc(file_runnel_v1_admin, 0);
+  enumDesc(file_runnel_v1_admin, 1);
 
 /**
  * AdminService manages topics and describes the cluster.
@@ -588,6 +1046,52 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ReassignPartitionRequestSchema;
     output: typeof ReassignPartitionResponseSchema;
+  },
+  /**
+   * ListGroups lists the consumer groups: every group with committed
+   * offsets or members.
+   *
+   * @generated from rpc runnel.v1.AdminService.ListGroups
+   */
+  listGroups: {
+    methodKind: "unary";
+    input: typeof ListGroupsRequestSchema;
+    output: typeof ListGroupsResponseSchema;
+  },
+  /**
+   * DescribeGroup describes a consumer group as its coordinator sees it:
+   * its members and their assignments, and for each partition the group
+   * has read, the committed offset, the high watermark and the lag.
+   *
+   * @generated from rpc runnel.v1.AdminService.DescribeGroup
+   */
+  describeGroup: {
+    methodKind: "unary";
+    input: typeof DescribeGroupRequestSchema;
+    output: typeof DescribeGroupResponseSchema;
+  },
+  /**
+   * DeleteGroup deletes a group's committed offsets; only a group without
+   * members (FAILED_PRECONDITION otherwise).
+   *
+   * @generated from rpc runnel.v1.AdminService.DeleteGroup
+   */
+  deleteGroup: {
+    methodKind: "unary";
+    input: typeof DeleteGroupRequestSchema;
+    output: typeof DeleteGroupResponseSchema;
+  },
+  /**
+   * ResetOffsets moves a group's committed offsets in a topic; only a group
+   * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+   * shows what it would commit.
+   *
+   * @generated from rpc runnel.v1.AdminService.ResetOffsets
+   */
+  resetOffsets: {
+    methodKind: "unary";
+    input: typeof ResetOffsetsRequestSchema;
+    output: typeof ResetOffsetsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runnel_v1_admin, 0);

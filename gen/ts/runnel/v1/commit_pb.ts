@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/commit.proto.
  */
 export const file_runnel_v1_commit: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW5uZWwvdjEvY29tbWl0LnByb3RvEglydW5uZWwudjEiNAoPUGFydGl0aW9uT2Zmc2V0EhEKCXBhcnRpdGlvbhgBIAEoBRIOCgZvZmZzZXQYAiABKAMiWgoNQ29tbWl0UmVxdWVzdBINCgVncm91cBgBIAEoCRINCgV0b3BpYxgCIAEoCRIrCgdvZmZzZXRzGAMgAygLMhoucnVubmVsLnYxLlBhcnRpdGlvbk9mZnNldCIQCg5Db21taXRSZXNwb25zZSI1ChVGZXRjaENvbW1pdHRlZFJlcXVlc3QSDQoFZ3JvdXAYASABKAkSDQoFdG9waWMYAiABKAkiRQoWRmV0Y2hDb21taXR0ZWRSZXNwb25zZRIrCgdvZmZzZXRzGAEgAygLMhoucnVubmVsLnYxLlBhcnRpdGlvbk9mZnNldDKlAQoNQ29tbWl0U2VydmljZRI9CgZDb21taXQSGC5ydW5uZWwudjEuQ29tbWl0UmVxdWVzdBoZLnJ1bm5lbC52MS5Db21taXRSZXNwb25zZRJVCg5GZXRjaENvbW1pdHRlZBIgLnJ1bm5lbC52MS5GZXRjaENvbW1pdHRlZFJlcXVlc3QaIS5ydW5uZWwudjEuRmV0Y2hDb21taXR0ZWRSZXNwb25zZUJJCg1kZXYucnVubmVsLnYxUAFaNmdpdGh1Yi5jb20vcnVubmVsLWJyb2tlci9ydW5uZWwvZ2VuL3J1bm5lbC92MTtydW5uZWx2MWIGcHJvdG8z");
+  fileDesc("ChZydW5uZWwvdjEvY29tbWl0LnByb3RvEglydW5uZWwudjEiNAoPUGFydGl0aW9uT2Zmc2V0EhEKCXBhcnRpdGlvbhgBIAEoBRIOCgZvZmZzZXQYAiABKAMigwEKDUNvbW1pdFJlcXVlc3QSDQoFZ3JvdXAYASABKAkSDQoFdG9waWMYAiABKAkSKwoHb2Zmc2V0cxgDIAMoCzIaLnJ1bm5lbC52MS5QYXJ0aXRpb25PZmZzZXQSEQoJbWVtYmVyX2lkGAQgASgJEhQKDG1lbWJlcl9lcG9jaBgFIAEoBSIQCg5Db21taXRSZXNwb25zZSI1ChVGZXRjaENvbW1pdHRlZFJlcXVlc3QSDQoFZ3JvdXAYASABKAkSDQoFdG9waWMYAiABKAkiRQoWRmV0Y2hDb21taXR0ZWRSZXNwb25zZRIrCgdvZmZzZXRzGAEgAygLMhoucnVubmVsLnYxLlBhcnRpdGlvbk9mZnNldDKlAQoNQ29tbWl0U2VydmljZRI9CgZDb21taXQSGC5ydW5uZWwudjEuQ29tbWl0UmVxdWVzdBoZLnJ1bm5lbC52MS5Db21taXRSZXNwb25zZRJVCg5GZXRjaENvbW1pdHRlZBIgLnJ1bm5lbC52MS5GZXRjaENvbW1pdHRlZFJlcXVlc3QaIS5ydW5uZWwudjEuRmV0Y2hDb21taXR0ZWRSZXNwb25zZUJJCg1kZXYucnVubmVsLnYxUAFaNmdpdGh1Yi5jb20vcnVubmVsLWJyb2tlci9ydW5uZWwvZ2VuL3J1bm5lbC92MTtydW5uZWx2MWIGcHJvdG8z");
 
 /**
  * PartitionOffset is an offset in one partition.
@@ -59,6 +59,22 @@ export type CommitRequest = Message<"runnel.v1.CommitRequest"> & {
    * @generated from field: repeated runnel.v1.PartitionOffset offsets = 3;
    */
   offsets: PartitionOffset[];
+
+  /**
+   * A group member's id and epoch, from its latest assignment event: the
+   * commit is refused (FAILED_PRECONDITION) unless the member still owns
+   * every partition it commits, so that a member the group has moved on
+   * from can never move the group's offsets. Empty for a consumer that
+   * chose its partitions itself (manual assignment).
+   *
+   * @generated from field: string member_id = 4;
+   */
+  memberId: string;
+
+  /**
+   * @generated from field: int32 member_epoch = 5;
+   */
+  memberEpoch: number;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/record.proto.
  */
 export const file_runnel_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW5uZWwvdjEvcmVjb3JkLnByb3RvEglydW5uZWwudjEihwEKBlJlY29yZBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHaGVhZGVycxgDIAMoCzIRLnJ1bm5lbC52MS5IZWFkZXISLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZvZmZzZXQYBSABKAMiJAoGSGVhZGVyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJrCgtSZWNvcmRCYXRjaBINCgV0b3BpYxgBIAEoCRIRCglwYXJ0aXRpb24YAiABKAUSIgoHcmVjb3JkcxgDIAMoCzIRLnJ1bm5lbC52MS5SZWNvcmQSFgoOaGlnaF93YXRlcm1hcmsYBCABKANCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZydW5uZWwvdjEvcmVjb3JkLnByb3RvEglydW5uZWwudjEihwEKBlJlY29yZBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHaGVhZGVycxgDIAMoCzIRLnJ1bm5lbC52MS5IZWFkZXISLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZvZmZzZXQYBSABKAMiJAoGSGVhZGVyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJrCgtSZWNvcmRCYXRjaBINCgV0b3BpYxgBIAEoCRIRCglwYXJ0aXRpb24YAiABKAUSIgoHcmVjb3JkcxgDIAMoCzIRLnJ1bm5lbC52MS5SZWNvcmQSFgoOaGlnaF93YXRlcm1hcmsYBCABKAMiNAoPVG9waWNQYXJ0aXRpb25zEg0KBXRvcGljGAEgASgJEhIKCnBhcnRpdGlvbnMYAiADKAVCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Record is one message in a partition, as in Kafka: an optional key that
@@ -130,4 +130,28 @@ export type RecordBatch = Message<"runnel.v1.RecordBatch"> & {
  */
 export const RecordBatchSchema: GenMessage<RecordBatch> = /*@__PURE__*/
   messageDesc(file_runnel_v1_record, 2);
+
+/**
+ * TopicPartitions names some partitions of one topic.
+ *
+ * @generated from message runnel.v1.TopicPartitions
+ */
+export type TopicPartitions = Message<"runnel.v1.TopicPartitions"> & {
+  /**
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: repeated int32 partitions = 2;
+   */
+  partitions: number[];
+};
+
+/**
+ * Describes the message runnel.v1.TopicPartitions.
+ * Use `create(TopicPartitionsSchema)` to create a new message.
+ */
+export const TopicPartitionsSchema: GenMessage<TopicPartitions> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_record, 3);
 

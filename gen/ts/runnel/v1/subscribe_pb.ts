@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { RecordBatch } from "./record_pb.js";
+import type { RecordBatch, TopicPartitions } from "./record_pb.js";
 import { file_runnel_v1_record } from "./record_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,21 +14,32 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/subscribe.proto.
  */
 export const file_runnel_v1_subscribe: GenFile = /*@__PURE__*/
-  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEi5QEKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFIjoKEVN1YnNjcmliZVJlc3BvbnNlEiUKBWJhdGNoGAEgASgLMhYucnVubmVsLnYxLlJlY29yZEJhdGNoKr4BCg1TdGFydFBvc2l0aW9uEh4KGlNUQVJUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU1RBUlRfUE9TSVRJT05fRUFSTElFU1QQARIZChVTVEFSVF9QT1NJVElPTl9MQVRFU1QQAhIZChVTVEFSVF9QT1NJVElPTl9PRkZTRVQQAxIcChhTVEFSVF9QT1NJVElPTl9USU1FU1RBTVAQBBIcChhTVEFSVF9QT1NJVElPTl9DT01NSVRURUQQBTJcChBTdWJzY3JpYmVTZXJ2aWNlEkgKCVN1YnNjcmliZRIbLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXF1ZXN0GhwucnVubmVsLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_runnel_v1_record]);
+  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEinQIKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFEg4KBnRvcGljcxgJIAMoCRIRCgltZW1iZXJfaWQYCiABKAkSEwoLaW5zdGFuY2VfaWQYCyABKAkiagoRU3Vic2NyaWJlUmVzcG9uc2USJQoFYmF0Y2gYASABKAsyFi5ydW5uZWwudjEuUmVjb3JkQmF0Y2gSLgoKYXNzaWdubWVudBgCIAEoCzIaLnJ1bm5lbC52MS5Hcm91cEFzc2lnbm1lbnQiuwEKD0dyb3VwQXNzaWdubWVudBINCgVncm91cBgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSEwoLZ3JvdXBfZXBvY2gYAyABKAUSFAoMbWVtYmVyX2Vwb2NoGAQgASgFEi4KCnBhcnRpdGlvbnMYBSADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zEisKB3Jldm9rZWQYBiADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zKr4BCg1TdGFydFBvc2l0aW9uEh4KGlNUQVJUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU1RBUlRfUE9TSVRJT05fRUFSTElFU1QQARIZChVTVEFSVF9QT1NJVElPTl9MQVRFU1QQAhIZChVTVEFSVF9QT1NJVElPTl9PRkZTRVQQAxIcChhTVEFSVF9QT1NJVElPTl9USU1FU1RBTVAQBBIcChhTVEFSVF9QT1NJVElPTl9DT01NSVRURUQQBTJcChBTdWJzY3JpYmVTZXJ2aWNlEkgKCVN1YnNjcmliZRIbLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXF1ZXN0GhwucnVubmVsLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_runnel_v1_record]);
 
 /**
  * SubscribeRequest chooses what to read and from where.
+ *
+ * With group set and no partitions, the stream is a member of the
+ * consumer group: the group's coordinator assigns the partitions of the
+ * subscribed topics among the group's members, each partition to one
+ * member, and the stream carries each change of the member's assignment
+ * (an assignment response) before any batch of a partition it gains, and
+ * after the last batch of one it loses. Every group reads every record.
  *
  * @generated from message runnel.v1.SubscribeRequest
  */
 export type SubscribeRequest = Message<"runnel.v1.SubscribeRequest"> & {
   /**
+   * The topic to read. A group member may name several in topics instead
+   * (or as well).
+   *
    * @generated from field: string topic = 1;
    */
   topic: string;
 
   /**
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    *
    * @generated from field: repeated int32 partitions = 2;
    */
@@ -55,7 +66,9 @@ export type SubscribeRequest = Message<"runnel.v1.SubscribeRequest"> & {
   startTime?: Timestamp | undefined;
 
   /**
-   * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+   * The consumer group. Without partitions: the group this stream is a
+   * member of. With partitions: only the group whose committed offsets
+   * START_POSITION_COMMITTED uses (manual assignment, no membership).
    *
    * @generated from field: string group = 6;
    */
@@ -77,6 +90,34 @@ export type SubscribeRequest = Message<"runnel.v1.SubscribeRequest"> & {
    * @generated from field: int32 max_batch_bytes = 8;
    */
   maxBatchBytes: number;
+
+  /**
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   *
+   * @generated from field: repeated string topics = 9;
+   */
+  topics: string[];
+
+  /**
+   * A group member's id, to re-attach to the group as the member an earlier
+   * stream was (its assignment event named the id): within the session
+   * timeout it keeps its partitions. Empty: a new member, whose id the
+   * first assignment event gives.
+   *
+   * @generated from field: string member_id = 10;
+   */
+  memberId: string;
+
+  /**
+   * A static member's instance id, as Kafka's group.instance.id: the same
+   * instance keeps its member id and its partitions across restarts
+   * within the session timeout, so that a rolling restart moves nothing.
+   * A second stream with the same instance id replaces the first.
+   *
+   * @generated from field: string instance_id = 11;
+   */
+  instanceId: string;
 };
 
 /**
@@ -87,7 +128,8 @@ export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*
   messageDesc(file_runnel_v1_subscribe, 0);
 
 /**
- * SubscribeResponse carries one batch of one partition.
+ * SubscribeResponse carries one batch of one partition or, to a group
+ * member, a change of its assignment: exactly one of the two is set.
  *
  * @generated from message runnel.v1.SubscribeResponse
  */
@@ -96,6 +138,11 @@ export type SubscribeResponse = Message<"runnel.v1.SubscribeResponse"> & {
    * @generated from field: runnel.v1.RecordBatch batch = 1;
    */
   batch?: RecordBatch | undefined;
+
+  /**
+   * @generated from field: runnel.v1.GroupAssignment assignment = 2;
+   */
+  assignment?: GroupAssignment | undefined;
 };
 
 /**
@@ -104,6 +151,67 @@ export type SubscribeResponse = Message<"runnel.v1.SubscribeResponse"> & {
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
   messageDesc(file_runnel_v1_subscribe, 1);
+
+/**
+ * GroupAssignment is a group member's assignment, sent when it changes:
+ * the member reads the partitions listed, and no batch of a revoked
+ * partition follows it. A member confirms that it has finished with a
+ * revoked partition by committing its offset there (with member_id and
+ * member_epoch), or by reading nothing past the committed offset; the
+ * partition then moves to its new owner, or after the group's rebalance
+ * timeout in any case.
+ *
+ * @generated from message runnel.v1.GroupAssignment
+ */
+export type GroupAssignment = Message<"runnel.v1.GroupAssignment"> & {
+  /**
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * The member's id: to commit (CommitRequest.member_id) and to re-attach.
+   *
+   * @generated from field: string member_id = 2;
+   */
+  memberId: string;
+
+  /**
+   * Moves on every change of the group's members or subscriptions.
+   *
+   * @generated from field: int32 group_epoch = 3;
+   */
+  groupEpoch: number;
+
+  /**
+   * The epoch commits carry: moves to the group epoch once the member
+   * holds no partition the group's new assignment gives to another.
+   *
+   * @generated from field: int32 member_epoch = 4;
+   */
+  memberEpoch: number;
+
+  /**
+   * Every partition the member now reads, by topic.
+   *
+   * @generated from field: repeated runnel.v1.TopicPartitions partitions = 5;
+   */
+  partitions: TopicPartitions[];
+
+  /**
+   * The partitions the member has just lost, by topic.
+   *
+   * @generated from field: repeated runnel.v1.TopicPartitions revoked = 6;
+   */
+  revoked: TopicPartitions[];
+};
+
+/**
+ * Describes the message runnel.v1.GroupAssignment.
+ * Use `create(GroupAssignmentSchema)` to create a new message.
+ */
+export const GroupAssignmentSchema: GenMessage<GroupAssignment> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_subscribe, 2);
 
 /**
  * StartPosition says where a subscription starts in each partition.

@@ -27,6 +27,66 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         (com.google.protobuf.ExtensionRegistryLite) registry);
   }
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ListGroupsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ListGroupsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ListGroupsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ListGroupsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_GroupListing_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_GroupListing_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_DescribeGroupRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_DescribeGroupRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_DescribeGroupResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_DescribeGroupResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ConsumerGroup_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ConsumerGroup_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_GroupMemberInfo_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_GroupMemberInfo_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_GroupPartition_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_GroupPartition_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_DeleteGroupRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_DeleteGroupRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_DeleteGroupResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_DeleteGroupResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ResetOffsetsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ResetOffsetsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_ResetOffsetsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_ResetOffsetsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runnel_v1_ReassignPartitionRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -125,89 +185,217 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       descriptor;
   static {
     java.lang.String[] descriptorData = {
-      "\n\025runnel/v1/admin.proto\022\trunnel.v1\"j\n\030Re" +
-      "assignPartitionRequest\022\024\n\005topic\030\001 \001(\tR\005t" +
-      "opic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022\032\n\010re" +
-      "plicas\030\003 \003(\005R\010replicas\"\033\n\031ReassignPartit" +
-      "ionResponse\"\365\001\n\022CreateTopicRequest\022\022\n\004na" +
-      "me\030\001 \001(\tR\004name\022\036\n\npartitions\030\002 \001(\005R\npart" +
-      "itions\022-\n\022replication_factor\030\003 \001(\005R\021repl" +
-      "icationFactor\022A\n\006config\030\004 \003(\0132).runnel.v" +
-      "1.CreateTopicRequest.ConfigEntryR\006config" +
+      "\n\025runnel/v1/admin.proto\022\trunnel.v1\032\037goog" +
+      "le/protobuf/timestamp.proto\032\026runnel/v1/r" +
+      "ecord.proto\"\023\n\021ListGroupsRequest\"E\n\022List" +
+      "GroupsResponse\022/\n\006groups\030\001 \003(\0132\027.runnel." +
+      "v1.GroupListingR\006groups\"I\n\014GroupListing\022" +
+      "\022\n\004name\030\001 \001(\tR\004name\022%\n\016coordinator_id\030\002 " +
+      "\001(\005R\rcoordinatorId\",\n\024DescribeGroupReque" +
+      "st\022\024\n\005group\030\001 \001(\tR\005group\"G\n\025DescribeGrou" +
+      "pResponse\022.\n\005group\030\001 \001(\0132\030.runnel.v1.Con" +
+      "sumerGroupR\005group\"\326\002\n\rConsumerGroup\022\022\n\004n" +
+      "ame\030\001 \001(\tR\004name\022+\n\005state\030\002 \001(\0162\025.runnel." +
+      "v1.GroupStateR\005state\022%\n\016coordinator_id\030\003" +
+      " \001(\005R\rcoordinatorId\022/\n\023coordinator_addre" +
+      "ss\030\004 \001(\tR\022coordinatorAddress\022\037\n\013group_ep" +
+      "och\030\005 \001(\005R\ngroupEpoch\022\032\n\010assignor\030\006 \001(\tR" +
+      "\010assignor\0224\n\007members\030\007 \003(\0132\032.runnel.v1.G" +
+      "roupMemberInfoR\007members\0229\n\npartitions\030\010 " +
+      "\003(\0132\031.runnel.v1.GroupPartitionR\npartitio" +
+      "ns\"\363\002\n\017GroupMemberInfo\022\033\n\tmember_id\030\001 \001(" +
+      "\tR\010memberId\022\037\n\013instance_id\030\002 \001(\tR\ninstan" +
+      "ceId\022%\n\016client_address\030\003 \001(\tR\rclientAddr" +
+      "ess\022\026\n\006topics\030\004 \003(\tR\006topics\022!\n\014member_ep" +
+      "och\030\005 \001(\005R\013memberEpoch\022\034\n\tconnected\030\006 \001(" +
+      "\010R\tconnected\0226\n\010assigned\030\007 \003(\0132\032.runnel." +
+      "v1.TopicPartitionsR\010assigned\0226\n\010revoking" +
+      "\030\010 \003(\0132\032.runnel.v1.TopicPartitionsR\010revo" +
+      "king\0222\n\006target\030\t \003(\0132\032.runnel.v1.TopicPa" +
+      "rtitionsR\006target\"\305\001\n\016GroupPartition\022\024\n\005t" +
+      "opic\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpa" +
+      "rtition\022)\n\020committed_offset\030\003 \001(\003R\017commi" +
+      "ttedOffset\022%\n\016high_watermark\030\004 \001(\003R\rhigh" +
+      "Watermark\022\020\n\003lag\030\005 \001(\003R\003lag\022\033\n\tmember_id" +
+      "\030\006 \001(\tR\010memberId\"*\n\022DeleteGroupRequest\022\024" +
+      "\n\005group\030\001 \001(\tR\005group\"\025\n\023DeleteGroupRespo" +
+      "nse\"\265\002\n\023ResetOffsetsRequest\022\024\n\005group\030\001 \001" +
+      "(\tR\005group\022\024\n\005topic\030\002 \001(\tR\005topic\022\036\n\nparti" +
+      "tions\030\003 \003(\005R\npartitions\022!\n\013to_earliest\030\004" +
+      " \001(\010H\000R\ntoEarliest\022\035\n\tto_latest\030\005 \001(\010H\000R" +
+      "\010toLatest\022\035\n\tto_offset\030\006 \001(\003H\000R\010toOffset" +
+      "\0225\n\007to_time\030\007 \001(\0132\032.google.protobuf.Time" +
+      "stampH\000R\006toTime\022\033\n\010shift_by\030\010 \001(\003H\000R\007shi" +
+      "ftBy\022\027\n\007dry_run\030\t \001(\010R\006dryRunB\004\n\002to\"Q\n\024R" +
+      "esetOffsetsResponse\0229\n\npartitions\030\001 \003(\0132" +
+      "\031.runnel.v1.GroupPartitionR\npartitions\"j" +
+      "\n\030ReassignPartitionRequest\022\024\n\005topic\030\001 \001(" +
+      "\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022\032" +
+      "\n\010replicas\030\003 \003(\005R\010replicas\"\033\n\031ReassignPa" +
+      "rtitionResponse\"\365\001\n\022CreateTopicRequest\022\022" +
+      "\n\004name\030\001 \001(\tR\004name\022\036\n\npartitions\030\002 \001(\005R\n" +
+      "partitions\022-\n\022replication_factor\030\003 \001(\005R\021" +
+      "replicationFactor\022A\n\006config\030\004 \003(\0132).runn" +
+      "el.v1.CreateTopicRequest.ConfigEntryR\006co" +
+      "nfig\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n" +
+      "\005value\030\002 \001(\tR\005value:\0028\001\"=\n\023CreateTopicRe" +
+      "sponse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR" +
+      "\005topic\"(\n\022DeleteTopicRequest\022\022\n\004name\030\001 \001" +
+      "(\tR\004name\"\025\n\023DeleteTopicResponse\"\023\n\021ListT" +
+      "opicsRequest\">\n\022ListTopicsResponse\022(\n\006to" +
+      "pics\030\001 \003(\0132\020.runnel.v1.TopicR\006topics\"*\n\024" +
+      "DescribeTopicRequest\022\022\n\004name\030\001 \001(\tR\004name" +
+      "\"y\n\025DescribeTopicResponse\022&\n\005topic\030\001 \001(\013" +
+      "2\020.runnel.v1.TopicR\005topic\0228\n\npartitions\030" +
+      "\002 \003(\0132\030.runnel.v1.PartitionInfoR\npartiti" +
+      "ons\"\030\n\026DescribeClusterRequest\"\212\001\n\027Descri" +
+      "beClusterResponse\022\035\n\ncluster_id\030\001 \001(\tR\tc" +
+      "lusterId\022#\n\rcontroller_id\030\002 \001(\005R\014control" +
+      "lerId\022+\n\007brokers\030\003 \003(\0132\021.runnel.v1.Broke" +
+      "rR\007brokers\"\366\001\n\005Topic\022\022\n\004name\030\001 \001(\tR\004name" +
+      "\022\031\n\010topic_id\030\002 \001(\tR\007topicId\022\036\n\npartition" +
+      "s\030\003 \001(\005R\npartitions\022-\n\022replication_facto" +
+      "r\030\004 \001(\005R\021replicationFactor\0224\n\006config\030\005 \003" +
+      "(\0132\034.runnel.v1.Topic.ConfigEntryR\006config" +
       "\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005val" +
-      "ue\030\002 \001(\tR\005value:\0028\001\"=\n\023CreateTopicRespon" +
-      "se\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR\005top" +
-      "ic\"(\n\022DeleteTopicRequest\022\022\n\004name\030\001 \001(\tR\004" +
-      "name\"\025\n\023DeleteTopicResponse\"\023\n\021ListTopic" +
-      "sRequest\">\n\022ListTopicsResponse\022(\n\006topics" +
-      "\030\001 \003(\0132\020.runnel.v1.TopicR\006topics\"*\n\024Desc" +
-      "ribeTopicRequest\022\022\n\004name\030\001 \001(\tR\004name\"y\n\025" +
-      "DescribeTopicResponse\022&\n\005topic\030\001 \001(\0132\020.r" +
-      "unnel.v1.TopicR\005topic\0228\n\npartitions\030\002 \003(" +
-      "\0132\030.runnel.v1.PartitionInfoR\npartitions\"" +
-      "\030\n\026DescribeClusterRequest\"\212\001\n\027DescribeCl" +
-      "usterResponse\022\035\n\ncluster_id\030\001 \001(\tR\tclust" +
-      "erId\022#\n\rcontroller_id\030\002 \001(\005R\014controllerI" +
-      "d\022+\n\007brokers\030\003 \003(\0132\021.runnel.v1.BrokerR\007b" +
-      "rokers\"\366\001\n\005Topic\022\022\n\004name\030\001 \001(\tR\004name\022\031\n\010" +
-      "topic_id\030\002 \001(\tR\007topicId\022\036\n\npartitions\030\003 " +
-      "\001(\005R\npartitions\022-\n\022replication_factor\030\004 " +
-      "\001(\005R\021replicationFactor\0224\n\006config\030\005 \003(\0132\034" +
-      ".runnel.v1.Topic.ConfigEntryR\006config\0329\n\013" +
-      "ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002" +
-      " \001(\tR\005value:\0028\001\"\325\002\n\rPartitionInfo\022\034\n\tpar" +
-      "tition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002 \001(\005R" +
-      "\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas\022(\n\020l" +
-      "og_start_offset\030\004 \001(\003R\016logStartOffset\022%\n" +
-      "\016high_watermark\030\005 \001(\003R\rhighWatermark\022(\n\020" +
-      "in_sync_replicas\030\006 \003(\005R\016inSyncReplicas\022\'" +
-      "\n\017adding_replicas\030\007 \003(\005R\016addingReplicas\022" +
-      "+\n\021removing_replicas\030\010 \003(\005R\020removingRepl" +
-      "icas\022!\n\014leader_epoch\030\t \001(\004R\013leaderEpoch\"" +
-      "\203\001\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022\030\n\007a" +
-      "ddress\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\0162\026.r" +
-      "unnel.v1.BrokerStateR\005state\022\030\n\007version\030\004" +
-      " \001(\tR\007version\"\203\001\n\tNotLeader\022\024\n\005topic\030\001 \001" +
-      "(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022" +
-      "\033\n\tleader_id\030\003 \001(\005R\010leaderId\022%\n\016leader_a" +
-      "ddress\030\004 \001(\tR\rleaderAddress*b\n\013BrokerSta" +
-      "te\022\034\n\030BROKER_STATE_UNSPECIFIED\020\000\022\027\n\023BROK" +
-      "ER_STATE_ONLINE\020\001\022\034\n\030BROKER_STATE_UNREAC" +
-      "HABLE\020\0022\203\004\n\014AdminService\022L\n\013CreateTopic\022" +
-      "\035.runnel.v1.CreateTopicRequest\032\036.runnel." +
-      "v1.CreateTopicResponse\022L\n\013DeleteTopic\022\035." +
-      "runnel.v1.DeleteTopicRequest\032\036.runnel.v1" +
-      ".DeleteTopicResponse\022I\n\nListTopics\022\034.run" +
-      "nel.v1.ListTopicsRequest\032\035.runnel.v1.Lis" +
-      "tTopicsResponse\022R\n\rDescribeTopic\022\037.runne" +
-      "l.v1.DescribeTopicRequest\032 .runnel.v1.De" +
-      "scribeTopicResponse\022X\n\017DescribeCluster\022!" +
-      ".runnel.v1.DescribeClusterRequest\032\".runn" +
-      "el.v1.DescribeClusterResponse\022^\n\021Reassig" +
-      "nPartition\022#.runnel.v1.ReassignPartition" +
-      "Request\032$.runnel.v1.ReassignPartitionRes" +
-      "ponseBI\n\rdev.runnel.v1P\001Z6github.com/run" +
-      "nel-broker/runnel/gen/runnel/v1;runnelv1" +
-      "b\006proto3"
+      "ue\030\002 \001(\tR\005value:\0028\001\"\325\002\n\rPartitionInfo\022\034\n" +
+      "\tpartition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002 " +
+      "\001(\005R\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas\022" +
+      "(\n\020log_start_offset\030\004 \001(\003R\016logStartOffse" +
+      "t\022%\n\016high_watermark\030\005 \001(\003R\rhighWatermark" +
+      "\022(\n\020in_sync_replicas\030\006 \003(\005R\016inSyncReplic" +
+      "as\022\'\n\017adding_replicas\030\007 \003(\005R\016addingRepli" +
+      "cas\022+\n\021removing_replicas\030\010 \003(\005R\020removing" +
+      "Replicas\022!\n\014leader_epoch\030\t \001(\004R\013leaderEp" +
+      "och\"\203\001\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022" +
+      "\030\n\007address\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\016" +
+      "2\026.runnel.v1.BrokerStateR\005state\022\030\n\007versi" +
+      "on\030\004 \001(\tR\007version\"\203\001\n\tNotLeader\022\024\n\005topic" +
+      "\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartit" +
+      "ion\022\033\n\tleader_id\030\003 \001(\005R\010leaderId\022%\n\016lead" +
+      "er_address\030\004 \001(\tR\rleaderAddress*u\n\nGroup" +
+      "State\022\033\n\027GROUP_STATE_UNSPECIFIED\020\000\022\025\n\021GR" +
+      "OUP_STATE_EMPTY\020\001\022\026\n\022GROUP_STATE_STABLE\020" +
+      "\002\022\033\n\027GROUP_STATE_RECONCILING\020\003*b\n\013Broker" +
+      "State\022\034\n\030BROKER_STATE_UNSPECIFIED\020\000\022\027\n\023B" +
+      "ROKER_STATE_ONLINE\020\001\022\034\n\030BROKER_STATE_UNR" +
+      "EACHABLE\020\0022\301\006\n\014AdminService\022L\n\013CreateTop" +
+      "ic\022\035.runnel.v1.CreateTopicRequest\032\036.runn" +
+      "el.v1.CreateTopicResponse\022L\n\013DeleteTopic" +
+      "\022\035.runnel.v1.DeleteTopicRequest\032\036.runnel" +
+      ".v1.DeleteTopicResponse\022I\n\nListTopics\022\034." +
+      "runnel.v1.ListTopicsRequest\032\035.runnel.v1." +
+      "ListTopicsResponse\022R\n\rDescribeTopic\022\037.ru" +
+      "nnel.v1.DescribeTopicRequest\032 .runnel.v1" +
+      ".DescribeTopicResponse\022X\n\017DescribeCluste" +
+      "r\022!.runnel.v1.DescribeClusterRequest\032\".r" +
+      "unnel.v1.DescribeClusterResponse\022^\n\021Reas" +
+      "signPartition\022#.runnel.v1.ReassignPartit" +
+      "ionRequest\032$.runnel.v1.ReassignPartition" +
+      "Response\022I\n\nListGroups\022\034.runnel.v1.ListG" +
+      "roupsRequest\032\035.runnel.v1.ListGroupsRespo" +
+      "nse\022R\n\rDescribeGroup\022\037.runnel.v1.Describ" +
+      "eGroupRequest\032 .runnel.v1.DescribeGroupR" +
+      "esponse\022L\n\013DeleteGroup\022\035.runnel.v1.Delet" +
+      "eGroupRequest\032\036.runnel.v1.DeleteGroupRes" +
+      "ponse\022O\n\014ResetOffsets\022\036.runnel.v1.ResetO" +
+      "ffsetsRequest\032\037.runnel.v1.ResetOffsetsRe" +
+      "sponseBI\n\rdev.runnel.v1P\001Z6github.com/ru" +
+      "nnel-broker/runnel/gen/runnel/v1;runnelv" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          com.google.protobuf.TimestampProto.getDescriptor(),
+          dev.runnel.v1.RecordOuterClass.getDescriptor(),
         });
-    internal_static_runnel_v1_ReassignPartitionRequest_descriptor =
+    internal_static_runnel_v1_ListGroupsRequest_descriptor =
       getDescriptor().getMessageType(0);
+    internal_static_runnel_v1_ListGroupsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ListGroupsRequest_descriptor,
+        new java.lang.String[] { });
+    internal_static_runnel_v1_ListGroupsResponse_descriptor =
+      getDescriptor().getMessageType(1);
+    internal_static_runnel_v1_ListGroupsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ListGroupsResponse_descriptor,
+        new java.lang.String[] { "Groups", });
+    internal_static_runnel_v1_GroupListing_descriptor =
+      getDescriptor().getMessageType(2);
+    internal_static_runnel_v1_GroupListing_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_GroupListing_descriptor,
+        new java.lang.String[] { "Name", "CoordinatorId", });
+    internal_static_runnel_v1_DescribeGroupRequest_descriptor =
+      getDescriptor().getMessageType(3);
+    internal_static_runnel_v1_DescribeGroupRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_DescribeGroupRequest_descriptor,
+        new java.lang.String[] { "Group", });
+    internal_static_runnel_v1_DescribeGroupResponse_descriptor =
+      getDescriptor().getMessageType(4);
+    internal_static_runnel_v1_DescribeGroupResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_DescribeGroupResponse_descriptor,
+        new java.lang.String[] { "Group", });
+    internal_static_runnel_v1_ConsumerGroup_descriptor =
+      getDescriptor().getMessageType(5);
+    internal_static_runnel_v1_ConsumerGroup_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ConsumerGroup_descriptor,
+        new java.lang.String[] { "Name", "State", "CoordinatorId", "CoordinatorAddress", "GroupEpoch", "Assignor", "Members", "Partitions", });
+    internal_static_runnel_v1_GroupMemberInfo_descriptor =
+      getDescriptor().getMessageType(6);
+    internal_static_runnel_v1_GroupMemberInfo_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_GroupMemberInfo_descriptor,
+        new java.lang.String[] { "MemberId", "InstanceId", "ClientAddress", "Topics", "MemberEpoch", "Connected", "Assigned", "Revoking", "Target", });
+    internal_static_runnel_v1_GroupPartition_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_runnel_v1_GroupPartition_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_GroupPartition_descriptor,
+        new java.lang.String[] { "Topic", "Partition", "CommittedOffset", "HighWatermark", "Lag", "MemberId", });
+    internal_static_runnel_v1_DeleteGroupRequest_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_runnel_v1_DeleteGroupRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_DeleteGroupRequest_descriptor,
+        new java.lang.String[] { "Group", });
+    internal_static_runnel_v1_DeleteGroupResponse_descriptor =
+      getDescriptor().getMessageType(9);
+    internal_static_runnel_v1_DeleteGroupResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_DeleteGroupResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_runnel_v1_ResetOffsetsRequest_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_runnel_v1_ResetOffsetsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ResetOffsetsRequest_descriptor,
+        new java.lang.String[] { "Group", "Topic", "Partitions", "ToEarliest", "ToLatest", "ToOffset", "ToTime", "ShiftBy", "DryRun", "To", });
+    internal_static_runnel_v1_ResetOffsetsResponse_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_runnel_v1_ResetOffsetsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_ResetOffsetsResponse_descriptor,
+        new java.lang.String[] { "Partitions", });
+    internal_static_runnel_v1_ReassignPartitionRequest_descriptor =
+      getDescriptor().getMessageType(12);
     internal_static_runnel_v1_ReassignPartitionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ReassignPartitionRequest_descriptor,
         new java.lang.String[] { "Topic", "Partition", "Replicas", });
     internal_static_runnel_v1_ReassignPartitionResponse_descriptor =
-      getDescriptor().getMessageType(1);
+      getDescriptor().getMessageType(13);
     internal_static_runnel_v1_ReassignPartitionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ReassignPartitionResponse_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_CreateTopicRequest_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(14);
     internal_static_runnel_v1_CreateTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicRequest_descriptor,
@@ -219,61 +407,61 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_CreateTopicRequest_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_CreateTopicResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(15);
     internal_static_runnel_v1_CreateTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicResponse_descriptor,
         new java.lang.String[] { "Topic", });
     internal_static_runnel_v1_DeleteTopicRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(16);
     internal_static_runnel_v1_DeleteTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DeleteTopicResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(17);
     internal_static_runnel_v1_DeleteTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicResponse_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(18);
     internal_static_runnel_v1_ListTopicsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(19);
     internal_static_runnel_v1_ListTopicsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsResponse_descriptor,
         new java.lang.String[] { "Topics", });
     internal_static_runnel_v1_DescribeTopicRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(20);
     internal_static_runnel_v1_DescribeTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DescribeTopicResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(21);
     internal_static_runnel_v1_DescribeTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicResponse_descriptor,
         new java.lang.String[] { "Topic", "Partitions", });
     internal_static_runnel_v1_DescribeClusterRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(22);
     internal_static_runnel_v1_DescribeClusterRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_DescribeClusterResponse_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(23);
     internal_static_runnel_v1_DescribeClusterResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterResponse_descriptor,
         new java.lang.String[] { "ClusterId", "ControllerId", "Brokers", });
     internal_static_runnel_v1_Topic_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(24);
     internal_static_runnel_v1_Topic_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Topic_descriptor,
@@ -285,24 +473,26 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_Topic_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_PartitionInfo_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(25);
     internal_static_runnel_v1_PartitionInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_PartitionInfo_descriptor,
         new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", "AddingReplicas", "RemovingReplicas", "LeaderEpoch", });
     internal_static_runnel_v1_Broker_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(26);
     internal_static_runnel_v1_Broker_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Broker_descriptor,
         new java.lang.String[] { "NodeId", "Address", "State", "Version", });
     internal_static_runnel_v1_NotLeader_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(27);
     internal_static_runnel_v1_NotLeader_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_NotLeader_descriptor,
         new java.lang.String[] { "Topic", "Partition", "LeaderId", "LeaderAddress", });
     descriptor.resolveAllFeaturesImmutable();
+    com.google.protobuf.TimestampProto.getDescriptor();
+    dev.runnel.v1.RecordOuterClass.getDescriptor();
   }
 
   // @@protoc_insertion_point(outer_class_scope)

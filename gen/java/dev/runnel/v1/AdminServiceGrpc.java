@@ -201,6 +201,130 @@ public final class AdminServiceGrpc {
     return getReassignPartitionMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ListGroupsRequest,
+      dev.runnel.v1.ListGroupsResponse> getListGroupsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListGroups",
+      requestType = dev.runnel.v1.ListGroupsRequest.class,
+      responseType = dev.runnel.v1.ListGroupsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.ListGroupsRequest,
+      dev.runnel.v1.ListGroupsResponse> getListGroupsMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.ListGroupsRequest, dev.runnel.v1.ListGroupsResponse> getListGroupsMethod;
+    if ((getListGroupsMethod = AdminServiceGrpc.getListGroupsMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getListGroupsMethod = AdminServiceGrpc.getListGroupsMethod) == null) {
+          AdminServiceGrpc.getListGroupsMethod = getListGroupsMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.ListGroupsRequest, dev.runnel.v1.ListGroupsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListGroups"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListGroupsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListGroupsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("ListGroups"))
+              .build();
+        }
+      }
+    }
+    return getListGroupsMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.DescribeGroupRequest,
+      dev.runnel.v1.DescribeGroupResponse> getDescribeGroupMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "DescribeGroup",
+      requestType = dev.runnel.v1.DescribeGroupRequest.class,
+      responseType = dev.runnel.v1.DescribeGroupResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.DescribeGroupRequest,
+      dev.runnel.v1.DescribeGroupResponse> getDescribeGroupMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.DescribeGroupRequest, dev.runnel.v1.DescribeGroupResponse> getDescribeGroupMethod;
+    if ((getDescribeGroupMethod = AdminServiceGrpc.getDescribeGroupMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getDescribeGroupMethod = AdminServiceGrpc.getDescribeGroupMethod) == null) {
+          AdminServiceGrpc.getDescribeGroupMethod = getDescribeGroupMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.DescribeGroupRequest, dev.runnel.v1.DescribeGroupResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "DescribeGroup"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DescribeGroupRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DescribeGroupResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("DescribeGroup"))
+              .build();
+        }
+      }
+    }
+    return getDescribeGroupMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.DeleteGroupRequest,
+      dev.runnel.v1.DeleteGroupResponse> getDeleteGroupMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "DeleteGroup",
+      requestType = dev.runnel.v1.DeleteGroupRequest.class,
+      responseType = dev.runnel.v1.DeleteGroupResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.DeleteGroupRequest,
+      dev.runnel.v1.DeleteGroupResponse> getDeleteGroupMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.DeleteGroupRequest, dev.runnel.v1.DeleteGroupResponse> getDeleteGroupMethod;
+    if ((getDeleteGroupMethod = AdminServiceGrpc.getDeleteGroupMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getDeleteGroupMethod = AdminServiceGrpc.getDeleteGroupMethod) == null) {
+          AdminServiceGrpc.getDeleteGroupMethod = getDeleteGroupMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.DeleteGroupRequest, dev.runnel.v1.DeleteGroupResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "DeleteGroup"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteGroupRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteGroupResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("DeleteGroup"))
+              .build();
+        }
+      }
+    }
+    return getDeleteGroupMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ResetOffsetsRequest,
+      dev.runnel.v1.ResetOffsetsResponse> getResetOffsetsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ResetOffsets",
+      requestType = dev.runnel.v1.ResetOffsetsRequest.class,
+      responseType = dev.runnel.v1.ResetOffsetsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.ResetOffsetsRequest,
+      dev.runnel.v1.ResetOffsetsResponse> getResetOffsetsMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.ResetOffsetsRequest, dev.runnel.v1.ResetOffsetsResponse> getResetOffsetsMethod;
+    if ((getResetOffsetsMethod = AdminServiceGrpc.getResetOffsetsMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getResetOffsetsMethod = AdminServiceGrpc.getResetOffsetsMethod) == null) {
+          AdminServiceGrpc.getResetOffsetsMethod = getResetOffsetsMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.ResetOffsetsRequest, dev.runnel.v1.ResetOffsetsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ResetOffsets"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ResetOffsetsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ResetOffsetsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("ResetOffsets"))
+              .build();
+        }
+      }
+    }
+    return getResetOffsetsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -330,6 +454,52 @@ public final class AdminServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getReassignPartitionMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * ListGroups lists the consumer groups: every group with committed
+     * offsets or members.
+     * </pre>
+     */
+    default void listGroups(dev.runnel.v1.ListGroupsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListGroupsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListGroupsMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DescribeGroup describes a consumer group as its coordinator sees it:
+     * its members and their assignments, and for each partition the group
+     * has read, the committed offset, the high watermark and the lag.
+     * </pre>
+     */
+    default void describeGroup(dev.runnel.v1.DescribeGroupRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DescribeGroupResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDescribeGroupMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteGroup deletes a group's committed offsets; only a group without
+     * members (FAILED_PRECONDITION otherwise).
+     * </pre>
+     */
+    default void deleteGroup(dev.runnel.v1.DeleteGroupRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteGroupResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteGroupMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ResetOffsets moves a group's committed offsets in a topic; only a group
+     * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+     * shows what it would commit.
+     * </pre>
+     */
+    default void resetOffsets(dev.runnel.v1.ResetOffsetsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ResetOffsetsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResetOffsetsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -434,6 +604,56 @@ public final class AdminServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getReassignPartitionMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * ListGroups lists the consumer groups: every group with committed
+     * offsets or members.
+     * </pre>
+     */
+    public void listGroups(dev.runnel.v1.ListGroupsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListGroupsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListGroupsMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DescribeGroup describes a consumer group as its coordinator sees it:
+     * its members and their assignments, and for each partition the group
+     * has read, the committed offset, the high watermark and the lag.
+     * </pre>
+     */
+    public void describeGroup(dev.runnel.v1.DescribeGroupRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DescribeGroupResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getDescribeGroupMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteGroup deletes a group's committed offsets; only a group without
+     * members (FAILED_PRECONDITION otherwise).
+     * </pre>
+     */
+    public void deleteGroup(dev.runnel.v1.DeleteGroupRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteGroupResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getDeleteGroupMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ResetOffsets moves a group's committed offsets in a topic; only a group
+     * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+     * shows what it would commit.
+     * </pre>
+     */
+    public void resetOffsets(dev.runnel.v1.ResetOffsetsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ResetOffsetsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getResetOffsetsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -518,6 +738,52 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getReassignPartitionMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * ListGroups lists the consumer groups: every group with committed
+     * offsets or members.
+     * </pre>
+     */
+    public dev.runnel.v1.ListGroupsResponse listGroups(dev.runnel.v1.ListGroupsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListGroupsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DescribeGroup describes a consumer group as its coordinator sees it:
+     * its members and their assignments, and for each partition the group
+     * has read, the committed offset, the high watermark and the lag.
+     * </pre>
+     */
+    public dev.runnel.v1.DescribeGroupResponse describeGroup(dev.runnel.v1.DescribeGroupRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getDescribeGroupMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteGroup deletes a group's committed offsets; only a group without
+     * members (FAILED_PRECONDITION otherwise).
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteGroupResponse deleteGroup(dev.runnel.v1.DeleteGroupRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getDeleteGroupMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ResetOffsets moves a group's committed offsets in a topic; only a group
+     * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+     * shows what it would commit.
+     * </pre>
+     */
+    public dev.runnel.v1.ResetOffsetsResponse resetOffsets(dev.runnel.v1.ResetOffsetsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getResetOffsetsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -601,6 +867,52 @@ public final class AdminServiceGrpc {
     public dev.runnel.v1.ReassignPartitionResponse reassignPartition(dev.runnel.v1.ReassignPartitionRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getReassignPartitionMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ListGroups lists the consumer groups: every group with committed
+     * offsets or members.
+     * </pre>
+     */
+    public dev.runnel.v1.ListGroupsResponse listGroups(dev.runnel.v1.ListGroupsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListGroupsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DescribeGroup describes a consumer group as its coordinator sees it:
+     * its members and their assignments, and for each partition the group
+     * has read, the committed offset, the high watermark and the lag.
+     * </pre>
+     */
+    public dev.runnel.v1.DescribeGroupResponse describeGroup(dev.runnel.v1.DescribeGroupRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getDescribeGroupMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteGroup deletes a group's committed offsets; only a group without
+     * members (FAILED_PRECONDITION otherwise).
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteGroupResponse deleteGroup(dev.runnel.v1.DeleteGroupRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getDeleteGroupMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ResetOffsets moves a group's committed offsets in a topic; only a group
+     * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+     * shows what it would commit.
+     * </pre>
+     */
+    public dev.runnel.v1.ResetOffsetsResponse resetOffsets(dev.runnel.v1.ResetOffsetsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getResetOffsetsMethod(), getCallOptions(), request);
     }
   }
 
@@ -692,6 +1004,56 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getReassignPartitionMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * ListGroups lists the consumer groups: every group with committed
+     * offsets or members.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.ListGroupsResponse> listGroups(
+        dev.runnel.v1.ListGroupsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListGroupsMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * DescribeGroup describes a consumer group as its coordinator sees it:
+     * its members and their assignments, and for each partition the group
+     * has read, the committed offset, the high watermark and the lag.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.DescribeGroupResponse> describeGroup(
+        dev.runnel.v1.DescribeGroupRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getDescribeGroupMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteGroup deletes a group's committed offsets; only a group without
+     * members (FAILED_PRECONDITION otherwise).
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.DeleteGroupResponse> deleteGroup(
+        dev.runnel.v1.DeleteGroupRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getDeleteGroupMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * ResetOffsets moves a group's committed offsets in a topic; only a group
+     * without members (FAILED_PRECONDITION otherwise). With dry_run it only
+     * shows what it would commit.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.ResetOffsetsResponse> resetOffsets(
+        dev.runnel.v1.ResetOffsetsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getResetOffsetsMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TOPIC = 0;
@@ -700,6 +1062,10 @@ public final class AdminServiceGrpc {
   private static final int METHODID_DESCRIBE_TOPIC = 3;
   private static final int METHODID_DESCRIBE_CLUSTER = 4;
   private static final int METHODID_REASSIGN_PARTITION = 5;
+  private static final int METHODID_LIST_GROUPS = 6;
+  private static final int METHODID_DESCRIBE_GROUP = 7;
+  private static final int METHODID_DELETE_GROUP = 8;
+  private static final int METHODID_RESET_OFFSETS = 9;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -741,6 +1107,22 @@ public final class AdminServiceGrpc {
         case METHODID_REASSIGN_PARTITION:
           serviceImpl.reassignPartition((dev.runnel.v1.ReassignPartitionRequest) request,
               (io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse>) responseObserver);
+          break;
+        case METHODID_LIST_GROUPS:
+          serviceImpl.listGroups((dev.runnel.v1.ListGroupsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.ListGroupsResponse>) responseObserver);
+          break;
+        case METHODID_DESCRIBE_GROUP:
+          serviceImpl.describeGroup((dev.runnel.v1.DescribeGroupRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.DescribeGroupResponse>) responseObserver);
+          break;
+        case METHODID_DELETE_GROUP:
+          serviceImpl.deleteGroup((dev.runnel.v1.DeleteGroupRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteGroupResponse>) responseObserver);
+          break;
+        case METHODID_RESET_OFFSETS:
+          serviceImpl.resetOffsets((dev.runnel.v1.ResetOffsetsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.ResetOffsetsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -802,6 +1184,34 @@ public final class AdminServiceGrpc {
               dev.runnel.v1.ReassignPartitionRequest,
               dev.runnel.v1.ReassignPartitionResponse>(
                 service, METHODID_REASSIGN_PARTITION)))
+        .addMethod(
+          getListGroupsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.ListGroupsRequest,
+              dev.runnel.v1.ListGroupsResponse>(
+                service, METHODID_LIST_GROUPS)))
+        .addMethod(
+          getDescribeGroupMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.DescribeGroupRequest,
+              dev.runnel.v1.DescribeGroupResponse>(
+                service, METHODID_DESCRIBE_GROUP)))
+        .addMethod(
+          getDeleteGroupMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.DeleteGroupRequest,
+              dev.runnel.v1.DeleteGroupResponse>(
+                service, METHODID_DELETE_GROUP)))
+        .addMethod(
+          getResetOffsetsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.ResetOffsetsRequest,
+              dev.runnel.v1.ResetOffsetsResponse>(
+                service, METHODID_RESET_OFFSETS)))
         .build();
   }
 
@@ -856,6 +1266,10 @@ public final class AdminServiceGrpc {
               .addMethod(getDescribeTopicMethod())
               .addMethod(getDescribeClusterMethod())
               .addMethod(getReassignPartitionMethod())
+              .addMethod(getListGroupsMethod())
+              .addMethod(getDescribeGroupMethod())
+              .addMethod(getDeleteGroupMethod())
+              .addMethod(getResetOffsetsMethod())
               .build();
         }
       }

@@ -134,7 +134,7 @@ public enum BrokerState
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.runnel.v1.Admin.getDescriptor().getEnumTypes().get(0);
+    return dev.runnel.v1.Admin.getDescriptor().getEnumTypes().get(1);
   }
 
   private static final BrokerState[] VALUES = values();

@@ -62,21 +62,22 @@ public final class Commit extends com.google.protobuf.GeneratedFile {
     java.lang.String[] descriptorData = {
       "\n\026runnel/v1/commit.proto\022\trunnel.v1\"G\n\017P" +
       "artitionOffset\022\034\n\tpartition\030\001 \001(\005R\tparti" +
-      "tion\022\026\n\006offset\030\002 \001(\003R\006offset\"q\n\rCommitRe" +
-      "quest\022\024\n\005group\030\001 \001(\tR\005group\022\024\n\005topic\030\002 \001" +
-      "(\tR\005topic\0224\n\007offsets\030\003 \003(\0132\032.runnel.v1.P" +
-      "artitionOffsetR\007offsets\"\020\n\016CommitRespons" +
-      "e\"C\n\025FetchCommittedRequest\022\024\n\005group\030\001 \001(" +
-      "\tR\005group\022\024\n\005topic\030\002 \001(\tR\005topic\"N\n\026FetchC" +
-      "ommittedResponse\0224\n\007offsets\030\001 \003(\0132\032.runn" +
-      "el.v1.PartitionOffsetR\007offsets2\245\001\n\rCommi" +
-      "tService\022=\n\006Commit\022\030.runnel.v1.CommitReq" +
-      "uest\032\031.runnel.v1.CommitResponse\022U\n\016Fetch" +
-      "Committed\022 .runnel.v1.FetchCommittedRequ" +
-      "est\032!.runnel.v1.FetchCommittedResponseBI" +
-      "\n\rdev.runnel.v1P\001Z6github.com/runnel-bro" +
-      "ker/runnel/gen/runnel/v1;runnelv1b\006proto" +
-      "3"
+      "tion\022\026\n\006offset\030\002 \001(\003R\006offset\"\261\001\n\rCommitR" +
+      "equest\022\024\n\005group\030\001 \001(\tR\005group\022\024\n\005topic\030\002 " +
+      "\001(\tR\005topic\0224\n\007offsets\030\003 \003(\0132\032.runnel.v1." +
+      "PartitionOffsetR\007offsets\022\033\n\tmember_id\030\004 " +
+      "\001(\tR\010memberId\022!\n\014member_epoch\030\005 \001(\005R\013mem" +
+      "berEpoch\"\020\n\016CommitResponse\"C\n\025FetchCommi" +
+      "ttedRequest\022\024\n\005group\030\001 \001(\tR\005group\022\024\n\005top" +
+      "ic\030\002 \001(\tR\005topic\"N\n\026FetchCommittedRespons" +
+      "e\0224\n\007offsets\030\001 \003(\0132\032.runnel.v1.Partition" +
+      "OffsetR\007offsets2\245\001\n\rCommitService\022=\n\006Com" +
+      "mit\022\030.runnel.v1.CommitRequest\032\031.runnel.v" +
+      "1.CommitResponse\022U\n\016FetchCommitted\022 .run" +
+      "nel.v1.FetchCommittedRequest\032!.runnel.v1" +
+      ".FetchCommittedResponseBI\n\rdev.runnel.v1" +
+      "P\001Z6github.com/runnel-broker/runnel/gen/" +
+      "runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -93,7 +94,7 @@ public final class Commit extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_CommitRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CommitRequest_descriptor,
-        new java.lang.String[] { "Group", "Topic", "Offsets", });
+        new java.lang.String[] { "Group", "Topic", "Offsets", "MemberId", "MemberEpoch", });
     internal_static_runnel_v1_CommitResponse_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_runnel_v1_CommitResponse_fieldAccessorTable = new

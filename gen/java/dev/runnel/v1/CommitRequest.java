@@ -35,6 +35,7 @@ private static final long serialVersionUID = 0L;
     group_ = "";
     topic_ = "";
     offsets_ = java.util.Collections.emptyList();
+    memberId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -194,6 +195,72 @@ private static final long serialVersionUID = 0L;
     return offsets_.get(index);
   }
 
+  public static final int MEMBER_ID_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object memberId_ = "";
+  /**
+   * <pre>
+   * A group member's id and epoch, from its latest assignment event: the
+   * commit is refused (FAILED_PRECONDITION) unless the member still owns
+   * every partition it commits, so that a member the group has moved on
+   * from can never move the group's offsets. Empty for a consumer that
+   * chose its partitions itself (manual assignment).
+   * </pre>
+   *
+   * <code>string member_id = 4 [json_name = "memberId"];</code>
+   * @return The memberId.
+   */
+  @java.lang.Override
+  public java.lang.String getMemberId() {
+    java.lang.Object ref = memberId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      memberId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A group member's id and epoch, from its latest assignment event: the
+   * commit is refused (FAILED_PRECONDITION) unless the member still owns
+   * every partition it commits, so that a member the group has moved on
+   * from can never move the group's offsets. Empty for a consumer that
+   * chose its partitions itself (manual assignment).
+   * </pre>
+   *
+   * <code>string member_id = 4 [json_name = "memberId"];</code>
+   * @return The bytes for memberId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getMemberIdBytes() {
+    java.lang.Object ref = memberId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      memberId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int MEMBER_EPOCH_FIELD_NUMBER = 5;
+  private int memberEpoch_ = 0;
+  /**
+   * <code>int32 member_epoch = 5 [json_name = "memberEpoch"];</code>
+   * @return The memberEpoch.
+   */
+  @java.lang.Override
+  public int getMemberEpoch() {
+    return memberEpoch_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -217,6 +284,12 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < offsets_.size(); i++) {
       output.writeMessage(3, offsets_.get(i));
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(memberId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, memberId_);
+    }
+    if (memberEpoch_ != 0) {
+      output.writeInt32(5, memberEpoch_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -235,6 +308,13 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < offsets_.size(); i++) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, offsets_.get(i));
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(memberId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, memberId_);
+    }
+    if (memberEpoch_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(5, memberEpoch_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -257,6 +337,10 @@ private static final long serialVersionUID = 0L;
         .equals(other.getTopic())) return false;
     if (!getOffsetsList()
         .equals(other.getOffsetsList())) return false;
+    if (!getMemberId()
+        .equals(other.getMemberId())) return false;
+    if (getMemberEpoch()
+        != other.getMemberEpoch()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -276,6 +360,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + OFFSETS_FIELD_NUMBER;
       hash = (53 * hash) + getOffsetsList().hashCode();
     }
+    hash = (37 * hash) + MEMBER_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getMemberId().hashCode();
+    hash = (37 * hash) + MEMBER_EPOCH_FIELD_NUMBER;
+    hash = (53 * hash) + getMemberEpoch();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -420,6 +508,8 @@ private static final long serialVersionUID = 0L;
         offsetsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000004);
+      memberId_ = "";
+      memberEpoch_ = 0;
       return this;
     }
 
@@ -472,6 +562,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.topic_ = topic_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.memberId_ = memberId_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.memberEpoch_ = memberEpoch_;
+      }
     }
 
     @java.lang.Override
@@ -522,6 +618,14 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      if (!other.getMemberId().isEmpty()) {
+        memberId_ = other.memberId_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      if (other.getMemberEpoch() != 0) {
+        setMemberEpoch(other.getMemberEpoch());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -571,6 +675,16 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 26
+            case 34: {
+              memberId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 40: {
+              memberEpoch_ = input.readInt32();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1060,6 +1174,150 @@ private static final long serialVersionUID = 0L;
         offsets_ = null;
       }
       return offsetsBuilder_;
+    }
+
+    private java.lang.Object memberId_ = "";
+    /**
+     * <pre>
+     * A group member's id and epoch, from its latest assignment event: the
+     * commit is refused (FAILED_PRECONDITION) unless the member still owns
+     * every partition it commits, so that a member the group has moved on
+     * from can never move the group's offsets. Empty for a consumer that
+     * chose its partitions itself (manual assignment).
+     * </pre>
+     *
+     * <code>string member_id = 4 [json_name = "memberId"];</code>
+     * @return The memberId.
+     */
+    public java.lang.String getMemberId() {
+      java.lang.Object ref = memberId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        memberId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A group member's id and epoch, from its latest assignment event: the
+     * commit is refused (FAILED_PRECONDITION) unless the member still owns
+     * every partition it commits, so that a member the group has moved on
+     * from can never move the group's offsets. Empty for a consumer that
+     * chose its partitions itself (manual assignment).
+     * </pre>
+     *
+     * <code>string member_id = 4 [json_name = "memberId"];</code>
+     * @return The bytes for memberId.
+     */
+    public com.google.protobuf.ByteString
+        getMemberIdBytes() {
+      java.lang.Object ref = memberId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        memberId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A group member's id and epoch, from its latest assignment event: the
+     * commit is refused (FAILED_PRECONDITION) unless the member still owns
+     * every partition it commits, so that a member the group has moved on
+     * from can never move the group's offsets. Empty for a consumer that
+     * chose its partitions itself (manual assignment).
+     * </pre>
+     *
+     * <code>string member_id = 4 [json_name = "memberId"];</code>
+     * @param value The memberId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMemberId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      memberId_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A group member's id and epoch, from its latest assignment event: the
+     * commit is refused (FAILED_PRECONDITION) unless the member still owns
+     * every partition it commits, so that a member the group has moved on
+     * from can never move the group's offsets. Empty for a consumer that
+     * chose its partitions itself (manual assignment).
+     * </pre>
+     *
+     * <code>string member_id = 4 [json_name = "memberId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMemberId() {
+      memberId_ = getDefaultInstance().getMemberId();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A group member's id and epoch, from its latest assignment event: the
+     * commit is refused (FAILED_PRECONDITION) unless the member still owns
+     * every partition it commits, so that a member the group has moved on
+     * from can never move the group's offsets. Empty for a consumer that
+     * chose its partitions itself (manual assignment).
+     * </pre>
+     *
+     * <code>string member_id = 4 [json_name = "memberId"];</code>
+     * @param value The bytes for memberId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMemberIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      memberId_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private int memberEpoch_ ;
+    /**
+     * <code>int32 member_epoch = 5 [json_name = "memberEpoch"];</code>
+     * @return The memberEpoch.
+     */
+    @java.lang.Override
+    public int getMemberEpoch() {
+      return memberEpoch_;
+    }
+    /**
+     * <code>int32 member_epoch = 5 [json_name = "memberEpoch"];</code>
+     * @param value The memberEpoch to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMemberEpoch(int value) {
+
+      memberEpoch_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>int32 member_epoch = 5 [json_name = "memberEpoch"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMemberEpoch() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      memberEpoch_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.CommitRequest)

@@ -82,4 +82,38 @@ public interface CommitRequestOrBuilder extends
    */
   dev.runnel.v1.PartitionOffsetOrBuilder getOffsetsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * A group member's id and epoch, from its latest assignment event: the
+   * commit is refused (FAILED_PRECONDITION) unless the member still owns
+   * every partition it commits, so that a member the group has moved on
+   * from can never move the group's offsets. Empty for a consumer that
+   * chose its partitions itself (manual assignment).
+   * </pre>
+   *
+   * <code>string member_id = 4 [json_name = "memberId"];</code>
+   * @return The memberId.
+   */
+  java.lang.String getMemberId();
+  /**
+   * <pre>
+   * A group member's id and epoch, from its latest assignment event: the
+   * commit is refused (FAILED_PRECONDITION) unless the member still owns
+   * every partition it commits, so that a member the group has moved on
+   * from can never move the group's offsets. Empty for a consumer that
+   * chose its partitions itself (manual assignment).
+   * </pre>
+   *
+   * <code>string member_id = 4 [json_name = "memberId"];</code>
+   * @return The bytes for memberId.
+   */
+  com.google.protobuf.ByteString
+      getMemberIdBytes();
+
+  /**
+   * <code>int32 member_epoch = 5 [json_name = "memberEpoch"];</code>
+   * @return The memberEpoch.
+   */
+  int getMemberEpoch();
 }

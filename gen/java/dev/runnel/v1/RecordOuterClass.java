@@ -41,6 +41,11 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runnel_v1_RecordBatch_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_TopicPartitions_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_TopicPartitions_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -61,9 +66,11 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
       "c\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tparti" +
       "tion\022+\n\007records\030\003 \003(\0132\021.runnel.v1.Record" +
       "R\007records\022%\n\016high_watermark\030\004 \001(\003R\rhighW" +
-      "atermarkBI\n\rdev.runnel.v1P\001Z6github.com/" +
-      "runnel-broker/runnel/gen/runnel/v1;runne" +
-      "lv1b\006proto3"
+      "atermark\"G\n\017TopicPartitions\022\024\n\005topic\030\001 \001" +
+      "(\tR\005topic\022\036\n\npartitions\030\002 \003(\005R\npartition" +
+      "sBI\n\rdev.runnel.v1P\001Z6github.com/runnel-" +
+      "broker/runnel/gen/runnel/v1;runnelv1b\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -88,6 +95,12 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_RecordBatch_descriptor,
         new java.lang.String[] { "Topic", "Partition", "Records", "HighWatermark", });
+    internal_static_runnel_v1_TopicPartitions_descriptor =
+      getDescriptor().getMessageType(3);
+    internal_static_runnel_v1_TopicPartitions_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_TopicPartitions_descriptor,
+        new java.lang.String[] { "Topic", "Partitions", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.TimestampProto.getDescriptor();
   }

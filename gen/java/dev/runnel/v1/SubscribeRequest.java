@@ -8,6 +8,13 @@ package dev.runnel.v1;
 /**
  * <pre>
  * SubscribeRequest chooses what to read and from where.
+ *
+ * With group set and no partitions, the stream is a member of the
+ * consumer group: the group's coordinator assigns the partitions of the
+ * subscribed topics among the group's members, each partition to one
+ * member, and the stream carries each change of the member's assignment
+ * (an assignment response) before any batch of a partition it gains, and
+ * after the last batch of one it loses. Every group reads every record.
  * </pre>
  *
  * Protobuf type {@code runnel.v1.SubscribeRequest}
@@ -36,6 +43,10 @@ private static final long serialVersionUID = 0L;
     partitions_ = emptyIntList();
     startPosition_ = 0;
     group_ = "";
+    topics_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    memberId_ = "";
+    instanceId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -56,6 +67,11 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object topic_ = "";
   /**
+   * <pre>
+   * The topic to read. A group member may name several in topics instead
+   * (or as well).
+   * </pre>
+   *
    * <code>string topic = 1 [json_name = "topic"];</code>
    * @return The topic.
    */
@@ -73,6 +89,11 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The topic to read. A group member may name several in topics instead
+   * (or as well).
+   * </pre>
+   *
    * <code>string topic = 1 [json_name = "topic"];</code>
    * @return The bytes for topic.
    */
@@ -97,7 +118,8 @@ private static final long serialVersionUID = 0L;
       emptyIntList();
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -110,7 +132,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -121,7 +144,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -210,7 +234,9 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object group_ = "";
   /**
    * <pre>
-   * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+   * The consumer group. Without partitions: the group this stream is a
+   * member of. With partitions: only the group whose committed offsets
+   * START_POSITION_COMMITTED uses (manual assignment, no membership).
    * </pre>
    *
    * <code>string group = 6 [json_name = "group"];</code>
@@ -231,7 +257,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+   * The consumer group. Without partitions: the group this stream is a
+   * member of. With partitions: only the group whose committed offsets
+   * START_POSITION_COMMITTED uses (manual assignment, no membership).
    * </pre>
    *
    * <code>string group = 6 [json_name = "group"];</code>
@@ -285,6 +313,169 @@ private static final long serialVersionUID = 0L;
     return maxBatchBytes_;
   }
 
+  public static final int TOPICS_FIELD_NUMBER = 9;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList topics_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @return A list containing the topics.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getTopicsList() {
+    return topics_;
+  }
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @return The count of topics.
+   */
+  public int getTopicsCount() {
+    return topics_.size();
+  }
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @param index The index of the element to return.
+   * @return The topics at the given index.
+   */
+  public java.lang.String getTopics(int index) {
+    return topics_.get(index);
+  }
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the topics at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getTopicsBytes(int index) {
+    return topics_.getByteString(index);
+  }
+
+  public static final int MEMBER_ID_FIELD_NUMBER = 10;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object memberId_ = "";
+  /**
+   * <pre>
+   * A group member's id, to re-attach to the group as the member an earlier
+   * stream was (its assignment event named the id): within the session
+   * timeout it keeps its partitions. Empty: a new member, whose id the
+   * first assignment event gives.
+   * </pre>
+   *
+   * <code>string member_id = 10 [json_name = "memberId"];</code>
+   * @return The memberId.
+   */
+  @java.lang.Override
+  public java.lang.String getMemberId() {
+    java.lang.Object ref = memberId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      memberId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A group member's id, to re-attach to the group as the member an earlier
+   * stream was (its assignment event named the id): within the session
+   * timeout it keeps its partitions. Empty: a new member, whose id the
+   * first assignment event gives.
+   * </pre>
+   *
+   * <code>string member_id = 10 [json_name = "memberId"];</code>
+   * @return The bytes for memberId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getMemberIdBytes() {
+    java.lang.Object ref = memberId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      memberId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int INSTANCE_ID_FIELD_NUMBER = 11;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object instanceId_ = "";
+  /**
+   * <pre>
+   * A static member's instance id, as Kafka's group.instance.id: the same
+   * instance keeps its member id and its partitions across restarts
+   * within the session timeout, so that a rolling restart moves nothing.
+   * A second stream with the same instance id replaces the first.
+   * </pre>
+   *
+   * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+   * @return The instanceId.
+   */
+  @java.lang.Override
+  public java.lang.String getInstanceId() {
+    java.lang.Object ref = instanceId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      instanceId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * A static member's instance id, as Kafka's group.instance.id: the same
+   * instance keeps its member id and its partitions across restarts
+   * within the session timeout, so that a rolling restart moves nothing.
+   * A second stream with the same instance id replaces the first.
+   * </pre>
+   *
+   * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+   * @return The bytes for instanceId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getInstanceIdBytes() {
+    java.lang.Object ref = instanceId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      instanceId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -327,6 +518,15 @@ private static final long serialVersionUID = 0L;
     }
     if (maxBatchBytes_ != 0) {
       output.writeInt32(8, maxBatchBytes_);
+    }
+    for (int i = 0; i < topics_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 9, topics_.getRaw(i));
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(memberId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 10, memberId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(instanceId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 11, instanceId_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -377,6 +577,20 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(8, maxBatchBytes_);
     }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < topics_.size(); i++) {
+        dataSize += computeStringSizeNoTag(topics_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getTopicsList().size();
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(memberId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(10, memberId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(instanceId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(11, instanceId_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -410,6 +624,12 @@ private static final long serialVersionUID = 0L;
         != other.getFollow()) return false;
     if (getMaxBatchBytes()
         != other.getMaxBatchBytes()) return false;
+    if (!getTopicsList()
+        .equals(other.getTopicsList())) return false;
+    if (!getMemberId()
+        .equals(other.getMemberId())) return false;
+    if (!getInstanceId()
+        .equals(other.getInstanceId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -443,6 +663,14 @@ private static final long serialVersionUID = 0L;
         getFollow());
     hash = (37 * hash) + MAX_BATCH_BYTES_FIELD_NUMBER;
     hash = (53 * hash) + getMaxBatchBytes();
+    if (getTopicsCount() > 0) {
+      hash = (37 * hash) + TOPICS_FIELD_NUMBER;
+      hash = (53 * hash) + getTopicsList().hashCode();
+    }
+    hash = (37 * hash) + MEMBER_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getMemberId().hashCode();
+    hash = (37 * hash) + INSTANCE_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getInstanceId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -543,6 +771,13 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * SubscribeRequest chooses what to read and from where.
+   *
+   * With group set and no partitions, the stream is a member of the
+   * consumer group: the group's coordinator assigns the partitions of the
+   * subscribed topics among the group's members, each partition to one
+   * member, and the stream carries each change of the member's assignment
+   * (an assignment response) before any batch of a partition it gains, and
+   * after the last batch of one it loses. Every group reads every record.
    * </pre>
    *
    * Protobuf type {@code runnel.v1.SubscribeRequest}
@@ -596,6 +831,10 @@ private static final long serialVersionUID = 0L;
       group_ = "";
       follow_ = false;
       maxBatchBytes_ = 0;
+      topics_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
+      memberId_ = "";
+      instanceId_ = "";
       return this;
     }
 
@@ -658,6 +897,16 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000080) != 0)) {
         result.maxBatchBytes_ = maxBatchBytes_;
       }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        topics_.makeImmutable();
+        result.topics_ = topics_;
+      }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.memberId_ = memberId_;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.instanceId_ = instanceId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -708,6 +957,26 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getMaxBatchBytes() != 0) {
         setMaxBatchBytes(other.getMaxBatchBytes());
+      }
+      if (!other.topics_.isEmpty()) {
+        if (topics_.isEmpty()) {
+          topics_ = other.topics_;
+          bitField0_ |= 0x00000100;
+        } else {
+          ensureTopicsIsMutable();
+          topics_.addAll(other.topics_);
+        }
+        onChanged();
+      }
+      if (!other.getMemberId().isEmpty()) {
+        memberId_ = other.memberId_;
+        bitField0_ |= 0x00000200;
+        onChanged();
+      }
+      if (!other.getInstanceId().isEmpty()) {
+        instanceId_ = other.instanceId_;
+        bitField0_ |= 0x00000400;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -788,6 +1057,22 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 64
+            case 74: {
+              java.lang.String s = input.readStringRequireUtf8();
+              ensureTopicsIsMutable();
+              topics_.add(s);
+              break;
+            } // case 74
+            case 82: {
+              memberId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 82
+            case 90: {
+              instanceId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 90
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -807,6 +1092,11 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object topic_ = "";
     /**
+     * <pre>
+     * The topic to read. A group member may name several in topics instead
+     * (or as well).
+     * </pre>
+     *
      * <code>string topic = 1 [json_name = "topic"];</code>
      * @return The topic.
      */
@@ -823,6 +1113,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The topic to read. A group member may name several in topics instead
+     * (or as well).
+     * </pre>
+     *
      * <code>string topic = 1 [json_name = "topic"];</code>
      * @return The bytes for topic.
      */
@@ -840,6 +1135,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The topic to read. A group member may name several in topics instead
+     * (or as well).
+     * </pre>
+     *
      * <code>string topic = 1 [json_name = "topic"];</code>
      * @param value The topic to set.
      * @return This builder for chaining.
@@ -853,6 +1153,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The topic to read. A group member may name several in topics instead
+     * (or as well).
+     * </pre>
+     *
      * <code>string topic = 1 [json_name = "topic"];</code>
      * @return This builder for chaining.
      */
@@ -863,6 +1168,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The topic to read. A group member may name several in topics instead
+     * (or as well).
+     * </pre>
+     *
      * <code>string topic = 1 [json_name = "topic"];</code>
      * @param value The bytes for topic to set.
      * @return This builder for chaining.
@@ -886,7 +1196,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -899,7 +1210,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -910,7 +1222,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -922,7 +1235,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -941,7 +1255,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -958,7 +1273,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -976,7 +1292,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The partitions to read; empty means all of the topic's partitions.
+     * The partitions to read; empty means all of the topic's partitions, or,
+     * with a group, the partitions the group assigns this member.
      * </pre>
      *
      * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -1247,7 +1564,9 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object group_ = "";
     /**
      * <pre>
-     * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+     * The consumer group. Without partitions: the group this stream is a
+     * member of. With partitions: only the group whose committed offsets
+     * START_POSITION_COMMITTED uses (manual assignment, no membership).
      * </pre>
      *
      * <code>string group = 6 [json_name = "group"];</code>
@@ -1267,7 +1586,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+     * The consumer group. Without partitions: the group this stream is a
+     * member of. With partitions: only the group whose committed offsets
+     * START_POSITION_COMMITTED uses (manual assignment, no membership).
      * </pre>
      *
      * <code>string group = 6 [json_name = "group"];</code>
@@ -1288,7 +1609,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+     * The consumer group. Without partitions: the group this stream is a
+     * member of. With partitions: only the group whose committed offsets
+     * START_POSITION_COMMITTED uses (manual assignment, no membership).
      * </pre>
      *
      * <code>string group = 6 [json_name = "group"];</code>
@@ -1305,7 +1628,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+     * The consumer group. Without partitions: the group this stream is a
+     * member of. With partitions: only the group whose committed offsets
+     * START_POSITION_COMMITTED uses (manual assignment, no membership).
      * </pre>
      *
      * <code>string group = 6 [json_name = "group"];</code>
@@ -1319,7 +1644,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+     * The consumer group. Without partitions: the group this stream is a
+     * member of. With partitions: only the group whose committed offsets
+     * START_POSITION_COMMITTED uses (manual assignment, no membership).
      * </pre>
      *
      * <code>string group = 6 [json_name = "group"];</code>
@@ -1429,6 +1756,376 @@ private static final long serialVersionUID = 0L;
     public Builder clearMaxBatchBytes() {
       bitField0_ = (bitField0_ & ~0x00000080);
       maxBatchBytes_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.LazyStringArrayList topics_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureTopicsIsMutable() {
+      if (!topics_.isModifiable()) {
+        topics_ = new com.google.protobuf.LazyStringArrayList(topics_);
+      }
+      bitField0_ |= 0x00000100;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @return A list containing the topics.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getTopicsList() {
+      topics_.makeImmutable();
+      return topics_;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @return The count of topics.
+     */
+    public int getTopicsCount() {
+      return topics_.size();
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param index The index of the element to return.
+     * @return The topics at the given index.
+     */
+    public java.lang.String getTopics(int index) {
+      return topics_.get(index);
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the topics at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getTopicsBytes(int index) {
+      return topics_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param index The index to set the value at.
+     * @param value The topics to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTopics(
+        int index, java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureTopicsIsMutable();
+      topics_.set(index, value);
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param value The topics to add.
+     * @return This builder for chaining.
+     */
+    public Builder addTopics(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureTopicsIsMutable();
+      topics_.add(value);
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param values The topics to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllTopics(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureTopicsIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, topics_);
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTopics() {
+      topics_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000100);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * More topics to read, beside topic, as Kafka's subscribe(List): only for
+     * a group member (group set, no partitions).
+     * </pre>
+     *
+     * <code>repeated string topics = 9 [json_name = "topics"];</code>
+     * @param value The bytes of the topics to add.
+     * @return This builder for chaining.
+     */
+    public Builder addTopicsBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      ensureTopicsIsMutable();
+      topics_.add(value);
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object memberId_ = "";
+    /**
+     * <pre>
+     * A group member's id, to re-attach to the group as the member an earlier
+     * stream was (its assignment event named the id): within the session
+     * timeout it keeps its partitions. Empty: a new member, whose id the
+     * first assignment event gives.
+     * </pre>
+     *
+     * <code>string member_id = 10 [json_name = "memberId"];</code>
+     * @return The memberId.
+     */
+    public java.lang.String getMemberId() {
+      java.lang.Object ref = memberId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        memberId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A group member's id, to re-attach to the group as the member an earlier
+     * stream was (its assignment event named the id): within the session
+     * timeout it keeps its partitions. Empty: a new member, whose id the
+     * first assignment event gives.
+     * </pre>
+     *
+     * <code>string member_id = 10 [json_name = "memberId"];</code>
+     * @return The bytes for memberId.
+     */
+    public com.google.protobuf.ByteString
+        getMemberIdBytes() {
+      java.lang.Object ref = memberId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        memberId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A group member's id, to re-attach to the group as the member an earlier
+     * stream was (its assignment event named the id): within the session
+     * timeout it keeps its partitions. Empty: a new member, whose id the
+     * first assignment event gives.
+     * </pre>
+     *
+     * <code>string member_id = 10 [json_name = "memberId"];</code>
+     * @param value The memberId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMemberId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      memberId_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A group member's id, to re-attach to the group as the member an earlier
+     * stream was (its assignment event named the id): within the session
+     * timeout it keeps its partitions. Empty: a new member, whose id the
+     * first assignment event gives.
+     * </pre>
+     *
+     * <code>string member_id = 10 [json_name = "memberId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMemberId() {
+      memberId_ = getDefaultInstance().getMemberId();
+      bitField0_ = (bitField0_ & ~0x00000200);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A group member's id, to re-attach to the group as the member an earlier
+     * stream was (its assignment event named the id): within the session
+     * timeout it keeps its partitions. Empty: a new member, whose id the
+     * first assignment event gives.
+     * </pre>
+     *
+     * <code>string member_id = 10 [json_name = "memberId"];</code>
+     * @param value The bytes for memberId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMemberIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      memberId_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object instanceId_ = "";
+    /**
+     * <pre>
+     * A static member's instance id, as Kafka's group.instance.id: the same
+     * instance keeps its member id and its partitions across restarts
+     * within the session timeout, so that a rolling restart moves nothing.
+     * A second stream with the same instance id replaces the first.
+     * </pre>
+     *
+     * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+     * @return The instanceId.
+     */
+    public java.lang.String getInstanceId() {
+      java.lang.Object ref = instanceId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        instanceId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A static member's instance id, as Kafka's group.instance.id: the same
+     * instance keeps its member id and its partitions across restarts
+     * within the session timeout, so that a rolling restart moves nothing.
+     * A second stream with the same instance id replaces the first.
+     * </pre>
+     *
+     * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+     * @return The bytes for instanceId.
+     */
+    public com.google.protobuf.ByteString
+        getInstanceIdBytes() {
+      java.lang.Object ref = instanceId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        instanceId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * A static member's instance id, as Kafka's group.instance.id: the same
+     * instance keeps its member id and its partitions across restarts
+     * within the session timeout, so that a rolling restart moves nothing.
+     * A second stream with the same instance id replaces the first.
+     * </pre>
+     *
+     * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+     * @param value The instanceId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInstanceId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      instanceId_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A static member's instance id, as Kafka's group.instance.id: the same
+     * instance keeps its member id and its partitions across restarts
+     * within the session timeout, so that a rolling restart moves nothing.
+     * A second stream with the same instance id replaces the first.
+     * </pre>
+     *
+     * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearInstanceId() {
+      instanceId_ = getDefaultInstance().getInstanceId();
+      bitField0_ = (bitField0_ & ~0x00000400);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * A static member's instance id, as Kafka's group.instance.id: the same
+     * instance keeps its member id and its partitions across restarts
+     * within the session timeout, so that a rolling restart moves nothing.
+     * A second stream with the same instance id replaces the first.
+     * </pre>
+     *
+     * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+     * @param value The bytes for instanceId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInstanceIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      instanceId_ = value;
+      bitField0_ |= 0x00000400;
       onChanged();
       return this;
     }

@@ -11,11 +11,21 @@ public interface SubscribeRequestOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * The topic to read. A group member may name several in topics instead
+   * (or as well).
+   * </pre>
+   *
    * <code>string topic = 1 [json_name = "topic"];</code>
    * @return The topic.
    */
   java.lang.String getTopic();
   /**
+   * <pre>
+   * The topic to read. A group member may name several in topics instead
+   * (or as well).
+   * </pre>
+   *
    * <code>string topic = 1 [json_name = "topic"];</code>
    * @return The bytes for topic.
    */
@@ -24,7 +34,8 @@ public interface SubscribeRequestOrBuilder extends
 
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -33,7 +44,8 @@ public interface SubscribeRequestOrBuilder extends
   java.util.List<java.lang.Integer> getPartitionsList();
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -42,7 +54,8 @@ public interface SubscribeRequestOrBuilder extends
   int getPartitionsCount();
   /**
    * <pre>
-   * The partitions to read; empty means all of the topic's partitions.
+   * The partitions to read; empty means all of the topic's partitions, or,
+   * with a group, the partitions the group assigns this member.
    * </pre>
    *
    * <code>repeated int32 partitions = 2 [json_name = "partitions"];</code>
@@ -102,7 +115,9 @@ public interface SubscribeRequestOrBuilder extends
 
   /**
    * <pre>
-   * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+   * The consumer group. Without partitions: the group this stream is a
+   * member of. With partitions: only the group whose committed offsets
+   * START_POSITION_COMMITTED uses (manual assignment, no membership).
    * </pre>
    *
    * <code>string group = 6 [json_name = "group"];</code>
@@ -111,7 +126,9 @@ public interface SubscribeRequestOrBuilder extends
   java.lang.String getGroup();
   /**
    * <pre>
-   * The consumer group whose committed offsets START_POSITION_COMMITTED uses.
+   * The consumer group. Without partitions: the group this stream is a
+   * member of. With partitions: only the group whose committed offsets
+   * START_POSITION_COMMITTED uses (manual assignment, no membership).
    * </pre>
    *
    * <code>string group = 6 [json_name = "group"];</code>
@@ -142,4 +159,101 @@ public interface SubscribeRequestOrBuilder extends
    * @return The maxBatchBytes.
    */
   int getMaxBatchBytes();
+
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @return A list containing the topics.
+   */
+  java.util.List<java.lang.String>
+      getTopicsList();
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @return The count of topics.
+   */
+  int getTopicsCount();
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @param index The index of the element to return.
+   * @return The topics at the given index.
+   */
+  java.lang.String getTopics(int index);
+  /**
+   * <pre>
+   * More topics to read, beside topic, as Kafka's subscribe(List): only for
+   * a group member (group set, no partitions).
+   * </pre>
+   *
+   * <code>repeated string topics = 9 [json_name = "topics"];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the topics at the given index.
+   */
+  com.google.protobuf.ByteString
+      getTopicsBytes(int index);
+
+  /**
+   * <pre>
+   * A group member's id, to re-attach to the group as the member an earlier
+   * stream was (its assignment event named the id): within the session
+   * timeout it keeps its partitions. Empty: a new member, whose id the
+   * first assignment event gives.
+   * </pre>
+   *
+   * <code>string member_id = 10 [json_name = "memberId"];</code>
+   * @return The memberId.
+   */
+  java.lang.String getMemberId();
+  /**
+   * <pre>
+   * A group member's id, to re-attach to the group as the member an earlier
+   * stream was (its assignment event named the id): within the session
+   * timeout it keeps its partitions. Empty: a new member, whose id the
+   * first assignment event gives.
+   * </pre>
+   *
+   * <code>string member_id = 10 [json_name = "memberId"];</code>
+   * @return The bytes for memberId.
+   */
+  com.google.protobuf.ByteString
+      getMemberIdBytes();
+
+  /**
+   * <pre>
+   * A static member's instance id, as Kafka's group.instance.id: the same
+   * instance keeps its member id and its partitions across restarts
+   * within the session timeout, so that a rolling restart moves nothing.
+   * A second stream with the same instance id replaces the first.
+   * </pre>
+   *
+   * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+   * @return The instanceId.
+   */
+  java.lang.String getInstanceId();
+  /**
+   * <pre>
+   * A static member's instance id, as Kafka's group.instance.id: the same
+   * instance keeps its member id and its partitions across restarts
+   * within the session timeout, so that a rolling restart moves nothing.
+   * A second stream with the same instance id replaces the first.
+   * </pre>
+   *
+   * <code>string instance_id = 11 [json_name = "instanceId"];</code>
+   * @return The bytes for instanceId.
+   */
+  com.google.protobuf.ByteString
+      getInstanceIdBytes();
 }

@@ -7,7 +7,8 @@ package dev.runnel.v1;
 
 /**
  * <pre>
- * SubscribeResponse carries one batch of one partition.
+ * SubscribeResponse carries one batch of one partition or, to a group
+ * member, a change of its assignment: exactly one of the two is set.
  * </pre>
  *
  * Protobuf type {@code runnel.v1.SubscribeResponse}
@@ -74,6 +75,32 @@ private static final long serialVersionUID = 0L;
     return batch_ == null ? dev.runnel.v1.RecordBatch.getDefaultInstance() : batch_;
   }
 
+  public static final int ASSIGNMENT_FIELD_NUMBER = 2;
+  private dev.runnel.v1.GroupAssignment assignment_;
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   * @return Whether the assignment field is set.
+   */
+  @java.lang.Override
+  public boolean hasAssignment() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   * @return The assignment.
+   */
+  @java.lang.Override
+  public dev.runnel.v1.GroupAssignment getAssignment() {
+    return assignment_ == null ? dev.runnel.v1.GroupAssignment.getDefaultInstance() : assignment_;
+  }
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   */
+  @java.lang.Override
+  public dev.runnel.v1.GroupAssignmentOrBuilder getAssignmentOrBuilder() {
+    return assignment_ == null ? dev.runnel.v1.GroupAssignment.getDefaultInstance() : assignment_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -91,6 +118,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(1, getBatch());
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(2, getAssignment());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -103,6 +133,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, getBatch());
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(2, getAssignment());
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -124,6 +158,11 @@ private static final long serialVersionUID = 0L;
       if (!getBatch()
           .equals(other.getBatch())) return false;
     }
+    if (hasAssignment() != other.hasAssignment()) return false;
+    if (hasAssignment()) {
+      if (!getAssignment()
+          .equals(other.getAssignment())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -138,6 +177,10 @@ private static final long serialVersionUID = 0L;
     if (hasBatch()) {
       hash = (37 * hash) + BATCH_FIELD_NUMBER;
       hash = (53 * hash) + getBatch().hashCode();
+    }
+    if (hasAssignment()) {
+      hash = (37 * hash) + ASSIGNMENT_FIELD_NUMBER;
+      hash = (53 * hash) + getAssignment().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -238,7 +281,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * SubscribeResponse carries one batch of one partition.
+   * SubscribeResponse carries one batch of one partition or, to a group
+   * member, a change of its assignment: exactly one of the two is set.
    * </pre>
    *
    * Protobuf type {@code runnel.v1.SubscribeResponse}
@@ -274,6 +318,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetBatchFieldBuilder();
+        internalGetAssignmentFieldBuilder();
       }
     }
     @java.lang.Override
@@ -284,6 +329,11 @@ private static final long serialVersionUID = 0L;
       if (batchBuilder_ != null) {
         batchBuilder_.dispose();
         batchBuilder_ = null;
+      }
+      assignment_ = null;
+      if (assignmentBuilder_ != null) {
+        assignmentBuilder_.dispose();
+        assignmentBuilder_ = null;
       }
       return this;
     }
@@ -325,6 +375,12 @@ private static final long serialVersionUID = 0L;
             : batchBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.assignment_ = assignmentBuilder_ == null
+            ? assignment_
+            : assignmentBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -342,6 +398,9 @@ private static final long serialVersionUID = 0L;
       if (other == dev.runnel.v1.SubscribeResponse.getDefaultInstance()) return this;
       if (other.hasBatch()) {
         mergeBatch(other.getBatch());
+      }
+      if (other.hasAssignment()) {
+        mergeAssignment(other.getAssignment());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -376,6 +435,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              input.readMessage(
+                  internalGetAssignmentFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -512,6 +578,127 @@ private static final long serialVersionUID = 0L;
         batch_ = null;
       }
       return batchBuilder_;
+    }
+
+    private dev.runnel.v1.GroupAssignment assignment_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.GroupAssignment, dev.runnel.v1.GroupAssignment.Builder, dev.runnel.v1.GroupAssignmentOrBuilder> assignmentBuilder_;
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     * @return Whether the assignment field is set.
+     */
+    public boolean hasAssignment() {
+      return ((bitField0_ & 0x00000002) != 0);
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     * @return The assignment.
+     */
+    public dev.runnel.v1.GroupAssignment getAssignment() {
+      if (assignmentBuilder_ == null) {
+        return assignment_ == null ? dev.runnel.v1.GroupAssignment.getDefaultInstance() : assignment_;
+      } else {
+        return assignmentBuilder_.getMessage();
+      }
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public Builder setAssignment(dev.runnel.v1.GroupAssignment value) {
+      if (assignmentBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        assignment_ = value;
+      } else {
+        assignmentBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public Builder setAssignment(
+        dev.runnel.v1.GroupAssignment.Builder builderForValue) {
+      if (assignmentBuilder_ == null) {
+        assignment_ = builderForValue.build();
+      } else {
+        assignmentBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public Builder mergeAssignment(dev.runnel.v1.GroupAssignment value) {
+      if (assignmentBuilder_ == null) {
+        if (((bitField0_ & 0x00000002) != 0) &&
+          assignment_ != null &&
+          assignment_ != dev.runnel.v1.GroupAssignment.getDefaultInstance()) {
+          getAssignmentBuilder().mergeFrom(value);
+        } else {
+          assignment_ = value;
+        }
+      } else {
+        assignmentBuilder_.mergeFrom(value);
+      }
+      if (assignment_ != null) {
+        bitField0_ |= 0x00000002;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public Builder clearAssignment() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      assignment_ = null;
+      if (assignmentBuilder_ != null) {
+        assignmentBuilder_.dispose();
+        assignmentBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public dev.runnel.v1.GroupAssignment.Builder getAssignmentBuilder() {
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return internalGetAssignmentFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    public dev.runnel.v1.GroupAssignmentOrBuilder getAssignmentOrBuilder() {
+      if (assignmentBuilder_ != null) {
+        return assignmentBuilder_.getMessageOrBuilder();
+      } else {
+        return assignment_ == null ?
+            dev.runnel.v1.GroupAssignment.getDefaultInstance() : assignment_;
+      }
+    }
+    /**
+     * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.GroupAssignment, dev.runnel.v1.GroupAssignment.Builder, dev.runnel.v1.GroupAssignmentOrBuilder> 
+        internalGetAssignmentFieldBuilder() {
+      if (assignmentBuilder_ == null) {
+        assignmentBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runnel.v1.GroupAssignment, dev.runnel.v1.GroupAssignment.Builder, dev.runnel.v1.GroupAssignmentOrBuilder>(
+                getAssignment(),
+                getParentForChildren(),
+                isClean());
+        assignment_ = null;
+      }
+      return assignmentBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.SubscribeResponse)

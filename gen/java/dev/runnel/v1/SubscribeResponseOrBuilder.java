@@ -24,4 +24,19 @@ public interface SubscribeResponseOrBuilder extends
    * <code>.runnel.v1.RecordBatch batch = 1 [json_name = "batch"];</code>
    */
   dev.runnel.v1.RecordBatchOrBuilder getBatchOrBuilder();
+
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   * @return Whether the assignment field is set.
+   */
+  boolean hasAssignment();
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   * @return The assignment.
+   */
+  dev.runnel.v1.GroupAssignment getAssignment();
+  /**
+   * <code>.runnel.v1.GroupAssignment assignment = 2 [json_name = "assignment"];</code>
+   */
+  dev.runnel.v1.GroupAssignmentOrBuilder getAssignmentOrBuilder();
 }
