@@ -2,16 +2,20 @@ package server
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/peer"
 )
 
 type commitService struct {
 	runnelv1.UnimplementedCommitServiceServer
-	broker *broker.Broker
+	broker  *broker.Broker
+	peers   *peer.Pool
+	metrics *edgeMetrics
 }
 
 func (s *commitService) Commit(ctx context.Context, req *runnelv1.CommitRequest) (*runnelv1.CommitResponse, error) {
@@ -22,10 +26,33 @@ func (s *commitService) Commit(ctx context.Context, req *runnelv1.CommitRequest)
 		}
 		positions[o.Partition] = o.Offset
 	}
-	if err := s.broker.Commit(ctx, req.Group, req.Topic, positions); err != nil {
-		return nil, toStatus(err)
+	if req.MemberId == "" && req.MemberEpoch != 0 {
+		return nil, invalid("member_epoch is set without member_id: set both (from the assignment event), or neither")
+	}
+	err := s.broker.Commit(ctx, req.Group, req.Topic, positions, broker.MemberCommit{ID: req.MemberId, Epoch: req.MemberEpoch})
+	// NB: a member's commit is checked by the group's coordinator: sent
+	// there once (a forwarded call is never forwarded again).
+	if nc, ok := errors.AsType[*broker.NotCoordinatorError](err); ok && nc.Coordinator.PeerAddress != "" && !forwardedCall(ctx) {
+		s.metrics.forwardedCalls.WithLabelValues("commit").Inc()
+		resp, err := s.peers.Commit(ctx, nc.Coordinator.PeerAddress, req)
+		if err != nil {
+			s.metrics.forwardedFailure.WithLabelValues("commit").Inc()
+		}
+		return resp, s.countFenced(err)
+	}
+	if err != nil {
+		return nil, s.countFenced(toStatus(err))
 	}
 	return &runnelv1.CommitResponse{}, nil
+}
+
+// countFenced counts the commits refused because the member no longer
+// holds what it commits.
+func (s *commitService) countFenced(err error) error {
+	if isFenced(err) {
+		s.metrics.fencedCommits.Inc()
+	}
+	return err
 }
 
 func (s *commitService) FetchCommitted(_ context.Context, req *runnelv1.FetchCommittedRequest) (*runnelv1.FetchCommittedResponse, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/broker"
 )
 
 // Config configures a Server. Zero values take the defaults of
@@ -65,6 +66,14 @@ type Config struct {
 	Join string
 	// RetentionCheckInterval is how often partitions delete old segments.
 	RetentionCheckInterval time.Duration
+	// GroupSessionTimeout is how long a consumer group member whose
+	// stream broke keeps its partitions, waiting to re-attach, as Kafka's
+	// group.consumer.session.timeout.ms. Default 45 s.
+	GroupSessionTimeout time.Duration
+	// GroupRebalanceTimeout is how long a member has to finish with a
+	// partition the group takes from it (commit, or stop) before it moves
+	// anyway and the member is removed. Default 30 s.
+	GroupRebalanceTimeout time.Duration
 	// MaxRequestBytes bounds an encoded ProduceRequest, like Kafka's
 	// max.request.size: a larger one is answered INVALID_ARGUMENT without
 	// being parsed, and the stream stays open. Default 16 MiB, at most
@@ -148,6 +157,8 @@ func DefaultConfig() Config {
 		PeerListen:             "127.0.0.1:7402",
 		NodeID:                 1,
 		RetentionCheckInterval: time.Minute,
+		GroupSessionTimeout:    broker.DefaultGroupSessionTimeout,
+		GroupRebalanceTimeout:  broker.DefaultGroupRebalanceTimeout,
 		MaxRequestBytes:        DefaultMaxRequestBytes,
 		MaxRequestRecords:      DefaultMaxRequestRecords,
 		MaxInflightBytes:       DefaultMaxInflightBytes,
@@ -181,6 +192,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = d.RetentionCheckInterval
+	}
+	if c.GroupSessionTimeout == 0 {
+		c.GroupSessionTimeout = d.GroupSessionTimeout
+	}
+	if c.GroupRebalanceTimeout == 0 {
+		c.GroupRebalanceTimeout = d.GroupRebalanceTimeout
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = d.MaxRequestBytes
@@ -288,7 +305,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max stream inflight bytes %d: want 65536 to the max inflight bytes, %d", c.MaxStreamInflightBytes, c.MaxInflightBytes))
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
-		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 {
+		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

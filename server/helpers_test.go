@@ -155,6 +155,9 @@ func (b *testBroker) readAll(req *runnelv1.SubscribeRequest) (map[int32][]*runne
 		if err != nil {
 			return nil, err
 		}
+		if resp.Batch == nil { // a group member's assignment
+			continue
+		}
 		out[resp.Batch.Partition] = append(out[resp.Batch.Partition], resp.Batch.Records...)
 	}
 }

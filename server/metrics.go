@@ -24,6 +24,7 @@ type edgeMetrics struct {
 	consumedBytes    *prometheus.CounterVec
 	forwardedCalls   *prometheus.CounterVec
 	forwardedFailure *prometheus.CounterVec
+	fencedCommits    prometheus.Counter
 }
 
 func newEdgeMetrics() *edgeMetrics {
@@ -43,17 +44,19 @@ func newEdgeMetrics() *edgeMetrics {
 		consumedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_consumed_bytes_total",
 			Help: "Bytes of subscribe responses sent from this broker's replicas."}, topic),
 		forwardedCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_forwarded_calls_total",
-			Help: "Calls this broker made to another on a client's behalf: produce (per partition), subscribe (per partition relayed)."},
+			Help: "Calls this broker made to another on a client's behalf: produce (per partition), subscribe (per partition relayed, or per group member stream relayed to its coordinator), commit (a group member's, to its coordinator)."},
 			[]string{"call"}),
 		forwardedFailure: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_forwarded_call_failures_total",
 			Help: "Forwarded calls that no broker took."}, []string{"call"}),
+		fencedCommits: prometheus.NewCounter(prometheus.CounterOpts{Name: "runnel_group_fenced_commits_total",
+			Help: "Commits refused because the group member no longer held a partition it committed (FAILED_PRECONDITION)."}),
 	}
 }
 
 func (m *edgeMetrics) collectors() []prometheus.Collector {
 	// NB: each call's series exists from the start, at 0, so that a rate
 	// over it is 0 rather than absent.
-	for _, call := range []string{"produce", "subscribe"} {
+	for _, call := range []string{"produce", "subscribe", "commit"} {
 		m.forwardedCalls.WithLabelValues(call)
 		m.forwardedFailure.WithLabelValues(call)
 	}
@@ -61,7 +64,7 @@ func (m *edgeMetrics) collectors() []prometheus.Collector {
 		m.produceAck.WithLabelValues(acks)
 	}
 	return []prometheus.Collector{m.produceAck, m.producedRecords, m.producedBytes, m.consumedRecords, m.consumedBytes,
-		m.forwardedCalls, m.forwardedFailure}
+		m.forwardedCalls, m.forwardedFailure, m.fencedCommits}
 }
 
 // newRegistry gathers the Go runtime's and the process's metrics, gRPC's

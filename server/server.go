@@ -153,6 +153,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AdvertisedPeerAddress:  advertisedPeer,
 		Version:                buildinfo.Read().String(),
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		GroupSessionTimeout:    cfg.GroupSessionTimeout,
+		GroupRebalanceTimeout:  cfg.GroupRebalanceTimeout,
 		// NB: as large as the budget: what this broker's producers propose
 		// is bounded by the budget already, and they are to wait for it,
 		// not have proposals dropped (raftstore raises it to its least).
@@ -176,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	admin := &adminService{broker: b, peers: fwd}
 	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
 	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
-	commit := &commitService{broker: b}
+	commit := &commitService{broker: b, peers: fwd, metrics: s.metrics}
 	s.health = health.NewServer()
 	// NB: the client API on both: forwarded calls come in on the peer
 	// listener. The raft transport and membership only there.

@@ -27,6 +27,7 @@ var codeTable = []struct {
 	{broker.ErrInvalid, codes.InvalidArgument},
 	{raftstore.ErrEntryTooLarge, codes.InvalidArgument},
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
+	{broker.ErrFenced, codes.FailedPrecondition},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},
 	// NB: before ErrCorrupt, which a failed partition's error may wrap:
@@ -63,6 +64,10 @@ func toStatus(err error) error {
 // unavailable reports whether a call to another broker failed UNAVAILABLE:
 // that broker is down, starting or shutting down, and another may answer.
 func unavailable(err error) bool { return status.Code(err) == codes.Unavailable }
+
+// isFenced reports whether a commit failed because its group member no
+// longer holds what it committed.
+func isFenced(err error) bool { return status.Code(err) == codes.FailedPrecondition }
 
 // retriable reports whether a call to another broker is worth making
 // again: it failed UNAVAILABLE or ran out of time.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
@@ -41,6 +42,13 @@ type subscribeService struct {
 type response struct {
 	msg  wire.Message
 	held lease
+	// cursor is the partition it is a batch of (nil for a relayed one),
+	// and next the offset after its last record: a group member's stream
+	// tracks what it delivered with them.
+	cursor *partitionCursor
+	next   int64
+	// after runs once the response is sent (an assignment event's).
+	after func()
 }
 
 // partitionCursor is one partition of a subscription.
@@ -55,6 +63,13 @@ type partitionCursor struct {
 	// auto.offset.reset=earliest, rather than fail OUT_OF_RANGE. The
 	// offsets it gets show the gap.
 	oldest bool
+	// For a group member's stream: from is where it started, delivered
+	// the offset after the last record sent (the sender sets it), revoked
+	// set once the group took the partition away: batches read before are
+	// dropped, not sent.
+	from      int64
+	delivered atomic.Int64
+	revoked   atomic.Bool
 }
 
 func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runnelv1.SubscribeService_SubscribeServer) error {
@@ -71,6 +86,12 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		if err := broker.ValidateGroup(req.Group); err != nil {
 			return toStatus(err)
 		}
+	}
+	if req.Group != "" && len(req.Partitions) == 0 {
+		return s.subscribeMember(req, stream, maxBytes)
+	}
+	if len(req.Topics) > 0 || req.MemberId != "" || req.InstanceId != "" {
+		return invalid("topics, member_id and instance_id are for a group member: set group, and no partitions")
 	}
 	t, err := s.broker.Topic(req.Topic)
 	if err != nil {
@@ -130,7 +151,7 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		g.Go(func() error { return s.follow(gctx, req, c, maxBytes, budget, batches) })
 	}
 	for _, nr := range relays {
-		g.Go(func() error { return s.relay(gctx, req, nr, budget, batches) })
+		g.Go(func() error { return s.relay(gctx, req, nr, budget, batches, nil) })
 	}
 	sent := make(chan error, 1)
 	go func() {
@@ -197,7 +218,7 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 			s.metrics.consumedRecords.WithLabelValues(c.reader.Topic()).Add(float64(n))
 			s.metrics.consumedBytes.WithLabelValues(c.reader.Topic()).Add(float64(len(resp)))
 			select {
-			case out <- response{msg: resp, held: held}:
+			case out <- response{msg: resp, held: held, cursor: c, next: next}:
 			case <-ctx.Done():
 				held.release()
 				return ctx.Err()
@@ -216,8 +237,9 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 // relay serves a partition this broker does not replicate: it subscribes
 // to it on a replica (any replica serves committed records) and passes
 // the responses on as they come. A replica that is unavailable before it
-// sent anything is skipped for the next.
-func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, budget *streamBudget, out chan<- response) error {
+// sent anything is skipped for the next. Its responses carry cursor, if
+// any, without their next offset (-1), which only the batch knows.
+func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeRequest, nr *broker.NotReplicatedError, budget *streamBudget, out chan<- response, cursor *partitionCursor) error {
 	sub := proto.CloneOf(req)
 	sub.Partitions = []int32{nr.Partition}
 	s.metrics.forwardedCalls.WithLabelValues("subscribe").Inc()
@@ -248,7 +270,7 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 				return err
 			}
 			select {
-			case out <- response{msg: msg, held: held}:
+			case out <- response{msg: msg, held: held, cursor: cursor, next: -1}:
 			case <-ctx.Done():
 				held.release()
 				return ctx.Err()

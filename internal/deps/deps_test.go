@@ -34,14 +34,15 @@ var allowed = map[string][]string{
 	"server/internal/assignor":    {},
 	"server/internal/catalog":     {"server/internal/errs", "gen/runnel/meta/v1"},
 	"server/internal/offsets":     {"server/internal/partitioner", "gen/runnel/meta/v1"},
-	"server/internal/broker": {"raftstore", "server/internal/catalog", "server/internal/controller", "server/internal/errs",
+	"server/internal/group":       {"server/internal/assignor"},
+	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
 		"server/internal/offsets", "server/internal/partitioner", "server/internal/records", "internal/buildinfo",
 		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
-	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog",
+	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog", "server/internal/group",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 

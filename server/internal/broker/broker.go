@@ -77,7 +77,11 @@ type Config struct {
 	// MaxUncommittedBytes is each partition's bound on entries appended
 	// but not committed (raftstore.Config.MaxUncommittedBytes).
 	MaxUncommittedBytes int64
-	Logger              *slog.Logger
+	// GroupSessionTimeout and GroupRebalanceTimeout time the consumer
+	// groups this broker coordinates (group.Config); zero: the defaults.
+	GroupSessionTimeout   time.Duration
+	GroupRebalanceTimeout time.Duration
+	Logger                *slog.Logger
 }
 
 // Broker is one broker's topics, partitions and consumer offsets.
@@ -88,6 +92,7 @@ type Broker struct {
 	transport Transport // nil: no other broker is ever reached
 	catalog   *catalog.Catalog
 	offsets   *offsets.Table
+	groups    *coordinator
 
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
@@ -124,6 +129,12 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.NodeID <= 0 {
 		cfg.NodeID = 1
 	}
+	if cfg.GroupSessionTimeout <= 0 {
+		cfg.GroupSessionTimeout = DefaultGroupSessionTimeout
+	}
+	if cfg.GroupRebalanceTimeout <= 0 {
+		cfg.GroupRebalanceTimeout = DefaultGroupRebalanceTimeout
+	}
 	if len(cfg.Peers) == 0 {
 		cfg.Peers = map[int32]string{cfg.NodeID: cfg.AdvertisedPeerAddress}
 	}
@@ -134,6 +145,7 @@ func New(cfg Config) (*Broker, error) {
 	cfg.AdvertisedPeerAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
 		started: make(chan struct{}), closing: make(chan struct{})}
+	b.groups = &coordinator{b: b, groups: map[string]*coordinated{}}
 	rc := raftstore.Config{
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),
@@ -171,6 +183,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	go b.balanceLeaders(b.closing)
 	go b.reassignPartitions(b.closing)
 	go b.addLearners(b.closing)
+	go b.groups.run(b.closing)
 	return nil
 }
 

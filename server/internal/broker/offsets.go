@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -30,8 +32,10 @@ func ValidateGroup(group string) error {
 }
 
 // Commit stores group's next offsets to read in topic and returns once
-// the commit is durable.
-func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64) error {
+// the commit is durable. A commit by a group member (member.ID set) is
+// made on the group's coordinator only (elsewhere: *NotCoordinatorError),
+// and only for partitions the member holds (else ErrFenced).
+func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64, member MemberCommit) (err error) {
 	if err := ValidateGroup(group); err != nil {
 		return err
 	}
@@ -58,6 +62,17 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 			return err
 		}
 		recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
+	}
+	if member.ID != "" {
+		partitions := slices.Sorted(maps.Keys(positions))
+		if err := b.checkMemberCommit(group, topic, partitions, member); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				b.memberCommitted(group, topic, partitions, member)
+			}
+		}()
 	}
 	return b.proposeInternal(ctx, offsets.Topic, offsets.PartitionFor(group), recs...)
 }

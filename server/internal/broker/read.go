@@ -177,25 +177,36 @@ func (r *Reader) StartOffset(ctx context.Context, pos StartPosition, offset int6
 	case StartTimestamp:
 		return r.offsetForTime(at)
 	case StartCommitted:
-		if group == "" {
-			return 0, errs.Newf(ErrInvalid, "start position COMMITTED needs a group")
-		}
-		committed, err := r.broker.Committed(group, r.topic)
-		if err != nil {
-			return 0, err
-		}
-		o, ok := committed[r.partition]
-		if !ok {
-			return start, nil
-		}
-		if o > hw {
-			hw = r.catchUp(ctx, o)
-		}
-		// Retention may have deleted what the group had not read yet.
-		return min(max(o, start), hw), nil
+		return r.GroupStart(ctx, group, StartEarliest)
 	default:
 		return 0, errs.Newf(ErrInvalid, "unknown start position %v", pos)
 	}
+}
+
+// GroupStart is where group starts reading this partition: its committed
+// offset, or, with none, where reset says (EARLIEST or LATEST: Kafka's
+// auto.offset.reset).
+func (r *Reader) GroupStart(ctx context.Context, group string, reset StartPosition) (int64, error) {
+	if group == "" {
+		return 0, errs.Newf(ErrInvalid, "start position COMMITTED needs a group")
+	}
+	committed, err := r.broker.Committed(group, r.topic)
+	if err != nil {
+		return 0, err
+	}
+	start, hw := r.part.LogStartOffset(), r.part.HighWatermark()
+	o, ok := committed[r.partition]
+	switch {
+	case !ok && reset == StartLatest:
+		return hw, nil
+	case !ok:
+		return start, nil
+	}
+	if o > hw {
+		hw = r.catchUp(ctx, o)
+	}
+	// Retention may have deleted what the group had not read yet.
+	return min(max(o, start), hw), nil
 }
 
 // catchUpWait bounds how long a subscription waits for a replica that

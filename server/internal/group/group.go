@@ -276,6 +276,9 @@ type View struct {
 	GroupEpoch  int32
 	MemberEpoch int32
 	Owned       []Partition // sorted
+	// Revoking: partitions taken from it that it has not finished with
+	// (its stream reports Stopped for each).
+	Revoking []Partition
 	// Pending: partitions its target gives it that it does not own yet
 	// (another member still revokes them, or it revokes some itself).
 	Pending int
@@ -288,7 +291,7 @@ func (g *Group) View(id string) (View, bool) {
 		return View{}, false
 	}
 	return View{MemberID: id, GroupEpoch: g.epoch, MemberEpoch: m.epoch, Owned: sorted(m.owned),
-		Pending: len(g.target[id]) - len(m.owned)}, true
+		Revoking: sorted(m.revoking), Pending: len(g.target[id]) - len(m.owned)}, true
 }
 
 // MemberState is one member as DescribeGroup shows it.

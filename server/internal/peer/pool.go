@@ -144,3 +144,15 @@ func (p *Pool) Identify(ctx context.Context, address string, req *raftv1.Identif
 	defer cancel()
 	return raftv1.NewMembershipServiceClient(c).Identify(ctx, req)
 }
+
+// Commit makes a group member's commit on the group's coordinator, which
+// alone knows whether the member still holds the partitions. It keeps
+// the caller's deadline: a commit waits for raft, not for an answer the
+// coordinator has at hand.
+func (p *Pool) Commit(ctx context.Context, address string, req *runnelv1.CommitRequest) (*runnelv1.CommitResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	return runnelv1.NewCommitServiceClient(c).Commit(ctx, req)
+}

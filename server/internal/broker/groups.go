@@ -1,0 +1,371 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/assignor"
+	"github.com/runnel-broker/runnel/server/internal/errs"
+	"github.com/runnel-broker/runnel/server/internal/group"
+	"github.com/runnel-broker/runnel/server/internal/offsets"
+)
+
+// The defaults of a group's timing, Kafka's.
+const (
+	DefaultGroupSessionTimeout   = 45 * time.Second
+	DefaultGroupRebalanceTimeout = 30 * time.Second
+)
+
+// groupTick is how often the coordinator runs the groups' timers and
+// checks it still leads their offsets partitions.
+const groupTick = 100 * time.Millisecond
+
+// ErrFenced: a group member the group has moved on from (it was removed,
+// its partition went to another member, or a newer stream of the same
+// static instance replaced it): what it asks can never succeed as it is.
+var ErrFenced = errors.New("fenced")
+
+// NotCoordinatorError: the group's coordinator is another broker (the
+// leader of the group's __consumer_offsets partition), or none is known
+// at the moment. It unwraps to ErrUnavailable.
+type NotCoordinatorError struct {
+	Group       string
+	Coordinator Member // NodeID 0: none known
+}
+
+func (e *NotCoordinatorError) Error() string {
+	if e.Coordinator.NodeID == 0 {
+		return fmt.Sprintf("group %q has no coordinator at the moment: retry", e.Group)
+	}
+	return fmt.Sprintf("group %q is coordinated by broker %d at %s", e.Group, e.Coordinator.NodeID, e.Coordinator.Address)
+}
+
+func (e *NotCoordinatorError) Unwrap() error { return ErrUnavailable }
+
+// coordinator keeps the consumer groups whose offsets partition this
+// broker leads: their state is in memory, and on a change of leader the
+// members' streams end, to re-attach to the new coordinator (their
+// committed offsets are in the replicated log, so nothing committed is
+// read again).
+type coordinator struct {
+	b      *Broker
+	mu     sync.Mutex // guards groups and every coordinated and GroupMember state
+	groups map[string]*coordinated
+}
+
+type coordinated struct {
+	g    *group.Group
+	part *raftstore.Partition // its offsets partition
+	term uint64               // the term this broker leads it in
+	// streams is each member's current stream.
+	streams map[string]*GroupMember
+}
+
+// GroupMember is one stream's membership of a group.
+type GroupMember struct {
+	c       *coordinator
+	cg      *coordinated
+	group   string
+	id      string
+	changed chan struct{} // cap 1: the view changed
+	done    chan struct{} // closed when the membership ended (err says why)
+	// guarded by c.mu
+	view group.View
+	err  error
+}
+
+// JoinGroup is a stream joining a group.
+type JoinGroup struct {
+	Group, MemberID, InstanceID string
+	Topics                      []string
+	Client                      string
+}
+
+// JoinGroup makes a stream a member of its group, on the group's
+// coordinator only: elsewhere it returns a *NotCoordinatorError.
+func (b *Broker) JoinGroup(j JoinGroup) (*GroupMember, error) {
+	if err := ValidateGroup(j.Group); err != nil {
+		return nil, err
+	}
+	if len(j.MemberID) > MaxGroupNameLength || len(j.InstanceID) > MaxGroupNameLength {
+		return nil, errs.Newf(ErrInvalid, "member_id and instance_id are at most %d bytes", MaxGroupNameLength)
+	}
+	if len(j.Topics) == 0 {
+		return nil, errs.Newf(ErrInvalid, "a group member subscribes to at least one topic: set topic or topics")
+	}
+	for _, t := range j.Topics {
+		if _, err := b.catalog.Topic(t); err != nil {
+			return nil, err
+		}
+	}
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cg, err := c.coordinatedLocked(j.Group)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	cg.g.SetPartitions(now, b.partitionCounts())
+	id := cg.g.Join(now, group.Join{MemberID: j.MemberID, InstanceID: j.InstanceID, Topics: j.Topics, Client: j.Client}, newID)
+	if old := cg.streams[id]; old != nil {
+		old.endLocked(errs.Newf(ErrFenced, "group %q member %q: a newer stream of the same member replaced this one", j.Group, id))
+	}
+	m := &GroupMember{c: c, cg: cg, group: j.Group, id: id, changed: make(chan struct{}, 1), done: make(chan struct{})}
+	cg.streams[id] = m
+	c.publishLocked(cg)
+	return m, nil
+}
+
+// coordinatedLocked returns the group's state, creating it when this
+// broker leads the group's offsets partition.
+func (c *coordinator) coordinatedLocked(name string) (*coordinated, error) {
+	part := c.b.offsetParts[offsets.PartitionFor(name)]
+	lead := part.Leadership()
+	if lead.Leader != uint64(c.b.cfg.NodeID) {
+		nc := &NotCoordinatorError{Group: name}
+		if lead.Leader != 0 {
+			nc.Coordinator, _ = c.b.Member(int32(lead.Leader))
+		}
+		return nil, nc
+	}
+	cg := c.groups[name]
+	if cg != nil && cg.term != lead.Term {
+		c.dropLocked(name, cg)
+		cg = nil
+	}
+	if cg == nil {
+		cg = &coordinated{part: part, term: lead.Term, streams: map[string]*GroupMember{},
+			g: group.New(name, group.Config{SessionTimeout: c.b.cfg.GroupSessionTimeout,
+				RebalanceTimeout: c.b.cfg.GroupRebalanceTimeout, Assignor: assignor.Uniform()})}
+		c.groups[name] = cg
+	}
+	return cg, nil
+}
+
+// dropLocked forgets a group whose coordinator this broker no longer is.
+func (c *coordinator) dropLocked(name string, cg *coordinated) {
+	for _, m := range cg.streams {
+		m.endLocked(&NotCoordinatorError{Group: name})
+	}
+	delete(c.groups, name)
+}
+
+// publishLocked tells every stream of the group its view, and ends the
+// streams of members the group no longer has.
+func (c *coordinator) publishLocked(cg *coordinated) {
+	for id, m := range cg.streams {
+		v, ok := cg.g.View(id)
+		if !ok {
+			m.endLocked(errs.Newf(ErrFenced, "group %q removed member %q: it did not finish with a partition taken from it within the rebalance timeout (%v), or its session expired",
+				m.group, id, c.b.cfg.GroupRebalanceTimeout))
+			continue
+		}
+		if v.GroupEpoch == m.view.GroupEpoch && v.MemberEpoch == m.view.MemberEpoch && v.Pending == m.view.Pending &&
+			slices.Equal(v.Owned, m.view.Owned) && slices.Equal(v.Revoking, m.view.Revoking) {
+			continue
+		}
+		m.view = v
+		select {
+		case m.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run ticks the groups' timers until closing.
+func (c *coordinator) run(closing <-chan struct{}) {
+	t := time.NewTicker(groupTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-closing:
+			c.mu.Lock()
+			for name, cg := range c.groups {
+				c.dropLocked(name, cg)
+			}
+			c.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		c.tick(time.Now())
+	}
+}
+
+func (c *coordinator) tick(now time.Time) {
+	counts := c.b.partitionCounts()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, cg := range c.groups {
+		if lead := cg.part.Leadership(); lead.Leader != uint64(c.b.cfg.NodeID) || lead.Term != cg.term {
+			c.dropLocked(name, cg)
+			continue
+		}
+		cg.g.SetPartitions(now, counts)
+		cg.g.Tick(now)
+		c.publishLocked(cg)
+		if cg.g.Empty() && len(cg.streams) == 0 {
+			delete(c.groups, name)
+		}
+	}
+}
+
+// ID is the member's id.
+func (m *GroupMember) ID() string { return m.id }
+
+// Group is the group's name.
+func (m *GroupMember) Group() string { return m.group }
+
+// Changed has a value when the view changed since it was last taken.
+func (m *GroupMember) Changed() <-chan struct{} { return m.changed }
+
+// Done is closed when the membership ends: Err says why.
+func (m *GroupMember) Done() <-chan struct{} { return m.done }
+
+// Err says why the membership ended.
+func (m *GroupMember) Err() error {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	return m.err
+}
+
+// View returns the member's current view.
+func (m *GroupMember) View() group.View {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	return m.view
+}
+
+// Stopped reports that the stream delivered its last batch of p, which
+// it is revoking: offsets from (the first it delivered) up to next. It
+// is settled, and p moves at once, when it delivered nothing, or nothing
+// beyond the group's committed offset.
+func (m *GroupMember) Stopped(p group.Partition, from, next int64) {
+	settled := next <= from
+	if t, err := m.c.b.catalog.Topic(p.Topic); err == nil {
+		if o, ok := m.c.b.offsets.Committed(m.group, t.ID)[p.Partition]; ok && next <= o {
+			settled = true
+		}
+	}
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	if m.current() {
+		m.cg.g.Stopped(time.Now(), m.id, p, settled)
+		m.c.publishLocked(m.cg)
+	}
+}
+
+// Close ends the stream's membership: lost says the stream broke (the
+// member may re-attach within the session timeout); otherwise the
+// member leaves the group at once.
+func (m *GroupMember) Close(lost bool) {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	if !m.current() {
+		return
+	}
+	delete(m.cg.streams, m.id)
+	if lost {
+		m.cg.g.Detach(time.Now(), m.id)
+	} else {
+		m.cg.g.Leave(time.Now(), m.id)
+	}
+	m.endLocked(nil)
+	m.c.publishLocked(m.cg)
+}
+
+// current says whether m is its member's current stream on a group this
+// broker still coordinates; c.mu is held.
+func (m *GroupMember) current() bool {
+	return m.c.groups[m.group] == m.cg && m.cg.streams[m.id] == m
+}
+
+func (m *GroupMember) endLocked(err error) {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	if m.cg.streams[m.id] == m {
+		delete(m.cg.streams, m.id)
+	}
+	m.err = err
+	close(m.done)
+}
+
+// MemberCommit names the group member a commit is made by.
+type MemberCommit struct {
+	ID    string
+	Epoch int32
+}
+
+// checkMemberCommit refuses a commit of a member that does not hold the
+// partitions (ErrFenced), on the coordinator only.
+func (b *Broker) checkMemberCommit(grp, topic string, partitions []int32, mc MemberCommit) error {
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cg, err := c.coordinatedLocked(grp)
+	if err != nil {
+		return err
+	}
+	for _, p := range partitions {
+		if err := cg.g.CanCommit(mc.ID, mc.Epoch, group.Partition{Topic: topic, Partition: p}); err != nil {
+			return errs.Newf(ErrFenced, "commit refused: %w", err)
+		}
+	}
+	return nil
+}
+
+// memberCommitted tells the group a member's commit is durable: the
+// partitions it was revoking move on.
+func (b *Broker) memberCommitted(grp, topic string, partitions []int32, mc MemberCommit) {
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cg := c.groups[grp]
+	if cg == nil {
+		return
+	}
+	for _, p := range partitions {
+		cg.g.Committed(time.Now(), mc.ID, group.Partition{Topic: topic, Partition: p})
+	}
+	c.publishLocked(cg)
+}
+
+// partitionCounts returns every topic's partition count.
+func (b *Broker) partitionCounts() map[string]int32 {
+	counts := map[string]int32{}
+	for _, t := range b.catalog.Topics() {
+		counts[t.Name] = t.Partitions
+	}
+	return counts
+}
+
+// GroupState is a group as DescribeGroup shows it.
+type GroupState struct {
+	Name        string
+	Coordinator int32
+	Epoch       int32
+	Members     []group.MemberState
+}
+
+// DescribeGroup returns the group's membership, on its coordinator.
+func (b *Broker) DescribeGroup(ctx context.Context, name string) (GroupState, error) {
+	if err := ValidateGroup(name); err != nil {
+		return GroupState{}, err
+	}
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cg, err := c.coordinatedLocked(name)
+	if err != nil {
+		return GroupState{}, err
+	}
+	return GroupState{Name: name, Coordinator: b.cfg.NodeID, Epoch: cg.g.Epoch(), Members: cg.g.Members()}, nil
+}

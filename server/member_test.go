@@ -1,0 +1,358 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// groupMember is one Subscribe stream that is a member of a group, read
+// by a goroutine into responses.
+type groupMember struct {
+	t         *testing.T
+	b         *testBroker
+	cancel    context.CancelFunc
+	responses chan *runnelv1.SubscribeResponse
+	ended     chan error
+	// What the latest assignment said, and the records read since.
+	assignment *runnelv1.GroupAssignment
+	owned      map[int32]bool // of the request's topic
+	ownedAll   map[string]map[int32]bool
+	// next is the offset after the last record read, by topic and partition.
+	next map[string]map[int32]int64
+	req  *runnelv1.SubscribeRequest
+}
+
+// at is the offset after the last record read of partition p of the
+// request's topic, -1 before any.
+func (m *groupMember) at(p int32) int64 {
+	if n, ok := m.next[m.req.Topic][p]; ok {
+		return n
+	}
+	return -1
+}
+
+func (b *testBroker) join(req *runnelv1.SubscribeRequest) *groupMember {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := b.client.Subscribe.Subscribe(ctx, req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	m := &groupMember{t: b.t, b: b, cancel: cancel, responses: make(chan *runnelv1.SubscribeResponse, 1024),
+		ended: make(chan error, 1), owned: map[int32]bool{}, next: map[string]map[int32]int64{}, req: req}
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				m.ended <- err
+				return
+			}
+			m.responses <- resp
+		}
+	}()
+	b.t.Cleanup(cancel)
+	return m
+}
+
+// recv returns the next response, failing the test after 10 s.
+func (m *groupMember) recv() *runnelv1.SubscribeResponse {
+	m.t.Helper()
+	select {
+	case resp := <-m.responses:
+		m.check(resp)
+		return resp
+	case err := <-m.ended:
+		m.t.Fatalf("stream ended: %v", err)
+	case <-time.After(10 * time.Second):
+		m.t.Fatalf("no response in 10s (owning %v)", slices.Sorted(maps.Keys(m.owned)))
+	}
+	return nil
+}
+
+// check holds the stream to its promise: batches only of partitions the
+// latest assignment gives, in offset order without gaps.
+func (m *groupMember) check(resp *runnelv1.SubscribeResponse) {
+	m.t.Helper()
+	if a := resp.Assignment; a != nil {
+		m.assignment = a
+		owned := map[string]map[int32]bool{}
+		for _, tp := range a.Partitions {
+			owned[tp.Topic] = map[int32]bool{}
+			for _, p := range tp.Partitions {
+				owned[tp.Topic][p] = true
+			}
+		}
+		for _, tp := range a.Revoked {
+			for _, p := range tp.Partitions {
+				if !m.ownedAll[tp.Topic][p] || owned[tp.Topic][p] {
+					m.t.Fatalf("assignment revokes %s/%d, which it did not own or still owns: %v", tp.Topic, p, a)
+				}
+			}
+		}
+		m.ownedAll = owned
+		m.owned = maps.Clone(owned[m.req.Topic])
+		if m.owned == nil {
+			m.owned = map[int32]bool{}
+		}
+		return
+	}
+	topic, p := resp.Batch.Topic, resp.Batch.Partition
+	if !m.ownedAll[topic][p] {
+		m.t.Fatalf("batch of %s/%d, not in the assignment %v", topic, p, m.assignment)
+	}
+	if m.next[topic] == nil {
+		m.next[topic] = map[int32]int64{}
+	}
+	for _, r := range resp.Batch.Records {
+		if n, ok := m.next[topic][p]; ok && r.Offset != n {
+			m.t.Fatalf("%s/%d: offset %d after %d", topic, p, r.Offset, n-1)
+		}
+		m.next[topic][p] = r.Offset + 1
+	}
+}
+
+// until reads responses until cond holds of the member.
+func (m *groupMember) until(what string, cond func() bool) {
+	m.t.Helper()
+	for !cond() {
+		if m.recv() == nil {
+			m.t.Fatalf("stream ended before %s", what)
+		}
+	}
+}
+
+// commitOwned commits, as the member, what it read of partitions.
+func (m *groupMember) commit(topic string, partitions ...int32) error {
+	req := &runnelv1.CommitRequest{Group: m.assignment.Group, Topic: topic,
+		MemberId: m.assignment.MemberId, MemberEpoch: m.assignment.MemberEpoch}
+	for _, p := range partitions {
+		req.Offsets = append(req.Offsets, &runnelv1.PartitionOffset{Partition: p, Offset: m.next[topic][p]})
+	}
+	_, err := m.b.client.Commit.Commit(context.Background(), req)
+	return err
+}
+
+func ownedList(m *groupMember) []int32 { return slices.Sorted(maps.Keys(m.owned)) }
+
+// producePerPartition writes n records to each partition.
+func (b *testBroker) producePerPartition(topic string, partitions int32, n int) {
+	b.t.Helper()
+	for p := range partitions {
+		var vals []string
+		for i := range n {
+			vals = append(vals, fmt.Sprintf("p%d-%d", p, i))
+		}
+		mustAck(b.t, b.produce(&runnelv1.ProduceRequest{Topic: topic, Partition: ptr(p), Records: records(vals...)}))
+	}
+}
+
+// TestGroupSplitsPartitions: two members of a group share the topic's
+// partitions, each record going to one; the partitions a second member
+// takes move only once the first committed them, and the second starts
+// at what the first committed; another group reads every record.
+func TestGroupSplitsPartitions(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 4, nil)
+	b.producePerPartition("orders", 4, 5)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+
+	a := b.join(sub)
+	a.until("a read everything", func() bool { return a.at(0) == 5 && a.at(1) == 5 && a.at(2) == 5 && a.at(3) == 5 })
+	if got := ownedList(a); !slices.Equal(got, []int32{0, 1, 2, 3}) {
+		t.Fatalf("the first member owns %v, want every partition", got)
+	}
+	first := a.assignment
+
+	c := b.join(sub)
+	c.until("c's first assignment", func() bool { return c.assignment != nil })
+	if len(c.owned) != 0 {
+		t.Fatalf("c owns %v before a gave anything up", ownedList(c))
+	}
+	a.until("a's revocation", func() bool { return len(a.owned) == 2 })
+	revoked := a.assignment.Revoked[0].Partitions
+	if a.assignment.MemberEpoch != first.MemberEpoch || a.assignment.GroupEpoch != first.GroupEpoch+1 {
+		t.Fatalf("a revoking: epochs %d/%d, want member epoch %d kept and group epoch %d",
+			a.assignment.MemberEpoch, a.assignment.GroupEpoch, first.MemberEpoch, first.GroupEpoch+1)
+	}
+	// NB: a read 5 records of each and committed none: until it commits,
+	// the revoked partitions stay with it.
+	for _, p := range revoked {
+		mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: ptr(p), Records: records("late")}))
+	}
+	if err := a.commit("orders", revoked...); err != nil {
+		t.Fatalf("a commits what it read of the revoked partitions: %v", err)
+	}
+	c.until("c gets the revoked partitions", func() bool { return len(c.owned) == 2 })
+	if got := ownedList(c); !slices.Equal(got, revoked) {
+		t.Fatalf("c owns %v, want what a gave up, %v", got, revoked)
+	}
+	c.until("c reads the late records", func() bool { return c.at(revoked[0]) == 6 && c.at(revoked[1]) == 6 })
+	if c.assignment.MemberEpoch != c.assignment.GroupEpoch {
+		t.Fatalf("c at member epoch %d, group epoch %d", c.assignment.MemberEpoch, c.assignment.GroupEpoch)
+	}
+	a.until("a reaches the group epoch", func() bool { return a.assignment.MemberEpoch == a.assignment.GroupEpoch })
+
+	// Every group sees every record.
+	other, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "orders", Group: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, recs := range other {
+		n += len(recs)
+	}
+	if want := 4*5 + len(revoked); n != want {
+		t.Fatalf("group h read %d records, want %d", n, want)
+	}
+}
+
+// TestGroupIdleHandoff: with nothing delivered beyond the committed
+// offsets, a joining member gets its partitions at once.
+func TestGroupIdleHandoff(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 4, nil)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	a := b.join(sub)
+	a.until("a owns every partition", func() bool { return len(a.owned) == 4 })
+	c := b.join(sub)
+	c.until("c owns two partitions", func() bool { return len(c.owned) == 2 })
+	a.until("a owns two partitions", func() bool { return len(a.owned) == 2 })
+	if slices.ContainsFunc(ownedList(a), func(p int32) bool { return c.owned[p] }) {
+		t.Fatalf("a owns %v and c owns %v", ownedList(a), ownedList(c))
+	}
+	// A clean close leaves at once: a gets everything back.
+	c.cancel()
+	a.until("a owns every partition again", func() bool { return len(a.owned) == 4 })
+}
+
+// TestGroupFencesZombie: a member that does not finish with a partition
+// taken from it within the rebalance timeout is removed; its stream ends,
+// the partition moves, and its late commit is refused.
+func TestGroupFencesZombie(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.GroupRebalanceTimeout = 500 * time.Millisecond })
+	b.createTopic("orders", 2, nil)
+	b.producePerPartition("orders", 2, 3)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	zombie := b.join(sub)
+	zombie.until("the zombie read everything", func() bool { return zombie.at(0) == 3 && zombie.at(1) == 3 })
+	c := b.join(sub)
+	// The zombie is frozen: it reads nothing more and commits nothing.
+	// Past the rebalance timeout it is removed, and c owns everything.
+	c.until("c owns both partitions", func() bool { return len(c.owned) == 2 })
+	select {
+	case err := <-zombie.ended:
+		wantCode(t, "the zombie's stream", err, codes.FailedPrecondition)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the zombie's stream did not end")
+	}
+	err := zombie.commit("orders", 0, 1)
+	wantCode(t, "the zombie's commit", err, codes.FailedPrecondition)
+	committed, err := b.client.Commit.FetchCommitted(context.Background(), &runnelv1.FetchCommittedRequest{Group: "g", Topic: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(committed.Offsets) != 0 {
+		t.Fatalf("the zombie's commit moved the group: %v", committed.Offsets)
+	}
+	// c starts where nothing was committed: at the log start.
+	c.until("c reads both partitions", func() bool { return c.at(0) == 3 && c.at(1) == 3 })
+}
+
+// TestGroupStaticMember: a static member back within the session timeout
+// is the same member with the same partitions, and nothing rebalances.
+func TestGroupStaticMember(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 4, nil)
+	a := b.join(&runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, InstanceId: "pod-a"})
+	c := b.join(&runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, InstanceId: "pod-c"})
+	c.until("c owns two partitions", func() bool { return len(c.owned) == 2 })
+	a.until("a owns two partitions", func() bool { return len(a.owned) == 2 })
+	before := c.assignment
+	c.cancel()
+	c2 := b.join(&runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, InstanceId: "pod-c"})
+	c2.until("c is back", func() bool { return c2.assignment != nil })
+	got := c2.assignment
+	if got.MemberId != before.MemberId || got.GroupEpoch != before.GroupEpoch || !slices.Equal(ownedList(c2), ownedList(c)) {
+		t.Fatalf("back: member %s epoch %d owning %v; before: member %s epoch %d owning %v",
+			got.MemberId, got.GroupEpoch, ownedList(c2), before.MemberId, before.GroupEpoch, ownedList(c))
+	}
+	// A second stream of the same instance replaces the first.
+	c3 := b.join(&runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, InstanceId: "pod-c"})
+	c3.until("the newest stream is the member", func() bool { return c3.assignment != nil })
+	select {
+	case err := <-c2.ended:
+		wantCode(t, "the replaced stream", err, codes.FailedPrecondition)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced stream did not end")
+	}
+}
+
+// TestGroupSeveralTopics: a member subscribes to two topics; the
+// assignment covers both, and each batch names its topic.
+func TestGroupSeveralTopics(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 2, nil)
+	b.createTopic("payments", 1, nil)
+	b.producePerPartition("orders", 2, 1)
+	b.producePerPartition("payments", 1, 1)
+	m := b.join(&runnelv1.SubscribeRequest{Topics: []string{"orders", "payments"}, Group: "g"})
+	topics := map[string]int{}
+	select {
+	case err := <-m.ended:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("stream ended: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("without follow, the stream did not end")
+	}
+	// NB: the reader sent every response before the end.
+	for len(m.responses) > 0 {
+		resp := <-m.responses
+		m.check(resp)
+		if resp.Batch != nil {
+			topics[resp.Batch.Topic] += len(resp.Batch.Records)
+		} else if n := len(resp.Assignment.Partitions); n != 2 {
+			t.Fatalf("the assignment covers %d topics, want 2: %v", n, resp.Assignment)
+		}
+	}
+	if topics["orders"] != 2 || topics["payments"] != 1 {
+		t.Fatalf("read %v, want 2 orders and 1 payment", topics)
+	}
+}
+
+// TestGroupBadInput: member requests that cannot work get a status that
+// says what to fix.
+func TestGroupBadInput(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 2, nil)
+	for _, tc := range []struct {
+		name string
+		req  *runnelv1.SubscribeRequest
+		code codes.Code
+	}{
+		{"a start offset", &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", StartPosition: runnelv1.StartPosition_START_POSITION_OFFSET}, codes.InvalidArgument},
+		{"topics without a group", &runnelv1.SubscribeRequest{Topics: []string{"orders"}}, codes.InvalidArgument},
+		{"a member id with partitions", &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Partitions: []int32{0}, MemberId: "m"}, codes.InvalidArgument},
+		{"no topic", &runnelv1.SubscribeRequest{Group: "g"}, codes.InvalidArgument},
+		{"a missing topic", &runnelv1.SubscribeRequest{Topics: []string{"orders", "nope"}, Group: "g"}, codes.NotFound},
+	} {
+		_, err := b.readAll(tc.req)
+		wantCode(t, tc.name, err, tc.code)
+	}
+	_, err := b.client.Commit.Commit(context.Background(), &runnelv1.CommitRequest{Group: "g", Topic: "orders",
+		Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}, MemberEpoch: 3})
+	wantCode(t, "a member epoch without a member id", err, codes.InvalidArgument)
+	_, err = b.client.Commit.Commit(context.Background(), &runnelv1.CommitRequest{Group: "g", Topic: "orders",
+		Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}, MemberId: "nobody", MemberEpoch: 3})
+	wantCode(t, "a commit of an unknown member", err, codes.FailedPrecondition)
+}
