@@ -55,9 +55,13 @@ func (s *subscribeService) subscribeMember(req *runnelv1.SubscribeRequest, strea
 	err = ms.run(ctx, cancel, stream)
 	// NB: a static member keeps its partitions for the session timeout
 	// whatever ended its stream: it is expected back. A dynamic member
-	// leaves at once, unless its broker is shutting down (it re-attaches
-	// through another).
-	m.Close(req.InstanceId != "" || s.stopping.Err() != nil)
+	// leaves, unless its broker is shutting down (it re-attaches through
+	// another).
+	delivered := map[group.Partition]broker.Delivered{}
+	for p, mp := range ms.owned {
+		delivered[p] = mp.cursor.deliveredRange()
+	}
+	m.Close(req.InstanceId != "" || s.stopping.Err() != nil, delivered)
 	if err != nil && s.stopping.Err() != nil && stream.Context().Err() == nil {
 		return toStatus(&broker.NotCoordinatorError{Group: req.Group})
 	}
@@ -188,7 +192,7 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 	// the view was never read here: it is done with at once.
 	for _, p := range v.Revoking {
 		if !slices.Contains(revoked, p) && !ms.released[p] {
-			ms.member.Stopped(p, 0, 0)
+			ms.member.Stopped(p, broker.Delivered{})
 		}
 	}
 	for _, p := range revoked {
@@ -208,7 +212,7 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 	// delivered are final, and the group may move the partitions on.
 	after := func() {
 		for i, p := range revoked {
-			ms.member.Stopped(p, stopped[i].from, stopped[i].delivered.Load())
+			ms.member.Stopped(p, stopped[i].deliveredRange())
 		}
 	}
 	select {

@@ -72,6 +72,12 @@ type partitionCursor struct {
 	revoked   atomic.Bool
 }
 
+// deliveredRange is what a group member's stream delivered of the
+// partition.
+func (c *partitionCursor) deliveredRange() broker.Delivered {
+	return broker.Delivered{From: c.from, Next: c.delivered.Load()}
+}
+
 func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runnelv1.SubscribeService_SubscribeServer) error {
 	maxBytes := int(req.MaxBatchBytes)
 	switch {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -241,17 +240,14 @@ func (m *GroupMember) View() group.View {
 	return m.view
 }
 
+// Delivered is what a stream delivered of a partition: the records from
+// offset From up to Next.
+type Delivered struct{ From, Next int64 }
+
 // Stopped reports that the stream delivered its last batch of p, which
-// it is revoking: offsets from (the first it delivered) up to next. It
-// is settled, and p moves at once, when it delivered nothing, or nothing
-// beyond the group's committed offset.
-func (m *GroupMember) Stopped(p group.Partition, from, next int64) {
-	settled := next <= from
-	if t, err := m.c.b.catalog.Topic(p.Topic); err == nil {
-		if o, ok := m.c.b.offsets.Committed(m.group, t.ID)[p.Partition]; ok && next <= o {
-			settled = true
-		}
-	}
+// it is revoking.
+func (m *GroupMember) Stopped(p group.Partition, d Delivered) {
+	settled := m.settled(p, d)
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	if m.current() {
@@ -260,10 +256,31 @@ func (m *GroupMember) Stopped(p group.Partition, from, next int64) {
 	}
 }
 
-// Close ends the stream's membership: lost says the stream broke (the
-// member may re-attach within the session timeout); otherwise the
-// member leaves the group at once.
-func (m *GroupMember) Close(lost bool) {
+// settled says whether the stream delivered nothing of p beyond the
+// group's committed offset: p may move at once.
+func (m *GroupMember) settled(p group.Partition, d Delivered) bool {
+	if d.Next <= d.From {
+		return true
+	}
+	t, err := m.c.b.catalog.Topic(p.Topic)
+	if err != nil {
+		return true // deleted: nothing to hand over
+	}
+	o, ok := m.c.b.offsets.Committed(m.group, t.ID)[p.Partition]
+	return ok && d.Next <= o
+}
+
+// Close ends the stream's membership. lost says the stream broke, or
+// the broker is shutting down: the member keeps its partitions for the
+// session timeout, to re-attach. Otherwise it leaves: delivered is what
+// the stream delivered of the partitions it owned, and those it read
+// beyond the committed offset stay with it until it commits them (or the
+// rebalance timeout passes), so that the next owner starts after them.
+func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) {
+	settled := map[group.Partition]bool{}
+	for p, d := range delivered {
+		settled[p] = m.settled(p, d)
+	}
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	if !m.current() {
@@ -273,7 +290,10 @@ func (m *GroupMember) Close(lost bool) {
 	if lost {
 		m.cg.g.Detach(time.Now(), m.id)
 	} else {
-		m.cg.g.Leave(time.Now(), m.id)
+		m.cg.g.Depart(time.Now(), m.id, func(p group.Partition) bool {
+			s, read := settled[p]
+			return !read || s
+		})
 	}
 	m.endLocked(nil)
 	m.c.publishLocked(m.cg)
@@ -345,27 +365,4 @@ func (b *Broker) partitionCounts() map[string]int32 {
 		counts[t.Name] = t.Partitions
 	}
 	return counts
-}
-
-// GroupState is a group as DescribeGroup shows it.
-type GroupState struct {
-	Name        string
-	Coordinator int32
-	Epoch       int32
-	Members     []group.MemberState
-}
-
-// DescribeGroup returns the group's membership, on its coordinator.
-func (b *Broker) DescribeGroup(ctx context.Context, name string) (GroupState, error) {
-	if err := ValidateGroup(name); err != nil {
-		return GroupState{}, err
-	}
-	c := b.groups
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cg, err := c.coordinatedLocked(name)
-	if err != nil {
-		return GroupState{}, err
-	}
-	return GroupState{Name: name, Coordinator: b.cfg.NodeID, Epoch: cg.g.Epoch(), Members: cg.g.Members()}, nil
 }

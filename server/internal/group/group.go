@@ -64,6 +64,9 @@ type member struct {
 	revoking map[Partition]*revocation
 	attached bool
 	expires  time.Time // detached: removed then
+	// leaving: its stream ended for good; it stays only until it commits
+	// what it read of the partitions it still revokes.
+	leaving bool
 }
 
 type revocation struct {
@@ -121,7 +124,7 @@ func (g *Group) Join(now time.Time, j Join, newID func() string) string {
 		g.rebalance(now)
 		return id
 	}
-	m.attached, m.client, m.expires = true, j.Client, time.Time{}
+	m.attached, m.client, m.expires, m.leaving = true, j.Client, time.Time{}, false
 	if !slices.Equal(m.topics, topics) {
 		m.topics = topics
 		g.rebalance(now)
@@ -137,13 +140,55 @@ func (g *Group) Detach(now time.Time, id string) {
 	}
 }
 
+// Depart is a member's stream ending for good (the client closed it, or
+// read to the end without follow): the member leaves, but a partition
+// it delivered records of beyond the committed offset (not settled)
+// stays with it, stopped, until it commits there or the rebalance timeout
+// passes, so that what it processed last is not read again by the next
+// owner.
+func (g *Group) Depart(now time.Time, id string, settled func(Partition) bool) {
+	m := g.members[id]
+	if m == nil {
+		return
+	}
+	m.attached, m.leaving = false, true
+	m.topics = nil
+	for p, since := range m.owned {
+		delete(m.owned, p)
+		if settled(p) {
+			delete(g.holder, p)
+			continue
+		}
+		m.revoking[p] = &revocation{since: since, deadline: now.Add(g.cfg.RebalanceTimeout), stopped: true}
+	}
+	for p, r := range m.revoking {
+		r.stopped = true
+		if settled(p) {
+			delete(m.revoking, p)
+			delete(g.holder, p)
+		}
+	}
+	if len(m.revoking) == 0 {
+		g.Leave(now, id)
+		return
+	}
+	m.expires = now.Add(g.cfg.RebalanceTimeout)
+	g.rebalance(now)
+}
+
 // Leave removes a member: what it held goes to the others at once.
 func (g *Group) Leave(now time.Time, id string) {
 	m := g.members[id]
 	if m == nil {
 		return
 	}
-	delete(g.members, id)
+	g.forget(m)
+	g.rebalance(now)
+}
+
+// forget removes a member and frees what it held.
+func (g *Group) forget(m *member) {
+	delete(g.members, m.id)
 	if m.instanceID != "" {
 		delete(g.byInstance, m.instanceID)
 	}
@@ -153,7 +198,6 @@ func (g *Group) Leave(now time.Time, id string) {
 	for p := range m.revoking {
 		delete(g.holder, p)
 	}
-	g.rebalance(now)
 }
 
 // Stopped reports that member id's stream delivered its last batch of a
@@ -369,6 +413,10 @@ func (g *Group) reconcile(now time.Time) {
 func (g *Group) release(now time.Time, m *member, p Partition) {
 	delete(m.revoking, p)
 	delete(g.holder, p)
+	if m.leaving && len(m.revoking) == 0 {
+		// NB: no rebalance: the target left it out when it departed.
+		g.forget(m)
+	}
 	g.reconcile(now)
 }
 

@@ -19,7 +19,7 @@ import (
 //	new [session=S] [rebalance=S]
 //	topics orders=4 ...
 //	join id=a topics=(orders,...) [instance=i]
-//	detach id=a | leave id=a
+//	detach id=a | leave id=a | depart id=a [unsettled=(orders/1,...)]
 //	stopped id=a p=orders/1 [settled]
 //	committed id=a p=orders/1
 //	tick
@@ -100,6 +100,17 @@ func TestGroup(t *testing.T) {
 				g.Detach(now, arg("id"))
 			case "leave":
 				g.Leave(now, arg("id"))
+			case "depart":
+				// depart id=a [unsettled=(orders/1,...)]
+				unsettled := map[string]bool{}
+				for _, a := range d.CmdArgs {
+					if a.Key == "unsettled" {
+						for _, v := range a.Vals {
+							unsettled[v] = true
+						}
+					}
+				}
+				g.Depart(now, arg("id"), func(p Partition) bool { return !unsettled[fmt.Sprintf("%s/%d", p.Topic, p.Partition)] })
 			case "stopped":
 				g.Stopped(now, arg("id"), partition(), d.HasArg("settled"))
 			case "committed":
