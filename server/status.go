@@ -28,6 +28,8 @@ var codeTable = []struct {
 	{raftstore.ErrEntryTooLarge, codes.InvalidArgument},
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
 	{broker.ErrFenced, codes.FailedPrecondition},
+	{broker.ErrGroupNotFound, codes.NotFound},
+	{broker.ErrGroupNotEmpty, codes.FailedPrecondition},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},
 	// NB: before ErrCorrupt, which a failed partition's error may wrap:

@@ -3,6 +3,7 @@ package offsets
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
@@ -42,11 +43,19 @@ type groupTopic struct{ group, topicID string }
 // New returns an empty table.
 func New() *Table { return &Table{offsets: make(map[groupTopic]map[int32]int64)} }
 
-// Apply records one commit.
+// Apply records one commit. A negative offset is a tombstone: the
+// group's offset in that partition is deleted (DeleteGroup).
 func (t *Table) Apply(c *metav1.OffsetCommit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := groupTopic{c.Group, c.TopicId}
+	if c.Offset < 0 {
+		delete(t.offsets[k], c.Partition)
+		if len(t.offsets[k]) == 0 {
+			delete(t.offsets, k)
+		}
+		return
+	}
 	m := t.offsets[k]
 	if m == nil {
 		m = make(map[int32]int64)
@@ -61,4 +70,29 @@ func (t *Table) Committed(group, topicID string) map[int32]int64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return maps.Clone(t.offsets[groupTopic{group, topicID}])
+}
+
+// Groups returns the groups with a committed offset, sorted.
+func (t *Table) Groups() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var groups []string
+	for k := range t.offsets {
+		groups = append(groups, k.group)
+	}
+	slices.Sort(groups)
+	return slices.Compact(groups)
+}
+
+// Group returns group's committed offsets, by topic id and partition.
+func (t *Table) Group(group string) map[string]map[int32]int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := map[string]map[int32]int64{}
+	for k, m := range t.offsets {
+		if k.group == group {
+			out[k.topicID] = maps.Clone(m)
+		}
+	}
+	return out
 }

@@ -156,3 +156,45 @@ func (p *Pool) Commit(ctx context.Context, address string, req *runnelv1.CommitR
 	}
 	return runnelv1.NewCommitServiceClient(c).Commit(ctx, req)
 }
+
+// ListGroups asks the broker at address which groups it knows of.
+func (p *Pool) ListGroups(ctx context.Context, address string) (*runnelv1.ListGroupsResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	return runnelv1.NewAdminServiceClient(c).ListGroups(ctx, &runnelv1.ListGroupsRequest{})
+}
+
+// DescribeGroup asks the group's coordinator at address to describe it.
+func (p *Pool) DescribeGroup(ctx context.Context, address string, req *runnelv1.DescribeGroupRequest) (*runnelv1.DescribeGroupResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	return runnelv1.NewAdminServiceClient(c).DescribeGroup(ctx, req)
+}
+
+// DeleteGroup deletes a group on its coordinator at address, within the
+// caller's deadline.
+func (p *Pool) DeleteGroup(ctx context.Context, address string, req *runnelv1.DeleteGroupRequest) (*runnelv1.DeleteGroupResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	return runnelv1.NewAdminServiceClient(c).DeleteGroup(ctx, req)
+}
+
+// ResetOffsets resets a group's offsets on its coordinator at address,
+// within the caller's deadline.
+func (p *Pool) ResetOffsets(ctx context.Context, address string, req *runnelv1.ResetOffsetsRequest) (*runnelv1.ResetOffsetsResponse, error) {
+	c, err := p.conn(address)
+	if err != nil {
+		return nil, err
+	}
+	return runnelv1.NewAdminServiceClient(c).ResetOffsets(ctx, req)
+}

@@ -644,7 +644,8 @@ type OffsetCommit struct {
 	Group     string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Topic     string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
 	Partition int32                  `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
-	// The next offset to read.
+	// The next offset to read; -1 deletes the group's offset in the
+	// partition (DeleteGroup's tombstone).
 	Offset     int64                  `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
 	CommitTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
 	// The topic's id: commits made to a deleted topic do not apply to a new
