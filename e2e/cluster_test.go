@@ -35,7 +35,7 @@ const (
 // during the faults never changed.
 func TestClusterFaults(t *testing.T) {
 	c := startCluster(t, 3)
-	admin := c.dial(t, 0) // NB: by its proxy: broker 1 restarts on another port
+	admin := c.dial(t, 0) // NB: by its proxy, which follows broker 1 through restarts
 	ctx := context.Background()
 	if _, err := admin.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{
 		Name: faultTopic, Partitions: faultPartitions, ReplicationFactor: 3,
@@ -76,7 +76,7 @@ func TestClusterFaults(t *testing.T) {
 	// 1. kill -9 the leader of partition 0.
 	leader := leaderOf(t, c, 0, 0)
 	killed := time.Now()
-	c.brokers[leader-1].kill()
+	c.kill(int(leader - 1))
 	newLeader := leaderOf(t, c, 0, leader)
 	t.Logf("fault 1: killed broker %d, the leader of partition 0; broker %d leads it after %v",
 		leader, newLeader, time.Since(killed).Round(time.Millisecond))
@@ -100,7 +100,7 @@ func TestClusterFaults(t *testing.T) {
 	// directory, a restart. It must rejoin (not start a cluster of its
 	// own, not vote until it has caught up) and lose nothing acknowledged.
 	wiped := leaderOf(t, c, 2, 0)
-	c.brokers[wiped-1].kill()
+	c.kill(int(wiped - 1))
 	if err := os.RemoveAll(c.brokers[wiped-1].dataDir); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,7 @@ func TestMain(m *testing.M) {
 type broker struct {
 	t       *testing.T
 	dataDir string
+	socks   *sockets // its listeners, kept across its restarts
 	args    []string // runnel's arguments, to restart it alike
 	cmd     *exec.Cmd
 	addr    string // gRPC host:port
@@ -66,8 +68,8 @@ type broker struct {
 	log       strings.Builder
 }
 
-// startBroker starts runnel serve on dataDir with ports chosen by the
-// kernel and waits until it serves.
+// startBroker starts runnel serve on dataDir, on listeners the test
+// binds, and waits until it serves.
 func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
 	b := launchBroker(t, dataDir, extraArgs...)
@@ -75,23 +77,86 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	return b
 }
 
-// launchBroker starts runnel serve on dataDir and returns without waiting
-// (a broker of a cluster serves only once a quorum is up). Later
-// arguments override earlier ones.
+// launchBroker starts runnel serve on dataDir, on listeners of its own
+// the test binds (bindSockets), and returns without waiting (a broker of
+// a cluster serves only once a quorum is up). Later arguments override
+// earlier ones.
 func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
+	return launchBrokerOn(t, bindSockets(t), dataDir, extraArgs...)
+}
+
+// sockets are a broker's three listeners, bound by the test and passed
+// to the broker process at each of its starts, as systemd's socket
+// activation does: fds 3, 4 and 5, named by LISTEN_FDNAMES. They stay
+// bound while the broker is down, so a restarted broker listens on the
+// same addresses, and no port is ever chosen, closed and bound again
+// (which another process may take in between).
+type sockets struct {
+	grpc, http, peer *net.TCPListener
+}
+
+// bindSockets binds a broker's listeners on ports the kernel chooses;
+// they close when the test ends.
+func bindSockets(t *testing.T) *sockets {
+	t.Helper()
+	var ls [3]*net.TCPListener
+	for i := range ls {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		ls[i] = l.(*net.TCPListener)
+	}
+	return &sockets{grpc: ls[0], http: ls[1], peer: ls[2]}
+}
+
+func (s *sockets) peerAddr() string { return s.peer.Addr().String() }
+
+// activationNames names the sockets passed, in the order of
+// exec.Cmd.ExtraFiles (LISTEN_FDNAMES).
+const activationNames = "grpc:http:peer"
+
+// files returns the sockets as files to pass to a child, in the order of
+// activationNames.
+func (s *sockets) files(t *testing.T) []*os.File {
+	t.Helper()
+	var files []*os.File
+	for _, l := range []*net.TCPListener{s.grpc, s.http, s.peer} {
+		f, err := l.File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// launchBrokerOn is launchBroker on the given sockets: the same ones
+// again when it restarts a broker.
+func launchBrokerOn(t *testing.T, socks *sockets, dataDir string, extraArgs ...string) *broker {
+	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extraArgs...)
-	cmd := exec.Command(bins.runnel, args...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile}, extraArgs...)
+	// NB: LISTEN_PID must be the broker's pid, which is only known once
+	// it runs: the shell sets it to its own, then execs runnel, which
+	// keeps both the pid and the inherited fds.
+	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bins.runnel}, args...)...)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=3", "LISTEN_FDNAMES="+activationNames)
+	cmd.ExtraFiles = socks.files(t)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // NB: the child has its own copies
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{t: t, dataDir: dataDir, args: extraArgs, cmd: cmd, readyFile: readyFile, exited: make(chan struct{})}
+	b := &broker{t: t, dataDir: dataDir, socks: socks, args: extraArgs, cmd: cmd, readyFile: readyFile, exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
