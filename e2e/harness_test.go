@@ -256,6 +256,25 @@ func (b *broker) dial(t *testing.T) *client.Client {
 	return c
 }
 
+// waitFor polls cond until it returns nil, and fails the test if it has
+// not within timeout, saying what it waited for and cond's last error
+// (which should say what it saw instead). It polls every 10ms at first,
+// backing off to every 100ms. The server's tests have the same.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s: still %v", timeout, what, err)
+		}
+		time.Sleep(pause)
+	}
+}
+
 // runShell runs a command line with bash and returns its combined output.
 func runShell(t *testing.T, env []string, command string) (string, error) {
 	t.Helper()
