@@ -88,18 +88,20 @@ func (c *cluster) dial(t *testing.T, i int) *client.Client {
 }
 
 // kill sends broker i SIGKILL and waits for it to die. Its listeners stay
-// bound (the test holds them), so connections to them wait for its
-// restart; its client proxy closes clients' at once meanwhile, as a
-// refused connection would.
+// bound (the test holds them) and refuse connections until it restarts,
+// and its client proxy closes clients' at once meanwhile, as a closed
+// port would.
 func (c *cluster) kill(i int) {
 	c.clientProxies[i].setTarget("")
 	c.brokers[i].kill()
+	c.socks[i].refuse()
 }
 
 // restart starts broker i again (after kill) on its data directory and
 // its listeners, and waits until it serves.
 func (c *cluster) restart(i int) {
 	old := c.brokers[i]
+	old.socks.unrefuse()
 	b := launchBrokerOn(c.t, old.socks, old.dataDir, old.args...)
 	b.waitServing()
 	c.clientProxies[i].setTarget(b.addr)

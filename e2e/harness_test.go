@@ -94,6 +94,51 @@ func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 // (which another process may take in between).
 type sockets struct {
 	grpc, http, peer *net.TCPListener
+	// stopRefusing ends refuse; nil when not refusing.
+	stopRefusing func()
+}
+
+func (s *sockets) all() []*net.TCPListener { return []*net.TCPListener{s.grpc, s.http, s.peer} }
+
+// refuse takes every connection to the sockets and resets it at once,
+// until unrefuse, as a closed port refuses them: while a killed broker
+// is down, the others and the proxies fail to reach it at once and turn
+// elsewhere, as after a crash, rather than wait in the listen backlog
+// for its restart (what socket activation gives a service, which would
+// stretch the failover the cluster test measures by its clients'
+// timeouts).
+func (s *sockets) refuse() {
+	var wg sync.WaitGroup
+	for _, l := range s.all() {
+		wg.Go(func() {
+			for {
+				conn, err := l.AcceptTCP()
+				if err != nil {
+					return // unrefuse, or the test ended
+				}
+				_ = conn.SetLinger(0) // a reset, as a refusal looks to gRPC
+				conn.Close()
+			}
+		})
+	}
+	s.stopRefusing = func() {
+		for _, l := range s.all() {
+			_ = l.SetDeadline(time.Now()) // NB: ends the Accept waiting
+		}
+		wg.Wait()
+		for _, l := range s.all() {
+			_ = l.SetDeadline(time.Time{})
+		}
+	}
+}
+
+// unrefuse ends refuse, before the broker starts again on the sockets:
+// connections from then on wait for it.
+func (s *sockets) unrefuse() {
+	if s.stopRefusing != nil {
+		s.stopRefusing()
+		s.stopRefusing = nil
+	}
 }
 
 // bindSockets binds a broker's listeners on ports the kernel chooses;
@@ -123,7 +168,7 @@ const activationNames = "grpc:http:peer"
 func (s *sockets) files(t *testing.T) []*os.File {
 	t.Helper()
 	var files []*os.File
-	for _, l := range []*net.TCPListener{s.grpc, s.http, s.peer} {
+	for _, l := range s.all() {
 		f, err := l.File()
 		if err != nil {
 			t.Fatal(err)
