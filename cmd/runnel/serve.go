@@ -55,7 +55,8 @@ LISTEN_PID=<the broker's pid> and LISTEN_FDNAMES naming each one grpc
 (--listen), http (--http-listen) or peer (--peer-listen); a socket passed
 overrides its flag, and any other name is an error. In a systemd unit:
 FileDescriptorName=grpc (and so on) in each .socket file's [Socket]. The
-sockets outlive the broker, so a restart loses no connection attempt.
+sockets outlive the broker: connections made while it restarts wait for
+it rather than fail.
 
 Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
 (brokers) to the addresses the others dial.
@@ -94,9 +95,9 @@ partitions moved to it with "runnel partition reassign".`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding the partitions' data")
-	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address")
-	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
-	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls)")
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address (a socket passed as grpc overrides it)")
+	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz (a socket passed as http overrides it)")
+	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls; a socket passed as peer overrides it)")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
 	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster by peer address, this one included: ID=HOST:PORT,... (empty: a single node)")
 	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address clients reach this broker on (default: the --listen address)")
