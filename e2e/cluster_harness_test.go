@@ -15,8 +15,8 @@ import (
 // cluster is n runnel serve processes forming one static cluster. Every
 // broker reaches every other through its own proxy, so that a test can
 // cut a broker off the others while clients still reach it. Clients reach
-// each broker through a proxy too, which follows it to the port it binds
-// at each start.
+// each broker through a proxy too, which closes their connections while
+// the broker is down or starting.
 type cluster struct {
 	t       *testing.T
 	brokers []*broker // brokers[i] has node id i+1
@@ -25,6 +25,11 @@ type cluster struct {
 	// advertises.
 	addrs         []string
 	clientProxies []*proxy
+	// socks are their listeners, bound by the test before any broker
+	// starts and passed to each start of it: every broker's --peers
+	// names the others' peer addresses, and a restarted broker comes back
+	// on the same ones.
+	socks []*sockets
 	// peerAddrs are their peer listeners' addresses, which the proxies
 	// carry the other brokers' traffic to.
 	peerAddrs []string
@@ -39,7 +44,9 @@ func startCluster(t *testing.T, n int) *cluster {
 		front := startProxy(t, "" /* target: once it serves */)
 		c.clientProxies = append(c.clientProxies, front)
 		c.addrs = append(c.addrs, front.addr())
-		c.peerAddrs = append(c.peerAddrs, freeAddr(t))
+		socks := bindSockets(t)
+		c.socks = append(c.socks, socks)
+		c.peerAddrs = append(c.peerAddrs, socks.peerAddr())
 	}
 	for i := range n {
 		for j := range n {
@@ -58,36 +65,14 @@ func startCluster(t *testing.T, n int) *cluster {
 			}
 			peers = append(peers, fmt.Sprintf("%d=%s", j+1, addr))
 		}
-		c.brokers = append(c.brokers, launchBroker(t, filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
-			"--node-id", fmt.Sprint(i+1), "--advertise", c.addrs[i], "--peer-listen", c.peerAddrs[i], "--peers", strings.Join(peers, ",")))
+		c.brokers = append(c.brokers, launchBrokerOn(t, c.socks[i], filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
+			"--node-id", fmt.Sprint(i+1), "--advertise", c.addrs[i], "--peers", strings.Join(peers, ",")))
 	}
 	for i, b := range c.brokers {
 		b.waitServing()
 		c.clientProxies[i].setTarget(b.addr)
 	}
 	return c
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-//
-// NB: a port chosen, closed and bound again may be taken by another
-// process in between; the cluster uses it only where it cannot help it,
-// for the peer listeners. Every broker's --peers must name the others'
-// peer addresses before any starts, and it writes its ready file only
-// once a quorum is up, so no proxy could learn them from it in time; and a
-// restarted broker must come back on the same peer address, which the
-// others' --peers hold. (Handing a process listeners bound by the test, as
-// systemd socket activation does, would end it; runnel serve cannot take
-// them today.) Everything else, the client and HTTP listeners and a broker
-// joining with --join, listens on 127.0.0.1:0 and reads its ready file.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 // dial connects to broker i at its fixed address (its proxy's), which
@@ -102,11 +87,22 @@ func (c *cluster) dial(t *testing.T, i int) *client.Client {
 	return cl
 }
 
+// kill sends broker i SIGKILL and waits for it to die. Its listeners stay
+// bound (the test holds them) and refuse connections until it restarts,
+// and its client proxy closes clients' at once meanwhile, as a closed
+// port would.
+func (c *cluster) kill(i int) {
+	c.clientProxies[i].setTarget("")
+	c.brokers[i].kill()
+	c.socks[i].refuse()
+}
+
 // restart starts broker i again (after kill) on its data directory and
-// waits until it serves.
+// its listeners, and waits until it serves.
 func (c *cluster) restart(i int) {
 	old := c.brokers[i]
-	b := launchBroker(c.t, old.dataDir, old.args...)
+	old.socks.unrefuse()
+	b := launchBrokerOn(c.t, old.socks, old.dataDir, old.args...)
 	b.waitServing()
 	c.clientProxies[i].setTarget(b.addr)
 	c.brokers[i] = b

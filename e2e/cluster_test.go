@@ -16,6 +16,10 @@ import (
 )
 
 const (
+	// loadWrites is how many acknowledged writes each partition takes
+	// after each fault before the next: 100 records, a fraction of a
+	// second when the partition serves.
+	loadWrites      = 20
 	faultTopic      = "replicated"
 	faultPartitions = 3
 	// requestTimeout abandons a write whose ack does not come: its outcome
@@ -35,7 +39,7 @@ const (
 // during the faults never changed.
 func TestClusterFaults(t *testing.T) {
 	c := startCluster(t, 3)
-	admin := c.dial(t, 0) // NB: by its proxy: broker 1 restarts on another port
+	admin := c.dial(t, 0) // NB: by its proxy, which follows broker 1 through restarts
 	ctx := context.Background()
 	if _, err := admin.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{
 		Name: faultTopic, Partitions: faultPartitions, ReplicationFactor: 3,
@@ -54,29 +58,29 @@ func TestClusterFaults(t *testing.T) {
 			consumers.Go(func() { consumeThroughFaults(c, h, i, p, stopConsumers) })
 		}
 	}
-	// load lets producers and consumers run a while, and checks that
-	// every partition takes writes again within 15s of the last fault
+	// load waits until every partition has taken loadWrites acknowledged
+	// writes since the last fault, within 15s of it: the workload runs
+	// through each fault, and the cluster serves every partition again
 	// (the safety checks come at the end, against the final logs: a lost
 	// or moved record stays lost or moved, and what consumers read during
 	// each fault is checked against them).
 	load := func(after string) {
 		at := time.Now()
-		time.Sleep(3 * time.Second)
-		for p := range int32(faultPartitions) {
-			for !h.ackedSince(p, at) {
-				if time.Since(at) > 15*time.Second {
-					t.Fatalf("%s: partition %d acknowledged no write in 15s", after, p)
+		waitFor(t, 15*time.Second, fmt.Sprintf("%d acknowledged writes on every partition after %s", loadWrites, after), func() error {
+			for p := range int32(faultPartitions) {
+				if n := h.acksSince(p, at); n < loadWrites {
+					return fmt.Errorf("partition %d: %d acknowledged writes", p, n)
 				}
-				time.Sleep(100 * time.Millisecond)
 			}
-		}
+			return nil
+		})
 	}
 	load("start")
 
 	// 1. kill -9 the leader of partition 0.
 	leader := leaderOf(t, c, 0, 0)
 	killed := time.Now()
-	c.brokers[leader-1].kill()
+	c.kill(int(leader - 1))
 	newLeader := leaderOf(t, c, 0, leader)
 	t.Logf("fault 1: killed broker %d, the leader of partition 0; broker %d leads it after %v",
 		leader, newLeader, time.Since(killed).Round(time.Millisecond))
@@ -100,7 +104,7 @@ func TestClusterFaults(t *testing.T) {
 	// directory, a restart. It must rejoin (not start a cluster of its
 	// own, not vote until it has caught up) and lose nothing acknowledged.
 	wiped := leaderOf(t, c, 2, 0)
-	c.brokers[wiped-1].kill()
+	c.kill(int(wiped - 1))
 	if err := os.RemoveAll(c.brokers[wiped-1].dataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +122,18 @@ func TestClusterFaults(t *testing.T) {
 	close(stop)
 	producers.Wait()
 	// Let the consumers catch up on every broker, then stop them.
-	waitConverged(t, c)
-	time.Sleep(500 * time.Millisecond)
+	hw := waitConverged(t, c)
+	waitFor(t, 30*time.Second, fmt.Sprintf("every consumer to read up to the high watermarks %v", hw), func() error {
+		for i := range c.brokers {
+			for p := range int32(faultPartitions) {
+				observer := fmt.Sprintf("consumer via broker %d", i+1)
+				if next := h.readTo(observer, p); next < hw[p] {
+					return fmt.Errorf("%s read partition %d up to offset %d", observer, p, next)
+				}
+			}
+		}
+		return nil
+	})
 	close(stopConsumers)
 	consumers.Wait()
 
@@ -168,6 +182,8 @@ func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, st
 		produceOn(cl, h, producer, &seq, stop)
 		cl.Close()
 		target++
+		// NB: pacing, not synchronisation: a pause between a failed
+		// stream and the next, as a client's retry backoff.
 		time.Sleep(50 * time.Millisecond)
 	}
 }
@@ -315,6 +331,8 @@ func consumeThroughFaults(c *cluster, h *history, i int, partition int32, stop <
 		}
 		cancel()
 		cl.Close()
+		// NB: pacing, not synchronisation: a pause before resubscribing,
+		// as a client's retry backoff.
 		time.Sleep(100 * time.Millisecond)
 	}
 }
@@ -333,22 +351,18 @@ func moveOnto(t *testing.T, admin *client.Client, p, id int32) []int32 {
 	if _, err := admin.Admin.ReassignPartition(ctx, &runnelv1.ReassignPartitionRequest{Topic: faultTopic, Partition: p, Replicas: target}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, 30*time.Second, fmt.Sprintf("partition %d to move to replicas %v with a leader", p, target), func() error {
 		resp, err := admin.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: faultTopic})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		got := resp.Partitions[p]
-		if slices.Equal(got.Replicas, target) && len(got.AddingReplicas)+len(got.RemovingReplicas) == 0 && got.Leader != 0 {
-			return target
+		if !slices.Equal(got.Replicas, target) || len(got.AddingReplicas)+len(got.RemovingReplicas) > 0 || got.Leader == 0 {
+			return fmt.Errorf("replicas %v adding %v removing %v leader %d", got.Replicas, got.AddingReplicas, got.RemovingReplicas, got.Leader)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partition %d after 30s: replicas %v adding %v removing %v leader %d; want replicas %v",
-				p, got.Replicas, got.AddingReplicas, got.RemovingReplicas, got.Leader, target)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return target
 }
 
 // leaderOf waits until the brokers other than broker not (a node id, 0
@@ -356,9 +370,10 @@ func moveOnto(t *testing.T, admin *client.Client, p, id int32) []int32 {
 // its node id.
 func leaderOf(t *testing.T, c *cluster, p int32, not int32) int32 {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var leader int32
+	waitFor(t, 30*time.Second, fmt.Sprintf("the brokers to agree on a leader of partition %d other than %d", p, not), func() error {
 		leaders := map[int32]int{}
+		var errs []error
 		asked := 0
 		for i, b := range c.brokers {
 			if int32(i+1) == not {
@@ -371,31 +386,34 @@ func leaderOf(t *testing.T, c *cluster, p int32, not int32) int32 {
 				resp, derr := cl.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: faultTopic})
 				if derr == nil {
 					leaders[resp.Partitions[p].Leader]++
+				} else {
+					errs = append(errs, fmt.Errorf("broker %d: %w", i+1, derr))
 				}
 				cl.Close()
+			} else {
+				errs = append(errs, fmt.Errorf("broker %d: %w", i+1, err))
 			}
 			cancel()
 		}
 		for l, n := range leaders {
 			if l != 0 && l != not && n == asked {
-				return l
+				leader = l
+				return nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no agreed leader of partition %d within 30s", p)
-	return 0
+		return fmt.Errorf("leaders named (leader: brokers naming it) %v of %d asked; %v", leaders, asked, errors.Join(errs...))
+	})
+	return leader
 }
 
 // waitConverged waits until every broker has the same high watermark on
-// every partition.
-func waitConverged(t *testing.T, c *cluster) {
+// every partition, and returns them.
+func waitConverged(t *testing.T, c *cluster) []int64 {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last []string
-	for time.Now().Before(deadline) {
-		last = last[:0]
-		for _, b := range c.brokers {
+	var hw []int64
+	waitFor(t, 60*time.Second, "the brokers' high watermarks to converge", func() error {
+		var all [][]int64
+		for i, b := range c.brokers {
 			cl, err := client.Dial(b.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -403,21 +421,23 @@ func waitConverged(t *testing.T, c *cluster) {
 			resp, err := cl.Admin.DescribeTopic(context.Background(), &runnelv1.DescribeTopicRequest{Name: faultTopic})
 			cl.Close()
 			if err != nil {
-				last = append(last, err.Error())
-				continue
+				return fmt.Errorf("broker %d: %w", i+1, err)
 			}
-			hw := ""
+			var hws []int64
 			for _, p := range resp.Partitions {
-				hw += fmt.Sprintf("%d ", p.HighWatermark)
+				hws = append(hws, p.HighWatermark)
 			}
-			last = append(last, hw)
+			all = append(all, hws)
 		}
-		if last[0] == last[1] && last[1] == last[2] {
-			return
+		for _, hws := range all[1:] {
+			if !slices.Equal(hws, all[0]) {
+				return fmt.Errorf("high watermarks by broker %v", all)
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("brokers' high watermarks did not converge within 60s: %q", last)
+		hw = all[0]
+		return nil
+	})
+	return hw
 }
 
 // readAll reads every partition of the fault topic from the earliest

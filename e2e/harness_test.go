@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,7 @@ func TestMain(m *testing.M) {
 type broker struct {
 	t       *testing.T
 	dataDir string
+	socks   *sockets // its listeners, kept across its restarts
 	args    []string // runnel's arguments, to restart it alike
 	cmd     *exec.Cmd
 	addr    string // gRPC host:port
@@ -66,8 +68,8 @@ type broker struct {
 	log       strings.Builder
 }
 
-// startBroker starts runnel serve on dataDir with ports chosen by the
-// kernel and waits until it serves.
+// startBroker starts runnel serve on dataDir, on listeners the test
+// binds, and waits until it serves.
 func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
 	b := launchBroker(t, dataDir, extraArgs...)
@@ -75,23 +77,131 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	return b
 }
 
-// launchBroker starts runnel serve on dataDir and returns without waiting
-// (a broker of a cluster serves only once a quorum is up). Later
-// arguments override earlier ones.
+// launchBroker starts runnel serve on dataDir, on listeners of its own
+// the test binds (bindSockets), and returns without waiting (a broker of
+// a cluster serves only once a quorum is up). Later arguments override
+// earlier ones.
 func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
+	return launchBrokerOn(t, bindSockets(t), dataDir, extraArgs...)
+}
+
+// sockets are a broker's three listeners, bound by the test and passed
+// to the broker process at each of its starts, as systemd's socket
+// activation does: fds 3, 4 and 5, named by LISTEN_FDNAMES. They stay
+// bound while the broker is down, so a restarted broker listens on the
+// same addresses, and no port is ever chosen, closed and bound again
+// (which another process may take in between).
+type sockets struct {
+	grpc, http, peer *net.TCPListener
+	// stopRefusing ends refuse; nil when not refusing.
+	stopRefusing func()
+}
+
+func (s *sockets) all() []*net.TCPListener { return []*net.TCPListener{s.grpc, s.http, s.peer} }
+
+// refuse takes every connection to the sockets and resets it at once,
+// until unrefuse, as a closed port refuses them: while a killed broker
+// is down, the others and the proxies fail to reach it at once and turn
+// elsewhere, as after a crash, rather than wait in the listen backlog
+// for its restart (what socket activation gives a service, which would
+// stretch the failover the cluster test measures by its clients'
+// timeouts).
+func (s *sockets) refuse() {
+	var wg sync.WaitGroup
+	for _, l := range s.all() {
+		wg.Go(func() {
+			for {
+				conn, err := l.AcceptTCP()
+				if err != nil {
+					return // unrefuse, or the test ended
+				}
+				_ = conn.SetLinger(0) // a reset, as a refusal looks to gRPC
+				conn.Close()
+			}
+		})
+	}
+	s.stopRefusing = func() {
+		for _, l := range s.all() {
+			_ = l.SetDeadline(time.Now()) // NB: ends the Accept waiting
+		}
+		wg.Wait()
+		for _, l := range s.all() {
+			_ = l.SetDeadline(time.Time{})
+		}
+	}
+}
+
+// unrefuse ends refuse, before the broker starts again on the sockets:
+// connections from then on wait for it.
+func (s *sockets) unrefuse() {
+	if s.stopRefusing != nil {
+		s.stopRefusing()
+		s.stopRefusing = nil
+	}
+}
+
+// bindSockets binds a broker's listeners on ports the kernel chooses;
+// they close when the test ends.
+func bindSockets(t *testing.T) *sockets {
+	t.Helper()
+	var ls [3]*net.TCPListener
+	for i := range ls {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		ls[i] = l.(*net.TCPListener)
+	}
+	return &sockets{grpc: ls[0], http: ls[1], peer: ls[2]}
+}
+
+func (s *sockets) peerAddr() string { return s.peer.Addr().String() }
+
+// activationNames names the sockets passed, in the order of
+// exec.Cmd.ExtraFiles (LISTEN_FDNAMES).
+const activationNames = "grpc:http:peer"
+
+// files returns the sockets as files to pass to a child, in the order of
+// activationNames.
+func (s *sockets) files(t *testing.T) []*os.File {
+	t.Helper()
+	var files []*os.File
+	for _, l := range s.all() {
+		f, err := l.File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// launchBrokerOn is launchBroker on the given sockets: the same ones
+// again when it restarts a broker.
+func launchBrokerOn(t *testing.T, socks *sockets, dataDir string, extraArgs ...string) *broker {
+	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extraArgs...)
-	cmd := exec.Command(bins.runnel, args...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile}, extraArgs...)
+	// NB: LISTEN_PID must be the broker's pid, which is only known once
+	// it runs: the shell sets it to its own, then execs runnel, which
+	// keeps both the pid and the inherited fds.
+	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bins.runnel}, args...)...)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=3", "LISTEN_FDNAMES="+activationNames)
+	cmd.ExtraFiles = socks.files(t)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // NB: the child has its own copies
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{t: t, dataDir: dataDir, args: extraArgs, cmd: cmd, readyFile: readyFile, exited: make(chan struct{})}
+	b := &broker{t: t, dataDir: dataDir, socks: socks, args: extraArgs, cmd: cmd, readyFile: readyFile, exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -189,6 +299,25 @@ func (b *broker) dial(t *testing.T) *client.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// waitFor polls cond until it returns nil, and fails the test if it has
+// not within timeout, saying what it waited for and cond's last error
+// (which should say what it saw instead). It polls every 10ms at first,
+// backing off to every 100ms. The server's tests have the same.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s: still %v", timeout, what, err)
+		}
+		time.Sleep(pause)
+	}
 }
 
 // runShell runs a command line with bash and returns its combined output.

@@ -105,12 +105,28 @@ func (h *history) ackGap(partition int32, at time.Time, window time.Duration) ti
 	return gap
 }
 
-// ackedSince reports whether partition had a write acknowledged after at.
-func (h *history) ackedSince(partition int32, at time.Time) bool {
+// acksSince is how many writes to partition were acknowledged after at.
+func (h *history) acksSince(partition int32, at time.Time) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	times := h.acksOf[partition]
-	return len(times) > 0 && times[len(times)-1].After(at)
+	n := 0
+	for i := len(times) - 1; i >= 0 && times[i].After(at); i-- {
+		n++
+	}
+	return n
+}
+
+// readTo is the offset after the last record observer read of partition
+// (0 for none).
+func (h *history) readTo(observer string, partition int32) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	recs := h.seen[observer][partition]
+	if len(recs) == 0 {
+		return 0
+	}
+	return recs[len(recs)-1].offset + 1
 }
 
 // checkResult counts what check looked at.

@@ -59,6 +59,8 @@ func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
 			wg.Go(func() { produceUntilError(c, ledger, producer, start) })
 		}
 		wg.Go(func() { consumeUntilError(c, ledger) })
+		// NB: pacing, not synchronisation: the workload runs a random
+		// while, so that the kill lands anywhere in it.
 		time.Sleep(time.Duration(300+rng.IntN(500)) * time.Millisecond)
 		b.kill()
 		wg.Wait()

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
 	"github.com/runnel-broker/runnel/raftstore"
@@ -31,15 +34,14 @@ type replica struct {
 	server         *grpc.Server
 }
 
-// start opens the replica's store and serves its transport on addr
-// ("127.0.0.1:0" the first time, the same address on a restart).
+// start opens the replica's store and serves its transport on addr,
+// which reserveAddr holds for it.
 func (r *replica) start(t *testing.T, peers map[uint64]string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", r.addr)
+	lis, err := reuseport.Listen(context.Background(), "tcp", r.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.addr = lis.Addr().String()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r.transport = transport.New(transport.Config{
 		NodeID:        r.id,
@@ -73,6 +75,44 @@ func (r *replica) start(t *testing.T, peers map[uint64]string) {
 	}
 }
 
+// reuseport listens with SO_REUSEPORT, as the socket reserveAddr binds.
+var reuseport = net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}}
+
+// reserveAddr returns a loopback address for a replica to listen on, at
+// each of its starts, and holds its port until the test ends: with a
+// socket bound there with SO_REUSEPORT that never listens, which the
+// replica's listener (SO_REUSEPORT too) binds beside. While the replica
+// is stopped, connections to the port are refused, as to a crashed
+// broker's, yet no other process can take it, as one could a port chosen
+// by a listener and closed.
+func reserveAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
+
 // stop closes the replica as a crash would look to the others: its
 // listener goes away with the store.
 func (r *replica) stop(t *testing.T) {
@@ -101,16 +141,11 @@ func startClusterWith(t *testing.T, n int, set func(*replica)) ([]*replica, map[
 	t.Helper()
 	replicas := make([]*replica, n)
 	peers := map[uint64]string{}
-	// Bind every listener first so that each replica knows every address.
+	// Reserve every address first so that each replica knows every one.
 	for i := range replicas {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: lis.Addr().String()}
+		replicas[i] = &replica{id: uint64(i + 1), dir: t.TempDir(), addr: reserveAddr(t)}
 		set(replicas[i])
 		peers[replicas[i].id] = replicas[i].addr
-		lis.Close()
 	}
 	for _, r := range replicas {
 		r.start(t, peers)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,16 +78,24 @@ func TestPeersCluster(t *testing.T) {
 }
 
 // downAddr returns a loopback address nothing listens on, where a broker
-// that is down would be: calls to it are refused at once. NB: it closes
-// the listener for that, so another process may take the port later; a
-// test needing an address to bind must hand a bound listener instead
-// (Config.Listener and the like).
+// that is down would be: calls to it are refused at once. It holds the
+// port until the test ends with a socket bound there that does not
+// listen (the kernel refuses connections to it as to a closed port), so
+// no other process can take it meanwhile, as one could a port chosen by
+// a listener and closed.
 func downAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
-	return lis.Addr().String()
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }

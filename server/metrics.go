@@ -67,6 +67,16 @@ func (m *edgeMetrics) collectors() []prometheus.Collector {
 		m.forwardedCalls, m.forwardedFailure, m.fencedCommits}
 }
 
+// forgetTopic deletes a deleted topic's series, which would otherwise
+// stay on /metrics until the broker restarts (and come back, counting
+// from zero, under a new topic of the same name).
+func (m *edgeMetrics) forgetTopic(name string) {
+	labels := prometheus.Labels{"topic": name}
+	for _, v := range []*prometheus.CounterVec{m.producedRecords, m.producedBytes, m.consumedRecords, m.consumedBytes} {
+		v.DeletePartialMatch(labels)
+	}
+}
+
 // newRegistry gathers the Go runtime's and the process's metrics, gRPC's
 // (calls by method and code, handling time), the store's, the broker's
 // partitions and cluster as a scrape finds them, the memory budget, the

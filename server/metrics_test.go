@@ -229,3 +229,77 @@ func TestClusterMetrics(t *testing.T) {
 		t.Fatalf("produced %v across the cluster (want 2, counted once), the follower forwarded %v (want 1)", produced, fm[`runnel_forwarded_calls_total{call="produce"}`])
 	}
 }
+
+// TestDeletedTopicMetricsGo: once a topic is deleted, no broker of the
+// cluster serves a series of it, neither the broker that took the
+// DeleteTopic call nor those that counted its records (the one a
+// producer reached, which forwarded to the leader, and the one a
+// consumer read from), which learn of the deletion from the metadata
+// log.
+func TestDeletedTopicMetricsGo(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "gone", Partitions: 2, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	// kept is another topic, whose series stay.
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "kept", Partitions: 1, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	var leader int32
+	waitFor(t, 30*time.Second, "a leader for gone-0", func() error {
+		if leader = describe(t, brokers[0], "gone").Partitions[0].Leader; leader == 0 {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	producer, consumer, deleter := brokers[leader%3], brokers[(leader+1)%3], brokers[leader-1]
+	p := int32(0)
+	mustAck(t, producer.produce(&runnelv1.ProduceRequest{Topic: "gone", Partition: &p, Records: records("x", "y")}))
+	mustAck(t, producer.produce(&runnelv1.ProduceRequest{Topic: "kept", Partition: &p, Records: records("z")}))
+	waitFor(t, 30*time.Second, "the consumer's broker to serve both records of gone", func() error {
+		got, err := consumer.readAll(&runnelv1.SubscribeRequest{Topic: "gone"})
+		if err != nil {
+			return err
+		}
+		return is("records read", len(got[0]), 2)
+	})
+	gone := func(b *testBroker) []string {
+		var out []string
+		for series := range scrape(t, b) {
+			if strings.Contains(series, `topic="gone"`) {
+				out = append(out, series)
+			}
+		}
+		return out
+	}
+	// NB: the series must be there first, or their absence proves nothing.
+	for _, want := range []struct {
+		b      *testBroker
+		series string
+	}{
+		{producer, `runnel_produced_records_total{topic="gone"}`},
+		{producer, `runnel_produced_bytes_total{topic="gone"}`},
+		{consumer, `runnel_consumed_records_total{topic="gone"}`},
+		{consumer, `runnel_consumed_bytes_total{topic="gone"}`},
+		{deleter, `runnel_partition_high_watermark{partition="1",topic="gone"}`},
+	} {
+		if _, ok := scrape(t, want.b)[want.series]; !ok {
+			t.Fatalf("broker %d serves no %s before the deletion", want.b.cfg.NodeID, want.series)
+		}
+	}
+	if _, err := deleter.client.Admin.DeleteTopic(ctx, &runnelv1.DeleteTopicRequest{Name: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range brokers {
+		waitFor(t, 30*time.Second, fmt.Sprintf("broker %d to serve no series of the deleted topic", b.cfg.NodeID), func() error {
+			if left := gone(b); len(left) > 0 {
+				return fmt.Errorf("it serves %v", left)
+			}
+			return nil
+		})
+	}
+	if v := scrape(t, producer)[`runnel_produced_records_total{topic="kept"}`]; v != 1 {
+		t.Fatalf("runnel_produced_records_total{topic=\"kept\"} = %v after another topic's deletion, want 1", v)
+	}
+}

@@ -138,6 +138,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// NB: a single broker has one too: brokers may join it later.
 	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Logger: cfg.Logger})
+	// NB: before the broker, which tells them of each topic deleted.
+	edge := newEdgeMetrics()
 	b, err := broker.New(broker.Config{
 		Transport:       raft,
 		DataDir:         cfg.DataDir,
@@ -159,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// is bounded by the budget already, and they are to wait for it,
 		// not have proposals dropped (raftstore raises it to its least).
 		MaxUncommittedBytes: cfg.MaxInflightBytes,
+		TopicDeleted:        edge.forgetTopic,
 		Logger:              cfg.Logger,
 	})
 	if err != nil {
@@ -171,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.budget = newMemoryBudget(cfg.MaxInflightBytes)
-	s.metrics = newEdgeMetrics()
+	s.metrics = edge
 	registry := s.newRegistry(metrics)
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)

@@ -49,6 +49,15 @@ With --ready-file PATH the broker writes its bound addresses to PATH once
 it serves (with 127.0.0.1:0, the ports the kernel chose), for a test or a
 readiness probe to wait for; see --help of the flag for the format.
 
+Socket activation: a parent (systemd, or a test) that binds the listeners
+itself passes them as systemd does, as fds 3 on with LISTEN_FDS=N,
+LISTEN_PID=<the broker's pid> and LISTEN_FDNAMES naming each one grpc
+(--listen), http (--http-listen) or peer (--peer-listen); a socket passed
+overrides its flag, and any other name is an error. In a systemd unit:
+FileDescriptorName=grpc (and so on) in each .socket file's [Socket]. The
+sockets outlive the broker: connections made while it restarts wait for
+it rather than fail.
+
 Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
 (brokers) to the addresses the others dial.
 
@@ -57,6 +66,13 @@ partitions moved to it with "runnel partition reassign".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = logFormat.logger(cmd.ErrOrStderr(), logLevel)
+			activated, err := activatedListeners(&cfg)
+			if err != nil {
+				return err
+			}
+			if len(activated) > 0 {
+				cfg.Logger.Info("listening on passed sockets (socket activation)", "names", activated)
+			}
 			// NB: no timeout: in a cluster, starting waits for a quorum of
 			// brokers, however long the operator takes to start them.
 			srv, err := server.New(cmd.Context(), cfg)
@@ -79,9 +95,9 @@ partitions moved to it with "runnel partition reassign".`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding the partitions' data")
-	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address")
-	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz")
-	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls)")
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "gRPC listen address (a socket passed as grpc overrides it)")
+	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz (a socket passed as http overrides it)")
+	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls; a socket passed as peer overrides it)")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
 	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster by peer address, this one included: ID=HOST:PORT,... (empty: a single node)")
 	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address clients reach this broker on (default: the --listen address)")

@@ -81,7 +81,15 @@ type Config struct {
 	// groups this broker coordinates (group.Config); zero: the defaults.
 	GroupSessionTimeout   time.Duration
 	GroupRebalanceTimeout time.Duration
-	Logger                *slog.Logger
+	// TopicDeleted, when set, is called with a topic's name as this broker
+	// applies its deletion from the metadata log, after removing its
+	// partitions here: on every broker of the cluster, whichever took the
+	// DeleteTopic call, so that each forgets what it kept of the topic
+	// (the server: its per-topic metrics). Not while the log replays at
+	// start, when nothing of a deleted topic is kept yet. It runs while
+	// metadata changes apply: keep it short.
+	TopicDeleted func(name string)
+	Logger       *slog.Logger
 }
 
 // Broker is one broker's topics, partitions and consumer offsets.

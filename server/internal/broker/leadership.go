@@ -2,9 +2,9 @@ package broker
 
 import (
 	"context"
-	"slices"
 	"time"
 
+	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/controller"
 )
 
@@ -50,32 +50,31 @@ func (b *Broker) balanceLeaders(done <-chan struct{}) {
 // HandOffLeadership moves the leadership of every group this broker leads
 // to a caught-up voter, and waits until it moved or ctx ends: a
 // graceful shutdown then costs clients no election timeout.
+// controller.HandOff decides where each goes; a group with nowhere to go
+// (a single node, say) keeps its leader.
 func (b *Broker) HandOffLeadership(ctx context.Context) {
 	self := uint64(b.cfg.NodeID)
 	for {
-		// NB: a group with no other replica in sync (a single node, say)
-		// keeps its leader: handing it off would stop it.
-		handing := 0
+		var leading []controller.Leading
+		led := map[string]*raftstore.Partition{}
 		for _, p := range b.store.Partitions() {
 			if p.Leader() != self {
 				continue
 			}
-			// NB: voters only: raft ignores a transfer to a learner.
-			voters := p.Conf().Voters
-			for _, id := range p.CaughtUp() {
-				if id != self && slices.Contains(voters, id) {
-					p.TransferLeadership(id)
-					handing++
-					break
-				}
-			}
+			led[p.Name()] = p
+			leading = append(leading, controller.Leading{Partition: p.Name(), Voters: nodeIDs(p.Conf().Voters),
+				CaughtUp: nodeIDs(p.CaughtUp())})
 		}
-		if handing == 0 {
+		transfers := controller.HandOff(b.cfg.NodeID, leading)
+		for _, tr := range transfers {
+			led[tr.Partition].TransferLeadership(uint64(tr.To))
+		}
+		if len(transfers) == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			b.logger.Warn("shutting down while still leading", "partitions", handing)
+			b.logger.Warn("shutting down while still leading", "partitions", len(transfers))
 			return
 		case <-time.After(50 * time.Millisecond):
 		}

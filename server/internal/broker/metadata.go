@@ -210,6 +210,9 @@ func (b *Broker) act(c catalog.Change) {
 	switch {
 	case c.Deleted != nil:
 		b.deletePartitions(c.Deleted)
+		if b.cfg.TopicDeleted != nil {
+			b.cfg.TopicDeleted(c.Deleted.Name)
+		}
 	case c.Created != nil:
 		if err := b.openPartitions(c.Created); err != nil {
 			b.logger.Error("open partitions of new topic", "topic", c.Created.Name, "err", err)

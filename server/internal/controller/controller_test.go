@@ -89,6 +89,32 @@ func TestBalanceLeaders(t *testing.T) {
 	})
 }
 
+func TestHandOff(t *testing.T) {
+	datadriven.RunTest(t, "testdata/handoff.txt", func(t *testing.T, d *datadriven.TestData) string {
+		switch d.Cmd {
+		case "handoff":
+			// handoff self=N, then a line per group self leads:
+			//   NAME voters=(...) caught-up=(...)
+			var self int
+			d.ScanArgs(t, "self", &self)
+			var leading []Leading
+			for _, line := range lines(d.Input) {
+				name, args := parseLine(t, d, line)
+				leading = append(leading, Leading{Partition: name, Voters: list(t, d, args, "voters"), CaughtUp: list(t, d, args, "caught-up")})
+			}
+			var b strings.Builder
+			for _, tr := range HandOff(int32(self), leading) {
+				fmt.Fprintf(&b, "transfer %s to %d\n", tr.Partition, tr.To)
+			}
+			if b.Len() == 0 {
+				return "none\n"
+			}
+			return b.String()
+		}
+		return unknown(t, d)
+	})
+}
+
 func TestReassign(t *testing.T) {
 	datadriven.RunTest(t, "testdata/reassign.txt", func(t *testing.T, d *datadriven.TestData) string {
 		g := group(t, d)

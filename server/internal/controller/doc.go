@@ -6,6 +6,8 @@
 //     of them is each one's preferred leader (Place, place.go);
 //   - leader balancing: which partitions a broker hands back to their
 //     preferred leader (BalanceLeaders, balance.go);
+//   - shutdown: which voter each group a broker leads goes to as it
+//     stops gracefully (HandOff, handoff.go);
 //   - reassignment: the next step of moving a partition's replicas: add
 //     learners, wait for them, promote and remove in one change, hand the
 //     leadership off, finish (Reassign, reassign.go);
