@@ -201,6 +201,14 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 	for _, p := range v.Owned {
 		delete(ms.released, p)
 	}
+	// NB: only what the client sees makes an event, not what the group
+	// waits for (revocations, pending partitions).
+	unchanged := len(revoked) == 0 && ms.told.MemberID != "" && v.MemberEpoch == ms.told.MemberEpoch &&
+		v.GroupEpoch == ms.told.GroupEpoch && slices.Equal(v.Owned, ms.told.Owned)
+	ms.told = v
+	if unchanged {
+		return nil
+	}
 	event, err := proto.Marshal(&runnelv1.SubscribeResponse{Assignment: &runnelv1.GroupAssignment{
 		Group: ms.member.Group(), MemberId: v.MemberID, GroupEpoch: v.GroupEpoch, MemberEpoch: v.MemberEpoch,
 		Partitions: byTopic(v.Owned), Revoked: byTopic(revoked),
@@ -220,7 +228,6 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	ms.told = v
 	for _, p := range v.Owned {
 		if ms.owned[p] == nil {
 			if err := ms.start(ctx, p, finished); err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
@@ -27,8 +29,9 @@ type groupMember struct {
 	assignment *runnelv1.GroupAssignment
 	owned      map[int32]bool // of the request's topic
 	ownedAll   map[string]map[int32]bool
-	// next is the offset after the last record read, by topic and partition.
-	next map[string]map[int32]int64
+	// next is the offset after the last record read, by topic and
+	// partition; first the first offset read.
+	next, first map[string]map[int32]int64
 	req  *runnelv1.SubscribeRequest
 }
 
@@ -49,7 +52,7 @@ func (b *testBroker) join(req *runnelv1.SubscribeRequest) *groupMember {
 		b.t.Fatal(err)
 	}
 	m := &groupMember{t: b.t, b: b, cancel: cancel, responses: make(chan *runnelv1.SubscribeResponse, 1024),
-		ended: make(chan error, 1), owned: map[int32]bool{}, next: map[string]map[int32]int64{}, req: req}
+		ended: make(chan error, 1), owned: map[int32]bool{}, next: map[string]map[int32]int64{}, first: map[string]map[int32]int64{}, req: req}
 	go func() {
 		for {
 			resp, err := stream.Recv()
@@ -111,7 +114,10 @@ func (m *groupMember) check(resp *runnelv1.SubscribeResponse) {
 		m.t.Fatalf("batch of %s/%d, not in the assignment %v", topic, p, m.assignment)
 	}
 	if m.next[topic] == nil {
-		m.next[topic] = map[int32]int64{}
+		m.next[topic], m.first[topic] = map[int32]int64{}, map[int32]int64{}
+	}
+	if _, ok := m.first[topic][p]; !ok && len(resp.Batch.Records) > 0 {
+		m.first[topic][p] = resp.Batch.Records[0].Offset
 	}
 	for _, r := range resp.Batch.Records {
 		if n, ok := m.next[topic][p]; ok && r.Offset != n {
@@ -355,4 +361,114 @@ func TestGroupBadInput(t *testing.T) {
 	_, err = b.client.Commit.Commit(context.Background(), &runnelv1.CommitRequest{Group: "g", Topic: "orders",
 		Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 1}}, MemberId: "nobody", MemberEpoch: 3})
 	wantCode(t, "a commit of an unknown member", err, codes.FailedPrecondition)
+}
+
+// TestGroupInCluster: members joining through different brokers form one
+// group on its coordinator (their streams and commits relayed there); a
+// commit of a partition another member owns is refused through any
+// broker; and when the coordinator stops, the members re-attach through
+// the others and go on from the committed offsets.
+func TestGroupInCluster(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	brokers[0].createTopic("orders", 4, nil)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	a, c := brokers[0].join(sub), brokers[1].join(sub)
+	// NB: idle, the partitions move at once.
+	for _, m := range []*groupMember{a, c} {
+		m.until("two partitions each", func() bool { return len(m.owned) == 2 })
+	}
+	brokers[2].producePerPartition("orders", 4, 5)
+	for _, m := range []*groupMember{a, c} {
+		m.until("two partitions each, read", func() bool {
+			return len(m.owned) == 2 && !slices.ContainsFunc(ownedList(m), func(p int32) bool { return m.at(p) != 5 })
+		})
+		if err := m.commit("orders", ownedList(m)...); err != nil {
+			t.Fatalf("commit through a broker: %v", err)
+		}
+	}
+	desc, err := brokers[2].client.Admin.DescribeGroup(ctx, &runnelv1.DescribeGroupRequest{Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(desc.Group.Members) != 2 || slices.ContainsFunc(desc.Group.Partitions, func(p *runnelv1.GroupPartition) bool { return p.CommittedOffset != 5 }) {
+		t.Fatalf("DescribeGroup through a third broker: %v, want two members and every partition committed at 5", desc.Group)
+	}
+	// a commits one of c's partitions: refused, through the broker a uses.
+	theirs := ownedList(c)[0]
+	a.next["orders"][theirs] = 1
+	err = a.commit("orders", theirs)
+	wantCode(t, "a's commit of c's partition", err, codes.FailedPrecondition)
+
+	coordinator := desc.Group.CoordinatorId
+	ids := map[*groupMember]string{a: a.assignment.MemberId, c: c.assignment.MemberId}
+	brokers[coordinator-1].stop()
+	for _, m := range []*groupMember{a, c} {
+		// NB: stop closes the test's client of the stopped broker.
+		want := codes.Unavailable
+		if m.b == brokers[coordinator-1] {
+			want = codes.Canceled
+		}
+		select {
+		case err := <-m.ended:
+			wantCode(t, "a member's stream when its coordinator stops", err, want)
+		case <-time.After(20 * time.Second):
+			t.Fatal("a member's stream outlived its coordinator")
+		}
+	}
+	var survivors []*testBroker
+	for i, b := range brokers {
+		if int32(i+1) != coordinator {
+			survivors = append(survivors, b)
+		}
+	}
+	var back []*groupMember
+	for i, m := range []*groupMember{a, c} {
+		again := proto.CloneOf(sub)
+		again.MemberId = ids[m]
+		var m2 *groupMember
+		waitFor(t, 20*time.Second, "a member re-attached", func() error {
+			m2 = survivors[i].join(again)
+			select {
+			case resp := <-m2.responses:
+				m2.check(resp)
+				return nil
+			case err := <-m2.ended: // no coordinator yet
+				return err
+			case <-time.After(5 * time.Second):
+				m2.cancel()
+				return errors.New("no assignment in 5s")
+			}
+		})
+		if m2.assignment.MemberId != ids[m] {
+			t.Fatalf("re-attached as %s, want %s", m2.assignment.MemberId, ids[m])
+		}
+		back = append(back, m2)
+	}
+	// Each reads the partitions it gets from the committed offsets.
+	// NB: the stopped broker led partitions too: retry until they moved.
+	for p := range int32(4) {
+		waitFor(t, 20*time.Second, "a produce after the failover", func() error {
+			resp := survivors[0].produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: ptr(p), Records: records("after")})
+			if resp.Error != nil {
+				return grpcstatus.ErrorProto(resp.Error)
+			}
+			return nil
+		})
+	}
+	owned := map[int32]bool{}
+	for _, m := range back {
+		m.until("the members read the new records", func() bool {
+			return len(m.owned) == 2 && !slices.ContainsFunc(ownedList(m), func(p int32) bool { return m.at(p) < 6 })
+		})
+		for p := range m.owned {
+			owned[p] = true
+			if first := m.first["orders"][p]; first != 5 {
+				t.Errorf("partition %d: read from %d after the failover, want the committed offset, 5", p, first)
+			}
+		}
+	}
+	if len(owned) != 4 {
+		t.Fatalf("the members own %v between them, want every partition", slices.Sorted(maps.Keys(owned)))
+	}
 }
