@@ -128,15 +128,21 @@ func consumeUntilError(c *client.Client, ledger *ackLedger) {
 	if err != nil {
 		return
 	}
+	var member *runnelv1.GroupAssignment
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
 			return
 		}
+		if resp.Assignment != nil {
+			member = resp.Assignment
+			continue
+		}
 		b := resp.Batch
 		next := b.Records[len(b.Records)-1].Offset + 1
 		_, err = c.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: kill9Group, Topic: kill9Topic,
-			Offsets: []*runnelv1.PartitionOffset{{Partition: b.Partition, Offset: next}}})
+			Offsets:  []*runnelv1.PartitionOffset{{Partition: b.Partition, Offset: next}},
+			MemberId: member.MemberId, MemberEpoch: member.MemberEpoch})
 		if err != nil {
 			return
 		}
@@ -180,6 +186,9 @@ func checkResume(t *testing.T, c *client.Client, ledger *ackLedger, round int) {
 		}
 		if err != nil {
 			t.Fatalf("round %d: resume: %v", round, err)
+		}
+		if r.Batch == nil { // the member's assignment
+			continue
 		}
 		if _, ok := first[r.Batch.Partition]; !ok {
 			first[r.Batch.Partition] = r.Batch.Records[0].Offset

@@ -32,7 +32,7 @@ type groupMember struct {
 	// next is the offset after the last record read, by topic and
 	// partition; first the first offset read.
 	next, first map[string]map[int32]int64
-	req  *runnelv1.SubscribeRequest
+	req         *runnelv1.SubscribeRequest
 }
 
 // at is the offset after the last record read of partition p of the

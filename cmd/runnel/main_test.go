@@ -35,7 +35,7 @@ func TestMisuseShowsUsage(t *testing.T) {
 		{[]string{"topic", "create"}, "accepts 1 arg(s), received 0", "runnel topic create NAME [flags]"},
 		{[]string{"topic", "create", "a", "b"}, "accepts 1 arg(s), received 2", "runnel topic create NAME [flags]"},
 		{[]string{"partition", "reassign", "t"}, "accepts 2 arg(s), received 1", "runnel partition reassign TOPIC PARTITION [flags]"},
-		{[]string{"consume"}, "accepts 1 arg(s), received 0", "runnel consume TOPIC [flags]"},
+		{[]string{"consume"}, "requires at least 1 arg(s), only received 0", "runnel consume TOPIC [TOPIC...] [flags]"},
 		{[]string{"cluster", "describe", "x"}, `unknown command "x" for "runnel cluster describe"`, "runnel cluster describe [flags]"},
 		{[]string{"serve", "x"}, `unknown command "x" for "runnel serve"`, "runnel serve [flags]"},
 		{[]string{"topic", "craete"}, `unknown command "craete" for "runnel topic": did you mean create?`, "runnel topic [command]"},
