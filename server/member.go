@@ -6,10 +6,12 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/group"
@@ -55,13 +57,13 @@ func (s *subscribeService) subscribeMember(req *runnelv1.SubscribeRequest, strea
 	err = ms.run(ctx, cancel, stream)
 	// NB: a static member keeps its partitions for the session timeout
 	// whatever ended its stream: it is expected back. A dynamic member
-	// leaves, unless its broker is shutting down (it re-attaches through
-	// another).
+	// leaves, unless its connection was lost or its broker is shutting
+	// down: then it may come back too.
 	delivered := map[group.Partition]broker.Delivered{}
 	for p, mp := range ms.owned {
 		delivered[p] = mp.cursor.deliveredRange()
 	}
-	m.Close(req.InstanceId != "" || s.stopping.Err() != nil, delivered)
+	m.Close(req.InstanceId != "" || s.stopping.Err() != nil || s.conns.lost(stream.Context()), delivered)
 	if err != nil && s.stopping.Err() != nil && stream.Context().Err() == nil {
 		return toStatus(&broker.NotCoordinatorError{Group: req.Group})
 	}
@@ -349,10 +351,26 @@ func (ms *memberStream) sent(r response) {
 }
 
 // relayMember passes a member's stream through to the group's
-// coordinator, which this broker is not.
+// coordinator, which this broker is not. The relayed stream ends when the
+// client's does; if the client's connection was lost, the coordinator is
+// told first, so that it keeps the member for the session timeout as it
+// would a member of its own.
 func (s *subscribeService) relayMember(ctx context.Context, req *runnelv1.SubscribeRequest, nc *broker.NotCoordinatorError, stream runnelv1.SubscribeService_SubscribeServer, maxBytes int) error {
 	s.metrics.forwardedCalls.WithLabelValues("subscribe").Inc()
-	upstream, err := s.peers.Subscribe(ctx, nc.Coordinator.PeerAddress, req)
+	upCtx, upCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer upCancel()
+	var memberID atomic.Value // string: from the first assignment event
+	stop := context.AfterFunc(ctx, func() {
+		if id, _ := memberID.Load().(string); id != "" && s.conns.lost(ctx) {
+			err := s.peers.MemberLost(upCtx, nc.Coordinator.PeerAddress, &raftv1.MemberLostRequest{Group: req.Group, MemberId: id})
+			if err != nil {
+				s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
+			}
+		}
+		upCancel()
+	})
+	defer stop()
+	upstream, err := s.peers.Subscribe(upCtx, nc.Coordinator.PeerAddress, req)
 	if err != nil {
 		s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
 		return err
@@ -369,6 +387,12 @@ func (s *subscribeService) relayMember(ctx context.Context, req *runnelv1.Subscr
 				s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
 			}
 			return err
+		}
+		if memberID.Load() == nil {
+			var first runnelv1.SubscribeResponse
+			if err := proto.Unmarshal(msg, &first); err == nil && first.Assignment != nil {
+				memberID.Store(first.Assignment.MemberId)
+			}
 		}
 		held, err := budget.acquire(ctx, int64(cap(msg)))
 		if err != nil {

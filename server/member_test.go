@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -471,4 +474,150 @@ func TestGroupInCluster(t *testing.T) {
 	if len(owned) != 4 {
 		t.Fatalf("the members own %v between them, want every partition", slices.Sorted(maps.Keys(owned)))
 	}
+}
+
+// cutProxy forwards connections to target until cut, which closes them
+// all as a network failure would: the broker sees its connection end
+// without the client cancelling its streams first.
+type cutProxy struct {
+	lis   net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{lis: lis}
+	go func() {
+		for {
+			in, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(func() { lis.Close(); p.cut() })
+	return p
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// describeMember returns the group's view of one member, nil if it has
+// none.
+func describeMember(t *testing.T, b *testBroker, grp, id string) *runnelv1.GroupMemberInfo {
+	t.Helper()
+	desc, err := b.client.Admin.DescribeGroup(context.Background(), &runnelv1.DescribeGroupRequest{Group: grp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range desc.Group.Members {
+		if m.MemberId == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// TestGroupMemberLost: a member whose connection is lost (no cancel, no
+// FIN from its client) keeps its partitions for the session timeout, and
+// back within it is the same member with the same partitions; gone for
+// longer, it is removed and its partitions move.
+func TestGroupMemberLost(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.GroupSessionTimeout = 2 * time.Second })
+	b.createTopic("orders", 4, nil)
+	proxy := startCutProxy(t, b.srv.Addr().String())
+	far, err := client.Dial(proxy.lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	a := (&testBroker{t: t, client: far}).join(sub)
+	a.until("a owns every partition", func() bool { return len(a.owned) == 4 })
+	c := b.join(sub)
+	c.until("c owns two partitions", func() bool { return len(c.owned) == 2 })
+	a.until("a owns two partitions", func() bool { return len(a.owned) == 2 })
+	id, kept := a.assignment.MemberId, ownedList(a)
+
+	proxy.cut()
+	waitFor(t, 10*time.Second, "a detached", func() error {
+		m := describeMember(t, b, "g", id)
+		if m == nil {
+			return fmt.Errorf("a is gone")
+		}
+		return is("a connected", m.Connected, false)
+	})
+	if m := describeMember(t, b, "g", id); m == nil || len(m.Assigned) != 1 || len(m.Assigned[0].Partitions) != 2 {
+		t.Fatalf("detached, a is %v: want it still owning two partitions", m)
+	}
+	again := proto.CloneOf(sub)
+	again.MemberId = id
+	a2 := (&testBroker{t: t, client: far}).join(again) // NB: gRPC reconnects through the proxy
+	a2.until("a back", func() bool { return a2.assignment != nil })
+	if got := ownedList(a2); !slices.Equal(got, kept) || a2.assignment.GroupEpoch != a.assignment.GroupEpoch {
+		t.Fatalf("back, a owns %v at group epoch %d; before %v at %d", got, a2.assignment.GroupEpoch, kept, a.assignment.GroupEpoch)
+	}
+
+	// Lost again, and gone past the session timeout: removed.
+	proxy.cut()
+	c.until("c owns everything", func() bool { return len(c.owned) == 4 })
+	if m := describeMember(t, b, "g", id); m != nil {
+		t.Fatalf("a is still a member: %v", m)
+	}
+}
+
+// TestGroupRelayedMemberLost: a member whose stream another broker
+// relays to the coordinator is kept, detached, when its own connection to
+// that broker is lost, as a member of the coordinator's own would be.
+func TestGroupRelayedMemberLost(t *testing.T) {
+	brokers := startCluster(t, 3)
+	brokers[0].createTopic("orders", 2, nil)
+	list := func() *runnelv1.ListGroupsResponse {
+		resp, err := brokers[0].client.Admin.ListGroups(context.Background(), &runnelv1.ListGroupsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	first := brokers[0].join(sub)
+	first.until("the first member's assignment", func() bool { return first.assignment != nil })
+	coordinator := list().Groups[0].CoordinatorId
+	relay := brokers[coordinator%3] // another broker
+	proxy := startCutProxy(t, relay.srv.Addr().String())
+	far, err := client.Dial(proxy.lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	a := (&testBroker{t: t, client: far}).join(sub)
+	a.until("a owns a partition", func() bool { return len(a.owned) == 1 })
+	proxy.cut()
+	waitFor(t, 10*time.Second, "a detached on the coordinator", func() error {
+		m := describeMember(t, brokers[0], "g", a.assignment.MemberId)
+		if m == nil {
+			return fmt.Errorf("a is gone: the relaying broker did not say it was lost")
+		}
+		return is("a connected", m.Connected, false)
+	})
 }

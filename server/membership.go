@@ -124,3 +124,15 @@ func peersCluster(ctx context.Context, p *peer.Pool, brokers map[int32]string, s
 		}
 	}
 }
+
+// groupRelayService hears from the brokers that relay group member
+// streams to this one, the coordinator.
+type groupRelayService struct {
+	raftv1.UnimplementedGroupRelayServiceServer
+	broker *broker.Broker
+}
+
+func (s *groupRelayService) MemberLost(_ context.Context, req *raftv1.MemberLostRequest) (*raftv1.MemberLostResponse, error) {
+	s.broker.MemberLost(req.Group, req.MemberId)
+	return &raftv1.MemberLostResponse{}, nil
+}

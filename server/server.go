@@ -52,7 +52,9 @@ type Server struct {
 	health         *health.Server
 
 	listener, peerListener, httpListener net.Listener
-	grpcDone                             chan error // both gRPC servers' Serve results
+	// conns tells a stream whose connection was lost from one cancelled.
+	conns    *conns
+	grpcDone chan error // both gRPC servers' Serve results
 
 	stopping context.Context // done once Shutdown starts
 	stop     context.CancelFunc
@@ -169,7 +171,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeListeners()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis}
+	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
+		conns: newConns()}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -180,7 +183,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
 	admin := &adminService{broker: b, peers: fwd}
 	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
-	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes,
+		conns: s.conns}
 	commit := &commitService{broker: b, peers: fwd, metrics: s.metrics}
 	s.health = health.NewServer()
 	// NB: the client API on both: forwarded calls come in on the peer
@@ -195,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	raft.Register(s.peerGRPC)
 	raftv1.RegisterMembershipServiceServer(s.peerGRPC, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
+	raftv1.RegisterGroupRelayServiceServer(s.peerGRPC, &groupRelayService{broker: b})
 	metrics.InitializeMetrics(s.grpc)
 	metrics.InitializeMetrics(s.peerGRPC)
 	s.setServing(healthpb.HealthCheckResponse_NOT_SERVING)
@@ -202,8 +207,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// NB: serve before starting the broker: in a cluster, starting waits
 	// for a quorum of brokers, which reach this one on the peer listener.
 	s.grpcDone = make(chan error, 2)
-	go func() { s.grpcDone <- s.grpc.Serve(s.listener) }()
-	go func() { s.grpcDone <- s.peerGRPC.Serve(s.peerListener) }()
+	go func() { s.grpcDone <- s.grpc.Serve(s.conns.listen(s.listener)) }()
+	go func() { s.grpcDone <- s.peerGRPC.Serve(s.conns.listen(s.peerListener)) }()
 	if err := b.Start(ctx); err != nil {
 		s.grpc.Stop()
 		s.peerGRPC.Stop()

@@ -36,6 +36,9 @@ type subscribeService struct {
 	// it, and at most two responses' worth (see Subscribe).
 	budget      *memoryBudget
 	streamBytes int64
+	// conns says whether a group member's stream ended because its
+	// connection was lost: the member then stays for the session timeout.
+	conns *conns
 }
 
 // response is an encoded SubscribeResponse and the budget it holds.

@@ -76,6 +76,9 @@ type GroupMember struct {
 	// guarded by c.mu
 	view group.View
 	err  error
+	// lost: the broker relaying the stream said its client's connection
+	// was lost (MemberLost).
+	lost bool
 }
 
 // JoinGroup is a stream joining a group.
@@ -287,7 +290,7 @@ func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) 
 		return
 	}
 	delete(m.cg.streams, m.id)
-	if lost {
+	if lost || m.lost {
 		m.cg.g.Detach(time.Now(), m.id)
 	} else {
 		m.cg.g.Depart(time.Now(), m.id, func(p group.Partition) bool {
@@ -297,6 +300,18 @@ func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) 
 	}
 	m.endLocked(nil)
 	m.c.publishLocked(m.cg)
+}
+
+// MemberLost records that the client of the member's current stream,
+// relayed here by another broker, lost its connection: when the stream
+// ends, the member stays for the session timeout (GroupMember.Close).
+func (b *Broker) MemberLost(grp, id string) {
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cg := c.groups[grp]; cg != nil && cg.streams[id] != nil {
+		cg.streams[id].lost = true
+	}
 }
 
 // current says whether m is its member's current stream on a group this

@@ -198,3 +198,16 @@ func (p *Pool) ResetOffsets(ctx context.Context, address string, req *runnelv1.R
 	}
 	return runnelv1.NewAdminServiceClient(c).ResetOffsets(ctx, req)
 }
+
+// MemberLost tells the coordinator at address that the client of a
+// group member's stream relayed there lost its connection.
+func (p *Pool) MemberLost(ctx context.Context, address string, req *raftv1.MemberLostRequest) error {
+	c, err := p.conn(address)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	_, err = raftv1.NewGroupRelayServiceClient(c).MemberLost(ctx, req)
+	return err
+}

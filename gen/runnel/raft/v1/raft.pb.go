@@ -24,6 +24,96 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MemberLostRequest names the member.
+type MemberLostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLostRequest) Reset() {
+	*x = MemberLostRequest{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLostRequest) ProtoMessage() {}
+
+func (x *MemberLostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLostRequest.ProtoReflect.Descriptor instead.
+func (*MemberLostRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MemberLostRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *MemberLostRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+// MemberLostResponse acknowledges it.
+type MemberLostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLostResponse) Reset() {
+	*x = MemberLostResponse{}
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLostResponse) ProtoMessage() {}
+
+func (x *MemberLostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLostResponse.ProtoReflect.Descriptor instead.
+func (*MemberLostResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
 // IdentifyRequest names the broker asking.
 type IdentifyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +124,7 @@ type IdentifyRequest struct {
 
 func (x *IdentifyRequest) Reset() {
 	*x = IdentifyRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +136,7 @@ func (x *IdentifyRequest) String() string {
 func (*IdentifyRequest) ProtoMessage() {}
 
 func (x *IdentifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[0]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +149,7 @@ func (x *IdentifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyRequest.ProtoReflect.Descriptor instead.
 func (*IdentifyRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{0}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *IdentifyRequest) GetNodeId() int32 {
@@ -82,7 +172,7 @@ type IdentifyResponse struct {
 
 func (x *IdentifyResponse) Reset() {
 	*x = IdentifyResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +184,7 @@ func (x *IdentifyResponse) String() string {
 func (*IdentifyResponse) ProtoMessage() {}
 
 func (x *IdentifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[1]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +197,7 @@ func (x *IdentifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyResponse.ProtoReflect.Descriptor instead.
 func (*IdentifyResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *IdentifyResponse) GetNodeId() int32 {
@@ -138,7 +228,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +240,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[2]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +253,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JoinRequest) GetNodeId() int32 {
@@ -201,7 +291,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +303,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[3]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,7 +316,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinResponse) GetClusterId() string {
@@ -264,7 +354,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +366,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[4]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +379,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Member) GetNodeId() int32 {
@@ -323,7 +413,7 @@ type StreamRequest struct {
 
 func (x *StreamRequest) Reset() {
 	*x = StreamRequest{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +425,7 @@ func (x *StreamRequest) String() string {
 func (*StreamRequest) ProtoMessage() {}
 
 func (x *StreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[5]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +438,7 @@ func (x *StreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
 func (*StreamRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamRequest) GetBatch() *Batch {
@@ -368,7 +458,7 @@ type StreamResponse struct {
 
 func (x *StreamResponse) Reset() {
 	*x = StreamResponse{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +470,7 @@ func (x *StreamResponse) String() string {
 func (*StreamResponse) ProtoMessage() {}
 
 func (x *StreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[6]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +483,7 @@ func (x *StreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResponse.ProtoReflect.Descriptor instead.
 func (*StreamResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamResponse) GetBatch() *Batch {
@@ -415,7 +505,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +517,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[7]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +530,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Batch) GetFrom() uint64 {
@@ -470,7 +560,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +572,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_raft_v1_raft_proto_msgTypes[8]
+	mi := &file_runnel_raft_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +585,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{8}
+	return file_runnel_raft_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Envelope) GetGroup() string {
@@ -516,7 +606,11 @@ var File_runnel_raft_v1_raft_proto protoreflect.FileDescriptor
 
 const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"*\n" +
+	"\x19runnel/raft/v1/raft.proto\x12\x0erunnel.raft.v1\"F\n" +
+	"\x11MemberLostRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\x14\n" +
+	"\x12MemberLostResponse\"*\n" +
 	"\x0fIdentifyRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\"J\n" +
 	"\x10IdentifyResponse\x12\x17\n" +
@@ -550,7 +644,10 @@ const file_runnel_raft_v1_raft_proto_rawDesc = "" +
 	"\x06Stream\x12\x1d.runnel.raft.v1.StreamRequest\x1a\x1e.runnel.raft.v1.StreamResponse(\x010\x012\xa5\x01\n" +
 	"\x11MembershipService\x12A\n" +
 	"\x04Join\x12\x1b.runnel.raft.v1.JoinRequest\x1a\x1c.runnel.raft.v1.JoinResponse\x12M\n" +
-	"\bIdentify\x12\x1f.runnel.raft.v1.IdentifyRequest\x1a .runnel.raft.v1.IdentifyResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
+	"\bIdentify\x12\x1f.runnel.raft.v1.IdentifyRequest\x1a .runnel.raft.v1.IdentifyResponse2h\n" +
+	"\x11GroupRelayService\x12S\n" +
+	"\n" +
+	"MemberLost\x12!.runnel.raft.v1.MemberLostRequest\x1a\".runnel.raft.v1.MemberLostResponseB;Z9github.com/runnel-broker/runnel/gen/runnel/raft/v1;raftv1b\x06proto3"
 
 var (
 	file_runnel_raft_v1_raft_proto_rawDescOnce sync.Once
@@ -564,34 +661,38 @@ func file_runnel_raft_v1_raft_proto_rawDescGZIP() []byte {
 	return file_runnel_raft_v1_raft_proto_rawDescData
 }
 
-var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_runnel_raft_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_runnel_raft_v1_raft_proto_goTypes = []any{
-	(*IdentifyRequest)(nil),  // 0: runnel.raft.v1.IdentifyRequest
-	(*IdentifyResponse)(nil), // 1: runnel.raft.v1.IdentifyResponse
-	(*JoinRequest)(nil),      // 2: runnel.raft.v1.JoinRequest
-	(*JoinResponse)(nil),     // 3: runnel.raft.v1.JoinResponse
-	(*Member)(nil),           // 4: runnel.raft.v1.Member
-	(*StreamRequest)(nil),    // 5: runnel.raft.v1.StreamRequest
-	(*StreamResponse)(nil),   // 6: runnel.raft.v1.StreamResponse
-	(*Batch)(nil),            // 7: runnel.raft.v1.Batch
-	(*Envelope)(nil),         // 8: runnel.raft.v1.Envelope
+	(*MemberLostRequest)(nil),  // 0: runnel.raft.v1.MemberLostRequest
+	(*MemberLostResponse)(nil), // 1: runnel.raft.v1.MemberLostResponse
+	(*IdentifyRequest)(nil),    // 2: runnel.raft.v1.IdentifyRequest
+	(*IdentifyResponse)(nil),   // 3: runnel.raft.v1.IdentifyResponse
+	(*JoinRequest)(nil),        // 4: runnel.raft.v1.JoinRequest
+	(*JoinResponse)(nil),       // 5: runnel.raft.v1.JoinResponse
+	(*Member)(nil),             // 6: runnel.raft.v1.Member
+	(*StreamRequest)(nil),      // 7: runnel.raft.v1.StreamRequest
+	(*StreamResponse)(nil),     // 8: runnel.raft.v1.StreamResponse
+	(*Batch)(nil),              // 9: runnel.raft.v1.Batch
+	(*Envelope)(nil),           // 10: runnel.raft.v1.Envelope
 }
 var file_runnel_raft_v1_raft_proto_depIdxs = []int32{
-	4, // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
-	7, // 1: runnel.raft.v1.StreamRequest.batch:type_name -> runnel.raft.v1.Batch
-	7, // 2: runnel.raft.v1.StreamResponse.batch:type_name -> runnel.raft.v1.Batch
-	8, // 3: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
-	5, // 4: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
-	2, // 5: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
-	0, // 6: runnel.raft.v1.MembershipService.Identify:input_type -> runnel.raft.v1.IdentifyRequest
-	6, // 7: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
-	3, // 8: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
-	1, // 9: runnel.raft.v1.MembershipService.Identify:output_type -> runnel.raft.v1.IdentifyResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6,  // 0: runnel.raft.v1.JoinResponse.brokers:type_name -> runnel.raft.v1.Member
+	9,  // 1: runnel.raft.v1.StreamRequest.batch:type_name -> runnel.raft.v1.Batch
+	9,  // 2: runnel.raft.v1.StreamResponse.batch:type_name -> runnel.raft.v1.Batch
+	10, // 3: runnel.raft.v1.Batch.envelopes:type_name -> runnel.raft.v1.Envelope
+	7,  // 4: runnel.raft.v1.RaftService.Stream:input_type -> runnel.raft.v1.StreamRequest
+	4,  // 5: runnel.raft.v1.MembershipService.Join:input_type -> runnel.raft.v1.JoinRequest
+	2,  // 6: runnel.raft.v1.MembershipService.Identify:input_type -> runnel.raft.v1.IdentifyRequest
+	0,  // 7: runnel.raft.v1.GroupRelayService.MemberLost:input_type -> runnel.raft.v1.MemberLostRequest
+	8,  // 8: runnel.raft.v1.RaftService.Stream:output_type -> runnel.raft.v1.StreamResponse
+	5,  // 9: runnel.raft.v1.MembershipService.Join:output_type -> runnel.raft.v1.JoinResponse
+	3,  // 10: runnel.raft.v1.MembershipService.Identify:output_type -> runnel.raft.v1.IdentifyResponse
+	1,  // 11: runnel.raft.v1.GroupRelayService.MemberLost:output_type -> runnel.raft.v1.MemberLostResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_runnel_raft_v1_raft_proto_init() }
@@ -605,9 +706,9 @@ func file_runnel_raft_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raft_v1_raft_proto_rawDesc), len(file_runnel_raft_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_runnel_raft_v1_raft_proto_goTypes,
 		DependencyIndexes: file_runnel_raft_v1_raft_proto_depIdxs,

@@ -292,3 +292,119 @@ var MembershipService_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "runnel/raft/v1/raft.proto",
 }
+
+const (
+	GroupRelayService_MemberLost_FullMethodName = "/runnel.raft.v1.GroupRelayService/MemberLost"
+)
+
+// GroupRelayServiceClient is the client API for GroupRelayService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// GroupRelayService is what a broker relaying a consumer group member's
+// stream to the group's coordinator says beside the stream.
+type GroupRelayServiceClient interface {
+	// MemberLost says that the client of a relayed member stream lost its
+	// connection (rather than closing the stream): when the relayed stream
+	// ends, the member is kept for the group's session timeout, to come
+	// back, as a member whose own connection to the coordinator broke.
+	MemberLost(ctx context.Context, in *MemberLostRequest, opts ...grpc.CallOption) (*MemberLostResponse, error)
+}
+
+type groupRelayServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewGroupRelayServiceClient(cc grpc.ClientConnInterface) GroupRelayServiceClient {
+	return &groupRelayServiceClient{cc}
+}
+
+func (c *groupRelayServiceClient) MemberLost(ctx context.Context, in *MemberLostRequest, opts ...grpc.CallOption) (*MemberLostResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MemberLostResponse)
+	err := c.cc.Invoke(ctx, GroupRelayService_MemberLost_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GroupRelayServiceServer is the server API for GroupRelayService service.
+// All implementations must embed UnimplementedGroupRelayServiceServer
+// for forward compatibility.
+//
+// GroupRelayService is what a broker relaying a consumer group member's
+// stream to the group's coordinator says beside the stream.
+type GroupRelayServiceServer interface {
+	// MemberLost says that the client of a relayed member stream lost its
+	// connection (rather than closing the stream): when the relayed stream
+	// ends, the member is kept for the group's session timeout, to come
+	// back, as a member whose own connection to the coordinator broke.
+	MemberLost(context.Context, *MemberLostRequest) (*MemberLostResponse, error)
+	mustEmbedUnimplementedGroupRelayServiceServer()
+}
+
+// UnimplementedGroupRelayServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedGroupRelayServiceServer struct{}
+
+func (UnimplementedGroupRelayServiceServer) MemberLost(context.Context, *MemberLostRequest) (*MemberLostResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MemberLost not implemented")
+}
+func (UnimplementedGroupRelayServiceServer) mustEmbedUnimplementedGroupRelayServiceServer() {}
+func (UnimplementedGroupRelayServiceServer) testEmbeddedByValue()                           {}
+
+// UnsafeGroupRelayServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to GroupRelayServiceServer will
+// result in compilation errors.
+type UnsafeGroupRelayServiceServer interface {
+	mustEmbedUnimplementedGroupRelayServiceServer()
+}
+
+func RegisterGroupRelayServiceServer(s grpc.ServiceRegistrar, srv GroupRelayServiceServer) {
+	// If the following call panics, it indicates UnimplementedGroupRelayServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&GroupRelayService_ServiceDesc, srv)
+}
+
+func _GroupRelayService_MemberLost_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MemberLostRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupRelayServiceServer).MemberLost(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupRelayService_MemberLost_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupRelayServiceServer).MemberLost(ctx, req.(*MemberLostRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// GroupRelayService_ServiceDesc is the grpc.ServiceDesc for GroupRelayService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var GroupRelayService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "runnel.raft.v1.GroupRelayService",
+	HandlerType: (*GroupRelayServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "MemberLost",
+			Handler:    _GroupRelayService_MemberLost_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "runnel/raft/v1/raft.proto",
+}
