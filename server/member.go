@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
@@ -32,6 +33,10 @@ func (s *subscribeService) subscribeMember(req *runnelv1.SubscribeRequest, strea
 	if err != nil {
 		return toStatus(err)
 	}
+	interval, err := autoCommitInterval(req)
+	if err != nil {
+		return err
+	}
 	topics := slices.DeleteFunc(append([]string{req.Topic}, req.Topics...), func(t string) bool { return t == "" })
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -50,7 +55,7 @@ func (s *subscribeService) subscribeMember(req *runnelv1.SubscribeRequest, strea
 	if err != nil {
 		return toStatus(err)
 	}
-	ms := &memberStream{s: s, req: req, member: m, reset: reset, maxBytes: maxBytes,
+	ms := &memberStream{s: s, req: req, member: m, reset: reset, maxBytes: maxBytes, autoCommit: interval,
 		budget: s.budget.stream(min(s.streamBytes, 2*int64(maxBytes))),
 		out:    make(chan response, 2), owned: map[group.Partition]*memberPartition{}, released: map[group.Partition]bool{},
 		errs: make(chan error, 1)}
@@ -101,7 +106,11 @@ type memberStream struct {
 	// released: revoked partitions the stream reported stopped (the
 	// group may still wait for their commit).
 	released map[group.Partition]bool
-	errs     chan error // the first partition reader's failure
+	// autoCommit is the request's auto_commit_interval; committer commits
+	// at it (nil when the client commits).
+	autoCommit time.Duration
+	committer  *autoCommitter
+	errs       chan error // the first partition reader's failure
 }
 
 // memberPartition is the reader of one partition the member owns.
@@ -131,8 +140,18 @@ func (ms *memberStream) run(ctx context.Context, cancel context.CancelFunc, stre
 // serve follows the member's view until the stream or membership ends.
 func (ms *memberStream) serve(ctx context.Context) error {
 	finished := make(chan group.Partition, 1)
+	var ticks <-chan time.Time // auto-commit's
+	if ms.autoCommit > 0 {
+		t := time.NewTicker(ms.autoCommit)
+		defer t.Stop()
+		ticks, ms.committer = t.C, newAutoCommitter(ms)
+	}
 	for {
 		select {
+		case <-ticks:
+			if err := ms.committer.tick(ctx); err != nil {
+				return err
+			}
 		case <-ms.member.Changed():
 			if err := ms.apply(ctx, ms.member.View(), finished); err != nil {
 				return err
@@ -189,6 +208,9 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 		delete(ms.owned, p)
 		revoked = append(revoked, p)
 		stopped = append(stopped, mp.cursor)
+		if ms.committer != nil {
+			ms.committer.revoke(p, mp.cursor)
+		}
 	}
 	// NB: a partition the group gave and took back between two looks at
 	// the view was never read here: it is done with at once.

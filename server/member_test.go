@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
@@ -620,4 +621,52 @@ func TestGroupRelayedMemberLost(t *testing.T) {
 		}
 		return is("a connected", m.Connected, false)
 	})
+}
+
+// TestGroupAutoCommit: with auto_commit_interval the broker commits, as
+// the member, what it delivered an interval before, and a partition taken
+// away moves once its last records are committed: the next owner starts
+// after them, with no commit from the client.
+func TestGroupAutoCommit(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := context.Background()
+	b.createTopic("orders", 2, nil)
+	b.producePerPartition("orders", 2, 5)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, AutoCommitInterval: durationpb.New(200 * time.Millisecond)}
+	a := b.join(sub)
+	a.until("a read everything", func() bool { return a.at(0) == 5 && a.at(1) == 5 })
+	waitFor(t, 10*time.Second, "a's records committed", func() error {
+		resp, err := b.client.Commit.FetchCommitted(ctx, &runnelv1.FetchCommittedRequest{Group: "g", Topic: "orders"})
+		if err != nil {
+			return err
+		}
+		if len(resp.Offsets) != 2 || resp.Offsets[0].Offset != 5 || resp.Offsets[1].Offset != 5 {
+			return fmt.Errorf("committed %v", resp.Offsets)
+		}
+		return nil
+	})
+	// NB: a reads one more record of each partition, and c joins before
+	// its commit: the partition c gets moves once the broker committed it.
+	b.producePerPartition("orders", 2, 1)
+	a.until("a read the new records", func() bool { return a.at(0) == 6 && a.at(1) == 6 })
+	c := b.join(sub)
+	c.until("c owns a partition", func() bool { return len(c.owned) == 1 })
+	p := ownedList(c)[0]
+	b.producePerPartition("orders", 2, 1)
+	c.until("c reads its partition", func() bool { return c.at(p) == 7 })
+	if c.first["orders"][p] != a.at(p) {
+		t.Fatalf("c started partition %d at %d, a had read up to %d", p, c.first["orders"][p], a.at(p))
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  *runnelv1.SubscribeRequest
+	}{
+		{"too short", &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", AutoCommitInterval: durationpb.New(time.Millisecond)}},
+		{"negative", &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", AutoCommitInterval: durationpb.New(-time.Second)}},
+		{"not a member", &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Partitions: []int32{0}, AutoCommitInterval: durationpb.New(time.Second)}},
+	} {
+		_, err := b.readAll(tc.req)
+		wantCode(t, "auto_commit_interval "+tc.name, err, codes.InvalidArgument)
+	}
 }

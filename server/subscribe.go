@@ -99,8 +99,8 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	if req.Group != "" && len(req.Partitions) == 0 {
 		return s.subscribeMember(req, stream, maxBytes)
 	}
-	if len(req.Topics) > 0 || req.MemberId != "" || req.InstanceId != "" {
-		return invalid("topics, member_id and instance_id are for a group member: set group, and no partitions")
+	if len(req.Topics) > 0 || req.MemberId != "" || req.InstanceId != "" || req.AutoCommitInterval != nil {
+		return invalid("topics, member_id, instance_id and auto_commit_interval are for a group member: set group, and no partitions")
 	}
 	t, err := s.broker.Topic(req.Topic)
 	if err != nil {

@@ -9,6 +9,7 @@ package runnelv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -133,9 +134,19 @@ type SubscribeRequest struct {
 	// instance keeps its member id and its partitions across restarts
 	// within the session timeout, so that a rolling restart moves nothing.
 	// A second stream with the same instance id replaces the first.
-	InstanceId    string `protobuf:"bytes,11,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	InstanceId string `protobuf:"bytes,11,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// For a group member: the broker commits, at this interval, the offsets
+	// of the records it had delivered one interval before (each partition's
+	// offset after the last record sent then), as the member, as Kafka's
+	// enable.auto.commit does for a consumer. This is at-least-once only for
+	// a client that processes what it receives within the interval: one
+	// that crashes later than that after receiving a record loses it for the
+	// group. A partition taken from the member moves once its last records
+	// are committed: up to two intervals, unless the client commits sooner.
+	// Unset or zero: the client commits.
+	AutoCommitInterval *durationpb.Duration `protobuf:"bytes,12,opt,name=auto_commit_interval,json=autoCommitInterval,proto3" json:"auto_commit_interval,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -243,6 +254,13 @@ func (x *SubscribeRequest) GetInstanceId() string {
 		return x.InstanceId
 	}
 	return ""
+}
+
+func (x *SubscribeRequest) GetAutoCommitInterval() *durationpb.Duration {
+	if x != nil {
+		return x.AutoCommitInterval
+	}
+	return nil
 }
 
 // SubscribeResponse carries one batch of one partition or, to a group
@@ -400,7 +418,7 @@ var File_runnel_v1_subscribe_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x93\x03\n" +
+	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\xe0\x03\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
 	"\n" +
@@ -417,7 +435,8 @@ const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"\tmember_id\x18\n" +
 	" \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vinstance_id\x18\v \x01(\tR\n" +
-	"instanceId\"}\n" +
+	"instanceId\x12K\n" +
+	"\x14auto_commit_interval\x18\f \x01(\v2\x19.google.protobuf.DurationR\x12autoCommitInterval\"}\n" +
 	"\x11SubscribeResponse\x12,\n" +
 	"\x05batch\x18\x01 \x01(\v2\x16.runnel.v1.RecordBatchR\x05batch\x12:\n" +
 	"\n" +
@@ -464,23 +483,25 @@ var file_runnel_v1_subscribe_proto_goTypes = []any{
 	(*SubscribeResponse)(nil),     // 2: runnel.v1.SubscribeResponse
 	(*GroupAssignment)(nil),       // 3: runnel.v1.GroupAssignment
 	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*RecordBatch)(nil),           // 5: runnel.v1.RecordBatch
-	(*TopicPartitions)(nil),       // 6: runnel.v1.TopicPartitions
+	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
+	(*RecordBatch)(nil),           // 6: runnel.v1.RecordBatch
+	(*TopicPartitions)(nil),       // 7: runnel.v1.TopicPartitions
 }
 var file_runnel_v1_subscribe_proto_depIdxs = []int32{
 	0, // 0: runnel.v1.SubscribeRequest.start_position:type_name -> runnel.v1.StartPosition
 	4, // 1: runnel.v1.SubscribeRequest.start_time:type_name -> google.protobuf.Timestamp
-	5, // 2: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
-	3, // 3: runnel.v1.SubscribeResponse.assignment:type_name -> runnel.v1.GroupAssignment
-	6, // 4: runnel.v1.GroupAssignment.partitions:type_name -> runnel.v1.TopicPartitions
-	6, // 5: runnel.v1.GroupAssignment.revoked:type_name -> runnel.v1.TopicPartitions
-	1, // 6: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
-	2, // 7: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 2: runnel.v1.SubscribeRequest.auto_commit_interval:type_name -> google.protobuf.Duration
+	6, // 3: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
+	3, // 4: runnel.v1.SubscribeResponse.assignment:type_name -> runnel.v1.GroupAssignment
+	7, // 5: runnel.v1.GroupAssignment.partitions:type_name -> runnel.v1.TopicPartitions
+	7, // 6: runnel.v1.GroupAssignment.revoked:type_name -> runnel.v1.TopicPartitions
+	1, // 7: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
+	2, // 8: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_subscribe_proto_init() }

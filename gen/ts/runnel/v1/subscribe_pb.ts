@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { RecordBatch, TopicPartitions } from "./record_pb.js";
 import { file_runnel_v1_record } from "./record_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/subscribe.proto.
  */
 export const file_runnel_v1_subscribe: GenFile = /*@__PURE__*/
-  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEinQIKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFEg4KBnRvcGljcxgJIAMoCRIRCgltZW1iZXJfaWQYCiABKAkSEwoLaW5zdGFuY2VfaWQYCyABKAkiagoRU3Vic2NyaWJlUmVzcG9uc2USJQoFYmF0Y2gYASABKAsyFi5ydW5uZWwudjEuUmVjb3JkQmF0Y2gSLgoKYXNzaWdubWVudBgCIAEoCzIaLnJ1bm5lbC52MS5Hcm91cEFzc2lnbm1lbnQiuwEKD0dyb3VwQXNzaWdubWVudBINCgVncm91cBgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSEwoLZ3JvdXBfZXBvY2gYAyABKAUSFAoMbWVtYmVyX2Vwb2NoGAQgASgFEi4KCnBhcnRpdGlvbnMYBSADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zEisKB3Jldm9rZWQYBiADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zKr4BCg1TdGFydFBvc2l0aW9uEh4KGlNUQVJUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU1RBUlRfUE9TSVRJT05fRUFSTElFU1QQARIZChVTVEFSVF9QT1NJVElPTl9MQVRFU1QQAhIZChVTVEFSVF9QT1NJVElPTl9PRkZTRVQQAxIcChhTVEFSVF9QT1NJVElPTl9USU1FU1RBTVAQBBIcChhTVEFSVF9QT1NJVElPTl9DT01NSVRURUQQBTJcChBTdWJzY3JpYmVTZXJ2aWNlEkgKCVN1YnNjcmliZRIbLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXF1ZXN0GhwucnVubmVsLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_runnel_v1_record]);
+  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEi1gIKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFEg4KBnRvcGljcxgJIAMoCRIRCgltZW1iZXJfaWQYCiABKAkSEwoLaW5zdGFuY2VfaWQYCyABKAkSNwoUYXV0b19jb21taXRfaW50ZXJ2YWwYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iagoRU3Vic2NyaWJlUmVzcG9uc2USJQoFYmF0Y2gYASABKAsyFi5ydW5uZWwudjEuUmVjb3JkQmF0Y2gSLgoKYXNzaWdubWVudBgCIAEoCzIaLnJ1bm5lbC52MS5Hcm91cEFzc2lnbm1lbnQiuwEKD0dyb3VwQXNzaWdubWVudBINCgVncm91cBgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSEwoLZ3JvdXBfZXBvY2gYAyABKAUSFAoMbWVtYmVyX2Vwb2NoGAQgASgFEi4KCnBhcnRpdGlvbnMYBSADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zEisKB3Jldm9rZWQYBiADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zKr4BCg1TdGFydFBvc2l0aW9uEh4KGlNUQVJUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU1RBUlRfUE9TSVRJT05fRUFSTElFU1QQARIZChVTVEFSVF9QT1NJVElPTl9MQVRFU1QQAhIZChVTVEFSVF9QT1NJVElPTl9PRkZTRVQQAxIcChhTVEFSVF9QT1NJVElPTl9USU1FU1RBTVAQBBIcChhTVEFSVF9QT1NJVElPTl9DT01NSVRURUQQBTJcChBTdWJzY3JpYmVTZXJ2aWNlEkgKCVN1YnNjcmliZRIbLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXF1ZXN0GhwucnVubmVsLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_runnel_v1_record]);
 
 /**
  * SubscribeRequest chooses what to read and from where.
@@ -118,6 +118,21 @@ export type SubscribeRequest = Message<"runnel.v1.SubscribeRequest"> & {
    * @generated from field: string instance_id = 11;
    */
   instanceId: string;
+
+  /**
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   *
+   * @generated from field: google.protobuf.Duration auto_commit_interval = 12;
+   */
+  autoCommitInterval?: Duration | undefined;
 };
 
 /**

@@ -50,42 +50,45 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
       descriptor;
   static {
     java.lang.String[] descriptorData = {
-      "\n\031runnel/v1/subscribe.proto\022\trunnel.v1\032\037" +
-      "google/protobuf/timestamp.proto\032\026runnel/" +
-      "v1/record.proto\"\223\003\n\020SubscribeRequest\022\024\n\005" +
-      "topic\030\001 \001(\tR\005topic\022\036\n\npartitions\030\002 \003(\005R\n" +
-      "partitions\022?\n\016start_position\030\003 \001(\0162\030.run" +
-      "nel.v1.StartPositionR\rstartPosition\022!\n\014s" +
-      "tart_offset\030\004 \001(\003R\013startOffset\0229\n\nstart_" +
-      "time\030\005 \001(\0132\032.google.protobuf.TimestampR\t" +
-      "startTime\022\024\n\005group\030\006 \001(\tR\005group\022\026\n\006follo" +
-      "w\030\007 \001(\010R\006follow\022&\n\017max_batch_bytes\030\010 \001(\005" +
-      "R\rmaxBatchBytes\022\026\n\006topics\030\t \003(\tR\006topics\022" +
-      "\033\n\tmember_id\030\n \001(\tR\010memberId\022\037\n\013instance" +
-      "_id\030\013 \001(\tR\ninstanceId\"}\n\021SubscribeRespon" +
-      "se\022,\n\005batch\030\001 \001(\0132\026.runnel.v1.RecordBatc" +
-      "hR\005batch\022:\n\nassignment\030\002 \001(\0132\032.runnel.v1" +
-      ".GroupAssignmentR\nassignment\"\372\001\n\017GroupAs" +
-      "signment\022\024\n\005group\030\001 \001(\tR\005group\022\033\n\tmember" +
-      "_id\030\002 \001(\tR\010memberId\022\037\n\013group_epoch\030\003 \001(\005" +
-      "R\ngroupEpoch\022!\n\014member_epoch\030\004 \001(\005R\013memb" +
-      "erEpoch\022:\n\npartitions\030\005 \003(\0132\032.runnel.v1." +
-      "TopicPartitionsR\npartitions\0224\n\007revoked\030\006" +
-      " \003(\0132\032.runnel.v1.TopicPartitionsR\007revoke" +
-      "d*\276\001\n\rStartPosition\022\036\n\032START_POSITION_UN" +
-      "SPECIFIED\020\000\022\033\n\027START_POSITION_EARLIEST\020\001" +
-      "\022\031\n\025START_POSITION_LATEST\020\002\022\031\n\025START_POS" +
-      "ITION_OFFSET\020\003\022\034\n\030START_POSITION_TIMESTA" +
-      "MP\020\004\022\034\n\030START_POSITION_COMMITTED\020\0052\\\n\020Su" +
-      "bscribeService\022H\n\tSubscribe\022\033.runnel.v1." +
-      "SubscribeRequest\032\034.runnel.v1.SubscribeRe" +
-      "sponse0\001BI\n\rdev.runnel.v1P\001Z6github.com/" +
-      "runnel-broker/runnel/gen/runnel/v1;runne" +
-      "lv1b\006proto3"
+      "\n\031runnel/v1/subscribe.proto\022\trunnel.v1\032\036" +
+      "google/protobuf/duration.proto\032\037google/p" +
+      "rotobuf/timestamp.proto\032\026runnel/v1/recor" +
+      "d.proto\"\340\003\n\020SubscribeRequest\022\024\n\005topic\030\001 " +
+      "\001(\tR\005topic\022\036\n\npartitions\030\002 \003(\005R\npartitio" +
+      "ns\022?\n\016start_position\030\003 \001(\0162\030.runnel.v1.S" +
+      "tartPositionR\rstartPosition\022!\n\014start_off" +
+      "set\030\004 \001(\003R\013startOffset\0229\n\nstart_time\030\005 \001" +
+      "(\0132\032.google.protobuf.TimestampR\tstartTim" +
+      "e\022\024\n\005group\030\006 \001(\tR\005group\022\026\n\006follow\030\007 \001(\010R" +
+      "\006follow\022&\n\017max_batch_bytes\030\010 \001(\005R\rmaxBat" +
+      "chBytes\022\026\n\006topics\030\t \003(\tR\006topics\022\033\n\tmembe" +
+      "r_id\030\n \001(\tR\010memberId\022\037\n\013instance_id\030\013 \001(" +
+      "\tR\ninstanceId\022K\n\024auto_commit_interval\030\014 " +
+      "\001(\0132\031.google.protobuf.DurationR\022autoComm" +
+      "itInterval\"}\n\021SubscribeResponse\022,\n\005batch" +
+      "\030\001 \001(\0132\026.runnel.v1.RecordBatchR\005batch\022:\n" +
+      "\nassignment\030\002 \001(\0132\032.runnel.v1.GroupAssig" +
+      "nmentR\nassignment\"\372\001\n\017GroupAssignment\022\024\n" +
+      "\005group\030\001 \001(\tR\005group\022\033\n\tmember_id\030\002 \001(\tR\010" +
+      "memberId\022\037\n\013group_epoch\030\003 \001(\005R\ngroupEpoc" +
+      "h\022!\n\014member_epoch\030\004 \001(\005R\013memberEpoch\022:\n\n" +
+      "partitions\030\005 \003(\0132\032.runnel.v1.TopicPartit" +
+      "ionsR\npartitions\0224\n\007revoked\030\006 \003(\0132\032.runn" +
+      "el.v1.TopicPartitionsR\007revoked*\276\001\n\rStart" +
+      "Position\022\036\n\032START_POSITION_UNSPECIFIED\020\000" +
+      "\022\033\n\027START_POSITION_EARLIEST\020\001\022\031\n\025START_P" +
+      "OSITION_LATEST\020\002\022\031\n\025START_POSITION_OFFSE" +
+      "T\020\003\022\034\n\030START_POSITION_TIMESTAMP\020\004\022\034\n\030STA" +
+      "RT_POSITION_COMMITTED\020\0052\\\n\020SubscribeServ" +
+      "ice\022H\n\tSubscribe\022\033.runnel.v1.SubscribeRe" +
+      "quest\032\034.runnel.v1.SubscribeResponse0\001BI\n" +
+      "\rdev.runnel.v1P\001Z6github.com/runnel-brok" +
+      "er/runnel/gen/runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.runnel.v1.RecordOuterClass.getDescriptor(),
         });
@@ -94,7 +97,7 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_SubscribeRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_SubscribeRequest_descriptor,
-        new java.lang.String[] { "Topic", "Partitions", "StartPosition", "StartOffset", "StartTime", "Group", "Follow", "MaxBatchBytes", "Topics", "MemberId", "InstanceId", });
+        new java.lang.String[] { "Topic", "Partitions", "StartPosition", "StartOffset", "StartTime", "Group", "Follow", "MaxBatchBytes", "Topics", "MemberId", "InstanceId", "AutoCommitInterval", });
     internal_static_runnel_v1_SubscribeResponse_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runnel_v1_SubscribeResponse_fieldAccessorTable = new
@@ -108,6 +111,7 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_GroupAssignment_descriptor,
         new java.lang.String[] { "Group", "MemberId", "GroupEpoch", "MemberEpoch", "Partitions", "Revoked", });
     descriptor.resolveAllFeaturesImmutable();
+    com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.runnel.v1.RecordOuterClass.getDescriptor();
   }

@@ -476,6 +476,68 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int AUTO_COMMIT_INTERVAL_FIELD_NUMBER = 12;
+  private com.google.protobuf.Duration autoCommitInterval_;
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   * @return Whether the autoCommitInterval field is set.
+   */
+  @java.lang.Override
+  public boolean hasAutoCommitInterval() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   * @return The autoCommitInterval.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getAutoCommitInterval() {
+    return autoCommitInterval_ == null ? com.google.protobuf.Duration.getDefaultInstance() : autoCommitInterval_;
+  }
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getAutoCommitIntervalOrBuilder() {
+    return autoCommitInterval_ == null ? com.google.protobuf.Duration.getDefaultInstance() : autoCommitInterval_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -527,6 +589,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(instanceId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 11, instanceId_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(12, getAutoCommitInterval());
     }
     getUnknownFields().writeTo(output);
   }
@@ -591,6 +656,10 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(instanceId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(11, instanceId_);
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(12, getAutoCommitInterval());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -630,6 +699,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getMemberId())) return false;
     if (!getInstanceId()
         .equals(other.getInstanceId())) return false;
+    if (hasAutoCommitInterval() != other.hasAutoCommitInterval()) return false;
+    if (hasAutoCommitInterval()) {
+      if (!getAutoCommitInterval()
+          .equals(other.getAutoCommitInterval())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -671,6 +745,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getMemberId().hashCode();
     hash = (37 * hash) + INSTANCE_ID_FIELD_NUMBER;
     hash = (53 * hash) + getInstanceId().hashCode();
+    if (hasAutoCommitInterval()) {
+      hash = (37 * hash) + AUTO_COMMIT_INTERVAL_FIELD_NUMBER;
+      hash = (53 * hash) + getAutoCommitInterval().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -813,6 +891,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetStartTimeFieldBuilder();
+        internalGetAutoCommitIntervalFieldBuilder();
       }
     }
     @java.lang.Override
@@ -835,6 +914,11 @@ private static final long serialVersionUID = 0L;
           com.google.protobuf.LazyStringArrayList.emptyList();
       memberId_ = "";
       instanceId_ = "";
+      autoCommitInterval_ = null;
+      if (autoCommitIntervalBuilder_ != null) {
+        autoCommitIntervalBuilder_.dispose();
+        autoCommitIntervalBuilder_ = null;
+      }
       return this;
     }
 
@@ -907,6 +991,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000400) != 0)) {
         result.instanceId_ = instanceId_;
       }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.autoCommitInterval_ = autoCommitIntervalBuilder_ == null
+            ? autoCommitInterval_
+            : autoCommitIntervalBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -977,6 +1067,9 @@ private static final long serialVersionUID = 0L;
         instanceId_ = other.instanceId_;
         bitField0_ |= 0x00000400;
         onChanged();
+      }
+      if (other.hasAutoCommitInterval()) {
+        mergeAutoCommitInterval(other.getAutoCommitInterval());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1073,6 +1166,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000400;
               break;
             } // case 90
+            case 98: {
+              input.readMessage(
+                  internalGetAutoCommitIntervalFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 98
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2128,6 +2228,235 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000400;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.Duration autoCommitInterval_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> autoCommitIntervalBuilder_;
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     * @return Whether the autoCommitInterval field is set.
+     */
+    public boolean hasAutoCommitInterval() {
+      return ((bitField0_ & 0x00000800) != 0);
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     * @return The autoCommitInterval.
+     */
+    public com.google.protobuf.Duration getAutoCommitInterval() {
+      if (autoCommitIntervalBuilder_ == null) {
+        return autoCommitInterval_ == null ? com.google.protobuf.Duration.getDefaultInstance() : autoCommitInterval_;
+      } else {
+        return autoCommitIntervalBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public Builder setAutoCommitInterval(com.google.protobuf.Duration value) {
+      if (autoCommitIntervalBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        autoCommitInterval_ = value;
+      } else {
+        autoCommitIntervalBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public Builder setAutoCommitInterval(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (autoCommitIntervalBuilder_ == null) {
+        autoCommitInterval_ = builderForValue.build();
+      } else {
+        autoCommitIntervalBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public Builder mergeAutoCommitInterval(com.google.protobuf.Duration value) {
+      if (autoCommitIntervalBuilder_ == null) {
+        if (((bitField0_ & 0x00000800) != 0) &&
+          autoCommitInterval_ != null &&
+          autoCommitInterval_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getAutoCommitIntervalBuilder().mergeFrom(value);
+        } else {
+          autoCommitInterval_ = value;
+        }
+      } else {
+        autoCommitIntervalBuilder_.mergeFrom(value);
+      }
+      if (autoCommitInterval_ != null) {
+        bitField0_ |= 0x00000800;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public Builder clearAutoCommitInterval() {
+      bitField0_ = (bitField0_ & ~0x00000800);
+      autoCommitInterval_ = null;
+      if (autoCommitIntervalBuilder_ != null) {
+        autoCommitIntervalBuilder_.dispose();
+        autoCommitIntervalBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public com.google.protobuf.Duration.Builder getAutoCommitIntervalBuilder() {
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return internalGetAutoCommitIntervalFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getAutoCommitIntervalOrBuilder() {
+      if (autoCommitIntervalBuilder_ != null) {
+        return autoCommitIntervalBuilder_.getMessageOrBuilder();
+      } else {
+        return autoCommitInterval_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : autoCommitInterval_;
+      }
+    }
+    /**
+     * <pre>
+     * For a group member: the broker commits, at this interval, the offsets
+     * of the records it had delivered one interval before (each partition's
+     * offset after the last record sent then), as the member, as Kafka's
+     * enable.auto.commit does for a consumer. This is at-least-once only for
+     * a client that processes what it receives within the interval: one
+     * that crashes later than that after receiving a record loses it for the
+     * group. A partition taken from the member moves once its last records
+     * are committed: up to two intervals, unless the client commits sooner.
+     * Unset or zero: the client commits.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        internalGetAutoCommitIntervalFieldBuilder() {
+      if (autoCommitIntervalBuilder_ == null) {
+        autoCommitIntervalBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getAutoCommitInterval(),
+                getParentForChildren(),
+                isClean());
+        autoCommitInterval_ = null;
+      }
+      return autoCommitIntervalBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.SubscribeRequest)

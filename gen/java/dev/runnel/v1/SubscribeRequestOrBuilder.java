@@ -256,4 +256,55 @@ public interface SubscribeRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getInstanceIdBytes();
+
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   * @return Whether the autoCommitInterval field is set.
+   */
+  boolean hasAutoCommitInterval();
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   * @return The autoCommitInterval.
+   */
+  com.google.protobuf.Duration getAutoCommitInterval();
+  /**
+   * <pre>
+   * For a group member: the broker commits, at this interval, the offsets
+   * of the records it had delivered one interval before (each partition's
+   * offset after the last record sent then), as the member, as Kafka's
+   * enable.auto.commit does for a consumer. This is at-least-once only for
+   * a client that processes what it receives within the interval: one
+   * that crashes later than that after receiving a record loses it for the
+   * group. A partition taken from the member moves once its last records
+   * are committed: up to two intervals, unless the client commits sooner.
+   * Unset or zero: the client commits.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
+   */
+  com.google.protobuf.DurationOrBuilder getAutoCommitIntervalOrBuilder();
 }
