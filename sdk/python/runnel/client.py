@@ -12,6 +12,7 @@ request that failed raises ``ProduceError``, which carries the same code.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from concurrent.futures import Future
@@ -274,7 +275,12 @@ class Consumer:
 
     With ``follow`` it waits for new records; without, iteration ends at the
     end of the topics as they were when iteration started (for a member:
-    once it owns its whole share and has read it to that end).
+    once it owns its whole share and has read it to that end; the member
+    then leaves its group, and can no longer commit).
+
+    One stream serves the consumer from its first iteration to ``close``:
+    leaving a loop early keeps it, and a member's membership, so that the
+    consumer can still commit; iterating again goes on where it stopped.
     """
 
     def __init__(self, client: Client, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
@@ -301,6 +307,8 @@ class Consumer:
         self._positions: "dict[Tuple[str, int], int]" = {}
         self._assignment: Optional[Assignment] = None
         self._stream = None
+        self._ready: "collections.deque[Message]" = collections.deque()  # received, not handed out
+        self._ended = False
 
     @property
     def assignment(self) -> Optional[Assignment]:
@@ -310,27 +318,37 @@ class Consumer:
             return self._assignment
 
     def __iter__(self) -> Iterator[Message]:
-        if self._member:
-            # Each iteration is a new member stream: the broker's first event
-            # says what it owns.
-            with self._lock:
-                self._assignment, self._positions = None, {}
-        self._stream = self._client.subscribe.Subscribe(self._request)
-        try:
-            for resp in self._stream:
-                if resp.HasField("assignment"):
-                    self._assigned(Assignment._from_proto(resp.assignment))
-                    continue
-                batch = resp.batch
-                for r in batch.records:
-                    with self._lock:
-                        self._positions[(batch.topic, batch.partition)] = r.offset + 1
-                    yield Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key,
-                                  value=r.value, headers=[(h.key, h.value) for h in r.headers],
-                                  timestamp_ms=r.timestamp.ToMilliseconds())
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
-                raise
+        # NB: one stream serves every iteration, from the first to close():
+        # leaving a loop early keeps it (and a member's membership), and
+        # iterating again goes on where the last loop stopped.
+        while True:
+            while self._ready:
+                m = self._ready.popleft()
+                with self._lock:
+                    self._positions[(m.topic, m.partition)] = m.offset + 1
+                yield m
+            if self._ended:
+                return
+            try:
+                if self._stream is None:
+                    self._stream = self._client.subscribe.Subscribe(self._request)
+                resp = next(self._stream)
+            except StopIteration:
+                self._ended = True
+                continue
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.CANCELLED:
+                    raise
+                self._ended = True
+                continue
+            if resp.HasField("assignment"):
+                self._assigned(Assignment._from_proto(resp.assignment))
+                continue
+            batch = resp.batch
+            self._ready.extend(
+                Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key, value=r.value,
+                        headers=[(h.key, h.value) for h in r.headers], timestamp_ms=r.timestamp.ToMilliseconds())
+                for r in batch.records)
 
     def _assigned(self, a: Assignment) -> None:
         revoked = {(t, p) for t, ps in a.revoked.items() for p in ps}
@@ -386,5 +404,8 @@ class Consumer:
         return {o.partition: o.offset for o in resp.offsets}
 
     def close(self) -> None:
+        """Ends the stream (a member leaves its group) and the iteration."""
+        self._ended = True
+        self._ready.clear()
         if self._stream is not None:
             self._stream.cancel()

@@ -45,8 +45,10 @@ import java.util.TreeMap;
  * uncommitted moves only after the group's rebalance timeout, which also removes this member.
  *
  * <p>With follow it waits for new records; without, iteration ends at the end of the topics as
- * they were when iteration started. Leaving a loop early keeps the stream (and a member's
- * membership) until {@link #close}; each {@link #iterator} opens a new stream.
+ * they were when iteration started (for a member: once it owns its whole share and has read it to
+ * that end; the member then leaves its group, and can no longer commit). One stream serves the
+ * consumer from its first iteration to {@link #close}: leaving a loop early keeps it, and a
+ * member's membership, so that the consumer can still commit.
  */
 public final class Consumer implements Iterable<Message>, AutoCloseable {
   /** What to read and how; the setters return this. */
@@ -112,6 +114,10 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
   private final Map<String, Map<Integer, Long>> positions = new TreeMap<>();
   private volatile Assignment assignment;
   private final Context.CancellableContext context = Context.current().withCancellation();
+  // The stream and the records received but not handed out: the iterating thread's.
+  private Iterator<SubscribeResponse> stream;
+  private final Deque<Message> ready = new ArrayDeque<>();
+  private boolean ended;
 
   Consumer(RunnelClient client, List<String> topics, String group, Options options) {
     if (topics.isEmpty()) {
@@ -143,56 +149,22 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
     return Optional.ofNullable(assignment);
   }
 
+  /**
+   * The consumer's records. Every iterator reads the one stream the first opened, until {@link
+   * #close}: leaving a loop early keeps it (and a member's membership), and iterating again goes on
+   * where the last loop stopped. Iterate on one thread at a time.
+   */
   @Override
   public Iterator<Message> iterator() {
-    if (member) {
-      // A new stream is a new member: its first event says what it owns.
-      assignment = null;
-      synchronized (positions) {
-        positions.clear();
-      }
-    }
-    Iterator<SubscribeResponse> stream;
-    Context previous = context.attach();
-    try {
-      stream = client.subscribe.subscribe(request);
-    } finally {
-      context.detach(previous);
-    }
     return new Iterator<>() {
-      private final Deque<Message> ready = new ArrayDeque<>();
-
       @Override
       public boolean hasNext() {
-        while (ready.isEmpty()) {
-          try {
-            if (!stream.hasNext()) {
-              return false;
-            }
-          } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() == Status.Code.CANCELLED && context.isCancelled()) {
-              return false;
-            }
-            throw e;
-          }
-          SubscribeResponse resp = stream.next();
-          if (resp.hasAssignment()) {
-            assigned(Assignment.of(resp.getAssignment()));
-            continue;
-          }
-          RecordBatch b = resp.getBatch();
-          for (dev.runnel.v1.Record r : b.getRecordsList()) {
-            ready.add(new Message(b.getTopic(), b.getPartition(), r.getOffset(), r.getKey(), r.getValue(),
-                r.getHeadersList().stream().map(h -> Map.entry(h.getKey(), h.getValue())).toList(),
-                r.getTimestamp().getSeconds() * 1000 + r.getTimestamp().getNanos() / 1_000_000));
-          }
-        }
-        return true;
+        return more();
       }
 
       @Override
       public Message next() {
-        if (!hasNext()) {
+        if (!more()) {
           throw new NoSuchElementException();
         }
         Message m = ready.removeFirst();
@@ -202,6 +174,47 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
         return m;
       }
     };
+  }
+
+  /** Whether a record is ready, reading the stream (and handling its events) until one is. */
+  private boolean more() {
+    while (ready.isEmpty()) {
+      if (ended || context.isCancelled()) {
+        return false;
+      }
+      try {
+        if (stream == null) {
+          Context previous = context.attach();
+          try {
+            stream = client.subscribe.subscribe(request);
+          } finally {
+            context.detach(previous);
+          }
+        }
+        if (!stream.hasNext()) {
+          ended = true;
+          return false;
+        }
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() == Status.Code.CANCELLED && context.isCancelled()) {
+          ended = true;
+          return false;
+        }
+        throw e;
+      }
+      SubscribeResponse resp = stream.next();
+      if (resp.hasAssignment()) {
+        assigned(Assignment.of(resp.getAssignment()));
+        continue;
+      }
+      RecordBatch b = resp.getBatch();
+      for (dev.runnel.v1.Record r : b.getRecordsList()) {
+        ready.add(new Message(b.getTopic(), b.getPartition(), r.getOffset(), r.getKey(), r.getValue(),
+            r.getHeadersList().stream().map(h -> Map.entry(h.getKey(), h.getValue())).toList(),
+            r.getTimestamp().getSeconds() * 1000 + r.getTimestamp().getNanos() / 1_000_000));
+      }
+    }
+    return true;
   }
 
   private void assigned(Assignment a) {
