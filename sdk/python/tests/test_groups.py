@@ -130,11 +130,13 @@ def test_two_members_split_the_partitions_and_another_group_reads_everything(cli
              and a.owned() | b.owned() == everything(topic, 4))
     assert len(a.owned()) == len(b.owned()) == 2
     assert a.consumer.assignment.member_id != b.consumer.assignment.member_id
+    # The callback sees every event, the accessor the latest (once the
+    # callbacks of the events in flight have run).
+    wait_all("the callbacks to catch up", [a, b],
+             lambda: all(m.events and m.events[-1] is m.consumer.assignment for m in (a, b)))
     # The first member was told what it lost: just what the second got.
     revoked = {(t, p) for e in a.events for t, ps in e.revoked.items() for p in ps}
     assert revoked == b.owned()
-    # The callback saw every event, the accessor the latest.
-    assert a.events[-1] == a.consumer.assignment and b.events[-1] == b.consumer.assignment
 
     produce(client, topic, 4, 10)
     wait_all("every record", [a, b], lambda: len(a.messages) + len(b.messages) >= 40)
@@ -202,6 +204,8 @@ def test_a_commit_of_a_partition_taken_away_is_refused(client):
     b = Running(lambda cb: client.consumer(topic, grp, on_assignment=cb))
     b.wait("the second member's partition", lambda: len(b.owned()) == 1)
     (_, lost), = b.owned()
+    # Done with the revocation: committed and forgotten, then the callback.
+    a.wait("the first member's revocation", lambda: any(e.revoked for e in a.events))
     # The member's own commit carries its id and epoch: the broker refuses a
     # partition the member no longer owns.
     with pytest.raises(grpc.RpcError) as e:
