@@ -1,5 +1,5 @@
-"""Runnel from Python: produce keyed records, consume them in a group,
-commit, and resume where the group left off.
+"""Runnel from Python: produce keyed records, consume them as a member of
+a group, commit, and resume where the group left off.
 
     python examples/python/roundtrip.py [BROKER]      # default 127.0.0.1:7400
 
@@ -28,8 +28,10 @@ def run(target: str) -> dict:
                 key = f"customer-{i % 3}".encode()
                 producer.send(f"order {i}".encode(), key=key, headers=[("source", b"python")])
 
-        # Consume six records as group "billing", commit, stop.
-        first = client.consumer(topic, "billing", follow=False)
+        # Consume six records as a member of group "billing", commit, stop.
+        # The broker assigns the member every partition (it is alone in the
+        # group); it commits as that member while its stream is open.
+        first = client.consumer(topic, "billing")
         seen = []
         for message in first:
             seen.append(message)
@@ -38,8 +40,9 @@ def run(target: str) -> dict:
         first.commit()
         first.close()
 
-        # A new member of the group resumes after what was committed.
-        rest = list(client.consumer(topic, "billing", follow=False))
+        # A reader of the group's partitions (manual assignment: no
+        # membership) resumes after what was committed, and stops at the end.
+        rest = list(client.consumer(topic, "billing", partitions=[0, 1, 2], follow=False))
 
         # Errors are gRPC status codes.
         try:

@@ -1,9 +1,9 @@
 /**
- * Runnel from TypeScript: produce keyed records, consume them in a group,
- * commit, and resume where the group left off.
+ * Runnel from TypeScript: produce keyed records, consume them as a member
+ * of a group, commit, and resume where the group left off.
  *
- *   cd sdk/ts && npm ci && npm run build
- *   node dist/examples/ts/roundtrip.js [BROKER]     # default 127.0.0.1:7400
+ *   npm ci && npx tsc -p tsconfig.json               # at the repository root
+ *   node dist-ts/examples/ts/roundtrip.js [BROKER]   # default 127.0.0.1:7400
  */
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -29,8 +29,10 @@ export async function run(address: string): Promise<Result> {
   }
   await producer.close();
 
-  // Consume six records as group "billing", commit, stop.
-  const first = client.consumer(topic, "billing", { follow: false });
+  // Consume six records as a member of group "billing", commit, stop. The
+  // broker assigns the member every partition (it is alone in the group);
+  // leaving the loop keeps its stream, so it commits as that member.
+  const first = client.consumer(topic, "billing");
   const seen: Message[] = [];
   for await (const m of first) {
     seen.push(m);
@@ -39,9 +41,10 @@ export async function run(address: string): Promise<Result> {
   await first.commit();
   first.close();
 
-  // A new member of the group resumes after what was committed.
+  // A reader of the group's partitions (manual assignment: no membership)
+  // resumes after what was committed, and stops at the end.
   const rest: Message[] = [];
-  for await (const m of client.consumer(topic, "billing", { follow: false })) rest.push(m);
+  for await (const m of client.consumer(topic, "billing", { partitions: [0, 1, 2], follow: false })) rest.push(m);
 
   // Errors are gRPC status codes.
   let notFound: Code | undefined;

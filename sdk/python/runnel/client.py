@@ -12,11 +12,12 @@ request that failed raises ``ProduceError``, which carries the same code.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 import grpc
 
@@ -85,9 +86,15 @@ class Client:
     def producer(self, topic: str, partition: Optional[int] = None, batch_records: int = 500) -> "Producer":
         return Producer(self, topic, partition, batch_records)
 
-    def consumer(self, topic: str, group: str, partitions: Sequence[int] = (), follow: bool = True,
-                 max_batch_bytes: int = 0) -> "Consumer":
-        return Consumer(self, topic, group, partitions, follow, max_batch_bytes)
+    def consumer(self, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
+                 follow: bool = True, max_batch_bytes: int = 0, instance_id: str = "",
+                 on_assignment: "Optional[Callable[[Assignment], None]]" = None, commit_on_revoke: bool = True,
+                 start_position: Optional[int] = None) -> "Consumer":
+        """A consumer of group: a member of it that the broker assigns
+        partitions of topic (a name, or several), or, with partitions, a
+        reader of just those (see Consumer)."""
+        return Consumer(self, topic, group, partitions, follow, max_batch_bytes, instance_id, on_assignment,
+                        commit_on_revoke, start_position)
 
 
 class Producer:
@@ -218,53 +225,187 @@ class Message:
     timestamp_ms: int = 0
 
 
-class Consumer:
-    """Iterates a topic's records as a member of a consumer group.
+@dataclass(frozen=True)
+class Assignment:
+    """A group member's assignment, as the broker's latest assignment event
+    gave it: ``partitions`` is every partition the member now reads and
+    ``revoked`` those the event took away, each by topic."""
 
-    It starts where the group committed (the earliest offset for partitions
-    without a commit) and ``commit`` stores the position after the last
-    record handed out, so a consumer created later resumes from there.
+    group: str
+    member_id: str
+    group_epoch: int
+    member_epoch: int
+    partitions: "dict[str, list[int]]"
+    revoked: "dict[str, list[int]]"
+
+    @staticmethod
+    def _from_proto(a: subscribe_pb2.GroupAssignment) -> "Assignment":
+        return Assignment(group=a.group, member_id=a.member_id, group_epoch=a.group_epoch,
+                          member_epoch=a.member_epoch,
+                          partitions={tp.topic: list(tp.partitions) for tp in a.partitions},
+                          revoked={tp.topic: list(tp.partitions) for tp in a.revoked})
+
+
+class Consumer:
+    """Iterates records of a consumer group, and commits its position.
+
+    Without ``partitions`` the consumer is a member of ``group``: the broker
+    assigns the topics' partitions among the group's live members (each
+    partition to one member; every group reads every record) and tells the
+    member each change with an assignment event. The consumer keeps the
+    latest (``assignment``) and passes each to ``on_assignment``. Each
+    partition starts at the group's committed offset; where it has none, at
+    the earliest offset, or the latest with ``start_position`` LATEST.
+
+    With ``partitions`` (one topic) the consumer reads just those, from the
+    group's committed offsets (the earliest without one): manual assignment,
+    no membership, no assignment events.
+
+    ``commit`` stores, per partition, the position after the last record
+    handed out, so whoever reads the partition next resumes there. On an
+    event that revokes partitions, the consumer first commits their
+    positions (unless ``commit_on_revoke`` is false), which hands them to
+    their new owner at once with nothing read twice; then it forgets them
+    and calls ``on_assignment``. With ``commit_on_revoke`` false it calls
+    ``on_assignment`` first, while ``commit`` still covers the revoked
+    partitions (the last chance to commit them, as in Kafka's
+    onPartitionsRevoked), and forgets them after; a revoked partition that
+    is not committed moves only after the group's rebalance timeout, which
+    also removes this member from the group.
+
     With ``follow`` it waits for new records; without, iteration ends at the
-    end of the topic as it was when iteration started.
+    end of the topics as they were when iteration started (for a member:
+    once it owns its whole share and has read it to that end; the member
+    then leaves its group, and can no longer commit).
+
+    One stream serves the consumer from its first iteration to ``close``:
+    leaving a loop early keeps it, and a member's membership, so that the
+    consumer can still commit; iterating again goes on where it stopped.
     """
 
-    def __init__(self, client: Client, topic: str, group: str, partitions: Sequence[int] = (),
-                 follow: bool = True, max_batch_bytes: int = 0):
+    def __init__(self, client: Client, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
+                 follow: bool = True, max_batch_bytes: int = 0, instance_id: str = "",
+                 on_assignment: Optional[Callable[[Assignment], None]] = None, commit_on_revoke: bool = True,
+                 start_position: "Optional[int]" = None):
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        if not topics:
+            raise ValueError("a consumer reads at least one topic")
         self._client = client
-        self._topic = topic
         self._group = group
+        self._topics = topics
+        self._member = not partitions
+        if not self._member and (len(topics) > 1 or instance_id):
+            raise ValueError("several topics and instance_id are for a group member: no partitions")
+        if start_position is None:
+            start_position = subscribe_pb2.START_POSITION_COMMITTED
         self._request = subscribe_pb2.SubscribeRequest(
-            topic=topic, group=group, partitions=list(partitions), follow=follow,
-            start_position=subscribe_pb2.START_POSITION_COMMITTED, max_batch_bytes=max_batch_bytes)
-        self._positions: "dict[int, int]" = {}
+            topic=topics[0], topics=topics[1:], group=group, partitions=list(partitions), follow=follow,
+            start_position=start_position, max_batch_bytes=max_batch_bytes, instance_id=instance_id)
+        self._on_assignment = on_assignment
+        self._commit_on_revoke = commit_on_revoke
+        self._lock = threading.Lock()  # guards _positions and _assignment
+        self._positions: "dict[Tuple[str, int], int]" = {}
+        self._assignment: Optional[Assignment] = None
         self._stream = None
+        self._ready: "collections.deque[Message]" = collections.deque()  # received, not handed out
+        self._ended = False
+
+    @property
+    def assignment(self) -> Optional[Assignment]:
+        """The latest assignment event (None before the first, and for a
+        consumer that named its partitions)."""
+        with self._lock:
+            return self._assignment
 
     def __iter__(self) -> Iterator[Message]:
-        self._stream = self._client.subscribe.Subscribe(self._request)
+        # NB: one stream serves every iteration, from the first to close():
+        # leaving a loop early keeps it (and a member's membership), and
+        # iterating again goes on where the last loop stopped.
+        while True:
+            while self._ready:
+                m = self._ready.popleft()
+                with self._lock:
+                    self._positions[(m.topic, m.partition)] = m.offset + 1
+                yield m
+            if self._ended:
+                return
+            try:
+                if self._stream is None:
+                    self._stream = self._client.subscribe.Subscribe(self._request)
+                resp = next(self._stream)
+            except StopIteration:
+                self._ended = True
+                continue
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.CANCELLED:
+                    raise
+                self._ended = True
+                continue
+            if resp.HasField("assignment"):
+                self._assigned(Assignment._from_proto(resp.assignment))
+                continue
+            batch = resp.batch
+            self._ready.extend(
+                Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key, value=r.value,
+                        headers=[(h.key, h.value) for h in r.headers], timestamp_ms=r.timestamp.ToMilliseconds())
+                for r in batch.records)
+
+    def _assigned(self, a: Assignment) -> None:
+        revoked = {(t, p) for t, ps in a.revoked.items() for p in ps}
+        with self._lock:
+            self._assignment = a
+        if revoked and self._commit_on_revoke:
+            # NB: before the callback, so that the partitions move to their
+            # new owner at once, which starts after the last record handed
+            # out here.
+            try:
+                self._commit(revoked)
+            except grpc.RpcError as e:
+                # The group moved the partitions on already (its rebalance
+                # timeout): their new owner resumes at the last commit.
+                if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+            self._forget(revoked)
         try:
-            for resp in self._stream:
-                batch = resp.batch
-                for r in batch.records:
-                    self._positions[batch.partition] = r.offset + 1
-                    yield Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key,
-                                  value=r.value, headers=[(h.key, h.value) for h in r.headers],
-                                  timestamp_ms=r.timestamp.ToMilliseconds())
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
-                raise
+            if self._on_assignment is not None:
+                self._on_assignment(a)
+        finally:
+            self._forget(revoked)
+
+    def _forget(self, partitions: "set[Tuple[str, int]]") -> None:
+        with self._lock:
+            for tp in partitions:
+                self._positions.pop(tp, None)
 
     def commit(self) -> None:
-        """Commits the position after the last record handed out, per partition."""
-        if not self._positions:
-            return
-        self._client.commit.Commit(commit_pb2.CommitRequest(
-            group=self._group, topic=self._topic,
-            offsets=[commit_pb2.PartitionOffset(partition=p, offset=o) for p, o in sorted(self._positions.items())]))
+        """Commits the position after the last record handed out, per
+        partition; a member commits as itself (its id and epoch), and the
+        broker refuses (FAILED_PRECONDITION) a partition it no longer owns."""
+        self._commit(None)
 
-    def committed(self) -> "dict[int, int]":
-        resp = self._client.commit.FetchCommitted(commit_pb2.FetchCommittedRequest(group=self._group, topic=self._topic))
+    def _commit(self, only: "Optional[set[Tuple[str, int]]]") -> None:
+        with self._lock:
+            positions = {tp: o for tp, o in self._positions.items() if only is None or tp in only}
+            a = self._assignment
+        by_topic: "dict[str, list]" = {}
+        for (t, p), o in sorted(positions.items()):
+            by_topic.setdefault(t, []).append(commit_pb2.PartitionOffset(partition=p, offset=o))
+        for t, offsets in by_topic.items():
+            req = commit_pb2.CommitRequest(group=self._group, topic=t, offsets=offsets)
+            if self._member and a is not None:
+                req.member_id, req.member_epoch = a.member_id, a.member_epoch
+            self._client.commit.Commit(req)
+
+    def committed(self, topic: Optional[str] = None) -> "dict[int, int]":
+        """The group's committed offsets in topic (default: the first
+        topic), by partition."""
+        resp = self._client.commit.FetchCommitted(
+            commit_pb2.FetchCommittedRequest(group=self._group, topic=topic or self._topics[0]))
         return {o.partition: o.offset for o in resp.offsets}
 
     def close(self) -> None:
+        """Ends the stream (a member leaves its group) and the iteration."""
+        self._ended = True
+        self._ready.clear()
         if self._stream is not None:
             self._stream.cancel()

@@ -16,8 +16,8 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { AdminService } from "../../../gen/ts/runnel/v1/admin_pb.js";
 import { CommitService } from "../../../gen/ts/runnel/v1/commit_pb.js";
 import { ProduceService, type ProduceRequest, ProduceRequestSchema, type ProduceResponse } from "../../../gen/ts/runnel/v1/produce_pb.js";
-import { type Record as RecordMessage, RecordSchema, HeaderSchema } from "../../../gen/ts/runnel/v1/record_pb.js";
-import { StartPosition, SubscribeService } from "../../../gen/ts/runnel/v1/subscribe_pb.js";
+import { type Record as RecordMessage, RecordSchema, HeaderSchema, type TopicPartitions } from "../../../gen/ts/runnel/v1/record_pb.js";
+import { type GroupAssignment, StartPosition, SubscribeService, type SubscribeResponse } from "../../../gen/ts/runnel/v1/subscribe_pb.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:7400";
 
@@ -57,8 +57,10 @@ export class RunnelClient {
     return new Producer(this, topic, options.partition, options.batchRecords ?? 500);
   }
 
-  consumer(topic: string, group: string, options: { follow?: boolean; partitions?: number[] } = {}): Consumer {
-    return new Consumer(this, topic, group, options.follow ?? true, options.partitions ?? []);
+  /** A consumer of group: a member the broker assigns partitions of topic (one or several), or, with
+   * options.partitions, a reader of just those (see Consumer). */
+  consumer(topic: string | string[], group: string, options: ConsumerOptions = {}): Consumer {
+    return new Consumer(this, topic, group, options);
   }
 }
 
@@ -226,50 +228,206 @@ export interface Message {
   timestampMs: number;
 }
 
+/** Partitions by topic. */
+export type TopicPartitionMap = { [topic: string]: number[] };
+
 /**
- * Iterates a topic's records as a member of a consumer group: from the
- * group's committed offsets (the earliest where it has none). commit()
- * stores the position after the last record handed out, so a consumer
- * created later resumes there. With follow it waits for new records;
- * without, iteration ends at the end of the topic as it was at the start.
+ * A group member's assignment, as the broker's latest assignment event gave
+ * it: partitions is every partition the member now reads, revoked those the
+ * event took away, each by topic.
+ */
+export interface Assignment {
+  group: string;
+  memberId: string;
+  groupEpoch: number;
+  memberEpoch: number;
+  partitions: TopicPartitionMap;
+  revoked: TopicPartitionMap;
+}
+
+export interface ConsumerOptions {
+  /** Wait for new records (default true); false: stop at the end of the topics as they were. */
+  follow?: boolean;
+  /** Read just these partitions of the one topic (manual assignment: no membership, no events). */
+  partitions?: number[];
+  /** A static member's id (Kafka's group.instance.id): it keeps its partitions across a quick restart. */
+  instanceId?: string;
+  /** Called with each assignment event (awaited); see Consumer for when revoked partitions are committed. */
+  onAssignment?: (a: Assignment) => void | Promise<void>;
+  /** On a revocation, commit the revoked partitions before onAssignment (default true). */
+  commitOnRevoke?: boolean;
+  /** Where to start without a committed offset: StartPosition.LATEST, or the earliest (the default). */
+  startPosition?: StartPosition;
+  /** The most record bytes per response (the broker's default: 1 MiB). */
+  maxBatchBytes?: number;
+}
+
+const byTopic = (tps: TopicPartitions[]): TopicPartitionMap =>
+  Object.fromEntries(tps.map((tp) => [tp.topic, [...tp.partitions]]));
+
+const key = (topic: string, partition: number) => JSON.stringify([topic, partition]);
+
+/**
+ * Iterates records of a consumer group (`for await`), and commits its
+ * position.
+ *
+ * Without `partitions` the consumer is a member of the group: the broker
+ * assigns the topics' partitions among the group's live members (each
+ * partition to one member; every group reads every record) and tells the
+ * member each change with an assignment event, which the consumer keeps
+ * (`assignment`) and passes to `onAssignment`. Each partition starts at the
+ * group's committed offset (without one: the earliest, or the latest with
+ * startPosition LATEST). With `partitions` (one topic) it reads just those
+ * from the group's committed offsets: manual assignment, no membership.
+ *
+ * commit() stores, per partition, the position after the last record handed
+ * out, so whoever reads the partition next resumes there; a member commits
+ * as itself (its id and epoch), and the broker refuses (FailedPrecondition)
+ * a partition it no longer owns. On an event that revokes partitions the
+ * consumer first commits their positions (unless commitOnRevoke is false),
+ * which hands them to their new owner at once with nothing read twice, then
+ * forgets them and calls onAssignment. With commitOnRevoke false it calls
+ * onAssignment first, while commit() still covers the revoked partitions
+ * (the last chance to commit them, as in Kafka's onPartitionsRevoked), and
+ * forgets them after; a revoked partition left uncommitted moves only after
+ * the group's rebalance timeout, which also removes this member.
+ *
+ * One stream serves the consumer from its first iteration to close():
+ * leaving a `for await` early (break) keeps it, and its membership, so that
+ * the consumer can still commit; iterating again goes on where it stopped.
  */
 export class Consumer implements AsyncIterable<Message> {
-  private readonly positions = new Map<number, bigint>();
+  private readonly positions = new Map<string, { topic: string; partition: number; offset: bigint }>();
   private readonly abort = new AbortController();
+  private readonly topics: string[];
+  private readonly member: boolean;
+  private current?: Assignment;
+  private stream?: AsyncIterator<SubscribeResponse>;
+  private ready: Message[] = [];
+  private ended = false;
 
-  constructor(private readonly client: RunnelClient, private readonly topic: string, private readonly group: string,
-    private readonly follow: boolean, private readonly partitions: number[]) {}
+  constructor(private readonly client: RunnelClient, topic: string | string[], private readonly group: string,
+    private readonly options: ConsumerOptions = {}) {
+    this.topics = typeof topic === "string" ? [topic] : [...topic];
+    if (this.topics.length === 0) throw new Error("a consumer reads at least one topic");
+    this.member = (options.partitions ?? []).length === 0;
+    if (!this.member && (this.topics.length > 1 || options.instanceId)) {
+      throw new Error("several topics and instanceId are for a group member: no partitions");
+    }
+  }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
-    const stream = this.client.subscribe.subscribe(
-      { topic: this.topic, group: this.group, follow: this.follow, partitions: this.partitions, startPosition: StartPosition.COMMITTED },
-      { signal: this.abort.signal });
-    try {
-      for await (const resp of stream) {
-        const b = resp.batch!;
-        for (const r of b.records) {
-          this.positions.set(b.partition, r.offset + 1n);
-          yield {
-            topic: b.topic, partition: b.partition, offset: r.offset, key: r.key, value: r.value,
-            headers: r.headers.map((h) => [h.key, h.value] as [string, Uint8Array]),
-            timestampMs: r.timestamp ? timestampMs(r.timestamp) : 0,
-          };
-        }
+  /** The latest assignment event: undefined before the first, and for a consumer that named its partitions. */
+  get assignment(): Assignment | undefined {
+    return this.current;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: () => this.next(),
+      // NB: leaving a loop keeps the stream: close() ends it.
+      return: async () => ({ done: true, value: undefined }),
+    };
+  }
+
+  private open(): AsyncIterator<SubscribeResponse> {
+    const o = this.options;
+    return this.client.subscribe.subscribe({
+      topic: this.topics[0], topics: this.topics.slice(1), group: this.group, partitions: o.partitions ?? [],
+      follow: o.follow ?? true, startPosition: o.startPosition ?? StartPosition.COMMITTED,
+      instanceId: o.instanceId ?? "", maxBatchBytes: o.maxBatchBytes ?? 0,
+    }, { signal: this.abort.signal })[Symbol.asyncIterator]();
+  }
+
+  private async next(): Promise<IteratorResult<Message>> {
+    while (this.ready.length === 0) {
+      if (this.ended) return { done: true, value: undefined };
+      let r: IteratorResult<SubscribeResponse>;
+      try {
+        this.stream ??= this.open();
+        r = await this.stream.next();
+      } catch (e) {
+        if (ConnectError.from(e).code === Code.Canceled && this.abort.signal.aborted) r = { done: true, value: undefined };
+        else throw e;
       }
-    } catch (e) {
-      if (ConnectError.from(e).code !== Code.Canceled) throw e;
+      if (r.done) {
+        this.ended = true;
+        continue;
+      }
+      const resp = r.value;
+      if (resp.assignment) {
+        await this.assigned(resp.assignment);
+        continue;
+      }
+      const b = resp.batch;
+      if (!b) continue; // neither: a newer broker's kind of response
+      for (const rec of b.records) {
+        this.ready.push({
+          topic: b.topic, partition: b.partition, offset: rec.offset, key: rec.key, value: rec.value,
+          headers: rec.headers.map((h) => [h.key, h.value] as [string, Uint8Array]),
+          timestampMs: rec.timestamp ? timestampMs(rec.timestamp) : 0,
+        });
+      }
+    }
+    const m = this.ready.shift()!;
+    this.positions.set(key(m.topic, m.partition), { topic: m.topic, partition: m.partition, offset: m.offset + 1n });
+    return { done: false, value: m };
+  }
+
+  private async assigned(event: GroupAssignment): Promise<void> {
+    const a: Assignment = {
+      group: event.group, memberId: event.memberId, groupEpoch: event.groupEpoch, memberEpoch: event.memberEpoch,
+      partitions: byTopic(event.partitions), revoked: byTopic(event.revoked),
+    };
+    this.current = a;
+    const revoked = new Set(event.revoked.flatMap((tp) => tp.partitions.map((p) => key(tp.topic, p))));
+    const forget = () => revoked.forEach((k) => this.positions.delete(k));
+    if (revoked.size > 0 && (this.options.commitOnRevoke ?? true)) {
+      // NB: before the callback, so that the partitions move to their new
+      // owner at once, which starts after the last record handed out here.
+      try {
+        await this.commitOnly(revoked);
+      } catch (e) {
+        // The group moved them on already (its rebalance timeout): their
+        // new owner resumes at the last commit.
+        if (ConnectError.from(e).code !== Code.FailedPrecondition) throw e;
+      }
+      forget();
+    }
+    try {
+      await this.options.onAssignment?.(a);
+    } finally {
+      forget();
     }
   }
 
   /** Commits the position after the last record handed out, per partition. */
   async commit(): Promise<void> {
-    if (this.positions.size === 0) return;
-    await this.client.commit.commit({
-      group: this.group, topic: this.topic,
-      offsets: [...this.positions].sort(([a], [b]) => a - b).map(([partition, offset]) => ({ partition, offset })),
-    });
+    await this.commitOnly();
   }
 
+  private async commitOnly(only?: Set<string>): Promise<void> {
+    const byTopic = new Map<string, { partition: number; offset: bigint }[]>();
+    for (const [k, { topic, partition, offset }] of this.positions) {
+      if (only && !only.has(k)) continue;
+      if (!byTopic.has(topic)) byTopic.set(topic, []);
+      byTopic.get(topic)!.push({ partition, offset });
+    }
+    const a = this.member ? this.current : undefined;
+    for (const [topic, offsets] of [...byTopic].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+      await this.client.commit.commit({
+        group: this.group, topic, offsets: offsets.sort((x, y) => x.partition - y.partition),
+        memberId: a?.memberId ?? "", memberEpoch: a?.memberEpoch ?? 0,
+      });
+    }
+  }
+
+  /** The group's committed offsets in topic (default: the first topic), by partition. */
+  async committed(topic: string = this.topics[0]): Promise<Map<number, bigint>> {
+    const resp = await this.client.commit.fetchCommitted({ group: this.group, topic });
+    return new Map(resp.offsets.map((o) => [o.partition, o.offset]));
+  }
+
+  /** Ends the stream (a member leaves its group). */
   close(): void {
     this.abort.abort();
   }

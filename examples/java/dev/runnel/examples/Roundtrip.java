@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.UUID;
 
 /**
- * Runnel from Java: produce keyed records, consume them in a group, commit, and resume where the
- * group left off.
+ * Runnel from Java: produce keyed records, consume them as a member of a group, commit, and resume
+ * where the group left off.
  *
  * <pre>
  * cd sdk/java &amp;&amp; mvn -q compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
@@ -38,9 +38,11 @@ public final class Roundtrip {
         }
       }
 
-      // Consume six records as group "billing", commit, stop.
+      // Consume six records as a member of group "billing", commit, stop. The broker assigns the
+      // member every partition (it is alone in the group); leaving the loop keeps its stream open,
+      // so it commits as that member.
       List<Message> first = new ArrayList<>();
-      try (Consumer consumer = client.consumer(topic, "billing", false)) {
+      try (Consumer consumer = client.consumer(topic, "billing", true)) {
         for (Message m : consumer) {
           first.add(m);
           if (first.size() == 6) {
@@ -50,9 +52,10 @@ public final class Roundtrip {
         consumer.commit();
       }
 
-      // A new member of the group resumes after what was committed.
+      // A reader of the group's partitions (manual assignment: no membership) resumes after what
+      // was committed, and stops at the end.
       List<Message> rest = new ArrayList<>();
-      try (Consumer consumer = client.consumer(topic, "billing", false)) {
+      try (Consumer consumer = client.consumer(topic, "billing", new Consumer.Options().partitions(List.of(0, 1, 2)).follow(false))) {
         consumer.forEach(rest::add);
       }
 

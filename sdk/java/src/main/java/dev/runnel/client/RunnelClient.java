@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  * A connection to a Runnel broker and the stubs of its four services, generated from proto/ into
  * gen/java. The stubs are the API; this package adds only what is awkward with them alone: a
  * {@link Producer} that batches records and pipelines requests on one stream, and a {@link
- * Consumer} that iterates a group's records and commits its position.
+ * Consumer} that iterates a group's records, following the broker's assignment of its partitions
+ * when it is a group member, and commits its position.
  *
  * <p>Errors are gRPC statuses: calls throw {@link StatusRuntimeException} ({@code
  * e.getStatus().getCode()} is {@code NOT_FOUND}, {@code OUT_OF_RANGE}, ...), and a produce request
@@ -63,9 +64,22 @@ public final class RunnelClient implements AutoCloseable {
     return new Producer(this, topic, partition, 500);
   }
 
-  /** A consumer of every partition of topic in group. */
+  /** A member of group that the broker assigns partitions of topic (see {@link Consumer}). */
   public Consumer consumer(String topic, String group, boolean follow) {
-    return new Consumer(this, topic, group, List.of(), follow);
+    return new Consumer(this, List.of(topic), group, new Consumer.Options().follow(follow));
+  }
+
+  /**
+   * A consumer of group: a member that the broker assigns partitions of topic, or, with {@link
+   * Consumer.Options#partitions}, a reader of just those.
+   */
+  public Consumer consumer(String topic, String group, Consumer.Options options) {
+    return new Consumer(this, List.of(topic), group, options);
+  }
+
+  /** A member of group that the broker assigns partitions of the topics (Kafka's subscribe(List)). */
+  public Consumer consumer(List<String> topics, String group, Consumer.Options options) {
+    return new Consumer(this, topics, group, options);
   }
 
   @Override
