@@ -8,6 +8,7 @@
 //	boundary                  the raft index, term and offset just before the log start
 //	%020d.log                 segments named by their first raft index
 //	%020d.index, .timeindex   their mmap'd indexes
+//	snapshot                  a state machine's latest snapshot (see snapshot.go)
 //
 // The segment files, their framing and recovery are specified in
 // raftstore/internal/segment. This package adds the raft side.

@@ -115,3 +115,66 @@ func TestInternalLogsCompacted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStoppedBrokerCatchesUpFromSnapshots stops a broker of three while
+// the others create topics and commit offsets far past what their
+// internal logs keep behind their snapshots: restarted, it gets the
+// leaders' snapshots (its own metadata log, which it never snapshotted,
+// is reset to start after the leader's snapshot), and it knows every
+// topic and every committed offset.
+func TestStoppedBrokerCatchesUpFromSnapshots(t *testing.T) {
+	brokers := startClusterWith(t, 3, func(c *Config) { c.InternalSnapshotEntries = 10 })
+	ctx := context.Background()
+	stopped := brokers[2]
+	stopped.stop()
+	first := fmt.Sprintf("%020d.log", 1)
+	if _, err := os.Stat(filepath.Join(stopped.dir, "__cluster_metadata-0", first)); err != nil {
+		t.Fatalf("the stopped broker's metadata log: %v", err)
+	}
+
+	for i := range 12 {
+		if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: fmt.Sprintf("t%d", i), Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 120 {
+		if _, err := brokers[0].client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: fmt.Sprintf("g%d", i%12), Topic: fmt.Sprintf("t%d", i%12),
+			Offsets: []*runnelv1.PartitionOffset{{Offset: int64(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the running brokers' metadata logs truncated", func() error {
+		for _, b := range brokers[:2] {
+			if _, err := os.Stat(filepath.Join(b.dir, "__cluster_metadata-0", first)); err == nil {
+				return fmt.Errorf("broker %d still holds its first metadata segment", b.cfg.NodeID)
+			}
+		}
+		return nil
+	})
+
+	if err := stopped.start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(stopped.dir, "__cluster_metadata-0", first)); err == nil {
+		t.Fatal("the restarted broker kept its first metadata segment: it caught up without the leader's snapshot")
+	}
+	waitFor(t, 30*time.Second, "the restarted broker to know every topic and offset", func() error {
+		resp, err := stopped.client.Admin.ListTopics(ctx, &runnelv1.ListTopicsRequest{})
+		if err != nil {
+			return err
+		}
+		if len(resp.Topics) != 12 {
+			return fmt.Errorf("%d topics", len(resp.Topics))
+		}
+		for g := range 12 {
+			resp, err := stopped.client.Commit.FetchCommitted(ctx, &runnelv1.FetchCommittedRequest{Group: fmt.Sprintf("g%d", g), Topic: fmt.Sprintf("t%d", g)})
+			if err != nil {
+				return err
+			}
+			if len(resp.Offsets) != 1 || resp.Offsets[0].Offset != int64(108+g) {
+				return fmt.Errorf("group g%d committed %v, want %d", g, resp.Offsets, 108+g)
+			}
+		}
+		return nil
+	})
+}
