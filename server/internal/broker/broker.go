@@ -325,12 +325,14 @@ func (b *Broker) internalGroup(apply func(raftstore.Batch) error, snapshot func(
 		ForwardProposals: true,
 		Apply:            apply,
 	}
-	if b.cfg.InternalSnapshotEntries >= 0 {
+	if n := b.cfg.InternalSnapshotEntries; n >= 0 {
 		pc.Snapshot, pc.Restore = snapshot, restore
-		pc.SnapshotEntries = uint64(b.cfg.InternalSnapshotEntries)
-		// NB: a tenth of the interval, so that a follower a little
-		// behind still gets entries rather than the snapshot.
-		pc.SnapshotCatchUpEntries = max(pc.SnapshotEntries/10, 1)
+		if n > 0 {
+			// NB: a tenth of the interval kept, as raftstore's defaults
+			// do, so that a follower a little behind still gets entries
+			// rather than the snapshot.
+			pc.SnapshotEntries, pc.SnapshotCatchUpEntries = uint64(n), max(uint64(n)/10, 1)
+		}
 	}
 	return pc
 }
