@@ -58,8 +58,15 @@ func TestSnapshotPowerLoss(t *testing.T) {
 
 // listMachine is a state machine whose state is the payloads it applied.
 type listMachine struct {
-	mu   sync.Mutex
-	list []string
+	mu       sync.Mutex
+	list     []string
+	restores int
+}
+
+func (m *listMachine) restoreCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.restores
 }
 
 func (m *listMachine) config(pc PartitionConfig) PartitionConfig {
@@ -82,6 +89,7 @@ func (m *listMachine) config(pc PartitionConfig) PartitionConfig {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.list = list
+		m.restores++
 		return nil
 	}
 	return pc
