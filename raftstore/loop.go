@@ -192,8 +192,9 @@ type loopState struct {
 	// appender has been handed, durable or not (see checkInbound).
 	lastIndex uint64
 	// snapIndex is the applied index of the state machine's last snapshot,
-	// taken or installed (see maybeSnapshot).
-	snapIndex uint64
+	// taken or installed (see maybeSnapshot); snapBytes the bytes of the
+	// entries applied since.
+	snapIndex, snapBytes uint64
 	// Inbound messages dropped since the last time they were logged.
 	rejectedCount  int
 	rejectLoggedAt time.Time
@@ -441,6 +442,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	}
 	var done []completion
 	for _, e := range entries {
+		l.snapBytes += uint64(len(e.Data))
 		switch e.Type {
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
@@ -502,7 +504,7 @@ func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error 
 			if err := p.cfg.Restore(data.State); err != nil {
 				return fmt.Errorf("restore the leader's snapshot at index %d: %w", snap.Index, err)
 			}
-			l.snapIndex = snap.Index
+			l.snapIndex, l.snapBytes = snap.Index, 0
 		}
 		if err := p.appliedThrough(l, snap.Index, snap.Term); err != nil {
 			return err

@@ -102,6 +102,10 @@ type PartitionConfig struct {
 	// SnapshotEntries is how many entries are applied between snapshots
 	// (default DefaultSnapshotEntries).
 	SnapshotEntries uint64
+	// SnapshotBytes takes a snapshot sooner, once the entries applied since
+	// the last one hold this many bytes (default DefaultSnapshotBytes), so
+	// that large entries cannot make a long replay within SnapshotEntries.
+	SnapshotBytes uint64
 	// SnapshotCatchUpEntries is how many entries before a snapshot's index
 	// are kept, so that a follower a little behind gets entries rather
 	// than the snapshot (default DefaultSnapshotCatchUpEntries).

@@ -21,7 +21,8 @@ import (
 // only (storage.Snapshot). A state machine's state is what applying its log
 // built, so without a snapshot of that state its log could never shrink and
 // every open replayed it whole. With PartitionConfig.Snapshot and Restore
-// set, the partition takes one every SnapshotEntries applied entries:
+// set, the partition takes one every SnapshotEntries applied entries (or
+// SnapshotBytes of them):
 //
 //  1. On the raft loop, right after applying (maybeSnapshot): the state
 //     machine encodes its state, which is then exactly the state at the
@@ -64,6 +65,8 @@ const (
 	// PartitionConfig.SnapshotCatchUpEntries' default (etcd keeps 5,000:
 	// its entries are larger and its snapshots costlier to send).
 	DefaultSnapshotCatchUpEntries = 1_000
+	// DefaultSnapshotBytes is PartitionConfig.SnapshotBytes' default.
+	DefaultSnapshotBytes = 64 << 20
 	// MaxSnapshotBytes bounds the state a snapshot holds: the snapshot is
 	// one raft message, which the transport carries up to MaxMessageBytes;
 	// 1 MiB is left for the message's and the batch's framing.
@@ -135,6 +138,13 @@ func (pc *PartitionConfig) snapshotEntries() uint64 {
 	return DefaultSnapshotEntries
 }
 
+func (pc *PartitionConfig) snapshotBytes() uint64 {
+	if pc.SnapshotBytes > 0 {
+		return pc.SnapshotBytes
+	}
+	return DefaultSnapshotBytes
+}
+
 func (pc *PartitionConfig) snapshotCatchUpEntries() uint64 {
 	if pc.SnapshotCatchUpEntries > 0 {
 		return pc.SnapshotCatchUpEntries
@@ -143,17 +153,22 @@ func (pc *PartitionConfig) snapshotCatchUpEntries() uint64 {
 }
 
 // maybeSnapshot runs on the raft loop right after entries were applied:
-// once SnapshotEntries were applied since the last snapshot, and the
-// appender is done with the last one, it encodes the state machine, which
-// is at the applied index now, and hands the snapshot to the appender.
+// once SnapshotEntries (or SnapshotBytes of entries) were applied since the
+// last snapshot, and the appender is done with the last one, it encodes
+// the state machine, which is at the applied index now, and hands the
+// snapshot to the appender.
 func (p *Partition) maybeSnapshot(l *loopState) {
 	if !p.cfg.snapshots() {
 		return
 	}
 	applied := p.commitIndex.Load()
-	if applied < l.snapIndex+p.cfg.snapshotEntries() || p.snapshotBusy.Load() {
+	due := applied >= l.snapIndex+p.cfg.snapshotEntries() || l.snapBytes >= p.cfg.snapshotBytes()
+	if !due || applied <= l.snapIndex || p.snapshotBusy.Load() {
 		return
 	}
+	// NB: whether or not it succeeds: a failure tries again after as
+	// much more.
+	l.snapBytes = 0
 	state, err := p.cfg.Snapshot()
 	if err == nil && len(state) > MaxSnapshotBytes {
 		err = fmt.Errorf("the state is %d bytes, over the %d-byte limit of a snapshot (raftstore.MaxSnapshotBytes, "+

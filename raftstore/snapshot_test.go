@@ -313,3 +313,27 @@ func TestFollowerCatchesUpFromSnapshot(t *testing.T) {
 	}
 	waitUntil(t, "the restarted follower's state", func() bool { return maps.Equal(machines[fi].state(), want) })
 }
+
+// TestSnapshotAfterBytes checks the byte policy: with an entry count never
+// reached, entries holding SnapshotBytes make a snapshot, and the log
+// before it goes.
+func TestSnapshotAfterBytes(t *testing.T) {
+	dir := t.TempDir()
+	m := newKV()
+	cfg := m.config(1_000_000, 2)
+	cfg.SnapshotBytes = 4 << 10
+	s := openSingle(t, dir)
+	defer s.Close()
+	p, err := s.OpenPartition("meta-0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReadyExt(t, p)
+	for i := range 100 {
+		proposeKV(t, p, fmt.Sprintf("k%d=%s", i, strings.Repeat("v", 200)))
+	}
+	waitUntil(t, "a snapshot after 4 KiB of entries to delete the log before it", func() bool { return p.LogStartOffset() > 50 })
+	if _, err := os.Stat(filepath.Join(dir, "meta-0", "snapshot")); err != nil {
+		t.Fatalf("no snapshot file: %v", err)
+	}
+}
