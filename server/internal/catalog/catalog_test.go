@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/internal/golden"
 )
 
 func TestValidateTopicName(t *testing.T) {
@@ -351,5 +352,40 @@ func TestSnapshotRestoreThenApplyIsReplay(t *testing.T) {
 	}
 	if err := New().Restore([]byte{0x08, 0x02}); err == nil {
 		t.Fatal("a snapshot of version 2 restored")
+	}
+}
+
+// TestGoldenCatalogSnapshot pins the catalog snapshot's encoding: a
+// catalog with a topic being reassigned, config overrides, brokers and
+// their builds. The golden bytes restore to the same catalog.
+func TestGoldenCatalogSnapshot(t *testing.T) {
+	c := New()
+	for _, r := range []*metav1.MetadataRecord{
+		{Change: &metav1.MetadataRecord_ClusterCreated{ClusterCreated: &metav1.ClusterCreated{ClusterId: "c-1"}}},
+		{Change: &metav1.MetadataRecord_BrokerRegistered{BrokerRegistered: &metav1.BrokerRegistered{NodeId: 1, Address: "a:1", PeerAddress: "p:1", Initial: true, Version: "v1.2.3"}}},
+		{Change: &metav1.MetadataRecord_BrokerRegistered{BrokerRegistered: &metav1.BrokerRegistered{NodeId: 2, Address: "a:2", PeerAddress: "p:2", Initial: true}}},
+		{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: &metav1.TopicCreated{Name: "orders", TopicId: "id-o", Partitions: 2, ReplicationFactor: 1,
+			Config:      map[string]string{RetentionBytes: "8192"},
+			Assignments: []*metav1.PartitionAssignment{{Replicas: []int32{1}}, {Replicas: []int32{2}}}}}},
+		{Change: &metav1.MetadataRecord_TopicCreated{TopicCreated: &metav1.TopicCreated{Name: "audit", TopicId: "id-a", Partitions: 1, ReplicationFactor: 2,
+			Assignments: []*metav1.PartitionAssignment{{Replicas: []int32{1, 2}}}}}},
+		{Change: &metav1.MetadataRecord_PartitionReassignment{PartitionReassignment: &metav1.PartitionReassignment{Topic: "orders", TopicId: "id-o", Partition: 1, TargetReplicas: []int32{1, 2}}}},
+	} {
+		if _, err := c.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := golden.Check(t, "catalog_snapshot.golden", snap)
+	r := New()
+	if err := r.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Topics(), c.Topics()) || !reflect.DeepEqual(r.brokers, c.brokers) ||
+		!reflect.DeepEqual(r.versions, c.versions) || r.ClusterID() != "c-1" {
+		t.Fatalf("restored %+v %v %v, want %+v %v %v", r.Topics(), r.brokers, r.versions, c.Topics(), c.brokers, c.versions)
 	}
 }

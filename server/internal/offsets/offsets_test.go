@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/internal/golden"
 )
 
 func TestLatestCommitWins(t *testing.T) {
@@ -106,5 +107,29 @@ func TestSnapshotRestoreThenApplyIsReplay(t *testing.T) {
 	}
 	if err := restored.Restore(0, []byte{0x08, 0x07}); err == nil {
 		t.Fatal("a snapshot of version 7 restored")
+	}
+}
+
+// TestGoldenOffsetsSnapshot pins the offsets snapshot's encoding; the
+// golden bytes restore to the same offsets.
+func TestGoldenOffsetsSnapshot(t *testing.T) {
+	tb := New()
+	p := PartitionFor("billing")
+	tb.Apply(&metav1.OffsetCommit{Group: "billing", Topic: "orders", TopicId: "id-o", Partition: 0, Offset: 17})
+	tb.Apply(&metav1.OffsetCommit{Group: "billing", Topic: "orders", TopicId: "id-o", Partition: 3, Offset: 4})
+	tb.Apply(&metav1.OffsetCommit{Group: "billing", Topic: "audit", TopicId: "id-a", Partition: 0, Offset: 1})
+	snap, err := tb.Snapshot(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := golden.Check(t, "offsets_snapshot.golden", snap)
+	r := New()
+	if err := r.Restore(p, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"id-o", "id-a"} {
+		if got, want := r.Committed("billing", id), tb.Committed("billing", id); !maps.Equal(got, want) {
+			t.Fatalf("restored %s: %v, want %v", id, got, want)
+		}
 	}
 }
