@@ -45,6 +45,17 @@
 // no translation table exists. The high watermark is the offset after the
 // last applied entry.
 //
+// # Snapshots
+//
+// A data partition's raft snapshot is metadata only (storage.Snapshot):
+// its state is its log. A state machine partition (PartitionConfig.Apply,
+// the internal topics) with Snapshot and Restore snapshots its state
+// (snapshot.go): the loop encodes the state right after applying, never
+// waiting for the disk; the appender writes the snapshot file, then
+// deletes the log behind it but for a catch-up tail. Open restores it and
+// applies only what follows; a follower behind the leader's log start
+// saves and restores the leader's.
+//
 // # Reads
 //
 // Committed entries never change, so readers go straight to the segment
