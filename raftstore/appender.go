@@ -80,6 +80,11 @@ func (p *Partition) appendUntilClosed() (err error) {
 		case <-p.appendTicks:
 			// An idle partition has no append to save its commit index with.
 			err = p.saveState(a, false /* force */)
+		case snap := <-p.snapshots:
+			// A failed snapshot loses nothing: the log is kept.
+			if serr := p.saveSnapshot(a, snap); serr != nil {
+				p.logger.Warn("snapshot failed", "index", snap.Metadata.Index, "err", serr)
+			}
 		case <-retention.C:
 			// A failed deletion loses nothing: log it and try again later.
 			if rerr := p.applyRetention(a); rerr != nil {
@@ -105,6 +110,14 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 	for _, m := range batch {
 		// NB: raft orders a snapshot before the entries that follow it.
 		if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
+			if p.cfg.snapshots() {
+				// NB: durable before the log is reset to start after
+				// it, so that a crash leaves the state the log needs.
+				if err := writeSnapshot(p.dir, *m.Snapshot); err != nil {
+					return err
+				}
+				p.storage.setSnapshot(*m.Snapshot)
+			}
 			if err := p.storage.installSnapshot(*m.Snapshot); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@
 //	boundary                  the raft index, term and offset just before the log start
 //	%020d.log                 segments named by their first raft index
 //	%020d.index, .timeindex   their mmap'd indexes
+//	snapshot                  a state machine's latest snapshot (see snapshot.go)
 //
 // The segment files, their framing and recovery are specified in
 // raftstore/internal/segment. This package adds the raft side.
@@ -43,6 +44,17 @@
 // base_offset = previous base_offset + previous record count at append, so
 // no translation table exists. The high watermark is the offset after the
 // last applied entry.
+//
+// # Snapshots
+//
+// A data partition's raft snapshot is metadata only (storage.Snapshot):
+// its state is its log. A state machine partition (PartitionConfig.Apply,
+// the internal topics) with Snapshot and Restore snapshots its state
+// (snapshot.go): the loop encodes the state right after applying, never
+// waiting for the disk; the appender writes the snapshot file, then
+// deletes the log behind it but for a catch-up tail. Open restores it and
+// applies only what follows; a follower behind the leader's log start
+// saves and restores the leader's.
 //
 // # Reads
 //

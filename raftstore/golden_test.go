@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
+	raftstorev1 "github.com/runnel-broker/runnel/gen/runnel/raftstore/v1"
 	"github.com/runnel-broker/runnel/internal/golden"
 )
 
@@ -111,5 +114,42 @@ func TestGoldenStateFileWithoutConfIndex(t *testing.T) {
 	got, ok, err := readState(rdir)
 	if err != nil || !ok || !statesEqual(got, st) {
 		t.Fatalf("read %+v (found %v, %v), want %+v", got, ok, err, st)
+	}
+}
+
+// goldenSnapshot is the content of snapshot.golden: a state machine's
+// snapshot as the snapshot file holds it.
+func goldenSnapshot(t *testing.T) raftpb.Snapshot {
+	data, err := proto.Marshal(&raftstorev1.SnapshotData{LogStartOffset: 42, ConfIndex: 3, State: []byte("the state machine's state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raftpb.Snapshot{Data: data, Metadata: raftpb.SnapshotMetadata{
+		Index: 57, Term: 4, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}},
+	}}
+}
+
+func TestGoldenSnapshotFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeSnapshot(dir, goldenSnapshot(t)); err != nil {
+		t.Fatal(err)
+	}
+	b := golden.Check(t, "snapshot.golden", mustRead(t, filepath.Join(dir, snapshotFileName)))
+	rdir := t.TempDir()
+	mustWrite(t, filepath.Join(rdir, snapshotFileName), b)
+	snap, data, ok, err := readSnapshot(rdir)
+	want := goldenSnapshot(t)
+	if err != nil || !ok || snap.Metadata.Index != 57 || snap.Metadata.Term != 4 ||
+		!slices.Equal(snap.Metadata.ConfState.Voters, want.Metadata.ConfState.Voters) ||
+		!slices.Equal(snap.Metadata.ConfState.Learners, want.Metadata.ConfState.Learners) ||
+		data.LogStartOffset != 42 || data.ConfIndex != 3 || string(data.State) != "the state machine's state" {
+		t.Fatalf("read %+v, %+v (found %v, %v), want %+v", snap.Metadata, data, ok, err, want.Metadata)
+	}
+	// A damaged file is refused, not taken for an empty state.
+	b = slices.Clone(b)
+	b[len(b)-1] ^= 1
+	mustWrite(t, filepath.Join(rdir, snapshotFileName), b)
+	if _, _, _, err := readSnapshot(rdir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a damaged snapshot file: %v, want ErrCorrupt", err)
 	}
 }

@@ -55,7 +55,7 @@ type replicaView struct {
 	leader uint64 // the leader it follows (0: none)
 	// lastIndex is the last index of its log as raft sees it.
 	lastIndex        uint64
-	stateMachine     bool // PartitionConfig.Apply is set
+	stateMachine     bool // PartitionConfig.Apply is set, without snapshots
 	forwardProposals bool // PartitionConfig.ForwardProposals
 	rejoining        bool // PartitionConfig.Rejoin, until caught up
 }
@@ -63,7 +63,7 @@ type replicaView struct {
 // view returns the replica's view for checkInbound; on the loop goroutine.
 func (p *Partition) view(l *loopState) replicaView {
 	return replicaView{self: p.store.cfg.NodeID, leader: p.Leader(), lastIndex: l.lastIndex,
-		stateMachine: p.cfg.Apply != nil, forwardProposals: p.cfg.ForwardProposals, rejoining: p.rejoining}
+		stateMachine: p.cfg.Apply != nil && !p.cfg.snapshots(), forwardProposals: p.cfg.ForwardProposals, rejoining: p.rejoining}
 }
 
 // checkInbound returns why m, from a peer, must not be stepped into the
@@ -171,7 +171,8 @@ func checkEntry(e raftpb.Entry) error {
 }
 
 // checkSnapshot checks that a snapshot is one a leader of this partition
-// sends: a state machine's leader sends none (its log is never compacted).
+// sends: a state machine's leader without snapshots sends none (its log is
+// never compacted).
 func checkSnapshot(m raftpb.Message, stateMachine bool) error {
 	if m.Snapshot == nil || raft.IsEmptySnap(*m.Snapshot) {
 		return fmt.Errorf("%w: MsgSnap without a snapshot", errRejected)

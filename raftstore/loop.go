@@ -53,7 +53,8 @@ func (p *Partition) run(campaigned bool) {
 
 func (p *Partition) newLoopState() *loopState {
 	l := &loopState{waiting: make(map[uint64]*proposal), byIndex: make(map[uint64]*proposal),
-		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}, lastIndex: p.log.LastIndex(), metrics: p.store.metrics}
+		followers: syncState{lastCaughtUp: map[uint64]time.Time{}}, lastIndex: p.log.LastIndex(), metrics: p.store.metrics,
+		snapIndex: p.restoredIndex}
 	// NB: what opening counted as applied (a data partition's committed
 	// log) has its term; a state machine's log start has none to match.
 	if term, err := p.storage.Term(p.commitIndex.Load()); err == nil {
@@ -190,6 +191,10 @@ type loopState struct {
 	// lastIndex is the last index of the log as raft sees it: what the
 	// appender has been handed, durable or not (see checkInbound).
 	lastIndex uint64
+	// snapIndex is the applied index of the state machine's last snapshot,
+	// taken or installed (see maybeSnapshot); snapBytes the bytes of the
+	// entries applied since.
+	snapIndex, snapBytes uint64
 	// Inbound messages dropped since the last time they were logged.
 	rejectedCount  int
 	rejectLoggedAt time.Time
@@ -338,10 +343,11 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 	for _, m := range rd.Messages {
 		switch m.To {
 		case raft.LocalAppendThread:
-			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) && p.cfg.Apply != nil {
-				// A state machine's log is never compacted (retention.go):
-				// its leader has no snapshot to send.
-				return fmt.Errorf("snapshot at index %d for a state machine partition", m.Snapshot.Metadata.Index)
+			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) && p.cfg.Apply != nil && !p.cfg.snapshots() {
+				// A state machine without snapshots never deletes its log:
+				// its leader has no snapshot to send, nor could this
+				// replica restore one.
+				return fmt.Errorf("snapshot at index %d for a state machine partition without snapshots", m.Snapshot.Metadata.Index)
 			}
 			p.trackAppended(l, m)
 			if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
@@ -362,6 +368,8 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			if err := p.applyCommitted(l, m.Entries); err != nil {
 				return err
 			}
+			// NB: here, where the state machine is at the applied index.
+			p.maybeSnapshot(l)
 			if err := p.stepAll(m.Responses); err != nil {
 				return err
 			}
@@ -434,6 +442,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	}
 	var done []completion
 	for _, e := range entries {
+		l.snapBytes += uint64(len(e.Data))
 		switch e.Type {
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
@@ -476,13 +485,27 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 // appliedSnapshots moves the high watermark to the snapshots the appender
 // installed: for a partition whose state is its log, an installed
 // snapshot is an applied one (raft, too, counts it applied once its
-// append response steps in).
+// append response steps in). A state machine restores its state from it
+// first.
 func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error {
 	for _, m := range msgs {
 		if m.Type != raftpb.MsgStorageAppendResp || m.Snapshot == nil || raft.IsEmptySnap(*m.Snapshot) {
 			continue
 		}
 		snap := m.Snapshot.Metadata
+		if p.cfg.snapshots() {
+			// The appender saved it as this replica's snapshot and reset
+			// the log; the state machine takes its state before raft
+			// hands over any entry after it.
+			data, err := snapshotData(*m.Snapshot)
+			if err != nil {
+				return err
+			}
+			if err := p.cfg.Restore(data.State); err != nil {
+				return fmt.Errorf("restore the leader's snapshot at index %d: %w", snap.Index, err)
+			}
+			l.snapIndex, l.snapBytes = snap.Index, 0
+		}
 		if err := p.appliedThrough(l, snap.Index, snap.Term); err != nil {
 			return err
 		}

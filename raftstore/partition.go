@@ -84,6 +84,32 @@ type PartitionConfig struct {
 	// opens. An error it returns is the result of that batch's proposal;
 	// it must be deterministic.
 	Apply func(Batch) error
+	// Snapshot and Restore, when both set with Apply, let the partition
+	// snapshot its state machine so that raft can delete the log before
+	// the snapshot (see snapshot.go): a restart then restores the latest
+	// snapshot and applies only the entries after it, and a follower that
+	// needs deleted entries gets the snapshot. Snapshot returns the state
+	// as of the last batch applied: it is called on the raft goroutine,
+	// right after an Apply. Restore replaces the state with one Snapshot
+	// returned, on this replica or another: on open (before any Apply) and
+	// on the raft goroutine when a snapshot from the leader is installed.
+	// Applying the batches after a snapshot to its restored state must
+	// build the state applying the whole log builds. The state is bounded
+	// by MaxSnapshotBytes: a larger one is not snapshotted, and the log
+	// is kept.
+	Snapshot func() ([]byte, error)
+	Restore  func([]byte) error
+	// SnapshotEntries is how many entries are applied between snapshots
+	// (default DefaultSnapshotEntries).
+	SnapshotEntries uint64
+	// SnapshotBytes takes a snapshot sooner, once the entries applied since
+	// the last one hold this many bytes (default DefaultSnapshotBytes), so
+	// that large entries cannot make a long replay within SnapshotEntries.
+	SnapshotBytes uint64
+	// SnapshotCatchUpEntries is how many entries before a snapshot's index
+	// are kept, so that a follower a little behind gets entries rather
+	// than the snapshot (default DefaultSnapshotCatchUpEntries).
+	SnapshotCatchUpEntries uint64
 }
 
 // Partition is one partition: a raft group whose log is a segment store.
@@ -117,6 +143,14 @@ type Partition struct {
 	appendFailed chan error // the appender's storage error, once
 	appenderDone chan struct{}
 	finalErr     error // the appender's last state save, read after appenderDone
+
+	// The loop hands snapshots of its state machine to the appender to
+	// save (snapshot.go); snapshotBusy is set by the loop when it hands
+	// one over, cleared by the appender once done with it.
+	snapshots    chan raftpb.Snapshot
+	snapshotBusy atomic.Bool
+	// restoredIndex is the index of the snapshot restored on open.
+	restoredIndex uint64
 
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64
@@ -254,7 +288,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		store:       s,
 		logger:      logger,
 		log:         log,
-		storage:     &storage{log: log, state: state},
+		storage:     &storage{log: log, state: state, stateMachine: pc.Apply != nil},
 		proposals:   make(chan *proposal, 256),
 		inbound:     make(chan raftpb.Message, inboundQueueSize),
 		unreachable: make(chan uint64, 16),
@@ -273,16 +307,29 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		appended:     newResponseQueue(),
 		appendFailed: make(chan error, 1),
 		appenderDone: make(chan struct{}),
+		snapshots:    make(chan raftpb.Snapshot, 1),
 	}
 	p.nextID.Store(randomUint64())
 	p.leadership.Store(&Leadership{Term: state.hard.Term})
 	p.durableTerm.Store(state.hard.Term)
 
 	// A plain data partition's state is its log: everything committed is
-	// already "applied". A state machine replays from the log start.
+	// already "applied". A state machine restores its snapshot, if any,
+	// and replays the log after it.
 	applied := log.FirstIndex() - 1
 	if pc.Apply == nil && state.hard.Commit > applied {
 		applied = state.hard.Commit
+	}
+	if pc.Apply != nil {
+		st := p.storage.currentState()
+		restored, err := p.restoreSnapshot(&st)
+		if err != nil {
+			log.Close()
+			return nil, err
+		}
+		p.storage.state = st
+		p.restoredIndex = restored
+		applied = max(applied, restored)
 	}
 	if err := p.setAppliedIndex(applied); err != nil {
 		log.Close()

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -521,12 +522,45 @@ func TestGroupPowerLoss(t *testing.T) {
 		runs, seed, points, elections, time.Since(start).Round(time.Millisecond))
 }
 
+// TestGroupSnapshotPowerLoss is TestGroupPowerLoss over a state machine
+// partition that snapshots every 4 entries and keeps 2 before each, with
+// one more operation: replica 1 is cut off from the network while the
+// others commit past what their logs keep, so that it catches up from the
+// leader's snapshot, its disk cut meanwhile (saving the snapshot,
+// resetting its log). Besides TestGroupPowerLoss's checks, each image's
+// state machine must hold each record once, only records proposed, and
+// at the end every replica's state machine the same records in the same
+// order, every acknowledged one among them.
+func TestGroupSnapshotPowerLoss(t *testing.T) {
+	if prev := fsops.SetObserver(nil); prev != nil {
+		t.Fatal("observer already set")
+	}
+	seed, runs := crashfs.Runs(t, 8)
+	defer fsops.SetObserver(nil)
+	points, installs := 0, 0
+	start := time.Now()
+	for r := range runs {
+		gt := &groupPowerTest{t: t, seed: seed + uint64(r), root: crashfs.MemTempDir(t), stateMachine: true}
+		gt.run()
+		points += gt.crashes
+		installs += gt.installs
+	}
+	t.Logf("%d runs from seed %d, %d crash points of replica 1 recovered, %d snapshots it installed from the leader, in %v",
+		runs, seed, points, installs, time.Since(start).Round(time.Millisecond))
+	if installs == 0 {
+		t.Fatal("replica 1 never installed a snapshot from the leader: the test tests nothing")
+	}
+}
+
 // memNet delivers raft messages between the stores of one process.
 type memNet struct {
 	mu     sync.RWMutex // held (read) across a send, so that cutting a node waits for its sends
 	stores map[uint64]*Store
 	// cut: the node lost its power; what it still sends goes nowhere.
 	cut map[uint64]bool
+	// isolated: the node's network is down: what it sends and what is
+	// sent to it goes nowhere.
+	isolated map[uint64]bool
 	// sent, if set, sees every message node 1 sends, before it goes.
 	sent func(m raftpb.Message)
 }
@@ -539,10 +573,13 @@ type memTransport struct {
 func (t memTransport) Send(group string, msgs []raftpb.Message) {
 	t.net.mu.RLock()
 	defer t.net.mu.RUnlock()
-	if t.net.cut[t.id] {
+	if t.net.cut[t.id] || t.net.isolated[t.id] {
 		return
 	}
 	for _, m := range msgs {
+		if t.net.isolated[m.To] {
+			continue
+		}
 		if t.id == 1 && t.net.sent != nil {
 			t.net.sent(m)
 		}
@@ -582,6 +619,16 @@ type groupPowerTest struct {
 	fs      *crashfs.FS
 	crashes int
 	grants  int
+
+	// stateMachine: the partition is a snapshotting state machine, each
+	// replica's machines[i]; installs counts the snapshots replica 1
+	// restored from its leader.
+	stateMachine bool
+	machines     [3]*listMachine
+	installs     int
+	// openRestores is replica 1's machine's restores when its
+	// OpenPartition returned (from its own snapshot).
+	openRestores int
 
 	acked   map[string]int64
 	unknown map[string]bool
@@ -630,7 +677,7 @@ var groupPartitionConfig = PartitionConfig{SegmentBytes: 4096, Voters: []uint64{
 func (gt *groupPowerTest) run() {
 	gt.rng = rand.New(rand.NewPCG(gt.seed, gt.seed>>32|1))
 	gt.acked, gt.unknown, gt.granted = map[string]int64{}, map[string]bool{}, map[uint64]uint64{}
-	gt.net = &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}, sent: gt.sent}
+	gt.net = &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}, isolated: map[uint64]bool{}, sent: gt.sent}
 	for i := range 3 {
 		dir := gt.newDir()
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -654,6 +701,7 @@ func (gt *groupPowerTest) run() {
 		gt.verifyQueued()
 	}
 	gt.checkGroup()
+	gt.countInstalls()
 	gt.mu.Lock()
 	gt.armed = false
 	gt.mu.Unlock()
@@ -672,16 +720,39 @@ func (gt *groupPowerTest) startReplica(i int, dir string, campaign bool) {
 	if err != nil {
 		gt.fatalf("Open replica %d: %v", id, err)
 	}
-	pc := groupPartitionConfig
+	pc := gt.partitionConfig(i)
 	pc.Campaign = campaign
 	p, err := s.OpenPartition(powerPartition, pc)
 	if err != nil {
 		gt.fatalf("OpenPartition on replica %d: %v", id, err)
 	}
+	if gt.stateMachine && i == 0 {
+		gt.openRestores = gt.machines[0].restoreCount()
+	}
 	gt.stores[i], gt.parts[i] = s, p
 	gt.net.mu.Lock()
 	gt.net.stores[id] = s
 	gt.net.mu.Unlock()
+}
+
+// partitionConfig is replica i's partition's, with a new state machine
+// when the test has one.
+func (gt *groupPowerTest) partitionConfig(i int) PartitionConfig {
+	pc := groupPartitionConfig
+	if !gt.stateMachine {
+		return pc
+	}
+	pc.SnapshotEntries, pc.SnapshotCatchUpEntries = 4, 2
+	gt.machines[i] = &listMachine{}
+	return gt.machines[i].config(pc)
+}
+
+// countInstalls adds the snapshots replica 1's running machine restored
+// since it opened: its leader's.
+func (gt *groupPowerTest) countInstalls() {
+	if gt.stateMachine {
+		gt.installs += gt.machines[0].restoreCount() - gt.openRestores
+	}
 }
 
 func (gt *groupPowerTest) waitReady(p *Partition) {
@@ -768,8 +839,23 @@ func (gt *groupPowerTest) verifyImage(c groupCrash) string {
 	if err != nil {
 		gt.fatalf("crash at %q: Open: %v", c.what, err)
 	}
-	if _, err := s.OpenPartition(powerPartition, groupPartitionConfig); err != nil {
+	m := &listMachine{}
+	pc := groupPartitionConfig
+	if gt.stateMachine {
+		pc.SnapshotEntries, pc.SnapshotCatchUpEntries = 4, 2
+		pc = m.config(pc)
+	}
+	if _, err := s.OpenPartition(powerPartition, pc); err != nil {
 		gt.fatalf("crash at %q: OpenPartition: %v", c.what, err)
+	}
+	// NB: what it restored and replayed alone, as far as its saved
+	// commit index: each record once, only records proposed.
+	seen := map[string]bool{}
+	for _, payload := range m.state() {
+		if seen[payload] || !gt.proposed(payload) {
+			gt.fatalf("crash at %q: the recovered state machine holds %.20q twice or never proposed", c.what, payload)
+		}
+		seen[payload] = true
 	}
 	if err := s.Close(); err != nil {
 		gt.fatalf("crash at %q: Close: %v", c.what, err)
@@ -787,8 +873,41 @@ func (gt *groupPowerTest) leader() int {
 	return -1
 }
 
+// proposed reports whether payload is a record this test proposed.
+func (gt *groupPowerTest) proposed(payload string) bool {
+	name, _, _ := strings.Cut(payload, "|")
+	n, err := strconv.Atoi(strings.TrimPrefix(name, fmt.Sprintf("g%d/", gt.seed)))
+	return err == nil && strings.HasPrefix(name, fmt.Sprintf("g%d/", gt.seed)) && n < gt.next
+}
+
+// isolateAndPropose cuts replica 1 off the network while the others elect
+// a leader and commit records past what their logs keep behind their
+// snapshots, then lets it back, to catch up from the leader's snapshot.
+func (gt *groupPowerTest) isolateAndPropose() {
+	gt.net.mu.Lock()
+	gt.net.isolated[1] = true
+	gt.net.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for (gt.leader() < 1) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if gt.leader() >= 1 {
+		for range 3 {
+			gt.proposeSome(1 + gt.intn(6))
+		}
+	}
+	gt.net.mu.Lock()
+	gt.net.isolated[1] = false
+	gt.net.mu.Unlock()
+}
+
 func (gt *groupPowerTest) step() {
-	switch op := gt.intn(12); {
+	op := gt.intn(12)
+	if gt.stateMachine && op == 11 {
+		gt.isolateAndPropose()
+		return
+	}
+	switch {
 	case op < 7:
 		gt.proposeSome(1 + gt.intn(6))
 	case op < 10:
@@ -857,6 +976,7 @@ func (gt *groupPowerTest) restartFromImage() {
 	if err := gt.stores[0].Close(); err != nil {
 		gt.fatalf("Close replica 1: %v", err)
 	}
+	gt.countInstalls()
 	gt.verifyQueued()
 	dir := gt.verifyImage(c)
 	// NB: the verified copy, as its recovery left it: what a restart of
@@ -907,6 +1027,9 @@ func (gt *groupPowerTest) checkGroup() {
 					break
 				}
 			}
+			if missing == "" && gt.stateMachine {
+				missing = gt.checkMachine(i)
+			}
 			if missing == "" {
 				break
 			}
@@ -916,4 +1039,35 @@ func (gt *groupPowerTest) checkGroup() {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+}
+
+// checkMachine compares replica i's state machine with replica 1's (the
+// first replica's with the third's): "" once they hold the same records
+// in the same order, each once, every acknowledged one among them; else
+// what is still missing.
+func (gt *groupPowerTest) checkMachine(i int) string {
+	other := gt.machines[0].state()
+	if i == 0 {
+		other = gt.machines[2].state()
+	}
+	got := gt.machines[i].state()
+	if !slices.Equal(got, other) {
+		return fmt.Sprintf("the state of %d records that the other replica's %d match", len(got), len(other))
+	}
+	seen := map[string]bool{}
+	for _, payload := range got {
+		if seen[payload] {
+			gt.fatalf("replica %d's state machine holds %.20q twice", i+1, payload)
+		}
+		if _, acked := gt.acked[payload]; !acked && !gt.unknown[payload] {
+			gt.fatalf("replica %d's state machine holds %.20q, never proposed", i+1, payload)
+		}
+		seen[payload] = true
+	}
+	for payload := range gt.acked {
+		if !seen[payload] {
+			return fmt.Sprintf("%.20q acknowledged in its state machine", payload)
+		}
+	}
+	return ""
 }

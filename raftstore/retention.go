@@ -9,7 +9,7 @@ import (
 // keeps, on the append goroutine (the log's writer). Only segments wholly at or below the
 // commit index go: raft treats deleted entries as compacted, which it
 // allows only for committed ones. State machine partitions keep their log
-// (they replay it on open).
+// for their state: only their snapshots delete it (snapshot.go).
 func (p *Partition) applyRetention(a *appenderState) error {
 	if p.cfg.Apply != nil || (p.cfg.RetentionTime <= 0 && p.cfg.RetentionBytes <= 0) {
 		return nil

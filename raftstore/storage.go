@@ -19,8 +19,13 @@ import (
 type storage struct {
 	log *segment.Log
 
-	mu    sync.Mutex // guards state: read by raft, written by the loop
+	mu    sync.Mutex // guards state and snap: read by raft, written by the loop and the appender
 	state persistentState
+	// snap is a state machine partition's latest durable snapshot (empty:
+	// none yet), which raft sends a follower behind the log start.
+	snap raftpb.Snapshot
+	// stateMachine: the partition has a state machine (PartitionConfig.Apply).
+	stateMachine bool
 
 	// recent holds the entries appended and not yet applied, contiguous,
 	// so that raft reading them back to apply them costs no copy out of
@@ -149,15 +154,26 @@ func (s *storage) LastIndex() (uint64, error) { return s.log.LastIndex(), nil }
 
 func (s *storage) FirstIndex() (uint64, error) { return s.log.FirstIndex(), nil }
 
-// Snapshot returns metadata only: the log boundary and the voters. A
-// partition's state is its log, so a follower behind the log start needs
-// nothing but the point to continue from (see shared/DESIGN.md).
+// Snapshot returns, for a data partition, metadata only: the log boundary
+// and the voters. A data partition's state is its log, so a follower
+// behind the log start needs nothing but the point to continue from (see
+// shared/DESIGN.md). A state machine partition returns its latest durable
+// snapshot (snapshot.go), whose index is at or past the log's boundary.
 //
 // NB: raft panics on an empty snapshot and on any error but
 // ErrSnapshotTemporarilyUnavailable, which makes it try later: the answer
 // while the log has never been compacted (raft asked only because
 // raftError told it an entry was, for a fault the loop stops on).
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
+	if s.stateMachine {
+		s.mu.Lock()
+		snap := s.snap
+		s.mu.Unlock()
+		if raft.IsEmptySnap(snap) || s.fault() != nil {
+			return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
+		}
+		return snap, nil
+	}
 	b := s.log.Boundary()
 	if b.Index == 0 || s.fault() != nil {
 		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
@@ -180,16 +196,11 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 // with the leader's log (segment.Log.SetBoundary). The snapshot's voters
 // become this replica's; the appender saves them with the hard state.
 func (s *storage) installSnapshot(snap raftpb.Snapshot) error {
-	var data raftstorev1.SnapshotData
-	if err := proto.Unmarshal(snap.Data, &data); err != nil {
-		return fmt.Errorf("snapshot at index %d: %w", snap.Metadata.Index, err)
-	}
-	err := s.log.SetBoundary(segment.Boundary{
-		Index:      snap.Metadata.Index,
-		Term:       snap.Metadata.Term,
-		NextOffset: data.LogStartOffset,
-	})
+	data, err := snapshotData(snap)
 	if err != nil {
+		return err
+	}
+	if err := s.log.SetBoundary(boundaryOf(snap, data)); err != nil {
 		return fmt.Errorf("snapshot at index %d: %w", snap.Metadata.Index, err)
 	}
 	s.rmu.Lock()
@@ -197,6 +208,18 @@ func (s *storage) installSnapshot(snap raftpb.Snapshot) error {
 	s.rmu.Unlock()
 	s.setConf(snap.Metadata.ConfState, data.ConfIndex)
 	return nil
+}
+
+// boundaryOf is the log boundary a snapshot puts the log start after.
+func boundaryOf(snap raftpb.Snapshot, data *raftstorev1.SnapshotData) segment.Boundary {
+	return segment.Boundary{Index: snap.Metadata.Index, Term: snap.Metadata.Term, NextOffset: data.LogStartOffset}
+}
+
+// setSnapshot records a state machine's snapshot once it is durable.
+func (s *storage) setSnapshot(snap raftpb.Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snap = snap
 }
 
 func (s *storage) setHard(hs raftpb.HardState) {

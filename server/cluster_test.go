@@ -31,6 +31,13 @@ import (
 // startCluster starts n servers forming one static cluster on loopback.
 func startCluster(t *testing.T, n int) []*testBroker {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith starts n servers as startCluster does, each Config
+// adjusted by change (nil: none).
+func startClusterWith(t *testing.T, n int, change func(*Config)) []*testBroker {
+	t.Helper()
 	peers := map[int32]string{}
 	// NB: bound here and handed over, so that no other test takes a
 	// port between choosing it and binding it: the peer listeners, whose
@@ -64,6 +71,9 @@ func startCluster(t *testing.T, n int) []*testBroker {
 				Peers:        peers,
 				Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}}
+			if change != nil {
+				change(&b.cfg)
+			}
 			b.dir = b.cfg.DataDir
 			errs[i] = b.start()
 			brokers[i] = b

@@ -74,6 +74,11 @@ type Config struct {
 	// partition the group takes from it (commit, or stop) before it moves
 	// anyway and the member is removed. Default 30 s.
 	GroupRebalanceTimeout time.Duration
+	// InternalSnapshotEntries is how many entries the internal topics
+	// apply between snapshots of their state, behind which their logs are
+	// deleted (broker.Config.InternalSnapshotEntries). 0: 10,000;
+	// negative: never, and their logs are replayed whole on every start.
+	InternalSnapshotEntries int
 	// MaxRequestBytes bounds an encoded ProduceRequest, like Kafka's
 	// max.request.size: a larger one is answered INVALID_ARGUMENT without
 	// being parsed, and the stream stays open. Default 16 MiB, at most

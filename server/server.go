@@ -153,12 +153,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		PeersCluster: func(ctx context.Context) (string, error) {
 			return peersCluster(ctx, fwd, cfg.Peers, cfg.NodeID, cfg.Logger)
 		},
-		AdvertisedAddress:      advertised,
-		AdvertisedPeerAddress:  advertisedPeer,
-		Version:                buildinfo.Read().String(),
-		RetentionCheckInterval: cfg.RetentionCheckInterval,
-		GroupSessionTimeout:    cfg.GroupSessionTimeout,
-		GroupRebalanceTimeout:  cfg.GroupRebalanceTimeout,
+		AdvertisedAddress:       advertised,
+		AdvertisedPeerAddress:   advertisedPeer,
+		Version:                 buildinfo.Read().String(),
+		RetentionCheckInterval:  cfg.RetentionCheckInterval,
+		GroupSessionTimeout:     cfg.GroupSessionTimeout,
+		GroupRebalanceTimeout:   cfg.GroupRebalanceTimeout,
+		InternalSnapshotEntries: cfg.InternalSnapshotEntries,
 		// NB: as large as the budget: what this broker's producers propose
 		// is bounded by the budget already, and they are to wait for it,
 		// not have proposals dropped (raftstore raises it to its least).

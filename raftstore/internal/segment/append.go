@@ -149,6 +149,23 @@ func (l *Log) flush(s *segment, lastIndex, lastTerm uint64, next, maxTS int64) e
 	return nil
 }
 
+// Roll seals the active segment, unless it is empty, and starts a new one
+// after it, so that DeleteBefore can reach the entries it held: the owner
+// of a state machine's log rolls it when a snapshot covers those entries.
+// Like a roll on a full segment, the new segment's directory entry is
+// durable after the next Sync.
+func (l *Log) Roll() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.active().empty() {
+		return nil
+	}
+	return l.roll()
+}
+
 // roll seals the active segment and starts a new one after it.
 func (l *Log) roll() error {
 	s := l.active()

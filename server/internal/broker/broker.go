@@ -89,7 +89,14 @@ type Config struct {
 	// start, when nothing of a deleted topic is kept yet. It runs while
 	// metadata changes apply: keep it short.
 	TopicDeleted func(name string)
-	Logger       *slog.Logger
+	// InternalSnapshotEntries is how many entries the internal topics
+	// (metadata, consumer offsets) apply between snapshots of their state,
+	// after which their logs before the snapshot are deleted
+	// (raftstore.PartitionConfig.SnapshotEntries). 0: the default, 10,000;
+	// negative: no snapshots, the logs are kept whole and replayed on
+	// every start.
+	InternalSnapshotEntries int
+	Logger                  *slog.Logger
 }
 
 // Broker is one broker's topics, partitions and consumer offsets.
@@ -112,6 +119,10 @@ type Broker struct {
 	// live is set once the metadata log is replayed and the partitions
 	// it names are open: from then on, applying a record acts on disk.
 	live bool
+	// metaOpen is set once the metadata partition's OpenPartition
+	// returned: a snapshot restored before is restored on open, before
+	// anything applies or acts (see restoreMetadata).
+	metaOpen atomic.Bool
 	// started is closed when Start succeeded: the broker serves.
 	started chan struct{}
 	// closing is closed by Close, to stop the background work.
@@ -321,11 +332,12 @@ func (b *Broker) storeClusterID() error {
 }
 
 // internalGroup configures a group every broker replicates (the metadata
-// and the consumer offsets): a state machine over apply, its voters the
-// initial brokers, whose followers forward their proposals (each write
-// waits for the one before, so no order is at stake).
-func (b *Broker) internalGroup(apply func(raftstore.Batch) error) raftstore.PartitionConfig {
-	return raftstore.PartitionConfig{
+// and the consumer offsets): a state machine over apply, snapshotted by
+// snapshot and restore so that its log is truncated behind the snapshots,
+// its voters the initial brokers, whose followers forward their proposals
+// (each write waits for the one before, so no order is at stake).
+func (b *Broker) internalGroup(apply func(raftstore.Batch) error, snapshot func() ([]byte, error), restore func([]byte) error) raftstore.PartitionConfig {
+	pc := raftstore.PartitionConfig{
 		SegmentBytes:     64 << 20,
 		Voters:           b.allVoters(),
 		Join:             b.cfg.Joining,
@@ -334,14 +346,25 @@ func (b *Broker) internalGroup(apply func(raftstore.Batch) error) raftstore.Part
 		ForwardProposals: true,
 		Apply:            apply,
 	}
+	if n := b.cfg.InternalSnapshotEntries; n >= 0 {
+		pc.Snapshot, pc.Restore = snapshot, restore
+		if n > 0 {
+			// NB: a tenth of the interval kept, as raftstore's defaults
+			// do, so that a follower a little behind still gets entries
+			// rather than the snapshot.
+			pc.SnapshotEntries, pc.SnapshotCatchUpEntries = uint64(n), max(uint64(n)/10, 1)
+		}
+	}
+	return pc
 }
 
 func (b *Broker) startGroups(ctx context.Context) error {
-	meta, err := b.store.OpenPartition(metadataPartition, b.internalGroup(b.applyMetadata))
+	meta, err := b.store.OpenPartition(metadataPartition, b.internalGroup(b.applyMetadata, b.catalog.Snapshot, b.restoreMetadata))
 	if err != nil {
 		return err
 	}
 	b.meta = meta
+	b.metaOpen.Store(true)
 	switch voters := meta.Conf().Voters; {
 	case !b.cfg.Joining && !b.rejoining && !slices.Equal(voters, b.allVoters()):
 		return errs.Newf(ErrInvalid, "the data directory %s belongs to a cluster whose initial brokers are %v, but the peers given are %v: start with the peers it was created with",
@@ -364,7 +387,10 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		return err
 	}
 	for i := range b.offsetParts {
-		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), b.internalGroup(b.applyOffsets))
+		part := int32(i)
+		p, err := b.store.OpenPartition(fmt.Sprintf("%s-%d", offsets.Topic, i), b.internalGroup(b.applyOffsets,
+			func() ([]byte, error) { return b.offsets.Snapshot(part) },
+			func(data []byte) error { return b.offsets.Restore(part, data) }))
 		if err != nil {
 			return err
 		}

@@ -199,6 +199,49 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 	return firstErr
 }
 
+// restoreMetadata is the metadata partition's Restore: the catalog becomes
+// a snapshot's, taken here or (installed from the leader) on another
+// broker, and the broker learns of its brokers as applying their records
+// would have told it. Once live, what the snapshot changes is acted on as
+// on start: openTopics opens the partitions the catalog names and removes
+// those it no longer does.
+//
+// NB: a snapshot restored on open runs inside Store.OpenPartition, which
+// holds the store's openMu, before the metadata partition's loop or
+// goLive could take applyMu: it must not take applyMu (the order is
+// applyMu, then openMu), and needs not.
+func (b *Broker) restoreMetadata(data []byte) error {
+	if !b.metaOpen.Load() {
+		return b.restoreCatalog(data)
+	}
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	if err := b.restoreCatalog(data); err != nil {
+		return err
+	}
+	if !b.live {
+		return nil
+	}
+	if err := b.openTopics(); err != nil {
+		// The next start reconciles again.
+		b.logger.Error("act on the leader's metadata snapshot", "err", err)
+	}
+	return nil
+}
+
+func (b *Broker) restoreCatalog(data []byte) error {
+	if err := b.catalog.Restore(data); err != nil {
+		return err
+	}
+	for id, addrs := range b.catalog.Brokers() {
+		b.addPeer(id, addrs.Peer)
+	}
+	if err := b.storeClusterID(); err != nil {
+		b.logger.Error("the metadata names the cluster, but this broker could not record it", "err", err)
+	}
+	return nil
+}
+
 // act carries a catalog change out on disk; applyMu is held. While the
 // log replays on start it does nothing: openTopics then opens what the catalog names and
 // removes the partitions of deleted topics; a partition directory left by

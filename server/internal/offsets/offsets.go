@@ -1,10 +1,13 @@
 package offsets
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
+
+	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/server/internal/partitioner"
@@ -95,4 +98,51 @@ func (t *Table) Group(group string) map[string]map[int32]int64 {
 		}
 	}
 	return out
+}
+
+// snapshotVersion is the OffsetsSnapshot version this package writes and
+// reads.
+const snapshotVersion = 1
+
+// Snapshot encodes the part of the table that partition's log builds: the
+// groups whose commits it holds (PartitionFor), every commit applied so
+// far. Called by that partition's raft goroutine right after an Apply.
+func (t *Table) Snapshot(partition int32) ([]byte, error) {
+	t.mu.RLock()
+	snap := &metav1.OffsetsSnapshot{Version: snapshotVersion}
+	for k, m := range t.offsets {
+		if PartitionFor(k.group) == partition {
+			snap.Groups = append(snap.Groups, &metav1.GroupOffsets{Group: k.group, TopicId: k.topicID, Offsets: maps.Clone(m)})
+		}
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(snap.Groups, func(a, b *metav1.GroupOffsets) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.TopicId, b.TopicId))
+	})
+	return proto.MarshalOptions{Deterministic: true}.Marshal(snap)
+}
+
+// Restore replaces the part of the table that partition's log builds with
+// a Snapshot of it, taken here or on another broker.
+func (t *Table) Restore(partition int32, data []byte) error {
+	var snap metav1.OffsetsSnapshot
+	if err := proto.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("offsets snapshot: %w", err)
+	}
+	if snap.Version != snapshotVersion {
+		return fmt.Errorf("offsets snapshot of version %d: this broker reads version %d", snap.Version, snapshotVersion)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.offsets {
+		if PartitionFor(k.group) == partition {
+			delete(t.offsets, k)
+		}
+	}
+	for _, g := range snap.Groups {
+		m := make(map[int32]int64, len(g.Offsets))
+		maps.Copy(m, g.Offsets)
+		t.offsets[groupTopic{g.Group, g.TopicId}] = m
+	}
+	return nil
 }

@@ -727,6 +727,382 @@ func (x *OffsetCommit) GetTopicId() string {
 	return ""
 }
 
+// OffsetsSnapshot is the state of one __consumer_offsets partition (the
+// groups whose commits it holds) as of a raft index: what applying its log
+// up to there builds. Written in a raft snapshot, so that the log before
+// it can go.
+type OffsetsSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1. A reader refuses a version it does not know rather than guess.
+	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Sorted by group, then topic id, so that equal states encode equally.
+	Groups        []*GroupOffsets `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetsSnapshot) Reset() {
+	*x = OffsetsSnapshot{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetsSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetsSnapshot) ProtoMessage() {}
+
+func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetsSnapshot.ProtoReflect.Descriptor instead.
+func (*OffsetsSnapshot) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *OffsetsSnapshot) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *OffsetsSnapshot) GetGroups() []*GroupOffsets {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// GroupOffsets are one group's committed offsets in one topic.
+type GroupOffsets struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Group   string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	TopicId string                 `protobuf:"bytes,2,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	// The next offset to read, by partition.
+	Offsets       map[int32]int64 `protobuf:"bytes,3,rep,name=offsets,proto3" json:"offsets,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupOffsets) Reset() {
+	*x = GroupOffsets{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupOffsets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupOffsets) ProtoMessage() {}
+
+func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupOffsets.ProtoReflect.Descriptor instead.
+func (*GroupOffsets) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GroupOffsets) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupOffsets) GetTopicId() string {
+	if x != nil {
+		return x.TopicId
+	}
+	return ""
+}
+
+func (x *GroupOffsets) GetOffsets() map[int32]int64 {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+// CatalogSnapshot is the catalog (everything the metadata records build)
+// as of a raft index of __cluster_metadata-0.
+type CatalogSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1. A reader refuses a version it does not know rather than guess.
+	Version   uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	ClusterId string `protobuf:"bytes,2,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// Sorted by name.
+	Topics []*TopicState `protobuf:"bytes,3,rep,name=topics,proto3" json:"topics,omitempty"`
+	// Sorted by node id.
+	Brokers       []*BrokerState `protobuf:"bytes,4,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogSnapshot) Reset() {
+	*x = CatalogSnapshot{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogSnapshot) ProtoMessage() {}
+
+func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogSnapshot.ProtoReflect.Descriptor instead.
+func (*CatalogSnapshot) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CatalogSnapshot) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CatalogSnapshot) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *CatalogSnapshot) GetTopics() []*TopicState {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *CatalogSnapshot) GetBrokers() []*BrokerState {
+	if x != nil {
+		return x.Brokers
+	}
+	return nil
+}
+
+// TopicState is a topic as the catalog holds it.
+type TopicState struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	TopicId           string                 `protobuf:"bytes,2,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Partitions        int32                  `protobuf:"varint,3,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	ReplicationFactor int32                  `protobuf:"varint,4,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	// The config keys the user set; the effective config is derived from them.
+	Config map[string]string `protobuf:"bytes,5,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The replicas of each partition.
+	Assignments []*PartitionAssignment `protobuf:"bytes,6,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	// The reassignments going, by partition: the replicas wanted.
+	Targets map[int32]*PartitionAssignment `protobuf:"bytes,7,rep,name=targets,proto3" json:"targets,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Partitions whose replicas changed since the topic was created.
+	Moved         []int32 `protobuf:"varint,8,rep,packed,name=moved,proto3" json:"moved,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicState) Reset() {
+	*x = TopicState{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicState) ProtoMessage() {}
+
+func (x *TopicState) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
+func (*TopicState) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TopicState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TopicState) GetTopicId() string {
+	if x != nil {
+		return x.TopicId
+	}
+	return ""
+}
+
+func (x *TopicState) GetPartitions() int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *TopicState) GetReplicationFactor() int32 {
+	if x != nil {
+		return x.ReplicationFactor
+	}
+	return 0
+}
+
+func (x *TopicState) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *TopicState) GetAssignments() []*PartitionAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
+func (x *TopicState) GetTargets() map[int32]*PartitionAssignment {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *TopicState) GetMoved() []int32 {
+	if x != nil {
+		return x.Moved
+	}
+	return nil
+}
+
+// BrokerState is a registered broker, or one whose build is known.
+type BrokerState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// Whether it registered addresses (a build alone may be known).
+	Registered    bool   `protobuf:"varint,2,opt,name=registered,proto3" json:"registered,omitempty"`
+	Address       string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	PeerAddress   string `protobuf:"bytes,4,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerState) Reset() {
+	*x = BrokerState{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerState) ProtoMessage() {}
+
+func (x *BrokerState) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
+func (*BrokerState) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BrokerState) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *BrokerState) GetRegistered() bool {
+	if x != nil {
+		return x.Registered
+	}
+	return false
+}
+
+func (x *BrokerState) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *BrokerState) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
+	}
+	return ""
+}
+
+func (x *BrokerState) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
@@ -783,7 +1159,49 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x06offset\x18\x04 \x01(\x03R\x06offset\x12;\n" +
 	"\vcommit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"commitTime\x12\x19\n" +
-	"\btopic_id\x18\x06 \x01(\tR\atopicIdB;Z9github.com/runnel-broker/runnel/gen/runnel/meta/v1;metav1b\x06proto3"
+	"\btopic_id\x18\x06 \x01(\tR\atopicId\"a\n" +
+	"\x0fOffsetsSnapshot\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x124\n" +
+	"\x06groups\x18\x02 \x03(\v2\x1c.runnel.meta.v1.GroupOffsetsR\x06groups\"\xc0\x01\n" +
+	"\fGroupOffsets\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x19\n" +
+	"\btopic_id\x18\x02 \x01(\tR\atopicId\x12C\n" +
+	"\aoffsets\x18\x03 \x03(\v2).runnel.meta.v1.GroupOffsets.OffsetsEntryR\aoffsets\x1a:\n" +
+	"\fOffsetsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb5\x01\n" +
+	"\x0fCatalogSnapshot\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\x122\n" +
+	"\x06topics\x18\x03 \x03(\v2\x1a.runnel.meta.v1.TopicStateR\x06topics\x125\n" +
+	"\abrokers\x18\x04 \x03(\v2\x1b.runnel.meta.v1.BrokerStateR\abrokers\"\x86\x04\n" +
+	"\n" +
+	"TopicState\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\btopic_id\x18\x02 \x01(\tR\atopicId\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x03 \x01(\x05R\n" +
+	"partitions\x12-\n" +
+	"\x12replication_factor\x18\x04 \x01(\x05R\x11replicationFactor\x12>\n" +
+	"\x06config\x18\x05 \x03(\v2&.runnel.meta.v1.TopicState.ConfigEntryR\x06config\x12E\n" +
+	"\vassignments\x18\x06 \x03(\v2#.runnel.meta.v1.PartitionAssignmentR\vassignments\x12A\n" +
+	"\atargets\x18\a \x03(\v2'.runnel.meta.v1.TopicState.TargetsEntryR\atargets\x12\x14\n" +
+	"\x05moved\x18\b \x03(\x05R\x05moved\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a_\n" +
+	"\fTargetsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x129\n" +
+	"\x05value\x18\x02 \x01(\v2#.runnel.meta.v1.PartitionAssignmentR\x05value:\x028\x01\"\x9d\x01\n" +
+	"\vBrokerState\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1e\n" +
+	"\n" +
+	"registered\x18\x02 \x01(\bR\n" +
+	"registered\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12!\n" +
+	"\fpeer_address\x18\x04 \x01(\tR\vpeerAddress\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversionB;Z9github.com/runnel-broker/runnel/gen/runnel/meta/v1;metav1b\x06proto3"
 
 var (
 	file_runnel_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -797,7 +1215,7 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
 	(*BrokerRegistered)(nil),      // 1: runnel.meta.v1.BrokerRegistered
@@ -808,8 +1226,16 @@ var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*PartitionReassignment)(nil), // 6: runnel.meta.v1.PartitionReassignment
 	(*PartitionReassigned)(nil),   // 7: runnel.meta.v1.PartitionReassigned
 	(*OffsetCommit)(nil),          // 8: runnel.meta.v1.OffsetCommit
-	nil,                           // 9: runnel.meta.v1.TopicCreated.ConfigEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*OffsetsSnapshot)(nil),       // 9: runnel.meta.v1.OffsetsSnapshot
+	(*GroupOffsets)(nil),          // 10: runnel.meta.v1.GroupOffsets
+	(*CatalogSnapshot)(nil),       // 11: runnel.meta.v1.CatalogSnapshot
+	(*TopicState)(nil),            // 12: runnel.meta.v1.TopicState
+	(*BrokerState)(nil),           // 13: runnel.meta.v1.BrokerState
+	nil,                           // 14: runnel.meta.v1.TopicCreated.ConfigEntry
+	nil,                           // 15: runnel.meta.v1.GroupOffsets.OffsetsEntry
+	nil,                           // 16: runnel.meta.v1.TopicState.ConfigEntry
+	nil,                           // 17: runnel.meta.v1.TopicState.TargetsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
 	2,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
@@ -818,14 +1244,22 @@ var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
 	6,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
 	7,  // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
 	1,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
-	9,  // 6: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	14, // 6: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
 	4,  // 7: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	10, // 8: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	18, // 8: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	10, // 9: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
+	15, // 10: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
+	12, // 11: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
+	13, // 12: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
+	16, // 13: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
+	4,  // 14: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	17, // 15: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
+	4,  // 16: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -847,7 +1281,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,11 +25,13 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// SnapshotData is the data of a partition's raft snapshot. A partition's
-// state is its log, so a snapshot carries only where the log starts: a
-// follower behind the leader's log start continues from there ("Followers
-// behind the log start" in docs/architecture.md). The index, term and
-// voters are raft's own metadata.
+// SnapshotData is the data of a partition's raft snapshot. A data
+// partition's state is its log, so its snapshot carries only where the log
+// starts: a follower behind the leader's log start continues from there
+// ("Followers behind the log start" in docs/architecture.md). A state
+// machine partition's (the internal topics') carries the state machine's
+// state too, as of the snapshot's index. The index, term and voters are
+// raft's own metadata.
 type SnapshotData struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The offset of the first record after the snapshot's index.
@@ -37,7 +39,11 @@ type SnapshotData struct {
 	// The index of the last configuration change the snapshot's voters
 	// include: it may be past the snapshot's index, and a follower skips the
 	// changes up to it when it applies the entries that follow.
-	ConfIndex     uint64 `protobuf:"varint,2,opt,name=conf_index,json=confIndex,proto3" json:"conf_index,omitempty"`
+	ConfIndex uint64 `protobuf:"varint,2,opt,name=conf_index,json=confIndex,proto3" json:"conf_index,omitempty"`
+	// The state machine's state as of the snapshot's index, in the state
+	// machine's own encoding (PartitionConfig.Snapshot); empty for a data
+	// partition.
+	State         []byte `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,15 +92,23 @@ func (x *SnapshotData) GetConfIndex() uint64 {
 	return 0
 }
 
+func (x *SnapshotData) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 var File_runnel_raftstore_v1_raftstore_proto protoreflect.FileDescriptor
 
 const file_runnel_raftstore_v1_raftstore_proto_rawDesc = "" +
 	"\n" +
-	"#runnel/raftstore/v1/raftstore.proto\x12\x13runnel.raftstore.v1\"W\n" +
+	"#runnel/raftstore/v1/raftstore.proto\x12\x13runnel.raftstore.v1\"m\n" +
 	"\fSnapshotData\x12(\n" +
 	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
 	"\n" +
-	"conf_index\x18\x02 \x01(\x04R\tconfIndexBEZCgithub.com/runnel-broker/runnel/gen/runnel/raftstore/v1;raftstorev1b\x06proto3"
+	"conf_index\x18\x02 \x01(\x04R\tconfIndex\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\fR\x05stateBEZCgithub.com/runnel-broker/runnel/gen/runnel/raftstore/v1;raftstorev1b\x06proto3"
 
 var (
 	file_runnel_raftstore_v1_raftstore_proto_rawDescOnce sync.Once
