@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // quickstartStep is one command of the README's quickstart and the lines
@@ -25,6 +28,9 @@ var quickstartWildcards = []struct {
 }{
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<uuid>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "<timestamp>"},
+	// NB: the broker's, and its clients' (whose ports the kernel chooses,
+	// always five digits).
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<address>"},
 }
 
 // normalizeQuickstart replaces the wildcards in a command's output by
@@ -36,26 +42,26 @@ func normalizeQuickstart(out string) string {
 	return out
 }
 
-// readQuickstart extracts the console block that follows the quickstart
-// marker in README.md: "$ " lines are commands, the lines under each are
-// what it prints, all of it, in order.
-func readQuickstart(t *testing.T) []quickstartStep {
+// readQuickstart extracts the console block that follows a marker
+// ("<!-- quickstart", "<!-- groups") in README.md: "$ " lines are
+// commands, the lines under each are what it prints, all of it, in order.
+func readQuickstart(t *testing.T, marker string) []quickstartStep {
 	t.Helper()
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(readme), "<!-- quickstart")
+	_, rest, ok := strings.Cut(string(readme), marker)
 	if !ok {
-		t.Fatal("README.md has no <!-- quickstart --> marker")
+		t.Fatalf("README.md has no %s marker", marker)
 	}
 	_, rest, ok = strings.Cut(rest, "```console\n")
 	if !ok {
-		t.Fatal("no ```console block after the quickstart marker")
+		t.Fatalf("no ```console block after the %s marker", marker)
 	}
 	block, _, ok := strings.Cut(rest, "```")
 	if !ok {
-		t.Fatal("quickstart block is not closed")
+		t.Fatalf("the %s block is not closed", marker)
 	}
 	var steps []quickstartStep
 	for _, line := range strings.Split(strings.TrimRight(block, "\n"), "\n") {
@@ -69,7 +75,7 @@ func readQuickstart(t *testing.T) []quickstartStep {
 		steps[len(steps)-1].expect = append(steps[len(steps)-1].expect, line)
 	}
 	if len(steps) < 5 {
-		t.Fatalf("quickstart block has only %d commands", len(steps))
+		t.Fatalf("the %s block has only %d commands", marker, len(steps))
 	}
 	return steps
 }
@@ -82,7 +88,7 @@ func readQuickstart(t *testing.T) []quickstartStep {
 // broker address differs too: the test's broker listens on a port the
 // kernel chose.
 func TestReadmeQuickstart(t *testing.T) {
-	steps := readQuickstart(t)
+	steps := readQuickstart(t, "<!-- quickstart")
 	b := startBroker(t, t.TempDir())
 	env := append(os.Environ(), "PATH="+bins.dir+string(os.PathListSeparator)+os.Getenv("PATH"), "RUNNEL_BROKER="+b.addr)
 	for _, s := range steps {
@@ -114,4 +120,45 @@ func sortedLines(text string) string {
 	lines := strings.Split(text, "\n")
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestReadmeGroups runs the README's consumer groups block against a
+// fresh broker, as TestReadmeQuickstart does the quickstart, but for
+// what the block's marker says: a command ending in & runs in the
+// background until the test ends (its output unchecked), and group
+// describe is asked again until it prints what the README shows (its
+// members join, and read what is produced, in their own time), its lines
+// in any order (the members' rows are sorted by their random ids).
+func TestReadmeGroups(t *testing.T) {
+	steps := readQuickstart(t, "<!-- groups")
+	b := startBroker(t, t.TempDir())
+	env := append(os.Environ(), "PATH="+bins.dir+string(os.PathListSeparator)+os.Getenv("PATH"), "RUNNEL_BROKER="+b.addr)
+	for _, s := range steps {
+		command := strings.ReplaceAll(s.command, "127.0.0.1:7400", b.addr)
+		if background, ok := strings.CutSuffix(command, " &"); ok {
+			cmd := exec.Command("bash", "-c", "exec "+background)
+			cmd.Env = env
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			continue
+		}
+		want := sortedLines(normalizeQuickstart(strings.Join(s.expect, "\n")))
+		run := func() error {
+			out, err := runShell(t, env, command)
+			if err != nil {
+				return fmt.Errorf("%q failed: %v\n%s", s.command, err, out)
+			}
+			if got := sortedLines(normalizeQuickstart(strings.TrimSuffix(out, "\n"))); got != want {
+				return fmt.Errorf("%q printed (wildcards named, lines sorted):\n%s\nthe README shows:\n%s", s.command, got, want)
+			}
+			return nil
+		}
+		if strings.HasPrefix(s.command, "runnel group describe ") {
+			waitFor(t, 30*time.Second, "README groups: group describe as shown", run)
+		} else if err := run(); err != nil {
+			t.Errorf("README groups: %v", err)
+		}
+	}
 }

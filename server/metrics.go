@@ -144,13 +144,22 @@ var (
 		"Partitions led here with fewer replicas in sync than voters (Kafka's UnderReplicatedPartitions).", nil, nil)
 	descController = prometheus.NewDesc("runnel_controller",
 		"1 on the broker that leads the metadata group.", nil, nil)
+	descGroupMembers = prometheus.NewDesc("runnel_group_members",
+		"Members of a consumer group this broker coordinates, connected or within their session timeout.", []string{"group"}, nil)
+	descGroupRebalances = prometheus.NewDesc("runnel_group_rebalances_total",
+		"Rebalances of a group this broker coordinates (its group epoch: it starts again at 0 when another broker takes the group).",
+		[]string{"group"}, nil)
+	descGroupLag = prometheus.NewDesc("runnel_group_lag",
+		"Records a consumer group's committed offset is behind the high watermark, by partition; reported by the partition's leader.",
+		[]string{"group", "topic", "partition"}, nil)
 	descBrokers = prometheus.NewDesc("runnel_cluster_brokers",
 		"Brokers of the cluster by state as the controller sees them (reported by the controller only).", []string{"state"}, nil)
 )
 
 func (brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHighWatermark, descLogStart, descSize, descLeader, descLeaderEpoch, descIsLeader,
-		descReplicas, descInSync, descUnderReplicated, descPartitions, descUnderReplicatedTotal, descController, descBrokers} {
+		descReplicas, descInSync, descUnderReplicated, descPartitions, descUnderReplicatedTotal, descController, descBrokers,
+		descGroupMembers, descGroupRebalances, descGroupLag} {
 		ch <- d
 	}
 }
@@ -191,6 +200,13 @@ func (c brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descUnderReplicatedTotal, float64(under))
 	gauge(descController, boolValue(c.b.ControllerID() == c.b.NodeID()))
+	for _, g := range c.b.GroupStats() {
+		gauge(descGroupMembers, float64(g.Members), g.Name)
+		ch <- prometheus.MustNewConstMetric(descGroupRebalances, prometheus.CounterValue, float64(g.Epoch), g.Name)
+	}
+	for _, l := range c.b.GroupLags() {
+		gauge(descGroupLag, float64(l.Lag), l.Group, l.Topic, strconv.Itoa(int(l.Partition)))
+	}
 	if states := c.b.BrokerStates(); states != nil {
 		online := 0
 		for _, up := range states {

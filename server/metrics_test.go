@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -161,6 +163,12 @@ func TestDashboardQueriesExist(t *testing.T) {
 	if _, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "orders"}); err != nil {
 		t.Fatal(err)
 	}
+	// A group member that committed: the group series.
+	m := b.join(&runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true})
+	m.until("the member read the record", func() bool { return m.at(0) == 1 })
+	if err := m.commit("orders", 0); err != nil {
+		t.Fatal(err)
+	}
 	served := map[string]bool{}
 	for series := range scrape(t, b) {
 		name, _, _ := strings.Cut(series, "{")
@@ -302,4 +310,39 @@ func TestDeletedTopicMetricsGo(t *testing.T) {
 	if v := scrape(t, producer)[`runnel_produced_records_total{topic="kept"}`]; v != 1 {
 		t.Fatalf("runnel_produced_records_total{topic=\"kept\"} = %v after another topic's deletion, want 1", v)
 	}
+}
+
+// TestGroupMetrics: a group's members, rebalances and lag, and the
+// commits refused for fencing, are on /metrics.
+func TestGroupMetrics(t *testing.T) {
+	b := startBroker(t, t.TempDir())
+	b.createTopic("orders", 2, nil)
+	b.producePerPartition("orders", 2, 3)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	a := b.join(sub)
+	a.until("a read everything", func() bool { return a.at(0) == 3 && a.at(1) == 3 })
+	a.next["orders"][0] = 1 // commit less than it read of partition 0
+	if err := a.commit("orders", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	c := b.join(sub)
+	c.until("c's first assignment", func() bool { return c.assignment != nil })
+	c.next["orders"] = map[int32]int64{0: 1}
+	err := c.commit("orders", 0)
+	wantCode(t, "c's commit of a partition it does not own", err, codes.FailedPrecondition)
+	waitFor(t, 10*time.Second, "the group series", func() error {
+		m := scrape(t, b)
+		for series, want := range map[string]float64{
+			`runnel_group_members{group="g"}`:                          2,
+			`runnel_group_rebalances_total{group="g"}`:                 2,
+			`runnel_group_lag{group="g",partition="0",topic="orders"}`: 2,
+			`runnel_group_lag{group="g",partition="1",topic="orders"}`: 0,
+			`runnel_group_fenced_commits_total`:                        1,
+		} {
+			if v, ok := m[series]; !ok || v != want {
+				return fmt.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+			}
+		}
+		return nil
+	})
 }

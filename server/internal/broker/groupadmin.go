@@ -169,3 +169,66 @@ func (b *Broker) checkGroupEmpty(name string) error {
 	}
 	return nil
 }
+
+// GroupStat is a group this broker coordinates, for the metrics.
+type GroupStat struct {
+	Name    string
+	Members int
+	// Epoch is the group epoch: the rebalances since this broker took the
+	// group (it starts at 0 on a new coordinator).
+	Epoch int32
+}
+
+// GroupStats reports the groups this broker coordinates.
+func (b *Broker) GroupStats() []GroupStat {
+	c := b.groups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]GroupStat, 0, len(c.groups))
+	for _, name := range slices.Sorted(maps.Keys(c.groups)) {
+		cg := c.groups[name]
+		out = append(out, GroupStat{Name: name, Members: len(cg.g.Members()), Epoch: cg.g.Epoch()})
+	}
+	return out
+}
+
+// GroupLag is how far a group's committed offset is behind a
+// partition's high watermark.
+type GroupLag struct {
+	Group, Topic string
+	Partition    int32
+	Lag          int64
+}
+
+// GroupLags reports the lag of every group with a committed offset in a
+// partition this broker leads: each partition's leader reports it (it has
+// the newest high watermark, and every broker has every group's offsets),
+// so that the cluster's brokers together report each lag once.
+func (b *Broker) GroupLags() []GroupLag {
+	led := map[string]map[int32]int64{} // topic id → partition → high watermark
+	names := map[string]string{}
+	for _, t := range b.catalog.Topics() {
+		for p := range t.Partitions {
+			part := b.store.Partition(partitionName(t.Name, p))
+			if part == nil || part.Leader() != uint64(b.cfg.NodeID) {
+				continue
+			}
+			if led[t.ID] == nil {
+				led[t.ID], names[t.ID] = map[int32]int64{}, t.Name
+			}
+			led[t.ID][p] = part.HighWatermark()
+		}
+	}
+	var out []GroupLag
+	for _, g := range b.offsets.Groups() {
+		byID := b.offsets.Group(g)
+		for _, id := range slices.Sorted(maps.Keys(byID)) {
+			for _, p := range slices.Sorted(maps.Keys(byID[id])) {
+				if hw, ok := led[id][p]; ok {
+					out = append(out, GroupLag{Group: g, Topic: names[id], Partition: p, Lag: max(hw-byID[id][p], 0)})
+				}
+			}
+		}
+	}
+	return out
+}
