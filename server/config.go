@@ -74,6 +74,12 @@ type Config struct {
 	// partition the group takes from it (commit, or stop) before it moves
 	// anyway and the member is removed. Default 30 s.
 	GroupRebalanceTimeout time.Duration
+	// GroupAssignor is the server-side assignor of the groups this broker
+	// coordinates, as Kafka's group.consumer.assignors: "uniform" (the
+	// default: balanced, moving the fewest partitions) or "range" (each
+	// member a contiguous range of every topic, so co-partitioned topics
+	// line up).
+	GroupAssignor string
 	// InternalSnapshotEntries is how many entries the internal topics
 	// apply between snapshots of their state, behind which their logs are
 	// deleted (broker.Config.InternalSnapshotEntries). 0: 10,000;

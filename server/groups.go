@@ -71,7 +71,7 @@ func (s *adminService) DescribeGroup(ctx context.Context, req *runnelv1.Describe
 		return nil, toStatus(err)
 	}
 	g := &runnelv1.ConsumerGroup{Name: st.Name, State: runnelv1.GroupState_GROUP_STATE_STABLE,
-		CoordinatorId: st.Coordinator.NodeID, CoordinatorAddress: st.Coordinator.Address, GroupEpoch: st.Epoch, Assignor: "uniform"}
+		CoordinatorId: st.Coordinator.NodeID, CoordinatorAddress: st.Coordinator.Address, GroupEpoch: st.Epoch, Assignor: st.Assignor}
 	switch {
 	case len(st.Members) == 0:
 		g.State = runnelv1.GroupState_GROUP_STATE_EMPTY

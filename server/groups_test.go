@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,43 @@ func TestGroupAdmin(t *testing.T) {
 	list, err = admin.ListGroups(ctx, &runnelv1.ListGroupsRequest{})
 	if err != nil || len(list.Groups) != 1 {
 		t.Fatalf("ListGroups after the delete: %v %v, want g only", list, err)
+	}
+}
+
+// TestGroupAssignorConfig: --group-assignor range lays out each topic
+// on its own (three one-partition topics all go to the member whose id
+// sorts first, where uniform would balance them 2 and 1), DescribeGroup
+// names it, and an unknown one stops the start with a message that says
+// what to use.
+func TestGroupAssignorConfig(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.GroupAssignor = "range" })
+	topics := []string{"t1", "t2", "t3"}
+	for _, topic := range topics {
+		b.createTopic(topic, 1, nil)
+	}
+	sub := &runnelv1.SubscribeRequest{Topics: topics, Group: "g", Follow: true}
+	a := b.join(sub)
+	a.until("a owns every topic", func() bool { return len(a.ownedAll) == 3 })
+	c := b.join(sub)
+	c.until("c's assignment", func() bool { return c.assignment != nil })
+	first, second := a, c
+	if c.assignment.MemberId < a.assignment.MemberId {
+		first, second = c, a
+	}
+	first.until("the first by id owns all three", func() bool { return len(first.ownedAll) == 3 })
+	second.until("the other owns none", func() bool { return len(second.ownedAll) == 0 })
+	desc, err := b.client.Admin.DescribeGroup(context.Background(), &runnelv1.DescribeGroupRequest{Group: "g"})
+	if err != nil || desc.Group.Assignor != "range" {
+		t.Fatalf("DescribeGroup: %v %v, want the range assignor", desc, err)
+	}
+
+	cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PeerListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", GroupAssignor: "sticky"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if srv, err := New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "want uniform or range") {
+		if srv != nil {
+			_ = srv.Shutdown(ctx)
+		}
+		t.Fatalf("start with assignor sticky: %v, want a refusal naming the assignors", err)
 	}
 }

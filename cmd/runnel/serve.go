@@ -106,6 +106,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
 	f.DurationVar(&cfg.GroupSessionTimeout, "group-session-timeout", cfg.GroupSessionTimeout, "how long a consumer group member whose stream broke keeps its partitions, waiting to come back")
 	f.DurationVar(&cfg.GroupRebalanceTimeout, "group-rebalance-timeout", cfg.GroupRebalanceTimeout, "how long a group member has to commit a partition taken from it before the partition moves anyway")
+	f.StringVar(&cfg.GroupAssignor, "group-assignor", "uniform", "how the groups this broker coordinates share partitions: uniform (balanced, fewest moves) or range (a contiguous range of each topic per member)")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest produce request taken, encoded (at most 33619968)")
 	f.IntVar(&cfg.MaxRequestRecords, "max-request-records", cfg.MaxRequestRecords, "most records in one produce request (at most 1000000)")
 	f.Int64Var(&cfg.MaxInflightBytes, "max-inflight-bytes", cfg.MaxInflightBytes, "memory budget for produce requests in flight and subscribe responses being sent, all streams together; past it streams wait (at least 1048576)")

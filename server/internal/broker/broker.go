@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/assignor"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
@@ -81,6 +82,9 @@ type Config struct {
 	// groups this broker coordinates (group.Config); zero: the defaults.
 	GroupSessionTimeout   time.Duration
 	GroupRebalanceTimeout time.Duration
+	// GroupAssignor names the assignor of the groups this broker
+	// coordinates: "uniform" (the default) or "range".
+	GroupAssignor string
 	// TopicDeleted, when set, is called with a topic's name as this broker
 	// applies its deletion from the metadata log, after removing its
 	// partitions here: on every broker of the cluster, whichever took the
@@ -108,6 +112,7 @@ type Broker struct {
 	catalog   *catalog.Catalog
 	offsets   *offsets.Table
 	groups    *coordinator
+	assignor  assignor.Assignor // the groups'
 
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
@@ -165,6 +170,10 @@ func New(cfg Config) (*Broker, error) {
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
 		started: make(chan struct{}), closing: make(chan struct{})}
 	b.groups = &coordinator{b: b, groups: map[string]*coordinated{}}
+	var err error
+	if b.assignor, err = assignor.ByName(cfg.GroupAssignor); err != nil {
+		return nil, errs.Newf(ErrInvalid, "group assignor %q: want uniform or range", cfg.GroupAssignor)
+	}
 	rc := raftstore.Config{
 		Dir:                    cfg.DataDir,
 		NodeID:                 uint64(cfg.NodeID),

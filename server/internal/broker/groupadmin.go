@@ -55,6 +55,7 @@ type GroupState struct {
 	Name        string
 	Coordinator Member
 	Epoch       int32
+	Assignor    string
 	Members     []group.MemberState
 	// Committed is the group's offsets by topic name and partition (in
 	// topics that exist).
@@ -82,7 +83,7 @@ func (b *Broker) DescribeGroup(name string) (GroupState, error) {
 	cg, err := c.coordinatedLocked(name)
 	var st GroupState
 	if err == nil {
-		st = GroupState{Name: name, Epoch: cg.g.Epoch(), Members: cg.g.Members()}
+		st = GroupState{Name: name, Epoch: cg.g.Epoch(), Members: cg.g.Members(), Assignor: b.assignor.Name()}
 	}
 	c.mu.Unlock()
 	if err != nil {

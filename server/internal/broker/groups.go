@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/runnel-broker/runnel/raftstore"
-	"github.com/runnel-broker/runnel/server/internal/assignor"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/group"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
@@ -144,7 +143,7 @@ func (c *coordinator) coordinatedLocked(name string) (*coordinated, error) {
 	if cg == nil {
 		cg = &coordinated{part: part, term: lead.Term, streams: map[string]*GroupMember{},
 			g: group.New(name, group.Config{SessionTimeout: c.b.cfg.GroupSessionTimeout,
-				RebalanceTimeout: c.b.cfg.GroupRebalanceTimeout, Assignor: assignor.Uniform()})}
+				RebalanceTimeout: c.b.cfg.GroupRebalanceTimeout, Assignor: c.b.assignor})}
 		c.groups[name] = cg
 	}
 	return cg, nil
