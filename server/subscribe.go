@@ -270,6 +270,9 @@ func (s *subscribeService) relay(ctx context.Context, req *runnelv1.SubscribeReq
 					lastErr = err
 					break
 				}
+				if ctx.Err() == nil { // NB: broken mid-stream, not ended by our side
+					s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
+				}
 				return err
 			}
 			// NB: its size is known once gRPC has read it: wait for its
