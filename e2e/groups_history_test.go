@@ -191,4 +191,3 @@ func checkGroups(acked map[string]position, members []*memberHistory, stopped st
 	res.deliveries = len(deliveries)
 	return res, errs
 }
-
