@@ -42,6 +42,13 @@ func TestGroupCheckerFindsViolations(t *testing.T) {
 	if _, errs := checkGroups(acked, base(), "g1"); len(errs) != 0 {
 		t.Fatalf("a correct history fails: %v", errs)
 	}
+	// g2 is given partition 0 before g1 reads its revocation, g1 having
+	// read nothing more: an overlap, but no partition read twice at once.
+	early := base()
+	early[1].events[3].T = 12
+	if res, errs := checkGroups(acked, early, "g1"); len(errs) != 0 || res.overlaps != 1 {
+		t.Fatalf("an overlap with one reader: %d overlaps, errors %v", res.overlaps, errs)
+	}
 	cases := []struct {
 		name string
 		edit func(ms []*memberHistory)
@@ -64,14 +71,15 @@ func TestGroupCheckerFindsViolations(t *testing.T) {
 		{"(b) delivered on a new stream before its assignment", func(ms []*memberHistory) {
 			ms[1].events = append(ms[1].events, groupEvent{T: 17, Ev: "stream_end"}, batch(18, 1, 1, "zz"))
 		}, "outside its ownership intervals"},
-		{"(b) two members own a partition at once and one reads", func(ms []*memberHistory) {
+		{"(b) two members own a partition at once and both read", func(ms []*memberHistory) {
 			// g2 is given partition 0 while g1 still reads it.
 			ms[1].events[3].T = 10
-		}, "while g2 owned it"},
+			ms[1].events[4].T = 11
+		}, "g1 and g2 both owned partition 0 from 10 to 13, and both were delivered it"},
 		{"(b) a killed member's interval lasts to its last line", func(ms []*memberHistory) {
 			// g1 is killed (no exit) after a batch g2 read at 15 too.
 			ms[0].events = []groupEvent{assign(10, 0), batch(11, 0, 0, "a", "b"), commit(12, 0, 2, true), batch(16, 0, 2, "c")}
-		}, "while g1 owned it"},
+		}, "g1 and g2 both owned partition 0 from 14 to 16"},
 		{"(c) a record the stopped member committed is read again", func(ms []*memberHistory) {
 			ms[1].events[4] = batch(15, 0, 1, "b", "c")
 		}, "(c) g2 was delivered partition 0 offset 1"},

@@ -31,7 +31,8 @@ type groupConsumerConfig struct {
 
 // groupEvent is one line a consumer process writes on stdout: what it
 // saw or did, at T (time.Now().UnixNano(), comparable across the
-// processes of one machine).
+// processes of one machine): a message is stamped when the consumer
+// takes it to process, after it committed the one before.
 type groupEvent struct {
 	T  int64  `json:"t"`
 	Ev string `json:"ev"` // start, assign, batch, commit, stream_end, exit
@@ -77,8 +78,8 @@ func emit(e groupEvent) {
 // member of its group, writes every assignment event and batch it
 // receives, commits after each batch with its member id and epoch, and
 // on a stream error subscribes again through the next broker with its
-// member id. On SIGTERM it commits what it processed, ends its stream
-// and exits 0.
+// member id. On SIGTERM it commits what it processed, ends its stream,
+// commits again and exits 0.
 func runGroupConsumer(raw string) int {
 	var cfg groupConsumerConfig
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
@@ -120,7 +121,6 @@ func runGroupConsumer(raw string) int {
 	type received struct {
 		resp *runnelv1.SubscribeResponse
 		err  error
-		at   int64
 	}
 	for stream, b := 1, cfg.First%len(cfg.Addrs); ; stream, b = stream+1, (b+1)%len(cfg.Addrs) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -133,7 +133,7 @@ func runGroupConsumer(raw string) int {
 					resp, err = st.Recv()
 				}
 				select {
-				case msgs <- received{resp, err, time.Now().UnixNano()}:
+				case msgs <- received{resp, err}:
 				case <-ctx.Done():
 					return
 				}
@@ -147,25 +147,35 @@ func runGroupConsumer(raw string) int {
 			select {
 			case <-sigs:
 				// A clean stop: commit what was processed, end the stream,
-				// exit.
+				// and commit it again: the final commit of a member that
+				// left hands over at once the partitions it was delivered
+				// more of than it processed (batches on their way),
+				// rather than after the rebalance timeout (when it
+				// reaches the coordinator after the stream's end, else it
+				// changes nothing).
+				var last []int32
 				for p := range owned {
 					if processed[p] > 0 {
 						commit(b, stream, p)
+						last = append(last, p)
 					}
 				}
 				cancel()
+				for _, p := range last {
+					commit(b, stream, p)
+				}
 				emit(groupEvent{Ev: "exit", Stream: stream, Broker: b})
 				return 0
 			case m := <-msgs:
 				switch {
 				case m.err != nil:
-					emit(groupEvent{T: m.at, Ev: "stream_end", Stream: stream, Broker: b, Err: status.Convert(m.err).Code().String() + ": " + status.Convert(m.err).Message()})
+					emit(groupEvent{Ev: "stream_end", Stream: stream, Broker: b, Err: status.Convert(m.err).Code().String() + ": " + status.Convert(m.err).Message()})
 					clear(owned)
 					break recv
 				case m.resp.Assignment != nil:
 					a := m.resp.Assignment
 					memberID, epoch = a.MemberId, a.MemberEpoch
-					e := groupEvent{T: m.at, Ev: "assign", Stream: stream, Broker: b, Member: memberID, GroupEpoch: a.GroupEpoch, MemberEpoch: epoch}
+					e := groupEvent{Ev: "assign", Stream: stream, Broker: b, Member: memberID, GroupEpoch: a.GroupEpoch, MemberEpoch: epoch}
 					clear(owned)
 					for _, tp := range a.Partitions {
 						if tp.Topic == cfg.Topic {
@@ -183,7 +193,7 @@ func runGroupConsumer(raw string) int {
 					emit(e)
 				case m.resp.Batch != nil && len(m.resp.Batch.Records) > 0:
 					batch := m.resp.Batch
-					e := groupEvent{T: m.at, Ev: "batch", Stream: stream, Broker: b, P: batch.Partition}
+					e := groupEvent{Ev: "batch", Stream: stream, Broker: b, P: batch.Partition}
 					for _, r := range batch.Records {
 						e.Offsets = append(e.Offsets, r.Offset)
 						e.Values = append(e.Values, string(r.Value))

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
+	"time"
 )
 
 // memberHistory is what one consumer process of a group wrote, in order
@@ -38,6 +41,11 @@ type delivery struct {
 // groupCheck is what checkGroups looked at.
 type groupCheck struct {
 	acked, deliveries, records, intervals int
+	// overlaps: intervals of two members of a partition that overlap
+	// (only one of them being delivered it then): a member that had
+	// nothing beyond the committed offset gives a partition up at once,
+	// before it has read its revocation.
+	overlaps int
 }
 
 // checkGroups checks the consumer-group model against the histories:
@@ -45,8 +53,8 @@ type groupCheck struct {
 //	(a) every acked record was delivered to group g at least once, as
 //	    the record its ack placed (partition, offset);
 //	(b) a member is delivered a partition only within its own ownership
-//	    intervals, and never within another member's interval of that
-//	    partition: no two members of a group read a partition at once;
+//	    intervals, and no two members of a group are delivered a
+//	    partition while their intervals of it overlap;
 //	(c) after the clean stop of member stopped (its exit line), no
 //	    record it had committed as processed (below its last successful
 //	    commit in the partition) is delivered again to anyone in g;
@@ -110,16 +118,43 @@ func checkGroups(acked map[string]position, members []*memberHistory, stopped st
 	for _, m := range members {
 		groupOf[m.name] = m.group
 	}
-	// (b): no delivery inside another member's interval.
+	// (b): no two members are delivered a partition while their
+	// intervals overlap.
+	byMember := map[string]map[int32][]int64{} // member -> partition -> delivery times
 	for _, d := range deliveries {
-		for _, m := range members {
-			if m.name == d.member || m.group != groupOf[d.member] {
+		if byMember[d.member] == nil {
+			byMember[d.member] = map[int32][]int64{}
+		}
+		byMember[d.member][d.p] = append(byMember[d.member][d.p], d.at)
+	}
+	within := func(member string, p int32, from, to int64) (int64, bool) {
+		for _, at := range byMember[member][p] {
+			if from <= at && at <= to {
+				return at, true
+			}
+		}
+		return 0, false
+	}
+	for i, x := range members {
+		for _, y := range members[i+1:] {
+			if x.group != y.group {
 				continue
 			}
-			for _, iv := range intervals[m.name][d.p] {
-				if iv.from < d.at && d.at < iv.to {
-					fail("(b) %s was delivered partition %d offsets %d-%d at %d, while %s owned it (from %d to %d)",
-						d.member, d.p, d.ev.Offsets[0], d.ev.Offsets[len(d.ev.Offsets)-1], d.at, m.name, iv.from, iv.to)
+			for p, xs := range intervals[x.name] {
+				for _, ix := range xs {
+					for _, iy := range intervals[y.name][p] {
+						from, to := max(ix.from, iy.from), min(ix.to, iy.to)
+						if from >= to {
+							continue
+						}
+						res.overlaps++
+						xat, xread := within(x.name, p, from, to)
+						yat, yread := within(y.name, p, from, to)
+						if xread && yread {
+							fail("(b) %s and %s both owned partition %d from %d to %d, and both were delivered it then (%s at %d, %s at %d)",
+								x.name, y.name, p, from, to, x.name, xat, y.name, yat)
+						}
+					}
 				}
 			}
 		}
@@ -190,4 +225,77 @@ func checkGroups(acked map[string]position, members []*memberHistory, stopped st
 	}
 	res.deliveries = len(deliveries)
 	return res, errs
+}
+
+// rebalance is how long partitions went unread across one change of a
+// group's members.
+type rebalance struct {
+	change string
+	// moved: for each partition that went to another member, from the
+	// last record the old owner was delivered to the first the new owner
+	// was.
+	moved []time.Duration
+	// maxPause: the longest time any partition went without a delivery
+	// across the change (moved or not).
+	maxPause time.Duration
+}
+
+func (r rebalance) String() string {
+	var moved []string
+	for _, d := range r.moved {
+		moved = append(moved, d.Round(time.Millisecond).String())
+	}
+	return fmt.Sprintf("%s: %d partitions moved, last record of the old owner to first of the new: %v; longest pause of any partition %v",
+		r.change, len(r.moved), moved, r.maxPause.Round(time.Millisecond))
+}
+
+// rebalanceTimes measures the rebalances of group grp at the times of
+// changes (UnixNano, in order; each one's window ends at the next).
+func rebalanceTimes(members []*memberHistory, grp string, changes map[string]int64) []rebalance {
+	byPartition := map[int32][]delivery{}
+	for _, m := range members {
+		if m.group != grp {
+			continue
+		}
+		for _, e := range m.events {
+			if e.Ev == "batch" {
+				byPartition[e.P] = append(byPartition[e.P], delivery{member: m.name, p: e.P, at: e.T, ev: e})
+			}
+		}
+	}
+	for _, ds := range byPartition {
+		slices.SortFunc(ds, func(a, b delivery) int { return cmp.Compare(a.at, b.at) })
+	}
+	names := slices.SortedFunc(maps.Keys(changes), func(a, b string) int { return cmp.Compare(changes[a], changes[b]) })
+	var out []rebalance
+	for i, name := range names {
+		at, until := changes[name], int64(math.MaxInt64)
+		if i+1 < len(names) {
+			until = changes[names[i+1]]
+		}
+		r := rebalance{change: name}
+		for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+			ds := byPartition[p]
+			first := sort.Search(len(ds), func(i int) bool { return ds[i].at > at })
+			if first == 0 || first == len(ds) {
+				continue
+			}
+			owner := ds[first-1].member
+			for j := first - 1; j+1 < len(ds) && ds[j].at < until; j++ {
+				r.maxPause = max(r.maxPause, time.Duration(ds[j+1].at-ds[j].at))
+			}
+			for j := first; j < len(ds) && ds[j].at < until; j++ {
+				if ds[j].member != owner {
+					k := j - 1
+					for ds[k].member != owner {
+						k--
+					}
+					r.moved = append(r.moved, time.Duration(ds[j].at-ds[k].at))
+					break
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
