@@ -281,7 +281,7 @@ func rebalanceTimes(members []*memberHistory, grp string, changes map[string]int
 				continue
 			}
 			owner := ds[first-1].member
-			for j := first - 1; j+1 < len(ds) && ds[j].at < until; j++ {
+			for j := first - 1; j+1 < len(ds) && ds[j+1].at < until; j++ {
 				r.maxPause = max(r.maxPause, time.Duration(ds[j+1].at-ds[j].at))
 			}
 			for j := first; j < len(ds) && ds[j].at < until; j++ {

@@ -234,7 +234,7 @@ type consumerProc struct {
 
 // startGroupConsumer starts a consumer process of group grp, which
 // subscribes through broker first (then the next on a failure).
-func startGroupConsumer(t *testing.T, c *cluster, name, grp string, first int) *consumerProc {
+func startGroupConsumer(t testing.TB, c *cluster, name, grp string, first int) *consumerProc {
 	t.Helper()
 	cfg, err := json.Marshal(groupConsumerConfig{Addrs: c.addrs, First: first, Group: grp, Topic: groupsTopic})
 	if err != nil {
@@ -347,7 +347,7 @@ func (p *consumerProc) readValues(read map[string]bool) {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *consumerProc) stop(t *testing.T) {
+func (p *consumerProc) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -361,14 +361,14 @@ func (p *consumerProc) stop(t *testing.T) {
 }
 
 // kill sends SIGKILL and waits for the process to die.
-func (p *consumerProc) kill(t *testing.T) {
+func (p *consumerProc) kill(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 }
 
 // describeGroup asks the live brokers in turn for the group.
-func describeGroup(t *testing.T, c *cluster, alive []int, grp string) *runnelv1.ConsumerGroup {
+func describeGroup(t testing.TB, c *cluster, alive []int, grp string) *runnelv1.ConsumerGroup {
 	t.Helper()
 	var g *runnelv1.ConsumerGroup
 	waitFor(t, 20*time.Second, "a broker to describe group "+grp, func() error {
@@ -402,7 +402,7 @@ func tryDescribeGroup(c *cluster, alive []int, grp string) (*runnelv1.ConsumerGr
 // members procs (by the coordinator, DescribeGroup), every partition
 // assigned, the processes' own assignment events agreeing, and every
 // process reading each partition it owns.
-func waitGroupStable(t *testing.T, c *cluster, alive *[]int, grp string, procs map[string]*consumerProc, after string) {
+func waitGroupStable(t testing.TB, c *cluster, alive *[]int, grp string, procs map[string]*consumerProc, after string) {
 	t.Helper()
 	at := time.Now().UnixNano()
 	waitFor(t, 30*time.Second, fmt.Sprintf("group %s to be stable after %s, every member reading", grp, after), func() error {
@@ -448,7 +448,7 @@ func waitGroupStable(t *testing.T, c *cluster, alive *[]int, grp string, procs m
 
 // saveHistories writes each member's lines and the acks to dir
 // (RUNNEL_E2E_GROUP_HISTORIES), to study a failure.
-func saveHistories(t *testing.T, dir string, histories []*memberHistory, acked map[string]position) {
+func saveHistories(t testing.TB, dir string, histories []*memberHistory, acked map[string]position) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
