@@ -97,6 +97,11 @@ func TestConsumerGroups(t *testing.T) {
 	newCoord := describeGroup(t, c, alive, "g").CoordinatorId
 	t.Logf("coordinator broker %d killed: broker %d coordinates g, stable again after %v", coord, newCoord, time.Since(failed).Round(time.Millisecond))
 	waitGroupStable(t, c, &alive, "h", map[string]*consumerProc{"h1": h1}, "the coordinator killed")
+	for _, p := range append(slices.Collect(maps.Values(g)), h1) {
+		if err := p.resubscribedAs(failed.UnixNano()); err != nil {
+			t.Error(err)
+		}
+	}
 
 	// Stop producing, let both groups read everything acked, stop them.
 	close(stop)
@@ -139,8 +144,8 @@ func TestConsumerGroups(t *testing.T) {
 	for _, err := range errs {
 		t.Error(err)
 	}
-	t.Logf("checked %d acked records (%d writes of unknown outcome), %d batches delivered (%d records to g) in %d ownership intervals",
-		res.acked, ledger.unsure, res.deliveries, res.records, res.intervals)
+	t.Logf("checked %d acked records (%d writes of unknown outcome), %d batches delivered (%d records to g) in %d ownership intervals, %d overlapping with one reader",
+		res.acked, ledger.unsure, res.deliveries, res.records, res.intervals, res.overlaps)
 	for _, m := range rebalanceTimes(histories, "g", map[string]int64{
 		"g4 joined": joined.UnixNano(), "g2 stopped": stopped.UnixNano(), "g3 killed": killed.UnixNano(), "coordinator killed": failed.UnixNano()}) {
 		t.Logf("%s", m)
@@ -148,6 +153,7 @@ func TestConsumerGroups(t *testing.T) {
 	if res.acked == 0 {
 		t.Fatal("nothing was acknowledged: the test checked nothing")
 	}
+
 }
 
 // groupLedger records every acknowledged record: where its ack put it.
@@ -332,6 +338,27 @@ func (p *consumerProc) deliveredSince(at int64) error {
 		if !got[o] {
 			return fmt.Errorf("%s owns %v and read nothing of %d since", p.name, p.owned(), o)
 		}
+	}
+	return nil
+}
+
+// resubscribedAs checks that the process's stream broke after at and
+// that it came back through another stream as the member it was.
+func (p *consumerProc) resubscribedAs(at int64) error {
+	var before, after string
+	broke := false
+	for _, e := range p.snapshot() {
+		switch {
+		case e.Ev == "assign" && e.T < at:
+			before = e.Member
+		case e.Ev == "stream_end" && e.T > at:
+			broke = true
+		case e.Ev == "assign" && broke:
+			after = e.Member
+		}
+	}
+	if !broke || before == "" || after != before {
+		return fmt.Errorf("%s: member %q before the coordinator's death, stream broken after it %v, member %q after", p.name, before, broke, after)
 	}
 	return nil
 }
