@@ -18,7 +18,7 @@ import (
 // each broker through a proxy too, which closes their connections while
 // the broker is down or starting.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []*broker // brokers[i] has node id i+1
 	// addrs are their client gRPC addresses, fixed across restarts: the
 	// proxies' in front of them (clientProxies), which each broker
@@ -37,7 +37,9 @@ type cluster struct {
 	proxies map[[2]int]*proxy
 }
 
-func startCluster(t *testing.T, n int) *cluster {
+// startCluster starts n brokers; extraArgs are added to each one's
+// runnel serve arguments.
+func startCluster(t testing.TB, n int, extraArgs ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, proxies: map[[2]int]*proxy{}}
 	for range n {
@@ -66,7 +68,7 @@ func startCluster(t *testing.T, n int) *cluster {
 			peers = append(peers, fmt.Sprintf("%d=%s", j+1, addr))
 		}
 		c.brokers = append(c.brokers, launchBrokerOn(t, c.socks[i], filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
-			"--node-id", fmt.Sprint(i+1), "--advertise", c.addrs[i], "--peers", strings.Join(peers, ",")))
+			append([]string{"--node-id", fmt.Sprint(i + 1), "--advertise", c.addrs[i], "--peers", strings.Join(peers, ",")}, extraArgs...)...))
 	}
 	for i, b := range c.brokers {
 		b.waitServing()
@@ -77,7 +79,7 @@ func startCluster(t *testing.T, n int) *cluster {
 
 // dial connects to broker i at its fixed address (its proxy's), which
 // reaches it across restarts.
-func (c *cluster) dial(t *testing.T, i int) *client.Client {
+func (c *cluster) dial(t testing.TB, i int) *client.Client {
 	t.Helper()
 	cl, err := client.Dial(c.addrs[i])
 	if err != nil {
@@ -133,7 +135,7 @@ type proxy struct {
 	conns  map[net.Conn]struct{}
 }
 
-func startProxy(t *testing.T, target string) *proxy {
+func startProxy(t testing.TB, target string) *proxy {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

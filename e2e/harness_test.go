@@ -27,6 +27,9 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(groupConsumerEnv); cfg != "" {
+		os.Exit(runGroupConsumer(cfg)) // a consumer process of TestConsumerGroups
+	}
 	dir, err := os.MkdirTemp("", "runnel-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -53,7 +56,7 @@ func TestMain(m *testing.M) {
 
 // broker is a runnel serve process.
 type broker struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	socks   *sockets // its listeners, kept across its restarts
 	args    []string // runnel's arguments, to restart it alike
@@ -70,7 +73,7 @@ type broker struct {
 
 // startBroker starts runnel serve on dataDir, on listeners the test
 // binds, and waits until it serves.
-func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
+func startBroker(t testing.TB, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
 	b := launchBroker(t, dataDir, extraArgs...)
 	b.waitServing()
@@ -81,7 +84,7 @@ func startBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
 // the test binds (bindSockets), and returns without waiting (a broker of
 // a cluster serves only once a quorum is up). Later arguments override
 // earlier ones.
-func launchBroker(t *testing.T, dataDir string, extraArgs ...string) *broker {
+func launchBroker(t testing.TB, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
 	return launchBrokerOn(t, bindSockets(t), dataDir, extraArgs...)
 }
@@ -143,7 +146,7 @@ func (s *sockets) unrefuse() {
 
 // bindSockets binds a broker's listeners on ports the kernel chooses;
 // they close when the test ends.
-func bindSockets(t *testing.T) *sockets {
+func bindSockets(t testing.TB) *sockets {
 	t.Helper()
 	var ls [3]*net.TCPListener
 	for i := range ls {
@@ -165,7 +168,7 @@ const activationNames = "grpc:http:peer"
 
 // files returns the sockets as files to pass to a child, in the order of
 // activationNames.
-func (s *sockets) files(t *testing.T) []*os.File {
+func (s *sockets) files(t testing.TB) []*os.File {
 	t.Helper()
 	var files []*os.File
 	for _, l := range s.all() {
@@ -180,7 +183,7 @@ func (s *sockets) files(t *testing.T) []*os.File {
 
 // launchBrokerOn is launchBroker on the given sockets: the same ones
 // again when it restarts a broker.
-func launchBrokerOn(t *testing.T, socks *sockets, dataDir string, extraArgs ...string) *broker {
+func launchBrokerOn(t testing.TB, socks *sockets, dataDir string, extraArgs ...string) *broker {
 	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	args := append([]string{"serve", "--data-dir", dataDir, "--ready-file", readyFile}, extraArgs...)
@@ -291,7 +294,7 @@ func (b *broker) stop() {
 	}
 }
 
-func (b *broker) dial(t *testing.T) *client.Client {
+func (b *broker) dial(t testing.TB) *client.Client {
 	t.Helper()
 	c, err := client.Dial(b.addr)
 	if err != nil {
@@ -305,7 +308,7 @@ func (b *broker) dial(t *testing.T) *client.Client {
 // not within timeout, saying what it waited for and cond's last error
 // (which should say what it saw instead). It polls every 10ms at first,
 // backing off to every 100ms. The server's tests have the same.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
@@ -321,7 +324,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 }
 
 // runShell runs a command line with bash and returns its combined output.
-func runShell(t *testing.T, env []string, command string) (string, error) {
+func runShell(t testing.TB, env []string, command string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

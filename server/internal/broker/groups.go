@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -253,7 +254,7 @@ func (m *GroupMember) Stopped(p group.Partition, d Delivered) {
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	if m.current() {
-		m.cg.g.Stopped(time.Now(), m.id, p, settled)
+		m.cg.g.Stopped(time.Now(), m.id, p, d.Next, settled)
 		m.c.publishLocked(m.cg)
 	}
 }
@@ -357,8 +358,9 @@ func (b *Broker) checkMemberCommit(grp, topic string, partitions []int32, mc Mem
 }
 
 // memberCommitted tells the group a member's commit is durable: the
-// partitions it was revoking move on.
-func (b *Broker) memberCommitted(grp, topic string, partitions []int32, mc MemberCommit) {
+// partitions it was revoking move on, if the commit covers what its
+// stream delivered of them.
+func (b *Broker) memberCommitted(grp, topic string, positions map[int32]int64, mc MemberCommit) {
 	c := b.groups
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -366,8 +368,8 @@ func (b *Broker) memberCommitted(grp, topic string, partitions []int32, mc Membe
 	if cg == nil {
 		return
 	}
-	for _, p := range partitions {
-		cg.g.Committed(time.Now(), mc.ID, group.Partition{Topic: topic, Partition: p})
+	for _, p := range slices.Sorted(maps.Keys(positions)) {
+		cg.g.Committed(time.Now(), mc.ID, group.Partition{Topic: topic, Partition: p}, positions[p])
 	}
 	c.publishLocked(cg)
 }

@@ -70,7 +70,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		}
 		defer func() {
 			if err == nil {
-				b.memberCommitted(group, topic, partitions, member)
+				b.memberCommitted(group, topic, positions, member)
 			}
 		}()
 	}

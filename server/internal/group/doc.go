@@ -17,8 +17,11 @@
 //   - A member owns (reads) a partition only while no other member holds
 //     it. A partition taken from a member is first revoking: its stream
 //     stops delivering it, and it is released to its new owner once the
-//     member has committed there, or had delivered nothing beyond the
-//     committed offset (Stopped), or after the rebalance timeout, which
+//     member has committed there up to what its stream delivered (a
+//     commit below that was made before it processed its last batches;
+//     once the member left, any commit of it), or had delivered nothing
+//     beyond the committed offset (Stopped), or after the rebalance
+//     timeout, which
 //     also removes the member (it is fenced, as KIP-848 does).
 //   - A member's epoch moves to the target's once it revokes nothing;
 //     only then does it gain new partitions. Commits carry it (CanCommit).

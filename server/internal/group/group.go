@@ -73,8 +73,13 @@ type revocation struct {
 	since    int32
 	deadline time.Time
 	// stopped: the member's stream has delivered its last batch of the
-	// partition; a commit then releases it.
+	// partition; a commit then releases it, if it covers next.
 	stopped bool
+	// next: the offset after the last record the stream delivered of the
+	// partition (0: nothing to wait for). A commit below it was made
+	// before the member processed the last records it was sent: it may
+	// still be processing them, so the partition stays.
+	next int64
 }
 
 // New returns an empty group.
@@ -201,24 +206,34 @@ func (g *Group) forget(m *member) {
 }
 
 // Stopped reports that member id's stream delivered its last batch of a
-// partition it is revoking; settled: it delivered nothing beyond the
-// group's committed offset there, so the partition moves at once.
-func (g *Group) Stopped(now time.Time, id string, p Partition, settled bool) {
+// partition it is revoking, up to offset next (exclusive); settled: it
+// delivered nothing beyond the group's committed offset there, so the
+// partition moves at once.
+func (g *Group) Stopped(now time.Time, id string, p Partition, next int64, settled bool) {
 	m := g.members[id]
 	if m == nil || m.revoking[p] == nil {
 		return
 	}
 	m.revoking[p].stopped = true
+	m.revoking[p].next = next
 	if settled {
 		g.release(now, m, p)
 	}
 }
 
-// Committed reports that member id committed its offset in p: a
-// partition it is revoking, and has stopped delivering, moves.
-func (g *Group) Committed(now time.Time, id string, p Partition) {
+// Committed reports that member id committed offset in p: a partition it
+// is revoking, and has stopped delivering, moves once the commit covers
+// what the stream delivered (or the member left: its stream is gone).
+// An earlier commit may have been made while the last batches were still
+// on their way to the member, which goes on to process them: moving the
+// partition then would have the next owner read them too, at the same
+// time.
+func (g *Group) Committed(now time.Time, id string, p Partition, offset int64) {
 	m := g.members[id]
 	if m == nil || m.revoking[p] == nil || !m.revoking[p].stopped {
+		return
+	}
+	if !m.leaving && offset < m.revoking[p].next {
 		return
 	}
 	g.release(now, m, p)

@@ -20,8 +20,8 @@ import (
 //	topics orders=4 ...
 //	join id=a topics=(orders,...) [instance=i]
 //	detach id=a | leave id=a | depart id=a [unsettled=(orders/1,...)]
-//	stopped id=a p=orders/1 [settled]
-//	committed id=a p=orders/1
+//	stopped id=a p=orders/1 [next=N] [settled]
+//	committed id=a p=orders/1 [offset=N]
 //	tick
 //	can-commit id=a epoch=N p=orders/1
 //
@@ -112,9 +112,17 @@ func TestGroup(t *testing.T) {
 				}
 				g.Depart(now, arg("id"), func(p Partition) bool { return !unsettled[fmt.Sprintf("%s/%d", p.Topic, p.Partition)] })
 			case "stopped":
-				g.Stopped(now, arg("id"), partition(), d.HasArg("settled"))
+				var next int
+				if d.HasArg("next") {
+					d.ScanArgs(t, "next", &next)
+				}
+				g.Stopped(now, arg("id"), partition(), int64(next), d.HasArg("settled"))
 			case "committed":
-				g.Committed(now, arg("id"), partition())
+				var offset int
+				if d.HasArg("offset") {
+					d.ScanArgs(t, "offset", &offset)
+				}
+				g.Committed(now, arg("id"), partition(), int64(offset))
 			case "tick":
 				next := g.Tick(now)
 				if next.IsZero() {
