@@ -56,6 +56,9 @@ func TestGroupAdmin(t *testing.T) {
 	wantCode(t, "delete a group with a member", err, codes.FailedPrecondition)
 	_, err = admin.ResetOffsets(ctx, &runnelv1.ResetOffsetsRequest{Group: "g", Topic: "orders", To: &runnelv1.ResetOffsetsRequest_ToEarliest{ToEarliest: true}})
 	wantCode(t, "reset a group with a member", err, codes.FailedPrecondition)
+	_, err = b.client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: "g", Topic: "orders",
+		Offsets: []*runnelv1.PartitionOffset{{Partition: 0, Offset: 0}}})
+	wantCode(t, "a commit of no member to a group with a member", err, codes.FailedPrecondition)
 
 	// A static member stays for the session timeout; a dynamic one that
 	// committed what it read leaves at once.

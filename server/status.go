@@ -30,6 +30,7 @@ var codeTable = []struct {
 	{broker.ErrFenced, codes.FailedPrecondition},
 	{broker.ErrGroupNotFound, codes.NotFound},
 	{broker.ErrGroupNotEmpty, codes.FailedPrecondition},
+	{broker.ErrGroupFull, codes.ResourceExhausted},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},
 	// NB: before ErrCorrupt, which a failed partition's error may wrap:

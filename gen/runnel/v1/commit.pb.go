@@ -86,7 +86,8 @@ type CommitRequest struct {
 	// commit is refused (FAILED_PRECONDITION) unless the member still owns
 	// every partition it commits, so that a member the group has moved on
 	// from can never move the group's offsets. Empty for a consumer that
-	// chose its partitions itself (manual assignment).
+	// chose its partitions itself (manual assignment): such a commit is
+	// refused (FAILED_PRECONDITION) while the group has members.
 	MemberId      string `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	MemberEpoch   int32  `protobuf:"varint,5,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -112,7 +113,7 @@ func (b *Broker) committedByName(name string) map[string]map[int32]int64 {
 // DeleteGroup deletes the committed offsets of a group without members,
 // on its coordinator.
 func (b *Broker) DeleteGroup(ctx context.Context, name string) error {
-	if err := b.checkGroupEmpty(name); err != nil {
+	if err := ValidateGroup(name); err != nil {
 		return err
 	}
 	byID := b.offsets.Group(name)
@@ -137,23 +138,17 @@ func (b *Broker) DeleteGroup(ctx context.Context, name string) error {
 			recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
 		}
 	}
-	return b.proposeInternal(ctx, offsets.Topic, offsets.PartitionFor(name), recs...)
+	return b.groups.commitChecked(ctx, name, func(g *group.Group) error {
+		return checkEmpty(g, fmt.Sprintf("stop them first (a member whose stream broke stays for the session timeout, %v)", b.cfg.GroupSessionTimeout))
+	}, recs)
 }
 
 // ResetOffsets commits positions for a group without members, on its
 // coordinator; with dryRun it only checks that it could.
 func (b *Broker) ResetOffsets(ctx context.Context, name, topic string, positions map[int32]int64, dryRun bool) error {
-	if err := b.checkGroupEmpty(name); err != nil {
-		return err
+	if !dryRun {
+		return b.Commit(ctx, name, topic, positions, MemberCommit{})
 	}
-	if dryRun {
-		return nil
-	}
-	return b.Commit(ctx, name, topic, positions, MemberCommit{})
-}
-
-// checkGroupEmpty refuses a group with members, on its coordinator only.
-func (b *Broker) checkGroupEmpty(name string) error {
 	if err := ValidateGroup(name); err != nil {
 		return err
 	}
@@ -164,11 +159,7 @@ func (b *Broker) checkGroupEmpty(name string) error {
 	if err != nil {
 		return err
 	}
-	if n := len(cg.g.Members()); n > 0 {
-		return errs.Newf(ErrGroupNotEmpty, "group %q has %d members: stop them first (a member whose stream broke stays for the session timeout, %v)",
-			name, n, b.cfg.GroupSessionTimeout)
-	}
-	return nil
+	return checkEmpty(cg.g, fmt.Sprintf("stop them first (a member whose stream broke stays for the session timeout, %v)", b.cfg.GroupSessionTimeout))
 }
 
 // GroupStat is a group this broker coordinates, for the metrics.
@@ -188,7 +179,7 @@ func (b *Broker) GroupStats() []GroupStat {
 	out := make([]GroupStat, 0, len(c.groups))
 	for _, name := range slices.Sorted(maps.Keys(c.groups)) {
 		cg := c.groups[name]
-		out = append(out, GroupStat{Name: name, Members: len(cg.g.Members()), Epoch: cg.g.Epoch()})
+		out = append(out, GroupStat{Name: name, Members: cg.g.Size(), Epoch: cg.g.Epoch()})
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +27,14 @@ const groupTick = 100 * time.Millisecond
 // its partition went to another member, or a newer stream of the same
 // static instance replaced it): what it asks can never succeed as it is.
 var ErrFenced = errors.New("fenced")
+
+// ErrGroupFull: a join past MaxGroupMembers.
+var ErrGroupFull = errors.New("group full")
+
+// MaxGroupMembers bounds a group's members (Kafka's
+// group.consumer.max.size): each is in the coordinator's memory, and each
+// join or leave computes the group's assignment again.
+const MaxGroupMembers = 1000
 
 // NotCoordinatorError: the group's coordinator is another broker (the
 // leader of the group's __consumer_offsets partition), or none is known
@@ -58,7 +65,11 @@ type coordinator struct {
 }
 
 type coordinated struct {
-	g    *group.Group
+	// commitMu orders the group's commits: taken before mu, held from a
+	// commit's check to its submission, so that the log holds commits in
+	// the order they were checked (see Broker.Commit).
+	commitMu sync.Mutex
+	g        *group.Group
 	part *raftstore.Partition // its offsets partition
 	term uint64               // the term this broker leads it in
 	// streams is each member's current stream.
@@ -79,6 +90,9 @@ type GroupMember struct {
 	// lost: the broker relaying the stream said its client's connection
 	// was lost (MemberLost).
 	lost bool
+	// inherited: the member was in the group before this stream, which
+	// may have partitions to give up that an earlier stream read.
+	inherited bool
 }
 
 // JoinGroup is a stream joining a group.
@@ -114,11 +128,18 @@ func (b *Broker) JoinGroup(j JoinGroup) (*GroupMember, error) {
 	}
 	now := time.Now()
 	cg.g.SetPartitions(now, b.partitionCounts())
-	id := cg.g.Join(now, group.Join{MemberID: j.MemberID, InstanceID: j.InstanceID, Topics: j.Topics, Client: j.Client}, newID)
+	id, inherited, err := cg.g.Join(now, group.Join{MemberID: j.MemberID, InstanceID: j.InstanceID, Topics: j.Topics, Client: j.Client}, newID)
+	switch {
+	case errors.Is(err, group.ErrGroupFull):
+		return nil, errs.Newf(ErrGroupFull, "%v", err)
+	case err != nil:
+		return nil, errs.Newf(ErrFenced, "%v", err)
+	}
 	if old := cg.streams[id]; old != nil {
 		old.endLocked(errs.Newf(ErrFenced, "group %q member %q: a newer stream of the same member replaced this one", j.Group, id))
 	}
-	m := &GroupMember{c: c, cg: cg, group: j.Group, id: id, changed: make(chan struct{}, 1), done: make(chan struct{})}
+	m := &GroupMember{c: c, cg: cg, group: j.Group, id: id, changed: make(chan struct{}, 1), done: make(chan struct{}),
+		inherited: inherited}
 	cg.streams[id] = m
 	c.publishLocked(cg)
 	return m, nil
@@ -136,6 +157,12 @@ func (c *coordinator) coordinatedLocked(name string) (*coordinated, error) {
 		}
 		return nil, nc
 	}
+	// NB: a leader just elected may not have applied every commit its
+	// predecessor acknowledged: until it applied an entry of its own term,
+	// its offsets table could start a member before what was committed.
+	if !part.LeadsCurrent() {
+		return nil, &NotCoordinatorError{Group: name}
+	}
 	cg := c.groups[name]
 	if cg != nil && cg.term != lead.Term {
 		c.dropLocked(name, cg)
@@ -144,7 +171,7 @@ func (c *coordinator) coordinatedLocked(name string) (*coordinated, error) {
 	if cg == nil {
 		cg = &coordinated{part: part, term: lead.Term, streams: map[string]*GroupMember{},
 			g: group.New(name, group.Config{SessionTimeout: c.b.cfg.GroupSessionTimeout,
-				RebalanceTimeout: c.b.cfg.GroupRebalanceTimeout, Assignor: c.b.assignor})}
+				RebalanceTimeout: c.b.cfg.GroupRebalanceTimeout, Assignor: c.b.assignor, MaxMembers: MaxGroupMembers})}
 		c.groups[name] = cg
 	}
 	return cg, nil
@@ -244,24 +271,34 @@ func (m *GroupMember) View() group.View {
 }
 
 // Delivered is what a stream delivered of a partition: the records from
-// offset From up to Next.
-type Delivered struct{ From, Next int64 }
+// offset From up to Next; Unknown when an earlier stream of the member
+// read it.
+type Delivered struct {
+	From, Next int64
+	Unknown    bool
+}
 
 // Stopped reports that the stream delivered its last batch of p, which
 // it is revoking.
 func (m *GroupMember) Stopped(p group.Partition, d Delivered) {
-	settled := m.settled(p, d)
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
+	// NB: settled is read under mu, as commits are released: a commit
+	// applied between the two would otherwise be seen by neither.
 	if m.current() {
-		m.cg.g.Stopped(time.Now(), m.id, p, d.Next, settled)
+		m.cg.g.Stopped(time.Now(), m.id, p, d.Next, m.settled(p, d))
 		m.c.publishLocked(m.cg)
 	}
 }
 
 // settled says whether the stream delivered nothing of p beyond the
-// group's committed offset: p may move at once.
+// group's committed offset: p may move at once. A stream that inherited
+// p's revocation from an earlier stream of the member (Unknown) does not
+// know what that one delivered: it is not settled. c.mu is held.
 func (m *GroupMember) settled(p group.Partition, d Delivered) bool {
+	if d.Unknown {
+		return false
+	}
 	if d.Next <= d.From {
 		return true
 	}
@@ -280,10 +317,6 @@ func (m *GroupMember) settled(p group.Partition, d Delivered) bool {
 // beyond the committed offset stay with it until it commits them (or the
 // rebalance timeout passes), so that the next owner starts after them.
 func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) {
-	settled := map[group.Partition]bool{}
-	for p, d := range delivered {
-		settled[p] = m.settled(p, d)
-	}
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	if !m.current() {
@@ -293,9 +326,14 @@ func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) 
 	if lost || m.lost {
 		m.cg.g.Detach(time.Now(), m.id)
 	} else {
+		// NB: a partition the stream never read is settled, unless an
+		// earlier stream of the member read it.
 		m.cg.g.Depart(time.Now(), m.id, func(p group.Partition) bool {
-			s, read := settled[p]
-			return !read || s
+			d, read := delivered[p]
+			if !read {
+				d.Unknown = m.inherited
+			}
+			return m.settled(p, d)
 		})
 	}
 	m.endLocked(nil)
@@ -331,47 +369,6 @@ func (m *GroupMember) endLocked(err error) {
 	}
 	m.err = err
 	close(m.done)
-}
-
-// MemberCommit names the group member a commit is made by.
-type MemberCommit struct {
-	ID    string
-	Epoch int32
-}
-
-// checkMemberCommit refuses a commit of a member that does not hold the
-// partitions (ErrFenced), on the coordinator only.
-func (b *Broker) checkMemberCommit(grp, topic string, partitions []int32, mc MemberCommit) error {
-	c := b.groups
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cg, err := c.coordinatedLocked(grp)
-	if err != nil {
-		return err
-	}
-	for _, p := range partitions {
-		if err := cg.g.CanCommit(mc.ID, mc.Epoch, group.Partition{Topic: topic, Partition: p}); err != nil {
-			return errs.Newf(ErrFenced, "commit refused: %w", err)
-		}
-	}
-	return nil
-}
-
-// memberCommitted tells the group a member's commit is durable: the
-// partitions it was revoking move on, if the commit covers what its
-// stream delivered of them.
-func (b *Broker) memberCommitted(grp, topic string, positions map[int32]int64, mc MemberCommit) {
-	c := b.groups
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cg := c.groups[grp]
-	if cg == nil {
-		return
-	}
-	for _, p := range slices.Sorted(maps.Keys(positions)) {
-		cg.g.Committed(time.Now(), mc.ID, group.Partition{Topic: topic, Partition: p}, positions[p])
-	}
-	c.publishLocked(cg)
 }
 
 // partitionCounts returns every topic's partition count.

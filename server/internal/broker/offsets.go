@@ -3,8 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,10 +30,11 @@ func ValidateGroup(group string) error {
 }
 
 // Commit stores group's next offsets to read in topic and returns once
-// the commit is durable. A commit by a group member (member.ID set) is
-// made on the group's coordinator only (elsewhere: *NotCoordinatorError),
-// and only for partitions the member holds (else ErrFenced).
-func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64, member MemberCommit) (err error) {
+// the commit is durable, on the group's coordinator only (elsewhere: a
+// *NotCoordinatorError). A group member's commit (member.ID set) is made
+// only for partitions it holds (else ErrFenced); one of no member only
+// while the group has no members (else ErrGroupNotEmpty).
+func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[int32]int64, member MemberCommit) error {
 	if err := ValidateGroup(group); err != nil {
 		return err
 	}
@@ -63,18 +62,13 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		}
 		recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
 	}
-	if member.ID != "" {
-		partitions := slices.Sorted(maps.Keys(positions))
-		if err := b.checkMemberCommit(group, topic, partitions, member); err != nil {
-			return err
-		}
-		defer func() {
-			if err == nil {
-				b.memberCommitted(group, topic, positions, member)
-			}
-		}()
+	if err := b.groups.commitChecked(ctx, group, checkCommit(topic, positions, member), recs); err != nil {
+		return err
 	}
-	return b.proposeInternal(ctx, offsets.Topic, offsets.PartitionFor(group), recs...)
+	if member.ID != "" {
+		b.groups.memberCommitted(group, topic, positions, member)
+	}
+	return nil
 }
 
 // Committed returns group's committed offsets in topic by partition.

@@ -23,6 +23,11 @@ var (
 	ErrStaleEpoch = errors.New("stale member epoch")
 	// ErrNotOwner: the member does not hold the partition.
 	ErrNotOwner = errors.New("partition not owned")
+	// ErrInstanceMismatch: a join naming a member and an instance id that
+	// do not go together.
+	ErrInstanceMismatch = errors.New("instance id mismatch")
+	// ErrGroupFull: a join past Config.MaxMembers.
+	ErrGroupFull = errors.New("group full")
 )
 
 // Config is a group's timing and assignor.
@@ -35,6 +40,9 @@ type Config struct {
 	// removed.
 	RebalanceTimeout time.Duration
 	Assignor         assignor.Assignor
+	// MaxMembers bounds the group's members, as Kafka's
+	// group.consumer.max.size (0: no bound).
+	MaxMembers int
 }
 
 // Group is one consumer group's membership and assignment.
@@ -101,21 +109,34 @@ type Join struct {
 	Client     string // the client's address, for DescribeGroup
 }
 
-// Join adds a member or re-attaches one, returning its id. newID makes
-// the id of a new member that brings none. A static member's instance
-// already attached is replaced (its earlier stream must end: Attached
-// says whose stream is current). A member whose subscription changed
-// rebalances the group; one re-attaching as it was does not.
-func (g *Group) Join(now time.Time, j Join, newID func() string) string {
+// Join adds a member or re-attaches one, returning its id, and whether
+// it was in the group already (an earlier stream may have read what it
+// must now give up). newID makes the id of a new member that brings none.
+// A static member's instance already attached is replaced (its earlier
+// stream must end). A member whose subscription changed rebalances the
+// group; one re-attaching as it was does not. It refuses a join that
+// names a member with another instance id than the member has
+// (ErrInstanceMismatch, as Kafka's FENCED_INSTANCE_ID), or that would
+// make the group larger than MaxMembers (ErrGroupFull).
+func (g *Group) Join(now time.Time, j Join, newID func() string) (string, bool, error) {
 	topics := slices.Compact(slices.Sorted(slices.Values(j.Topics)))
 	id := j.MemberID
 	if j.InstanceID != "" {
 		if known, ok := g.byInstance[j.InstanceID]; ok {
+			if id != "" && id != known {
+				return "", false, fmt.Errorf("%w: instance %q of group %q is member %q, not %q", ErrInstanceMismatch, j.InstanceID, g.name, known, id)
+			}
 			id = known
 		}
 	}
 	m := g.members[id]
+	if m != nil && m.instanceID != j.InstanceID {
+		return "", false, fmt.Errorf("%w: member %q of group %q has instance id %q, not %q: re-attach as it joined", ErrInstanceMismatch, id, g.name, m.instanceID, j.InstanceID)
+	}
 	if id == "" || m == nil {
+		if g.cfg.MaxMembers > 0 && len(g.members) >= g.cfg.MaxMembers {
+			return "", false, fmt.Errorf("%w: group %q has %d members, the most a group may have", ErrGroupFull, g.name, len(g.members))
+		}
 		if id == "" {
 			id = newID()
 		}
@@ -127,14 +148,14 @@ func (g *Group) Join(now time.Time, j Join, newID func() string) string {
 		m.topics = topics
 		m.attached, m.client = true, j.Client
 		g.rebalance(now)
-		return id
+		return id, false, nil
 	}
 	m.attached, m.client, m.expires, m.leaving = true, j.Client, time.Time{}, false
 	if !slices.Equal(m.topics, topics) {
 		m.topics = topics
 		g.rebalance(now)
 	}
-	return id
+	return id, true, nil
 }
 
 // Detach is a member's stream ending without leaving (it broke): the
@@ -214,8 +235,11 @@ func (g *Group) Stopped(now time.Time, id string, p Partition, next int64, settl
 	if m == nil || m.revoking[p] == nil {
 		return
 	}
-	m.revoking[p].stopped = true
-	m.revoking[p].next = next
+	// NB: the first report stands: a stream that re-attached knows less
+	// than the one that delivered the partition.
+	if r := m.revoking[p]; !r.stopped {
+		r.stopped, r.next = true, next
+	}
 	if settled {
 		g.release(now, m, p)
 	}
@@ -325,6 +349,12 @@ func (g *Group) Tick(now time.Time) time.Time {
 
 // Empty says whether the group has no member.
 func (g *Group) Empty() bool { return len(g.members) == 0 }
+
+// Size is how many members the group has.
+func (g *Group) Size() int { return len(g.members) }
+
+// Name is the group's name.
+func (g *Group) Name() string { return g.name }
 
 // Epoch is the group epoch.
 func (g *Group) Epoch() int32 { return g.epoch }

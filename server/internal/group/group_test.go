@@ -16,7 +16,7 @@ import (
 // seconds from the start, for this and later commands; every command
 // but can-commit prints the group after it):
 //
-//	new [session=S] [rebalance=S]
+//	new [session=S] [rebalance=S] [max=N]
 //	topics orders=4 ...
 //	join id=a topics=(orders,...) [instance=i]
 //	detach id=a | leave id=a | depart id=a [unsettled=(orders/1,...)]
@@ -54,6 +54,9 @@ func TestGroup(t *testing.T) {
 			switch d.Cmd {
 			case "new":
 				cfg := Config{SessionTimeout: 45 * time.Second, RebalanceTimeout: 30 * time.Second, Assignor: assignor.Uniform()}
+				if d.HasArg("max") {
+					d.ScanArgs(t, "max", &cfg.MaxMembers)
+				}
 				if d.HasArg("session") {
 					var s int
 					d.ScanArgs(t, "session", &s)
@@ -92,7 +95,10 @@ func TestGroup(t *testing.T) {
 						j.MemberID = ""
 					}
 				}
-				got := g.Join(now, j, func() string { ids++; return fmt.Sprintf("m%d", ids) })
+				got, _, err := g.Join(now, j, func() string { ids++; return fmt.Sprintf("m%d", ids) })
+				if err != nil {
+					return "error: " + err.Error() + "\n"
+				}
 				if got != arg("id") {
 					return fmt.Sprintf("joined as %s\n", got) + dump(g, now, start)
 				}

@@ -65,7 +65,8 @@ export type CommitRequest = Message<"runnel.v1.CommitRequest"> & {
    * commit is refused (FAILED_PRECONDITION) unless the member still owns
    * every partition it commits, so that a member the group has moved on
    * from can never move the group's offsets. Empty for a consumer that
-   * chose its partitions itself (manual assignment).
+   * chose its partitions itself (manual assignment): such a commit is
+   * refused (FAILED_PRECONDITION) while the group has members.
    *
    * @generated from field: string member_id = 4;
    */

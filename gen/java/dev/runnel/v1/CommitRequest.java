@@ -204,7 +204,8 @@ private static final long serialVersionUID = 0L;
    * commit is refused (FAILED_PRECONDITION) unless the member still owns
    * every partition it commits, so that a member the group has moved on
    * from can never move the group's offsets. Empty for a consumer that
-   * chose its partitions itself (manual assignment).
+   * chose its partitions itself (manual assignment): such a commit is
+   * refused (FAILED_PRECONDITION) while the group has members.
    * </pre>
    *
    * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -229,7 +230,8 @@ private static final long serialVersionUID = 0L;
    * commit is refused (FAILED_PRECONDITION) unless the member still owns
    * every partition it commits, so that a member the group has moved on
    * from can never move the group's offsets. Empty for a consumer that
-   * chose its partitions itself (manual assignment).
+   * chose its partitions itself (manual assignment): such a commit is
+   * refused (FAILED_PRECONDITION) while the group has members.
    * </pre>
    *
    * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -1183,7 +1185,8 @@ private static final long serialVersionUID = 0L;
      * commit is refused (FAILED_PRECONDITION) unless the member still owns
      * every partition it commits, so that a member the group has moved on
      * from can never move the group's offsets. Empty for a consumer that
-     * chose its partitions itself (manual assignment).
+     * chose its partitions itself (manual assignment): such a commit is
+     * refused (FAILED_PRECONDITION) while the group has members.
      * </pre>
      *
      * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -1207,7 +1210,8 @@ private static final long serialVersionUID = 0L;
      * commit is refused (FAILED_PRECONDITION) unless the member still owns
      * every partition it commits, so that a member the group has moved on
      * from can never move the group's offsets. Empty for a consumer that
-     * chose its partitions itself (manual assignment).
+     * chose its partitions itself (manual assignment): such a commit is
+     * refused (FAILED_PRECONDITION) while the group has members.
      * </pre>
      *
      * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -1232,7 +1236,8 @@ private static final long serialVersionUID = 0L;
      * commit is refused (FAILED_PRECONDITION) unless the member still owns
      * every partition it commits, so that a member the group has moved on
      * from can never move the group's offsets. Empty for a consumer that
-     * chose its partitions itself (manual assignment).
+     * chose its partitions itself (manual assignment): such a commit is
+     * refused (FAILED_PRECONDITION) while the group has members.
      * </pre>
      *
      * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -1253,7 +1258,8 @@ private static final long serialVersionUID = 0L;
      * commit is refused (FAILED_PRECONDITION) unless the member still owns
      * every partition it commits, so that a member the group has moved on
      * from can never move the group's offsets. Empty for a consumer that
-     * chose its partitions itself (manual assignment).
+     * chose its partitions itself (manual assignment): such a commit is
+     * refused (FAILED_PRECONDITION) while the group has members.
      * </pre>
      *
      * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -1271,7 +1277,8 @@ private static final long serialVersionUID = 0L;
      * commit is refused (FAILED_PRECONDITION) unless the member still owns
      * every partition it commits, so that a member the group has moved on
      * from can never move the group's offsets. Empty for a consumer that
-     * chose its partitions itself (manual assignment).
+     * chose its partitions itself (manual assignment): such a commit is
+     * refused (FAILED_PRECONDITION) while the group has members.
      * </pre>
      *
      * <code>string member_id = 4 [json_name = "memberId"];</code>

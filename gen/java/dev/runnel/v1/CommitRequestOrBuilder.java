@@ -89,7 +89,8 @@ public interface CommitRequestOrBuilder extends
    * commit is refused (FAILED_PRECONDITION) unless the member still owns
    * every partition it commits, so that a member the group has moved on
    * from can never move the group's offsets. Empty for a consumer that
-   * chose its partitions itself (manual assignment).
+   * chose its partitions itself (manual assignment): such a commit is
+   * refused (FAILED_PRECONDITION) while the group has members.
    * </pre>
    *
    * <code>string member_id = 4 [json_name = "memberId"];</code>
@@ -102,7 +103,8 @@ public interface CommitRequestOrBuilder extends
    * commit is refused (FAILED_PRECONDITION) unless the member still owns
    * every partition it commits, so that a member the group has moved on
    * from can never move the group's offsets. Empty for a consumer that
-   * chose its partitions itself (manual assignment).
+   * chose its partitions itself (manual assignment): such a commit is
+   * refused (FAILED_PRECONDITION) while the group has members.
    * </pre>
    *
    * <code>string member_id = 4 [json_name = "memberId"];</code>

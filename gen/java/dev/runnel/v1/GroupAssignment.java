@@ -11,9 +11,10 @@ package dev.runnel.v1;
  * the member reads the partitions listed, and no batch of a revoked
  * partition follows it. A member confirms that it has finished with a
  * revoked partition by committing its offset there (with member_id and
- * member_epoch), or by reading nothing past the committed offset; the
- * partition then moves to its new owner, or after the group's rebalance
- * timeout in any case.
+ * member_epoch) up to what it was sent of it, or by having been sent
+ * nothing past the committed offset; the partition then moves to its new
+ * owner. A member that has not done so within the group's rebalance
+ * timeout is removed from the group, and the partition moves anyway.
  * </pre>
  *
  * Protobuf type {@code runnel.v1.GroupAssignment}
@@ -516,9 +517,10 @@ private static final long serialVersionUID = 0L;
    * the member reads the partitions listed, and no batch of a revoked
    * partition follows it. A member confirms that it has finished with a
    * revoked partition by committing its offset there (with member_id and
-   * member_epoch), or by reading nothing past the committed offset; the
-   * partition then moves to its new owner, or after the group's rebalance
-   * timeout in any case.
+   * member_epoch) up to what it was sent of it, or by having been sent
+   * nothing past the committed offset; the partition then moves to its new
+   * owner. A member that has not done so within the group's rebalance
+   * timeout is removed from the group, and the partition moves anyway.
    * </pre>
    *
    * Protobuf type {@code runnel.v1.GroupAssignment}
