@@ -55,11 +55,47 @@ func newAutoCommitter(ms *memberStream) *autoCommitter {
 }
 
 // revoke keeps committing a partition taken away until its last records
-// are.
-func (a *autoCommitter) revoke(p group.Partition, c *partitionCursor) { a.revoked[p] = c }
+// are (if it delivered any).
+func (a *autoCommitter) revoke(p group.Partition, c *partitionCursor) {
+	if c.delivered.Load() > c.from {
+		a.revoked[p] = c
+	}
+}
+
+// restart forgets what it knew of a partition given (again): another
+// member may have committed it since.
+func (a *autoCommitter) restart(p group.Partition) {
+	delete(a.revoked, p)
+	delete(a.committed, p)
+	delete(a.seen, p)
+}
+
+// autoCommitFinalTimeout bounds the commit a closing stream makes.
+const autoCommitFinalTimeout = 5 * time.Second
+
+// final commits, as the stream ends cleanly, everything it delivered, as
+// Kafka's consumer commits its position when it closes: the partitions it
+// leaves then move at once.
+func (a *autoCommitter) final() {
+	ctx, cancel := context.WithTimeout(context.Background(), autoCommitFinalTimeout)
+	defer cancel()
+	a.seen = map[group.Partition]int64{}
+	a.look()
+	_ = a.commit(ctx) // NB: best effort: unsettled partitions wait for the rebalance timeout
+}
 
 // tick commits what was seen at the last tick and looks again.
 func (a *autoCommitter) tick(ctx context.Context) error {
+	if err := a.commit(ctx); err != nil {
+		return err
+	}
+	a.seen = map[group.Partition]int64{}
+	a.look()
+	return nil
+}
+
+// commit commits what was seen.
+func (a *autoCommitter) commit(ctx context.Context) error {
 	due := map[string]map[int32]int64{}
 	for p, o := range a.seen {
 		if c, ok := a.committed[p]; ok && c >= o {
@@ -73,9 +109,10 @@ func (a *autoCommitter) tick(ctx context.Context) error {
 	member := broker.MemberCommit{ID: a.ms.told.MemberID, Epoch: a.ms.told.MemberEpoch}
 	for _, topic := range slices.Sorted(maps.Keys(due)) {
 		err := a.ms.s.broker.Commit(ctx, a.ms.req.Group, topic, due[topic], member)
-		if errors.Is(err, broker.ErrFenced) {
-			// NB: the group moved a partition on before this commit: the
-			// new owner starts at the last one; stop committing it.
+		if errors.Is(err, broker.ErrFenced) || errors.Is(err, broker.ErrTopicNotFound) {
+			// NB: the group moved a partition on before this commit (the
+			// new owner starts at the last one), or the topic is gone:
+			// stop committing it.
 			for p := range due[topic] {
 				delete(a.revoked, group.Partition{Topic: topic, Partition: p})
 			}
@@ -88,7 +125,12 @@ func (a *autoCommitter) tick(ctx context.Context) error {
 			a.committed[group.Partition{Topic: topic, Partition: p}] = o
 		}
 	}
-	a.seen = map[group.Partition]int64{}
+	return nil
+}
+
+// look notes what each partition has delivered, and forgets the
+// partitions taken away whose last records are committed.
+func (a *autoCommitter) look() {
 	look := func(p group.Partition, c *partitionCursor) {
 		if d := c.delivered.Load(); d > c.from {
 			a.seen[p] = d
@@ -100,9 +142,9 @@ func (a *autoCommitter) tick(ctx context.Context) error {
 	for p, c := range a.revoked {
 		if o, ok := a.committed[p]; ok && o >= c.delivered.Load() {
 			delete(a.revoked, p)
+			delete(a.committed, p)
 			continue
 		}
 		look(p, c)
 	}
-	return nil
 }

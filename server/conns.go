@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	grpcpeer "google.golang.org/grpc/peer"
 )
@@ -17,6 +19,7 @@ import (
 type conns struct {
 	mu   sync.Mutex
 	open map[string]bool // by remote address
+	seq  atomic.Uint64   // numbers the connections of a Unix socket
 }
 
 func newConns() *conns { return &conns{open: map[string]bool{}} }
@@ -45,19 +48,36 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := conn.RemoteAddr().String()
+	remote := conn.RemoteAddr()
+	if _, ok := remote.(*net.TCPAddr); !ok {
+		// NB: a Unix socket's clients (socket activation) share one
+		// address: each gets one of its own, as gRPC's peer sees it.
+		remote = uniqueAddr{Addr: remote, n: l.conns.seq.Add(1)}
+	}
+	addr := remote.String()
 	l.conns.mu.Lock()
 	l.conns.open[addr] = true
 	l.conns.mu.Unlock()
-	return &trackedConn{Conn: conn, conns: l.conns, addr: addr}, nil
+	return &trackedConn{Conn: conn, conns: l.conns, remote: remote, addr: addr}, nil
 }
+
+// uniqueAddr is a non-TCP peer address made unique per connection.
+type uniqueAddr struct {
+	net.Addr
+	n uint64
+}
+
+func (a uniqueAddr) String() string { return fmt.Sprintf("%s#%d", a.Addr.String(), a.n) }
 
 type trackedConn struct {
 	net.Conn
-	conns *conns
-	addr  string
-	once  sync.Once
+	conns  *conns
+	remote net.Addr
+	addr   string
+	once   sync.Once
 }
+
+func (c *trackedConn) RemoteAddr() net.Addr { return c.remote }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {

@@ -15,6 +15,7 @@ import (
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/group"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
@@ -57,18 +58,18 @@ func (s *subscribeService) subscribeMember(req *runnelv1.SubscribeRequest, strea
 	}
 	ms := &memberStream{s: s, req: req, member: m, reset: reset, maxBytes: maxBytes, autoCommit: interval,
 		budget: s.budget.stream(min(s.streamBytes, 2*int64(maxBytes))),
-		out:    make(chan response, 2), owned: map[group.Partition]*memberPartition{}, released: map[group.Partition]bool{},
-		errs: make(chan error, 1)}
+		out:    make(chan response, 2), owned: map[group.Partition]*memberPartition{},
+		released: map[group.Partition]*partitionCursor{}, failed: make(chan readerFailure)}
 	err = ms.run(ctx, cancel, stream)
 	// NB: a static member keeps its partitions for the session timeout
 	// whatever ended its stream: it is expected back. A dynamic member
 	// leaves, unless its connection was lost or its broker is shutting
 	// down: then it may come back too.
-	delivered := map[group.Partition]broker.Delivered{}
-	for p, mp := range ms.owned {
-		delivered[p] = mp.cursor.deliveredRange()
+	lost := req.InstanceId != "" || s.stopping.Err() != nil || s.conns.lost(stream.Context())
+	if ms.committer != nil && !lost {
+		ms.committer.final() // as Kafka's consumer commits when it closes
 	}
-	m.Close(req.InstanceId != "" || s.stopping.Err() != nil || s.conns.lost(stream.Context()), delivered)
+	m.Close(lost, ms.delivered())
 	if err != nil && s.stopping.Err() != nil && stream.Context().Err() == nil {
 		return toStatus(&broker.NotCoordinatorError{Group: req.Group})
 	}
@@ -103,23 +104,48 @@ type memberStream struct {
 	out   chan response
 	owned map[group.Partition]*memberPartition
 	told  group.View // the view the last event sent
-	// released: revoked partitions the stream reported stopped (the
-	// group may still wait for their commit).
-	released map[group.Partition]bool
+	// released: partitions taken away that the group still waits on,
+	// with what the stream delivered of them (nil: it never read one),
+	// until the group's view no longer lists them revoking: the stream's
+	// end reports them.
+	released map[group.Partition]*partitionCursor
 	// autoCommit is the request's auto_commit_interval; committer commits
 	// at it (nil when the client commits).
 	autoCommit time.Duration
 	committer  *autoCommitter
-	errs       chan error // the first partition reader's failure
+	failed     chan readerFailure
 }
 
 // memberPartition is the reader of one partition the member owns.
 type memberPartition struct {
+	p      group.Partition
 	cursor *partitionCursor
 	cancel context.CancelFunc
 	done   chan struct{}
-	// finished: without follow, it read up to its end.
+	// finished: without follow, it read up to its end (or its topic was
+	// deleted).
 	finished bool
+}
+
+// readerFailure is a partition reader's error.
+type readerFailure struct {
+	mp  *memberPartition
+	err error
+}
+
+// delivered is what the stream delivered of the partitions it owned and
+// of those taken away that the group may still wait on.
+func (ms *memberStream) delivered() map[group.Partition]broker.Delivered {
+	out := map[group.Partition]broker.Delivered{}
+	for p, c := range ms.released {
+		if c != nil {
+			out[p] = c.deliveredRange()
+		}
+	}
+	for p, mp := range ms.owned {
+		out[p] = mp.cursor.deliveredRange()
+	}
+	return out
 }
 
 func (ms *memberStream) run(ctx context.Context, cancel context.CancelFunc, stream runnelv1.SubscribeService_SubscribeServer) error {
@@ -139,7 +165,7 @@ func (ms *memberStream) run(ctx context.Context, cancel context.CancelFunc, stre
 
 // serve follows the member's view until the stream or membership ends.
 func (ms *memberStream) serve(ctx context.Context) error {
-	finished := make(chan group.Partition, 1)
+	finished := make(chan *memberPartition, 1)
 	var ticks <-chan time.Time // auto-commit's
 	if ms.autoCommit > 0 {
 		t := time.NewTicker(ms.autoCommit)
@@ -156,14 +182,17 @@ func (ms *memberStream) serve(ctx context.Context) error {
 			if err := ms.apply(ctx, ms.member.View(), finished); err != nil {
 				return err
 			}
-		case p := <-finished:
-			if mp := ms.owned[p]; mp != nil {
-				mp.finished = true
-			}
+		case mp := <-finished:
+			mp.finished = true
 		case <-ms.member.Done():
 			return ms.member.Err()
-		case err := <-ms.errs:
-			return err
+		case f := <-ms.failed:
+			// NB: a topic deleted ends its partitions' readers, and the
+			// group drops them at its next tick: not the stream's end.
+			if _, err := ms.s.broker.Topic(f.mp.p.Topic); err == nil {
+				return f.err
+			}
+			f.mp.finished = true
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -190,7 +219,7 @@ func (ms *memberStream) caughtUp() bool {
 // apply moves the stream to view v: it stops the readers of partitions
 // taken away (their unsent batches are dropped), sends the event, and
 // then starts the readers of partitions given.
-func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<- group.Partition) error {
+func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<- *memberPartition) error {
 	owned := map[group.Partition]bool{}
 	for _, p := range v.Owned {
 		owned[p] = true
@@ -208,22 +237,26 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 		delete(ms.owned, p)
 		revoked = append(revoked, p)
 		stopped = append(stopped, mp.cursor)
+		ms.released[p] = mp.cursor
 		if ms.committer != nil {
 			ms.committer.revoke(p, mp.cursor)
 		}
 	}
 	// NB: a partition the group gave and took back between two looks at
-	// the view was never read here: it is done with at once.
+	// the view was never read here (an earlier stream of the member may
+	// have: the broker knows).
+	revoking := map[group.Partition]bool{}
 	for _, p := range v.Revoking {
-		if !slices.Contains(revoked, p) && !ms.released[p] {
-			ms.member.Stopped(p, broker.Delivered{})
+		revoking[p] = true
+		if _, reported := ms.released[p]; !reported {
+			ms.released[p] = nil
+			ms.member.Stopped(p, broker.Delivered{NotRead: true})
 		}
 	}
-	for _, p := range revoked {
-		ms.released[p] = true
-	}
-	for _, p := range v.Owned {
-		delete(ms.released, p)
+	for p := range ms.released {
+		if !revoking[p] && !slices.Contains(revoked, p) { // the group is done with it
+			delete(ms.released, p)
+		}
 	}
 	// NB: only what the client sees makes an event, not what the group
 	// waits for (revocations, pending partitions).
@@ -249,6 +282,8 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 	}
 	select {
 	case ms.out <- response{msg: wire.Message(event), after: after}:
+	case <-ms.member.Done():
+		return ms.member.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -264,9 +299,9 @@ func (ms *memberStream) apply(ctx context.Context, v group.View, finished chan<-
 
 // start begins reading a partition the member was given, at the group's
 // committed offset (or the reset position).
-func (ms *memberStream) start(ctx context.Context, p group.Partition, finished chan<- group.Partition) error {
+func (ms *memberStream) start(ctx context.Context, p group.Partition, finished chan<- *memberPartition) error {
 	pctx, cancel := context.WithCancel(ctx)
-	mp := &memberPartition{cancel: cancel, done: make(chan struct{})}
+	mp := &memberPartition{p: p, cancel: cancel, done: make(chan struct{})}
 	r, err := ms.s.broker.Reader(pctx, p.Topic, p.Partition)
 	nr, relayed := errors.AsType[*broker.NotReplicatedError](err)
 	if err != nil && !relayed {
@@ -284,7 +319,17 @@ func (ms *memberStream) start(ctx context.Context, p group.Partition, finished c
 		}
 		mp.cursor = &partitionCursor{}
 		mp.cursor.from = sub.StartOffset
-		run = func() error { return ms.s.relay(pctx, sub, nr, ms.budget, ms.out, mp.cursor) }
+		run = func() error {
+			err := ms.s.relay(pctx, sub, nr, ms.budget, ms.out, mp.cursor)
+			if outOfRange(err) && sub.StartPosition == runnelv1.StartPosition_START_POSITION_OFFSET &&
+				mp.cursor.delivered.Load() == mp.cursor.from {
+				// NB: retention deleted what the group had not read: go on
+				// at the log start, as a local reader does (GroupStart).
+				sub.StartPosition, sub.StartOffset = runnelv1.StartPosition_START_POSITION_EARLIEST, 0
+				return ms.s.relay(pctx, sub, nr, ms.budget, ms.out, mp.cursor)
+			}
+			return err
+		}
 	} else {
 		next, err := r.GroupStart(pctx, ms.req.Group, ms.reset)
 		if err != nil {
@@ -296,19 +341,23 @@ func (ms *memberStream) start(ctx context.Context, p group.Partition, finished c
 	}
 	mp.cursor.delivered.Store(mp.cursor.from)
 	ms.owned[p] = mp
+	delete(ms.released, p)
+	if ms.committer != nil {
+		ms.committer.restart(p)
+	}
 	go func() {
 		defer close(mp.done)
 		err := run()
 		switch {
 		case err == nil:
 			select {
-			case finished <- p:
+			case finished <- mp:
 			case <-pctx.Done():
 			}
 		case pctx.Err() == nil:
 			select {
-			case ms.errs <- err:
-			default:
+			case ms.failed <- readerFailure{mp, err}:
+			case <-pctx.Done():
 			}
 		}
 	}()
@@ -335,12 +384,13 @@ func (ms *memberStream) relayRequest(p group.Partition) (*runnelv1.SubscribeRequ
 }
 
 // send writes out to the stream in order. A batch of a partition the
-// group took away is dropped; each batch sent moves its partition's
-// delivered offset.
+// group took away is dropped, and everything once the membership ended
+// (the group may have given its partitions to others); each batch sent
+// moves its partition's delivered offset.
 func (ms *memberStream) send(cancel context.CancelFunc, stream runnelv1.SubscribeService_SubscribeServer) error {
 	var err error
 	for r := range ms.out {
-		if err == nil && (r.cursor == nil || !r.cursor.revoked.Load()) {
+		if err == nil && !ms.ended() && (r.cursor == nil || !r.cursor.revoked.Load()) {
 			if err = stream.SendMsg(r.msg); err != nil {
 				cancel()
 			} else {
@@ -350,6 +400,16 @@ func (ms *memberStream) send(cancel context.CancelFunc, stream runnelv1.Subscrib
 		r.held.release()
 	}
 	return err
+}
+
+// ended says whether the membership ended.
+func (ms *memberStream) ended() bool {
+	select {
+	case <-ms.member.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // sent records what a response delivered.
@@ -383,7 +443,9 @@ func (s *subscribeService) relayMember(ctx context.Context, req *runnelv1.Subscr
 	defer upCancel()
 	var memberID atomic.Value // string: from the first assignment event
 	stop := context.AfterFunc(ctx, func() {
-		if id, _ := memberID.Load().(string); id != "" && s.conns.lost(ctx) {
+		// NB: this broker shutting down is no leave either: the member
+		// comes back through another.
+		if id, _ := memberID.Load().(string); id != "" && (s.conns.lost(ctx) || s.stopping.Err() != nil) {
 			err := s.peers.MemberLost(upCtx, nc.Coordinator.PeerAddress, &raftv1.MemberLostRequest{Group: req.Group, MemberId: id})
 			if err != nil {
 				s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
@@ -407,6 +469,9 @@ func (s *subscribeService) relayMember(ctx context.Context, req *runnelv1.Subscr
 		if err != nil {
 			if ctx.Err() == nil {
 				s.metrics.forwardedFailure.WithLabelValues("subscribe").Inc()
+			}
+			if s.stopping.Err() != nil && stream.Context().Err() == nil {
+				return toStatus(errs.Newf(broker.ErrUnavailable, "the broker relaying this group member's stream is shutting down: subscribe again, with member_id, through another"))
 			}
 			return err
 		}

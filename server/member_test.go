@@ -670,3 +670,39 @@ func TestGroupAutoCommit(t *testing.T) {
 		wantCode(t, "auto_commit_interval "+tc.name, err, codes.InvalidArgument)
 	}
 }
+
+// TestGroupTopicDeleted: deleting one of a member's topics ends neither
+// its stream nor its reading of the others.
+func TestGroupTopicDeleted(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 1, nil)
+	b.createTopic("doomed", 1, nil)
+	m := b.join(&runnelv1.SubscribeRequest{Topics: []string{"orders", "doomed"}, Group: "g", Follow: true})
+	m.until("m reads both topics", func() bool { return len(m.ownedAll) == 2 })
+	if _, err := b.client.Admin.DeleteTopic(context.Background(), &runnelv1.DeleteTopicRequest{Name: "doomed"}); err != nil {
+		t.Fatal(err)
+	}
+	m.until("the deleted topic leaves the assignment", func() bool { return len(m.ownedAll) == 1 })
+	b.producePerPartition("orders", 1, 1)
+	m.until("m reads orders still", func() bool { return m.next["orders"][0] == 1 })
+}
+
+// TestGroupAutoCommitOnClose: a member that auto-commits commits what it
+// was sent when its stream closes, so that what it gives up moves at
+// once, not at the rebalance timeout, and is not read again.
+func TestGroupAutoCommitOnClose(t *testing.T) {
+	b := startBrokerWith(t, "", func(c *Config) { c.GroupRebalanceTimeout = time.Minute })
+	b.createTopic("orders", 2, nil)
+	b.producePerPartition("orders", 2, 3)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true, AutoCommitInterval: durationpb.New(time.Minute)}
+	a := b.join(sub)
+	a.until("a read everything", func() bool { return a.at(0) == 3 && a.at(1) == 3 })
+	a.cancel()
+	c := b.join(sub)
+	c.until("c owns both partitions", func() bool { return len(c.owned) == 2 })
+	b.producePerPartition("orders", 2, 1)
+	c.until("c reads the new records", func() bool { return c.at(0) == 4 && c.at(1) == 4 })
+	if c.first["orders"][0] != 3 || c.first["orders"][1] != 3 {
+		t.Fatalf("c started at %v, want after what a was sent (3)", c.first["orders"])
+	}
+}

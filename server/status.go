@@ -68,6 +68,10 @@ func toStatus(err error) error {
 // that broker is down, starting or shutting down, and another may answer.
 func unavailable(err error) bool { return status.Code(err) == codes.Unavailable }
 
+// outOfRange reports whether a call to another broker failed
+// OUT_OF_RANGE: the offset asked for is outside the replica's log.
+func outOfRange(err error) bool { return status.Code(err) == codes.OutOfRange }
+
 // isFenced reports whether a commit failed because its group member no
 // longer holds what it committed.
 func isFenced(err error) bool { return status.Code(err) == codes.FailedPrecondition }

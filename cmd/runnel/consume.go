@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,7 +100,12 @@ commits there, as a group of its own making.`,
 			return err
 		}
 		defer c.Close()
-		ctx := cmd.Context()
+		// NB: cancelled before the connection closes (defers run last
+		// first): a group member's broker tells a stream its client closed
+		// (the member leaves at once) from a connection lost (it keeps its
+		// partitions for the session timeout).
+		ctx, cancel := context.WithCancel(cmd.Context())
+		defer cancel()
 		stream, err := c.Subscribe.Subscribe(ctx, req)
 		if err != nil {
 			return err
@@ -110,7 +116,7 @@ commits there, as a group of its own making.`,
 		)
 		for limit == 0 || printed < limit {
 			resp, err := stream.Recv()
-			if errors.Is(err, io.EOF) || ctx.Err() != nil { // NB: interrupted is a clean stop
+			if errors.Is(err, io.EOF) || cmd.Context().Err() != nil { // NB: interrupted is a clean stop
 				return nil
 			}
 			if err != nil {

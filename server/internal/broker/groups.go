@@ -70,8 +70,8 @@ type coordinated struct {
 	// the order they were checked (see Broker.Commit).
 	commitMu sync.Mutex
 	g        *group.Group
-	part *raftstore.Partition // its offsets partition
-	term uint64               // the term this broker leads it in
+	part     *raftstore.Partition // its offsets partition
+	term     uint64               // the term this broker leads it in
 	// streams is each member's current stream.
 	streams map[string]*GroupMember
 }
@@ -271,11 +271,10 @@ func (m *GroupMember) View() group.View {
 }
 
 // Delivered is what a stream delivered of a partition: the records from
-// offset From up to Next; Unknown when an earlier stream of the member
-// read it.
+// offset From up to Next; NotRead when this stream never read it.
 type Delivered struct {
 	From, Next int64
-	Unknown    bool
+	NotRead    bool
 }
 
 // Stopped reports that the stream delivered its last batch of p, which
@@ -292,12 +291,12 @@ func (m *GroupMember) Stopped(p group.Partition, d Delivered) {
 }
 
 // settled says whether the stream delivered nothing of p beyond the
-// group's committed offset: p may move at once. A stream that inherited
-// p's revocation from an earlier stream of the member (Unknown) does not
-// know what that one delivered: it is not settled. c.mu is held.
+// group's committed offset: p may move at once. One it never read is
+// settled, unless the member had an earlier stream, which may have read
+// it, and whose client may still be processing that: c.mu is held.
 func (m *GroupMember) settled(p group.Partition, d Delivered) bool {
-	if d.Unknown {
-		return false
+	if d.NotRead {
+		return !m.inherited
 	}
 	if d.Next <= d.From {
 		return true
@@ -326,13 +325,9 @@ func (m *GroupMember) Close(lost bool, delivered map[group.Partition]Delivered) 
 	if lost || m.lost {
 		m.cg.g.Detach(time.Now(), m.id)
 	} else {
-		// NB: a partition the stream never read is settled, unless an
-		// earlier stream of the member read it.
 		m.cg.g.Depart(time.Now(), m.id, func(p group.Partition) bool {
 			d, read := delivered[p]
-			if !read {
-				d.Unknown = m.inherited
-			}
+			d.NotRead = !read
 			return m.settled(p, d)
 		})
 	}
