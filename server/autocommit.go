@@ -84,9 +84,15 @@ func (a *autoCommitter) final() {
 	_ = a.commit(ctx) // NB: best effort: unsettled partitions wait for the rebalance timeout
 }
 
-// tick commits what was seen at the last tick and looks again.
+// tick commits what was seen at the last tick and looks again. It waits
+// at most an interval for the commit: the stream's view waits meanwhile.
 func (a *autoCommitter) tick(ctx context.Context) error {
-	if err := a.commit(ctx); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, a.ms.autoCommit)
+	defer cancel()
+	// NB: a commit that could not be made now (no leader, too slow) is
+	// made at the next tick, with what was delivered by then.
+	if err := a.commit(cctx); err != nil && ctx.Err() == nil &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, broker.ErrUnavailable) {
 		return err
 	}
 	a.seen = map[group.Partition]int64{}

@@ -38,6 +38,9 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 	if err := ValidateGroup(group); err != nil {
 		return err
 	}
+	if len(member.ID) > MaxGroupNameLength {
+		return errs.Newf(ErrInvalid, "member_id is %d bytes, the limit is %d", len(member.ID), MaxGroupNameLength)
+	}
 	t, err := b.catalog.Topic(topic)
 	if err != nil {
 		return err

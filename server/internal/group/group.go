@@ -291,7 +291,8 @@ func (g *Group) CanCommit(id string, epoch int32, p Partition) error {
 
 // SetPartitions sets the partition counts of the topics (a topic absent
 // has none: not created, or deleted); the group rebalances if one it
-// subscribes to changed.
+// subscribes to changed. The group keeps the map, which the caller must
+// not change after (the coordinator hands every group the same one).
 func (g *Group) SetPartitions(now time.Time, partitions map[string]int32) {
 	changed := false
 	for _, t := range g.Topics() {
@@ -299,7 +300,7 @@ func (g *Group) SetPartitions(now time.Time, partitions map[string]int32) {
 			changed = true
 		}
 	}
-	g.partitions = maps.Clone(partitions)
+	g.partitions = partitions
 	if changed {
 		g.rebalance(now)
 	}
