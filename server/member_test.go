@@ -706,3 +706,26 @@ func TestGroupAutoCommitOnClose(t *testing.T) {
 		t.Fatalf("c started at %v, want after what a was sent (3)", c.first["orders"])
 	}
 }
+
+// TestGroupRecommitIsNoOp: a member may commit again, unchanged, the
+// offset of a partition it gave up (a member leaving commits all it
+// read); any other offset there is refused.
+func TestGroupRecommitIsNoOp(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("orders", 2, nil)
+	b.producePerPartition("orders", 2, 2)
+	sub := &runnelv1.SubscribeRequest{Topic: "orders", Group: "g", Follow: true}
+	a := b.join(sub)
+	a.until("a read everything", func() bool { return a.at(0) == 2 && a.at(1) == 2 })
+	if err := a.commit("orders", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	c := b.join(sub)
+	c.until("c owns a partition", func() bool { return len(c.owned) == 1 })
+	gone := ownedList(c)[0]
+	if err := a.commit("orders", 0, 1); err != nil {
+		t.Fatalf("a commits again, unchanged, both partitions, one of them c's now: %v", err)
+	}
+	a.next["orders"][gone] = 1
+	wantCode(t, "a moves c's partition back", a.commit("orders", gone), codes.FailedPrecondition)
+}

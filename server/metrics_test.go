@@ -327,7 +327,7 @@ func TestGroupMetrics(t *testing.T) {
 	}
 	c := b.join(sub)
 	c.until("c's first assignment", func() bool { return c.assignment != nil })
-	c.next["orders"] = map[int32]int64{0: 1}
+	c.next["orders"] = map[int32]int64{0: 2} // NB: not the committed 1, which would be a no-op
 	err := c.commit("orders", 0)
 	wantCode(t, "c's commit of a partition it does not own", err, codes.FailedPrecondition)
 	waitFor(t, 10*time.Second, "the group series", func() error {

@@ -138,9 +138,9 @@ func (b *Broker) DeleteGroup(ctx context.Context, name string) error {
 			recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
 		}
 	}
-	return b.groups.commitChecked(ctx, name, func(g *group.Group) error {
-		return checkEmpty(g, fmt.Sprintf("stop them first (a member whose stream broke stays for the session timeout, %v)", b.cfg.GroupSessionTimeout))
-	}, recs)
+	return b.groups.commitChecked(ctx, name, func(g *group.Group) ([]records.Record, error) {
+		return recs, checkEmpty(g, fmt.Sprintf("stop them first (a member whose stream broke stays for the session timeout, %v)", b.cfg.GroupSessionTimeout))
+	})
 }
 
 // ResetOffsets commits positions for a group without members, on its

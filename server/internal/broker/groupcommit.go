@@ -20,59 +20,42 @@ type MemberCommit struct {
 	Epoch int32
 }
 
-// commitChecked writes recs (commits, or DeleteGroup's tombstones) to
-// the group's offsets partition, on its coordinator only (elsewhere a
-// *NotCoordinatorError), once check allows them, and returns once they
-// are durable and applied. A member's commit is allowed while it holds
-// the partitions (group.CanCommit); any other only while the group has
-// no members, so that nothing but the group's own members moves a live
-// group's offsets.
+// commitChecked writes the records allowed returns (commits, or
+// DeleteGroup's tombstones) to the group's offsets partition, on its
+// coordinator only (elsewhere a *NotCoordinatorError), and returns once
+// they are durable and applied. allowed sees the group as it is and
+// refuses what may not be written, or leaves out what needs no writing.
 //
 // NB: the group's commitMu is held from the check to the submission, and
 // the submission is fenced to the coordinator's term, so that the log
 // holds a group's commits in the order they were checked: a commit
 // checked before its member lost a partition can never land after the
 // next owner's.
-func (c *coordinator) commitChecked(ctx context.Context, grp string, check func(*group.Group) error, recs []records.Record) error {
+func (c *coordinator) commitChecked(ctx context.Context, name string, allowed func(*group.Group) ([]records.Record, error)) error {
 	c.mu.Lock()
-	cg, err := c.coordinatedLocked(grp)
+	cg, err := c.coordinatedLocked(name)
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	cg.commitMu.Lock()
 	c.mu.Lock()
-	if c.groups[grp] != cg { // dropped meanwhile: it moved, or the term did
+	if c.groups[name] != cg { // dropped meanwhile: it moved, or the term did
 		c.mu.Unlock()
 		cg.commitMu.Unlock()
-		return &NotCoordinatorError{Group: grp}
+		return &NotCoordinatorError{Group: name}
 	}
-	err = check(cg.g)
+	recs, err := allowed(cg.g)
 	c.mu.Unlock()
 	var pr *raftstore.Proposal
-	if err == nil {
+	if err == nil && len(recs) > 0 {
 		pr, err = submit(ctx, cg.part, recs, timestampNow(), raftstore.SubmitOptions{LeaderTerm: cg.term})
 	}
 	cg.commitMu.Unlock()
-	if err == nil {
+	if err == nil && pr != nil {
 		_, err = pr.Wait(ctx)
 	}
-	return c.b.storeError(offsets.Topic, offsets.PartitionFor(grp), err)
-}
-
-// checkCommit is commitChecked's check of a commit of positions in topic.
-func checkCommit(topic string, positions map[int32]int64, mc MemberCommit) func(*group.Group) error {
-	return func(g *group.Group) error {
-		if mc.ID == "" {
-			return checkEmpty(g, "commit as one of them (member_id and member_epoch from its assignment), or read with a group of your own")
-		}
-		for _, p := range slices.Sorted(maps.Keys(positions)) {
-			if err := g.CanCommit(mc.ID, mc.Epoch, group.Partition{Topic: topic, Partition: p}); err != nil {
-				return errs.Newf(ErrFenced, "commit refused: %w", err)
-			}
-		}
-		return nil
-	}
+	return c.b.storeError(offsets.Topic, offsets.PartitionFor(name), err)
 }
 
 // checkEmpty refuses a change only a group without members may take.

@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -10,6 +12,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/errs"
+	grp "github.com/runnel-broker/runnel/server/internal/group"
 	"github.com/runnel-broker/runnel/server/internal/offsets"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
@@ -49,7 +52,7 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		return errs.Newf(ErrInvalid, "no offsets to commit")
 	}
 	now := timestamppb.Now()
-	var recs []records.Record
+	recs := make(map[int32]records.Record, len(positions))
 	for p, o := range positions {
 		if p < 0 || p >= t.Partitions {
 			return errs.Newf(ErrInvalid, "partition %d does not exist: topic %q has partitions 0 to %d",
@@ -63,9 +66,34 @@ func (b *Broker) Commit(ctx context.Context, group, topic string, positions map[
 		if err != nil {
 			return err
 		}
-		recs = append(recs, records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos}))
+		recs[p] = records.New(offsets.Key(c), value, records.Timestamp{Seconds: now.Seconds, Nanos: now.Nanos})
 	}
-	if err := b.groups.commitChecked(ctx, group, checkCommit(topic, positions, member), recs); err != nil {
+	committed := b.offsets.Committed(group, t.ID)
+	allowed := func(g *grp.Group) ([]records.Record, error) {
+		if member.ID == "" {
+			if err := checkEmpty(g, "commit as one of them (member_id and member_epoch from its assignment), or read with a group of your own"); err != nil {
+				return nil, err
+			}
+			return slices.Collect(maps.Values(recs)), nil
+		}
+		var out []records.Record
+		for _, p := range slices.Sorted(maps.Keys(recs)) {
+			err := g.CanCommit(member.ID, member.Epoch, grp.Partition{Topic: topic, Partition: p})
+			if err == nil {
+				out = append(out, recs[p])
+				continue
+			}
+			// NB: committing again what is committed changes nothing: a
+			// member leaving commits all it read, some of it committed
+			// before and moved on already.
+			if o, ok := committed[p]; ok && o == positions[p] {
+				continue
+			}
+			return nil, errs.Newf(ErrFenced, "commit refused: %w", err)
+		}
+		return out, nil
+	}
+	if err := b.groups.commitChecked(ctx, group, allowed); err != nil {
 		return err
 	}
 	if member.ID != "" {
