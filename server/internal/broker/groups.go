@@ -67,7 +67,7 @@ type coordinator struct {
 type coordinated struct {
 	// commitMu orders the group's commits: taken before mu, held from a
 	// commit's check to its submission, so that the log holds commits in
-	// the order they were checked (see Broker.Commit).
+	// the order they were checked (see commitChecked).
 	commitMu sync.Mutex
 	g        *group.Group
 	part     *raftstore.Partition // its offsets partition
