@@ -1,8 +1,16 @@
 package client
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
@@ -14,42 +22,286 @@ const DefaultAddress = "127.0.0.1:7400"
 // receive any record the broker accepts.
 const maxMessageBytes = 64 << 20
 
-// Client is a connection to a broker and its services' stubs.
+// Client is a connection to a Runnel cluster. It keeps one gRPC
+// connection per broker, and what it learned of the cluster: the brokers'
+// addresses and, per topic, the partitions and their leaders.
+//
+// The exported stubs call the broker the client bootstrapped from (any
+// broker answers any call, forwarding what another broker leads); the
+// Producer sends each partition's records to its leader directly.
 type Client struct {
-	conn *grpc.ClientConn
+	conn *grpc.ClientConn // the bootstrap broker's
 
 	Admin     runnelv1.AdminServiceClient
 	Produce   runnelv1.ProduceServiceClient
 	Subscribe runnelv1.SubscribeServiceClient
 	Commit    runnelv1.CommitServiceClient
+
+	opts      options
+	bootstrap []string
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[string]*grpc.ClientConn // by address, the bootstrap's included
+	nodes  map[int32]string            // node id → client address
+	topics map[string]*topicMeta
+	// refreshing serializes metadata calls per topic, so that a burst of
+	// failures asks the cluster once.
+	refreshing map[string]*sync.Mutex
+}
+
+// topicMeta is one topic's partitions as a DescribeTopic answered.
+type topicMeta struct {
+	partitions []partitionMeta
+	fetched    time.Time
+}
+
+type partitionMeta struct {
+	leader int32  // 0: none at the time
+	addr   string // the leader's client address, "" when unknown
+	epoch  uint64
 }
 
 // Dial connects to the broker at address (host:port). Connecting is lazy:
-// errors surface on the first call.
+// errors surface on the first call. The client learns the rest of the
+// cluster from that broker when it needs to, as New's does.
 func Dial(address string, opts ...Option) (*Client, error) {
-	o := options{}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	dialOpts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
-	}, o.dialOptions...)
-	conn, err := grpc.NewClient(address, dialOpts...)
+	c := &Client{opts: o, bootstrap: []string{address}, conns: map[string]*grpc.ClientConn{}, nodes: map[int32]string{},
+		topics: map[string]*topicMeta{}, refreshing: map[string]*sync.Mutex{}}
+	conn, err := c.dial(address)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
-		conn:      conn,
-		Admin:     runnelv1.NewAdminServiceClient(conn),
-		Produce:   runnelv1.NewProduceServiceClient(conn),
-		Subscribe: runnelv1.NewSubscribeServiceClient(conn),
-		Commit:    runnelv1.NewCommitServiceClient(conn),
-	}, nil
+	c.conns[address] = conn
+	c.use(conn)
+	return c, nil
 }
 
-// Conn returns the underlying connection, for other stubs (health).
+// New connects to a cluster through any of brokers (host:port each): it
+// asks them in turn for the cluster's brokers (DescribeCluster) and keeps
+// the first that answers as the bootstrap broker. One address is enough:
+// a broker forwards what it does not lead, and the client learns the
+// others' addresses from it.
+func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("client.New: no broker addresses")
+	}
+	c, err := Dial(brokers[0], opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.bootstrap = append([]string(nil), brokers...)
+	var errs []error
+	for _, addr := range brokers {
+		conn, err := c.connTo(addr)
+		if err == nil {
+			err = c.describeCluster(ctx, conn)
+		}
+		if err == nil {
+			c.use(conn)
+			return c, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	c.Close()
+	return nil, fmt.Errorf("client.New: no broker answered: %w", errors.Join(errs...))
+}
+
+func (c *Client) dial(address string) (*grpc.ClientConn, error) {
+	dialOpts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
+	}, c.opts.dialOptions...)
+	return grpc.NewClient(address, dialOpts...)
+}
+
+// use makes conn the one the exported stubs call.
+func (c *Client) use(conn *grpc.ClientConn) {
+	c.conn = conn
+	c.Admin = runnelv1.NewAdminServiceClient(conn)
+	c.Produce = runnelv1.NewProduceServiceClient(conn)
+	c.Subscribe = runnelv1.NewSubscribeServiceClient(conn)
+	c.Commit = runnelv1.NewCommitServiceClient(conn)
+}
+
+// connTo returns the connection to address, made on first use. gRPC
+// reconnects it by itself after a failure, so one per broker suffices.
+func (c *Client) connTo(address string) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if conn, ok := c.conns[address]; ok {
+		return conn, nil
+	}
+	conn, err := c.dial(address)
+	if err != nil {
+		return nil, err
+	}
+	c.conns[address] = conn
+	return conn, nil
+}
+
+// ErrClosed is returned for calls on a closed Client or Producer.
+var ErrClosed = errors.New("client: closed")
+
+func (c *Client) describeCluster(ctx context.Context, conn *grpc.ClientConn) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.requestTimeout)
+	defer cancel()
+	resp, err := runnelv1.NewAdminServiceClient(conn).DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range resp.Brokers {
+		if b.Address != "" {
+			c.nodes[b.NodeId] = b.Address
+		}
+	}
+	return nil
+}
+
+// candidates are the connections metadata calls try, in order: the
+// bootstrap broker's, then every other broker known, so that metadata
+// survives the loss of the bootstrap broker.
+func (c *Client) candidates() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var addrs []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			addrs = append(addrs, a)
+		}
+	}
+	for a, conn := range c.conns {
+		if conn == c.conn {
+			add(a)
+		}
+	}
+	for _, a := range c.bootstrap {
+		add(a)
+	}
+	for _, a := range c.nodes {
+		add(a)
+	}
+	return addrs
+}
+
+// topic returns what the client knows of a topic, asking the cluster when
+// it knows nothing, when it is older than the metadata max age, or when
+// stale is true (a request failed in a way that says it is).
+func (c *Client) topic(ctx context.Context, name string, stale bool) (*topicMeta, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := c.topics[name]
+	if t != nil && !stale && time.Since(t.fetched) < c.opts.metadataMaxAge {
+		c.mu.Unlock()
+		return t, nil
+	}
+	lock := c.refreshing[name]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		c.refreshing[name] = lock
+	}
+	c.mu.Unlock()
+
+	lock.Lock()
+	defer lock.Unlock()
+	// NB: another caller may have refreshed it while this one waited.
+	c.mu.Lock()
+	if nt := c.topics[name]; nt != nil && nt != t && time.Since(nt.fetched) < c.opts.metadataMaxAge {
+		c.mu.Unlock()
+		return nt, nil
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, addr := range c.candidates() {
+		t, err := c.describeTopic(ctx, addr, name)
+		if err == nil {
+			return t, nil
+		}
+		if code := status.Code(err); code == codes.NotFound || code == codes.InvalidArgument || ctx.Err() != nil {
+			return nil, err // the same everywhere
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return nil, fmt.Errorf("describe topic %q: %w", name, errors.Join(errs...))
+}
+
+func (c *Client) describeTopic(ctx context.Context, addr, name string) (*topicMeta, error) {
+	conn, err := c.connTo(addr)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opts.requestTimeout)
+	defer cancel()
+	resp, err := runnelv1.NewAdminServiceClient(conn).DescribeTopic(rctx, &runnelv1.DescribeTopicRequest{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	n := resp.GetTopic().GetPartitions()
+	if n <= 0 || int(n) != len(resp.Partitions) {
+		return nil, status.Errorf(codes.Unavailable, "topic %q: %d partitions described of %d", name, len(resp.Partitions), n)
+	}
+	// NB: a leader this client has no address for is a broker that
+	// joined since it last asked.
+	missing := false
+	c.mu.Lock()
+	for _, p := range resp.Partitions {
+		if _, ok := c.nodes[p.Leader]; p.Leader != 0 && !ok {
+			missing = true
+		}
+	}
+	c.mu.Unlock()
+	if missing {
+		if err := c.describeCluster(ctx, conn); err != nil {
+			c.opts.logger.Warn("runnel client: describe cluster", "broker", addr, "err", err)
+		}
+	}
+	t := &topicMeta{partitions: make([]partitionMeta, n), fetched: time.Now()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range resp.Partitions {
+		if p.Partition < 0 || p.Partition >= n {
+			continue
+		}
+		t.partitions[p.Partition] = partitionMeta{leader: p.Leader, addr: c.nodes[p.Leader], epoch: p.LeaderEpoch}
+	}
+	c.topics[name] = t
+	c.opts.logger.Debug("runnel client: topic metadata", "topic", name, "partitions", n, "from", addr)
+	return t, nil
+}
+
+// Conn returns the bootstrap broker's connection, for other stubs
+// (health).
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes every connection. Close producers first: their records
+// not yet acknowledged fail.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	for _, conn := range c.conns {
+		errs = append(errs, conn.Close())
+	}
+	return errors.Join(errs...)
+}

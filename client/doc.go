@@ -1,9 +1,39 @@
-// Package client is the Go SDK for Runnel: a connection to a broker with
-// the generated runnel.v1 stubs, and options for dialing it. It depends
-// only on the generated code (gen/), never on the server.
+// Package client is the Go SDK for Runnel.
 //
-//	c, err := client.Dial("127.0.0.1:7400")
+// New connects to a cluster through any of its brokers and learns the
+// rest: the brokers' addresses and, per topic, the partitions and their
+// leaders, refreshed when a request says they moved and when they are
+// older than WithMetadataMaxAge. The generated runnel.v1 stubs (Admin,
+// Produce, Subscribe, Commit) stay available on the Client for everything
+// the SDK does not wrap yet.
+//
+//	c, err := client.New(ctx, []string{"10.0.0.1:7400", "10.0.0.2:7400"})
 //	if err != nil { ... }
 //	defer c.Close()
-//	topics, err := c.Admin.ListTopics(ctx, &runnelv1.ListTopicsRequest{})
+//
+// A Producer batches records per partition and sends each batch to the
+// partition's leader:
+//
+//	p := c.Producer()                   // linger 5ms, 1 MiB batches, 64 MiB buffer
+//	defer p.Close()                     // flushes
+//	p.Produce(ctx, rec, onAck)          // async: onAck(Ack, error) is called once
+//	res := p.ProduceAsync(ctx, rec)     // async: a Result to Wait on
+//	ack, err := p.ProduceSync(ctx, rec) // waits for the ack
+//
+// Keyed records go where the broker would put them (Kafka's murmur2, the
+// partitioner package); keyless ones stick to one partition per batch, as
+// Kafka's sticky partitioner; Record.Partition or WithPartitioner choose
+// otherwise. Produce is named as franz-go's callback form is, with
+// ProduceAsync and ProduceSync beside it, so that the three read as one
+// family and the blocking one says so.
+//
+// Delivery is at least once: a batch is retried on UNAVAILABLE,
+// DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED until the delivery timeout, and
+// a retry after an unknown outcome (a broken stream, an ack that timed
+// out) may append the batch twice. Idempotence is not built yet. A
+// partition's batches are never reordered: each partition has one batch in
+// flight at a time.
+//
+// The package depends only on the generated code (gen/) and partitioner,
+// never on the server.
 package client

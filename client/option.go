@@ -1,12 +1,30 @@
 package client
 
-import "google.golang.org/grpc"
+import (
+	"log/slog"
+	"time"
 
-// Option configures Dial.
+	"google.golang.org/grpc"
+)
+
+// Option configures Dial and New.
 type Option interface{ apply(*options) }
 
 type options struct {
-	dialOptions []grpc.DialOption
+	dialOptions    []grpc.DialOption
+	logger         *slog.Logger
+	requestTimeout time.Duration
+	metadataMaxAge time.Duration
+}
+
+func defaultOptions() options {
+	return options{
+		logger:         slog.New(slog.DiscardHandler),
+		requestTimeout: 10 * time.Second,
+		// NB: Kafka's metadata.max.age.ms: leaders move without a client
+		// noticing only when no request fails, so a slow refresh suffices.
+		metadataMaxAge: 5 * time.Minute,
+	}
 }
 
 type optionFunc func(*options)
@@ -15,7 +33,42 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 // WithDialOptions adds gRPC dial options, applied after the defaults
 // (plaintext, 64 MiB messages), so they can replace them: pass
-// grpc.WithTransportCredentials to use TLS.
+// grpc.WithTransportCredentials to use TLS. They apply to every broker
+// the client connects to.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return optionFunc(func(o *options) { o.dialOptions = append(o.dialOptions, opts...) })
+}
+
+// WithLogger sets where the client logs what it does on its own:
+// metadata refreshes, retries, reconnections. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	})
+}
+
+// WithRequestTimeout bounds each metadata call (DescribeCluster,
+// DescribeTopic) and each produce request's wait for its ack; a produce
+// request that times out is retried within the producer's delivery
+// timeout. The default is 10s.
+func WithRequestTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.requestTimeout = d
+		}
+	})
+}
+
+// WithMetadataMaxAge sets how old a topic's partitions and leaders may
+// get before the client asks again even though nothing failed. Errors
+// (NotLeader, UNAVAILABLE) refresh them at once regardless. The default is
+// 5 minutes, as Kafka's metadata.max.age.ms.
+func WithMetadataMaxAge(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.metadataMaxAge = d
+		}
+	})
 }

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
-	"github.com/runnel-broker/runnel/server/internal/partitioner"
+	"github.com/runnel-broker/runnel/partitioner"
 )
 
 func TestProduceAndReadBack(t *testing.T) {

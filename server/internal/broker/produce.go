@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/runnel-broker/runnel/partitioner"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
 	"github.com/runnel-broker/runnel/server/internal/errs"
-	"github.com/runnel-broker/runnel/server/internal/partitioner"
 	"github.com/runnel-broker/runnel/server/internal/records"
 )
 

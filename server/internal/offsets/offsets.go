@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
-	"github.com/runnel-broker/runnel/server/internal/partitioner"
+	"github.com/runnel-broker/runnel/partitioner"
 )
 
 // Partitions is how many partitions __consumer_offsets has. Changing it

@@ -1,0 +1,133 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/runnel-broker/runnel/client"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+)
+
+// exampleTopic creates a topic on the examples' broker.
+func exampleTopic(c *client.Client, name string, partitions int32) {
+	if _, err := c.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: name, Partitions: partitions}); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Connect to a cluster through any of its brokers; the client learns the
+// rest.
+func ExampleNew() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker}) // e.g. "10.0.0.1:7400", "10.0.0.2:7400"
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("brokers:", len(resp.Brokers))
+	// Output: brokers: 1
+}
+
+// Produce one record and wait for its ack.
+func ExampleProducer_ProduceSync() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "orders", 1)
+
+	p := c.Producer()
+	defer p.Close()
+	ack, err := p.ProduceSync(ctx, &client.Record{Topic: "orders", Key: []byte("order-1"), Value: []byte(`{"total":42}`)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("appended at %s/%d offset %d\n", ack.Topic, ack.Partition, ack.Offset)
+	// Output: appended at orders/0 offset 0
+}
+
+// Produce many records without waiting for each: the callback reports
+// each one's outcome, and Flush waits for all of them.
+func ExampleProducer_Produce() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "clicks", 3)
+
+	p := c.Producer()
+	defer p.Close()
+	failed := make(chan error, 100)
+	for i := range 100 {
+		rec := &client.Record{Topic: "clicks", Key: fmt.Appendf(nil, "user-%d", i%10), Value: []byte("click")}
+		p.Produce(ctx, rec, func(_ client.Ack, err error) {
+			if err != nil {
+				failed <- err // a *client.RecordError: which record, and why
+			}
+		})
+	}
+	if err := p.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	close(failed)
+	fmt.Println("failed:", len(failed))
+	// Output: failed: 0
+}
+
+// ProduceAsync returns a Result to wait on later, or select on.
+func ExampleProducer_ProduceAsync() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "payments", 1)
+
+	p := c.Producer()
+	defer p.Close()
+	results := []*client.Result{
+		p.ProduceAsync(ctx, &client.Record{Topic: "payments", Value: []byte("a")}),
+		p.ProduceAsync(ctx, &client.Record{Topic: "payments", Value: []byte("b")}),
+	}
+	for _, r := range results {
+		ack, err := r.Wait(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("offset", ack.Offset)
+	}
+	// Output:
+	// offset 0
+	// offset 1
+}
+
+// A refused record fails at once, saying which record and why.
+func ExampleRecordError() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "tiny", 1)
+
+	p := c.Producer()
+	defer p.Close()
+	_, err = p.ProduceSync(ctx, &client.Record{Topic: "tiny", Partition: new(int32(7)), Value: []byte("x")})
+	var re *client.RecordError
+	if errors.As(err, &re) {
+		fmt.Println(re.Partition, err)
+	}
+	// Output: 7 runnel: record tiny/7 not appended: rpc error: code = InvalidArgument desc = partition 7 does not exist: topic "tiny" has partitions 0 to 0
+}
