@@ -34,7 +34,7 @@ func (p *Partition) trackAppended(l *loopState, m raftpb.Message) {
 	leader := p.node.BasicStatus().RaftState == raft.StateLeader
 	for _, e := range m.Entries {
 		var id uint64
-		if e.Type == raftpb.EntryNormal && len(e.Data) >= segment.BatchHeaderSize {
+		if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
 			if h, _, err := segment.DecodeBatchHeader(e.Data); err == nil {
 				id = h.ProposalID
 			}

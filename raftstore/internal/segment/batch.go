@@ -8,12 +8,18 @@ import (
 )
 
 // BatchHeaderSize is the size of the header that starts the Data of every
-// raft entry carrying records.
-const BatchHeaderSize = 29
+// raft entry carrying records, as this version writes it.
+const BatchHeaderSize = 59
 
-// batchMagic is the batch format version. A new layout gets a new magic, so
-// old logs stay readable.
-const batchMagic = 1
+// The batch format versions. A new layout gets a new magic, so old logs
+// stay readable: version 1 (29 bytes, up to the proposal id) is read with
+// the later fields zero.
+const (
+	batchMagicV1 = 1
+	batchMagic   = 2
+
+	batchHeaderSizeV1 = 29
+)
 
 // BatchHeader describes a record batch. The payload that follows it is
 // opaque to this package: it only needs the count (to stamp offsets) and
@@ -23,6 +29,19 @@ type BatchHeader struct {
 	FirstTimestamp int64 // ms since the epoch
 	MaxTimestamp   int64 // ms since the epoch
 	ProposalID     uint64
+	// Attributes are flags about the payload. None is defined yet: a
+	// batch with any set is refused as corrupt, so that a later flag
+	// (a compression codec, say) is never misread by this version.
+	Attributes uint16
+	// AppendTime is the leader's clock (ms since the epoch) when it took
+	// the batch: the time an idempotent producer's idleness counts from.
+	AppendTime int64
+	// ProducerID, ProducerEpoch and BaseSequence identify an idempotent
+	// producer's batch (ProducerID 0: none): the sequence number of its
+	// first record in the producer's run of records to the partition.
+	ProducerID    int64
+	ProducerEpoch int32
+	BaseSequence  int64
 }
 
 // EncodeBatch returns header and payload in one new slice, ready to be the
@@ -42,16 +61,26 @@ func PutBatchHeader(data []byte, h BatchHeader) {
 	binary.BigEndian.PutUint64(data[5:13], uint64(h.FirstTimestamp))
 	binary.BigEndian.PutUint64(data[13:21], uint64(h.MaxTimestamp))
 	binary.BigEndian.PutUint64(data[21:29], h.ProposalID)
+	binary.BigEndian.PutUint16(data[29:31], h.Attributes)
+	binary.BigEndian.PutUint64(data[31:39], uint64(h.AppendTime))
+	binary.BigEndian.PutUint64(data[39:47], uint64(h.ProducerID))
+	binary.BigEndian.PutUint32(data[47:51], uint32(h.ProducerEpoch))
+	binary.BigEndian.PutUint64(data[51:59], uint64(h.BaseSequence))
 }
 
 // DecodeBatchHeader splits entry data into its header and payload. The
-// payload aliases data. Short data and an unknown magic are ErrCorrupt.
+// payload aliases data. Short data, an unknown magic and unknown
+// attributes are ErrCorrupt.
 func DecodeBatchHeader(data []byte) (BatchHeader, []byte, error) {
-	if len(data) < BatchHeaderSize {
-		return BatchHeader{}, nil, fmt.Errorf("%w: batch of %d bytes is shorter than its %d-byte header",
-			ErrCorrupt, len(data), BatchHeaderSize)
+	size := BatchHeaderSize
+	if len(data) > 0 && data[0] == batchMagicV1 {
+		size = batchHeaderSizeV1
 	}
-	if data[0] != batchMagic {
+	if len(data) < size {
+		return BatchHeader{}, nil, fmt.Errorf("%w: batch of %d bytes is shorter than its %d-byte header",
+			ErrCorrupt, len(data), size)
+	}
+	if data[0] != batchMagic && data[0] != batchMagicV1 {
 		return BatchHeader{}, nil, fmt.Errorf("%w: batch magic %d, want %d", ErrCorrupt, data[0], batchMagic)
 	}
 	h := BatchHeader{
@@ -60,7 +89,17 @@ func DecodeBatchHeader(data []byte) (BatchHeader, []byte, error) {
 		MaxTimestamp:   int64(binary.BigEndian.Uint64(data[13:21])),
 		ProposalID:     binary.BigEndian.Uint64(data[21:29]),
 	}
-	return h, data[BatchHeaderSize:], nil
+	if data[0] == batchMagic {
+		h.Attributes = binary.BigEndian.Uint16(data[29:31])
+		h.AppendTime = int64(binary.BigEndian.Uint64(data[31:39]))
+		h.ProducerID = int64(binary.BigEndian.Uint64(data[39:47]))
+		h.ProducerEpoch = int32(binary.BigEndian.Uint32(data[47:51]))
+		h.BaseSequence = int64(binary.BigEndian.Uint64(data[51:59]))
+	}
+	if h.Attributes != 0 {
+		return BatchHeader{}, nil, fmt.Errorf("%w: batch attributes %#x: this version knows none", ErrCorrupt, h.Attributes)
+	}
+	return h, data[size:], nil
 }
 
 // entryBatch reports the batch an entry carries. Conf changes and empty

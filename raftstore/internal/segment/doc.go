@@ -53,12 +53,20 @@
 // A normal entry with non-empty Data carries a record batch:
 //
 //	offset size field
-//	0      1    magic = 1 (format version)
+//	0      1    magic = 2 (format version)
 //	1      4    record count
 //	5      8    first timestamp (ms since the epoch)
 //	13     8    max timestamp (ms since the epoch)
 //	21     8    proposal id
-//	29     ...  payload, opaque to this package
+//	29     2    attributes: flags, none defined (a reader refuses any it does not know)
+//	31     8    append time: the leader's clock when it took the batch (ms since the epoch)
+//	39     8    producer id (0: not an idempotent producer's batch)
+//	47     4    producer epoch
+//	51     8    base sequence: the producer's sequence number of the first record
+//	59     ...  payload, opaque to this package
+//
+// Version 1 ended at the proposal id (29 bytes); it is read with the later
+// fields zero.
 //
 // # Indexes
 //

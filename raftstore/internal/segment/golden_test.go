@@ -3,6 +3,7 @@ package segment
 import (
 	"bytes"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // goldenBatch is the batch of frame.golden and batch.golden.
-var goldenBatch = BatchHeader{RecordCount: 3, FirstTimestamp: 1_700_000_000_000, MaxTimestamp: 1_700_000_000_250, ProposalID: 0x0102030405060708}
+var goldenBatch = BatchHeader{RecordCount: 3, FirstTimestamp: 1_700_000_000_000, MaxTimestamp: 1_700_000_000_250, ProposalID: 0x0102030405060708,
+	AppendTime: 1_700_000_000_300, ProducerID: 0x1122334455667788, ProducerEpoch: 5, BaseSequence: 0x0a0b0c0d0e0f}
 
 func TestGoldenBatchHeader(t *testing.T) {
 	b := golden.Check(t, "batch.golden", EncodeBatch(goldenBatch, []byte("payload")))
@@ -25,6 +27,23 @@ func TestGoldenBatchHeader(t *testing.T) {
 	}
 	if b[0] != batchMagic || len(b) != BatchHeaderSize+len("payload") {
 		t.Fatalf("magic %d, %d bytes", b[0], len(b))
+	}
+}
+
+// TestGoldenBatchHeaderV1 reads a batch header as version 1 wrote it,
+// which older logs hold: its later fields read as zero.
+func TestGoldenBatchHeaderV1(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "batch_v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, payload, err := DecodeBatchHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := BatchHeader{RecordCount: 3, FirstTimestamp: 1_700_000_000_000, MaxTimestamp: 1_700_000_000_250, ProposalID: 0x0102030405060708}
+	if h != want || string(payload) != "payload" || b[0] != batchMagicV1 {
+		t.Fatalf("decoded %+v %q (magic %d), want %+v %q", h, payload, b[0], want, "payload")
 	}
 }
 
@@ -96,12 +115,12 @@ func TestGoldenLog(t *testing.T) {
 
 	// The indexes, decoded: the offset index has the segment's first frame
 	// (at 0) and each frame starting at least 64 bytes after the previous
-	// indexed one (index 3 at 106: 33 + 73); the time index the same frames
+	// indexed one (index 3 at 136: 33 + 103); the time index the same frames
 	// when the running max timestamp grew (not at index 1, a no-op).
 	offIdx := &index{data: readFile(t, filepath.Join(rdir, "00000000000000000001.index"))}
 	timeIdx := &index{data: readFile(t, filepath.Join(rdir, "00000000000000000001.timeindex"))}
 	offIdx.n, timeIdx.n = offIdx.count(), timeIdx.count()
-	wantOff := []indexEntry{{1, 0, 0}, {3, 2, 106}}
+	wantOff := []indexEntry{{1, 0, 0}, {3, 2, 136}}
 	wantTime := []indexEntry{{3, 1005, 2}}
 	for name, c := range map[string]struct {
 		x    *index
