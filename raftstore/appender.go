@@ -61,6 +61,9 @@ func (p *Partition) appendUntilClosed() (err error) {
 		case m, ok := <-p.appends:
 			if !ok {
 				p.finalErr = p.saveState(a, true /* force */)
+				if p.finalErr == nil && p.finalProducers != nil {
+					p.finalErr = p.saveProducers(p.finalProducers)
+				}
 				return nil
 			}
 			batch := []raftpb.Message{m}
@@ -84,6 +87,11 @@ func (p *Partition) appendUntilClosed() (err error) {
 			// A failed snapshot loses nothing: the log is kept.
 			if serr := p.saveSnapshot(a, snap); serr != nil {
 				p.logger.Warn("snapshot failed", "index", snap.Metadata.Index, "err", serr)
+			}
+		case st := <-p.producerSaves:
+			// A failed save loses nothing: the log holds what it summarizes.
+			if perr := p.saveProducers(st); perr != nil {
+				p.logger.Warn("saving the producer state failed", "index", st.GetIndex(), "err", perr)
 			}
 		case <-retention.C:
 			// A failed deletion loses nothing: log it and try again later.
@@ -117,6 +125,9 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 					return err
 				}
 				p.storage.setSnapshot(*m.Snapshot)
+			}
+			if err := p.saveSnapshotProducers(*m.Snapshot); err != nil {
+				return err
 			}
 			if err := p.storage.installSnapshot(*m.Snapshot); err != nil {
 				return err

@@ -756,3 +756,129 @@ func fenced(p *raftstore.Partition, payload string, term uint64) (int64, error) 
 	}
 	return pr.Wait(ctx)
 }
+
+// produceAs submits a one-record batch of an idempotent producer and
+// waits for it.
+func produceAs(p *raftstore.Partition, id int64, seq int64, payload string) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := raftstore.BatchHeader{RecordCount: 1, ProducerID: id, BaseSequence: seq}
+	pr, err := p.Submit(ctx, h, append(raftstore.NewBatch(len(payload)), payload...), raftstore.SubmitOptions{})
+	if err != nil {
+		return 0, err
+	}
+	return pr.Wait(ctx)
+}
+
+// TestIdempotentRetryAfterLeaderChange: the leader stops after
+// acknowledging a batch, and after taking one whose outcome its producer
+// never learns; the producer retries both on the new leader. Each is in
+// the log once, the acknowledged one at its offset.
+func TestIdempotentRetryAfterLeaderChange(t *testing.T) {
+	replicas, _ := startCluster(t, 3)
+	parts := openEverywhere(t, replicas, "idem-0")
+	leader := agreedLeader(t, parts)
+	acked, err := produceAs(parts[leader-1], 5, 0, "acked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pr, err := parts[leader-1].Submit(ctx, raftstore.BatchHeader{RecordCount: 1, ProducerID: 5, BaseSequence: 1},
+		append(raftstore.NewBatch(7), "unknown"...), raftstore.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas[leader-1].stop(t)
+	pr.Wait(ctx) // its outcome: whatever it is, the producer retries
+
+	var rest []*raftstore.Partition
+	for i, p := range parts {
+		if uint64(i+1) != leader {
+			rest = append(rest, p)
+		}
+	}
+	var next uint64
+	waitUntil(t, "a new leader", func() bool {
+		next = agreedLeader(t, rest)
+		return next != leader
+	})
+	np := parts[next-1]
+	var off int64
+	waitUntil(t, "the new leader to take the retry", func() bool {
+		off, err = produceAs(np, 5, 0, "acked")
+		return err == nil
+	})
+	if off != acked {
+		t.Fatalf("the retry of an acknowledged batch got offset %d on the new leader, want %d", off, acked)
+	}
+	if _, err := produceAs(np, 5, 1, "unknown"); err != nil {
+		t.Fatalf("the retry of the batch of unknown outcome: %v", err)
+	}
+	if _, err := produceAs(np, 5, 1, "unknown"); err != nil {
+		t.Fatalf("a second retry: %v", err)
+	}
+	for _, p := range rest {
+		waitUntil(t, "the replicas to agree", func() bool { return p.HighWatermark() == np.HighWatermark() })
+		if got, want := readFrom(t, p, 0), []string{"0:acked", "1:unknown"}; !slices.Equal(got, want) {
+			t.Fatalf("log %q, want %q: each batch once", got, want)
+		}
+	}
+}
+
+// TestIdempotentFollowerBehindLogStart: a follower that missed entries
+// retention then deleted gets the producers' state with the leader's
+// snapshot; leading next, it recognizes retries of batches it never held.
+func TestIdempotentFollowerBehindLogStart(t *testing.T) {
+	replicas, peers := startCluster(t, 3)
+	cfg := raftstore.PartitionConfig{Voters: []uint64{1, 2, 3}, SegmentBytes: 4096, RetentionBytes: 8192}
+	var parts []*raftstore.Partition
+	for _, r := range replicas {
+		p, err := r.store.OpenPartition("idem-compacted-0", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+	}
+	leader := agreedLeader(t, parts)
+	lp := parts[leader-1]
+	followerAt := leader%3 + 1
+	follower := replicas[followerAt-1]
+	if _, err := produceAs(lp, 1, 0, "first"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the follower to have the first batch", func() bool { return parts[followerAt-1].HighWatermark() == 1 })
+	follower.stop(t)
+
+	// Producer 2's batches are in the first segments; then producer 1's
+	// fill the log until retention deletes them.
+	early, err := produceAs(lp, 2, 0, "early"+strings.Repeat("x", 495))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := produceAs(lp, 1, int64(i+1), fmt.Sprintf("%03d%s", i, strings.Repeat("x", 497))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "retention to delete producer 2's batch", func() bool { return lp.LogStartOffset() > early })
+
+	follower.start(t, peers)
+	p, err := follower.store.OpenPartition("idem-compacted-0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the follower to catch up", func() bool { return p.HighWatermark() == lp.HighWatermark() })
+	if p.LogStartOffset() <= early {
+		t.Fatalf("the follower's log starts at %d: it did not need the snapshot", p.LogStartOffset())
+	}
+	parts[followerAt-1] = p
+	lp.TransferLeadership(followerAt)
+	waitUntil(t, "the follower to lead", func() bool { return agreedLeader(t, parts) == followerAt && p.LeadsCurrent() })
+	hw := p.HighWatermark()
+	if off, err := produceAs(p, 2, 0, "early"+strings.Repeat("x", 495)); err != nil || off != early {
+		t.Fatalf("a retry of a batch the new leader never held: offset %d, %v; want %d", off, err, early)
+	}
+	if p.HighWatermark() != hw {
+		t.Fatalf("the retry was appended: high watermark %d, was %d", p.HighWatermark(), hw)
+	}
+}

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"errors"
 
+	"github.com/runnel-broker/runnel/raftstore/internal/producers"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -65,3 +66,13 @@ const MaxEntryBytes = 32<<20 + 64<<10
 // no follower could receive it, and the partition would stop committing.
 // The caller must split it.
 var ErrEntryTooLarge = errors.New("raftstore: batch too large to replicate")
+
+// ErrProducerFenced is returned for an idempotent producer's batch whose
+// epoch is older than the producer's newest at the partition: nothing of
+// it is appended.
+var ErrProducerFenced = producers.ErrFenced
+
+// ErrOutOfOrderSequence is returned for an idempotent producer's batch
+// whose sequence number is neither the next one expected nor a retry of
+// one of the producer's last batches: nothing of it is appended.
+var ErrOutOfOrderSequence = producers.ErrOutOfOrder

@@ -236,12 +236,18 @@ func (p *Partition) propose(l *loopState, prop *proposal) {
 			return
 		}
 	}
+	if prop.header.ProducerID != 0 && !p.checkProducer(l, prop) {
+		return
+	}
 	if err := p.node.Propose(prop.data); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
 			err = ErrNotLeader
 		}
 		prop.result <- proposalResult{err: err}
 		return
+	}
+	if prop.header.ProducerID != 0 {
+		p.producers.AddPending(producerBatch(prop.header, 0))
 	}
 	prop.proposed = time.Now()
 	prop.deadline = prop.proposed.Add(p.store.cfg.ProposalTimeout)
@@ -370,6 +376,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			}
 			// NB: here, where the state machine is at the applied index.
 			p.maybeSnapshot(l)
+			p.maybeSaveProducers()
 			if err := p.stepAll(m.Responses); err != nil {
 				return err
 			}
@@ -422,6 +429,13 @@ func (p *Partition) leaderChanged(l *loopState, wasLeader bool) {
 			l.finish(prop, proposalResult{err: err})
 		}
 	}
+	// The retries waiting for a batch proposed in the term that ended:
+	// whether it is appended is for the next leader to tell.
+	if p.producers != nil {
+		for _, prop := range p.producers.ClearPending() {
+			prop.result <- proposalResult{err: ErrLeaderChanged}
+		}
+	}
 }
 
 // stepAll delivers the responses of local storage work (appends made
@@ -467,6 +481,11 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 			if c.prop != nil {
 				done = append(done, c)
 			}
+			if p.producers != nil {
+				if err := p.applyProducer(e, &done); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	last := entries[len(entries)-1]
@@ -493,6 +512,16 @@ func (p *Partition) appliedSnapshots(l *loopState, msgs []raftpb.Message) error 
 			continue
 		}
 		snap := m.Snapshot.Metadata
+		if p.producers != nil {
+			// The appender saved the leader's producer state with it.
+			data, err := snapshotData(*m.Snapshot)
+			if err != nil {
+				return err
+			}
+			if st := data.GetProducers(); st != nil {
+				p.producers.Restore(st)
+			}
+		}
 		if p.cfg.snapshots() {
 			// The appender saved it as this replica's snapshot and reset
 			// the log; the state machine takes its state before raft
@@ -635,6 +664,11 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 	for _, prop := range l.waiting {
 		l.finish(prop, proposalResult{err: err})
 	}
+	if p.producers != nil {
+		for _, prop := range p.producers.ClearPending() {
+			prop.result <- proposalResult{err: err}
+		}
+	}
 	l.leaderAcks = nil
 }
 
@@ -643,6 +677,10 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 // closes.
 func (p *Partition) shutdown(l *loopState) {
 	p.failWaiting(l, ErrClosed)
+	if p.producers != nil && p.producerBatches > 0 && p.Err() == nil {
+		// NB: read by the appender once appends is closed.
+		p.finalProducers = p.producers.Encode(p.commitIndex.Load())
+	}
 	close(p.appends)
 	<-p.appenderDone
 	if p.closeErr == nil && p.finalErr != nil {

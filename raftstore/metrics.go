@@ -16,6 +16,7 @@ type metrics struct {
 	syncRoundRequests prometheus.Histogram
 	commitSeconds     *prometheus.HistogramVec
 	leaderChanges     prometheus.Counter
+	duplicates        prometheus.Counter
 	proposalsInFlight atomic.Int64
 }
 
@@ -41,11 +42,15 @@ func newMetrics() *metrics {
 			Name: "runnel_raft_leader_changes_total",
 			Help: "Times a partition replicated here saw its leader change (including to none).",
 		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "runnel_produce_duplicates_total",
+			Help: "Retries of an idempotent producer's batch that a partition led here already held: acknowledged with its offsets, not appended again.",
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.fsyncSeconds, m.syncRoundRequests, m.commitSeconds, m.leaderChanges,
+	return []prometheus.Collector{m.fsyncSeconds, m.syncRoundRequests, m.commitSeconds, m.leaderChanges, m.duplicates,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "runnel_raft_proposals_in_flight",
 			Help: "Batches proposed to raft here and not yet completed, across partitions.",

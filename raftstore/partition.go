@@ -15,7 +15,9 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	raftstorev1 "github.com/runnel-broker/runnel/gen/runnel/raftstore/v1"
 	"github.com/runnel-broker/runnel/raftstore/internal/fsops"
+	"github.com/runnel-broker/runnel/raftstore/internal/producers"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
 )
 
@@ -110,6 +112,12 @@ type PartitionConfig struct {
 	// are kept, so that a follower a little behind gets entries rather
 	// than the snapshot (default DefaultSnapshotCatchUpEntries).
 	SnapshotCatchUpEntries uint64
+	// ProducerExpiry is how long an idempotent producer may be idle before
+	// a data partition forgets it (default DefaultProducerExpiry): its
+	// batches after that are not recognized as retries of earlier ones.
+	// Replicas count it from the leaders' clocks written in the log, so
+	// every replica forgets the same producers, given the same expiry.
+	ProducerExpiry time.Duration
 }
 
 // Partition is one partition: a raft group whose log is a segment store.
@@ -152,6 +160,14 @@ type Partition struct {
 	// restoredIndex is the index of the snapshot restored on open.
 	restoredIndex uint64
 
+	// A data partition's idempotent producers (producers.go), owned by
+	// the loop: the table, the producers' batches applied since it was
+	// last saved, and the appender's queue of states to save.
+	producers       *producers.Table[*proposal]
+	producerBatches int
+	producerSaves   chan *raftstorev1.ProducerState
+	finalProducers  *raftstorev1.ProducerState // the state to save on close, set before appends closes
+
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64
 	highWatermark atomic.Int64
@@ -188,6 +204,7 @@ type proposal struct {
 	id         uint64
 	durability Durability
 	leaderTerm uint64              // SubmitOptions.LeaderTerm
+	header     BatchHeader         // as written in data
 	result     chan proposalResult // buffered: the loop never blocks on it
 	proposed   time.Time           // set by the loop when it proposes
 	deadline   time.Time           // proposed + ProposalTimeout
@@ -303,11 +320,12 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		stopped:     make(chan struct{}),
 		failed:      make(chan struct{}),
 
-		appends:      make(chan raftpb.Message, maxAppendsPerSync),
-		appended:     newResponseQueue(),
-		appendFailed: make(chan error, 1),
-		appenderDone: make(chan struct{}),
-		snapshots:    make(chan raftpb.Snapshot, 1),
+		appends:       make(chan raftpb.Message, maxAppendsPerSync),
+		appended:      newResponseQueue(),
+		appendFailed:  make(chan error, 1),
+		appenderDone:  make(chan struct{}),
+		snapshots:     make(chan raftpb.Snapshot, 1),
+		producerSaves: make(chan *raftstorev1.ProducerState, 1),
 	}
 	p.nextID.Store(randomUint64())
 	p.leadership.Store(&Leadership{Term: state.hard.Term})
@@ -334,6 +352,12 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 	if err := p.setAppliedIndex(applied); err != nil {
 		log.Close()
 		return nil, err
+	}
+	if pc.Apply == nil {
+		if err := p.openProducers(applied); err != nil {
+			log.Close()
+			return nil, err
+		}
 	}
 	node, err := raft.NewRawNode(&raft.Config{
 		ID:                        s.cfg.NodeID,
@@ -495,6 +519,13 @@ type SubmitOptions struct {
 // the store; h.ProposalID is set here. batch is the raft entry's data
 // as is: the caller must not touch it again. A batch over MaxEntryBytes
 // is ErrEntryTooLarge.
+//
+// A batch whose header names an idempotent producer (ProducerID) is
+// checked against the producer's last batches before it is proposed: a
+// retry of one the partition holds completes with its original base
+// offset and is not appended again; one out of sequence fails
+// ErrOutOfOrderSequence, one of an old epoch ErrProducerFenced (see
+// producers.go).
 func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, opts SubmitOptions) (*Proposal, error) {
 	if len(batch) < segment.BatchHeaderSize {
 		return nil, fmt.Errorf("raftstore: batch of %d bytes has no room for its header", len(batch))
@@ -503,8 +534,12 @@ func (p *Partition) Submit(ctx context.Context, h BatchHeader, batch []byte, opt
 		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrEntryTooLarge, len(batch), MaxEntryBytes)
 	}
 	h.ProposalID = p.nextID.Add(1)
+	if h.AppendTime == 0 {
+		h.AppendTime = time.Now().UnixMilli()
+	}
 	segment.PutBatchHeader(batch, h)
 	prop := &proposal{
+		header:     h,
 		data:       batch,
 		id:         h.ProposalID,
 		durability: opts.Durability,

@@ -26,6 +26,10 @@ type storage struct {
 	snap raftpb.Snapshot
 	// stateMachine: the partition has a state machine (PartitionConfig.Apply).
 	stateMachine bool
+	// producers returns a data partition's producer state as of its
+	// applied index, which its snapshots carry (see producers.go). Raft
+	// asks for a snapshot on the raft loop, which owns that state.
+	producers func() *raftstorev1.ProducerState
 
 	// recent holds the entries appended and not yet applied, contiguous,
 	// so that raft reading them back to apply them costs no copy out of
@@ -180,7 +184,8 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	data, err := proto.Marshal(&raftstorev1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex})
+	data, err := proto.Marshal(&raftstorev1.SnapshotData{LogStartOffset: b.NextOffset, ConfIndex: s.state.confIndex,
+		Producers: s.producers()})
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}

@@ -43,7 +43,10 @@ type SnapshotData struct {
 	// The state machine's state as of the snapshot's index, in the state
 	// machine's own encoding (PartitionConfig.Snapshot); empty for a data
 	// partition.
-	State         []byte `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	State []byte `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// A data partition's idempotent producers, as its leader last saved
+	// them, for a follower that starts after the snapshot.
+	Producers     *ProducerState `protobuf:"bytes,4,opt,name=producers,proto3" json:"producers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,16 +102,229 @@ func (x *SnapshotData) GetState() []byte {
 	return nil
 }
 
+func (x *SnapshotData) GetProducers() *ProducerState {
+	if x != nil {
+		return x.Producers
+	}
+	return nil
+}
+
+// ProducerState is what a data partition knows of its idempotent
+// producers: per producer id, its epoch and its last batches (Kafka's
+// producer state snapshot). It is saved in the partition's producers file
+// and sent with its raft snapshots.
+type ProducerState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The raft index the state is as of: applying the entries after it
+	// brings it up to date.
+	Index         uint64      `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Producers     []*Producer `protobuf:"bytes,2,rep,name=producers,proto3" json:"producers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProducerState) Reset() {
+	*x = ProducerState{}
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerState) ProtoMessage() {}
+
+func (x *ProducerState) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerState.ProtoReflect.Descriptor instead.
+func (*ProducerState) Descriptor() ([]byte, []int) {
+	return file_runnel_raftstore_v1_raftstore_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProducerState) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ProducerState) GetProducers() []*Producer {
+	if x != nil {
+		return x.Producers
+	}
+	return nil
+}
+
+// Producer is one idempotent producer's state in a partition.
+type Producer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Epoch int32                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The leader's time (ms since the epoch) when its last batch was
+	// appended: the producer expires after an idle time from there.
+	LastAppendMs int64 `protobuf:"varint,3,opt,name=last_append_ms,json=lastAppendMs,proto3" json:"last_append_ms,omitempty"`
+	// Its last batches, oldest first.
+	Batches       []*ProducerBatch `protobuf:"bytes,4,rep,name=batches,proto3" json:"batches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Producer) Reset() {
+	*x = Producer{}
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Producer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Producer) ProtoMessage() {}
+
+func (x *Producer) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Producer.ProtoReflect.Descriptor instead.
+func (*Producer) Descriptor() ([]byte, []int) {
+	return file_runnel_raftstore_v1_raftstore_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Producer) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Producer) GetEpoch() int32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Producer) GetLastAppendMs() int64 {
+	if x != nil {
+		return x.LastAppendMs
+	}
+	return 0
+}
+
+func (x *Producer) GetBatches() []*ProducerBatch {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+// ProducerBatch is one batch of an idempotent producer, to recognize its
+// retries.
+type ProducerBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BaseSequence  int64                  `protobuf:"varint,1,opt,name=base_sequence,json=baseSequence,proto3" json:"base_sequence,omitempty"`
+	RecordCount   int32                  `protobuf:"varint,2,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	BaseOffset    int64                  `protobuf:"varint,3,opt,name=base_offset,json=baseOffset,proto3" json:"base_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProducerBatch) Reset() {
+	*x = ProducerBatch{}
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerBatch) ProtoMessage() {}
+
+func (x *ProducerBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_raftstore_v1_raftstore_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerBatch.ProtoReflect.Descriptor instead.
+func (*ProducerBatch) Descriptor() ([]byte, []int) {
+	return file_runnel_raftstore_v1_raftstore_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProducerBatch) GetBaseSequence() int64 {
+	if x != nil {
+		return x.BaseSequence
+	}
+	return 0
+}
+
+func (x *ProducerBatch) GetRecordCount() int32 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+func (x *ProducerBatch) GetBaseOffset() int64 {
+	if x != nil {
+		return x.BaseOffset
+	}
+	return 0
+}
+
 var File_runnel_raftstore_v1_raftstore_proto protoreflect.FileDescriptor
 
 const file_runnel_raftstore_v1_raftstore_proto_rawDesc = "" +
 	"\n" +
-	"#runnel/raftstore/v1/raftstore.proto\x12\x13runnel.raftstore.v1\"m\n" +
+	"#runnel/raftstore/v1/raftstore.proto\x12\x13runnel.raftstore.v1\"\xaf\x01\n" +
 	"\fSnapshotData\x12(\n" +
 	"\x10log_start_offset\x18\x01 \x01(\x03R\x0elogStartOffset\x12\x1d\n" +
 	"\n" +
 	"conf_index\x18\x02 \x01(\x04R\tconfIndex\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\fR\x05stateBEZCgithub.com/runnel-broker/runnel/gen/runnel/raftstore/v1;raftstorev1b\x06proto3"
+	"\x05state\x18\x03 \x01(\fR\x05state\x12@\n" +
+	"\tproducers\x18\x04 \x01(\v2\".runnel.raftstore.v1.ProducerStateR\tproducers\"b\n" +
+	"\rProducerState\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12;\n" +
+	"\tproducers\x18\x02 \x03(\v2\x1d.runnel.raftstore.v1.ProducerR\tproducers\"\x94\x01\n" +
+	"\bProducer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x05R\x05epoch\x12$\n" +
+	"\x0elast_append_ms\x18\x03 \x01(\x03R\flastAppendMs\x12<\n" +
+	"\abatches\x18\x04 \x03(\v2\".runnel.raftstore.v1.ProducerBatchR\abatches\"x\n" +
+	"\rProducerBatch\x12#\n" +
+	"\rbase_sequence\x18\x01 \x01(\x03R\fbaseSequence\x12!\n" +
+	"\frecord_count\x18\x02 \x01(\x05R\vrecordCount\x12\x1f\n" +
+	"\vbase_offset\x18\x03 \x01(\x03R\n" +
+	"baseOffsetBEZCgithub.com/runnel-broker/runnel/gen/runnel/raftstore/v1;raftstorev1b\x06proto3"
 
 var (
 	file_runnel_raftstore_v1_raftstore_proto_rawDescOnce sync.Once
@@ -122,16 +338,22 @@ func file_runnel_raftstore_v1_raftstore_proto_rawDescGZIP() []byte {
 	return file_runnel_raftstore_v1_raftstore_proto_rawDescData
 }
 
-var file_runnel_raftstore_v1_raftstore_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_runnel_raftstore_v1_raftstore_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_runnel_raftstore_v1_raftstore_proto_goTypes = []any{
-	(*SnapshotData)(nil), // 0: runnel.raftstore.v1.SnapshotData
+	(*SnapshotData)(nil),  // 0: runnel.raftstore.v1.SnapshotData
+	(*ProducerState)(nil), // 1: runnel.raftstore.v1.ProducerState
+	(*Producer)(nil),      // 2: runnel.raftstore.v1.Producer
+	(*ProducerBatch)(nil), // 3: runnel.raftstore.v1.ProducerBatch
 }
 var file_runnel_raftstore_v1_raftstore_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1, // 0: runnel.raftstore.v1.SnapshotData.producers:type_name -> runnel.raftstore.v1.ProducerState
+	2, // 1: runnel.raftstore.v1.ProducerState.producers:type_name -> runnel.raftstore.v1.Producer
+	3, // 2: runnel.raftstore.v1.Producer.batches:type_name -> runnel.raftstore.v1.ProducerBatch
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_runnel_raftstore_v1_raftstore_proto_init() }
@@ -145,7 +367,7 @@ func file_runnel_raftstore_v1_raftstore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_raftstore_v1_raftstore_proto_rawDesc), len(file_runnel_raftstore_v1_raftstore_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,27 @@
+// Package producers is a partition's memory of its idempotent producers,
+// as Kafka's ProducerStateManager is: per producer id, its epoch and its
+// last Window batches (sequence number, record count, base offset), so that
+// a retry of a batch the partition holds is answered with its offsets
+// rather than appended again.
+//
+// A Table is a pure state machine, driven by the partition's raft loop:
+//
+//   - Apply takes every committed batch of an idempotent producer, on every
+//     replica, in log order. It is monotonic: a batch older than what the
+//     table holds for its producer changes nothing. So a state saved at
+//     any index, with any entries before that index applied again on top
+//     of it, is the state the log builds; a saved state and the replay of
+//     the log after it (or after an older point) agree.
+//   - Check and AddPending are the leader's: it checks a batch against
+//     what is applied and what it has proposed in its term but not yet
+//     applied (pending), before proposing it. A leader checks only once it
+//     has applied an entry of its own term, so that every entry of earlier
+//     terms is applied: its log then holds nothing the table does not know.
+//   - Producers idle for longer than the expiry (by the leaders' clocks
+//     written into the batches, so every replica expires the same ones)
+//     are forgotten, and so is the least recently active one beyond
+//     MaxProducers. A producer the table does not know may start at any
+//     sequence: its state was lost to expiry, to retention or to a replica
+//     that started from a snapshot, and its batches can no longer be
+//     recognized as retries.
+package producers
