@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
@@ -63,6 +64,7 @@ type produceRequest struct {
 	correlationID uint64
 	acks          runnelv1.Acks
 	leaderEpoch   uint64
+	producer      broker.Producer
 	err           error // why the message is malformed
 	// size is the memory the request holds (its copy of the message), and
 	// lease that much of the memory budget (produce.go).
@@ -226,6 +228,28 @@ func (r *produceRequest) parseFields(b []byte) error {
 				return protowire.ParseError(n)
 			}
 			r.leaderEpoch, b = v, b[n:]
+		case num == 7 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			r.producer.ID, b = int64(v), b[n:]
+		case num == 8 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			e, err := varintInt32("producer_epoch", v)
+			if err != nil {
+				return err
+			}
+			r.producer.Epoch, b = e, b[n:]
+		case num == 9 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			r.producer.Sequence, b = int64(v), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

@@ -74,6 +74,11 @@ type Config struct {
 	// partition the group takes from it (commit, or stop) before it moves
 	// anyway and the member is removed. Default 30 s.
 	GroupRebalanceTimeout time.Duration
+	// ProducerIDExpiration is how long an idempotent producer may be idle
+	// before its partitions forget it, as Kafka's producer.id.expiration.ms:
+	// its retries after that are not recognized as such. Brokers of a
+	// cluster should agree on it. Default 24 h.
+	ProducerIDExpiration time.Duration
 	// GroupAssignor is the server-side assignor of the groups this broker
 	// coordinates, as Kafka's group.consumer.assignors: "uniform" (the
 	// default: balanced, moving the fewest partitions) or "range" (each
@@ -170,6 +175,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: time.Minute,
 		GroupSessionTimeout:    broker.DefaultGroupSessionTimeout,
 		GroupRebalanceTimeout:  broker.DefaultGroupRebalanceTimeout,
+		ProducerIDExpiration:   raftstore.DefaultProducerExpiry,
 		MaxRequestBytes:        DefaultMaxRequestBytes,
 		MaxRequestRecords:      DefaultMaxRequestRecords,
 		MaxInflightBytes:       DefaultMaxInflightBytes,
@@ -209,6 +215,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GroupRebalanceTimeout == 0 {
 		c.GroupRebalanceTimeout = d.GroupRebalanceTimeout
+	}
+	if c.ProducerIDExpiration == 0 {
+		c.ProducerIDExpiration = d.ProducerIDExpiration
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = d.MaxRequestBytes
@@ -316,7 +325,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max stream inflight bytes %d: want 65536 to the max inflight bytes, %d", c.MaxStreamInflightBytes, c.MaxInflightBytes))
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
-		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 {
+		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 ||
+		c.ProducerIDExpiration < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

@@ -120,7 +120,7 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		var pending *broker.PendingProduce
 		if err == nil {
 			pending, err = s.broker.Produce(ctx, broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
-				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch, Forwarded: forwardedCall(ctx)})
+				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch, Producer: req.producer, Forwarded: forwardedCall(ctx)})
 		}
 		if err == nil {
 			// NB: sent now, before the next request is taken: requests
@@ -151,6 +151,16 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		}()
 		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
+}
+
+// InitProducer gives an idempotent producer a new id, unique in the
+// cluster.
+func (s *produceService) InitProducer(ctx context.Context, _ *runnelv1.InitProducerRequest) (*runnelv1.InitProducerResponse, error) {
+	id, err := s.broker.InitProducer(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &runnelv1.InitProducerResponse{ProducerId: id}, nil
 }
 
 // forward sends f to the first broker of f.To that takes it.

@@ -159,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RetentionCheckInterval:  cfg.RetentionCheckInterval,
 		GroupSessionTimeout:     cfg.GroupSessionTimeout,
 		GroupRebalanceTimeout:   cfg.GroupRebalanceTimeout,
+		ProducerExpiry:          cfg.ProducerIDExpiration,
 		GroupAssignor:           cfg.GroupAssignor,
 		InternalSnapshotEntries: cfg.InternalSnapshotEntries,
 		// NB: as large as the budget: what this broker's producers propose

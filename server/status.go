@@ -28,6 +28,8 @@ var codeTable = []struct {
 	{raftstore.ErrEntryTooLarge, codes.InvalidArgument},
 	{broker.ErrOffsetOutOfRange, codes.OutOfRange},
 	{broker.ErrFenced, codes.FailedPrecondition},
+	{broker.ErrProducerFenced, codes.FailedPrecondition},
+	{broker.ErrOutOfOrderSequence, codes.FailedPrecondition},
 	{broker.ErrGroupNotFound, codes.NotFound},
 	{broker.ErrGroupNotEmpty, codes.FailedPrecondition},
 	{broker.ErrGroupFull, codes.ResourceExhausted},

@@ -104,6 +104,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.AdvertisePeer, "advertise-peer", "", "the gRPC address the other brokers reach this one on (default: the --peer-listen address)")
 	f.StringVar(&cfg.Join, "join", "", "join the running cluster through the broker whose peer address is HOST:PORT (instead of --peers)")
 	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", cfg.RetentionCheckInterval, "how often old segments are deleted")
+	f.DurationVar(&cfg.ProducerIDExpiration, "producer-id-expiration", cfg.ProducerIDExpiration, "how long an idempotent producer may be idle before its partitions forget it (Kafka's producer.id.expiration.ms)")
 	f.DurationVar(&cfg.GroupSessionTimeout, "group-session-timeout", cfg.GroupSessionTimeout, "how long a consumer group member whose stream broke keeps its partitions, waiting to come back")
 	f.DurationVar(&cfg.GroupRebalanceTimeout, "group-rebalance-timeout", cfg.GroupRebalanceTimeout, "how long a group member has to commit a partition taken from it before the partition moves anyway")
 	f.StringVar(&cfg.GroupAssignor, "group-assignor", "uniform", "how the groups this broker coordinates share partitions: uniform (balanced, fewest moves) or range (a contiguous range of each topic per member)")

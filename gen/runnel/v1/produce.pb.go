@@ -102,7 +102,27 @@ type ProduceRequest struct {
 	// change, sets it so that a request still in flight to the old leader
 	// cannot land after those sent to the new one. Brokers set it when they
 	// forward a request to a partition's leader.
-	LeaderEpoch   uint64 `protobuf:"varint,6,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	LeaderEpoch uint64 `protobuf:"varint,6,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	// An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+	// the partition appends the request's records at most once however often
+	// the request is retried: a retry of a batch it already holds is
+	// acknowledged with the offsets it was first given. Needs partition.
+	ProducerId int64 `protobuf:"varint,7,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	// The producer's epoch. A producer raises it when it cannot know whether
+	// its last batch to a partition was appended (its delivery timed out) and
+	// starts that partition's sequence again at 0. A partition refuses a
+	// lower epoch than the highest it has seen from the producer
+	// (FAILED_PRECONDITION).
+	ProducerEpoch int32 `protobuf:"varint,8,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// With producer_id: the sequence number of the request's first record in
+	// the producer's run of records to this partition (in this epoch),
+	// starting at 0; the next request's is this one's plus its record count,
+	// as Kafka's base sequence. A partition remembers the producer's last 5
+	// batches: it acknowledges a retry of one of them with its original
+	// offsets, refuses a gap (a sequence past the next one expected) and one
+	// older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+	// refused request.
+	BaseSequence  int64 `protobuf:"varint,9,opt,name=base_sequence,json=baseSequence,proto3" json:"base_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -179,6 +199,27 @@ func (x *ProduceRequest) GetLeaderEpoch() uint64 {
 	return 0
 }
 
+func (x *ProduceRequest) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProduceRequest) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProduceRequest) GetBaseSequence() int64 {
+	if x != nil {
+		return x.BaseSequence
+	}
+	return 0
+}
+
 // ProduceResponse acknowledges one ProduceRequest.
 type ProduceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -246,6 +287,97 @@ func (x *ProduceResponse) GetError() *status.Status {
 	return nil
 }
 
+// InitProducerRequest asks for a new producer id.
+type InitProducerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerRequest) Reset() {
+	*x = InitProducerRequest{}
+	mi := &file_runnel_v1_produce_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerRequest) ProtoMessage() {}
+
+func (x *InitProducerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_produce_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerRequest.ProtoReflect.Descriptor instead.
+func (*InitProducerRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_produce_proto_rawDescGZIP(), []int{2}
+}
+
+// InitProducerResponse is a new idempotent producer's identity.
+type InitProducerResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	// Always 0 for a new producer.
+	ProducerEpoch int32 `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerResponse) Reset() {
+	*x = InitProducerResponse{}
+	mi := &file_runnel_v1_produce_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerResponse) ProtoMessage() {}
+
+func (x *InitProducerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_produce_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerResponse.ProtoReflect.Descriptor instead.
+func (*InitProducerResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_produce_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InitProducerResponse) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *InitProducerResponse) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
 // ProduceAck reports where the records of one request landed in one partition.
 type ProduceAck struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -260,7 +392,7 @@ type ProduceAck struct {
 
 func (x *ProduceAck) Reset() {
 	*x = ProduceAck{}
-	mi := &file_runnel_v1_produce_proto_msgTypes[2]
+	mi := &file_runnel_v1_produce_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +404,7 @@ func (x *ProduceAck) String() string {
 func (*ProduceAck) ProtoMessage() {}
 
 func (x *ProduceAck) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_produce_proto_msgTypes[2]
+	mi := &file_runnel_v1_produce_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +417,7 @@ func (x *ProduceAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceAck.ProtoReflect.Descriptor instead.
 func (*ProduceAck) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_produce_proto_rawDescGZIP(), []int{2}
+	return file_runnel_v1_produce_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProduceAck) GetPartition() int32 {
@@ -313,20 +445,29 @@ var File_runnel_v1_produce_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\n" +
-	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xf3\x01\n" +
+	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xe0\x02\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12!\n" +
 	"\tpartition\x18\x02 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
 	"\x0ecorrelation_id\x18\x04 \x01(\x04R\rcorrelationId\x12#\n" +
 	"\x04acks\x18\x05 \x01(\x0e2\x0f.runnel.v1.AcksR\x04acks\x12!\n" +
-	"\fleader_epoch\x18\x06 \x01(\x04R\vleaderEpochB\f\n" +
+	"\fleader_epoch\x18\x06 \x01(\x04R\vleaderEpoch\x12\x1f\n" +
+	"\vproducer_id\x18\a \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\b \x01(\x05R\rproducerEpoch\x12#\n" +
+	"\rbase_sequence\x18\t \x01(\x03R\fbaseSequenceB\f\n" +
 	"\n" +
 	"_partition\"\x8d\x01\n" +
 	"\x0fProduceResponse\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x04acks\x18\x02 \x03(\v2\x15.runnel.v1.ProduceAckR\x04acks\x12(\n" +
-	"\x05error\x18\x03 \x01(\v2\x12.google.rpc.StatusR\x05error\"n\n" +
+	"\x05error\x18\x03 \x01(\v2\x12.google.rpc.StatusR\x05error\"\x15\n" +
+	"\x13InitProducerRequest\"^\n" +
+	"\x14InitProducerResponse\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\"n\n" +
 	"\n" +
 	"ProduceAck\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
@@ -336,9 +477,10 @@ const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bACKS_ALL\x10\x01\x12\x0f\n" +
-	"\vACKS_LEADER\x10\x022V\n" +
+	"\vACKS_LEADER\x10\x022\xa7\x01\n" +
 	"\x0eProduceService\x12D\n" +
-	"\aProduce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x010\x01BI\n" +
+	"\aProduce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x010\x01\x12O\n" +
+	"\fInitProducer\x12\x1e.runnel.v1.InitProducerRequest\x1a\x1f.runnel.v1.InitProducerResponseBI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -354,24 +496,28 @@ func file_runnel_v1_produce_proto_rawDescGZIP() []byte {
 }
 
 var file_runnel_v1_produce_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runnel_v1_produce_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_runnel_v1_produce_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_runnel_v1_produce_proto_goTypes = []any{
-	(Acks)(0),               // 0: runnel.v1.Acks
-	(*ProduceRequest)(nil),  // 1: runnel.v1.ProduceRequest
-	(*ProduceResponse)(nil), // 2: runnel.v1.ProduceResponse
-	(*ProduceAck)(nil),      // 3: runnel.v1.ProduceAck
-	(*Record)(nil),          // 4: runnel.v1.Record
-	(*status.Status)(nil),   // 5: google.rpc.Status
+	(Acks)(0),                    // 0: runnel.v1.Acks
+	(*ProduceRequest)(nil),       // 1: runnel.v1.ProduceRequest
+	(*ProduceResponse)(nil),      // 2: runnel.v1.ProduceResponse
+	(*InitProducerRequest)(nil),  // 3: runnel.v1.InitProducerRequest
+	(*InitProducerResponse)(nil), // 4: runnel.v1.InitProducerResponse
+	(*ProduceAck)(nil),           // 5: runnel.v1.ProduceAck
+	(*Record)(nil),               // 6: runnel.v1.Record
+	(*status.Status)(nil),        // 7: google.rpc.Status
 }
 var file_runnel_v1_produce_proto_depIdxs = []int32{
-	4, // 0: runnel.v1.ProduceRequest.records:type_name -> runnel.v1.Record
+	6, // 0: runnel.v1.ProduceRequest.records:type_name -> runnel.v1.Record
 	0, // 1: runnel.v1.ProduceRequest.acks:type_name -> runnel.v1.Acks
-	3, // 2: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
-	5, // 3: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
+	5, // 2: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
+	7, // 3: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
 	1, // 4: runnel.v1.ProduceService.Produce:input_type -> runnel.v1.ProduceRequest
-	2, // 5: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
+	3, // 5: runnel.v1.ProduceService.InitProducer:input_type -> runnel.v1.InitProducerRequest
+	2, // 6: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
+	4, // 7: runnel.v1.ProduceService.InitProducer:output_type -> runnel.v1.InitProducerResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -390,7 +536,7 @@ func file_runnel_v1_produce_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_produce_proto_rawDesc), len(file_runnel_v1_produce_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

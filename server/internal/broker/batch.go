@@ -14,9 +14,10 @@ import (
 // submit builds one batch of recs, as their producers encoded them, and
 // hands it to the partition's raft group. Records without a timestamp
 // get now.
-func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, opts raftstore.SubmitOptions) (*raftstore.Proposal, error) {
+func submit(ctx context.Context, part *raftstore.Partition, recs []records.Record, now records.Timestamp, producer Producer, opts raftstore.SubmitOptions) (*raftstore.Proposal, error) {
 	batch := raftstore.NewBatch(batchSize(recs, now) - raftstore.BatchHeaderSize)
-	h := raftstore.BatchHeader{RecordCount: uint32(len(recs))}
+	h := raftstore.BatchHeader{RecordCount: uint32(len(recs)),
+		ProducerID: producer.ID, ProducerEpoch: producer.Epoch, BaseSequence: producer.Sequence}
 	for i, r := range recs {
 		ts := now
 		if r.HasTimestamp {
@@ -43,17 +44,18 @@ func batchSize(recs []records.Record, now records.Timestamp) int {
 }
 
 // proposeInternal appends the broker's own records (internal topics) to
-// part and waits for them to apply.
-func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...records.Record) error {
+// part, waits for them to apply and returns the offset of the first.
+func (b *Broker) proposeInternal(ctx context.Context, topic string, p int32, recs ...records.Record) (int64, error) {
 	part := b.store.Partition(partitionName(topic, p))
 	if part == nil {
-		return errs.Newf(ErrUnavailable, "partition %s is not open", partitionName(topic, p))
+		return 0, errs.Newf(ErrUnavailable, "partition %s is not open", partitionName(topic, p))
 	}
-	pr, err := submit(ctx, part, recs, timestampNow(), raftstore.SubmitOptions{})
+	pr, err := submit(ctx, part, recs, timestampNow(), Producer{}, raftstore.SubmitOptions{})
+	var base int64
 	if err == nil {
-		_, err = pr.Wait(ctx)
+		base, err = pr.Wait(ctx)
 	}
-	return b.storeError(topic, p, err)
+	return base, b.storeError(topic, p, err)
 }
 
 // decode returns the records of a stored batch at or after offset from.

@@ -82,6 +82,10 @@ type Config struct {
 	// groups this broker coordinates (group.Config); zero: the defaults.
 	GroupSessionTimeout   time.Duration
 	GroupRebalanceTimeout time.Duration
+	// ProducerExpiry is how long an idempotent producer may be idle before
+	// the partitions here forget it (raftstore.PartitionConfig); zero: the
+	// default.
+	ProducerExpiry time.Duration
 	// GroupAssignor names the assignor of the groups this broker
 	// coordinates: "uniform" (the default) or "range".
 	GroupAssignor string
@@ -105,14 +109,15 @@ type Config struct {
 
 // Broker is one broker's topics, partitions and consumer offsets.
 type Broker struct {
-	cfg       Config
-	logger    *slog.Logger
-	store     *raftstore.Store
-	transport Transport // nil: no other broker is ever reached
-	catalog   *catalog.Catalog
-	offsets   *offsets.Table
-	groups    *coordinator
-	assignor  assignor.Assignor // the groups'
+	cfg         Config
+	logger      *slog.Logger
+	store       *raftstore.Store
+	transport   Transport // nil: no other broker is ever reached
+	catalog     *catalog.Catalog
+	offsets     *offsets.Table
+	groups      *coordinator
+	assignor    assignor.Assignor // the groups'
+	producerIDs producerIDs
 
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
@@ -505,8 +510,9 @@ func (b *Broker) openPartition(t *catalog.Topic, p int32) error {
 		Join:           moved,
 		// NB: only while opening what the replayed catalog names: a
 		// topic created since is new everywhere.
-		Rejoin:   b.rejoining && !b.live,
-		Campaign: !moved && replicas[0] == b.cfg.NodeID,
+		Rejoin:         b.rejoining && !b.live,
+		Campaign:       !moved && replicas[0] == b.cfg.NodeID,
+		ProducerExpiry: b.cfg.ProducerExpiry,
 	})
 	return err
 }

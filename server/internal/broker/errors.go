@@ -26,6 +26,12 @@ var (
 	// ErrUnavailable: the broker cannot serve the request now (shutting
 	// down, no leader); retrying later may succeed.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrProducerFenced: an idempotent producer's batch of an older epoch
+	// than the producer's newest at the partition.
+	ErrProducerFenced = raftstore.ErrProducerFenced
+	// ErrOutOfOrderSequence: an idempotent producer's batch out of
+	// sequence (a gap, or older than the batches the partition remembers).
+	ErrOutOfOrderSequence = raftstore.ErrOutOfOrderSequence
 )
 
 // NotLeaderError is returned when a request needs a partition's raft

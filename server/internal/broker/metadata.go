@@ -161,9 +161,15 @@ func clusterCreated(id string) *metav1.MetadataRecord {
 // proposeMetadata appends one record to the metadata log and returns once
 // it is applied (or the catalog rejected it).
 func (b *Broker) proposeMetadata(ctx context.Context, m *metav1.MetadataRecord) error {
+	_, err := b.proposeMetadataAt(ctx, m)
+	return err
+}
+
+// proposeMetadataAt is proposeMetadata, returning the record's offset.
+func (b *Broker) proposeMetadataAt(ctx context.Context, m *metav1.MetadataRecord) (int64, error) {
 	value, err := proto.Marshal(m)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	return b.proposeInternal(ctx, metadataTopic, 0, records.New(nil, value, records.Timestamp{}))
 }

@@ -74,9 +74,37 @@ type ProduceRequest struct {
 	// LeaderEpoch, if set, fences the request to the partition's leader
 	// in that raft term (runnel.v1.ProduceRequest.leader_epoch).
 	LeaderEpoch uint64
+	// Producer identifies an idempotent producer's batch (ID 0: none).
+	Producer Producer
 	// Forwarded says another broker sent the request here: it is served
 	// here or fails, never forwarded again.
 	Forwarded bool
+}
+
+// Producer is an idempotent producer's identity and sequence on a
+// request (runnel.v1.ProduceRequest's producer_id, producer_epoch and
+// base_sequence): the partition appends the records at most once.
+type Producer struct {
+	ID       int64
+	Epoch    int32
+	Sequence int64
+}
+
+// check refuses what a producer identity can never be.
+func (p Producer) check(partition *int32) error {
+	switch {
+	case p.ID == 0:
+		if p.Epoch != 0 || p.Sequence != 0 {
+			return errs.Newf(ErrInvalid, "producer_epoch and base_sequence need producer_id (from InitProducer)")
+		}
+	case p.ID < 0:
+		return errs.Newf(ErrInvalid, "producer_id %d is negative: use the id InitProducer returned", p.ID)
+	case p.Epoch < 0 || p.Sequence < 0:
+		return errs.Newf(ErrInvalid, "producer_epoch %d and base_sequence %d must not be negative", p.Epoch, p.Sequence)
+	case partition == nil:
+		return errs.Newf(ErrInvalid, "an idempotent request (producer_id %d) names its partition: sequence numbers count per partition", p.ID)
+	}
+	return nil
 }
 
 // Produce validates a produce request, assigns each record its partition
@@ -104,6 +132,9 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	if req.LeaderEpoch != 0 && partition == nil {
 		return nil, errs.Newf(ErrInvalid, "leader_epoch %d fences one partition's leader: set partition too", req.LeaderEpoch)
 	}
+	if err := req.Producer.check(partition); err != nil {
+		return nil, err
+	}
 	now := timestampNow()
 	parsed := make([]records.Record, len(recs))
 	for i, raw := range recs {
@@ -129,7 +160,7 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		pp := &pendingPartition{partition: p, count: len(byPartition[p])}
 		pending.parts = append(pending.parts, pp)
 		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability,
-			LeaderEpoch: req.LeaderEpoch}
+			LeaderEpoch: req.LeaderEpoch, Producer: req.Producer}
 		part, _, err := b.partition(topic, p)
 		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !req.Forwarded {
 			// NB: not knowing the term, this broker cannot fence the
@@ -291,7 +322,15 @@ func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partitio
 	view := part.Leadership()
 	leader, ok := b.Member(int32(view.Leader))
 	if !ok || leader.NodeID == b.cfg.NodeID || forwarded {
-		prop, err := submit(ctx, part, recs, now, raftstore.SubmitOptions{Durability: req.Durability, LeaderTerm: req.LeaderEpoch})
+		if req.Producer.ID != 0 {
+			// NB: a leader tells retries from new batches only once it
+			// has applied an entry of its term (raftstore's producers.go).
+			if err := b.waitLeadsCurrent(ctx, part, readyWait); err != nil {
+				return nil, nil, err
+			}
+		}
+		prop, err := submit(ctx, part, recs, now, req.Producer,
+			raftstore.SubmitOptions{Durability: req.Durability, LeaderTerm: req.LeaderEpoch})
 		return nil, prop, err
 	}
 	if req.LeaderEpoch == 0 {
@@ -301,6 +340,28 @@ func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partitio
 		return &NotLeaderError{Topic: req.Topic, Partition: *req.Partition, Leader: leader,
 			Err: fmt.Errorf("forward to the leader: %w", err)}
 	}}, nil, nil
+}
+
+// waitLeadsCurrent waits, up to d, for this broker, leading the partition,
+// to have applied an entry of its term. It returns at once where the
+// partition is led elsewhere, and after d regardless: submitting then
+// fails ErrNotLeader.
+func (b *Broker) waitLeadsCurrent(ctx context.Context, part *raftstore.Partition, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		changed := part.Changed()
+		if part.LeadsCurrent() || part.Leader() != uint64(b.cfg.NodeID) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // rawRecords returns the records as their producer encoded them.

@@ -194,6 +194,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		c.brokers[br.NodeId] = addrs
 		return Change{Registered: br.NodeId, Addresses: addrs}, nil
+	case *metav1.MetadataRecord_ProducerIdBlock:
+		// NB: the record's offset is the block (broker.InitProducer); the
+		// catalog keeps nothing of it.
+		return Change{}, nil
 	default:
 		return Change{}, fmt.Errorf("unknown metadata record %T", r.Change)
 	}

@@ -191,6 +191,14 @@ func encodeProduceRequest(req broker.ProduceRequest, correlationID uint64) wire.
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, req.LeaderEpoch)
 	}
+	if req.Producer.ID != 0 {
+		b = protowire.AppendTag(b, 7, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(req.Producer.ID))
+		b = protowire.AppendTag(b, 8, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(int64(req.Producer.Epoch)))
+		b = protowire.AppendTag(b, 9, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(req.Producer.Sequence))
+	}
 	return b
 }
 

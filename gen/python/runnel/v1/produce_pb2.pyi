@@ -19,20 +19,26 @@ ACKS_ALL: Acks
 ACKS_LEADER: Acks
 
 class ProduceRequest(_message.Message):
-    __slots__ = ("topic", "partition", "records", "correlation_id", "acks", "leader_epoch")
+    __slots__ = ("topic", "partition", "records", "correlation_id", "acks", "leader_epoch", "producer_id", "producer_epoch", "base_sequence")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     ACKS_FIELD_NUMBER: _ClassVar[int]
     LEADER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BASE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     topic: str
     partition: int
     records: _containers.RepeatedCompositeFieldContainer[_record_pb2.Record]
     correlation_id: int
     acks: Acks
     leader_epoch: int
-    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ..., leader_epoch: _Optional[int] = ...) -> None: ...
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ..., leader_epoch: _Optional[int] = ..., producer_id: _Optional[int] = ..., producer_epoch: _Optional[int] = ..., base_sequence: _Optional[int] = ...) -> None: ...
 
 class ProduceResponse(_message.Message):
     __slots__ = ("correlation_id", "acks", "error")
@@ -43,6 +49,18 @@ class ProduceResponse(_message.Message):
     acks: _containers.RepeatedCompositeFieldContainer[ProduceAck]
     error: _status_pb2.Status
     def __init__(self, correlation_id: _Optional[int] = ..., acks: _Optional[_Iterable[_Union[ProduceAck, _Mapping]]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class InitProducerRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class InitProducerResponse(_message.Message):
+    __slots__ = ("producer_id", "producer_epoch")
+    PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    producer_id: int
+    producer_epoch: int
+    def __init__(self, producer_id: _Optional[int] = ..., producer_epoch: _Optional[int] = ...) -> None: ...
 
 class ProduceAck(_message.Message):
     __slots__ = ("partition", "base_offset", "record_count")

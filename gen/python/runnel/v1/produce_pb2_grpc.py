@@ -40,6 +40,11 @@ class ProduceServiceStub:
                 request_serializer=runnel_dot_v1_dot_produce__pb2.ProduceRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_produce__pb2.ProduceResponse.FromString,
                 _registered_method=True)
+        self.InitProducer = channel.unary_unary(
+                '/runnel.v1.ProduceService/InitProducer',
+                request_serializer=runnel_dot_v1_dot_produce__pb2.InitProducerRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_produce__pb2.InitProducerResponse.FromString,
+                _registered_method=True)
 
 
 class ProduceServiceServicer:
@@ -57,6 +62,15 @@ class ProduceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InitProducer(self, request, context):
+        """InitProducer gives an idempotent producer its id, unique in the
+        cluster, for the producer_id of its requests. Each call is a new
+        producer: a producer calls it once, when it starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProduceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -64,6 +78,11 @@ def add_ProduceServiceServicer_to_server(servicer, server):
                     servicer.Produce,
                     request_deserializer=runnel_dot_v1_dot_produce__pb2.ProduceRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_produce__pb2.ProduceResponse.SerializeToString,
+            ),
+            'InitProducer': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitProducer,
+                    request_deserializer=runnel_dot_v1_dot_produce__pb2.InitProducerRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_produce__pb2.InitProducerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -94,6 +113,33 @@ class ProduceService:
             '/runnel.v1.ProduceService/Produce',
             runnel_dot_v1_dot_produce__pb2.ProduceRequest.SerializeToString,
             runnel_dot_v1_dot_produce__pb2.ProduceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitProducer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.ProduceService/InitProducer',
+            runnel_dot_v1_dot_produce__pb2.InitProducerRequest.SerializeToString,
+            runnel_dot_v1_dot_produce__pb2.InitProducerResponse.FromString,
             options,
             channel_credentials,
             insecure,

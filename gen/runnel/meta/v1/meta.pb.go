@@ -39,6 +39,7 @@ type MetadataRecord struct {
 	//	*MetadataRecord_PartitionReassignment
 	//	*MetadataRecord_PartitionReassigned
 	//	*MetadataRecord_BrokerRegistered
+	//	*MetadataRecord_ProducerIdBlock
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -135,6 +136,15 @@ func (x *MetadataRecord) GetBrokerRegistered() *BrokerRegistered {
 	return nil
 }
 
+func (x *MetadataRecord) GetProducerIdBlock() *ProducerIdBlock {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_ProducerIdBlock); ok {
+			return x.ProducerIdBlock
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -163,6 +173,10 @@ type MetadataRecord_BrokerRegistered struct {
 	BrokerRegistered *BrokerRegistered `protobuf:"bytes,6,opt,name=broker_registered,json=brokerRegistered,proto3,oneof"`
 }
 
+type MetadataRecord_ProducerIdBlock struct {
+	ProducerIdBlock *ProducerIdBlock `protobuf:"bytes,7,opt,name=producer_id_block,json=producerIdBlock,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
@@ -174,6 +188,57 @@ func (*MetadataRecord_PartitionReassignment) isMetadataRecord_Change() {}
 func (*MetadataRecord_PartitionReassigned) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_BrokerRegistered) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_ProducerIdBlock) isMetadataRecord_Change() {}
+
+// ProducerIdBlock reserves a block of idempotent producer ids for one
+// broker, as Kafka's controller hands out blocks: the record's offset in
+// __cluster_metadata names the block, ids offset*1024 to offset*1024+1023,
+// so that raft's order alone makes blocks unique and the catalog keeps no
+// state for them.
+type ProducerIdBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BrokerId      int32                  `protobuf:"varint,1,opt,name=broker_id,json=brokerId,proto3" json:"broker_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProducerIdBlock) Reset() {
+	*x = ProducerIdBlock{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProducerIdBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProducerIdBlock) ProtoMessage() {}
+
+func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProducerIdBlock.ProtoReflect.Descriptor instead.
+func (*ProducerIdBlock) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProducerIdBlock) GetBrokerId() int32 {
+	if x != nil {
+		return x.BrokerId
+	}
+	return 0
+}
 
 // BrokerRegistered records a broker's addresses: one that joined the
 // running cluster, or an initial broker saying where clients reach it
@@ -202,7 +267,7 @@ type BrokerRegistered struct {
 
 func (x *BrokerRegistered) Reset() {
 	*x = BrokerRegistered{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -214,7 +279,7 @@ func (x *BrokerRegistered) String() string {
 func (*BrokerRegistered) ProtoMessage() {}
 
 func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -227,7 +292,7 @@ func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRegistered.ProtoReflect.Descriptor instead.
 func (*BrokerRegistered) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BrokerRegistered) GetNodeId() int32 {
@@ -275,7 +340,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +352,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +365,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ClusterCreated) GetClusterId() string {
@@ -327,7 +392,7 @@ type TopicCreated struct {
 
 func (x *TopicCreated) Reset() {
 	*x = TopicCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +404,7 @@ func (x *TopicCreated) String() string {
 func (*TopicCreated) ProtoMessage() {}
 
 func (x *TopicCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +417,7 @@ func (x *TopicCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreated.ProtoReflect.Descriptor instead.
 func (*TopicCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TopicCreated) GetName() string {
@@ -407,7 +472,7 @@ type PartitionAssignment struct {
 
 func (x *PartitionAssignment) Reset() {
 	*x = PartitionAssignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +484,7 @@ func (x *PartitionAssignment) String() string {
 func (*PartitionAssignment) ProtoMessage() {}
 
 func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +497,7 @@ func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionAssignment.ProtoReflect.Descriptor instead.
 func (*PartitionAssignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PartitionAssignment) GetReplicas() []int32 {
@@ -453,7 +518,7 @@ type TopicDeleted struct {
 
 func (x *TopicDeleted) Reset() {
 	*x = TopicDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +530,7 @@ func (x *TopicDeleted) String() string {
 func (*TopicDeleted) ProtoMessage() {}
 
 func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +543,7 @@ func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDeleted.ProtoReflect.Descriptor instead.
 func (*TopicDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TopicDeleted) GetName() string {
@@ -511,7 +576,7 @@ type PartitionReassignment struct {
 
 func (x *PartitionReassignment) Reset() {
 	*x = PartitionReassignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +588,7 @@ func (x *PartitionReassignment) String() string {
 func (*PartitionReassignment) ProtoMessage() {}
 
 func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +601,7 @@ func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
 func (*PartitionReassignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PartitionReassignment) GetTopic() string {
@@ -581,7 +646,7 @@ type PartitionReassigned struct {
 
 func (x *PartitionReassigned) Reset() {
 	*x = PartitionReassigned{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +658,7 @@ func (x *PartitionReassigned) String() string {
 func (*PartitionReassigned) ProtoMessage() {}
 
 func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +671,7 @@ func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
 func (*PartitionReassigned) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PartitionReassigned) GetTopic() string {
@@ -657,7 +722,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +734,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +747,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -743,7 +808,7 @@ type OffsetsSnapshot struct {
 
 func (x *OffsetsSnapshot) Reset() {
 	*x = OffsetsSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +820,7 @@ func (x *OffsetsSnapshot) String() string {
 func (*OffsetsSnapshot) ProtoMessage() {}
 
 func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +833,7 @@ func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetsSnapshot.ProtoReflect.Descriptor instead.
 func (*OffsetsSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *OffsetsSnapshot) GetVersion() uint32 {
@@ -798,7 +863,7 @@ type GroupOffsets struct {
 
 func (x *GroupOffsets) Reset() {
 	*x = GroupOffsets{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +875,7 @@ func (x *GroupOffsets) String() string {
 func (*GroupOffsets) ProtoMessage() {}
 
 func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +888,7 @@ func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupOffsets.ProtoReflect.Descriptor instead.
 func (*GroupOffsets) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GroupOffsets) GetGroup() string {
@@ -864,7 +929,7 @@ type CatalogSnapshot struct {
 
 func (x *CatalogSnapshot) Reset() {
 	*x = CatalogSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +941,7 @@ func (x *CatalogSnapshot) String() string {
 func (*CatalogSnapshot) ProtoMessage() {}
 
 func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +954,7 @@ func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogSnapshot.ProtoReflect.Descriptor instead.
 func (*CatalogSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CatalogSnapshot) GetVersion() uint32 {
@@ -941,7 +1006,7 @@ type TopicState struct {
 
 func (x *TopicState) Reset() {
 	*x = TopicState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1018,7 @@ func (x *TopicState) String() string {
 func (*TopicState) ProtoMessage() {}
 
 func (x *TopicState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1031,7 @@ func (x *TopicState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
 func (*TopicState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TopicState) GetName() string {
@@ -1040,7 +1105,7 @@ type BrokerState struct {
 
 func (x *BrokerState) Reset() {
 	*x = BrokerState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1117,7 @@ func (x *BrokerState) String() string {
 func (*BrokerState) ProtoMessage() {}
 
 func (x *BrokerState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1130,7 @@ func (x *BrokerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
 func (*BrokerState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BrokerState) GetNodeId() int32 {
@@ -1107,15 +1172,18 @@ var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x04\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
 	"\rtopic_deleted\x18\x03 \x01(\v2\x1c.runnel.meta.v1.TopicDeletedH\x00R\ftopicDeleted\x12^\n" +
 	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
 	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassigned\x12O\n" +
-	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegisteredB\b\n" +
-	"\x06change\"\x9c\x01\n" +
+	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegistered\x12M\n" +
+	"\x11producer_id_block\x18\a \x01(\v2\x1f.runnel.meta.v1.ProducerIdBlockH\x00R\x0fproducerIdBlockB\b\n" +
+	"\x06change\".\n" +
+	"\x0fProducerIdBlock\x12\x1b\n" +
+	"\tbroker_id\x18\x01 \x01(\x05R\bbrokerId\"\x9c\x01\n" +
 	"\x10BrokerRegistered\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
@@ -1215,51 +1283,53 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
-	(*BrokerRegistered)(nil),      // 1: runnel.meta.v1.BrokerRegistered
-	(*ClusterCreated)(nil),        // 2: runnel.meta.v1.ClusterCreated
-	(*TopicCreated)(nil),          // 3: runnel.meta.v1.TopicCreated
-	(*PartitionAssignment)(nil),   // 4: runnel.meta.v1.PartitionAssignment
-	(*TopicDeleted)(nil),          // 5: runnel.meta.v1.TopicDeleted
-	(*PartitionReassignment)(nil), // 6: runnel.meta.v1.PartitionReassignment
-	(*PartitionReassigned)(nil),   // 7: runnel.meta.v1.PartitionReassigned
-	(*OffsetCommit)(nil),          // 8: runnel.meta.v1.OffsetCommit
-	(*OffsetsSnapshot)(nil),       // 9: runnel.meta.v1.OffsetsSnapshot
-	(*GroupOffsets)(nil),          // 10: runnel.meta.v1.GroupOffsets
-	(*CatalogSnapshot)(nil),       // 11: runnel.meta.v1.CatalogSnapshot
-	(*TopicState)(nil),            // 12: runnel.meta.v1.TopicState
-	(*BrokerState)(nil),           // 13: runnel.meta.v1.BrokerState
-	nil,                           // 14: runnel.meta.v1.TopicCreated.ConfigEntry
-	nil,                           // 15: runnel.meta.v1.GroupOffsets.OffsetsEntry
-	nil,                           // 16: runnel.meta.v1.TopicState.ConfigEntry
-	nil,                           // 17: runnel.meta.v1.TopicState.TargetsEntry
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*ProducerIdBlock)(nil),       // 1: runnel.meta.v1.ProducerIdBlock
+	(*BrokerRegistered)(nil),      // 2: runnel.meta.v1.BrokerRegistered
+	(*ClusterCreated)(nil),        // 3: runnel.meta.v1.ClusterCreated
+	(*TopicCreated)(nil),          // 4: runnel.meta.v1.TopicCreated
+	(*PartitionAssignment)(nil),   // 5: runnel.meta.v1.PartitionAssignment
+	(*TopicDeleted)(nil),          // 6: runnel.meta.v1.TopicDeleted
+	(*PartitionReassignment)(nil), // 7: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 8: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 9: runnel.meta.v1.OffsetCommit
+	(*OffsetsSnapshot)(nil),       // 10: runnel.meta.v1.OffsetsSnapshot
+	(*GroupOffsets)(nil),          // 11: runnel.meta.v1.GroupOffsets
+	(*CatalogSnapshot)(nil),       // 12: runnel.meta.v1.CatalogSnapshot
+	(*TopicState)(nil),            // 13: runnel.meta.v1.TopicState
+	(*BrokerState)(nil),           // 14: runnel.meta.v1.BrokerState
+	nil,                           // 15: runnel.meta.v1.TopicCreated.ConfigEntry
+	nil,                           // 16: runnel.meta.v1.GroupOffsets.OffsetsEntry
+	nil,                           // 17: runnel.meta.v1.TopicState.ConfigEntry
+	nil,                           // 18: runnel.meta.v1.TopicState.TargetsEntry
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
-	2,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
-	3,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
-	5,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	6,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
-	7,  // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
-	1,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
-	14, // 6: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	4,  // 7: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	18, // 8: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	10, // 9: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
-	15, // 10: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
-	12, // 11: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
-	13, // 12: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
-	16, // 13: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
-	4,  // 14: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	17, // 15: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
-	4,  // 16: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	3,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
+	4,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
+	6,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
+	7,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	8,  // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	2,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
+	1,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
+	15, // 7: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	5,  // 8: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	19, // 9: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	11, // 10: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
+	16, // 11: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
+	13, // 12: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
+	14, // 13: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
+	17, // 14: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
+	5,  // 15: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	18, // 16: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
+	5,  // 17: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -1274,6 +1344,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_PartitionReassignment)(nil),
 		(*MetadataRecord_PartitionReassigned)(nil),
 		(*MetadataRecord_BrokerRegistered)(nil),
+		(*MetadataRecord_ProducerIdBlock)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1281,7 +1352,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/produce.proto.
  */
 export const file_runnel_v1_produce: GenFile = /*@__PURE__*/
-  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIrYBCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3MSFAoMbGVhZGVyX2Vwb2NoGAYgASgEQgwKCl9wYXJ0aXRpb24icQoPUHJvZHVjZVJlc3BvbnNlEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgEEiMKBGFja3MYAiADKAsyFS5ydW5uZWwudjEuUHJvZHVjZUFjaxIhCgVlcnJvchgDIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzIkoKClByb2R1Y2VBY2sSEQoJcGFydGl0aW9uGAEgASgFEhMKC2Jhc2Vfb2Zmc2V0GAIgASgDEhQKDHJlY29yZF9jb3VudBgDIAEoBSo7CgRBY2tzEhQKEEFDS1NfVU5TUEVDSUZJRUQQABIMCghBQ0tTX0FMTBABEg8KC0FDS1NfTEVBREVSEAIyVgoOUHJvZHVjZVNlcnZpY2USRAoHUHJvZHVjZRIZLnJ1bm5lbC52MS5Qcm9kdWNlUmVxdWVzdBoaLnJ1bm5lbC52MS5Qcm9kdWNlUmVzcG9uc2UoATABQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM", [file_google_rpc_status, file_runnel_v1_record]);
+  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIvoBCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3MSFAoMbGVhZGVyX2Vwb2NoGAYgASgEEhMKC3Byb2R1Y2VyX2lkGAcgASgDEhYKDnByb2R1Y2VyX2Vwb2NoGAggASgFEhUKDWJhc2Vfc2VxdWVuY2UYCSABKANCDAoKX3BhcnRpdGlvbiJxCg9Qcm9kdWNlUmVzcG9uc2USFgoOY29ycmVsYXRpb25faWQYASABKAQSIwoEYWNrcxgCIAMoCzIVLnJ1bm5lbC52MS5Qcm9kdWNlQWNrEiEKBWVycm9yGAMgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMiFQoTSW5pdFByb2R1Y2VyUmVxdWVzdCJDChRJbml0UHJvZHVjZXJSZXNwb25zZRITCgtwcm9kdWNlcl9pZBgBIAEoAxIWCg5wcm9kdWNlcl9lcG9jaBgCIAEoBSJKCgpQcm9kdWNlQWNrEhEKCXBhcnRpdGlvbhgBIAEoBRITCgtiYXNlX29mZnNldBgCIAEoAxIUCgxyZWNvcmRfY291bnQYAyABKAUqOwoEQWNrcxIUChBBQ0tTX1VOU1BFQ0lGSUVEEAASDAoIQUNLU19BTEwQARIPCgtBQ0tTX0xFQURFUhACMqcBCg5Qcm9kdWNlU2VydmljZRJECgdQcm9kdWNlEhkucnVubmVsLnYxLlByb2R1Y2VSZXF1ZXN0GhoucnVubmVsLnYxLlByb2R1Y2VSZXNwb25zZSgBMAESTwoMSW5pdFByb2R1Y2VyEh4ucnVubmVsLnYxLkluaXRQcm9kdWNlclJlcXVlc3QaHy5ydW5uZWwudjEuSW5pdFByb2R1Y2VyUmVzcG9uc2VCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_rpc_status, file_runnel_v1_record]);
 
 /**
  * ProduceRequest appends records to one topic.
@@ -72,6 +72,41 @@ export type ProduceRequest = Message<"runnel.v1.ProduceRequest"> & {
    * @generated from field: uint64 leader_epoch = 6;
    */
   leaderEpoch: bigint;
+
+  /**
+   * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+   * the partition appends the request's records at most once however often
+   * the request is retried: a retry of a batch it already holds is
+   * acknowledged with the offsets it was first given. Needs partition.
+   *
+   * @generated from field: int64 producer_id = 7;
+   */
+  producerId: bigint;
+
+  /**
+   * The producer's epoch. A producer raises it when it cannot know whether
+   * its last batch to a partition was appended (its delivery timed out) and
+   * starts that partition's sequence again at 0. A partition refuses a
+   * lower epoch than the highest it has seen from the producer
+   * (FAILED_PRECONDITION).
+   *
+   * @generated from field: int32 producer_epoch = 8;
+   */
+  producerEpoch: number;
+
+  /**
+   * With producer_id: the sequence number of the request's first record in
+   * the producer's run of records to this partition (in this epoch),
+   * starting at 0; the next request's is this one's plus its record count,
+   * as Kafka's base sequence. A partition remembers the producer's last 5
+   * batches: it acknowledges a retry of one of them with its original
+   * offsets, refuses a gap (a sequence past the next one expected) and one
+   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+   * refused request.
+   *
+   * @generated from field: int64 base_sequence = 9;
+   */
+  baseSequence: bigint;
 };
 
 /**
@@ -120,6 +155,47 @@ export const ProduceResponseSchema: GenMessage<ProduceResponse> = /*@__PURE__*/
   messageDesc(file_runnel_v1_produce, 1);
 
 /**
+ * InitProducerRequest asks for a new producer id.
+ *
+ * @generated from message runnel.v1.InitProducerRequest
+ */
+export type InitProducerRequest = Message<"runnel.v1.InitProducerRequest"> & {
+};
+
+/**
+ * Describes the message runnel.v1.InitProducerRequest.
+ * Use `create(InitProducerRequestSchema)` to create a new message.
+ */
+export const InitProducerRequestSchema: GenMessage<InitProducerRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_produce, 2);
+
+/**
+ * InitProducerResponse is a new idempotent producer's identity.
+ *
+ * @generated from message runnel.v1.InitProducerResponse
+ */
+export type InitProducerResponse = Message<"runnel.v1.InitProducerResponse"> & {
+  /**
+   * @generated from field: int64 producer_id = 1;
+   */
+  producerId: bigint;
+
+  /**
+   * Always 0 for a new producer.
+   *
+   * @generated from field: int32 producer_epoch = 2;
+   */
+  producerEpoch: number;
+};
+
+/**
+ * Describes the message runnel.v1.InitProducerResponse.
+ * Use `create(InitProducerResponseSchema)` to create a new message.
+ */
+export const InitProducerResponseSchema: GenMessage<InitProducerResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_produce, 3);
+
+/**
  * ProduceAck reports where the records of one request landed in one partition.
  *
  * @generated from message runnel.v1.ProduceAck
@@ -150,7 +226,7 @@ export type ProduceAck = Message<"runnel.v1.ProduceAck"> & {
  * Use `create(ProduceAckSchema)` to create a new message.
  */
 export const ProduceAckSchema: GenMessage<ProduceAck> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_produce, 2);
+  messageDesc(file_runnel_v1_produce, 4);
 
 /**
  * Acks says how durable records are when their request is acknowledged.
@@ -209,6 +285,18 @@ export const ProduceService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof ProduceRequestSchema;
     output: typeof ProduceResponseSchema;
+  },
+  /**
+   * InitProducer gives an idempotent producer its id, unique in the
+   * cluster, for the producer_id of its requests. Each call is a new
+   * producer: a producer calls it once, when it starts.
+   *
+   * @generated from rpc runnel.v1.ProduceService.InitProducer
+   */
+  initProducer: {
+    methodKind: "unary";
+    input: typeof InitProducerRequestSchema;
+    output: typeof InitProducerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runnel_v1_produce, 0);

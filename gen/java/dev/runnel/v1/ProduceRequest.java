@@ -253,6 +253,65 @@ private static final long serialVersionUID = 0L;
     return leaderEpoch_;
   }
 
+  public static final int PRODUCER_ID_FIELD_NUMBER = 7;
+  private long producerId_ = 0L;
+  /**
+   * <pre>
+   * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+   * the partition appends the request's records at most once however often
+   * the request is retried: a retry of a batch it already holds is
+   * acknowledged with the offsets it was first given. Needs partition.
+   * </pre>
+   *
+   * <code>int64 producer_id = 7 [json_name = "producerId"];</code>
+   * @return The producerId.
+   */
+  @java.lang.Override
+  public long getProducerId() {
+    return producerId_;
+  }
+
+  public static final int PRODUCER_EPOCH_FIELD_NUMBER = 8;
+  private int producerEpoch_ = 0;
+  /**
+   * <pre>
+   * The producer's epoch. A producer raises it when it cannot know whether
+   * its last batch to a partition was appended (its delivery timed out) and
+   * starts that partition's sequence again at 0. A partition refuses a
+   * lower epoch than the highest it has seen from the producer
+   * (FAILED_PRECONDITION).
+   * </pre>
+   *
+   * <code>int32 producer_epoch = 8 [json_name = "producerEpoch"];</code>
+   * @return The producerEpoch.
+   */
+  @java.lang.Override
+  public int getProducerEpoch() {
+    return producerEpoch_;
+  }
+
+  public static final int BASE_SEQUENCE_FIELD_NUMBER = 9;
+  private long baseSequence_ = 0L;
+  /**
+   * <pre>
+   * With producer_id: the sequence number of the request's first record in
+   * the producer's run of records to this partition (in this epoch),
+   * starting at 0; the next request's is this one's plus its record count,
+   * as Kafka's base sequence. A partition remembers the producer's last 5
+   * batches: it acknowledges a retry of one of them with its original
+   * offsets, refuses a gap (a sequence past the next one expected) and one
+   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+   * refused request.
+   * </pre>
+   *
+   * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
+   * @return The baseSequence.
+   */
+  @java.lang.Override
+  public long getBaseSequence() {
+    return baseSequence_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -284,6 +343,15 @@ private static final long serialVersionUID = 0L;
     }
     if (leaderEpoch_ != 0L) {
       output.writeUInt64(6, leaderEpoch_);
+    }
+    if (producerId_ != 0L) {
+      output.writeInt64(7, producerId_);
+    }
+    if (producerEpoch_ != 0) {
+      output.writeInt32(8, producerEpoch_);
+    }
+    if (baseSequence_ != 0L) {
+      output.writeInt64(9, baseSequence_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -317,6 +385,18 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(6, leaderEpoch_);
     }
+    if (producerId_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(7, producerId_);
+    }
+    if (producerEpoch_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(8, producerEpoch_);
+    }
+    if (baseSequence_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(9, baseSequence_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -346,6 +426,12 @@ private static final long serialVersionUID = 0L;
     if (acks_ != other.acks_) return false;
     if (getLeaderEpoch()
         != other.getLeaderEpoch()) return false;
+    if (getProducerId()
+        != other.getProducerId()) return false;
+    if (getProducerEpoch()
+        != other.getProducerEpoch()) return false;
+    if (getBaseSequence()
+        != other.getBaseSequence()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -375,6 +461,14 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + LEADER_EPOCH_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getLeaderEpoch());
+    hash = (37 * hash) + PRODUCER_ID_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getProducerId());
+    hash = (37 * hash) + PRODUCER_EPOCH_FIELD_NUMBER;
+    hash = (53 * hash) + getProducerEpoch();
+    hash = (37 * hash) + BASE_SEQUENCE_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getBaseSequence());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -522,6 +616,9 @@ private static final long serialVersionUID = 0L;
       correlationId_ = 0L;
       acks_ = 0;
       leaderEpoch_ = 0L;
+      producerId_ = 0L;
+      producerEpoch_ = 0;
+      baseSequence_ = 0L;
       return this;
     }
 
@@ -585,6 +682,15 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.leaderEpoch_ = leaderEpoch_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.producerId_ = producerId_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.producerEpoch_ = producerEpoch_;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.baseSequence_ = baseSequence_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -642,6 +748,15 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getLeaderEpoch() != 0L) {
         setLeaderEpoch(other.getLeaderEpoch());
+      }
+      if (other.getProducerId() != 0L) {
+        setProducerId(other.getProducerId());
+      }
+      if (other.getProducerEpoch() != 0) {
+        setProducerEpoch(other.getProducerEpoch());
+      }
+      if (other.getBaseSequence() != 0L) {
+        setBaseSequence(other.getBaseSequence());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -707,6 +822,21 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 56: {
+              producerId_ = input.readInt64();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 56
+            case 64: {
+              producerEpoch_ = input.readInt32();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 64
+            case 72: {
+              baseSequence_ = input.readInt64();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1368,6 +1498,180 @@ private static final long serialVersionUID = 0L;
     public Builder clearLeaderEpoch() {
       bitField0_ = (bitField0_ & ~0x00000020);
       leaderEpoch_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long producerId_ ;
+    /**
+     * <pre>
+     * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+     * the partition appends the request's records at most once however often
+     * the request is retried: a retry of a batch it already holds is
+     * acknowledged with the offsets it was first given. Needs partition.
+     * </pre>
+     *
+     * <code>int64 producer_id = 7 [json_name = "producerId"];</code>
+     * @return The producerId.
+     */
+    @java.lang.Override
+    public long getProducerId() {
+      return producerId_;
+    }
+    /**
+     * <pre>
+     * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+     * the partition appends the request's records at most once however often
+     * the request is retried: a retry of a batch it already holds is
+     * acknowledged with the offsets it was first given. Needs partition.
+     * </pre>
+     *
+     * <code>int64 producer_id = 7 [json_name = "producerId"];</code>
+     * @param value The producerId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setProducerId(long value) {
+
+      producerId_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+     * the partition appends the request's records at most once however often
+     * the request is retried: a retry of a batch it already holds is
+     * acknowledged with the offsets it was first given. Needs partition.
+     * </pre>
+     *
+     * <code>int64 producer_id = 7 [json_name = "producerId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearProducerId() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      producerId_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private int producerEpoch_ ;
+    /**
+     * <pre>
+     * The producer's epoch. A producer raises it when it cannot know whether
+     * its last batch to a partition was appended (its delivery timed out) and
+     * starts that partition's sequence again at 0. A partition refuses a
+     * lower epoch than the highest it has seen from the producer
+     * (FAILED_PRECONDITION).
+     * </pre>
+     *
+     * <code>int32 producer_epoch = 8 [json_name = "producerEpoch"];</code>
+     * @return The producerEpoch.
+     */
+    @java.lang.Override
+    public int getProducerEpoch() {
+      return producerEpoch_;
+    }
+    /**
+     * <pre>
+     * The producer's epoch. A producer raises it when it cannot know whether
+     * its last batch to a partition was appended (its delivery timed out) and
+     * starts that partition's sequence again at 0. A partition refuses a
+     * lower epoch than the highest it has seen from the producer
+     * (FAILED_PRECONDITION).
+     * </pre>
+     *
+     * <code>int32 producer_epoch = 8 [json_name = "producerEpoch"];</code>
+     * @param value The producerEpoch to set.
+     * @return This builder for chaining.
+     */
+    public Builder setProducerEpoch(int value) {
+
+      producerEpoch_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The producer's epoch. A producer raises it when it cannot know whether
+     * its last batch to a partition was appended (its delivery timed out) and
+     * starts that partition's sequence again at 0. A partition refuses a
+     * lower epoch than the highest it has seen from the producer
+     * (FAILED_PRECONDITION).
+     * </pre>
+     *
+     * <code>int32 producer_epoch = 8 [json_name = "producerEpoch"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearProducerEpoch() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      producerEpoch_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private long baseSequence_ ;
+    /**
+     * <pre>
+     * With producer_id: the sequence number of the request's first record in
+     * the producer's run of records to this partition (in this epoch),
+     * starting at 0; the next request's is this one's plus its record count,
+     * as Kafka's base sequence. A partition remembers the producer's last 5
+     * batches: it acknowledges a retry of one of them with its original
+     * offsets, refuses a gap (a sequence past the next one expected) and one
+     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+     * refused request.
+     * </pre>
+     *
+     * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
+     * @return The baseSequence.
+     */
+    @java.lang.Override
+    public long getBaseSequence() {
+      return baseSequence_;
+    }
+    /**
+     * <pre>
+     * With producer_id: the sequence number of the request's first record in
+     * the producer's run of records to this partition (in this epoch),
+     * starting at 0; the next request's is this one's plus its record count,
+     * as Kafka's base sequence. A partition remembers the producer's last 5
+     * batches: it acknowledges a retry of one of them with its original
+     * offsets, refuses a gap (a sequence past the next one expected) and one
+     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+     * refused request.
+     * </pre>
+     *
+     * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
+     * @param value The baseSequence to set.
+     * @return This builder for chaining.
+     */
+    public Builder setBaseSequence(long value) {
+
+      baseSequence_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With producer_id: the sequence number of the request's first record in
+     * the producer's run of records to this partition (in this epoch),
+     * starting at 0; the next request's is this one's plus its record count,
+     * as Kafka's base sequence. A partition remembers the producer's last 5
+     * batches: it acknowledges a retry of one of them with its original
+     * offsets, refuses a gap (a sequence past the next one expected) and one
+     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+     * refused request.
+     * </pre>
+     *
+     * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearBaseSequence() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      baseSequence_ = 0L;
       onChanged();
       return this;
     }

@@ -142,4 +142,48 @@ public interface ProduceRequestOrBuilder extends
    * @return The leaderEpoch.
    */
   long getLeaderEpoch();
+
+  /**
+   * <pre>
+   * An idempotent producer's id (InitProducer); 0: not idempotent. With it,
+   * the partition appends the request's records at most once however often
+   * the request is retried: a retry of a batch it already holds is
+   * acknowledged with the offsets it was first given. Needs partition.
+   * </pre>
+   *
+   * <code>int64 producer_id = 7 [json_name = "producerId"];</code>
+   * @return The producerId.
+   */
+  long getProducerId();
+
+  /**
+   * <pre>
+   * The producer's epoch. A producer raises it when it cannot know whether
+   * its last batch to a partition was appended (its delivery timed out) and
+   * starts that partition's sequence again at 0. A partition refuses a
+   * lower epoch than the highest it has seen from the producer
+   * (FAILED_PRECONDITION).
+   * </pre>
+   *
+   * <code>int32 producer_epoch = 8 [json_name = "producerEpoch"];</code>
+   * @return The producerEpoch.
+   */
+  int getProducerEpoch();
+
+  /**
+   * <pre>
+   * With producer_id: the sequence number of the request's first record in
+   * the producer's run of records to this partition (in this epoch),
+   * starting at 0; the next request's is this one's plus its record count,
+   * as Kafka's base sequence. A partition remembers the producer's last 5
+   * batches: it acknowledges a retry of one of them with its original
+   * offsets, refuses a gap (a sequence past the next one expected) and one
+   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
+   * refused request.
+   * </pre>
+   *
+   * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
+   * @return The baseSequence.
+   */
+  long getBaseSequence();
 }

@@ -46,6 +46,37 @@ public final class ProduceServiceGrpc {
     return getProduceMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.InitProducerRequest,
+      dev.runnel.v1.InitProducerResponse> getInitProducerMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "InitProducer",
+      requestType = dev.runnel.v1.InitProducerRequest.class,
+      responseType = dev.runnel.v1.InitProducerResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.InitProducerRequest,
+      dev.runnel.v1.InitProducerResponse> getInitProducerMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.InitProducerRequest, dev.runnel.v1.InitProducerResponse> getInitProducerMethod;
+    if ((getInitProducerMethod = ProduceServiceGrpc.getInitProducerMethod) == null) {
+      synchronized (ProduceServiceGrpc.class) {
+        if ((getInitProducerMethod = ProduceServiceGrpc.getInitProducerMethod) == null) {
+          ProduceServiceGrpc.getInitProducerMethod = getInitProducerMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.InitProducerRequest, dev.runnel.v1.InitProducerResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "InitProducer"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.InitProducerRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.InitProducerResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new ProduceServiceMethodDescriptorSupplier("InitProducer"))
+              .build();
+        }
+      }
+    }
+    return getInitProducerMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -125,6 +156,18 @@ public final class ProduceServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runnel.v1.ProduceResponse> responseObserver) {
       return io.grpc.stub.ServerCalls.asyncUnimplementedStreamingCall(getProduceMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * InitProducer gives an idempotent producer its id, unique in the
+     * cluster, for the producer_id of its requests. Each call is a new
+     * producer: a producer calls it once, when it starts.
+     * </pre>
+     */
+    default void initProducer(dev.runnel.v1.InitProducerRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.InitProducerResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getInitProducerMethod(), responseObserver);
+    }
   }
 
   /**
@@ -174,6 +217,19 @@ public final class ProduceServiceGrpc {
       return io.grpc.stub.ClientCalls.asyncBidiStreamingCall(
           getChannel().newCall(getProduceMethod(), getCallOptions()), responseObserver);
     }
+
+    /**
+     * <pre>
+     * InitProducer gives an idempotent producer its id, unique in the
+     * cluster, for the producer_id of its requests. Each call is a new
+     * producer: a producer calls it once, when it starts.
+     * </pre>
+     */
+    public void initProducer(dev.runnel.v1.InitProducerRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.InitProducerResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getInitProducerMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -210,6 +266,18 @@ public final class ProduceServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingBidiStreamingCall(
           getChannel(), getProduceMethod(), getCallOptions());
     }
+
+    /**
+     * <pre>
+     * InitProducer gives an idempotent producer its id, unique in the
+     * cluster, for the producer_id of its requests. Each call is a new
+     * producer: a producer calls it once, when it starts.
+     * </pre>
+     */
+    public dev.runnel.v1.InitProducerResponse initProducer(dev.runnel.v1.InitProducerRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getInitProducerMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -229,6 +297,18 @@ public final class ProduceServiceGrpc {
     protected ProduceServiceBlockingStub build(
         io.grpc.Channel channel, io.grpc.CallOptions callOptions) {
       return new ProduceServiceBlockingStub(channel, callOptions);
+    }
+
+    /**
+     * <pre>
+     * InitProducer gives an idempotent producer its id, unique in the
+     * cluster, for the producer_id of its requests. Each call is a new
+     * producer: a producer calls it once, when it starts.
+     * </pre>
+     */
+    public dev.runnel.v1.InitProducerResponse initProducer(dev.runnel.v1.InitProducerRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getInitProducerMethod(), getCallOptions(), request);
     }
   }
 
@@ -250,9 +330,23 @@ public final class ProduceServiceGrpc {
         io.grpc.Channel channel, io.grpc.CallOptions callOptions) {
       return new ProduceServiceFutureStub(channel, callOptions);
     }
+
+    /**
+     * <pre>
+     * InitProducer gives an idempotent producer its id, unique in the
+     * cluster, for the producer_id of its requests. Each call is a new
+     * producer: a producer calls it once, when it starts.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.InitProducerResponse> initProducer(
+        dev.runnel.v1.InitProducerRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getInitProducerMethod(), getCallOptions()), request);
+    }
   }
 
-  private static final int METHODID_PRODUCE = 0;
+  private static final int METHODID_INIT_PRODUCER = 0;
+  private static final int METHODID_PRODUCE = 1;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -271,6 +365,10 @@ public final class ProduceServiceGrpc {
     @java.lang.SuppressWarnings("unchecked")
     public void invoke(Req request, io.grpc.stub.StreamObserver<Resp> responseObserver) {
       switch (methodId) {
+        case METHODID_INIT_PRODUCER:
+          serviceImpl.initProducer((dev.runnel.v1.InitProducerRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.InitProducerResponse>) responseObserver);
+          break;
         default:
           throw new AssertionError();
       }
@@ -299,6 +397,13 @@ public final class ProduceServiceGrpc {
               dev.runnel.v1.ProduceRequest,
               dev.runnel.v1.ProduceResponse>(
                 service, METHODID_PRODUCE)))
+        .addMethod(
+          getInitProducerMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.InitProducerRequest,
+              dev.runnel.v1.InitProducerResponse>(
+                service, METHODID_INIT_PRODUCER)))
         .build();
   }
 
@@ -348,6 +453,7 @@ public final class ProduceServiceGrpc {
           serviceDescriptor = result = io.grpc.ServiceDescriptor.newBuilder(SERVICE_NAME)
               .setSchemaDescriptor(new ProduceServiceFileDescriptorSupplier())
               .addMethod(getProduceMethod())
+              .addMethod(getInitProducerMethod())
               .build();
         }
       }
