@@ -36,6 +36,7 @@ type producerOptions struct {
 	deliveryTimeout time.Duration
 	acks            runnelv1.Acks
 	partitioner     Partitioner
+	notIdempotent   bool
 }
 
 // WithLinger sets how long a partition's batch waits for more records
@@ -76,6 +77,14 @@ func WithAcks(a runnelv1.Acks) ProducerOption {
 	return func(o *producerOptions) { o.acks = a }
 }
 
+// WithoutIdempotence turns the idempotent producer off (franz-go's
+// DisableIdempotentWrite, Kafka's enable.idempotence=false): a batch whose
+// outcome was unknown (a broken stream, an ack that timed out) is sent
+// again and may then be appended twice. On by default.
+func WithoutIdempotence() ProducerOption {
+	return func(o *producerOptions) { o.notIdempotent = true }
+}
+
 // WithPartitioner sets a custom partitioner, consulted for records with
 // no Partition of their own.
 func WithPartitioner(p Partitioner) ProducerOption {
@@ -88,12 +97,14 @@ func WithPartitioner(p Partitioner) ProducerOption {
 // a partition has one batch in flight at a time, and the batches of all
 // the partitions a broker leads share one pipelined stream to it.
 //
-// Delivery is at least once: a batch whose outcome is unknown (the stream
-// broke, the ack timed out) is sent again, and may then be appended
-// twice. Idempotence, which will drop such duplicates, is not built yet.
+// Delivery is exactly once per partition while the producer runs: the
+// producer is idempotent (see idempotence.go), so a batch sent again after
+// an unknown outcome (the stream broke, the ack timed out, the leader
+// changed) is appended once. WithoutIdempotence makes it at least once.
 type Producer struct {
-	c *Client
-	o producerOptions
+	c  *Client
+	o  producerOptions
+	id producerID
 
 	mu       sync.Mutex
 	closed   bool
@@ -391,6 +402,11 @@ type partitionQueue struct {
 	timer   *time.Timer
 	closed  []*batch
 	sending bool
+
+	// The idempotent producer's epoch and next sequence number at the
+	// partition: touched only by the goroutine draining the queue.
+	epoch        int32
+	nextSequence int64
 }
 
 func (q *partitionQueue) add(e *pendingRecord, sticky bool) {
@@ -474,8 +490,13 @@ func (q *partitionQueue) deliver(b *batch) {
 	}
 	stale, hint := false, ""
 	backoff := 50 * time.Millisecond
+	resequenced := false
 	for attempt := 1; ; attempt++ {
-		resp, err := q.send(req, stale, hint)
+		err := q.sequence(req)
+		var resp *runnelv1.ProduceResponse
+		if err == nil {
+			resp, err = q.send(req, stale, hint)
+		}
 		if err == nil && resp.Error != nil {
 			err = status.ErrorProto(resp.Error)
 		}
@@ -484,9 +505,21 @@ func (q *partitionQueue) deliver(b *batch) {
 			return
 		}
 		st := status.Convert(err)
+		if st.Code() == codes.FailedPrecondition && req.ProducerId != 0 && !resequenced {
+			// NB: nothing of the batch was appended; its partition
+			// lost track of the producer's sequence (see resequence).
+			resequenced = true
+			q.resequence(err)
+			continue
+		}
 		if !retriable(st.Code()) || errors.Is(err, ErrClosed) || time.Now().Add(backoff).After(deadline) {
 			if retriable(st.Code()) {
 				err = fmt.Errorf("delivery timeout (%s) after %d attempts: %w", p.o.deliveryTimeout, attempt, err)
+			}
+			if req.ProducerId != 0 && (retriable(st.Code()) || errors.Is(err, ErrClosed)) {
+				// The batch may or may not be appended: the next one
+				// cannot follow it in sequence.
+				q.resequence(err)
 			}
 			q.failed(b, err, culprit(st))
 			return
@@ -547,6 +580,7 @@ func (q *partitionQueue) send(req *runnelv1.ProduceRequest, stale bool, hint str
 }
 
 func (q *partitionQueue) acked(b *batch, resp *runnelv1.ProduceResponse) {
+	q.nextSequence += int64(len(b.records))
 	var base int64 = -1
 	count := 0
 	for _, a := range resp.Acks {

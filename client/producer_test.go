@@ -307,7 +307,8 @@ func TestNonRetriableErrorNamesTheRecord(t *testing.T) {
 
 // TestLeaderStoppedWhileProducing: in a 3-broker cluster, the leader of
 // a partition is killed while records stream to it; every acked record
-// is in the log afterwards, at its acked offset.
+// is in the log afterwards, at its acked offset, and every record at most
+// once, in the order produced.
 func TestLeaderStoppedWhileProducing(t *testing.T) {
 	brokers := startCluster(t, 3)
 	addrs := []string{brokers[0].addr, brokers[1].addr, brokers[2].addr}
@@ -397,7 +398,19 @@ func TestLeaderStoppedWhileProducing(t *testing.T) {
 			after++
 		}
 	}
-	t.Logf("%d records acked, all in the log; %d on partition 0 produced after its leader was killed", len(acks), after)
+	// Idempotence: retries after the kill (broken streams, acks never
+	// received) appended nothing twice, and nothing out of order.
+	for part, log := range logs {
+		last := int64(-1)
+		for off, r := range log {
+			n, err := strconv.ParseInt(string(r.Value), 10, 64)
+			if err != nil || n <= last {
+				t.Fatalf("partition %d offset %d holds %q after %d: a duplicate or a reordering", part, off, r.Value, last)
+			}
+			last = n
+		}
+	}
+	t.Logf("%d records acked, all in the log once, in order; %d on partition 0 produced after its leader was killed", len(acks), after)
 	if after == 0 {
 		t.Fatal("no record produced to partition 0 after the kill was acked: the producer did not fail over")
 	}
