@@ -20,8 +20,9 @@
 //   - Producers idle for longer than the expiry (by the leaders' clocks
 //     written into the batches, so every replica expires the same ones)
 //     are forgotten, and so is the least recently active one beyond
-//     MaxProducers. A producer the table does not know may start at any
-//     sequence: its state was lost to expiry, to retention or to a replica
-//     that started from a snapshot, and its batches can no longer be
-//     recognized as retries.
+//     MaxProducers. A producer the table does not know starts at sequence
+//     0, as one whose epoch is new does: one that had been forgotten gets
+//     ErrOutOfOrder, and starts again at 0 in a new epoch (Kafka's KIP-360),
+//     so that a batch a forgotten producer sent after one that failed is
+//     not taken as its first.
 package producers

@@ -101,6 +101,10 @@ func (t *Table[W]) Check(b Batch) (Decision, error) {
 	p := t.producers[b.ProducerID]
 	pend := t.pending[b.ProducerID]
 	if p == nil && len(pend) == 0 {
+		if b.BaseSequence != 0 {
+			return Decision{}, fmt.Errorf("%w: the partition knows no batch of the producer (it may have forgotten it, idle past the expiry), so its sequence starts at 0, not %d: start a new epoch",
+				ErrOutOfOrder, b.BaseSequence)
+		}
 		return Decision{Verdict: Append}, nil
 	}
 	// The producer's newest state: its last pending batch, else applied.

@@ -44,7 +44,8 @@ func TestCheck(t *testing.T) {
 		{name: "older epoch", b: batch(7, -1, 5, 1), errIs: ErrFenced},
 		{name: "new epoch at 0", b: batch(7, 1, 0, 4), want: Decision{Verdict: Append}},
 		{name: "new epoch not at 0", b: batch(7, 1, 5, 1), errIs: ErrOutOfOrder},
-		{name: "unknown producer at any sequence", b: batch(8, 3, 42, 1), want: Decision{Verdict: Append}},
+		{name: "unknown producer at 0", b: batch(8, 3, 0, 1), want: Decision{Verdict: Append}},
+		{name: "unknown producer past 0", b: batch(8, 3, 42, 1), errIs: ErrOutOfOrder},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := tb.Check(c.b)
@@ -147,9 +148,12 @@ func TestExpiry(t *testing.T) {
 	if tb.Len() != 1 {
 		t.Fatalf("%d producers, want the idle one expired", tb.Len())
 	}
-	// Forgotten: it may start anywhere again.
-	if d, err := tb.Check(batch(1, 0, 9, 1)); err != nil || d.Verdict != Append {
-		t.Fatalf("an expired producer: %+v, %v", d, err)
+	// Forgotten: it starts again at 0.
+	if _, err := tb.Check(batch(1, 0, 1, 1)); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("an expired producer going on: %v", err)
+	}
+	if d, err := tb.Check(batch(1, 1, 0, 1)); err != nil || d.Verdict != Append {
+		t.Fatalf("an expired producer in a new epoch: %+v, %v", d, err)
 	}
 }
 
