@@ -28,15 +28,17 @@ const (
 )
 
 // TestClusterFaults runs three brokers as separate processes with
-// producers (acks=ALL, many requests in flight on each stream) and
+// idempotent producers (acks=ALL, many requests in flight on each stream,
+// each write sent again after a failure until acknowledged) and
 // consumers on every broker, and injects faults: kill -9 of a partition's
 // leader, the restart of that broker (it catches up and rejoins), a
 // broker cut off from the others by the proxies between brokers, then
 // healed, and a leader whose disk is wiped (it rejoins empty); then a
 // fourth broker joins and a partition moves onto it. Afterwards the history checker verifies
 // that every acknowledged record is readable exactly once, at its acked
-// offset, through every broker, in order, and that what consumers read
-// during the faults never changed.
+// offset, through every broker, in order, that no write is in the log
+// twice however often it was sent, and that what consumers read during
+// the faults never changed.
 func TestClusterFaults(t *testing.T) {
 	c := startCluster(t, 3)
 	admin := c.dial(t, 0) // NB: by its proxy, which follows broker 1 through restarts
@@ -146,14 +148,17 @@ func TestClusterFaults(t *testing.T) {
 	for _, err := range errs {
 		t.Error(err)
 	}
-	t.Logf("checked: %d acknowledged records, %d writes of unknown outcome (%d records of such writes in the log), "+
-		"%d records in each broker's log, %d consumer reads",
-		res.acked, res.unsureWrites, res.unsureInLog, res.records, res.observed)
+	t.Logf("checked: %d acknowledged records, %d writes sent again after a failure, %d writes of unknown outcome "+
+		"(%d records of such writes in the log), %d records in each broker's log, %d consumer reads",
+		res.acked, res.resent, res.unsureWrites, res.unsureInLog, res.records, res.observed)
 	if gap := h.ackGap(0, killed, 5*time.Second); gap > 0 {
 		t.Logf("failover: partition 0 went %v without an ack after its leader was killed", gap.Round(time.Millisecond))
 	}
 	if res.acked == 0 || res.observed == 0 {
 		t.Fatal("nothing was acknowledged or read: the test checked nothing")
+	}
+	if res.resent == 0 {
+		t.Fatal("no write was sent again: the faults never left a write's outcome unknown, and idempotence went untested")
 	}
 }
 
@@ -161,14 +166,37 @@ func TestClusterFaults(t *testing.T) {
 // its stream: with one, a reorder of acknowledged requests could not show.
 const producerInFlight = 8
 
+// faultProducer is an idempotent producer written against the raw stubs,
+// as a user of generated code in any language would write one: it
+// pipelines requests to every partition on one stream, and after a
+// failure sends each unacknowledged write again, with its producer
+// sequence, in order, through the next broker. The partitions must
+// append each write once: the history checker fails on a value in the
+// log twice.
+type faultProducer struct {
+	n  int   // which producer, in the values it writes
+	id int64 // from InitProducer
+	// next is each partition's next sequence number.
+	next map[int32]int64
+	// unacked are the writes sent and not acknowledged, in the order they
+	// were first sent: the next stream sends them again, first.
+	unacked []*inFlightWrite
+	seq     int // numbers the writes in the order they are sent
+}
+
 // produceThroughFaults writes 5-record requests to the partitions in turn,
-// producerInFlight at a time on one stream, with acks=ALL, until stop. On
-// any failure it counts the writes in flight as unknown and moves to the
-// next broker.
+// producerInFlight at a time on one stream, with acks=ALL and idempotence,
+// until stop. On any failure it moves to the next broker and sends again
+// what was not acknowledged; what is still not acknowledged at stop has
+// an unknown outcome.
 func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, stop <-chan struct{}) {
-	target := producer
-	seq := 0
-	for {
+	fp := &faultProducer{n: producer, next: map[int32]int64{}}
+	defer func() {
+		for _, w := range fp.unacked {
+			h.failed(w.values)
+		}
+	}()
+	for target := producer; ; target++ {
 		select {
 		case <-stop:
 			return
@@ -179,27 +207,52 @@ func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, st
 			t.Error(err)
 			return
 		}
-		produceOn(cl, h, producer, &seq, stop)
+		if fp.id == 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			if r, err := cl.Produce.InitProducer(ctx, &runnelv1.InitProducerRequest{}); err == nil {
+				fp.id = r.ProducerId
+			}
+			cancel()
+		}
+		if fp.id != 0 {
+			fp.produceOn(cl, h, stop)
+		}
 		cl.Close()
-		target++
 		// NB: pacing, not synchronisation: a pause between a failed
 		// stream and the next, as a client's retry backoff.
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// inFlightWrite is a request sent and not yet answered.
+// inFlightWrite is a request sent and not yet acknowledged.
 type inFlightWrite struct {
-	values    []string
-	partition int32
-	seq       int
-	sent      time.Time
+	req    *runnelv1.ProduceRequest
+	values []string
+	seq    int
+	sent   time.Time
+}
+
+// write makes the producer's next write, to the partitions in turn.
+func (fp *faultProducer) write() *inFlightWrite {
+	fp.seq++
+	partition := int32(fp.seq % faultPartitions)
+	w := &inFlightWrite{seq: fp.seq, req: &runnelv1.ProduceRequest{Topic: faultTopic, Partition: &partition,
+		Acks: runnelv1.Acks_ACKS_ALL, ProducerId: fp.id, BaseSequence: fp.next[partition]}}
+	for i := range 5 {
+		v := fmt.Sprintf("p%d-w%d-r%d", fp.n, fp.seq, i)
+		w.values = append(w.values, v)
+		w.req.Records = append(w.req.Records, &runnelv1.Record{Value: []byte(v)})
+	}
+	fp.next[partition] += int64(len(w.req.Records))
+	fp.unacked = append(fp.unacked, w)
+	return w
 }
 
 // produceOn produces on one stream until a failure or stop, keeping
-// producerInFlight requests in flight. seq numbers the writes in the
-// order they are sent, which is the order their acks must keep.
-func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-chan struct{}) {
+// producerInFlight requests in flight: first what earlier streams left
+// unacknowledged, then new writes. seq numbers the writes in the order
+// they are first sent, which is the order their acks must keep.
+func (fp *faultProducer) produceOn(cl *client.Client, h *history, stop <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stream, err := cl.Produce.Produce(ctx)
@@ -222,14 +275,9 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 			}
 		}
 	}()
-	inFlight := map[uint64]inFlightWrite{}
-	// abandon gives up on the stream: what is in flight has an unknown
-	// outcome.
-	abandon := func() {
-		for _, w := range inFlight {
-			h.failed(w.values)
-		}
-	}
+	resend := slices.Clone(fp.unacked)
+	inFlight := map[uint64]*inFlightWrite{}
+	var correlation uint64
 	stopping := false
 	for {
 		if !stopping && len(inFlight) < producerInFlight {
@@ -239,17 +287,17 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 				continue
 			default:
 			}
-			*seq++
-			w := inFlightWrite{partition: int32(*seq % faultPartitions), seq: *seq, sent: time.Now()}
-			req := &runnelv1.ProduceRequest{Topic: faultTopic, Partition: &w.partition, Acks: runnelv1.Acks_ACKS_ALL, CorrelationId: uint64(*seq)}
-			for i := range 5 {
-				v := fmt.Sprintf("p%d-w%d-r%d", producer, *seq, i)
-				w.values = append(w.values, v)
-				req.Records = append(req.Records, &runnelv1.Record{Value: []byte(v)})
+			var w *inFlightWrite
+			if len(resend) > 0 {
+				w, resend = resend[0], resend[1:]
+				h.resend()
+			} else {
+				w = fp.write()
 			}
-			inFlight[req.CorrelationId] = w
-			if err := stream.Send(req); err != nil {
-				abandon()
+			correlation++
+			w.req.CorrelationId, w.sent = correlation, time.Now()
+			inFlight[correlation] = w
+			if err := stream.Send(w.req); err != nil {
 				return
 			}
 			continue
@@ -271,17 +319,14 @@ func produceOn(cl *client.Client, h *history, producer int, seq *int, stop <-cha
 			}
 			delete(inFlight, resp.CorrelationId)
 			if resp.Error != nil || len(resp.Acks) != 1 {
-				h.failed(w.values)
-				abandon()
-				return
+				return // sent again on the next stream, with what follows it
 			}
 			a := resp.Acks[0]
-			h.ack(w.values, ack{partition: a.Partition, offset: a.BaseOffset, producer: producer, seq: w.seq})
+			h.ack(w.values, ack{partition: a.Partition, offset: a.BaseOffset, producer: fp.n, seq: w.seq})
+			fp.unacked = slices.DeleteFunc(fp.unacked, func(u *inFlightWrite) bool { return u == w })
 		case <-received:
-			abandon()
 			return
 		case <-time.After(time.Until(oldest.Add(requestTimeout))):
-			abandon()
 			return
 		case <-stop:
 			stopping = true

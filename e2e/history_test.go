@@ -12,10 +12,12 @@ import (
 // records whose offsets never change.
 //
 //   - Every acknowledged write is in the final log of its partition, once,
-//     at the offset its ack named.
-//   - A write that failed or timed out may or may not be there (its
-//     outcome is unknown), at most once: every attempt carries a value
-//     of its own, so a retry is a new write.
+//     at the offset its ack named, however often it was sent: producers
+//     are idempotent and send a write again, the same values with the same
+//     producer sequence, until it is acknowledged.
+//   - A write never acknowledged (still unanswered when the producers
+//     stopped) may or may not be there (its outcome is unknown), at most
+//     once.
 //   - Nothing else is: no record no one wrote.
 //   - Writes a producer sends one after another to one partition have
 //     increasing offsets if both are acknowledged, however many are in
@@ -32,6 +34,8 @@ type history struct {
 	// unsureValues are the values of those writes: the log may hold
 	// them, but no value no one wrote.
 	unsureValues map[string]bool
+	// resent counts the sends of a write after its first.
+	resent int
 	// acksOf[partition] are the ack times, for failover times.
 	acksOf map[int32][]time.Time
 	// seen[observer][partition] are the records a consumer read, in order.
@@ -65,6 +69,13 @@ func (h *history) ack(values []string, a ack) {
 		h.acked[v] = a
 	}
 	h.acksOf[a.partition] = append(h.acksOf[a.partition], now)
+}
+
+// resend records that a write is sent again.
+func (h *history) resend() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resent++
 }
 
 // failed records a write of values whose outcome is unknown.
@@ -132,6 +143,7 @@ func (h *history) readTo(observer string, partition int32) int64 {
 // checkResult counts what check looked at.
 type checkResult struct {
 	acked, unsureWrites, unsureInLog, records, observed int
+	resent                                              int // writes sent again after a failure
 }
 
 // check verifies the model against the final logs, one per broker:
@@ -152,7 +164,7 @@ func (h *history) check(logs map[string]map[int32][]string) (checkResult, []erro
 		}
 	}
 	final := logs[first]
-	res := checkResult{acked: len(h.acked), unsureWrites: h.unsure}
+	res := checkResult{acked: len(h.acked), unsureWrites: h.unsure, resent: h.resent}
 	for b, log := range logs {
 		for p, recs := range final {
 			if len(log[p]) != len(recs) {
