@@ -20,22 +20,24 @@ const module = "github.com/runnel-broker/runnel/"
 //
 // A package missing here fails the test: place it before you add it.
 var allowed = map[string][]string{
-	"raftstore/internal/fsops":   {},
-	"raftstore/internal/crashfs": {"raftstore/internal/fsops"},
-	"raftstore/internal/segment": {"raftstore/internal/fsops"},
-	"raftstore":                  {"raftstore/internal/segment", "raftstore/internal/fsops", "gen/runnel/raftstore/v1"},
-	"raftstore/transport":        {"raftstore", "gen/runnel/raft/v1"},
+	"raftstore/internal/fsops":     {},
+	"raftstore/internal/crashfs":   {"raftstore/internal/fsops"},
+	"raftstore/internal/segment":   {"raftstore/internal/fsops"},
+	"raftstore/internal/producers": {"gen/runnel/raftstore/v1"},
+	"raftstore": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
+		"gen/runnel/raftstore/v1"},
+	"raftstore/transport": {"raftstore", "gen/runnel/raft/v1"},
 
 	"internal/buildinfo":         {},
 	"server/internal/errs":       {},
-	"server/internal/records":    {},
+	"server/internal/records":    {"compression"},
 	"server/internal/controller": {},
 	"server/internal/assignor":   {},
-	"server/internal/catalog":    {"server/internal/errs", "gen/runnel/meta/v1"},
+	"server/internal/catalog":    {"server/internal/errs", "compression", "gen/runnel/meta/v1"},
 	"server/internal/offsets":    {"partitioner", "gen/runnel/meta/v1"},
 	"server/internal/group":      {"server/internal/assignor"},
 	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
-		"server/internal/offsets", "partitioner", "server/internal/records", "internal/buildinfo",
+		"server/internal/offsets", "partitioner", "compression", "server/internal/records", "internal/buildinfo",
 		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
@@ -48,8 +50,11 @@ var allowed = map[string][]string{
 	// Kafka's murmur2, public so that the broker and the Go SDK share one
 	// implementation and a key lands on the same partition either way.
 	"partitioner": {},
+	// The batch codecs, public for the same reason: a batch the SDK
+	// compresses is one the broker stores and decompresses.
+	"compression": {},
 
-	"client":     {"gen/runnel/v1", "partitioner"},
+	"client":     {"gen/runnel/v1", "partitioner", "compression"},
 	"cmd/runnel": {"client", "server", "internal/buildinfo", "gen/runnel/v1"},
 
 	"docs/barebench": {},
@@ -62,8 +67,8 @@ var allowed = map[string][]string{
 // noRPC are the packages that must not depend on gRPC, even through
 // another package: the store and the broker are driven by the server
 // (with server/internal/peer and wire), which alone speaks gRPC.
-var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "server/internal/broker", "server/internal/catalog",
-	"server/internal/offsets", "partitioner", "server/internal/records", "server/internal/errs",
+var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
+	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
 	"server/internal/controller", "server/internal/assignor", "internal/buildinfo"}
 
 // noRaft are the packages that must not depend on raft either: the
