@@ -195,6 +195,10 @@ type loopState struct {
 	// taken or installed (see maybeSnapshot); snapBytes the bytes of the
 	// entries applied since.
 	snapIndex, snapBytes uint64
+	// producerEntries and producerBatches are the entries, and the
+	// idempotent producers' batches, applied since the producer state was
+	// last saved (see maybeSaveProducers).
+	producerEntries, producerBatches int
 	// Inbound messages dropped since the last time they were logged.
 	rejectedCount  int
 	rejectLoggedAt time.Time
@@ -376,7 +380,7 @@ func (p *Partition) handleReady(l *loopState, rd raft.Ready) error {
 			}
 			// NB: here, where the state machine is at the applied index.
 			p.maybeSnapshot(l)
-			p.maybeSaveProducers()
+			p.maybeSaveProducers(l)
 			if err := p.stepAll(m.Responses); err != nil {
 				return err
 			}
@@ -457,6 +461,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	var done []completion
 	for _, e := range entries {
 		l.snapBytes += uint64(len(e.Data))
+		l.producerEntries++
 		switch e.Type {
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
@@ -482,8 +487,12 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 				done = append(done, c)
 			}
 			if p.producers != nil {
-				if err := p.applyProducer(e, &done); err != nil {
+				ok, err := p.applyProducer(e, &done)
+				if err != nil {
 					return err
+				}
+				if ok {
+					l.producerBatches++
 				}
 			}
 		}
@@ -677,7 +686,7 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 // closes.
 func (p *Partition) shutdown(l *loopState) {
 	p.failWaiting(l, ErrClosed)
-	if p.producers != nil && p.producerBatches > 0 && p.Err() == nil {
+	if p.producers != nil && l.producerEntries > 0 && p.Err() == nil {
 		// NB: read by the appender once appends is closed.
 		p.finalProducers = p.producers.Encode(p.commitIndex.Load())
 	}

@@ -161,12 +161,10 @@ type Partition struct {
 	restoredIndex uint64
 
 	// A data partition's idempotent producers (producers.go), owned by
-	// the loop: the table, the producers' batches applied since it was
-	// last saved, and the appender's queue of states to save.
-	producers       *producers.Table[*proposal]
-	producerBatches int
-	producerSaves   chan *raftstorev1.ProducerState
-	finalProducers  *raftstorev1.ProducerState // the state to save on close, set before appends closes
+	// the loop, and the appender's queue of states to save.
+	producers      *producers.Table[*proposal]
+	producerSaves  chan *raftstorev1.ProducerState
+	finalProducers *raftstorev1.ProducerState // the state to save on close, set before appends closes
 
 	// Written by the loop, read by anyone.
 	commitIndex   atomic.Uint64
@@ -354,7 +352,7 @@ func openPartition(s *Store, name string, pc PartitionConfig) (*Partition, error
 		return nil, err
 	}
 	if pc.Apply == nil {
-		if err := p.openProducers(applied); err != nil {
+		if err := p.openProducers(applied, !exists); err != nil {
 			log.Close()
 			return nil, err
 		}
@@ -490,6 +488,10 @@ func (p *Partition) setAppliedIndex(index uint64) error {
 
 // Name returns the partition's directory name.
 func (p *Partition) Name() string { return p.name }
+
+// AttributeCodecMask selects a batch's compression codec in
+// BatchHeader.Attributes (compression's numbers).
+const AttributeCodecMask = segment.AttributeCodecMask
 
 // BatchHeaderSize is the size of the header that starts every batch.
 const BatchHeaderSize = segment.BatchHeaderSize

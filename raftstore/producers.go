@@ -37,17 +37,23 @@ import (
 //     log holds no batch the table does not know.
 //
 // The table is saved, as of an applied index, in the partition's producers
-// file every ProducerSaveEntries batches of producers and on close; the
-// raft snapshot a follower behind the log start gets carries it as of the
-// leader's applied index. On
-// open, the partition restores the file and applies the batches after its
-// index; the table's Apply ignores batches older than it holds, so a saved
-// state and a replay of any entries before its index agree with the log.
+// file: when the partition is created, every ProducerSaveEntries applied
+// entries that include a producer's batch (every 10 times as many
+// otherwise, so the index keeps up), and on close. The raft snapshot a
+// follower behind the log start gets carries it as of the leader's
+// applied index.
+//
+// On open, the partition restores the file and applies the batches after
+// its index (after a crash: at most about 10 * ProducerSaveEntries
+// entries); the table's Apply ignores batches older than it holds, so a
+// saved state and a replay of any entries before its index agree with the
+// log. A partition without the file was created before idempotence (or
+// its file was removed): it starts with no producers, and reads nothing.
 const producersFileName = "producers"
 
-// ProducerSaveEntries is how many batches of idempotent producers a data
-// partition applies between saves of its producer state: an open reads
-// at most that many entries after the saved state.
+// ProducerSaveEntries is how many entries a data partition applies, with
+// an idempotent producer's batch among them, between saves of its
+// producer state; without one, ten times as many.
 const ProducerSaveEntries = 10_000
 
 // DefaultProducerExpiry is PartitionConfig.ProducerExpiry's default, Kafka's
@@ -116,33 +122,39 @@ func (pc *PartitionConfig) producerExpiry() time.Duration {
 
 // openProducers builds a data partition's producer table as of its
 // applied index, before the loop runs: the saved state, then the batches
-// after it. A damaged file is logged and the whole log replayed: it is a
-// summary of the log, which is intact.
-func (p *Partition) openProducers(applied uint64) error {
+// after it. A damaged file, or a damaged entry, is logged and skipped: the
+// table only recognizes retries, and the log's damage is reported where
+// it is read.
+func (p *Partition) openProducers(applied uint64, created bool) error {
 	p.producers = producers.New[*proposal](p.cfg.producerExpiry().Milliseconds())
-	st, err := readProducers(p.dir)
-	if err != nil {
-		if !errors.Is(err, ErrCorrupt) {
-			return err
-		}
-		p.logger.Warn("the saved producer state is damaged: rebuilding it from the log", "err", err)
-		st = nil
-	}
-	from := p.log.FirstIndex()
-	if st != nil {
-		p.producers.Restore(st)
-		from = max(from, st.GetIndex()+1)
-	}
 	p.storage.producers = func() *raftstorev1.ProducerState { return p.producers.Encode(p.commitIndex.Load()) }
+	if created {
+		return writeProducers(p.dir, p.producers.Encode(applied))
+	}
+	st, err := readProducers(p.dir)
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		p.logger.Warn("the saved producer state is damaged: rebuilding it from the log", "err", err)
+		st = &raftstorev1.ProducerState{}
+	case err != nil:
+		return err
+	case st == nil:
+		return nil // created before idempotent producers
+	}
+	p.producers.Restore(st)
+	from := max(p.log.FirstIndex(), st.GetIndex()+1)
 	for from <= applied {
 		// NB: in chunks, so that the replay holds little of the log.
 		entries, err := p.log.Entries(from, applied+1, 16<<20)
 		if err != nil {
-			return fmt.Errorf("replay the producers from index %d: %w", from, err)
+			// NB: one entry at a time past damage, which is skipped.
+			p.logger.Warn("replaying the producers: an entry is unreadable, its batch is not recognized if retried", "index", from, "err", err)
+			from++
+			continue
 		}
 		for _, e := range entries {
-			if err := p.applyProducer(e, nil); err != nil {
-				return err
+			if _, err := p.applyProducer(e, nil); err != nil {
+				p.logger.Warn("replaying the producers: skipped an entry", "index", e.Index, "err", err)
 			}
 		}
 		from = entries[len(entries)-1].Index + 1
@@ -151,31 +163,30 @@ func (p *Partition) openProducers(applied uint64) error {
 }
 
 // applyProducer applies the batch of a committed entry to the producer
-// table, if it names a producer, and adds what waited for it to done.
-func (p *Partition) applyProducer(e raftpb.Entry, done *[]completion) error {
+// table, if it names a producer (ok), and adds what waited for it to done.
+func (p *Partition) applyProducer(e raftpb.Entry, done *[]completion) (ok bool, err error) {
 	if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
-		return nil
+		return false, nil
 	}
-	index := e.Index
+	// NB: only a batch's header is needed; its payload may be damaged.
 	h, _, err := segment.DecodeBatchHeader(e.Data)
 	if err != nil {
-		return fmt.Errorf("entry %d: %w", index, err)
+		return false, fmt.Errorf("entry %d: %w", e.Index, err)
 	}
 	if h.ProducerID == 0 {
-		return nil
+		return false, nil
 	}
-	base, _, err := p.log.EntryOffsets(index)
+	base, _, err := p.log.EntryOffsets(e.Index)
 	if err != nil {
-		return fmt.Errorf("entry %d: %w", index, err)
+		return false, fmt.Errorf("entry %d: %w", e.Index, err)
 	}
-	p.producerBatches++
 	waiters := p.producers.Apply(producerBatch(h, base))
 	if done != nil {
 		for _, w := range waiters {
 			*done = append(*done, completion{prop: w, result: proposalResult{baseOffset: base}})
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func producerBatch(h BatchHeader, base int64) producers.Batch {
@@ -221,16 +232,18 @@ func (p *Partition) checkProducer(l *loopState, prop *proposal) bool {
 }
 
 // maybeSaveProducers hands the producer table to the appender to save,
-// on the loop right after applying, once ProducerSaveEntries batches of
-// producers were applied since the last save.
-func (p *Partition) maybeSaveProducers() {
-	if p.producers == nil || p.producerBatches < ProducerSaveEntries {
+// on the loop right after applying, once ProducerSaveEntries entries were
+// applied since the last save with a producer's batch among them, or ten
+// times as many without.
+func (p *Partition) maybeSaveProducers(l *loopState) {
+	due := (l.producerEntries >= ProducerSaveEntries && l.producerBatches > 0) || l.producerEntries >= 10*ProducerSaveEntries
+	if p.producers == nil || !due {
 		return
 	}
 	st := p.producers.Encode(p.commitIndex.Load())
 	select {
 	case p.producerSaves <- st:
-		p.producerBatches = 0
+		l.producerEntries, l.producerBatches = 0, 0
 	default: // the appender is still saving the last one: next time
 	}
 }

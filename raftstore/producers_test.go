@@ -3,7 +3,6 @@ package raftstore
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -44,6 +43,8 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(t, p)
+	path := filepath.Join(dir, "orders-0", producersFileName)
+	atCreation := mustRead(t, path)
 
 	a := mustProduce(t, p, 7, 0, 0, "a", 2)
 	b := mustProduce(t, p, 7, 0, 2, "b", 1)
@@ -90,7 +91,7 @@ func TestIdempotentProducer(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	saved := mustRead(t, filepath.Join(dir, "orders-0", producersFileName))
+	saved := mustRead(t, path)
 	s = openStore(t, dir)
 	p, err = s.OpenPartition("orders-0", PartitionConfig{})
 	if err != nil {
@@ -105,15 +106,11 @@ func TestIdempotentProducer(t *testing.T) {
 	}
 
 	// A crash keeps the last save, older than the log: what came after it
-	// is replayed from the log. And one that never saved replays it all.
-	for _, name := range []string{"stale save", "no save"} {
+	// is replayed from the log; after the first save, at the partition's
+	// creation, all of it.
+	for name, file := range map[string][]byte{"stale save": saved, "the save at creation": atCreation} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, "orders-0", producersFileName)
-			if name == "stale save" {
-				mustWrite(t, path, saved)
-			} else if err := os.Remove(path); err != nil {
-				t.Fatal(err)
-			}
+			mustWrite(t, path, file)
 			s := openStore(t, dir)
 			defer s.Close()
 			p, err := s.OpenPartition("orders-0", PartitionConfig{})

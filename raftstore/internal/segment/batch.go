@@ -29,9 +29,11 @@ type BatchHeader struct {
 	FirstTimestamp int64 // ms since the epoch
 	MaxTimestamp   int64 // ms since the epoch
 	ProposalID     uint64
-	// Attributes are flags about the payload. None is defined yet: a
-	// batch with any set is refused as corrupt, so that a later flag
-	// (a compression codec, say) is never misread by this version.
+	// Attributes say how the payload is encoded: bits 0-2 are its
+	// compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd, Kafka's
+	// numbers), opaque to this package. A batch with a codec past 4 or
+	// any other bit set is refused as corrupt, so that a later flag is
+	// never misread by this version.
 	Attributes uint16
 	// AppendTime is the leader's clock (ms since the epoch) when it took
 	// the batch: the time an idempotent producer's idleness counts from.
@@ -43,6 +45,12 @@ type BatchHeader struct {
 	ProducerEpoch int32
 	BaseSequence  int64
 }
+
+// AttributeCodecMask selects a batch's compression codec in its Attributes.
+const AttributeCodecMask = 0x7
+
+// maxCodec is the highest codec number defined (zstd).
+const maxCodec = 4
 
 // EncodeBatch returns header and payload in one new slice, ready to be the
 // Data of a raft entry.
@@ -96,8 +104,9 @@ func DecodeBatchHeader(data []byte) (BatchHeader, []byte, error) {
 		h.ProducerEpoch = int32(binary.BigEndian.Uint32(data[47:51]))
 		h.BaseSequence = int64(binary.BigEndian.Uint64(data[51:59]))
 	}
-	if h.Attributes != 0 {
-		return BatchHeader{}, nil, fmt.Errorf("%w: batch attributes %#x: this version knows none", ErrCorrupt, h.Attributes)
+	if h.Attributes&^AttributeCodecMask != 0 || h.Attributes&AttributeCodecMask > maxCodec {
+		return BatchHeader{}, nil, fmt.Errorf("%w: batch attributes %#x: this version knows only a codec from 0 to %d in bits 0-2",
+			ErrCorrupt, h.Attributes, maxCodec)
 	}
 	return h, data[size:], nil
 }

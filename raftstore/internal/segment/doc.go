@@ -58,7 +58,8 @@
 //	5      8    first timestamp (ms since the epoch)
 //	13     8    max timestamp (ms since the epoch)
 //	21     8    proposal id
-//	29     2    attributes: flags, none defined (a reader refuses any it does not know)
+//	29     2    attributes: bits 0-2 the payload's compression codec (0 none, 1 gzip,
+//	            2 snappy, 3 lz4, 4 zstd); a reader refuses any other value
 //	31     8    append time: the leader's clock when it took the batch (ms since the epoch)
 //	39     8    producer id (0: not an idempotent producer's batch)
 //	47     4    producer epoch

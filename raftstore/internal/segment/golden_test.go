@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -231,5 +232,19 @@ func TestGoldenBoundary(t *testing.T) {
 	got, ok, err := readBoundary(rdir)
 	if err != nil || !ok || got != want {
 		t.Fatalf("read %+v (found %v, %v), want %+v", got, ok, err, want)
+	}
+}
+
+// TestBatchAttributes: a codec is read back; a codec or flag this version
+// does not know is refused, never misread.
+func TestBatchAttributes(t *testing.T) {
+	for attrs, ok := range map[uint16]bool{0: true, 4: true, 5: false, 7: false, 8: false, 0x8004: false} {
+		h, _, err := DecodeBatchHeader(EncodeBatch(BatchHeader{RecordCount: 1, Attributes: attrs}, []byte("x")))
+		switch {
+		case ok && (err != nil || h.Attributes != attrs):
+			t.Fatalf("attributes %#x: %+v, %v", attrs, h, err)
+		case !ok && !errors.Is(err, ErrCorrupt):
+			t.Fatalf("attributes %#x: %v, want ErrCorrupt", attrs, err)
+		}
 	}
 }
