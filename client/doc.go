@@ -27,12 +27,14 @@
 // ProduceAsync and ProduceSync beside it, so that the three read as one
 // family and the blocking one says so.
 //
-// Delivery is at least once: a batch is retried on UNAVAILABLE,
-// DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED until the delivery timeout, and
-// a retry after an unknown outcome (a broken stream, an ack that timed
-// out) may append the batch twice. Idempotence is not built yet. A
-// partition's batches are never reordered: each partition has one batch in
-// flight at a time.
+// A batch is retried on UNAVAILABLE, DEADLINE_EXCEEDED and
+// RESOURCE_EXHAUSTED until the delivery timeout. The producer is
+// idempotent: it numbers each partition's records, and the partition
+// appends a retried batch once, whatever happened to the first attempt (a
+// broken stream, an ack that timed out, a leader change). A partition's
+// batches are never reordered: each partition has one batch in flight at a
+// time. WithCompression compresses batches (gzip, snappy, lz4, zstd: the
+// compression package), which the broker stores as sent.
 //
 // The package depends only on the generated code (gen/) and partitioner,
 // never on the server.

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/partitioner"
 )
@@ -37,6 +38,7 @@ type producerOptions struct {
 	acks            runnelv1.Acks
 	partitioner     Partitioner
 	notIdempotent   bool
+	compression     compression.Codec
 }
 
 // WithLinger sets how long a partition's batch waits for more records
@@ -75,6 +77,21 @@ func WithDeliveryTimeout(d time.Duration) ProducerOption {
 // runnelv1.Acks_ACKS_ALL: on a quorum's disks).
 func WithAcks(a runnelv1.Acks) ProducerOption {
 	return func(o *producerOptions) { o.acks = a }
+}
+
+// WithCompression compresses each batch with c (default
+// compression.None), as franz-go's ProducerBatchCompression and Kafka's
+// compression.type: the broker stores it as sent (unless the topic's
+// compression.type names another codec), and sends it so to consumers
+// that decompress it. Records get their timestamp in the batch (the time
+// it is sent) when they have none, as the broker cannot add one to a
+// compressed batch.
+func WithCompression(c compression.Codec) ProducerOption {
+	return func(o *producerOptions) {
+		if c.Valid() {
+			o.compression = c
+		}
+	}
 }
 
 // WithoutIdempotence turns the idempotent producer off (franz-go's
@@ -487,6 +504,12 @@ func (q *partitionQueue) deliver(b *batch) {
 		Records: make([]*runnelv1.Record, len(b.records))}
 	for i, e := range b.records {
 		req.Records[i] = encode(e.rec)
+	}
+	if p.o.compression != compression.None {
+		if err := compress(req, p.o.compression); err != nil {
+			q.failed(b, err, -1)
+			return
+		}
 	}
 	stale, hint := false, ""
 	backoff := 50 * time.Millisecond

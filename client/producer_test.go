@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runnel-broker/runnel/client"
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/partitioner"
 )
@@ -424,5 +425,46 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 			t.Fatalf("%s: not within %s", what, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestProducerCompression: with WithCompression the broker stores each
+// batch as the producer compressed it: a subscriber that accepts the
+// codec gets it so, one that does not gets the records.
+func TestProducerCompression(t *testing.T) {
+	br := startBroker(t)
+	c := newClient(t, br.addr)
+	ctx := context.Background()
+	for _, codec := range compression.Codecs[1:] {
+		topic := "z-" + codec.String()
+		createTopic(t, c, topic, 1, 1)
+		p := c.Producer(client.WithCompression(codec))
+		for i := range 10 {
+			p.Produce(ctx, &client.Record{Topic: topic, Key: []byte("k"), Value: fmt.Appendf(nil, `{"n":%d}`, i)}, nil)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for _, r := range readAll(t, c, topic, 0) {
+			values = append(values, string(r.Value))
+		}
+		if len(values) != 10 || values[0] != `{"n":0}` || values[9] != `{"n":9}` {
+			t.Fatalf("%v: read %q", codec, values)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		stream, err := c.Subscribe.Subscribe(sctx, &runnelv1.SubscribeRequest{Topic: topic,
+			AcceptCompression: []runnelv1.Compression{runnelv1.Compression(codec)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if z := resp.Batch.GetCompressed(); z == nil || z.Compression != runnelv1.Compression(codec) {
+			t.Fatalf("%v: a subscriber accepting it got %v", codec, resp.Batch)
+		}
 	}
 }

@@ -208,3 +208,20 @@ func zstdEncoder() *zstd.Encoder {
 	})
 	return zstdEnc
 }
+
+// Set is a set of codecs: those a client decompresses, say.
+type Set uint8
+
+// SetOf returns the set of cs.
+func SetOf(cs ...Codec) Set {
+	var s Set
+	for _, c := range cs {
+		if c.Valid() {
+			s |= 1 << c
+		}
+	}
+	return s
+}
+
+// Has reports whether c is in s. None always is.
+func (s Set) Has(c Codec) bool { return c == None || s&(1<<c) != 0 }

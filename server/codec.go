@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/wire"
@@ -65,7 +66,8 @@ type produceRequest struct {
 	acks          runnelv1.Acks
 	leaderEpoch   uint64
 	producer      broker.Producer
-	err           error // why the message is malformed
+	compressed    *broker.Compressed // data aliases the message's buffer
+	err           error              // why the message is malformed
 	// size is the memory the request holds (its copy of the message), and
 	// lease that much of the memory budget (produce.go).
 	size  int64
@@ -83,6 +85,58 @@ func (r *produceRequest) parse(b []byte, maxRecords int) error {
 	}
 	if err := r.parseFields(b); err != nil {
 		return fmt.Errorf("malformed ProduceRequest: %w", err)
+	}
+	if c := r.compressed; c != nil && maxRecords > 0 && c.Count > maxRecords {
+		return fmt.Errorf("the request's compressed_records holds %d records, over the broker's limit of %d (--max-request-records): send fewer records per request", c.Count, maxRecords)
+	}
+	return nil
+}
+
+// parseCompressed reads a runnel.v1.CompressedRecords into c, its data
+// aliasing b.
+func parseCompressed(b []byte, c *broker.Compressed) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			if v < 1 || v > uint64(compression.Zstd) {
+				return fmt.Errorf("compression %d is not a codec: use COMPRESSION_GZIP, _SNAPPY, _LZ4 or _ZSTD", int64(v))
+			}
+			c.Codec, b = compression.Codec(v), b[n:]
+		case num == 2 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			c.Data, b = v, b[n:]
+		case num == 3 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			count, err := varintInt32("record_count", v)
+			if err != nil {
+				return err
+			}
+			c.Count, b = int(count), b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	if c.Codec == compression.None && len(c.Data) > 0 {
+		return errors.New("compression is unset: name the codec data is compressed with")
 	}
 	return nil
 }
@@ -250,6 +304,19 @@ func (r *produceRequest) parseFields(b []byte) error {
 				return protowire.ParseError(n)
 			}
 			r.producer.Sequence, b = int64(v), b[n:]
+		case num == 10 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			if r.compressed == nil {
+				r.compressed = &broker.Compressed{}
+			}
+			// NB: a message field may come in parts, merged.
+			if err := parseCompressed(v, r.compressed); err != nil {
+				return fmt.Errorf("compressed_records: %w", err)
+			}
+			b = b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

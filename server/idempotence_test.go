@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -104,8 +105,8 @@ func TestIdempotentProduce(t *testing.T) {
 }
 
 // TestIdempotentProduceAcrossRestartAndForwarding: a retry sent to a
-// follower is forwarded and recognized by the leader; after the leader
-// is stopped, the new leader recognizes it too.
+// follower is forwarded and recognized by the leader, a compressed batch
+// too; after the leader is stopped, the new leader recognizes them.
 func TestIdempotentProduceAcrossRestartAndForwarding(t *testing.T) {
 	brokers := startCluster(t, 3)
 	ctx := context.Background()
@@ -130,6 +131,13 @@ func TestIdempotentProduceAcrossRestartAndForwarding(t *testing.T) {
 	if acks := mustAck(t, follower.produce(idempotent("idem", 0, id, 0, 0, "first"))); acks[0].BaseOffset != 0 {
 		t.Fatalf("a retry through a follower: %v, want offset 0", acks)
 	}
+	// A compressed batch goes to the leader as sent.
+	p := int32(0)
+	zreq := &runnelv1.ProduceRequest{Topic: "idem", Partition: &p, ProducerId: id, BaseSequence: 1,
+		CompressedRecords: compress(t, compression.LZ4, stamped("z1", "z2"))}
+	if acks := mustAck(t, follower.produce(zreq)); acks[0].BaseOffset != 1 || acks[0].RecordCount != 2 {
+		t.Fatalf("a compressed batch through a follower: %v, want offset 1", acks)
+	}
 	brokers[leader-1].stop()
 	waitFor(t, 30*time.Second, "a retry to be acknowledged by a new leader", func() error {
 		resp := follower.produce(idempotent("idem", 0, id, 0, 0, "first"))
@@ -138,8 +146,11 @@ func TestIdempotentProduceAcrossRestartAndForwarding(t *testing.T) {
 		}
 		return is("offset", resp.Acks[0].BaseOffset, int64(0))
 	})
-	mustAck(t, follower.produce(idempotent("idem", 0, id, 0, 1, "second")))
-	if got := readValues(t, follower, "idem"); !slices.Equal(got, []string{"first", "second"}) {
+	if acks := mustAck(t, follower.produce(zreq)); acks[0].BaseOffset != 1 {
+		t.Fatalf("a retry of the compressed batch on the new leader: %v, want offset 1", acks)
+	}
+	mustAck(t, follower.produce(idempotent("idem", 0, id, 0, 3, "second")))
+	if got := readValues(t, follower, "idem"); !slices.Equal(got, []string{"first", "z1", "z2", "second"}) {
 		t.Fatalf("the log holds %q, want each record once", got)
 	}
 }

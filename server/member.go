@@ -369,7 +369,8 @@ func (ms *memberStream) start(ctx context.Context, p group.Partition, finished c
 // reset position.
 func (ms *memberStream) relayRequest(p group.Partition) (*runnelv1.SubscribeRequest, error) {
 	sub := &runnelv1.SubscribeRequest{Topic: p.Topic, Partitions: []int32{p.Partition}, Follow: ms.req.Follow,
-		MaxBatchBytes: ms.req.MaxBatchBytes, StartPosition: runnelv1.StartPosition_START_POSITION_EARLIEST}
+		MaxBatchBytes: ms.req.MaxBatchBytes, StartPosition: runnelv1.StartPosition_START_POSITION_EARLIEST,
+		AcceptCompression: ms.req.AcceptCompression}
 	if ms.reset == broker.StartLatest {
 		sub.StartPosition = runnelv1.StartPosition_START_POSITION_LATEST
 	}

@@ -120,7 +120,8 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		var pending *broker.PendingProduce
 		if err == nil {
 			pending, err = s.broker.Produce(ctx, broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
-				Records: req.records, Durability: d, LeaderEpoch: req.leaderEpoch, Producer: req.producer, Forwarded: forwardedCall(ctx)})
+				Records: req.records, Compressed: req.compressed, Durability: d, LeaderEpoch: req.leaderEpoch, Producer: req.producer,
+				Forwarded: forwardedCall(ctx)})
 		}
 		if err == nil {
 			// NB: sent now, before the next request is taken: requests
@@ -192,13 +193,16 @@ func (s *produceService) observe(ctx context.Context, req *produceRequest, d raf
 	if acked == 0 {
 		return
 	}
-	bytes := 0
+	bytes, records := 0, len(req.records)
 	for _, r := range req.records {
 		bytes += len(r)
 	}
+	if c := req.compressed; c != nil {
+		bytes, records = len(c.Data), c.Count // NB: as sent, compressed
+	}
 	s.metrics.producedRecords.WithLabelValues(req.topic).Add(float64(acked))
 	// NB: a request acked in part counts its share of the bytes.
-	s.metrics.producedBytes.WithLabelValues(req.topic).Add(float64(bytes) * float64(acked) / float64(len(req.records)))
+	s.metrics.producedBytes.WithLabelValues(req.topic).Add(float64(bytes) * float64(acked) / float64(records))
 }
 
 // receive reads the stream's requests on its own goroutine, so that the

@@ -92,7 +92,7 @@ func TestMessagesSayItOnce(t *testing.T) {
 		{"create a topic twice", createErr(&runnelv1.CreateTopicRequest{Name: "t", Partitions: 1}),
 			codes.AlreadyExists, `topic "t" already exists`},
 		{"create with a bad config key", createErr(&runnelv1.CreateTopicRequest{Name: "u", Partitions: 1, Config: map[string]string{"retention.hours": "1"}}),
-			codes.InvalidArgument, `unknown config key "retention.hours" (known: max.message.bytes, message.timestamp.after.max.ms, message.timestamp.before.max.ms, message.timestamp.type, retention.bytes, retention.ms, segment.bytes, segment.ms)`},
+			codes.InvalidArgument, `unknown config key "retention.hours" (known: compression.type, max.message.bytes, message.timestamp.after.max.ms, message.timestamp.before.max.ms, message.timestamp.type, retention.bytes, retention.ms, segment.bytes, segment.ms)`},
 	} {
 		if st := status.Convert(tc.err); st.Code() != tc.code || st.Message() != tc.msg {
 			t.Errorf("%s: %v %q, want %v %q", tc.what, st.Code(), st.Message(), tc.code, tc.msg)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
@@ -90,6 +91,11 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		maxBytes = defaultMaxBatchBytes
 	case maxBytes > maxMaxBatchBytes:
 		maxBytes = maxMaxBatchBytes
+	}
+	for _, c := range req.AcceptCompression {
+		if c <= runnelv1.Compression_COMPRESSION_UNSPECIFIED || c > runnelv1.Compression_COMPRESSION_ZSTD {
+			return invalid("accept_compression lists %d, not a codec: use COMPRESSION_GZIP, _SNAPPY, _LZ4 or _ZSTD", c)
+		}
 	}
 	if req.Group != "" {
 		if err := broker.ValidateGroup(req.Group); err != nil {
@@ -191,6 +197,15 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 // request follows, parking on the partition's notifier at the high
 // watermark. Responses are built straight from the stored batches, each
 // once budget holds room for it.
+// acceptedCodecs are the codecs the subscriber decompresses.
+func acceptedCodecs(req *runnelv1.SubscribeRequest) compression.Set {
+	var s compression.Set
+	for _, c := range req.AcceptCompression {
+		s |= compression.SetOf(compression.Codec(c))
+	}
+	return s
+}
+
 func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRequest, c *partitionCursor, maxBytes int, budget *streamBudget, out chan<- response) error {
 	end := int64(math.MaxInt64)
 	if !req.Follow {
@@ -208,7 +223,7 @@ func (s *subscribeService) follow(ctx context.Context, req *runnelv1.SubscribeRe
 			return err
 		}
 		changed := c.reader.Changed() // NB: before reading, so no wake-up is lost
-		resp, n, next, err := c.reader.AppendResponse(nil, c.next, end, maxBytes)
+		resp, n, next, err := c.reader.AppendResponse(nil, c.next, end, maxBytes, acceptedCodecs(req))
 		if start := c.reader.LogStartOffset(); c.oldest && errors.Is(err, broker.ErrOffsetOutOfRange) && c.next < start {
 			held.release()
 			c.next = start

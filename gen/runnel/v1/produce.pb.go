@@ -119,12 +119,21 @@ type ProduceRequest struct {
 	// starting at 0; the next request's is this one's plus its record count,
 	// as Kafka's base sequence. A partition remembers the producer's last 5
 	// batches: it acknowledges a retry of one of them with its original
-	// offsets, refuses a gap (a sequence past the next one expected) and one
-	// older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-	// refused request.
-	BaseSequence  int64 `protobuf:"varint,9,opt,name=base_sequence,json=baseSequence,proto3" json:"base_sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+	// (a sequence past the next one expected), one older than those 5, and
+	// a sequence other than 0 from a producer it does not know (new, or
+	// forgotten after --producer-id-expiration): the producer then starts
+	// that partition again at 0 in a higher epoch.
+	BaseSequence int64 `protobuf:"varint,9,opt,name=base_sequence,json=baseSequence,proto3" json:"base_sequence,omitempty"`
+	// The request's records compressed as one batch, instead of records: the
+	// partition stores them as sent (or in the codec of the topic's
+	// compression.type). Needs partition, and a timestamp on every record
+	// (the broker cannot add its own without decompressing the batch).
+	// max.message.bytes bounds each record as encoded, uncompressed; the
+	// broker checks every record, so a forged batch is refused whole.
+	CompressedRecords *CompressedRecords `protobuf:"bytes,10,opt,name=compressed_records,json=compressedRecords,proto3" json:"compressed_records,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ProduceRequest) Reset() {
@@ -218,6 +227,13 @@ func (x *ProduceRequest) GetBaseSequence() int64 {
 		return x.BaseSequence
 	}
 	return 0
+}
+
+func (x *ProduceRequest) GetCompressedRecords() *CompressedRecords {
+	if x != nil {
+		return x.CompressedRecords
+	}
+	return nil
 }
 
 // ProduceResponse acknowledges one ProduceRequest.
@@ -445,7 +461,7 @@ var File_runnel_v1_produce_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\n" +
-	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xe0\x02\n" +
+	"\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xad\x03\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12!\n" +
 	"\tpartition\x18\x02 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12+\n" +
@@ -456,7 +472,9 @@ const file_runnel_v1_produce_proto_rawDesc = "" +
 	"\vproducer_id\x18\a \x01(\x03R\n" +
 	"producerId\x12%\n" +
 	"\x0eproducer_epoch\x18\b \x01(\x05R\rproducerEpoch\x12#\n" +
-	"\rbase_sequence\x18\t \x01(\x03R\fbaseSequenceB\f\n" +
+	"\rbase_sequence\x18\t \x01(\x03R\fbaseSequence\x12K\n" +
+	"\x12compressed_records\x18\n" +
+	" \x01(\v2\x1c.runnel.v1.CompressedRecordsR\x11compressedRecordsB\f\n" +
 	"\n" +
 	"_partition\"\x8d\x01\n" +
 	"\x0fProduceResponse\x12%\n" +
@@ -505,22 +523,24 @@ var file_runnel_v1_produce_proto_goTypes = []any{
 	(*InitProducerResponse)(nil), // 4: runnel.v1.InitProducerResponse
 	(*ProduceAck)(nil),           // 5: runnel.v1.ProduceAck
 	(*Record)(nil),               // 6: runnel.v1.Record
-	(*status.Status)(nil),        // 7: google.rpc.Status
+	(*CompressedRecords)(nil),    // 7: runnel.v1.CompressedRecords
+	(*status.Status)(nil),        // 8: google.rpc.Status
 }
 var file_runnel_v1_produce_proto_depIdxs = []int32{
 	6, // 0: runnel.v1.ProduceRequest.records:type_name -> runnel.v1.Record
 	0, // 1: runnel.v1.ProduceRequest.acks:type_name -> runnel.v1.Acks
-	5, // 2: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
-	7, // 3: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
-	1, // 4: runnel.v1.ProduceService.Produce:input_type -> runnel.v1.ProduceRequest
-	3, // 5: runnel.v1.ProduceService.InitProducer:input_type -> runnel.v1.InitProducerRequest
-	2, // 6: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
-	4, // 7: runnel.v1.ProduceService.InitProducer:output_type -> runnel.v1.InitProducerResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	7, // 2: runnel.v1.ProduceRequest.compressed_records:type_name -> runnel.v1.CompressedRecords
+	5, // 3: runnel.v1.ProduceResponse.acks:type_name -> runnel.v1.ProduceAck
+	8, // 4: runnel.v1.ProduceResponse.error:type_name -> google.rpc.Status
+	1, // 5: runnel.v1.ProduceService.Produce:input_type -> runnel.v1.ProduceRequest
+	3, // 6: runnel.v1.ProduceService.InitProducer:input_type -> runnel.v1.InitProducerRequest
+	2, // 7: runnel.v1.ProduceService.Produce:output_type -> runnel.v1.ProduceResponse
+	4, // 8: runnel.v1.ProduceService.InitProducer:output_type -> runnel.v1.InitProducerResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_produce_proto_init() }

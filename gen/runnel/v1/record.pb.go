@@ -22,6 +22,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Compression is a codec for a batch of records, numbered as Kafka's.
+type Compression int32
+
+const (
+	// None: plain records.
+	Compression_COMPRESSION_UNSPECIFIED Compression = 0
+	// gzip (RFC 1952).
+	Compression_COMPRESSION_GZIP Compression = 1
+	// Snappy, the raw block format (not the framing format).
+	Compression_COMPRESSION_SNAPPY Compression = 2
+	// LZ4, the frame format.
+	Compression_COMPRESSION_LZ4 Compression = 3
+	// Zstandard, one or more frames.
+	Compression_COMPRESSION_ZSTD Compression = 4
+)
+
+// Enum value maps for Compression.
+var (
+	Compression_name = map[int32]string{
+		0: "COMPRESSION_UNSPECIFIED",
+		1: "COMPRESSION_GZIP",
+		2: "COMPRESSION_SNAPPY",
+		3: "COMPRESSION_LZ4",
+		4: "COMPRESSION_ZSTD",
+	}
+	Compression_value = map[string]int32{
+		"COMPRESSION_UNSPECIFIED": 0,
+		"COMPRESSION_GZIP":        1,
+		"COMPRESSION_SNAPPY":      2,
+		"COMPRESSION_LZ4":         3,
+		"COMPRESSION_ZSTD":        4,
+	}
+)
+
+func (x Compression) Enum() *Compression {
+	p := new(Compression)
+	*p = x
+	return p
+}
+
+func (x Compression) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Compression) Descriptor() protoreflect.EnumDescriptor {
+	return file_runnel_v1_record_proto_enumTypes[0].Descriptor()
+}
+
+func (Compression) Type() protoreflect.EnumType {
+	return &file_runnel_v1_record_proto_enumTypes[0]
+}
+
+func (x Compression) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Compression.Descriptor instead.
+func (Compression) EnumDescriptor() ([]byte, []int) {
+	return file_runnel_v1_record_proto_rawDescGZIP(), []int{0}
+}
+
 // Record is one message in a partition, as in Kafka: an optional key that
 // decides the partition, a value, headers and a timestamp.
 type Record struct {
@@ -166,12 +227,17 @@ type RecordBatch struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Topic     string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	// Records in offset order.
+	// Records in offset order. Empty when compressed is set.
 	Records []*Record `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
 	// The partition's high watermark when the batch was read: the offset the
 	// next committed record will get. A consumer is caught up when its next
 	// offset equals it.
 	HighWatermark int64 `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// The records as stored, compressed, for a subscriber that accepts their
+	// codec (SubscribeRequest.accept_compression): set instead of records.
+	// It is a whole stored batch, so it may begin before the offset the
+	// subscription asked for: skip the records before it.
+	Compressed    *CompressedRecords `protobuf:"bytes,5,opt,name=compressed,proto3" json:"compressed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +300,88 @@ func (x *RecordBatch) GetHighWatermark() int64 {
 	return 0
 }
 
+func (x *RecordBatch) GetCompressed() *CompressedRecords {
+	if x != nil {
+		return x.Compressed
+	}
+	return nil
+}
+
+// CompressedRecords is a batch of records compressed as one block: each
+// record as its length (a varint, unsigned) followed by its runnel.v1.Record
+// encoding, the whole compressed with compression.
+type CompressedRecords struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Compression Compression            `protobuf:"varint,1,opt,name=compression,proto3,enum=runnel.v1.Compression" json:"compression,omitempty"`
+	Data        []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// How many records data holds.
+	RecordCount int32 `protobuf:"varint,3,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	// In a RecordBatch: the offset of the first record, record i's being
+	// base_offset + i (the records in data carry no offset). Ignored on
+	// produce.
+	BaseOffset    int64 `protobuf:"varint,4,opt,name=base_offset,json=baseOffset,proto3" json:"base_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompressedRecords) Reset() {
+	*x = CompressedRecords{}
+	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompressedRecords) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompressedRecords) ProtoMessage() {}
+
+func (x *CompressedRecords) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompressedRecords.ProtoReflect.Descriptor instead.
+func (*CompressedRecords) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_record_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CompressedRecords) GetCompression() Compression {
+	if x != nil {
+		return x.Compression
+	}
+	return Compression_COMPRESSION_UNSPECIFIED
+}
+
+func (x *CompressedRecords) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *CompressedRecords) GetRecordCount() int32 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+func (x *CompressedRecords) GetBaseOffset() int64 {
+	if x != nil {
+		return x.BaseOffset
+	}
+	return 0
+}
+
 // TopicPartitions names some partitions of one topic.
 type TopicPartitions struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -245,7 +393,7 @@ type TopicPartitions struct {
 
 func (x *TopicPartitions) Reset() {
 	*x = TopicPartitions{}
-	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	mi := &file_runnel_v1_record_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +405,7 @@ func (x *TopicPartitions) String() string {
 func (*TopicPartitions) ProtoMessage() {}
 
 func (x *TopicPartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_record_proto_msgTypes[3]
+	mi := &file_runnel_v1_record_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +418,7 @@ func (x *TopicPartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicPartitions.ProtoReflect.Descriptor instead.
 func (*TopicPartitions) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_record_proto_rawDescGZIP(), []int{3}
+	return file_runnel_v1_record_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TopicPartitions) GetTopic() string {
@@ -300,17 +448,32 @@ const file_runnel_v1_record_proto_rawDesc = "" +
 	"\x06offset\x18\x05 \x01(\x03R\x06offset\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\x95\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xd3\x01\n" +
 	"\vRecordBatch\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12+\n" +
 	"\arecords\x18\x03 \x03(\v2\x11.runnel.v1.RecordR\arecords\x12%\n" +
-	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\"G\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12<\n" +
+	"\n" +
+	"compressed\x18\x05 \x01(\v2\x1c.runnel.v1.CompressedRecordsR\n" +
+	"compressed\"\xa5\x01\n" +
+	"\x11CompressedRecords\x128\n" +
+	"\vcompression\x18\x01 \x01(\x0e2\x16.runnel.v1.CompressionR\vcompression\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12!\n" +
+	"\frecord_count\x18\x03 \x01(\x05R\vrecordCount\x12\x1f\n" +
+	"\vbase_offset\x18\x04 \x01(\x03R\n" +
+	"baseOffset\"G\n" +
 	"\x0fTopicPartitions\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x02 \x03(\x05R\n" +
-	"partitionsBI\n" +
+	"partitions*\x83\x01\n" +
+	"\vCompression\x12\x1b\n" +
+	"\x17COMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10COMPRESSION_GZIP\x10\x01\x12\x16\n" +
+	"\x12COMPRESSION_SNAPPY\x10\x02\x12\x13\n" +
+	"\x0fCOMPRESSION_LZ4\x10\x03\x12\x14\n" +
+	"\x10COMPRESSION_ZSTD\x10\x04BI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -325,23 +488,28 @@ func file_runnel_v1_record_proto_rawDescGZIP() []byte {
 	return file_runnel_v1_record_proto_rawDescData
 }
 
-var file_runnel_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_runnel_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_runnel_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_runnel_v1_record_proto_goTypes = []any{
-	(*Record)(nil),                // 0: runnel.v1.Record
-	(*Header)(nil),                // 1: runnel.v1.Header
-	(*RecordBatch)(nil),           // 2: runnel.v1.RecordBatch
-	(*TopicPartitions)(nil),       // 3: runnel.v1.TopicPartitions
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(Compression)(0),              // 0: runnel.v1.Compression
+	(*Record)(nil),                // 1: runnel.v1.Record
+	(*Header)(nil),                // 2: runnel.v1.Header
+	(*RecordBatch)(nil),           // 3: runnel.v1.RecordBatch
+	(*CompressedRecords)(nil),     // 4: runnel.v1.CompressedRecords
+	(*TopicPartitions)(nil),       // 5: runnel.v1.TopicPartitions
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_runnel_v1_record_proto_depIdxs = []int32{
-	1, // 0: runnel.v1.Record.headers:type_name -> runnel.v1.Header
-	4, // 1: runnel.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
-	0, // 2: runnel.v1.RecordBatch.records:type_name -> runnel.v1.Record
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2, // 0: runnel.v1.Record.headers:type_name -> runnel.v1.Header
+	6, // 1: runnel.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
+	1, // 2: runnel.v1.RecordBatch.records:type_name -> runnel.v1.Record
+	4, // 3: runnel.v1.RecordBatch.compressed:type_name -> runnel.v1.CompressedRecords
+	0, // 4: runnel.v1.CompressedRecords.compression:type_name -> runnel.v1.Compression
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_record_proto_init() }
@@ -354,13 +522,14 @@ func file_runnel_v1_record_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_record_proto_rawDesc), len(file_runnel_v1_record_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      1,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_runnel_v1_record_proto_goTypes,
 		DependencyIndexes: file_runnel_v1_record_proto_depIdxs,
+		EnumInfos:         file_runnel_v1_record_proto_enumTypes,
 		MessageInfos:      file_runnel_v1_record_proto_msgTypes,
 	}.Build()
 	File_runnel_v1_record_proto = out.File

@@ -145,8 +145,14 @@ type SubscribeRequest struct {
 	// are committed: up to two intervals, unless the client commits sooner.
 	// Unset or zero: the client commits.
 	AutoCommitInterval *durationpb.Duration `protobuf:"bytes,12,opt,name=auto_commit_interval,json=autoCommitInterval,proto3" json:"auto_commit_interval,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The codecs this client decompresses: a batch stored compressed with
+	// one of them is delivered as stored (RecordBatch.compressed), saving the
+	// broker's CPU and the network's bytes. Batches compressed otherwise are
+	// decompressed by the broker, so a client that sets nothing (grpcurl, a
+	// raw stub) always gets plain records.
+	AcceptCompression []Compression `protobuf:"varint,13,rep,packed,name=accept_compression,json=acceptCompression,proto3,enum=runnel.v1.Compression" json:"accept_compression,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -259,6 +265,13 @@ func (x *SubscribeRequest) GetInstanceId() string {
 func (x *SubscribeRequest) GetAutoCommitInterval() *durationpb.Duration {
 	if x != nil {
 		return x.AutoCommitInterval
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetAcceptCompression() []Compression {
+	if x != nil {
+		return x.AcceptCompression
 	}
 	return nil
 }
@@ -419,7 +432,7 @@ var File_runnel_v1_subscribe_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\xe0\x03\n" +
+	"\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\xa7\x04\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1e\n" +
 	"\n" +
@@ -437,7 +450,8 @@ const file_runnel_v1_subscribe_proto_rawDesc = "" +
 	" \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vinstance_id\x18\v \x01(\tR\n" +
 	"instanceId\x12K\n" +
-	"\x14auto_commit_interval\x18\f \x01(\v2\x19.google.protobuf.DurationR\x12autoCommitInterval\"}\n" +
+	"\x14auto_commit_interval\x18\f \x01(\v2\x19.google.protobuf.DurationR\x12autoCommitInterval\x12E\n" +
+	"\x12accept_compression\x18\r \x03(\x0e2\x16.runnel.v1.CompressionR\x11acceptCompression\"}\n" +
 	"\x11SubscribeResponse\x12,\n" +
 	"\x05batch\x18\x01 \x01(\v2\x16.runnel.v1.RecordBatchR\x05batch\x12:\n" +
 	"\n" +
@@ -485,24 +499,26 @@ var file_runnel_v1_subscribe_proto_goTypes = []any{
 	(*GroupAssignment)(nil),       // 3: runnel.v1.GroupAssignment
 	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
-	(*RecordBatch)(nil),           // 6: runnel.v1.RecordBatch
-	(*TopicPartitions)(nil),       // 7: runnel.v1.TopicPartitions
+	(Compression)(0),              // 6: runnel.v1.Compression
+	(*RecordBatch)(nil),           // 7: runnel.v1.RecordBatch
+	(*TopicPartitions)(nil),       // 8: runnel.v1.TopicPartitions
 }
 var file_runnel_v1_subscribe_proto_depIdxs = []int32{
 	0, // 0: runnel.v1.SubscribeRequest.start_position:type_name -> runnel.v1.StartPosition
 	4, // 1: runnel.v1.SubscribeRequest.start_time:type_name -> google.protobuf.Timestamp
 	5, // 2: runnel.v1.SubscribeRequest.auto_commit_interval:type_name -> google.protobuf.Duration
-	6, // 3: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
-	3, // 4: runnel.v1.SubscribeResponse.assignment:type_name -> runnel.v1.GroupAssignment
-	7, // 5: runnel.v1.GroupAssignment.partitions:type_name -> runnel.v1.TopicPartitions
-	7, // 6: runnel.v1.GroupAssignment.revoked:type_name -> runnel.v1.TopicPartitions
-	1, // 7: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
-	2, // 8: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6, // 3: runnel.v1.SubscribeRequest.accept_compression:type_name -> runnel.v1.Compression
+	7, // 4: runnel.v1.SubscribeResponse.batch:type_name -> runnel.v1.RecordBatch
+	3, // 5: runnel.v1.SubscribeResponse.assignment:type_name -> runnel.v1.GroupAssignment
+	8, // 6: runnel.v1.GroupAssignment.partitions:type_name -> runnel.v1.TopicPartitions
+	8, // 7: runnel.v1.GroupAssignment.revoked:type_name -> runnel.v1.TopicPartitions
+	1, // 8: runnel.v1.SubscribeService.Subscribe:input_type -> runnel.v1.SubscribeRequest
+	2, // 9: runnel.v1.SubscribeService.Subscribe:output_type -> runnel.v1.SubscribeResponse
+	9, // [9:10] is the sub-list for method output_type
+	8, // [8:9] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_runnel_v1_subscribe_proto_init() }

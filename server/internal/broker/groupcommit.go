@@ -49,7 +49,7 @@ func (c *coordinator) commitChecked(ctx context.Context, name string, allowed fu
 	c.mu.Unlock()
 	var pr *raftstore.Proposal
 	if err == nil && len(recs) > 0 {
-		pr, err = submit(ctx, cg.part, recs, timestampNow(), Producer{}, raftstore.SubmitOptions{LeaderTerm: cg.term})
+		pr, err = submit(ctx, cg.part, recs, timestampNow(), encoding{}, Producer{}, raftstore.SubmitOptions{LeaderTerm: cg.term})
 	}
 	cg.commitMu.Unlock()
 	if err == nil && pr != nil {

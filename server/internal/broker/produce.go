@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/runnel-broker/runnel/compression"
 	"github.com/runnel-broker/runnel/partitioner"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/catalog"
@@ -74,11 +75,22 @@ type ProduceRequest struct {
 	// LeaderEpoch, if set, fences the request to the partition's leader
 	// in that raft term (runnel.v1.ProduceRequest.leader_epoch).
 	LeaderEpoch uint64
+	// Compressed holds the records compressed as one batch, instead of
+	// Records (runnel.v1.ProduceRequest.compressed_records).
+	Compressed *Compressed
 	// Producer identifies an idempotent producer's batch (ID 0: none).
 	Producer Producer
 	// Forwarded says another broker sent the request here: it is served
 	// here or fails, never forwarded again.
 	Forwarded bool
+}
+
+// Compressed is a producer's batch of records compressed as one block
+// (runnel.v1.CompressedRecords): each record length-prefixed, as stored.
+type Compressed struct {
+	Codec compression.Codec
+	Data  []byte
+	Count int
 }
 
 // Producer is an idempotent producer's identity and sequence on a
@@ -122,7 +134,12 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 {
+	var parsed []records.Record
+	if req.Compressed != nil {
+		if parsed, err = parseCompressed(req, t); err != nil {
+			return nil, err
+		}
+	} else if len(recs) == 0 {
 		return nil, errs.Newf(ErrInvalid, "the request has no records")
 	}
 	if partition != nil && (*partition < 0 || *partition >= t.Partitions) {
@@ -136,19 +153,28 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		return nil, err
 	}
 	now := timestampNow()
-	parsed := make([]records.Record, len(recs))
-	for i, raw := range recs {
+	if req.Compressed == nil {
+		parsed = make([]records.Record, len(recs))
+	}
+	for i := range parsed {
+		raw := parsed[i].Bytes
+		if req.Compressed == nil {
+			raw = recs[i]
+		}
 		if len(raw) > t.Config.MaxMessageBytes {
 			return nil, errs.Newf(ErrInvalid, "record %d is %d bytes, over the topic's %s of %d bytes",
 				i, len(raw), catalog.MaxMessageBytes, t.Config.MaxMessageBytes)
 		}
-		if parsed[i], err = records.Parse(raw); err != nil {
-			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
+		if req.Compressed == nil {
+			if parsed[i], err = records.Parse(raw); err != nil {
+				return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
+			}
 		}
 		if err := checkTimestamp(&t.Config, &parsed[i], now); err != nil {
 			return nil, errs.Newf(ErrInvalid, "record %d: %v", i, err)
 		}
 	}
+	enc := storedEncoding(req.Compressed, &t.Config, parsed)
 	byPartition := b.assign(t, partition, parsed)
 	// NB: every batch is checked before any is submitted, so that a
 	// request refused for its size appends nothing.
@@ -159,8 +185,13 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		pp := &pendingPartition{partition: p, count: len(byPartition[p])}
 		pending.parts = append(pending.parts, pp)
-		one := ProduceRequest{Topic: topic, Partition: &p, Records: rawRecords(byPartition[p]), Durability: req.Durability,
+		one := ProduceRequest{Topic: topic, Partition: &p, Durability: req.Durability,
 			LeaderEpoch: req.LeaderEpoch, Producer: req.Producer}
+		if req.Compressed != nil {
+			one.Compressed = req.Compressed // NB: forwarded as sent, compressed
+		} else {
+			one.Records = rawRecords(byPartition[p])
+		}
 		part, _, err := b.partition(topic, p)
 		if nr, ok := errors.AsType[*NotReplicatedError](err); ok && !req.Forwarded {
 			// NB: not knowing the term, this broker cannot fence the
@@ -171,7 +202,7 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		}
 		if err == nil {
 			var fw *Forward
-			fw, pp.proposal, err = b.produceReplicated(ctx, part, one, req.Forwarded, byPartition[p], now)
+			fw, pp.proposal, err = b.produceReplicated(ctx, part, one, req.Forwarded, byPartition[p], enc, now)
 			if fw != nil {
 				fw.part = pp
 				pending.forwards = append(pending.forwards, fw)
@@ -180,6 +211,56 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 		pp.err = b.storeError(topic, p, err)
 	}
 	return pending, nil
+}
+
+// parseCompressed checks a request's compressed batch and parses its
+// records, which alias the decompressed payload: the broker stores the
+// batch as sent, but refuses it whole if any record is one it would
+// refuse sent plain.
+func parseCompressed(req ProduceRequest, t *catalog.Topic) ([]records.Record, error) {
+	c := req.Compressed
+	switch {
+	case len(req.Records) > 0:
+		return nil, errs.Newf(ErrInvalid, "the request has records and compressed_records: send one or the other")
+	case req.Partition == nil:
+		return nil, errs.Newf(ErrInvalid, "compressed_records are one partition's batch: set partition")
+	case c.Count <= 0:
+		return nil, errs.Newf(ErrInvalid, "compressed_records has record_count %d: it must count the records in data", c.Count)
+	}
+	// NB: decompressed, the batch must fit one raft entry: a subscriber
+	// that does not accept its codec gets it decompressed.
+	_, parsed, err := records.ParseCompressed(c.Codec, c.Data, c.Count, raftstore.MaxEntryBytes-raftstore.BatchHeaderSize)
+	if err != nil {
+		return nil, errs.Newf(ErrInvalid, "compressed_records: %v", err)
+	}
+	return parsed, nil
+}
+
+// encoding is how a partition's batch of a request is stored: in codec,
+// and as sent (the producer's compressed bytes) when the producer's codec
+// is the one to store and no record needs the broker's timestamp.
+type encoding struct {
+	codec  compression.Codec
+	asSent []byte
+}
+
+// storedEncoding says how the records of a request are stored, given the
+// topic's compression.type.
+func storedEncoding(sent *Compressed, c *catalog.TopicConfig, recs []records.Record) encoding {
+	if sent == nil {
+		return encoding{codec: c.StoredCompression(compression.None)}
+	}
+	enc := encoding{codec: c.StoredCompression(sent.Codec)}
+	if enc.codec != sent.Codec {
+		return enc
+	}
+	for _, r := range recs {
+		if !r.HasTimestamp {
+			return enc // NB: it takes the broker's: recompressed
+		}
+	}
+	enc.asSent = sent.Data
+	return enc
 }
 
 // checkBatchSizes refuses records whose batch for some partition would be
@@ -307,7 +388,7 @@ const readyWait = 5 * time.Second
 // changes. Without it, a request forwarded to the leader of term T could
 // reach that broker only once it leads again, in term T+2, and be appended
 // after a request the stream sent next, to the leader of term T+1.
-func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partition, req ProduceRequest, forwarded bool, recs []records.Record, now records.Timestamp) (*Forward, *raftstore.Proposal, error) {
+func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partition, req ProduceRequest, forwarded bool, recs []records.Record, enc encoding, now records.Timestamp) (*Forward, *raftstore.Proposal, error) {
 	if part.Leader() == 0 || part.Leader() == uint64(b.cfg.NodeID) || forwarded {
 		rctx, cancel := context.WithTimeout(ctx, readyWait)
 		err := waitReady(rctx, part)
@@ -329,7 +410,7 @@ func (b *Broker) produceReplicated(ctx context.Context, part *raftstore.Partitio
 				return nil, nil, err
 			}
 		}
-		prop, err := submit(ctx, part, recs, now, req.Producer,
+		prop, err := submit(ctx, part, recs, now, enc, req.Producer,
 			raftstore.SubmitOptions{Durability: req.Durability, LeaderTerm: req.LeaderEpoch})
 		return nil, prop, err
 	}

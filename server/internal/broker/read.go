@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/runnel-broker/runnel/compression"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/records"
@@ -73,8 +74,10 @@ func (r *Reader) Read(from int64, maxBytes int) ([]records.Decoded, int64, error
 // maxBytes of them (at least one record if any is there), stopping before
 // offset end, and appends them to dst as an encoded
 // runnel.v1.SubscribeResponse. It returns how many records it appended
-// (none: dst is unchanged) and the offset to read next.
-func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]byte, int, int64, error) {
+// (none: dst is unchanged) and the offset to read next. A batch stored
+// compressed with a codec in accept goes as stored, whole; others are
+// decompressed.
+func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int, accept compression.Set) ([]byte, int, int64, error) {
 	var (
 		n    int
 		next = from
@@ -91,9 +94,13 @@ func (r *Reader) AppendResponse(dst []byte, from, end int64, maxBytes int) ([]by
 			From:          from,
 			End:           end,
 			MaxBytes:      maxBytes,
+			Accept:        accept,
+			// NB: a batch compressed fits one entry decompressed (produce
+			// checks it).
+			DecompressLimit: raftstore.MaxEntryBytes,
 		}
 		for _, b := range batches {
-			rb.Batches = append(rb.Batches, records.Stored{BaseOffset: b.BaseOffset, Count: int(b.Header.RecordCount), Payload: b.Payload})
+			rb.Batches = append(rb.Batches, stored(b))
 		}
 		out, count, after, err := records.AppendSubscribeResponse(dst, rb)
 		if err == nil && count > 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runnel-broker/runnel/compression"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
@@ -24,7 +25,15 @@ const (
 	TimestampType        = "message.timestamp.type"
 	TimestampBeforeMaxMS = "message.timestamp.before.max.ms"
 	TimestampAfterMaxMS  = "message.timestamp.after.max.ms"
+	// CompressionType is Kafka's compression.type: "producer" stores each
+	// batch as its producer compressed it (or did not), a codec makes the
+	// broker store every batch so.
+	CompressionType = "compression.type"
 )
+
+// compressionTypes are compression.type's values, Kafka's; from the
+// second on, in compression.Codec order.
+var compressionTypes = []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}
 
 // The values of message.timestamp.type.
 const (
@@ -53,6 +62,19 @@ type TopicConfig struct {
 	// (CreateTime only; math.MaxInt64: no bound).
 	TimestampBeforeMS int64
 	TimestampAfterMS  int64
+	// KeepProducerCompression: batches are stored as their producer
+	// compressed them (compression.type=producer); else in Compression.
+	KeepProducerCompression bool
+	Compression             compression.Codec
+}
+
+// StoredCompression is the codec a batch that a producer sent compressed
+// with sent is stored in.
+func (c *TopicConfig) StoredCompression(sent compression.Codec) compression.Codec {
+	if c.KeepProducerCompression {
+		return sent
+	}
+	return c.Compression
 }
 
 // configKey describes one key: its default (as Kafka spells it) and how to
@@ -110,6 +132,10 @@ var configKeys = map[string]configKey{
 		apply: func(c *TopicConfig, v int64) { c.SegmentAge = time.Duration(v) * time.Millisecond }},
 	MaxMessageBytes: {def: "1048576", min: 1, max: MaxRecordBytes, help: "bytes, 1 to 33554432",
 		apply: func(c *TopicConfig, v int64) { c.MaxMessageBytes = int(v) }},
+	CompressionType: {def: "producer", enum: compressionTypes, help: strings.Join(compressionTypes, ", "),
+		apply: func(c *TopicConfig, v int64) {
+			c.KeepProducerCompression, c.Compression = v == 0, compression.Codec(max(v-1, 0))
+		}},
 	TimestampType: {def: CreateTime, enum: []string{CreateTime, LogAppendTime}, help: "CreateTime or LogAppendTime",
 		apply: func(c *TopicConfig, v int64) { c.LogAppendTime = v == 1 }},
 	// Kafka's defaults (4.0): no bound into the past, one hour ahead.

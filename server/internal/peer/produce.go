@@ -168,7 +168,10 @@ func (l *produceLink) close() {
 // encodeProduceRequest encodes a runnel.v1.ProduceRequest around records
 // already encoded (field numbers of produce.proto).
 func encodeProduceRequest(req broker.ProduceRequest, correlationID uint64) wire.Message {
-	size := len(req.Topic) + 48
+	size := len(req.Topic) + 96
+	if req.Compressed != nil {
+		size += len(req.Compressed.Data)
+	}
 	for _, r := range req.Records {
 		size += len(r) + 8
 	}
@@ -190,6 +193,18 @@ func encodeProduceRequest(req broker.ProduceRequest, correlationID uint64) wire.
 	if req.LeaderEpoch != 0 {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, req.LeaderEpoch)
+	}
+	if c := req.Compressed; c != nil {
+		inner := protowire.SizeTag(1) + protowire.SizeVarint(uint64(c.Codec)) + protowire.SizeTag(2) + protowire.SizeBytes(len(c.Data)) +
+			protowire.SizeTag(3) + protowire.SizeVarint(uint64(c.Count))
+		b = protowire.AppendTag(b, 10, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(inner))
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(c.Codec))
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendBytes(b, c.Data)
+		b = protowire.AppendTag(b, 3, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(c.Count))
 	}
 	if req.Producer.ID != 0 {
 		b = protowire.AppendTag(b, 7, protowire.VarintType)

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/runnel-broker/runnel/compression"
 )
 
 // Field numbers of runnel.v1.SubscribeResponse and RecordBatch.
@@ -21,6 +23,8 @@ type Stored struct {
 	BaseOffset int64
 	Count      int
 	Payload    []byte
+	// Codec is the payload's compression (the batch header's).
+	Codec compression.Codec
 }
 
 // ResponseBatch describes the records to put in one SubscribeResponse:
@@ -33,6 +37,11 @@ type ResponseBatch struct {
 	Batches       []Stored
 	From, End     int64
 	MaxBytes      int // 0: no limit
+	// Accept are the codecs the subscriber decompresses: a batch stored
+	// with one goes as stored, whole, in a response of its own; the others
+	// are decompressed, at most DecompressLimit bytes each.
+	Accept          compression.Set
+	DecompressLimit int
 }
 
 // errFull stops a walk over the records once the response is complete.
@@ -43,7 +52,30 @@ var errFull = errors.New("response full")
 // stored bytes followed by its offset field. It returns how many records
 // it wrote and the offset after the last. A batch larger than MaxBytes is
 // split across responses, so no response outgrows what clients accept.
+//
+// A batch stored compressed with a codec the subscriber accepts goes as
+// stored, alone in its response, whole even if From lies inside it; one
+// compressed otherwise is decompressed here.
 func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, error) {
+	for i, b := range rb.Batches {
+		if b.Codec == compression.None {
+			continue
+		}
+		if rb.Accept.Has(b.Codec) {
+			if i == 0 {
+				next := b.BaseOffset + int64(b.Count)
+				return appendCompressedResponse(dst, rb, b), int(next - max(rb.From, b.BaseOffset)), next, nil
+			}
+			// NB: the plain batches before it fill this response.
+			rb.Batches = rb.Batches[:i]
+			break
+		}
+		plain, err := Decompress(b, rb.DecompressLimit)
+		if err != nil {
+			return dst, 0, rb.From, err
+		}
+		rb.Batches[i] = plain // NB: the slice is the caller's; the payloads alias the log
+	}
 	// First pass: which records fit, and the size of the RecordBatch.
 	body := protowire.SizeTag(batchTopic) + protowire.SizeBytes(len(rb.Topic))
 	if rb.Partition != 0 {

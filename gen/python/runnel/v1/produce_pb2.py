@@ -26,7 +26,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from runnel.v1 import record_pb2 as runnel_dot_v1_dot_record__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xfa\x01\n\x0eProduceRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x16\n\tpartition\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\x04\x12\x1d\n\x04\x61\x63ks\x18\x05 \x01(\x0e\x32\x0f.runnel.v1.Acks\x12\x14\n\x0cleader_epoch\x18\x06 \x01(\x04\x12\x13\n\x0bproducer_id\x18\x07 \x01(\x03\x12\x16\n\x0eproducer_epoch\x18\x08 \x01(\x05\x12\x15\n\rbase_sequence\x18\t \x01(\x03\x42\x0c\n\n_partition\"q\n\x0fProduceResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\x04\x12#\n\x04\x61\x63ks\x18\x02 \x03(\x0b\x32\x15.runnel.v1.ProduceAck\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"\x15\n\x13InitProducerRequest\"C\n\x14InitProducerResponse\x12\x13\n\x0bproducer_id\x18\x01 \x01(\x03\x12\x16\n\x0eproducer_epoch\x18\x02 \x01(\x05\"J\n\nProduceAck\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x13\n\x0b\x62\x61se_offset\x18\x02 \x01(\x03\x12\x14\n\x0crecord_count\x18\x03 \x01(\x05*;\n\x04\x41\x63ks\x12\x14\n\x10\x41\x43KS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43KS_ALL\x10\x01\x12\x0f\n\x0b\x41\x43KS_LEADER\x10\x02\x32\xa7\x01\n\x0eProduceService\x12\x44\n\x07Produce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x01\x30\x01\x12O\n\x0cInitProducer\x12\x1e.runnel.v1.InitProducerRequest\x1a\x1f.runnel.v1.InitProducerResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17runnel/v1/produce.proto\x12\trunnel.v1\x1a\x17google/rpc/status.proto\x1a\x16runnel/v1/record.proto\"\xb4\x02\n\x0eProduceRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x16\n\tpartition\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\x04\x12\x1d\n\x04\x61\x63ks\x18\x05 \x01(\x0e\x32\x0f.runnel.v1.Acks\x12\x14\n\x0cleader_epoch\x18\x06 \x01(\x04\x12\x13\n\x0bproducer_id\x18\x07 \x01(\x03\x12\x16\n\x0eproducer_epoch\x18\x08 \x01(\x05\x12\x15\n\rbase_sequence\x18\t \x01(\x03\x12\x38\n\x12\x63ompressed_records\x18\n \x01(\x0b\x32\x1c.runnel.v1.CompressedRecordsB\x0c\n\n_partition\"q\n\x0fProduceResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\x04\x12#\n\x04\x61\x63ks\x18\x02 \x03(\x0b\x32\x15.runnel.v1.ProduceAck\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"\x15\n\x13InitProducerRequest\"C\n\x14InitProducerResponse\x12\x13\n\x0bproducer_id\x18\x01 \x01(\x03\x12\x16\n\x0eproducer_epoch\x18\x02 \x01(\x05\"J\n\nProduceAck\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x13\n\x0b\x62\x61se_offset\x18\x02 \x01(\x03\x12\x14\n\x0crecord_count\x18\x03 \x01(\x05*;\n\x04\x41\x63ks\x12\x14\n\x10\x41\x43KS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43KS_ALL\x10\x01\x12\x0f\n\x0b\x41\x43KS_LEADER\x10\x02\x32\xa7\x01\n\x0eProduceService\x12\x44\n\x07Produce\x12\x19.runnel.v1.ProduceRequest\x1a\x1a.runnel.v1.ProduceResponse(\x01\x30\x01\x12O\n\x0cInitProducer\x12\x1e.runnel.v1.InitProducerRequest\x1a\x1f.runnel.v1.InitProducerResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,18 +34,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runnel.v1.produce_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.runnel.v1P\001Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1'
-  _globals['_ACKS']._serialized_start=623
-  _globals['_ACKS']._serialized_end=682
+  _globals['_ACKS']._serialized_start=681
+  _globals['_ACKS']._serialized_end=740
   _globals['_PRODUCEREQUEST']._serialized_start=88
-  _globals['_PRODUCEREQUEST']._serialized_end=338
-  _globals['_PRODUCERESPONSE']._serialized_start=340
-  _globals['_PRODUCERESPONSE']._serialized_end=453
-  _globals['_INITPRODUCERREQUEST']._serialized_start=455
-  _globals['_INITPRODUCERREQUEST']._serialized_end=476
-  _globals['_INITPRODUCERRESPONSE']._serialized_start=478
-  _globals['_INITPRODUCERRESPONSE']._serialized_end=545
-  _globals['_PRODUCEACK']._serialized_start=547
-  _globals['_PRODUCEACK']._serialized_end=621
-  _globals['_PRODUCESERVICE']._serialized_start=685
-  _globals['_PRODUCESERVICE']._serialized_end=852
+  _globals['_PRODUCEREQUEST']._serialized_end=396
+  _globals['_PRODUCERESPONSE']._serialized_start=398
+  _globals['_PRODUCERESPONSE']._serialized_end=511
+  _globals['_INITPRODUCERREQUEST']._serialized_start=513
+  _globals['_INITPRODUCERREQUEST']._serialized_end=534
+  _globals['_INITPRODUCERRESPONSE']._serialized_start=536
+  _globals['_INITPRODUCERRESPONSE']._serialized_end=603
+  _globals['_PRODUCEACK']._serialized_start=605
+  _globals['_PRODUCEACK']._serialized_end=679
+  _globals['_PRODUCESERVICE']._serialized_start=743
+  _globals['_PRODUCESERVICE']._serialized_end=910
 # @@protoc_insertion_point(module_scope)

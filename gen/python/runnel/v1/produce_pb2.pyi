@@ -19,7 +19,7 @@ ACKS_ALL: Acks
 ACKS_LEADER: Acks
 
 class ProduceRequest(_message.Message):
-    __slots__ = ("topic", "partition", "records", "correlation_id", "acks", "leader_epoch", "producer_id", "producer_epoch", "base_sequence")
+    __slots__ = ("topic", "partition", "records", "correlation_id", "acks", "leader_epoch", "producer_id", "producer_epoch", "base_sequence", "compressed_records")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class ProduceRequest(_message.Message):
     PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCER_EPOCH_FIELD_NUMBER: _ClassVar[int]
     BASE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSED_RECORDS_FIELD_NUMBER: _ClassVar[int]
     topic: str
     partition: int
     records: _containers.RepeatedCompositeFieldContainer[_record_pb2.Record]
@@ -38,7 +39,8 @@ class ProduceRequest(_message.Message):
     producer_id: int
     producer_epoch: int
     base_sequence: int
-    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ..., leader_epoch: _Optional[int] = ..., producer_id: _Optional[int] = ..., producer_epoch: _Optional[int] = ..., base_sequence: _Optional[int] = ...) -> None: ...
+    compressed_records: _record_pb2.CompressedRecords
+    def __init__(self, topic: _Optional[str] = ..., partition: _Optional[int] = ..., records: _Optional[_Iterable[_Union[_record_pb2.Record, _Mapping]]] = ..., correlation_id: _Optional[int] = ..., acks: _Optional[_Union[Acks, str]] = ..., leader_epoch: _Optional[int] = ..., producer_id: _Optional[int] = ..., producer_epoch: _Optional[int] = ..., base_sequence: _Optional[int] = ..., compressed_records: _Optional[_Union[_record_pb2.CompressedRecords, _Mapping]] = ...) -> None: ...
 
 class ProduceResponse(_message.Message):
     __slots__ = ("correlation_id", "acks", "error")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/record.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Header\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06offset\x18\x05 \x01(\x03\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"k\n\x0bRecordBatch\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\"4\n\x0fTopicPartitions\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x03(\x05\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runnel/v1/record.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Header\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06offset\x18\x05 \x01(\x03\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x9d\x01\n\x0bRecordBatch\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\"\n\x07records\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Record\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\x12\x30\n\ncompressed\x18\x05 \x01(\x0b\x32\x1c.runnel.v1.CompressedRecords\"y\n\x11\x43ompressedRecords\x12+\n\x0b\x63ompression\x18\x01 \x01(\x0e\x32\x16.runnel.v1.Compression\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x14\n\x0crecord_count\x18\x03 \x01(\x05\x12\x13\n\x0b\x62\x61se_offset\x18\x04 \x01(\x03\"4\n\x0fTopicPartitions\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x03(\x05*\x83\x01\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x01\x12\x16\n\x12\x43OMPRESSION_SNAPPY\x10\x02\x12\x13\n\x0f\x43OMPRESSION_LZ4\x10\x03\x12\x14\n\x10\x43OMPRESSION_ZSTD\x10\x04\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,12 +33,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runnel.v1.record_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.runnel.v1P\001Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1'
+  _globals['_COMPRESSION']._serialized_start=584
+  _globals['_COMPRESSION']._serialized_end=715
   _globals['_RECORD']._serialized_start=71
   _globals['_RECORD']._serialized_end=206
   _globals['_HEADER']._serialized_start=208
   _globals['_HEADER']._serialized_end=244
-  _globals['_RECORDBATCH']._serialized_start=246
-  _globals['_RECORDBATCH']._serialized_end=353
-  _globals['_TOPICPARTITIONS']._serialized_start=355
-  _globals['_TOPICPARTITIONS']._serialized_end=407
+  _globals['_RECORDBATCH']._serialized_start=247
+  _globals['_RECORDBATCH']._serialized_end=404
+  _globals['_COMPRESSEDRECORDS']._serialized_start=406
+  _globals['_COMPRESSEDRECORDS']._serialized_end=527
+  _globals['_TOPICPARTITIONS']._serialized_start=529
+  _globals['_TOPICPARTITIONS']._serialized_end=581
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from runnel.v1 import record_pb2 as runnel_dot_v1_dot_record__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\xd6\x02\n\x10SubscribeRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x03(\x05\x12\x30\n\x0estart_position\x18\x03 \x01(\x0e\x32\x18.runnel.v1.StartPosition\x12\x14\n\x0cstart_offset\x18\x04 \x01(\x03\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05group\x18\x06 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x07 \x01(\x08\x12\x17\n\x0fmax_batch_bytes\x18\x08 \x01(\x05\x12\x0e\n\x06topics\x18\t \x03(\t\x12\x11\n\tmember_id\x18\n \x01(\t\x12\x13\n\x0binstance_id\x18\x0b \x01(\t\x12\x37\n\x14\x61uto_commit_interval\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\"j\n\x11SubscribeResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x16.runnel.v1.RecordBatch\x12.\n\nassignment\x18\x02 \x01(\x0b\x32\x1a.runnel.v1.GroupAssignment\"\xbb\x01\n\x0fGroupAssignment\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x13\n\x0bgroup_epoch\x18\x03 \x01(\x05\x12\x14\n\x0cmember_epoch\x18\x04 \x01(\x05\x12.\n\npartitions\x18\x05 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12+\n\x07revoked\x18\x06 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions*\xbe\x01\n\rStartPosition\x12\x1e\n\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n\x15START_POSITION_LATEST\x10\x02\x12\x19\n\x15START_POSITION_OFFSET\x10\x03\x12\x1c\n\x18START_POSITION_TIMESTAMP\x10\x04\x12\x1c\n\x18START_POSITION_COMMITTED\x10\x05\x32\\\n\x10SubscribeService\x12H\n\tSubscribe\x12\x1b.runnel.v1.SubscribeRequest\x1a\x1c.runnel.v1.SubscribeResponse0\x01\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19runnel/v1/subscribe.proto\x12\trunnel.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x8a\x03\n\x10SubscribeRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x03(\x05\x12\x30\n\x0estart_position\x18\x03 \x01(\x0e\x32\x18.runnel.v1.StartPosition\x12\x14\n\x0cstart_offset\x18\x04 \x01(\x03\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05group\x18\x06 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x07 \x01(\x08\x12\x17\n\x0fmax_batch_bytes\x18\x08 \x01(\x05\x12\x0e\n\x06topics\x18\t \x03(\t\x12\x11\n\tmember_id\x18\n \x01(\t\x12\x13\n\x0binstance_id\x18\x0b \x01(\t\x12\x37\n\x14\x61uto_commit_interval\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x12\x61\x63\x63\x65pt_compression\x18\r \x03(\x0e\x32\x16.runnel.v1.Compression\"j\n\x11SubscribeResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x16.runnel.v1.RecordBatch\x12.\n\nassignment\x18\x02 \x01(\x0b\x32\x1a.runnel.v1.GroupAssignment\"\xbb\x01\n\x0fGroupAssignment\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x13\n\x0bgroup_epoch\x18\x03 \x01(\x05\x12\x14\n\x0cmember_epoch\x18\x04 \x01(\x05\x12.\n\npartitions\x18\x05 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12+\n\x07revoked\x18\x06 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions*\xbe\x01\n\rStartPosition\x12\x1e\n\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n\x15START_POSITION_LATEST\x10\x02\x12\x19\n\x15START_POSITION_OFFSET\x10\x03\x12\x1c\n\x18START_POSITION_TIMESTAMP\x10\x04\x12\x1c\n\x18START_POSITION_COMMITTED\x10\x05\x32\\\n\x10SubscribeService\x12H\n\tSubscribe\x12\x1b.runnel.v1.SubscribeRequest\x1a\x1c.runnel.v1.SubscribeResponse0\x01\x42I\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runnel.v1.subscribe_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.runnel.v1P\001Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1'
-  _globals['_STARTPOSITION']._serialized_start=773
-  _globals['_STARTPOSITION']._serialized_end=963
+  _globals['_STARTPOSITION']._serialized_start=825
+  _globals['_STARTPOSITION']._serialized_end=1015
   _globals['_SUBSCRIBEREQUEST']._serialized_start=130
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=472
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=474
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=580
-  _globals['_GROUPASSIGNMENT']._serialized_start=583
-  _globals['_GROUPASSIGNMENT']._serialized_end=770
-  _globals['_SUBSCRIBESERVICE']._serialized_start=965
-  _globals['_SUBSCRIBESERVICE']._serialized_end=1057
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=524
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=526
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=632
+  _globals['_GROUPASSIGNMENT']._serialized_start=635
+  _globals['_GROUPASSIGNMENT']._serialized_end=822
+  _globals['_SUBSCRIBESERVICE']._serialized_start=1017
+  _globals['_SUBSCRIBESERVICE']._serialized_end=1109
 # @@protoc_insertion_point(module_scope)

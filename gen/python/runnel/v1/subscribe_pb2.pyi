@@ -28,7 +28,7 @@ START_POSITION_TIMESTAMP: StartPosition
 START_POSITION_COMMITTED: StartPosition
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("topic", "partitions", "start_position", "start_offset", "start_time", "group", "follow", "max_batch_bytes", "topics", "member_id", "instance_id", "auto_commit_interval")
+    __slots__ = ("topic", "partitions", "start_position", "start_offset", "start_time", "group", "follow", "max_batch_bytes", "topics", "member_id", "instance_id", "auto_commit_interval", "accept_compression")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     START_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class SubscribeRequest(_message.Message):
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     AUTO_COMMIT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     topic: str
     partitions: _containers.RepeatedScalarFieldContainer[int]
     start_position: StartPosition
@@ -53,7 +54,8 @@ class SubscribeRequest(_message.Message):
     member_id: str
     instance_id: str
     auto_commit_interval: _duration_pb2.Duration
-    def __init__(self, topic: _Optional[str] = ..., partitions: _Optional[_Iterable[int]] = ..., start_position: _Optional[_Union[StartPosition, str]] = ..., start_offset: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., follow: _Optional[bool] = ..., max_batch_bytes: _Optional[int] = ..., topics: _Optional[_Iterable[str]] = ..., member_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., auto_commit_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    accept_compression: _containers.RepeatedScalarFieldContainer[_record_pb2.Compression]
+    def __init__(self, topic: _Optional[str] = ..., partitions: _Optional[_Iterable[int]] = ..., start_position: _Optional[_Union[StartPosition, str]] = ..., start_offset: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., follow: _Optional[bool] = ..., max_batch_bytes: _Optional[int] = ..., topics: _Optional[_Iterable[str]] = ..., member_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., auto_commit_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., accept_compression: _Optional[_Iterable[_Union[_record_pb2.Compression, str]]] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
     __slots__ = ("batch", "assignment")

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Status } from "../../google/rpc/status_pb.js";
 import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
-import type { Record } from "./record_pb.js";
+import type { CompressedRecords, Record } from "./record_pb.js";
 import { file_runnel_v1_record } from "./record_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/produce.proto.
  */
 export const file_runnel_v1_produce: GenFile = /*@__PURE__*/
-  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIvoBCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3MSFAoMbGVhZGVyX2Vwb2NoGAYgASgEEhMKC3Byb2R1Y2VyX2lkGAcgASgDEhYKDnByb2R1Y2VyX2Vwb2NoGAggASgFEhUKDWJhc2Vfc2VxdWVuY2UYCSABKANCDAoKX3BhcnRpdGlvbiJxCg9Qcm9kdWNlUmVzcG9uc2USFgoOY29ycmVsYXRpb25faWQYASABKAQSIwoEYWNrcxgCIAMoCzIVLnJ1bm5lbC52MS5Qcm9kdWNlQWNrEiEKBWVycm9yGAMgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMiFQoTSW5pdFByb2R1Y2VyUmVxdWVzdCJDChRJbml0UHJvZHVjZXJSZXNwb25zZRITCgtwcm9kdWNlcl9pZBgBIAEoAxIWCg5wcm9kdWNlcl9lcG9jaBgCIAEoBSJKCgpQcm9kdWNlQWNrEhEKCXBhcnRpdGlvbhgBIAEoBRITCgtiYXNlX29mZnNldBgCIAEoAxIUCgxyZWNvcmRfY291bnQYAyABKAUqOwoEQWNrcxIUChBBQ0tTX1VOU1BFQ0lGSUVEEAASDAoIQUNLU19BTEwQARIPCgtBQ0tTX0xFQURFUhACMqcBCg5Qcm9kdWNlU2VydmljZRJECgdQcm9kdWNlEhkucnVubmVsLnYxLlByb2R1Y2VSZXF1ZXN0GhoucnVubmVsLnYxLlByb2R1Y2VSZXNwb25zZSgBMAESTwoMSW5pdFByb2R1Y2VyEh4ucnVubmVsLnYxLkluaXRQcm9kdWNlclJlcXVlc3QaHy5ydW5uZWwudjEuSW5pdFByb2R1Y2VyUmVzcG9uc2VCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_rpc_status, file_runnel_v1_record]);
+  fileDesc("ChdydW5uZWwvdjEvcHJvZHVjZS5wcm90bxIJcnVubmVsLnYxIrQCCg5Qcm9kdWNlUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIWCglwYXJ0aXRpb24YAiABKAVIAIgBARIiCgdyZWNvcmRzGAMgAygLMhEucnVubmVsLnYxLlJlY29yZBIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoBBIdCgRhY2tzGAUgASgOMg8ucnVubmVsLnYxLkFja3MSFAoMbGVhZGVyX2Vwb2NoGAYgASgEEhMKC3Byb2R1Y2VyX2lkGAcgASgDEhYKDnByb2R1Y2VyX2Vwb2NoGAggASgFEhUKDWJhc2Vfc2VxdWVuY2UYCSABKAMSOAoSY29tcHJlc3NlZF9yZWNvcmRzGAogASgLMhwucnVubmVsLnYxLkNvbXByZXNzZWRSZWNvcmRzQgwKCl9wYXJ0aXRpb24icQoPUHJvZHVjZVJlc3BvbnNlEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgEEiMKBGFja3MYAiADKAsyFS5ydW5uZWwudjEuUHJvZHVjZUFjaxIhCgVlcnJvchgDIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzIhUKE0luaXRQcm9kdWNlclJlcXVlc3QiQwoUSW5pdFByb2R1Y2VyUmVzcG9uc2USEwoLcHJvZHVjZXJfaWQYASABKAMSFgoOcHJvZHVjZXJfZXBvY2gYAiABKAUiSgoKUHJvZHVjZUFjaxIRCglwYXJ0aXRpb24YASABKAUSEwoLYmFzZV9vZmZzZXQYAiABKAMSFAoMcmVjb3JkX2NvdW50GAMgASgFKjsKBEFja3MSFAoQQUNLU19VTlNQRUNJRklFRBAAEgwKCEFDS1NfQUxMEAESDwoLQUNLU19MRUFERVIQAjKnAQoOUHJvZHVjZVNlcnZpY2USRAoHUHJvZHVjZRIZLnJ1bm5lbC52MS5Qcm9kdWNlUmVxdWVzdBoaLnJ1bm5lbC52MS5Qcm9kdWNlUmVzcG9uc2UoATABEk8KDEluaXRQcm9kdWNlchIeLnJ1bm5lbC52MS5Jbml0UHJvZHVjZXJSZXF1ZXN0Gh8ucnVubmVsLnYxLkluaXRQcm9kdWNlclJlc3BvbnNlQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM", [file_google_rpc_status, file_runnel_v1_record]);
 
 /**
  * ProduceRequest appends records to one topic.
@@ -100,13 +100,27 @@ export type ProduceRequest = Message<"runnel.v1.ProduceRequest"> & {
    * starting at 0; the next request's is this one's plus its record count,
    * as Kafka's base sequence. A partition remembers the producer's last 5
    * batches: it acknowledges a retry of one of them with its original
-   * offsets, refuses a gap (a sequence past the next one expected) and one
-   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-   * refused request.
+   * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+   * (a sequence past the next one expected), one older than those 5, and
+   * a sequence other than 0 from a producer it does not know (new, or
+   * forgotten after --producer-id-expiration): the producer then starts
+   * that partition again at 0 in a higher epoch.
    *
    * @generated from field: int64 base_sequence = 9;
    */
   baseSequence: bigint;
+
+  /**
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   *
+   * @generated from field: runnel.v1.CompressedRecords compressed_records = 10;
+   */
+  compressedRecords?: CompressedRecords | undefined;
 };
 
 /**

@@ -2,8 +2,8 @@
 // @generated from file runnel/v1/record.proto (package runnel.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/record.proto.
  */
 export const file_runnel_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW5uZWwvdjEvcmVjb3JkLnByb3RvEglydW5uZWwudjEihwEKBlJlY29yZBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHaGVhZGVycxgDIAMoCzIRLnJ1bm5lbC52MS5IZWFkZXISLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZvZmZzZXQYBSABKAMiJAoGSGVhZGVyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCJrCgtSZWNvcmRCYXRjaBINCgV0b3BpYxgBIAEoCRIRCglwYXJ0aXRpb24YAiABKAUSIgoHcmVjb3JkcxgDIAMoCzIRLnJ1bm5lbC52MS5SZWNvcmQSFgoOaGlnaF93YXRlcm1hcmsYBCABKAMiNAoPVG9waWNQYXJ0aXRpb25zEg0KBXRvcGljGAEgASgJEhIKCnBhcnRpdGlvbnMYAiADKAVCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZydW5uZWwvdjEvcmVjb3JkLnByb3RvEglydW5uZWwudjEihwEKBlJlY29yZBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHaGVhZGVycxgDIAMoCzIRLnJ1bm5lbC52MS5IZWFkZXISLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZvZmZzZXQYBSABKAMiJAoGSGVhZGVyEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDCKdAQoLUmVjb3JkQmF0Y2gSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEiIKB3JlY29yZHMYAyADKAsyES5ydW5uZWwudjEuUmVjb3JkEhYKDmhpZ2hfd2F0ZXJtYXJrGAQgASgDEjAKCmNvbXByZXNzZWQYBSABKAsyHC5ydW5uZWwudjEuQ29tcHJlc3NlZFJlY29yZHMieQoRQ29tcHJlc3NlZFJlY29yZHMSKwoLY29tcHJlc3Npb24YASABKA4yFi5ydW5uZWwudjEuQ29tcHJlc3Npb24SDAoEZGF0YRgCIAEoDBIUCgxyZWNvcmRfY291bnQYAyABKAUSEwoLYmFzZV9vZmZzZXQYBCABKAMiNAoPVG9waWNQYXJ0aXRpb25zEg0KBXRvcGljGAEgASgJEhIKCnBhcnRpdGlvbnMYAiADKAUqgwEKC0NvbXByZXNzaW9uEhsKF0NPTVBSRVNTSU9OX1VOU1BFQ0lGSUVEEAASFAoQQ09NUFJFU1NJT05fR1pJUBABEhYKEkNPTVBSRVNTSU9OX1NOQVBQWRACEhMKD0NPTVBSRVNTSU9OX0xaNBADEhQKEENPTVBSRVNTSU9OX1pTVEQQBEJJCg1kZXYucnVubmVsLnYxUAFaNmdpdGh1Yi5jb20vcnVubmVsLWJyb2tlci9ydW5uZWwvZ2VuL3J1bm5lbC92MTtydW5uZWx2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Record is one message in a partition, as in Kafka: an optional key that
@@ -108,7 +108,7 @@ export type RecordBatch = Message<"runnel.v1.RecordBatch"> & {
   partition: number;
 
   /**
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    *
    * @generated from field: repeated runnel.v1.Record records = 3;
    */
@@ -122,6 +122,16 @@ export type RecordBatch = Message<"runnel.v1.RecordBatch"> & {
    * @generated from field: int64 high_watermark = 4;
    */
   highWatermark: bigint;
+
+  /**
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   *
+   * @generated from field: runnel.v1.CompressedRecords compressed = 5;
+   */
+  compressed?: CompressedRecords | undefined;
 };
 
 /**
@@ -130,6 +140,48 @@ export type RecordBatch = Message<"runnel.v1.RecordBatch"> & {
  */
 export const RecordBatchSchema: GenMessage<RecordBatch> = /*@__PURE__*/
   messageDesc(file_runnel_v1_record, 2);
+
+/**
+ * CompressedRecords is a batch of records compressed as one block: each
+ * record as its length (a varint, unsigned) followed by its runnel.v1.Record
+ * encoding, the whole compressed with compression.
+ *
+ * @generated from message runnel.v1.CompressedRecords
+ */
+export type CompressedRecords = Message<"runnel.v1.CompressedRecords"> & {
+  /**
+   * @generated from field: runnel.v1.Compression compression = 1;
+   */
+  compression: Compression;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+
+  /**
+   * How many records data holds.
+   *
+   * @generated from field: int32 record_count = 3;
+   */
+  recordCount: number;
+
+  /**
+   * In a RecordBatch: the offset of the first record, record i's being
+   * base_offset + i (the records in data carry no offset). Ignored on
+   * produce.
+   *
+   * @generated from field: int64 base_offset = 4;
+   */
+  baseOffset: bigint;
+};
+
+/**
+ * Describes the message runnel.v1.CompressedRecords.
+ * Use `create(CompressedRecordsSchema)` to create a new message.
+ */
+export const CompressedRecordsSchema: GenMessage<CompressedRecords> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_record, 3);
 
 /**
  * TopicPartitions names some partitions of one topic.
@@ -153,5 +205,53 @@ export type TopicPartitions = Message<"runnel.v1.TopicPartitions"> & {
  * Use `create(TopicPartitionsSchema)` to create a new message.
  */
 export const TopicPartitionsSchema: GenMessage<TopicPartitions> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_record, 3);
+  messageDesc(file_runnel_v1_record, 4);
+
+/**
+ * Compression is a codec for a batch of records, numbered as Kafka's.
+ *
+ * @generated from enum runnel.v1.Compression
+ */
+export enum Compression {
+  /**
+   * None: plain records.
+   *
+   * @generated from enum value: COMPRESSION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * gzip (RFC 1952).
+   *
+   * @generated from enum value: COMPRESSION_GZIP = 1;
+   */
+  GZIP = 1,
+
+  /**
+   * Snappy, the raw block format (not the framing format).
+   *
+   * @generated from enum value: COMPRESSION_SNAPPY = 2;
+   */
+  SNAPPY = 2,
+
+  /**
+   * LZ4, the frame format.
+   *
+   * @generated from enum value: COMPRESSION_LZ4 = 3;
+   */
+  LZ4 = 3,
+
+  /**
+   * Zstandard, one or more frames.
+   *
+   * @generated from enum value: COMPRESSION_ZSTD = 4;
+   */
+  ZSTD = 4,
+}
+
+/**
+ * Describes the enum runnel.v1.Compression.
+ */
+export const CompressionSchema: GenEnum<Compression> = /*@__PURE__*/
+  enumDesc(file_runnel_v1_record, 0);
 

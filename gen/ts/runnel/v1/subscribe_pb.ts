@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { RecordBatch, TopicPartitions } from "./record_pb.js";
+import type { Compression, RecordBatch, TopicPartitions } from "./record_pb.js";
 import { file_runnel_v1_record } from "./record_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/subscribe.proto.
  */
 export const file_runnel_v1_subscribe: GenFile = /*@__PURE__*/
-  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEi1gIKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFEg4KBnRvcGljcxgJIAMoCRIRCgltZW1iZXJfaWQYCiABKAkSEwoLaW5zdGFuY2VfaWQYCyABKAkSNwoUYXV0b19jb21taXRfaW50ZXJ2YWwYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iagoRU3Vic2NyaWJlUmVzcG9uc2USJQoFYmF0Y2gYASABKAsyFi5ydW5uZWwudjEuUmVjb3JkQmF0Y2gSLgoKYXNzaWdubWVudBgCIAEoCzIaLnJ1bm5lbC52MS5Hcm91cEFzc2lnbm1lbnQiuwEKD0dyb3VwQXNzaWdubWVudBINCgVncm91cBgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAkSEwoLZ3JvdXBfZXBvY2gYAyABKAUSFAoMbWVtYmVyX2Vwb2NoGAQgASgFEi4KCnBhcnRpdGlvbnMYBSADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zEisKB3Jldm9rZWQYBiADKAsyGi5ydW5uZWwudjEuVG9waWNQYXJ0aXRpb25zKr4BCg1TdGFydFBvc2l0aW9uEh4KGlNUQVJUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU1RBUlRfUE9TSVRJT05fRUFSTElFU1QQARIZChVTVEFSVF9QT1NJVElPTl9MQVRFU1QQAhIZChVTVEFSVF9QT1NJVElPTl9PRkZTRVQQAxIcChhTVEFSVF9QT1NJVElPTl9USU1FU1RBTVAQBBIcChhTVEFSVF9QT1NJVElPTl9DT01NSVRURUQQBTJcChBTdWJzY3JpYmVTZXJ2aWNlEkgKCVN1YnNjcmliZRIbLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXF1ZXN0GhwucnVubmVsLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFCSQoNZGV2LnJ1bm5lbC52MVABWjZnaXRodWIuY29tL3J1bm5lbC1icm9rZXIvcnVubmVsL2dlbi9ydW5uZWwvdjE7cnVubmVsdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_runnel_v1_record]);
+  fileDesc("ChlydW5uZWwvdjEvc3Vic2NyaWJlLnByb3RvEglydW5uZWwudjEiigMKEFN1YnNjcmliZVJlcXVlc3QSDQoFdG9waWMYASABKAkSEgoKcGFydGl0aW9ucxgCIAMoBRIwCg5zdGFydF9wb3NpdGlvbhgDIAEoDjIYLnJ1bm5lbC52MS5TdGFydFBvc2l0aW9uEhQKDHN0YXJ0X29mZnNldBgEIAEoAxIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVncm91cBgGIAEoCRIOCgZmb2xsb3cYByABKAgSFwoPbWF4X2JhdGNoX2J5dGVzGAggASgFEg4KBnRvcGljcxgJIAMoCRIRCgltZW1iZXJfaWQYCiABKAkSEwoLaW5zdGFuY2VfaWQYCyABKAkSNwoUYXV0b19jb21taXRfaW50ZXJ2YWwYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoSYWNjZXB0X2NvbXByZXNzaW9uGA0gAygOMhYucnVubmVsLnYxLkNvbXByZXNzaW9uImoKEVN1YnNjcmliZVJlc3BvbnNlEiUKBWJhdGNoGAEgASgLMhYucnVubmVsLnYxLlJlY29yZEJhdGNoEi4KCmFzc2lnbm1lbnQYAiABKAsyGi5ydW5uZWwudjEuR3JvdXBBc3NpZ25tZW50IrsBCg9Hcm91cEFzc2lnbm1lbnQSDQoFZ3JvdXAYASABKAkSEQoJbWVtYmVyX2lkGAIgASgJEhMKC2dyb3VwX2Vwb2NoGAMgASgFEhQKDG1lbWJlcl9lcG9jaBgEIAEoBRIuCgpwYXJ0aXRpb25zGAUgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucxIrCgdyZXZva2VkGAYgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucyq+AQoNU3RhcnRQb3NpdGlvbhIeChpTVEFSVF9QT1NJVElPTl9VTlNQRUNJRklFRBAAEhsKF1NUQVJUX1BPU0lUSU9OX0VBUkxJRVNUEAESGQoVU1RBUlRfUE9TSVRJT05fTEFURVNUEAISGQoVU1RBUlRfUE9TSVRJT05fT0ZGU0VUEAMSHAoYU1RBUlRfUE9TSVRJT05fVElNRVNUQU1QEAQSHAoYU1RBUlRfUE9TSVRJT05fQ09NTUlUVEVEEAUyXAoQU3Vic2NyaWJlU2VydmljZRJICglTdWJzY3JpYmUSGy5ydW5uZWwudjEuU3Vic2NyaWJlUmVxdWVzdBocLnJ1bm5lbC52MS5TdWJzY3JpYmVSZXNwb25zZTABQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_runnel_v1_record]);
 
 /**
  * SubscribeRequest chooses what to read and from where.
@@ -133,6 +133,17 @@ export type SubscribeRequest = Message<"runnel.v1.SubscribeRequest"> & {
    * @generated from field: google.protobuf.Duration auto_commit_interval = 12;
    */
   autoCommitInterval?: Duration | undefined;
+
+  /**
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   *
+   * @generated from field: repeated runnel.v1.Compression accept_compression = 13;
+   */
+  acceptCompression: Compression[];
 };
 
 /**

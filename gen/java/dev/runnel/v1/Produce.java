@@ -62,7 +62,7 @@ public final class Produce extends com.google.protobuf.GeneratedFile {
     java.lang.String[] descriptorData = {
       "\n\027runnel/v1/produce.proto\022\trunnel.v1\032\027go" +
       "ogle/rpc/status.proto\032\026runnel/v1/record." +
-      "proto\"\340\002\n\016ProduceRequest\022\024\n\005topic\030\001 \001(\tR" +
+      "proto\"\255\003\n\016ProduceRequest\022\024\n\005topic\030\001 \001(\tR" +
       "\005topic\022!\n\tpartition\030\002 \001(\005H\000R\tpartition\210\001" +
       "\001\022+\n\007records\030\003 \003(\0132\021.runnel.v1.RecordR\007r" +
       "ecords\022%\n\016correlation_id\030\004 \001(\004R\rcorrelat" +
@@ -70,25 +70,27 @@ public final class Produce extends com.google.protobuf.GeneratedFile {
       "ks\022!\n\014leader_epoch\030\006 \001(\004R\013leaderEpoch\022\037\n" +
       "\013producer_id\030\007 \001(\003R\nproducerId\022%\n\016produc" +
       "er_epoch\030\010 \001(\005R\rproducerEpoch\022#\n\rbase_se" +
-      "quence\030\t \001(\003R\014baseSequenceB\014\n\n_partition" +
-      "\"\215\001\n\017ProduceResponse\022%\n\016correlation_id\030\001" +
-      " \001(\004R\rcorrelationId\022)\n\004acks\030\002 \003(\0132\025.runn" +
-      "el.v1.ProduceAckR\004acks\022(\n\005error\030\003 \001(\0132\022." +
-      "google.rpc.StatusR\005error\"\025\n\023InitProducer" +
-      "Request\"^\n\024InitProducerResponse\022\037\n\013produ" +
-      "cer_id\030\001 \001(\003R\nproducerId\022%\n\016producer_epo" +
-      "ch\030\002 \001(\005R\rproducerEpoch\"n\n\nProduceAck\022\034\n" +
-      "\tpartition\030\001 \001(\005R\tpartition\022\037\n\013base_offs" +
-      "et\030\002 \001(\003R\nbaseOffset\022!\n\014record_count\030\003 \001" +
-      "(\005R\013recordCount*;\n\004Acks\022\024\n\020ACKS_UNSPECIF" +
-      "IED\020\000\022\014\n\010ACKS_ALL\020\001\022\017\n\013ACKS_LEADER\020\0022\247\001\n" +
-      "\016ProduceService\022D\n\007Produce\022\031.runnel.v1.P" +
-      "roduceRequest\032\032.runnel.v1.ProduceRespons" +
-      "e(\0010\001\022O\n\014InitProducer\022\036.runnel.v1.InitPr" +
-      "oducerRequest\032\037.runnel.v1.InitProducerRe" +
-      "sponseBI\n\rdev.runnel.v1P\001Z6github.com/ru" +
-      "nnel-broker/runnel/gen/runnel/v1;runnelv" +
-      "1b\006proto3"
+      "quence\030\t \001(\003R\014baseSequence\022K\n\022compressed" +
+      "_records\030\n \001(\0132\034.runnel.v1.CompressedRec" +
+      "ordsR\021compressedRecordsB\014\n\n_partition\"\215\001" +
+      "\n\017ProduceResponse\022%\n\016correlation_id\030\001 \001(" +
+      "\004R\rcorrelationId\022)\n\004acks\030\002 \003(\0132\025.runnel." +
+      "v1.ProduceAckR\004acks\022(\n\005error\030\003 \001(\0132\022.goo" +
+      "gle.rpc.StatusR\005error\"\025\n\023InitProducerReq" +
+      "uest\"^\n\024InitProducerResponse\022\037\n\013producer" +
+      "_id\030\001 \001(\003R\nproducerId\022%\n\016producer_epoch\030" +
+      "\002 \001(\005R\rproducerEpoch\"n\n\nProduceAck\022\034\n\tpa" +
+      "rtition\030\001 \001(\005R\tpartition\022\037\n\013base_offset\030" +
+      "\002 \001(\003R\nbaseOffset\022!\n\014record_count\030\003 \001(\005R" +
+      "\013recordCount*;\n\004Acks\022\024\n\020ACKS_UNSPECIFIED" +
+      "\020\000\022\014\n\010ACKS_ALL\020\001\022\017\n\013ACKS_LEADER\020\0022\247\001\n\016Pr" +
+      "oduceService\022D\n\007Produce\022\031.runnel.v1.Prod" +
+      "uceRequest\032\032.runnel.v1.ProduceResponse(\001" +
+      "0\001\022O\n\014InitProducer\022\036.runnel.v1.InitProdu" +
+      "cerRequest\032\037.runnel.v1.InitProducerRespo" +
+      "nseBI\n\rdev.runnel.v1P\001Z6github.com/runne" +
+      "l-broker/runnel/gen/runnel/v1;runnelv1b\006" +
+      "proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -101,7 +103,7 @@ public final class Produce extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_ProduceRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ProduceRequest_descriptor,
-        new java.lang.String[] { "Topic", "Partition", "Records", "CorrelationId", "Acks", "LeaderEpoch", "ProducerId", "ProducerEpoch", "BaseSequence", });
+        new java.lang.String[] { "Topic", "Partition", "Records", "CorrelationId", "Acks", "LeaderEpoch", "ProducerId", "ProducerEpoch", "BaseSequence", "CompressedRecords", });
     internal_static_runnel_v1_ProduceResponse_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runnel_v1_ProduceResponse_fieldAccessorTable = new

@@ -299,9 +299,11 @@ private static final long serialVersionUID = 0L;
    * starting at 0; the next request's is this one's plus its record count,
    * as Kafka's base sequence. A partition remembers the producer's last 5
    * batches: it acknowledges a retry of one of them with its original
-   * offsets, refuses a gap (a sequence past the next one expected) and one
-   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-   * refused request.
+   * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+   * (a sequence past the next one expected), one older than those 5, and
+   * a sequence other than 0 from a producer it does not know (new, or
+   * forgotten after --producer-id-expiration): the producer then starts
+   * that partition again at 0 in a higher epoch.
    * </pre>
    *
    * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
@@ -310,6 +312,59 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public long getBaseSequence() {
     return baseSequence_;
+  }
+
+  public static final int COMPRESSED_RECORDS_FIELD_NUMBER = 10;
+  private dev.runnel.v1.CompressedRecords compressedRecords_;
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   * @return Whether the compressedRecords field is set.
+   */
+  @java.lang.Override
+  public boolean hasCompressedRecords() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   * @return The compressedRecords.
+   */
+  @java.lang.Override
+  public dev.runnel.v1.CompressedRecords getCompressedRecords() {
+    return compressedRecords_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressedRecords_;
+  }
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   */
+  @java.lang.Override
+  public dev.runnel.v1.CompressedRecordsOrBuilder getCompressedRecordsOrBuilder() {
+    return compressedRecords_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressedRecords_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -352,6 +407,9 @@ private static final long serialVersionUID = 0L;
     }
     if (baseSequence_ != 0L) {
       output.writeInt64(9, baseSequence_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(10, getCompressedRecords());
     }
     getUnknownFields().writeTo(output);
   }
@@ -397,6 +455,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(9, baseSequence_);
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(10, getCompressedRecords());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -432,6 +494,11 @@ private static final long serialVersionUID = 0L;
         != other.getProducerEpoch()) return false;
     if (getBaseSequence()
         != other.getBaseSequence()) return false;
+    if (hasCompressedRecords() != other.hasCompressedRecords()) return false;
+    if (hasCompressedRecords()) {
+      if (!getCompressedRecords()
+          .equals(other.getCompressedRecords())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -469,6 +536,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + BASE_SEQUENCE_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getBaseSequence());
+    if (hasCompressedRecords()) {
+      hash = (37 * hash) + COMPRESSED_RECORDS_FIELD_NUMBER;
+      hash = (53 * hash) + getCompressedRecords().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -592,13 +663,20 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runnel.v1.ProduceRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetRecordsFieldBuilder();
+        internalGetCompressedRecordsFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -619,6 +697,11 @@ private static final long serialVersionUID = 0L;
       producerId_ = 0L;
       producerEpoch_ = 0;
       baseSequence_ = 0L;
+      compressedRecords_ = null;
+      if (compressedRecordsBuilder_ != null) {
+        compressedRecordsBuilder_.dispose();
+        compressedRecordsBuilder_ = null;
+      }
       return this;
     }
 
@@ -691,6 +774,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000100) != 0)) {
         result.baseSequence_ = baseSequence_;
       }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.compressedRecords_ = compressedRecordsBuilder_ == null
+            ? compressedRecords_
+            : compressedRecordsBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -757,6 +846,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getBaseSequence() != 0L) {
         setBaseSequence(other.getBaseSequence());
+      }
+      if (other.hasCompressedRecords()) {
+        mergeCompressedRecords(other.getCompressedRecords());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -837,6 +929,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000100;
               break;
             } // case 72
+            case 82: {
+              input.readMessage(
+                  internalGetCompressedRecordsFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 82
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1619,9 +1718,11 @@ private static final long serialVersionUID = 0L;
      * starting at 0; the next request's is this one's plus its record count,
      * as Kafka's base sequence. A partition remembers the producer's last 5
      * batches: it acknowledges a retry of one of them with its original
-     * offsets, refuses a gap (a sequence past the next one expected) and one
-     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-     * refused request.
+     * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+     * (a sequence past the next one expected), one older than those 5, and
+     * a sequence other than 0 from a producer it does not know (new, or
+     * forgotten after --producer-id-expiration): the producer then starts
+     * that partition again at 0 in a higher epoch.
      * </pre>
      *
      * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
@@ -1638,9 +1739,11 @@ private static final long serialVersionUID = 0L;
      * starting at 0; the next request's is this one's plus its record count,
      * as Kafka's base sequence. A partition remembers the producer's last 5
      * batches: it acknowledges a retry of one of them with its original
-     * offsets, refuses a gap (a sequence past the next one expected) and one
-     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-     * refused request.
+     * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+     * (a sequence past the next one expected), one older than those 5, and
+     * a sequence other than 0 from a producer it does not know (new, or
+     * forgotten after --producer-id-expiration): the producer then starts
+     * that partition again at 0 in a higher epoch.
      * </pre>
      *
      * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
@@ -1661,9 +1764,11 @@ private static final long serialVersionUID = 0L;
      * starting at 0; the next request's is this one's plus its record count,
      * as Kafka's base sequence. A partition remembers the producer's last 5
      * batches: it acknowledges a retry of one of them with its original
-     * offsets, refuses a gap (a sequence past the next one expected) and one
-     * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-     * refused request.
+     * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+     * (a sequence past the next one expected), one older than those 5, and
+     * a sequence other than 0 from a producer it does not know (new, or
+     * forgotten after --producer-id-expiration): the producer then starts
+     * that partition again at 0 in a higher epoch.
      * </pre>
      *
      * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
@@ -1674,6 +1779,208 @@ private static final long serialVersionUID = 0L;
       baseSequence_ = 0L;
       onChanged();
       return this;
+    }
+
+    private dev.runnel.v1.CompressedRecords compressedRecords_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder> compressedRecordsBuilder_;
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     * @return Whether the compressedRecords field is set.
+     */
+    public boolean hasCompressedRecords() {
+      return ((bitField0_ & 0x00000200) != 0);
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     * @return The compressedRecords.
+     */
+    public dev.runnel.v1.CompressedRecords getCompressedRecords() {
+      if (compressedRecordsBuilder_ == null) {
+        return compressedRecords_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressedRecords_;
+      } else {
+        return compressedRecordsBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public Builder setCompressedRecords(dev.runnel.v1.CompressedRecords value) {
+      if (compressedRecordsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        compressedRecords_ = value;
+      } else {
+        compressedRecordsBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public Builder setCompressedRecords(
+        dev.runnel.v1.CompressedRecords.Builder builderForValue) {
+      if (compressedRecordsBuilder_ == null) {
+        compressedRecords_ = builderForValue.build();
+      } else {
+        compressedRecordsBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public Builder mergeCompressedRecords(dev.runnel.v1.CompressedRecords value) {
+      if (compressedRecordsBuilder_ == null) {
+        if (((bitField0_ & 0x00000200) != 0) &&
+          compressedRecords_ != null &&
+          compressedRecords_ != dev.runnel.v1.CompressedRecords.getDefaultInstance()) {
+          getCompressedRecordsBuilder().mergeFrom(value);
+        } else {
+          compressedRecords_ = value;
+        }
+      } else {
+        compressedRecordsBuilder_.mergeFrom(value);
+      }
+      if (compressedRecords_ != null) {
+        bitField0_ |= 0x00000200;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public Builder clearCompressedRecords() {
+      bitField0_ = (bitField0_ & ~0x00000200);
+      compressedRecords_ = null;
+      if (compressedRecordsBuilder_ != null) {
+        compressedRecordsBuilder_.dispose();
+        compressedRecordsBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public dev.runnel.v1.CompressedRecords.Builder getCompressedRecordsBuilder() {
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return internalGetCompressedRecordsFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    public dev.runnel.v1.CompressedRecordsOrBuilder getCompressedRecordsOrBuilder() {
+      if (compressedRecordsBuilder_ != null) {
+        return compressedRecordsBuilder_.getMessageOrBuilder();
+      } else {
+        return compressedRecords_ == null ?
+            dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressedRecords_;
+      }
+    }
+    /**
+     * <pre>
+     * The request's records compressed as one batch, instead of records: the
+     * partition stores them as sent (or in the codec of the topic's
+     * compression.type). Needs partition, and a timestamp on every record
+     * (the broker cannot add its own without decompressing the batch).
+     * max.message.bytes bounds each record as encoded, uncompressed; the
+     * broker checks every record, so a forged batch is refused whole.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder> 
+        internalGetCompressedRecordsFieldBuilder() {
+      if (compressedRecordsBuilder_ == null) {
+        compressedRecordsBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder>(
+                getCompressedRecords(),
+                getParentForChildren(),
+                isClean());
+        compressedRecords_ = null;
+      }
+      return compressedRecordsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.ProduceRequest)

@@ -177,13 +177,57 @@ public interface ProduceRequestOrBuilder extends
    * starting at 0; the next request's is this one's plus its record count,
    * as Kafka's base sequence. A partition remembers the producer's last 5
    * batches: it acknowledges a retry of one of them with its original
-   * offsets, refuses a gap (a sequence past the next one expected) and one
-   * older than those 5 with FAILED_PRECONDITION, and appends nothing of a
-   * refused request.
+   * offsets, and refuses with FAILED_PRECONDITION, appending nothing, a gap
+   * (a sequence past the next one expected), one older than those 5, and
+   * a sequence other than 0 from a producer it does not know (new, or
+   * forgotten after --producer-id-expiration): the producer then starts
+   * that partition again at 0 in a higher epoch.
    * </pre>
    *
    * <code>int64 base_sequence = 9 [json_name = "baseSequence"];</code>
    * @return The baseSequence.
    */
   long getBaseSequence();
+
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   * @return Whether the compressedRecords field is set.
+   */
+  boolean hasCompressedRecords();
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   * @return The compressedRecords.
+   */
+  dev.runnel.v1.CompressedRecords getCompressedRecords();
+  /**
+   * <pre>
+   * The request's records compressed as one batch, instead of records: the
+   * partition stores them as sent (or in the codec of the topic's
+   * compression.type). Needs partition, and a timestamp on every record
+   * (the broker cannot add its own without decompressing the batch).
+   * max.message.bytes bounds each record as encoded, uncompressed; the
+   * broker checks every record, so a forged batch is refused whole.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed_records = 10 [json_name = "compressedRecords"];</code>
+   */
+  dev.runnel.v1.CompressedRecordsOrBuilder getCompressedRecordsOrBuilder();
 }

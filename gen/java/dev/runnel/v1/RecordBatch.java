@@ -49,6 +49,7 @@ private static final long serialVersionUID = 0L;
             dev.runnel.v1.RecordBatch.class, dev.runnel.v1.RecordBatch.Builder.class);
   }
 
+  private int bitField0_;
   public static final int TOPIC_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object topic_ = "";
@@ -104,7 +105,7 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.runnel.v1.Record> records_;
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -115,7 +116,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -127,7 +128,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -138,7 +139,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -149,7 +150,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -175,6 +176,53 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public long getHighWatermark() {
     return highWatermark_;
+  }
+
+  public static final int COMPRESSED_FIELD_NUMBER = 5;
+  private dev.runnel.v1.CompressedRecords compressed_;
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   * @return Whether the compressed field is set.
+   */
+  @java.lang.Override
+  public boolean hasCompressed() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   * @return The compressed.
+   */
+  @java.lang.Override
+  public dev.runnel.v1.CompressedRecords getCompressed() {
+    return compressed_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressed_;
+  }
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   */
+  @java.lang.Override
+  public dev.runnel.v1.CompressedRecordsOrBuilder getCompressedOrBuilder() {
+    return compressed_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressed_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -203,6 +251,9 @@ private static final long serialVersionUID = 0L;
     if (highWatermark_ != 0L) {
       output.writeInt64(4, highWatermark_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(5, getCompressed());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -227,6 +278,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(4, highWatermark_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getCompressed());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -250,6 +305,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getRecordsList())) return false;
     if (getHighWatermark()
         != other.getHighWatermark()) return false;
+    if (hasCompressed() != other.hasCompressed()) return false;
+    if (hasCompressed()) {
+      if (!getCompressed()
+          .equals(other.getCompressed())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -272,6 +332,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + HIGH_WATERMARK_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getHighWatermark());
+    if (hasCompressed()) {
+      hash = (37 * hash) + COMPRESSED_FIELD_NUMBER;
+      hash = (53 * hash) + getCompressed().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -395,13 +459,20 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runnel.v1.RecordBatch.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetRecordsFieldBuilder();
+        internalGetCompressedFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -417,6 +488,11 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000004);
       highWatermark_ = 0L;
+      compressed_ = null;
+      if (compressedBuilder_ != null) {
+        compressedBuilder_.dispose();
+        compressedBuilder_ = null;
+      }
       return this;
     }
 
@@ -472,6 +548,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.highWatermark_ = highWatermark_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.compressed_ = compressedBuilder_ == null
+            ? compressed_
+            : compressedBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -522,6 +606,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getHighWatermark() != 0L) {
         setHighWatermark(other.getHighWatermark());
+      }
+      if (other.hasCompressed()) {
+        mergeCompressed(other.getCompressed());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -577,6 +664,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 32
+            case 42: {
+              input.readMessage(
+                  internalGetCompressedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -712,7 +806,7 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -726,7 +820,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -740,7 +834,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -754,7 +848,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -775,7 +869,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -793,7 +887,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -813,7 +907,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -834,7 +928,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -852,7 +946,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -870,7 +964,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -889,7 +983,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -906,7 +1000,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -923,7 +1017,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -934,7 +1028,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -948,7 +1042,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -963,7 +1057,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -974,7 +1068,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -986,7 +1080,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Records in offset order.
+     * Records in offset order. Empty when compressed is set.
      * </pre>
      *
      * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -1058,6 +1152,190 @@ private static final long serialVersionUID = 0L;
       highWatermark_ = 0L;
       onChanged();
       return this;
+    }
+
+    private dev.runnel.v1.CompressedRecords compressed_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder> compressedBuilder_;
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     * @return Whether the compressed field is set.
+     */
+    public boolean hasCompressed() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     * @return The compressed.
+     */
+    public dev.runnel.v1.CompressedRecords getCompressed() {
+      if (compressedBuilder_ == null) {
+        return compressed_ == null ? dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressed_;
+      } else {
+        return compressedBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public Builder setCompressed(dev.runnel.v1.CompressedRecords value) {
+      if (compressedBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        compressed_ = value;
+      } else {
+        compressedBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public Builder setCompressed(
+        dev.runnel.v1.CompressedRecords.Builder builderForValue) {
+      if (compressedBuilder_ == null) {
+        compressed_ = builderForValue.build();
+      } else {
+        compressedBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public Builder mergeCompressed(dev.runnel.v1.CompressedRecords value) {
+      if (compressedBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          compressed_ != null &&
+          compressed_ != dev.runnel.v1.CompressedRecords.getDefaultInstance()) {
+          getCompressedBuilder().mergeFrom(value);
+        } else {
+          compressed_ = value;
+        }
+      } else {
+        compressedBuilder_.mergeFrom(value);
+      }
+      if (compressed_ != null) {
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public Builder clearCompressed() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      compressed_ = null;
+      if (compressedBuilder_ != null) {
+        compressedBuilder_.dispose();
+        compressedBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public dev.runnel.v1.CompressedRecords.Builder getCompressedBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return internalGetCompressedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    public dev.runnel.v1.CompressedRecordsOrBuilder getCompressedOrBuilder() {
+      if (compressedBuilder_ != null) {
+        return compressedBuilder_.getMessageOrBuilder();
+      } else {
+        return compressed_ == null ?
+            dev.runnel.v1.CompressedRecords.getDefaultInstance() : compressed_;
+      }
+    }
+    /**
+     * <pre>
+     * The records as stored, compressed, for a subscriber that accepts their
+     * codec (SubscribeRequest.accept_compression): set instead of records.
+     * It is a whole stored batch, so it may begin before the offset the
+     * subscription asked for: skip the records before it.
+     * </pre>
+     *
+     * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder> 
+        internalGetCompressedFieldBuilder() {
+      if (compressedBuilder_ == null) {
+        compressedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runnel.v1.CompressedRecords, dev.runnel.v1.CompressedRecords.Builder, dev.runnel.v1.CompressedRecordsOrBuilder>(
+                getCompressed(),
+                getParentForChildren(),
+                isClean());
+        compressed_ = null;
+      }
+      return compressedBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.RecordBatch)

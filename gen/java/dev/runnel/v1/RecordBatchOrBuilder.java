@@ -30,7 +30,7 @@ public interface RecordBatchOrBuilder extends
 
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -39,7 +39,7 @@ public interface RecordBatchOrBuilder extends
       getRecordsList();
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -47,7 +47,7 @@ public interface RecordBatchOrBuilder extends
   dev.runnel.v1.Record getRecords(int index);
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -55,7 +55,7 @@ public interface RecordBatchOrBuilder extends
   int getRecordsCount();
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -64,7 +64,7 @@ public interface RecordBatchOrBuilder extends
       getRecordsOrBuilderList();
   /**
    * <pre>
-   * Records in offset order.
+   * Records in offset order. Empty when compressed is set.
    * </pre>
    *
    * <code>repeated .runnel.v1.Record records = 3 [json_name = "records"];</code>
@@ -83,4 +83,40 @@ public interface RecordBatchOrBuilder extends
    * @return The highWatermark.
    */
   long getHighWatermark();
+
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   * @return Whether the compressed field is set.
+   */
+  boolean hasCompressed();
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   * @return The compressed.
+   */
+  dev.runnel.v1.CompressedRecords getCompressed();
+  /**
+   * <pre>
+   * The records as stored, compressed, for a subscriber that accepts their
+   * codec (SubscribeRequest.accept_compression): set instead of records.
+   * It is a whole stored batch, so it may begin before the offset the
+   * subscription asked for: skip the records before it.
+   * </pre>
+   *
+   * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
+   */
+  dev.runnel.v1.CompressedRecordsOrBuilder getCompressedOrBuilder();
 }

@@ -42,6 +42,11 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runnel_v1_RecordBatch_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_CompressedRecords_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_CompressedRecords_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runnel_v1_TopicPartitions_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -62,15 +67,24 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
       "ders\0228\n\ttimestamp\030\004 \001(\0132\032.google.protobu" +
       "f.TimestampR\ttimestamp\022\026\n\006offset\030\005 \001(\003R\006" +
       "offset\"0\n\006Header\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005va" +
-      "lue\030\002 \001(\014R\005value\"\225\001\n\013RecordBatch\022\024\n\005topi" +
+      "lue\030\002 \001(\014R\005value\"\323\001\n\013RecordBatch\022\024\n\005topi" +
       "c\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tparti" +
       "tion\022+\n\007records\030\003 \003(\0132\021.runnel.v1.Record" +
       "R\007records\022%\n\016high_watermark\030\004 \001(\003R\rhighW" +
-      "atermark\"G\n\017TopicPartitions\022\024\n\005topic\030\001 \001" +
-      "(\tR\005topic\022\036\n\npartitions\030\002 \003(\005R\npartition" +
-      "sBI\n\rdev.runnel.v1P\001Z6github.com/runnel-" +
-      "broker/runnel/gen/runnel/v1;runnelv1b\006pr" +
-      "oto3"
+      "atermark\022<\n\ncompressed\030\005 \001(\0132\034.runnel.v1" +
+      ".CompressedRecordsR\ncompressed\"\245\001\n\021Compr" +
+      "essedRecords\0228\n\013compression\030\001 \001(\0162\026.runn" +
+      "el.v1.CompressionR\013compression\022\022\n\004data\030\002" +
+      " \001(\014R\004data\022!\n\014record_count\030\003 \001(\005R\013record" +
+      "Count\022\037\n\013base_offset\030\004 \001(\003R\nbaseOffset\"G" +
+      "\n\017TopicPartitions\022\024\n\005topic\030\001 \001(\tR\005topic\022" +
+      "\036\n\npartitions\030\002 \003(\005R\npartitions*\203\001\n\013Comp" +
+      "ression\022\033\n\027COMPRESSION_UNSPECIFIED\020\000\022\024\n\020" +
+      "COMPRESSION_GZIP\020\001\022\026\n\022COMPRESSION_SNAPPY" +
+      "\020\002\022\023\n\017COMPRESSION_LZ4\020\003\022\024\n\020COMPRESSION_Z" +
+      "STD\020\004BI\n\rdev.runnel.v1P\001Z6github.com/run" +
+      "nel-broker/runnel/gen/runnel/v1;runnelv1" +
+      "b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -94,9 +108,15 @@ public final class RecordOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_RecordBatch_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_RecordBatch_descriptor,
-        new java.lang.String[] { "Topic", "Partition", "Records", "HighWatermark", });
-    internal_static_runnel_v1_TopicPartitions_descriptor =
+        new java.lang.String[] { "Topic", "Partition", "Records", "HighWatermark", "Compressed", });
+    internal_static_runnel_v1_CompressedRecords_descriptor =
       getDescriptor().getMessageType(3);
+    internal_static_runnel_v1_CompressedRecords_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_CompressedRecords_descriptor,
+        new java.lang.String[] { "Compression", "Data", "RecordCount", "BaseOffset", });
+    internal_static_runnel_v1_TopicPartitions_descriptor =
+      getDescriptor().getMessageType(4);
     internal_static_runnel_v1_TopicPartitions_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_TopicPartitions_descriptor,

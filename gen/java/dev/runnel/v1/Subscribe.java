@@ -53,7 +53,7 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
       "\n\031runnel/v1/subscribe.proto\022\trunnel.v1\032\036" +
       "google/protobuf/duration.proto\032\037google/p" +
       "rotobuf/timestamp.proto\032\026runnel/v1/recor" +
-      "d.proto\"\340\003\n\020SubscribeRequest\022\024\n\005topic\030\001 " +
+      "d.proto\"\247\004\n\020SubscribeRequest\022\024\n\005topic\030\001 " +
       "\001(\tR\005topic\022\036\n\npartitions\030\002 \003(\005R\npartitio" +
       "ns\022?\n\016start_position\030\003 \001(\0162\030.runnel.v1.S" +
       "tartPositionR\rstartPosition\022!\n\014start_off" +
@@ -65,25 +65,27 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
       "r_id\030\n \001(\tR\010memberId\022\037\n\013instance_id\030\013 \001(" +
       "\tR\ninstanceId\022K\n\024auto_commit_interval\030\014 " +
       "\001(\0132\031.google.protobuf.DurationR\022autoComm" +
-      "itInterval\"}\n\021SubscribeResponse\022,\n\005batch" +
-      "\030\001 \001(\0132\026.runnel.v1.RecordBatchR\005batch\022:\n" +
-      "\nassignment\030\002 \001(\0132\032.runnel.v1.GroupAssig" +
-      "nmentR\nassignment\"\372\001\n\017GroupAssignment\022\024\n" +
-      "\005group\030\001 \001(\tR\005group\022\033\n\tmember_id\030\002 \001(\tR\010" +
-      "memberId\022\037\n\013group_epoch\030\003 \001(\005R\ngroupEpoc" +
-      "h\022!\n\014member_epoch\030\004 \001(\005R\013memberEpoch\022:\n\n" +
-      "partitions\030\005 \003(\0132\032.runnel.v1.TopicPartit" +
-      "ionsR\npartitions\0224\n\007revoked\030\006 \003(\0132\032.runn" +
-      "el.v1.TopicPartitionsR\007revoked*\276\001\n\rStart" +
-      "Position\022\036\n\032START_POSITION_UNSPECIFIED\020\000" +
-      "\022\033\n\027START_POSITION_EARLIEST\020\001\022\031\n\025START_P" +
-      "OSITION_LATEST\020\002\022\031\n\025START_POSITION_OFFSE" +
-      "T\020\003\022\034\n\030START_POSITION_TIMESTAMP\020\004\022\034\n\030STA" +
-      "RT_POSITION_COMMITTED\020\0052\\\n\020SubscribeServ" +
-      "ice\022H\n\tSubscribe\022\033.runnel.v1.SubscribeRe" +
-      "quest\032\034.runnel.v1.SubscribeResponse0\001BI\n" +
-      "\rdev.runnel.v1P\001Z6github.com/runnel-brok" +
-      "er/runnel/gen/runnel/v1;runnelv1b\006proto3"
+      "itInterval\022E\n\022accept_compression\030\r \003(\0162\026" +
+      ".runnel.v1.CompressionR\021acceptCompressio" +
+      "n\"}\n\021SubscribeResponse\022,\n\005batch\030\001 \001(\0132\026." +
+      "runnel.v1.RecordBatchR\005batch\022:\n\nassignme" +
+      "nt\030\002 \001(\0132\032.runnel.v1.GroupAssignmentR\nas" +
+      "signment\"\372\001\n\017GroupAssignment\022\024\n\005group\030\001 " +
+      "\001(\tR\005group\022\033\n\tmember_id\030\002 \001(\tR\010memberId\022" +
+      "\037\n\013group_epoch\030\003 \001(\005R\ngroupEpoch\022!\n\014memb" +
+      "er_epoch\030\004 \001(\005R\013memberEpoch\022:\n\npartition" +
+      "s\030\005 \003(\0132\032.runnel.v1.TopicPartitionsR\npar" +
+      "titions\0224\n\007revoked\030\006 \003(\0132\032.runnel.v1.Top" +
+      "icPartitionsR\007revoked*\276\001\n\rStartPosition\022" +
+      "\036\n\032START_POSITION_UNSPECIFIED\020\000\022\033\n\027START" +
+      "_POSITION_EARLIEST\020\001\022\031\n\025START_POSITION_L" +
+      "ATEST\020\002\022\031\n\025START_POSITION_OFFSET\020\003\022\034\n\030ST" +
+      "ART_POSITION_TIMESTAMP\020\004\022\034\n\030START_POSITI" +
+      "ON_COMMITTED\020\0052\\\n\020SubscribeService\022H\n\tSu" +
+      "bscribe\022\033.runnel.v1.SubscribeRequest\032\034.r" +
+      "unnel.v1.SubscribeResponse0\001BI\n\rdev.runn" +
+      "el.v1P\001Z6github.com/runnel-broker/runnel" +
+      "/gen/runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -97,7 +99,7 @@ public final class Subscribe extends com.google.protobuf.GeneratedFile {
     internal_static_runnel_v1_SubscribeRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_SubscribeRequest_descriptor,
-        new java.lang.String[] { "Topic", "Partitions", "StartPosition", "StartOffset", "StartTime", "Group", "Follow", "MaxBatchBytes", "Topics", "MemberId", "InstanceId", "AutoCommitInterval", });
+        new java.lang.String[] { "Topic", "Partitions", "StartPosition", "StartOffset", "StartTime", "Group", "Follow", "MaxBatchBytes", "Topics", "MemberId", "InstanceId", "AutoCommitInterval", "AcceptCompression", });
     internal_static_runnel_v1_SubscribeResponse_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runnel_v1_SubscribeResponse_fieldAccessorTable = new

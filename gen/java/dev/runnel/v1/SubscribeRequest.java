@@ -47,6 +47,7 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.LazyStringArrayList.emptyList();
     memberId_ = "";
     instanceId_ = "";
+    acceptCompression_ = emptyIntList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -538,6 +539,105 @@ private static final long serialVersionUID = 0L;
     return autoCommitInterval_ == null ? com.google.protobuf.Duration.getDefaultInstance() : autoCommitInterval_;
   }
 
+  public static final int ACCEPT_COMPRESSION_FIELD_NUMBER = 13;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.Internal.IntList acceptCompression_ =
+      emptyIntList();
+  private static final     com.google.protobuf.Internal.IntListAdapter.IntConverter<
+      dev.runnel.v1.Compression> acceptCompression_converter_ =
+          new com.google.protobuf.Internal.IntListAdapter.IntConverter<
+              dev.runnel.v1.Compression>() {
+            public dev.runnel.v1.Compression convert(int from) {
+              dev.runnel.v1.Compression result = dev.runnel.v1.Compression.forNumber(from);
+              return result == null ? dev.runnel.v1.Compression.UNRECOGNIZED : result;
+            }
+          };
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return A list containing the acceptCompression.
+   */
+  @java.lang.Override
+  public java.util.List<dev.runnel.v1.Compression> getAcceptCompressionList() {
+    return new com.google.protobuf.Internal.IntListAdapter<
+        dev.runnel.v1.Compression>(acceptCompression_, acceptCompression_converter_);
+  }
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return The count of acceptCompression.
+   */
+  @java.lang.Override
+  public int getAcceptCompressionCount() {
+    return acceptCompression_.size();
+  }
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @param index The index of the element to return.
+   * @return The acceptCompression at the given index.
+   */
+  @java.lang.Override
+  public dev.runnel.v1.Compression getAcceptCompression(int index) {
+    return acceptCompression_converter_.convert(acceptCompression_.getInt(index));
+  }
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return A list containing the enum numeric values on the wire for acceptCompression.
+   */
+  @java.lang.Override
+  public java.util.List<java.lang.Integer>
+  getAcceptCompressionValueList() {
+    return acceptCompression_;
+  }
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @param index The index of the value to return.
+   * @return The enum numeric value on the wire of acceptCompression at the given index.
+   */
+  @java.lang.Override
+  public int getAcceptCompressionValue(int index) {
+    return acceptCompression_.getInt(index);
+  }
+  private int acceptCompressionMemoizedSerializedSize;
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -592,6 +692,13 @@ private static final long serialVersionUID = 0L;
     }
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(12, getAutoCommitInterval());
+    }
+    if (getAcceptCompressionList().size() > 0) {
+      output.writeUInt32NoTag(106);
+      output.writeUInt32NoTag(acceptCompressionMemoizedSerializedSize);
+    }
+    for (int i = 0; i < acceptCompression_.size(); i++) {
+      output.writeEnumNoTag(acceptCompression_.getInt(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -660,6 +767,18 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(12, getAutoCommitInterval());
     }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < acceptCompression_.size(); i++) {
+        dataSize += com.google.protobuf.CodedOutputStream
+          .computeEnumSizeNoTag(acceptCompression_.getInt(i));
+      }
+      size += dataSize;
+      if (!getAcceptCompressionList().isEmpty()) {  size += 1;
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32SizeNoTag(dataSize);
+      }acceptCompressionMemoizedSerializedSize = dataSize;
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -704,6 +823,7 @@ private static final long serialVersionUID = 0L;
       if (!getAutoCommitInterval()
           .equals(other.getAutoCommitInterval())) return false;
     }
+    if (!acceptCompression_.equals(other.acceptCompression_)) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -748,6 +868,10 @@ private static final long serialVersionUID = 0L;
     if (hasAutoCommitInterval()) {
       hash = (37 * hash) + AUTO_COMMIT_INTERVAL_FIELD_NUMBER;
       hash = (53 * hash) + getAutoCommitInterval().hashCode();
+    }
+    if (getAcceptCompressionCount() > 0) {
+      hash = (37 * hash) + ACCEPT_COMPRESSION_FIELD_NUMBER;
+      hash = (53 * hash) + acceptCompression_.hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -919,6 +1043,7 @@ private static final long serialVersionUID = 0L;
         autoCommitIntervalBuilder_.dispose();
         autoCommitIntervalBuilder_ = null;
       }
+      acceptCompression_ = emptyIntList();
       return this;
     }
 
@@ -997,6 +1122,10 @@ private static final long serialVersionUID = 0L;
             : autoCommitIntervalBuilder_.build();
         to_bitField0_ |= 0x00000002;
       }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        acceptCompression_.makeImmutable();
+        result.acceptCompression_ = acceptCompression_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1070,6 +1199,17 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasAutoCommitInterval()) {
         mergeAutoCommitInterval(other.getAutoCommitInterval());
+      }
+      if (!other.acceptCompression_.isEmpty()) {
+        if (acceptCompression_.isEmpty()) {
+          acceptCompression_ = other.acceptCompression_;
+          acceptCompression_.makeImmutable();
+          bitField0_ |= 0x00001000;
+        } else {
+          ensureAcceptCompressionIsMutable();
+          acceptCompression_.addAll(other.acceptCompression_);
+        }
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1173,6 +1313,22 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000800;
               break;
             } // case 98
+            case 104: {
+              int tmpRaw = input.readEnum();
+              ensureAcceptCompressionIsMutable();
+              acceptCompression_.addInt(tmpRaw);
+              break;
+            } // case 104
+            case 106: {
+              int length = input.readRawVarint32();
+              int limit = input.pushLimit(length);
+              ensureAcceptCompressionIsMutable();
+              while (input.getBytesUntilLimit() > 0) {
+                acceptCompression_.addInt(input.readEnum());
+              }
+              input.popLimit(limit);
+              break;
+            } // case 106
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2457,6 +2613,238 @@ private static final long serialVersionUID = 0L;
         autoCommitInterval_ = null;
       }
       return autoCommitIntervalBuilder_;
+    }
+
+    private com.google.protobuf.Internal.IntList acceptCompression_ = emptyIntList();
+    private void ensureAcceptCompressionIsMutable() {
+      if (!acceptCompression_.isModifiable()) {
+        acceptCompression_ = makeMutableCopy(acceptCompression_);
+      }
+      bitField0_ |= 0x00001000;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @return A list containing the acceptCompression.
+     */
+    public java.util.List<dev.runnel.v1.Compression> getAcceptCompressionList() {
+      return new com.google.protobuf.Internal.IntListAdapter<
+          dev.runnel.v1.Compression>(acceptCompression_, acceptCompression_converter_);
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @return The count of acceptCompression.
+     */
+    public int getAcceptCompressionCount() {
+      return acceptCompression_.size();
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param index The index of the element to return.
+     * @return The acceptCompression at the given index.
+     */
+    public dev.runnel.v1.Compression getAcceptCompression(int index) {
+      return acceptCompression_converter_.convert(acceptCompression_.getInt(index));
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param index The index to set the value at.
+     * @param value The acceptCompression to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAcceptCompression(
+        int index, dev.runnel.v1.Compression value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureAcceptCompressionIsMutable();
+      acceptCompression_.setInt(index, value.getNumber());
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param value The acceptCompression to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAcceptCompression(dev.runnel.v1.Compression value) {
+      if (value == null) { throw new NullPointerException(); }
+      ensureAcceptCompressionIsMutable();
+      acceptCompression_.addInt(value.getNumber());
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param values The acceptCompression to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllAcceptCompression(
+        java.lang.Iterable<? extends dev.runnel.v1.Compression> values) {
+      ensureAcceptCompressionIsMutable();
+      for (dev.runnel.v1.Compression value : values) {
+        acceptCompression_.addInt(value.getNumber());
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAcceptCompression() {
+      acceptCompression_ = emptyIntList();
+      bitField0_ = (bitField0_ & ~0x00001000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @return A list containing the enum numeric values on the wire for acceptCompression.
+     */
+    public java.util.List<java.lang.Integer>
+    getAcceptCompressionValueList() {
+      acceptCompression_.makeImmutable();
+      return acceptCompression_;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param index The index of the value to return.
+     * @return The enum numeric value on the wire of acceptCompression at the given index.
+     */
+    public int getAcceptCompressionValue(int index) {
+      return acceptCompression_.getInt(index);
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param index The index to set the value at.
+     * @param value The enum numeric value on the wire for acceptCompression to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAcceptCompressionValue(
+        int index, int value) {
+      ensureAcceptCompressionIsMutable();
+      acceptCompression_.setInt(index, value);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param value The enum numeric value on the wire for acceptCompression to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAcceptCompressionValue(int value) {
+      ensureAcceptCompressionIsMutable();
+      acceptCompression_.addInt(value);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The codecs this client decompresses: a batch stored compressed with
+     * one of them is delivered as stored (RecordBatch.compressed), saving the
+     * broker's CPU and the network's bytes. Batches compressed otherwise are
+     * decompressed by the broker, so a client that sets nothing (grpcurl, a
+     * raw stub) always gets plain records.
+     * </pre>
+     *
+     * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+     * @param values The enum numeric values on the wire for acceptCompression to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllAcceptCompressionValue(
+        java.lang.Iterable<java.lang.Integer> values) {
+      ensureAcceptCompressionIsMutable();
+      for (int value : values) {
+        acceptCompression_.addInt(value);
+      }
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runnel.v1.SubscribeRequest)

@@ -307,4 +307,73 @@ public interface SubscribeRequestOrBuilder extends
    * <code>.google.protobuf.Duration auto_commit_interval = 12 [json_name = "autoCommitInterval"];</code>
    */
   com.google.protobuf.DurationOrBuilder getAutoCommitIntervalOrBuilder();
+
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return A list containing the acceptCompression.
+   */
+  java.util.List<dev.runnel.v1.Compression> getAcceptCompressionList();
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return The count of acceptCompression.
+   */
+  int getAcceptCompressionCount();
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @param index The index of the element to return.
+   * @return The acceptCompression at the given index.
+   */
+  dev.runnel.v1.Compression getAcceptCompression(int index);
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @return A list containing the enum numeric values on the wire for acceptCompression.
+   */
+  java.util.List<java.lang.Integer>
+  getAcceptCompressionValueList();
+  /**
+   * <pre>
+   * The codecs this client decompresses: a batch stored compressed with
+   * one of them is delivered as stored (RecordBatch.compressed), saving the
+   * broker's CPU and the network's bytes. Batches compressed otherwise are
+   * decompressed by the broker, so a client that sets nothing (grpcurl, a
+   * raw stub) always gets plain records.
+   * </pre>
+   *
+   * <code>repeated .runnel.v1.Compression accept_compression = 13 [json_name = "acceptCompression"];</code>
+   * @param index The index of the value to return.
+   * @return The enum numeric value on the wire of acceptCompression at the given index.
+   */
+  int getAcceptCompressionValue(int index);
 }
