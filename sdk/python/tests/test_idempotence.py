@@ -1,0 +1,120 @@
+"""The idempotent producer against a real broker process: it sends its
+producer fields, and a broker killed and restarted under it ends with
+every record acknowledged once, in order per partition."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from runnel.client import Client, murmur2, partition_for_key
+from runnel.testing import Broker
+from runnel.v1 import produce_pb2, record_pb2, subscribe_pb2
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with Broker() as b:
+        yield b
+
+
+def read_all(client: Client, topic: str, partitions: int) -> "dict[int, list]":
+    """Every record of topic, by partition, in log order."""
+    stream = client.subscribe.Subscribe(subscribe_pb2.SubscribeRequest(
+        topic=topic, partitions=list(range(partitions)), follow=False,
+        start_position=subscribe_pb2.START_POSITION_EARLIEST))
+    out: "dict[int, list]" = {p: [] for p in range(partitions)}
+    for resp in stream:
+        if resp.HasField("batch"):
+            out[resp.batch.partition].extend(resp.batch.records)
+    return out
+
+
+def test_murmur2_matches_kafka():
+    # Kafka's own vectors (UtilsTest.testMurmur2), as partitioner's Go test.
+    for key, want in [("21", -973932308), ("foobar", -790332482), ("a-little-bit-long-string", -985981536),
+                      ("a-little-bit-longer-string", -1486304829),
+                      ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971), ("abc", 479470107),
+                      ("1", -1993445489), ("12", 126087238), ("123", -267702483), ("1234", -1614185708),
+                      ("12345", -1188365604)]:
+        assert murmur2(key.encode()) == want, key
+    assert partition_for_key(b"21", 6) == 1173551340 % 6
+
+
+def test_a_resent_batch_gets_its_first_offsets(broker):
+    with Client(broker.address) as client:
+        client.create_topic("idem-fields", partitions=1)
+        producer = client.producer("idem-fields", partition=0)
+        producer.send(b"before")
+        producer.flush(30)
+        first = [producer.send(v) for v in (b"a", b"b", b"c")][0]
+        producer.flush(30)
+        assert producer.producer_id > 0
+        ack = first.result().acks[0]
+        assert (ack.partition, ack.base_offset, ack.record_count) == (0, 1, 3)
+        # The same batch again by hand, as a retry: the producer's id, epoch
+        # 0, and the sequence of its first record (1, after "before").
+        again = next(client.produce.Produce(iter([produce_pb2.ProduceRequest(
+            topic="idem-fields", partition=0, correlation_id=1,
+            records=[record_pb2.Record(value=v) for v in (b"a", b"b", b"c")],
+            producer_id=producer.producer_id, producer_epoch=0, base_sequence=1)])))
+        assert not again.HasField("error"), again.error
+        assert (again.acks[0].base_offset, again.acks[0].record_count) == (1, 3)
+        # And the producer goes on in sequence after it.
+        after = producer.send(b"d")
+        producer.close(30)
+        assert after.result().acks[0].base_offset == 4
+        assert [r.value for r in read_all(client, "idem-fields", 1)[0]] == [b"before", b"a", b"b", b"c", b"d"]
+
+
+def test_without_idempotence_no_producer_id(broker):
+    with Client(broker.address) as client:
+        client.create_topic("idem-off", partitions=1)
+        producer = client.producer("idem-off", idempotent=False)
+        sent = producer.send(b"x")
+        producer.close(30)
+        assert producer.producer_id == 0
+        assert sent.result().acks[0].base_offset == 0
+        # A raw request without a producer id is appended each time.
+        raw = produce_pb2.ProduceRequest(topic="idem-off", partition=0, records=[record_pb2.Record(value=b"x")])
+        for _ in range(2):
+            assert not next(client.produce.Produce(iter([raw]))).HasField("error")
+        assert len(read_all(client, "idem-off", 1)[0]) == 3
+
+
+def test_a_broker_killed_and_restarted_under_the_producer_loses_and_duplicates_nothing():
+    records, partitions = 3000, 3
+    with Broker() as own, Client(own.address) as client:
+        client.create_topic("restart", partitions=partitions)
+        producer = client.producer("restart", batch_records=10)
+        futures = []
+        first_acked = threading.Event()
+        for i in range(records):
+            f = producer.send(str(i).encode(), key=f"k{i % 11}".encode())
+            if i == 0:
+                f.add_done_callback(lambda _: first_acked.set())
+            futures.append(f)
+            if i == records // 3:
+                # Kill it once it acknowledges, while batches are in flight
+                # and queued behind them.
+                assert first_acked.wait(30)
+                own.kill()
+                unacked = sum(not f.done() for f in futures)
+                own.restart()
+        producer.flush(120)
+        producer.close(30)
+        assert unacked > 0, "the broker was killed after everything was acknowledged: nothing was retried"
+        for f in futures:
+            assert f.result().acks[0].record_count > 0
+        log = read_all(client, "restart", partitions)
+        values = [int(r.value) for p in log.values() for r in p]
+        assert sorted(values) == list(range(records)), "each record exactly once"
+        for p, recs in log.items():
+            assert [r.offset for r in recs] == list(range(len(recs)))
+            by_key: "dict[bytes, list[int]]" = {}
+            for r in recs:
+                assert partition_for_key(r.key, partitions) == p
+                by_key.setdefault(r.key, []).append(int(r.value))
+            for key, vs in by_key.items():
+                assert vs == sorted(vs), f"{key!r} out of order in partition {p}"
