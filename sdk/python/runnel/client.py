@@ -105,6 +105,8 @@ class Client:
 # The codes a batch is sent again on: the leader moved or is being elected,
 # the broker is down, restarting or busy. Anything else would fail again.
 _RETRIABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# The codes of a stream that broke rather than failed.
+_BROKEN = (grpc.StatusCode.ABORTED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
 
 
 def murmur2(data: bytes) -> int:
@@ -362,6 +364,10 @@ class Producer:
             err = ProduceError(grpc.StatusCode.UNAVAILABLE, "the produce stream ended")
         except grpc.RpcError as e:
             err = ProduceError(e.code(), e.details() or "")
+            # NB: a connection that breaks leaves the outcome of what was in
+            # flight unknown, as UNAVAILABLE does: both are retried.
+            if e.code() in _BROKEN:
+                err = ProduceError(grpc.StatusCode.UNAVAILABLE, f"the produce stream broke: {err}")
         requests.put(None)  # ends the request iterator, if still read
         with self._cond:
             if self._stream == stream:
