@@ -87,9 +87,10 @@ class Client:
                 raise
 
     def producer(self, topic: str, partition: Optional[int] = None, batch_records: int = 500,
-                 idempotent: bool = True, delivery_timeout: float = 120.0) -> "Producer":
+                 idempotent: bool = True, delivery_timeout: float = 120.0,
+                 request_timeout: float = 10.0) -> "Producer":
         """A producer to topic (see Producer): idempotent unless told not to."""
-        return Producer(self, topic, partition, batch_records, idempotent, delivery_timeout)
+        return Producer(self, topic, partition, batch_records, idempotent, delivery_timeout, request_timeout)
 
     def consumer(self, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
                  follow: bool = True, max_batch_bytes: int = 0, instance_id: str = "",
@@ -155,6 +156,8 @@ class _Batch:
         self.backoff = 0.05
         self.not_before = 0.0  # monotonic time of the next attempt
         self.stream: Optional[int] = None  # the stream it is in flight on
+        self.correlation_id = 0  # of its request in flight
+        self.ack_by = 0.0  # monotonic time by which its ack is due
         self.resequenced = False
 
 
@@ -189,7 +192,9 @@ class Producer:
     A batch that fails with ``UNAVAILABLE``, ``DEADLINE_EXCEEDED`` or
     ``RESOURCE_EXHAUSTED``, or whose stream broke (the broker went away),
     is sent again, on a new stream if need be, with a growing backoff,
-    until ``delivery_timeout`` seconds after it was closed; then it fails.
+    until ``delivery_timeout`` seconds after it was closed; then it fails. A
+    request not acknowledged within ``request_timeout`` seconds counts as
+    ``DEADLINE_EXCEEDED`` (a broker that hangs rather than goes away).
     A partition has one batch in flight at a time, so records sent to one
     partition are appended in order, retries included.
 
@@ -202,13 +207,14 @@ class Producer:
     """
 
     def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500,
-                 idempotent: bool = True, delivery_timeout: float = 120.0):
+                 idempotent: bool = True, delivery_timeout: float = 120.0, request_timeout: float = 10.0):
         self._client = client
         self._topic = topic
         self._partition = partition
         self._batch_records = batch_records
         self._idempotent = idempotent
         self._delivery_timeout = delivery_timeout
+        self._request_timeout = request_timeout
         self._producer_id = 0  # from InitProducer, before the first batch
         self._partition_count = 0  # from DescribeTopic, for a producer without partition
         self._sticky = 0  # where keyless records go
@@ -308,8 +314,8 @@ class Producer:
                     if self._closed:
                         self._shut_down_locked()
                         return
-                    wakes = [p.head.not_before for p in self._partitions.values()
-                             if p.head is not None and p.head.stream is None]
+                    wakes = [p.head.not_before if p.head.stream is None else p.head.ack_by
+                             for p in self._partitions.values() if p.head is not None]
                     self._cond.wait(max(0.0, min(wakes) - time.monotonic()) if wakes else None)
                     due = self._due_locked()
             if self._idempotent and not self._producer_id:
@@ -333,7 +339,8 @@ class Producer:
                         req.producer_id, req.producer_epoch, req.base_sequence = (
                             self._producer_id, p.epoch, p.next_sequence)
                     b.attempts += 1
-                    b.stream = self._stream
+                    b.stream, b.correlation_id = self._stream, self._next_id
+                    b.ack_by = time.monotonic() + self._request_timeout
                     self._in_flight[self._next_id] = b
                     self._requests.put(req)
 
@@ -341,10 +348,18 @@ class Producer:
         now = time.monotonic()
         due = []
         for p in self._partitions.values():
+            b = p.head
+            if b is not None and b.stream is not None and b.ack_by <= now:
+                # NB: its response, should it come, is ignored; the retry
+                # goes on the same stream, after it.
+                del self._in_flight[b.correlation_id]
+                self._retry_or_fail_locked(b, ProduceError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"no ack within {self._request_timeout:g}s"))
             if p.head is None and p.waiting:
                 p.head = p.waiting.popleft()
-            if p.head is not None and p.head.stream is None and p.head.not_before <= now:
-                due.append(p.head)
+            b = p.head
+            if b is not None and b.stream is None and b.not_before <= now:
+                due.append(b)
         return due
 
     def _open_stream_locked(self) -> None:

@@ -66,6 +66,14 @@ class Broker:
         self.proc.kill()
         self.proc.wait()
 
+    def pause(self) -> None:
+        """Stops the broker (SIGSTOP): its connections stay up, and nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Lets a paused broker go on (SIGCONT)."""
+        self.proc.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Starts the broker again, after kill, on the same data directory
         and addresses; returns once it serves."""

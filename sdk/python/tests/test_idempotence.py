@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 
+import grpc
 import pytest
 
-from runnel.client import Client, murmur2, partition_for_key
+from runnel.client import Client, ProduceError, murmur2, partition_for_key
 from runnel.testing import Broker
 from runnel.v1 import produce_pb2, record_pb2, subscribe_pb2
 
@@ -118,3 +119,35 @@ def test_a_broker_killed_and_restarted_under_the_producer_loses_and_duplicates_n
                 by_key.setdefault(r.key, []).append(int(r.value))
             for key, vs in by_key.items():
                 assert vs == sorted(vs), f"{key!r} out of order in partition {p}"
+
+
+def test_a_batch_stalled_past_its_delivery_timeout_fails_and_the_next_starts_a_new_epoch():
+    with Broker() as own, Client(own.address) as client:
+        client.create_topic("stalled", partitions=1)
+        producer = client.producer("stalled", partition=0, delivery_timeout=1.0, request_timeout=0.2)
+        producer.send(b"first")
+        producer.flush(30)
+        own.pause()  # the connection stays up; nothing answers
+        try:
+            stalled = producer.send(b"stalled")
+            with pytest.raises(ProduceError) as pe:
+                producer.flush(30)
+        finally:
+            own.resume()
+        assert pe.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "delivery timeout" in pe.value.message
+        assert stalled.exception() is pe.value
+        # Its outcome is unknown: the next batch starts the partition's
+        # sequence again, at 0 in epoch 1.
+        after = producer.send(b"after")
+        producer.close(30)
+        offset = after.result().acks[0].base_offset
+        again = next(client.produce.Produce(iter([produce_pb2.ProduceRequest(
+            topic="stalled", partition=0, records=[record_pb2.Record(value=b"after")],
+            producer_id=producer.producer_id, producer_epoch=1, base_sequence=0)])))
+        assert not again.HasField("error"), again.error
+        assert again.acks[0].base_offset == offset
+        # The stalled batch went out in the broker's buffers: appended once
+        # the broker went on, or not at all; never twice.
+        values = [r.value for r in read_all(client, "stalled", 1)[0]]
+        assert values in ([b"first", b"after"], [b"first", b"stalled", b"after"])
