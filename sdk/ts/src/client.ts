@@ -153,6 +153,8 @@ export interface ProducerOptions {
   idempotent?: boolean;
   /** How long a batch may be retried, from when it closed, before it fails (default 120 000). */
   deliveryTimeoutMs?: number;
+  /** A request not acknowledged this long counts as DeadlineExceeded, and is retried (default 10 000). */
+  requestTimeoutMs?: number;
 }
 
 /** The codes a batch is sent again on: the leader moved or is being elected, the broker is down,
@@ -167,7 +169,7 @@ interface Batch {
   deadline: number;
   attempts: number;
   backoffMs: number;
-  timer?: NodeJS.Timeout; // set while it waits for its retry
+  timer?: NodeJS.Timeout; // set while it waits for its retry, or for its ack
   stream?: number; // the stream it is in flight on
   resequenced: boolean;
 }
@@ -197,7 +199,8 @@ interface PartitionState {
  *
  * A batch that fails with Unavailable, DeadlineExceeded or ResourceExhausted, or whose stream
  * broke (the broker went away), is sent again, on a new stream if need be, with a growing backoff,
- * until deliveryTimeoutMs after it closed; then it fails. A partition has one batch in flight at
+ * until deliveryTimeoutMs after it closed; then it fails. A request not acknowledged within
+ * requestTimeoutMs counts as DeadlineExceeded (a broker that hangs rather than goes away). A partition has one batch in flight at
  * a time, so records sent to one partition are appended in order, retries included.
  *
  * The producer is idempotent (Kafka's enable.idempotence; on by default): it asks the broker for a
@@ -210,6 +213,7 @@ export class Producer {
   private readonly batchRecords: number;
   private readonly idempotent: boolean;
   private readonly deliveryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly partitions = new Map<number, PartitionState>();
   private readonly inFlight = new Map<bigint, Batch>();
   private id = 0n; // from InitProducer, before the first batch
@@ -228,6 +232,7 @@ export class Producer {
     this.batchRecords = options.batchRecords ?? 500;
     this.idempotent = options.idempotent ?? true;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
   /** The producer's id: 0n before its first batch, and without idempotence. */
@@ -348,6 +353,13 @@ export class Producer {
       b.attempts++;
       b.stream = s.id;
       this.inFlight.set(correlationId, b);
+      b.timer = setTimeout(() => {
+        // NB: its response, should it come, is ignored; the retry goes on the same stream, after it.
+        b.timer = undefined;
+        if (!this.inFlight.delete(correlationId)) return;
+        this.retryOrFail(b, new ConnectError(`no ack within ${this.requestTimeoutMs} ms`, Code.DeadlineExceeded));
+        this.pump();
+      }, this.requestTimeoutMs);
       s.requests.push(create(ProduceRequestSchema, {
         topic: this.topic, partition: b.partition, records: b.records, correlationId,
         ...(this.idempotent ? { producerId: this.id, producerEpoch: p.epoch, baseSequence: p.nextSequence } : {}),
@@ -385,6 +397,8 @@ export class Producer {
         const b = this.inFlight.get(resp.correlationId);
         if (!b) continue;
         this.inFlight.delete(resp.correlationId);
+        clearTimeout(b.timer);
+        b.timer = undefined;
         this.answered(b, resp);
       }
       err = new ConnectError("the produce stream ended", Code.Unavailable);
@@ -401,6 +415,8 @@ export class Producer {
     for (const [id, b] of this.inFlight) {
       if (b.stream !== stream) continue;
       this.inFlight.delete(id);
+      clearTimeout(b.timer);
+      b.timer = undefined;
       this.retryOrFail(b, err);
     }
     this.pump();

@@ -37,6 +37,16 @@ export class Broker {
     }
   }
 
+  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
+  pause(): void {
+    this.proc.kill("SIGSTOP");
+  }
+
+  /** Lets a paused broker go on (SIGCONT). */
+  resume(): void {
+    this.proc.kill("SIGCONT");
+  }
+
   /** Starts the broker again, after kill, on the same data directory and
    * addresses; resolves once it serves. */
   async restart(): Promise<void> {

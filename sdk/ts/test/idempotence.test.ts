@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 import { murmur2, partitionForKey, RunnelClient, type Producer } from "../src/client.js";
 import { Broker } from "../src/testing.js";
@@ -129,6 +130,43 @@ test("a broker killed and restarted under the producer loses and duplicates noth
       }
       for (const [k, vs] of byKey) assert.deepEqual(vs, [...vs].sort((a, b) => a - b), `${k} out of order in partition ${p}`);
     });
+  } finally {
+    client.close();
+    await own.stop();
+  }
+});
+
+test("a batch stalled past its delivery timeout fails, and the next starts a new epoch", async () => {
+  const own = await Broker.start();
+  const client = new RunnelClient(own.address);
+  try {
+    await client.createTopic("stalled", 1);
+    const producer = client.producer("stalled", { partition: 0, deliveryTimeoutMs: 1000, requestTimeoutMs: 200 });
+    void producer.send("first");
+    await producer.flush();
+    own.pause(); // the connection stays up; nothing answers
+    const stalled = producer.send("stalled");
+    try {
+      await assert.rejects(producer.flush(), (e) => ConnectError.from(e).code === Code.DeadlineExceeded
+        && /delivery timeout/.test(ConnectError.from(e).rawMessage));
+    } finally {
+      own.resume();
+    }
+    await assert.rejects(stalled, (e) => ConnectError.from(e).code === Code.DeadlineExceeded);
+    // Its outcome is unknown: the next batch starts the partition's sequence again, at 0 in epoch 1.
+    const next = producer.send("after");
+    await producer.close();
+    const offset = (await next).acks[0].baseOffset;
+    const again = await produceOnce(client, {
+      topic: "stalled", partition: 0, records: [create(RecordSchema, { value: utf8("after") })],
+      producerId: producer.producerId, producerEpoch: 1, baseSequence: 0n,
+    });
+    assert.equal(again.error, undefined);
+    assert.equal(again.acks[0].baseOffset, offset);
+    // The stalled batch went out in the broker's buffers: appended once the broker went on, or not
+    // at all; never twice.
+    const values = (await readAll(client, "stalled", 1))[0].map((r) => text(r.value));
+    assert.ok([["first", "after"], ["first", "stalled", "after"]].some((want) => JSON.stringify(want) === JSON.stringify(values)), `${values}`);
   } finally {
     client.close();
     await own.stop();
