@@ -42,7 +42,8 @@ import java.util.concurrent.TimeUnit;
  * <p>A batch that fails with {@code UNAVAILABLE}, {@code DEADLINE_EXCEEDED} or {@code
  * RESOURCE_EXHAUSTED}, or whose stream broke (the broker went away), is sent again, on a new
  * stream if need be, with a growing backoff, until the delivery timeout after it closed; then it
- * fails. A partition has one batch in flight at a time, so records sent to one partition are
+ * fails. A request not acknowledged within the request timeout counts as {@code
+ * DEADLINE_EXCEEDED} (a broker that hangs rather than goes away). A partition has one batch in flight at a time, so records sent to one partition are
  * appended in order, retries included.
  *
  * <p>The producer is idempotent (Kafka's {@code enable.idempotence}; on by default): it asks the
@@ -57,6 +58,7 @@ public final class Producer implements AutoCloseable {
     private int batchRecords = 500;
     private boolean idempotent = true;
     private Duration deliveryTimeout = Duration.ofMinutes(2);
+    private Duration requestTimeout = Duration.ofSeconds(10);
 
     /** Send every record to this partition, rather than partition them. */
     public Options partition(int partition) {
@@ -79,6 +81,12 @@ public final class Producer implements AutoCloseable {
     /** How long a batch may be retried, from when it closed, before it fails (2 minutes). */
     public Options deliveryTimeout(Duration deliveryTimeout) {
       this.deliveryTimeout = deliveryTimeout;
+      return this;
+    }
+
+    /** A request not acknowledged this long counts as DEADLINE_EXCEEDED, and is retried (10 s). */
+    public Options requestTimeout(Duration requestTimeout) {
+      this.requestTimeout = requestTimeout;
       return this;
     }
   }
@@ -139,6 +147,7 @@ public final class Producer implements AutoCloseable {
     int attempts;
     long backoffMillis = 50;
     ScheduledFuture<?> timer; // set while it waits for its retry
+    ScheduledFuture<?> ackTimer; // set while it waits for its ack
     Integer stream; // the stream it is in flight on
     boolean resequenced;
 
@@ -172,6 +181,7 @@ public final class Producer implements AutoCloseable {
   private final int batchRecords;
   private final boolean idempotent;
   private final Duration deliveryTimeout;
+  private final Duration requestTimeout;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "runnel-producer-retries");
     t.setDaemon(true);
@@ -200,6 +210,7 @@ public final class Producer implements AutoCloseable {
     this.batchRecords = options.batchRecords;
     this.idempotent = options.idempotent;
     this.deliveryTimeout = options.deliveryTimeout;
+    this.requestTimeout = options.requestTimeout;
   }
 
   Producer(RunnelClient client, String topic, Integer partition, int batchRecords) {
@@ -315,6 +326,7 @@ public final class Producer implements AutoCloseable {
             if (b.timer != null) {
               b.timer.cancel(false);
             }
+            cancelAckTimer(b);
             deferred.add(() -> b.future.completeExceptionally(err));
           }
           p.head = null;
@@ -389,11 +401,23 @@ public final class Producer implements AutoCloseable {
       b.attempts++;
       b.stream = stream.id();
       inFlight.put(id, b);
+      b.ackTimer = timers.schedule(() -> {
+        synchronized (this) {
+          // NB: its response, should it come, is ignored; the retry goes on the same stream, after it.
+          if (inFlight.remove(id) == b) {
+            b.ackTimer = null;
+            retryOrFail(b, Status.DEADLINE_EXCEEDED.withDescription("no ack within " + requestTimeout));
+            pump();
+          }
+        }
+        runDeferred();
+      }, requestTimeout.toNanos(), TimeUnit.NANOSECONDS);
       stream.requests().onNext(req.build());
     }
   }
 
   private void answered(Batch b, ProduceResponse resp) { // holding this
+    cancelAckTimer(b);
     PartitionState s = partitions.get(b.partition);
     if (!resp.hasError()) {
       s.nextSequence += b.records.size();
@@ -440,6 +464,13 @@ public final class Producer implements AutoCloseable {
     }, delay, TimeUnit.MILLISECONDS);
   }
 
+  private static void cancelAckTimer(Batch b) {
+    if (b.ackTimer != null) {
+      b.ackTimer.cancel(false);
+      b.ackTimer = null;
+    }
+  }
+
   private static void resequence(PartitionState s) {
     s.epoch++;
     s.nextSequence = 0;
@@ -480,6 +511,7 @@ public final class Producer implements AutoCloseable {
         Batch b = it.next();
         if (b.stream != null && b.stream == id) {
           it.remove();
+          cancelAckTimer(b);
           retryOrFail(b, err);
         }
       }

@@ -2,6 +2,7 @@ package dev.runnel.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -12,8 +13,10 @@ import dev.runnel.v1.Record;
 import dev.runnel.v1.StartPosition;
 import dev.runnel.v1.SubscribeRequest;
 import dev.runnel.v1.SubscribeResponse;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -195,6 +198,45 @@ class IdempotenceTest {
           assertEquals(e.getValue().stream().sorted().toList(), e.getValue(), e.getKey() + " out of order in partition " + p);
         }
       }
+    } finally {
+      own.stop();
+    }
+  }
+
+  @Test
+  void aBatchStalledPastItsDeliveryTimeoutFailsAndTheNextStartsANewEpoch() throws Exception {
+    TestBroker own = TestBroker.start();
+    try (RunnelClient client = new RunnelClient(own.address())) {
+      client.createTopic("stalled", 1, Map.of(), false);
+      Producer producer = client.producer("stalled", new Producer.Options().partition(0)
+          .deliveryTimeout(Duration.ofSeconds(1)).requestTimeout(Duration.ofMillis(200)));
+      producer.send(ByteString.EMPTY, utf8("first"), Map.of());
+      producer.flush();
+      own.pause(); // the connection stays up; nothing answers
+      CompletableFuture<ProduceResponse> stalled;
+      ProduceException pe;
+      try {
+        stalled = producer.send(ByteString.EMPTY, utf8("stalled"), Map.of());
+        pe = assertThrows(ProduceException.class, producer::flush);
+      } finally {
+        own.resume();
+      }
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, pe.status().getCode());
+      assertTrue(pe.status().getDescription().contains("delivery timeout"), pe.status().getDescription());
+      assertTrue(stalled.isCompletedExceptionally());
+      // Its outcome is unknown: the next batch starts the partition's sequence again, at 0 in epoch 1.
+      CompletableFuture<ProduceResponse> next = producer.send(ByteString.EMPTY, utf8("after"), Map.of());
+      producer.close();
+      long offset = next.join().getAcks(0).getBaseOffset();
+      ProduceResponse again = produceOnce(client, ProduceRequest.newBuilder().setTopic("stalled").setPartition(0)
+          .addRecords(Record.newBuilder().setValue(utf8("after"))).setProducerId(producer.producerId())
+          .setProducerEpoch(1).setBaseSequence(0).build());
+      assertFalse(again.hasError(), again.getError().toString());
+      assertEquals(offset, again.getAcks(0).getBaseOffset());
+      // The stalled batch went out in the broker's buffers: appended once the broker went on, or
+      // not at all; never twice.
+      List<String> values = readAll(client, "stalled", 1).get(0).stream().map(r -> r.getValue().toStringUtf8()).toList();
+      assertTrue(values.equals(List.of("first", "after")) || values.equals(List.of("first", "stalled", "after")), values.toString());
     } finally {
       own.stop();
     }

@@ -53,6 +53,24 @@ final class TestBroker {
     process.waitFor();
   }
 
+  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
+  void pause() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** Lets a paused broker go on (SIGCONT). */
+  void resume() throws IOException, InterruptedException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    // NB: Process has no way to send a signal other than TERM and KILL.
+    Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+    }
+  }
+
   /** Starts the broker again, after kill, on the same data directory and addresses; returns once it serves. */
   void restart() throws IOException, InterruptedException {
     process = launch(dir, address, httpAddress, peerAddress, log).process;
