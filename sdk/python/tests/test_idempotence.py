@@ -151,3 +151,40 @@ def test_a_batch_stalled_past_its_delivery_timeout_fails_and_the_next_starts_a_n
         # the broker went on, or not at all; never twice.
         values = [r.value for r in read_all(client, "stalled", 1)[0]]
         assert values in ([b"first", b"after"], [b"first", b"stalled", b"after"])
+
+
+def test_a_refused_sequence_is_sent_again_once_in_a_new_epoch(broker):
+    with Client(broker.address) as client:
+        client.create_topic("idem-refused", partitions=1)
+        producer = client.producer("idem-refused", partition=0)
+        producer.send(b"a")
+        producer.flush(30)
+
+        def as_producer(epoch: int, sequence: int, *values: bytes):
+            resp = next(client.produce.Produce(iter([produce_pb2.ProduceRequest(
+                topic="idem-refused", partition=0, records=[record_pb2.Record(value=v) for v in values],
+                producer_id=producer.producer_id, producer_epoch=epoch, base_sequence=sequence)])))
+            assert not resp.HasField("error"), resp.error
+            return resp
+
+        # Two records by hand at the producer's next sequence (1): its own
+        # next batch, one record at sequence 1, overlaps them without being
+        # a retry of them, and is refused (FAILED_PRECONDITION), appending
+        # nothing. The producer sends it again at 0 in epoch 1.
+        as_producer(0, 1, b"x", b"y")
+        b = producer.send(b"b")
+        producer.flush(30)
+        assert b.result().acks[0].base_offset == 3
+        c = producer.send(b"c")
+        producer.flush(30)
+        assert as_producer(1, 1, b"c").acks[0].base_offset == c.result().acks[0].base_offset == 4
+        # Refused again in the new epoch (fenced: epoch 5 was seen), a batch
+        # fails rather than go round for ever.
+        as_producer(5, 0, b"z")
+        d = producer.send(b"d")
+        with pytest.raises(ProduceError) as pe:
+            producer.flush(30)
+        assert pe.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert d.exception() is pe.value
+        producer.close(30)
+        assert [r.value for r in read_all(client, "idem-refused", 1)[0]] == [b"a", b"x", b"y", b"b", b"c", b"z"]

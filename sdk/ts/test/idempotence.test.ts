@@ -172,3 +172,39 @@ test("a batch stalled past its delivery timeout fails, and the next starts a new
     await own.stop();
   }
 });
+
+test("a refused sequence is sent again once, in a new epoch", async () => {
+  const client = new RunnelClient(broker.address);
+  await client.createTopic("idem-refused", 1);
+  const producer = client.producer("idem-refused", { partition: 0 });
+  void producer.send("a");
+  await producer.flush();
+  const asProducer = async (epoch: number, sequence: bigint, ...values: string[]) => {
+    const resp = await produceOnce(client, {
+      topic: "idem-refused", partition: 0, records: values.map((v) => create(RecordSchema, { value: utf8(v) })),
+      producerId: producer.producerId, producerEpoch: epoch, baseSequence: sequence,
+    });
+    assert.equal(resp.error, undefined);
+    return resp;
+  };
+  // Two records by hand at the producer's next sequence (1): its own next batch, one record at
+  // sequence 1, overlaps them without being a retry of them, and is refused (FailedPrecondition),
+  // appending nothing. The producer sends it again at 0 in epoch 1.
+  await asProducer(0, 1n, "x", "y");
+  const b = producer.send("b");
+  await producer.flush();
+  assert.equal((await b).acks[0].baseOffset, 3n);
+  const c = producer.send("c");
+  await producer.flush();
+  assert.equal((await asProducer(1, 1n, "c")).acks[0].baseOffset, 4n);
+  assert.equal((await c).acks[0].baseOffset, 4n);
+  // Refused again in the new epoch (fenced: epoch 5 was seen), a batch fails rather than go round
+  // for ever.
+  await asProducer(5, 0n, "z");
+  const d = producer.send("d");
+  await assert.rejects(producer.flush(), (e) => ConnectError.from(e).code === Code.FailedPrecondition);
+  await assert.rejects(d, (e) => ConnectError.from(e).code === Code.FailedPrecondition);
+  await producer.close();
+  assert.deepEqual((await readAll(client, "idem-refused", 1))[0].map((r) => text(r.value)), ["a", "x", "y", "b", "c", "z"]);
+  client.close();
+});

@@ -241,4 +241,48 @@ class IdempotenceTest {
       own.stop();
     }
   }
+
+  @Test
+  void aRefusedSequenceIsSentAgainOnceInANewEpoch() throws Exception {
+    try (RunnelClient client = new RunnelClient(broker.address())) {
+      client.createTopic("idem-refused", 1, Map.of(), false);
+      Producer producer = client.producer("idem-refused", 0);
+      producer.send(ByteString.EMPTY, utf8("a"), Map.of());
+      producer.flush();
+      // Two records by hand at the producer's next sequence (1): its own next batch, one record at
+      // sequence 1, overlaps them without being a retry of them, and is refused
+      // (FAILED_PRECONDITION), appending nothing. The producer sends it again at 0 in epoch 1.
+      asProducer(client, producer, 0, 1, "x", "y");
+      CompletableFuture<ProduceResponse> b = producer.send(ByteString.EMPTY, utf8("b"), Map.of());
+      producer.flush();
+      assertEquals(3L, b.join().getAcks(0).getBaseOffset());
+      CompletableFuture<ProduceResponse> c = producer.send(ByteString.EMPTY, utf8("c"), Map.of());
+      producer.flush();
+      assertEquals(4L, asProducer(client, producer, 1, 1, "c").getAcks(0).getBaseOffset());
+      assertEquals(4L, c.join().getAcks(0).getBaseOffset());
+      // Refused again in the new epoch (fenced: epoch 5 was seen), a batch fails rather than go
+      // round for ever.
+      asProducer(client, producer, 5, 0, "z");
+      CompletableFuture<ProduceResponse> d = producer.send(ByteString.EMPTY, utf8("d"), Map.of());
+      ProduceException pe = assertThrows(ProduceException.class, producer::flush);
+      assertEquals(Status.Code.FAILED_PRECONDITION, pe.status().getCode());
+      assertTrue(d.isCompletedExceptionally());
+      producer.close();
+      assertEquals(List.of("a", "x", "y", "b", "c", "z"),
+          readAll(client, "idem-refused", 1).get(0).stream().map(r -> r.getValue().toStringUtf8()).toList());
+    }
+  }
+
+  /** Records sent by hand as producer's id, in epoch at sequence. */
+  private static ProduceResponse asProducer(RunnelClient client, Producer producer, int epoch, long sequence, String... values)
+      throws Exception {
+    ProduceRequest.Builder req = ProduceRequest.newBuilder().setTopic("idem-refused").setPartition(0)
+        .setProducerId(producer.producerId()).setProducerEpoch(epoch).setBaseSequence(sequence);
+    for (String v : values) {
+      req.addRecords(Record.newBuilder().setValue(utf8(v)));
+    }
+    ProduceResponse resp = produceOnce(client, req.build());
+    assertFalse(resp.hasError(), resp.getError().toString());
+    return resp;
+  }
 }
