@@ -227,6 +227,9 @@ class Producer:
         self._streams = 0
         self._closed = False
         self._rejected: Optional[BaseException] = None  # first batch error since the last flush
+        # Futures to settle once the lock is released, so that their
+        # callbacks never run holding it.
+        self._settle: "list[Callable[[], None]]" = []
         self._sender = threading.Thread(target=self._send_loop, daemon=True)
         self._sender.start()
 
@@ -309,15 +312,21 @@ class Producer:
         until the producer closes."""
         while True:
             with self._cond:
-                due = self._due_locked()
-                while not due:
-                    if self._closed:
-                        self._shut_down_locked()
-                        return
-                    wakes = [p.head.not_before if p.head.stream is None else p.head.ack_by
-                             for p in self._partitions.values() if p.head is not None]
-                    self._cond.wait(max(0.0, min(wakes) - time.monotonic()) if wakes else None)
+                if self._closed:
+                    self._shut_down_locked()
+                    due = None
+                else:
                     due = self._due_locked()
+                    if not due and not self._settle:
+                        wakes = [p.head.not_before if p.head.stream is None else p.head.ack_by
+                                 for p in self._partitions.values() if p.head is not None]
+                        self._cond.wait(max(0.0, min(wakes) - time.monotonic()) if wakes else None)
+                        continue
+            self._settled()
+            if due is None:
+                return
+            if not due:
+                continue
             if self._idempotent and not self._producer_id:
                 try:
                     self._producer_id = self._client.produce.InitProducer(
@@ -326,6 +335,7 @@ class Producer:
                     with self._cond:
                         for b in due:
                             self._retry_or_fail_locked(b, ProduceError(e.code(), e.details() or ""))
+                    self._settled()
                     continue
             with self._cond:
                 if self._stream is None:
@@ -376,6 +386,7 @@ class Producer:
                     b = self._in_flight.pop(resp.correlation_id, None)
                     if b is not None:
                         self._answered_locked(b, resp)
+                self._settled()
             err = ProduceError(grpc.StatusCode.UNAVAILABLE, "the produce stream ended")
         except grpc.RpcError as e:
             err = ProduceError(e.code(), e.details() or "")
@@ -391,6 +402,7 @@ class Producer:
                 if b.stream == stream:
                     del self._in_flight[cid]
                     self._retry_or_fail_locked(b, err)
+        self._settled()
 
     def _answered_locked(self, b: _Batch, resp) -> None:
         p = self._partitions[b.partition]
@@ -438,21 +450,27 @@ class Producer:
             p.head = None
         if err is not None:
             self._rejected = self._rejected or err
-            b.future.set_exception(err)
+            self._settle.append(lambda: b.future.set_exception(err))
         else:
-            b.future.set_result(resp)
+            self._settle.append(lambda: b.future.set_result(resp))
         self._cond.notify_all()
+
+    def _settled(self) -> None:
+        """Settles the futures resolved while the lock was held."""
+        with self._cond:
+            run, self._settle = self._settle, []
+        for settle in run:
+            settle()
 
     def _shut_down_locked(self) -> None:
         """Closing: fail what was not delivered, and end the stream."""
         err = ProduceError(grpc.StatusCode.CANCELLED, "the producer closed before the batch was acknowledged")
         for p in self._partitions.values():
             for b in ([p.head] if p.head else []) + list(p.waiting):
-                if not b.future.done():
-                    b.future.set_exception(err)
+                self._settle.append(lambda f=b.future: f.done() or f.set_exception(err))
             p.head, p.waiting = None, collections.deque()
             if p.records:
-                p.future.set_exception(err)
+                self._settle.append(lambda f=p.future: f.set_exception(err))
                 p.records, p.future = [], Future()
         self._in_flight.clear()
         if self._requests is not None:
