@@ -204,6 +204,9 @@ class Producer:
     batch sent again after an unknown outcome once, and acknowledges the
     retry with the first offsets. With ``idempotent=False`` such a retry
     may append the batch twice (at least once).
+
+    The futures' done callbacks run on the producer's threads: they must
+    not block (on another future of the producer, say).
     """
 
     def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500,

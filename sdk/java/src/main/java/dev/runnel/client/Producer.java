@@ -50,6 +50,9 @@ import java.util.concurrent.TimeUnit;
  * broker for a producer id before its first batch and numbers each partition's records, so that
  * the broker appends a batch sent again after an unknown outcome once, and acknowledges the retry
  * with the first offsets. With {@code idempotent(false)} such a retry may append the batch twice.
+ *
+ * <p>The futures complete on gRPC's and the producer's threads: dependent stages must not block
+ * (on another future of the producer, say); use the {@code *Async} stages to run them elsewhere.
  */
 public final class Producer implements AutoCloseable {
   /** A producer's settings: {@code client.producer(topic, new Producer.Options().idempotent(false))}. */
