@@ -1,8 +1,9 @@
 """A small, idiomatic layer over Runnel's generated gRPC stubs.
 
 The stubs (``runnel.v1.*_pb2_grpc``, generated into ``gen/python``) are the
-API; this module only adds what is awkward with them alone: a producer that
-batches records and pipelines requests on one stream, and a consumer that
+API; this module only adds what is awkward with them alone: an idempotent
+producer that partitions and batches records, pipelines requests on one
+stream and retries them without duplicating or reordering, and a consumer that
 iterates a group's records and commits its position.
 
 Errors are gRPC status codes: calls raise ``grpc.RpcError`` (``e.code()`` is a
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import collections
 import queue
+import random
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
@@ -83,8 +86,11 @@ class Client:
             if not (exist_ok and e.code() == grpc.StatusCode.ALREADY_EXISTS):
                 raise
 
-    def producer(self, topic: str, partition: Optional[int] = None, batch_records: int = 500) -> "Producer":
-        return Producer(self, topic, partition, batch_records)
+    def producer(self, topic: str, partition: Optional[int] = None, batch_records: int = 500,
+                 idempotent: bool = True, delivery_timeout: float = 120.0,
+                 request_timeout: float = 10.0) -> "Producer":
+        """A producer to topic (see Producer): idempotent unless told not to."""
+        return Producer(self, topic, partition, batch_records, idempotent, delivery_timeout, request_timeout)
 
     def consumer(self, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
                  follow: bool = True, max_batch_bytes: int = 0, instance_id: str = "",
@@ -97,67 +103,198 @@ class Client:
                         commit_on_revoke, start_position)
 
 
+# The codes a batch is sent again on: the leader moved or is being elected,
+# the broker is down, restarting or busy. Anything else would fail again.
+_RETRIABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# The codes of a stream that broke rather than failed.
+_BROKEN = (grpc.StatusCode.ABORTED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (org.apache.kafka.common.utils.Utils), bit for
+    bit, as a signed 32-bit int: the broker's and every Runnel SDK's."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    length = len(data)
+    h = (0x9747B28C ^ length) & mask
+    blocks = length // 4
+    for i in range(blocks):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[blocks * 4:]
+    if len(tail) == 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if len(tail) >= 1:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """Where Kafka's default partitioner, and the broker, put a non-empty
+    key: toPositive(murmur2(key)) % partitions."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class _Batch:
+    """A partition's closed batch: its records, the future they share, and
+    its delivery state."""
+
+    def __init__(self, partition: int, records: list, future: Future, deadline: float):
+        self.partition = partition
+        self.records = records
+        self.future = future
+        self.deadline = deadline
+        self.attempts = 0
+        self.backoff = 0.05
+        self.not_before = 0.0  # monotonic time of the next attempt
+        self.stream: Optional[int] = None  # the stream it is in flight on
+        self.correlation_id = 0  # of its request in flight
+        self.ack_by = 0.0  # monotonic time by which its ack is due
+        self.resequenced = False
+
+
+class _Partition:
+    """One partition's batches: the one filling, the one being delivered
+    (at most one, so that a retry never lands after a later batch) and
+    those waiting their turn; and the idempotent producer's epoch and next
+    sequence number at the partition."""
+
+    def __init__(self) -> None:
+        self.records: list = []
+        self.future: Future = Future()
+        self.head: Optional[_Batch] = None
+        self.waiting: "collections.deque[_Batch]" = collections.deque()
+        self.epoch = 0
+        self.next_sequence = 0
+
+
 class Producer:
-    """Batches records into produce requests, pipelined on one stream.
+    """Batches records per partition into produce requests, pipelined on
+    one stream, and retries them until they are acknowledged.
 
     ``send`` returns a Future that resolves to the ``ProduceResponse`` of the
-    request the record went out in (its ``acks`` give each partition's base
+    request the record went out in (its one ack gives the partition's base
     offset) or raises ``ProduceError``. ``flush`` sends what is batched,
     waits for every ack and raises the first error since the last flush.
-    Records with the same key go to the same partition, in order; with
-    ``partition`` set, every record goes there. Once the stream itself
-    fails (the broker went away), every future fails and so does every
-    later call.
+    The producer partitions records itself: with ``partition`` set, every
+    record goes there; a keyed record goes where Kafka's partitioner (and
+    the broker) puts it, murmur2 of the key; keyless records fill one
+    partition's batch, then the next one's.
+
+    A batch that fails with ``UNAVAILABLE``, ``DEADLINE_EXCEEDED`` or
+    ``RESOURCE_EXHAUSTED``, or whose stream broke (the broker went away),
+    is sent again, on a new stream if need be, with a growing backoff,
+    until ``delivery_timeout`` seconds after it was closed; then it fails. A
+    request not acknowledged within ``request_timeout`` seconds counts as
+    ``DEADLINE_EXCEEDED`` (a broker that hangs rather than goes away).
+    A partition has one batch in flight at a time, so records sent to one
+    partition are appended in order, retries included.
+
+    The producer is idempotent (Kafka's ``enable.idempotence``, on by
+    default): it asks the broker for a producer id before its first batch
+    and numbers each partition's records, so that the broker appends a
+    batch sent again after an unknown outcome once, and acknowledges the
+    retry with the first offsets. With ``idempotent=False`` such a retry
+    may append the batch twice (at least once).
+
+    The futures' done callbacks run on the producer's threads: they must
+    not block (on another future of the producer, say).
     """
 
-    def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500):
+    def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500,
+                 idempotent: bool = True, delivery_timeout: float = 120.0, request_timeout: float = 10.0):
+        self._client = client
         self._topic = topic
         self._partition = partition
         self._batch_records = batch_records
-        self._lock = threading.Lock()  # guards everything below
-        self._batch: list = []
-        self._batch_future: Future = Future()
-        self._in_flight: "dict[int, Future]" = {}
+        self._idempotent = idempotent
+        self._delivery_timeout = delivery_timeout
+        self._request_timeout = request_timeout
+        self._producer_id = 0  # from InitProducer, before the first batch
+        self._partition_count = 0  # from DescribeTopic, for a producer without partition
+        self._sticky = 0  # where keyless records go
+        self._cond = threading.Condition()  # guards everything below
+        self._partitions: "dict[int, _Partition]" = {}
+        self._in_flight: "dict[int, _Batch]" = {}
         self._next_id = 0
-        self._broken: Optional[BaseException] = None  # the stream failed: final
-        self._rejected: Optional[BaseException] = None  # first request error since the last flush
-        self._requests: "queue.Queue" = queue.Queue()
-        self._responses = client.produce.Produce(iter(self._requests.get, None))
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._stream: Optional[int] = None  # the open stream's number
+        self._requests: "Optional[queue.Queue]" = None  # its requests
+        self._streams = 0
+        self._closed = False
+        self._rejected: Optional[BaseException] = None  # first batch error since the last flush
+        # Futures to settle once the lock is released, so that their
+        # callbacks never run holding it.
+        self._settle: "list[Callable[[], None]]" = []
+        self._sender = threading.Thread(target=self._send_loop, daemon=True)
+        self._sender.start()
+
+    @property
+    def producer_id(self) -> int:
+        """The producer's id (0 before its first batch, and without idempotence)."""
+        return self._producer_id
 
     def send(self, value: bytes, key: Optional[bytes] = None, headers: Headers = ()) -> Future:
         record = record_pb2.Record(value=value, key=key or b"",
                                    headers=[record_pb2.Header(key=k, value=v) for k, v in headers])
-        with self._lock:
-            if self._broken is not None:
-                raise self._broken
-            self._batch.append(record)
-            future = self._batch_future
-            if len(self._batch) >= self._batch_records:
-                self._send_batch_locked()
+        partition = self._partition
+        if partition is None and not self._partition_count:
+            # NB: once, outside the lock; raises for a missing topic.
+            n = self._client.admin.DescribeTopic(admin_pb2.DescribeTopicRequest(name=self._topic)).topic.partitions
+            with self._cond:
+                self._partition_count = self._partition_count or n
+        with self._cond:
+            if self._closed:
+                raise ProduceError(grpc.StatusCode.FAILED_PRECONDITION, "the producer is closed")
+            sticky = False
+            if partition is None:
+                if record.key:
+                    partition = partition_for_key(record.key, self._partition_count)
+                else:
+                    partition, sticky = self._sticky, True
+            p = self._partitions.get(partition)
+            if p is None:
+                p = self._partitions[partition] = _Partition()
+            p.records.append(record)
+            future = p.future
+            if len(p.records) >= self._batch_records:
+                self._close_batch_locked(partition, p)
+                if sticky:
+                    self._sticky = (self._sticky + 1) % self._partition_count
             return future
 
     def flush(self, timeout: Optional[float] = None) -> None:
         """Sends what is batched, waits for all acks, and raises the first
-        error since the last flush (or the stream's failure)."""
-        with self._lock:
-            self._send_batch_locked()
-            pending = list(self._in_flight.values())
+        error since the last flush."""
+        with self._cond:
+            pending = []
+            for n, p in self._partitions.items():
+                self._close_batch_locked(n, p)
+                pending.extend(b.future for b in ([p.head] if p.head else []) + list(p.waiting))
         for f in pending:
             f.exception(timeout)  # waits; raises TimeoutError past timeout
-        with self._lock:
-            err = self._broken or self._rejected
-            self._rejected = None
+        with self._cond:
+            err, self._rejected = self._rejected, None
         if err is not None:
             raise err
 
     def close(self, timeout: Optional[float] = None) -> None:
+        """Flushes, then ends the stream; what is still not delivered then
+        (past timeout) fails."""
         try:
             self.flush(timeout)
         finally:
-            self._requests.put(None)  # ends the request stream
-            self._reader.join(timeout)
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            self._sender.join(timeout)
 
     def __enter__(self) -> "Producer":
         return self
@@ -165,51 +302,183 @@ class Producer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _send_batch_locked(self) -> None:
-        if not self._batch:
+    def _close_batch_locked(self, n: int, p: _Partition) -> None:
+        if not p.records:
             return
-        records, future = self._batch, self._batch_future
-        self._batch, self._batch_future = [], Future()
-        if self._broken is not None:
-            future.set_exception(self._broken)
-            return
-        self._next_id += 1
-        req = produce_pb2.ProduceRequest(topic=self._topic, records=records, correlation_id=self._next_id)
-        if self._partition is not None:
-            req.partition = self._partition
-        self._in_flight[self._next_id] = future
-        self._requests.put(req)
+        b = _Batch(n, p.records, p.future, time.monotonic() + self._delivery_timeout)
+        p.records, p.future = [], Future()
+        p.waiting.append(b)
+        self._cond.notify_all()
 
-    def _read(self) -> None:
-        try:
-            for resp in self._responses:
-                with self._lock:
-                    future = self._in_flight.pop(resp.correlation_id, None)
-                if future is None:
-                    continue
-                if resp.HasField("error"):
-                    err = ProduceError(_status_code(resp.error.code), resp.error.message)
-                    with self._lock:
-                        self._rejected = self._rejected or err
-                    future.set_exception(err)
+    def _send_loop(self) -> None:
+        """Sends each partition's next batch, and batches due for a retry,
+        until the producer closes."""
+        while True:
+            with self._cond:
+                if self._closed:
+                    self._shut_down_locked()
+                    due = None
                 else:
-                    future.set_result(resp)
-            self._break(ProduceError(grpc.StatusCode.UNAVAILABLE, "the produce stream ended"))
-        except grpc.RpcError as e:
-            self._break(e)
+                    due = self._due_locked()
+                    if not due and not self._settle:
+                        wakes = [p.head.not_before if p.head.stream is None else p.head.ack_by
+                                 for p in self._partitions.values() if p.head is not None]
+                        self._cond.wait(max(0.0, min(wakes) - time.monotonic()) if wakes else None)
+                        continue
+            self._settled()
+            if due is None:
+                return
+            if not due:
+                continue
+            if self._idempotent and not self._producer_id:
+                try:
+                    self._producer_id = self._client.produce.InitProducer(
+                        produce_pb2.InitProducerRequest(), timeout=10).producer_id
+                except grpc.RpcError as e:
+                    with self._cond:
+                        for b in due:
+                            self._retry_or_fail_locked(b, ProduceError(e.code(), e.details() or ""))
+                    self._settled()
+                    continue
+            with self._cond:
+                if self._stream is None:
+                    self._open_stream_locked()
+                for b in due:
+                    p = self._partitions[b.partition]
+                    self._next_id += 1
+                    req = produce_pb2.ProduceRequest(topic=self._topic, partition=b.partition, records=b.records,
+                                                     correlation_id=self._next_id)
+                    if self._idempotent:
+                        req.producer_id, req.producer_epoch, req.base_sequence = (
+                            self._producer_id, p.epoch, p.next_sequence)
+                    b.attempts += 1
+                    b.stream, b.correlation_id = self._stream, self._next_id
+                    b.ack_by = time.monotonic() + self._request_timeout
+                    self._in_flight[self._next_id] = b
+                    self._requests.put(req)
 
-    def _break(self, err: BaseException) -> None:
-        """The stream is gone: fail everything not acknowledged."""
-        with self._lock:
-            if self._broken is None:
-                self._broken = err
-            pending = list(self._in_flight.values())
-            self._in_flight = {}
-            if self._batch:
-                pending.append(self._batch_future)
-                self._batch, self._batch_future = [], Future()
-        for f in pending:
-            f.set_exception(err)
+    def _due_locked(self) -> "list[_Batch]":
+        now = time.monotonic()
+        due = []
+        for p in self._partitions.values():
+            b = p.head
+            if b is not None and b.stream is not None and b.ack_by <= now:
+                # NB: its response, should it come, is ignored; the retry
+                # goes on the same stream, after it.
+                del self._in_flight[b.correlation_id]
+                self._retry_or_fail_locked(b, ProduceError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"no ack within {self._request_timeout:g}s"))
+            if p.head is None and p.waiting:
+                p.head = p.waiting.popleft()
+            b = p.head
+            if b is not None and b.stream is None and b.not_before <= now:
+                due.append(b)
+        return due
+
+    def _open_stream_locked(self) -> None:
+        self._streams += 1
+        self._stream = self._streams
+        self._requests = queue.Queue()
+        responses = self._client.produce.Produce(iter(self._requests.get, None))
+        threading.Thread(target=self._read, args=(self._stream, self._requests, responses), daemon=True).start()
+
+    def _read(self, stream: int, requests: "queue.Queue", responses) -> None:
+        try:
+            for resp in responses:
+                with self._cond:
+                    b = self._in_flight.pop(resp.correlation_id, None)
+                    if b is not None:
+                        self._answered_locked(b, resp)
+                self._settled()
+            err = ProduceError(grpc.StatusCode.UNAVAILABLE, "the produce stream ended")
+        except grpc.RpcError as e:
+            err = ProduceError(e.code(), e.details() or "")
+            # NB: a connection that breaks leaves the outcome of what was in
+            # flight unknown, as UNAVAILABLE does: both are retried.
+            if e.code() in _BROKEN:
+                err = ProduceError(grpc.StatusCode.UNAVAILABLE, f"the produce stream broke: {err}")
+        requests.put(None)  # ends the request iterator, if still read
+        with self._cond:
+            if self._stream == stream:
+                self._stream, self._requests = None, None
+            for cid, b in list(self._in_flight.items()):
+                if b.stream == stream:
+                    del self._in_flight[cid]
+                    self._retry_or_fail_locked(b, err)
+        self._settled()
+
+    def _answered_locked(self, b: _Batch, resp) -> None:
+        p = self._partitions[b.partition]
+        if not resp.HasField("error"):
+            p.next_sequence += len(b.records)
+            self._resolve_locked(b, resp, None)
+            return
+        err = ProduceError(_status_code(resp.error.code), resp.error.message)
+        if err.code == grpc.StatusCode.FAILED_PRECONDITION and self._idempotent and not b.resequenced:
+            # NB: nothing of the batch was appended; the partition lost
+            # track of the producer (it expired, or its records were
+            # deleted): start again at 0 in a new epoch, once.
+            b.resequenced = True
+            self._resequence_locked(p)
+            b.stream, b.not_before = None, 0.0
+            self._cond.notify_all()
+            return
+        self._retry_or_fail_locked(b, err)
+
+    def _retry_or_fail_locked(self, b: _Batch, err: ProduceError) -> None:
+        retriable = err.code in _RETRIABLE
+        now = time.monotonic()
+        if not retriable or self._closed or now + b.backoff > b.deadline:
+            if retriable or self._closed:
+                err = ProduceError(err.code, f"delivery timeout ({self._delivery_timeout:g}s) after {b.attempts} "
+                                             f"attempts: {err.message}")
+                if self._idempotent:
+                    # The batch may or may not be appended: the next one
+                    # cannot follow it in sequence.
+                    self._resequence_locked(self._partitions[b.partition])
+            self._resolve_locked(b, None, err)
+            return
+        b.stream = None
+        b.not_before = now + b.backoff * (1 + random.random() / 2)
+        b.backoff = min(2 * b.backoff, 1.0)
+        self._cond.notify_all()
+
+    def _resequence_locked(self, p: _Partition) -> None:
+        p.epoch += 1
+        p.next_sequence = 0
+
+    def _resolve_locked(self, b: _Batch, resp, err: Optional[BaseException]) -> None:
+        p = self._partitions[b.partition]
+        if p.head is b:
+            p.head = None
+        if err is not None:
+            self._rejected = self._rejected or err
+            self._settle.append(lambda: b.future.set_exception(err))
+        else:
+            self._settle.append(lambda: b.future.set_result(resp))
+        self._cond.notify_all()
+
+    def _settled(self) -> None:
+        """Settles the futures resolved while the lock was held."""
+        with self._cond:
+            run, self._settle = self._settle, []
+        for settle in run:
+            settle()
+
+    def _shut_down_locked(self) -> None:
+        """Closing: fail what was not delivered, and end the stream."""
+        err = ProduceError(grpc.StatusCode.CANCELLED, "the producer closed before the batch was acknowledged")
+        for p in self._partitions.values():
+            for b in ([p.head] if p.head else []) + list(p.waiting):
+                self._settle.append(lambda f=b.future: f.done() or f.set_exception(err))
+            p.head, p.waiting = None, collections.deque()
+            if p.records:
+                self._settle.append(lambda f=p.future: f.set_exception(err))
+                p.records, p.future = [], Future()
+        self._in_flight.clear()
+        if self._requests is not None:
+            self._requests.put(None)
+        self._stream, self._requests = None, None
 
 
 @dataclass

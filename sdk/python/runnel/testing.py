@@ -21,37 +21,63 @@ class Broker:
 
     def __init__(self, binary: str | None = None, timeout: float = 60.0):
         self.binary = binary or os.environ.get("RUNNEL_BIN") or "bin/runnel"
+        self._timeout = timeout
         self._dir = tempfile.mkdtemp(prefix="runnel-py-")
         self.data_dir = os.path.join(self._dir, "data")
+        self._start("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
+
+    def _start(self, listen: str, http_listen: str, peer_listen: str) -> None:
         ready_file = os.path.join(self._dir, "ready.json")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data-dir", self.data_dir, "--ready-file", ready_file,
-             "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
+             "--listen", listen, "--http-listen", http_listen, "--peer-listen", peer_listen],
             stderr=subprocess.PIPE, text=True)
         self.log: list[str] = []
+        proc, log = self.proc, self.log
 
         def read() -> None:
-            for line in self.proc.stderr:
-                self.log.append(line)
+            for line in proc.stderr:
+                log.append(line)
 
         threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        # NB: the broker writes the file whole or not at all (a rename): its
-        # absence is the only reason to wait.
+        deadline = time.monotonic() + self._timeout
+        # NB: the broker writes the file whole or not at all (a rename), and
+        # removes one an earlier run left at start: its absence is the only
+        # reason to wait.
         while True:
             try:
                 with open(ready_file) as f:
                     ready = json.load(f)
-                break
+                if ready.get("pid") == self.proc.pid:
+                    break
             except FileNotFoundError:
                 pass
             if self.proc.poll() is not None:
                 self._fail(f"broker exited ({self.proc.returncode}) before writing its ready file")
             if time.monotonic() > deadline:
-                self._fail(f"broker wrote no ready file ({ready_file}) within {timeout:g}s, so it did not serve")
+                self._fail(f"broker wrote no ready file ({ready_file}) within {self._timeout:g}s, so it did not serve")
             time.sleep(0.02)
         self.address: str = ready["grpc"]
         self.http_address: str = ready["http"]
+        self.peer_address: str = ready["peer"]
+
+    def kill(self) -> None:
+        """Kills the broker (SIGKILL: no shutdown at all), keeping its data."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def pause(self) -> None:
+        """Stops the broker (SIGSTOP): its connections stay up, and nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Lets a paused broker go on (SIGCONT)."""
+        self.proc.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        """Starts the broker again, after kill, on the same data directory
+        and addresses; returns once it serves."""
+        self._start(self.address, self.http_address, self.peer_address)
 
     def _fail(self, why: str) -> None:
         self.stop()

@@ -86,19 +86,21 @@ def test_flush_reports_requests_rejected_earlier(broker):
         producer.close(10)
 
 
-def test_broker_going_away_fails_everything():
+def test_a_broker_gone_for_good_fails_what_it_did_not_acknowledge():
     with Broker() as own:
         with Client(own.address) as client:
             client.create_topic("t", partitions=1)
-            producer = client.producer("t")
+            producer = client.producer("t", delivery_timeout=1.0)
             producer.send(b"acked")
             producer.flush(10)
             batched = producer.send(b"still batched")
-            own.stop()  # the stream ends with UNAVAILABLE
-            with pytest.raises((grpc.RpcError, ProduceError)):
-                producer.flush(10)
-            assert batched.exception(10) is not None
-            with pytest.raises((grpc.RpcError, ProduceError)):
-                producer.send(b"after")
-            with pytest.raises((grpc.RpcError, ProduceError)):
-                producer.close(10)  # still says the stream failed, and returns
+            own.stop()  # the stream ends with UNAVAILABLE, and so does every retry
+            with pytest.raises(ProduceError) as pe:
+                producer.flush(10)  # after the delivery timeout
+            assert pe.value.code == grpc.StatusCode.UNAVAILABLE
+            assert "delivery timeout" in pe.value.message
+            assert batched.exception(10) is pe.value
+            after = producer.send(b"after")
+            with pytest.raises(ProduceError):
+                producer.close(10)  # fails what it could not deliver, and returns
+            assert isinstance(after.exception(10), ProduceError)

@@ -1,8 +1,9 @@
 /**
  * A small, idiomatic layer over Runnel's generated stubs (gen/ts, made by
  * protoc-gen-es from proto/). The stubs are the API; this adds what is
- * awkward with them alone: a Producer that batches records and pipelines
- * requests on one stream, and a Consumer that iterates a group's records
+ * awkward with them alone: an idempotent Producer that partitions and
+ * batches records, pipelines requests on one stream and retries them without
+ * duplicating or reordering, and a Consumer that iterates a group's records
  * and commits its position.
  *
  * Errors are ConnectErrors whose `code` is the gRPC status (Code.NotFound,
@@ -53,8 +54,9 @@ export class RunnelClient {
     }
   }
 
-  producer(topic: string, options: { partition?: number; batchRecords?: number } = {}): Producer {
-    return new Producer(this, topic, options.partition, options.batchRecords ?? 500);
+  /** A producer to topic (see Producer): idempotent unless options.idempotent is false. */
+  producer(topic: string, options: ProducerOptions = {}): Producer {
+    return new Producer(this, topic, options);
   }
 
   /** A consumer of group: a member the broker assigns partitions of topic (one or several), or, with
@@ -112,108 +114,369 @@ export type Headers = [string, Uint8Array | string][];
 
 const bytes = (v: Uint8Array | string): Uint8Array => (typeof v === "string" ? new TextEncoder().encode(v) : v);
 
+/** Kafka's murmur2 hash (org.apache.kafka.common.utils.Utils), bit for bit, as a signed 32-bit
+ * number: the broker's and every Runnel SDK's. */
+export function murmur2(data: Uint8Array): number {
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ data.length) >>> 0;
+  const blocks = data.length >>> 2;
+  for (let i = 0; i < blocks; i++) {
+    const j = i * 4;
+    let k = (data[j] | (data[j + 1] << 8) | (data[j + 2] << 16) | (data[j + 3] << 24)) >>> 0;
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const t = blocks * 4;
+  switch (data.length - t) {
+    case 3: h ^= data[t + 2] << 16; // falls through
+    case 2: h ^= data[t + 1] << 8; // falls through
+    case 1: h ^= data[t]; h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** Where Kafka's default partitioner, and the broker, put a non-empty key:
+ * toPositive(murmur2(key)) % partitions. */
+export const partitionForKey = (key: Uint8Array, partitions: number): number => (murmur2(key) & 0x7fffffff) % partitions;
+
+export interface ProducerOptions {
+  /** Every record goes to this partition; without it the producer partitions (see Producer). */
+  partition?: number;
+  /** Records per request: a partition's batch is sent once it has this many, or on flush (default 500). */
+  batchRecords?: number;
+  /** The idempotent producer (default true): a batch sent again is appended once. */
+  idempotent?: boolean;
+  /** How long a batch may be retried, from when it closed, before it fails (default 120 000). */
+  deliveryTimeoutMs?: number;
+  /** A request not acknowledged this long counts as DeadlineExceeded, and is retried (default 10 000). */
+  requestTimeoutMs?: number;
+}
+
+/** The codes a batch is sent again on: the leader moved or is being elected, the broker is down,
+ * restarting or busy. Anything else would fail again. */
+const retriable = (c: Code) => c === Code.Unavailable || c === Code.DeadlineExceeded || c === Code.ResourceExhausted;
+
+/** A partition's closed batch: its records, the promise they share, and its delivery state. */
+interface Batch {
+  partition: number;
+  records: RecordMessage[];
+  pending: Pending;
+  deadline: number;
+  attempts: number;
+  backoffMs: number;
+  timer?: NodeJS.Timeout; // set while it waits for its retry, or for its ack
+  stream?: number; // the stream it is in flight on
+  resequenced: boolean;
+}
+
+/** One partition's batches: the one filling, the one being delivered (at most one, so that a
+ * retry never lands after a later batch) and those waiting their turn; and the idempotent
+ * producer's epoch and next sequence number at the partition. */
+interface PartitionState {
+  records: RecordMessage[];
+  pending: Pending;
+  head?: Batch;
+  waiting: Batch[];
+  epoch: number;
+  nextSequence: bigint;
+}
+
 /**
- * Batches records into produce requests, pipelined on one stream. send()
- * resolves to the ProduceResponse of the request the record went out in
- * (its acks give each partition's base offset) or rejects with a
- * ConnectError. flush() sends what is batched, waits for every ack and
- * rejects with the first error since the last flush. Once the stream
- * itself fails (the broker went away), everything not acknowledged fails
- * and so does every later call.
+ * Batches records per partition into produce requests, pipelined on one stream, and retries them
+ * until they are acknowledged. send() resolves to the ProduceResponse of the request the record
+ * went out in (its one ack gives the partition's base offset) or rejects with a ConnectError.
+ * flush() sends what is batched, waits for every ack and rejects with the first error since the
+ * last flush.
+ *
+ * The producer partitions records itself: with `partition` every record goes there; a keyed
+ * record goes where Kafka's partitioner (and the broker) puts it, murmur2 of the key; keyless
+ * records fill one partition's batch, then the next one's.
+ *
+ * A batch that fails with Unavailable, DeadlineExceeded or ResourceExhausted, or whose stream
+ * broke (the broker went away), is sent again, on a new stream if need be, with a growing backoff,
+ * until deliveryTimeoutMs after it closed; then it fails. A request not acknowledged within
+ * requestTimeoutMs counts as DeadlineExceeded (a broker that hangs rather than goes away). A partition has one batch in flight at
+ * a time, so records sent to one partition are appended in order, retries included.
+ *
+ * The producer is idempotent (Kafka's enable.idempotence; on by default): it asks the broker for a
+ * producer id before its first batch and numbers each partition's records, so that the broker
+ * appends a batch sent again after an unknown outcome once, and acknowledges the retry with the
+ * first offsets. With `idempotent: false` such a retry may append the batch twice.
  */
 export class Producer {
-  private readonly requests = new Requests();
-  private readonly inFlight = new Map<bigint, Pending>();
-  private batch: RecordMessage[] = [];
-  private batchPending = pending();
+  private readonly partition: number | undefined;
+  private readonly batchRecords: number;
+  private readonly idempotent: boolean;
+  private readonly deliveryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly inFlight = new Map<bigint, Batch>();
+  private id = 0n; // from InitProducer, before the first batch
+  private initializing = false;
+  private partitionCount = 0; // from DescribeTopic, for a producer without partition
+  private describing?: Promise<number>;
+  private sticky = 0; // where keyless records go
   private nextId = 0n;
-  private broken?: unknown; // the stream failed: final
-  private rejected?: unknown; // first request error since the last flush
-  private readonly done: Promise<void>;
+  private streams = 0;
+  private stream?: { id: number; requests: Requests; done: Promise<void> };
+  private closed = false;
+  private rejected?: unknown; // first batch error since the last flush
 
-  constructor(client: RunnelClient, private readonly topic: string, private readonly partition: number | undefined,
-    private readonly batchRecords: number) {
-    this.done = this.read(client.produce.produce(this.requests));
+  constructor(private readonly client: RunnelClient, private readonly topic: string, options: ProducerOptions = {}) {
+    this.partition = options.partition;
+    this.batchRecords = options.batchRecords ?? 500;
+    this.idempotent = options.idempotent ?? true;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** The producer's id: 0n before its first batch, and without idempotence. */
+  get producerId(): bigint {
+    return this.id;
   }
 
   send(value: Uint8Array | string, options: { key?: Uint8Array | string; headers?: Headers } = {}): Promise<ProduceResponse> {
-    if (this.broken !== undefined) {
+    if (this.closed) {
       const failed = pending();
-      failed.reject(this.broken);
+      failed.reject(new ConnectError("the producer is closed", Code.FailedPrecondition));
       return failed.promise;
     }
-    this.batch.push(create(RecordSchema, {
+    const record = create(RecordSchema, {
       value: bytes(value),
       key: options.key === undefined ? new Uint8Array() : bytes(options.key),
       headers: (options.headers ?? []).map(([key, v]) => create(HeaderSchema, { key, value: bytes(v) })),
-    }));
-    const p = this.batchPending.promise;
-    if (this.batch.length >= this.batchRecords) this.sendBatch();
-    return p;
+    });
+    if (this.partition !== undefined || this.partitionCount > 0) return this.add(record);
+    // NB: the partition count, once; records sent meanwhile are added in order once it is known.
+    this.describing ??= this.client.admin.describeTopic({ name: this.topic }).then(
+      (r) => (this.partitionCount = r.topic?.partitions ?? 0),
+      (e) => {
+        this.describing = undefined;
+        this.rejected ??= e;
+        throw e;
+      });
+    const added = this.describing.then(() => this.add(record));
+    added.catch(() => {}); // observed through send() or flush()
+    return added;
+  }
+
+  private add(record: RecordMessage): Promise<ProduceResponse> {
+    let partition = this.partition;
+    let sticky = false;
+    if (partition === undefined) {
+      if (record.key.length > 0) partition = partitionForKey(record.key, this.partitionCount);
+      else [partition, sticky] = [this.sticky, true];
+    }
+    let p = this.partitions.get(partition);
+    if (!p) {
+      p = { records: [], pending: pending(), waiting: [], epoch: 0, nextSequence: 0n };
+      this.partitions.set(partition, p);
+    }
+    p.records.push(record);
+    const promise = p.pending.promise;
+    if (p.records.length >= this.batchRecords) {
+      this.closeBatch(partition, p);
+      if (sticky) this.sticky = (this.sticky + 1) % this.partitionCount;
+      this.pump();
+    }
+    return promise;
   }
 
   async flush(): Promise<void> {
-    this.sendBatch();
-    await Promise.allSettled([...this.inFlight.values()].map((p) => p.promise));
-    const err = this.broken ?? this.rejected;
+    await this.describing?.catch(() => {}); // records sent before it are added
+    for (const [n, p] of this.partitions) this.closeBatch(n, p);
+    this.pump();
+    const batches = [...this.partitions.values()].flatMap((p) => [...(p.head ? [p.head] : []), ...p.waiting]);
+    await Promise.allSettled(batches.map((b) => b.pending.promise));
+    const err = this.rejected;
     this.rejected = undefined;
     if (err !== undefined) throw err;
   }
 
+  /** Flushes, then ends the stream. */
   async close(): Promise<void> {
     try {
       await this.flush();
     } finally {
-      this.requests.close();
-      await this.done;
+      this.closed = true;
+      const err = new ConnectError("the producer closed before the batch was acknowledged", Code.Canceled);
+      for (const p of this.partitions.values()) {
+        for (const b of [...(p.head ? [p.head] : []), ...p.waiting]) {
+          clearTimeout(b.timer);
+          b.pending.reject(err);
+        }
+        p.head = undefined;
+        p.waiting = [];
+      }
+      this.inFlight.clear();
+      const s = this.stream;
+      this.stream = undefined;
+      s?.requests.close();
+      await s?.done;
     }
   }
 
-  private sendBatch(): void {
-    if (this.batch.length === 0) return;
-    const records = this.batch;
-    const p = this.batchPending;
-    this.batch = [];
-    this.batchPending = pending();
-    if (this.broken !== undefined) {
-      p.reject(this.broken);
+  private closeBatch(n: number, p: PartitionState): void {
+    if (p.records.length === 0) return;
+    p.waiting.push({
+      partition: n, records: p.records, pending: p.pending, deadline: Date.now() + this.deliveryTimeoutMs,
+      attempts: 0, backoffMs: 50, resequenced: false,
+    });
+    p.records = [];
+    p.pending = pending();
+  }
+
+  /** Sends each partition's next batch, and batches due for a retry. */
+  private pump(): void {
+    if (this.closed) return;
+    const due: Batch[] = [];
+    for (const p of this.partitions.values()) {
+      if (!p.head) p.head = p.waiting.shift();
+      const b = p.head;
+      if (b && b.stream === undefined && b.timer === undefined) due.push(b);
+    }
+    if (due.length === 0) return;
+    if (this.idempotent && this.id === 0n) {
+      if (!this.initializing) void this.initProducer();
       return;
     }
-    const id = ++this.nextId;
-    this.inFlight.set(id, p);
-    this.requests.push(create(ProduceRequestSchema, { topic: this.topic, partition: this.partition, records, correlationId: id }));
+    if (!this.stream) this.openStream();
+    const s = this.stream!;
+    for (const b of due) {
+      const p = this.partitions.get(b.partition)!;
+      const correlationId = ++this.nextId;
+      b.attempts++;
+      b.stream = s.id;
+      this.inFlight.set(correlationId, b);
+      b.timer = setTimeout(() => {
+        // NB: its response, should it come, is ignored; the retry goes on the same stream, after it.
+        b.timer = undefined;
+        if (!this.inFlight.delete(correlationId)) return;
+        this.retryOrFail(b, new ConnectError(`no ack within ${this.requestTimeoutMs} ms`, Code.DeadlineExceeded));
+        this.pump();
+      }, this.requestTimeoutMs);
+      s.requests.push(create(ProduceRequestSchema, {
+        topic: this.topic, partition: b.partition, records: b.records, correlationId,
+        ...(this.idempotent ? { producerId: this.id, producerEpoch: p.epoch, baseSequence: p.nextSequence } : {}),
+      }));
+    }
   }
 
-  private async read(responses: AsyncIterable<ProduceResponse>): Promise<void> {
+  private async initProducer(): Promise<void> {
+    this.initializing = true;
+    try {
+      this.id = (await this.client.produce.initProducer({}, { timeoutMs: 10_000 })).producerId;
+    } catch (e) {
+      const err = ConnectError.from(e);
+      for (const p of this.partitions.values()) {
+        if (p.head && p.head.stream === undefined && p.head.timer === undefined) this.retryOrFail(p.head, err);
+      }
+    } finally {
+      this.initializing = false;
+    }
+    this.pump();
+  }
+
+  private openStream(): void {
+    const id = ++this.streams;
+    const requests = new Requests();
+    const s = { id, requests, done: Promise.resolve() };
+    s.done = this.read(id, requests, this.client.produce.produce(requests));
+    this.stream = s;
+  }
+
+  private async read(stream: number, requests: Requests, responses: AsyncIterable<ProduceResponse>): Promise<void> {
+    let err: ConnectError;
     try {
       for await (const resp of responses) {
-        const p = this.inFlight.get(resp.correlationId);
-        if (!p) continue;
+        const b = this.inFlight.get(resp.correlationId);
+        if (!b) continue;
         this.inFlight.delete(resp.correlationId);
-        if (resp.error) {
-          const err = new ConnectError(resp.error.message, resp.error.code as Code);
-          this.rejected ??= err;
-          p.reject(err);
-        } else {
-          p.resolve(resp);
-        }
+        clearTimeout(b.timer);
+        b.timer = undefined;
+        this.answered(b, resp);
       }
-      this.break(new ConnectError("the produce stream ended", Code.Unavailable));
+      err = new ConnectError("the produce stream ended", Code.Unavailable);
     } catch (e) {
-      this.break(e);
+      err = ConnectError.from(e);
+      // NB: a connection that breaks (ECONNRESET is Aborted) leaves the outcome of what was in
+      // flight unknown, as Unavailable does: both are retried.
+      if ([Code.Aborted, Code.Unknown, Code.Internal, Code.Canceled].includes(err.code)) {
+        err = new ConnectError(`the produce stream broke: ${err.rawMessage}`, Code.Unavailable);
+      }
     }
+    requests.close();
+    if (this.stream?.id === stream) this.stream = undefined;
+    for (const [id, b] of this.inFlight) {
+      if (b.stream !== stream) continue;
+      this.inFlight.delete(id);
+      clearTimeout(b.timer);
+      b.timer = undefined;
+      this.retryOrFail(b, err);
+    }
+    this.pump();
   }
 
-  /** The stream is gone: fail everything not acknowledged. */
-  private break(err: unknown): void {
-    this.broken ??= err;
-    for (const p of this.inFlight.values()) p.reject(err);
-    this.inFlight.clear();
-    if (this.batch.length > 0) {
-      this.batchPending.reject(err);
-      this.batch = [];
-      this.batchPending = pending();
+  private answered(b: Batch, resp: ProduceResponse): void {
+    const p = this.partitions.get(b.partition)!;
+    if (!resp.error) {
+      p.nextSequence += BigInt(b.records.length);
+      this.resolve(b, resp);
+      return;
     }
+    const err = new ConnectError(resp.error.message, resp.error.code as Code);
+    if (err.code === Code.FailedPrecondition && this.idempotent && !b.resequenced) {
+      // NB: nothing of the batch was appended; the partition lost track of the producer (it
+      // expired, or its records were deleted): start again at 0 in a new epoch, once.
+      b.resequenced = true;
+      this.resequence(p);
+      b.stream = undefined;
+      this.pump();
+      return;
+    }
+    this.retryOrFail(b, err);
+  }
+
+  private retryOrFail(b: Batch, err: ConnectError): void {
+    const now = Date.now();
+    if (!retriable(err.code) || this.closed || now + b.backoffMs > b.deadline) {
+      if (retriable(err.code)) {
+        err = new ConnectError(`delivery timeout (${this.deliveryTimeoutMs} ms) after ${b.attempts} attempts: ${err.rawMessage}`, err.code);
+        // The batch may or may not be appended: the next one cannot follow it in sequence.
+        if (this.idempotent) this.resequence(this.partitions.get(b.partition)!);
+      }
+      this.resolve(b, undefined, err);
+      return;
+    }
+    b.stream = undefined;
+    const delay = b.backoffMs * (1 + Math.random() / 2);
+    b.backoffMs = Math.min(2 * b.backoffMs, 1000);
+    b.timer = setTimeout(() => {
+      b.timer = undefined;
+      this.pump();
+    }, delay);
+  }
+
+  private resequence(p: PartitionState): void {
+    p.epoch++;
+    p.nextSequence = 0n;
+  }
+
+  private resolve(b: Batch, resp?: ProduceResponse, err?: unknown): void {
+    const p = this.partitions.get(b.partition)!;
+    if (p.head === b) p.head = undefined;
+    if (err !== undefined) {
+      this.rejected ??= err;
+      b.pending.reject(err);
+    } else {
+      b.pending.resolve(resp!);
+    }
+    this.pump();
   }
 }
 

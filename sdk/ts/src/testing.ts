@@ -6,53 +6,51 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** The part of the ready file (runnel serve --ready-file) used here. */
-interface ReadyInfo { grpc: string; http: string }
+interface ReadyInfo { grpc: string; http: string; peer: string; pid?: number }
 
 /** A `runnel serve` process on ports the kernel chose, over a fresh data
  * directory. The binary defaults to $RUNNEL_BIN, then bin/runnel. */
 export class Broker {
-  private constructor(readonly address: string, readonly log: string[], private readonly proc: ChildProcess, private readonly dir: string) {}
+  private constructor(readonly address: string, readonly log: string[], private proc: ChildProcess,
+    private readonly dir: string, private readonly info: ReadyInfo, private readonly binary: string,
+    private readonly timeoutMs: number) {}
 
   /** Starts the broker and resolves once it serves: once it has written its
    * ready file, which names the ports it bound. */
-  static start(binary = process.env.RUNNEL_BIN ?? "bin/runnel", timeoutMs = 60_000): Promise<Broker> {
+  static async start(binary = process.env.RUNNEL_BIN ?? "bin/runnel", timeoutMs = 60_000): Promise<Broker> {
     const dir = mkdtempSync(join(tmpdir(), "runnel-ts-"));
-    const readyFile = join(dir, "ready.json");
-    const proc = spawn(binary, ["serve", "--data-dir", join(dir, "data"), "--ready-file", readyFile,
-      "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"],
-      { stdio: ["ignore", "ignore", "pipe"] });
-    const log: string[] = [];
-    createInterface({ input: proc.stderr! }).on("line", (line) => log.push(line));
-    return new Promise((resolve, reject) => {
-      const fail = (why: string) => {
-        clearInterval(poll);
-        clearTimeout(timer);
-        rmSync(dir, { recursive: true, force: true });
-        reject(new Error(`${why}; stderr:\n` + log.join("\n")));
-      };
-      const timer = setTimeout(() => {
-        proc.kill("SIGKILL");
-        fail(`broker wrote no ready file (${readyFile}) within ${timeoutMs} ms, so it did not serve`);
-      }, timeoutMs);
-      proc.on("exit", (code, signal) => fail(`broker exited (${code ?? signal}) before writing its ready file`));
-      // NB: the broker writes the file whole or not at all (a rename): its
-      // absence is the only reason to wait.
-      const poll = setInterval(() => {
-        let info: ReadyInfo;
-        try {
-          info = JSON.parse(readFileSync(readyFile, "utf8")) as ReadyInfo;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-          proc.kill("SIGKILL");
-          fail(`ready file ${readyFile}: ${e}`);
-          return;
-        }
-        clearInterval(poll);
-        clearTimeout(timer);
-        proc.removeAllListeners("exit");
-        resolve(new Broker(info.grpc, log, proc, dir));
-      }, 20);
-    });
+    try {
+      const { proc, log, info } = await launch(binary, dir, { grpc: "127.0.0.1:0", http: "127.0.0.1:0", peer: "127.0.0.1:0" }, timeoutMs);
+      return new Broker(info.grpc, log, proc, dir, info, binary, timeoutMs);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Kills the broker (SIGKILL: no shutdown at all), keeping its data. */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = new Promise((resolve) => this.proc.once("exit", resolve));
+      this.proc.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
+  pause(): void {
+    this.proc.kill("SIGSTOP");
+  }
+
+  /** Lets a paused broker go on (SIGCONT). */
+  resume(): void {
+    this.proc.kill("SIGCONT");
+  }
+
+  /** Starts the broker again, after kill, on the same data directory and
+   * addresses; resolves once it serves. */
+  async restart(): Promise<void> {
+    this.proc = (await launch(this.binary, this.dir, this.info, this.timeoutMs, this.log)).proc;
   }
 
   async stop(): Promise<void> {
@@ -63,4 +61,46 @@ export class Broker {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Runs `runnel serve` over dir on the given addresses, and resolves once
+ * it has written its ready file. */
+function launch(binary: string, dir: string, listen: ReadyInfo, timeoutMs: number, log: string[] = []):
+  Promise<{ proc: ChildProcess; log: string[]; info: ReadyInfo }> {
+  const readyFile = join(dir, "ready.json");
+  const proc = spawn(binary, ["serve", "--data-dir", join(dir, "data"), "--ready-file", readyFile,
+    "--listen", listen.grpc, "--http-listen", listen.http, "--peer-listen", listen.peer],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  createInterface({ input: proc.stderr! }).on("line", (line) => log.push(line));
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`${why}; stderr:\n` + log.join("\n")));
+    };
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      fail(`broker wrote no ready file (${readyFile}) within ${timeoutMs} ms, so it did not serve`);
+    }, timeoutMs);
+    proc.on("exit", (code, signal) => fail(`broker exited (${code ?? signal}) before writing its ready file`));
+    // NB: the broker writes the file whole or not at all (a rename), and
+    // removes one an earlier run left at start: its absence, or another
+    // process's, is the only reason to wait.
+    const poll = setInterval(() => {
+      let info: ReadyInfo;
+      try {
+        info = JSON.parse(readFileSync(readyFile, "utf8")) as ReadyInfo;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        proc.kill("SIGKILL");
+        fail(`ready file ${readyFile}: ${e}`);
+        return;
+      }
+      if (info.pid !== proc.pid) return;
+      clearInterval(poll);
+      clearTimeout(timer);
+      proc.removeAllListeners("exit");
+      resolve({ proc, log, info });
+    }, 20);
+  });
 }

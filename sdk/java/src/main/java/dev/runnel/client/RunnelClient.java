@@ -15,8 +15,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A connection to a Runnel broker and the stubs of its four services, generated from proto/ into
- * gen/java. The stubs are the API; this package adds only what is awkward with them alone: a
- * {@link Producer} that batches records and pipelines requests on one stream, and a {@link
+ * gen/java. The stubs are the API; this package adds only what is awkward with them alone: an
+ * idempotent {@link Producer} that partitions and batches records, pipelines requests on one stream
+ * and retries them without duplicating or reordering, and a {@link
  * Consumer} that iterates a group's records, following the broker's assignment of its partitions
  * when it is a group member, and commits its position.
  *
@@ -54,14 +55,19 @@ public final class RunnelClient implements AutoCloseable {
     }
   }
 
-  /** A producer whose keyed records go where Kafka's partitioner puts them. */
+  /** An idempotent producer whose keyed records go where Kafka's partitioner puts them. */
   public Producer producer(String topic) {
-    return new Producer(this, topic, null, 500);
+    return new Producer(this, topic, new Producer.Options());
   }
 
-  /** A producer whose records all go to one partition. */
+  /** An idempotent producer whose records all go to one partition. */
   public Producer producer(String topic, int partition) {
-    return new Producer(this, topic, partition, 500);
+    return new Producer(this, topic, new Producer.Options().partition(partition));
+  }
+
+  /** A producer with options: {@code new Producer.Options().idempotent(false)} turns idempotence off. */
+  public Producer producer(String topic, Producer.Options options) {
+    return new Producer(this, topic, options);
   }
 
   /** A member of group that the broker assigns partitions of topic (see {@link Consumer}). */

@@ -10,6 +10,7 @@ import dev.runnel.v1.StartPosition;
 import dev.runnel.v1.SubscribeRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -103,19 +104,22 @@ class RoundtripTest {
   }
 
   @Test
-  void brokerGoingAwayFailsEverything() throws Exception {
+  void aBrokerGoneForGoodFailsWhatItDidNotAcknowledge() throws Exception {
     TestBroker own = TestBroker.start();
     try (RunnelClient client = new RunnelClient(own.address())) {
       client.createTopic("t", 1, Map.of(), false);
-      Producer producer = client.producer("t");
+      Producer producer = client.producer("t", new Producer.Options().deliveryTimeout(Duration.ofSeconds(1)));
       producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("acked"), Map.of());
       producer.flush();
       CompletableFuture<?> batched = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("still batched"), Map.of());
-      own.stop(); // the stream ends with UNAVAILABLE
-      assertThrows(RuntimeException.class, producer::flush);
+      own.stop(); // the stream ends with UNAVAILABLE, and so does every retry
+      ProduceException pe = assertThrows(ProduceException.class, producer::flush); // after the delivery timeout
+      assertEquals(Status.Code.UNAVAILABLE, pe.status().getCode());
+      assertTrue(pe.status().getDescription().contains("delivery timeout"), pe.status().getDescription());
       assertTrue(batched.isCompletedExceptionally());
-      assertTrue(producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("after"), Map.of()).isCompletedExceptionally());
-      assertThrows(RuntimeException.class, producer::close);
+      CompletableFuture<?> after = producer.send(ByteString.EMPTY, ByteString.copyFromUtf8("after"), Map.of());
+      assertThrows(ProduceException.class, producer::close); // fails what it could not deliver, and returns
+      assertTrue(after.isCompletedExceptionally());
     } finally {
       own.stop();
     }

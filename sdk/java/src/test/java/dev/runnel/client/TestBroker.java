@@ -10,12 +10,35 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** A {@code runnel serve} process ($RUNNEL_BIN) on ports the kernel chose, and the address it serves on. */
-record TestBroker(Process process, String address) {
+/**
+ * A {@code runnel serve} process ($RUNNEL_BIN) on ports the kernel chose, over a fresh data
+ * directory, and the address it serves on. {@link #kill} and {@link #restart} crash it and start it
+ * again on the same data and addresses.
+ */
+final class TestBroker {
   // The ready file (runnel serve --ready-file) is one flat JSON object of
-  // strings and numbers: a pattern reads its "grpc" field without a JSON
-  // library the SDK does not need otherwise.
-  private static final Pattern GRPC_FIELD = Pattern.compile("\"grpc\"\\s*:\\s*\"([^\"]+)\"");
+  // strings and numbers: a pattern reads a field without a JSON library the
+  // SDK does not need otherwise.
+  private static final Pattern FIELD = Pattern.compile("\"(grpc|http|peer|pid)\"\\s*:\\s*\"?([^\",}]+)\"?");
+
+  private final Path dir;
+  private final String address;
+  private final String httpAddress;
+  private final String peerAddress;
+  private final StringBuffer log = new StringBuffer();
+  private volatile Process process;
+
+  private TestBroker(Path dir, Process process, String address, String httpAddress, String peerAddress) {
+    this.dir = dir;
+    this.process = process;
+    this.address = address;
+    this.httpAddress = httpAddress;
+    this.peerAddress = peerAddress;
+  }
+
+  String address() {
+    return address;
+  }
 
   void stop() throws InterruptedException {
     process.destroy(); // SIGTERM: graceful
@@ -24,15 +47,51 @@ record TestBroker(Process process, String address) {
     }
   }
 
+  /** Kills the broker (SIGKILL: no shutdown at all), keeping its data. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor();
+  }
+
+  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
+  void pause() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** Lets a paused broker go on (SIGCONT). */
+  void resume() throws IOException, InterruptedException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    // NB: Process has no way to send a signal other than TERM and KILL.
+    Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+    }
+  }
+
+  /** Starts the broker again, after kill, on the same data directory and addresses; returns once it serves. */
+  void restart() throws IOException, InterruptedException {
+    process = launch(dir, address, httpAddress, peerAddress, log).process;
+  }
+
   /** Starts a broker and returns once it serves: once it has written its ready file. */
   static TestBroker start() throws IOException, InterruptedException {
-    String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
     Path dir = Files.createTempDirectory("runnel-java-");
+    Launched l = launch(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", new StringBuffer());
+    return new TestBroker(dir, l.process, l.grpc, l.http, l.peer);
+  }
+
+  private record Launched(Process process, String grpc, String http, String peer) {}
+
+  private static Launched launch(Path dir, String listen, String httpListen, String peerListen, StringBuffer log)
+      throws IOException, InterruptedException {
+    String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
     Path readyFile = dir.resolve("ready.json");
     Process p = new ProcessBuilder(bin, "serve", "--data-dir", dir.resolve("data").toString(),
-        "--ready-file", readyFile.toString(), "--listen", "127.0.0.1:0",
-        "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0").redirectErrorStream(true).start();
-    StringBuffer log = new StringBuffer();
+        "--ready-file", readyFile.toString(), "--listen", listen,
+        "--http-listen", httpListen, "--peer-listen", peerListen).redirectErrorStream(true).start();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
         for (String line; (line = r.readLine()) != null; ) {
@@ -46,9 +105,34 @@ record TestBroker(Process process, String address) {
     reader.start();
     Duration timeout = Duration.ofSeconds(60);
     long deadline = System.nanoTime() + timeout.toNanos();
-    // NB: the broker writes the file whole or not at all (a rename): its
-    // absence is the only reason to wait.
-    while (!Files.exists(readyFile)) {
+    // NB: the broker writes the file whole or not at all (a rename), and
+    // removes one an earlier run left at start: its absence, or another
+    // process's, is the only reason to wait.
+    for (;;) {
+      if (Files.exists(readyFile)) {
+        String ready;
+        try {
+          ready = Files.readString(readyFile);
+        } catch (java.nio.file.NoSuchFileException e) {
+          ready = "";
+        }
+        String grpc = null, http = null, peer = null, pid = null;
+        for (Matcher m = FIELD.matcher(ready); m.find(); ) {
+          switch (m.group(1)) {
+            case "grpc" -> grpc = m.group(2);
+            case "http" -> http = m.group(2);
+            case "peer" -> peer = m.group(2);
+            default -> pid = m.group(2).trim();
+          }
+        }
+        if (String.valueOf(p.pid()).equals(pid)) {
+          if (grpc == null || http == null || peer == null) {
+            p.destroyForcibly();
+            throw new IllegalStateException("ready file " + readyFile + " lacks an address: " + ready);
+          }
+          return new Launched(p, grpc, http, peer);
+        }
+      }
       if (!p.isAlive()) {
         reader.join(1000);
         throw new IllegalStateException("broker exited (" + p.exitValue() + ") before writing its ready file; stderr:\n" + log);
@@ -60,12 +144,5 @@ record TestBroker(Process process, String address) {
       }
       Thread.sleep(20);
     }
-    String ready = Files.readString(readyFile);
-    Matcher m = GRPC_FIELD.matcher(ready);
-    if (!m.find()) {
-      p.destroyForcibly();
-      throw new IllegalStateException("ready file " + readyFile + " has no grpc address: " + ready);
-    }
-    return new TestBroker(p, m.group(1));
   }
 }
