@@ -35,7 +35,6 @@ type produceBench struct {
 	partitions, replication    int32
 	acks                       acksFlag
 	recordSize, batchBytes     int
-	bufferBytes                int64
 	inFlight, streams          int
 	linger, deliveryTimeout    time.Duration
 	duration, progressInterval time.Duration
@@ -51,17 +50,19 @@ func newBenchProduceCommand() *cobra.Command {
 		Long: `Produce fixed-size records with the Go SDK's producer (client.Producer) for
 --duration, as fast as acks allow or at --rate-mbps, and report throughput and
 each record's ack latency (from Produce to its ack, the wait for buffer room
-included). Each of --streams producers batches per partition (--batch-bytes,
---linger; one batch in flight per partition) and sends each batch to the
-partition's leader, retrying UNAVAILABLE (a leader moved, a broker died) until
---delivery-timeout.
+included). The SDK's producer has one batch in flight per partition, so each
+of --streams runs --in-flight producers, each with one batch in flight and
+one filling (--batch-bytes, or less after --linger): the same number of
+requests in flight as a stream of pipelined requests. Each batch goes to its
+partition's leader, retried on UNAVAILABLE (a leader moved, a broker died)
+until --delivery-timeout.
 
 A record that fails stops the run, unless --keep-going. When the run ends
 (its duration, a failure, or an interrupt: a second one stops at once), the
 bench waits for the records in flight and prints its summary: what was
 acknowledged, the latencies, the batches retried, and the failed records
 counted by error.`,
-		Example: `  runnel bench produce --record-size 1024 --duration 20s
+		Example: `  runnel bench produce --record-size 1024 --batch-bytes 524288 --in-flight 2 --duration 20s
   runnel bench produce --partitions 3 --streams 3 --duration 20s
   runnel bench produce --rate-mbps 100 --duration 20s`,
 		Args: cobra.NoArgs,
@@ -73,13 +74,11 @@ counted by error.`,
 	f.Int32Var(&b.replication, "replication-factor", 0, "replication factor when the topic is created (0: the broker's default)")
 	f.Var(&b.acks, "acks", "when records are acknowledged: all (a quorum has them on disk) or leader")
 	f.IntVar(&b.recordSize, "record-size", 1024, "bytes of each record's value (random, incompressible)")
-	f.IntVar(&b.batchBytes, "batch-bytes", 1<<20, "most bytes of a partition's batch, one produce request")
-	f.DurationVar(&b.linger, "linger", 5*time.Millisecond, "how long a partition's batch waits to fill before it is sent")
-	f.Int64Var(&b.bufferBytes, "buffer-bytes", 64<<20, "most bytes of records produced and not yet acknowledged, per producer")
+	f.IntVar(&b.batchBytes, "batch-bytes", 512<<10, "most record bytes per batch, one produce request (the producer's WithMaxBatchBytes)")
+	f.DurationVar(&b.linger, "linger", 5*time.Millisecond, "how long a batch waits to fill before it is sent")
 	f.DurationVar(&b.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long a record may take, retries included, before it fails")
-	f.IntVar(&b.streams, "streams", 1, "concurrent producers, each with its own stream to each broker")
-	f.IntVar(&b.inFlight, "in-flight", 16, "ignored: the producer has one batch in flight per partition")
-	_ = f.MarkDeprecated("in-flight", "the producer has one batch in flight per partition: use --batch-bytes, or --streams for more producers")
+	f.IntVar(&b.inFlight, "in-flight", 2, "unacknowledged batches per stream: producers per stream, each with one batch in flight")
+	f.IntVar(&b.streams, "streams", 1, "concurrent streams of --in-flight producers, each producer with its own stream to each broker")
 	f.DurationVar(&b.duration, "duration", 20*time.Second, "how long to produce")
 	f.DurationVar(&b.progressInterval, "progress", time.Second, "interval of the progress line on stderr")
 	f.Float64Var(&b.rateMBps, "rate-mbps", 0, "target MB/s of record values (0: as fast as possible)")
@@ -88,8 +87,8 @@ counted by error.`,
 		switch {
 		case b.recordSize <= 0 || b.batchBytes < b.recordSize:
 			return errors.New("want --record-size > 0 and --batch-bytes >= --record-size")
-		case b.streams <= 0 || b.bufferBytes <= 0 || b.linger < 0 || b.deliveryTimeout <= 0 || b.duration <= 0 || b.progressInterval <= 0:
-			return errors.New("want --streams, --buffer-bytes, --delivery-timeout, --duration and --progress > 0, and --linger >= 0")
+		case b.streams <= 0 || b.inFlight <= 0 || b.linger < 0 || b.deliveryTimeout <= 0 || b.duration <= 0 || b.progressInterval <= 0:
+			return errors.New("want --streams, --in-flight, --delivery-timeout, --duration and --progress > 0, and --linger >= 0")
 		case b.rateMBps < 0:
 			return errors.New("want --rate-mbps >= 0")
 		}
@@ -117,24 +116,48 @@ func ensureTopic(ctx context.Context, adm *client.Admin, topic string, partition
 	return err
 }
 
-// benchStats is shared by the producers (or the reader) of a run.
+// benchStats is shared by the producers (or the reader) of a run. Each
+// producer counts in a shard of its own, so that the acks of one do not
+// contend with another's.
 type benchStats struct {
-	records, bytes atomic.Int64
-	latency        histogram
-	lastAck        atomic.Int64 // unix nanoseconds
-	longestGap     atomic.Int64 // the longest time without an ack, in nanoseconds
+	lastAck    atomic.Int64 // unix nanoseconds
+	longestGap atomic.Int64 // the longest time without an ack, in nanoseconds
 
-	mu       sync.Mutex // guards failures and firstErr
+	mu       sync.Mutex // guards shards, failures and firstErr
+	shards   []*statShard
 	failures map[string]int64
 	failed   int64
 	firstErr error
 }
 
-func (s *benchStats) add(records, bytes int64, latency time.Duration) {
-	s.records.Add(records)
-	s.bytes.Add(bytes)
-	s.latency.record(latency)
-	now := time.Now().UnixNano()
+type statShard struct {
+	s              *benchStats
+	records, bytes atomic.Int64
+	latency        histogram
+}
+
+func (s *benchStats) shard() *statShard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := &statShard{s: s}
+	s.shards = append(s.shards, sh)
+	return sh
+}
+
+// add counts records acknowledged (or read) at now.
+func (sh *statShard) add(records, bytes int64, latency time.Duration, now time.Time) {
+	sh.records.Add(records)
+	sh.bytes.Add(bytes)
+	sh.latency.record(latency)
+	sh.s.acked(now.UnixNano())
+}
+
+// acked notes an ack at now for the longest time without one, to 100µs:
+// the acks of a batch come together, and need not all write.
+func (s *benchStats) acked(now int64) {
+	if now-s.lastAck.Load() < int64(100*time.Microsecond) {
+		return
+	}
 	if last := s.lastAck.Swap(now); last != 0 {
 		for gap := now - last; ; {
 			g := s.longestGap.Load()
@@ -143,6 +166,30 @@ func (s *benchStats) add(records, bytes int64, latency time.Duration) {
 			}
 		}
 	}
+}
+
+// counts sums the shards' records and bytes.
+func (s *benchStats) counts() (records, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sh := range s.shards {
+		records += sh.records.Load()
+		bytes += sh.bytes.Load()
+	}
+	return records, bytes
+}
+
+// totals sums the shards: records, bytes, and the latencies.
+func (s *benchStats) totals() (records, bytes int64, latency *histogram) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	latency = &histogram{}
+	for _, sh := range s.shards {
+		records += sh.records.Load()
+		bytes += sh.bytes.Load()
+		latency.merge(&sh.latency)
+	}
+	return records, bytes, latency
 }
 
 // fail counts a failed record under its error; it says whether it is the
@@ -214,14 +261,18 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client, retried *atomic.
 	rec := &client.Record{Topic: b.topic, Value: value}
 	// Rate limiting paces chunks of a batch's worth of records.
 	chunk := b.batchBytes / b.recordSize
-	var interval time.Duration // between chunks of one producer
+	var interval time.Duration // between chunks of one producer's records
 	if b.rateMBps > 0 {
-		perStream := b.rateMBps * 1e6 / float64(b.streams)
-		interval = time.Duration(float64(chunk*b.recordSize) / perStream * float64(time.Second))
+		perProducer := b.rateMBps * 1e6 / float64(b.streams*b.inFlight)
+		interval = time.Duration(float64(chunk*b.recordSize) / perProducer * float64(time.Second))
 	}
 
 	opts := []client.ProducerOption{client.WithAcks(runnelv1.Acks(b.acks)), client.WithLinger(b.linger),
-		client.WithMaxBatchBytes(b.batchBytes), client.WithMaxBufferedBytes(b.bufferBytes), client.WithDeliveryTimeout(b.deliveryTimeout)}
+		client.WithMaxBatchBytes(b.batchBytes), client.WithDeliveryTimeout(b.deliveryTimeout),
+		// NB: room for a batch in flight and one filling: the producer
+		// has one request in flight per partition, the others wait
+		// their turn in Produce, as a pipelined stream's window does.
+		client.WithMaxBufferedBytes(2 * int64(b.batchBytes))}
 
 	ctx, cancel := context.WithTimeout(cmd.Context(), b.duration)
 	defer cancel()
@@ -231,10 +282,11 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client, retried *atomic.
 	start := time.Now()
 	stopProgress := progress(cmd, b.progressInterval, start, stats)
 	var wg sync.WaitGroup
-	producers := make([]*client.Producer, b.streams)
+	producers := make([]*client.Producer, b.streams*b.inFlight)
 	for i := range producers {
 		p := c.Producer(opts...)
 		producers[i] = p
+		sh := stats.shard()
 		wg.Go(func() {
 			next := time.Now()
 			for n := 0; ; n++ {
@@ -259,7 +311,8 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client, retried *atomic.
 				p.Produce(ctx, rec, func(_ client.Ack, err error) {
 					switch {
 					case err == nil:
-						stats.add(1, int64(len(value)), time.Since(sent))
+						now := time.Now()
+						sh.add(1, int64(len(value)), now.Sub(sent), now)
 					case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 						// NB: Produce gave up waiting for buffer room as the
 						// run ended: the record was never sent.
@@ -339,6 +392,7 @@ func newBenchConsumeCommand() *cobra.Command {
 			return err
 		}
 		stats := &benchStats{}
+		sh := stats.shard()
 		start := time.Now()
 		stopProgress := progress(cmd, interval, start, stats)
 		last := start
@@ -356,7 +410,7 @@ func newBenchConsumeCommand() *cobra.Command {
 				n += int64(len(r.Value))
 			}
 			now := time.Now()
-			stats.add(int64(len(resp.Batch.Records)), n, now.Sub(last))
+			sh.add(int64(len(resp.Batch.Records)), n, now.Sub(last), now)
 			last = now
 		}
 		stopProgress()
@@ -381,8 +435,8 @@ func progress(cmd *cobra.Command, interval time.Duration, start time.Time, s *be
 				return
 			case <-t.C:
 				el := time.Since(start).Seconds()
-				fmt.Fprintf(cmd.ErrOrStderr(), "%5.0fs  %10d records  %8.1f MB/s\n",
-					el, s.records.Load(), float64(s.bytes.Load())/1e6/el)
+				records, bytes := s.counts()
+				fmt.Fprintf(cmd.ErrOrStderr(), "%5.0fs  %10d records  %8.1f MB/s\n", el, records, float64(bytes)/1e6/el)
 			}
 		}
 	}()
@@ -394,13 +448,13 @@ func progress(cmd *cobra.Command, interval time.Duration, start time.Time, s *be
 func report(cmd *cobra.Command, what string, elapsed time.Duration, s *benchStats) {
 	sec := elapsed.Seconds()
 	out := cmd.OutOrStdout()
+	records, bytes, h := s.totals()
 	fmt.Fprintf(out, "%s: %d records, %.1f MB in %.2fs: %.0f records/s, %.1f MB/s\n",
-		what, s.records.Load(), float64(s.bytes.Load())/1e6, sec, float64(s.records.Load())/sec, float64(s.bytes.Load())/1e6/sec)
+		what, records, float64(bytes)/1e6, sec, float64(records)/sec, float64(bytes)/1e6/sec)
 	label := "ack latency"
 	if what == "consume" {
 		label = "gap between batches"
 	}
-	h := &s.latency
 	fmt.Fprintf(out, "%s: p50 %s  p99 %s  p999 %s  max %s  (%d samples)\n", label,
 		h.quantile(0.50).Round(time.Microsecond), h.quantile(0.99).Round(time.Microsecond), h.quantile(0.999).Round(time.Microsecond),
 		h.quantile(1).Round(time.Microsecond), h.count.Load())
@@ -426,6 +480,19 @@ const (
 	histogramSub     = 128 // buckets per power of two above
 	histogramBuckets = histogramLinear + 56*histogramSub
 )
+
+// merge adds o's counts to h's.
+func (h *histogram) merge(o *histogram) {
+	for i := range o.buckets {
+		if n := o.buckets[i].Load(); n > 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+	h.count.Add(o.count.Load())
+	if m := o.max.Load(); m > h.max.Load() {
+		h.max.Store(m)
+	}
+}
 
 func (h *histogram) record(d time.Duration) {
 	d = max(d, 0)
