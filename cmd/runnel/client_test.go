@@ -265,9 +265,10 @@ type benchRun struct {
 	took           time.Duration
 }
 
-func newAdmin(t *testing.T, ctx context.Context, addr string) *client.Admin {
+// newAdmin connects to the brokers at addrs (comma-separated).
+func newAdmin(t *testing.T, ctx context.Context, addrs string) *client.Admin {
 	t.Helper()
-	c, err := client.New(ctx, []string{addr})
+	c, err := client.New(ctx, strings.Split(addrs, ","))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,5 +328,46 @@ func TestBenchSummaryWhenInterrupted(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "produce: 0 records") || strings.Contains(r.stdout, "\nfailed: ") {
 		t.Errorf("want acknowledged records and no failure:\n%s", r.stdout)
+	}
+}
+
+// TestBenchGoesOnThroughALeaderKill: the leader of the bench's partition
+// is killed midway; the producers retry on the new leader, no record
+// fails, and the summary counts the retried batches.
+func TestBenchGoesOnThroughALeaderKill(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	adm := newAdmin(t, ctx, addrs(brokers...))
+	if _, err := adm.CreateTopic(ctx, "moving", 1, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	benchCtx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	done := startBench(t, benchCtx, adm, "moving", "--broker", addrs(brokers...), "--duration", "2m", "--keep-going")
+	d, err := adm.DescribeTopic(ctx, "moving")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := d.Partitions[0].Leader
+	brokers[leader-1].kill()
+	killedAt := d.Partitions[0].HighWatermark
+	waitFor(t, 2*time.Minute, "records acknowledged by the next leader", func() bool {
+		d, err := adm.DescribeTopic(ctx, "moving")
+		return err == nil && d.Partitions[0].Leader != 0 && d.Partitions[0].Leader != leader && d.Partitions[0].HighWatermark > killedAt+1000
+	})
+	interrupt()
+	r := <-done
+	t.Logf("stdout:\n%s", r.stdout)
+	if r.err != nil {
+		t.Fatalf("bench: %v", r.err)
+	}
+	for _, want := range []string{"failed records: 0", "interrupted after "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "batches retried: 0\n") {
+		t.Errorf("no batch retried, though broker %d led the partition when it was killed:\n%s", leader, r.stdout)
 	}
 }
