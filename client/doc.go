@@ -5,7 +5,7 @@
 // leaders, refreshed when a request says they moved and when they are
 // older than WithMetadataMaxAge. The generated runnel.v1 stubs (Admin,
 // Produce, Subscribe, Commit) stay available on the Client for everything
-// the SDK does not wrap yet.
+// the SDK does not wrap yet; they call the bootstrap broker alone.
 //
 //	c, err := client.New(ctx, []string{"10.0.0.1:7400", "10.0.0.2:7400"})
 //	if err != nil { ... }
@@ -35,6 +35,17 @@
 // batches are never reordered: each partition has one batch in flight at a
 // time. WithCompression compresses batches (gzip, snappy, lz4, zstd: the
 // compression package), which the broker stores as sent.
+//
+// Admin (NewAdmin) manages topics and consumer groups, describes the
+// cluster and moves partitions, as franz-go's kadm does for kgo: each call
+// goes to the broker that answered last and fails over to the next known
+// broker on UNAVAILABLE or no answer within the request timeout, and
+// errors are the broker's gRPC status:
+//
+//	adm := client.NewAdmin(c)
+//	t, err := adm.CreateTopic(ctx, "orders", 3, 0, nil)  // 3 partitions, default replication
+//	g, err := adm.DescribeGroup(ctx, "billing")           // members, offsets, lag
+//	_, err = adm.ResetOffsets(ctx, "billing", "orders", client.ResetToEarliest().DryRun())
 //
 // The package depends only on the generated code (gen/) and partitioner,
 // never on the server.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
@@ -130,4 +133,36 @@ func ExampleRecordError() {
 		fmt.Println(re.Partition, err)
 	}
 	// Output: 7 runnel: record tiny/7 not appended: rpc error: code = InvalidArgument desc = partition 7 does not exist: topic "tiny" has partitions 0 to 0
+}
+
+// Manage topics with the admin helpers; refusals are the broker's status.
+func ExampleAdmin() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	adm := client.NewAdmin(c)
+
+	t, err := adm.CreateTopic(ctx, "inventory", 2, 1, map[string]string{"retention.ms": "86400000"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t.Name, t.Partitions, t.Config["retention.ms"])
+	if _, err := adm.CreateTopic(ctx, "inventory", 2, 1, nil); status.Code(err) == codes.AlreadyExists {
+		fmt.Println("already exists")
+	}
+	d, err := adm.DescribeTopic(ctx, "inventory")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range d.Partitions {
+		fmt.Println("partition", p.Partition, "leader", p.Leader)
+	}
+	// Output:
+	// inventory 2 86400000
+	// already exists
+	// partition 0 leader 1
+	// partition 1 leader 1
 }

@@ -6,8 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 func newClusterCommand() *cobra.Command {
@@ -22,14 +20,14 @@ func newClusterDescribeCommand() *cobra.Command {
 		Short: "List the brokers, their state as the controller sees it and their versions, and the controller",
 		Args:  cobra.NoArgs,
 	}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.DescribeCluster(cmd.Context(), &runnelv1.DescribeClusterRequest{})
+		resp, err := adm.DescribeCluster(cmd.Context())
 		if err != nil {
 			return err
 		}

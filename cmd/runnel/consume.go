@@ -95,7 +95,7 @@ commits there, as a group of its own making.`,
 		default:
 			return fmt.Errorf("--format %q: want text or json", format)
 		}
-		c, err := dial()
+		c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -48,28 +48,28 @@ func printJSON(w io.Writer, m proto.Message) error {
 
 func newGroupListCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List consumer groups", Args: cobra.NoArgs}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	asJSON := formatFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		isJSON, err := asJSON()
 		if err != nil {
 			return err
 		}
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.ListGroups(cmd.Context(), &runnelv1.ListGroupsRequest{})
+		groups, err := adm.ListGroups(cmd.Context())
 		if err != nil {
 			return err
 		}
 		if isJSON {
-			return printJSON(cmd.OutOrStdout(), resp)
+			return printJSON(cmd.OutOrStdout(), &runnelv1.ListGroupsResponse{Groups: groups})
 		}
 		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "GROUP\tCOORDINATOR")
-		for _, g := range resp.Groups {
+		for _, g := range groups {
 			fmt.Fprintf(w, "%s\t%d\n", g.Name, g.CoordinatorId)
 		}
 		return w.Flush()
@@ -87,27 +87,26 @@ the committed offset, the high watermark and the lag, as
 kafka-consumer-groups.sh --describe does.`,
 		Args: cobra.ExactArgs(1),
 	}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	asJSON := formatFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		isJSON, err := asJSON()
 		if err != nil {
 			return err
 		}
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.DescribeGroup(cmd.Context(), &runnelv1.DescribeGroupRequest{Group: args[0]})
+		g, err := adm.DescribeGroup(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		out := cmd.OutOrStdout()
 		if isJSON {
-			return printJSON(out, resp)
+			return printJSON(out, &runnelv1.DescribeGroupResponse{Group: g})
 		}
-		g := resp.Group
 		fmt.Fprintf(out, "Group: %s  State: %s  Coordinator: %d (%s)  Epoch: %d  Members: %d\n", g.Name,
 			strings.TrimPrefix(g.State.String(), "GROUP_STATE_"), g.CoordinatorId, g.CoordinatorAddress, g.GroupEpoch, len(g.Members))
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -150,14 +149,14 @@ func orDash(s string) string {
 
 func newGroupDeleteCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete GROUP", Short: "Delete a consumer group without members, and its offsets", Args: cobra.ExactArgs(1)}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		if _, err := c.Admin.DeleteGroup(cmd.Context(), &runnelv1.DeleteGroupRequest{Group: args[0]}); err != nil {
+		if err := adm.DeleteGroup(cmd.Context(), args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "deleted group %s\n", args[0])
@@ -186,7 +185,7 @@ committed offset shifted by N (negative: back), each clamped to the log.
   runnel group reset billing --topic orders --to-datetime 2026-12-01T09:00:00Z`,
 		Args: cobra.ExactArgs(1),
 	}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	asJSON := formatFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&topic, "topic", "", "the topic whose offsets move (required)")
@@ -205,39 +204,45 @@ committed offset shifted by N (negative: back), each clamped to the log.
 		if err != nil {
 			return err
 		}
-		req := &runnelv1.ResetOffsetsRequest{Group: args[0], Topic: topic, Partitions: partitions, DryRun: dry}
+		var to client.OffsetReset
 		switch {
 		case toEarliest:
-			req.To = &runnelv1.ResetOffsetsRequest_ToEarliest{ToEarliest: true}
+			to = client.ResetToEarliest()
 		case toLatest:
-			req.To = &runnelv1.ResetOffsetsRequest_ToLatest{ToLatest: true}
+			to = client.ResetToLatest()
 		case cmd.Flags().Changed("to-offset"):
-			req.To = &runnelv1.ResetOffsetsRequest_ToOffset{ToOffset: toOffset}
+			to = client.ResetToOffset(toOffset)
 		case toDatetime != "":
 			at, err := time.Parse(time.RFC3339, toDatetime)
 			if err != nil {
 				return fmt.Errorf("--to-datetime %q: want RFC 3339, as 2026-12-01T09:00:00Z", toDatetime)
 			}
-			req.To = &runnelv1.ResetOffsetsRequest_ToTime{ToTime: timestamppb.New(at)}
+			to = client.ResetToTime(at)
 		default:
-			req.To = &runnelv1.ResetOffsetsRequest_ShiftBy{ShiftBy: shiftBy}
+			to = client.ResetShiftBy(shiftBy)
 		}
-		c, err := dial()
+		if len(partitions) > 0 {
+			to = to.Partitions(partitions...)
+		}
+		if dry {
+			to = to.DryRun()
+		}
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.ResetOffsets(cmd.Context(), req)
+		parts, err := adm.ResetOffsets(cmd.Context(), args[0], topic, to)
 		if err != nil {
 			return err
 		}
 		out := cmd.OutOrStdout()
 		if isJSON {
-			return printJSON(out, resp)
+			return printJSON(out, &runnelv1.ResetOffsetsResponse{Partitions: parts})
 		}
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET\tLOG-END-OFFSET\tLAG")
-		for _, p := range resp.Partitions {
+		for _, p := range parts {
 			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", p.Topic, p.Partition, p.CommittedOffset, p.HighWatermark, p.Lag)
 		}
 		if err := w.Flush(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"unicode"
@@ -16,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/internal/buildinfo"
@@ -25,6 +25,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// NB: the first signal asks the command to stop cleanly (serve
+	// shuts down, bench prints its summary); a second one, once the
+	// signals are the default again, ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", describeError(err))
 		os.Exit(1)
@@ -68,13 +75,23 @@ func flagsFromEnv(flags *pflag.FlagSet) error {
 // describeError shows a gRPC status as "NOT_FOUND: message": the code by
 // its name in the gRPC specification (what grpcurl's JSON, Google's
 // APIs and the other languages' SDKs print), then the broker's message,
-// which says what happened without restating the code.
+// which says what happened without restating the code. A status wrapped
+// in another error (a record's, a list of brokers' answers) is shown so
+// where it stands in the text.
 func describeError(err error) string {
-	if s, ok := status.FromError(err); ok {
-		return fmt.Sprintf("%s: %s", codeName(s.Code()), s.Message())
-	}
-	return err.Error()
+	return statusText.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		name := statusText.FindStringSubmatch(m)[1]
+		for c := range codes.Code(17) {
+			if c.String() == name {
+				return codeName(c) + ": "
+			}
+		}
+		return name + ": " // Code(42): not one the specification names
+	})
 }
+
+// statusText is how a status prints as an error (status.Error's format).
+var statusText = regexp.MustCompile(`rpc error: code = (\w+(?:\(\d+\))?) desc = `)
 
 // codeName is a code's name in the gRPC specification: InvalidArgument
 // is INVALID_ARGUMENT.

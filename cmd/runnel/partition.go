@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 func newPartitionCommand() *cobra.Command {
@@ -27,7 +25,7 @@ a new replica first if it is leaving); producers and consumers go on.`,
 		Example: "  runnel partition reassign orders 0 --replicas 2,3 --wait",
 		Args:    cobra.ExactArgs(2),
 	}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	replicas := cmd.Flags().Int32Slice("replicas", nil, "the brokers to hold the partition, by node id, the preferred leader first")
 	wait := cmd.Flags().Bool("wait", false, "wait until the move is done, showing its progress")
 	_ = cmd.MarkFlagRequired("replicas")
@@ -36,14 +34,13 @@ a new replica first if it is leaving); producers and consumers go on.`,
 		if _, err := fmt.Sscan(args[1], &partition); err != nil {
 			return fmt.Errorf("partition %q: want a number", args[1])
 		}
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		topic := args[0]
-		_, err = c.Admin.ReassignPartition(cmd.Context(), &runnelv1.ReassignPartitionRequest{Topic: topic, Partition: partition, Replicas: *replicas})
-		if err != nil {
+		if err := adm.ReassignPartition(cmd.Context(), topic, partition, *replicas...); err != nil {
 			return err
 		}
 		out := cmd.OutOrStdout()
@@ -53,7 +50,7 @@ a new replica first if it is leaving); producers and consumers go on.`,
 		}
 		last := ""
 		for {
-			resp, err := c.Admin.DescribeTopic(cmd.Context(), &runnelv1.DescribeTopicRequest{Name: topic})
+			resp, err := adm.DescribeTopic(cmd.Context(), topic)
 			if err != nil {
 				return err
 			}

@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/status"
 
+	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -22,11 +24,19 @@ func newProduceCommand() *cobra.Command {
 		key, keySeparator string
 		partition         int32
 		batchRecords      int
+		batchBytes        int
+		linger            time.Duration
 		acks              acksFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
 		Short: "Produce one record per line of standard input",
+		Long: `Produce one record per line of standard input, with the Go SDK's producer:
+records are batched per partition (--linger, --batch-bytes) and sent to each
+partition's leader, retried on a leader's move or a broker's loss. Keyed
+records go to the partition of their key (murmur2, as Kafka's), keyless ones
+to one partition per batch. The first record that fails stops it: it reads
+no more input, waits for what it sent, and exits non-zero.`,
 		Example: `  echo hello | runnel produce orders
   printf 'user-1:signed up\nuser-2:paid\n' | runnel produce orders --key-separator :`,
 		Args: cobra.ExactArgs(1),
@@ -34,25 +44,28 @@ func newProduceCommand() *cobra.Command {
 	dial := brokerFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&key, "key", "", "key of every record")
-	f.Var(&acks, "acks", "when requests are acknowledged: all (a quorum has them on disk) or leader")
+	f.Var(&acks, "acks", "when records are acknowledged: all (a quorum has them on disk) or leader")
 	f.StringVar(&keySeparator, "key-separator", "", "split each line at the first SEP into key and value")
 	f.Int32Var(&partition, "partition", -1, "partition to write to (default: by key, keyless records spread)")
-	f.IntVar(&batchRecords, "batch-records", 500, "most lines per request when input is available at once")
+	f.DurationVar(&linger, "linger", 5*time.Millisecond, "how long a partition's batch waits for more lines before it is sent")
+	f.IntVar(&batchBytes, "batch-bytes", 1<<20, "most bytes of a partition's batch")
+	f.IntVar(&batchRecords, "batch-records", 500, "ignored: batches are bounded by --batch-bytes and --linger")
+	_ = f.MarkDeprecated("batch-records", "batches are bounded by --batch-bytes and --linger")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if key != "" && keySeparator != "" {
 			return errors.New("use --key or --key-separator, not both")
 		}
-		c, err := dial()
+		if batchBytes <= 0 || linger < 0 {
+			return errors.New("want --batch-bytes > 0 and --linger >= 0")
+		}
+		c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		stream, err := c.Produce.Produce(cmd.Context())
-		if err != nil {
-			return err
-		}
-		toRecord := func(line string) *runnelv1.Record {
-			r := &runnelv1.Record{Value: []byte(line)}
+		p := c.Producer(client.WithAcks(runnelv1.Acks(acks)), client.WithLinger(linger), client.WithMaxBatchBytes(batchBytes))
+		toRecord := func(line string) *client.Record {
+			r := &client.Record{Topic: args[0], Value: []byte(line)}
 			if key != "" {
 				r.Key = []byte(key)
 			} else if keySeparator != "" {
@@ -60,54 +73,81 @@ func newProduceCommand() *cobra.Command {
 					r.Key, r.Value = []byte(k), []byte(v)
 				}
 			}
+			if partition >= 0 {
+				r.Partition = &partition
+			}
 			return r
 		}
-		lines := readLines(cmd.InOrStdin())
-		acked := make(chan produceTally, 1)
-		go func() { acked <- receiveAcks(stream) }()
-		var sent uint64
-		for line := range lines {
-			req := &runnelv1.ProduceRequest{Topic: args[0], Records: []*runnelv1.Record{toRecord(line)}, Acks: runnelv1.Acks(acks)}
-			if partition >= 0 {
-				req.Partition = &partition
+		// NB: the first failure stops the reading; later records, in
+		// flight already, are counted as they end.
+		var t produceTally
+		failed := make(chan struct{})
+		done := func(_ client.Ack, err error) {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if err == nil {
+				t.acked++
+				return
 			}
-		more:
-			for len(req.Records) < batchRecords {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						break more
-					}
-					req.Records = append(req.Records, toRecord(l))
-				default:
-					break more
+			t.failed++
+			if t.err == nil {
+				t.err = err
+				close(failed)
+			}
+		}
+		stop := make(chan struct{})
+		defer close(stop)
+		lines := readLines(cmd.InOrStdin(), stop)
+	read:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					break read
 				}
-			}
-			sent++
-			req.CorrelationId = sent
-			if err := stream.Send(req); err != nil {
-				break // the receiver reports why
+				p.Produce(cmd.Context(), toRecord(line), done)
+			case <-failed:
+				break read
+			case <-cmd.Context().Done():
+				break read
 			}
 		}
-		if err := stream.CloseSend(); err != nil {
-			return err
+		closeErr := p.Close()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		msg := fmt.Sprintf("produced %d record(s) to %s", t.acked, args[0])
+		if t.failed > 0 {
+			msg += fmt.Sprintf("; %d failed", t.failed)
 		}
-		t := <-acked
-		fmt.Fprintf(cmd.ErrOrStderr(), "produced %d record(s) to %s\n", t.records, args[0])
-		return t.err
+		fmt.Fprintln(cmd.ErrOrStderr(), msg)
+		if t.err != nil {
+			return t.err
+		}
+		if closeErr != nil {
+			return fmt.Errorf("waiting for the records' acks: %w", closeErr)
+		}
+		if err := cmd.Context().Err(); err != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
+		return nil
 	}
 	return cmd
 }
 
-// readLines streams the lines of r; the channel closes at EOF.
-func readLines(r io.Reader) <-chan string {
+// readLines streams the lines of r; the channel closes at EOF. It stops
+// reading when stop closes.
+func readLines(r io.Reader, stop <-chan struct{}) <-chan string {
 	out := make(chan string, 1024)
 	go func() {
 		defer close(out)
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), maxLineBytes)
 		for sc.Scan() {
-			out <- sc.Text()
+			select {
+			case out <- sc.Text():
+			case <-stop:
+				return
+			}
 		}
 		if err := sc.Err(); err != nil {
 			fmt.Fprintln(os.Stderr, "Error: reading input:", err)
@@ -116,31 +156,10 @@ func readLines(r io.Reader) <-chan string {
 	return out
 }
 
+// produceTally counts what became of the records produced; err is the
+// first failure.
 type produceTally struct {
-	records int64
-	err     error
-}
-
-// receiveAcks counts acknowledged records until the stream ends; the first
-// error response or stream error is kept.
-func receiveAcks(stream runnelv1.ProduceService_ProduceClient) produceTally {
-	var t produceTally
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return t
-		}
-		if err != nil {
-			if t.err == nil {
-				t.err = err
-			}
-			return t
-		}
-		for _, a := range resp.Acks {
-			t.records += int64(a.RecordCount)
-		}
-		if resp.Error != nil && t.err == nil {
-			t.err = status.ErrorProto(resp.Error)
-		}
-	}
+	mu            sync.Mutex
+	acked, failed int64
+	err           error
 }

@@ -30,7 +30,7 @@ func newTopicCreateCommand() *cobra.Command {
   runnel topic create logs --partitions 1 --config retention.ms=3600000 --config segment.bytes=1048576`,
 		Args: cobra.ExactArgs(1),
 	}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.Flags().Int32Var(&partitions, "partitions", 1, "number of partitions")
 	cmd.Flags().Int32Var(&rf, "replication-factor", 0, "copies of each partition (0: the broker's default)")
 	cmd.Flags().StringArrayVar(&configs, "config", nil, "topic config as key=value (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, message.timestamp.before.max.ms, message.timestamp.after.max.ms")
@@ -43,18 +43,16 @@ func newTopicCreateCommand() *cobra.Command {
 			}
 			config[k] = v
 		}
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.CreateTopic(cmd.Context(), &runnelv1.CreateTopicRequest{
-			Name: args[0], Partitions: partitions, ReplicationFactor: rf, Config: config,
-		})
+		t, err := adm.CreateTopic(cmd.Context(), args[0], partitions, rf, config)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "created topic %s with %d partition(s)\n", resp.Topic.Name, resp.Topic.Partitions)
+		fmt.Fprintf(cmd.OutOrStdout(), "created topic %s with %d partition(s)\n", t.Name, t.Partitions)
 		return nil
 	}
 	return cmd
@@ -62,20 +60,20 @@ func newTopicCreateCommand() *cobra.Command {
 
 func newTopicListCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List topics", Args: cobra.NoArgs}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.ListTopics(cmd.Context(), &runnelv1.ListTopicsRequest{})
+		topics, err := adm.ListTopics(cmd.Context())
 		if err != nil {
 			return err
 		}
 		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION")
-		for _, t := range resp.Topics {
+		for _, t := range topics {
 			fmt.Fprintf(w, "%s\t%d\t%d\n", t.Name, t.Partitions, t.ReplicationFactor)
 		}
 		return w.Flush()
@@ -85,14 +83,14 @@ func newTopicListCommand() *cobra.Command {
 
 func newTopicDescribeCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "describe NAME", Short: "Describe a topic and its partitions", Args: cobra.ExactArgs(1)}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		resp, err := c.Admin.DescribeTopic(cmd.Context(), &runnelv1.DescribeTopicRequest{Name: args[0]})
+		resp, err := adm.DescribeTopic(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
@@ -115,14 +113,14 @@ func newTopicDescribeCommand() *cobra.Command {
 
 func newTopicDeleteCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete a topic and its records", Args: cobra.ExactArgs(1)}
-	dial := brokerFlag(cmd)
+	dial := adminFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := dial()
+		adm, c, err := dial(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		if _, err := c.Admin.DeleteTopic(cmd.Context(), &runnelv1.DeleteTopicRequest{Name: args[0]}); err != nil {
+		if err := adm.DeleteTopic(cmd.Context(), args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "deleted topic %s\n", args[0])
