@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runnel-broker/runnel/client"
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -40,6 +41,8 @@ type produceBench struct {
 	duration, progressInterval time.Duration
 	rateMBps                   float64
 	keepGoing                  bool
+	compression                string
+	codec                      compression.Codec
 }
 
 func newBenchProduceCommand() *cobra.Command {
@@ -82,6 +85,7 @@ counted by error.`,
 	f.DurationVar(&b.duration, "duration", 20*time.Second, "how long to produce")
 	f.DurationVar(&b.progressInterval, "progress", time.Second, "interval of the progress line on stderr")
 	f.Float64Var(&b.rateMBps, "rate-mbps", 0, "target MB/s of record values (0: as fast as possible)")
+	f.StringVar(&b.compression, "compression", "none", "the producer's batch codec: none, gzip, snappy, lz4 or zstd (the records are random: this measures the codec's cost)")
 	f.BoolVar(&b.keepGoing, "keep-going", false, "on a failed record, count it and go on instead of stopping: for measuring failovers")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		switch {
@@ -92,6 +96,11 @@ counted by error.`,
 		case b.rateMBps < 0:
 			return errors.New("want --rate-mbps >= 0")
 		}
+		codec, err := compression.Parse(b.compression)
+		if err != nil {
+			return fmt.Errorf("--compression: %w", err)
+		}
+		b.codec = codec
 		// NB: the producer logs through its client's logger: the bench's
 		// counts the batches it retries.
 		var retried atomic.Int64
@@ -272,7 +281,7 @@ func (b produceBench) run(cmd *cobra.Command, c *client.Client, retried *atomic.
 		// NB: room for a batch in flight and one filling: the producer
 		// has one request in flight per partition, the others wait
 		// their turn in Produce, as a pipelined stream's window does.
-		client.WithMaxBufferedBytes(2 * int64(b.batchBytes))}
+		client.WithMaxBufferedBytes(2 * int64(b.batchBytes)), client.WithCompression(b.codec)}
 
 	ctx, cancel := context.WithTimeout(cmd.Context(), b.duration)
 	defer cancel()

@@ -55,7 +55,7 @@ var allowed = map[string][]string{
 	"compression": {},
 
 	"client":     {"gen/runnel/v1", "partitioner", "compression"},
-	"cmd/runnel": {"client", "server", "internal/buildinfo", "gen/runnel/v1"},
+	"cmd/runnel": {"client", "compression", "server", "internal/buildinfo", "gen/runnel/v1"},
 
 	"docs/barebench": {},
 	"e2e":            {},
