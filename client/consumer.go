@@ -87,6 +87,9 @@ type Consumer struct {
 	parts    map[topicPartition]*partState
 	memberID string
 	epoch    int32
+	// pending is the rest of the batch a loop that ended was returning:
+	// the next loop starts with it.
+	pending *event
 }
 
 // partState is one partition the consumer reads; under Consumer.mu.
@@ -99,6 +102,10 @@ type partState struct {
 	done int64
 	// committed is what this consumer last committed there (-1: none).
 	committed int64
+	// start is where the member stream started the partition (the
+	// group's committed offset then, or the reset offset); -1 until its
+	// first batch.
+	start int64
 	paused    bool
 	// gen moves on every seek, pause and revocation: a batch being
 	// returned stops there.
@@ -251,7 +258,7 @@ func (k *Consumer) assign(ctx context.Context) error {
 			if o, ok := committed[p]; ok {
 				spec = startSpec{pos: runnelv1.StartPosition_START_POSITION_OFFSET, offset: o}
 			}
-			st := &partState{pos: -1, done: -1, committed: -1, spec: spec}
+			st := &partState{pos: -1, done: -1, committed: -1, start: -1, spec: spec}
 			if o, ok := committed[p]; ok {
 				st.committed = o
 			}
@@ -292,6 +299,16 @@ func (k *Consumer) Records(ctx context.Context) iter.Seq2[*Record, error] {
 			}
 			if ctx.Err() != nil || k.ctx.Err() != nil {
 				return
+			}
+			k.mu.Lock()
+			pending := k.pending
+			k.pending = nil
+			k.mu.Unlock()
+			if pending != nil {
+				if !k.handle(ctx, *pending, yield) {
+					return
+				}
+				continue
 			}
 			select {
 			case ev := <-k.events:
@@ -357,7 +374,7 @@ func (k *Consumer) reassign(ctx context.Context, a *runnelv1.GroupAssignment) {
 	for tp := range now {
 		if k.parts[tp] == nil {
 			assigned = append(assigned, tp)
-			k.parts[tp] = &partState{pos: -1, done: -1, committed: -1}
+			k.parts[tp] = &partState{pos: -1, done: -1, committed: -1, start: -1}
 		}
 	}
 	for _, tp := range revoked {
@@ -408,6 +425,9 @@ func (k *Consumer) yieldBatch(ev event, yield func(*Record, error) bool) bool {
 		k.mu.Unlock()
 		return true // a read since replaced
 	}
+	if ev.src == nil && st.start < 0 {
+		st.start = first
+	}
 	if ev.src == nil && st.src != nil {
 		// NB: the member stream takes the partition back from its own
 		// read once its batches join the position, with something new.
@@ -430,7 +450,7 @@ func (k *Consumer) yieldBatch(ev event, yield func(*Record, error) bool) bool {
 	}
 	gen := st.gen
 	k.mu.Unlock()
-	for _, r := range b.Records {
+	for i, r := range b.Records {
 		k.mu.Lock()
 		if k.parts[tp] != st || st.gen != gen || k.ctx.Err() != nil {
 			k.mu.Unlock()
@@ -449,6 +469,12 @@ func (k *Consumer) yieldBatch(ev event, yield func(*Record, error) bool) bool {
 		}
 		k.mu.Unlock()
 		if !ok {
+			if rest := b.Records[i+1:]; len(rest) > 0 {
+				k.mu.Lock()
+				k.pending = &event{src: ev.src, batch: &runnelv1.RecordBatch{Topic: b.Topic, Partition: b.Partition,
+					Records: rest, HighWatermark: b.HighWatermark}}
+				k.mu.Unlock()
+			}
 			return false
 		}
 	}
@@ -499,15 +525,13 @@ func (k *Consumer) Close() error {
 	k.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), k.c.opts.requestTimeout)
 	defer cancel()
-	autoCommit := k.o.group != "" && k.o.autoCommit > 0
 	var err error
-	if autoCommit {
-		k.learnStarts()
+	if k.o.group != "" && k.o.autoCommit > 0 {
 		err = k.commitParts(ctx, nil, true)
 	}
 	k.cancel()
 	k.wg.Wait()
-	if autoCommit && k.member && k.o.instanceID == "" {
+	if k.member && k.o.instanceID == "" {
 		k.learnStarts()
 		k.settleLeave(ctx)
 	}
@@ -519,6 +543,9 @@ func (k *Consumer) Close() error {
 // the loop has not reached yet: committing there as the consumer leaves
 // releases them at once (see settleLeave).
 func (k *Consumer) learnStarts() {
+	k.mu.Lock()
+	k.pending = nil // NB: its partition's position is known
+	k.mu.Unlock()
 	for {
 		select {
 		case ev := <-k.events:
@@ -526,9 +553,8 @@ func (k *Consumer) learnStarts() {
 				continue
 			}
 			k.mu.Lock()
-			if st := k.parts[topicPartition{ev.batch.Topic, ev.batch.Partition}]; st != nil && st.pos < 0 && st.src == nil {
-				st.pos = ev.batch.Records[0].Offset
-				st.done = st.pos
+			if st := k.parts[topicPartition{ev.batch.Topic, ev.batch.Partition}]; st != nil && st.start < 0 {
+				st.start = ev.batch.Records[0].Offset
 			}
 			k.mu.Unlock()
 		default:
@@ -541,12 +567,29 @@ func (k *Consumer) learnStarts() {
 // a leaving member's partitions, sent past the committed offset, move on
 // at its next commit (the broker waits for it, so that the next owner
 // does not read what this one was still processing); a commit made before
-// the broker saw the leave does not count for that.
+// the broker saw the leave does not count for that. It commits, per
+// partition, what auto-commit would have (what the loop finished with),
+// or, committing by hand, what the consumer last committed, or else
+// where the member stream started it: the same offset as the group's,
+// which moves nothing but lets the partition go.
 func (k *Consumer) settleLeave(ctx context.Context) {
 	k.mu.Lock()
-	id, held := k.memberID, len(k.parts)
+	id := k.memberID
+	final := map[topicPartition]int64{}
+	for tp, st := range k.parts {
+		o := st.committed
+		if k.o.autoCommit > 0 && st.done >= 0 {
+			o = st.done
+		}
+		if o < 0 {
+			o = st.start
+		}
+		if o >= 0 {
+			final[tp] = o
+		}
+	}
 	k.mu.Unlock()
-	if id == "" || held == 0 {
+	if id == "" || len(final) == 0 {
 		return
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -571,7 +614,7 @@ func (k *Consumer) settleLeave(ctx context.Context) {
 			return
 		}
 		if !me.Connected {
-			err := k.commitParts(ctx, nil, true)
+			err := k.commitOffsets(ctx, final)
 			if status.Code(err) == codes.FailedPrecondition {
 				return // gone, or what it held has moved
 			}

@@ -310,12 +310,12 @@ func TestConsumerSeek(t *testing.T) {
 	if r.Offset < 100 {
 		r = take(t, ch, 1)[0] // the one in hand
 	}
-	close(stop)
-	<-produced
 	if r.Offset < 100 {
 		t.Fatalf("after SeekToLatest: offset %d, want 100 or more", r.Offset)
 	}
 	checkSeq(t, take(t, ch, 1), r.Offset+1)
+	close(stop)
+	<-produced
 }
 
 // TestConsumerGroupSeekAndPause: a group member's partition sought back
