@@ -105,8 +105,8 @@ type partState struct {
 	// start is where the member stream started the partition (the
 	// group's committed offset then, or the reset offset); -1 until its
 	// first batch.
-	start int64
-	paused    bool
+	start  int64
+	paused bool
 	// gen moves on every seek, pause and revocation: a batch being
 	// returned stops there.
 	gen uint64

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -536,13 +537,13 @@ func TestConsumerGroupRebalance(t *testing.T) {
 	produceTo(t, c, "split", all, 60, 30)
 	total += 180
 	waitUntil(t, 60*time.Second, "540 records read", func() bool { return count() >= total })
+	if n := count(); n != total {
+		t.Fatalf("%d records read, want %d", n, total)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, p := range all {
 		checkSeq(t, seen[p], 0) // every record once, in order, across the group
-	}
-	if n := count(); n != total {
-		t.Fatalf("%d records read, want %d", n, total)
 	}
 }
 
@@ -552,7 +553,14 @@ func TestConsumerGroupRebalance(t *testing.T) {
 func TestConsumerBrokerKilled(t *testing.T) {
 	brokers := startCluster(t, 3)
 	addrs := []string{brokers[0].addr, brokers[1].addr, brokers[2].addr}
-	c := newClient(t, addrs...)
+	var logs syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, addrs, client.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	createTopic(t, c, "kill", 3, 3)
 	all := []int32{0, 1, 2}
 	pc := newClient(t, brokers[1].addr, brokers[2].addr)
@@ -578,4 +586,25 @@ func TestConsumerBrokerKilled(t *testing.T) {
 		t.Fatalf("one record more: %d/%d", *r.Partition, r.Offset)
 	default:
 	}
+	if !strings.Contains(logs.String(), "re-attaching") {
+		t.Fatalf("the member stream did not break:\n%s", logs.String())
+	}
+	t.Logf("the consumer's log:\n%s", logs.String())
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
