@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -68,6 +69,9 @@ func loop(t testing.TB, k *client.Consumer) <-chan *client.Record {
 	go func() {
 		defer close(done)
 		for rec, err := range k.Records(ctx) {
+			if errors.Is(err, client.ErrClosed) {
+				return // its Client was closed
+			}
 			if err != nil {
 				t.Errorf("Records: %v", err)
 				return
@@ -462,7 +466,8 @@ func TestConsumerResumesFromCommitted(t *testing.T) {
 }
 
 // TestConsumerGroupRebalance: three members split six partitions; records
-// are read once across the group, as the members join and as one closes.
+// are read once across the group, as members join after the first read
+// everything, and as one closes.
 func TestConsumerGroupRebalance(t *testing.T) {
 	b := startBroker(t)
 	c := newClient(t, b.addr)
@@ -473,9 +478,9 @@ func TestConsumerGroupRebalance(t *testing.T) {
 	seen := map[int32][]*client.Record{}
 	owners := map[int32]map[int]bool{} // partition → members that returned its records
 	var ks []*client.Consumer
-	total := 0
-	for i := range 3 {
-		k := newConsumer(t, c, client.WithGroup("split-g"), client.WithTopics("split"))
+	join := func() {
+		i := len(ks)
+		k := newConsumer(t, c, client.WithGroup("split-g"), client.WithTopics("split"), client.WithFetchMaxBytes(256))
 		ks = append(ks, k)
 		ch := loop(t, k)
 		go func() {
@@ -510,17 +515,23 @@ func TestConsumerGroupRebalance(t *testing.T) {
 		}
 		return n == 6
 	}
+	// The first member reads everything; nothing is committed yet (the
+	// interval is 5s) when the others join: the partitions it gives up
+	// are committed as they go, so the others start after what it read.
+	join()
 	produceTo(t, c, "split", all, 0, 30)
-	total += 180
-	waitUntil(t, 60*time.Second, "three members split the partitions", func() bool { return split(ks) })
+	total := 180
 	waitUntil(t, 60*time.Second, "180 records read", func() bool { return count() >= total })
+	join()
+	join()
+	waitUntil(t, 60*time.Second, "three members split the partitions", func() bool { return split(ks) })
 	produceTo(t, c, "split", all, 30, 30)
 	total += 180
 	waitUntil(t, 60*time.Second, "360 records read", func() bool { return count() >= total })
 	mu.Lock()
 	for p, o := range owners {
 		if len(o) != 1 {
-			t.Logf("partition %d was read by members %v (moved while they joined)", p, slices.Collect(maps.Keys(o)))
+			t.Logf("partition %d was read by members %v", p, slices.Collect(maps.Keys(o)))
 		}
 	}
 	mu.Unlock()
@@ -607,4 +618,37 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestConsumerKilledStaticMember: a static member's process dies (its
+// connections drop: no commit, no leave); the next process with the same
+// instance id takes its partitions over at once and starts after the last
+// commit, reading again what the first returned after it.
+func TestConsumerKilledStaticMember(t *testing.T) {
+	b := startBroker(t)
+	c := newClient(t, b.addr)
+	createTopic(t, c, "static", 2, 1)
+	produceTo(t, c, "static", []int32{0, 1}, 0, 40)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dying, err := client.New(ctx, []string{b.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1 := newConsumer(t, dying, client.WithGroup("static-g"), client.WithTopics("static"), client.WithInstanceID("host-1"),
+		client.WithAutoCommit(0))
+	got := byPartition(take(t, loop(t, k1), 80))
+	if err := k1.CommitRecords(ctx, got[0][9], got[1][24]); err != nil {
+		t.Fatal(err)
+	}
+	id := k1.MemberID()
+	dying.Close() // as a kill -9 would: the connection drops
+
+	k2 := newConsumer(t, c, client.WithGroup("static-g"), client.WithTopics("static"), client.WithInstanceID("host-1"))
+	got = byPartition(take(t, loop(t, k2), 30+15))
+	checkSeq(t, got[0], 10)
+	checkSeq(t, got[1], 25)
+	if k2.MemberID() != id {
+		t.Errorf("the static member came back as %q, not %q", k2.MemberID(), id)
+	}
 }
