@@ -558,12 +558,31 @@ func TestConsumerGroupRebalance(t *testing.T) {
 	}
 }
 
-// TestConsumerBrokerKilled: in a 3-broker cluster, the broker the group
-// member's stream goes through is killed while records stream; the member
-// re-attaches through another and returns every record once.
+// TestConsumerBrokerKilled: in a 3-broker cluster, the broker that leads
+// partition 0 and that both consumers bootstrapped from (a group member's
+// stream goes through it; a manual consumer reads partition 0 there) is
+// killed while records stream; both go on through the others and return
+// every record once.
 func TestConsumerBrokerKilled(t *testing.T) {
 	brokers := startCluster(t, 3)
-	addrs := []string{brokers[0].addr, brokers[1].addr, brokers[2].addr}
+	admin := newClient(t, brokers[0].addr, brokers[1].addr, brokers[2].addr)
+	createTopic(t, admin, "kill", 3, 3)
+	var leader int32
+	waitUntil(t, 30*time.Second, "partition 0 has a leader", func() bool {
+		resp, err := admin.Admin.DescribeTopic(context.Background(), &runnelv1.DescribeTopicRequest{Name: "kill"})
+		if err != nil {
+			return false
+		}
+		leader = resp.Partitions[0].Leader
+		return leader != 0
+	})
+	victim := brokers[leader-1]
+	addrs := []string{victim.addr}
+	for _, b := range brokers {
+		if b != victim {
+			addrs = append(addrs, b.addr)
+		}
+	}
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -572,35 +591,41 @@ func TestConsumerBrokerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	createTopic(t, c, "kill", 3, 3)
 	all := []int32{0, 1, 2}
-	pc := newClient(t, brokers[1].addr, brokers[2].addr)
+	pc := newClient(t, addrs[1:]...)
 	produceTo(t, pc, "kill", all, 0, 100)
 	k := newConsumer(t, c, client.WithGroup("kill-g"), client.WithTopics("kill"), client.WithFetchMaxBytes(512),
 		client.WithAutoCommit(100*time.Millisecond))
-	ch := loop(t, k)
-	got := take(t, ch, 150)
+	m := newConsumer(t, c, client.WithAssignment(map[string][]int32{"kill": nil}), client.WithFetchMaxBytes(512))
+	kch, mch := loop(t, k), loop(t, m)
+	got, mgot := take(t, kch, 150), take(t, mch, 150)
 
-	brokers[0].kill()
-	t.Log("killed broker 1, the consumer's bootstrap broker")
-	got = append(got, take(t, ch, 150)...)
+	victim.kill()
+	t.Logf("killed broker %d, partition 0's leader and the consumers' bootstrap broker", leader)
+	got, mgot = append(got, take(t, kch, 150)...), append(mgot, take(t, mch, 150)...)
 	produceTo(t, pc, "kill", all, 100, 100)
-	got = append(got, take(t, ch, 300)...)
-	for p, recs := range byPartition(got) {
-		if len(recs) != 200 {
-			t.Errorf("partition %d: %d records", p, len(recs))
+	got, mgot = append(got, take(t, kch, 300)...), append(mgot, take(t, mch, 300)...)
+	for name, recs := range map[string][]*client.Record{"group member": got, "manual": mgot} {
+		for p, recs := range byPartition(recs) {
+			if len(recs) != 200 {
+				t.Errorf("%s: partition %d: %d records", name, p, len(recs))
+			}
+			checkSeq(t, recs, 0)
 		}
-		checkSeq(t, recs, 0)
 	}
 	select {
-	case r := <-ch:
+	case r := <-kch:
+		t.Fatalf("one record more: %d/%d", *r.Partition, r.Offset)
+	case r := <-mch:
 		t.Fatalf("one record more: %d/%d", *r.Partition, r.Offset)
 	default:
 	}
-	if !strings.Contains(logs.String(), "re-attaching") {
-		t.Fatalf("the member stream did not break:\n%s", logs.String())
+	for _, want := range []string{"group member stream broke; re-attaching", "partition read broke; reading again"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("the consumers did not log %q:\n%s", want, logs.String())
+		}
 	}
-	t.Logf("the consumer's log:\n%s", logs.String())
+	t.Logf("the consumers' log:\n%s", logs.String())
 }
 
 type syncBuffer struct {
