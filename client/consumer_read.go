@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -145,6 +146,15 @@ func permanent(err error) bool {
 	return errors.Is(err, ErrClosed)
 }
 
+// removed says whether a member stream ended because the group removed
+// the member (its rebalance timeout or session passed), which a new
+// member may join again, rather than for good (another stream of the
+// same instance took over).
+func removed(err error) bool {
+	st, _ := status.FromError(err)
+	return st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "removed member")
+}
+
 // runMember holds the consumer's group membership: one Subscribe stream
 // that is the member, re-opened with the member id after it breaks (the
 // member keeps its partitions for the group's session timeout), through
@@ -182,6 +192,17 @@ func (k *Consumer) runMember(ctx context.Context) {
 		})
 		if ctx.Err() != nil {
 			return
+		}
+		if removed(err) {
+			// NB: as Kafka's consumer on FENCED_MEMBER_EPOCH: its
+			// partitions are gone (OnRevoked is called), and it joins
+			// again as a new member.
+			log.Warn("runnel consumer: the group removed this member; joining again", "group", k.o.group, "member", memberID, "err", err)
+			memberID = ""
+			if !k.deliver(ctx, event{assign: &runnelv1.GroupAssignment{Group: k.o.group}}) || !b.wait(ctx) {
+				return
+			}
+			continue
 		}
 		if permanent(err) {
 			k.deliver(ctx, event{err: err})

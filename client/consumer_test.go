@@ -677,3 +677,82 @@ func TestConsumerKilledStaticMember(t *testing.T) {
 		t.Errorf("the static member came back as %q, not %q", k2.MemberID(), id)
 	}
 }
+
+// TestConsumerRemovedMemberJoinsAgain: a member paused while the broker
+// sends it more cannot release a partition taken from it by committing
+// its position (the documented caveat); the group removes it after the
+// rebalance timeout, and it joins again as a new member. Nothing is lost:
+// the records it never returned are read by the group.
+func TestConsumerRemovedMemberJoinsAgain(t *testing.T) {
+	b, err := launch(t.TempDir()+"/broker", nil, nil, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--peer-listen", "127.0.0.1:0", "--group-rebalance-timeout", "1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.stop)
+	if err := b.waitServing(); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, b.addr)
+	createTopic(t, c, "fenced", 2, 1)
+	produceTo(t, c, "fenced", []int32{0, 1}, 0, 20)
+	var logs syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c1, err := client.New(ctx, []string{b.addr}, client.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	var mu sync.Mutex
+	var revoked []map[string][]int32
+	k1 := newConsumer(t, c1, client.WithGroup("fenced-g"), client.WithTopics("fenced"), client.WithAutoCommit(0),
+		client.OnRevoked(func(_ context.Context, ps map[string][]int32) {
+			mu.Lock()
+			defer mu.Unlock()
+			revoked = append(revoked, ps)
+		}))
+	ch1 := loop(t, k1)
+	take(t, ch1, 40)
+	if err := k1.Pause("fenced"); err != nil {
+		t.Fatal(err)
+	}
+	produceTo(t, c, "fenced", []int32{0, 1}, 20, 10)
+	k2 := newConsumer(t, c, client.WithGroup("fenced-g"), client.WithTopics("fenced"))
+	ch2 := loop(t, k2)
+	// Every record the first member did not return (20 to 29) is read by
+	// one of them, from the group's committed offsets (none: the start).
+	seen := map[int32]map[int64]bool{0: {}, 1: {}}
+	for _, ch := range []<-chan *client.Record{ch1, ch2} {
+		go func() {
+			for r := range ch {
+				mu.Lock()
+				seen[*r.Partition][r.Offset] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	waitUntil(t, 60*time.Second, "the removed member joins again", func() bool {
+		return strings.Contains(logs.String(), "the group removed this member; joining again")
+	})
+	waitUntil(t, 60*time.Second, "the two members split the partitions", func() bool {
+		return len(k1.Assigned()["fenced"]) == 1 && len(k2.Assigned()["fenced"]) == 1
+	})
+	waitUntil(t, 60*time.Second, "records 20 to 29 read", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for p := range int32(2) {
+			for o := int64(20); o < 30; o++ {
+				if !seen[p][o] {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(revoked) == 0 {
+		t.Error("OnRevoked was not called on the member the group removed")
+	}
+}
