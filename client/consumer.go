@@ -90,6 +90,10 @@ type Consumer struct {
 	// pending is the rest of the batch a loop that ended was returning:
 	// the next loop starts with it.
 	pending *event
+	// polled is what the last Poll returned, finished with at the next;
+	// polling is set during a Poll (read by the one loop running).
+	polled  map[topicPartition]polledDone
+	polling bool
 }
 
 // partState is one partition the consumer reads; under Consumer.mu.
@@ -165,7 +169,7 @@ func (c *Client) Consumer(ctx context.Context, opts ...ConsumerOption) (*Consume
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	k := &Consumer{c: c, o: o, member: len(o.topics) > 0, ctx: cctx, cancel: cancel,
-		events: make(chan event, 4), parts: map[topicPartition]*partState{}}
+		events: make(chan event, 4), parts: map[topicPartition]*partState{}, polled: map[topicPartition]polledDone{}}
 	if k.member {
 		k.wg.Add(1)
 		go func() { defer k.wg.Done(); k.runMember(cctx) }()
@@ -285,42 +289,110 @@ func (k *Consumer) assign(ctx context.Context) error {
 func (k *Consumer) Records(ctx context.Context) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		if !k.iterating.CompareAndSwap(false, true) {
-			yield(nil, errors.New("client: Consumer.Records is already iterating: one loop at a time"))
+			yield(nil, errBusy)
 			return
 		}
 		defer k.iterating.Store(false)
-		for {
-			k.mu.Lock()
-			fatal := k.fatal
-			k.mu.Unlock()
-			if fatal != nil {
-				yield(nil, fatal)
-				return
-			}
-			if ctx.Err() != nil || k.ctx.Err() != nil {
-				return
-			}
-			k.mu.Lock()
-			pending := k.pending
-			k.pending = nil
-			k.mu.Unlock()
-			if pending != nil {
-				if !k.handle(ctx, *pending, yield) {
-					return
-				}
-				continue
-			}
-			select {
-			case ev := <-k.events:
-				if !k.handle(ctx, ev, yield) {
-					return
-				}
-			case <-ctx.Done():
-				return
-			case <-k.ctx.Done():
-				return
-			}
+		k.applyPolled()
+		for k.step(ctx, yield, true) {
 		}
+	}
+}
+
+// errBusy is returned when Records or Poll is called while another runs.
+var errBusy = errors.New("client: Consumer.Records or Poll is already running: one at a time")
+
+// Poll returns the records that are ready, up to max (0: no limit),
+// waiting until there is one, ctx is done (its error) or the consumer is
+// closed (ErrClosed), as Kafka's poll and franz-go's PollRecords. The
+// records Poll returns count as finished with (auto-commit commits them)
+// at the next Poll or Records, or Close, as Kafka's auto-commit does; a
+// read error comes with the records before it. Poll and Records read the
+// same positions: use either, one at a time.
+func (k *Consumer) Poll(ctx context.Context, max int) ([]*Record, error) {
+	if !k.iterating.CompareAndSwap(false, true) {
+		return nil, errBusy
+	}
+	defer k.iterating.Store(false)
+	k.applyPolled()
+	var out []*Record
+	var failed error
+	yield := func(r *Record, err error) bool {
+		if err != nil {
+			failed = err
+			return false
+		}
+		out = append(out, r)
+		return max <= 0 || len(out) < max
+	}
+	k.polling = true
+	defer func() { k.polling = false }()
+	for block := true; failed == nil && (max <= 0 || len(out) < max); block = len(out) == 0 {
+		if !k.step(ctx, yield, block) {
+			break
+		}
+	}
+	switch {
+	case len(out) > 0 || failed != nil:
+		return out, failed
+	case k.ctx.Err() != nil:
+		return nil, ErrClosed
+	}
+	return nil, ctx.Err()
+}
+
+// applyPolled marks what the last Poll returned as finished with.
+func (k *Consumer) applyPolled() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for tp, p := range k.polled {
+		if k.parts[tp] == p.st && p.st.gen == p.gen {
+			p.st.done = p.done
+		}
+	}
+	clear(k.polled)
+}
+
+// polledDone is what a Poll returned of a partition.
+type polledDone struct {
+	st   *partState
+	gen  uint64
+	done int64
+}
+
+// step passes the loop the next event, waiting for one if block (else
+// false when none is ready); false: the loop ended.
+func (k *Consumer) step(ctx context.Context, yield func(*Record, error) bool, block bool) bool {
+	k.mu.Lock()
+	fatal := k.fatal
+	pending := k.pending
+	k.pending = nil
+	k.mu.Unlock()
+	if fatal != nil {
+		yield(nil, fatal)
+		return false
+	}
+	if ctx.Err() != nil || k.ctx.Err() != nil {
+		return false
+	}
+	if pending != nil {
+		return k.handle(ctx, *pending, yield)
+	}
+	if !block {
+		select {
+		case ev := <-k.events:
+			return k.handle(ctx, ev, yield)
+		default:
+			return false
+		}
+	}
+	select {
+	case ev := <-k.events:
+		return k.handle(ctx, ev, yield)
+	case <-ctx.Done():
+		return false
+	case <-k.ctx.Done():
+		return false
 	}
 }
 
@@ -464,7 +536,9 @@ func (k *Consumer) yieldBatch(ev event, yield func(*Record, error) bool) bool {
 		k.mu.Unlock()
 		ok := yield(decode(b.Topic, b.Partition, r), nil)
 		k.mu.Lock()
-		if k.parts[tp] == st && st.gen == gen {
+		if k.polling {
+			k.polled[tp] = polledDone{st: st, gen: gen, done: r.Offset + 1}
+		} else if k.parts[tp] == st && st.gen == gen {
 			st.done = r.Offset + 1
 		}
 		k.mu.Unlock()
@@ -523,6 +597,7 @@ func (k *Consumer) Close() error {
 	}
 	k.closed = true
 	k.mu.Unlock()
+	k.applyPolled()
 	ctx, cancel := context.WithTimeout(context.Background(), k.c.opts.requestTimeout)
 	defer cancel()
 	var err error

@@ -756,3 +756,42 @@ func TestConsumerRemovedMemberJoinsAgain(t *testing.T) {
 		t.Error("OnRevoked was not called on the member the group removed")
 	}
 }
+
+// TestConsumerPoll: Poll returns what is ready, up to its max; what it
+// returned is committed once the next Poll (or Close) says it is done.
+func TestConsumerPoll(t *testing.T) {
+	b := startBroker(t)
+	c := newClient(t, b.addr)
+	createTopic(t, c, "poll", 1, 1)
+	produceTo(t, c, "poll", []int32{0}, 0, 30)
+	k := newConsumer(t, c, client.WithGroup("poll-g"), client.WithTopics("poll"), client.WithAutoCommit(20*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []*client.Record
+	recs, err := k.Poll(ctx, 10)
+	if err != nil || len(recs) != 10 {
+		t.Fatalf("Poll(10): %d records, %v", len(recs), err)
+	}
+	got = append(got, recs...)
+	for len(got) < 25 {
+		recs, err := k.Poll(ctx, 25-len(got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	checkSeq(t, got, 0)
+	// The records of all Polls but the last are done: 0 to 9 at least.
+	waitUntil(t, 30*time.Second, "auto-commit commits what earlier Polls returned", func() bool {
+		return committed(t, c, "poll-g", "poll")[0] >= 10
+	})
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if o := committed(t, c, "poll-g", "poll")[0]; o != 25 {
+		t.Fatalf("committed after Close: %d, want 25", o)
+	}
+	if _, err := k.Poll(ctx, 1); err != client.ErrClosed {
+		t.Fatalf("Poll after Close: %v, want ErrClosed", err)
+	}
+}

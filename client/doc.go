@@ -43,6 +43,7 @@
 //	for rec, err := range k.Records(ctx) { // each partition in offset order
 //		...                                // rec.Topic, *rec.Partition, rec.Offset
 //	}
+//	recs, err := k.Poll(ctx, 500)         // or in batches: what is ready, up to 500
 //	k.Commit(ctx)                         // what Records returned
 //	k.CommitRecords(ctx, rec)             // rec.Offset+1 in its partition
 //	k.Seek("signups", 0, 42)              // SeekToEarliest, SeekToLatest, SeekToTime
