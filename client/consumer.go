@@ -19,7 +19,7 @@ import (
 
 // Consumer reads records, as a member of a consumer group (WithGroup and
 // WithTopics) or from partitions it was given (WithAssignment). Iterate
-// Records to read; one loop at a time.
+// Records, or call Poll, to read; one at a time.
 //
 // # Group members
 //
@@ -502,13 +502,15 @@ func (k *Consumer) yieldBatch(ev event, yield func(*Record, error) bool) bool {
 	}
 	if ev.src == nil && st.src != nil {
 		// NB: the member stream takes the partition back from its own
-		// read once its batches join the position, with something new.
-		if st.pos < 0 || first > st.pos || last < st.pos {
+		// read once a batch of it reaches the position: its next batches
+		// go on from there.
+		if st.pos < 0 || first > st.pos || last+1 < st.pos {
 			k.mu.Unlock()
 			return true
 		}
 		st.src.cancel()
 		st.src = nil
+		k.c.opts.logger.Debug("runnel consumer: the member stream serves the partition again", "topic", tp.topic, "partition", tp.partition, "at", st.pos)
 	}
 	if st.pos >= 0 && first > st.pos {
 		k.c.opts.logger.Warn("runnel consumer: records missing, deleted by retention or consumed by another member", "topic", tp.topic,

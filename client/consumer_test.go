@@ -331,7 +331,14 @@ func TestConsumerGroupSeekAndPause(t *testing.T) {
 	c := newClient(t, b.addr)
 	createTopic(t, c, "gseek", 2, 1)
 	produceTo(t, c, "gseek", []int32{0, 1}, 0, 50)
-	k := newConsumer(t, c, client.WithGroup("gseek-g"), client.WithTopics("gseek"), client.WithFetchMaxBytes(256))
+	var logs syncBuffer
+	lc, err := client.New(context.Background(), []string{b.addr},
+		client.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	k := newConsumer(t, lc, client.WithGroup("gseek-g"), client.WithTopics("gseek"), client.WithFetchMaxBytes(256))
 	ch := loop(t, k)
 	got := byPartition(take(t, ch, 100))
 	checkSeq(t, got[0], 0)
@@ -349,6 +356,9 @@ func TestConsumerGroupSeekAndPause(t *testing.T) {
 	got = byPartition(take(t, ch, 20))
 	checkSeq(t, got[0], 70)
 	checkSeq(t, got[1], 70)
+	waitUntil(t, 30*time.Second, "the member stream serves partition 0 again", func() bool {
+		return strings.Contains(logs.String(), "the member stream serves the partition again")
+	})
 
 	if err := k.Pause("gseek", 0); err != nil {
 		t.Fatal(err)
