@@ -102,8 +102,8 @@ func TestAdminTopicsAndGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.State != runnelv1.GroupState_GROUP_STATE_EMPTY || committed(g.Partitions) != "orders/0=4 orders/1=10" {
-		t.Fatalf("group %v: committed %s", g, committed(g.Partitions))
+	if g.State != runnelv1.GroupState_GROUP_STATE_EMPTY || committedOffsets(g.Partitions) != "orders/0=4 orders/1=10" {
+		t.Fatalf("group %v: committed %s", g, committedOffsets(g.Partitions))
 	}
 	if got := lags(g.Partitions); got != "orders/0:6 orders/1:0" {
 		t.Fatalf("lags %s", got)
@@ -124,18 +124,18 @@ func TestAdminTopicsAndGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := committed(parts); got != tc.want {
+		if got := committedOffsets(parts); got != tc.want {
 			t.Errorf("reset %+v: %s, want %s", tc.to, got, tc.want)
 		}
 	}
-	if g, err := adm.DescribeGroup(ctx, "billing"); err != nil || committed(g.Partitions) != "orders/0=4 orders/1=10" {
-		t.Fatalf("after dry runs: %v %v", committed(g.GetPartitions()), err)
+	if g, err := adm.DescribeGroup(ctx, "billing"); err != nil || committedOffsets(g.Partitions) != "orders/0=4 orders/1=10" {
+		t.Fatalf("after dry runs: %v %v", committedOffsets(g.GetPartitions()), err)
 	}
 	if _, err := adm.ResetOffsets(ctx, "billing", "orders", client.ResetShiftBy(2).Partitions(0)); err != nil {
 		t.Fatal(err)
 	}
-	if g, err := adm.DescribeGroup(ctx, "billing"); err != nil || committed(g.Partitions) != "orders/0=6 orders/1=10" {
-		t.Fatalf("after shifting partition 0 by 2: %v %v", committed(g.GetPartitions()), err)
+	if g, err := adm.DescribeGroup(ctx, "billing"); err != nil || committedOffsets(g.Partitions) != "orders/0=6 orders/1=10" {
+		t.Fatalf("after shifting partition 0 by 2: %v %v", committedOffsets(g.GetPartitions()), err)
 	}
 	if _, err := adm.ResetOffsets(ctx, "billing", "orders", client.OffsetReset{}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("reset to nothing: %v, want INVALID_ARGUMENT", err)
@@ -154,8 +154,8 @@ func TestAdminTopicsAndGroups(t *testing.T) {
 	}
 }
 
-// committed shows each partition's committed offset, those with one.
-func committed(parts []*runnelv1.GroupPartition) string {
+// committedOffsets shows each partition's committed offset, those with one.
+func committedOffsets(parts []*runnelv1.GroupPartition) string {
 	var out []string
 	for _, p := range parts {
 		if p.CommittedOffset >= 0 {

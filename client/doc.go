@@ -47,6 +47,27 @@
 //	g, err := adm.DescribeGroup(ctx, "billing")           // members, offsets, lag
 //	_, err = adm.ResetOffsets(ctx, "billing", "orders", client.ResetToEarliest().DryRun())
 //
+// A Consumer reads, as a member of a consumer group whose partitions the
+// brokers assign (WithGroup, WithTopics), or from partitions it names
+// (WithAssignment):
+//
+//	k, err := c.Consumer(ctx, client.WithGroup("mailer"), client.WithTopics("signups"))
+//	defer k.Close()                       // commits, and leaves the group
+//	for rec, err := range k.Records(ctx) { // each partition in offset order
+//		...                                // rec.Topic, *rec.Partition, rec.Offset
+//	}
+//	recs, err := k.Poll(ctx, 500)         // or in batches: what is ready, up to 500
+//	k.Commit(ctx)                         // what Records returned
+//	k.CommitRecords(ctx, rec)             // rec.Offset+1 in its partition
+//	k.Seek("signups", 0, 42)              // SeekToEarliest, SeekToLatest, SeekToTime
+//	k.Pause("signups", 1)                 // Resume
+//
+// Auto-commit (every 5s, WithAutoCommit) commits the records whose loop
+// body returned, and so do a rebalance (after OnRevoked) and Close: at
+// least once, each record committed only once the application is done
+// with it. Reads that break restart by themselves, re-attaching a member
+// to its group, without returning a record twice or skipping one.
+//
 // The package depends only on the generated code (gen/) and partitioner,
 // never on the server.
 package client

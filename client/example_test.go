@@ -135,6 +135,142 @@ func ExampleRecordError() {
 	// Output: 7 runnel: record tiny/7 not appended: rpc error: code = InvalidArgument desc = partition 7 does not exist: topic "tiny" has partitions 0 to 0
 }
 
+// A group member: the brokers assign the topics' partitions among the
+// group's members; the consumer commits what its loop finished with
+// (every 5s, on a rebalance and on Close).
+func ExampleConsumer_Records() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "signups", 2)
+	p := c.Producer()
+	for _, user := range []string{"ada", "grace", "edsger"} {
+		if _, err := p.ProduceSync(ctx, &client.Record{Topic: "signups", Partition: new(int32(0)), Value: []byte(user)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	p.Close()
+
+	k, err := c.Consumer(ctx, client.WithGroup("mailer"), client.WithTopics("signups"),
+		client.OnAssigned(func(_ context.Context, partitions map[string][]int32) {
+			fmt.Println("assigned", partitions)
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer k.Close() // commits, and leaves the group
+	n := 0
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s/%d@%d %s\n", rec.Topic, *rec.Partition, rec.Offset, rec.Value)
+		if n++; n == 3 {
+			break
+		}
+	}
+	// Output:
+	// assigned map[signups:[0 1]]
+	// signups/0@0 ada
+	// signups/0@1 grace
+	// signups/0@2 edsger
+}
+
+// Read chosen partitions, with no group membership, from an offset, and
+// commit by hand to a group that only keeps the offsets.
+func ExampleConsumer_Seek() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "audit", 1)
+	p := c.Producer()
+	for i := range 10 {
+		p.Produce(ctx, &client.Record{Topic: "audit", Value: fmt.Appendf(nil, "event %d", i)}, nil)
+	}
+	if err := p.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	p.Close()
+
+	k, err := c.Consumer(ctx, client.WithAssignment(map[string][]int32{"audit": {0}}),
+		client.WithGroup("auditor"), client.WithAutoCommit(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer k.Close()
+	if err := k.Seek("audit", 0, 7); err != nil {
+		log.Fatal(err)
+	}
+	var last *client.Record
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(rec.Offset, string(rec.Value))
+		if last = rec; rec.Offset == 9 {
+			break
+		}
+	}
+	if err := k.CommitRecords(ctx, last); err != nil { // the group's offset is now 10
+		log.Fatal(err)
+	}
+	// Output:
+	// 7 event 7
+	// 8 event 8
+	// 9 event 9
+}
+
+// Pause a partition while its records cannot be handled, and resume it
+// later: nothing of it is returned, or held, meanwhile.
+func ExampleConsumer_Pause() {
+	ctx := context.Background()
+	c, err := client.New(ctx, []string{exampleBroker})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	exampleTopic(c, "jobs", 2)
+	k, err := c.Consumer(ctx, client.WithAssignment(map[string][]int32{"jobs": nil}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer k.Close()
+	if err := k.Pause("jobs", 1); err != nil {
+		log.Fatal(err)
+	}
+	p := c.Producer()
+	for _, part := range []int32{1, 0} {
+		if _, err := p.ProduceSync(ctx, &client.Record{Topic: "jobs", Partition: new(part), Value: fmt.Appendf(nil, "job on %d", part)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	p.Close()
+	n := 0
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(string(rec.Value))
+		if n++; n == 1 {
+			if err := k.Resume("jobs", 1); err != nil {
+				log.Fatal(err)
+			}
+		}
+		if n == 2 {
+			break
+		}
+	}
+	// Output:
+	// job on 0
+	// job on 1
+}
+
 // Manage topics with the admin helpers; refusals are the broker's status.
 func ExampleAdmin() {
 	ctx := context.Background()

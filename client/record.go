@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Record is one record to produce.
+// Record is one record: to produce, or as a Consumer returns it, with
+// Partition (never nil then) and Offset set.
 type Record struct {
 	// Topic is where the record goes; required.
 	Topic string
@@ -23,6 +24,9 @@ type Record struct {
 	// Partition, when set, is the partition the record goes to, over the
 	// key and the Partitioner: Partition: new(int32(3)).
 	Partition *int32
+	// Offset is a consumed record's offset in its partition; ignored on
+	// produce.
+	Offset int64
 }
 
 // Header is a record header: a key and its value.
