@@ -52,7 +52,7 @@ func (k *Consumer) readPartition(ctx context.Context, s *source, spec startSpec)
 	b := newBackoff()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		req := &runnelv1.SubscribeRequest{Topic: s.tp.topic, Partitions: []int32{s.tp.partition}, StartPosition: spec.pos,
-			StartOffset: spec.offset, Follow: true, MaxBatchBytes: k.o.maxBytes}
+			StartOffset: spec.offset, Follow: true, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
 		switch spec.pos {
 		case runnelv1.StartPosition_START_POSITION_TIMESTAMP:
 			req.StartTime = timestamppb.New(spec.time)
@@ -129,6 +129,14 @@ func (k *Consumer) readStream(ctx context.Context, addr string, req *runnelv1.Su
 		if err != nil {
 			return err
 		}
+		if b := resp.GetBatch(); b.GetCompressed() != nil {
+			// NB: a batch as the producer compressed it: its records here,
+			// with their offsets.
+			if b.Records, err = batchRecords(b, 0); err != nil {
+				return status.Error(codes.DataLoss, err.Error())
+			}
+			b.Compressed = nil
+		}
 		if !fn(resp) {
 			return ctx.Err()
 		}
@@ -169,7 +177,7 @@ func (k *Consumer) runMember(ctx context.Context) {
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		req := &runnelv1.SubscribeRequest{Group: k.o.group, Topics: k.o.topics, MemberId: memberID, InstanceId: k.o.instanceID,
-			StartPosition: reset, Follow: true, MaxBatchBytes: k.o.maxBytes}
+			StartPosition: reset, Follow: true, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
 		addrs := k.c.candidates()
 		addr := ""
 		if len(addrs) > 0 {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runnel-broker/runnel/client"
+	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
@@ -803,5 +804,53 @@ func TestConsumerPoll(t *testing.T) {
 	}
 	if _, err := k.Poll(ctx, 1); err != client.ErrClosed {
 		t.Fatalf("Poll after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestConsumerCompressed: a consumer reads batches the producer
+// compressed, each codec, as the broker stored them (the consumer accepts
+// every codec), with their offsets, from an offset inside a batch too.
+func TestConsumerCompressed(t *testing.T) {
+	br := startBroker(t)
+	c := newClient(t, br.addr)
+	ctx := context.Background()
+	for _, codec := range compression.Codecs[1:] {
+		topic := "cz-" + codec.String()
+		createTopic(t, c, topic, 1, 1)
+		p := c.Producer(client.WithCompression(codec), client.WithLinger(time.Hour))
+		for i := range 6 {
+			p.Produce(ctx, &client.Record{Topic: topic, Value: fmt.Appendf(nil, "v%d", i)}, nil)
+		}
+		if err := p.Close(); err != nil { // one batch, sent on the flush
+			t.Fatal(err)
+		}
+		for _, from := range []int64{0, 4} {
+			k, err := c.Consumer(ctx, client.WithAssignment(map[string][]int32{topic: {0}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from > 0 {
+				if err := k.Seek(topic, 0, from); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			var got []string
+			for rec, err := range k.Records(rctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d:%s", rec.Offset, rec.Value))
+				if rec.Offset == 5 {
+					break
+				}
+			}
+			cancel()
+			k.Close()
+			want := []string{"0:v0", "1:v1", "2:v2", "3:v3", "4:v4", "5:v5"}[from:]
+			if !slices.Equal(got, want) {
+				t.Fatalf("%v from %d: read %q, want %q", codec, from, got, want)
+			}
+		}
 	}
 }

@@ -66,8 +66,10 @@
 // body returned, and so do a rebalance (after OnRevoked) and Close: at
 // least once, each record committed only once the application is done
 // with it. Reads that break restart by themselves, re-attaching a member
-// to its group, without returning a record twice or skipping one.
+// to its group, without returning a record twice or skipping one. The
+// consumer takes batches compressed as the producer compressed them, in
+// every codec, and decompresses them itself.
 //
-// The package depends only on the generated code (gen/) and partitioner,
-// never on the server.
+// The package depends only on the generated code (gen/), partitioner and
+// compression, never on the server.
 package client

@@ -235,8 +235,8 @@ type RecordBatch struct {
 	HighWatermark int64 `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	// The records as stored, compressed, for a subscriber that accepts their
 	// codec (SubscribeRequest.accept_compression): set instead of records.
-	// It is a whole stored batch, so it may begin before the offset the
-	// subscription asked for: skip the records before it.
+	// It is a whole stored batch, at or after the subscription's position (a
+	// read that starts inside a stored batch gets that one's records plain).
 	Compressed    *CompressedRecords `protobuf:"bytes,5,opt,name=compressed,proto3" json:"compressed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -49,9 +49,9 @@ func TestParseCompressed(t *testing.T) {
 }
 
 // TestSubscribeResponseCompressed: a batch stored compressed goes as
-// stored to a subscriber that accepts its codec, alone and whole; to one
-// that does not, as plain records; plain batches before it fill their own
-// response.
+// stored to a subscriber that accepts its codec, alone and whole, unless
+// the read starts inside it; to one that does not, as plain records;
+// plain batches before it fill their own response.
 func TestSubscribeResponseCompressed(t *testing.T) {
 	a, b := sample(2, true), sample(3, true)
 	plainA := Stored{BaseOffset: 10, Count: 2, Payload: payloadOf(t, a, Timestamp{})}
@@ -77,12 +77,18 @@ func TestSubscribeResponseCompressed(t *testing.T) {
 	if n != 2 || next != 12 || len(batch.Records) != 2 || batch.Compressed != nil {
 		t.Fatalf("plain first: %d records, next %d, %v", n, next, batch)
 	}
-	// From inside the compressed batch: all of it, as stored.
-	batch, n, next = read(ResponseBatch{Batches: []Stored{zb}, From: 13, End: 15, Accept: accept})
+	// From the compressed batch's start: as stored.
+	batch, n, next = read(ResponseBatch{Batches: []Stored{zb}, From: 12, End: 15, Accept: accept})
 	c := batch.Compressed
-	if n != 2 || next != 15 || len(batch.Records) != 0 || c == nil || c.Compression != runnelv1.Compression_COMPRESSION_LZ4 ||
+	if n != 3 || next != 15 || len(batch.Records) != 0 || c == nil || c.Compression != runnelv1.Compression_COMPRESSION_LZ4 ||
 		c.BaseOffset != 12 || c.RecordCount != 3 || string(c.Data) != string(zb.Payload) || batch.HighWatermark != 15 || batch.Partition != 1 {
 		t.Fatalf("compressed: %d records, next %d, %v", n, next, batch)
+	}
+	// From inside it: decompressed, from From, so that nothing before the
+	// subscriber's position reaches it.
+	batch, n, next = read(ResponseBatch{Batches: []Stored{zb}, From: 13, End: 15, Accept: accept})
+	if n != 2 || next != 15 || batch.Compressed != nil || len(batch.Records) != 2 || batch.Records[0].Offset != 13 {
+		t.Fatalf("compressed, read from inside it: %d records, next %d, %v", n, next, batch)
 	}
 	// Not accepted: plain records, from From.
 	batch, n, next = read(ResponseBatch{Batches: []Stored{plainA, zb}, From: 11, End: 15})

@@ -54,17 +54,20 @@ var errFull = errors.New("response full")
 // split across responses, so no response outgrows what clients accept.
 //
 // A batch stored compressed with a codec the subscriber accepts goes as
-// stored, alone in its response, whole even if From lies inside it; one
-// compressed otherwise is decompressed here.
+// stored, alone in its response, unless From lies inside it; one
+// compressed otherwise, or begun before From, is decompressed here.
 func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, error) {
 	for i, b := range rb.Batches {
 		if b.Codec == compression.None {
 			continue
 		}
-		if rb.Accept.Has(b.Codec) {
+		// NB: only a batch wholly at or after From goes as stored, so that
+		// no subscriber gets records before its position (the first batch
+		// of a read that starts inside one is decompressed).
+		if rb.Accept.Has(b.Codec) && b.BaseOffset >= rb.From {
 			if i == 0 {
 				next := b.BaseOffset + int64(b.Count)
-				return appendCompressedResponse(dst, rb, b), int(next - max(rb.From, b.BaseOffset)), next, nil
+				return appendCompressedResponse(dst, rb, b), b.Count, next, nil
 			}
 			// NB: the plain batches before it fill this response.
 			rb.Batches = rb.Batches[:i]

@@ -184,8 +184,8 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -199,8 +199,8 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -214,8 +214,8 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1161,8 +1161,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1175,8 +1175,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1193,8 +1193,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1216,8 +1216,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1237,8 +1237,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1265,8 +1265,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1285,8 +1285,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1300,8 +1300,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -1318,8 +1318,8 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The records as stored, compressed, for a subscriber that accepts their
      * codec (SubscribeRequest.accept_compression): set instead of records.
-     * It is a whole stored batch, so it may begin before the offset the
-     * subscription asked for: skip the records before it.
+     * It is a whole stored batch, at or after the subscription's position (a
+     * read that starts inside a stored batch gets that one's records plain).
      * </pre>
      *
      * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>

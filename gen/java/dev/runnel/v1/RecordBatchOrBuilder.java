@@ -88,8 +88,8 @@ public interface RecordBatchOrBuilder extends
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -100,8 +100,8 @@ public interface RecordBatchOrBuilder extends
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
@@ -112,8 +112,8 @@ public interface RecordBatchOrBuilder extends
    * <pre>
    * The records as stored, compressed, for a subscriber that accepts their
    * codec (SubscribeRequest.accept_compression): set instead of records.
-   * It is a whole stored batch, so it may begin before the offset the
-   * subscription asked for: skip the records before it.
+   * It is a whole stored batch, at or after the subscription's position (a
+   * read that starts inside a stored batch gets that one's records plain).
    * </pre>
    *
    * <code>.runnel.v1.CompressedRecords compressed = 5 [json_name = "compressed"];</code>
