@@ -172,6 +172,24 @@ def test_plain_and_compressed_batches_interleave(broker):
         assert [m.value for m in got[6:]] == [record(6).value, record(7).value]
 
 
+def test_an_lz4_frame_of_linked_blocks(broker):
+    # NB: liblz4's default: blocks that refer to the ones before them; the
+    # broker stores such frames as they come.
+    with Client(broker.address) as client:
+        client.create_topic("linked", partitions=1)
+        plain = plain_bytes([record(i) for i in range(2000)])
+        assert len(plain) > 4 * 65536
+        data = lz4.frame.compress(plain, block_size=lz4.frame.BLOCKSIZE_MAX64KB, block_linked=True,
+                                  content_checksum=True)
+        resps = list(client.produce.Produce(iter([produce_pb2.ProduceRequest(
+            topic="linked", partition=0, correlation_id=1, compressed_records=record_pb2.CompressedRecords(
+                compression=record_pb2.COMPRESSION_LZ4, data=data, record_count=2000))])))
+        assert not resps[0].HasField("error")
+        c = client.consumer("linked", "linked", partitions=[0], follow=False)
+        check(list(c), 0, 2000)
+        c.close()
+
+
 # batch_records on its own: what a broker never sends, and a hostile one might.
 
 def batch(codec: int, data: bytes, count: int, base: int = 0) -> record_pb2.RecordBatch:

@@ -171,6 +171,32 @@ describe("against a broker", () => {
     });
   }
 
+  test("an LZ4 frame of linked blocks", async () => {
+    // NB: liblz4's default: blocks that refer to the ones before them; the
+    // broker stores such frames as they come. lz4-napi writes none, so the
+    // frame is made here: two copies of a record, the second block copying
+    // the first.
+    await client.createTopic("linked", 1);
+    const r = framed([record(0)]);
+    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+    const match = r.length - 5 - 4; // the last 5 bytes are literals, as the format wants
+    const second = Buffer.from([
+      Math.min(match, 15), r.length & 0xff, r.length >> 8, // no literals; a match at the block before
+      ...(match >= 15 ? [...Array(Math.floor((match - 15) / 255)).fill(255), (match - 15) % 255] : []),
+      5 << 4, ...r.subarray(r.length - 5),
+    ]);
+    const frame = Buffer.concat([
+      Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0]), // magic; version 1, linked blocks; 64 KiB; header checksum
+      u32(0x80000000 + r.length), r, // stored as it is
+      u32(second.length), second,
+      u32(0), // the end mark
+    ]);
+    const twice = create(CompressedRecordsSchema, { compression: Compression.LZ4, data: frame, recordCount: 2 });
+    assert.deepEqual(await produce(client, [create(ProduceRequestSchema, { topic: "linked", partition: 0, correlationId: 1n, compressedRecords: twice })]), [0n]);
+    const got = await consumeAll(client, "linked", "linked", false);
+    assert.deepEqual(got.map((m) => [m.offset, text(m.value)]), [[0n, text(record(0).value)], [1n, text(record(0).value)]]);
+  });
+
   test("plain and compressed batches interleave", async () => {
     await client.createTopic("mixed", 1);
     await produceCompressed(client, "mixed", Compression.LZ4, 1); // 0-4
