@@ -117,7 +117,39 @@ def _lz4(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
+def _zstd_frames_end(data: bytes) -> None:
+    """Walks the frames' headers and block headers to their end: the
+    stream reader takes a truncated frame for a short one."""
+    i = 0
+    while i < len(data):
+        if len(data) - i < 8:
+            raise _Corrupt("zstd: truncated frame")
+        magic = int.from_bytes(data[i:i + 4], "little")
+        if magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame
+            i += 8 + int.from_bytes(data[i + 4:i + 8], "little")
+            continue
+        if magic != 0xFD2FB528:
+            raise _Corrupt(f"zstd: no frame at byte {i}")
+        fhd = data[i + 4]
+        single = (fhd >> 5) & 1
+        at = i + 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + (single, 2, 4, 8)[fhd >> 6]
+        while True:
+            if at + 3 > len(data):
+                raise _Corrupt("zstd: truncated frame")
+            h = int.from_bytes(data[at:at + 3], "little")
+            kind, size = (h >> 1) & 3, h >> 3
+            if kind == 3:
+                raise _Corrupt("zstd: reserved block type")
+            at += 3 + (1 if kind == 1 else size)  # an RLE block holds one byte
+            if h & 1:  # the last block
+                break
+        i = at + (4 if fhd & 0x04 else 0)
+    if i != len(data):
+        raise _Corrupt("zstd: truncated frame")
+
+
 def _zstd(data: bytes, limit: int) -> bytes:
+    _zstd_frames_end(data)
     try:
         declared = zstandard.frame_content_size(data)
     except zstandard.ZstdError as e:
