@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence, Tu
 
 import grpc
 
+from runnel import compression
 from runnel.v1 import admin_pb2, admin_pb2_grpc
 from runnel.v1 import commit_pb2, commit_pb2_grpc
 from runnel.v1 import produce_pb2, produce_pb2_grpc
@@ -569,7 +570,8 @@ class Consumer:
             start_position = subscribe_pb2.START_POSITION_COMMITTED
         self._request = subscribe_pb2.SubscribeRequest(
             topic=topics[0], topics=topics[1:], group=group, partitions=list(partitions), follow=follow,
-            start_position=start_position, max_batch_bytes=max_batch_bytes, instance_id=instance_id)
+            start_position=start_position, max_batch_bytes=max_batch_bytes, instance_id=instance_id,
+            accept_compression=compression.ACCEPTED)
         self._on_assignment = on_assignment
         self._commit_on_revoke = commit_on_revoke
         self._lock = threading.Lock()  # guards _positions and _assignment
@@ -577,6 +579,10 @@ class Consumer:
         self._assignment: Optional[Assignment] = None
         self._stream = None
         self._ready: "collections.deque[Message]" = collections.deque()  # received, not handed out
+        # Where the stream is in each partition it has sent a batch of: the
+        # offset after that batch. A compressed batch comes whole, so the
+        # first one may begin before where the read started.
+        self._next: "dict[Tuple[str, int], int]" = {}
         self._ended = False
 
     @property
@@ -614,13 +620,36 @@ class Consumer:
                 self._assigned(Assignment._from_proto(resp.assignment))
                 continue
             batch = resp.batch
+            tp = (batch.topic, batch.partition)
+            if batch.HasField("compressed") and tp not in self._next:
+                self._next[tp] = self._read_start(batch.topic, batch.partition)
+            records = compression.batch_records(batch, self._next.get(tp, 0))
+            if batch.HasField("compressed"):
+                self._next[tp] = batch.compressed.base_offset + batch.compressed.record_count
+            elif records:
+                self._next[tp] = records[-1].offset + 1
             self._ready.extend(
                 Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key, value=r.value,
                         headers=[(h.key, h.value) for h in r.headers], timestamp_ms=r.timestamp.ToMilliseconds())
-                for r in batch.records)
+                for r in records)
+
+    def _read_start(self, topic: str, partition: int) -> int:
+        """Where the broker started reading partition: the group's committed
+        offset for a member, or with START_POSITION_COMMITTED; otherwise
+        (EARLIEST, LATEST) a batch boundary, so 0 skips nothing."""
+        # NB: asked only when a partition's first batch is compressed. The
+        # committed offset is the one the broker started from: this consumer
+        # commits no partition before it has handed out one of its records,
+        # and the group moves a partition only once its owner has committed.
+        if self._member or self._request.start_position in (
+                subscribe_pb2.START_POSITION_UNSPECIFIED, subscribe_pb2.START_POSITION_COMMITTED):
+            return self.committed(topic).get(partition, 0)
+        return 0
 
     def _assigned(self, a: Assignment) -> None:
         revoked = {(t, p) for t, ps in a.revoked.items() for p in ps}
+        for tp in revoked:
+            self._next.pop(tp, None)  # no batch of it follows; if it comes back, it starts anew
         with self._lock:
             self._assignment = a
         if revoked and self._commit_on_revoke:

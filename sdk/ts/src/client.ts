@@ -19,6 +19,7 @@ import { CommitService } from "../../../gen/ts/runnel/v1/commit_pb.js";
 import { ProduceService, type ProduceRequest, ProduceRequestSchema, type ProduceResponse } from "../../../gen/ts/runnel/v1/produce_pb.js";
 import { type Record as RecordMessage, RecordSchema, HeaderSchema, type TopicPartitions } from "../../../gen/ts/runnel/v1/record_pb.js";
 import { type GroupAssignment, StartPosition, SubscribeService, type SubscribeResponse } from "../../../gen/ts/runnel/v1/subscribe_pb.js";
+import { ACCEPTED_COMPRESSION, batchRecords } from "./compression.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:7400";
 
@@ -568,6 +569,10 @@ export class Consumer implements AsyncIterable<Message> {
   private stream?: AsyncIterator<SubscribeResponse>;
   private ready: Message[] = [];
   private ended = false;
+  // Where the stream is in each partition it has sent a batch of: the
+  // offset after that batch. A compressed batch comes whole, so the first
+  // one may begin before where the read started.
+  private readonly streamNext = new Map<string, bigint>();
 
   constructor(private readonly client: RunnelClient, topic: string | string[], private readonly group: string,
     private readonly options: ConsumerOptions = {}) {
@@ -597,7 +602,7 @@ export class Consumer implements AsyncIterable<Message> {
     return this.client.subscribe.subscribe({
       topic: this.topics[0], topics: this.topics.slice(1), group: this.group, partitions: o.partitions ?? [],
       follow: o.follow ?? true, startPosition: o.startPosition ?? StartPosition.COMMITTED,
-      instanceId: o.instanceId ?? "", maxBatchBytes: o.maxBatchBytes ?? 0,
+      instanceId: o.instanceId ?? "", maxBatchBytes: o.maxBatchBytes ?? 0, acceptCompression: [...ACCEPTED_COMPRESSION],
     }, { signal: this.abort.signal })[Symbol.asyncIterator]();
   }
 
@@ -623,7 +628,12 @@ export class Consumer implements AsyncIterable<Message> {
       }
       const b = resp.batch;
       if (!b) continue; // neither: a newer broker's kind of response
-      for (const rec of b.records) {
+      const k = key(b.topic, b.partition);
+      if (b.compressed && !this.streamNext.has(k)) this.streamNext.set(k, await this.readStart(b.topic, b.partition));
+      const records = batchRecords(b, this.streamNext.get(k) ?? 0n);
+      if (b.compressed) this.streamNext.set(k, b.compressed.baseOffset + BigInt(b.compressed.recordCount));
+      else if (records.length > 0) this.streamNext.set(k, records[records.length - 1].offset + 1n);
+      for (const rec of records) {
         this.ready.push({
           topic: b.topic, partition: b.partition, offset: rec.offset, key: rec.key, value: rec.value,
           headers: rec.headers.map((h) => [h.key, h.value] as [string, Uint8Array]),
@@ -636,6 +646,19 @@ export class Consumer implements AsyncIterable<Message> {
     return { done: false, value: m };
   }
 
+  /** Where the broker started reading a partition: the group's committed
+   * offset for a member, or with StartPosition.COMMITTED; otherwise
+   * (EARLIEST, LATEST) a batch boundary, so 0 skips nothing. */
+  private async readStart(topic: string, partition: number): Promise<bigint> {
+    // NB: asked only when a partition's first batch is compressed. The
+    // committed offset is the one the broker started from: this consumer
+    // commits no partition before it has handed out one of its records, and
+    // the group moves a partition only once its owner has committed.
+    const p = this.options.startPosition ?? StartPosition.COMMITTED;
+    if (!this.member && p !== StartPosition.COMMITTED && p !== StartPosition.UNSPECIFIED) return 0n;
+    return (await this.committed(topic)).get(partition) ?? 0n;
+  }
+
   private async assigned(event: GroupAssignment): Promise<void> {
     const a: Assignment = {
       group: event.group, memberId: event.memberId, groupEpoch: event.groupEpoch, memberEpoch: event.memberEpoch,
@@ -643,6 +666,7 @@ export class Consumer implements AsyncIterable<Message> {
     };
     this.current = a;
     const revoked = new Set(event.revoked.flatMap((tp) => tp.partitions.map((p) => key(tp.topic, p))));
+    revoked.forEach((k) => this.streamNext.delete(k)); // no batch of it follows; if it comes back, it starts anew
     const forget = () => revoked.forEach((k) => this.positions.delete(k));
     if (revoked.size > 0 && (this.options.commitOnRevoke ?? true)) {
       // NB: before the callback, so that the partitions move to their new

@@ -118,6 +118,10 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
   private Iterator<SubscribeResponse> stream;
   private final Deque<Message> ready = new ArrayDeque<>();
   private boolean ended;
+  // Where the stream is in each partition it has sent a batch of (topic ->
+  // partition -> the offset after that batch): a compressed batch comes
+  // whole, so the first one may begin before where the read started.
+  private final Map<String, Map<Integer, Long>> streamNext = new HashMap<>();
 
   Consumer(RunnelClient client, List<String> topics, String group, Options options) {
     if (topics.isEmpty()) {
@@ -141,7 +145,13 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
             .setStartPosition(options.startPosition)
             .setInstanceId(options.instanceId)
             .setMaxBatchBytes(options.maxBatchBytes)
+            .addAllAcceptCompression(Decompression.ACCEPTED)
             .build();
+  }
+
+  /** The subscription the consumer asks for (its stream's request): for tests. */
+  SubscribeRequest request() {
+    return request;
   }
 
   /** The latest assignment event: empty before the first, and for a consumer that named its partitions. */
@@ -208,7 +218,17 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
         continue;
       }
       RecordBatch b = resp.getBatch();
-      for (dev.runnel.v1.Record r : b.getRecordsList()) {
+      Map<Integer, Long> next = streamNext.computeIfAbsent(b.getTopic(), t -> new HashMap<>());
+      if (b.hasCompressed() && !next.containsKey(b.getPartition())) {
+        next.put(b.getPartition(), readStart(b.getTopic(), b.getPartition()));
+      }
+      List<dev.runnel.v1.Record> records = Decompression.batchRecords(b, next.getOrDefault(b.getPartition(), 0L));
+      if (b.hasCompressed()) {
+        next.put(b.getPartition(), b.getCompressed().getBaseOffset() + b.getCompressed().getRecordCount());
+      } else if (!records.isEmpty()) {
+        next.put(b.getPartition(), records.get(records.size() - 1).getOffset() + 1);
+      }
+      for (dev.runnel.v1.Record r : records) {
         ready.add(new Message(b.getTopic(), b.getPartition(), r.getOffset(), r.getKey(), r.getValue(),
             r.getHeadersList().stream().map(h -> Map.entry(h.getKey(), h.getValue())).toList(),
             r.getTimestamp().getSeconds() * 1000 + r.getTimestamp().getNanos() / 1_000_000));
@@ -217,10 +237,29 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
     return true;
   }
 
+  /**
+   * Where the broker started reading a partition: the group's committed offset for a member, or with
+   * {@code START_POSITION_COMMITTED}; otherwise (EARLIEST, LATEST) a batch boundary, so 0 skips
+   * nothing.
+   */
+  private long readStart(String topic, int partition) {
+    // NB: asked only when a partition's first batch is compressed. The
+    // committed offset is the one the broker started from: this consumer
+    // commits no partition before it has handed out one of its records, and
+    // the group moves a partition only once its owner has committed.
+    StartPosition p = request.getStartPosition();
+    if (!member && p != StartPosition.START_POSITION_COMMITTED && p != StartPosition.START_POSITION_UNSPECIFIED) {
+      return 0;
+    }
+    return committed(topic).getOrDefault(partition, 0L);
+  }
+
   private void assigned(Assignment a) {
     assignment = a;
     Map<String, Set<Integer>> revoked = new HashMap<>();
     a.revoked().forEach((t, ps) -> revoked.put(t, new HashSet<>(ps)));
+    // No batch of a revoked partition follows; if it comes back, it starts anew.
+    revoked.forEach((t, ps) -> streamNext.getOrDefault(t, new HashMap<>()).keySet().removeAll(ps));
     if (!revoked.isEmpty() && commitOnRevoke) {
       // NB: before the listener, so that the partitions move to their new
       // owner at once, which starts after the last record handed out here.
