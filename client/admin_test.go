@@ -1,9 +1,11 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -271,6 +273,18 @@ func sigstop(t *testing.T, b *broker) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.cmd.Process.Signal(syscall.SIGCONT) })
+	// NB: the signal is delivered asynchronously: until the kernel shows
+	// the process stopped, it may still answer a call.
+	stat := fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid)
+	waitUntil(t, 10*time.Second, "the broker to be stopped", func() bool {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			return false
+		}
+		// NB: the state follows the command name, which is in parentheses.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		return len(fields) > 0 && fields[0] == "T"
+	})
 }
 
 // fakeAdmin is an AdminService that answers DescribeCluster with the

@@ -621,8 +621,9 @@ class Consumer:
                 continue
             batch = resp.batch
             tp = (batch.topic, batch.partition)
-            if batch.HasField("compressed") and tp not in self._next:
-                self._next[tp] = self._read_start(batch.topic, batch.partition)
+            # NB: the broker sends a batch as stored only from its start at
+            # or after the read's position; what the stream sent before is
+            # skipped, should a batch repeat it.
             records = compression.batch_records(batch, self._next.get(tp, 0))
             if batch.HasField("compressed"):
                 self._next[tp] = batch.compressed.base_offset + batch.compressed.record_count
@@ -632,19 +633,6 @@ class Consumer:
                 Message(topic=batch.topic, partition=batch.partition, offset=r.offset, key=r.key, value=r.value,
                         headers=[(h.key, h.value) for h in r.headers], timestamp_ms=r.timestamp.ToMilliseconds())
                 for r in records)
-
-    def _read_start(self, topic: str, partition: int) -> int:
-        """Where the broker started reading partition: the group's committed
-        offset for a member, or with START_POSITION_COMMITTED; otherwise
-        (EARLIEST, LATEST) a batch boundary, so 0 skips nothing."""
-        # NB: asked only when a partition's first batch is compressed. The
-        # committed offset is the one the broker started from: this consumer
-        # commits no partition before it has handed out one of its records,
-        # and the group moves a partition only once its owner has committed.
-        if self._member or self._request.start_position in (
-                subscribe_pb2.START_POSITION_UNSPECIFIED, subscribe_pb2.START_POSITION_COMMITTED):
-            return self.committed(topic).get(partition, 0)
-        return 0
 
     def _assigned(self, a: Assignment) -> None:
         revoked = {(t, p) for t, ps in a.revoked.items() for p in ps}

@@ -67,8 +67,15 @@ class Broker:
         self.proc.wait()
 
     def pause(self) -> None:
-        """Stops the broker (SIGSTOP): its connections stay up, and nothing answers."""
+        """Stops the broker (SIGSTOP): its connections stay up, and nothing answers.
+        Returns once the kernel shows it stopped: the signal is delivered
+        asynchronously, and until then the broker may still answer."""
         self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _state(self.proc.pid) != "T":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker {self.proc.pid} not stopped 10s after SIGSTOP")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         """Lets a paused broker go on (SIGCONT)."""
@@ -98,3 +105,11 @@ class Broker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _state(pid: int) -> str:
+    """A process's state letter, from /proc (the field after the command
+    name, which is in parentheses)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return stat[stat.rindex(b")") + 1:].split()[0].decode()

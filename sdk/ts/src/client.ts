@@ -629,7 +629,9 @@ export class Consumer implements AsyncIterable<Message> {
       const b = resp.batch;
       if (!b) continue; // neither: a newer broker's kind of response
       const k = key(b.topic, b.partition);
-      if (b.compressed && !this.streamNext.has(k)) this.streamNext.set(k, await this.readStart(b.topic, b.partition));
+      // NB: the broker sends a batch as stored only from its start at or
+      // after the read's position; what the stream sent before is skipped,
+      // should a batch repeat it.
       const records = batchRecords(b, this.streamNext.get(k) ?? 0n);
       if (b.compressed) this.streamNext.set(k, b.compressed.baseOffset + BigInt(b.compressed.recordCount));
       else if (records.length > 0) this.streamNext.set(k, records[records.length - 1].offset + 1n);
@@ -644,19 +646,6 @@ export class Consumer implements AsyncIterable<Message> {
     const m = this.ready.shift()!;
     this.positions.set(key(m.topic, m.partition), { topic: m.topic, partition: m.partition, offset: m.offset + 1n });
     return { done: false, value: m };
-  }
-
-  /** Where the broker started reading a partition: the group's committed
-   * offset for a member, or with StartPosition.COMMITTED; otherwise
-   * (EARLIEST, LATEST) a batch boundary, so 0 skips nothing. */
-  private async readStart(topic: string, partition: number): Promise<bigint> {
-    // NB: asked only when a partition's first batch is compressed. The
-    // committed offset is the one the broker started from: this consumer
-    // commits no partition before it has handed out one of its records, and
-    // the group moves a partition only once its owner has committed.
-    const p = this.options.startPosition ?? StartPosition.COMMITTED;
-    if (!this.member && p !== StartPosition.COMMITTED && p !== StartPosition.UNSPECIFIED) return 0n;
-    return (await this.committed(topic)).get(partition) ?? 0n;
   }
 
   private async assigned(event: GroupAssignment): Promise<void> {

@@ -37,9 +37,15 @@ export class Broker {
     }
   }
 
-  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
+  /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers.
+   * Returns once the kernel shows it stopped: the signal is delivered
+   * asynchronously, and until then the broker may still answer. */
   pause(): void {
     this.proc.kill("SIGSTOP");
+    const deadline = Date.now() + 10_000;
+    while (processState(this.proc.pid!) !== "T") {
+      if (Date.now() > deadline) throw new Error(`broker ${this.proc.pid} not stopped 10s after SIGSTOP`);
+    }
   }
 
   /** Lets a paused broker go on (SIGCONT). */
@@ -103,4 +109,11 @@ function launch(binary: string, dir: string, listen: ReadyInfo, timeoutMs: numbe
       resolve({ proc, log, info });
     }, 20);
   });
+}
+
+/** A process's state letter, from /proc (the field after the command name,
+ * which is in parentheses). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  return stat.slice(stat.lastIndexOf(")") + 1).trim().split(/\s+/)[0];
 }

@@ -219,9 +219,8 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
       }
       RecordBatch b = resp.getBatch();
       Map<Integer, Long> next = streamNext.computeIfAbsent(b.getTopic(), t -> new HashMap<>());
-      if (b.hasCompressed() && !next.containsKey(b.getPartition())) {
-        next.put(b.getPartition(), readStart(b.getTopic(), b.getPartition()));
-      }
+      // NB: the broker sends a batch as stored only from its start at or after the read's
+      // position; what the stream sent before is skipped, should a batch repeat it.
       List<dev.runnel.v1.Record> records = Decompression.batchRecords(b, next.getOrDefault(b.getPartition(), 0L));
       if (b.hasCompressed()) {
         next.put(b.getPartition(), b.getCompressed().getBaseOffset() + b.getCompressed().getRecordCount());
@@ -235,23 +234,6 @@ public final class Consumer implements Iterable<Message>, AutoCloseable {
       }
     }
     return true;
-  }
-
-  /**
-   * Where the broker started reading a partition: the group's committed offset for a member, or with
-   * {@code START_POSITION_COMMITTED}; otherwise (EARLIEST, LATEST) a batch boundary, so 0 skips
-   * nothing.
-   */
-  private long readStart(String topic, int partition) {
-    // NB: asked only when a partition's first batch is compressed. The
-    // committed offset is the one the broker started from: this consumer
-    // commits no partition before it has handed out one of its records, and
-    // the group moves a partition only once its owner has committed.
-    StartPosition p = request.getStartPosition();
-    if (!member && p != StartPosition.START_POSITION_COMMITTED && p != StartPosition.START_POSITION_UNSPECIFIED) {
-      return 0;
-    }
-    return committed(topic).getOrDefault(partition, 0L);
   }
 
   private void assigned(Assignment a) {

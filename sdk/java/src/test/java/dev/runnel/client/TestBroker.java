@@ -56,6 +56,20 @@ final class TestBroker {
   /** Stops the broker (SIGSTOP): its connections stay up, and nothing answers. */
   void pause() throws IOException, InterruptedException {
     signal("STOP");
+    // NB: the signal is delivered asynchronously: until the kernel shows the process stopped, it
+    // may still answer.
+    Path stat = Path.of("/proc/" + process.pid() + "/stat");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      String s = Files.readString(stat);
+      if (s.substring(s.lastIndexOf(')') + 1).trim().startsWith("T")) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("broker " + process.pid() + " not stopped 10s after SIGSTOP");
+      }
+      Thread.sleep(1);
+    }
   }
 
   /** Lets a paused broker go on (SIGCONT). */
