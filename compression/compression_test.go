@@ -94,23 +94,34 @@ func FuzzDecompress(f *testing.F) {
 	})
 }
 
+// BenchmarkCodecs compresses and decompresses 1 MiB batches, of random
+// bytes and of JSON lines whose values vary, as a producer's batch of
+// records would hold.
 func BenchmarkCodecs(b *testing.B) {
-	json := bytes.Repeat([]byte(`{"user":"alice","action":"login","ok":true,"ts":1700000000000}`), 16<<10)
-	for _, c := range Codecs[1:] {
-		z, _ := Compress(nil, json, c)
-		b.Run(c.String()+"/compress", func(b *testing.B) {
-			b.SetBytes(int64(len(json)))
-			var dst []byte
-			for b.Loop() {
-				dst, _ = Compress(dst[:0], json, c)
-			}
-		})
-		b.Run(c.String()+"/decompress", func(b *testing.B) {
-			b.SetBytes(int64(len(json)))
-			var dst []byte
-			for b.Loop() {
-				dst, _ = Decompress(dst[:0], z, c, len(json))
-			}
-		})
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	var json []byte
+	for i := 0; len(json) < 1<<20; i++ {
+		json = fmt.Appendf(json, `{"id":%d,"user":"user-%d","event":"page_view","path":"/products/%d","ms":%d}`+"\n",
+			1_000_000+i*7919, i*104729%9973, i*31%1000, i*i%977)
+	}
+	for name, src := range map[string][]byte{"json": json[:1<<20], "random": random} {
+		for _, c := range Codecs[1:] {
+			z, _ := Compress(nil, src, c)
+			b.Run(name+"/"+c.String()+"/compress", func(b *testing.B) {
+				b.SetBytes(int64(len(src)))
+				var dst []byte
+				for b.Loop() {
+					dst, _ = Compress(dst[:0], src, c)
+				}
+			})
+			b.Run(name+"/"+c.String()+"/decompress", func(b *testing.B) {
+				b.SetBytes(int64(len(src)))
+				var dst []byte
+				for b.Loop() {
+					dst, _ = Decompress(dst[:0], z, c, len(src))
+				}
+			})
+		}
 	}
 }
