@@ -37,7 +37,10 @@ func damagedPartition(t *testing.T, records, batch int, pick func(frames []int) 
 	dir := t.TempDir()
 	b := startBroker(t, dir)
 	env := append(os.Environ(), "RUNNEL_BROKER="+b.addr)
-	cmd := bins.runnel + " topic create c && seq 1 " + strconv.Itoa(records) + " | " + bins.runnel + " produce c --batch-records " + strconv.Itoa(batch)
+	// NB: the SDK's producer counts a record of value v as len(v)+24
+	// bytes: batches of batch records (lines of up to 4 digits) close
+	// full, never by time.
+	cmd := bins.runnel + " topic create c && seq 1 " + strconv.Itoa(records) + " | " + bins.runnel + " produce c --linger 1h --batch-bytes " + strconv.Itoa(batch*28)
 	if out, err := runShell(t, env, cmd); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
