@@ -74,31 +74,34 @@ func Compress(dst, src []byte, c Codec) ([]byte, error) {
 	case Zstd:
 		return zstdEncoder().EncodeAll(src, dst), nil
 	case Gzip:
-		buf := bytes.NewBuffer(dst)
 		w := gzipWriters.Get().(*gzip.Writer)
 		defer gzipWriters.Put(w)
-		w.Reset(buf)
-		if _, err := w.Write(src); err != nil {
-			return dst, err
-		}
-		if err := w.Close(); err != nil {
-			return dst, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(dst, src, w)
 	case LZ4:
-		buf := bytes.NewBuffer(dst)
 		w := lz4Writers.Get().(*lz4.Writer)
 		defer lz4Writers.Put(w)
-		w.Reset(buf)
-		if _, err := w.Write(src); err != nil {
-			return dst, err
-		}
-		if err := w.Close(); err != nil {
-			return dst, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(dst, src, w)
 	}
 	return dst, fmt.Errorf("compression: unknown %v", c)
+}
+
+// streamWriter is a compressing writer that can start over (gzip's, lz4's).
+type streamWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressStream appends src compressed through w to dst.
+func compressStream(dst, src []byte, w streamWriter) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	w.Reset(buf)
+	if _, err := w.Write(src); err != nil {
+		return dst, err
+	}
+	if err := w.Close(); err != nil {
+		return dst, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Decompress appends src decompressed with c to dst, failing with

@@ -95,48 +95,65 @@ func (r *produceRequest) parse(b []byte, maxRecords int) error {
 // parseCompressed reads a runnel.v1.CompressedRecords into c, its data
 // aliasing b.
 func parseCompressed(b []byte, c *broker.Compressed) error {
+	err := eachField(b, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.VarintType:
+			if f.varint < 1 || f.varint > uint64(compression.Zstd) {
+				return fmt.Errorf("compression %d is not a codec: use COMPRESSION_GZIP, _SNAPPY, _LZ4 or _ZSTD", int64(f.varint))
+			}
+			c.Codec = compression.Codec(f.varint)
+		case f.num == 2 && f.typ == protowire.BytesType:
+			c.Data = f.bytes
+		case f.num == 3 && f.typ == protowire.VarintType:
+			count, err := varintInt32("record_count", f.varint)
+			if err != nil {
+				return err
+			}
+			c.Count = int(count)
+		}
+		return nil
+	})
+	if err == nil && c.Codec == compression.None && len(c.Data) > 0 {
+		err = errors.New("compression is unset: name the codec data is compressed with")
+	}
+	return err
+}
+
+// field is one field of an encoded message: its number, its wire type and
+// its value, for a varint or a length-delimited field (bytes alias the
+// message).
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	bytes  []byte
+}
+
+// eachField calls fn with each field of the encoded message b, in order,
+// until fn fails; malformed encoding is protowire's error.
+func eachField(b []byte, fn func(field) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
 		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			if v < 1 || v > uint64(compression.Zstd) {
-				return fmt.Errorf("compression %d is not a codec: use COMPRESSION_GZIP, _SNAPPY, _LZ4 or _ZSTD", int64(v))
-			}
-			c.Codec, b = compression.Codec(v), b[n:]
-		case num == 2 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			c.Data, b = v, b[n:]
-		case num == 3 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			count, err := varintInt32("record_count", v)
-			if err != nil {
-				return err
-			}
-			c.Count, b = int(count), b[n:]
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.varint, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.bytes, n = protowire.ConsumeBytes(b)
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			b = b[n:]
+			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
-	}
-	if c.Codec == compression.None && len(c.Data) > 0 {
-		return errors.New("compression is unset: name the codec data is compressed with")
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if err := fn(f); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -228,104 +245,52 @@ func scanCorrelationID(data mem.BufferSlice) uint64 {
 }
 
 func (r *produceRequest) parseFields(b []byte) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
+	return eachField(b, func(f field) error {
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			if !utf8.Valid(v) {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if !utf8.Valid(f.bytes) {
 				return errors.New("topic is not valid UTF-8")
 			}
-			r.topic, b = string(v), b[n:]
-		case num == 2 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			p, err := varintInt32("partition", v)
+			r.topic = string(f.bytes)
+		case f.num == 2 && f.typ == protowire.VarintType:
+			p, err := varintInt32("partition", f.varint)
 			if err != nil {
 				return err
 			}
-			r.partition, b = &p, b[n:]
-		case num == 3 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			r.records, b = append(r.records, v), b[n:]
-		case num == 4 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			r.correlationID, b = v, b[n:]
-		case num == 5 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			a, err := varintInt32("acks", v)
+			r.partition = &p
+		case f.num == 3 && f.typ == protowire.BytesType:
+			r.records = append(r.records, f.bytes)
+		case f.num == 4 && f.typ == protowire.VarintType:
+			r.correlationID = f.varint
+		case f.num == 5 && f.typ == protowire.VarintType:
+			a, err := varintInt32("acks", f.varint)
 			if err != nil {
 				return err
 			}
-			r.acks, b = runnelv1.Acks(a), b[n:]
-		case num == 6 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			r.leaderEpoch, b = v, b[n:]
-		case num == 7 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			r.producer.ID, b = int64(v), b[n:]
-		case num == 8 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			e, err := varintInt32("producer_epoch", v)
+			r.acks = runnelv1.Acks(a)
+		case f.num == 6 && f.typ == protowire.VarintType:
+			r.leaderEpoch = f.varint
+		case f.num == 7 && f.typ == protowire.VarintType:
+			r.producer.ID = int64(f.varint)
+		case f.num == 8 && f.typ == protowire.VarintType:
+			e, err := varintInt32("producer_epoch", f.varint)
 			if err != nil {
 				return err
 			}
-			r.producer.Epoch, b = e, b[n:]
-		case num == 9 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			r.producer.Sequence, b = int64(v), b[n:]
-		case num == 10 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
+			r.producer.Epoch = e
+		case f.num == 9 && f.typ == protowire.VarintType:
+			r.producer.Sequence = int64(f.varint)
+		case f.num == 10 && f.typ == protowire.BytesType:
 			if r.compressed == nil {
 				r.compressed = &broker.Compressed{}
 			}
 			// NB: a message field may come in parts, merged.
-			if err := parseCompressed(v, r.compressed); err != nil {
+			if err := parseCompressed(f.bytes, r.compressed); err != nil {
 				return fmt.Errorf("compressed_records: %w", err)
 			}
-			b = b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			b = b[n:]
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // varintInt32 reads an int32 field's varint: protobuf encodes a negative

@@ -74,26 +74,8 @@ func appendCompressedResponse(dst []byte, rb ResponseBatch, s Stored) []byte {
 		protowire.SizeTag(compressedData) + protowire.SizeBytes(len(s.Payload)) +
 		protowire.SizeTag(compressedRecordCount) + protowire.SizeVarint(uint64(s.Count)) +
 		protowire.SizeTag(compressedBaseOffset) + protowire.SizeVarint(uint64(s.BaseOffset))
-	body := protowire.SizeTag(batchTopic) + protowire.SizeBytes(len(rb.Topic)) +
-		protowire.SizeTag(batchCompressed) + protowire.SizeBytes(inner)
-	if rb.Partition != 0 {
-		body += protowire.SizeTag(batchPartition) + protowire.SizeVarint(uint64(rb.Partition))
-	}
-	if rb.HighWatermark != 0 {
-		body += protowire.SizeTag(batchHighWatermark) + protowire.SizeVarint(uint64(rb.HighWatermark))
-	}
-	dst = protowire.AppendTag(dst, responseBatch, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(body))
-	dst = protowire.AppendTag(dst, batchTopic, protowire.BytesType)
-	dst = protowire.AppendString(dst, rb.Topic)
-	if rb.Partition != 0 {
-		dst = protowire.AppendTag(dst, batchPartition, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(rb.Partition))
-	}
-	if rb.HighWatermark != 0 {
-		dst = protowire.AppendTag(dst, batchHighWatermark, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(rb.HighWatermark))
-	}
+	body := batchFieldsSize(rb) + protowire.SizeTag(batchCompressed) + protowire.SizeBytes(inner)
+	dst = appendBatchFields(dst, rb, body)
 	dst = protowire.AppendTag(dst, batchCompressed, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(inner))
 	dst = protowire.AppendTag(dst, compressedCodec, protowire.VarintType)

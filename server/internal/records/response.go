@@ -80,13 +80,7 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 		rb.Batches[i] = plain // NB: the slice is the caller's; the payloads alias the log
 	}
 	// First pass: which records fit, and the size of the RecordBatch.
-	body := protowire.SizeTag(batchTopic) + protowire.SizeBytes(len(rb.Topic))
-	if rb.Partition != 0 {
-		body += protowire.SizeTag(batchPartition) + protowire.SizeVarint(uint64(rb.Partition))
-	}
-	if rb.HighWatermark != 0 {
-		body += protowire.SizeTag(batchHighWatermark) + protowire.SizeVarint(uint64(rb.HighWatermark))
-	}
+	body := batchFieldsSize(rb)
 	end, count, next := rb.End, 0, rb.From
 	err := walk(rb.Batches, rb.From, &end, func(offset int64, rec []byte) error {
 		size := protowire.SizeTag(batchRecords) + protowire.SizeBytes(len(rec)+offsetFieldSize(offset))
@@ -103,6 +97,34 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 		return dst, 0, rb.From, err
 	}
 	// Second pass: write, into room made once.
+	dst = appendBatchFields(dst, rb, body)
+	_ = walk(rb.Batches, rb.From, &end, func(offset int64, rec []byte) error {
+		dst = protowire.AppendTag(dst, batchRecords, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(len(rec)+offsetFieldSize(offset)))
+		dst = append(dst, rec...)
+		dst = protowire.AppendTag(dst, recordOffset, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(offset))
+		return nil
+	})
+	return dst, count, next, nil
+}
+
+// batchFieldsSize is the size of a RecordBatch's fields but its records.
+func batchFieldsSize(rb ResponseBatch) int {
+	n := protowire.SizeTag(batchTopic) + protowire.SizeBytes(len(rb.Topic))
+	if rb.Partition != 0 {
+		n += protowire.SizeTag(batchPartition) + protowire.SizeVarint(uint64(rb.Partition))
+	}
+	if rb.HighWatermark != 0 {
+		n += protowire.SizeTag(batchHighWatermark) + protowire.SizeVarint(uint64(rb.HighWatermark))
+	}
+	return n
+}
+
+// appendBatchFields starts a SubscribeResponse whose RecordBatch is body
+// bytes: its tag and length, then the batch's fields but its records,
+// which the caller appends. It makes room for the whole response.
+func appendBatchFields(dst []byte, rb ResponseBatch, body int) []byte {
 	dst = slices.Grow(dst, protowire.SizeTag(responseBatch)+protowire.SizeBytes(body))
 	dst = protowire.AppendTag(dst, responseBatch, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(body))
@@ -112,19 +134,11 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 		dst = protowire.AppendTag(dst, batchPartition, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(rb.Partition))
 	}
-	_ = walk(rb.Batches, rb.From, &end, func(offset int64, rec []byte) error {
-		dst = protowire.AppendTag(dst, batchRecords, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(len(rec)+offsetFieldSize(offset)))
-		dst = append(dst, rec...)
-		dst = protowire.AppendTag(dst, recordOffset, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(offset))
-		return nil
-	})
 	if rb.HighWatermark != 0 {
 		dst = protowire.AppendTag(dst, batchHighWatermark, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(rb.HighWatermark))
 	}
-	return dst, count, next, nil
+	return dst
 }
 
 // walk calls fn with the records of batches whose offsets are in
