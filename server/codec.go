@@ -244,6 +244,8 @@ func scanCorrelationID(data mem.BufferSlice) uint64 {
 	}
 }
 
+// parseFields reads a ProduceRequest's fields into r, its records and
+// compressed batch aliasing b.
 func (r *produceRequest) parseFields(b []byte) error {
 	return eachField(b, func(f field) error {
 		switch {
