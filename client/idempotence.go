@@ -24,7 +24,9 @@ import (
 // higher epoch. The same happens, once per batch, when the broker refuses
 // the sequence (FAILED_PRECONDITION: it forgot the producer, idle past
 // --producer-id-expiration, or its records were deleted): nothing of the
-// batch was appended, so it is sent again in the new epoch.
+// batch was appended, so it is sent again in the new epoch — unless an
+// earlier attempt of it had an unknown outcome, which may be in the log:
+// then the batch fails, its outcome unknown, rather than risk a copy.
 
 // producerID is the producer's id, asked for once, on the first batch.
 type producerID struct {

@@ -513,7 +513,9 @@ func (q *partitionQueue) deliver(b *batch) {
 	}
 	stale, hint := false, ""
 	backoff := 50 * time.Millisecond
-	resequenced := false
+	// resequenced: sent again in a new epoch once; unknown: an attempt
+	// may have been appended (its outcome was not known).
+	resequenced, unknown := false, false
 	for attempt := 1; ; attempt++ {
 		err := q.sequence(req)
 		var resp *runnelv1.ProduceResponse
@@ -528,12 +530,22 @@ func (q *partitionQueue) deliver(b *batch) {
 			return
 		}
 		st := status.Convert(err)
-		if st.Code() == codes.FailedPrecondition && req.ProducerId != 0 && !resequenced {
+		if st.Code() == codes.FailedPrecondition && req.ProducerId != 0 && !resequenced && !unknown {
 			// NB: nothing of the batch was appended; its partition
 			// lost track of the producer's sequence (see resequence).
+			// Not after an attempt of unknown outcome: that one may be
+			// in the log, and the batch sent anew would be twice.
 			resequenced = true
 			q.resequence(err)
 			continue
+		}
+		if st.Code() == codes.FailedPrecondition && req.ProducerId != 0 && unknown {
+			q.resequence(err)
+			q.failed(b, fmt.Errorf("an earlier attempt's outcome is unknown, and the partition no longer knows the producer's sequence: the records may or may not have been appended: %w", err), -1)
+			return
+		}
+		if retriable(st.Code()) {
+			unknown = true
 		}
 		if !retriable(st.Code()) || errors.Is(err, ErrClosed) || time.Now().Add(backoff).After(deadline) {
 			if retriable(st.Code()) {

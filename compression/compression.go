@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/golang/snappy"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -115,7 +116,9 @@ func Decompress(dst, src []byte, c Codec, limit int) ([]byte, error) {
 		}
 		return append(dst, src...), nil
 	case Snappy:
-		n, err := s2.DecodedLen(src)
+		// NB: Google's decoder, strict: s2's also takes S2 blocks, which
+		// other languages' snappy libraries refuse.
+		n, err := snappy.DecodedLen(src)
 		if err != nil {
 			return dst, fmt.Errorf("%w: snappy: %v", ErrCorrupt, err)
 		}
@@ -124,7 +127,7 @@ func Decompress(dst, src []byte, c Codec, limit int) ([]byte, error) {
 		}
 		start := len(dst)
 		dst = grow(dst, n)
-		out, err := s2.Decode(dst[start:start+n], src)
+		out, err := snappy.Decode(dst[start:start+n], src)
 		if err != nil {
 			return dst[:start], fmt.Errorf("%w: snappy: %v", ErrCorrupt, err)
 		}
@@ -187,6 +190,10 @@ func grow(b []byte, n int) []byte {
 	return slices.Grow(b, n)[:len(b)+n]
 }
 
+// maxWindow bounds a zstd frame's window: 32 MiB + 64 KiB, the largest
+// batch a broker stores.
+const maxWindow = 32<<20 + 64<<10
+
 var (
 	zstdEncoderOnce sync.Once
 	zstdEnc         *zstd.Encoder
@@ -194,7 +201,11 @@ var (
 	zstdDecoders = sync.Pool{New: func() any {
 		// NB: one goroutine: batches are small, and the broker decodes
 		// many at once.
-		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		// NB: a frame may ask for a window of up to 3.75 TiB, which the
+		// decoder would allocate whatever the output limit: no batch needs
+		// more than the largest a broker stores.
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(2*maxWindow))
 		return d
 	}}
 	gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}

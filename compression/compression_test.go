@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -123,5 +126,27 @@ func BenchmarkCodecs(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestForgedFrames: an S2 block sent as snappy is refused (other
+// languages' snappy cannot read it), and a zstd frame asking for a huge
+// window fails without allocating it.
+func TestForgedFrames(t *testing.T) {
+	src := bytes.Repeat([]byte("runnel records "), 4096)
+	if _, err := Decompress(nil, s2.Encode(nil, src), Snappy, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("an S2 block as snappy: %v, want ErrCorrupt", err)
+	}
+	// A frame header: magic, a descriptor with no content size and a
+	// window of 2^(10+27) bytes, then a block that never ends.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 27 << 3, 0x01, 0x00, 0x00}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Decompress(nil, frame, Zstd, 1<<20); err == nil {
+		t.Fatal("a frame asking for a 128 GiB window decoded")
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("a forged zstd frame allocated %d MiB", grew>>20)
 	}
 }

@@ -7,5 +7,8 @@
 //
 // Decompress takes a limit on the size it produces: a batch declares what
 // it holds, and a forged one (a decompression bomb, say) fails with
-// ErrTooLarge rather than take the memory it asks for.
+// ErrTooLarge rather than take the memory it asks for; a zstd frame's
+// window is bounded too. Snappy is decoded by Google's strict decoder, so
+// that an S2 block (which s2, the encoder here, can also read) is refused
+// as it would be by the other languages' snappy.
 package compression

@@ -62,7 +62,7 @@ func (p *Partition) appendUntilClosed() (err error) {
 			if !ok {
 				p.finalErr = p.saveState(a, true /* force */)
 				if p.finalErr == nil && p.finalProducers != nil {
-					p.finalErr = p.saveProducers(p.finalProducers)
+					p.finalErr = p.saveProducers(a, p.finalProducers)
 				}
 				return nil
 			}
@@ -90,7 +90,7 @@ func (p *Partition) appendUntilClosed() (err error) {
 			}
 		case st := <-p.producerSaves:
 			// A failed save loses nothing: the log holds what it summarizes.
-			if perr := p.saveProducers(st); perr != nil {
+			if perr := p.saveProducers(a, st); perr != nil {
 				p.logger.Warn("saving the producer state failed", "index", st.GetIndex(), "err", perr)
 			}
 		case <-retention.C:
@@ -109,6 +109,9 @@ func (p *Partition) appendUntilClosed() (err error) {
 type appenderState struct {
 	saved   persistentState // what the state file holds
 	savedAt time.Time
+	// producersIndex is the index of the producer state the producers file
+	// holds, as far as this appender wrote it.
+	producersIndex uint64
 }
 
 // persist makes a run of append messages durable, then delivers their
@@ -126,7 +129,7 @@ func (p *Partition) persist(a *appenderState, batch []raftpb.Message) error {
 				}
 				p.storage.setSnapshot(*m.Snapshot)
 			}
-			if err := p.saveSnapshotProducers(*m.Snapshot); err != nil {
+			if err := p.saveSnapshotProducers(a, *m.Snapshot); err != nil {
 				return err
 			}
 			if err := p.storage.installSnapshot(*m.Snapshot); err != nil {

@@ -199,6 +199,7 @@ type loopState struct {
 	// idempotent producers' batches, applied since the producer state was
 	// last saved (see maybeSaveProducers).
 	producerEntries, producerBatches int
+	producerBytes                    uint64
 	// Inbound messages dropped since the last time they were logged.
 	rejectedCount  int
 	rejectLoggedAt time.Time
@@ -437,7 +438,9 @@ func (p *Partition) leaderChanged(l *loopState, wasLeader bool) {
 	// whether it is appended is for the next leader to tell.
 	if p.producers != nil {
 		for _, prop := range p.producers.ClearPending() {
-			prop.result <- proposalResult{err: ErrLeaderChanged}
+			if _, ok := l.waiting[prop.id]; ok {
+				l.finish(prop, proposalResult{err: ErrLeaderChanged})
+			}
 		}
 	}
 }
@@ -462,6 +465,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 	for _, e := range entries {
 		l.snapBytes += uint64(len(e.Data))
 		l.producerEntries++
+		l.producerBytes += uint64(len(e.Data))
 		switch e.Type {
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
@@ -487,7 +491,7 @@ func (p *Partition) applyCommitted(l *loopState, entries []raftpb.Entry) error {
 				done = append(done, c)
 			}
 			if p.producers != nil {
-				ok, err := p.applyProducer(e, &done)
+				ok, err := p.applyProducer(e, l.waiting, &done)
 				if err != nil {
 					return err
 				}
@@ -674,9 +678,7 @@ func (p *Partition) failWaiting(l *loopState, err error) {
 		l.finish(prop, proposalResult{err: err})
 	}
 	if p.producers != nil {
-		for _, prop := range p.producers.ClearPending() {
-			prop.result <- proposalResult{err: err}
-		}
+		p.producers.ClearPending() // NB: their waiters were in l.waiting
 	}
 	l.leaderAcks = nil
 }

@@ -56,6 +56,11 @@ const producersFileName = "producers"
 // producer state; without one, ten times as many.
 const ProducerSaveEntries = 10_000
 
+// producerSaveBytes saves the producer state sooner, once the entries
+// applied since the last save hold this many bytes: a replay reads them
+// whole.
+const producerSaveBytes = 256 << 20
+
 // DefaultProducerExpiry is PartitionConfig.ProducerExpiry's default, Kafka's
 // producer.id.expiration.ms.
 const DefaultProducerExpiry = 24 * time.Hour
@@ -139,7 +144,9 @@ func (p *Partition) openProducers(applied uint64, created bool) error {
 	case err != nil:
 		return err
 	case st == nil:
-		return nil // created before idempotent producers
+		// Created before idempotent producers: nothing to replay. NB: saved
+		// now, so that a crash before the first save replays what comes.
+		return writeProducers(p.dir, p.producers.Encode(applied))
 	}
 	p.producers.Restore(st)
 	from := max(p.log.FirstIndex(), st.GetIndex()+1)
@@ -153,7 +160,7 @@ func (p *Partition) openProducers(applied uint64, created bool) error {
 			continue
 		}
 		for _, e := range entries {
-			if _, err := p.applyProducer(e, nil); err != nil {
+			if _, err := p.applyProducer(e, nil, nil); err != nil {
 				p.logger.Warn("replaying the producers: skipped an entry", "index", e.Index, "err", err)
 			}
 		}
@@ -163,8 +170,9 @@ func (p *Partition) openProducers(applied uint64, created bool) error {
 }
 
 // applyProducer applies the batch of a committed entry to the producer
-// table, if it names a producer (ok), and adds what waited for it to done.
-func (p *Partition) applyProducer(e raftpb.Entry, done *[]completion) (ok bool, err error) {
+// table, if it names a producer (ok), and adds to done what waited for it
+// and still waits (a retry times out as a proposal does).
+func (p *Partition) applyProducer(e raftpb.Entry, waiting map[uint64]*proposal, done *[]completion) (ok bool, err error) {
 	if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
 		return false, nil
 	}
@@ -180,9 +188,8 @@ func (p *Partition) applyProducer(e raftpb.Entry, done *[]completion) (ok bool, 
 	if err != nil {
 		return false, fmt.Errorf("entry %d: %w", e.Index, err)
 	}
-	waiters := p.producers.Apply(producerBatch(h, base))
-	if done != nil {
-		for _, w := range waiters {
+	for _, w := range p.producers.Apply(producerBatch(h, base), e.Index) {
+		if _, ok := waiting[w.id]; ok {
 			*done = append(*done, completion{prop: w, result: proposalResult{baseOffset: base}})
 		}
 	}
@@ -224,8 +231,14 @@ func (p *Partition) checkProducer(l *loopState, prop *proposal) bool {
 		prop.result <- proposalResult{baseOffset: d.BaseOffset}
 		return false
 	case d.Verdict == producers.Pending:
+		// NB: waiting as a proposal does, so that it times out as the
+		// batch it retries would.
 		l.metrics.duplicates.Inc()
 		p.producers.Wait(b, prop)
+		prop.proposed = time.Now()
+		prop.deadline = prop.proposed.Add(p.store.cfg.ProposalTimeout)
+		l.waiting[prop.id] = prop
+		l.metrics.proposalsInFlight.Add(1)
 		return false
 	}
 	return true
@@ -236,28 +249,38 @@ func (p *Partition) checkProducer(l *loopState, prop *proposal) bool {
 // applied since the last save with a producer's batch among them, or ten
 // times as many without.
 func (p *Partition) maybeSaveProducers(l *loopState) {
-	due := (l.producerEntries >= ProducerSaveEntries && l.producerBatches > 0) || l.producerEntries >= 10*ProducerSaveEntries
+	due := (l.producerEntries >= ProducerSaveEntries && l.producerBatches > 0) || l.producerEntries >= 10*ProducerSaveEntries ||
+		l.producerBytes >= producerSaveBytes
 	if p.producers == nil || !due {
 		return
 	}
 	st := p.producers.Encode(p.commitIndex.Load())
 	select {
 	case p.producerSaves <- st:
-		l.producerEntries, l.producerBatches = 0, 0
+		l.producerEntries, l.producerBatches, l.producerBytes = 0, 0, 0
 	default: // the appender is still saving the last one: next time
 	}
 }
 
 // saveProducers runs on the appender: it replaces the producers file with
-// st. A failure loses nothing: the log holds what the file summarizes.
-func (p *Partition) saveProducers(st *raftstorev1.ProducerState) error {
-	return writeProducers(p.dir, st)
+// st, unless the file holds a later state (the loop queued st before a
+// leader's snapshot was installed). A failure loses nothing: the log holds
+// what the file summarizes.
+func (p *Partition) saveProducers(a *appenderState, st *raftstorev1.ProducerState) error {
+	if st.GetIndex() < a.producersIndex {
+		return nil
+	}
+	if err := writeProducers(p.dir, st); err != nil {
+		return err
+	}
+	a.producersIndex = st.GetIndex()
+	return nil
 }
 
 // saveSnapshotProducers saves the producer state a leader's snapshot of a
 // data partition carries, before the log is reset to start after it: a
 // restart then finds it with the log it summarizes.
-func (p *Partition) saveSnapshotProducers(snap raftpb.Snapshot) error {
+func (p *Partition) saveSnapshotProducers(a *appenderState, snap raftpb.Snapshot) error {
 	if p.cfg.Apply != nil {
 		return nil
 	}
@@ -266,7 +289,7 @@ func (p *Partition) saveSnapshotProducers(snap raftpb.Snapshot) error {
 		return err
 	}
 	if st := data.GetProducers(); st != nil {
-		return p.saveProducers(st)
+		return p.saveProducers(a, st)
 	}
 	return nil
 }

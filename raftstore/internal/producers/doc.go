@@ -7,11 +7,13 @@
 // A Table is a pure state machine, driven by the partition's raft loop:
 //
 //   - Apply takes every committed batch of an idempotent producer, on every
-//     replica, in log order. It is monotonic: a batch older than what the
-//     table holds for its producer changes nothing. So a state saved at
-//     any index, with any entries before that index applied again on top
-//     of it, is the state the log builds; a saved state and the replay of
-//     the log after it (or after an older point) agree.
+//     replica, in log order. A restored state knows its raft index, and
+//     Apply skips the entries it covers; and Apply is monotonic besides (a
+//     batch older than what the table holds for its producer changes
+//     nothing). So a saved state and the replay of the log after it (or
+//     after an older point) agree, and expiry (swept at append times the
+//     state carries) forgets the same producers at the same entry on every
+//     replica.
 //   - Check and AddPending are the leader's: it checks a batch against
 //     what is applied and what it has proposed in its term but not yet
 //     applied (pending), before proposing it. A leader checks only once it

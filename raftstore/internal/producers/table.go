@@ -63,8 +63,12 @@ type Table[W any] struct {
 	producers map[int64]*producer
 	pending   map[int64][]*pending[W]
 	// nextSweep is the append time from which the next Apply looks for
-	// expired producers.
+	// expired producers: part of the state, so that every replica sweeps
+	// at the same entry.
 	nextSweep int64
+	// restored is the raft index of the state Restore took: entries up to
+	// it are in the state already, and Apply skips them.
+	restored uint64
 }
 
 // New returns an empty table whose producers expire after expiryMS of
@@ -191,9 +195,10 @@ func (t *Table[W]) ClearPending() []W {
 	return out
 }
 
-// Apply takes a committed batch of an idempotent producer, in log order,
-// and returns what waited for it as a pending batch.
-func (t *Table[W]) Apply(b Batch) []W {
+// Apply takes a committed batch of an idempotent producer, the entry at
+// raft index index, in log order, and returns what waited for it as a
+// pending batch. An entry the restored state covers changes nothing.
+func (t *Table[W]) Apply(b Batch, index uint64) []W {
 	var waiters []W
 	if list := t.pending[b.ProducerID]; len(list) > 0 {
 		for i, q := range list {
@@ -208,6 +213,9 @@ func (t *Table[W]) Apply(b Batch) []W {
 		} else {
 			t.pending[b.ProducerID] = list
 		}
+	}
+	if index <= t.restored {
+		return waiters
 	}
 	t.expire(b.AppendTime)
 	p := t.producers[b.ProducerID]
@@ -288,7 +296,7 @@ func compare(a, b int64) int {
 // Encode returns the applied state (not the pending batches) as of raft
 // index index, deterministically: producers by id.
 func (t *Table[W]) Encode(index uint64) *raftstorev1.ProducerState {
-	st := &raftstorev1.ProducerState{Index: index}
+	st := &raftstorev1.ProducerState{Index: index, NextSweepMs: t.nextSweep}
 	ids := make([]int64, 0, len(t.producers))
 	for id := range t.producers {
 		ids = append(ids, id)
@@ -308,6 +316,7 @@ func (t *Table[W]) Encode(index uint64) *raftstorev1.ProducerState {
 // Restore replaces the applied state with st (pending batches stay).
 func (t *Table[W]) Restore(st *raftstorev1.ProducerState) {
 	clear(t.producers)
+	t.restored, t.nextSweep = st.GetIndex(), st.GetNextSweepMs()
 	for _, pp := range st.GetProducers() {
 		p := &producer{epoch: pp.GetEpoch(), lastAppend: pp.GetLastAppendMs()}
 		for _, b := range pp.GetBatches() {

@@ -21,7 +21,7 @@ func appendAt(t *testing.T, tb *Table[string], b Batch, offset int64) {
 	}
 	tb.AddPending(b)
 	b.BaseOffset = offset
-	tb.Apply(b)
+	tb.Apply(b, 1)
 }
 
 func TestCheck(t *testing.T) {
@@ -90,7 +90,7 @@ func TestPending(t *testing.T) {
 	tb.Wait(b, "retry")
 	applied := b
 	applied.BaseOffset = 50
-	if w := tb.Apply(applied); len(w) != 1 || w[0] != "retry" {
+	if w := tb.Apply(applied, 1); len(w) != 1 || w[0] != "retry" {
 		t.Fatalf("Apply handed back %v, want the retry", w)
 	}
 	if d, err := tb.Check(b); err != nil || d != (Decision{Verdict: Appended, BaseOffset: 50}) {
@@ -111,29 +111,65 @@ func TestPending(t *testing.T) {
 }
 
 // TestApplyIsMonotonic: a saved state with entries before it applied
-// again is the state the log builds.
+// again is the state the log builds, whether Apply skips them by index
+// (the state's own) or by the producers' sequences (an older point).
 func TestApplyIsMonotonic(t *testing.T) {
 	log := []Batch{batch(1, 0, 0, 2), batch(2, 0, 0, 1), batch(1, 0, 2, 2), batch(1, 1, 0, 1), batch(2, 0, 1, 1)}
 	for i := range log {
 		log[i].BaseOffset = int64(i * 10)
 	}
 	whole := New[string](0)
-	for _, b := range log {
-		whole.Apply(b)
+	for i, b := range log {
+		whole.Apply(b, uint64(i+1))
 	}
 	for at := range log {
 		saved := New[string](0)
-		for _, b := range log[:at+1] {
-			saved.Apply(b)
+		for i, b := range log[:at+1] {
+			saved.Apply(b, uint64(i+1))
 		}
-		restored := New[string](0)
-		restored.Restore(saved.Encode(uint64(at)))
-		for _, b := range log { // from the start: everything up to at again
-			restored.Apply(b)
+		for _, index := range []uint64{uint64(at + 1), 0} {
+			st := saved.Encode(uint64(at + 1))
+			st.Index = index
+			restored := New[string](0)
+			restored.Restore(st)
+			for i, b := range log { // from the start: everything up to at again
+				restored.Apply(b, uint64(i+1))
+			}
+			if !proto.Equal(restored.Encode(0), whole.Encode(0)) {
+				t.Fatalf("saved after %d (index %d), replayed whole: %v, want %v", at, index, restored.Encode(0), whole.Encode(0))
+			}
+		}
+	}
+}
+
+// TestExpiryIsDeterministic: a replica that restored a state, and one
+// that applied the log, forget the same producers at the same entry.
+func TestExpiryIsDeterministic(t *testing.T) {
+	const minute = 60_000
+	log := []Batch{batch(1, 0, 0, 1), batch(2, 0, 0, 1), batch(3, 0, 0, 1), batch(2, 0, 1, 1)}
+	for i, at := range []int64{0, 30 * minute, 50 * minute, 61 * minute} {
+		log[i].AppendTime = at
+	}
+	whole := New[string](60 * minute)
+	for i, b := range log {
+		whole.Apply(b, uint64(i+1))
+	}
+	for at := range log {
+		saved := New[string](60 * minute)
+		for i, b := range log[:at+1] {
+			saved.Apply(b, uint64(i+1))
+		}
+		restored := New[string](60 * minute)
+		restored.Restore(saved.Encode(uint64(at + 1)))
+		for i, b := range log {
+			restored.Apply(b, uint64(i+1))
 		}
 		if !proto.Equal(restored.Encode(0), whole.Encode(0)) {
-			t.Fatalf("saved after %d, replayed whole: %v, want %v", at, restored.Encode(0), whole.Encode(0))
+			t.Fatalf("restored after entry %d: %v, want %v", at+1, restored.Encode(0), whole.Encode(0))
 		}
+	}
+	if whole.Len() != 2 {
+		t.Fatalf("%d producers; want producer 1 forgotten, idle 61 minutes", whole.Len())
 	}
 }
 
@@ -141,10 +177,10 @@ func TestExpiry(t *testing.T) {
 	tb := New[string](10 * 60_000)
 	b := batch(1, 0, 0, 1)
 	b.AppendTime = 0
-	tb.Apply(b)
+	tb.Apply(b, 1)
 	other := batch(2, 0, 0, 1)
 	other.AppendTime = 10*60_000 + 1
-	tb.Apply(other)
+	tb.Apply(other, 2)
 	if tb.Len() != 1 {
 		t.Fatalf("%d producers, want the idle one expired", tb.Len())
 	}
@@ -162,7 +198,7 @@ func TestMaxProducers(t *testing.T) {
 	for id := range int64(MaxProducers + 1) {
 		b := batch(id+1, 0, 0, 1)
 		b.AppendTime = id
-		tb.Apply(b)
+		tb.Apply(b, 1)
 	}
 	if tb.Len() > MaxProducers {
 		t.Fatalf("%d producers, over %d", tb.Len(), MaxProducers)

@@ -160,6 +160,7 @@ class _Batch:
         self.correlation_id = 0  # of its request in flight
         self.ack_by = 0.0  # monotonic time by which its ack is due
         self.resequenced = False
+        self.unknown = False  # an attempt may have been appended
 
 
 class _Partition:
@@ -415,6 +416,12 @@ class Producer:
             self._resolve_locked(b, resp, None)
             return
         err = ProduceError(_status_code(resp.error.code), resp.error.message)
+        if err.code == grpc.StatusCode.FAILED_PRECONDITION and self._idempotent and b.unknown:
+            # NB: an earlier attempt may be in the log: sent anew, the
+            # batch could be there twice.
+            self._resequence_locked(p)
+            self._resolve_locked(b, None, ProduceError(err.code, "an earlier attempt's outcome is unknown, and the partition no longer knows the producer's sequence: the records may or may not have been appended: " + err.message))
+            return
         if err.code == grpc.StatusCode.FAILED_PRECONDITION and self._idempotent and not b.resequenced:
             # NB: nothing of the batch was appended; the partition lost
             # track of the producer (it expired, or its records were
@@ -439,7 +446,7 @@ class Producer:
                     self._resequence_locked(self._partitions[b.partition])
             self._resolve_locked(b, None, err)
             return
-        b.stream = None
+        b.stream, b.unknown = None, True
         b.not_before = now + b.backoff * (1 + random.random() / 2)
         b.backoff = min(2 * b.backoff, 1.0)
         self._cond.notify_all()

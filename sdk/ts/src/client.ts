@@ -173,6 +173,7 @@ interface Batch {
   timer?: NodeJS.Timeout; // set while it waits for its retry, or for its ack
   stream?: number; // the stream it is in flight on
   resequenced: boolean;
+  unknown?: boolean; // an attempt may have been appended
 }
 
 /** One partition's batches: the one filling, the one being delivered (at most one, so that a
@@ -431,6 +432,12 @@ export class Producer {
       return;
     }
     const err = new ConnectError(resp.error.message, resp.error.code as Code);
+    if (err.code === Code.FailedPrecondition && this.idempotent && b.unknown) {
+      // NB: an earlier attempt may be in the log: sent anew, the batch could be there twice.
+      this.resequence(p);
+      this.resolve(b, undefined, new ConnectError("an earlier attempt's outcome is unknown, and the partition no longer knows the producer's sequence: the records may or may not have been appended: " + err.rawMessage, err.code));
+      return;
+    }
     if (err.code === Code.FailedPrecondition && this.idempotent && !b.resequenced) {
       // NB: nothing of the batch was appended; the partition lost track of the producer (it
       // expired, or its records were deleted): start again at 0 in a new epoch, once.
@@ -455,6 +462,7 @@ export class Producer {
       return;
     }
     b.stream = undefined;
+    b.unknown = true;
     const delay = b.backoffMs * (1 + Math.random() / 2);
     b.backoffMs = Math.min(2 * b.backoffMs, 1000);
     b.timer = setTimeout(() => {

@@ -28,7 +28,8 @@ func ParseCompressed(c compression.Codec, data []byte, count, limit int) ([]byte
 	if err != nil {
 		return nil, nil, fmt.Errorf("%v batch: %w: %w", c, err, ErrMalformed)
 	}
-	recs := make([]Record, 0, count)
+	// NB: not sized from count, which the producer declares.
+	var recs []Record
 	err = each(plain, count, func(i int, b []byte) error {
 		r, err := Parse(b)
 		if err != nil {

@@ -90,12 +90,17 @@ func TestSubscribeResponseCompressed(t *testing.T) {
 	if n != 2 || next != 15 || batch.Compressed != nil || len(batch.Records) != 2 || batch.Records[0].Offset != 13 {
 		t.Fatalf("compressed, read from inside it: %d records, next %d, %v", n, next, batch)
 	}
-	// Not accepted: plain records, from From.
+	// Not accepted: the plain batch's records, from From; then the
+	// compressed one's, decompressed, in a response of its own.
 	batch, n, next = read(ResponseBatch{Batches: []Stored{plainA, zb}, From: 11, End: 15})
-	if n != 4 || next != 15 || batch.Compressed != nil || len(batch.Records) != 4 {
-		t.Fatalf("decompressed: %d records, next %d, %v", n, next, batch)
+	if n != 1 || next != 12 || batch.Compressed != nil || len(batch.Records) != 1 {
+		t.Fatalf("plain before a compressed batch not accepted: %d records, next %d, %v", n, next, batch)
 	}
-	for i, r := range batch.Records {
+	second, n, next := read(ResponseBatch{Batches: []Stored{zb, zb}, From: 12, End: 15})
+	if n != 3 || next != 15 || second.Compressed != nil || len(second.Records) != 3 {
+		t.Fatalf("decompressed: %d records, next %d, %v", n, next, second)
+	}
+	for i, r := range append(batch.Records, second.Records...) {
 		want := proto.Clone(append([]*runnelv1.Record{a[1]}, b...)[i]).(*runnelv1.Record)
 		want.Offset = int64(11 + i)
 		if !proto.Equal(r, want) {

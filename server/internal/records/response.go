@@ -55,7 +55,8 @@ var errFull = errors.New("response full")
 //
 // A batch stored compressed with a codec the subscriber accepts goes as
 // stored, alone in its response, unless From lies inside it; one
-// compressed otherwise, or begun before From, is decompressed here.
+// compressed otherwise, or begun before From, is decompressed here, alone
+// in its response too, so that a response decompresses one batch at most.
 func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, error) {
 	for i, b := range rb.Batches {
 		if b.Codec == compression.None {
@@ -73,11 +74,19 @@ func AppendSubscribeResponse(dst []byte, rb ResponseBatch) ([]byte, int, int64, 
 			rb.Batches = rb.Batches[:i]
 			break
 		}
+		if i > 0 {
+			// NB: decompressed in a response of its own: a read of a
+			// few stored bytes may cover many batches that decompress to
+			// 32 MiB each.
+			rb.Batches = rb.Batches[:i]
+			break
+		}
 		plain, err := Decompress(b, rb.DecompressLimit)
 		if err != nil {
 			return dst, 0, rb.From, err
 		}
-		rb.Batches[i] = plain // NB: the slice is the caller's; the payloads alias the log
+		rb.Batches = []Stored{plain}
+		break
 	}
 	// First pass: which records fit, and the size of the RecordBatch.
 	body := batchFieldsSize(rb)

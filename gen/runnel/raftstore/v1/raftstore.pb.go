@@ -117,8 +117,12 @@ type ProducerState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The raft index the state is as of: applying the entries after it
 	// brings it up to date.
-	Index         uint64      `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Producers     []*Producer `protobuf:"bytes,2,rep,name=producers,proto3" json:"producers,omitempty"`
+	Index     uint64      `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Producers []*Producer `protobuf:"bytes,2,rep,name=producers,proto3" json:"producers,omitempty"`
+	// The append time (ms since the epoch) from which the next batch applied
+	// looks for idle producers to forget, so that every replica forgets them
+	// at the same entry.
+	NextSweepMs   int64 `protobuf:"varint,3,opt,name=next_sweep_ms,json=nextSweepMs,proto3" json:"next_sweep_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +169,13 @@ func (x *ProducerState) GetProducers() []*Producer {
 		return x.Producers
 	}
 	return nil
+}
+
+func (x *ProducerState) GetNextSweepMs() int64 {
+	if x != nil {
+		return x.NextSweepMs
+	}
+	return 0
 }
 
 // Producer is one idempotent producer's state in a partition.
@@ -311,10 +322,11 @@ const file_runnel_raftstore_v1_raftstore_proto_rawDesc = "" +
 	"\n" +
 	"conf_index\x18\x02 \x01(\x04R\tconfIndex\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\fR\x05state\x12@\n" +
-	"\tproducers\x18\x04 \x01(\v2\".runnel.raftstore.v1.ProducerStateR\tproducers\"b\n" +
+	"\tproducers\x18\x04 \x01(\v2\".runnel.raftstore.v1.ProducerStateR\tproducers\"\x86\x01\n" +
 	"\rProducerState\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12;\n" +
-	"\tproducers\x18\x02 \x03(\v2\x1d.runnel.raftstore.v1.ProducerR\tproducers\"\x94\x01\n" +
+	"\tproducers\x18\x02 \x03(\v2\x1d.runnel.raftstore.v1.ProducerR\tproducers\x12\"\n" +
+	"\rnext_sweep_ms\x18\x03 \x01(\x03R\vnextSweepMs\"\x94\x01\n" +
 	"\bProducer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x05R\x05epoch\x12$\n" +

@@ -153,6 +153,7 @@ public final class Producer implements AutoCloseable {
     ScheduledFuture<?> ackTimer; // set while it waits for its ack
     Integer stream; // the stream it is in flight on
     boolean resequenced;
+    boolean unknown; // an attempt may have been appended
 
     Batch(int partition, List<Record> records, CompletableFuture<ProduceResponse> future, long deadline) {
       this.partition = partition;
@@ -428,6 +429,12 @@ public final class Producer implements AutoCloseable {
       return;
     }
     Status err = Status.fromCodeValue(resp.getError().getCode()).withDescription(resp.getError().getMessage());
+    if (err.getCode() == Status.Code.FAILED_PRECONDITION && idempotent && b.unknown) {
+      // NB: an earlier attempt may be in the log: sent anew, the batch could be there twice.
+      resequence(s);
+      resolve(b, null, new ProduceException(err.withDescription("an earlier attempt's outcome is unknown, and the partition no longer knows the producer's sequence: the records may or may not have been appended: " + err.getDescription())));
+      return;
+    }
     if (err.getCode() == Status.Code.FAILED_PRECONDITION && idempotent && !b.resequenced) {
       // NB: nothing of the batch was appended; the partition lost track of the producer (it
       // expired, or its records were deleted): start again at 0 in a new epoch, once.
@@ -456,6 +463,7 @@ public final class Producer implements AutoCloseable {
       return;
     }
     b.stream = null;
+    b.unknown = true;
     long delay = (long) (b.backoffMillis * (1 + ThreadLocalRandom.current().nextDouble() / 2));
     b.backoffMillis = Math.min(2 * b.backoffMillis, 1000);
     b.timer = timers.schedule(() -> {
