@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"maps"
 	"slices"
@@ -81,12 +82,14 @@ type Consumer struct {
 	wg        sync.WaitGroup
 	iterating atomic.Bool
 
-	mu       sync.Mutex
-	closed   bool
-	fatal    error // the member stream's end: the consumer can read no more
-	parts    map[topicPartition]*partState
-	memberID string
-	epoch    int32
+	mu     sync.Mutex
+	closed bool
+	fatal  error // the member stream's end: the consumer can read no more
+	// memberEnded: WithStopAtEnd, the member stream read to its end.
+	memberEnded bool
+	parts       map[topicPartition]*partState
+	memberID    string
+	epoch       int32
 	// pending is the rest of the batch a loop that ended was returning:
 	// the next loop starts with it.
 	pending *event
@@ -130,12 +133,14 @@ type startSpec struct {
 }
 
 // event is what a read hands the Records loop: a batch, an assignment
-// (the member stream's), or the read's end.
+// (the member stream's), or the read's end: an error, or, without
+// follow, ended.
 type event struct {
 	src    *source // nil: the member stream
 	batch  *runnelv1.RecordBatch
 	assign *runnelv1.GroupAssignment
 	err    error
+	ended  bool
 }
 
 // PartitionError is the end of one partition's read, with the broker's
@@ -282,7 +287,9 @@ func (k *Consumer) assign(ctx context.Context) error {
 // yielded: a closed or refused group, an instance id another member
 // holds). A partition whose read failed for good yields a
 // *PartitionError and the loop goes on with the others. Reads that break
-// (UNAVAILABLE, a broker killed) restart by themselves, logged.
+// (UNAVAILABLE, a broker killed) restart by themselves, logged. With
+// WithStopAtEnd it ends, with no error, once every read has reached its
+// end and the records before it were returned.
 //
 // Records may be iterated again after a loop ended: it goes on where the
 // last loop stopped. Only one loop at a time.
@@ -304,7 +311,8 @@ var errBusy = errors.New("client: Consumer.Records or Poll is already running: o
 
 // Poll returns the records that are ready, up to max (0: no limit),
 // waiting until there is one, ctx is done (its error) or the consumer is
-// closed (ErrClosed), as Kafka's poll and franz-go's PollRecords. The
+// closed (ErrClosed), or, WithStopAtEnd, until every read has reached its
+// end (io.EOF), as Kafka's poll and franz-go's PollRecords. The
 // records Poll returns count as finished with (auto-commit commits them)
 // at the next Poll or Records, or Close, as Kafka's auto-commit does; a
 // read error comes with the records before it. Poll and Records read the
@@ -332,9 +340,14 @@ func (k *Consumer) Poll(ctx context.Context, max int) ([]*Record, error) {
 			break
 		}
 	}
+	k.mu.Lock()
+	ended := k.endedLocked()
+	k.mu.Unlock()
 	switch {
 	case len(out) > 0 || failed != nil:
 		return out, failed
+	case ended:
+		return nil, io.EOF
 	case k.ctx.Err() != nil:
 		return nil, ErrClosed
 	}
@@ -365,11 +378,15 @@ type polledDone struct {
 func (k *Consumer) step(ctx context.Context, yield func(*Record, error) bool, block bool) bool {
 	k.mu.Lock()
 	fatal := k.fatal
+	ended := k.endedLocked()
 	pending := k.pending
 	k.pending = nil
 	k.mu.Unlock()
 	if fatal != nil {
 		yield(nil, fatal)
+		return false
+	}
+	if ended {
 		return false
 	}
 	if ctx.Err() != nil || k.ctx.Err() != nil {
@@ -396,9 +413,37 @@ func (k *Consumer) step(ctx context.Context, yield func(*Record, error) bool, bl
 	}
 }
 
+// endedLocked says whether, WithStopAtEnd, every read has reached its
+// end and what they sent was returned: the member stream (a member's)
+// and every partition's own read. A partition whose read failed has no
+// read either (its error was yielded); a paused one has not ended.
+func (k *Consumer) endedLocked() bool {
+	if !k.o.stopAtEnd || k.pending != nil || (k.member && !k.memberEnded) {
+		return false
+	}
+	for _, st := range k.parts {
+		if st.src != nil || st.paused {
+			return false
+		}
+	}
+	return true
+}
+
 // handle passes one event to the loop; false: the loop ended.
 func (k *Consumer) handle(ctx context.Context, ev event, yield func(*Record, error) bool) bool {
 	switch {
+	case ev.ended && ev.src == nil:
+		k.mu.Lock()
+		k.memberEnded = true
+		k.mu.Unlock()
+		return true
+	case ev.ended:
+		k.mu.Lock()
+		if st := k.parts[ev.src.tp]; st != nil && st.src == ev.src {
+			st.src = nil
+		}
+		k.mu.Unlock()
+		return true
 	case ev.err != nil && ev.src == nil:
 		k.mu.Lock()
 		k.fatal = ev.err
@@ -478,6 +523,11 @@ func (k *Consumer) reassign(ctx context.Context, a *runnelv1.GroupAssignment) {
 		if fn := k.o.onAssigned; fn != nil {
 			fn(ctx, byTopicMap(assigned))
 		}
+	}
+	// NB: not the empty assignment a removed member's partitions end
+	// with: the broker sent none.
+	if fn := k.o.onAssignment; fn != nil && a.MemberId != "" {
+		fn(ctx, a)
 	}
 }
 

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"time"
+
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
 // ConsumerOption configures Client.Consumer.
@@ -18,6 +20,9 @@ type consumerOptions struct {
 	maxBytes   int32
 	onAssigned func(context.Context, map[string][]int32)
 	onRevoked  func(context.Context, map[string][]int32)
+	// onAssignment sees every assignment event of the member stream.
+	onAssignment func(context.Context, *runnelv1.GroupAssignment)
+	stopAtEnd    bool
 }
 
 func defaultConsumerOptions() consumerOptions {
@@ -123,4 +128,35 @@ func OnAssigned(fn func(ctx context.Context, partitions map[string][]int32)) Con
 // commits them after the callback returns.
 func OnRevoked(fn func(ctx context.Context, partitions map[string][]int32)) ConsumerOption {
 	return func(o *consumerOptions) { o.onRevoked = fn }
+}
+
+// OnAssignment is called, from the Records loop, with each assignment
+// event of the member stream as the broker sent it: the member id, the
+// group and member epochs, every partition the member now reads and the
+// ones it has just lost. It comes after OnRevoked and OnAssigned, before
+// any record that follows the event, to show or log a member's
+// assignment changes (runnel consume --print-assignments). A stream that
+// re-attached after a failure starts with an event too, which may repeat
+// the last. fn must not keep or change a.
+func OnAssignment(fn func(ctx context.Context, a *runnelv1.GroupAssignment)) ConsumerOption {
+	return func(o *consumerOptions) { o.onAssignment = fn }
+}
+
+// WithStopAtEnd makes the consumer read to the end rather than wait for
+// more (SubscribeRequest.follow false): each partition's read ends at the
+// partition's high watermark as it was when the read started, and
+// Records ends, with no error, once every read has ended and its records
+// were returned (Poll returns io.EOF then). A group member's partitions
+// end where the broker's member stream without follow ends them: each at
+// its high watermark when it was assigned, the stream once the member
+// holds every partition the group means to give it and read each to its
+// end; the member then leaves the group, keeping the partitions it was
+// sent records of past the committed offset until Close commits them
+// (with auto-commit) or the group's rebalance timeout passes.
+//
+// A read that restarts after a failure (its broker died) ends at the
+// high watermark as it is at the restart, which may be later. A paused
+// partition has not ended: Records waits for it to be resumed.
+func WithStopAtEnd() ConsumerOption {
+	return func(o *consumerOptions) { o.stopAtEnd = true }
 }

@@ -52,7 +52,7 @@ func (k *Consumer) readPartition(ctx context.Context, s *source, spec startSpec)
 	b := newBackoff()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		req := &runnelv1.SubscribeRequest{Topic: s.tp.topic, Partitions: []int32{s.tp.partition}, StartPosition: spec.pos,
-			StartOffset: spec.offset, Follow: true, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
+			StartOffset: spec.offset, Follow: !k.o.stopAtEnd, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
 		switch spec.pos {
 		case runnelv1.StartPosition_START_POSITION_TIMESTAMP:
 			req.StartTime = timestamppb.New(spec.time)
@@ -72,6 +72,10 @@ func (k *Consumer) readPartition(ctx context.Context, s *source, spec startSpec)
 			return k.deliver(ctx, event{src: s, batch: batch})
 		})
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errReadEnded) {
+			k.deliver(ctx, event{src: s, ended: true})
 			return
 		}
 		if permanent(err) {
@@ -104,9 +108,14 @@ func (k *Consumer) readAddr(ctx context.Context, tp topicPartition, attempt int)
 	return addrs[(attempt/2)%len(addrs)]
 }
 
+// errReadEnded is the end of a read without follow (WithStopAtEnd): the
+// broker sent everything up to its end.
+var errReadEnded = errors.New("client: the read reached its end")
+
 // readStream runs one Subscribe stream on addr, passing each response to
 // fn until fn says stop (nil) or the stream ends (its error; io.EOF,
-// which a following stream never ends with by itself, is UNAVAILABLE).
+// which a following stream never ends with by itself, is UNAVAILABLE,
+// and errReadEnded for a stream without follow).
 func (k *Consumer) readStream(ctx context.Context, addr string, req *runnelv1.SubscribeRequest, fn func(*runnelv1.SubscribeResponse) bool) error {
 	if addr == "" {
 		return status.Error(codes.Unavailable, "no broker known")
@@ -123,6 +132,9 @@ func (k *Consumer) readStream(ctx context.Context, addr string, req *runnelv1.Su
 	}
 	for {
 		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) && !req.Follow {
+			return errReadEnded
+		}
 		if errors.Is(err, io.EOF) {
 			return status.Errorf(codes.Unavailable, "the subscription to %s ended", addr)
 		}
@@ -144,10 +156,12 @@ func (k *Consumer) readStream(ctx context.Context, addr string, req *runnelv1.Su
 }
 
 // permanent says whether a read's error is the broker's answer to the
-// request, which another try would get again.
+// request, which another try would get again. DATA_LOSS (a damaged
+// record in the broker's log, or a compressed batch that does not
+// decompress) is one: reading it again reads the same bytes.
 func permanent(err error) bool {
 	switch status.Code(err) {
-	case codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.FailedPrecondition, codes.PermissionDenied,
+	case codes.DataLoss, codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.FailedPrecondition, codes.PermissionDenied,
 		codes.Unauthenticated, codes.Unimplemented, codes.AlreadyExists:
 		return true
 	}
@@ -177,7 +191,7 @@ func (k *Consumer) runMember(ctx context.Context) {
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		req := &runnelv1.SubscribeRequest{Group: k.o.group, Topics: k.o.topics, MemberId: memberID, InstanceId: k.o.instanceID,
-			StartPosition: reset, Follow: true, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
+			StartPosition: reset, Follow: !k.o.stopAtEnd, MaxBatchBytes: k.o.maxBytes, AcceptCompression: acceptedCodecs}
 		addrs := k.c.candidates()
 		addr := ""
 		if len(addrs) > 0 {
@@ -199,6 +213,10 @@ func (k *Consumer) runMember(ctx context.Context) {
 			return true
 		})
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errReadEnded) {
+			k.deliver(ctx, event{ended: true})
 			return
 		}
 		if removed(err) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -852,5 +853,76 @@ func TestConsumerCompressed(t *testing.T) {
 				t.Fatalf("%v from %d: read %q, want %q", codec, from, got, want)
 			}
 		}
+	}
+}
+
+// TestConsumerStopAtEnd: WithStopAtEnd reads each partition to its high
+// watermark as it was when its read started, and Records then ends with
+// no error (Poll with io.EOF); records produced after the reads started
+// are not read. A group member ends likewise, leaves, and Close commits
+// what it returned; OnAssignment sees its assignment events.
+func TestConsumerStopAtEnd(t *testing.T) {
+	b := startBroker(t)
+	c := newClient(t, b.addr)
+	createTopic(t, c, "end", 2, 1)
+	produceTo(t, c, "end", []int32{0}, 0, 10) // partition 1 stays empty
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	k := newConsumer(t, c, client.WithAssignment(map[string][]int32{"end": nil}), client.WithStopAtEnd())
+	var got []*client.Record
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec)
+		break // NB: the read has started, and its end is known: 10
+	}
+	produceTo(t, c, "end", []int32{0, 1}, 10, 5)
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Records did not end at the end")
+	}
+	checkSeq(t, got, 0)
+	if len(got) != 10 {
+		t.Fatalf("read %d records, want the 10 below the high watermark at the start", len(got))
+	}
+	if recs, err := k.Poll(ctx, 0); err != io.EOF || len(recs) != 0 {
+		t.Fatalf("Poll after the end: %d records, %v; want io.EOF", len(recs), err)
+	}
+
+	var events []*runnelv1.GroupAssignment
+	m := newConsumer(t, c, client.WithGroup("end-g"), client.WithTopics("end"), client.WithStopAtEnd(),
+		client.OnAssignment(func(_ context.Context, a *runnelv1.GroupAssignment) { events = append(events, a) }))
+	var n int
+	for rec, err := range m.Records(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := rec.Offset
+		if *rec.Partition == 1 {
+			i += 10 // produced from 10 on
+		}
+		if want := fmt.Sprintf("p%d-%d", *rec.Partition, i); string(rec.Value) != want {
+			t.Fatalf("%s/%d offset %d: %q, want %q", rec.Topic, *rec.Partition, rec.Offset, rec.Value, want)
+		}
+		n++
+	}
+	if ctx.Err() != nil || n != 20 {
+		t.Fatalf("the member read %d records, want 20, and the end (%v)", n, ctx.Err())
+	}
+	if len(events) == 0 || events[0].MemberId == "" || len(events[0].Partitions) != 1 || len(events[0].Partitions[0].Partitions) != 2 {
+		t.Fatalf("OnAssignment events: %v, want the member's assignment of end[0 1]", events)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := committed(t, c, "end-g", "end"); got[0] != 15 || got[1] != 5 {
+		t.Fatalf("committed after Close: %v, want 0:15 1:5", got)
 	}
 }

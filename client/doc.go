@@ -68,7 +68,9 @@
 // with it. Reads that break restart by themselves, re-attaching a member
 // to its group, without returning a record twice or skipping one. The
 // consumer takes batches compressed as the producer compressed them, in
-// every codec, and decompresses them itself.
+// every codec, and decompresses them itself. WithStopAtEnd reads to the end (each
+// partition's high watermark when its read started) and ends Records
+// there, as runnel consume without --follow does.
 //
 // The package depends only on the generated code (gen/), partitioner and
 // compression, never on the server.
