@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/assignor"
@@ -118,6 +119,9 @@ type Broker struct {
 	groups      *coordinator
 	assignor    assignor.Assignor // the groups'
 	producerIDs producerIDs
+	// decompressing bounds the compressed produce requests checked at
+	// once (maxDecompressing).
+	decompressing *semaphore.Weighted
 
 	meta        *raftstore.Partition
 	offsetParts [offsets.Partitions]*raftstore.Partition
@@ -173,7 +177,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	cfg.AdvertisedPeerAddress = addr
 	b := &Broker{cfg: cfg, logger: cfg.Logger, catalog: catalog.New(), offsets: offsets.New(),
-		started: make(chan struct{}), closing: make(chan struct{})}
+		started: make(chan struct{}), closing: make(chan struct{}), decompressing: semaphore.NewWeighted(maxDecompressing)}
 	b.groups = &coordinator{b: b, groups: map[string]*coordinated{}}
 	var err error
 	if b.assignor, err = assignor.ByName(cfg.GroupAssignor); err != nil {

@@ -136,6 +136,12 @@ func (b *Broker) Produce(ctx context.Context, req ProduceRequest) (*PendingProdu
 	}
 	var parsed []records.Record
 	if req.Compressed != nil {
+		// NB: the records alias the decompressed batch until the
+		// partitions' batches are built, by the time Produce returns.
+		if err := b.decompressing.Acquire(ctx, decompressLimit); err != nil {
+			return nil, err
+		}
+		defer b.decompressing.Release(decompressLimit)
 		if parsed, err = parseCompressed(req, t); err != nil {
 			return nil, err
 		}
@@ -227,14 +233,24 @@ func parseCompressed(req ProduceRequest, t *catalog.Topic) ([]records.Record, er
 	case c.Count <= 0:
 		return nil, errs.Newf(ErrInvalid, "compressed_records has record_count %d: it must count the records in data", c.Count)
 	}
-	// NB: decompressed, the batch must fit one raft entry: a subscriber
-	// that does not accept its codec gets it decompressed.
-	_, parsed, err := records.ParseCompressed(c.Codec, c.Data, c.Count, raftstore.MaxEntryBytes-raftstore.BatchHeaderSize)
+	_, parsed, err := records.ParseCompressed(c.Codec, c.Data, c.Count, decompressLimit)
 	if err != nil {
 		return nil, errs.Newf(ErrInvalid, "compressed_records: %v", err)
 	}
 	return parsed, nil
 }
+
+// decompressLimit bounds what a producer's compressed batch decompresses
+// to: decompressed, it must fit one raft entry, since a subscriber that
+// does not accept its codec gets it decompressed.
+const decompressLimit = raftstore.MaxEntryBytes - raftstore.BatchHeaderSize
+
+// maxDecompressing bounds the memory the produce requests being checked
+// hold decompressed, all streams together: each takes decompressLimit of
+// it while Produce checks it, so that requests of a few bytes that
+// decompress to 32 MiB each cannot, many at once, take the broker's
+// memory. Four at a time is more than two cores decompress.
+const maxDecompressing = 4 * decompressLimit
 
 // encoding is how a partition's batch of a request is stored: in codec,
 // and as sent (the producer's compressed bytes) when the producer's codec
