@@ -468,3 +468,35 @@ func TestProducerCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestOneBootstrapAddress: a client given one broker of a cluster learns
+// the others, produces to partitions led anywhere and reads them back.
+func TestOneBootstrapAddress(t *testing.T) {
+	brokers := startCluster(t, 3)
+	c := newClient(t, brokers[2].addr)
+	createTopic(t, c, "one", 3, 3)
+	ctx := context.Background()
+	p := c.Producer()
+	leaders := map[int32]bool{}
+	for i := range 30 {
+		ack, err := p.ProduceSync(ctx, &client.Record{Topic: "one", Partition: new(int32(i % 3)), Value: fmt.Appendf(nil, "r%d", i)})
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if ack.Offset != int64(i/3) {
+			t.Fatalf("record %d acked at %d/%d, want offset %d", i, ack.Partition, ack.Offset, i/3)
+		}
+	}
+	p.Close()
+	resp, err := c.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range resp.Partitions {
+		leaders[part.Leader] = true
+		if got := readAll(t, c, "one", part.Partition); len(got) != 10 {
+			t.Fatalf("partition %d holds %d records, want 10", part.Partition, len(got))
+		}
+	}
+	t.Logf("partitions led by brokers %v, produced through one bootstrap address", leaders)
+}
