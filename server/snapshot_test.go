@@ -137,6 +137,18 @@ func TestStoppedBrokerCatchesUpFromSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// NB: more metadata entries than the stopped broker's log and two
+	// snapshot intervals: however the leader's snapshots fall between
+	// applied batches, its log starts past what the stopped broker holds.
+	for i := range 10 {
+		name := fmt.Sprintf("churn%d", i)
+		if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: name, Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := brokers[0].client.Admin.DeleteTopic(ctx, &runnelv1.DeleteTopicRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range 120 {
 		if _, err := brokers[0].client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: fmt.Sprintf("g%d", i%12), Topic: fmt.Sprintf("t%d", i%12),
 			Offsets: []*runnelv1.PartitionOffset{{Offset: int64(i)}}}); err != nil {
