@@ -71,6 +71,15 @@ func TestMetrics(t *testing.T) {
 	p := int32(1)
 	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: &p, Records: records("a", "bb", "ccc")}))
 	mustAck(t, b.produce(&runnelv1.ProduceRequest{Topic: "orders", Partition: &p, Acks: runnelv1.Acks_ACKS_LEADER, Records: records("d")}))
+	// NB: a record acked with ACKS_LEADER is readable once the high
+	// watermark passes it, which may be just after its ack.
+	waitFor(t, 10*time.Second, "the high watermark to pass the last record", func() error {
+		d, err := b.client.Admin.DescribeTopic(context.Background(), &runnelv1.DescribeTopicRequest{Name: "orders"})
+		if err != nil {
+			return err
+		}
+		return is("partition 1's high watermark", d.Partitions[1].HighWatermark, int64(4))
+	})
 	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "orders"})
 	if err != nil || len(got[1]) != 4 {
 		t.Fatalf("read back %v, %v", got, err)
