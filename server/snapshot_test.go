@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
@@ -149,11 +151,18 @@ func TestStoppedBrokerCatchesUpFromSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A group whose offsets partition the stopped broker led has no
+	// coordinator until the others elect a leader for it: its commits
+	// are refused as Unavailable ("retry"), and retried as a client does.
 	for i := range 120 {
-		if _, err := brokers[0].client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: fmt.Sprintf("g%d", i%12), Topic: fmt.Sprintf("t%d", i%12),
-			Offsets: []*runnelv1.PartitionOffset{{Offset: int64(i)}}}); err != nil {
-			t.Fatal(err)
-		}
+		waitFor(t, 10*time.Second, "a commit", func() error {
+			_, err := brokers[0].client.Commit.Commit(ctx, &runnelv1.CommitRequest{Group: fmt.Sprintf("g%d", i%12), Topic: fmt.Sprintf("t%d", i%12),
+				Offsets: []*runnelv1.PartitionOffset{{Offset: int64(i)}}})
+			if err != nil && status.Code(err) != codes.Unavailable {
+				t.Fatal(err)
+			}
+			return err
+		})
 	}
 	waitFor(t, 10*time.Second, "the running brokers' metadata logs truncated", func() error {
 		for _, b := range brokers[:2] {
