@@ -27,6 +27,9 @@ var allowed = map[string][]string{
 	"raftstore": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
 	"raftstore/transport": {"raftstore", "gen/runnel/raft/v1"},
+	// A sidecar's spool: queues on the segment log, public so that the
+	// sidecar (outside raftstore) can use it.
+	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers"},
 
 	"internal/buildinfo":         {},
 	"server/internal/errs":       {},
@@ -67,7 +70,7 @@ var allowed = map[string][]string{
 // noRPC are the packages that must not depend on gRPC, even through
 // another package: the store and the broker are driven by the server
 // (with server/internal/peer and wire), which alone speaks gRPC.
-var noRPC = []string{"raftstore", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
+var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
 	"server/internal/controller", "server/internal/assignor", "internal/buildinfo"}
 

@@ -1,0 +1,53 @@
+// Package spool is a sidecar's local store of the records it has
+// acknowledged and not yet handed to the cluster: one queue per topic
+// partition, each a segment log (the package that stores a broker's
+// partitions, raftstore/internal/segment), so that what the sidecar acks
+// is fsync'd with the same code and the same fault model as what a broker
+// acks.
+//
+// # Queues
+//
+// A queue is a log of batches, one per produce request to the partition,
+// at offsets counted from 0 as a partition's are. Append writes a batch
+// and returns once it is fsync'd (concurrent appends share one fsync).
+// The forwarder reads batches from the queue's cursor, hands them to the
+// cluster and moves the cursor past what the cluster acknowledged
+// (Advance); whole segments behind the cursor are deleted, and the bytes
+// they held are free for new appends. The spool's size (every queue's
+// segments) is bounded by Options.MaxBytes: an append that would pass it
+// fails with ErrFull, and nothing is dropped.
+//
+// # Sequence numbers
+//
+// The forwarder sends a queue's batches as one idempotent producer (its id
+// is the spool's Identity) whose sequence number for a batch is the
+// batch's queue offset less the queue's epoch base: a pure function of the
+// queue, so that after a crash the same batch is sent again with the same
+// sequence, and the partition, which remembers a producer's last five
+// batches, acknowledges it without appending it twice. For that the
+// cursor may lag what the cluster acknowledged by at most five batches:
+// the forwarder never has more than Window batches past the cursor on
+// the wire. When the cluster has forgotten the producer (idle past its
+// expiry), the queue starts a new epoch whose sequence starts at the
+// batch the forwarder is at (Queue.NewEpoch).
+//
+// # The cursor file
+//
+// Each queue directory holds, beside its segment files, a cursor file:
+// two 512-byte slots, each with a sequence number, the cursor's offset and
+// raft index, the epoch and its base, and a CRC32C; writes alternate
+// between them and are fdatasync'd, so a torn write spoils only the slot
+// being written and the other holds the previous cursor. A cursor that a
+// crash takes back only makes the forwarder send again what the cluster
+// already has, which it acknowledges as duplicates.
+//
+// # Applications' idempotence
+//
+// An application's idempotent producer (one that asked the sidecar's
+// InitProducer for an id) gets the broker's guarantee from the spool: each
+// queue keeps a producer table (raftstore/internal/producers, a
+// partition's) of the batches it holds, so a retry of a batch the spool has
+// is acknowledged, not spooled again. The table is rebuilt at Open from
+// the batches the queue still holds; ids come in blocks recorded durably
+// before any is handed out (Spool.NextProducerID).
+package spool
