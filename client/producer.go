@@ -73,8 +73,11 @@ func WithDeliveryTimeout(d time.Duration) ProducerOption {
 	return func(o *producerOptions) { o.deliveryTimeout = max(d, time.Millisecond) }
 }
 
-// WithAcks sets how durable a record is when acknowledged (default
-// runnelv1.Acks_ACKS_ALL: on a quorum's disks).
+// WithAcks sets how durable a record is when acknowledged. By default the
+// producer leaves it to the receiver: a broker acknowledges as
+// runnelv1.Acks_ACKS_ALL (on a quorum's disks), a sidecar once its spool
+// has the records (runnel sidecar --help); ACKS_ALL through a sidecar
+// waits for the cluster.
 func WithAcks(a runnelv1.Acks) ProducerOption {
 	return func(o *producerOptions) { o.acks = a }
 }
@@ -149,7 +152,7 @@ type topicPartition struct {
 // Producer returns a producer that sends through c. Close it before c.
 func (c *Client) Producer(opts ...ProducerOption) *Producer {
 	o := producerOptions{linger: 5 * time.Millisecond, maxBatchBytes: 1 << 20, bufferBytes: 64 << 20,
-		deliveryTimeout: 2 * time.Minute, acks: runnelv1.Acks_ACKS_ALL}
+		deliveryTimeout: 2 * time.Minute}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -624,6 +627,11 @@ func (q *partitionQueue) acked(b *batch, resp *runnelv1.ProduceResponse) {
 		}
 	}
 	for i, e := range b.records {
+		if base < 0 && count == len(b.records) {
+			// NB: a sidecar's spool acknowledged it, offset unknown.
+			q.p.resolve(e, Ack{Topic: q.topic, Partition: q.partition, Offset: -1}, nil)
+			continue
+		}
 		if base < 0 || i >= count {
 			q.p.resolve(e, Ack{}, &RecordError{Record: e.rec, Partition: q.partition, Index: i, Culprit: -1,
 				Err: fmt.Errorf("the broker acknowledged %d of the batch's %d records", count, len(b.records))})

@@ -36,11 +36,14 @@ type Header struct {
 }
 
 // Ack says where an acknowledged record landed: it is durable as the
-// producer's acks asked (by default on a quorum of replicas' disks).
+// producer's acks asked (by default, at a broker, on a quorum of
+// replicas' disks; at a sidecar, in its spool).
 type Ack struct {
 	Topic     string
 	Partition int32
-	Offset    int64
+	// Offset is -1 when a sidecar acknowledged the record once spooled:
+	// its offset in the cluster is not known yet.
+	Offset int64
 }
 
 // ErrBufferFull is returned, with a producer made WithFailWhenBufferFull,

@@ -58,7 +58,10 @@ var allowed = map[string][]string{
 	"compression": {},
 
 	"client":     {"gen/runnel/v1", "partitioner", "compression"},
-	"cmd/runnel": {"client", "compression", "server", "internal/buildinfo", "gen/runnel/v1"},
+	// The sidecar: the public API on localhost, a spool, the cluster
+	// behind it.
+	"sidecar":    {"raftstore/spool", "partitioner", "compression", "gen/runnel/v1"},
+	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "gen/runnel/v1"},
 
 	"docs/barebench": {},
 	"e2e":            {},
