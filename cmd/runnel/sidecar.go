@@ -20,9 +20,9 @@ import (
 func newSidecarCommand() *cobra.Command {
 	var (
 		upstream   brokerList
-		listen     = "127.0.0.1:7400"
-		httpListen = "127.0.0.1:7401"
-		dataDir    = "./data-sidecar"
+		listen           = "127.0.0.1:7400"
+		httpListen       = "127.0.0.1:7401"
+		dataDir          = "./data-sidecar"
 		spoolBytes int64 = 1 << 30
 		endToEnd   bool
 		readyFile  string

@@ -29,7 +29,8 @@ var allowed = map[string][]string{
 	"raftstore/transport": {"raftstore", "gen/runnel/raft/v1"},
 	// A sidecar's spool: queues on the segment log, public so that the
 	// sidecar (outside raftstore) can use it.
-	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers"},
+	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
+		"gen/runnel/raftstore/v1"},
 
 	"internal/buildinfo":         {},
 	"server/internal/errs":       {},

@@ -1,11 +1,18 @@
 package spool
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	raftstorev1 "github.com/runnel-broker/runnel/gen/runnel/raftstore/v1"
 
 	"github.com/runnel-broker/runnel/raftstore/internal/producers"
 	"github.com/runnel-broker/runnel/raftstore/internal/segment"
@@ -81,6 +88,9 @@ func openQueue(s *Spool, topic string, partition int32, dir string) (*Queue, err
 	q := &Queue{s: s, Topic: topic, Partition: partition, dir: dir, log: log, cur: cur,
 		table: producers.New[struct{}](s.opts.ProducerExpiry.Milliseconds()), changed: make(chan struct{}),
 		synced: log.LastIndex()}
+	if err := q.restoreProducers(); err != nil {
+		return nil, errors.Join(err, q.close())
+	}
 	if err := q.recover(c); err != nil {
 		return nil, errors.Join(err, q.close())
 	}
@@ -142,54 +152,63 @@ func appBatch(b Batch) producers.Batch {
 		Count: int32(b.Count), BaseOffset: b.Offset, AppendTime: b.SpooledAt}
 }
 
-// Append spools b (its Offset and Index are set here) and returns once it
-// is fsync'd, with its offset. A retry of a batch of the application's
-// idempotent producer that the queue holds returns the first one's offset
-// and duplicate true, spooling nothing. Errors: ErrFull, ErrFenced and
+// Appended is where Append put a batch.
+type Appended struct {
+	Offset int64
+	// Duplicate: a retry of a batch the queue holds, at Offset; nothing
+	// was spooled.
+	Duplicate bool
+	index     uint64
+}
+
+// Append spools b (its Offset and Index are set here) in the order of the
+// calls, and returns where; it is durable once Sync of the answer
+// returns. A retry of a batch of the application's idempotent producer
+// that the queue holds is answered with the first one's offset,
+// Duplicate, and spools nothing. Errors: ErrFull, ErrFenced and
 // ErrOutOfOrder (the application's producer), ErrFailed.
-func (q *Queue) Append(b Batch) (offset int64, duplicate bool, err error) {
+func (q *Queue) Append(b Batch) (Appended, error) {
 	if b.Count == 0 {
-		return 0, false, errors.New("spool: append of an empty batch")
+		return Appended{}, errors.New("spool: append of an empty batch")
 	}
 	q.wmu.Lock()
+	defer q.wmu.Unlock()
 	if err := q.failed(); err != nil {
-		q.wmu.Unlock()
-		return 0, false, err
+		return Appended{}, err
 	}
 	if b.ProducerID != 0 {
 		d, err := q.table.Check(appBatch(b))
 		if err != nil {
-			q.wmu.Unlock()
-			return 0, false, err
+			return Appended{}, err
 		}
 		if d.Verdict == producers.Appended {
-			last := q.log.LastIndex()
-			q.wmu.Unlock()
-			return d.BaseOffset, true, q.syncTo(last)
+			return Appended{Offset: d.BaseOffset, Duplicate: true, index: q.log.LastIndex()}, nil
 		}
 	}
 	size := int64(segment.BatchHeaderSize + len(b.Payload) + frameOverhead)
 	if err := q.s.reserve(size); err != nil {
-		q.wmu.Unlock()
-		return 0, false, err
+		return Appended{}, err
 	}
 	before := q.log.Size()
 	b.Offset, b.Index = q.log.NextOffset(), q.log.LastIndex()+1
 	data := segment.EncodeBatch(segment.BatchHeader{RecordCount: b.Count, FirstTimestamp: b.FirstTimestamp, MaxTimestamp: b.MaxTimestamp,
 		Attributes: uint16(b.Codec), AppendTime: b.SpooledAt, ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch,
 		BaseSequence: b.BaseSequence}, b.Payload)
-	err = q.log.Append([]raftpb.Entry{{Index: b.Index, Term: 1, Type: raftpb.EntryNormal, Data: data}})
+	err := q.log.Append([]raftpb.Entry{{Index: b.Index, Term: 1, Type: raftpb.EntryNormal, Data: data}})
 	q.s.account(q.log.Size()-before, size)
 	if err != nil {
-		q.wmu.Unlock()
-		return 0, false, q.fail(err)
+		return Appended{}, q.fail(err)
 	}
 	if b.ProducerID != 0 {
 		q.table.Apply(appBatch(b), b.Index)
 	}
-	q.wmu.Unlock()
-	return b.Offset, false, q.syncTo(b.Index)
+	return Appended{Offset: b.Offset, index: b.Index}, nil
 }
+
+// Sync returns once what Append answered a is durable (for a duplicate:
+// everything appended before it, the batch it repeats included). One
+// caller syncs for all those waiting meanwhile.
+func (q *Queue) Sync(a Appended) error { return q.syncTo(a.index) }
 
 // frameOverhead is a segment frame's bytes besides its batch.
 const frameOverhead = 33
@@ -303,6 +322,11 @@ func (q *Queue) Advance(c Cursor) error {
 	if c.Index > q.log.LastIndex() && before >= q.s.segmentBytes/4 {
 		err = q.log.Roll()
 	}
+	if segs := q.log.Segments(); err == nil && len(segs) > 1 && segs[0].LastIndex < c.Index {
+		// NB: the batches about to be deleted are the producer table's
+		// memory after a restart: it is saved first.
+		err = q.saveProducers()
+	}
 	if err == nil {
 		_, _, err = q.log.DeleteBefore(c.Index)
 	}
@@ -332,6 +356,43 @@ func (q *Queue) NewEpoch() (Cursor, error) {
 
 // Sequence is a batch's upstream sequence number in the cursor's epoch.
 func (c Cursor) Sequence(b Batch) int64 { return b.Offset - c.EpochBase }
+
+// producersFile holds a queue's producer table as of a raft index of its
+// log: a CRC32C, then a runnel.raftstore.v1.ProducerState.
+const producersFile = "producers"
+
+// saveProducers writes the producer table (q.wmu held: it matches the
+// log up to its last index).
+func (q *Queue) saveProducers() error {
+	b, err := proto.Marshal(q.table.Encode(q.log.LastIndex()))
+	if err != nil {
+		return err
+	}
+	data := binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, castagnoli))
+	return writeFile(q.dir, producersFile, append(data, b...))
+}
+
+// restoreProducers loads the saved producer table, if any: recover then
+// replays the batches after it.
+func (q *Queue) restoreProducers() error {
+	b, err := os.ReadFile(filepath.Join(q.dir, producersFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st := &raftstorev1.ProducerState{}
+	if len(b) < 4 || binary.BigEndian.Uint32(b) != crc32.Checksum(b[4:], castagnoli) || proto.Unmarshal(b[4:], st) != nil {
+		// NB: written through a rename, so only damage spoils it; the
+		// table then knows the batches still spooled, and a retry of an
+		// older one starts a new epoch of its producer.
+		q.s.opts.Logger.Warn("spool: the saved producer table is damaged, ignored", "queue", q.dir)
+		return nil
+	}
+	q.table.Restore(st)
+	return nil
+}
 
 func (q *Queue) close() error {
 	return errors.Join(q.log.Close(), q.cur.close())

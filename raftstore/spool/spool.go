@@ -239,20 +239,26 @@ func (s *Spool) writeIdentityLocked(id identity) error {
 	binary.BigEndian.PutUint64(b[0:], uint64(id.upstream))
 	binary.BigEndian.PutUint64(b[8:], uint64(id.appIDs))
 	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	path := filepath.Join(s.dir, identityFile)
+	return writeFile(s.dir, identityFile, b[:])
+}
+
+// writeFile replaces dir/name with data durably: a temporary file,
+// fsync'd, renamed over it, and the directory fsync'd.
+func writeFile(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
 	tmp := path + ".tmp"
 	f, err := fsops.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(b[:])
+	_, werr := f.Write(data)
 	if err := errors.Join(werr, fsops.Fsync(f), f.Close()); err != nil {
-		return fmt.Errorf("spool: write identity: %w", err)
+		return fmt.Errorf("spool: write %s: %w", path, err)
 	}
 	if err := fsops.Rename(tmp, path); err != nil {
-		return fmt.Errorf("spool: write identity: %w", err)
+		return fmt.Errorf("spool: write %s: %w", path, err)
 	}
-	return fsops.SyncDir(s.dir)
+	return fsops.SyncDir(dir)
 }
 
 // UpstreamProducer returns the producer id the spool's batches are

@@ -23,6 +23,15 @@ func batch(i int, payloadBytes int) Batch {
 		Payload: bytes.Repeat([]byte{byte(i)}, payloadBytes)}
 }
 
+// appendSync appends b and waits for it to be durable.
+func appendSync(q *Queue, b Batch) (offset int64, duplicate bool, err error) {
+	a, err := q.Append(b)
+	if err == nil {
+		err = q.Sync(a)
+	}
+	return a.Offset, a.Duplicate, err
+}
+
 func readAll(t *testing.T, q *Queue, from int64) []Batch {
 	t.Helper()
 	var out []Batch
@@ -53,7 +62,7 @@ func TestQueueKeepsWhatItAckedAcrossRestarts(t *testing.T) {
 	offsets := make([]int64, 40)
 	for i := range 40 {
 		wg.Go(func() {
-			off, dup, err := q.Append(batch(i, 100))
+			off, dup, err := appendSync(q, batch(i, 100))
 			if err != nil || dup {
 				t.Errorf("append %d: %v (duplicate %v)", i, err, dup)
 			}
@@ -92,7 +101,7 @@ func TestQueueKeepsWhatItAckedAcrossRestarts(t *testing.T) {
 	if len(again) != 30 || !bytes.Equal(again[0].Payload, got[10].Payload) || again[0].Offset != 20 {
 		t.Fatalf("after the restart: %d batches from the cursor, the first at %d", len(again), again[0].Offset)
 	}
-	off, _, err := q.Append(batch(99, 10))
+	off, _, err := appendSync(q, batch(99, 10))
 	if err != nil || off != 80 {
 		t.Fatalf("append after the restart: offset %d, %v; want 80", off, err)
 	}
@@ -110,7 +119,7 @@ func TestSpoolFullRefusesThenFreesWhatWasForwarded(t *testing.T) {
 	}
 	n := 0
 	for ; ; n++ {
-		_, _, err := q.Append(batch(n, 64<<10))
+		_, _, err := appendSync(q, batch(n, 64<<10))
 		if errors.Is(err, ErrFull) {
 			break
 		}
@@ -135,7 +144,7 @@ func TestSpoolFullRefusesThenFreesWhatWasForwarded(t *testing.T) {
 	if used := s.Used(); used > 1<<20 {
 		t.Fatalf("everything forwarded, the spool still takes %d bytes", used)
 	}
-	if _, _, err := q.Append(batch(0, 64<<10)); err != nil {
+	if _, _, err := appendSync(q, batch(0, 64<<10)); err != nil {
 		t.Fatalf("append once freed: %v", err)
 	}
 }
@@ -157,14 +166,14 @@ func TestApplicationRetriesAreSpooledOnce(t *testing.T) {
 		return b
 	}
 	for seq := int64(0); seq < 6; seq += 2 {
-		if off, dup, err := q.Append(app(seq)); err != nil || dup || off != seq {
+		if off, dup, err := appendSync(q, app(seq)); err != nil || dup || off != seq {
 			t.Fatalf("seq %d: offset %d dup %v %v", seq, off, dup, err)
 		}
 	}
-	if off, dup, err := q.Append(app(2)); err != nil || !dup || off != 2 {
+	if off, dup, err := appendSync(q, app(2)); err != nil || !dup || off != 2 {
 		t.Fatalf("retry of seq 2: offset %d dup %v %v; want 2, a duplicate", off, dup, err)
 	}
-	if _, _, err := q.Append(app(10)); !errors.Is(err, ErrOutOfOrder) {
+	if _, _, err := appendSync(q, app(10)); !errors.Is(err, ErrOutOfOrder) {
 		t.Fatalf("a gap: %v, want ErrOutOfOrder", err)
 	}
 	s.Close()
@@ -172,10 +181,10 @@ func TestApplicationRetriesAreSpooledOnce(t *testing.T) {
 	s = open(t, dir, 64<<20)
 	defer s.Close()
 	q, _ = s.Queue("t", 0)
-	if off, dup, err := q.Append(app(4)); err != nil || !dup || off != 4 {
+	if off, dup, err := appendSync(q, app(4)); err != nil || !dup || off != 4 {
 		t.Fatalf("retry of seq 4 after a restart: offset %d dup %v %v", off, dup, err)
 	}
-	if off, dup, err := q.Append(app(6)); err != nil || dup || off != 6 {
+	if off, dup, err := appendSync(q, app(6)); err != nil || dup || off != 6 {
 		t.Fatalf("seq 6 after a restart: offset %d dup %v %v", off, dup, err)
 	}
 	next, err := s.NextProducerID()
@@ -191,7 +200,7 @@ func TestCursorSurvivesATornSlot(t *testing.T) {
 	s := open(t, dir, 64<<20)
 	q, _ := s.Queue("t", 0)
 	for i := range 3 {
-		q.Append(batch(i, 10))
+		appendSync(q, batch(i, 10))
 	}
 	bs := readAll(t, q, 0)
 	c1 := Cursor{Offset: bs[1].Offset, Index: bs[1].Index}
@@ -236,5 +245,45 @@ func TestQueueDirNames(t *testing.T) {
 		if _, _, ok := parseQueueDir(bad); ok {
 			t.Errorf("%q parsed as a queue", bad)
 		}
+	}
+}
+
+// TestApplicationRetriesAfterTheirSegmentsWereDeleted: the producer
+// table is saved before forwarded segments are deleted, so a retry of a
+// batch the spool forwarded and deleted is still known after a restart.
+func TestApplicationRetriesAfterTheirSegmentsWereDeleted(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 4<<20) // 1 MiB segments
+	id, _ := s.NextProducerID()
+	q, _ := s.Queue("t", 0)
+	var last Batch
+	for i := range 40 {
+		b := batch(i, 64<<10)
+		b.ProducerID, b.BaseSequence = id, int64(2*i)
+		if _, _, err := appendSync(q, b); err != nil {
+			t.Fatal(err)
+		}
+		last = b
+	}
+	bs := readAll(t, q, 0)
+	end := bs[len(bs)-1]
+	if err := q.Advance(Cursor{Offset: end.End(), Index: end.Index + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Used() > 1<<20 {
+		t.Fatalf("forwarded segments not deleted: %d bytes used", s.Used())
+	}
+	s.Close()
+
+	s = open(t, dir, 4<<20)
+	defer s.Close()
+	q, _ = s.Queue("t", 0)
+	if off, dup, err := appendSync(q, last); err != nil || !dup || off != end.Offset {
+		t.Fatalf("retry of the last batch, forwarded and deleted, after a restart: offset %d dup %v %v; want %d, a duplicate", off, dup, err, end.Offset)
+	}
+	next := batch(40, 10)
+	next.ProducerID, next.BaseSequence = id, 80
+	if off, dup, err := appendSync(q, next); err != nil || dup || off != end.End() {
+		t.Fatalf("the next batch: offset %d dup %v %v; want %d", off, dup, err, end.End())
 	}
 }
