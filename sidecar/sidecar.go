@@ -71,6 +71,9 @@ type Sidecar struct {
 	mu         sync.Mutex // guards forwarders
 	forwarders map[*spool.Queue]*forwarder
 	grpcDone   chan error
+
+	shutdown    sync.Once
+	shutdownErr error
 }
 
 // Start opens the spool, starts forwarding what it holds and serves.
@@ -183,8 +186,13 @@ func (s *Sidecar) forwarderOf(q *spool.Queue) *forwarder {
 
 // Shutdown stops serving (calls in flight get until ctx ends), stops
 // forwarding and closes the spool: what it holds is forwarded by the next
-// start.
+// start. Calls after the first return its error.
 func (s *Sidecar) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.shutdownErr = s.stop(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Sidecar) stop(ctx context.Context) error {
 	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
