@@ -1,6 +1,6 @@
 // Command runnel is the Runnel broker and its command-line client: one
-// binary that serves (runnel serve) and talks to a broker (topic, produce,
-// consume, bench).
+// binary that serves (runnel serve; runnel dev for a local cluster) and
+// talks to a broker (topic, produce, consume, bench).
 package main
 
 import (
