@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -45,15 +46,16 @@ func newDevCommand() *cobra.Command {
 		basePort int
 		host     string
 		fresh    bool
-		logLevel string
+		logLevel slog.Level
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local cluster of brokers, one process each, until Ctrl-C",
-		Long: `Run a local cluster for development: --brokers runnel serve processes
-(3 by default), each with its own data directory and ports, in one terminal.
-Their logs are interleaved, each line prefixed by [broker N]; once they all
-serve, a table of their addresses is printed.
+		Long: `Run a local cluster for development, in one terminal: a runnel serve
+process for each of --brokers brokers (3 by default), each with its own
+data directory and ports. Their logs are interleaved on stderr, each line
+prefixed by [broker N]; once they all serve, a table of their addresses and
+the commands to try next are printed on stdout.
 
 Broker N (node id N) listens on --base-port + 10*(N-1) for clients (gRPC),
 one above it for HTTP (/metrics, /healthz) and two above it for the other
@@ -67,7 +69,8 @@ runnel dev binds every port itself before any broker starts, so a port in
 use fails at once, and hands each broker its sockets (socket activation, as
 runnel serve --help describes). --base-port 0 takes ports the kernel
 chooses. Broker N keeps its data in --data-dir/broker-N, kept across runs;
---fresh wipes it first. The ready file of broker N (see runnel serve
+--fresh wipes it first, in a directory runnel dev made only (it holds a
+.runnel-dev file). The ready file of broker N (see runnel serve
 --ready-file) is --data-dir/broker-N.ready.json.
 
 Ctrl-C (or SIGTERM) stops the brokers gracefully: each hands its
@@ -93,7 +96,7 @@ killed.`,
 			defer signal.Stop(signals)
 			c := &devCluster{
 				out: cmd.OutOrStdout(), log: &syncWriter{w: cmd.ErrOrStderr()},
-				dataDir: dataDir, logLevel: logLevel, signals: signals, cancel: cmd.Context().Done(),
+				dataDir: dataDir, logLevel: logLevel.String(), signals: signals, cancel: cmd.Context().Done(),
 			}
 			// NB: the ports first: one in use fails before anything is
 			// written.
@@ -113,7 +116,7 @@ killed.`,
 	f.IntVar(&basePort, "base-port", 7400, "first broker's gRPC port; the others follow 10 apart (0: ports the kernel chooses)")
 	f.StringVar(&host, "host", "127.0.0.1", "address the brokers listen on, and reach each other and are reached on")
 	f.BoolVar(&fresh, "fresh", false, "wipe the brokers' data first (only in a data directory runnel dev created)")
-	f.StringVar(&logLevel, "log-level", "info", "the brokers' log level: debug, info, warn or error")
+	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "the brokers' log level: debug, info, warn or error")
 	return cmd
 }
 
@@ -141,11 +144,12 @@ func planDev(brokers, base int, host string) (devPlan, error) {
 	}
 	plan := devPlan{host: host}
 	for i := range brokers {
-		p := 0
+		p := base + devPortStride*i
+		ports := devPorts{} // all 0: the kernel chooses
 		if base > 0 {
-			p = base + devPortStride*i
+			ports = devPorts{p, p + 1, p + 2}
 		}
-		plan.brokers = append(plan.brokers, devPorts{p, p + min(p, 1), p + 2*min(p, 1)})
+		plan.brokers = append(plan.brokers, ports)
 	}
 	return plan, nil
 }
@@ -161,34 +165,37 @@ func prepareDevDataDir(dir string, brokers int, fresh bool) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
-	stored, markErr := os.ReadFile(marker)
-	ours := markErr == nil
-	if len(entries) > 0 && !ours {
+	stored, err := os.ReadFile(marker)
+	ours := err == nil
+	switch {
+	case ours && !fresh:
+		if n, err := strconv.Atoi(strings.TrimSpace(string(stored))); err == nil && n != brokers {
+			return fmt.Errorf("%s holds the data of a %d-broker cluster, which refuses to become one of %d: run with --brokers %d, or --fresh to start over", dir, n, brokers, n)
+		}
+		return nil
+	case !ours && len(entries) > 0:
 		if fresh {
 			return fmt.Errorf("--fresh: %s does not look like runnel dev's (it holds no %s file), so it is left alone: remove it yourself, or pick another --data-dir", dir, devMarker)
 		}
-		// A directory of the user's: the brokers' directories go in it,
-		// but runnel dev will never wipe it.
-	} else if !ours || fresh {
-		if fresh {
-			for i := 1; i <= 9; i++ {
-				for _, name := range []string{fmt.Sprintf("broker-%d", i), fmt.Sprintf("broker-%d.ready.json", i)} {
-					if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-						return fmt.Errorf("--fresh: %w", err)
-					}
+		// The user's own directory: the brokers' directories go in it,
+		// but it is never marked, so never wiped.
+		return nil
+	}
+	// Missing, empty, or ours to wipe.
+	if fresh {
+		for i := 1; i <= 9; i++ {
+			for _, name := range []string{fmt.Sprintf("broker-%d", i), fmt.Sprintf("broker-%d.ready.json", i)} {
+				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+					return fmt.Errorf("--fresh: %w", err)
 				}
 			}
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("--data-dir: %w", err)
-		}
-		if err := os.WriteFile(marker, []byte(strconv.Itoa(brokers)+"\n"), 0o644); err != nil {
-			return fmt.Errorf("--data-dir: %w", err)
-		}
-		return nil
 	}
-	if n, err := strconv.Atoi(strings.TrimSpace(string(stored))); ours && err == nil && n != brokers {
-		return fmt.Errorf("%s holds the data of a %d-broker cluster, which refuses to become one of %d: run with --brokers %d, or --fresh to start over", dir, n, brokers, n)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := os.WriteFile(marker, []byte(strconv.Itoa(brokers)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
 	}
 	return nil
 }
@@ -327,7 +334,7 @@ func (c *devCluster) start(b *devBroker, self, peers string) error {
 	// runs: the shell sets it to its own, then execs runnel, which keeps
 	// the pid, the sockets (fds 3, 4, 5) and the parent-death signal.
 	b.cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, self}, args...)...)
-	b.cmd.Env = append(withoutActivation(os.Environ()), "LISTEN_FDS=3", "LISTEN_FDNAMES="+strings.Join(activationNames, ":"))
+	b.cmd.Env = append(brokerEnv(os.Environ()), "LISTEN_FDS=3", "LISTEN_FDNAMES="+strings.Join(activationNames, ":"))
 	b.cmd.ExtraFiles = files
 	b.logs = &prefixWriter{prefix: fmt.Sprintf("[broker %d] ", b.id), w: c.log}
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs // NB: the same writer: one pipe, lines in order
@@ -352,15 +359,20 @@ func (c *devCluster) start(b *devBroker, self, peers string) error {
 	return <-started
 }
 
-// withoutActivation is env without socket activation's variables: the
-// brokers get their own.
-func withoutActivation(env []string) []string {
+// brokerEnv is env for a broker: without socket activation's variables
+// (each broker gets its own), nor the RUNNEL_* ones that would name one
+// address for every broker (--advertise, --advertise-peer) or contradict
+// --peers (--join). The others, RUNNEL_GROUP_SESSION_TIMEOUT and so on,
+// set every broker's flag.
+func brokerEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if name != "LISTEN_PID" && name != "LISTEN_FDS" && name != "LISTEN_FDNAMES" {
-			out = append(out, kv)
+		switch name {
+		case "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "RUNNEL_ADVERTISE", "RUNNEL_ADVERTISE_PEER", "RUNNEL_JOIN":
+			continue
 		}
+		out = append(out, kv)
 	}
 	return out
 }
@@ -517,6 +529,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 // prefixWriter writes each whole line written to it to w, after prefix.
+// It drops what w fails to take (a terminal closed): a broker whose log
+// pipe broke would die of SIGPIPE at its next line, not stop cleanly.
 type prefixWriter struct {
 	prefix string
 	w      io.Writer
@@ -538,9 +552,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		line := append(append([]byte(p.prefix), p.partial...), b[:i+1]...)
 		p.partial = p.partial[:0]
 		b = b[i+1:]
-		if _, err := p.w.Write(line); err != nil {
-			return n - len(b), err
-		}
+		_, _ = p.w.Write(line)
 	}
 	return n, nil
 }

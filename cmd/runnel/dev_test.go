@@ -317,3 +317,39 @@ func TestDevBrokerDies(t *testing.T) {
 		t.Fatalf("stderr does not say %q:\n%s", want, d.stderr.String())
 	}
 }
+
+// TestPrefixWriter: whole lines only, each after the prefix, whatever the
+// writes' boundaries; a last line not ended comes at flush; a destination
+// that fails is ignored, so that the broker writing keeps going.
+func TestPrefixWriter(t *testing.T) {
+	var out strings.Builder
+	p := &prefixWriter{prefix: "[b] ", w: &out}
+	for _, chunk := range []string{"one\ntw", "o\n", "", "three\nfour\nfi", "ve"} {
+		if n, err := p.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", chunk, n, err)
+		}
+	}
+	if want := "[b] one\n[b] two\n[b] three\n[b] four\n"; out.String() != want {
+		t.Fatalf("before flush: %q, want %q", out.String(), want)
+	}
+	p.flush()
+	if want := "[b] one\n[b] two\n[b] three\n[b] four\n[b] five\n"; out.String() != want {
+		t.Fatalf("after flush: %q, want %q", out.String(), want)
+	}
+	broken := &prefixWriter{prefix: "[b] ", w: failingWriter{}}
+	if n, err := broken.Write([]byte("a\nb\n")); n != 4 || err != nil {
+		t.Fatalf("Write to a broken destination = %d, %v; want 4, nil", n, err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.EIO }
+
+func TestBrokerEnv(t *testing.T) {
+	got := brokerEnv([]string{"PATH=/bin", "LISTEN_PID=1", "LISTEN_FDS=3", "LISTEN_FDNAMES=x", "RUNNEL_JOIN=h:1",
+		"RUNNEL_ADVERTISE=h:2", "RUNNEL_ADVERTISE_PEER=h:3", "RUNNEL_GROUP_SESSION_TIMEOUT=5s"})
+	if want := "PATH=/bin RUNNEL_GROUP_SESSION_TIMEOUT=5s"; strings.Join(got, " ") != want {
+		t.Fatalf("brokerEnv: %q, want %q", got, want)
+	}
+}
