@@ -224,7 +224,6 @@ type devBroker struct {
 	cmd                *exec.Cmd
 	logs               *prefixWriter
 	exited             bool
-	exitErr            error
 }
 
 // devExit is a broker's end: cmd.Wait's error.
@@ -427,7 +426,7 @@ func (c *devCluster) waitEnd() error {
 }
 
 func (c *devCluster) exitedOnItsOwn(e devExit) error {
-	e.broker.exited, e.broker.exitErr = true, e.err
+	e.broker.exited = true
 	status := "exit status 0"
 	if e.err != nil {
 		status = e.err.Error()
@@ -497,7 +496,7 @@ func (c *devCluster) stop() error {
 		select {
 		case e := <-c.exits:
 			running--
-			e.broker.exited, e.broker.exitErr = true, e.err
+			e.broker.exited = true
 			if e.err != nil {
 				errs = append(errs, fmt.Errorf("broker %d: %w", e.broker.id, e.err))
 			}
