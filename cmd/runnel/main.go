@@ -1,6 +1,6 @@
 // Command runnel is the Runnel broker and its command-line client: one
-// binary that serves (runnel serve) and talks to a broker (topic, produce,
-// consume, bench).
+// binary that serves (runnel serve; runnel dev for a local cluster) and
+// talks to a broker (topic, produce, consume, bench).
 package main
 
 import (
@@ -49,7 +49,7 @@ func newRootCommand() *cobra.Command {
 			return flagsFromEnv(cmd.Flags())
 		},
 	}
-	root.AddCommand(newServeCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newGroupCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand(), newSidecarCommand())
+	root.AddCommand(newServeCommand(), newDevCommand(), newSidecarCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newGroupCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
 	showUsageOnMisuse(root)
 	return root
 }
