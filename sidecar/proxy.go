@@ -157,7 +157,7 @@ func (s *Sidecar) rewrite(method string, data []byte) ([]byte, error) {
 		if len(resp.Brokers) > 0 {
 			b.State, b.Version = resp.Brokers[0].State, resp.Brokers[0].Version
 		}
-		b.NodeId, b.Address = sidecarNodeID, s.Addr()
+		b.NodeId, b.Address = sidecarNodeID, s.advertised()
 		resp.Brokers, resp.ControllerId = []*runnelv1.Broker{&b}, sidecarNodeID
 		return proto.Marshal(&resp)
 	case runnelv1.AdminService_DescribeTopic_FullMethodName:

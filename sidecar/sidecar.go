@@ -36,6 +36,9 @@ type Config struct {
 	// Listener and HTTPListener are where it serves gRPC and HTTP
 	// (/metrics, /healthz, /status); HTTPListener nil: no HTTP.
 	Listener, HTTPListener net.Listener
+	// Advertise is the address the application reaches the sidecar on,
+	// which DescribeCluster names (default: the listener's).
+	Advertise string
 	// DataDir holds the spool and the saved topic metadata.
 	DataDir string
 	// SpoolBytes bounds the spool on disk.
@@ -152,6 +155,14 @@ func Start(cfg Config) (*Sidecar, error) {
 
 // Addr is the sidecar's gRPC address.
 func (s *Sidecar) Addr() string { return s.cfg.Listener.Addr().String() }
+
+// advertised is the address DescribeCluster gives the application.
+func (s *Sidecar) advertised() string {
+	if s.cfg.Advertise != "" {
+		return s.cfg.Advertise
+	}
+	return s.Addr()
+}
 
 // Status returns the sidecar's backlog.
 func (s *Sidecar) Status() Status { return s.status() }

@@ -20,7 +20,8 @@ import (
 func newSidecarCommand() *cobra.Command {
 	var (
 		upstream   brokerList
-		listen           = "127.0.0.1:7400"
+		listen     = "127.0.0.1:7400"
+		advertise  string
 		httpListen       = "127.0.0.1:7401"
 		dataDir          = "./data-sidecar"
 		spoolBytes int64 = 1 << 30
@@ -69,7 +70,7 @@ Subscribe, Commit and Admin calls are relayed to the cluster.
 					return fmt.Errorf("--http-listen: %w", err)
 				}
 			}
-			sc, err := sidecar.Start(sidecar.Config{Upstream: upstream, Listener: lis, HTTPListener: httpLis, DataDir: dataDir,
+			sc, err := sidecar.Start(sidecar.Config{Upstream: upstream, Listener: lis, HTTPListener: httpLis, Advertise: advertise, DataDir: dataDir,
 				SpoolBytes: spoolBytes, EndToEnd: endToEnd, Logger: logger})
 			if err != nil {
 				lis.Close()
@@ -100,6 +101,7 @@ Subscribe, Commit and Admin calls are relayed to the cluster.
 	f := cmd.Flags()
 	f.Var(&upstream, "upstream", "the cluster's brokers (client addresses); one is enough, more are tried in turn")
 	f.StringVar(&listen, "listen", listen, "gRPC listen address the application calls")
+	f.StringVar(&advertise, "advertise", "", "the address the application reaches the sidecar on, which DescribeCluster names (default: the --listen address)")
 	f.StringVar(&httpListen, "http-listen", httpListen, `HTTP listen address for /metrics, /healthz and /status ("": none)`)
 	f.StringVar(&dataDir, "data-dir", dataDir, "directory of the spool (keep it on the pod's volume)")
 	f.Int64Var(&spoolBytes, "spool-bytes", spoolBytes, "most bytes the spool takes on disk; past it Produce answers RESOURCE_EXHAUSTED")
