@@ -64,12 +64,26 @@ func openMetadata(up *upstream, dir string, maxAge time.Duration, logger *slog.L
 	case err != nil:
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &m.topics); err != nil {
+	var saved savedMetadata
+	if err := json.Unmarshal(b, &saved); err != nil {
 		// NB: a cache: a damaged one is only forgotten.
 		logger.Warn("sidecar: the saved topic metadata is unreadable, ignored", "file", m.path, "err", err)
-		m.topics = map[string]*topicInfo{}
+		return m, nil
+	}
+	m.clusterID = saved.ClusterID
+	for name, t := range saved.Topics {
+		if t != nil && t.Partitions > 0 {
+			t.leaders = make([]string, t.Partitions)
+			m.topics[name] = t
+		}
 	}
 	return m, nil
+}
+
+// savedMetadata is the metadata file's content.
+type savedMetadata struct {
+	ClusterID string                `json:"cluster_id"`
+	Topics    map[string]*topicInfo `json:"topics"`
 }
 
 // topic returns what the sidecar knows of the topic: fetched when it
@@ -182,12 +196,27 @@ func (m *metadata) describeCluster(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.clusterID = resp.ClusterId
 	for _, b := range resp.Brokers {
 		m.nodes[b.NodeId] = b.Address
 	}
+	m.mu.Unlock()
+	m.save()
 	return nil
+}
+
+// known returns what the sidecar knows of the topic, without asking.
+func (m *metadata) known(name string) *topicInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.topics[name]
+}
+
+// cluster is the cluster id last described ("" before).
+func (m *metadata) cluster() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.clusterID
 }
 
 // leader is the partition's leader's address as last described, "" when
@@ -205,7 +234,7 @@ func (m *metadata) leader(topic string, partition int32) string {
 // through a rename, not fsync'd).
 func (m *metadata) save() {
 	m.mu.Lock()
-	b, err := json.Marshal(m.topics)
+	b, err := json.Marshal(savedMetadata{ClusterID: m.clusterID, Topics: m.topics})
 	m.mu.Unlock()
 	if err == nil {
 		tmp := m.path + ".tmp"

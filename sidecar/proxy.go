@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -111,7 +112,46 @@ func (s *Sidecar) relay(_ any, ss grpc.ServerStream) error {
 		return err
 	}
 	s.metrics.upstreamErrors.WithLabelValues(codes.Unavailable.String()).Inc()
+	if resp, ok := s.describeFromCache(method, req.data); ok {
+		// NB: an SDK that refreshes its metadata while the cluster is
+		// unreachable keeps producing to the sidecar.
+		return ss.SendMsg(resp)
+	}
 	return status.Errorf(codes.Unavailable, "the sidecar reached no upstream broker: %v", errors.Join(errs...))
+}
+
+// describeFromCache answers DescribeCluster and DescribeTopic from what
+// the sidecar knows when no upstream broker answers: the sidecar as the
+// broker, the topics' partition counts.
+func (s *Sidecar) describeFromCache(method string, req []byte) (*frame, bool) {
+	var resp proto.Message
+	switch method {
+	case runnelv1.AdminService_DescribeCluster_FullMethodName:
+		resp = &runnelv1.DescribeClusterResponse{ClusterId: s.meta.cluster(), ControllerId: sidecarNodeID,
+			Brokers: []*runnelv1.Broker{{NodeId: sidecarNodeID, Address: s.advertised(), State: runnelv1.BrokerState_BROKER_STATE_ONLINE}}}
+	case runnelv1.AdminService_DescribeTopic_FullMethodName:
+		var r runnelv1.DescribeTopicRequest
+		if proto.Unmarshal(req, &r) != nil {
+			return nil, false
+		}
+		t := s.meta.known(r.Name)
+		if t == nil {
+			return nil, false
+		}
+		d := &runnelv1.DescribeTopicResponse{Topic: &runnelv1.Topic{Name: r.Name, Partitions: t.Partitions,
+			Config: map[string]string{"max.message.bytes": strconv.Itoa(t.MaxMessageBytes)}}}
+		for p := range t.Partitions {
+			d.Partitions = append(d.Partitions, &runnelv1.PartitionInfo{Partition: p, Leader: sidecarNodeID})
+		}
+		resp = d
+	default:
+		return nil, false
+	}
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		return nil, false
+	}
+	return &frame{data: b}, true
 }
 
 // relayResponses passes the upstream call's responses to the

@@ -135,6 +135,13 @@ func Start(cfg Config) (*Sidecar, error) {
 	for _, q := range sp.Queues() {
 		s.startForwarder(q)
 	}
+	s.wg.Go(func() {
+		// NB: the brokers' addresses (to send each partition to its
+		// leader) and the cluster id, ahead of the first request.
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		s.meta.describeCluster(ctx)
+	})
 	s.grpcDone = make(chan error, 1)
 	go func() { s.grpcDone <- s.grpc.Serve(cfg.Listener) }()
 	if cfg.HTTPListener != nil {

@@ -310,6 +310,19 @@ func TestRelaysTheRestToTheCluster(t *testing.T) {
 	if _, err := app.admin.ListTopics(ctx, &runnelv1.ListTopicsRequest{}); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "no upstream broker") {
 		t.Fatalf("an admin call with every upstream broker down: %v, want UNAVAILABLE saying so", err)
 	}
+	// An SDK refreshing its metadata meanwhile still learns where to
+	// produce: the sidecar answers from what it knows.
+	cached, err := app.admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+	if err != nil || cached.ClusterId != cl.ClusterId || len(cached.Brokers) != 1 || cached.Brokers[0].Address != sc.Addr() {
+		t.Fatalf("DescribeCluster with the cluster down: %v %v, want the sidecar in cluster %s", cached, err, cl.ClusterId)
+	}
+	tc, err := app.admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: "relayed"})
+	if err != nil || tc.Topic.Partitions != 2 || len(tc.Partitions) != 2 || tc.Partitions[1].Leader != cached.Brokers[0].NodeId {
+		t.Fatalf("DescribeTopic with the cluster down: %v %v, want its 2 partitions led by the sidecar", tc, err)
+	}
+	if _, err := app.admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: "never-seen"}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("DescribeTopic of a topic the sidecar never saw, with the cluster down: %v, want UNAVAILABLE", err)
+	}
 	h, err = healthpb.NewHealthClient(app.conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health with the cluster down: %v %v, want SERVING (the sidecar takes records)", h, err)
