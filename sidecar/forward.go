@@ -38,8 +38,10 @@ type forwarder struct {
 	oldest  atomic.Int64
 	lastErr atomic.Pointer[string]
 	// notFoundSince is when the cluster started saying the topic does
-	// not exist (zero: it does). The forwarding goroutine's.
+	// not exist (zero: it does); batches before soloUntil are sent one a
+	// request (a group of them was refused). The forwarding goroutine's.
 	notFoundSince time.Time
+	soloUntil     int64
 
 	mu sync.Mutex // guards the fields below
 	// waiters wait for the cluster's answer to the batch at an offset
@@ -123,21 +125,92 @@ func (f *forwarder) run(ctx context.Context) {
 	}
 }
 
-// inFlight is a batch sent and not yet answered.
-type inFlight struct {
-	b    spool.Batch
-	resp *runnelv1.ProduceResponse // nil until answered
+// A group is consecutive spooled batches sent as one request: one
+// sequence number, the records of all. Uncompressed batches coalesce up
+// to groupBytes; a compressed one is a group of its own.
+type group struct {
+	batches []spool.Batch
+	resp    *runnelv1.ProduceResponse // nil until answered
+}
+
+func (g *group) first() spool.Batch { return g.batches[0] }
+func (g *group) last() spool.Batch  { return g.batches[len(g.batches)-1] }
+func (g *group) end() int64         { return g.last().End() }
+func (g *group) records() int64     { return g.end() - g.first().Offset }
+
+// groupBytes bounds a group's payload.
+const groupBytes = 1 << 20
+
+// nextGroup reads the group that starts at offset from (nil when nothing
+// durable is there yet): up to end when end > 0 (a group recorded as
+// sent, read again as it was), else as many batches as coalesce.
+func (f *forwarder) nextGroup(from, end int64) (*group, <-chan struct{}, error) {
+	g := &group{}
+	size := 0
+	for {
+		bs, changed, err := f.q.Read(from, groupBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(bs) == 0 {
+			if end > 0 {
+				return nil, nil, fmt.Errorf("spool: the group recorded as sent up to offset %d ends at %d", end, from)
+			}
+			if len(g.batches) == 0 {
+				return nil, changed, nil
+			}
+			return g, changed, nil
+		}
+		for _, b := range bs {
+			switch {
+			case end > 0 && b.Offset >= end:
+				return g, changed, nil
+			case end > 0:
+			case len(g.batches) > 0 && (b.Codec != 0 || g.first().Codec != 0 || size+len(b.Payload) > groupBytes || from < f.soloUntil):
+				return g, changed, nil
+			}
+			g.batches = append(g.batches, b)
+			size += len(b.Payload)
+			from = b.End()
+			if end == 0 && (b.Codec != 0 || from <= f.soloUntil) {
+				return g, changed, nil
+			}
+		}
+		if end > 0 && from >= end {
+			return g, changed, nil
+		}
+	}
+}
+
+// request is the produce request of group g in cursor c's epoch.
+func (f *forwarder) request(pid int64, c spool.Cursor, g *group) (*runnelv1.ProduceRequest, error) {
+	req := &runnelv1.ProduceRequest{}
+	// NB: each payload is a ProduceRequest with only records (or only
+	// compressed_records, alone in its group): decoding them one after
+	// another into req appends the records in order.
+	for _, b := range g.batches {
+		opts := proto.UnmarshalOptions{Merge: true}
+		if err := opts.Unmarshal(b.Payload, req); err != nil {
+			return nil, fmt.Errorf("spooled batch at offset %d: %w", b.Offset, err)
+		}
+	}
+	part := f.q.Partition
+	req.Topic, req.Partition, req.CorrelationId, req.Acks = f.q.Topic, &part, uint64(g.first().Offset)+1, runnelv1.Acks_ACKS_ALL
+	req.ProducerId, req.ProducerEpoch, req.BaseSequence = pid, c.Epoch, c.Sequence(g.first())
+	return req, nil
 }
 
 // session forwards on one stream until it fails: it returns whether the
-// cursor moved, and why it stopped.
+// cursor moved, and why it stopped. The groups the cursor records as
+// sent are sent again first, as they were; new ones are recorded in the
+// cursor before they are sent, at most spool.Window in flight.
 func (f *forwarder) session(ctx context.Context) (progressed bool, err error) {
 	pid, err := f.s.spool.UpstreamProducer(func() (int64, error) { return f.s.initProducer(ctx) })
 	if err != nil {
 		return false, err
 	}
-	// Wait for something to send before opening a stream.
 	cur := f.q.Cursor()
+	// Wait for something to send before opening a stream.
 	for {
 		bs, changed, err := f.q.Read(cur.Offset, 1)
 		if err != nil {
@@ -178,53 +251,83 @@ func (f *forwarder) session(ctx context.Context) (progressed bool, err error) {
 			responses <- resp
 		}
 	}()
+	send := func(g *group) error {
+		req, err := f.request(pid, cur, g)
+		if err == nil {
+			err = stream.Send(req)
+		}
+		if err != nil {
+			return fmt.Errorf("send to %s: %w", addr, err)
+		}
+		return nil
+	}
 
-	var window []*inFlight
+	var window []*group
 	next := cur.Offset
+	for _, end := range cur.Pending() {
+		g, _, err := f.nextGroup(next, end)
+		if err != nil {
+			return false, err
+		}
+		if err := send(g); err != nil {
+			return false, err
+		}
+		window = append(window, g)
+		next = end
+	}
 	timer := time.NewTimer(forwardTimeout)
 	defer timer.Stop()
+	dirty := false // cur moved in memory, not yet on disk
 	for {
-		// Fill the window.
+		// New groups, recorded before they are sent.
+		var fresh []*group
 		var changed <-chan struct{}
-		if len(window) < spool.Window {
-			bs, ch, err := f.q.Read(next, forwardReadBytes)
+		for len(window)+len(fresh) < spool.Window {
+			g, ch, err := f.nextGroup(next, 0)
 			if err != nil {
 				return progressed, err
 			}
 			changed = ch
-			for _, b := range bs {
-				if len(window) == spool.Window {
-					break
-				}
-				req := &runnelv1.ProduceRequest{}
-				if err := proto.Unmarshal(b.Payload, req); err != nil {
-					return progressed, fmt.Errorf("spooled batch at offset %d: %w", b.Offset, err)
-				}
-				part := f.q.Partition
-				req.Topic, req.Partition, req.CorrelationId, req.Acks = f.q.Topic, &part, uint64(b.Offset)+1, runnelv1.Acks_ACKS_ALL
-				req.ProducerId, req.ProducerEpoch, req.BaseSequence = pid, cur.Epoch, cur.Sequence(b)
-				if err := stream.Send(req); err != nil {
-					return progressed, fmt.Errorf("send to %s: %w", addr, err)
-				}
-				if len(window) == 0 {
-					timer.Reset(forwardTimeout)
-				}
-				window = append(window, &inFlight{b: b})
-				next = b.End()
+			if g == nil {
+				break
 			}
+			fresh = append(fresh, g)
+			next = g.end()
+		}
+		if len(fresh) > 0 || dirty {
+			ends := make([]int64, 0, len(window)+len(fresh))
+			for _, g := range append(window[:len(window):len(window)], fresh...) {
+				ends = append(ends, g.end())
+			}
+			if err := f.q.Advance(cur.WithPending(ends)); err != nil {
+				return progressed, err
+			}
+			cur, dirty = f.q.Cursor(), false
+		}
+		for _, g := range fresh {
+			if err := send(g); err != nil {
+				return progressed, err
+			}
+			if len(window) == 0 {
+				timer.Reset(forwardTimeout)
+			}
+			window = append(window, g)
 		}
 		var timeout <-chan time.Time
 		if len(window) == 0 {
 			f.oldest.Store(0)
 		} else {
-			f.oldest.Store(window[0].b.SpooledAt)
+			f.oldest.Store(window[0].first().SpooledAt)
 			timeout = timer.C
+		}
+		if len(window) == spool.Window {
+			changed = nil // no room: only an answer helps
 		}
 		select {
 		case resp := <-responses:
-			for _, w := range window {
-				if uint64(w.b.Offset)+1 == resp.CorrelationId {
-					w.resp = resp
+			for _, g := range window {
+				if uint64(g.first().Offset)+1 == resp.CorrelationId {
+					g.resp = resp
 				}
 			}
 		case err := <-recvErr:
@@ -232,22 +335,22 @@ func (f *forwarder) session(ctx context.Context) (progressed bool, err error) {
 		case <-changed:
 			continue
 		case <-timeout:
-			return progressed, status.Errorf(codes.DeadlineExceeded, "%s did not answer the batch at spool offset %d within %s", addr, window[0].b.Offset, forwardTimeout)
+			return progressed, status.Errorf(codes.DeadlineExceeded, "%s did not answer the batch at spool offset %d within %s", addr, window[0].first().Offset, forwardTimeout)
 		case <-ctx.Done():
 			return progressed, nil
 		}
 		// Take the answered prefix of the window: the acknowledged
-		// batches move the cursor; a refusal ends the session (what was
+		// groups move the cursor; a refusal ends the session (what was
 		// sent after it is sent again, after it).
 		n := 0
 		for n < len(window) && window[n].resp != nil && window[n].resp.Error == nil {
 			n++
 		}
 		if n > 0 {
-			if err := f.advance(&cur, window[:n]); err != nil {
-				return progressed, err
-			}
-			progressed = true
+			f.acked(window[:n])
+			last := window[n-1].last()
+			cur.Offset, cur.Index = last.End(), last.Index+1
+			dirty, progressed = true, true
 			window = window[n:]
 			f.notFoundSince = time.Time{}
 			if len(window) > 0 {
@@ -255,56 +358,78 @@ func (f *forwarder) session(ctx context.Context) (progressed bool, err error) {
 			}
 		}
 		if len(window) > 0 && window[0].resp != nil {
-			return progressed, f.refused(&cur, window[0].b, status.ErrorProto(window[0].resp.Error))
+			err := status.ErrorProto(window[0].resp.Error)
+			// NB: a group refused for good appended nothing, nor did
+			// those sent after it (their sequence leaves a gap): the
+			// cursor records nothing pending. Any other error may hide an
+			// append (a broker that forwarded it lost the answer): the
+			// groups stay pending, to be sent again as they were.
+			pending := cur.WithPending(nil)
+			if !definitive(err) {
+				ends := make([]int64, len(window))
+				for i, g := range window {
+					ends[i] = g.end()
+				}
+				pending = cur.WithPending(ends)
+			}
+			if err := f.q.Advance(pending); err != nil {
+				return progressed, err
+			}
+			cur = f.q.Cursor()
+			return progressed, f.refused(&cur, window[0], err)
 		}
 	}
 }
 
-// advance moves the cursor past the answered batches and gives their
-// waiters the cluster's offsets.
-func (f *forwarder) advance(cur *spool.Cursor, done []*inFlight) error {
-	last := done[len(done)-1].b
-	c := *cur
-	c.Offset, c.Index = last.End(), last.Index+1
-	if err := f.q.Advance(c); err != nil {
-		return err
-	}
-	*cur = f.q.Cursor()
+// acked gives the acknowledged groups' waiters the cluster's offsets.
+func (f *forwarder) acked(done []*group) {
 	var records, bytes float64
-	for _, w := range done {
-		if w.resp.Error != nil {
-			continue
-		}
+	for _, g := range done {
 		base := int64(-1)
-		if acks := w.resp.Acks; len(acks) > 0 {
+		if acks := g.resp.Acks; len(acks) > 0 {
 			base = acks[0].BaseOffset
 		}
-		records += float64(w.b.Count)
-		bytes += float64(len(w.b.Payload))
-		f.resolve(w.b.Offset, forwardResult{base: base})
+		for _, b := range g.batches {
+			records += float64(b.Count)
+			bytes += float64(len(b.Payload))
+			r := forwardResult{base: -1}
+			if base >= 0 {
+				r.base = base + (b.Offset - g.first().Offset)
+			}
+			f.resolve(b.Offset, r)
+		}
 	}
 	f.s.metrics.forwardedRecords.Add(records)
 	f.s.metrics.forwardedBytes.Add(bytes)
-	return nil
 }
 
 // refused decides what a refusal of batch b means. It returns nil when
 // the batch is dropped (the cluster will never take it: the cursor then
 // moves past it, in a new epoch), or the error to start over with.
-func (f *forwarder) refused(cur *spool.Cursor, b spool.Batch, err error) error {
+func (f *forwarder) refused(cur *spool.Cursor, g *group, err error) error {
 	code := status.Code(err)
-	switch {
-	case retriable(err), code == codes.ResourceExhausted, code == codes.Internal, code == codes.Canceled:
+	if !definitive(err) {
 		return err
+	}
+	if len(g.batches) > 1 && code != codes.FailedPrecondition && code != codes.NotFound {
+		// NB: one batch of the group is refused, or the group is too
+		// large: its batches go alone, so that only what the cluster
+		// will never take is dropped.
+		f.soloUntil = g.end()
+		return err
+	}
+	b := g.first()
+	switch {
 	case code == codes.FailedPrecondition:
-		// Every batch before b was acknowledged, and the partition
-		// refused b, appending nothing: it does not know the sidecar's
+		// Every group before g was acknowledged, and the partition
+		// refused g, appending nothing: it does not know the sidecar's
 		// producer at this sequence (it forgot it, idle past the
-		// cluster's --producer-id-expiration), or b overtook the batch
-		// before it on a broken forwarding link. (It cannot be a batch
-		// appended before and out of the partition's memory: the cursor
-		// is never more than spool.Window batches behind what was sent.)
-		// So b starts a new epoch: nothing is appended twice.
+		// cluster's --producer-id-expiration), or g overtook the group
+		// before it on a broken forwarding link. (It cannot be a group
+		// appended before and out of the partition's memory, nor one
+		// appended with other bounds: the cursor records every group sent
+		// past it, at most spool.Window, before it is sent.) So g starts
+		// a new epoch: nothing is appended twice.
 		c, eerr := f.q.NewEpoch()
 		if eerr != nil {
 			return eerr
@@ -314,11 +439,24 @@ func (f *forwarder) refused(cur *spool.Cursor, b spool.Batch, err error) error {
 			"topic", f.q.Topic, "partition", f.q.Partition, "offset", b.Offset, "epoch", c.Epoch, "err", err)
 		return err
 	case code == codes.NotFound && f.gone():
-		return f.drop(*cur, err, b)
+		return f.drop(*cur, err, g.batches...)
 	case code == codes.NotFound:
 		return err
 	}
-	return f.drop(*cur, err, b)
+	return f.drop(*cur, err, g.batches...)
+}
+
+// definitive reports whether a refusal means the partition appended
+// nothing of the request (and will not): an error that says the request
+// was checked and turned down. Others (unavailable, timed out, internal)
+// leave the outcome unknown.
+func definitive(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange, codes.PermissionDenied,
+		codes.Unauthenticated, codes.AlreadyExists:
+		return true
+	}
+	return false
 }
 
 // topicGoneAfter is how long the cluster must keep saying a topic does
@@ -356,7 +494,7 @@ func (f *forwarder) drop(cur spool.Cursor, err error, only ...spool.Batch) error
 		f.resolve(b.Offset, forwardResult{err: err})
 	}
 	last := bs[len(bs)-1]
-	c := cur
+	c := cur.WithPending(nil)
 	c.Offset, c.Index = last.End(), last.Index+1
 	if aerr := f.q.Advance(c); aerr != nil {
 		return aerr

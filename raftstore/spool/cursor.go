@@ -15,8 +15,9 @@ import (
 const (
 	cursorFile     = "cursor"
 	cursorSlotSize = 512
-	// seq, offset, index, epoch, epoch base, then the CRC32C.
-	cursorSlotData = 8 + 8 + 8 + 4 + 8
+	// seq, offset, index, epoch, epoch base, the pending count and
+	// ends, then the CRC32C.
+	cursorSlotData = 8 + 8 + 8 + 4 + 8 + 1 + 8*Window
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -32,6 +33,25 @@ type Cursor struct {
 	// the queue offset whose batch is sequence 0 in it.
 	Epoch     int32
 	EpochBase int64
+	// pending are the ends of the groups of batches sent past Offset and
+	// not acknowledged, in order: after a crash they are sent again as
+	// they were, so that the partition recognizes each.
+	pending  [Window]int64
+	npending uint8
+}
+
+// Pending returns the ends of the groups sent past c.Offset, not yet
+// acknowledged.
+func (c Cursor) Pending() []int64 { return c.pending[:c.npending] }
+
+// WithPending returns c recording ends (at most Window) as pending.
+func (c Cursor) WithPending(ends []int64) Cursor {
+	if len(ends) > Window {
+		panic("spool: more than Window groups pending")
+	}
+	c.pending = [Window]int64{}
+	c.npending = uint8(copy(c.pending[:], ends))
+	return c
 }
 
 // cursorFileHandle is a queue's open cursor file. Not safe for concurrent
@@ -92,6 +112,10 @@ func decodeCursorSlot(b []byte) (seq uint64, c Cursor, ok bool) {
 		Index:     binary.BigEndian.Uint64(b[16:]),
 		Epoch:     int32(binary.BigEndian.Uint32(b[24:])),
 		EpochBase: int64(binary.BigEndian.Uint64(b[28:])),
+		npending:  min(b[36], Window),
+	}
+	for i := range c.npending {
+		c.pending[i] = int64(binary.BigEndian.Uint64(b[37+8*int(i):]))
 	}
 	return seq, c, seq > 0
 }
@@ -105,6 +129,10 @@ func (h *cursorFileHandle) write(c Cursor) error {
 	binary.BigEndian.PutUint64(b[16:], c.Index)
 	binary.BigEndian.PutUint32(b[24:], uint32(c.Epoch))
 	binary.BigEndian.PutUint64(b[28:], uint64(c.EpochBase))
+	b[36] = c.npending
+	for i, end := range c.Pending() {
+		binary.BigEndian.PutUint64(b[37+8*i:], uint64(end))
+	}
 	binary.BigEndian.PutUint32(b[cursorSlotData:], crc32.Checksum(b[:cursorSlotData], castagnoli))
 	if _, err := h.f.WriteAt(b[:], int64(seq%2)*cursorSlotSize); err != nil {
 		return fmt.Errorf("spool: write cursor: %w", err)

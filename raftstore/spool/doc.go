@@ -20,26 +20,29 @@
 // # Sequence numbers
 //
 // The forwarder sends a queue's batches as one idempotent producer (its id
-// is the spool's Identity) whose sequence number for a batch is the
-// batch's queue offset less the queue's epoch base: a pure function of the
-// queue, so that after a crash the same batch is sent again with the same
-// sequence, and the partition, which remembers a producer's last five
-// batches, acknowledges it without appending it twice. For that the
-// cursor may lag what the cluster acknowledged by at most five batches:
-// the forwarder never has more than Window batches past the cursor on
-// the wire. When the cluster has forgotten the producer (idle past its
-// expiry), the queue starts a new epoch whose sequence starts at the
-// batch the forwarder is at (Queue.NewEpoch).
+// is the spool's, Spool.UpstreamProducer), in groups of consecutive
+// batches, one request each, whose sequence number is the group's first
+// offset less the queue's epoch base: a pure function of the queue. The
+// partition remembers a producer's last five requests (Window); it
+// acknowledges a request it already appended without appending it again
+// only if the request is the same (sequence and record count). So the
+// forwarder records the groups it sends in the cursor before it sends
+// them (Cursor.Pending), at most Window past the cursor; after a crash
+// the groups recorded are sent again as they were, and the partition
+// acknowledges every one it has as a duplicate. When the cluster has
+// forgotten the producer (idle past its expiry), the queue starts a new
+// epoch whose sequence starts at the batch the forwarder is at
+// (Queue.NewEpoch): nothing from there on was appended.
 //
 // # The cursor file
 //
 // Each queue directory holds, beside its segment files, a cursor file:
 // two 512-byte slots, each with a sequence number, the cursor's offset and
-// raft index, the epoch and its base, and a CRC32C; writes alternate
-// between them and are fdatasync'd, so a torn write spoils only the slot
-// being written and the other holds the previous cursor. A cursor that a
-// crash takes back only makes the forwarder send again what the cluster
-// already has, which it acknowledges as duplicates.
+// raft index, the epoch and its base, the pending groups' ends, and a
+// CRC32C; writes alternate between them and are fdatasync'd, so a torn
+// write spoils only the slot being written and the other holds the
+// previous cursor, with the groups pending then: sent again, they are
+// acknowledged as duplicates too.
 //
 // # Applications' idempotence
 //

@@ -103,12 +103,24 @@ func openQueue(s *Spool, topic string, partition int32, dir string) (*Queue, err
 // deleted); it then moves to the start.
 func (q *Queue) recover(c Cursor) error {
 	start, next := q.log.StartOffset(), q.log.NextOffset()
+	if p := c.Pending(); len(p) > 0 && (p[0] <= c.Offset || p[len(p)-1] > next) {
+		return fmt.Errorf("spool: queue %s: the cursor's pending groups %v do not fall between its offset %d and the log's end %d", q.dir, p, c.Offset, next)
+	}
 	switch {
 	case c.Offset > next:
 		return fmt.Errorf("spool: queue %s: the cursor (offset %d) is past the log's end (%d): the log lost synced data", q.dir, c.Offset, next)
 	case c.Offset < start:
 		q.s.opts.Logger.Warn("spool: cursor behind the log start, moved to it", "queue", q.dir, "cursor", c.Offset, "start", start)
 		c.Offset = start
+		// NB: its groups ended before the start: the cursor that passed
+		// them was written, and lost.
+		var keep []int64
+		for _, end := range c.Pending() {
+			if end > start {
+				keep = append(keep, end)
+			}
+		}
+		c = c.WithPending(keep)
 		c.EpochBase = max(c.EpochBase, 0)
 	}
 	c.Index = q.log.LastIndex() + 1
@@ -338,11 +350,12 @@ func (q *Queue) Advance(c Cursor) error {
 }
 
 // NewEpoch starts the queue's next upstream producer epoch at the batch
-// the cursor is at: the cluster forgot the producer (it was idle past the
-// cluster's expiry), and its sequence for this partition starts at 0
-// again.
+// the cursor is at, and forgets the pending groups: the partition refused
+// the batch at the cursor (it forgot the producer, idle past the cluster's
+// expiry), so nothing from it on was appended, and its sequence for this
+// partition starts at 0 again.
 func (q *Queue) NewEpoch() (Cursor, error) {
-	c := q.Cursor()
+	c := q.Cursor().WithPending(nil)
 	c.Epoch++
 	c.EpochBase = c.Offset
 	if err := q.cur.write(c); err != nil {
