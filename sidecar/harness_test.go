@@ -23,14 +23,14 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // broker is an in-process single-node broker that can be stopped and
 // started again at the same address and data directory.
 type broker struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	addr   string // fixed by the first start
 	srv    *server.Server
 	served chan error
 }
 
-func startBroker(t *testing.T) *broker {
+func startBroker(t testing.TB) *broker {
 	t.Helper()
 	b := &broker{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
 	b.start()
@@ -84,7 +84,7 @@ type stubs struct {
 	commit    runnelv1.CommitServiceClient
 }
 
-func dial(t *testing.T, addr string) *stubs {
+func dial(t testing.TB, addr string) *stubs {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -97,7 +97,7 @@ func dial(t *testing.T, addr string) *stubs {
 
 // startSidecar starts a sidecar on dir (a new one when "") in front of
 // upstream.
-func startSidecar(t *testing.T, dir string, spoolBytes int64, upstream ...string) *sidecar.Sidecar {
+func startSidecar(t testing.TB, dir string, spoolBytes int64, upstream ...string) *sidecar.Sidecar {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -115,7 +115,7 @@ func startSidecar(t *testing.T, dir string, spoolBytes int64, upstream ...string
 }
 
 // produce sends reqs pipelined on one stream and returns the responses.
-func produce(t *testing.T, s *stubs, reqs ...*runnelv1.ProduceRequest) []*runnelv1.ProduceResponse {
+func produce(t testing.TB, s *stubs, reqs ...*runnelv1.ProduceRequest) []*runnelv1.ProduceResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -143,9 +143,19 @@ func produce(t *testing.T, s *stubs, reqs ...*runnelv1.ProduceRequest) []*runnel
 	return out
 }
 
+// produceOK is produce, failing the test on a response's error.
+func produceOK(t testing.TB, s *stubs, reqs ...*runnelv1.ProduceRequest) {
+	t.Helper()
+	for i, resp := range produce(t, s, reqs...) {
+		if resp.Error != nil {
+			t.Fatalf("request %d: %v", i, resp.Error)
+		}
+	}
+}
+
 // readAll reads a partition of the topic from the broker, from offset 0
 // to its end.
-func readAll(t *testing.T, s *stubs, topic string, partition int32) []*runnelv1.Record {
+func readAll(t testing.TB, s *stubs, topic string, partition int32) []*runnelv1.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -169,7 +179,7 @@ func readAll(t *testing.T, s *stubs, topic string, partition int32) []*runnelv1.
 
 // waitFor polls cond until it returns nil, failing the test after timeout
 // with cond's last error.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
