@@ -89,9 +89,9 @@ class Client:
 
     def producer(self, topic: str, partition: Optional[int] = None, batch_records: int = 500,
                  idempotent: bool = True, delivery_timeout: float = 120.0,
-                 request_timeout: float = 10.0) -> "Producer":
+                 request_timeout: float = 10.0, acks: int = produce_pb2.ACKS_UNSPECIFIED) -> "Producer":
         """A producer to topic (see Producer): idempotent unless told not to."""
-        return Producer(self, topic, partition, batch_records, idempotent, delivery_timeout, request_timeout)
+        return Producer(self, topic, partition, batch_records, idempotent, delivery_timeout, request_timeout, acks)
 
     def consumer(self, topic: "str | Sequence[str]", group: str, partitions: Sequence[int] = (),
                  follow: bool = True, max_batch_bytes: int = 0, instance_id: str = "",
@@ -207,12 +207,23 @@ class Producer:
     retry with the first offsets. With ``idempotent=False`` such a retry
     may append the batch twice (at least once).
 
+    ``acks`` (a ``produce_pb2.Acks``) is left unset by default
+    (``ACKS_UNSPECIFIED``): the receiver decides. A broker then acknowledges
+    as ``ACKS_ALL`` (a quorum has the records fsync'd); a sidecar (``runnel
+    sidecar``) once its local spool has them fsync'd, before the cluster
+    has them, with ``base_offset`` -1 in the ack (the cluster's offset is
+    not known yet): the future's response then says where the records went
+    (``acks[0].partition``, ``record_count``) but not at which offset. Set
+    ``ACKS_ALL`` to have a sidecar wait for the cluster and return its
+    offsets, or ``ACKS_LEADER`` for the leader's fsync alone.
+
     The futures' done callbacks run on the producer's threads: they must
     not block (on another future of the producer, say).
     """
 
     def __init__(self, client: Client, topic: str, partition: Optional[int] = None, batch_records: int = 500,
-                 idempotent: bool = True, delivery_timeout: float = 120.0, request_timeout: float = 10.0):
+                 idempotent: bool = True, delivery_timeout: float = 120.0, request_timeout: float = 10.0,
+                 acks: int = produce_pb2.ACKS_UNSPECIFIED):
         self._client = client
         self._topic = topic
         self._partition = partition
@@ -220,6 +231,7 @@ class Producer:
         self._idempotent = idempotent
         self._delivery_timeout = delivery_timeout
         self._request_timeout = request_timeout
+        self._acks = acks
         self._producer_id = 0  # from InitProducer, before the first batch
         self._partition_count = 0  # from DescribeTopic, for a producer without partition
         self._sticky = 0  # where keyless records go
@@ -349,7 +361,7 @@ class Producer:
                     p = self._partitions[b.partition]
                     self._next_id += 1
                     req = produce_pb2.ProduceRequest(topic=self._topic, partition=b.partition, records=b.records,
-                                                     correlation_id=self._next_id)
+                                                     correlation_id=self._next_id, acks=self._acks)
                     if self._idempotent:
                         req.producer_id, req.producer_epoch, req.base_sequence = (
                             self._producer_id, p.epoch, p.next_sequence)

@@ -16,7 +16,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 
 import { AdminService } from "../../../gen/ts/runnel/v1/admin_pb.js";
 import { CommitService } from "../../../gen/ts/runnel/v1/commit_pb.js";
-import { ProduceService, type ProduceRequest, ProduceRequestSchema, type ProduceResponse } from "../../../gen/ts/runnel/v1/produce_pb.js";
+import { Acks, ProduceService, type ProduceRequest, ProduceRequestSchema, type ProduceResponse } from "../../../gen/ts/runnel/v1/produce_pb.js";
 import { type Record as RecordMessage, RecordSchema, HeaderSchema, type TopicPartitions } from "../../../gen/ts/runnel/v1/record_pb.js";
 import { type GroupAssignment, StartPosition, SubscribeService, type SubscribeResponse } from "../../../gen/ts/runnel/v1/subscribe_pb.js";
 import { ACCEPTED_COMPRESSION, batchRecords } from "./compression.js";
@@ -156,6 +156,8 @@ export interface ProducerOptions {
   deliveryTimeoutMs?: number;
   /** A request not acknowledged this long counts as DeadlineExceeded, and is retried (default 10 000). */
   requestTimeoutMs?: number;
+  /** When a batch is acknowledged (default Acks.UNSPECIFIED: the receiver decides; see Producer). */
+  acks?: Acks;
 }
 
 /** The codes a batch is sent again on: the leader moved or is being elected, the broker is down,
@@ -209,6 +211,14 @@ interface PartitionState {
  * producer id before its first batch and numbers each partition's records, so that the broker
  * appends a batch sent again after an unknown outcome once, and acknowledges the retry with the
  * first offsets. With `idempotent: false` such a retry may append the batch twice.
+ *
+ * `acks` is left unset by default (Acks.UNSPECIFIED): the receiver decides. A broker then
+ * acknowledges as Acks.ALL (a quorum has the records fsync'd); a sidecar (`runnel sidecar`) once
+ * its local spool has them fsync'd, before the cluster has them, with baseOffset -1n in the ack
+ * (the cluster's offset is not known yet): the response then says where the records went
+ * (`acks[0].partition`, `recordCount`) but not at which offset, and it is a success. Acks.ALL makes
+ * a sidecar wait for the cluster and return its offsets; Acks.LEADER asks for the leader's fsync
+ * alone.
  */
 export class Producer {
   private readonly partition: number | undefined;
@@ -216,6 +226,7 @@ export class Producer {
   private readonly idempotent: boolean;
   private readonly deliveryTimeoutMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly acks: Acks;
   private readonly partitions = new Map<number, PartitionState>();
   private readonly inFlight = new Map<bigint, Batch>();
   private id = 0n; // from InitProducer, before the first batch
@@ -235,6 +246,7 @@ export class Producer {
     this.idempotent = options.idempotent ?? true;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.acks = options.acks ?? Acks.UNSPECIFIED;
   }
 
   /** The producer's id: 0n before its first batch, and without idempotence. */
@@ -363,7 +375,7 @@ export class Producer {
         this.pump();
       }, this.requestTimeoutMs);
       s.requests.push(create(ProduceRequestSchema, {
-        topic: this.topic, partition: b.partition, records: b.records, correlationId,
+        topic: this.topic, partition: b.partition, records: b.records, correlationId, acks: this.acks,
         ...(this.idempotent ? { producerId: this.id, producerEpoch: p.epoch, baseSequence: p.nextSequence } : {}),
       }));
     }

@@ -1,6 +1,7 @@
 package dev.runnel.client;
 
 import com.google.protobuf.ByteString;
+import dev.runnel.v1.Acks;
 import dev.runnel.v1.DescribeTopicRequest;
 import dev.runnel.v1.Header;
 import dev.runnel.v1.InitProducerRequest;
@@ -51,6 +52,14 @@ import java.util.concurrent.TimeUnit;
  * the broker appends a batch sent again after an unknown outcome once, and acknowledges the retry
  * with the first offsets. With {@code idempotent(false)} such a retry may append the batch twice.
  *
+ * <p>{@link Options#acks} is left unset by default ({@code ACKS_UNSPECIFIED}): the receiver decides.
+ * A broker then acknowledges as {@code ACKS_ALL} (a quorum has the records fsync'd); a sidecar
+ * ({@code runnel sidecar}) once its local spool has them fsync'd, before the cluster has them, with
+ * {@code base_offset} -1 in the ack (the cluster's offset is not known yet): the future's response
+ * then says where the records went ({@code getAcks(0).getPartition()}, {@code getRecordCount()}) but
+ * not at which offset, and it is a success. {@code ACKS_ALL} makes a sidecar wait for the cluster and
+ * return its offsets; {@code ACKS_LEADER} asks for the leader's fsync alone.
+ *
  * <p>The futures complete on gRPC's and the producer's threads: dependent stages must not block
  * (on another future of the producer, say); use the {@code *Async} stages to run them elsewhere.
  */
@@ -62,6 +71,7 @@ public final class Producer implements AutoCloseable {
     private boolean idempotent = true;
     private Duration deliveryTimeout = Duration.ofMinutes(2);
     private Duration requestTimeout = Duration.ofSeconds(10);
+    private Acks acks = Acks.ACKS_UNSPECIFIED;
 
     /** Send every record to this partition, rather than partition them. */
     public Options partition(int partition) {
@@ -90,6 +100,12 @@ public final class Producer implements AutoCloseable {
     /** A request not acknowledged this long counts as DEADLINE_EXCEEDED, and is retried (10 s). */
     public Options requestTimeout(Duration requestTimeout) {
       this.requestTimeout = requestTimeout;
+      return this;
+    }
+
+    /** When a batch is acknowledged (ACKS_UNSPECIFIED, the default: the receiver decides; see {@link Producer}). */
+    public Options acks(Acks acks) {
+      this.acks = acks;
       return this;
     }
   }
@@ -186,6 +202,7 @@ public final class Producer implements AutoCloseable {
   private final boolean idempotent;
   private final Duration deliveryTimeout;
   private final Duration requestTimeout;
+  private final Acks acks;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "runnel-producer-retries");
     t.setDaemon(true);
@@ -215,6 +232,7 @@ public final class Producer implements AutoCloseable {
     this.idempotent = options.idempotent;
     this.deliveryTimeout = options.deliveryTimeout;
     this.requestTimeout = options.requestTimeout;
+    this.acks = options.acks;
   }
 
   Producer(RunnelClient client, String topic, Integer partition, int batchRecords) {
@@ -398,7 +416,7 @@ public final class Producer implements AutoCloseable {
       PartitionState s = partitions.get(b.partition);
       long id = ++nextId;
       ProduceRequest.Builder req = ProduceRequest.newBuilder().setTopic(topic).setPartition(b.partition)
-          .addAllRecords(b.records).setCorrelationId(id);
+          .addAllRecords(b.records).setCorrelationId(id).setAcks(acks);
       if (idempotent) {
         req.setProducerId(producerId).setProducerEpoch(s.epoch).setBaseSequence(s.nextSequence);
       }

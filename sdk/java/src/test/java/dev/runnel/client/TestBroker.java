@@ -40,6 +40,7 @@ final class TestBroker {
     return address;
   }
 
+  /** Shuts the broker down (SIGTERM: graceful; SIGKILL after 30 s), keeping its data. */
   void stop() throws InterruptedException {
     process.destroy(); // SIGTERM: graceful
     if (!process.waitFor(30, TimeUnit.SECONDS)) {
@@ -85,7 +86,10 @@ final class TestBroker {
     }
   }
 
-  /** Starts the broker again, after kill, on the same data directory and addresses; returns once it serves. */
+  /**
+   * Starts the broker again, after kill or stop (both keep its data), on the same data directory and
+   * addresses; returns once it serves.
+   */
   void restart() throws IOException, InterruptedException {
     process = launch(dir, address, httpAddress, peerAddress, log).process;
   }
