@@ -35,7 +35,8 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if partitions < 1 || partitions > maxPartitions {
 		return nil, errs.Newf(ErrInvalid, "partitions is %d: a topic has 1 to %d partitions", partitions, maxPartitions)
 	}
-	members := b.memberIDs()
+	// NB: brokers being removed take no new replicas.
+	members := b.placeable(0)
 	brokers := int32(len(members))
 	if replicationFactor == 0 {
 		replicationFactor = min(brokers, defaultReplicationFactor)
