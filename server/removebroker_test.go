@@ -203,3 +203,54 @@ func TestRemoveBrokerRefused(t *testing.T) {
 		t.Fatalf("a topic of replication factor 3 after a refused removal: %v", err)
 	}
 }
+
+// TestRemoveBrokerDown removes a joined broker that is already stopped,
+// as when its machine is gone: the partitions it held move to the live
+// brokers through the quorum left, and it leaves the cluster.
+func TestRemoveBrokerDown(t *testing.T) {
+	brokers := startCluster(t, 3)
+	ctx := context.Background()
+	gone := startJoined(t, 4, brokers[0].srv.PeerAddr().String())
+	waitFor(t, 30*time.Second, "broker 4 in the cluster", func() error {
+		c, err := brokers[0].client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+		if err != nil {
+			return err
+		}
+		return is("brokers", len(c.Brokers), 4)
+	})
+	if _, err := brokers[0].client.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "t", Partitions: 4, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	gone.stop()
+	resp, err := brokers[0].client.Admin.RemoveBroker(ctx, &runnelv1.RemoveBrokerRequest{NodeId: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Replicas != 3 {
+		t.Fatalf("RemoveBroker says broker 4 holds %d replicas, want 3 (4 partitions of 3 replicas over 4 brokers)", resp.Replicas)
+	}
+	waitFor(t, 60*time.Second, "broker 4 gone and its partitions on the others", func() error {
+		c, err := brokers[1].client.Admin.DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+		if err != nil {
+			return err
+		}
+		if len(c.Brokers) != 3 {
+			return fmt.Errorf("brokers %v", c.Brokers)
+		}
+		for _, p := range describe(t, brokers[1], "t").Partitions {
+			if slices.Contains(p.Replicas, 4) || len(p.Replicas) != 3 || p.Leader == 0 {
+				return fmt.Errorf("partition %d: replicas %v leader %d", p.Partition, p.Replicas, p.Leader)
+			}
+		}
+		return nil
+	})
+	for p := range int32(4) {
+		waitFor(t, 10*time.Second, "a produce to each partition", func() error {
+			resp := brokers[2].produce(&runnelv1.ProduceRequest{Topic: "t", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("v")}}})
+			if resp.Error != nil {
+				return status.ErrorProto(resp.Error)
+			}
+			return nil
+		})
+	}
+}
