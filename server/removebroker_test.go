@@ -256,3 +256,13 @@ func TestRemoveBrokerDown(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveBrokerLast: a single broker, the last one, is not removed.
+func TestRemoveBrokerLast(t *testing.T) {
+	b := startBroker(t, "")
+	_, err := b.client.Admin.RemoveBroker(context.Background(), &runnelv1.RemoveBrokerRequest{NodeId: 1})
+	wantCode(t, "removing the last broker", err, codes.FailedPrecondition)
+	if !strings.Contains(err.Error(), "last broker") {
+		t.Fatalf("removing the last broker: %v, want a message saying it is the last", err)
+	}
+}

@@ -147,6 +147,15 @@ func (b *Broker) addPeer(id int32, address string) {
 	}
 }
 
+// removePeer stops talking raft to a broker removed from the cluster:
+// no group has it any more.
+func (b *Broker) removePeer(id int32) {
+	if id == b.cfg.NodeID || b.transport == nil {
+		return
+	}
+	b.transport.RemovePeer(uint64(id))
+}
+
 // addLearners runs until done: the groups every broker replicates (the
 // metadata and consumer offsets), when this broker leads them, take each
 // broker that joined as a learner, which copies the log without counting
@@ -216,6 +225,8 @@ type Transport interface {
 	Attach(raftstore.Inbound)
 	// AddPeer starts talking to the broker with raft id id at address.
 	AddPeer(id uint64, address string) error
+	// RemovePeer stops talking to it.
+	RemovePeer(id uint64)
 }
 
 // addPeers starts talking raft to the brokers this one knows of.

@@ -198,6 +198,9 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 			// NB: while replaying too: the raft groups need the address.
 			b.addPeer(change.Registered, change.Addresses.Peer)
 		}
+		if change.Removed != 0 {
+			b.removePeer(change.Removed)
+		}
 		b.act(change)
 	}
 	if err := b.storeClusterID(); err != nil {
@@ -242,6 +245,9 @@ func (b *Broker) restoreCatalog(data []byte) error {
 	}
 	for id, addrs := range b.catalog.Brokers() {
 		b.addPeer(id, addrs.Peer)
+	}
+	for _, id := range b.catalog.RemovedIDs() {
+		b.removePeer(id)
 	}
 	if err := b.storeClusterID(); err != nil {
 		b.logger.Error("the metadata names the cluster, but this broker could not record it", "err", err)
