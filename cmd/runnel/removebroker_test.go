@@ -21,6 +21,7 @@ import (
 // that joined, `runnel cluster remove-broker 4` moves its replicas off,
 // waits until it is gone from cluster describe, printing progress, and
 // its process then stops cleanly; the records produced before read back.
+// The command goes through the broker removed, as when run in its pod.
 // An unknown node id and an initial broker are refused.
 func TestClusterRemoveBroker(t *testing.T) {
 	brokers := startCluster(t, 3)
@@ -75,7 +76,8 @@ func TestClusterRemoveBroker(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("remove-broker 2, an initial broker: %v, want FailedPrecondition", err)
 	}
-	out := must("", "cluster", "remove-broker", "4", "--broker", all)
+	// NB: through the broker removed, as `kubectl exec` into its pod does.
+	out := must("", "cluster", "remove-broker", "4", "--broker", g.Addr().String())
 	if !strings.Contains(out, "Decommissioning broker 4: moving its 3 partition replica(s)") || !strings.Contains(out, "Done: broker 4 left the cluster") {
 		t.Fatalf("remove-broker 4:\n%s", out)
 	}
