@@ -62,8 +62,9 @@ func (b *Broker) RemoveBroker(ctx context.Context, id int32) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	b.logger.Info("decommissioning a broker: its replicas move to the others", "node", id, "replicas", len(drain.Moves))
-	return len(drain.Moves), nil
+	n := len(drain.Moves) + len(drain.Moving)
+	b.logger.Info("decommissioning a broker: its replicas move to the others", "node", id, "replicas", n)
+	return n, nil
 }
 
 // Decommissioning says whether the broker is being removed.
