@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
@@ -46,8 +47,8 @@ func (b *Broker) RemoveBroker(ctx context.Context, id int32) (int, error) {
 		return 0, errs.Newf(ErrPrecondition, "broker %d is the cluster's last broker: it cannot be removed", id)
 	}
 	if errors.Is(err, controller.ErrNoBrokerToMoveTo) {
-		return 0, errs.Newf(ErrPrecondition, "cannot remove broker %d: %v: add a broker first (--join), or lower the partition's "+
-			"replication factor (runnel partition reassign without broker %d)", id, err, id)
+		return 0, errs.Newf(ErrPrecondition, "cannot remove broker %d: %s: add a broker first (--join), or lower the partition's "+
+			"replication factor (runnel partition reassign without broker %d)", id, strings.TrimPrefix(err.Error(), "controller: "), id)
 	} else if err != nil {
 		return 0, err
 	}
