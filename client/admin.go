@@ -113,6 +113,23 @@ func (a *Admin) ReassignPartition(ctx context.Context, topic string, partition i
 	})
 }
 
+// RemoveBroker starts decommissioning the broker nodeID: it takes no new
+// replicas, those it holds move to other brokers, then it leaves the
+// cluster. It returns once the broker is marked, with the number of
+// replicas it holds; DescribeCluster shows it decommissioning
+// (Broker.Decommissioning), then no longer lists it.
+func (a *Admin) RemoveBroker(ctx context.Context, nodeID int32) (int32, error) {
+	var resp *runnelv1.RemoveBrokerResponse
+	err := a.call(ctx, "remove broker", true, func(ctx context.Context, s runnelv1.AdminServiceClient) (err error) {
+		resp, err = s.RemoveBroker(ctx, &runnelv1.RemoveBrokerRequest{NodeId: nodeID})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Replicas, nil
+}
+
 // ListGroups lists the consumer groups, every group with committed
 // offsets or members, and their coordinators.
 func (a *Admin) ListGroups(ctx context.Context) ([]*runnelv1.GroupListing, error) {

@@ -92,6 +92,15 @@ func (s *adminService) ReassignPartition(ctx context.Context, req *runnelv1.Reas
 	return &runnelv1.ReassignPartitionResponse{}, nil
 }
 
+// RemoveBroker starts decommissioning a broker; see broker.RemoveBroker.
+func (s *adminService) RemoveBroker(ctx context.Context, req *runnelv1.RemoveBrokerRequest) (*runnelv1.RemoveBrokerResponse, error) {
+	n, err := s.broker.RemoveBroker(ctx, req.NodeId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &runnelv1.RemoveBrokerResponse{Replicas: int32(n)}, nil
+}
+
 // askLeaders replaces what this broker knows of partitions it does not
 // lead by what their leaders say: only a leader knows which replicas are
 // in sync, and its high watermark is the newest. A partition whose leader
@@ -157,7 +166,7 @@ func (s *adminService) DescribeCluster(ctx context.Context, req *runnelv1.Descri
 	resp := &runnelv1.DescribeClusterResponse{ClusterId: s.broker.ClusterID(), ControllerId: controller}
 	states := s.broker.BrokerStates()
 	for _, m := range s.broker.Members() {
-		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address, Version: m.Version}
+		b := &runnelv1.Broker{NodeId: m.NodeID, Address: m.Address, Version: m.Version, Decommissioning: s.broker.Decommissioning(m.NodeID)}
 		if online, known := states[m.NodeID]; known {
 			b.State = runnelv1.BrokerState_BROKER_STATE_UNREACHABLE
 			if online {

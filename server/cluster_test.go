@@ -579,12 +579,13 @@ func TestJoinRunningCluster(t *testing.T) {
 	}
 }
 
-// startJoined starts a broker that joins the cluster through seed.
-func startJoined(t *testing.T, id int32, seed string) *testBroker {
+// startJoined starts a broker that joins the cluster through seed, its
+// Config adjusted by each of change.
+func startJoined(t *testing.T, id int32, seed string, change ...func(*Config)) *testBroker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := New(ctx, Config{
+	cfg := Config{
 		DataDir:    t.TempDir(),
 		Listen:     "127.0.0.1:0",
 		PeerListen: "127.0.0.1:0",
@@ -592,11 +593,15 @@ func startJoined(t *testing.T, id int32, seed string) *testBroker {
 		NodeID:     id,
 		Join:       seed,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, c := range change {
+		c(&cfg)
+	}
+	srv, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("broker %d joining through %s: %v", id, seed, err)
 	}
-	b := &testBroker{t: t, srv: srv, served: make(chan error, 1)}
+	b := &testBroker{t: t, dir: cfg.DataDir, srv: srv, served: make(chan error, 1)}
 	go func() { b.served <- srv.Serve() }()
 	if b.client, err = client.Dial(srv.Addr().String()); err != nil {
 		t.Fatal(err)
@@ -604,6 +609,9 @@ func startJoined(t *testing.T, id int32, seed string) *testBroker {
 	t.Cleanup(b.stop)
 	return b
 }
+
+// withDataDir is a startJoined change: the broker's data directory.
+func withDataDir(dir string) func(*Config) { return func(c *Config) { c.DataDir = dir } }
 
 // TestSubscribeAtLeadersHighWatermarkViaFollower acks a record on the
 // leader and at once subscribes through a follower from the offset after

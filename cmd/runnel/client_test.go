@@ -21,6 +21,7 @@ import (
 // testBroker is a runnel serve process of this test binary (asRunnel).
 type testBroker struct {
 	addr   string
+	peer   string // its peer listener's address
 	cmd    *exec.Cmd
 	log    *lockedBuffer
 	exited chan error
@@ -55,7 +56,7 @@ func startCluster(t *testing.T, n int) []*testBroker {
 		cmd, log := startActivated(t, "grpc:http:peer", []net.Listener{s.grpc, s.http, s.peer},
 			"--node-id", fmt.Sprint(i+1), "--data-dir", filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)), "--ready-file", readyFile,
 			"--advertise", s.grpc.Addr().String(), "--peers", strings.Join(peers, ","))
-		b := &testBroker{addr: s.grpc.Addr().String(), cmd: cmd, log: log, exited: make(chan error, 1)}
+		b := &testBroker{addr: s.grpc.Addr().String(), peer: s.peer.Addr().String(), cmd: cmd, log: log, exited: make(chan error, 1)}
 		go func() { b.exited <- cmd.Wait(); close(b.exited) }()
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)

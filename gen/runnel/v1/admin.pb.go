@@ -1064,6 +1064,98 @@ func (*ReassignPartitionResponse) Descriptor() ([]byte, []int) {
 	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
+// RemoveBrokerRequest names the broker to remove.
+type RemoveBrokerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveBrokerRequest) Reset() {
+	*x = RemoveBrokerRequest{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveBrokerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveBrokerRequest) ProtoMessage() {}
+
+func (x *RemoveBrokerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveBrokerRequest.ProtoReflect.Descriptor instead.
+func (*RemoveBrokerRequest) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RemoveBrokerRequest) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+// RemoveBrokerResponse says the broker is decommissioning.
+type RemoveBrokerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partition replicas it held when marked, which move to other
+	// brokers.
+	Replicas      int32 `protobuf:"varint,1,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveBrokerResponse) Reset() {
+	*x = RemoveBrokerResponse{}
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveBrokerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveBrokerResponse) ProtoMessage() {}
+
+func (x *RemoveBrokerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveBrokerResponse.ProtoReflect.Descriptor instead.
+func (*RemoveBrokerResponse) Descriptor() ([]byte, []int) {
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RemoveBrokerResponse) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
 // CreateTopicRequest describes the topic to create.
 type CreateTopicRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1084,7 +1176,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	mi := &file_runnel_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1188,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[14]
+	mi := &file_runnel_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1201,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateTopicRequest) GetName() string {
@@ -1150,7 +1242,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	mi := &file_runnel_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1254,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[15]
+	mi := &file_runnel_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1267,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateTopicResponse) GetTopic() *Topic {
@@ -1195,7 +1287,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[16]
+	mi := &file_runnel_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1299,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[16]
+	mi := &file_runnel_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1312,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1239,7 +1331,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[17]
+	mi := &file_runnel_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1343,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[17]
+	mi := &file_runnel_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1356,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 // ListTopicsRequest has no parameters.
@@ -1276,7 +1368,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[18]
+	mi := &file_runnel_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1380,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[18]
+	mi := &file_runnel_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1393,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 // ListTopicsResponse lists topics by name.
@@ -1314,7 +1406,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[19]
+	mi := &file_runnel_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1418,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[19]
+	mi := &file_runnel_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1431,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*Topic {
@@ -1359,7 +1451,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[20]
+	mi := &file_runnel_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1463,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[20]
+	mi := &file_runnel_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1476,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1405,7 +1497,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[21]
+	mi := &file_runnel_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1509,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[21]
+	mi := &file_runnel_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1522,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *Topic {
@@ -1456,7 +1548,7 @@ type DescribeClusterRequest struct {
 
 func (x *DescribeClusterRequest) Reset() {
 	*x = DescribeClusterRequest{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[22]
+	mi := &file_runnel_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1560,7 @@ func (x *DescribeClusterRequest) String() string {
 func (*DescribeClusterRequest) ProtoMessage() {}
 
 func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[22]
+	mi := &file_runnel_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1573,7 @@ func (x *DescribeClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterRequest.ProtoReflect.Descriptor instead.
 func (*DescribeClusterRequest) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 // DescribeClusterResponse lists the brokers.
@@ -1498,7 +1590,7 @@ type DescribeClusterResponse struct {
 
 func (x *DescribeClusterResponse) Reset() {
 	*x = DescribeClusterResponse{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[23]
+	mi := &file_runnel_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1602,7 @@ func (x *DescribeClusterResponse) String() string {
 func (*DescribeClusterResponse) ProtoMessage() {}
 
 func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[23]
+	mi := &file_runnel_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1615,7 @@ func (x *DescribeClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeClusterResponse.ProtoReflect.Descriptor instead.
 func (*DescribeClusterResponse) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DescribeClusterResponse) GetClusterId() string {
@@ -1564,7 +1656,7 @@ type Topic struct {
 
 func (x *Topic) Reset() {
 	*x = Topic{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[24]
+	mi := &file_runnel_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1668,7 @@ func (x *Topic) String() string {
 func (*Topic) ProtoMessage() {}
 
 func (x *Topic) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[24]
+	mi := &file_runnel_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1681,7 @@ func (x *Topic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Topic.ProtoReflect.Descriptor instead.
 func (*Topic) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Topic) GetName() string {
@@ -1656,7 +1748,7 @@ type PartitionInfo struct {
 
 func (x *PartitionInfo) Reset() {
 	*x = PartitionInfo{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[25]
+	mi := &file_runnel_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1760,7 @@ func (x *PartitionInfo) String() string {
 func (*PartitionInfo) ProtoMessage() {}
 
 func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[25]
+	mi := &file_runnel_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1773,7 @@ func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionInfo.ProtoReflect.Descriptor instead.
 func (*PartitionInfo) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PartitionInfo) GetPartition() int32 {
@@ -1758,14 +1850,17 @@ type Broker struct {
 	// then the commit and Go version, e.g. "v1.2.0 (commit 0123abc..., go1.26.0)".
 	// Each broker records it in the cluster's metadata when it starts; empty for
 	// a broker that has not since it was upgraded to a build that does.
-	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Being removed (RemoveBroker): it takes no new replicas, and those it
+	// holds move to other brokers.
+	Decommissioning bool `protobuf:"varint,5,opt,name=decommissioning,proto3" json:"decommissioning,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Broker) Reset() {
 	*x = Broker{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[26]
+	mi := &file_runnel_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1872,7 @@ func (x *Broker) String() string {
 func (*Broker) ProtoMessage() {}
 
 func (x *Broker) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[26]
+	mi := &file_runnel_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1885,7 @@ func (x *Broker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broker.ProtoReflect.Descriptor instead.
 func (*Broker) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Broker) GetNodeId() int32 {
@@ -1821,6 +1916,13 @@ func (x *Broker) GetVersion() string {
 	return ""
 }
 
+func (x *Broker) GetDecommissioning() bool {
+	if x != nil {
+		return x.Decommissioning
+	}
+	return false
+}
+
 // NotLeader is the detail of an UNAVAILABLE status returned when a request
 // needs a partition's leader and this broker could not forward it there. SDKs
 // may send the request to the leader directly.
@@ -1838,7 +1940,7 @@ type NotLeader struct {
 
 func (x *NotLeader) Reset() {
 	*x = NotLeader{}
-	mi := &file_runnel_v1_admin_proto_msgTypes[27]
+	mi := &file_runnel_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +1952,7 @@ func (x *NotLeader) String() string {
 func (*NotLeader) ProtoMessage() {}
 
 func (x *NotLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_v1_admin_proto_msgTypes[27]
+	mi := &file_runnel_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +1965,7 @@ func (x *NotLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeader.ProtoReflect.Descriptor instead.
 func (*NotLeader) Descriptor() ([]byte, []int) {
-	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_runnel_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NotLeader) GetTopic() string {
@@ -1964,7 +2066,11 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1a\n" +
 	"\breplicas\x18\x03 \x03(\x05R\breplicas\"\x1b\n" +
-	"\x19ReassignPartitionResponse\"\xf5\x01\n" +
+	"\x19ReassignPartitionResponse\".\n" +
+	"\x13RemoveBrokerRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\"2\n" +
+	"\x14RemoveBrokerResponse\x12\x1a\n" +
+	"\breplicas\x18\x01 \x01(\x05R\breplicas\"\xf5\x01\n" +
 	"\x12CreateTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2016,12 +2122,13 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\x10in_sync_replicas\x18\x06 \x03(\x05R\x0einSyncReplicas\x12'\n" +
 	"\x0fadding_replicas\x18\a \x03(\x05R\x0eaddingReplicas\x12+\n" +
 	"\x11removing_replicas\x18\b \x03(\x05R\x10removingReplicas\x12!\n" +
-	"\fleader_epoch\x18\t \x01(\x04R\vleaderEpoch\"\x83\x01\n" +
+	"\fleader_epoch\x18\t \x01(\x04R\vleaderEpoch\"\xad\x01\n" +
 	"\x06Broker\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x16.runnel.v1.BrokerStateR\x05state\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\tR\aversion\"\x83\x01\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12(\n" +
+	"\x0fdecommissioning\x18\x05 \x01(\bR\x0fdecommissioning\"\x83\x01\n" +
 	"\tNotLeader\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1b\n" +
@@ -2036,7 +2143,7 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\vBrokerState\x12\x1c\n" +
 	"\x18BROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROKER_STATE_ONLINE\x10\x01\x12\x1c\n" +
-	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xc1\x06\n" +
+	"\x18BROKER_STATE_UNREACHABLE\x10\x022\x92\a\n" +
 	"\fAdminService\x12L\n" +
 	"\vCreateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n" +
@@ -2044,7 +2151,8 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"ListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n" +
 	"\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n" +
 	"\x0fDescribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponse\x12^\n" +
-	"\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponse\x12I\n" +
+	"\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponse\x12O\n" +
+	"\fRemoveBroker\x12\x1e.runnel.v1.RemoveBrokerRequest\x1a\x1f.runnel.v1.RemoveBrokerResponse\x12I\n" +
 	"\n" +
 	"ListGroups\x12\x1c.runnel.v1.ListGroupsRequest\x1a\x1d.runnel.v1.ListGroupsResponse\x12R\n" +
 	"\rDescribeGroup\x12\x1f.runnel.v1.DescribeGroupRequest\x1a .runnel.v1.DescribeGroupResponse\x12L\n" +
@@ -2065,7 +2173,7 @@ func file_runnel_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_runnel_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_runnel_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_runnel_v1_admin_proto_goTypes = []any{
 	(GroupState)(0),                   // 0: runnel.v1.GroupState
 	(BrokerState)(0),                  // 1: runnel.v1.BrokerState
@@ -2083,24 +2191,26 @@ var file_runnel_v1_admin_proto_goTypes = []any{
 	(*ResetOffsetsResponse)(nil),      // 13: runnel.v1.ResetOffsetsResponse
 	(*ReassignPartitionRequest)(nil),  // 14: runnel.v1.ReassignPartitionRequest
 	(*ReassignPartitionResponse)(nil), // 15: runnel.v1.ReassignPartitionResponse
-	(*CreateTopicRequest)(nil),        // 16: runnel.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),       // 17: runnel.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),        // 18: runnel.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),       // 19: runnel.v1.DeleteTopicResponse
-	(*ListTopicsRequest)(nil),         // 20: runnel.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),        // 21: runnel.v1.ListTopicsResponse
-	(*DescribeTopicRequest)(nil),      // 22: runnel.v1.DescribeTopicRequest
-	(*DescribeTopicResponse)(nil),     // 23: runnel.v1.DescribeTopicResponse
-	(*DescribeClusterRequest)(nil),    // 24: runnel.v1.DescribeClusterRequest
-	(*DescribeClusterResponse)(nil),   // 25: runnel.v1.DescribeClusterResponse
-	(*Topic)(nil),                     // 26: runnel.v1.Topic
-	(*PartitionInfo)(nil),             // 27: runnel.v1.PartitionInfo
-	(*Broker)(nil),                    // 28: runnel.v1.Broker
-	(*NotLeader)(nil),                 // 29: runnel.v1.NotLeader
-	nil,                               // 30: runnel.v1.CreateTopicRequest.ConfigEntry
-	nil,                               // 31: runnel.v1.Topic.ConfigEntry
-	(*TopicPartitions)(nil),           // 32: runnel.v1.TopicPartitions
-	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
+	(*RemoveBrokerRequest)(nil),       // 16: runnel.v1.RemoveBrokerRequest
+	(*RemoveBrokerResponse)(nil),      // 17: runnel.v1.RemoveBrokerResponse
+	(*CreateTopicRequest)(nil),        // 18: runnel.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),       // 19: runnel.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),        // 20: runnel.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),       // 21: runnel.v1.DeleteTopicResponse
+	(*ListTopicsRequest)(nil),         // 22: runnel.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),        // 23: runnel.v1.ListTopicsResponse
+	(*DescribeTopicRequest)(nil),      // 24: runnel.v1.DescribeTopicRequest
+	(*DescribeTopicResponse)(nil),     // 25: runnel.v1.DescribeTopicResponse
+	(*DescribeClusterRequest)(nil),    // 26: runnel.v1.DescribeClusterRequest
+	(*DescribeClusterResponse)(nil),   // 27: runnel.v1.DescribeClusterResponse
+	(*Topic)(nil),                     // 28: runnel.v1.Topic
+	(*PartitionInfo)(nil),             // 29: runnel.v1.PartitionInfo
+	(*Broker)(nil),                    // 30: runnel.v1.Broker
+	(*NotLeader)(nil),                 // 31: runnel.v1.NotLeader
+	nil,                               // 32: runnel.v1.CreateTopicRequest.ConfigEntry
+	nil,                               // 33: runnel.v1.Topic.ConfigEntry
+	(*TopicPartitions)(nil),           // 34: runnel.v1.TopicPartitions
+	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
 }
 var file_runnel_v1_admin_proto_depIdxs = []int32{
 	4,  // 0: runnel.v1.ListGroupsResponse.groups:type_name -> runnel.v1.GroupListing
@@ -2108,41 +2218,43 @@ var file_runnel_v1_admin_proto_depIdxs = []int32{
 	0,  // 2: runnel.v1.ConsumerGroup.state:type_name -> runnel.v1.GroupState
 	8,  // 3: runnel.v1.ConsumerGroup.members:type_name -> runnel.v1.GroupMemberInfo
 	9,  // 4: runnel.v1.ConsumerGroup.partitions:type_name -> runnel.v1.GroupPartition
-	32, // 5: runnel.v1.GroupMemberInfo.assigned:type_name -> runnel.v1.TopicPartitions
-	32, // 6: runnel.v1.GroupMemberInfo.revoking:type_name -> runnel.v1.TopicPartitions
-	32, // 7: runnel.v1.GroupMemberInfo.target:type_name -> runnel.v1.TopicPartitions
-	33, // 8: runnel.v1.ResetOffsetsRequest.to_time:type_name -> google.protobuf.Timestamp
+	34, // 5: runnel.v1.GroupMemberInfo.assigned:type_name -> runnel.v1.TopicPartitions
+	34, // 6: runnel.v1.GroupMemberInfo.revoking:type_name -> runnel.v1.TopicPartitions
+	34, // 7: runnel.v1.GroupMemberInfo.target:type_name -> runnel.v1.TopicPartitions
+	35, // 8: runnel.v1.ResetOffsetsRequest.to_time:type_name -> google.protobuf.Timestamp
 	9,  // 9: runnel.v1.ResetOffsetsResponse.partitions:type_name -> runnel.v1.GroupPartition
-	30, // 10: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
-	26, // 11: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
-	26, // 12: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
-	26, // 13: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
-	27, // 14: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
-	28, // 15: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
-	31, // 16: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
+	32, // 10: runnel.v1.CreateTopicRequest.config:type_name -> runnel.v1.CreateTopicRequest.ConfigEntry
+	28, // 11: runnel.v1.CreateTopicResponse.topic:type_name -> runnel.v1.Topic
+	28, // 12: runnel.v1.ListTopicsResponse.topics:type_name -> runnel.v1.Topic
+	28, // 13: runnel.v1.DescribeTopicResponse.topic:type_name -> runnel.v1.Topic
+	29, // 14: runnel.v1.DescribeTopicResponse.partitions:type_name -> runnel.v1.PartitionInfo
+	30, // 15: runnel.v1.DescribeClusterResponse.brokers:type_name -> runnel.v1.Broker
+	33, // 16: runnel.v1.Topic.config:type_name -> runnel.v1.Topic.ConfigEntry
 	1,  // 17: runnel.v1.Broker.state:type_name -> runnel.v1.BrokerState
-	16, // 18: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
-	18, // 19: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
-	20, // 20: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
-	22, // 21: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
-	24, // 22: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
+	18, // 18: runnel.v1.AdminService.CreateTopic:input_type -> runnel.v1.CreateTopicRequest
+	20, // 19: runnel.v1.AdminService.DeleteTopic:input_type -> runnel.v1.DeleteTopicRequest
+	22, // 20: runnel.v1.AdminService.ListTopics:input_type -> runnel.v1.ListTopicsRequest
+	24, // 21: runnel.v1.AdminService.DescribeTopic:input_type -> runnel.v1.DescribeTopicRequest
+	26, // 22: runnel.v1.AdminService.DescribeCluster:input_type -> runnel.v1.DescribeClusterRequest
 	14, // 23: runnel.v1.AdminService.ReassignPartition:input_type -> runnel.v1.ReassignPartitionRequest
-	2,  // 24: runnel.v1.AdminService.ListGroups:input_type -> runnel.v1.ListGroupsRequest
-	5,  // 25: runnel.v1.AdminService.DescribeGroup:input_type -> runnel.v1.DescribeGroupRequest
-	10, // 26: runnel.v1.AdminService.DeleteGroup:input_type -> runnel.v1.DeleteGroupRequest
-	12, // 27: runnel.v1.AdminService.ResetOffsets:input_type -> runnel.v1.ResetOffsetsRequest
-	17, // 28: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
-	19, // 29: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
-	21, // 30: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
-	23, // 31: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
-	25, // 32: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
-	15, // 33: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
-	3,  // 34: runnel.v1.AdminService.ListGroups:output_type -> runnel.v1.ListGroupsResponse
-	6,  // 35: runnel.v1.AdminService.DescribeGroup:output_type -> runnel.v1.DescribeGroupResponse
-	11, // 36: runnel.v1.AdminService.DeleteGroup:output_type -> runnel.v1.DeleteGroupResponse
-	13, // 37: runnel.v1.AdminService.ResetOffsets:output_type -> runnel.v1.ResetOffsetsResponse
-	28, // [28:38] is the sub-list for method output_type
-	18, // [18:28] is the sub-list for method input_type
+	16, // 24: runnel.v1.AdminService.RemoveBroker:input_type -> runnel.v1.RemoveBrokerRequest
+	2,  // 25: runnel.v1.AdminService.ListGroups:input_type -> runnel.v1.ListGroupsRequest
+	5,  // 26: runnel.v1.AdminService.DescribeGroup:input_type -> runnel.v1.DescribeGroupRequest
+	10, // 27: runnel.v1.AdminService.DeleteGroup:input_type -> runnel.v1.DeleteGroupRequest
+	12, // 28: runnel.v1.AdminService.ResetOffsets:input_type -> runnel.v1.ResetOffsetsRequest
+	19, // 29: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
+	21, // 30: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
+	23, // 31: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
+	25, // 32: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
+	27, // 33: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
+	15, // 34: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
+	17, // 35: runnel.v1.AdminService.RemoveBroker:output_type -> runnel.v1.RemoveBrokerResponse
+	3,  // 36: runnel.v1.AdminService.ListGroups:output_type -> runnel.v1.ListGroupsResponse
+	6,  // 37: runnel.v1.AdminService.DescribeGroup:output_type -> runnel.v1.DescribeGroupResponse
+	11, // 38: runnel.v1.AdminService.DeleteGroup:output_type -> runnel.v1.DeleteGroupResponse
+	13, // 39: runnel.v1.AdminService.ResetOffsets:output_type -> runnel.v1.ResetOffsetsResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2167,7 +2279,7 @@ func file_runnel_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_v1_admin_proto_rawDesc), len(file_runnel_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

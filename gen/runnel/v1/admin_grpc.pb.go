@@ -25,6 +25,7 @@ const (
 	AdminService_DescribeTopic_FullMethodName     = "/runnel.v1.AdminService/DescribeTopic"
 	AdminService_DescribeCluster_FullMethodName   = "/runnel.v1.AdminService/DescribeCluster"
 	AdminService_ReassignPartition_FullMethodName = "/runnel.v1.AdminService/ReassignPartition"
+	AdminService_RemoveBroker_FullMethodName      = "/runnel.v1.AdminService/RemoveBroker"
 	AdminService_ListGroups_FullMethodName        = "/runnel.v1.AdminService/ListGroups"
 	AdminService_DescribeGroup_FullMethodName     = "/runnel.v1.AdminService/DescribeGroup"
 	AdminService_DeleteGroup_FullMethodName       = "/runnel.v1.AdminService/DeleteGroup"
@@ -53,6 +54,19 @@ type AdminServiceClient interface {
 	// started; DescribeTopic shows it going (adding and removing replicas)
 	// and done (replicas as asked).
 	ReassignPartition(ctx context.Context, in *ReassignPartitionRequest, opts ...grpc.CallOption) (*ReassignPartitionResponse, error)
+	// RemoveBroker decommissions a broker, as Redpanda's decommission does:
+	// it is marked decommissioning (DescribeCluster shows it), so that no new
+	// replica lands on it; each partition replica it holds moves to another
+	// broker (see ReassignPartition); it leaves the groups every broker
+	// replicates (metadata, consumer offsets); then it leaves the cluster,
+	// and DescribeCluster no longer lists it. It returns once the broker is
+	// marked; the rest goes on in the background. Its node id cannot join
+	// again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+	// when removing it would leave a partition under its replication factor
+	// with no other broker to move a replica to, for the last broker, and
+	// for one of the initial brokers (the voters of the metadata group).
+	// Asking again for a broker being removed changes nothing.
+	RemoveBroker(ctx context.Context, in *RemoveBrokerRequest, opts ...grpc.CallOption) (*RemoveBrokerResponse, error)
 	// ListGroups lists the consumer groups: every group with committed
 	// offsets or members.
 	ListGroups(ctx context.Context, in *ListGroupsRequest, opts ...grpc.CallOption) (*ListGroupsResponse, error)
@@ -137,6 +151,16 @@ func (c *adminServiceClient) ReassignPartition(ctx context.Context, in *Reassign
 	return out, nil
 }
 
+func (c *adminServiceClient) RemoveBroker(ctx context.Context, in *RemoveBrokerRequest, opts ...grpc.CallOption) (*RemoveBrokerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveBrokerResponse)
+	err := c.cc.Invoke(ctx, AdminService_RemoveBroker_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) ListGroups(ctx context.Context, in *ListGroupsRequest, opts ...grpc.CallOption) (*ListGroupsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListGroupsResponse)
@@ -199,6 +223,19 @@ type AdminServiceServer interface {
 	// started; DescribeTopic shows it going (adding and removing replicas)
 	// and done (replicas as asked).
 	ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error)
+	// RemoveBroker decommissions a broker, as Redpanda's decommission does:
+	// it is marked decommissioning (DescribeCluster shows it), so that no new
+	// replica lands on it; each partition replica it holds moves to another
+	// broker (see ReassignPartition); it leaves the groups every broker
+	// replicates (metadata, consumer offsets); then it leaves the cluster,
+	// and DescribeCluster no longer lists it. It returns once the broker is
+	// marked; the rest goes on in the background. Its node id cannot join
+	// again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+	// when removing it would leave a partition under its replication factor
+	// with no other broker to move a replica to, for the last broker, and
+	// for one of the initial brokers (the voters of the metadata group).
+	// Asking again for a broker being removed changes nothing.
+	RemoveBroker(context.Context, *RemoveBrokerRequest) (*RemoveBrokerResponse, error)
 	// ListGroups lists the consumer groups: every group with committed
 	// offsets or members.
 	ListGroups(context.Context, *ListGroupsRequest) (*ListGroupsResponse, error)
@@ -240,6 +277,9 @@ func (UnimplementedAdminServiceServer) DescribeCluster(context.Context, *Describ
 }
 func (UnimplementedAdminServiceServer) ReassignPartition(context.Context, *ReassignPartitionRequest) (*ReassignPartitionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReassignPartition not implemented")
+}
+func (UnimplementedAdminServiceServer) RemoveBroker(context.Context, *RemoveBrokerRequest) (*RemoveBrokerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveBroker not implemented")
 }
 func (UnimplementedAdminServiceServer) ListGroups(context.Context, *ListGroupsRequest) (*ListGroupsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroups not implemented")
@@ -382,6 +422,24 @@ func _AdminService_ReassignPartition_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RemoveBroker_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveBrokerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RemoveBroker(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RemoveBroker_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RemoveBroker(ctx, req.(*RemoveBrokerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_ListGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListGroupsRequest)
 	if err := dec(in); err != nil {
@@ -484,6 +542,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReassignPartition",
 			Handler:    _AdminService_ReassignPartition_Handler,
+		},
+		{
+			MethodName: "RemoveBroker",
+			Handler:    _AdminService_RemoveBroker_Handler,
 		},
 		{
 			MethodName: "ListGroups",

@@ -220,6 +220,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	go b.balanceLeaders(b.closing)
 	go b.reassignPartitions(b.closing)
 	go b.addLearners(b.closing)
+	go b.drainBrokers(b.closing)
 	go b.groups.run(b.closing)
 	return nil
 }

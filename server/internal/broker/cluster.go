@@ -36,7 +36,7 @@ func (b *Broker) Members() []Member {
 	registered := b.catalog.Brokers()
 	ids := slices.Collect(maps.Keys(registered))
 	for id := range b.cfg.Peers {
-		if _, ok := registered[id]; !ok {
+		if _, ok := registered[id]; !ok && !b.catalog.Removed(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -60,7 +60,9 @@ func (b *Broker) Member(id int32) (Member, bool) {
 	if initial {
 		m.PeerAddress = peer
 	}
-	return m, initial || registered
+	// NB: a broker that joined after one since removed has it in its
+	// Peers (the brokers Join named).
+	return m, (initial || registered) && !b.catalog.Removed(id)
 }
 
 // registerSelf records where clients reach this broker in the metadata,
@@ -110,6 +112,10 @@ func (b *Broker) Register(ctx context.Context, id int32, address, peerAddress st
 			return nil, false, errs.Newf(ErrInvalid, "address %q: %v", a, err)
 		}
 	}
+	if b.catalog.Removed(id) {
+		return nil, false, errs.Newf(ErrBrokerRemoved, "node id %d was removed from the cluster (RemoveBroker) and cannot join again: "+
+			"give the broker another node id and an empty data directory", id)
+	}
 	if addr, initial := b.cfg.Peers[id]; initial {
 		if addr != peerAddress {
 			return nil, false, errs.Newf(ErrBrokerExists, "node id %d is the broker at %s: give the broker at %s another id",
@@ -141,11 +147,21 @@ func (b *Broker) addPeer(id int32, address string) {
 	}
 }
 
+// removePeer stops talking raft to a broker removed from the cluster:
+// no group has it any more.
+func (b *Broker) removePeer(id int32) {
+	if id == b.cfg.NodeID || b.transport == nil {
+		return
+	}
+	b.transport.RemovePeer(uint64(id))
+}
+
 // addLearners runs until done: the groups every broker replicates (the
 // metadata and consumer offsets), when this broker leads them, take each
 // broker that joined as a learner, which copies the log without counting
 // towards the quorum (KRaft's observers), one at a time, as
-// controller.AddJoined plans.
+// controller.AddJoined plans, and drop those leaving the cluster
+// (controller.RemoveLeft), which are never added again.
 func (b *Broker) addLearners(done <-chan struct{}) {
 	ticker := time.NewTicker(reassignInterval)
 	defer ticker.Stop()
@@ -155,11 +171,17 @@ func (b *Broker) addLearners(done <-chan struct{}) {
 			return
 		case <-ticker.C:
 		}
-		members := b.memberIDs()
-		for _, part := range append([]*raftstore.Partition{b.meta}, b.offsetParts[:]...) {
-			if part.Leader() == uint64(b.cfg.NodeID) {
-				applyStep(part, controller.AddJoined(b.groupState(part), members))
+		members, leaving := b.placeable(0), b.leaving()
+		for _, part := range b.internalParts() {
+			if part.Leader() != uint64(b.cfg.NodeID) {
+				continue
 			}
+			g := b.groupState(part)
+			step := controller.RemoveLeft(g, leaving)
+			if step.Action != controller.ChangeConf {
+				step = controller.AddJoined(g, members)
+			}
+			applyStep(part, step)
 		}
 	}
 }
@@ -203,6 +225,8 @@ type Transport interface {
 	Attach(raftstore.Inbound)
 	// AddPeer starts talking to the broker with raft id id at address.
 	AddPeer(id uint64, address string) error
+	// RemovePeer stops talking to it.
+	RemovePeer(id uint64)
 }
 
 // addPeers starts talking raft to the brokers this one knows of.

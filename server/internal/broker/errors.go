@@ -18,6 +18,15 @@ var (
 	ErrTopicExists = catalog.ErrTopicExists
 	// ErrBrokerExists: a broker joining with a node id another holds.
 	ErrBrokerExists = catalog.ErrBrokerExists
+	// ErrBrokerRemoved: a broker joining under the node id of one removed
+	// from the cluster (RemoveBroker).
+	ErrBrokerRemoved = catalog.ErrBrokerRemoved
+	// ErrBrokerNotFound: a node id that is not in the cluster.
+	ErrBrokerNotFound = errors.New("broker not found")
+	// ErrPrecondition: a request the cluster cannot carry out as it is
+	// (removing a broker whose replicas have nowhere to go); the message
+	// says what to change first.
+	ErrPrecondition = errors.New("failed precondition")
 	// ErrInvalid: a request that can never succeed as sent (bad name,
 	// partition, size, configuration).
 	ErrInvalid = catalog.ErrInvalid

@@ -35,7 +35,8 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions, repli
 	if partitions < 1 || partitions > maxPartitions {
 		return nil, errs.Newf(ErrInvalid, "partitions is %d: a topic has 1 to %d partitions", partitions, maxPartitions)
 	}
-	members := b.memberIDs()
+	// NB: brokers being removed take no new replicas.
+	members := b.placeable(0)
 	brokers := int32(len(members))
 	if replicationFactor == 0 {
 		replicationFactor = min(brokers, defaultReplicationFactor)
@@ -197,6 +198,9 @@ func (b *Broker) applyMetadata(batch raftstore.Batch) error {
 			// NB: while replaying too: the raft groups need the address.
 			b.addPeer(change.Registered, change.Addresses.Peer)
 		}
+		if change.Removed != 0 {
+			b.removePeer(change.Removed)
+		}
 		b.act(change)
 	}
 	if err := b.storeClusterID(); err != nil {
@@ -241,6 +245,9 @@ func (b *Broker) restoreCatalog(data []byte) error {
 	}
 	for id, addrs := range b.catalog.Brokers() {
 		b.addPeer(id, addrs.Peer)
+	}
+	for _, id := range b.catalog.RemovedIDs() {
+		b.removePeer(id)
 	}
 	if err := b.storeClusterID(); err != nil {
 		b.logger.Error("the metadata names the cluster, but this broker could not record it", "err", err)

@@ -46,6 +46,9 @@ func (b *Broker) ReassignPartition(ctx context.Context, topic string, p int32, r
 		if _, ok := b.Member(id); !ok {
 			return errs.Newf(ErrInvalid, "broker %d is not in the cluster (brokers: %v)", id, b.memberIDs())
 		}
+		if b.catalog.IsDecommissioning(id) {
+			return errs.Newf(ErrPrecondition, "broker %d is being removed (RemoveBroker): it takes no new replicas", id)
+		}
 		if slices.Contains(replicas[:i], id) {
 			return errs.Newf(ErrInvalid, "broker %d is named twice in replicas %v", id, replicas)
 		}

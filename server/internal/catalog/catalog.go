@@ -76,6 +76,8 @@ type Change struct {
 	// Registered: a broker joined, or its addresses changed.
 	Registered int32
 	Addresses  BrokerAddresses
+	// Removed: a broker left the cluster.
+	Removed int32
 }
 
 // Catalog holds the topics. Apply is called by the metadata partition's
@@ -86,11 +88,15 @@ type Catalog struct {
 	topics    map[string]*Topic
 	brokers   map[int32]BrokerAddresses // the brokers registered, by node id
 	versions  map[int32]string          // their builds, by node id, if they said
+	// decommissioning are the brokers being removed, removed those gone:
+	// their node ids never register again.
+	decommissioning, removed map[int32]bool
 }
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses), versions: make(map[int32]string)}
+	return &Catalog{topics: make(map[string]*Topic), brokers: make(map[int32]BrokerAddresses), versions: make(map[int32]string),
+		decommissioning: map[int32]bool{}, removed: map[int32]bool{}}
 }
 
 // Apply applies one metadata record. It is deterministic: every replica
@@ -172,6 +178,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		return Change{Reassigned: t, Partition: rd.Partition}, nil
 	case *metav1.MetadataRecord_BrokerRegistered:
 		br := x.BrokerRegistered
+		if c.removed[br.NodeId] {
+			return Change{}, errs.Newf(ErrBrokerRemoved, "node id %d was removed from the cluster (RemoveBroker) and cannot join again: "+
+				"give the broker another node id and an empty data directory", br.NodeId)
+		}
 		addrs := BrokerAddresses{Client: br.Address, Peer: br.PeerAddress}
 		if addrs.Peer == "" {
 			// NB: written before brokers had a peer listener.
@@ -194,6 +204,23 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		}
 		c.brokers[br.NodeId] = addrs
 		return Change{Registered: br.NodeId, Addresses: addrs}, nil
+	case *metav1.MetadataRecord_BrokerDecommissioning:
+		id := x.BrokerDecommissioning.NodeId
+		if c.removed[id] {
+			return Change{}, errs.Newf(ErrBrokerRemoved, "broker %d was removed from the cluster", id)
+		}
+		c.decommissioning[id] = true
+		return Change{}, nil
+	case *metav1.MetadataRecord_BrokerRemoved:
+		id := x.BrokerRemoved.NodeId
+		if !c.decommissioning[id] {
+			return Change{}, errs.Newf(ErrInvalid, "broker %d is not being decommissioned", id)
+		}
+		delete(c.decommissioning, id)
+		delete(c.brokers, id)
+		delete(c.versions, id)
+		c.removed[id] = true
+		return Change{Removed: id}, nil
 	case *metav1.MetadataRecord_ProducerIdBlock:
 		// NB: the record's offset is the block (broker.InitProducer); the
 		// catalog keeps nothing of it.
@@ -235,6 +262,34 @@ func (c *Catalog) Broker(id int32) (BrokerAddresses, bool) {
 	defer c.mu.RUnlock()
 	addr, ok := c.brokers[id]
 	return addr, ok
+}
+
+// Decommissioning returns the brokers being removed, by node id.
+func (c *Catalog) Decommissioning() []int32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Sorted(maps.Keys(c.decommissioning))
+}
+
+// IsDecommissioning says whether the broker is being removed.
+func (c *Catalog) IsDecommissioning(id int32) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.decommissioning[id]
+}
+
+// Removed says whether the broker was removed from the cluster.
+func (c *Catalog) Removed(id int32) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.removed[id]
+}
+
+// RemovedIDs returns the brokers removed from the cluster, by node id.
+func (c *Catalog) RemovedIDs() []int32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Sorted(maps.Keys(c.removed))
 }
 
 // BrokerVersion returns the build a broker registered with, "" if it did
@@ -317,16 +372,22 @@ func (c *Catalog) Snapshot() ([]byte, error) {
 		}
 		snap.Topics = append(snap.Topics, ts)
 	}
-	ids := slices.Collect(maps.Keys(c.brokers))
-	for id := range c.versions {
-		if _, ok := c.brokers[id]; !ok {
-			ids = append(ids, id)
-		}
+	known := map[int32]bool{}
+	for _, m := range []map[int32]bool{c.decommissioning, c.removed} {
+		maps.Copy(known, m)
 	}
+	for id := range c.brokers {
+		known[id] = true
+	}
+	for id := range c.versions {
+		known[id] = true
+	}
+	ids := slices.Collect(maps.Keys(known))
 	for _, id := range ids {
 		addrs, registered := c.brokers[id]
 		snap.Brokers = append(snap.Brokers, &metav1.BrokerState{NodeId: id, Registered: registered,
-			Address: addrs.Client, PeerAddress: addrs.Peer, Version: c.versions[id]})
+			Address: addrs.Client, PeerAddress: addrs.Peer, Version: c.versions[id],
+			Decommissioning: c.decommissioning[id], Removed: c.removed[id]})
 	}
 	c.mu.RUnlock()
 	slices.SortFunc(snap.Topics, func(a, b *metav1.TopicState) int { return strings.Compare(a.Name, b.Name) })
@@ -384,7 +445,14 @@ func (c *Catalog) Restore(data []byte) error {
 	}
 	brokers := make(map[int32]BrokerAddresses, len(snap.Brokers))
 	versions := make(map[int32]string, len(snap.Brokers))
+	decommissioning, removed := map[int32]bool{}, map[int32]bool{}
 	for _, b := range snap.Brokers {
+		if b.Decommissioning {
+			decommissioning[b.NodeId] = true
+		}
+		if b.Removed {
+			removed[b.NodeId] = true
+		}
 		if b.Registered {
 			brokers[b.NodeId] = BrokerAddresses{Client: b.Address, Peer: b.PeerAddress}
 		}
@@ -395,5 +463,6 @@ func (c *Catalog) Restore(data []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clusterID, c.topics, c.brokers, c.versions = snap.ClusterId, topics, brokers, versions
+	c.decommissioning, c.removed = decommissioning, removed
 	return nil
 }

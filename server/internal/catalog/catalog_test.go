@@ -255,6 +255,56 @@ func TestBrokerVersion(t *testing.T) {
 	}
 }
 
+// TestBrokerRemoved: a broker is removed only once decommissioning; then
+// it is gone, its node id never registers again, and a snapshot keeps
+// both states.
+func TestBrokerRemoved(t *testing.T) {
+	c := New()
+	apply := func(r *metav1.MetadataRecord) (Change, error) { return c.Apply(r) }
+	register := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRegistered{BrokerRegistered: &metav1.BrokerRegistered{
+		NodeId: 4, Address: "client:4", PeerAddress: "peer:4", Version: "v1"}}}
+	decommission := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerDecommissioning{BrokerDecommissioning: &metav1.BrokerDecommissioning{NodeId: 4}}}
+	remove := &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRemoved{BrokerRemoved: &metav1.BrokerRemoved{NodeId: 4}}}
+	if _, err := apply(register); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(remove); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("removing a broker not decommissioning: %v, want ErrInvalid", err)
+	}
+	if _, err := apply(decommission); err != nil {
+		t.Fatal(err)
+	}
+	if !c.IsDecommissioning(4) || !slices.Equal(c.Decommissioning(), []int32{4}) {
+		t.Fatalf("decommissioning %v", c.Decommissioning())
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New()
+	if err := restored.Restore(snap); err != nil || !restored.IsDecommissioning(4) {
+		t.Fatalf("restored: decommissioning %v, %v", restored.Decommissioning(), err)
+	}
+	if ch, err := apply(remove); err != nil || ch.Removed != 4 {
+		t.Fatalf("removing: %+v, %v", ch, err)
+	}
+	if _, ok := c.Broker(4); ok || c.IsDecommissioning(4) || !c.Removed(4) || c.BrokerVersion(4) != "" {
+		t.Fatalf("after removal: brokers %v, decommissioning %v, removed %v", c.Brokers(), c.Decommissioning(), c.RemovedIDs())
+	}
+	for _, r := range []*metav1.MetadataRecord{register, decommission} {
+		if _, err := apply(r); !errors.Is(err, ErrBrokerRemoved) {
+			t.Fatalf("%v after removal: %v, want ErrBrokerRemoved", r, err)
+		}
+	}
+	if snap, err = c.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	restored = New()
+	if err := restored.Restore(snap); err != nil || !restored.Removed(4) || len(restored.Brokers()) != 0 {
+		t.Fatalf("restored: removed %v brokers %v, %v", restored.RemovedIDs(), restored.Brokers(), err)
+	}
+}
+
 // randomRecord is a metadata record over a few names, ids and brokers, so
 // that records often hit what earlier ones built (or conflict with it).
 func randomRecord(rng *rand.Rand) *metav1.MetadataRecord {
@@ -269,7 +319,13 @@ func randomRecord(rng *rand.Rand) *metav1.MetadataRecord {
 		}
 		return out
 	}
-	switch rng.IntN(6) {
+	switch rng.IntN(8) {
+	case 6:
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerDecommissioning{BrokerDecommissioning: &metav1.BrokerDecommissioning{
+			NodeId: 1 + rng.Int32N(6)}}}
+	case 7:
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerRemoved{BrokerRemoved: &metav1.BrokerRemoved{
+			NodeId: 1 + rng.Int32N(6)}}}
 	case 0:
 		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_ClusterCreated{ClusterCreated: &metav1.ClusterCreated{ClusterId: id}}}
 	case 1:

@@ -18,3 +18,8 @@ var ErrInvalid = errors.New("invalid argument")
 // ErrBrokerExists is returned by Apply for a BrokerRegistered whose node
 // id another broker holds; the server maps it to AlreadyExists.
 var ErrBrokerExists = errors.New("broker id taken")
+
+// ErrBrokerRemoved is returned by Apply for a record about a broker that
+// was removed from the cluster (a BrokerRegistered under its node id);
+// the server maps it to FailedPrecondition.
+var ErrBrokerRemoved = errors.New("broker removed")

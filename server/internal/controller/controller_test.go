@@ -324,3 +324,53 @@ func unknown(t *testing.T, d *datadriven.TestData) string {
 	d.Fatalf(t, "unknown command %q", d.Cmd)
 	return ""
 }
+
+func TestDecommission(t *testing.T) {
+	datadriven.RunTest(t, "testdata/decommission.txt", func(t *testing.T, d *datadriven.TestData) string {
+		switch d.Cmd {
+		case "decommission":
+			// decommission leaving=N brokers=(...), then a line per
+			// partition: NAME replicas=(...) [target=(...)], or per group
+			// every broker replicates: NAME internal voters=(...)
+			// [learners=(...)].
+			var leaving int
+			d.ScanArgs(t, "leaving", &leaving)
+			var holdings []Holding
+			var internal []Conf
+			for _, line := range lines(d.Input) {
+				name, args := parseLine(t, d, line)
+				if _, ok := args["internal"]; ok {
+					internal = append(internal, Conf{Voters: list(t, d, args, "voters"), Learners: list(t, d, args, "learners")})
+					continue
+				}
+				h := Holding{Partition: name, Replicas: list(t, d, args, "replicas")}
+				if _, ok := args["target"]; ok {
+					h.Target = list(t, d, args, "target")
+				}
+				holdings = append(holdings, h)
+			}
+			drain, err := Decommission(int32(leaving), ids(t, d, "brokers"), holdings, internal)
+			if err != nil {
+				return "error: " + err.Error() + "\n"
+			}
+			var b strings.Builder
+			for _, m := range drain.Moves {
+				fmt.Fprintf(&b, "move %s to %v\n", m.Partition, m.Replicas)
+			}
+			for _, p := range drain.Moving {
+				fmt.Fprintf(&b, "moving %s\n", p)
+			}
+			if drain.Done {
+				b.WriteString("done\n")
+			} else {
+				b.WriteString("not done\n")
+			}
+			return b.String()
+		case "remove-left":
+			// remove-left, with add-joined's group arguments and
+			// leaving=(...): the next step.
+			return RemoveLeft(group(t, d), ids(t, d, "leaving")).String() + "\n"
+		}
+		return unknown(t, d)
+	})
+}

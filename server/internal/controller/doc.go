@@ -12,7 +12,12 @@
 //     learners, wait for them, promote and remove in one change, hand the
 //     leadership off, finish (Reassign, reassign.go);
 //   - the groups every broker replicates (metadata, consumer offsets):
-//     which joined broker to add as a learner next (AddJoined, joined.go).
+//     which joined broker to add as a learner next (AddJoined, joined.go);
+//   - decommissioning: where each replica of a broker being removed goes,
+//     refused when a partition would be left under its replication
+//     factor, and when the broker is gone from everything (Decommission,
+//     decommission.go); which leaving broker the internal groups drop
+//     next (RemoveLeft).
 //
 // It runs nothing: no raft, no goroutines, no clock, no randomness except
 // what the caller passes in. The broker (server/internal/broker) gathers

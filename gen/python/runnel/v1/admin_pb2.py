@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from runnel.v1 import record_pb2 as runnel_dot_v1_dot_record__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15runnel/v1/admin.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x13\n\x11ListGroupsRequest\"=\n\x12ListGroupsResponse\x12\'\n\x06groups\x18\x01 \x03(\x0b\x32\x17.runnel.v1.GroupListing\"4\n\x0cGroupListing\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63oordinator_id\x18\x02 \x01(\x05\"%\n\x14\x44\x65scribeGroupRequest\x12\r\n\x05group\x18\x01 \x01(\t\"@\n\x15\x44\x65scribeGroupResponse\x12\'\n\x05group\x18\x01 \x01(\x0b\x32\x18.runnel.v1.ConsumerGroup\"\xfb\x01\n\rConsumerGroup\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.runnel.v1.GroupState\x12\x16\n\x0e\x63oordinator_id\x18\x03 \x01(\x05\x12\x1b\n\x13\x63oordinator_address\x18\x04 \x01(\t\x12\x13\n\x0bgroup_epoch\x18\x05 \x01(\x05\x12\x10\n\x08\x61ssignor\x18\x06 \x01(\t\x12+\n\x07members\x18\x07 \x03(\x0b\x32\x1a.runnel.v1.GroupMemberInfo\x12-\n\npartitions\x18\x08 \x03(\x0b\x32\x19.runnel.v1.GroupPartition\"\x92\x02\n\x0fGroupMemberInfo\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x0e\n\x06topics\x18\x04 \x03(\t\x12\x14\n\x0cmember_epoch\x18\x05 \x01(\x05\x12\x11\n\tconnected\x18\x06 \x01(\x08\x12,\n\x08\x61ssigned\x18\x07 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12,\n\x08revoking\x18\x08 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12*\n\x06target\x18\t \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\"\x84\x01\n\x0eGroupPartition\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x18\n\x10\x63ommitted_offset\x18\x03 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\x12\x0b\n\x03lag\x18\x05 \x01(\x03\x12\x11\n\tmember_id\x18\x06 \x01(\t\"#\n\x12\x44\x65leteGroupRequest\x12\r\n\x05group\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteGroupResponse\"\xe2\x01\n\x13ResetOffsetsRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\npartitions\x18\x03 \x03(\x05\x12\x15\n\x0bto_earliest\x18\x04 \x01(\x08H\x00\x12\x13\n\tto_latest\x18\x05 \x01(\x08H\x00\x12\x13\n\tto_offset\x18\x06 \x01(\x03H\x00\x12-\n\x07to_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x12\n\x08shift_by\x18\x08 \x01(\x03H\x00\x12\x0f\n\x07\x64ry_run\x18\t \x01(\x08\x42\x04\n\x02to\"E\n\x14ResetOffsetsResponse\x12-\n\npartitions\x18\x01 \x03(\x0b\x32\x19.runnel.v1.GroupPartition\"N\n\x18ReassignPartitionRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x10\n\x08replicas\x18\x03 \x03(\x05\"\x1b\n\x19ReassignPartitionResponse\"\xbc\x01\n\x12\x43reateTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x03 \x01(\x05\x12\x39\n\x06\x63onfig\x18\x04 \x03(\x0b\x32).runnel.v1.CreateTopicRequest.ConfigEntry\x1a-\n\x0b\x43onfigEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\x13\x43reateTopicResponse\x12\x1f\n\x05topic\x18\x01 \x01(\x0b\x32\x10.runnel.v1.Topic\"\"\n\x12\x44\x65leteTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteTopicResponse\"\x13\n\x11ListTopicsRequest\"6\n\x12ListTopicsResponse\x12 \n\x06topics\x18\x01 \x03(\x0b\x32\x10.runnel.v1.Topic\"$\n\x14\x44\x65scribeTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"f\n\x15\x44\x65scribeTopicResponse\x12\x1f\n\x05topic\x18\x01 \x01(\x0b\x32\x10.runnel.v1.Topic\x12,\n\npartitions\x18\x02 \x03(\x0b\x32\x18.runnel.v1.PartitionInfo\"\x18\n\x16\x44\x65scribeClusterRequest\"h\n\x17\x44\x65scribeClusterResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x15\n\rcontroller_id\x18\x02 \x01(\x05\x12\"\n\x07\x62rokers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Broker\"\xb4\x01\n\x05Topic\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08topic_id\x18\x02 \x01(\t\x12\x12\n\npartitions\x18\x03 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x04 \x01(\x05\x12,\n\x06\x63onfig\x18\x05 \x03(\x0b\x32\x1c.runnel.v1.Topic.ConfigEntry\x1a-\n\x0b\x43onfigEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x01\n\rPartitionInfo\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06leader\x18\x02 \x01(\x05\x12\x10\n\x08replicas\x18\x03 \x03(\x05\x12\x18\n\x10log_start_offset\x18\x04 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x05 \x01(\x03\x12\x18\n\x10in_sync_replicas\x18\x06 \x03(\x05\x12\x17\n\x0f\x61\x64\x64ing_replicas\x18\x07 \x03(\x05\x12\x19\n\x11removing_replicas\x18\x08 \x03(\x05\x12\x14\n\x0cleader_epoch\x18\t \x01(\x04\"b\n\x06\x42roker\x12\x0f\n\x07node_id\x18\x01 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.runnel.v1.BrokerState\x12\x0f\n\x07version\x18\x04 \x01(\t\"X\n\tNotLeader\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x11\n\tleader_id\x18\x03 \x01(\x05\x12\x16\n\x0eleader_address\x18\x04 \x01(\t*u\n\nGroupState\x12\x1b\n\x17GROUP_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11GROUP_STATE_EMPTY\x10\x01\x12\x16\n\x12GROUP_STATE_STABLE\x10\x02\x12\x1b\n\x17GROUP_STATE_RECONCILING\x10\x03*b\n\x0b\x42rokerState\x12\x1c\n\x18\x42ROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x42ROKER_STATE_ONLINE\x10\x01\x12\x1c\n\x18\x42ROKER_STATE_UNREACHABLE\x10\x02\x32\xc1\x06\n\x0c\x41\x64minService\x12L\n\x0b\x43reateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n\x0b\x44\x65leteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n\nListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n\x0f\x44\x65scribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponse\x12^\n\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponse\x12I\n\nListGroups\x12\x1c.runnel.v1.ListGroupsRequest\x1a\x1d.runnel.v1.ListGroupsResponse\x12R\n\rDescribeGroup\x12\x1f.runnel.v1.DescribeGroupRequest\x1a .runnel.v1.DescribeGroupResponse\x12L\n\x0b\x44\x65leteGroup\x12\x1d.runnel.v1.DeleteGroupRequest\x1a\x1e.runnel.v1.DeleteGroupResponse\x12O\n\x0cResetOffsets\x12\x1e.runnel.v1.ResetOffsetsRequest\x1a\x1f.runnel.v1.ResetOffsetsResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15runnel/v1/admin.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runnel/v1/record.proto\"\x13\n\x11ListGroupsRequest\"=\n\x12ListGroupsResponse\x12\'\n\x06groups\x18\x01 \x03(\x0b\x32\x17.runnel.v1.GroupListing\"4\n\x0cGroupListing\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63oordinator_id\x18\x02 \x01(\x05\"%\n\x14\x44\x65scribeGroupRequest\x12\r\n\x05group\x18\x01 \x01(\t\"@\n\x15\x44\x65scribeGroupResponse\x12\'\n\x05group\x18\x01 \x01(\x0b\x32\x18.runnel.v1.ConsumerGroup\"\xfb\x01\n\rConsumerGroup\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.runnel.v1.GroupState\x12\x16\n\x0e\x63oordinator_id\x18\x03 \x01(\x05\x12\x1b\n\x13\x63oordinator_address\x18\x04 \x01(\t\x12\x13\n\x0bgroup_epoch\x18\x05 \x01(\x05\x12\x10\n\x08\x61ssignor\x18\x06 \x01(\t\x12+\n\x07members\x18\x07 \x03(\x0b\x32\x1a.runnel.v1.GroupMemberInfo\x12-\n\npartitions\x18\x08 \x03(\x0b\x32\x19.runnel.v1.GroupPartition\"\x92\x02\n\x0fGroupMemberInfo\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x0e\n\x06topics\x18\x04 \x03(\t\x12\x14\n\x0cmember_epoch\x18\x05 \x01(\x05\x12\x11\n\tconnected\x18\x06 \x01(\x08\x12,\n\x08\x61ssigned\x18\x07 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12,\n\x08revoking\x18\x08 \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\x12*\n\x06target\x18\t \x03(\x0b\x32\x1a.runnel.v1.TopicPartitions\"\x84\x01\n\x0eGroupPartition\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x18\n\x10\x63ommitted_offset\x18\x03 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x04 \x01(\x03\x12\x0b\n\x03lag\x18\x05 \x01(\x03\x12\x11\n\tmember_id\x18\x06 \x01(\t\"#\n\x12\x44\x65leteGroupRequest\x12\r\n\x05group\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteGroupResponse\"\xe2\x01\n\x13ResetOffsetsRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x12\n\npartitions\x18\x03 \x03(\x05\x12\x15\n\x0bto_earliest\x18\x04 \x01(\x08H\x00\x12\x13\n\tto_latest\x18\x05 \x01(\x08H\x00\x12\x13\n\tto_offset\x18\x06 \x01(\x03H\x00\x12-\n\x07to_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x12\n\x08shift_by\x18\x08 \x01(\x03H\x00\x12\x0f\n\x07\x64ry_run\x18\t \x01(\x08\x42\x04\n\x02to\"E\n\x14ResetOffsetsResponse\x12-\n\npartitions\x18\x01 \x03(\x0b\x32\x19.runnel.v1.GroupPartition\"N\n\x18ReassignPartitionRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x10\n\x08replicas\x18\x03 \x03(\x05\"\x1b\n\x19ReassignPartitionResponse\"&\n\x13RemoveBrokerRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\x05\"(\n\x14RemoveBrokerResponse\x12\x10\n\x08replicas\x18\x01 \x01(\x05\"\xbc\x01\n\x12\x43reateTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\npartitions\x18\x02 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x03 \x01(\x05\x12\x39\n\x06\x63onfig\x18\x04 \x03(\x0b\x32).runnel.v1.CreateTopicRequest.ConfigEntry\x1a-\n\x0b\x43onfigEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\x13\x43reateTopicResponse\x12\x1f\n\x05topic\x18\x01 \x01(\x0b\x32\x10.runnel.v1.Topic\"\"\n\x12\x44\x65leteTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteTopicResponse\"\x13\n\x11ListTopicsRequest\"6\n\x12ListTopicsResponse\x12 \n\x06topics\x18\x01 \x03(\x0b\x32\x10.runnel.v1.Topic\"$\n\x14\x44\x65scribeTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"f\n\x15\x44\x65scribeTopicResponse\x12\x1f\n\x05topic\x18\x01 \x01(\x0b\x32\x10.runnel.v1.Topic\x12,\n\npartitions\x18\x02 \x03(\x0b\x32\x18.runnel.v1.PartitionInfo\"\x18\n\x16\x44\x65scribeClusterRequest\"h\n\x17\x44\x65scribeClusterResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x15\n\rcontroller_id\x18\x02 \x01(\x05\x12\"\n\x07\x62rokers\x18\x03 \x03(\x0b\x32\x11.runnel.v1.Broker\"\xb4\x01\n\x05Topic\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08topic_id\x18\x02 \x01(\t\x12\x12\n\npartitions\x18\x03 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x04 \x01(\x05\x12,\n\x06\x63onfig\x18\x05 \x03(\x0b\x32\x1c.runnel.v1.Topic.ConfigEntry\x1a-\n\x0b\x43onfigEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x01\n\rPartitionInfo\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06leader\x18\x02 \x01(\x05\x12\x10\n\x08replicas\x18\x03 \x03(\x05\x12\x18\n\x10log_start_offset\x18\x04 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x05 \x01(\x03\x12\x18\n\x10in_sync_replicas\x18\x06 \x03(\x05\x12\x17\n\x0f\x61\x64\x64ing_replicas\x18\x07 \x03(\x05\x12\x19\n\x11removing_replicas\x18\x08 \x03(\x05\x12\x14\n\x0cleader_epoch\x18\t \x01(\x04\"{\n\x06\x42roker\x12\x0f\n\x07node_id\x18\x01 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.runnel.v1.BrokerState\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x17\n\x0f\x64\x65\x63ommissioning\x18\x05 \x01(\x08\"X\n\tNotLeader\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x11\n\tleader_id\x18\x03 \x01(\x05\x12\x16\n\x0eleader_address\x18\x04 \x01(\t*u\n\nGroupState\x12\x1b\n\x17GROUP_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11GROUP_STATE_EMPTY\x10\x01\x12\x16\n\x12GROUP_STATE_STABLE\x10\x02\x12\x1b\n\x17GROUP_STATE_RECONCILING\x10\x03*b\n\x0b\x42rokerState\x12\x1c\n\x18\x42ROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x42ROKER_STATE_ONLINE\x10\x01\x12\x1c\n\x18\x42ROKER_STATE_UNREACHABLE\x10\x02\x32\x92\x07\n\x0c\x41\x64minService\x12L\n\x0b\x43reateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n\x0b\x44\x65leteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n\nListTopics\x12\x1c.runnel.v1.ListTopicsRequest\x1a\x1d.runnel.v1.ListTopicsResponse\x12R\n\rDescribeTopic\x12\x1f.runnel.v1.DescribeTopicRequest\x1a .runnel.v1.DescribeTopicResponse\x12X\n\x0f\x44\x65scribeCluster\x12!.runnel.v1.DescribeClusterRequest\x1a\".runnel.v1.DescribeClusterResponse\x12^\n\x11ReassignPartition\x12#.runnel.v1.ReassignPartitionRequest\x1a$.runnel.v1.ReassignPartitionResponse\x12O\n\x0cRemoveBroker\x12\x1e.runnel.v1.RemoveBrokerRequest\x1a\x1f.runnel.v1.RemoveBrokerResponse\x12I\n\nListGroups\x12\x1c.runnel.v1.ListGroupsRequest\x1a\x1d.runnel.v1.ListGroupsResponse\x12R\n\rDescribeGroup\x12\x1f.runnel.v1.DescribeGroupRequest\x1a .runnel.v1.DescribeGroupResponse\x12L\n\x0b\x44\x65leteGroup\x12\x1d.runnel.v1.DeleteGroupRequest\x1a\x1e.runnel.v1.DeleteGroupResponse\x12O\n\x0cResetOffsets\x12\x1e.runnel.v1.ResetOffsetsRequest\x1a\x1f.runnel.v1.ResetOffsetsResponseBI\n\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,10 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETOPICREQUEST_CONFIGENTRY']._serialized_options = b'8\001'
   _globals['_TOPIC_CONFIGENTRY']._loaded_options = None
   _globals['_TOPIC_CONFIGENTRY']._serialized_options = b'8\001'
-  _globals['_GROUPSTATE']._serialized_start=2722
-  _globals['_GROUPSTATE']._serialized_end=2839
-  _globals['_BROKERSTATE']._serialized_start=2841
-  _globals['_BROKERSTATE']._serialized_end=2939
+  _globals['_GROUPSTATE']._serialized_start=2829
+  _globals['_GROUPSTATE']._serialized_end=2946
+  _globals['_BROKERSTATE']._serialized_start=2948
+  _globals['_BROKERSTATE']._serialized_end=3046
   _globals['_LISTGROUPSREQUEST']._serialized_start=93
   _globals['_LISTGROUPSREQUEST']._serialized_end=112
   _globals['_LISTGROUPSRESPONSE']._serialized_start=114
@@ -70,38 +70,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REASSIGNPARTITIONREQUEST']._serialized_end=1440
   _globals['_REASSIGNPARTITIONRESPONSE']._serialized_start=1442
   _globals['_REASSIGNPARTITIONRESPONSE']._serialized_end=1469
-  _globals['_CREATETOPICREQUEST']._serialized_start=1472
-  _globals['_CREATETOPICREQUEST']._serialized_end=1660
-  _globals['_CREATETOPICREQUEST_CONFIGENTRY']._serialized_start=1615
-  _globals['_CREATETOPICREQUEST_CONFIGENTRY']._serialized_end=1660
-  _globals['_CREATETOPICRESPONSE']._serialized_start=1662
-  _globals['_CREATETOPICRESPONSE']._serialized_end=1716
-  _globals['_DELETETOPICREQUEST']._serialized_start=1718
-  _globals['_DELETETOPICREQUEST']._serialized_end=1752
-  _globals['_DELETETOPICRESPONSE']._serialized_start=1754
-  _globals['_DELETETOPICRESPONSE']._serialized_end=1775
-  _globals['_LISTTOPICSREQUEST']._serialized_start=1777
-  _globals['_LISTTOPICSREQUEST']._serialized_end=1796
-  _globals['_LISTTOPICSRESPONSE']._serialized_start=1798
-  _globals['_LISTTOPICSRESPONSE']._serialized_end=1852
-  _globals['_DESCRIBETOPICREQUEST']._serialized_start=1854
-  _globals['_DESCRIBETOPICREQUEST']._serialized_end=1890
-  _globals['_DESCRIBETOPICRESPONSE']._serialized_start=1892
-  _globals['_DESCRIBETOPICRESPONSE']._serialized_end=1994
-  _globals['_DESCRIBECLUSTERREQUEST']._serialized_start=1996
-  _globals['_DESCRIBECLUSTERREQUEST']._serialized_end=2020
-  _globals['_DESCRIBECLUSTERRESPONSE']._serialized_start=2022
-  _globals['_DESCRIBECLUSTERRESPONSE']._serialized_end=2126
-  _globals['_TOPIC']._serialized_start=2129
-  _globals['_TOPIC']._serialized_end=2309
-  _globals['_TOPIC_CONFIGENTRY']._serialized_start=1615
-  _globals['_TOPIC_CONFIGENTRY']._serialized_end=1660
-  _globals['_PARTITIONINFO']._serialized_start=2312
-  _globals['_PARTITIONINFO']._serialized_end=2530
-  _globals['_BROKER']._serialized_start=2532
-  _globals['_BROKER']._serialized_end=2630
-  _globals['_NOTLEADER']._serialized_start=2632
-  _globals['_NOTLEADER']._serialized_end=2720
-  _globals['_ADMINSERVICE']._serialized_start=2942
-  _globals['_ADMINSERVICE']._serialized_end=3775
+  _globals['_REMOVEBROKERREQUEST']._serialized_start=1471
+  _globals['_REMOVEBROKERREQUEST']._serialized_end=1509
+  _globals['_REMOVEBROKERRESPONSE']._serialized_start=1511
+  _globals['_REMOVEBROKERRESPONSE']._serialized_end=1551
+  _globals['_CREATETOPICREQUEST']._serialized_start=1554
+  _globals['_CREATETOPICREQUEST']._serialized_end=1742
+  _globals['_CREATETOPICREQUEST_CONFIGENTRY']._serialized_start=1697
+  _globals['_CREATETOPICREQUEST_CONFIGENTRY']._serialized_end=1742
+  _globals['_CREATETOPICRESPONSE']._serialized_start=1744
+  _globals['_CREATETOPICRESPONSE']._serialized_end=1798
+  _globals['_DELETETOPICREQUEST']._serialized_start=1800
+  _globals['_DELETETOPICREQUEST']._serialized_end=1834
+  _globals['_DELETETOPICRESPONSE']._serialized_start=1836
+  _globals['_DELETETOPICRESPONSE']._serialized_end=1857
+  _globals['_LISTTOPICSREQUEST']._serialized_start=1859
+  _globals['_LISTTOPICSREQUEST']._serialized_end=1878
+  _globals['_LISTTOPICSRESPONSE']._serialized_start=1880
+  _globals['_LISTTOPICSRESPONSE']._serialized_end=1934
+  _globals['_DESCRIBETOPICREQUEST']._serialized_start=1936
+  _globals['_DESCRIBETOPICREQUEST']._serialized_end=1972
+  _globals['_DESCRIBETOPICRESPONSE']._serialized_start=1974
+  _globals['_DESCRIBETOPICRESPONSE']._serialized_end=2076
+  _globals['_DESCRIBECLUSTERREQUEST']._serialized_start=2078
+  _globals['_DESCRIBECLUSTERREQUEST']._serialized_end=2102
+  _globals['_DESCRIBECLUSTERRESPONSE']._serialized_start=2104
+  _globals['_DESCRIBECLUSTERRESPONSE']._serialized_end=2208
+  _globals['_TOPIC']._serialized_start=2211
+  _globals['_TOPIC']._serialized_end=2391
+  _globals['_TOPIC_CONFIGENTRY']._serialized_start=1697
+  _globals['_TOPIC_CONFIGENTRY']._serialized_end=1742
+  _globals['_PARTITIONINFO']._serialized_start=2394
+  _globals['_PARTITIONINFO']._serialized_end=2612
+  _globals['_BROKER']._serialized_start=2614
+  _globals['_BROKER']._serialized_end=2737
+  _globals['_NOTLEADER']._serialized_start=2739
+  _globals['_NOTLEADER']._serialized_end=2827
+  _globals['_ADMINSERVICE']._serialized_start=3049
+  _globals['_ADMINSERVICE']._serialized_end=3963
 # @@protoc_insertion_point(module_scope)

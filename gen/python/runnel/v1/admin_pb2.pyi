@@ -171,6 +171,18 @@ class ReassignPartitionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RemoveBrokerRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    def __init__(self, node_id: _Optional[int] = ...) -> None: ...
+
+class RemoveBrokerResponse(_message.Message):
+    __slots__ = ("replicas",)
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    replicas: int
+    def __init__(self, replicas: _Optional[int] = ...) -> None: ...
+
 class CreateTopicRequest(_message.Message):
     __slots__ = ("name", "partitions", "replication_factor", "config")
     class ConfigEntry(_message.Message):
@@ -288,16 +300,18 @@ class PartitionInfo(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., leader: _Optional[int] = ..., replicas: _Optional[_Iterable[int]] = ..., log_start_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., in_sync_replicas: _Optional[_Iterable[int]] = ..., adding_replicas: _Optional[_Iterable[int]] = ..., removing_replicas: _Optional[_Iterable[int]] = ..., leader_epoch: _Optional[int] = ...) -> None: ...
 
 class Broker(_message.Message):
-    __slots__ = ("node_id", "address", "state", "version")
+    __slots__ = ("node_id", "address", "state", "version", "decommissioning")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    DECOMMISSIONING_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     state: BrokerState
     version: str
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[BrokerState, str]] = ..., version: _Optional[str] = ...) -> None: ...
+    decommissioning: bool
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[BrokerState, str]] = ..., version: _Optional[str] = ..., decommissioning: _Optional[bool] = ...) -> None: ...
 
 class NotLeader(_message.Message):
     __slots__ = ("topic", "partition", "leader_id", "leader_address")

@@ -65,6 +65,11 @@ class AdminServiceStub:
                 request_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
                 _registered_method=True)
+        self.RemoveBroker = channel.unary_unary(
+                '/runnel.v1.AdminService/RemoveBroker',
+                request_serializer=runnel_dot_v1_dot_admin__pb2.RemoveBrokerRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_admin__pb2.RemoveBrokerResponse.FromString,
+                _registered_method=True)
         self.ListGroups = channel.unary_unary(
                 '/runnel.v1.AdminService/ListGroups',
                 request_serializer=runnel_dot_v1_dot_admin__pb2.ListGroupsRequest.SerializeToString,
@@ -137,6 +142,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RemoveBroker(self, request, context):
+        """RemoveBroker decommissions a broker, as Redpanda's decommission does:
+        it is marked decommissioning (DescribeCluster shows it), so that no new
+        replica lands on it; each partition replica it holds moves to another
+        broker (see ReassignPartition); it leaves the groups every broker
+        replicates (metadata, consumer offsets); then it leaves the cluster,
+        and DescribeCluster no longer lists it. It returns once the broker is
+        marked; the rest goes on in the background. Its node id cannot join
+        again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+        when removing it would leave a partition under its replication factor
+        with no other broker to move a replica to, for the last broker, and
+        for one of the initial brokers (the voters of the metadata group).
+        Asking again for a broker being removed changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListGroups(self, request, context):
         """ListGroups lists the consumer groups: every group with committed
         offsets or members.
@@ -203,6 +226,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReassignPartition,
                     request_deserializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.SerializeToString,
+            ),
+            'RemoveBroker': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveBroker,
+                    request_deserializer=runnel_dot_v1_dot_admin__pb2.RemoveBrokerRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_admin__pb2.RemoveBrokerResponse.SerializeToString,
             ),
             'ListGroups': grpc.unary_unary_rpc_method_handler(
                     servicer.ListGroups,
@@ -388,6 +416,33 @@ class AdminService:
             '/runnel.v1.AdminService/ReassignPartition',
             runnel_dot_v1_dot_admin__pb2.ReassignPartitionRequest.SerializeToString,
             runnel_dot_v1_dot_admin__pb2.ReassignPartitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveBroker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/RemoveBroker',
+            runnel_dot_v1_dot_admin__pb2.RemoveBrokerRequest.SerializeToString,
+            runnel_dot_v1_dot_admin__pb2.RemoveBrokerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,8 @@ type MetadataRecord struct {
 	//	*MetadataRecord_PartitionReassigned
 	//	*MetadataRecord_BrokerRegistered
 	//	*MetadataRecord_ProducerIdBlock
+	//	*MetadataRecord_BrokerDecommissioning
+	//	*MetadataRecord_BrokerRemoved
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -145,6 +147,24 @@ func (x *MetadataRecord) GetProducerIdBlock() *ProducerIdBlock {
 	return nil
 }
 
+func (x *MetadataRecord) GetBrokerDecommissioning() *BrokerDecommissioning {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_BrokerDecommissioning); ok {
+			return x.BrokerDecommissioning
+		}
+	}
+	return nil
+}
+
+func (x *MetadataRecord) GetBrokerRemoved() *BrokerRemoved {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_BrokerRemoved); ok {
+			return x.BrokerRemoved
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -177,6 +197,14 @@ type MetadataRecord_ProducerIdBlock struct {
 	ProducerIdBlock *ProducerIdBlock `protobuf:"bytes,7,opt,name=producer_id_block,json=producerIdBlock,proto3,oneof"`
 }
 
+type MetadataRecord_BrokerDecommissioning struct {
+	BrokerDecommissioning *BrokerDecommissioning `protobuf:"bytes,8,opt,name=broker_decommissioning,json=brokerDecommissioning,proto3,oneof"`
+}
+
+type MetadataRecord_BrokerRemoved struct {
+	BrokerRemoved *BrokerRemoved `protobuf:"bytes,9,opt,name=broker_removed,json=brokerRemoved,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
@@ -190,6 +218,104 @@ func (*MetadataRecord_PartitionReassigned) isMetadataRecord_Change() {}
 func (*MetadataRecord_BrokerRegistered) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_ProducerIdBlock) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_BrokerDecommissioning) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_BrokerRemoved) isMetadataRecord_Change() {}
+
+// BrokerDecommissioning marks a broker being removed (RemoveBroker): it
+// takes no new replicas, and the controller moves those it holds to other
+// brokers, then records BrokerRemoved.
+type BrokerDecommissioning struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerDecommissioning) Reset() {
+	*x = BrokerDecommissioning{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerDecommissioning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerDecommissioning) ProtoMessage() {}
+
+func (x *BrokerDecommissioning) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerDecommissioning.ProtoReflect.Descriptor instead.
+func (*BrokerDecommissioning) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BrokerDecommissioning) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+// BrokerRemoved takes a decommissioned broker out of the cluster, once it
+// holds no replica and is in none of the groups every broker replicates.
+// Its node id never registers again.
+type BrokerRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerRemoved) Reset() {
+	*x = BrokerRemoved{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerRemoved) ProtoMessage() {}
+
+func (x *BrokerRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerRemoved.ProtoReflect.Descriptor instead.
+func (*BrokerRemoved) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BrokerRemoved) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
 
 // ProducerIdBlock reserves a block of idempotent producer ids for one
 // broker, as Kafka's controller hands out blocks: the record's offset in
@@ -205,7 +331,7 @@ type ProducerIdBlock struct {
 
 func (x *ProducerIdBlock) Reset() {
 	*x = ProducerIdBlock{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +343,7 @@ func (x *ProducerIdBlock) String() string {
 func (*ProducerIdBlock) ProtoMessage() {}
 
 func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +356,7 @@ func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProducerIdBlock.ProtoReflect.Descriptor instead.
 func (*ProducerIdBlock) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProducerIdBlock) GetBrokerId() int32 {
@@ -267,7 +393,7 @@ type BrokerRegistered struct {
 
 func (x *BrokerRegistered) Reset() {
 	*x = BrokerRegistered{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +405,7 @@ func (x *BrokerRegistered) String() string {
 func (*BrokerRegistered) ProtoMessage() {}
 
 func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +418,7 @@ func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRegistered.ProtoReflect.Descriptor instead.
 func (*BrokerRegistered) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BrokerRegistered) GetNodeId() int32 {
@@ -340,7 +466,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +478,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +491,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ClusterCreated) GetClusterId() string {
@@ -392,7 +518,7 @@ type TopicCreated struct {
 
 func (x *TopicCreated) Reset() {
 	*x = TopicCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +530,7 @@ func (x *TopicCreated) String() string {
 func (*TopicCreated) ProtoMessage() {}
 
 func (x *TopicCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +543,7 @@ func (x *TopicCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreated.ProtoReflect.Descriptor instead.
 func (*TopicCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TopicCreated) GetName() string {
@@ -472,7 +598,7 @@ type PartitionAssignment struct {
 
 func (x *PartitionAssignment) Reset() {
 	*x = PartitionAssignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +610,7 @@ func (x *PartitionAssignment) String() string {
 func (*PartitionAssignment) ProtoMessage() {}
 
 func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +623,7 @@ func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionAssignment.ProtoReflect.Descriptor instead.
 func (*PartitionAssignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PartitionAssignment) GetReplicas() []int32 {
@@ -518,7 +644,7 @@ type TopicDeleted struct {
 
 func (x *TopicDeleted) Reset() {
 	*x = TopicDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +656,7 @@ func (x *TopicDeleted) String() string {
 func (*TopicDeleted) ProtoMessage() {}
 
 func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +669,7 @@ func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDeleted.ProtoReflect.Descriptor instead.
 func (*TopicDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TopicDeleted) GetName() string {
@@ -576,7 +702,7 @@ type PartitionReassignment struct {
 
 func (x *PartitionReassignment) Reset() {
 	*x = PartitionReassignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +714,7 @@ func (x *PartitionReassignment) String() string {
 func (*PartitionReassignment) ProtoMessage() {}
 
 func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +727,7 @@ func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
 func (*PartitionReassignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PartitionReassignment) GetTopic() string {
@@ -646,7 +772,7 @@ type PartitionReassigned struct {
 
 func (x *PartitionReassigned) Reset() {
 	*x = PartitionReassigned{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +784,7 @@ func (x *PartitionReassigned) String() string {
 func (*PartitionReassigned) ProtoMessage() {}
 
 func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +797,7 @@ func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
 func (*PartitionReassigned) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PartitionReassigned) GetTopic() string {
@@ -722,7 +848,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +860,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +873,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -808,7 +934,7 @@ type OffsetsSnapshot struct {
 
 func (x *OffsetsSnapshot) Reset() {
 	*x = OffsetsSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +946,7 @@ func (x *OffsetsSnapshot) String() string {
 func (*OffsetsSnapshot) ProtoMessage() {}
 
 func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +959,7 @@ func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetsSnapshot.ProtoReflect.Descriptor instead.
 func (*OffsetsSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OffsetsSnapshot) GetVersion() uint32 {
@@ -863,7 +989,7 @@ type GroupOffsets struct {
 
 func (x *GroupOffsets) Reset() {
 	*x = GroupOffsets{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1001,7 @@ func (x *GroupOffsets) String() string {
 func (*GroupOffsets) ProtoMessage() {}
 
 func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1014,7 @@ func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupOffsets.ProtoReflect.Descriptor instead.
 func (*GroupOffsets) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GroupOffsets) GetGroup() string {
@@ -929,7 +1055,7 @@ type CatalogSnapshot struct {
 
 func (x *CatalogSnapshot) Reset() {
 	*x = CatalogSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1067,7 @@ func (x *CatalogSnapshot) String() string {
 func (*CatalogSnapshot) ProtoMessage() {}
 
 func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1080,7 @@ func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogSnapshot.ProtoReflect.Descriptor instead.
 func (*CatalogSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CatalogSnapshot) GetVersion() uint32 {
@@ -1006,7 +1132,7 @@ type TopicState struct {
 
 func (x *TopicState) Reset() {
 	*x = TopicState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1144,7 @@ func (x *TopicState) String() string {
 func (*TopicState) ProtoMessage() {}
 
 func (x *TopicState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1157,7 @@ func (x *TopicState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
 func (*TopicState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TopicState) GetName() string {
@@ -1090,22 +1216,28 @@ func (x *TopicState) GetMoved() []int32 {
 	return nil
 }
 
-// BrokerState is a registered broker, or one whose build is known.
+// BrokerState is a registered broker, one whose build is known, or one
+// removed.
 type BrokerState struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId int32                  `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// Whether it registered addresses (a build alone may be known).
-	Registered    bool   `protobuf:"varint,2,opt,name=registered,proto3" json:"registered,omitempty"`
-	Address       string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
-	PeerAddress   string `protobuf:"bytes,4,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
-	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	Registered  bool   `protobuf:"varint,2,opt,name=registered,proto3" json:"registered,omitempty"`
+	Address     string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	PeerAddress string `protobuf:"bytes,4,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
+	Version     string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	// Being removed (BrokerDecommissioning).
+	Decommissioning bool `protobuf:"varint,6,opt,name=decommissioning,proto3" json:"decommissioning,omitempty"`
+	// Removed (BrokerRemoved): nothing else is set, and the node id never
+	// registers again.
+	Removed       bool `protobuf:"varint,7,opt,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BrokerState) Reset() {
 	*x = BrokerState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1249,7 @@ func (x *BrokerState) String() string {
 func (*BrokerState) ProtoMessage() {}
 
 func (x *BrokerState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1262,7 @@ func (x *BrokerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
 func (*BrokerState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BrokerState) GetNodeId() int32 {
@@ -1168,11 +1300,25 @@ func (x *BrokerState) GetVersion() string {
 	return ""
 }
 
+func (x *BrokerState) GetDecommissioning() bool {
+	if x != nil {
+		return x.Decommissioning
+	}
+	return false
+}
+
+func (x *BrokerState) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
 var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x04\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x05\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
@@ -1180,8 +1326,14 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x16partition_reassignment\x18\x04 \x01(\v2%.runnel.meta.v1.PartitionReassignmentH\x00R\x15partitionReassignment\x12X\n" +
 	"\x14partition_reassigned\x18\x05 \x01(\v2#.runnel.meta.v1.PartitionReassignedH\x00R\x13partitionReassigned\x12O\n" +
 	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegistered\x12M\n" +
-	"\x11producer_id_block\x18\a \x01(\v2\x1f.runnel.meta.v1.ProducerIdBlockH\x00R\x0fproducerIdBlockB\b\n" +
-	"\x06change\".\n" +
+	"\x11producer_id_block\x18\a \x01(\v2\x1f.runnel.meta.v1.ProducerIdBlockH\x00R\x0fproducerIdBlock\x12^\n" +
+	"\x16broker_decommissioning\x18\b \x01(\v2%.runnel.meta.v1.BrokerDecommissioningH\x00R\x15brokerDecommissioning\x12F\n" +
+	"\x0ebroker_removed\x18\t \x01(\v2\x1d.runnel.meta.v1.BrokerRemovedH\x00R\rbrokerRemovedB\b\n" +
+	"\x06change\"0\n" +
+	"\x15BrokerDecommissioning\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\"(\n" +
+	"\rBrokerRemoved\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\".\n" +
 	"\x0fProducerIdBlock\x12\x1b\n" +
 	"\tbroker_id\x18\x01 \x01(\x05R\bbrokerId\"\x9c\x01\n" +
 	"\x10BrokerRegistered\x12\x17\n" +
@@ -1261,7 +1413,7 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a_\n" +
 	"\fTargetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x129\n" +
-	"\x05value\x18\x02 \x01(\v2#.runnel.meta.v1.PartitionAssignmentR\x05value:\x028\x01\"\x9d\x01\n" +
+	"\x05value\x18\x02 \x01(\v2#.runnel.meta.v1.PartitionAssignmentR\x05value:\x028\x01\"\xe1\x01\n" +
 	"\vBrokerState\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\x12\x1e\n" +
 	"\n" +
@@ -1269,7 +1421,9 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"registered\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12!\n" +
 	"\fpeer_address\x18\x04 \x01(\tR\vpeerAddress\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversionB;Z9github.com/runnel-broker/runnel/gen/runnel/meta/v1;metav1b\x06proto3"
+	"\aversion\x18\x05 \x01(\tR\aversion\x12(\n" +
+	"\x0fdecommissioning\x18\x06 \x01(\bR\x0fdecommissioning\x12\x18\n" +
+	"\aremoved\x18\a \x01(\bR\aremovedB;Z9github.com/runnel-broker/runnel/gen/runnel/meta/v1;metav1b\x06proto3"
 
 var (
 	file_runnel_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -1283,53 +1437,57 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
-	(*ProducerIdBlock)(nil),       // 1: runnel.meta.v1.ProducerIdBlock
-	(*BrokerRegistered)(nil),      // 2: runnel.meta.v1.BrokerRegistered
-	(*ClusterCreated)(nil),        // 3: runnel.meta.v1.ClusterCreated
-	(*TopicCreated)(nil),          // 4: runnel.meta.v1.TopicCreated
-	(*PartitionAssignment)(nil),   // 5: runnel.meta.v1.PartitionAssignment
-	(*TopicDeleted)(nil),          // 6: runnel.meta.v1.TopicDeleted
-	(*PartitionReassignment)(nil), // 7: runnel.meta.v1.PartitionReassignment
-	(*PartitionReassigned)(nil),   // 8: runnel.meta.v1.PartitionReassigned
-	(*OffsetCommit)(nil),          // 9: runnel.meta.v1.OffsetCommit
-	(*OffsetsSnapshot)(nil),       // 10: runnel.meta.v1.OffsetsSnapshot
-	(*GroupOffsets)(nil),          // 11: runnel.meta.v1.GroupOffsets
-	(*CatalogSnapshot)(nil),       // 12: runnel.meta.v1.CatalogSnapshot
-	(*TopicState)(nil),            // 13: runnel.meta.v1.TopicState
-	(*BrokerState)(nil),           // 14: runnel.meta.v1.BrokerState
-	nil,                           // 15: runnel.meta.v1.TopicCreated.ConfigEntry
-	nil,                           // 16: runnel.meta.v1.GroupOffsets.OffsetsEntry
-	nil,                           // 17: runnel.meta.v1.TopicState.ConfigEntry
-	nil,                           // 18: runnel.meta.v1.TopicState.TargetsEntry
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*BrokerDecommissioning)(nil), // 1: runnel.meta.v1.BrokerDecommissioning
+	(*BrokerRemoved)(nil),         // 2: runnel.meta.v1.BrokerRemoved
+	(*ProducerIdBlock)(nil),       // 3: runnel.meta.v1.ProducerIdBlock
+	(*BrokerRegistered)(nil),      // 4: runnel.meta.v1.BrokerRegistered
+	(*ClusterCreated)(nil),        // 5: runnel.meta.v1.ClusterCreated
+	(*TopicCreated)(nil),          // 6: runnel.meta.v1.TopicCreated
+	(*PartitionAssignment)(nil),   // 7: runnel.meta.v1.PartitionAssignment
+	(*TopicDeleted)(nil),          // 8: runnel.meta.v1.TopicDeleted
+	(*PartitionReassignment)(nil), // 9: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 10: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 11: runnel.meta.v1.OffsetCommit
+	(*OffsetsSnapshot)(nil),       // 12: runnel.meta.v1.OffsetsSnapshot
+	(*GroupOffsets)(nil),          // 13: runnel.meta.v1.GroupOffsets
+	(*CatalogSnapshot)(nil),       // 14: runnel.meta.v1.CatalogSnapshot
+	(*TopicState)(nil),            // 15: runnel.meta.v1.TopicState
+	(*BrokerState)(nil),           // 16: runnel.meta.v1.BrokerState
+	nil,                           // 17: runnel.meta.v1.TopicCreated.ConfigEntry
+	nil,                           // 18: runnel.meta.v1.GroupOffsets.OffsetsEntry
+	nil,                           // 19: runnel.meta.v1.TopicState.ConfigEntry
+	nil,                           // 20: runnel.meta.v1.TopicState.TargetsEntry
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
-	3,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
-	4,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
-	6,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	7,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
-	8,  // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
-	2,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
-	1,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
-	15, // 7: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	5,  // 8: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	19, // 9: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	11, // 10: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
-	16, // 11: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
-	13, // 12: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
-	14, // 13: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
-	17, // 14: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
-	5,  // 15: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	18, // 16: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
-	5,  // 17: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	5,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
+	6,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
+	8,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
+	9,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	10, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	4,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
+	3,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
+	1,  // 7: runnel.meta.v1.MetadataRecord.broker_decommissioning:type_name -> runnel.meta.v1.BrokerDecommissioning
+	2,  // 8: runnel.meta.v1.MetadataRecord.broker_removed:type_name -> runnel.meta.v1.BrokerRemoved
+	17, // 9: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	7,  // 10: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	21, // 11: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	13, // 12: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
+	18, // 13: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
+	15, // 14: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
+	16, // 15: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
+	19, // 16: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
+	7,  // 17: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	20, // 18: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
+	7,  // 19: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -1345,6 +1503,8 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_PartitionReassigned)(nil),
 		(*MetadataRecord_BrokerRegistered)(nil),
 		(*MetadataRecord_ProducerIdBlock)(nil),
+		(*MetadataRecord_BrokerDecommissioning)(nil),
+		(*MetadataRecord_BrokerRemoved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1352,7 +1512,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runnel/v1/admin.proto.
  */
 export const file_runnel_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSITChFMaXN0R3JvdXBzUmVxdWVzdCI9ChJMaXN0R3JvdXBzUmVzcG9uc2USJwoGZ3JvdXBzGAEgAygLMhcucnVubmVsLnYxLkdyb3VwTGlzdGluZyI0CgxHcm91cExpc3RpbmcSDAoEbmFtZRgBIAEoCRIWCg5jb29yZGluYXRvcl9pZBgCIAEoBSIlChREZXNjcmliZUdyb3VwUmVxdWVzdBINCgVncm91cBgBIAEoCSJAChVEZXNjcmliZUdyb3VwUmVzcG9uc2USJwoFZ3JvdXAYASABKAsyGC5ydW5uZWwudjEuQ29uc3VtZXJHcm91cCL7AQoNQ29uc3VtZXJHcm91cBIMCgRuYW1lGAEgASgJEiQKBXN0YXRlGAIgASgOMhUucnVubmVsLnYxLkdyb3VwU3RhdGUSFgoOY29vcmRpbmF0b3JfaWQYAyABKAUSGwoTY29vcmRpbmF0b3JfYWRkcmVzcxgEIAEoCRITCgtncm91cF9lcG9jaBgFIAEoBRIQCghhc3NpZ25vchgGIAEoCRIrCgdtZW1iZXJzGAcgAygLMhoucnVubmVsLnYxLkdyb3VwTWVtYmVySW5mbxItCgpwYXJ0aXRpb25zGAggAygLMhkucnVubmVsLnYxLkdyb3VwUGFydGl0aW9uIpICCg9Hcm91cE1lbWJlckluZm8SEQoJbWVtYmVyX2lkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEhYKDmNsaWVudF9hZGRyZXNzGAMgASgJEg4KBnRvcGljcxgEIAMoCRIUCgxtZW1iZXJfZXBvY2gYBSABKAUSEQoJY29ubmVjdGVkGAYgASgIEiwKCGFzc2lnbmVkGAcgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucxIsCghyZXZva2luZxgIIAMoCzIaLnJ1bm5lbC52MS5Ub3BpY1BhcnRpdGlvbnMSKgoGdGFyZ2V0GAkgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucyKEAQoOR3JvdXBQYXJ0aXRpb24SDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhgKEGNvbW1pdHRlZF9vZmZzZXQYAyABKAMSFgoOaGlnaF93YXRlcm1hcmsYBCABKAMSCwoDbGFnGAUgASgDEhEKCW1lbWJlcl9pZBgGIAEoCSIjChJEZWxldGVHcm91cFJlcXVlc3QSDQoFZ3JvdXAYASABKAkiFQoTRGVsZXRlR3JvdXBSZXNwb25zZSLiAQoTUmVzZXRPZmZzZXRzUmVxdWVzdBINCgVncm91cBgBIAEoCRINCgV0b3BpYxgCIAEoCRISCgpwYXJ0aXRpb25zGAMgAygFEhUKC3RvX2VhcmxpZXN0GAQgASgISAASEwoJdG9fbGF0ZXN0GAUgASgISAASEwoJdG9fb2Zmc2V0GAYgASgDSAASLQoHdG9fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABISCghzaGlmdF9ieRgIIAEoA0gAEg8KB2RyeV9ydW4YCSABKAhCBAoCdG8iRQoUUmVzZXRPZmZzZXRzUmVzcG9uc2USLQoKcGFydGl0aW9ucxgBIAMoCzIZLnJ1bm5lbC52MS5Hcm91cFBhcnRpdGlvbiJOChhSZWFzc2lnblBhcnRpdGlvblJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFIhsKGVJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2UivAEKEkNyZWF0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAMgASgFEjkKBmNvbmZpZxgEIAMoCzIpLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QuQ29uZmlnRW50cnkaLQoLQ29uZmlnRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2ChNDcmVhdGVUb3BpY1Jlc3BvbnNlEh8KBXRvcGljGAEgASgLMhAucnVubmVsLnYxLlRvcGljIiIKEkRlbGV0ZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVRvcGljUmVzcG9uc2UiEwoRTGlzdFRvcGljc1JlcXVlc3QiNgoSTGlzdFRvcGljc1Jlc3BvbnNlEiAKBnRvcGljcxgBIAMoCzIQLnJ1bm5lbC52MS5Ub3BpYyIkChREZXNjcmliZVRvcGljUmVxdWVzdBIMCgRuYW1lGAEgASgJImYKFURlc2NyaWJlVG9waWNSZXNwb25zZRIfCgV0b3BpYxgBIAEoCzIQLnJ1bm5lbC52MS5Ub3BpYxIsCgpwYXJ0aXRpb25zGAIgAygLMhgucnVubmVsLnYxLlBhcnRpdGlvbkluZm8iGAoWRGVzY3JpYmVDbHVzdGVyUmVxdWVzdCJoChdEZXNjcmliZUNsdXN0ZXJSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhUKDWNvbnRyb2xsZXJfaWQYAiABKAUSIgoHYnJva2VycxgDIAMoCzIRLnJ1bm5lbC52MS5Ccm9rZXIitAEKBVRvcGljEgwKBG5hbWUYASABKAkSEAoIdG9waWNfaWQYAiABKAkSEgoKcGFydGl0aW9ucxgDIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYBCABKAUSLAoGY29uZmlnGAUgAygLMhwucnVubmVsLnYxLlRvcGljLkNvbmZpZ0VudHJ5Gi0KC0NvbmZpZ0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gEKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgFEg4KBmxlYWRlchgCIAEoBRIQCghyZXBsaWNhcxgDIAMoBRIYChBsb2dfc3RhcnRfb2Zmc2V0GAQgASgDEhYKDmhpZ2hfd2F0ZXJtYXJrGAUgASgDEhgKEGluX3N5bmNfcmVwbGljYXMYBiADKAUSFwoPYWRkaW5nX3JlcGxpY2FzGAcgAygFEhkKEXJlbW92aW5nX3JlcGxpY2FzGAggAygFEhQKDGxlYWRlcl9lcG9jaBgJIAEoBCJiCgZCcm9rZXISDwoHbm9kZV9pZBgBIAEoBRIPCgdhZGRyZXNzGAIgASgJEiUKBXN0YXRlGAMgASgOMhYucnVubmVsLnYxLkJyb2tlclN0YXRlEg8KB3ZlcnNpb24YBCABKAkiWAoJTm90TGVhZGVyEg0KBXRvcGljGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoBRIRCglsZWFkZXJfaWQYAyABKAUSFgoObGVhZGVyX2FkZHJlc3MYBCABKAkqdQoKR3JvdXBTdGF0ZRIbChdHUk9VUF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUdST1VQX1NUQVRFX0VNUFRZEAESFgoSR1JPVVBfU1RBVEVfU1RBQkxFEAISGwoXR1JPVVBfU1RBVEVfUkVDT05DSUxJTkcQAypiCgtCcm9rZXJTdGF0ZRIcChhCUk9LRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNCUk9LRVJfU1RBVEVfT05MSU5FEAESHAoYQlJPS0VSX1NUQVRFX1VOUkVBQ0hBQkxFEAIywQYKDEFkbWluU2VydmljZRJMCgtDcmVhdGVUb3BpYxIdLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1JlcXVlc3QaHi5ydW5uZWwudjEuQ3JlYXRlVG9waWNSZXNwb25zZRJMCgtEZWxldGVUb3BpYxIdLnJ1bm5lbC52MS5EZWxldGVUb3BpY1JlcXVlc3QaHi5ydW5uZWwudjEuRGVsZXRlVG9waWNSZXNwb25zZRJJCgpMaXN0VG9waWNzEhwucnVubmVsLnYxLkxpc3RUb3BpY3NSZXF1ZXN0Gh0ucnVubmVsLnYxLkxpc3RUb3BpY3NSZXNwb25zZRJSCg1EZXNjcmliZVRvcGljEh8ucnVubmVsLnYxLkRlc2NyaWJlVG9waWNSZXF1ZXN0GiAucnVubmVsLnYxLkRlc2NyaWJlVG9waWNSZXNwb25zZRJYCg9EZXNjcmliZUNsdXN0ZXISIS5ydW5uZWwudjEuRGVzY3JpYmVDbHVzdGVyUmVxdWVzdBoiLnJ1bm5lbC52MS5EZXNjcmliZUNsdXN0ZXJSZXNwb25zZRJeChFSZWFzc2lnblBhcnRpdGlvbhIjLnJ1bm5lbC52MS5SZWFzc2lnblBhcnRpdGlvblJlcXVlc3QaJC5ydW5uZWwudjEuUmVhc3NpZ25QYXJ0aXRpb25SZXNwb25zZRJJCgpMaXN0R3JvdXBzEhwucnVubmVsLnYxLkxpc3RHcm91cHNSZXF1ZXN0Gh0ucnVubmVsLnYxLkxpc3RHcm91cHNSZXNwb25zZRJSCg1EZXNjcmliZUdyb3VwEh8ucnVubmVsLnYxLkRlc2NyaWJlR3JvdXBSZXF1ZXN0GiAucnVubmVsLnYxLkRlc2NyaWJlR3JvdXBSZXNwb25zZRJMCgtEZWxldGVHcm91cBIdLnJ1bm5lbC52MS5EZWxldGVHcm91cFJlcXVlc3QaHi5ydW5uZWwudjEuRGVsZXRlR3JvdXBSZXNwb25zZRJPCgxSZXNldE9mZnNldHMSHi5ydW5uZWwudjEuUmVzZXRPZmZzZXRzUmVxdWVzdBofLnJ1bm5lbC52MS5SZXNldE9mZnNldHNSZXNwb25zZUJJCg1kZXYucnVubmVsLnYxUAFaNmdpdGh1Yi5jb20vcnVubmVsLWJyb2tlci9ydW5uZWwvZ2VuL3J1bm5lbC92MTtydW5uZWx2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_runnel_v1_record]);
+  fileDesc("ChVydW5uZWwvdjEvYWRtaW4ucHJvdG8SCXJ1bm5lbC52MSITChFMaXN0R3JvdXBzUmVxdWVzdCI9ChJMaXN0R3JvdXBzUmVzcG9uc2USJwoGZ3JvdXBzGAEgAygLMhcucnVubmVsLnYxLkdyb3VwTGlzdGluZyI0CgxHcm91cExpc3RpbmcSDAoEbmFtZRgBIAEoCRIWCg5jb29yZGluYXRvcl9pZBgCIAEoBSIlChREZXNjcmliZUdyb3VwUmVxdWVzdBINCgVncm91cBgBIAEoCSJAChVEZXNjcmliZUdyb3VwUmVzcG9uc2USJwoFZ3JvdXAYASABKAsyGC5ydW5uZWwudjEuQ29uc3VtZXJHcm91cCL7AQoNQ29uc3VtZXJHcm91cBIMCgRuYW1lGAEgASgJEiQKBXN0YXRlGAIgASgOMhUucnVubmVsLnYxLkdyb3VwU3RhdGUSFgoOY29vcmRpbmF0b3JfaWQYAyABKAUSGwoTY29vcmRpbmF0b3JfYWRkcmVzcxgEIAEoCRITCgtncm91cF9lcG9jaBgFIAEoBRIQCghhc3NpZ25vchgGIAEoCRIrCgdtZW1iZXJzGAcgAygLMhoucnVubmVsLnYxLkdyb3VwTWVtYmVySW5mbxItCgpwYXJ0aXRpb25zGAggAygLMhkucnVubmVsLnYxLkdyb3VwUGFydGl0aW9uIpICCg9Hcm91cE1lbWJlckluZm8SEQoJbWVtYmVyX2lkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEhYKDmNsaWVudF9hZGRyZXNzGAMgASgJEg4KBnRvcGljcxgEIAMoCRIUCgxtZW1iZXJfZXBvY2gYBSABKAUSEQoJY29ubmVjdGVkGAYgASgIEiwKCGFzc2lnbmVkGAcgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucxIsCghyZXZva2luZxgIIAMoCzIaLnJ1bm5lbC52MS5Ub3BpY1BhcnRpdGlvbnMSKgoGdGFyZ2V0GAkgAygLMhoucnVubmVsLnYxLlRvcGljUGFydGl0aW9ucyKEAQoOR3JvdXBQYXJ0aXRpb24SDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhgKEGNvbW1pdHRlZF9vZmZzZXQYAyABKAMSFgoOaGlnaF93YXRlcm1hcmsYBCABKAMSCwoDbGFnGAUgASgDEhEKCW1lbWJlcl9pZBgGIAEoCSIjChJEZWxldGVHcm91cFJlcXVlc3QSDQoFZ3JvdXAYASABKAkiFQoTRGVsZXRlR3JvdXBSZXNwb25zZSLiAQoTUmVzZXRPZmZzZXRzUmVxdWVzdBINCgVncm91cBgBIAEoCRINCgV0b3BpYxgCIAEoCRISCgpwYXJ0aXRpb25zGAMgAygFEhUKC3RvX2VhcmxpZXN0GAQgASgISAASEwoJdG9fbGF0ZXN0GAUgASgISAASEwoJdG9fb2Zmc2V0GAYgASgDSAASLQoHdG9fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABISCghzaGlmdF9ieRgIIAEoA0gAEg8KB2RyeV9ydW4YCSABKAhCBAoCdG8iRQoUUmVzZXRPZmZzZXRzUmVzcG9uc2USLQoKcGFydGl0aW9ucxgBIAMoCzIZLnJ1bm5lbC52MS5Hcm91cFBhcnRpdGlvbiJOChhSZWFzc2lnblBhcnRpdGlvblJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhAKCHJlcGxpY2FzGAMgAygFIhsKGVJlYXNzaWduUGFydGl0aW9uUmVzcG9uc2UiJgoTUmVtb3ZlQnJva2VyUmVxdWVzdBIPCgdub2RlX2lkGAEgASgFIigKFFJlbW92ZUJyb2tlclJlc3BvbnNlEhAKCHJlcGxpY2FzGAEgASgFIrwBChJDcmVhdGVUb3BpY1JlcXVlc3QSDAoEbmFtZRgBIAEoCRISCgpwYXJ0aXRpb25zGAIgASgFEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgDIAEoBRI5CgZjb25maWcYBCADKAsyKS5ydW5uZWwudjEuQ3JlYXRlVG9waWNSZXF1ZXN0LkNvbmZpZ0VudHJ5Gi0KC0NvbmZpZ0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNgoTQ3JlYXRlVG9waWNSZXNwb25zZRIfCgV0b3BpYxgBIAEoCzIQLnJ1bm5lbC52MS5Ub3BpYyIiChJEZWxldGVUb3BpY1JlcXVlc3QSDAoEbmFtZRgBIAEoCSIVChNEZWxldGVUb3BpY1Jlc3BvbnNlIhMKEUxpc3RUb3BpY3NSZXF1ZXN0IjYKEkxpc3RUb3BpY3NSZXNwb25zZRIgCgZ0b3BpY3MYASADKAsyEC5ydW5uZWwudjEuVG9waWMiJAoURGVzY3JpYmVUb3BpY1JlcXVlc3QSDAoEbmFtZRgBIAEoCSJmChVEZXNjcmliZVRvcGljUmVzcG9uc2USHwoFdG9waWMYASABKAsyEC5ydW5uZWwudjEuVG9waWMSLAoKcGFydGl0aW9ucxgCIAMoCzIYLnJ1bm5lbC52MS5QYXJ0aXRpb25JbmZvIhgKFkRlc2NyaWJlQ2x1c3RlclJlcXVlc3QiaAoXRGVzY3JpYmVDbHVzdGVyUmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIVCg1jb250cm9sbGVyX2lkGAIgASgFEiIKB2Jyb2tlcnMYAyADKAsyES5ydW5uZWwudjEuQnJva2VyIrQBCgVUb3BpYxIMCgRuYW1lGAEgASgJEhAKCHRvcGljX2lkGAIgASgJEhIKCnBhcnRpdGlvbnMYAyABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAQgASgFEiwKBmNvbmZpZxgFIAMoCzIcLnJ1bm5lbC52MS5Ub3BpYy5Db25maWdFbnRyeRotCgtDb25maWdFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItoBCg1QYXJ0aXRpb25JbmZvEhEKCXBhcnRpdGlvbhgBIAEoBRIOCgZsZWFkZXIYAiABKAUSEAoIcmVwbGljYXMYAyADKAUSGAoQbG9nX3N0YXJ0X29mZnNldBgEIAEoAxIWCg5oaWdoX3dhdGVybWFyaxgFIAEoAxIYChBpbl9zeW5jX3JlcGxpY2FzGAYgAygFEhcKD2FkZGluZ19yZXBsaWNhcxgHIAMoBRIZChFyZW1vdmluZ19yZXBsaWNhcxgIIAMoBRIUCgxsZWFkZXJfZXBvY2gYCSABKAQiewoGQnJva2VyEg8KB25vZGVfaWQYASABKAUSDwoHYWRkcmVzcxgCIAEoCRIlCgVzdGF0ZRgDIAEoDjIWLnJ1bm5lbC52MS5Ccm9rZXJTdGF0ZRIPCgd2ZXJzaW9uGAQgASgJEhcKD2RlY29tbWlzc2lvbmluZxgFIAEoCCJYCglOb3RMZWFkZXISDQoFdG9waWMYASABKAkSEQoJcGFydGl0aW9uGAIgASgFEhEKCWxlYWRlcl9pZBgDIAEoBRIWCg5sZWFkZXJfYWRkcmVzcxgEIAEoCSp1CgpHcm91cFN0YXRlEhsKF0dST1VQX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRR1JPVVBfU1RBVEVfRU1QVFkQARIWChJHUk9VUF9TVEFURV9TVEFCTEUQAhIbChdHUk9VUF9TVEFURV9SRUNPTkNJTElORxADKmIKC0Jyb2tlclN0YXRlEhwKGEJST0tFUl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE0JST0tFUl9TVEFURV9PTkxJTkUQARIcChhCUk9LRVJfU1RBVEVfVU5SRUFDSEFCTEUQAjKSBwoMQWRtaW5TZXJ2aWNlEkwKC0NyZWF0ZVRvcGljEh0ucnVubmVsLnYxLkNyZWF0ZVRvcGljUmVxdWVzdBoeLnJ1bm5lbC52MS5DcmVhdGVUb3BpY1Jlc3BvbnNlEkwKC0RlbGV0ZVRvcGljEh0ucnVubmVsLnYxLkRlbGV0ZVRvcGljUmVxdWVzdBoeLnJ1bm5lbC52MS5EZWxldGVUb3BpY1Jlc3BvbnNlEkkKCkxpc3RUb3BpY3MSHC5ydW5uZWwudjEuTGlzdFRvcGljc1JlcXVlc3QaHS5ydW5uZWwudjEuTGlzdFRvcGljc1Jlc3BvbnNlElIKDURlc2NyaWJlVG9waWMSHy5ydW5uZWwudjEuRGVzY3JpYmVUb3BpY1JlcXVlc3QaIC5ydW5uZWwudjEuRGVzY3JpYmVUb3BpY1Jlc3BvbnNlElgKD0Rlc2NyaWJlQ2x1c3RlchIhLnJ1bm5lbC52MS5EZXNjcmliZUNsdXN0ZXJSZXF1ZXN0GiIucnVubmVsLnYxLkRlc2NyaWJlQ2x1c3RlclJlc3BvbnNlEl4KEVJlYXNzaWduUGFydGl0aW9uEiMucnVubmVsLnYxLlJlYXNzaWduUGFydGl0aW9uUmVxdWVzdBokLnJ1bm5lbC52MS5SZWFzc2lnblBhcnRpdGlvblJlc3BvbnNlEk8KDFJlbW92ZUJyb2tlchIeLnJ1bm5lbC52MS5SZW1vdmVCcm9rZXJSZXF1ZXN0Gh8ucnVubmVsLnYxLlJlbW92ZUJyb2tlclJlc3BvbnNlEkkKCkxpc3RHcm91cHMSHC5ydW5uZWwudjEuTGlzdEdyb3Vwc1JlcXVlc3QaHS5ydW5uZWwudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlElIKDURlc2NyaWJlR3JvdXASHy5ydW5uZWwudjEuRGVzY3JpYmVHcm91cFJlcXVlc3QaIC5ydW5uZWwudjEuRGVzY3JpYmVHcm91cFJlc3BvbnNlEkwKC0RlbGV0ZUdyb3VwEh0ucnVubmVsLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoeLnJ1bm5lbC52MS5EZWxldGVHcm91cFJlc3BvbnNlEk8KDFJlc2V0T2Zmc2V0cxIeLnJ1bm5lbC52MS5SZXNldE9mZnNldHNSZXF1ZXN0Gh8ucnVubmVsLnYxLlJlc2V0T2Zmc2V0c1Jlc3BvbnNlQkkKDWRldi5ydW5uZWwudjFQAVo2Z2l0aHViLmNvbS9ydW5uZWwtYnJva2VyL3J1bm5lbC9nZW4vcnVubmVsL3YxO3J1bm5lbHYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_runnel_v1_record]);
 
 /**
  * ListGroupsRequest takes no arguments.
@@ -479,6 +479,47 @@ export const ReassignPartitionResponseSchema: GenMessage<ReassignPartitionRespon
   messageDesc(file_runnel_v1_admin, 13);
 
 /**
+ * RemoveBrokerRequest names the broker to remove.
+ *
+ * @generated from message runnel.v1.RemoveBrokerRequest
+ */
+export type RemoveBrokerRequest = Message<"runnel.v1.RemoveBrokerRequest"> & {
+  /**
+   * @generated from field: int32 node_id = 1;
+   */
+  nodeId: number;
+};
+
+/**
+ * Describes the message runnel.v1.RemoveBrokerRequest.
+ * Use `create(RemoveBrokerRequestSchema)` to create a new message.
+ */
+export const RemoveBrokerRequestSchema: GenMessage<RemoveBrokerRequest> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 14);
+
+/**
+ * RemoveBrokerResponse says the broker is decommissioning.
+ *
+ * @generated from message runnel.v1.RemoveBrokerResponse
+ */
+export type RemoveBrokerResponse = Message<"runnel.v1.RemoveBrokerResponse"> & {
+  /**
+   * The partition replicas it held when marked, which move to other
+   * brokers.
+   *
+   * @generated from field: int32 replicas = 1;
+   */
+  replicas: number;
+};
+
+/**
+ * Describes the message runnel.v1.RemoveBrokerResponse.
+ * Use `create(RemoveBrokerResponseSchema)` to create a new message.
+ */
+export const RemoveBrokerResponseSchema: GenMessage<RemoveBrokerResponse> = /*@__PURE__*/
+  messageDesc(file_runnel_v1_admin, 15);
+
+/**
  * CreateTopicRequest describes the topic to create.
  *
  * @generated from message runnel.v1.CreateTopicRequest
@@ -521,7 +562,7 @@ export type CreateTopicRequest = Message<"runnel.v1.CreateTopicRequest"> & {
  * Use `create(CreateTopicRequestSchema)` to create a new message.
  */
 export const CreateTopicRequestSchema: GenMessage<CreateTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 14);
+  messageDesc(file_runnel_v1_admin, 16);
 
 /**
  * CreateTopicResponse describes the created topic.
@@ -540,7 +581,7 @@ export type CreateTopicResponse = Message<"runnel.v1.CreateTopicResponse"> & {
  * Use `create(CreateTopicResponseSchema)` to create a new message.
  */
 export const CreateTopicResponseSchema: GenMessage<CreateTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 15);
+  messageDesc(file_runnel_v1_admin, 17);
 
 /**
  * DeleteTopicRequest names the topic to delete.
@@ -559,7 +600,7 @@ export type DeleteTopicRequest = Message<"runnel.v1.DeleteTopicRequest"> & {
  * Use `create(DeleteTopicRequestSchema)` to create a new message.
  */
 export const DeleteTopicRequestSchema: GenMessage<DeleteTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 16);
+  messageDesc(file_runnel_v1_admin, 18);
 
 /**
  * DeleteTopicResponse acknowledges a deletion.
@@ -574,7 +615,7 @@ export type DeleteTopicResponse = Message<"runnel.v1.DeleteTopicResponse"> & {
  * Use `create(DeleteTopicResponseSchema)` to create a new message.
  */
 export const DeleteTopicResponseSchema: GenMessage<DeleteTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 17);
+  messageDesc(file_runnel_v1_admin, 19);
 
 /**
  * ListTopicsRequest has no parameters.
@@ -589,7 +630,7 @@ export type ListTopicsRequest = Message<"runnel.v1.ListTopicsRequest"> & {
  * Use `create(ListTopicsRequestSchema)` to create a new message.
  */
 export const ListTopicsRequestSchema: GenMessage<ListTopicsRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 18);
+  messageDesc(file_runnel_v1_admin, 20);
 
 /**
  * ListTopicsResponse lists topics by name.
@@ -608,7 +649,7 @@ export type ListTopicsResponse = Message<"runnel.v1.ListTopicsResponse"> & {
  * Use `create(ListTopicsResponseSchema)` to create a new message.
  */
 export const ListTopicsResponseSchema: GenMessage<ListTopicsResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 19);
+  messageDesc(file_runnel_v1_admin, 21);
 
 /**
  * DescribeTopicRequest names the topic to describe.
@@ -627,7 +668,7 @@ export type DescribeTopicRequest = Message<"runnel.v1.DescribeTopicRequest"> & {
  * Use `create(DescribeTopicRequestSchema)` to create a new message.
  */
 export const DescribeTopicRequestSchema: GenMessage<DescribeTopicRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 20);
+  messageDesc(file_runnel_v1_admin, 22);
 
 /**
  * DescribeTopicResponse describes a topic and its partitions.
@@ -651,7 +692,7 @@ export type DescribeTopicResponse = Message<"runnel.v1.DescribeTopicResponse"> &
  * Use `create(DescribeTopicResponseSchema)` to create a new message.
  */
 export const DescribeTopicResponseSchema: GenMessage<DescribeTopicResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 21);
+  messageDesc(file_runnel_v1_admin, 23);
 
 /**
  * DescribeClusterRequest has no parameters.
@@ -666,7 +707,7 @@ export type DescribeClusterRequest = Message<"runnel.v1.DescribeClusterRequest">
  * Use `create(DescribeClusterRequestSchema)` to create a new message.
  */
 export const DescribeClusterRequestSchema: GenMessage<DescribeClusterRequest> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 22);
+  messageDesc(file_runnel_v1_admin, 24);
 
 /**
  * DescribeClusterResponse lists the brokers.
@@ -699,7 +740,7 @@ export type DescribeClusterResponse = Message<"runnel.v1.DescribeClusterResponse
  * Use `create(DescribeClusterResponseSchema)` to create a new message.
  */
 export const DescribeClusterResponseSchema: GenMessage<DescribeClusterResponse> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 23);
+  messageDesc(file_runnel_v1_admin, 25);
 
 /**
  * Topic is a topic's definition.
@@ -743,7 +784,7 @@ export type Topic = Message<"runnel.v1.Topic"> & {
  * Use `create(TopicSchema)` to create a new message.
  */
 export const TopicSchema: GenMessage<Topic> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 24);
+  messageDesc(file_runnel_v1_admin, 26);
 
 /**
  * PartitionInfo is the state of one partition.
@@ -820,7 +861,7 @@ export type PartitionInfo = Message<"runnel.v1.PartitionInfo"> & {
  * Use `create(PartitionInfoSchema)` to create a new message.
  */
 export const PartitionInfoSchema: GenMessage<PartitionInfo> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 25);
+  messageDesc(file_runnel_v1_admin, 27);
 
 /**
  * Broker is one member of the cluster.
@@ -854,6 +895,14 @@ export type Broker = Message<"runnel.v1.Broker"> & {
    * @generated from field: string version = 4;
    */
   version: string;
+
+  /**
+   * Being removed (RemoveBroker): it takes no new replicas, and those it
+   * holds move to other brokers.
+   *
+   * @generated from field: bool decommissioning = 5;
+   */
+  decommissioning: boolean;
 };
 
 /**
@@ -861,7 +910,7 @@ export type Broker = Message<"runnel.v1.Broker"> & {
  * Use `create(BrokerSchema)` to create a new message.
  */
 export const BrokerSchema: GenMessage<Broker> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 26);
+  messageDesc(file_runnel_v1_admin, 28);
 
 /**
  * NotLeader is the detail of an UNAVAILABLE status returned when a request
@@ -901,7 +950,7 @@ export type NotLeader = Message<"runnel.v1.NotLeader"> & {
  * Use `create(NotLeaderSchema)` to create a new message.
  */
 export const NotLeaderSchema: GenMessage<NotLeader> = /*@__PURE__*/
-  messageDesc(file_runnel_v1_admin, 27);
+  messageDesc(file_runnel_v1_admin, 29);
 
 /**
  * GroupState is where a group's rebalancing stands.
@@ -1046,6 +1095,27 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ReassignPartitionRequestSchema;
     output: typeof ReassignPartitionResponseSchema;
+  },
+  /**
+   * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+   * it is marked decommissioning (DescribeCluster shows it), so that no new
+   * replica lands on it; each partition replica it holds moves to another
+   * broker (see ReassignPartition); it leaves the groups every broker
+   * replicates (metadata, consumer offsets); then it leaves the cluster,
+   * and DescribeCluster no longer lists it. It returns once the broker is
+   * marked; the rest goes on in the background. Its node id cannot join
+   * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+   * when removing it would leave a partition under its replication factor
+   * with no other broker to move a replica to, for the last broker, and
+   * for one of the initial brokers (the voters of the metadata group).
+   * Asking again for a broker being removed changes nothing.
+   *
+   * @generated from rpc runnel.v1.AdminService.RemoveBroker
+   */
+  removeBroker: {
+    methodKind: "unary";
+    input: typeof RemoveBrokerRequestSchema;
+    output: typeof RemoveBrokerResponseSchema;
   },
   /**
    * ListGroups lists the consumer groups: every group with committed

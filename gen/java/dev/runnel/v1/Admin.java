@@ -97,6 +97,16 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runnel_v1_ReassignPartitionResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_RemoveBrokerRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_RemoveBrokerRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runnel_v1_RemoveBrokerResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runnel_v1_RemoveBrokerResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runnel_v1_CreateTopicRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -232,77 +242,82 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       "\n\030ReassignPartitionRequest\022\024\n\005topic\030\001 \001(" +
       "\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartition\022\032" +
       "\n\010replicas\030\003 \003(\005R\010replicas\"\033\n\031ReassignPa" +
-      "rtitionResponse\"\365\001\n\022CreateTopicRequest\022\022" +
-      "\n\004name\030\001 \001(\tR\004name\022\036\n\npartitions\030\002 \001(\005R\n" +
-      "partitions\022-\n\022replication_factor\030\003 \001(\005R\021" +
-      "replicationFactor\022A\n\006config\030\004 \003(\0132).runn" +
-      "el.v1.CreateTopicRequest.ConfigEntryR\006co" +
-      "nfig\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n" +
-      "\005value\030\002 \001(\tR\005value:\0028\001\"=\n\023CreateTopicRe" +
-      "sponse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR" +
-      "\005topic\"(\n\022DeleteTopicRequest\022\022\n\004name\030\001 \001" +
-      "(\tR\004name\"\025\n\023DeleteTopicResponse\"\023\n\021ListT" +
-      "opicsRequest\">\n\022ListTopicsResponse\022(\n\006to" +
-      "pics\030\001 \003(\0132\020.runnel.v1.TopicR\006topics\"*\n\024" +
-      "DescribeTopicRequest\022\022\n\004name\030\001 \001(\tR\004name" +
-      "\"y\n\025DescribeTopicResponse\022&\n\005topic\030\001 \001(\013" +
-      "2\020.runnel.v1.TopicR\005topic\0228\n\npartitions\030" +
-      "\002 \003(\0132\030.runnel.v1.PartitionInfoR\npartiti" +
-      "ons\"\030\n\026DescribeClusterRequest\"\212\001\n\027Descri" +
-      "beClusterResponse\022\035\n\ncluster_id\030\001 \001(\tR\tc" +
-      "lusterId\022#\n\rcontroller_id\030\002 \001(\005R\014control" +
-      "lerId\022+\n\007brokers\030\003 \003(\0132\021.runnel.v1.Broke" +
-      "rR\007brokers\"\366\001\n\005Topic\022\022\n\004name\030\001 \001(\tR\004name" +
-      "\022\031\n\010topic_id\030\002 \001(\tR\007topicId\022\036\n\npartition" +
-      "s\030\003 \001(\005R\npartitions\022-\n\022replication_facto" +
-      "r\030\004 \001(\005R\021replicationFactor\0224\n\006config\030\005 \003" +
-      "(\0132\034.runnel.v1.Topic.ConfigEntryR\006config" +
-      "\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005val" +
-      "ue\030\002 \001(\tR\005value:\0028\001\"\325\002\n\rPartitionInfo\022\034\n" +
-      "\tpartition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002 " +
-      "\001(\005R\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas\022" +
-      "(\n\020log_start_offset\030\004 \001(\003R\016logStartOffse" +
-      "t\022%\n\016high_watermark\030\005 \001(\003R\rhighWatermark" +
-      "\022(\n\020in_sync_replicas\030\006 \003(\005R\016inSyncReplic" +
-      "as\022\'\n\017adding_replicas\030\007 \003(\005R\016addingRepli" +
-      "cas\022+\n\021removing_replicas\030\010 \003(\005R\020removing" +
-      "Replicas\022!\n\014leader_epoch\030\t \001(\004R\013leaderEp" +
-      "och\"\203\001\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId\022" +
-      "\030\n\007address\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(\016" +
-      "2\026.runnel.v1.BrokerStateR\005state\022\030\n\007versi" +
-      "on\030\004 \001(\tR\007version\"\203\001\n\tNotLeader\022\024\n\005topic" +
-      "\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartit" +
-      "ion\022\033\n\tleader_id\030\003 \001(\005R\010leaderId\022%\n\016lead" +
-      "er_address\030\004 \001(\tR\rleaderAddress*u\n\nGroup" +
-      "State\022\033\n\027GROUP_STATE_UNSPECIFIED\020\000\022\025\n\021GR" +
-      "OUP_STATE_EMPTY\020\001\022\026\n\022GROUP_STATE_STABLE\020" +
-      "\002\022\033\n\027GROUP_STATE_RECONCILING\020\003*b\n\013Broker" +
-      "State\022\034\n\030BROKER_STATE_UNSPECIFIED\020\000\022\027\n\023B" +
-      "ROKER_STATE_ONLINE\020\001\022\034\n\030BROKER_STATE_UNR" +
-      "EACHABLE\020\0022\301\006\n\014AdminService\022L\n\013CreateTop" +
-      "ic\022\035.runnel.v1.CreateTopicRequest\032\036.runn" +
-      "el.v1.CreateTopicResponse\022L\n\013DeleteTopic" +
-      "\022\035.runnel.v1.DeleteTopicRequest\032\036.runnel" +
-      ".v1.DeleteTopicResponse\022I\n\nListTopics\022\034." +
-      "runnel.v1.ListTopicsRequest\032\035.runnel.v1." +
-      "ListTopicsResponse\022R\n\rDescribeTopic\022\037.ru" +
-      "nnel.v1.DescribeTopicRequest\032 .runnel.v1" +
-      ".DescribeTopicResponse\022X\n\017DescribeCluste" +
-      "r\022!.runnel.v1.DescribeClusterRequest\032\".r" +
-      "unnel.v1.DescribeClusterResponse\022^\n\021Reas" +
-      "signPartition\022#.runnel.v1.ReassignPartit" +
-      "ionRequest\032$.runnel.v1.ReassignPartition" +
-      "Response\022I\n\nListGroups\022\034.runnel.v1.ListG" +
-      "roupsRequest\032\035.runnel.v1.ListGroupsRespo" +
-      "nse\022R\n\rDescribeGroup\022\037.runnel.v1.Describ" +
-      "eGroupRequest\032 .runnel.v1.DescribeGroupR" +
-      "esponse\022L\n\013DeleteGroup\022\035.runnel.v1.Delet" +
-      "eGroupRequest\032\036.runnel.v1.DeleteGroupRes" +
-      "ponse\022O\n\014ResetOffsets\022\036.runnel.v1.ResetO" +
-      "ffsetsRequest\032\037.runnel.v1.ResetOffsetsRe" +
-      "sponseBI\n\rdev.runnel.v1P\001Z6github.com/ru" +
-      "nnel-broker/runnel/gen/runnel/v1;runnelv" +
-      "1b\006proto3"
+      "rtitionResponse\".\n\023RemoveBrokerRequest\022\027" +
+      "\n\007node_id\030\001 \001(\005R\006nodeId\"2\n\024RemoveBrokerR" +
+      "esponse\022\032\n\010replicas\030\001 \001(\005R\010replicas\"\365\001\n\022" +
+      "CreateTopicRequest\022\022\n\004name\030\001 \001(\tR\004name\022\036" +
+      "\n\npartitions\030\002 \001(\005R\npartitions\022-\n\022replic" +
+      "ation_factor\030\003 \001(\005R\021replicationFactor\022A\n" +
+      "\006config\030\004 \003(\0132).runnel.v1.CreateTopicReq" +
+      "uest.ConfigEntryR\006config\0329\n\013ConfigEntry\022" +
+      "\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:" +
+      "\0028\001\"=\n\023CreateTopicResponse\022&\n\005topic\030\001 \001(" +
+      "\0132\020.runnel.v1.TopicR\005topic\"(\n\022DeleteTopi" +
+      "cRequest\022\022\n\004name\030\001 \001(\tR\004name\"\025\n\023DeleteTo" +
+      "picResponse\"\023\n\021ListTopicsRequest\">\n\022List" +
+      "TopicsResponse\022(\n\006topics\030\001 \003(\0132\020.runnel." +
+      "v1.TopicR\006topics\"*\n\024DescribeTopicRequest" +
+      "\022\022\n\004name\030\001 \001(\tR\004name\"y\n\025DescribeTopicRes" +
+      "ponse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.TopicR\005" +
+      "topic\0228\n\npartitions\030\002 \003(\0132\030.runnel.v1.Pa" +
+      "rtitionInfoR\npartitions\"\030\n\026DescribeClust" +
+      "erRequest\"\212\001\n\027DescribeClusterResponse\022\035\n" +
+      "\ncluster_id\030\001 \001(\tR\tclusterId\022#\n\rcontroll" +
+      "er_id\030\002 \001(\005R\014controllerId\022+\n\007brokers\030\003 \003" +
+      "(\0132\021.runnel.v1.BrokerR\007brokers\"\366\001\n\005Topic" +
+      "\022\022\n\004name\030\001 \001(\tR\004name\022\031\n\010topic_id\030\002 \001(\tR\007" +
+      "topicId\022\036\n\npartitions\030\003 \001(\005R\npartitions\022" +
+      "-\n\022replication_factor\030\004 \001(\005R\021replication" +
+      "Factor\0224\n\006config\030\005 \003(\0132\034.runnel.v1.Topic" +
+      ".ConfigEntryR\006config\0329\n\013ConfigEntry\022\020\n\003k" +
+      "ey\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"" +
+      "\325\002\n\rPartitionInfo\022\034\n\tpartition\030\001 \001(\005R\tpa" +
+      "rtition\022\026\n\006leader\030\002 \001(\005R\006leader\022\032\n\010repli" +
+      "cas\030\003 \003(\005R\010replicas\022(\n\020log_start_offset\030" +
+      "\004 \001(\003R\016logStartOffset\022%\n\016high_watermark\030" +
+      "\005 \001(\003R\rhighWatermark\022(\n\020in_sync_replicas" +
+      "\030\006 \003(\005R\016inSyncReplicas\022\'\n\017adding_replica" +
+      "s\030\007 \003(\005R\016addingReplicas\022+\n\021removing_repl" +
+      "icas\030\010 \003(\005R\020removingReplicas\022!\n\014leader_e" +
+      "poch\030\t \001(\004R\013leaderEpoch\"\255\001\n\006Broker\022\027\n\007no" +
+      "de_id\030\001 \001(\005R\006nodeId\022\030\n\007address\030\002 \001(\tR\007ad" +
+      "dress\022,\n\005state\030\003 \001(\0162\026.runnel.v1.BrokerS" +
+      "tateR\005state\022\030\n\007version\030\004 \001(\tR\007version\022(\n" +
+      "\017decommissioning\030\005 \001(\010R\017decommissioning\"" +
+      "\203\001\n\tNotLeader\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tp" +
+      "artition\030\002 \001(\005R\tpartition\022\033\n\tleader_id\030\003" +
+      " \001(\005R\010leaderId\022%\n\016leader_address\030\004 \001(\tR\r" +
+      "leaderAddress*u\n\nGroupState\022\033\n\027GROUP_STA" +
+      "TE_UNSPECIFIED\020\000\022\025\n\021GROUP_STATE_EMPTY\020\001\022" +
+      "\026\n\022GROUP_STATE_STABLE\020\002\022\033\n\027GROUP_STATE_R" +
+      "ECONCILING\020\003*b\n\013BrokerState\022\034\n\030BROKER_ST" +
+      "ATE_UNSPECIFIED\020\000\022\027\n\023BROKER_STATE_ONLINE" +
+      "\020\001\022\034\n\030BROKER_STATE_UNREACHABLE\020\0022\222\007\n\014Adm" +
+      "inService\022L\n\013CreateTopic\022\035.runnel.v1.Cre" +
+      "ateTopicRequest\032\036.runnel.v1.CreateTopicR" +
+      "esponse\022L\n\013DeleteTopic\022\035.runnel.v1.Delet" +
+      "eTopicRequest\032\036.runnel.v1.DeleteTopicRes" +
+      "ponse\022I\n\nListTopics\022\034.runnel.v1.ListTopi" +
+      "csRequest\032\035.runnel.v1.ListTopicsResponse" +
+      "\022R\n\rDescribeTopic\022\037.runnel.v1.DescribeTo" +
+      "picRequest\032 .runnel.v1.DescribeTopicResp" +
+      "onse\022X\n\017DescribeCluster\022!.runnel.v1.Desc" +
+      "ribeClusterRequest\032\".runnel.v1.DescribeC" +
+      "lusterResponse\022^\n\021ReassignPartition\022#.ru" +
+      "nnel.v1.ReassignPartitionRequest\032$.runne" +
+      "l.v1.ReassignPartitionResponse\022O\n\014Remove" +
+      "Broker\022\036.runnel.v1.RemoveBrokerRequest\032\037" +
+      ".runnel.v1.RemoveBrokerResponse\022I\n\nListG" +
+      "roups\022\034.runnel.v1.ListGroupsRequest\032\035.ru" +
+      "nnel.v1.ListGroupsResponse\022R\n\rDescribeGr" +
+      "oup\022\037.runnel.v1.DescribeGroupRequest\032 .r" +
+      "unnel.v1.DescribeGroupResponse\022L\n\013Delete" +
+      "Group\022\035.runnel.v1.DeleteGroupRequest\032\036.r" +
+      "unnel.v1.DeleteGroupResponse\022O\n\014ResetOff" +
+      "sets\022\036.runnel.v1.ResetOffsetsRequest\032\037.r" +
+      "unnel.v1.ResetOffsetsResponseBI\n\rdev.run" +
+      "nel.v1P\001Z6github.com/runnel-broker/runne" +
+      "l/gen/runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -394,8 +409,20 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ReassignPartitionResponse_descriptor,
         new java.lang.String[] { });
-    internal_static_runnel_v1_CreateTopicRequest_descriptor =
+    internal_static_runnel_v1_RemoveBrokerRequest_descriptor =
       getDescriptor().getMessageType(14);
+    internal_static_runnel_v1_RemoveBrokerRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_RemoveBrokerRequest_descriptor,
+        new java.lang.String[] { "NodeId", });
+    internal_static_runnel_v1_RemoveBrokerResponse_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_runnel_v1_RemoveBrokerResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runnel_v1_RemoveBrokerResponse_descriptor,
+        new java.lang.String[] { "Replicas", });
+    internal_static_runnel_v1_CreateTopicRequest_descriptor =
+      getDescriptor().getMessageType(16);
     internal_static_runnel_v1_CreateTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicRequest_descriptor,
@@ -407,61 +434,61 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_CreateTopicRequest_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_CreateTopicResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(17);
     internal_static_runnel_v1_CreateTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_CreateTopicResponse_descriptor,
         new java.lang.String[] { "Topic", });
     internal_static_runnel_v1_DeleteTopicRequest_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(18);
     internal_static_runnel_v1_DeleteTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DeleteTopicResponse_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(19);
     internal_static_runnel_v1_DeleteTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DeleteTopicResponse_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsRequest_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(20);
     internal_static_runnel_v1_ListTopicsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_ListTopicsResponse_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(21);
     internal_static_runnel_v1_ListTopicsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_ListTopicsResponse_descriptor,
         new java.lang.String[] { "Topics", });
     internal_static_runnel_v1_DescribeTopicRequest_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(22);
     internal_static_runnel_v1_DescribeTopicRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicRequest_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_runnel_v1_DescribeTopicResponse_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(23);
     internal_static_runnel_v1_DescribeTopicResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeTopicResponse_descriptor,
         new java.lang.String[] { "Topic", "Partitions", });
     internal_static_runnel_v1_DescribeClusterRequest_descriptor =
-      getDescriptor().getMessageType(22);
+      getDescriptor().getMessageType(24);
     internal_static_runnel_v1_DescribeClusterRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterRequest_descriptor,
         new java.lang.String[] { });
     internal_static_runnel_v1_DescribeClusterResponse_descriptor =
-      getDescriptor().getMessageType(23);
+      getDescriptor().getMessageType(25);
     internal_static_runnel_v1_DescribeClusterResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_DescribeClusterResponse_descriptor,
         new java.lang.String[] { "ClusterId", "ControllerId", "Brokers", });
     internal_static_runnel_v1_Topic_descriptor =
-      getDescriptor().getMessageType(24);
+      getDescriptor().getMessageType(26);
     internal_static_runnel_v1_Topic_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Topic_descriptor,
@@ -473,19 +500,19 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
         internal_static_runnel_v1_Topic_ConfigEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runnel_v1_PartitionInfo_descriptor =
-      getDescriptor().getMessageType(25);
+      getDescriptor().getMessageType(27);
     internal_static_runnel_v1_PartitionInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_PartitionInfo_descriptor,
         new java.lang.String[] { "Partition", "Leader", "Replicas", "LogStartOffset", "HighWatermark", "InSyncReplicas", "AddingReplicas", "RemovingReplicas", "LeaderEpoch", });
     internal_static_runnel_v1_Broker_descriptor =
-      getDescriptor().getMessageType(26);
+      getDescriptor().getMessageType(28);
     internal_static_runnel_v1_Broker_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_Broker_descriptor,
-        new java.lang.String[] { "NodeId", "Address", "State", "Version", });
+        new java.lang.String[] { "NodeId", "Address", "State", "Version", "Decommissioning", });
     internal_static_runnel_v1_NotLeader_descriptor =
-      getDescriptor().getMessageType(27);
+      getDescriptor().getMessageType(29);
     internal_static_runnel_v1_NotLeader_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runnel_v1_NotLeader_descriptor,

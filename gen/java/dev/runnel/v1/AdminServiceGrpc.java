@@ -201,6 +201,37 @@ public final class AdminServiceGrpc {
     return getReassignPartitionMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.RemoveBrokerRequest,
+      dev.runnel.v1.RemoveBrokerResponse> getRemoveBrokerMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "RemoveBroker",
+      requestType = dev.runnel.v1.RemoveBrokerRequest.class,
+      responseType = dev.runnel.v1.RemoveBrokerResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.RemoveBrokerRequest,
+      dev.runnel.v1.RemoveBrokerResponse> getRemoveBrokerMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.RemoveBrokerRequest, dev.runnel.v1.RemoveBrokerResponse> getRemoveBrokerMethod;
+    if ((getRemoveBrokerMethod = AdminServiceGrpc.getRemoveBrokerMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getRemoveBrokerMethod = AdminServiceGrpc.getRemoveBrokerMethod) == null) {
+          AdminServiceGrpc.getRemoveBrokerMethod = getRemoveBrokerMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.RemoveBrokerRequest, dev.runnel.v1.RemoveBrokerResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "RemoveBroker"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.RemoveBrokerRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.RemoveBrokerResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("RemoveBroker"))
+              .build();
+        }
+      }
+    }
+    return getRemoveBrokerMethod;
+  }
+
   private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ListGroupsRequest,
       dev.runnel.v1.ListGroupsResponse> getListGroupsMethod;
 
@@ -457,6 +488,27 @@ public final class AdminServiceGrpc {
 
     /**
      * <pre>
+     * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+     * it is marked decommissioning (DescribeCluster shows it), so that no new
+     * replica lands on it; each partition replica it holds moves to another
+     * broker (see ReassignPartition); it leaves the groups every broker
+     * replicates (metadata, consumer offsets); then it leaves the cluster,
+     * and DescribeCluster no longer lists it. It returns once the broker is
+     * marked; the rest goes on in the background. Its node id cannot join
+     * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+     * when removing it would leave a partition under its replication factor
+     * with no other broker to move a replica to, for the last broker, and
+     * for one of the initial brokers (the voters of the metadata group).
+     * Asking again for a broker being removed changes nothing.
+     * </pre>
+     */
+    default void removeBroker(dev.runnel.v1.RemoveBrokerRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.RemoveBrokerResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRemoveBrokerMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
      * ListGroups lists the consumer groups: every group with committed
      * offsets or members.
      * </pre>
@@ -607,6 +659,28 @@ public final class AdminServiceGrpc {
 
     /**
      * <pre>
+     * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+     * it is marked decommissioning (DescribeCluster shows it), so that no new
+     * replica lands on it; each partition replica it holds moves to another
+     * broker (see ReassignPartition); it leaves the groups every broker
+     * replicates (metadata, consumer offsets); then it leaves the cluster,
+     * and DescribeCluster no longer lists it. It returns once the broker is
+     * marked; the rest goes on in the background. Its node id cannot join
+     * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+     * when removing it would leave a partition under its replication factor
+     * with no other broker to move a replica to, for the last broker, and
+     * for one of the initial brokers (the voters of the metadata group).
+     * Asking again for a broker being removed changes nothing.
+     * </pre>
+     */
+    public void removeBroker(dev.runnel.v1.RemoveBrokerRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.RemoveBrokerResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getRemoveBrokerMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
      * ListGroups lists the consumer groups: every group with committed
      * offsets or members.
      * </pre>
@@ -741,6 +815,27 @@ public final class AdminServiceGrpc {
 
     /**
      * <pre>
+     * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+     * it is marked decommissioning (DescribeCluster shows it), so that no new
+     * replica lands on it; each partition replica it holds moves to another
+     * broker (see ReassignPartition); it leaves the groups every broker
+     * replicates (metadata, consumer offsets); then it leaves the cluster,
+     * and DescribeCluster no longer lists it. It returns once the broker is
+     * marked; the rest goes on in the background. Its node id cannot join
+     * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+     * when removing it would leave a partition under its replication factor
+     * with no other broker to move a replica to, for the last broker, and
+     * for one of the initial brokers (the voters of the metadata group).
+     * Asking again for a broker being removed changes nothing.
+     * </pre>
+     */
+    public dev.runnel.v1.RemoveBrokerResponse removeBroker(dev.runnel.v1.RemoveBrokerRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getRemoveBrokerMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
      * ListGroups lists the consumer groups: every group with committed
      * offsets or members.
      * </pre>
@@ -867,6 +962,27 @@ public final class AdminServiceGrpc {
     public dev.runnel.v1.ReassignPartitionResponse reassignPartition(dev.runnel.v1.ReassignPartitionRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getReassignPartitionMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+     * it is marked decommissioning (DescribeCluster shows it), so that no new
+     * replica lands on it; each partition replica it holds moves to another
+     * broker (see ReassignPartition); it leaves the groups every broker
+     * replicates (metadata, consumer offsets); then it leaves the cluster,
+     * and DescribeCluster no longer lists it. It returns once the broker is
+     * marked; the rest goes on in the background. Its node id cannot join
+     * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+     * when removing it would leave a partition under its replication factor
+     * with no other broker to move a replica to, for the last broker, and
+     * for one of the initial brokers (the voters of the metadata group).
+     * Asking again for a broker being removed changes nothing.
+     * </pre>
+     */
+    public dev.runnel.v1.RemoveBrokerResponse removeBroker(dev.runnel.v1.RemoveBrokerRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getRemoveBrokerMethod(), getCallOptions(), request);
     }
 
     /**
@@ -1007,6 +1123,28 @@ public final class AdminServiceGrpc {
 
     /**
      * <pre>
+     * RemoveBroker decommissions a broker, as Redpanda's decommission does:
+     * it is marked decommissioning (DescribeCluster shows it), so that no new
+     * replica lands on it; each partition replica it holds moves to another
+     * broker (see ReassignPartition); it leaves the groups every broker
+     * replicates (metadata, consumer offsets); then it leaves the cluster,
+     * and DescribeCluster no longer lists it. It returns once the broker is
+     * marked; the rest goes on in the background. Its node id cannot join
+     * again. NOT_FOUND for a node id not in the cluster; FAILED_PRECONDITION
+     * when removing it would leave a partition under its replication factor
+     * with no other broker to move a replica to, for the last broker, and
+     * for one of the initial brokers (the voters of the metadata group).
+     * Asking again for a broker being removed changes nothing.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.RemoveBrokerResponse> removeBroker(
+        dev.runnel.v1.RemoveBrokerRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getRemoveBrokerMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
      * ListGroups lists the consumer groups: every group with committed
      * offsets or members.
      * </pre>
@@ -1062,10 +1200,11 @@ public final class AdminServiceGrpc {
   private static final int METHODID_DESCRIBE_TOPIC = 3;
   private static final int METHODID_DESCRIBE_CLUSTER = 4;
   private static final int METHODID_REASSIGN_PARTITION = 5;
-  private static final int METHODID_LIST_GROUPS = 6;
-  private static final int METHODID_DESCRIBE_GROUP = 7;
-  private static final int METHODID_DELETE_GROUP = 8;
-  private static final int METHODID_RESET_OFFSETS = 9;
+  private static final int METHODID_REMOVE_BROKER = 6;
+  private static final int METHODID_LIST_GROUPS = 7;
+  private static final int METHODID_DESCRIBE_GROUP = 8;
+  private static final int METHODID_DELETE_GROUP = 9;
+  private static final int METHODID_RESET_OFFSETS = 10;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1107,6 +1246,10 @@ public final class AdminServiceGrpc {
         case METHODID_REASSIGN_PARTITION:
           serviceImpl.reassignPartition((dev.runnel.v1.ReassignPartitionRequest) request,
               (io.grpc.stub.StreamObserver<dev.runnel.v1.ReassignPartitionResponse>) responseObserver);
+          break;
+        case METHODID_REMOVE_BROKER:
+          serviceImpl.removeBroker((dev.runnel.v1.RemoveBrokerRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.RemoveBrokerResponse>) responseObserver);
           break;
         case METHODID_LIST_GROUPS:
           serviceImpl.listGroups((dev.runnel.v1.ListGroupsRequest) request,
@@ -1184,6 +1327,13 @@ public final class AdminServiceGrpc {
               dev.runnel.v1.ReassignPartitionRequest,
               dev.runnel.v1.ReassignPartitionResponse>(
                 service, METHODID_REASSIGN_PARTITION)))
+        .addMethod(
+          getRemoveBrokerMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.RemoveBrokerRequest,
+              dev.runnel.v1.RemoveBrokerResponse>(
+                service, METHODID_REMOVE_BROKER)))
         .addMethod(
           getListGroupsMethod(),
           io.grpc.stub.ServerCalls.asyncUnaryCall(
@@ -1266,6 +1416,7 @@ public final class AdminServiceGrpc {
               .addMethod(getDescribeTopicMethod())
               .addMethod(getDescribeClusterMethod())
               .addMethod(getReassignPartitionMethod())
+              .addMethod(getRemoveBrokerMethod())
               .addMethod(getListGroupsMethod())
               .addMethod(getDescribeGroupMethod())
               .addMethod(getDeleteGroupMethod())

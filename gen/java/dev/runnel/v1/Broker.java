@@ -179,6 +179,22 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int DECOMMISSIONING_FIELD_NUMBER = 5;
+  private boolean decommissioning_ = false;
+  /**
+   * <pre>
+   * Being removed (RemoveBroker): it takes no new replicas, and those it
+   * holds move to other brokers.
+   * </pre>
+   *
+   * <code>bool decommissioning = 5 [json_name = "decommissioning"];</code>
+   * @return The decommissioning.
+   */
+  @java.lang.Override
+  public boolean getDecommissioning() {
+    return decommissioning_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -205,6 +221,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 4, version_);
     }
+    if (decommissioning_ != false) {
+      output.writeBool(5, decommissioning_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -228,6 +247,10 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(4, version_);
     }
+    if (decommissioning_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(5, decommissioning_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -250,6 +273,8 @@ private static final long serialVersionUID = 0L;
     if (state_ != other.state_) return false;
     if (!getVersion()
         .equals(other.getVersion())) return false;
+    if (getDecommissioning()
+        != other.getDecommissioning()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -269,6 +294,9 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + state_;
     hash = (37 * hash) + VERSION_FIELD_NUMBER;
     hash = (53 * hash) + getVersion().hashCode();
+    hash = (37 * hash) + DECOMMISSIONING_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getDecommissioning());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -408,6 +436,7 @@ private static final long serialVersionUID = 0L;
       address_ = "";
       state_ = 0;
       version_ = "";
+      decommissioning_ = false;
       return this;
     }
 
@@ -453,6 +482,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.version_ = version_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.decommissioning_ = decommissioning_;
+      }
     }
 
     @java.lang.Override
@@ -482,6 +514,9 @@ private static final long serialVersionUID = 0L;
         version_ = other.version_;
         bitField0_ |= 0x00000008;
         onChanged();
+      }
+      if (other.getDecommissioning() != false) {
+        setDecommissioning(other.getDecommissioning());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -529,6 +564,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 40: {
+              decommissioning_ = input.readBool();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -824,6 +864,53 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       version_ = value;
       bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private boolean decommissioning_ ;
+    /**
+     * <pre>
+     * Being removed (RemoveBroker): it takes no new replicas, and those it
+     * holds move to other brokers.
+     * </pre>
+     *
+     * <code>bool decommissioning = 5 [json_name = "decommissioning"];</code>
+     * @return The decommissioning.
+     */
+    @java.lang.Override
+    public boolean getDecommissioning() {
+      return decommissioning_;
+    }
+    /**
+     * <pre>
+     * Being removed (RemoveBroker): it takes no new replicas, and those it
+     * holds move to other brokers.
+     * </pre>
+     *
+     * <code>bool decommissioning = 5 [json_name = "decommissioning"];</code>
+     * @param value The decommissioning to set.
+     * @return This builder for chaining.
+     */
+    public Builder setDecommissioning(boolean value) {
+
+      decommissioning_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Being removed (RemoveBroker): it takes no new replicas, and those it
+     * holds move to other brokers.
+     * </pre>
+     *
+     * <code>bool decommissioning = 5 [json_name = "decommissioning"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearDecommissioning() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      decommissioning_ = false;
       onChanged();
       return this;
     }

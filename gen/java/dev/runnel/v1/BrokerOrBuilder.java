@@ -72,4 +72,15 @@ public interface BrokerOrBuilder extends
    */
   com.google.protobuf.ByteString
       getVersionBytes();
+
+  /**
+   * <pre>
+   * Being removed (RemoveBroker): it takes no new replicas, and those it
+   * holds move to other brokers.
+   * </pre>
+   *
+   * <code>bool decommissioning = 5 [json_name = "decommissioning"];</code>
+   * @return The decommissioning.
+   */
+  boolean getDecommissioning();
 }
