@@ -108,6 +108,20 @@ test-ts: build node_modules/.installed ## The TypeScript SDK and example against
 test-java: build ## The Java SDK and example against a broker process (Maven, JUnit)
 	cd sdk/java && RUNNEL_BIN=$(abspath $(RUNNEL)) $(MVN) test
 
+# The container image (deploy/Containerfile): FROM scratch, the static
+# binary and its user, laid out in deploy/image/ as the build context.
+# podman is installed with apt-get where it is missing (as root, on
+# Debian: CI). --format docker: OCI images have no HEALTHCHECK.
+IMAGE     ?= localhost/runnel:dev
+IMAGE_CTX := deploy/image
+
+.PHONY: image
+image: ## Build the static runnel binary and the container image IMAGE (default localhost/runnel:dev) with podman
+	command -v podman >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman; }
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(IMAGE_CTX)/runnel ./cmd/runnel
+	mkdir -p $(IMAGE_CTX)/data
+	podman build --format docker -f deploy/Containerfile -t $(IMAGE) $(IMAGE_CTX)
+
 # Each fuzz target's run; not part of test (fuzzing is open-ended), and
 # one target at a time, as go test -fuzz takes one. Targets are found by
 # their declaration in committed files, so that a new one is fuzzed
@@ -128,4 +142,4 @@ bench: ## Go benchmarks of the storage paths
 
 .PHONY: clean
 clean: ## Remove build output and installed toolchains (not ./data)
-	rm -rf $(BIN) $(VENV) node_modules dist-ts .tools sdk/java/target
+	rm -rf $(BIN) $(VENV) node_modules dist-ts .tools sdk/java/target $(IMAGE_CTX)/runnel $(IMAGE_CTX)/data
