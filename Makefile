@@ -85,7 +85,7 @@ lint: ## go mod tidy, go vet, staticcheck, gofmt, buf lint
 	$(GO) tool buf lint
 
 .PHONY: test
-test: lint check-generate test-unit test-e2e test-python test-ts test-java ## Everything CI runs: lint, generated code, unit, e2e and client tests
+test: lint check-generate test-unit test-e2e test-python test-ts test-java test-deploy ## Everything CI runs: lint, generated code, unit, e2e, client and deployment tests
 
 .PHONY: test-unit
 test-unit: ## Unit and integration tests with the race detector
@@ -121,6 +121,24 @@ image: ## Build the static runnel binary and the container image IMAGE (default 
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(IMAGE_CTX)/runnel ./cmd/runnel
 	mkdir -p $(IMAGE_CTX)/data
 	podman build --format docker -f deploy/Containerfile -t $(IMAGE) $(IMAGE_CTX)
+
+# deploy/ is a Go module of its own (Helm and the Kubernetes types stay
+# out of the broker's dependencies): its tidiness, vet and tests run from
+# there, with the helm it pins as a tool.
+HELM := $(GO) tool helm
+
+.PHONY: test-deploy
+test-deploy: image ## The image, compose.yaml and the Helm chart: helm lint and template, every manifest decoded strictly
+	cd deploy && $(GO) mod tidy -diff
+	cd deploy && $(GO) vet ./...
+	cd deploy && $(HELM) lint --strict helm/runnel
+	cd deploy && $(HELM) lint --strict helm/runnel --set sidecarExample.enabled=true
+	cd deploy && $(HELM) template runnel helm/runnel >/dev/null
+	cd deploy && RUNNEL_IMAGE=$(IMAGE) $(GO) test -count=1 ./...
+
+.PHONY: deploy-manifests
+deploy-manifests: ## Rewrite deploy/k8s/*.yaml from the Helm chart
+	cd deploy && $(GO) test -count=1 -run TestPlainManifests ./... -update
 
 # Each fuzz target's run; not part of test (fuzzing is open-ended), and
 # one target at a time, as go test -fuzz takes one. Targets are found by
