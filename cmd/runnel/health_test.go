@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -19,16 +20,17 @@ func TestHealth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	grpcLis := listen(t)
-	addr := grpcLis.Addr().String()
-	grpcLis.Close() // NB: serve binds it again below; nothing else races for it in this test
 	root := newRootCommand()
 	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", addr, "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
 	root.SetErr(&stderr)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
-	waitReadyFile(t, readyFile, done, &stderr)
+	var ready struct{ GRPC string }
+	if err := json.Unmarshal(waitReadyFile(t, readyFile, done, &stderr), &ready); err != nil {
+		t.Fatal(err)
+	}
+	addr := ready.GRPC
 
 	for _, tc := range []struct {
 		args    []string
