@@ -128,7 +128,9 @@ image: ## Build the static runnel binary and the container image IMAGE (default 
 HELM := $(GO) tool helm
 
 .PHONY: test-deploy
-test-deploy: image ## The image, compose.yaml and the Helm chart: helm lint and template, every manifest decoded strictly
+test-deploy: image ## The image (run too), compose.yaml and the Helm chart: helm lint and template, every manifest decoded strictly
+	@# runc: the test runs the image with it (see TestImageRuns)
+	command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc; }
 	cd deploy && $(GO) mod tidy -diff
 	cd deploy && $(GO) vet ./...
 	cd deploy && $(HELM) lint --strict helm/runnel

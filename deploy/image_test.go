@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // maxImageBytes bounds the image: the static binary (about 19 MB) and
@@ -153,5 +154,42 @@ func TestImageFiles(t *testing.T) {
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "runnel version ") {
 		t.Fatalf("runnel --version: %v: %s", err, out)
+	}
+}
+
+// TestImageRuns starts a container of the image as it comes (runnel
+// serve, its ENV defaults, as 65532 on the volume), waits for its
+// HEALTHCHECK (runnel health) to pass, and stops it: SIGTERM, a clean
+// shutdown, exit 0. --network none: the healthcheck runs in the
+// container's own network namespace, so no port of the machine is taken.
+func TestImageRuns(t *testing.T) {
+	// NB: runc, not podman's default crun, which refuses a machine with
+	// cgroups v1 and v2 both mounted (hybrid), as these VMs have; and
+	// limits no higher than the machine's, as a runtime without
+	// CAP_SYS_RESOURCE cannot raise them.
+	run := []string{"--runtime", "runc"}
+	id := strings.TrimSpace(string(podman(t, append(run, "run", "--detach", "--network", "none",
+		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", image(t))...)))
+	t.Cleanup(func() {
+		_ = exec.Command("podman", append(run, "rm", "--force", id)...).Run()
+	})
+	logs := func() string {
+		out, _ := exec.Command("podman", "logs", id).CombinedOutput()
+		return string(out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for exec.Command("podman", append(run, "healthcheck", "run", id)...).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not healthy within 30s; logs:\n%s", logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	podman(t, append(run, "stop", "--time", "30", id)...)
+	if code := strings.TrimSpace(string(podman(t, "inspect", "--format", "{{.State.ExitCode}}", id))); code != "0" {
+		t.Fatalf("exit code %s after podman stop; logs:\n%s", code, logs())
+	}
+	l := logs()
+	if !strings.Contains(l, "data_dir=/var/lib/runnel") || !strings.Contains(l, `msg="runnel stopped"`) {
+		t.Fatalf("logs show no serving on /var/lib/runnel and clean stop:\n%s", l)
 	}
 }
