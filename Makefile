@@ -85,7 +85,7 @@ lint: ## go mod tidy, go vet, staticcheck, gofmt, buf lint
 	$(GO) tool buf lint
 
 .PHONY: test
-test: lint check-generate test-unit test-e2e test-python test-ts test-java ## Everything CI runs: lint, generated code, unit, e2e and client tests
+test: lint check-generate test-unit test-e2e test-python test-ts test-java test-deploy ## Everything CI runs: lint, generated code, unit, e2e, client and deployment tests
 
 .PHONY: test-unit
 test-unit: ## Unit and integration tests with the race detector
@@ -108,6 +108,40 @@ test-ts: build node_modules/.installed ## The TypeScript SDK and example against
 test-java: build ## The Java SDK and example against a broker process (Maven, JUnit)
 	cd sdk/java && RUNNEL_BIN=$(abspath $(RUNNEL)) $(MVN) test
 
+# The container image (deploy/Containerfile): FROM scratch, the static
+# binary and its user, laid out in deploy/image/ as the build context.
+# podman is installed with apt-get where it is missing (as root, on
+# Debian: CI). --format docker: OCI images have no HEALTHCHECK.
+IMAGE     ?= localhost/runnel:dev
+IMAGE_CTX := deploy/image
+
+.PHONY: image
+image: ## Build the static runnel binary and the container image IMAGE (default localhost/runnel:dev) with podman
+	command -v podman >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman; }
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(IMAGE_CTX)/runnel ./cmd/runnel
+	mkdir -p $(IMAGE_CTX)/data
+	podman build --format docker -f deploy/Containerfile -t $(IMAGE) $(IMAGE_CTX)
+
+# deploy/ is a Go module of its own (Helm and the Kubernetes types stay
+# out of the broker's dependencies): its tidiness, vet and tests run from
+# there, with the helm it pins as a tool.
+HELM := $(GO) tool helm
+
+.PHONY: test-deploy
+test-deploy: image ## The image (run too), compose.yaml and the Helm chart: helm lint and template, every manifest decoded strictly
+	@# runc: the test runs the image with it (see TestImageRuns)
+	command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc; }
+	cd deploy && $(GO) mod tidy -diff
+	cd deploy && $(GO) vet ./...
+	cd deploy && $(HELM) lint --strict helm/runnel
+	cd deploy && $(HELM) lint --strict helm/runnel --set sidecarExample.enabled=true
+	cd deploy && $(HELM) template runnel helm/runnel >/dev/null
+	cd deploy && RUNNEL_IMAGE=$(IMAGE) $(GO) test -count=1 ./...
+
+.PHONY: deploy-manifests
+deploy-manifests: ## Rewrite deploy/k8s/*.yaml from the Helm chart
+	cd deploy && $(GO) test -count=1 -run TestPlainManifests ./... -update
+
 # Each fuzz target's run; not part of test (fuzzing is open-ended), and
 # one target at a time, as go test -fuzz takes one. Targets are found by
 # their declaration in committed files, so that a new one is fuzzed
@@ -128,4 +162,4 @@ bench: ## Go benchmarks of the storage paths
 
 .PHONY: clean
 clean: ## Remove build output and installed toolchains (not ./data)
-	rm -rf $(BIN) $(VENV) node_modules dist-ts .tools sdk/java/target
+	rm -rf $(BIN) $(VENV) node_modules dist-ts .tools sdk/java/target $(IMAGE_CTX)/runnel $(IMAGE_CTX)/data

@@ -15,6 +15,7 @@ func newServeCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
 	var logLevel slog.Level
 	logFormat := logFormatText
+	var podIndex int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a broker",
@@ -58,6 +59,11 @@ FileDescriptorName=grpc (and so on) in each .socket file's [Socket]. The
 sockets outlive the broker: connections made while it restarts wait for
 it rather than fail.
 
+In a Kubernetes StatefulSet, --pod-index (RUNNEL_POD_INDEX, from the
+apps.kubernetes.io/pod-index label) sets the node id to the pod's index
++ 1; given --peers and --join both, the pods the peers list start the
+cluster and the others join it, so one pod template serves them all.
+
 Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
 (brokers) to the addresses the others dial.
 
@@ -66,6 +72,11 @@ partitions moved to it with "runnel partition reassign".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = logFormat.logger(cmd.ErrOrStderr(), logLevel)
+			if f := cmd.Flags(); f.Changed("pod-index") {
+				if err := applyPodIndex(&cfg, podIndex, f.Changed("node-id")); err != nil {
+					return err
+				}
+			}
 			activated, err := activatedListeners(&cfg)
 			if err != nil {
 				return err
@@ -99,6 +110,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /metrics and /healthz (a socket passed as http overrides it)")
 	f.StringVar(&cfg.PeerListen, "peer-listen", cfg.PeerListen, "gRPC listen address for the other brokers (raft, joining, forwarded calls; a socket passed as peer overrides it)")
 	f.Int32Var(&cfg.NodeID, "node-id", cfg.NodeID, "this broker's id")
+	f.IntVar(&podIndex, "pod-index", 0, "a StatefulSet pod's index (apps.kubernetes.io/pod-index): sets --node-id to it + 1; with --peers and --join both, a broker the peers list starts with them and the others join")
 	f.Var((*peersFlag)(&cfg.Peers), "peers", "the brokers of the cluster by peer address, this one included: ID=HOST:PORT,... (empty: a single node)")
 	f.StringVar(&cfg.Advertise, "advertise", "", "the gRPC address clients reach this broker on (default: the --listen address)")
 	f.StringVar(&cfg.AdvertisePeer, "advertise-peer", "", "the gRPC address the other brokers reach this one on (default: the --peer-listen address)")
