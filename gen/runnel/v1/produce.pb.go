@@ -26,7 +26,7 @@ const (
 type Acks int32
 
 const (
-	// The default: ACKS_ALL.
+	// The default: a broker's is ACKS_ALL, a sidecar's its spool (see acks).
 	Acks_ACKS_UNSPECIFIED Acks = 0
 	// A quorum of the partition's replicas has written the records and fsync'd
 	// them: they survive the loss of any minority of replicas, leader included.
@@ -92,7 +92,9 @@ type ProduceRequest struct {
 	Records []*Record `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
 	// Echoed in the response so that pipelining clients can match them.
 	CorrelationId uint64 `protobuf:"varint,4,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
-	// When the request is acknowledged; unset means ACKS_ALL.
+	// When the request is acknowledged; unset leaves it to the receiver: a
+	// broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+	// records are fsync'd in its spool, with base_offset -1.
 	Acks Acks `protobuf:"varint,5,opt,name=acks,proto3,enum=runnel.v1.Acks" json:"acks,omitempty"`
 	// A fence, as Kafka's leader epochs are: when set, the records are
 	// appended only by the partition's leader in this epoch (its raft term; see

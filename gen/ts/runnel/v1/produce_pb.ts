@@ -53,7 +53,9 @@ export type ProduceRequest = Message<"runnel.v1.ProduceRequest"> & {
   correlationId: bigint;
 
   /**
-   * When the request is acknowledged; unset means ACKS_ALL.
+   * When the request is acknowledged; unset leaves it to the receiver: a
+   * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+   * records are fsync'd in its spool, with base_offset -1.
    *
    * @generated from field: runnel.v1.Acks acks = 5;
    */
@@ -249,7 +251,7 @@ export const ProduceAckSchema: GenMessage<ProduceAck> = /*@__PURE__*/
  */
 export enum Acks {
   /**
-   * The default: ACKS_ALL.
+   * The default: a broker's is ACKS_ALL, a sidecar's its spool (see acks).
    *
    * @generated from enum value: ACKS_UNSPECIFIED = 0;
    */

@@ -17,7 +17,7 @@ public enum Acks
     implements com.google.protobuf.ProtocolMessageEnum {
   /**
    * <pre>
-   * The default: ACKS_ALL.
+   * The default: a broker's is ACKS_ALL, a sidecar's its spool (see acks).
    * </pre>
    *
    * <code>ACKS_UNSPECIFIED = 0;</code>
@@ -57,7 +57,7 @@ public enum Acks
   }
   /**
    * <pre>
-   * The default: ACKS_ALL.
+   * The default: a broker's is ACKS_ALL, a sidecar's its spool (see acks).
    * </pre>
    *
    * <code>ACKS_UNSPECIFIED = 0;</code>

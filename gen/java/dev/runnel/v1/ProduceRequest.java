@@ -209,7 +209,9 @@ private static final long serialVersionUID = 0L;
   private int acks_ = 0;
   /**
    * <pre>
-   * When the request is acknowledged; unset means ACKS_ALL.
+   * When the request is acknowledged; unset leaves it to the receiver: a
+   * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+   * records are fsync'd in its spool, with base_offset -1.
    * </pre>
    *
    * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -220,7 +222,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * When the request is acknowledged; unset means ACKS_ALL.
+   * When the request is acknowledged; unset leaves it to the receiver: a
+   * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+   * records are fsync'd in its spool, with base_offset -1.
    * </pre>
    *
    * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -1468,7 +1472,9 @@ private static final long serialVersionUID = 0L;
     private int acks_ = 0;
     /**
      * <pre>
-     * When the request is acknowledged; unset means ACKS_ALL.
+     * When the request is acknowledged; unset leaves it to the receiver: a
+     * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+     * records are fsync'd in its spool, with base_offset -1.
      * </pre>
      *
      * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -1479,7 +1485,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * When the request is acknowledged; unset means ACKS_ALL.
+     * When the request is acknowledged; unset leaves it to the receiver: a
+     * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+     * records are fsync'd in its spool, with base_offset -1.
      * </pre>
      *
      * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -1494,7 +1502,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * When the request is acknowledged; unset means ACKS_ALL.
+     * When the request is acknowledged; unset leaves it to the receiver: a
+     * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+     * records are fsync'd in its spool, with base_offset -1.
      * </pre>
      *
      * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -1507,7 +1517,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * When the request is acknowledged; unset means ACKS_ALL.
+     * When the request is acknowledged; unset leaves it to the receiver: a
+     * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+     * records are fsync'd in its spool, with base_offset -1.
      * </pre>
      *
      * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -1523,7 +1535,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * When the request is acknowledged; unset means ACKS_ALL.
+     * When the request is acknowledged; unset leaves it to the receiver: a
+     * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+     * records are fsync'd in its spool, with base_offset -1.
      * </pre>
      *
      * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>

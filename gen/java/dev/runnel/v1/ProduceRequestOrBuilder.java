@@ -109,7 +109,9 @@ public interface ProduceRequestOrBuilder extends
 
   /**
    * <pre>
-   * When the request is acknowledged; unset means ACKS_ALL.
+   * When the request is acknowledged; unset leaves it to the receiver: a
+   * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+   * records are fsync'd in its spool, with base_offset -1.
    * </pre>
    *
    * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
@@ -118,7 +120,9 @@ public interface ProduceRequestOrBuilder extends
   int getAcksValue();
   /**
    * <pre>
-   * When the request is acknowledged; unset means ACKS_ALL.
+   * When the request is acknowledged; unset leaves it to the receiver: a
+   * broker acknowledges as ACKS_ALL, a sidecar (runnel sidecar) once the
+   * records are fsync'd in its spool, with base_offset -1.
    * </pre>
    *
    * <code>.runnel.v1.Acks acks = 5 [json_name = "acks"];</code>
