@@ -136,7 +136,6 @@ type group struct {
 func (g *group) first() spool.Batch { return g.batches[0] }
 func (g *group) last() spool.Batch  { return g.batches[len(g.batches)-1] }
 func (g *group) end() int64         { return g.last().End() }
-func (g *group) records() int64     { return g.end() - g.first().Offset }
 
 // groupBytes bounds a group's payload.
 const groupBytes = 1 << 20

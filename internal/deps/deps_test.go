@@ -58,7 +58,7 @@ var allowed = map[string][]string{
 	// compresses is one the broker stores and decompresses.
 	"compression": {},
 
-	"client":     {"gen/runnel/v1", "partitioner", "compression"},
+	"client": {"gen/runnel/v1", "partitioner", "compression"},
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
 	"sidecar":    {"raftstore/spool", "partitioner", "compression", "gen/runnel/v1"},
