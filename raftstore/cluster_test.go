@@ -692,6 +692,15 @@ func agreedLeader(t *testing.T, parts []*raftstore.Partition) uint64 {
 	return leader
 }
 
+// currentLeader is agreedLeader once the leader has applied an entry of
+// its term: only then does it check idempotent producers' batches.
+func currentLeader(t *testing.T, parts []*raftstore.Partition) uint64 {
+	t.Helper()
+	leader := agreedLeader(t, parts)
+	waitUntil(t, "the leader current", func() bool { return parts[leader-1].LeadsCurrent() })
+	return leader
+}
+
 // TestLeaderTermFence: a batch fenced by a term is appended only by the
 // leader of that term. The leader that hands its leadership away and gets
 // it back leads in a later term, and refuses what was meant for its
@@ -777,7 +786,7 @@ func produceAs(p *raftstore.Partition, id int64, seq int64, payload string) (int
 func TestIdempotentRetryAfterLeaderChange(t *testing.T) {
 	replicas, _ := startCluster(t, 3)
 	parts := openEverywhere(t, replicas, "idem-0")
-	leader := agreedLeader(t, parts)
+	leader := currentLeader(t, parts)
 	acked, err := produceAs(parts[leader-1], 5, 0, "acked")
 	if err != nil {
 		t.Fatal(err)
@@ -839,7 +848,7 @@ func TestIdempotentFollowerBehindLogStart(t *testing.T) {
 		}
 		parts = append(parts, p)
 	}
-	leader := agreedLeader(t, parts)
+	leader := currentLeader(t, parts)
 	lp := parts[leader-1]
 	followerAt := leader%3 + 1
 	follower := replicas[followerAt-1]
