@@ -808,6 +808,12 @@ func TestPeerListenerIsSeparate(t *testing.T) {
 	}
 	owner := describe(t, b, "elsewhere").Partitions[0].Replicas[0]
 	other := brokers[owner%3] // holds no replica
+	// NB: the topic reaches each broker with its metadata log: wait for
+	// other to know it.
+	waitFor(t, 10*time.Second, "the broker with no replica to know the topic", func() error {
+		_, err := other.client.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: "elsewhere"})
+		return err
+	})
 	fwdCtx := metadata.AppendToOutgoingContext(ctx, peer.ForwardedHeader, "1")
 	ps, err := other.client.Produce.Produce(fwdCtx)
 	if err != nil {
