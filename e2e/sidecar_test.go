@@ -163,7 +163,10 @@ const sidecarTopic = "through-sidecar"
 // kill -9s a partition's leader. The application sees no error, keeps
 // being acknowledged while the cluster is down, and once the sidecar has
 // forwarded everything, every record it acked is in the cluster exactly
-// once, in its key's partition, in per-key order.
+// once, in its key's partition, in per-key order. Meanwhile a reader
+// follows the topic through a second sidecar with generated stubs: its
+// one stream outlives faults (1) and (3) (its sidecar resumes it), and it
+// reads every record of each partition once, in order.
 func TestSidecarThroughFaults(t *testing.T) {
 	c := startCluster(t, 3)
 	admin := c.dial(t, 0)
@@ -173,6 +176,7 @@ func TestSidecarThroughFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := startSidecarProc(t, c.addrs)
+	follower := followThrough(t, startSidecarProc(t, c.addrs), partitions)
 	app, err := client.New(ctx, []string{sc.front.addr()}, client.WithRequestTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -275,8 +279,10 @@ func TestSidecarThroughFaults(t *testing.T) {
 	// Every acked record is in the cluster once, in order, where its key goes.
 	total := 0
 	next := make(map[string]int)
+	inCluster := make([][]*runnelv1.Record, partitions)
 	for p := range int32(partitions) {
-		for _, r := range readPartition(t, c.addrs[0], sidecarTopic, p) {
+		inCluster[p] = readPartition(t, c.addrs[0], sidecarTopic, p)
+		for _, r := range inCluster[p] {
 			key, _, _ := strings.Cut(string(r.Value), " ")
 			if want := partitioner.ForKey([]byte(key), partitions); want != p {
 				t.Fatalf("%q in partition %d, its key's partition is %d", r.Value, p, want)
@@ -296,7 +302,83 @@ func TestSidecarThroughFaults(t *testing.T) {
 	if int64(total) != acked.Load() {
 		t.Fatalf("%d records in the cluster, %d acked", total, acked.Load())
 	}
+	follower.check(t, inCluster)
 	t.Logf("%d records, %d acked during the outage", total, duringOutage)
+}
+
+// follower is an application following a topic through a sidecar, on one
+// stream, with generated stubs.
+type follower struct {
+	mu      sync.Mutex // guards the fields below
+	read    [][]*runnelv1.Record
+	records int
+	err     error // the stream's end
+}
+
+// followThrough starts a follower of sidecarTopic's partitions, from the
+// earliest offset, through sc.
+func followThrough(t *testing.T, sc *sidecarProc, partitions int) *follower {
+	cl, err := client.Dial(sc.front.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := cl.Subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: sidecarTopic, Follow: true,
+		StartPosition: runnelv1.StartPosition_START_POSITION_EARLIEST})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{read: make([][]*runnelv1.Record, partitions)}
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			f.mu.Lock()
+			if err != nil {
+				f.err = err
+				f.mu.Unlock()
+				return
+			}
+			if b := resp.GetBatch(); b != nil {
+				f.read[b.Partition] = append(f.read[b.Partition], b.Records...)
+				f.records += len(b.Records)
+			}
+			f.mu.Unlock()
+		}
+	}()
+	return f
+}
+
+// check waits for the follower to have read as many records as the
+// cluster has, and checks it read each partition's, once, in order.
+func (f *follower) check(t *testing.T, inCluster [][]*runnelv1.Record) {
+	t.Helper()
+	total := 0
+	for _, recs := range inCluster {
+		total += len(recs)
+	}
+	waitFor(t, 60*time.Second, "the follower to read every record", func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.err != nil {
+			t.Fatalf("the follower's stream ended after %d records: %v", f.records, f.err)
+		}
+		if f.records < total {
+			return fmt.Errorf("%d of %d records read", f.records, total)
+		}
+		return nil
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, want := range inCluster {
+		got := f.read[p]
+		for i := range max(len(got), len(want)) {
+			if i >= len(got) || i >= len(want) || got[i].Offset != want[i].Offset || string(got[i].Value) != string(want[i].Value) {
+				t.Fatalf("partition %d: the follower read %d records, the cluster has %d; they differ at index %d", p, len(got), len(want), i)
+			}
+		}
+	}
 }
 
 // sidecarLeader is partition p's leader, as every running broker sees it.

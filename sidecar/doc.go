@@ -30,8 +30,14 @@
 //
 // # Everything else
 //
-// Subscribe, Commit and the admin calls are relayed to the cluster, to
-// another upstream broker when one is unreachable. The relay shows the
+// Commit and the admin calls are relayed to the cluster, to another
+// upstream broker when one is unreachable. Subscribe is relayed too, and
+// resumed when its upstream stream breaks (a broker dies or shuts down):
+// on the next broker, from the offset after the last record the
+// application was sent of each partition, a group member re-attaching
+// with its member id, so that the application's stream sees neither a
+// gap nor a record twice; it ends UNAVAILABLE only after 30 s without
+// reaching any broker. The relay shows the
 // sidecar as the cluster's only broker (DescribeCluster) and as the
 // leader of every partition (DescribeTopic), so that an SDK that sends
 // each partition's records to its leader sends them all to the sidecar.

@@ -16,6 +16,9 @@ type metrics struct {
 	refused          *prometheus.CounterVec
 	upstreamErrors   *prometheus.CounterVec
 	dropped          *prometheus.CounterVec
+	// subscriptionsResumed counts subscriptions carried on after their
+	// upstream stream broke.
+	subscriptionsResumed prometheus.Counter
 }
 
 func newMetrics(s *Sidecar, r *prometheus.Registry) *metrics {
@@ -32,8 +35,10 @@ func newMetrics(s *Sidecar, r *prometheus.Registry) *metrics {
 			Help: "Failures talking to the cluster (forwarding sessions and relayed calls), by code."}, []string{"code"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_sidecar_dropped_records_total",
 			Help: "Spooled records the cluster refused for good (topic deleted, record refused), by code: acknowledged and lost."}, []string{"code"}),
+		subscriptionsResumed: prometheus.NewCounter(prometheus.CounterOpts{Name: "runnel_sidecar_subscriptions_resumed_total",
+			Help: "Times a subscription's upstream stream broke and the sidecar carried it on from another (or the same) broker."}),
 	}
-	r.MustRegister(m.spooled, m.forwardedRecords, m.forwardedBytes, m.refused, m.upstreamErrors, m.dropped,
+	r.MustRegister(m.spooled, m.forwardedRecords, m.forwardedBytes, m.refused, m.upstreamErrors, m.dropped, m.subscriptionsResumed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_sidecar_spool_bytes", Help: "Bytes the spool's segments take on disk."},
 			func() float64 { return float64(s.spool.Used()) }),

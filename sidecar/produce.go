@@ -11,23 +11,18 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/runnel-broker/runnel/compression"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/partitioner"
 	"github.com/runnel-broker/runnel/raftstore/spool"
+	"github.com/runnel-broker/runnel/recordbatch"
 )
 
 // maxInFlight bounds the requests of one stream taken and not yet
 // answered (their records are spooled already: only the answer waits).
 const maxInFlight = 64
-
-// maxDecompressedBytes bounds what one compressed batch may decompress
-// to: the largest batch a broker stores.
-const maxDecompressedBytes = 32<<20 + 64<<10
 
 type produceService struct {
 	runnelv1.UnimplementedProduceServiceServer
@@ -245,45 +240,30 @@ func timestamps(recs []*runnelv1.Record) (first, maxTS int64) {
 // record decodes, carries a timestamp, and fits max.message.bytes), so
 // that what the sidecar acknowledges the cluster takes.
 func compressedBatch(c *runnelv1.CompressedRecords, maxMessageBytes int) (spool.Batch, error) {
-	codec := compression.Codec(c.Compression)
-	if c.Compression == runnelv1.Compression_COMPRESSION_UNSPECIFIED || !codec.Valid() {
-		return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: compression %v is not one of gzip, snappy, lz4, zstd", c.Compression)
-	}
-	if c.RecordCount <= 0 {
-		return spool.Batch{}, grpcstatus.Error(codes.InvalidArgument, "compressed_records: record_count must be positive")
-	}
-	plain, err := compression.Decompress(nil, c.Data, codec, maxDecompressedBytes)
-	if err != nil {
-		return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: %v", err)
-	}
 	var recs []*runnelv1.Record
-	for i := 0; len(plain) > 0; i++ {
-		rb, n := protowire.ConsumeBytes(plain)
-		if n < 0 || i >= int(c.RecordCount) {
-			return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: malformed after %d of its %d records", i, c.RecordCount)
-		}
-		plain = plain[n:]
+	err := recordbatch.Each(c, func(i int, rb []byte) error {
 		if len(rb) > maxMessageBytes {
-			return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: record %d is %d bytes encoded, past max.message.bytes (%d)", i, len(rb), maxMessageBytes)
+			return fmt.Errorf("record %d is %d bytes encoded, past max.message.bytes (%d)", i, len(rb), maxMessageBytes)
 		}
 		r := &runnelv1.Record{}
 		if err := proto.Unmarshal(rb, r); err != nil {
-			return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: record %d: %v", i, err)
+			return fmt.Errorf("record %d: %w", i, err)
 		}
 		if r.Timestamp == nil {
-			return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: record %d has no timestamp: a compressed batch's records carry theirs", i)
+			return fmt.Errorf("record %d has no timestamp: a compressed batch's records carry theirs", i)
 		}
 		recs = append(recs, r)
-	}
-	if len(recs) != int(c.RecordCount) {
-		return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: record_count is %d, the data holds %d records", c.RecordCount, len(recs))
+		return nil
+	})
+	if err != nil {
+		return spool.Batch{}, grpcstatus.Errorf(codes.InvalidArgument, "compressed_records: %v", err)
 	}
 	payload, err := proto.Marshal(&runnelv1.ProduceRequest{CompressedRecords: &runnelv1.CompressedRecords{Compression: c.Compression, Data: c.Data, RecordCount: c.RecordCount}})
 	if err != nil {
 		return spool.Batch{}, fmt.Errorf("encode the batch: %w", err)
 	}
 	first, maxTS := timestamps(recs)
-	return spool.Batch{Count: uint32(c.RecordCount), FirstTimestamp: first, MaxTimestamp: maxTS, Codec: uint8(codec), Payload: payload}, nil
+	return spool.Batch{Count: uint32(c.RecordCount), FirstTimestamp: first, MaxTimestamp: maxTS, Codec: uint8(c.Compression), Payload: payload}, nil
 }
 
 // InitProducer gives an application's idempotent producer an id, unique

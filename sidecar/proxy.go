@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
-	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -44,11 +43,11 @@ func (c relayCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 func (relayCodec) Name() string { return "proto" }
 
-// relayed are the services the sidecar relays to the cluster: every
-// public one but ProduceService, which it serves.
+// relayed are the services the sidecar relays to the cluster as they
+// are: every public one but ProduceService and SubscribeService, which it
+// serves (a subscription is relayed too, but resumed when it breaks).
 var relayed = []string{
 	runnelv1.AdminService_ServiceDesc.ServiceName,
-	runnelv1.SubscribeService_ServiceDesc.ServiceName,
 	runnelv1.CommitService_ServiceDesc.ServiceName,
 }
 
@@ -78,10 +77,7 @@ func (s *Sidecar) relay(_ any, ss grpc.ServerStream) error {
 	if err := ss.RecvMsg(req); err != nil {
 		return err
 	}
-	ctx := ss.Context()
-	if md, ok := grpcmd.FromIncomingContext(ctx); ok {
-		ctx = grpcmd.NewOutgoingContext(ctx, md.Copy())
-	}
+	ctx := outgoing(ss.Context())
 	var errs []error
 	for _, addr := range s.up.order() {
 		c, err := s.up.conn(addr)

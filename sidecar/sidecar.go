@@ -125,6 +125,7 @@ func Start(cfg Config) (*Sidecar, error) {
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered))),
 	)
 	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{s: s})
+	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	opts := reflection.ServerOptions{Services: serviceInfo{s.grpc}}

@@ -75,7 +75,7 @@ counted by error.`,
 	f.StringVar(&b.topic, "topic", "bench", "topic to write (created if missing)")
 	f.Int32Var(&b.partitions, "partitions", 1, "partitions when the topic is created")
 	f.Int32Var(&b.replication, "replication-factor", 0, "replication factor when the topic is created (0: the broker's default)")
-	f.Var(&b.acks, "acks", "when records are acknowledged: all (a quorum has them on disk) or leader")
+	f.Var(&b.acks, "acks", acksUsage)
 	f.IntVar(&b.recordSize, "record-size", 1024, "bytes of each record's value (random, incompressible)")
 	f.IntVar(&b.batchBytes, "batch-bytes", 512<<10, "most record bytes per batch, one produce request (the producer's WithMaxBatchBytes)")
 	f.DurationVar(&b.linger, "linger", 5*time.Millisecond, "how long a batch waits to fill before it is sent")

@@ -113,14 +113,22 @@ func codeName(c codes.Code) string {
 	return b.String()
 }
 
-// acksFlag is --acks: when a produce request is acknowledged.
+// acksFlag is --acks: when a produce request is acknowledged. Unset, the
+// request leaves acks unset, which a broker takes as all and a sidecar
+// as "once spooled".
 type acksFlag runnelv1.Acks
 
+// acksUsage is --acks's help, for every command that produces.
+const acksUsage = "when records are acknowledged: all (a quorum has them on disk) or leader (default: unset, which a broker takes as all and a sidecar acknowledges once spooled)"
+
 func (f *acksFlag) String() string {
-	if runnelv1.Acks(*f) == runnelv1.Acks_ACKS_LEADER {
+	switch runnelv1.Acks(*f) {
+	case runnelv1.Acks_ACKS_LEADER:
 		return "leader"
+	case runnelv1.Acks_ACKS_ALL:
+		return "all"
 	}
-	return "all"
+	return ""
 }
 
 func (f *acksFlag) Set(s string) error {

@@ -44,7 +44,7 @@ no more input, waits for what it sent, and exits non-zero.`,
 	dial := brokerFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&key, "key", "", "key of every record")
-	f.Var(&acks, "acks", "when records are acknowledged: all (a quorum has them on disk) or leader")
+	f.Var(&acks, "acks", acksUsage)
 	f.StringVar(&keySeparator, "key-separator", "", "split each line at the first SEP into key and value")
 	f.Int32Var(&partition, "partition", -1, "partition to write to (default: by key, keyless records spread)")
 	f.DurationVar(&linger, "linger", 5*time.Millisecond, "how long a partition's batch waits for more lines before it is sent")

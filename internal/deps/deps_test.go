@@ -58,10 +58,12 @@ var allowed = map[string][]string{
 	// compresses is one the broker stores and decompresses.
 	"compression": {},
 
-	"client": {"gen/runnel/v1", "partitioner", "compression"},
+	"recordbatch": {"compression", "gen/runnel/v1"},
+
+	"client": {"gen/runnel/v1", "partitioner", "compression", "recordbatch"},
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
-	"sidecar":    {"raftstore/spool", "partitioner", "compression", "gen/runnel/v1"},
+	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "gen/runnel/v1"},
 	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "gen/runnel/v1"},
 
 	"docs/barebench": {},
