@@ -87,21 +87,27 @@ func (p *produceService) take(ctx context.Context, req *runnelv1.ProduceRequest)
 		a spool.Appended
 		n int
 	}
-	var done []taken
-	for _, part := range parts {
+	done := make([]taken, len(parts))
+	batches := make([]spool.QueueBatch, len(parts))
+	for i, part := range parts {
 		q, f, err := p.s.queue(req.Topic, part.partition)
-		if err == nil {
-			var a spool.Appended
-			a, err = q.Append(part.batch)
-			done = append(done, taken{q, f, a, int(part.batch.Count)})
-		}
 		if err != nil {
-			// NB: a request split over partitions may be spooled in
-			// part: as a broker's, its answer then says it failed, and
-			// what was spooled is forwarded.
 			return fail(spoolStatus(err))
 		}
-		p.s.metrics.spooled.Add(float64(part.batch.Count))
+		done[i] = taken{q: q, f: f, n: int(part.batch.Count)}
+		batches[i] = spool.QueueBatch{Queue: q, Batch: part.batch}
+	}
+	// NB: all or nothing when the spool is full; a failed disk (or an
+	// application producer's error, which needs one partition) may leave
+	// a request split over partitions spooled in part: as a broker's, its
+	// answer says it failed, and what was spooled is forwarded.
+	appended, err := p.s.spool.AppendAll(batches)
+	p.s.metrics.spooled.Add(float64(countOf(parts[:len(appended)])))
+	if err != nil {
+		return fail(spoolStatus(err))
+	}
+	for i, a := range appended {
+		done[i].a = a
 	}
 	answer := make(chan *runnelv1.ProduceResponse, 1)
 	go func() {
@@ -127,6 +133,15 @@ func (p *produceService) take(ctx context.Context, req *runnelv1.ProduceRequest)
 		answer <- resp
 	}()
 	return func() *runnelv1.ProduceResponse { return <-answer }
+}
+
+// countOf is the records of parts.
+func countOf(parts []partBatch) int {
+	n := 0
+	for _, p := range parts {
+		n += int(p.batch.Count)
+	}
+	return n
 }
 
 // spoolStatus is the status of a spool error.

@@ -179,7 +179,22 @@ type Appended struct {
 // that the queue holds is answered with the first one's offset,
 // Duplicate, and spools nothing. Errors: ErrFull, ErrFenced and
 // ErrOutOfOrder (the application's producer), ErrFailed.
-func (q *Queue) Append(b Batch) (Appended, error) {
+func (q *Queue) Append(b Batch) (Appended, error) { return q.append(b, 0) }
+
+// appendSize is the room b takes in the bound.
+func appendSize(b Batch) int64 {
+	return int64(segment.BatchHeaderSize + len(b.Payload) + frameOverhead)
+}
+
+// append is Append of b, with reserved bytes of the bound taken for it
+// already (Spool.AppendAll), or none (0): then it takes them itself. A
+// reservation not spent on b is given back.
+func (q *Queue) append(b Batch, reserved int64) (a Appended, err error) {
+	defer func() {
+		if reserved > 0 {
+			q.s.account(0, reserved)
+		}
+	}()
 	if b.Count == 0 {
 		return Appended{}, errors.New("spool: append of an empty batch")
 	}
@@ -197,16 +212,19 @@ func (q *Queue) Append(b Batch) (Appended, error) {
 			return Appended{Offset: d.BaseOffset, Duplicate: true, index: q.log.LastIndex()}, nil
 		}
 	}
-	size := int64(segment.BatchHeaderSize + len(b.Payload) + frameOverhead)
-	if err := q.s.reserve(size); err != nil {
-		return Appended{}, err
+	size := appendSize(b)
+	if reserved == 0 {
+		if err := q.s.reserve(size); err != nil {
+			return Appended{}, err
+		}
 	}
+	reserved = 0 // NB: from here, account below replaces it.
 	before := q.log.Size()
 	b.Offset, b.Index = q.log.NextOffset(), q.log.LastIndex()+1
 	data := segment.EncodeBatch(segment.BatchHeader{RecordCount: b.Count, FirstTimestamp: b.FirstTimestamp, MaxTimestamp: b.MaxTimestamp,
 		Attributes: uint16(b.Codec), AppendTime: b.SpooledAt, ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch,
 		BaseSequence: b.BaseSequence}, b.Payload)
-	err := q.log.Append([]raftpb.Entry{{Index: b.Index, Term: 1, Type: raftpb.EntryNormal, Data: data}})
+	err = q.log.Append([]raftpb.Entry{{Index: b.Index, Term: 1, Type: raftpb.EntryNormal, Data: data}})
 	q.s.account(q.log.Size()-before, size)
 	if err != nil {
 		return Appended{}, q.fail(err)

@@ -182,6 +182,40 @@ func (s *Spool) reserve(size int64) error {
 	}
 }
 
+// QueueBatch is a batch for a queue, for AppendAll.
+type QueueBatch struct {
+	Queue *Queue
+	Batch Batch
+}
+
+// AppendAll appends each batch to its queue as Append does, but takes
+// the room for all of them first, so that a request split over
+// partitions is spooled whole or, when the spool is full, not at all
+// (ErrFull). A failure past that (ErrFailed, an application producer's
+// error) leaves the batches before it appended: their Appended are
+// returned with it.
+func (s *Spool) AppendAll(bs []QueueBatch) ([]Appended, error) {
+	var total int64
+	for _, b := range bs {
+		total += appendSize(b.Batch)
+	}
+	if err := s.reserve(total); err != nil {
+		return nil, err
+	}
+	out := make([]Appended, 0, len(bs))
+	for i, b := range bs {
+		a, err := b.Queue.append(b.Batch, appendSize(b.Batch))
+		if err != nil {
+			for _, rest := range bs[i+1:] {
+				s.account(0, appendSize(rest.Batch))
+			}
+			return out, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // account replaces a reservation by what the segments grew (or shrank).
 func (s *Spool) account(grew, reserved int64) { s.used.Add(grew - reserved) }
 

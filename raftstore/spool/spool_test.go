@@ -149,6 +149,52 @@ func TestSpoolFullRefusesThenFreesWhatWasForwarded(t *testing.T) {
 	}
 }
 
+// TestAppendAllIsAllOrNothingWhenFull: batches for several queues that
+// do not all fit are refused together, ErrFull, and none is spooled;
+// those that fit are spooled together.
+func TestAppendAllIsAllOrNothingWhenFull(t *testing.T) {
+	s := open(t, t.TempDir(), 4<<20)
+	defer s.Close()
+	q0, err := s.Queue("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1, err := s.Queue("t", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill it to within 1.5 MiB of its bound.
+	for i := 0; s.Used() < s.MaxBytes()-(3<<19); i++ {
+		if _, _, err := appendSync(q0, batch(i, 256<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, before0 := s.Used(), len(readAll(t, q0, 0))
+	// Each would fit alone: not the two.
+	_, err = s.AppendAll([]QueueBatch{{q1, batch(100, 1<<20)}, {q0, batch(101, 1<<20)}})
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("two 1 MiB batches into 1.5 MiB of room: %v, want ErrFull", err)
+	}
+	if got := s.Used(); got != used {
+		t.Fatalf("the refused batches left the spool at %d bytes, %d before", got, used)
+	}
+	if n0, n1 := len(readAll(t, q0, 0)), len(readAll(t, q1, 0)); n0 != before0 || n1 != 0 {
+		t.Fatalf("after the refusal: %d and %d batches, want %d and 0", n0, n1, before0)
+	}
+	as, err := s.AppendAll([]QueueBatch{{q1, batch(102, 512<<10)}, {q0, batch(103, 512<<10)}})
+	if err != nil || len(as) != 2 {
+		t.Fatalf("two 512 KiB batches: %v, %v", as, err)
+	}
+	for i, q := range []*Queue{q1, q0} {
+		if err := q.Sync(as[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n0, n1 := len(readAll(t, q0, 0)), len(readAll(t, q1, 0)); n0 != before0+1 || n1 != 1 {
+		t.Fatalf("after the second: %d and %d batches, want %d and 1", n0, n1, before0+1)
+	}
+}
+
 // TestApplicationRetriesAreSpooledOnce: a retry of an application
 // producer's batch is acknowledged with its first offset, before and
 // after a restart; a gap is refused.
