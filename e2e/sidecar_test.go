@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,28 @@ func (s *sidecarProc) stop() {
 	}
 }
 
+// metric is the value of one of the sidecar's metrics without labels.
+func (s *sidecarProc) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + s.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("the sidecar has no metric %s", name)
+	return 0
+}
+
 // status is the sidecar's /status.
 func (s *sidecarProc) status() (waiting int64, err error) {
 	resp, err := http.Get("http://" + s.http + "/status")
@@ -176,7 +199,8 @@ func TestSidecarThroughFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := startSidecarProc(t, c.addrs)
-	follower := followThrough(t, startSidecarProc(t, c.addrs), partitions)
+	readerSidecar := startSidecarProc(t, c.addrs)
+	follower := followThrough(t, readerSidecar, partitions)
 	app, err := client.New(ctx, []string{sc.front.addr()}, client.WithRequestTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +327,9 @@ func TestSidecarThroughFaults(t *testing.T) {
 		t.Fatalf("%d records in the cluster, %d acked", total, acked.Load())
 	}
 	follower.check(t, inCluster)
+	if n := readerSidecar.metric(t, "runnel_sidecar_subscriptions_resumed_total"); n < 1 {
+		t.Fatalf("the follower's sidecar resumed its subscription %v times: the faults did not break it", n)
+	}
 	t.Logf("%d records, %d acked during the outage", total, duringOutage)
 }
 
