@@ -52,7 +52,12 @@ leaves acks unset is acknowledged once spooled (base_offset -1), unless
 --end-to-end. A spooled record is only as safe as the sidecar's volume
 until it is forwarded.
 
-Subscribe, Commit and Admin calls are relayed to the cluster.
+Subscribe, Commit and Admin calls are relayed to the cluster. A
+subscription whose upstream broker dies or shuts down is resumed on
+another, from the record after the last one the application was sent (a
+group member re-attaches as the member it was), so the application's
+stream sees neither a gap nor a repeat; it ends UNAVAILABLE after 30s
+without any broker.
 
   runnel sidecar --upstream 10.0.0.1:7400,10.0.0.2:7400,10.0.0.3:7400
   runnel sidecar status`,
