@@ -115,34 +115,56 @@ func (r *reader) checkOnceInOrder(t *testing.T, partitions int32, n int) {
 	}
 }
 
+// throughRestart subscribes through a sidecar with req (topic "t" of the
+// given partitions) and reads n records of each partition, produced
+// compressed with codec, half of them before its broker restarts and half
+// after; the reader has read each partition's last one when it returns.
+func throughRestart(t *testing.T, partitions int32, n int, codec compression.Codec, req *runnelv1.SubscribeRequest) *reader {
+	t.Helper()
+	b := startBroker(t)
+	direct := dial(t, b.addr)
+	createTopic(t, direct, "t", partitions, nil)
+	produceEach(t, direct, "t", partitions, 0, n/2, codec)
+	sc := startSidecar(t, "", 64<<20, b.addr)
+	app := dial(t, sc.Addr())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := app.subscribe.Subscribe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := read(stream)
+	r.wait(t, int(partitions)*(n/2))
+	b.stop()
+	b.start()
+	produceEach(t, direct, "t", partitions, n/2, n-n/2, codec)
+	// NB: a partition's records come in order: a record sent twice comes
+	// before its last one.
+	waitFor(t, 60*time.Second, "the last record of every partition", func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.err != nil {
+			t.Fatalf("the subscription ended after %d records: %v", r.records, r.err)
+		}
+		for p := range partitions {
+			if offs := r.offsets[p]; len(offs) == 0 || offs[len(offs)-1] < int64(n-1) {
+				return fmt.Errorf("partition %d read to %v", p, offs[max(0, len(offs)-1):])
+			}
+		}
+		return nil
+	})
+	return r
+}
+
 // TestSubscriptionResumesWhereItLeftOff: a read of every partition through
 // the sidecar, following, outlives its broker's restart. The
 // application's stream does not end, and it gets every record of each
 // partition once, in order: the sidecar resumed each partition at the
 // offset after the last record it had sent.
 func TestSubscriptionResumesWhereItLeftOff(t *testing.T) {
-	b := startBroker(t)
-	direct := dial(t, b.addr)
-	createTopic(t, direct, "t", 3, nil)
-	produceEach(t, direct, "t", 3, 0, 30, compression.None)
-	sc := startSidecar(t, "", 64<<20, b.addr)
-	app := dial(t, sc.Addr())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := app.subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: "t", Follow: true,
+	r := throughRestart(t, 3, 60, compression.None, &runnelv1.SubscribeRequest{Topic: "t", Follow: true,
 		StartPosition: runnelv1.StartPosition_START_POSITION_EARLIEST})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := read(stream)
-	r.wait(t, 90)
-	b.stop()
-	time.Sleep(500 * time.Millisecond) // NB: the sidecar tries, and fails, to resume meanwhile.
-	b.start()
-	produceEach(t, direct, "t", 3, 30, 30, compression.None)
-	r.wait(t, 180)
-	time.Sleep(200 * time.Millisecond) // NB: anything sent twice would be here by now.
 	r.checkOnceInOrder(t, 3, 60)
 }
 
@@ -153,27 +175,8 @@ func TestSubscriptionResumesWhereItLeftOff(t *testing.T) {
 // an assignment twice. Its batches are compressed, and it takes them as
 // they are: the sidecar drops those it had.
 func TestMemberResumesWithoutRepeats(t *testing.T) {
-	b := startBroker(t)
-	direct := dial(t, b.addr)
-	createTopic(t, direct, "t", 2, nil)
-	produceEach(t, direct, "t", 2, 0, 25, compression.Zstd)
-	sc := startSidecar(t, "", 64<<20, b.addr)
-	app := dial(t, sc.Addr())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := app.subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: "t", Group: "g", Follow: true,
+	r := throughRestart(t, 2, 50, compression.Zstd, &runnelv1.SubscribeRequest{Topic: "t", Group: "g", Follow: true,
 		AcceptCompression: []runnelv1.Compression{runnelv1.Compression(compression.Zstd)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := read(stream)
-	r.wait(t, 50)
-	b.stop()
-	b.start()
-	produceEach(t, direct, "t", 2, 25, 25, compression.Zstd)
-	r.wait(t, 100)
-	time.Sleep(200 * time.Millisecond)
 	r.checkOnceInOrder(t, 2, 50)
 	r.mu.Lock()
 	defer r.mu.Unlock()
