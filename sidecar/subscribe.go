@@ -65,14 +65,19 @@ func (p *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, ss grpc.Ser
 		if time.Since(last) > resumeFor {
 			return status.Errorf(codes.Unavailable, "the sidecar could not resume this subscription on any upstream broker for %s: %v", resumeFor, err)
 		}
-		s.logger.Info("sidecar: resuming a subscription", "upstream", addr, "topic", req.Topic, "group", req.Group, "err", err)
+		if sub.sentAny {
+			s.metrics.subscriptionsResumed.Inc()
+			s.logger.Info("sidecar: resuming a subscription", "topic", req.Topic, "group", req.Group, "err", err)
+		}
+		if (attempt+1)%len(addrs) != 0 {
+			continue // NB: the next broker at once; a pause once all were tried.
+		}
 		select {
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Second)
-		s.metrics.subscriptionsResumed.Inc()
 	}
 }
 
