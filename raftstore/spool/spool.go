@@ -46,6 +46,11 @@ type Options struct {
 	ProducerExpiry time.Duration
 	// Logger receives recovery warnings. Default slog.Default().
 	Logger *slog.Logger
+
+	// segmentBytes, if set, replaces the segment size derived from
+	// MaxBytes: the power-loss test rolls and deletes segments of a few
+	// KiB, so that its thousands of crash images stay small.
+	segmentBytes int64
 }
 
 // Spool is a directory of queues, one per topic partition.
@@ -82,6 +87,9 @@ func Open(dir string, opts Options) (*Spool, error) {
 	// spool freed of what it forwarded keeps little it no longer needs.
 	s := &Spool{dir: dir, opts: opts, segmentBytes: min(max(opts.MaxBytes/16, 1<<20), 64<<20),
 		cache: segment.NewCache(64), queues: map[queueKey]*Queue{}}
+	if opts.segmentBytes > 0 {
+		s.segmentBytes = opts.segmentBytes
+	}
 	_, statErr := os.Stat(dir)
 	if err := fsops.MkdirAll(filepath.Join(dir, queuesDir)); err != nil {
 		return nil, err
