@@ -66,14 +66,20 @@ type cursorFileHandle struct {
 // Cursor when neither slot is valid (a new queue).
 func openCursor(dir string) (*cursorFileHandle, Cursor, error) {
 	path := filepath.Join(dir, cursorFile)
-	_, statErr := os.Stat(path)
 	f, err := fsops.OpenFile(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, Cursor{}, err
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, Cursor{}, err
+	}
+	if fi.Size() < 2*cursorSlotSize {
 		// NB: a new file is made durable once, at its full size, so that
-		// a slot's write never changes the file's length.
+		// a slot's write never changes the file's length. A shorter one
+		// is a creation a crash cut before that sync: no slot was
+		// written yet, and it is made anew.
 		err := f.Truncate(2 * cursorSlotSize)
 		if err == nil {
 			err = fsops.Fsync(f)

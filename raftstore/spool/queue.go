@@ -354,8 +354,15 @@ func (q *Queue) Advance(c Cursor) error {
 	}
 	if segs := q.log.Segments(); err == nil && len(segs) > 1 && segs[0].LastIndex < c.Index {
 		// NB: the batches about to be deleted are the producer table's
-		// memory after a restart: it is saved first.
-		err = q.saveProducers()
+		// memory after a restart: it is saved first. The table holds the
+		// batches appended and not yet synced too, and the file says it
+		// covers the log up to its last index: the log is synced that far
+		// first, or a power cut that lost those batches would restore a
+		// table that answers their retries as duplicates of batches the
+		// spool does not hold.
+		if err = q.syncTo(q.log.LastIndex()); err == nil {
+			err = q.saveProducers()
+		}
 	}
 	if err == nil {
 		_, _, err = q.log.DeleteBefore(c.Index)

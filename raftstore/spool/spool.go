@@ -46,6 +46,11 @@ type Options struct {
 	ProducerExpiry time.Duration
 	// Logger receives recovery warnings. Default slog.Default().
 	Logger *slog.Logger
+
+	// segmentBytes, if set, replaces the segment size derived from
+	// MaxBytes: the power-loss test rolls and deletes segments of a few
+	// KiB, so that its thousands of crash images stay small.
+	segmentBytes int64
 }
 
 // Spool is a directory of queues, one per topic partition.
@@ -82,8 +87,26 @@ func Open(dir string, opts Options) (*Spool, error) {
 	// spool freed of what it forwarded keeps little it no longer needs.
 	s := &Spool{dir: dir, opts: opts, segmentBytes: min(max(opts.MaxBytes/16, 1<<20), 64<<20),
 		cache: segment.NewCache(64), queues: map[queueKey]*Queue{}}
+	if opts.segmentBytes > 0 {
+		s.segmentBytes = opts.segmentBytes
+	}
+	_, statErr := os.Stat(dir)
 	if err := fsops.MkdirAll(filepath.Join(dir, queuesDir)); err != nil {
 		return nil, err
+	}
+	// NB: a directory's entry is durable only once its parent is synced,
+	// and a power cut that loses it loses everything in it: the spool's
+	// own entry (when Open made it), the queues directory's, and the
+	// queue directories' in it (Open may be the first to run after a
+	// process crash that left them unsynced), before anything in them is
+	// acknowledged.
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := fsops.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("spool: sync the parent of %s: %w", dir, err)
+		}
+	}
+	if err := errors.Join(fsops.SyncDir(dir), fsops.SyncDir(filepath.Join(dir, queuesDir))); err != nil {
+		return nil, fmt.Errorf("spool: sync %s: %w", dir, err)
 	}
 	ident, err := readIdentity(dir)
 	if err != nil {
@@ -137,7 +160,16 @@ func (s *Spool) Queue(topic string, partition int32) (*Queue, error) {
 	if q := s.queues[k]; q != nil {
 		return q, nil
 	}
-	q, err := openQueue(s, topic, partition, filepath.Join(s.dir, queuesDir, queueDirName(topic, partition)))
+	dir := filepath.Join(s.dir, queuesDir, queueDirName(topic, partition))
+	// NB: a new queue's directory entry is made durable before anything
+	// in it is acknowledged (see Open).
+	if err := fsops.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	if err := fsops.SyncDir(filepath.Join(s.dir, queuesDir)); err != nil {
+		return nil, fmt.Errorf("spool: sync %s: %w", filepath.Join(s.dir, queuesDir), err)
+	}
+	q, err := openQueue(s, topic, partition, dir)
 	if err != nil {
 		return nil, err
 	}
