@@ -9,7 +9,9 @@
 //
 // A queue is a log of batches, one per produce request to the partition,
 // at offsets counted from 0 as a partition's are. Append writes a batch
-// and returns once it is fsync'd (concurrent appends share one fsync).
+// (AppendAll one to each of several queues, room for all taken first),
+// and Sync returns once it is fsync'd (concurrent appends share one
+// fsync): only then may the sidecar acknowledge it.
 // The forwarder reads batches from the queue's cursor, hands them to the
 // cluster and moves the cursor past what the cluster acknowledged
 // (Advance); whole segments behind the cursor are deleted, and the bytes
