@@ -36,11 +36,13 @@ var allowed = map[string][]string{
 	"server/internal/errs":       {},
 	"server/internal/records":    {"compression"},
 	"server/internal/controller": {},
+	"server/internal/authz":      {},
+	"server/internal/tokens":     {},
 	"server/internal/assignor":   {},
-	"server/internal/catalog":    {"server/internal/errs", "compression", "gen/runnel/meta/v1"},
+	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "compression", "gen/runnel/meta/v1"},
 	"server/internal/offsets":    {"partitioner", "gen/runnel/meta/v1"},
 	"server/internal/group":      {"server/internal/assignor"},
-	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
+	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/authz", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
 		"server/internal/offsets", "partitioner", "compression", "server/internal/records", "internal/buildinfo",
 		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
@@ -78,7 +80,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "internal/buildinfo"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "internal/buildinfo"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that

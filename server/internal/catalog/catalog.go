@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
+	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
@@ -91,6 +92,10 @@ type Catalog struct {
 	// decommissioning are the brokers being removed, removed those gone:
 	// their node ids never register again.
 	decommissioning, removed map[int32]bool
+	// acls are the cluster's ACLs, sorted by authz.Compare, each once;
+	// aclVersion moves on every change of them.
+	acls       []authz.ACL
+	aclVersion uint64
 }
 
 // New returns an empty catalog.
@@ -221,6 +226,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		delete(c.versions, id)
 		c.removed[id] = true
 		return Change{Removed: id}, nil
+	case *metav1.MetadataRecord_AclsCreated:
+		return Change{}, c.applyACLs(x.AclsCreated.Acls, true)
+	case *metav1.MetadataRecord_AclsDeleted:
+		return Change{}, c.applyACLs(x.AclsDeleted.Acls, false)
 	case *metav1.MetadataRecord_ProducerIdBlock:
 		// NB: the record's offset is the block (broker.InitProducer); the
 		// catalog keeps nothing of it.
@@ -389,6 +398,9 @@ func (c *Catalog) Snapshot() ([]byte, error) {
 			Address: addrs.Client, PeerAddress: addrs.Peer, Version: c.versions[id],
 			Decommissioning: c.decommissioning[id], Removed: c.removed[id]})
 	}
+	for _, a := range c.acls {
+		snap.Acls = append(snap.Acls, ACLRecord(a))
+	}
 	c.mu.RUnlock()
 	slices.SortFunc(snap.Topics, func(a, b *metav1.TopicState) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(snap.Brokers, func(a, b *metav1.BrokerState) int { return int(a.NodeId) - int(b.NodeId) })
@@ -460,9 +472,22 @@ func (c *Catalog) Restore(data []byte) error {
 			versions[b.NodeId] = b.Version
 		}
 	}
+	acls := make([]authz.ACL, 0, len(snap.Acls))
+	for _, b := range snap.Acls {
+		a := ACLFromRecord(b)
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("catalog snapshot: ACL %v: %w", a, err)
+		}
+		acls = append(acls, a)
+	}
+	if !slices.IsSortedFunc(acls, authz.Compare) {
+		return fmt.Errorf("catalog snapshot: its ACLs are not sorted")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clusterID, c.topics, c.brokers, c.versions = snap.ClusterId, topics, brokers, versions
 	c.decommissioning, c.removed = decommissioning, removed
+	c.acls = acls
+	c.aclVersion++
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/internal/golden"
+	"github.com/runnel-broker/runnel/server/internal/authz"
 )
 
 func TestValidateTopicName(t *testing.T) {
@@ -319,7 +320,17 @@ func randomRecord(rng *rand.Rand) *metav1.MetadataRecord {
 		}
 		return out
 	}
-	switch rng.IntN(8) {
+	switch rng.IntN(10) {
+	case 8, 9:
+		var acls []*metav1.AclBinding
+		for range 1 + rng.IntN(3) {
+			acls = append(acls, &metav1.AclBinding{Principal: fmt.Sprintf("User:u%d", rng.IntN(2)), ResourceType: int32(authz.Topic),
+				ResourceName: name, PatternType: 1 + rng.Int32N(2), Operation: 1 + rng.Int32N(8), Permission: 1 + rng.Int32N(2)})
+		}
+		if rng.IntN(2) == 0 {
+			return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_AclsCreated{AclsCreated: &metav1.AclsCreated{Acls: acls}}}
+		}
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_AclsDeleted{AclsDeleted: &metav1.AclsDeleted{Acls: acls}}}
 	case 6:
 		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_BrokerDecommissioning{BrokerDecommissioning: &metav1.BrokerDecommissioning{
 			NodeId: 1 + rng.Int32N(6)}}}
@@ -396,7 +407,8 @@ func TestSnapshotRestoreThenApplyIsReplay(t *testing.T) {
 			}
 		}
 		if !reflect.DeepEqual(replay.Topics(), restored.Topics()) || !reflect.DeepEqual(replay.brokers, restored.brokers) ||
-			!reflect.DeepEqual(replay.versions, restored.versions) || replay.ClusterID() != restored.ClusterID() {
+			!reflect.DeepEqual(replay.versions, restored.versions) || replay.ClusterID() != restored.ClusterID() ||
+			!slices.Equal(replay.acls, restored.acls) {
 			t.Fatalf("seed %d: restored at %d then applied: %+v %v %v; replayed: %+v %v %v", seed, cut,
 				restored.Topics(), restored.brokers, restored.versions, replay.Topics(), replay.brokers, replay.versions)
 		}
@@ -443,5 +455,46 @@ func TestGoldenCatalogSnapshot(t *testing.T) {
 	if !reflect.DeepEqual(r.Topics(), c.Topics()) || !reflect.DeepEqual(r.brokers, c.brokers) ||
 		!reflect.DeepEqual(r.versions, c.versions) || r.ClusterID() != "c-1" {
 		t.Fatalf("restored %+v %v %v, want %+v %v %v", r.Topics(), r.brokers, r.versions, c.Topics(), c.brokers, c.versions)
+	}
+}
+
+// TestACLs: ACLs created are held once each, in order; deleted ones go;
+// a record with an invalid ACL changes nothing; every change moves the
+// version.
+func TestACLs(t *testing.T) {
+	c := New()
+	apply := func(r *metav1.MetadataRecord) error {
+		t.Helper()
+		_, err := c.Apply(r)
+		return err
+	}
+	create := func(acls ...authz.ACL) *metav1.MetadataRecord {
+		r := &metav1.AclsCreated{}
+		for _, a := range acls {
+			r.Acls = append(r.Acls, ACLRecord(a))
+		}
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_AclsCreated{AclsCreated: r}}
+	}
+	a := authz.ACL{Principal: "User:a", Type: authz.Topic, Name: "t", Pattern: authz.Literal, Op: authz.Produce, Permission: authz.Allow}
+	b := authz.ACL{Principal: "*", Type: authz.Group, Name: "g-", Pattern: authz.Prefixed, Op: authz.Consume, Permission: authz.Deny}
+	if err := apply(create(b, a, a)); err != nil {
+		t.Fatal(err)
+	}
+	acls, v1 := c.ACLs()
+	if !slices.Equal(acls, []authz.ACL{a, b}) {
+		t.Fatalf("ACLs %v, want %v", acls, []authz.ACL{a, b})
+	}
+	bad := a
+	bad.Op = 0
+	if err := apply(create(bad, b)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an invalid ACL: %v, want ErrInvalid", err)
+	}
+	if err := apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_AclsDeleted{AclsDeleted: &metav1.AclsDeleted{
+		Acls: []*metav1.AclBinding{ACLRecord(a)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	acls, v2 := c.ACLs()
+	if !slices.Equal(acls, []authz.ACL{b}) || v2 == v1 {
+		t.Fatalf("after deleting %v: %v (version %d, was %d)", a, acls, v2, v1)
 	}
 }

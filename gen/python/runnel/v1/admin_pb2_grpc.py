@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from runnel.v1 import acl_pb2 as runnel_dot_v1_dot_acl__pb2
 from runnel.v1 import admin_pb2 as runnel_dot_v1_dot_admin__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -89,6 +90,21 @@ class AdminServiceStub:
                 '/runnel.v1.AdminService/ResetOffsets',
                 request_serializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.FromString,
+                _registered_method=True)
+        self.CreateAcls = channel.unary_unary(
+                '/runnel.v1.AdminService/CreateAcls',
+                request_serializer=runnel_dot_v1_dot_acl__pb2.CreateAclsRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_acl__pb2.CreateAclsResponse.FromString,
+                _registered_method=True)
+        self.ListAcls = channel.unary_unary(
+                '/runnel.v1.AdminService/ListAcls',
+                request_serializer=runnel_dot_v1_dot_acl__pb2.ListAclsRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_acl__pb2.ListAclsResponse.FromString,
+                _registered_method=True)
+        self.DeleteAcls = channel.unary_unary(
+                '/runnel.v1.AdminService/DeleteAcls',
+                request_serializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.FromString,
                 _registered_method=True)
 
 
@@ -194,6 +210,27 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAcls(self, request, context):
+        """CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAcls(self, request, context):
+        """ListAcls lists ACLs; DESCRIBE on the cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAcls(self, request, context):
+        """DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -251,6 +288,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ResetOffsets,
                     request_deserializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.SerializeToString,
+            ),
+            'CreateAcls': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAcls,
+                    request_deserializer=runnel_dot_v1_dot_acl__pb2.CreateAclsRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_acl__pb2.CreateAclsResponse.SerializeToString,
+            ),
+            'ListAcls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAcls,
+                    request_deserializer=runnel_dot_v1_dot_acl__pb2.ListAclsRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_acl__pb2.ListAclsResponse.SerializeToString,
+            ),
+            'DeleteAcls': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAcls,
+                    request_deserializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -551,6 +603,87 @@ class AdminService:
             '/runnel.v1.AdminService/ResetOffsets',
             runnel_dot_v1_dot_admin__pb2.ResetOffsetsRequest.SerializeToString,
             runnel_dot_v1_dot_admin__pb2.ResetOffsetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAcls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/CreateAcls',
+            runnel_dot_v1_dot_acl__pb2.CreateAclsRequest.SerializeToString,
+            runnel_dot_v1_dot_acl__pb2.CreateAclsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAcls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/ListAcls',
+            runnel_dot_v1_dot_acl__pb2.ListAclsRequest.SerializeToString,
+            runnel_dot_v1_dot_acl__pb2.ListAclsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAcls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/DeleteAcls',
+            runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.SerializeToString,
+            runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.FromString,
             options,
             channel_credentials,
             insecure,

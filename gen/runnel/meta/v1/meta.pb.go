@@ -42,6 +42,8 @@ type MetadataRecord struct {
 	//	*MetadataRecord_ProducerIdBlock
 	//	*MetadataRecord_BrokerDecommissioning
 	//	*MetadataRecord_BrokerRemoved
+	//	*MetadataRecord_AclsCreated
+	//	*MetadataRecord_AclsDeleted
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -165,6 +167,24 @@ func (x *MetadataRecord) GetBrokerRemoved() *BrokerRemoved {
 	return nil
 }
 
+func (x *MetadataRecord) GetAclsCreated() *AclsCreated {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_AclsCreated); ok {
+			return x.AclsCreated
+		}
+	}
+	return nil
+}
+
+func (x *MetadataRecord) GetAclsDeleted() *AclsDeleted {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_AclsDeleted); ok {
+			return x.AclsDeleted
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -205,6 +225,14 @@ type MetadataRecord_BrokerRemoved struct {
 	BrokerRemoved *BrokerRemoved `protobuf:"bytes,9,opt,name=broker_removed,json=brokerRemoved,proto3,oneof"`
 }
 
+type MetadataRecord_AclsCreated struct {
+	AclsCreated *AclsCreated `protobuf:"bytes,10,opt,name=acls_created,json=aclsCreated,proto3,oneof"`
+}
+
+type MetadataRecord_AclsDeleted struct {
+	AclsDeleted *AclsDeleted `protobuf:"bytes,11,opt,name=acls_deleted,json=aclsDeleted,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
@@ -223,6 +251,187 @@ func (*MetadataRecord_BrokerDecommissioning) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_BrokerRemoved) isMetadataRecord_Change() {}
 
+func (*MetadataRecord_AclsCreated) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_AclsDeleted) isMetadataRecord_Change() {}
+
+// AclBinding is an ACL (runnel.v1.Acl): the enums are runnel.v1's
+// AclResourceType, AclPatternType, AclOperation and AclPermission, by
+// number, each set (never UNSPECIFIED).
+type AclBinding struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	ResourceType  int32                  `protobuf:"varint,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceName  string                 `protobuf:"bytes,3,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	PatternType   int32                  `protobuf:"varint,4,opt,name=pattern_type,json=patternType,proto3" json:"pattern_type,omitempty"`
+	Operation     int32                  `protobuf:"varint,5,opt,name=operation,proto3" json:"operation,omitempty"`
+	Permission    int32                  `protobuf:"varint,6,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclBinding) Reset() {
+	*x = AclBinding{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclBinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclBinding) ProtoMessage() {}
+
+func (x *AclBinding) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclBinding.ProtoReflect.Descriptor instead.
+func (*AclBinding) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AclBinding) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AclBinding) GetResourceType() int32 {
+	if x != nil {
+		return x.ResourceType
+	}
+	return 0
+}
+
+func (x *AclBinding) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *AclBinding) GetPatternType() int32 {
+	if x != nil {
+		return x.PatternType
+	}
+	return 0
+}
+
+func (x *AclBinding) GetOperation() int32 {
+	if x != nil {
+		return x.Operation
+	}
+	return 0
+}
+
+func (x *AclBinding) GetPermission() int32 {
+	if x != nil {
+		return x.Permission
+	}
+	return 0
+}
+
+// AclsCreated adds ACLs; one the catalog holds already is kept once.
+type AclsCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acls          []*AclBinding          `protobuf:"bytes,1,rep,name=acls,proto3" json:"acls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclsCreated) Reset() {
+	*x = AclsCreated{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclsCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclsCreated) ProtoMessage() {}
+
+func (x *AclsCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclsCreated.ProtoReflect.Descriptor instead.
+func (*AclsCreated) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AclsCreated) GetAcls() []*AclBinding {
+	if x != nil {
+		return x.Acls
+	}
+	return nil
+}
+
+// AclsDeleted removes ACLs, each exactly as the catalog holds it.
+type AclsDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acls          []*AclBinding          `protobuf:"bytes,1,rep,name=acls,proto3" json:"acls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclsDeleted) Reset() {
+	*x = AclsDeleted{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclsDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclsDeleted) ProtoMessage() {}
+
+func (x *AclsDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclsDeleted.ProtoReflect.Descriptor instead.
+func (*AclsDeleted) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AclsDeleted) GetAcls() []*AclBinding {
+	if x != nil {
+		return x.Acls
+	}
+	return nil
+}
+
 // BrokerDecommissioning marks a broker being removed (RemoveBroker): it
 // takes no new replicas, and the controller moves those it holds to other
 // brokers, then records BrokerRemoved.
@@ -235,7 +444,7 @@ type BrokerDecommissioning struct {
 
 func (x *BrokerDecommissioning) Reset() {
 	*x = BrokerDecommissioning{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +456,7 @@ func (x *BrokerDecommissioning) String() string {
 func (*BrokerDecommissioning) ProtoMessage() {}
 
 func (x *BrokerDecommissioning) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +469,7 @@ func (x *BrokerDecommissioning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerDecommissioning.ProtoReflect.Descriptor instead.
 func (*BrokerDecommissioning) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BrokerDecommissioning) GetNodeId() int32 {
@@ -282,7 +491,7 @@ type BrokerRemoved struct {
 
 func (x *BrokerRemoved) Reset() {
 	*x = BrokerRemoved{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +503,7 @@ func (x *BrokerRemoved) String() string {
 func (*BrokerRemoved) ProtoMessage() {}
 
 func (x *BrokerRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +516,7 @@ func (x *BrokerRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRemoved.ProtoReflect.Descriptor instead.
 func (*BrokerRemoved) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BrokerRemoved) GetNodeId() int32 {
@@ -331,7 +540,7 @@ type ProducerIdBlock struct {
 
 func (x *ProducerIdBlock) Reset() {
 	*x = ProducerIdBlock{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +552,7 @@ func (x *ProducerIdBlock) String() string {
 func (*ProducerIdBlock) ProtoMessage() {}
 
 func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +565,7 @@ func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProducerIdBlock.ProtoReflect.Descriptor instead.
 func (*ProducerIdBlock) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProducerIdBlock) GetBrokerId() int32 {
@@ -393,7 +602,7 @@ type BrokerRegistered struct {
 
 func (x *BrokerRegistered) Reset() {
 	*x = BrokerRegistered{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +614,7 @@ func (x *BrokerRegistered) String() string {
 func (*BrokerRegistered) ProtoMessage() {}
 
 func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +627,7 @@ func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRegistered.ProtoReflect.Descriptor instead.
 func (*BrokerRegistered) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BrokerRegistered) GetNodeId() int32 {
@@ -466,7 +675,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +687,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +700,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClusterCreated) GetClusterId() string {
@@ -518,7 +727,7 @@ type TopicCreated struct {
 
 func (x *TopicCreated) Reset() {
 	*x = TopicCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +739,7 @@ func (x *TopicCreated) String() string {
 func (*TopicCreated) ProtoMessage() {}
 
 func (x *TopicCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +752,7 @@ func (x *TopicCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreated.ProtoReflect.Descriptor instead.
 func (*TopicCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TopicCreated) GetName() string {
@@ -598,7 +807,7 @@ type PartitionAssignment struct {
 
 func (x *PartitionAssignment) Reset() {
 	*x = PartitionAssignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +819,7 @@ func (x *PartitionAssignment) String() string {
 func (*PartitionAssignment) ProtoMessage() {}
 
 func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +832,7 @@ func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionAssignment.ProtoReflect.Descriptor instead.
 func (*PartitionAssignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PartitionAssignment) GetReplicas() []int32 {
@@ -644,7 +853,7 @@ type TopicDeleted struct {
 
 func (x *TopicDeleted) Reset() {
 	*x = TopicDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +865,7 @@ func (x *TopicDeleted) String() string {
 func (*TopicDeleted) ProtoMessage() {}
 
 func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +878,7 @@ func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDeleted.ProtoReflect.Descriptor instead.
 func (*TopicDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TopicDeleted) GetName() string {
@@ -702,7 +911,7 @@ type PartitionReassignment struct {
 
 func (x *PartitionReassignment) Reset() {
 	*x = PartitionReassignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +923,7 @@ func (x *PartitionReassignment) String() string {
 func (*PartitionReassignment) ProtoMessage() {}
 
 func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +936,7 @@ func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
 func (*PartitionReassignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PartitionReassignment) GetTopic() string {
@@ -772,7 +981,7 @@ type PartitionReassigned struct {
 
 func (x *PartitionReassigned) Reset() {
 	*x = PartitionReassigned{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +993,7 @@ func (x *PartitionReassigned) String() string {
 func (*PartitionReassigned) ProtoMessage() {}
 
 func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1006,7 @@ func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
 func (*PartitionReassigned) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PartitionReassigned) GetTopic() string {
@@ -848,7 +1057,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1069,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1082,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -934,7 +1143,7 @@ type OffsetsSnapshot struct {
 
 func (x *OffsetsSnapshot) Reset() {
 	*x = OffsetsSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1155,7 @@ func (x *OffsetsSnapshot) String() string {
 func (*OffsetsSnapshot) ProtoMessage() {}
 
 func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1168,7 @@ func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetsSnapshot.ProtoReflect.Descriptor instead.
 func (*OffsetsSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OffsetsSnapshot) GetVersion() uint32 {
@@ -989,7 +1198,7 @@ type GroupOffsets struct {
 
 func (x *GroupOffsets) Reset() {
 	*x = GroupOffsets{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1210,7 @@ func (x *GroupOffsets) String() string {
 func (*GroupOffsets) ProtoMessage() {}
 
 func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1223,7 @@ func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupOffsets.ProtoReflect.Descriptor instead.
 func (*GroupOffsets) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GroupOffsets) GetGroup() string {
@@ -1048,14 +1257,16 @@ type CatalogSnapshot struct {
 	// Sorted by name.
 	Topics []*TopicState `protobuf:"bytes,3,rep,name=topics,proto3" json:"topics,omitempty"`
 	// Sorted by node id.
-	Brokers       []*BrokerState `protobuf:"bytes,4,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	Brokers []*BrokerState `protobuf:"bytes,4,rep,name=brokers,proto3" json:"brokers,omitempty"`
+	// Sorted (see the catalog's ACL order).
+	Acls          []*AclBinding `protobuf:"bytes,5,rep,name=acls,proto3" json:"acls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CatalogSnapshot) Reset() {
 	*x = CatalogSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1278,7 @@ func (x *CatalogSnapshot) String() string {
 func (*CatalogSnapshot) ProtoMessage() {}
 
 func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1291,7 @@ func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogSnapshot.ProtoReflect.Descriptor instead.
 func (*CatalogSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CatalogSnapshot) GetVersion() uint32 {
@@ -1111,6 +1322,13 @@ func (x *CatalogSnapshot) GetBrokers() []*BrokerState {
 	return nil
 }
 
+func (x *CatalogSnapshot) GetAcls() []*AclBinding {
+	if x != nil {
+		return x.Acls
+	}
+	return nil
+}
+
 // TopicState is a topic as the catalog holds it.
 type TopicState struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1132,7 +1350,7 @@ type TopicState struct {
 
 func (x *TopicState) Reset() {
 	*x = TopicState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1362,7 @@ func (x *TopicState) String() string {
 func (*TopicState) ProtoMessage() {}
 
 func (x *TopicState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1375,7 @@ func (x *TopicState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
 func (*TopicState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TopicState) GetName() string {
@@ -1237,7 +1455,7 @@ type BrokerState struct {
 
 func (x *BrokerState) Reset() {
 	*x = BrokerState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1467,7 @@ func (x *BrokerState) String() string {
 func (*BrokerState) ProtoMessage() {}
 
 func (x *BrokerState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1480,7 @@ func (x *BrokerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
 func (*BrokerState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BrokerState) GetNodeId() int32 {
@@ -1318,7 +1536,7 @@ var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x05\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x06\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
@@ -1328,8 +1546,25 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x11broker_registered\x18\x06 \x01(\v2 .runnel.meta.v1.BrokerRegisteredH\x00R\x10brokerRegistered\x12M\n" +
 	"\x11producer_id_block\x18\a \x01(\v2\x1f.runnel.meta.v1.ProducerIdBlockH\x00R\x0fproducerIdBlock\x12^\n" +
 	"\x16broker_decommissioning\x18\b \x01(\v2%.runnel.meta.v1.BrokerDecommissioningH\x00R\x15brokerDecommissioning\x12F\n" +
-	"\x0ebroker_removed\x18\t \x01(\v2\x1d.runnel.meta.v1.BrokerRemovedH\x00R\rbrokerRemovedB\b\n" +
-	"\x06change\"0\n" +
+	"\x0ebroker_removed\x18\t \x01(\v2\x1d.runnel.meta.v1.BrokerRemovedH\x00R\rbrokerRemoved\x12@\n" +
+	"\facls_created\x18\n" +
+	" \x01(\v2\x1b.runnel.meta.v1.AclsCreatedH\x00R\vaclsCreated\x12@\n" +
+	"\facls_deleted\x18\v \x01(\v2\x1b.runnel.meta.v1.AclsDeletedH\x00R\vaclsDeletedB\b\n" +
+	"\x06change\"\xd5\x01\n" +
+	"\n" +
+	"AclBinding\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12#\n" +
+	"\rresource_type\x18\x02 \x01(\x05R\fresourceType\x12#\n" +
+	"\rresource_name\x18\x03 \x01(\tR\fresourceName\x12!\n" +
+	"\fpattern_type\x18\x04 \x01(\x05R\vpatternType\x12\x1c\n" +
+	"\toperation\x18\x05 \x01(\x05R\toperation\x12\x1e\n" +
+	"\n" +
+	"permission\x18\x06 \x01(\x05R\n" +
+	"permission\"=\n" +
+	"\vAclsCreated\x12.\n" +
+	"\x04acls\x18\x01 \x03(\v2\x1a.runnel.meta.v1.AclBindingR\x04acls\"=\n" +
+	"\vAclsDeleted\x12.\n" +
+	"\x04acls\x18\x01 \x03(\v2\x1a.runnel.meta.v1.AclBindingR\x04acls\"0\n" +
 	"\x15BrokerDecommissioning\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x05R\x06nodeId\"(\n" +
 	"\rBrokerRemoved\x12\x17\n" +
@@ -1389,13 +1624,14 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\aoffsets\x18\x03 \x03(\v2).runnel.meta.v1.GroupOffsets.OffsetsEntryR\aoffsets\x1a:\n" +
 	"\fOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb5\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe5\x01\n" +
 	"\x0fCatalogSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x02 \x01(\tR\tclusterId\x122\n" +
 	"\x06topics\x18\x03 \x03(\v2\x1a.runnel.meta.v1.TopicStateR\x06topics\x125\n" +
-	"\abrokers\x18\x04 \x03(\v2\x1b.runnel.meta.v1.BrokerStateR\abrokers\"\x86\x04\n" +
+	"\abrokers\x18\x04 \x03(\v2\x1b.runnel.meta.v1.BrokerStateR\abrokers\x12.\n" +
+	"\x04acls\x18\x05 \x03(\v2\x1a.runnel.meta.v1.AclBindingR\x04acls\"\x86\x04\n" +
 	"\n" +
 	"TopicState\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
@@ -1437,57 +1673,65 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
-	(*BrokerDecommissioning)(nil), // 1: runnel.meta.v1.BrokerDecommissioning
-	(*BrokerRemoved)(nil),         // 2: runnel.meta.v1.BrokerRemoved
-	(*ProducerIdBlock)(nil),       // 3: runnel.meta.v1.ProducerIdBlock
-	(*BrokerRegistered)(nil),      // 4: runnel.meta.v1.BrokerRegistered
-	(*ClusterCreated)(nil),        // 5: runnel.meta.v1.ClusterCreated
-	(*TopicCreated)(nil),          // 6: runnel.meta.v1.TopicCreated
-	(*PartitionAssignment)(nil),   // 7: runnel.meta.v1.PartitionAssignment
-	(*TopicDeleted)(nil),          // 8: runnel.meta.v1.TopicDeleted
-	(*PartitionReassignment)(nil), // 9: runnel.meta.v1.PartitionReassignment
-	(*PartitionReassigned)(nil),   // 10: runnel.meta.v1.PartitionReassigned
-	(*OffsetCommit)(nil),          // 11: runnel.meta.v1.OffsetCommit
-	(*OffsetsSnapshot)(nil),       // 12: runnel.meta.v1.OffsetsSnapshot
-	(*GroupOffsets)(nil),          // 13: runnel.meta.v1.GroupOffsets
-	(*CatalogSnapshot)(nil),       // 14: runnel.meta.v1.CatalogSnapshot
-	(*TopicState)(nil),            // 15: runnel.meta.v1.TopicState
-	(*BrokerState)(nil),           // 16: runnel.meta.v1.BrokerState
-	nil,                           // 17: runnel.meta.v1.TopicCreated.ConfigEntry
-	nil,                           // 18: runnel.meta.v1.GroupOffsets.OffsetsEntry
-	nil,                           // 19: runnel.meta.v1.TopicState.ConfigEntry
-	nil,                           // 20: runnel.meta.v1.TopicState.TargetsEntry
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*AclBinding)(nil),            // 1: runnel.meta.v1.AclBinding
+	(*AclsCreated)(nil),           // 2: runnel.meta.v1.AclsCreated
+	(*AclsDeleted)(nil),           // 3: runnel.meta.v1.AclsDeleted
+	(*BrokerDecommissioning)(nil), // 4: runnel.meta.v1.BrokerDecommissioning
+	(*BrokerRemoved)(nil),         // 5: runnel.meta.v1.BrokerRemoved
+	(*ProducerIdBlock)(nil),       // 6: runnel.meta.v1.ProducerIdBlock
+	(*BrokerRegistered)(nil),      // 7: runnel.meta.v1.BrokerRegistered
+	(*ClusterCreated)(nil),        // 8: runnel.meta.v1.ClusterCreated
+	(*TopicCreated)(nil),          // 9: runnel.meta.v1.TopicCreated
+	(*PartitionAssignment)(nil),   // 10: runnel.meta.v1.PartitionAssignment
+	(*TopicDeleted)(nil),          // 11: runnel.meta.v1.TopicDeleted
+	(*PartitionReassignment)(nil), // 12: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 13: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 14: runnel.meta.v1.OffsetCommit
+	(*OffsetsSnapshot)(nil),       // 15: runnel.meta.v1.OffsetsSnapshot
+	(*GroupOffsets)(nil),          // 16: runnel.meta.v1.GroupOffsets
+	(*CatalogSnapshot)(nil),       // 17: runnel.meta.v1.CatalogSnapshot
+	(*TopicState)(nil),            // 18: runnel.meta.v1.TopicState
+	(*BrokerState)(nil),           // 19: runnel.meta.v1.BrokerState
+	nil,                           // 20: runnel.meta.v1.TopicCreated.ConfigEntry
+	nil,                           // 21: runnel.meta.v1.GroupOffsets.OffsetsEntry
+	nil,                           // 22: runnel.meta.v1.TopicState.ConfigEntry
+	nil,                           // 23: runnel.meta.v1.TopicState.TargetsEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
-	5,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
-	6,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
-	8,  // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	9,  // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
-	10, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
-	4,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
-	3,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
-	1,  // 7: runnel.meta.v1.MetadataRecord.broker_decommissioning:type_name -> runnel.meta.v1.BrokerDecommissioning
-	2,  // 8: runnel.meta.v1.MetadataRecord.broker_removed:type_name -> runnel.meta.v1.BrokerRemoved
-	17, // 9: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	7,  // 10: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	21, // 11: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	13, // 12: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
-	18, // 13: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
-	15, // 14: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
-	16, // 15: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
-	19, // 16: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
-	7,  // 17: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	20, // 18: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
-	7,  // 19: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	8,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
+	9,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
+	11, // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
+	12, // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	13, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	7,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
+	6,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
+	4,  // 7: runnel.meta.v1.MetadataRecord.broker_decommissioning:type_name -> runnel.meta.v1.BrokerDecommissioning
+	5,  // 8: runnel.meta.v1.MetadataRecord.broker_removed:type_name -> runnel.meta.v1.BrokerRemoved
+	2,  // 9: runnel.meta.v1.MetadataRecord.acls_created:type_name -> runnel.meta.v1.AclsCreated
+	3,  // 10: runnel.meta.v1.MetadataRecord.acls_deleted:type_name -> runnel.meta.v1.AclsDeleted
+	1,  // 11: runnel.meta.v1.AclsCreated.acls:type_name -> runnel.meta.v1.AclBinding
+	1,  // 12: runnel.meta.v1.AclsDeleted.acls:type_name -> runnel.meta.v1.AclBinding
+	20, // 13: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	10, // 14: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	24, // 15: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	16, // 16: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
+	21, // 17: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
+	18, // 18: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
+	19, // 19: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
+	1,  // 20: runnel.meta.v1.CatalogSnapshot.acls:type_name -> runnel.meta.v1.AclBinding
+	22, // 21: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
+	10, // 22: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	23, // 23: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
+	10, // 24: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -1505,6 +1749,8 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_ProducerIdBlock)(nil),
 		(*MetadataRecord_BrokerDecommissioning)(nil),
 		(*MetadataRecord_BrokerRemoved)(nil),
+		(*MetadataRecord_AclsCreated)(nil),
+		(*MetadataRecord_AclsDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1512,7 +1758,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

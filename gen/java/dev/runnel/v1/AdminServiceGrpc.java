@@ -356,6 +356,99 @@ public final class AdminServiceGrpc {
     return getResetOffsetsMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.CreateAclsRequest,
+      dev.runnel.v1.CreateAclsResponse> getCreateAclsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "CreateAcls",
+      requestType = dev.runnel.v1.CreateAclsRequest.class,
+      responseType = dev.runnel.v1.CreateAclsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.CreateAclsRequest,
+      dev.runnel.v1.CreateAclsResponse> getCreateAclsMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.CreateAclsRequest, dev.runnel.v1.CreateAclsResponse> getCreateAclsMethod;
+    if ((getCreateAclsMethod = AdminServiceGrpc.getCreateAclsMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getCreateAclsMethod = AdminServiceGrpc.getCreateAclsMethod) == null) {
+          AdminServiceGrpc.getCreateAclsMethod = getCreateAclsMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.CreateAclsRequest, dev.runnel.v1.CreateAclsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "CreateAcls"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.CreateAclsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.CreateAclsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("CreateAcls"))
+              .build();
+        }
+      }
+    }
+    return getCreateAclsMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ListAclsRequest,
+      dev.runnel.v1.ListAclsResponse> getListAclsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListAcls",
+      requestType = dev.runnel.v1.ListAclsRequest.class,
+      responseType = dev.runnel.v1.ListAclsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.ListAclsRequest,
+      dev.runnel.v1.ListAclsResponse> getListAclsMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.ListAclsRequest, dev.runnel.v1.ListAclsResponse> getListAclsMethod;
+    if ((getListAclsMethod = AdminServiceGrpc.getListAclsMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getListAclsMethod = AdminServiceGrpc.getListAclsMethod) == null) {
+          AdminServiceGrpc.getListAclsMethod = getListAclsMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.ListAclsRequest, dev.runnel.v1.ListAclsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListAcls"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListAclsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListAclsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("ListAcls"))
+              .build();
+        }
+      }
+    }
+    return getListAclsMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.DeleteAclsRequest,
+      dev.runnel.v1.DeleteAclsResponse> getDeleteAclsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "DeleteAcls",
+      requestType = dev.runnel.v1.DeleteAclsRequest.class,
+      responseType = dev.runnel.v1.DeleteAclsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.DeleteAclsRequest,
+      dev.runnel.v1.DeleteAclsResponse> getDeleteAclsMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.DeleteAclsRequest, dev.runnel.v1.DeleteAclsResponse> getDeleteAclsMethod;
+    if ((getDeleteAclsMethod = AdminServiceGrpc.getDeleteAclsMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getDeleteAclsMethod = AdminServiceGrpc.getDeleteAclsMethod) == null) {
+          AdminServiceGrpc.getDeleteAclsMethod = getDeleteAclsMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.DeleteAclsRequest, dev.runnel.v1.DeleteAclsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "DeleteAcls"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteAclsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteAclsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("DeleteAcls"))
+              .build();
+        }
+      }
+    }
+    return getDeleteAclsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -552,6 +645,36 @@ public final class AdminServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runnel.v1.ResetOffsetsResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResetOffsetsMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+     * </pre>
+     */
+    default void createAcls(dev.runnel.v1.CreateAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.CreateAclsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getCreateAclsMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ListAcls lists ACLs; DESCRIBE on the cluster.
+     * </pre>
+     */
+    default void listAcls(dev.runnel.v1.ListAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListAclsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListAclsMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+     * </pre>
+     */
+    default void deleteAcls(dev.runnel.v1.DeleteAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteAclsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteAclsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -728,6 +851,39 @@ public final class AdminServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getResetOffsetsMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+     * </pre>
+     */
+    public void createAcls(dev.runnel.v1.CreateAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.CreateAclsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getCreateAclsMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ListAcls lists ACLs; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public void listAcls(dev.runnel.v1.ListAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListAclsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListAclsMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+     * </pre>
+     */
+    public void deleteAcls(dev.runnel.v1.DeleteAclsRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteAclsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getDeleteAclsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -879,6 +1035,36 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getResetOffsetsMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.CreateAclsResponse createAcls(dev.runnel.v1.CreateAclsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getCreateAclsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ListAcls lists ACLs; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.ListAclsResponse listAcls(dev.runnel.v1.ListAclsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListAclsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteAclsResponse deleteAcls(dev.runnel.v1.DeleteAclsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getDeleteAclsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -1029,6 +1215,36 @@ public final class AdminServiceGrpc {
     public dev.runnel.v1.ResetOffsetsResponse resetOffsets(dev.runnel.v1.ResetOffsetsRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getResetOffsetsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.CreateAclsResponse createAcls(dev.runnel.v1.CreateAclsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getCreateAclsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ListAcls lists ACLs; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.ListAclsResponse listAcls(dev.runnel.v1.ListAclsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListAclsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteAclsResponse deleteAcls(dev.runnel.v1.DeleteAclsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getDeleteAclsMethod(), getCallOptions(), request);
     }
   }
 
@@ -1192,6 +1408,39 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getResetOffsetsMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * CreateAcls adds ACLs (see Acl); ALTER on the cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.CreateAclsResponse> createAcls(
+        dev.runnel.v1.CreateAclsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getCreateAclsMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * ListAcls lists ACLs; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.ListAclsResponse> listAcls(
+        dev.runnel.v1.ListAclsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListAclsMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.DeleteAclsResponse> deleteAcls(
+        dev.runnel.v1.DeleteAclsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getDeleteAclsMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TOPIC = 0;
@@ -1205,6 +1454,9 @@ public final class AdminServiceGrpc {
   private static final int METHODID_DESCRIBE_GROUP = 8;
   private static final int METHODID_DELETE_GROUP = 9;
   private static final int METHODID_RESET_OFFSETS = 10;
+  private static final int METHODID_CREATE_ACLS = 11;
+  private static final int METHODID_LIST_ACLS = 12;
+  private static final int METHODID_DELETE_ACLS = 13;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1266,6 +1518,18 @@ public final class AdminServiceGrpc {
         case METHODID_RESET_OFFSETS:
           serviceImpl.resetOffsets((dev.runnel.v1.ResetOffsetsRequest) request,
               (io.grpc.stub.StreamObserver<dev.runnel.v1.ResetOffsetsResponse>) responseObserver);
+          break;
+        case METHODID_CREATE_ACLS:
+          serviceImpl.createAcls((dev.runnel.v1.CreateAclsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.CreateAclsResponse>) responseObserver);
+          break;
+        case METHODID_LIST_ACLS:
+          serviceImpl.listAcls((dev.runnel.v1.ListAclsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.ListAclsResponse>) responseObserver);
+          break;
+        case METHODID_DELETE_ACLS:
+          serviceImpl.deleteAcls((dev.runnel.v1.DeleteAclsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteAclsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1362,6 +1626,27 @@ public final class AdminServiceGrpc {
               dev.runnel.v1.ResetOffsetsRequest,
               dev.runnel.v1.ResetOffsetsResponse>(
                 service, METHODID_RESET_OFFSETS)))
+        .addMethod(
+          getCreateAclsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.CreateAclsRequest,
+              dev.runnel.v1.CreateAclsResponse>(
+                service, METHODID_CREATE_ACLS)))
+        .addMethod(
+          getListAclsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.ListAclsRequest,
+              dev.runnel.v1.ListAclsResponse>(
+                service, METHODID_LIST_ACLS)))
+        .addMethod(
+          getDeleteAclsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.DeleteAclsRequest,
+              dev.runnel.v1.DeleteAclsResponse>(
+                service, METHODID_DELETE_ACLS)))
         .build();
   }
 
@@ -1421,6 +1706,9 @@ public final class AdminServiceGrpc {
               .addMethod(getDescribeGroupMethod())
               .addMethod(getDeleteGroupMethod())
               .addMethod(getResetOffsetsMethod())
+              .addMethod(getCreateAclsMethod())
+              .addMethod(getListAclsMethod())
+              .addMethod(getDeleteAclsMethod())
               .build();
         }
       }
