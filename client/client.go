@@ -105,6 +105,12 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 			c.use(conn)
 			return c, nil
 		}
+		if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
+			// NB: the cluster's answer, which another broker would give
+			// too.
+			c.Close()
+			return nil, fmt.Errorf("client.New: %s: %w", addr, err)
+		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 		if ctx.Err() != nil {
 			break

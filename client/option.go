@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -72,3 +73,23 @@ func WithMetadataMaxAge(d time.Duration) Option {
 		}
 	})
 }
+
+// WithToken authenticates every call with a bearer token (a broker's
+// --token-file lists its hash; runnel token create makes one): gRPC
+// metadata "authorization: Bearer TOKEN". Over plaintext the token
+// crosses the network in the clear: use TLS (WithDialOptions) beyond
+// localhost.
+func WithToken(token string) Option {
+	return WithDialOptions(grpc.WithPerRPCCredentials(bearerToken(token)))
+}
+
+// bearerToken is per-call credentials carrying a bearer token.
+type bearerToken string
+
+func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+// RequireTransportSecurity is false: a broker on localhost (or a
+// sidecar) may be plaintext; WithToken's doc says what that costs.
+func (bearerToken) RequireTransportSecurity() bool { return false }

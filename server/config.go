@@ -138,7 +138,20 @@ type Config struct {
 	MaxConnectionIdle time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// TokenFile is the static bearer tokens (package tokens' format):
+	// with one, calls must carry a token it lists, unless AllowAnonymous.
+	// Without, every client is Anonymous.
+	TokenFile string
+	// AllowAnonymous lets clients with no credentials in as Anonymous
+	// when a TokenFile is set.
+	AllowAnonymous bool
+	// Authorization enforces the cluster's ACLs (AdminService.CreateAcls)
+	// on the client listener: a request no ACL allows is PERMISSION_DENIED.
+	// Off, every client may do everything.
+	Authorization bool
+	// Superusers are principals the ACLs never deny (to bootstrap them).
+	Superusers []string
+	Logger     *slog.Logger
 }
 
 // Produce request limits: defaults, and the most a Config may set. However

@@ -86,6 +86,7 @@ func (s *Server) newRegistry(grpcMetrics *grpcprom.ServerMetrics) *prometheus.Re
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), grpcMetrics)
 	r.MustRegister(s.broker.Collectors()...)
 	r.MustRegister(s.metrics.collectors()...)
+	r.MustRegister(s.guard.denied)
 	r.MustRegister(brokerCollector{s.broker}, buildInfoGauge(buildinfo.Read()),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
 			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},

@@ -12,6 +12,7 @@ import (
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
+	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
@@ -42,6 +43,8 @@ type produceService struct {
 	// known; one stream holds at most streamBytes of it.
 	budget      *memoryBudget
 	streamBytes int64
+	// guard authorizes each request (PRODUCE on its topic).
+	guard *guard
 }
 
 // drain waits, once stopping is done, until every Produce stream has
@@ -116,7 +119,11 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			continue
 		}
 		taken := time.Now()
-		d, err := durability(req.acks)
+		err := s.guard.authorize(ctx, authz.Produce, authz.Resource{Type: authz.Topic, Name: req.topic})
+		var d raftstore.Durability
+		if err == nil {
+			d, err = durability(req.acks)
+		}
 		var pending *broker.PendingProduce
 		if err == nil {
 			pending, err = s.broker.Produce(ctx, broker.ProduceRequest{Topic: req.topic, Partition: req.partition,

@@ -53,7 +53,9 @@ type Server struct {
 
 	listener, peerListener, httpListener net.Listener
 	// conns tells a stream whose connection was lost from one cancelled.
-	conns    *conns
+	conns *conns
+	// guard authenticates and authorizes the client listener's calls.
+	guard    *guard
 	grpcDone chan error // both gRPC servers' Serve results
 
 	stopping context.Context // done once Shutdown starts
@@ -86,6 +88,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	guard, err := newGuard(cfg)
+	if err != nil {
+		closeGiven()
+		return nil, err
+	}
 	// NB: before binding: a file left by an earlier run (killed, so it
 	// could not remove it) must not say this one serves.
 	if err := removeReadyFile(cfg.ReadyFile); err != nil {
@@ -125,7 +132,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		advertisedPeer = peerLis.Addr().String()
 	}
 	var j joined
-	var err error
 	if cfg.Join != "" {
 		if j, err = join(ctx, fwd, cfg.Join, cfg.NodeID, advertised, advertisedPeer, cfg.Logger); err != nil {
 			closeListeners()
@@ -174,8 +180,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeListeners()
 		return nil, err
 	}
+	guard.broker = b
 	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
-		conns: newConns()}
+		conns: newConns(), guard: guard}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -185,7 +192,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
 	admin := &adminService{broker: b, peers: fwd}
-	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes}
+	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes,
+		guard: guard}
 	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes,
 		conns: s.conns}
 	commit := &commitService{broker: b, peers: fwd, metrics: s.metrics}
@@ -257,6 +265,9 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 	}
 	if peer {
 		unary, stream = append(unary, markPeerUnary), append(stream, markPeerStream)
+	} else {
+		authUnary, authorizeUnary, authStream, authorizeStream := s.guard.interceptors()
+		unary, stream = append(unary, authUnary, authorizeUnary), append(stream, authStream, authorizeStream)
 	}
 	return grpc.NewServer(
 		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),

@@ -20,6 +20,8 @@ var codeTable = []struct {
 	code codes.Code
 }{
 	{context.Canceled, codes.Canceled},
+	{errUnauthenticated, codes.Unauthenticated},
+	{errPermissionDenied, codes.PermissionDenied},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{broker.ErrTopicNotFound, codes.NotFound},
 	{broker.ErrTopicExists, codes.AlreadyExists},

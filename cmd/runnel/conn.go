@@ -21,8 +21,13 @@ import (
 // others later, when that one fails.
 func brokerFlag(cmd *cobra.Command) func(context.Context, ...client.Option) (*client.Client, error) {
 	brokers := brokerList{client.DefaultAddress}
+	var token string
 	cmd.Flags().Var(&brokers, "broker", "brokers to bootstrap from, comma-separated: the first that answers is used, the others if it fails (env RUNNEL_BROKER)")
+	cmd.Flags().StringVar(&token, "token", "", "bearer token to authenticate with, for brokers with a --token-file (env RUNNEL_TOKEN)")
 	return func(ctx context.Context, opts ...client.Option) (*client.Client, error) {
+		if token != "" {
+			opts = append(opts, client.WithToken(token))
+		}
 		return client.New(ctx, brokers, opts...)
 	}
 }
