@@ -32,7 +32,10 @@ var allowed = map[string][]string{
 	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
 
-	"internal/buildinfo":         {},
+	"internal/buildinfo": {},
+	// TLS material from files, reloaded when they change: the server's
+	// listeners and the CLI's dials share it.
+	"internal/tlsfiles":          {},
 	"server/internal/errs":       {},
 	"server/internal/records":    {"compression"},
 	"server/internal/controller": {},
@@ -67,8 +70,9 @@ var allowed = map[string][]string{
 	"docs/barebench": {},
 	"e2e":            {},
 	"internal/deps":  {},
-	// Test support: only tests import it.
-	"internal/golden": {},
+	// Test support: only tests import them.
+	"internal/golden":    {},
+	"internal/testcerts": {},
 }
 
 // noRPC are the packages that must not depend on gRPC, even through
@@ -76,7 +80,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "internal/buildinfo"}
+	"server/internal/controller", "server/internal/assignor", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that
