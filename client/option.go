@@ -1,16 +1,19 @@
 package client
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Option configures Dial and New.
 type Option interface{ apply(*options) }
 
 type options struct {
+	creds          credentials.TransportCredentials // nil: plaintext
 	dialOptions    []grpc.DialOption
 	logger         *slog.Logger
 	requestTimeout time.Duration
@@ -32,9 +35,8 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 // WithDialOptions adds gRPC dial options, applied after the defaults
-// (plaintext, 64 MiB messages), so they can replace them: pass
-// grpc.WithTransportCredentials to use TLS. They apply to every broker
-// the client connects to.
+// (plaintext or WithTLS's credentials, 64 MiB messages), so they can
+// replace them. They apply to every broker the client connects to.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return optionFunc(func(o *options) { o.dialOptions = append(o.dialOptions, opts...) })
 }
@@ -71,4 +73,29 @@ func WithMetadataMaxAge(d time.Duration) Option {
 			o.metadataMaxAge = d
 		}
 	})
+}
+
+// WithTLS connects to every broker over TLS configured by cfg, as a
+// broker serving with --tls-cert expects:
+//
+//   - cfg.RootCAs are the CAs the brokers' certificates are verified
+//     against (nil: the system's roots);
+//   - cfg.Certificates, or cfg.GetClientCertificate (which may reload
+//     a rotated certificate), is the client certificate, for a broker
+//     that requires one (--tls-client-ca);
+//   - cfg.ServerName, when set, is the name every broker's certificate
+//     must hold, instead of the host of the address dialled (the
+//     bootstrap addresses, then the addresses the cluster advertises).
+//
+// A nil cfg is TLS trusting the system's roots. The config is cloned;
+// gRPC adds the h2 protocol it needs. Without WithTLS the client speaks
+// plaintext, which a TLS broker refuses (UNAVAILABLE).
+//
+//	c, err := client.New(ctx, []string{"broker-1:7400"}, client.WithTLS(&tls.Config{RootCAs: pool}))
+func WithTLS(cfg *tls.Config) Option {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	creds := credentials.NewTLS(cfg)
+	return optionFunc(func(o *options) { o.creds = creds })
 }
