@@ -51,7 +51,7 @@ var allowed = map[string][]string{
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
-		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo",
+		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
 	// Kafka's murmur2, public so that the broker and the Go SDK share one
