@@ -65,7 +65,7 @@ var allowed = map[string][]string{
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
 	"sidecar":    {"raftstore/spool", "partitioner", "compression", "gen/runnel/v1"},
-	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "gen/runnel/v1"},
+	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "internal/tlsfiles", "gen/runnel/v1"},
 
 	"docs/barebench": {},
 	"e2e":            {},
