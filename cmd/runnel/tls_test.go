@@ -71,6 +71,7 @@ func TestTLSCommands(t *testing.T) {
 		{"plaintext", []string{"--broker", ready.GRPC}, "UNAVAILABLE"},
 		{"trusting another CA", []string{"--broker", ready.GRPC, "--tls-ca", otherFile, "--tls-cert", clientCert, "--tls-key", clientKey}, "certificate signed by unknown authority"},
 		{"no client certificate", []string{"--broker", ready.GRPC, "--tls-ca", caFile}, "UNAVAILABLE"},
+		{"--tls: the system's CAs", []string{"--broker", ready.GRPC, "--tls"}, "certificate signed by unknown authority"},
 		{"another server name", append(tlsArgs, "--tls-server-name", "elsewhere.example"), "not elsewhere.example"},
 		{"missing CA file", []string{"--broker", ready.GRPC, "--tls-ca", filepath.Join(dir, "nope.pem")}, "--tls-ca: CA file: open"},
 		{"certificate without key", []string{"--broker", ready.GRPC, "--tls-ca", caFile, "--tls-cert", clientCert}, "--tls-cert and --tls-key go together"},
