@@ -375,8 +375,9 @@ func TestTLSStartupErrors(t *testing.T) {
 
 // TestTLSCluster runs three brokers with TLS on every listener, the peer
 // listener's verified both ways against the CA (--tls-client-ca, no
-// --tls-peer-ca): raft, forwarding and relayed reads work over it, and a
-// plaintext caller of a peer listener is refused.
+// --tls-peer-ca): raft, forwarding and relayed reads work over it, a
+// plaintext caller of a peer listener is refused, and a fourth broker
+// joins over it.
 func TestTLSCluster(t *testing.T) {
 	f := newTLSFiles(t)
 	brokers := startClusterWith(t, 3, f.serverTLS(true))
@@ -402,5 +403,15 @@ func TestTLSCluster(t *testing.T) {
 	}
 	for _, b := range brokers {
 		wantRefused(t, call(t, b.srv.PeerAddr().String(), nil), "server preface")
+	}
+
+	// A fourth broker joins over TLS and forwards to the partition's
+	// replica.
+	joined := startJoined(t, 4, brokers[0].srv.PeerAddr().String(), f.serverTLS(true))
+	useTLSClient(t, joined, good)
+	mustAck(t, joined.produce(&runnelv1.ProduceRequest{Topic: "single", Partition: &p, Records: records("via 4"), Acks: runnelv1.Acks_ACKS_ALL}))
+	want = append(want, "via 4")
+	if got := readValues(t, joined, "single"); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("read via the joined broker: %q, want %q", got, want)
 	}
 }
