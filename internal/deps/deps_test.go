@@ -32,10 +32,11 @@ var allowed = map[string][]string{
 	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
 
-	"internal/buildinfo": {},
 	// TLS material from files, reloaded when they change: the server's
 	// listeners and the CLI's dials share it.
-	"internal/tlsfiles":          {},
+	"internal/tlsfiles": {},
+
+	"internal/buildinfo":         {},
 	"server/internal/errs":       {},
 	"server/internal/records":    {"compression"},
 	"server/internal/controller": {},
