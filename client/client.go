@@ -121,8 +121,12 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 }
 
 func (c *Client) dial(address string) (*grpc.ClientConn, error) {
+	creds := c.opts.creds
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
 	dialOpts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
 	}, c.opts.dialOptions...)
 	return grpc.NewClient(address, dialOpts...)

@@ -2,9 +2,12 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -301,4 +304,25 @@ func ExampleAdmin() {
 	// already exists
 	// partition 0 leader 1
 	// partition 1 leader 1
+}
+
+// Connect to brokers serving TLS that require a client certificate
+// (runnel serve --tls-cert ... --tls-client-ca ...).
+func ExampleWithTLS() {
+	caPEM, err := os.ReadFile("ca.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair("client.crt", "client.key")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := client.New(context.Background(), []string{"broker-1.example:7400"},
+		client.WithTLS(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 }

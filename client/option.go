@@ -2,16 +2,19 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Option configures Dial and New.
 type Option interface{ apply(*options) }
 
 type options struct {
+	creds          credentials.TransportCredentials // nil: plaintext
 	dialOptions    []grpc.DialOption
 	logger         *slog.Logger
 	requestTimeout time.Duration
@@ -33,9 +36,8 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 // WithDialOptions adds gRPC dial options, applied after the defaults
-// (plaintext, 64 MiB messages), so they can replace them: pass
-// grpc.WithTransportCredentials to use TLS. They apply to every broker
-// the client connects to.
+// (plaintext or WithTLS's credentials, 64 MiB messages), so they can
+// replace them. They apply to every broker the client connects to.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return optionFunc(func(o *options) { o.dialOptions = append(o.dialOptions, opts...) })
 }
@@ -77,7 +79,7 @@ func WithMetadataMaxAge(d time.Duration) Option {
 // WithToken authenticates every call with a bearer token (a broker's
 // --token-file lists its hash; runnel token create makes one): gRPC
 // metadata "authorization: Bearer TOKEN". Over plaintext the token
-// crosses the network in the clear: use TLS (WithDialOptions) beyond
+// crosses the network in the clear: use TLS (WithTLS) beyond
 // localhost.
 func WithToken(token string) Option {
 	return WithDialOptions(grpc.WithPerRPCCredentials(bearerToken(token)))
@@ -93,3 +95,28 @@ func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]
 // RequireTransportSecurity is false: a broker on localhost (or a
 // sidecar) may be plaintext; WithToken's doc says what that costs.
 func (bearerToken) RequireTransportSecurity() bool { return false }
+
+// WithTLS connects to every broker over TLS configured by cfg, as a
+// broker serving with --tls-cert expects:
+//
+//   - cfg.RootCAs are the CAs the brokers' certificates are verified
+//     against (nil: the system's roots);
+//   - cfg.Certificates, or cfg.GetClientCertificate (which may reload
+//     a rotated certificate), is the client certificate, for a broker
+//     that requires one (--tls-client-ca);
+//   - cfg.ServerName, when set, is the name every broker's certificate
+//     must hold, instead of the host of the address dialled (the
+//     bootstrap addresses, then the addresses the cluster advertises).
+//
+// A nil cfg is TLS trusting the system's roots. The config is cloned;
+// gRPC adds the h2 protocol it needs. Without WithTLS the client speaks
+// plaintext, which a TLS broker refuses (UNAVAILABLE).
+//
+//	c, err := client.New(ctx, []string{"broker-1:7400"}, client.WithTLS(&tls.Config{RootCAs: pool}))
+func WithTLS(cfg *tls.Config) Option {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	creds := credentials.NewTLS(cfg)
+	return optionFunc(func(o *options) { o.creds = creds })
+}

@@ -14,7 +14,9 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	grpcpeer "google.golang.org/grpc/peer"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/authz"
@@ -90,7 +92,8 @@ func principalOf(ctx context.Context) string {
 }
 
 // authenticate is the auth interceptor's function: the call's principal,
-// from its bearer token, or anonymous.
+// from its bearer token, else from its verified client certificate
+// (User:COMMON-NAME, with --tls-client-ca), else anonymous.
 func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	token, err := auth.AuthFromMD(ctx, "bearer")
 	switch {
@@ -102,7 +105,11 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 			return nil, toStatus(errs.Newf(errUnauthenticated, "the bearer token is not one this broker knows"))
 		}
 		return context.WithValue(ctx, principalKey{}, p), nil
-	case !g.allowAnonymous:
+	}
+	if cn := certificateName(ctx); cn != "" {
+		return context.WithValue(ctx, principalKey{}, "User:"+cn), nil
+	}
+	if !g.allowAnonymous {
 		return nil, toStatus(errs.Newf(errUnauthenticated,
 			"this broker takes authenticated calls only: send gRPC metadata \"authorization: Bearer TOKEN\" (runnel --token, an SDK's token option)"))
 	}
@@ -155,6 +162,20 @@ func (g *guard) logDenial(err error) {
 		return
 	}
 	g.logger.Warn("request denied", "err", err, "denials_not_logged", g.unlogged.Swap(0))
+}
+
+// certificateName is the common name of the call's client certificate,
+// if the TLS handshake verified one ("" otherwise).
+func certificateName(ctx context.Context) string {
+	p, ok := grpcpeer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.PeerCertificates) == 0 {
+		return ""
+	}
+	return info.State.PeerCertificates[0].Subject.CommonName
 }
 
 // need is what a request needs allowed: an operation on a resource.

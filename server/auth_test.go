@@ -271,3 +271,16 @@ func TestACLEnumsAreRunnelV1s(t *testing.T) {
 		}
 	}
 }
+
+// TestCertificatePrincipal: over mTLS, a call without a token is its
+// client certificate's principal, User:COMMON-NAME, which the ACLs name.
+func TestCertificatePrincipal(t *testing.T) {
+	f := newTLSFiles(t)
+	b := startBrokerWith(t, "", func(c *Config) {
+		f.serverTLS(true)(c)
+		c.Authorization = true
+	})
+	useTLSClient(t, b, clientConfig(t, f.ca.Pool(), f.clientCert, f.clientKey))
+	_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
+	wantStatus(t, "alice's certificate, no ACL", err, codes.PermissionDenied, `principal "User:alice" is not allowed to create on topic "t"`)
+}

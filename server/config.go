@@ -38,6 +38,25 @@ type Config struct {
 	// process may take in between. The server closes them, also when New
 	// fails.
 	Listener, PeerListener, HTTPListener net.Listener
+	// TLSCertFile and TLSKeyFile, when set (both or neither), are the PEM
+	// certificate (chain) and private key of the broker: every listener
+	// serves TLS with them (the client gRPC listener, HTTP, and the peer
+	// listener), and the broker presents them to the brokers it dials.
+	// The files are read again when they change (rotation without a
+	// restart; see internal/tlsfiles), TLS 1.2 at least.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile, when set, is a PEM bundle of the CAs that sign
+	// client certificates: the client gRPC and HTTP listeners then require
+	// a client certificate and verify it against the bundle (mTLS).
+	// Re-read when it changes. Needs TLSCertFile.
+	TLSClientCAFile string
+	// TLSPeerCAFile is the PEM bundle the brokers' certificates are
+	// verified against, both ways: the peer listener requires the dialling
+	// broker's certificate, and a broker verifies the one it dials.
+	// Default TLSClientCAFile; with neither, the peer listener asks for no
+	// certificate and the brokers verify each other against the system's
+	// roots. Needs TLSCertFile.
+	TLSPeerCAFile string
 	// ReadyFile, when set, is the path Serve writes the bound addresses to
 	// as JSON once the broker serves, and Shutdown removes (see
 	// ReadyInfo): what a test or a readiness probe waits for, instead of a
@@ -324,6 +343,15 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Join); err != nil {
 			errs = append(errs, fmt.Errorf("join address %q: %w", c.Join, err))
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both, the certificate and its private key"))
+	}
+	if c.TLSCertFile == "" && c.TLSClientCAFile != "" {
+		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates are verified over TLS"))
+	}
+	if c.TLSCertFile == "" && c.TLSPeerCAFile != "" {
+		errs = append(errs, errors.New("--tls-peer-ca needs --tls-cert and --tls-key: the brokers' certificates are verified over TLS"))
 	}
 	if c.MaxRequestBytes < 1<<10 || c.MaxRequestBytes > MaxRequestBytesLimit {
 		errs = append(errs, fmt.Errorf("max request bytes %d: want 1024 to %d", c.MaxRequestBytes, MaxRequestBytesLimit))

@@ -40,6 +40,7 @@ const maxMessageBytes = raftstore.MaxMessageBytes
 type Server struct {
 	cfg    Config
 	logger *slog.Logger
+	tls    *brokerTLS // nil: plaintext
 	broker *broker.Broker
 	peers  *peer.Pool // every call to another broker
 	// raft carries raft messages to and from the other brokers; served
@@ -88,6 +89,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	// NB: before binding: a bad file is the operator's to fix, and said
+	// at once.
+	tlsFiles, err := loadTLS(cfg, cfg.Logger)
+	if err != nil {
+		closeGiven()
+		return nil, err
+	}
 	guard, err := newGuard(cfg)
 	if err != nil {
 		closeGiven()
@@ -123,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		listeners = append(listeners, l)
 	}
 	lis, peerLis, httpLis := listeners[0], listeners[1], listeners[2]
-	fwd := peer.NewPool()
+	fwd := peer.NewPool(tlsFiles.dialCreds())
 	advertised, advertisedPeer := cfg.Advertise, cfg.AdvertisePeer
 	if advertised == "" {
 		advertised = lis.Addr().String()
@@ -145,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	// NB: a single broker has one too: brokers may join it later.
-	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Logger: cfg.Logger})
+	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Credentials: tlsFiles.dialCreds(), Logger: cfg.Logger})
 	// NB: before the broker, which tells them of each topic deleted.
 	edge := newEdgeMetrics()
 	b, err := broker.New(broker.Config{
@@ -181,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	guard.broker = b
-	s := &Server{cfg: cfg, logger: cfg.Logger, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
+	s := &Server{cfg: cfg, logger: cfg.Logger, tls: tlsFiles, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
 		conns: newConns(), guard: guard}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
@@ -240,7 +248,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsFiles.httpConfig(),
+		// NB: failed handshakes (a scraper without the CA, plaintext on
+		// the TLS port) are logged here, one line each.
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }
 
@@ -269,7 +280,7 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		authUnary, authorizeUnary, authStream, authorizeStream := s.guard.interceptors()
 		unary, stream = append(unary, authUnary, authorizeUnary), append(stream, authStream, authorizeStream)
 	}
-	return grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
@@ -289,7 +300,15 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		}),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	)
+	}
+	creds := s.tls.clientCreds()
+	if peer {
+		creds = s.tls.peerCreds()
+	}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	return grpc.NewServer(opts...)
 }
 
 // Addr is the client gRPC listener's address (useful with port 0).
@@ -308,14 +327,19 @@ func (s *Server) Serve() error {
 	go func() { errs <- <-s.grpcDone }()
 	go func() { errs <- <-s.grpcDone }()
 	go func() {
-		if err := s.http.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if s.http.TLSConfig != nil {
+			// NB: the certificate comes from TLSConfig, per handshake.
+			serve = func(l net.Listener) error { return s.http.ServeTLS(l, "", "") }
+		}
+		if err := serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
 			return
 		}
 		errs <- nil
 	}()
 	s.logger.Info("runnel serving", "grpc", s.Addr().String(), "http", s.HTTPAddr().String(),
-		"peer", s.PeerAddr().String(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
+		"peer", s.PeerAddr().String(), "tls", s.tlsMode(), "data_dir", s.cfg.DataDir, "cluster_id", s.broker.ClusterID(),
 		"version", buildinfo.Read().String())
 	s.readyMu.Lock()
 	var err error

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnel-broker/runnel/client"
+	"github.com/runnel-broker/runnel/internal/tlsfiles"
 )
 
 // brokerFlag adds --broker to a client command and returns a function that
@@ -24,12 +25,68 @@ func brokerFlag(cmd *cobra.Command) func(context.Context, ...client.Option) (*cl
 	var token string
 	cmd.Flags().Var(&brokers, "broker", "brokers to bootstrap from, comma-separated: the first that answers is used, the others if it fails (env RUNNEL_BROKER)")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token to authenticate with, for brokers with a --token-file (env RUNNEL_TOKEN)")
+	tls := addTLSFlags(cmd)
 	return func(ctx context.Context, opts ...client.Option) (*client.Client, error) {
+		opt, err := tls.option()
+		if err != nil {
+			return nil, err
+		}
+		if opt != nil {
+			opts = append([]client.Option{opt}, opts...)
+		}
 		if token != "" {
 			opts = append(opts, client.WithToken(token))
 		}
 		return client.New(ctx, brokers, opts...)
 	}
+}
+
+// tlsFlags are a client command's --tls-* flags: how it reaches brokers
+// that serve TLS (runnel serve --tls-cert).
+type tlsFlags struct {
+	on                        bool
+	ca, cert, key, serverName string
+}
+
+// addTLSFlags adds the --tls-* flags to a command that dials a broker.
+// Like every flag, each has its RUNNEL_* variable (--tls-ca is
+// RUNNEL_TLS_CA): in a broker's container, RUNNEL_TLS_CERT and
+// RUNNEL_TLS_KEY are then the broker's certificate for serve and the
+// client certificate of runnel health alike.
+func addTLSFlags(cmd *cobra.Command) *tlsFlags {
+	f := &tlsFlags{}
+	fs := cmd.Flags()
+	fs.BoolVar(&f.on, "tls", false, "connect over TLS, trusting the system's CAs (implied by any other --tls-* flag)")
+	fs.StringVar(&f.ca, "tls-ca", "", "PEM file of the CAs to trust for the brokers' certificates, instead of the system's (implies --tls)")
+	fs.StringVar(&f.cert, "tls-cert", "", "PEM file of the client certificate, for brokers that require one (serve --tls-client-ca); with --tls-key (implies --tls)")
+	fs.StringVar(&f.key, "tls-key", "", "PEM file of the client certificate's private key; with --tls-cert")
+	fs.StringVar(&f.serverName, "tls-server-name", "", "the name the brokers' certificates must hold, instead of the host dialled (implies --tls)")
+	return f
+}
+
+// option returns the client option the flags make: nil for plaintext.
+// A missing or bad file is an error naming its flag.
+func (f *tlsFlags) option() (client.Option, error) {
+	if !f.on && f.ca == "" && f.cert == "" && f.key == "" && f.serverName == "" {
+		return nil, nil
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both, the client certificate and its private key")
+	}
+	var roots *tlsfiles.CAs
+	var pair *tlsfiles.KeyPair
+	var err error
+	if f.ca != "" {
+		if roots, err = tlsfiles.LoadCAs(f.ca, nil); err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+	}
+	if f.cert != "" {
+		if pair, err = tlsfiles.LoadKeyPair(f.cert, f.key, nil); err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+	}
+	return client.WithTLS(tlsfiles.ClientConfig(roots, pair, f.serverName)), nil
 }
 
 // adminFlag is brokerFlag for the admin commands: it connects and

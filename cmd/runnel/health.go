@@ -27,18 +27,33 @@ Kubernetes 1.24 and later also probe gRPC health natively (grpc: in a
 probe), and grpcurl or grpc_health_probe ask the same service.
 
 Unlike the client commands, it asks the one broker given, not the first
-of a list that answers: a broker's health is its own.`,
+of a list that answers: a broker's health is its own.
+
+A broker serving TLS is asked over TLS with the --tls-* flags, as the
+other client commands do. In the broker's own container, RUNNEL_TLS_CERT
+and RUNNEL_TLS_KEY serve both commands: set RUNNEL_TLS_CA (and, when the
+certificate names no 127.0.0.1, RUNNEL_TLS_SERVER_NAME) for the check
+to trust the broker.`,
 		Args: cobra.NoArgs,
 	}
 	broker := brokerList{client.DefaultAddress}
 	cmd.Flags().Var(&broker, "broker", "the broker to ask, host:port (env RUNNEL_BROKER)")
+	tls := addTLSFlags(cmd)
 	service := cmd.Flags().String("service", "", `the service to ask about ("": the broker as a whole)`)
 	timeout := cmd.Flags().Duration("timeout", 5*time.Second, "how long to wait for the answer")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if len(broker) != 1 {
 			return errors.New("--broker: give one address: a health check asks one broker")
 		}
-		c, err := client.Dial(broker[0])
+		var opts []client.Option
+		opt, err := tls.option()
+		if err != nil {
+			return err
+		}
+		if opt != nil {
+			opts = append(opts, opt)
+		}
+		c, err := client.Dial(broker[0], opts...)
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,18 @@ cluster and the others join it, so one pod template serves them all.
 Listening on 0.0.0.0, set --advertise (clients) and --advertise-peer
 (brokers) to the addresses the others dial.
 
+TLS: --tls-cert and --tls-key (PEM files) secure every listener, the
+client gRPC one, HTTP (/metrics, /healthz) and the peer one; the files
+are read again when they change (checked at most once a second, on a
+new connection), so a rotated certificate needs no restart, and a bad
+one is ignored with a warning, the last good one kept. --tls-client-ca
+requires client certificates signed by its CAs on the client and HTTP
+listeners (mTLS). Brokers dial each other over TLS, presenting their own
+certificate (so it must allow client as well as server authentication)
+and verifying the other's against --tls-peer-ca, or --tls-client-ca
+without it (with neither, the system's CAs). TLS 1.2 at least. See
+docs/security.md.
+
 It follows the cluster's metadata, gets replicas of new topics, and takes
 partitions moved to it with "runnel partition reassign".`,
 		Args: cobra.NoArgs,
@@ -131,6 +143,10 @@ partitions moved to it with "runnel partition reassign".`,
 	f.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "close a connection whose ping is not answered within this")
 	f.DurationVar(&cfg.KeepaliveMinTime, "keepalive-min-time", cfg.KeepaliveMinTime, "disconnect a client that pings more often than this")
 	f.DurationVar(&cfg.MaxConnectionIdle, "max-connection-idle", cfg.MaxConnectionIdle, "close a connection with no call open for this long")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM file of this broker's certificate (chain): serve TLS on every listener (client, HTTP, peer) and present it to the brokers it dials; reloaded when it changes; with --tls-key")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM file of the private key of --tls-cert; reloaded when it changes")
+	f.StringVar(&cfg.TLSClientCAFile, "tls-client-ca", "", "PEM file of the CAs of client certificates: require one, signed by them, on the client and HTTP listeners (mTLS); reloaded when it changes")
+	f.StringVar(&cfg.TLSPeerCAFile, "tls-peer-ca", "", "PEM file of the CAs of the brokers' certificates, verified on the peer listener and when dialling another broker (default: --tls-client-ca; with neither, the system's)")
 	f.StringVar(&cfg.TokenFile, "token-file", "", "static bearer tokens, one PRINCIPAL sha256:HASH a line (runnel token create prints one): calls must carry one of them, unless --allow-anonymous")
 	f.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", false, "with --token-file, let calls without a token in as User:ANONYMOUS")
 	f.BoolVar(&cfg.Authorization, "authorization", false, "enforce the cluster's ACLs (runnel acl): a request no ACL allows is PERMISSION_DENIED; off, every client may do everything")

@@ -32,6 +32,10 @@ var allowed = map[string][]string{
 	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
 
+	// TLS material from files, reloaded when they change: the server's
+	// listeners and the CLI's dials share it.
+	"internal/tlsfiles": {},
+
 	"internal/buildinfo":         {},
 	"server/internal/errs":       {},
 	"server/internal/records":    {"compression"},
@@ -50,7 +54,7 @@ var allowed = map[string][]string{
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
-		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo",
+		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
 	// Kafka's murmur2, public so that the broker and the Go SDK share one
@@ -66,13 +70,14 @@ var allowed = map[string][]string{
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
 	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "gen/runnel/v1"},
-	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "gen/runnel/v1"},
+	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "internal/tlsfiles", "gen/runnel/v1"},
 
 	"docs/barebench": {},
 	"e2e":            {},
 	"internal/deps":  {},
-	// Test support: only tests import it.
-	"internal/golden": {},
+	// Test support: only tests import them.
+	"internal/golden":    {},
+	"internal/testcerts": {},
 }
 
 // noRPC are the packages that must not depend on gRPC, even through
@@ -80,7 +85,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "internal/buildinfo"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that

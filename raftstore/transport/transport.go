@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -36,7 +37,10 @@ type Config struct {
 	// RetryInterval is how long a peer's sender waits after a failed send
 	// before reconnecting (default 100ms).
 	RetryInterval time.Duration
-	Logger        *slog.Logger
+	// Credentials secure the streams this transport opens to its peers
+	// (nil: plaintext); the server's listener secures the ones it takes.
+	Credentials credentials.TransportCredentials
+	Logger      *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -390,7 +394,11 @@ func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 	if p.opens {
 		// NB: the peer sends on this stream too: without the limit, the
 		// client's 4 MiB default would refuse its batches of large entries.
-		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		creds := p.cfg.Credentials
+		if creds == nil {
+			creds = insecure.NewCredentials()
+		}
+		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)))
 		if err != nil {
 			cancel()

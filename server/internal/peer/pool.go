@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -30,14 +31,19 @@ const (
 // Pool holds this broker's connections to the others, by peer address,
 // and one produce link to each.
 type Pool struct {
+	creds credentials.TransportCredentials
 	mu    sync.Mutex // guards conns, links
 	conns map[string]*grpc.ClientConn
 	links map[string]*produceLink
 }
 
-// NewPool returns a pool with no connection yet.
-func NewPool() *Pool {
-	return &Pool{conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
+// NewPool returns a pool with no connection yet, which dials with creds
+// (nil: plaintext).
+func NewPool(creds credentials.TransportCredentials) *Pool {
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	return &Pool{creds: creds, conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
 }
 
 // conn returns the connection to the broker at address, dialled on first
@@ -49,7 +55,7 @@ func (p *Pool) conn(address string) (*grpc.ClientConn, error) {
 		return c, nil
 	}
 	c, err := grpc.NewClient(address,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(p.creds),
 		// NB: the server's codec, so that records and stored batches pass
 		// through as the bytes they are.
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(wire.NewCodec()),

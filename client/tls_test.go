@@ -1,0 +1,94 @@
+package client_test
+
+import (
+	"context"
+	"crypto/tls"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/client"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/testcerts"
+)
+
+// TestWithTLS runs a broker requiring client certificates (runnel serve
+// --tls-client-ca): with WithTLS, the client's metadata calls, producer
+// and consumer are served; without it, or without a client certificate,
+// New fails.
+func TestWithTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, "runnel test CA")
+	caFile := ca.WriteCA(t, dir, "ca.pem")
+	brokerCert, brokerKey := ca.Broker(t, "broker").Write(t, dir, "broker")
+	b, err := launch(filepath.Join(dir, "data"), nil, nil, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
+		"--tls-cert", brokerCert, "--tls-key", brokerKey, "--tls-client-ca", caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("broker log:\n%s", b.logs())
+		}
+	})
+	if err := b.waitServing(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	good := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Client(t, "alice").TLS(t)}, ServerName: "localhost"}
+	c, err := client.New(ctx, []string{b.addr}, client.WithTLS(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "secure", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Producer()
+	for _, v := range []string{"a", "b"} {
+		if _, err := p.ProduceSync(ctx, &client.Record{Topic: "secure", Key: []byte(v), Value: []byte(v)}); err != nil {
+			t.Fatalf("produce over TLS: %v", err)
+		}
+	}
+	p.Close()
+	k, err := c.Consumer(ctx, client.WithGroup("g"), client.WithTopics("secure"), client.WithResetOffset(client.ResetEarliest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	seen := map[string]bool{}
+	for rec, err := range k.Records(ctx) {
+		if err != nil {
+			t.Fatalf("consume over TLS: %v", err)
+		}
+		if seen[string(rec.Value)] = true; len(seen) == 2 {
+			break
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		opts []client.Option
+	}{
+		{"plaintext", nil},
+		{"no client certificate", []client.Option{client.WithTLS(&tls.Config{RootCAs: ca.Pool()})}},
+		{"system roots", []client.Option{client.WithTLS(nil)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := client.New(ctx, []string{b.addr}, append(tc.opts, client.WithRequestTimeout(5*time.Second))...)
+			if err == nil {
+				c.Close()
+				t.Fatal("connected, want refused")
+			}
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("got %v, want UNAVAILABLE", err)
+			}
+		})
+	}
+}
