@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
-	"server": {"raftstore", "raftstore/transport", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
+	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
