@@ -168,6 +168,12 @@ type Config struct {
 	// on the client listener: a request no ACL allows is PERMISSION_DENIED.
 	// Off, every client may do everything.
 	Authorization bool
+	// ClusterSecretFile holds the secret every broker of the cluster
+	// shares: the peer listener then takes only calls that carry it, so
+	// that a client reaching it cannot send raft messages, join, or forge
+	// a forwarded call. Empty: the peer listener trusts whoever reaches
+	// it (keep it on a network only brokers reach).
+	ClusterSecretFile string
 	// Superusers are principals the ACLs never deny (to bootstrap them).
 	Superusers []string
 	Logger     *slog.Logger

@@ -62,7 +62,7 @@ func TestPeersCluster(t *testing.T) {
 		{"five brokers, two none", map[int32]string{1: "", 2: identifying(t, ""), 3: identifying(t, ""), 4: down, 5: down}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := peer.NewPool(nil)
+			p := peer.NewPool(nil, nil)
 			defer p.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

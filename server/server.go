@@ -16,6 +16,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -56,7 +57,9 @@ type Server struct {
 	// conns tells a stream whose connection was lost from one cancelled.
 	conns *conns
 	// guard authenticates and authorizes the client listener's calls.
-	guard    *guard
+	guard *guard
+	// secret, when set, is what the peer listener requires of a call.
+	secret   clusterSecret
 	grpcDone chan error // both gRPC servers' Serve results
 
 	stopping context.Context // done once Shutdown starts
@@ -96,6 +99,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeGiven()
 		return nil, err
 	}
+	secret, err := loadClusterSecret(cfg.ClusterSecretFile)
+	if err != nil {
+		closeGiven()
+		return nil, err
+	}
 	guard, err := newGuard(cfg)
 	if err != nil {
 		closeGiven()
@@ -131,7 +139,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		listeners = append(listeners, l)
 	}
 	lis, peerLis, httpLis := listeners[0], listeners[1], listeners[2]
-	fwd := peer.NewPool(tlsFiles.dialCreds())
+	var perRPC credentials.PerRPCCredentials
+	if secret != "" {
+		perRPC = secret
+	}
+	fwd := peer.NewPool(tlsFiles.dialCreds(), perRPC)
 	advertised, advertisedPeer := cfg.Advertise, cfg.AdvertisePeer
 	if advertised == "" {
 		advertised = lis.Addr().String()
@@ -153,7 +165,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	// NB: a single broker has one too: brokers may join it later.
-	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Credentials: tlsFiles.dialCreds(), Logger: cfg.Logger})
+	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Credentials: tlsFiles.dialCreds(), PerRPCCredentials: perRPC, Logger: cfg.Logger})
 	// NB: before the broker, which tells them of each topic deleted.
 	edge := newEdgeMetrics()
 	b, err := broker.New(broker.Config{
@@ -190,7 +202,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	guard.broker = b
 	s := &Server{cfg: cfg, logger: cfg.Logger, tls: tlsFiles, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
-		conns: newConns(), guard: guard}
+		conns: newConns(), guard: guard, secret: secret}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -273,6 +285,9 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		logging.StreamServerInterceptor(slogAdapter(cfg.Logger), logOptions...),
 		recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(s.recovered)),
 		s.streamStarted,
+	}
+	if peer && s.secret != "" {
+		unary, stream = append(unary, s.secret.unary), append(stream, s.secret.stream)
 	}
 	if peer {
 		unary, stream = append(unary, markPeerUnary), append(stream, markPeerStream)

@@ -22,6 +22,7 @@ var codeTable = []struct {
 	{context.Canceled, codes.Canceled},
 	{errUnauthenticated, codes.Unauthenticated},
 	{errPermissionDenied, codes.PermissionDenied},
+	{errNotABroker, codes.PermissionDenied},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{broker.ErrTopicNotFound, codes.NotFound},
 	{broker.ErrTopicExists, codes.AlreadyExists},

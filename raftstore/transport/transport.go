@@ -40,7 +40,10 @@ type Config struct {
 	// Credentials secure the streams this transport opens to its peers
 	// (nil: plaintext); the server's listener secures the ones it takes.
 	Credentials credentials.TransportCredentials
-	Logger      *slog.Logger
+	// PerRPCCredentials, when set, add their metadata to those streams
+	// (the cluster's secret).
+	PerRPCCredentials credentials.PerRPCCredentials
+	Logger            *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -398,8 +401,12 @@ func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 		if creds == nil {
 			creds = insecure.NewCredentials()
 		}
-		conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(creds),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)))
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+		if p.cfg.PerRPCCredentials != nil {
+			opts = append(opts, grpc.WithPerRPCCredentials(p.cfg.PerRPCCredentials))
+		}
+		conn, err := grpc.NewClient(address, opts...)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("transport: peer %d at %s: %w", id, address, err)

@@ -31,19 +31,21 @@ const (
 // Pool holds this broker's connections to the others, by peer address,
 // and one produce link to each.
 type Pool struct {
-	creds credentials.TransportCredentials
-	mu    sync.Mutex // guards conns, links
-	conns map[string]*grpc.ClientConn
-	links map[string]*produceLink
+	creds  credentials.TransportCredentials
+	perRPC credentials.PerRPCCredentials
+	mu     sync.Mutex // guards conns, links
+	conns  map[string]*grpc.ClientConn
+	links  map[string]*produceLink
 }
 
 // NewPool returns a pool with no connection yet, which dials with creds
-// (nil: plaintext).
-func NewPool(creds credentials.TransportCredentials) *Pool {
+// (nil: plaintext) and sends perRPC's metadata on every call (nil: none;
+// the cluster's secret).
+func NewPool(creds credentials.TransportCredentials, perRPC credentials.PerRPCCredentials) *Pool {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
-	return &Pool{creds: creds, conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
+	return &Pool{creds: creds, perRPC: perRPC, conns: map[string]*grpc.ClientConn{}, links: map[string]*produceLink{}}
 }
 
 // conn returns the connection to the broker at address, dialled on first
@@ -54,14 +56,17 @@ func (p *Pool) conn(address string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[address]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(address,
-		grpc.WithTransportCredentials(p.creds),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(p.creds),
 		// NB: the server's codec, so that records and stored batches pass
 		// through as the bytes they are.
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(wire.NewCodec()),
 			grpc.MaxCallRecvMsgSize(raftstore.MaxMessageBytes), grpc.MaxCallSendMsgSize(raftstore.MaxMessageBytes)),
 		grpc.WithChainUnaryInterceptor(markUnary),
-		grpc.WithChainStreamInterceptor(markStream))
+		grpc.WithChainStreamInterceptor(markStream)}
+	if p.perRPC != nil {
+		opts = append(opts, grpc.WithPerRPCCredentials(p.perRPC))
+	}
+	c, err := grpc.NewClient(address, opts...)
 	if err != nil {
 		return nil, err
 	}

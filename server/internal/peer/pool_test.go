@@ -38,7 +38,7 @@ func TestCallsAreMarkedForwarded(t *testing.T) {
 	go srv.Serve(lis)
 	defer srv.Stop()
 
-	p := NewPool(nil)
+	p := NewPool(nil, nil)
 	defer p.Close()
 	for range 2 {
 		resp, err := p.DescribeTopic(context.Background(), lis.Addr().String(), "orders")
