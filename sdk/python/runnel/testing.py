@@ -19,11 +19,13 @@ class Broker:
     data directory. ``binary`` defaults to $RUNNEL_BIN, then bin/runnel.
 
     It is ready once the constructor returns: the broker has written its
-    ready file (``--ready-file``), which names the addresses it bound."""
+    ready file (``--ready-file``), which names the addresses it bound.
+    ``args`` are more ``runnel serve`` flags."""
 
-    def __init__(self, binary: str | None = None, timeout: float = 60.0):
+    def __init__(self, binary: str | None = None, timeout: float = 60.0, args: list[str] | None = None):
         self.binary = binary or os.environ.get("RUNNEL_BIN") or "bin/runnel"
         self._timeout = timeout
+        self._args = list(args or [])
         self._dir = tempfile.mkdtemp(prefix="runnel-py-")
         self.data_dir = os.path.join(self._dir, "data")
         self._start("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
@@ -32,7 +34,7 @@ class Broker:
         ready_file = os.path.join(self._dir, "ready.json")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data-dir", self.data_dir, "--ready-file", ready_file,
-             "--listen", listen, "--http-listen", http_listen, "--peer-listen", peer_listen],
+             "--listen", listen, "--http-listen", http_listen, "--peer-listen", peer_listen, *self._args],
             stderr=subprocess.PIPE, text=True)
         self.log: list[str] = []
         proc, log = self.proc, self.log

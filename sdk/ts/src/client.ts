@@ -11,7 +11,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { readFileSync } from "node:fs";
+
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 
 import { AdminService } from "../../../gen/ts/runnel/v1/admin_pb.js";
@@ -23,6 +25,25 @@ import { ACCEPTED_COMPRESSION, batchRecords } from "./compression.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:7400";
 
+/**
+ * How a RunnelClient reaches a broker: plaintext by default. For a broker
+ * serving TLS (runnel serve --tls-cert), set tls (trusting Node's CAs) or
+ * tlsCa, a PEM file of the CAs to trust; tlsCert and tlsKey are the client
+ * certificate a broker with --tls-client-ca requires; tlsServerName the
+ * name the broker's certificate must hold instead of the address's host.
+ * token authenticates every call with a bearer token (a broker with
+ * --token-file; runnel token create makes one): over plaintext it crosses
+ * the network in the clear.
+ */
+export interface ClientOptions {
+  token?: string;
+  tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
+}
+
 /** A connection to a broker, with the four services' stubs. */
 export class RunnelClient {
   readonly admin: Client<typeof AdminService>;
@@ -31,10 +52,23 @@ export class RunnelClient {
   readonly commit: Client<typeof CommitService>;
   private readonly session: Http2SessionManager;
 
-  constructor(address: string = DEFAULT_ADDRESS) {
-    const baseUrl = `http://${address}`;
-    this.session = new Http2SessionManager(baseUrl);
-    const transport = createGrpcTransport({ baseUrl, sessionManager: this.session, readMaxBytes: 64 << 20, writeMaxBytes: 64 << 20 });
+  constructor(address: string = DEFAULT_ADDRESS, options: ClientOptions = {}) {
+    const { token, tls, tlsCa, tlsCert, tlsKey, tlsServerName } = options;
+    const secure = Boolean(tls || tlsCa || tlsCert || tlsKey || tlsServerName);
+    if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+      throw new Error("tlsCert and tlsKey go together: the client certificate and its key");
+    }
+    const baseUrl = `${secure ? "https" : "http"}://${address}`;
+    const tlsOptions = secure
+      ? { ca: tlsCa ? readFileSync(tlsCa) : undefined, cert: tlsCert ? readFileSync(tlsCert) : undefined,
+          key: tlsKey ? readFileSync(tlsKey) : undefined, servername: tlsServerName }
+      : undefined;
+    this.session = new Http2SessionManager(baseUrl, undefined, tlsOptions);
+    const interceptors: Interceptor[] = token
+      ? [(next) => async (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }]
+      : [];
+    const transport = createGrpcTransport({ baseUrl, sessionManager: this.session, readMaxBytes: 64 << 20, writeMaxBytes: 64 << 20,
+      interceptors });
     this.admin = createClient(AdminService, transport);
     this.produce = createClient(ProduceService, transport);
     this.subscribe = createClient(SubscribeService, transport);

@@ -13,15 +13,15 @@ interface ReadyInfo { grpc: string; http: string; peer: string; pid?: number }
 export class Broker {
   private constructor(readonly address: string, readonly log: string[], private proc: ChildProcess,
     private readonly dir: string, private readonly info: ReadyInfo, private readonly binary: string,
-    private readonly timeoutMs: number) {}
+    private readonly timeoutMs: number, private readonly args: string[]) {}
 
   /** Starts the broker and resolves once it serves: once it has written its
-   * ready file, which names the ports it bound. */
-  static async start(binary = process.env.RUNNEL_BIN ?? "bin/runnel", timeoutMs = 60_000): Promise<Broker> {
+   * ready file, which names the ports it bound. args are more runnel serve flags. */
+  static async start(binary = process.env.RUNNEL_BIN ?? "bin/runnel", timeoutMs = 60_000, args: string[] = []): Promise<Broker> {
     const dir = mkdtempSync(join(tmpdir(), "runnel-ts-"));
     try {
-      const { proc, log, info } = await launch(binary, dir, { grpc: "127.0.0.1:0", http: "127.0.0.1:0", peer: "127.0.0.1:0" }, timeoutMs);
-      return new Broker(info.grpc, log, proc, dir, info, binary, timeoutMs);
+      const { proc, log, info } = await launch(binary, dir, { grpc: "127.0.0.1:0", http: "127.0.0.1:0", peer: "127.0.0.1:0" }, timeoutMs, [], args);
+      return new Broker(info.grpc, log, proc, dir, info, binary, timeoutMs, args);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;
@@ -65,7 +65,7 @@ export class Broker {
   /** Starts the broker again, after kill or terminate, on the same data directory and
    * addresses; resolves once it serves. */
   async restart(): Promise<void> {
-    this.proc = (await launch(this.binary, this.dir, this.info, this.timeoutMs, this.log)).proc;
+    this.proc = (await launch(this.binary, this.dir, this.info, this.timeoutMs, this.log, this.args)).proc;
   }
 
   async stop(): Promise<void> {
@@ -135,11 +135,11 @@ export class Sidecar {
 
 /** Runs `runnel serve` over dir on the given addresses, and resolves once
  * it has written its ready file. */
-function launch(binary: string, dir: string, listen: ReadyInfo, timeoutMs: number, log: string[] = []):
+function launch(binary: string, dir: string, listen: ReadyInfo, timeoutMs: number, log: string[] = [], args: string[] = []):
   Promise<{ proc: ChildProcess; log: string[]; info: ReadyInfo }> {
   const readyFile = join(dir, "ready.json");
   return launchReady(binary, ["serve", "--data-dir", join(dir, "data"), "--ready-file", readyFile,
-    "--listen", listen.grpc, "--http-listen", listen.http, "--peer-listen", listen.peer], readyFile, "broker", timeoutMs, log);
+    "--listen", listen.grpc, "--http-listen", listen.http, "--peer-listen", listen.peer, ...args], readyFile, "broker", timeoutMs, log);
 }
 
 /** Runs binary with args, and resolves once it has written readyFile (naming its own pid). */

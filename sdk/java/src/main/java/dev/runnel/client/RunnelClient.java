@@ -6,12 +6,18 @@ import dev.runnel.v1.CreateTopicRequest;
 import dev.runnel.v1.ProduceServiceGrpc;
 import dev.runnel.v1.SubscribeServiceGrpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.File;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
 
 /**
  * A connection to a Runnel broker and the stubs of its four services, generated from proto/ into
@@ -36,8 +42,42 @@ public final class RunnelClient implements AutoCloseable {
   public final CommitServiceGrpc.CommitServiceBlockingStub commit;
 
   public RunnelClient(String address) {
+    this(address, new Options());
+  }
+
+  /**
+   * A client of the broker at address, reached as options say: plaintext by default; TLS with
+   * {@link Options#tls}, a CA to trust ({@link Options#tlsCa}), a client certificate ({@link
+   * Options#tlsCert}); a bearer token on every call ({@link Options#token}).
+   */
+  public RunnelClient(String address, Options options) {
     // Runnel accepts records up to 32 MiB: let responses that large through.
-    channel = NettyChannelBuilder.forTarget(address).usePlaintext().maxInboundMessageSize(64 << 20).build();
+    NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(64 << 20);
+    if (options.secure()) {
+      try {
+        SslContextBuilder ssl = GrpcSslContexts.forClient();
+        if (options.tlsCa != null) {
+          ssl.trustManager(options.tlsCa);
+        }
+        if (options.tlsCert != null) {
+          ssl.keyManager(options.tlsCert, options.tlsKey);
+        }
+        b.useTransportSecurity().sslContext(ssl.build());
+      } catch (SSLException e) {
+        throw new IllegalArgumentException("TLS settings: " + e.getMessage(), e);
+      }
+      if (options.tlsServerName != null) {
+        b.overrideAuthority(options.tlsServerName);
+      }
+    } else {
+      b.usePlaintext();
+    }
+    if (options.token != null) {
+      Metadata headers = new Metadata();
+      headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + options.token);
+      b.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+    channel = b.build();
     admin = AdminServiceGrpc.newBlockingStub(channel);
     produce = ProduceServiceGrpc.newStub(channel);
     subscribe = SubscribeServiceGrpc.newBlockingStub(channel);
@@ -94,6 +134,57 @@ public final class RunnelClient implements AutoCloseable {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+  /**
+   * How a client reaches a broker. For a broker serving TLS ({@code runnel serve --tls-cert}): {@link
+   * #tls} (trusting the JVM's CAs) or {@link #tlsCa}, a PEM file of the CAs to trust; {@link #tlsCert}
+   * and its key, the client certificate a broker with {@code --tls-client-ca} requires; {@link
+   * #tlsServerName}, the name the broker's certificate must hold instead of the address's host. {@link
+   * #token} authenticates every call with a bearer token (a broker with {@code --token-file}; {@code
+   * runnel token create} makes one): over plaintext it crosses the network in the clear.
+   */
+  public static final class Options {
+    private boolean tls;
+    private File tlsCa, tlsCert, tlsKey;
+    private String tlsServerName, token;
+
+    /** Connect over TLS, trusting the JVM's CAs unless {@link #tlsCa}. */
+    public Options tls(boolean tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** A PEM file of the CAs to trust for the broker's certificate. */
+    public Options tlsCa(File caFile) {
+      this.tlsCa = caFile;
+      return this;
+    }
+
+    /** The client certificate (PEM, a chain) and its PKCS #8 key. */
+    public Options tlsCert(File certFile, File keyFile) {
+      if ((certFile == null) != (keyFile == null)) {
+        throw new IllegalArgumentException("tlsCert takes the client certificate and its key together");
+      }
+      this.tlsCert = certFile;
+      this.tlsKey = keyFile;
+      return this;
+    }
+
+    /** The name the broker's certificate must hold, instead of the address's host. */
+    public Options tlsServerName(String name) {
+      this.tlsServerName = name;
+      return this;
+    }
+
+    /** A bearer token for every call. */
+    public Options token(String token) {
+      this.token = token;
+      return this;
+    }
+
+    boolean secure() {
+      return tls || tlsCa != null || tlsCert != null || tlsServerName != null;
     }
   }
 }

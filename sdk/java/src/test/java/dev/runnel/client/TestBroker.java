@@ -6,6 +6,8 @@ import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,6 +29,7 @@ final class TestBroker {
   private final String peerAddress;
   private final StringBuffer log = new StringBuffer();
   private volatile Process process;
+  private List<String> args = List.of();
 
   private TestBroker(Path dir, Process process, String address, String httpAddress, String peerAddress) {
     this.dir = dir;
@@ -91,25 +94,31 @@ final class TestBroker {
    * addresses; returns once it serves.
    */
   void restart() throws IOException, InterruptedException {
-    process = launch(dir, address, httpAddress, peerAddress, log).process;
+    process = launch(dir, address, httpAddress, peerAddress, log, args).process;
   }
 
-  /** Starts a broker and returns once it serves: once it has written its ready file. */
-  static TestBroker start() throws IOException, InterruptedException {
+  /**
+   * Starts a broker, with more runnel serve flags, and returns once it serves: once it has written
+   * its ready file.
+   */
+  static TestBroker start(String... args) throws IOException, InterruptedException {
     Path dir = Files.createTempDirectory("runnel-java-");
-    Launched l = launch(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", new StringBuffer());
-    return new TestBroker(dir, l.process, l.grpc, l.http, l.peer);
+    Launched l = launch(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", new StringBuffer(), List.of(args));
+    TestBroker b = new TestBroker(dir, l.process, l.grpc, l.http, l.peer);
+    b.args = List.of(args);
+    return b;
   }
 
   private record Launched(Process process, String grpc, String http, String peer) {}
 
-  private static Launched launch(Path dir, String listen, String httpListen, String peerListen, StringBuffer log)
-      throws IOException, InterruptedException {
+  private static Launched launch(Path dir, String listen, String httpListen, String peerListen, StringBuffer log,
+      List<String> args) throws IOException, InterruptedException {
     String bin = System.getenv().getOrDefault("RUNNEL_BIN", "../../bin/runnel");
     Path readyFile = dir.resolve("ready.json");
-    Process p = new ProcessBuilder(bin, "serve", "--data-dir", dir.resolve("data").toString(),
-        "--ready-file", readyFile.toString(), "--listen", listen,
-        "--http-listen", httpListen, "--peer-listen", peerListen).redirectErrorStream(true).start();
+    List<String> command = new ArrayList<>(List.of(bin, "serve", "--data-dir", dir.resolve("data").toString(),
+        "--ready-file", readyFile.toString(), "--listen", listen, "--http-listen", httpListen, "--peer-listen", peerListen));
+    command.addAll(args);
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
         for (String line; (line = r.readLine()) != null; ) {
