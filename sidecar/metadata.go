@@ -140,6 +140,12 @@ func (m *metadata) refresh(ctx context.Context, name string) (*topicInfo, error)
 		m.save()
 		return nil, err
 	}
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		// NB: the cluster's answer about the sidecar's principal: the
+		// application's records would not be taken upstream either.
+		return nil, err
+	}
 	if err != nil {
 		m.mu.Lock()
 		t := m.topics[name]

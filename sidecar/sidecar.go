@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,13 @@ type Config struct {
 	// Upstream is the cluster's brokers (host:port), any number of them:
 	// the sidecar learns the rest from them.
 	Upstream []string
+	// UpstreamTLS, when set, is how the sidecar reaches brokers that
+	// serve TLS; nil: plaintext.
+	UpstreamTLS *tls.Config
+	// UpstreamToken, when set, authenticates the sidecar's own calls (the
+	// forwarding of spooled records, its metadata requests) with a bearer
+	// token; relayed calls carry the application's, if it sent one.
+	UpstreamToken string
 	// Listener and HTTPListener are where it serves gRPC and HTTP
 	// (/metrics, /healthz, /status); HTTPListener nil: no HTTP.
 	Listener, HTTPListener net.Listener
@@ -100,7 +108,7 @@ func Start(cfg Config) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sidecar: open the spool: %w", err)
 	}
-	s := &Sidecar{cfg: cfg, logger: cfg.Logger, spool: sp, up: newUpstream(cfg.Upstream, nil), forwarders: map[*spool.Queue]*forwarder{}}
+	s := &Sidecar{cfg: cfg, logger: cfg.Logger, spool: sp, up: newUpstream(cfg.Upstream, cfg.UpstreamTLS, cfg.UpstreamToken), forwarders: map[*spool.Queue]*forwarder{}}
 	s.meta, err = openMetadata(s.up, cfg.DataDir, cfg.MetadataMaxAge, cfg.Logger)
 	if err != nil {
 		sp.Close()

@@ -2,13 +2,16 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -30,11 +33,36 @@ type upstream struct {
 	good int
 }
 
-func newUpstream(addrs []string, dialOpts []grpc.DialOption) *upstream {
-	return &upstream{bootstrap: addrs, conns: map[string]*grpc.ClientConn{}, dialOpts: append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
-	}, dialOpts...)}
+// newUpstream dials addrs over TLS configured by tlsConfig (nil:
+// plaintext), its own calls authenticated with token ("": none).
+func newUpstream(addrs []string, tlsConfig *tls.Config, token string) *upstream {
+	creds := insecure.NewCredentials()
+	if tlsConfig != nil {
+		creds = credentials.NewTLS(tlsConfig)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes))}
+	if token != "" {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+			invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(authenticated(ctx, token), method, req, reply, cc, opts...)
+		}), grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
+			streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(authenticated(ctx, token), desc, cc, method, opts...)
+		}))
+	}
+	return &upstream{bootstrap: addrs, conns: map[string]*grpc.ClientConn{}, dialOpts: opts}
+}
+
+// authenticated is ctx with the sidecar's token, unless the call carries
+// the application's already (a relayed call): the cluster authorizes
+// each call as whoever made it, and the forwarding of spooled records as
+// the sidecar.
+func authenticated(ctx context.Context, token string) context.Context {
+	if md, ok := grpcmd.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
+		return ctx
+	}
+	return grpcmd.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
 // conn returns the connection to addr.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,7 @@ func brokerFlag(cmd *cobra.Command) func(context.Context, ...client.Option) (*cl
 // tlsFlags are a client command's --tls-* flags: how it reaches brokers
 // that serve TLS (runnel serve --tls-cert).
 type tlsFlags struct {
+	prefix                    string // of the flags' names, "--" included
 	on                        bool
 	ca, cert, key, serverName string
 }
@@ -53,40 +55,53 @@ type tlsFlags struct {
 // RUNNEL_TLS_CA): in a broker's container, RUNNEL_TLS_CERT and
 // RUNNEL_TLS_KEY are then the broker's certificate for serve and the
 // client certificate of runnel health alike.
-func addTLSFlags(cmd *cobra.Command) *tlsFlags {
-	f := &tlsFlags{}
+func addTLSFlags(cmd *cobra.Command) *tlsFlags { return addPrefixedTLSFlags(cmd, "", "brokers") }
+
+// addPrefixedTLSFlags adds them named --PREFIXtls-*, for dialing whom
+// (the sidecar's --upstream-tls-* to reach its cluster).
+func addPrefixedTLSFlags(cmd *cobra.Command, prefix, whom string) *tlsFlags {
+	f := &tlsFlags{prefix: "--" + prefix}
 	fs := cmd.Flags()
-	fs.BoolVar(&f.on, "tls", false, "connect over TLS, trusting the system's CAs (implied by any other --tls-* flag)")
-	fs.StringVar(&f.ca, "tls-ca", "", "PEM file of the CAs to trust for the brokers' certificates, instead of the system's (implies --tls)")
-	fs.StringVar(&f.cert, "tls-cert", "", "PEM file of the client certificate, for brokers that require one (serve --tls-client-ca); with --tls-key (implies --tls)")
-	fs.StringVar(&f.key, "tls-key", "", "PEM file of the client certificate's private key; with --tls-cert")
-	fs.StringVar(&f.serverName, "tls-server-name", "", "the name the brokers' certificates must hold, instead of the host dialled (implies --tls)")
+	fs.BoolVar(&f.on, prefix+"tls", false, fmt.Sprintf("connect to %s over TLS, trusting the system's CAs (implied by any other --%stls-* flag)", whom, prefix))
+	fs.StringVar(&f.ca, prefix+"tls-ca", "", fmt.Sprintf("PEM file of the CAs to trust for %s' certificates, instead of the system's (implies --%stls)", whom, prefix))
+	fs.StringVar(&f.cert, prefix+"tls-cert", "", fmt.Sprintf("PEM file of the client certificate, for %s that require one (serve --tls-client-ca); with --%stls-key (implies --%stls)", whom, prefix, prefix))
+	fs.StringVar(&f.key, prefix+"tls-key", "", fmt.Sprintf("PEM file of the client certificate's private key; with --%stls-cert", prefix))
+	fs.StringVar(&f.serverName, prefix+"tls-server-name", "", fmt.Sprintf("the name %s' certificates must hold, instead of the host dialled (implies --%stls)", whom, prefix))
 	return f
 }
 
-// option returns the client option the flags make: nil for plaintext.
-// A missing or bad file is an error naming its flag.
-func (f *tlsFlags) option() (client.Option, error) {
+// config returns the TLS config the flags make: nil for plaintext. A
+// missing or bad file is an error naming its flag.
+func (f *tlsFlags) config() (*tls.Config, error) {
 	if !f.on && f.ca == "" && f.cert == "" && f.key == "" && f.serverName == "" {
 		return nil, nil
 	}
 	if (f.cert == "") != (f.key == "") {
-		return nil, errors.New("--tls-cert and --tls-key go together: give both, the client certificate and its private key")
+		return nil, fmt.Errorf("%[1]stls-cert and %[1]stls-key go together: give both, the client certificate and its private key", f.prefix)
 	}
 	var roots *tlsfiles.CAs
 	var pair *tlsfiles.KeyPair
 	var err error
 	if f.ca != "" {
 		if roots, err = tlsfiles.LoadCAs(f.ca, nil); err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
+			return nil, fmt.Errorf("%stls-ca: %w", f.prefix, err)
 		}
 	}
 	if f.cert != "" {
 		if pair, err = tlsfiles.LoadKeyPair(f.cert, f.key, nil); err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+			return nil, fmt.Errorf("%[1]stls-cert/%[1]stls-key: %w", f.prefix, err)
 		}
 	}
-	return client.WithTLS(tlsfiles.ClientConfig(roots, pair, f.serverName)), nil
+	return tlsfiles.ClientConfig(roots, pair, f.serverName), nil
+}
+
+// option returns the client option the flags make: nil for plaintext.
+func (f *tlsFlags) option() (client.Option, error) {
+	cfg, err := f.config()
+	if cfg == nil || err != nil {
+		return nil, err
+	}
+	return client.WithTLS(cfg), nil
 }
 
 // adminFlag is brokerFlag for the admin commands: it connects and

@@ -29,6 +29,9 @@ func newSidecarCommand() *cobra.Command {
 		readyFile  string
 		logLevel   slog.Level
 		logFormat  = logFormatText
+
+		upstreamToken    string
+		upstreamTLSFlags *tlsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sidecar --upstream HOST:PORT[,HOST:PORT...]",
@@ -64,6 +67,10 @@ without any broker.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := logFormat.logger(cmd.ErrOrStderr(), logLevel)
+			upstreamTLS, err := upstreamTLSFlags.config()
+			if err != nil {
+				return err
+			}
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen: %w", err)
@@ -76,7 +83,7 @@ without any broker.
 				}
 			}
 			sc, err := sidecar.Start(sidecar.Config{Upstream: upstream, Listener: lis, HTTPListener: httpLis, Advertise: advertise, DataDir: dataDir,
-				SpoolBytes: spoolBytes, EndToEnd: endToEnd, Logger: logger})
+				SpoolBytes: spoolBytes, EndToEnd: endToEnd, UpstreamTLS: upstreamTLS, UpstreamToken: upstreamToken, Logger: logger})
 			if err != nil {
 				lis.Close()
 				if httpLis != nil {
@@ -114,6 +121,8 @@ without any broker.
 	f.StringVar(&readyFile, "ready-file", "", `once serving, write {"grpc":HOST:PORT,"http":HOST:PORT,"pid":N} to this file (atomically)`)
 	f.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	f.Var(&logFormat, "log-format", "log format: text (key=value) or json (one object a line)")
+	f.StringVar(&upstreamToken, "upstream-token", "", "bearer token the sidecar forwards spooled records with, for a cluster with --token-file; relayed calls carry the application's")
+	upstreamTLSFlags = addPrefixedTLSFlags(cmd, "upstream-", "the cluster's brokers")
 	cmd.MarkFlagRequired("upstream")
 	cmd.AddCommand(newSidecarStatusCommand())
 	return cmd
