@@ -35,13 +35,24 @@ type cluster struct {
 	peerAddrs []string
 	// proxies[[2]int{i, j}] carries broker i's raft traffic to broker j.
 	proxies map[[2]int]*proxy
+	// serveArgs are added to every broker's runnel serve arguments;
+	// clientOpts are how the test's clients reach the brokers.
+	serveArgs  []string
+	clientOpts []client.Option
 }
 
 // startCluster starts n brokers; extraArgs are added to each one's
 // runnel serve arguments.
 func startCluster(t testing.TB, n int, extraArgs ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, proxies: map[[2]int]*proxy{}}
+	return startClusterWith(t, n, extraArgs, nil)
+}
+
+// startClusterWith starts n brokers with serveArgs added to each one's
+// runnel serve arguments, which the test's clients reach with clientOpts.
+func startClusterWith(t testing.TB, n int, serveArgs []string, clientOpts []client.Option) *cluster {
+	t.Helper()
+	c := &cluster{t: t, proxies: map[[2]int]*proxy{}, serveArgs: serveArgs, clientOpts: clientOpts}
 	for range n {
 		front := startProxy(t, "" /* target: once it serves */)
 		c.clientProxies = append(c.clientProxies, front)
@@ -68,9 +79,10 @@ func startCluster(t testing.TB, n int, extraArgs ...string) *cluster {
 			peers = append(peers, fmt.Sprintf("%d=%s", j+1, addr))
 		}
 		c.brokers = append(c.brokers, launchBrokerOn(t, c.socks[i], filepath.Join(dir, fmt.Sprintf("broker-%d", i+1)),
-			append([]string{"--node-id", fmt.Sprint(i + 1), "--advertise", c.addrs[i], "--peers", strings.Join(peers, ",")}, extraArgs...)...))
+			append([]string{"--node-id", fmt.Sprint(i + 1), "--advertise", c.addrs[i], "--peers", strings.Join(peers, ",")}, serveArgs...)...))
 	}
 	for i, b := range c.brokers {
+		b.clientOpts = clientOpts
 		b.waitServing()
 		c.clientProxies[i].setTarget(b.addr)
 	}
@@ -81,12 +93,17 @@ func startCluster(t testing.TB, n int, extraArgs ...string) *cluster {
 // reaches it across restarts.
 func (c *cluster) dial(t testing.TB, i int) *client.Client {
 	t.Helper()
-	cl, err := client.Dial(c.addrs[i])
+	cl, err := c.connect(c.addrs[i])
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// connect dials addr as the test's clients reach the cluster.
+func (c *cluster) connect(addr string) (*client.Client, error) {
+	return client.Dial(addr, c.clientOpts...)
 }
 
 // kill sends broker i SIGKILL and waits for it to die. Its listeners stay
@@ -105,6 +122,7 @@ func (c *cluster) restart(i int) {
 	old := c.brokers[i]
 	old.socks.unrefuse()
 	b := launchBrokerOn(c.t, old.socks, old.dataDir, old.args...)
+	b.clientOpts = c.clientOpts
 	b.waitServing()
 	c.clientProxies[i].setTarget(b.addr)
 	c.brokers[i] = b

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -40,7 +41,28 @@ const (
 // twice however often it was sent, and that what consumers read during
 // the faults never changed.
 func TestClusterFaults(t *testing.T) {
-	c := startCluster(t, 3)
+	runClusterFaults(t, startCluster(t, 3))
+}
+
+// TestClusterFaultsOverMTLS runs the same faults with mutual TLS on every
+// listener, between the brokers and between the test's clients and them,
+// and the brokers' calls to each other carrying the cluster's secret
+// (joining and rejoining included).
+func TestClusterFaultsOverMTLS(t *testing.T) {
+	certs := writeTLSCerts(t)
+	cfg, err := certs.clientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secret, []byte("e2e-secret-0123456789abcdef0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append(certs.serveArgs(), "--cluster-secret-file", secret)
+	runClusterFaults(t, startClusterWith(t, 3, args, []client.Option{client.WithTLS(cfg)}))
+}
+
+func runClusterFaults(t *testing.T, c *cluster) {
 	admin := c.dial(t, 0) // NB: by its proxy, which follows broker 1 through restarts
 	ctx := context.Background()
 	if _, err := admin.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{
@@ -115,7 +137,8 @@ func TestClusterFaults(t *testing.T) {
 	load("fault 5")
 
 	// 4. a fourth broker joins, and partition 2 moves onto it.
-	joined := launchBroker(t, t.TempDir(), "--node-id", "4", "--join", c.peerAddrs[0])
+	joined := launchBroker(t, t.TempDir(), append([]string{"--node-id", "4", "--join", c.peerAddrs[0]}, c.serveArgs...)...)
+	joined.clientOpts = c.clientOpts
 	joined.waitServing()
 	moved := moveOnto(t, admin, 2, 4)
 	t.Logf("change 4: broker 4 joined; partition 2 moved to brokers %v", moved)
@@ -202,7 +225,7 @@ func produceThroughFaults(t *testing.T, c *cluster, h *history, producer int, st
 			return
 		default:
 		}
-		cl, err := client.Dial(c.addrs[target%len(c.addrs)])
+		cl, err := c.connect(c.addrs[target%len(c.addrs)])
 		if err != nil {
 			t.Error(err)
 			return
@@ -345,7 +368,7 @@ func consumeThroughFaults(c *cluster, h *history, i int, partition int32, stop <
 			return
 		default:
 		}
-		cl, err := client.Dial(c.addrs[i])
+		cl, err := c.connect(c.addrs[i])
 		if err != nil {
 			return
 		}
@@ -426,7 +449,7 @@ func leaderOf(t *testing.T, c *cluster, p int32, not int32) int32 {
 			}
 			asked++
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			cl, err := client.Dial(b.addr)
+			cl, err := c.connect(b.addr)
 			if err == nil {
 				resp, derr := cl.Admin.DescribeTopic(ctx, &runnelv1.DescribeTopicRequest{Name: faultTopic})
 				if derr == nil {
@@ -459,7 +482,7 @@ func waitConverged(t *testing.T, c *cluster) []int64 {
 	waitFor(t, 60*time.Second, "the brokers' high watermarks to converge", func() error {
 		var all [][]int64
 		for i, b := range c.brokers {
-			cl, err := client.Dial(b.addr)
+			cl, err := c.connect(b.addr)
 			if err != nil {
 				t.Fatal(err)
 			}

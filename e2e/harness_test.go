@@ -60,9 +60,12 @@ type broker struct {
 	dataDir string
 	socks   *sockets // its listeners, kept across its restarts
 	args    []string // runnel's arguments, to restart it alike
-	cmd     *exec.Cmd
-	addr    string // gRPC host:port
-	http    string
+	// clientOpts are how a client reaches it (TLS, for a broker serving
+	// it): the cluster's, set by the cluster that started it.
+	clientOpts []client.Option
+	cmd        *exec.Cmd
+	addr       string // gRPC host:port
+	http       string
 	// readyFile is where it writes its addresses once it serves
 	// (--ready-file).
 	readyFile string
@@ -296,7 +299,7 @@ func (b *broker) stop() {
 
 func (b *broker) dial(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.Dial(b.addr)
+	c, err := client.Dial(b.addr, b.clientOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,6 +168,7 @@ func (c *cluster) restartAll() {
 	for i, old := range c.brokers {
 		old.socks.unrefuse()
 		b := launchBrokerOn(c.t, old.socks, old.dataDir, old.args...)
+		b.clientOpts = c.clientOpts
 		c.brokers[i] = b
 		started = append(started, b)
 	}

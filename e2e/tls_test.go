@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -103,4 +106,22 @@ func TestTLSCluster(t *testing.T) {
 	if out := sh(0, r+" consume orders --from earliest"); out != "a\nb\nc\n" {
 		t.Fatalf("consume via broker 1: %q", out)
 	}
+}
+
+// clientConfig is a client's TLS config with these certificates: the CA
+// trusted, the client certificate presented.
+func (c tlsCerts) clientConfig() (*tls.Config, error) {
+	pem, err := os.ReadFile(c.ca)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", c.ca)
+	}
+	pair, err := tls.LoadX509KeyPair(c.clientCert, c.clientKey)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
