@@ -143,10 +143,10 @@ func (g *guard) allowed(ctx context.Context, op authz.Operation, r authz.Resourc
 
 // current is an authorizer of the ACLs the broker has now.
 func (g *guard) current() *authz.Authorizer {
-	acls, version := g.broker.ACLs()
-	if z := g.authorizer.Load(); z != nil && z.version == version {
+	if z := g.authorizer.Load(); z != nil && z.version == g.broker.ACLVersion() {
 		return z.Authorizer
 	}
+	acls, version := g.broker.ACLs()
 	z := &versionedAuthorizer{Authorizer: authz.New(acls, g.superusers), version: version}
 	g.authorizer.Store(z)
 	return z.Authorizer

@@ -63,3 +63,6 @@ func (b *Broker) DeleteACLs(ctx context.Context, filters []authz.Filter) ([]auth
 // ACLs returns the cluster's ACLs as this broker's metadata has them, and
 // their version (see catalog.ACLs).
 func (b *Broker) ACLs() ([]authz.ACL, uint64) { return b.catalog.ACLs() }
+
+// ACLVersion is the version of the ACLs this broker has (see ACLs).
+func (b *Broker) ACLVersion() uint64 { return b.catalog.ACLVersion() }

@@ -28,6 +28,13 @@ func (c *Catalog) ACLs() ([]authz.ACL, uint64) {
 	return slices.Clone(c.acls), c.aclVersion
 }
 
+// ACLVersion is the ACLs' version alone (see ACLs), without a copy of them.
+func (c *Catalog) ACLVersion() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.aclVersion
+}
+
 // applyACLs adds (or removes) the records' ACLs, with c.mu held. An
 // invalid one changes nothing.
 func (c *Catalog) applyACLs(bindings []*metav1.AclBinding, add bool) error {
