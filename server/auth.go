@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,8 @@ var (
 	errUnauthenticated = errors.New("unauthenticated")
 	// errPermissionDenied: the ACLs do not allow the request.
 	errPermissionDenied = errors.New("permission denied")
+	// errTooManyStreams: a principal at its limit of streams.
+	errTooManyStreams = errors.New("too many streams")
 )
 
 // guard authenticates the client listener's calls (a bearer token from
@@ -51,6 +54,9 @@ type guard struct {
 	// authorizer is the last one built, with the ACLs' version it has.
 	authorizer atomic.Pointer[versionedAuthorizer]
 	denied     *prometheus.CounterVec
+	// maxStreams bounds each principal's streams open (0: no bound).
+	maxStreams int
+	streams    streamCounts
 	// lastLog and unlogged rate-limit the denials' log to one a second.
 	lastLog  atomic.Int64
 	unlogged atomic.Int64
@@ -63,7 +69,7 @@ type versionedAuthorizer struct {
 
 func newGuard(cfg Config) (*guard, error) {
 	g := &guard{allowAnonymous: cfg.AllowAnonymous || cfg.TokenFile == "", enforce: cfg.Authorization,
-		superusers: cfg.Superusers, logger: cfg.Logger,
+		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal,
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_authorization_denied_total",
 			Help: "Requests the ACLs denied, by operation and resource type."}, []string{"operation", "resource_type"})}
 	if cfg.TokenFile != "" {
@@ -326,7 +332,43 @@ func (g *guard) authorizeStream(srv any, ss grpc.ServerStream, info *grpc.Stream
 	if _, ok := rules[info.FullMethod]; !ok {
 		return g.check(ss.Context(), info.FullMethod, nil)
 	}
+	if g.maxStreams > 0 {
+		p := principalOf(ss.Context())
+		if !g.streams.take(p, g.maxStreams) {
+			return toStatus(errs.Newf(errTooManyStreams,
+				"principal %q has %d streams open on this broker, its limit (--max-streams-per-principal): close one, or share streams", p, g.maxStreams))
+		}
+		defer g.streams.give(p)
+	}
 	return handler(srv, &checkedStream{ServerStream: ss, g: g, method: info.FullMethod})
+}
+
+// streamCounts counts each principal's streams open.
+type streamCounts struct {
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// take counts one more stream of p, unless p has max open already.
+func (c *streamCounts) take(p string, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[p] >= max {
+		return false
+	}
+	if c.open == nil {
+		c.open = map[string]int{}
+	}
+	c.open[p]++
+	return true
+}
+
+func (c *streamCounts) give(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[p]--; c.open[p] <= 0 {
+		delete(c.open, p)
+	}
 }
 
 // checkedStream authorizes the first request received on it.

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/tokens"
@@ -283,4 +284,58 @@ func TestCertificatePrincipal(t *testing.T) {
 	useTLSClient(t, b, clientConfig(t, f.ca.Pool(), f.clientCert, f.clientKey))
 	_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
 	wantStatus(t, "alice's certificate, no ACL", err, codes.PermissionDenied, `principal "User:alice" is not allowed to create on topic "t"`)
+}
+
+// TestStreamsPerPrincipal: a principal at its limit of open streams, over
+// several connections, is refused another, RESOURCE_EXHAUSTED; another
+// principal is not; a stream that ends frees its place.
+func TestStreamsPerPrincipal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(tokens.Line("User:alice", "t-alice")+"\n"+tokens.Line("User:bob", "t-bob")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrokerWith(t, "", func(c *Config) { c.TokenFile, c.MaxStreamsPerPrincipal = path, 2 })
+	if _, err := b.client.Admin.CreateTopic(as("t-alice"), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// open starts a produce stream on a connection of its own and returns
+	// it once the broker answered a request on it: it is open and counted.
+	p := int32(0)
+	open := func(token string) (runnelv1.ProduceService_ProduceClient, error) {
+		t.Helper()
+		c, err := client.Dial(b.srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s, err := c.Produce.Produce(as(token))
+		if err == nil {
+			err = s.Send(&runnelv1.ProduceRequest{Topic: "t", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("v")}}})
+		}
+		if err == nil {
+			_, err = s.Recv()
+		}
+		return s, err
+	}
+	first, err := open("t-alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open("t-alice"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = open("t-alice")
+	wantStatus(t, "alice's third stream", err, codes.ResourceExhausted, `principal "User:alice" has 2 streams open on this broker, its limit`)
+	if _, err := open("t-bob"); err != nil {
+		t.Fatalf("bob's first stream: %v", err)
+	}
+	// NB: the end of a stream reaches the client once the broker's
+	// handler, and the count, are done with it.
+	first.CloseSend()
+	if _, err := first.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the end of alice's first stream: %v", err)
+	}
+	if _, err := open("t-alice"); err != nil {
+		t.Fatalf("alice's stream once one ended: %v", err)
+	}
 }

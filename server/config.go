@@ -174,6 +174,11 @@ type Config struct {
 	// a forwarded call. Empty: the peer listener trusts whoever reaches
 	// it (keep it on a network only brokers reach).
 	ClusterSecretFile string
+	// MaxStreamsPerPrincipal bounds the streams (Produce, Subscribe) one
+	// principal has open on this broker at once, over all its
+	// connections; past it a stream is RESOURCE_EXHAUSTED. 0: no bound
+	// (without authentication every client is one principal).
+	MaxStreamsPerPrincipal int
 	// Superusers are principals the ACLs never deny (to bootstrap them).
 	Superusers []string
 	Logger     *slog.Logger

@@ -23,6 +23,7 @@ var codeTable = []struct {
 	{errUnauthenticated, codes.Unauthenticated},
 	{errPermissionDenied, codes.PermissionDenied},
 	{errNotABroker, codes.PermissionDenied},
+	{errTooManyStreams, codes.ResourceExhausted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{broker.ErrTopicNotFound, codes.NotFound},
 	{broker.ErrTopicExists, codes.AlreadyExists},

@@ -148,6 +148,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.TLSClientCAFile, "tls-client-ca", "", "PEM file of the CAs of client certificates: require one, signed by them, on the client and HTTP listeners (mTLS); reloaded when it changes")
 	f.StringVar(&cfg.TLSPeerCAFile, "tls-peer-ca", "", "PEM file of the CAs of the brokers' certificates, verified on the peer listener and when dialling another broker (default: --tls-client-ca; with neither, the system's)")
 	f.StringVar(&cfg.ClusterSecretFile, "cluster-secret-file", "", "a file holding the secret every broker of the cluster shares (openssl rand -hex 32): the peer listener then takes only calls that carry it, so that a client reaching it cannot send raft messages, join or forge a forwarded call")
+	f.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", 0, "most streams (Produce, Subscribe) one principal has open on this broker at once, all its connections together; past it RESOURCE_EXHAUSTED (0: no bound)")
 	f.StringVar(&cfg.TokenFile, "token-file", "", "static bearer tokens, one PRINCIPAL sha256:HASH a line (runnel token create prints one): calls must carry one of them, unless --allow-anonymous")
 	f.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", false, "with --token-file, let calls without a token in as User:ANONYMOUS")
 	f.BoolVar(&cfg.Authorization, "authorization", false, "enforce the cluster's ACLs (runnel acl): a request no ACL allows is PERMISSION_DENIED; off, every client may do everything")
