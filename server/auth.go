@@ -23,6 +23,7 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
+	"github.com/runnel-broker/runnel/server/internal/jwks"
 	"github.com/runnel-broker/runnel/server/internal/tokens"
 )
 
@@ -45,7 +46,8 @@ var (
 // broker come in on the peer listener, already authorized where the
 // client called.
 type guard struct {
-	tokens         *tokens.Set // nil: no token file
+	tokens         *tokens.Set    // nil: no token file
+	jwts           *jwks.Verifier // nil: no JWKS file
 	allowAnonymous bool
 	enforce        bool
 	superusers     []string
@@ -68,7 +70,7 @@ type versionedAuthorizer struct {
 }
 
 func newGuard(cfg Config) (*guard, error) {
-	g := &guard{allowAnonymous: cfg.AllowAnonymous || cfg.TokenFile == "", enforce: cfg.Authorization,
+	g := &guard{allowAnonymous: cfg.AllowAnonymous || (cfg.TokenFile == "" && cfg.JWKSFile == ""), enforce: cfg.Authorization,
 		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal,
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_authorization_denied_total",
 			Help: "Requests the ACLs denied, by operation and resource type."}, []string{"operation", "resource_type"})}
@@ -78,6 +80,13 @@ func newGuard(cfg Config) (*guard, error) {
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
 		g.tokens = set
+	}
+	if cfg.JWKSFile != "" {
+		v, err := jwks.New(jwks.Config{File: cfg.JWKSFile, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Claim: cfg.JWTPrincipalClaim})
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-jwks-file: %w", err)
+		}
+		g.jwts = v
 	}
 	for _, s := range cfg.Superusers {
 		if s == "" || s == authz.Wildcard {
@@ -98,17 +107,13 @@ func principalOf(ctx context.Context) string {
 }
 
 // authenticate is the auth interceptor's function: the call's principal,
-// from its bearer token, else from its verified client certificate
+// from its bearer token (the token file's, or a JWT), else from its verified client certificate
 // (User:COMMON-NAME, with --tls-client-ca), else anonymous.
 func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
-	token, err := auth.AuthFromMD(ctx, "bearer")
-	switch {
-	case err == nil && g.tokens == nil:
-		return nil, toStatus(errs.Newf(errUnauthenticated, "the call carries a bearer token, and this broker takes none (it has no --token-file)"))
-	case err == nil:
-		p, ok := g.tokens.Principal(token)
-		if !ok {
-			return nil, toStatus(errs.Newf(errUnauthenticated, "the bearer token is not one this broker knows"))
+	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
+		p, err := g.bearer(token)
+		if err != nil {
+			return nil, toStatus(err)
 		}
 		return context.WithValue(ctx, principalKey{}, p), nil
 	}
@@ -168,6 +173,27 @@ func (g *guard) logDenial(err error) {
 		return
 	}
 	g.logger.Warn("request denied", "err", err, "denials_not_logged", g.unlogged.Swap(0))
+}
+
+// bearer is the principal a bearer token authenticates: a JWT the JWKS
+// verifies, or a token of the token file.
+func (g *guard) bearer(token string) (string, error) {
+	if g.tokens == nil && g.jwts == nil {
+		return "", errs.Newf(errUnauthenticated, "the call carries a bearer token, and this broker takes none (it has no --token-file or --jwt-jwks-file)")
+	}
+	if g.tokens != nil {
+		if p, ok := g.tokens.Principal(token); ok {
+			return p, nil
+		}
+	}
+	if g.jwts != nil && jwks.IsJWT(token) {
+		p, err := g.jwts.Principal(token)
+		if err != nil {
+			return "", errs.Newf(errUnauthenticated, "the bearer token is a JWT this broker does not take: %v", err)
+		}
+		return p, nil
+	}
+	return "", errs.Newf(errUnauthenticated, "the bearer token is not one this broker knows")
 }
 
 // certificateName is the common name of the call's client certificate,

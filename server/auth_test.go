@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -10,7 +14,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -338,4 +345,49 @@ func TestStreamsPerPrincipal(t *testing.T) {
 	if _, err := open("t-alice"); err != nil {
 		t.Fatalf("alice's stream once one ended: %v", err)
 	}
+}
+
+// TestJWTPrincipal: a JWT that the JWKS file's key signed, current, from
+// the issuer for the audience, authenticates its subject; an expired one,
+// or one signed by another key, is UNAUTHENTICATED saying why.
+func TestJWTPrincipal(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.ES256), Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, set, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrokerWith(t, "", func(c *Config) {
+		c.JWKSFile, c.JWTIssuer, c.JWTAudience, c.Authorization = path, "https://idp.example", "runnel", true
+	})
+	sign := func(k *ecdsa.PrivateKey, exp time.Time) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(signer).Claims(jwt.Claims{Subject: "carol", Issuer: "https://idp.example", Audience: jwt.Audience{"runnel"},
+			Expiry: jwt.NewNumericDate(exp)}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	_, err = b.client.Admin.CreateTopic(as(sign(key, time.Now().Add(time.Hour))), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
+	wantStatus(t, "carol's JWT, no ACL", err, codes.PermissionDenied, `principal "User:carol" is not allowed to create on topic "t"`)
+	_, err = b.client.Admin.ListTopics(as(sign(key, time.Now().Add(-time.Hour))), &runnelv1.ListTopicsRequest{})
+	wantStatus(t, "an expired JWT", err, codes.Unauthenticated, "a JWT this broker does not take")
+	_, err = b.client.Admin.ListTopics(as(sign(other, time.Now().Add(time.Hour))), &runnelv1.ListTopicsRequest{})
+	wantStatus(t, "a JWT of another key", err, codes.Unauthenticated, "signature does not verify")
+	_, err = b.client.Admin.ListTopics(context.Background(), &runnelv1.ListTopicsRequest{})
+	wantStatus(t, "no token", err, codes.Unauthenticated, "takes authenticated calls only")
 }

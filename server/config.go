@@ -161,8 +161,15 @@ type Config struct {
 	// with one, calls must carry a token it lists, unless AllowAnonymous.
 	// Without, every client is Anonymous.
 	TokenFile string
+	// JWKSFile, when set, is an identity provider's key set (JWKS): a
+	// bearer token that is a JWT it verifies, from JWTIssuer for
+	// JWTAudience (either empty: not checked), authenticates
+	// "User:" + its JWTPrincipalClaim (default sub).
+	JWKSFile               string
+	JWTIssuer, JWTAudience string
+	JWTPrincipalClaim      string
 	// AllowAnonymous lets clients with no credentials in as Anonymous
-	// when a TokenFile is set.
+	// when a TokenFile or a JWKSFile is set.
 	AllowAnonymous bool
 	// Authorization enforces the cluster's ACLs (AdminService.CreateAcls)
 	// on the client listener: a request no ACL allows is PERMISSION_DENIED.

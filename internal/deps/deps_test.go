@@ -42,6 +42,7 @@ var allowed = map[string][]string{
 	"server/internal/controller": {},
 	"server/internal/authz":      {},
 	"server/internal/tokens":     {},
+	"server/internal/jwks":       {},
 	"server/internal/assignor":   {},
 	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "compression", "gen/runnel/meta/v1"},
 	"server/internal/offsets":    {"partitioner", "gen/runnel/meta/v1"},
@@ -53,7 +54,7 @@ var allowed = map[string][]string{
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
-	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
+	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
@@ -85,7 +86,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that
