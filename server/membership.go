@@ -18,6 +18,9 @@ type membershipService struct {
 	broker  *broker.Broker
 	nodeID  int32
 	dataDir string
+	// checkPeerAt refuses a caller whose certificate is not valid for the
+	// peer address it joins at (see peerid.go).
+	checkPeerAt func(ctx context.Context, id int32, addr string) error
 }
 
 // Identify answers from the data directory alone, while the broker starts
@@ -35,6 +38,9 @@ func (s *membershipService) Join(ctx context.Context, req *raftv1.JoinRequest) (
 	case <-s.broker.Started():
 	default:
 		return nil, toStatus(errs.Newf(broker.ErrUnavailable, "this broker is starting: retry"))
+	}
+	if err := s.checkPeerAt(ctx, req.NodeId, req.PeerAddress); err != nil {
+		return nil, err
 	}
 	members, known, err := s.broker.Register(ctx, req.NodeId, req.Address, req.PeerAddress)
 	if err != nil {

@@ -165,7 +165,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	// NB: a single broker has one too: brokers may join it later.
-	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Credentials: tlsFiles.dialCreds(), PerRPCCredentials: perRPC, Logger: cfg.Logger})
+	// NB: srv is set below, before anything is served.
+	var srv *Server
+	raft := transport.New(transport.Config{NodeID: uint64(cfg.NodeID), Credentials: tlsFiles.dialCreds(), PerRPCCredentials: perRPC,
+		Authenticate: func(ctx context.Context, from uint64) error { return srv.checkPeer(ctx, int32(from)) }, Logger: cfg.Logger})
 	// NB: before the broker, which tells them of each topic deleted.
 	edge := newEdgeMetrics()
 	b, err := broker.New(broker.Config{
@@ -203,6 +206,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	guard.broker = b
 	s := &Server{cfg: cfg, logger: cfg.Logger, tls: tlsFiles, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
 		conns: newConns(), guard: guard, secret: secret}
+	srv = s
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -229,7 +233,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		reflection.Register(srv)
 	}
 	raft.Register(s.peerGRPC)
-	raftv1.RegisterMembershipServiceServer(s.peerGRPC, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir})
+	raftv1.RegisterMembershipServiceServer(s.peerGRPC, &membershipService{broker: b, nodeID: cfg.NodeID, dataDir: cfg.DataDir, checkPeerAt: s.checkPeerAt})
 	raftv1.RegisterGroupRelayServiceServer(s.peerGRPC, &groupRelayService{broker: b})
 	metrics.InitializeMetrics(s.grpc)
 	metrics.InitializeMetrics(s.peerGRPC)

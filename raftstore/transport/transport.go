@@ -43,7 +43,11 @@ type Config struct {
 	// PerRPCCredentials, when set, add their metadata to those streams
 	// (the cluster's secret).
 	PerRPCCredentials credentials.PerRPCCredentials
-	Logger            *slog.Logger
+	// Authenticate, when set, says whether the caller of a stream that
+	// names itself node from is that node (its certificate, say); its
+	// error ends the stream.
+	Authenticate func(ctx context.Context, from uint64) error
+	Logger       *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -215,6 +219,11 @@ func (t *Transport) Stream(srv raftv1.RaftService_StreamServer) error {
 	if from == 0 || from >= t.cfg.NodeID {
 		return status.Errorf(codes.InvalidArgument,
 			"transport: a stream from node %d: only brokers with ids below this one's, %d, open a stream to it", from, t.cfg.NodeID)
+	}
+	if t.cfg.Authenticate != nil {
+		if err := t.cfg.Authenticate(srv.Context(), from); err != nil {
+			return err
+		}
 	}
 	ended := make(chan struct{})
 	a := acceptedStream{stream: stream, ended: ended}
