@@ -15,9 +15,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	grpcpeer "google.golang.org/grpc/peer"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/server/internal/authz"
@@ -107,8 +105,9 @@ func principalOf(ctx context.Context) string {
 }
 
 // authenticate is the auth interceptor's function: the call's principal,
-// from its bearer token (the token file's, or a JWT), else from its verified client certificate
-// (User:COMMON-NAME, with --tls-client-ca), else anonymous.
+// from its bearer token (the token file's, or a JWT), else from its
+// verified client certificate (User:COMMON-NAME, with --tls-client-ca),
+// else anonymous.
 func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
 		p, err := g.bearer(token)
@@ -199,15 +198,10 @@ func (g *guard) bearer(token string) (string, error) {
 // certificateName is the common name of the call's client certificate,
 // if the TLS handshake verified one ("" otherwise).
 func certificateName(ctx context.Context) string {
-	p, ok := grpcpeer.FromContext(ctx)
-	if !ok {
-		return ""
+	if cert := verifiedPeerCertificate(ctx); cert != nil {
+		return cert.Subject.CommonName
 	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.PeerCertificates) == 0 {
-		return ""
-	}
-	return info.State.PeerCertificates[0].Subject.CommonName
+	return ""
 }
 
 // need is what a request needs allowed: an operation on a resource.
