@@ -42,6 +42,7 @@ var allowed = map[string][]string{
 	"server/internal/controller": {},
 	"server/internal/authz":      {},
 	"server/internal/tokens":     {},
+	"server/internal/quota":      {"server/internal/errs"},
 	"server/internal/assignor":   {},
 	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "compression", "gen/runnel/meta/v1"},
 	"server/internal/offsets":    {"partitioner", "gen/runnel/meta/v1"},
@@ -85,7 +86,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/quota", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that
