@@ -110,7 +110,7 @@ func (l *Limiter) Take(principal string, k Kind, n float64) (time.Duration, erro
 	}
 	throttle := time.Duration(math.Ceil(-after / rate * float64(time.Second)))
 	if throttle > l.maxThrottle {
-		return 0, errs.Newf(ErrExceeded, "principal %q is over its %s quota of %v %s: this request would wait %v, past the broker's limit of %v; send less at once (fewer streams, smaller requests), or raise the quota",
+		return 0, errs.Newf(ErrExceeded, "principal %q is over its %s quota of %v %s: this request would wait %v, past the broker's limit of %v; send less at once (fewer streams, smaller requests or batches), or raise the quota",
 			principal, k, rate, k.Unit(), throttle.Round(time.Millisecond), l.maxThrottle)
 	}
 	b.tokens = after
