@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
-	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/quota"
 )
 
@@ -26,7 +25,7 @@ const maxThrottle = 30 * time.Second
 // principal's requests and delays the responses of one over its rates.
 // Calls on the peer listener were accounted where the client called.
 type throttler struct {
-	broker  *broker.Broker
+	quotas  quotaSource
 	limiter *quota.Limiter
 	// version is the quotas' version the limiter has; mu serializes
 	// configuring it.
@@ -38,8 +37,14 @@ type throttler struct {
 	exceeded        *prometheus.CounterVec // kind
 }
 
-func newThrottler(b *broker.Broker) *throttler {
-	t := &throttler{broker: b, limiter: quota.NewLimiter(time.Now, maxThrottle),
+// quotaSource is where the quotas are: the broker's metadata.
+type quotaSource interface {
+	Quotas() (quota.Quotas, uint64)
+	QuotasVersion() uint64
+}
+
+func newThrottler(src quotaSource) *throttler {
+	t := &throttler{quotas: src, limiter: quota.NewLimiter(time.Now, maxThrottle),
 		throttleSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_quota_throttle_seconds_total",
 			Help: "Time the responses to a principal were delayed for being over its quota, by principal and kind (produce, consume, request)."},
 			[]string{"principal", "kind"}),
@@ -67,7 +72,7 @@ func (t *throttler) take(ctx context.Context, k quota.Kind, n int) (time.Duratio
 	if ctx.Value(peerListenerKey{}) != nil {
 		return 0, nil
 	}
-	if v := t.broker.QuotasVersion(); v != t.version.Load() {
+	if v := t.quotas.QuotasVersion(); v != t.version.Load() {
 		t.configure()
 	}
 	if !t.limiter.Active() {
@@ -90,7 +95,7 @@ func (t *throttler) take(ctx context.Context, k quota.Kind, n int) (time.Duratio
 func (t *throttler) configure() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	q, v := t.broker.Quotas()
+	q, v := t.quotas.Quotas()
 	if v != t.version.Load() {
 		t.limiter.Configure(q)
 		t.version.Store(v)
