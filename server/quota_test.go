@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -274,5 +275,50 @@ func TestDefaultQuota(t *testing.T) {
 	}
 	if bob, alice := b.throttled("User:bob", quota.Request), b.throttled("User:alice", quota.Request); bob <= 0 || alice != 0 {
 		t.Fatalf("throttled: bob (the default) %vs, alice (her own) %vs", bob, alice)
+	}
+}
+
+// TestQuotaOnTheClientListenerOnly: the broker a client calls throttles
+// it; the broker it forwards the requests to does not account for them
+// again, though the default quota there would apply to the forwarding
+// stream's anonymous principal.
+func TestQuotaOnTheClientListenerOnly(t *testing.T) {
+	const rate = 20_000.0
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(tokens.Line("User:alice", "t-alice")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	brokers := startClusterWith(t, 2, func(c *Config) { c.TokenFile, c.AllowAnonymous = path, true })
+	if _, err := brokers[0].client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{
+		Name: "single", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	owner := describe(t, brokers[0], "single").Partitions[0].Replicas[0]
+	via, replica := brokers[0], brokers[1]
+	if owner == 1 {
+		via, replica = brokers[1], brokers[0]
+	}
+	if _, err := via.client.Admin.SetQuota(context.Background(), &runnelv1.SetQuotaRequest{Quota: &runnelv1.Quota{
+		IsDefault: true, ProduceBytesPerSec: ptr(rate)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the replica to have the quota", func() error {
+		resp, err := replica.client.Admin.ListQuotas(context.Background(), &runnelv1.ListQuotasRequest{})
+		if err != nil {
+			return err
+		}
+		return is("quotas on the replica", len(resp.Quotas), 1)
+	})
+	if err := produceRun(via, "t-alice", "single", 8, 5_000); err != nil {
+		t.Fatal(err)
+	}
+	if got := via.throttled("User:alice", quota.Produce); got <= 0 {
+		t.Fatalf("the broker alice called throttled her %vs, over the default quota", got)
+	}
+	metrics := scrape(t, replica)
+	for _, k := range quota.Kinds {
+		if got := metrics[fmt.Sprintf("runnel_quota_throttled_requests_total{kind=%q}", k)]; got != 0 {
+			t.Fatalf("the replica, forwarded alice's requests, throttled %v %v requests", got, k)
+		}
 	}
 }
