@@ -54,7 +54,7 @@ func newThrottler(src quotaSource) *throttler {
 			Help: "Requests refused RESOURCE_EXHAUSTED: their throttle would have exceeded the 30 s limit, by kind."}, []string{"kind"}),
 	}
 	// NB: each kind's series exists from the start, at 0.
-	for _, k := range quota.Kinds {
+	for _, k := range quota.Kinds() {
 		t.throttled.WithLabelValues(k.String())
 		t.exceeded.WithLabelValues(k.String())
 	}

@@ -316,7 +316,7 @@ func TestQuotaOnTheClientListenerOnly(t *testing.T) {
 		t.Fatalf("the broker alice called throttled her %vs, over the default quota", got)
 	}
 	metrics := scrape(t, replica)
-	for _, k := range quota.Kinds {
+	for _, k := range quota.Kinds() {
 		if got := metrics[fmt.Sprintf("runnel_quota_throttled_requests_total{kind=%q}", k)]; got != 0 {
 			t.Fatalf("the replica, forwarded alice's requests, throttled %v %v requests", got, k)
 		}

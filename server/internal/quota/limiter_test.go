@@ -44,7 +44,7 @@ func TestNoQuotaNoThrottle(t *testing.T) {
 		}
 	}
 	l.Configure(Quotas{Principals: map[string]Limits{"User:a": {ProduceBytes: 10}}})
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if d := take(t, l, "User:b", k, 1e12); d != 0 {
 			t.Fatalf("User:b, with no quota, throttled %v on %v", d, k)
 		}

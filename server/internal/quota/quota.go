@@ -24,8 +24,8 @@ const (
 	numKinds
 )
 
-// Kinds are every kind, in order.
-var Kinds = [numKinds]Kind{Produce, Consume, Request}
+// Kinds returns every kind, in order.
+func Kinds() [numKinds]Kind { return [numKinds]Kind{Produce, Consume, Request} }
 
 func (k Kind) String() string {
 	switch k {
@@ -72,7 +72,7 @@ func (l Limits) IsZero() bool { return l == Limits{} }
 // number or infinite, or no rate set at all.
 func (l Limits) Validate() error {
 	var errs []error
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if r := l.Rate(k); r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 			errs = append(errs, fmt.Errorf("the %s rate is %v: give a positive number of %s, or leave it out for none", k, r, k.Unit()))
 		}
@@ -85,7 +85,7 @@ func (l Limits) Validate() error {
 
 func (l Limits) String() string {
 	var parts []string
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if r := l.Rate(k); r != 0 {
 			parts = append(parts, fmt.Sprintf("%s %v %s", k, r, k.Unit()))
 		}
