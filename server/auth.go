@@ -254,6 +254,9 @@ var rules = map[string]rule{
 	runnelv1.AdminService_CreateAcls_FullMethodName:     func(any) []need { return []need{onCluster(authz.Alter)} },
 	runnelv1.AdminService_ListAcls_FullMethodName:       func(any) []need { return []need{onCluster(authz.Describe)} },
 	runnelv1.AdminService_DeleteAcls_FullMethodName:     func(any) []need { return []need{onCluster(authz.Alter)} },
+	runnelv1.AdminService_SetQuota_FullMethodName:       func(any) []need { return []need{onCluster(authz.Alter)} },
+	runnelv1.AdminService_ListQuotas_FullMethodName:     func(any) []need { return []need{onCluster(authz.Describe)} },
+	runnelv1.AdminService_DeleteQuota_FullMethodName:    func(any) []need { return []need{onCluster(authz.Alter)} },
 	runnelv1.ProduceService_Produce_FullMethodName:      nil,
 	runnelv1.ProduceService_InitProducer_FullMethodName: nil,
 	runnelv1.SubscribeService_Subscribe_FullMethodName: func(r any) []need {

@@ -17,6 +17,7 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/group"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
@@ -150,7 +151,7 @@ func (ms *memberStream) delivered() map[group.Partition]broker.Delivered {
 
 func (ms *memberStream) run(ctx context.Context, cancel context.CancelFunc, stream runnelv1.SubscribeService_SubscribeServer) error {
 	sent := make(chan error, 1)
-	go func() { sent <- ms.send(cancel, stream) }()
+	go func() { sent <- ms.send(ctx, cancel, stream) }()
 	err := ms.serve(ctx)
 	for _, mp := range ms.owned {
 		mp.cancel()
@@ -388,19 +389,27 @@ func (ms *memberStream) relayRequest(p group.Partition) (*runnelv1.SubscribeRequ
 // group took away is dropped, and everything once the membership ended
 // (the group may have given its partitions to others); each batch sent
 // moves its partition's delivered offset.
-func (ms *memberStream) send(cancel context.CancelFunc, stream runnelv1.SubscribeService_SubscribeServer) error {
+//
+// A response sent waits out its throttle (the subscriber's consume quota)
+// before the next; one past the quota's limit ends the stream.
+func (ms *memberStream) send(ctx context.Context, cancel context.CancelFunc, stream runnelv1.SubscribeService_SubscribeServer) error {
 	var err error
 	for r := range ms.out {
+		var throttle time.Duration
 		if err == nil && !ms.ended() && (r.cursor == nil || !r.cursor.revoked.Load()) {
-			if err = stream.SendMsg(r.msg); err != nil {
+			if throttle, err = ms.s.quotas.take(ctx, quota.Consume, len(r.msg)); err == nil {
+				err = stream.SendMsg(r.msg)
+			}
+			if err != nil {
 				cancel()
 			} else {
 				ms.sent(r)
 			}
 		}
 		r.held.release()
+		pause(ctx, ms.s.stopping, throttle)
 	}
-	return err
+	return toStatus(err)
 }
 
 // ended says whether the membership ended.
@@ -486,11 +495,15 @@ func (s *subscribeService) relayMember(ctx context.Context, req *runnelv1.Subscr
 		if err != nil {
 			return err
 		}
-		err = stream.SendMsg(msg)
+		throttle, err := s.quotas.take(ctx, quota.Consume, len(msg))
+		if err == nil {
+			err = stream.SendMsg(msg)
+		}
 		held.release()
 		if err != nil {
-			return err
+			return toStatus(err)
 		}
+		pause(ctx, s.stopping, throttle) // NB: before the next response
 	}
 }
 

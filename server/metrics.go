@@ -87,6 +87,7 @@ func (s *Server) newRegistry(grpcMetrics *grpcprom.ServerMetrics) *prometheus.Re
 	r.MustRegister(s.broker.Collectors()...)
 	r.MustRegister(s.metrics.collectors()...)
 	r.MustRegister(s.guard.denied)
+	r.MustRegister(s.quotas.collectors()...)
 	r.MustRegister(brokerCollector{s.broker}, buildInfoGauge(buildinfo.Read()),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
 			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},

@@ -16,6 +16,7 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 )
 
 // maxProduceInFlight bounds the requests of one Produce stream submitted
@@ -45,6 +46,9 @@ type produceService struct {
 	streamBytes int64
 	// guard authorizes each request (PRODUCE on its topic).
 	guard *guard
+	// quotas throttle each request's principal, over its produce or
+	// request rate.
+	quotas *throttler
 }
 
 // drain waits, once stopping is done, until every Produce stream has
@@ -124,6 +128,10 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		if err == nil {
 			d, err = durability(req.acks)
 		}
+		var throttle time.Duration
+		if err == nil {
+			throttle, err = s.throttle(ctx, req)
+		}
 		var pending *broker.PendingProduce
 		if err == nil {
 			pending, err = s.broker.Produce(ctx, broker.ProduceRequest{Topic: req.topic, Partition: req.partition,
@@ -157,8 +165,44 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 			}
 			acked <- &runnelv1.ProduceResponse{CorrelationId: id, Acks: produceAcks(acks)}
 		}()
+		if throttle > 0 {
+			// NB: as Kafka mutes a throttled connection: the response waits
+			// out the throttle, and so does the next request.
+			until := time.Now().Add(throttle)
+			responses <- func() *runnelv1.ProduceResponse {
+				resp := <-acked
+				pause(ctx, s.stopping, time.Until(until))
+				return resp
+			}
+			pause(ctx, s.stopping, throttle)
+			continue
+		}
 		responses <- func() *runnelv1.ProduceResponse { return <-acked }
 	}
+}
+
+// throttle accounts for a request under its principal's quotas (a
+// request, and its bytes) and returns the longer of the two throttles.
+func (s *produceService) throttle(ctx context.Context, req *produceRequest) (time.Duration, error) {
+	r, err := s.quotas.take(ctx, quota.Request, 1)
+	if err != nil {
+		return 0, err
+	}
+	b, err := s.quotas.take(ctx, quota.Produce, requestBytes(req))
+	return max(r, b), err
+}
+
+// requestBytes is the size of a request's records, as the producer
+// encoded them (compressed, if it compressed them).
+func requestBytes(req *produceRequest) int {
+	if c := req.compressed; c != nil {
+		return len(c.Data)
+	}
+	n := 0
+	for _, r := range req.records {
+		n += len(r)
+	}
+	return n
 }
 
 // InitProducer gives an idempotent producer a new id, unique in the
@@ -200,12 +244,9 @@ func (s *produceService) observe(ctx context.Context, req *produceRequest, d raf
 	if acked == 0 {
 		return
 	}
-	bytes, records := 0, len(req.records)
-	for _, r := range req.records {
-		bytes += len(r)
-	}
+	bytes, records := requestBytes(req), len(req.records)
 	if c := req.compressed; c != nil {
-		bytes, records = len(c.Data), c.Count // NB: as sent, compressed
+		records = c.Count // NB: bytes as sent, compressed
 	}
 	s.metrics.producedRecords.WithLabelValues(req.topic).Add(float64(acked))
 	// NB: a request acked in part counts its share of the bytes.

@@ -58,6 +58,8 @@ type Server struct {
 	conns *conns
 	// guard authenticates and authorizes the client listener's calls.
 	guard *guard
+	// quotas throttle the client listener's principals over their quotas.
+	quotas *throttler
 	// secret, when set, is what the peer listener requires of a call.
 	secret   clusterSecret
 	grpcDone chan error // both gRPC servers' Serve results
@@ -205,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	guard.broker = b
 	s := &Server{cfg: cfg, logger: cfg.Logger, tls: tlsFiles, broker: b, peers: fwd, raft: raft, listener: lis, peerListener: peerLis, httpListener: httpLis,
-		conns: newConns(), guard: guard, secret: secret}
+		conns: newConns(), guard: guard, secret: secret, quotas: newThrottler(b)}
 	srv = s
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
@@ -217,9 +219,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.grpc, s.peerGRPC = s.newGRPCServer(metrics, false /* peer */), s.newGRPCServer(metrics, true /* peer */)
 	admin := &adminService{broker: b, peers: fwd}
 	s.produce = &produceService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes,
-		guard: guard}
+		guard: guard, quotas: s.quotas}
 	subscribe := &subscribeService{broker: b, peers: fwd, metrics: s.metrics, stopping: s.stopping, budget: s.budget, streamBytes: cfg.MaxStreamInflightBytes,
-		conns: s.conns}
+		conns: s.conns, quotas: s.quotas}
 	commit := &commitService{broker: b, peers: fwd, metrics: s.metrics}
 	s.health = health.NewServer()
 	// NB: the client API on both: forwarded calls come in on the peer
@@ -296,8 +298,10 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 	if peer {
 		unary, stream = append(unary, markPeerUnary), append(stream, markPeerStream)
 	} else {
+		// NB: quotas after authorization: a request denied costs nothing.
 		authUnary, authorizeUnary, authStream, authorizeStream := s.guard.interceptors()
-		unary, stream = append(unary, authUnary, authorizeUnary), append(stream, authStream, authorizeStream)
+		quotaUnary, quotaStream := s.quotas.interceptors(s.stopping)
+		unary, stream = append(unary, authUnary, authorizeUnary, quotaUnary), append(stream, authStream, authorizeStream, quotaStream)
 	}
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(newServerCodec(requestLimits{bytes: cfg.MaxRequestBytes, records: cfg.MaxRequestRecords})),

@@ -10,6 +10,7 @@ import (
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 )
 
 // codeTable decides every gRPC status code the services return, first
@@ -40,6 +41,7 @@ var codeTable = []struct {
 	{broker.ErrGroupNotFound, codes.NotFound},
 	{broker.ErrGroupNotEmpty, codes.FailedPrecondition},
 	{broker.ErrGroupFull, codes.ResourceExhausted},
+	{quota.ErrExceeded, codes.ResourceExhausted},
 	{broker.ErrUnavailable, codes.Unavailable},
 	{raftstore.ErrClosed, codes.Unavailable},
 	// NB: before ErrCorrupt, which a failed partition's error may wrap:

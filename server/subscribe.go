@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +17,7 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/peer"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
 
@@ -40,6 +42,8 @@ type subscribeService struct {
 	// conns says whether a group member's stream ended because its
 	// connection was lost: the member then stays for the session timeout.
 	conns *conns
+	// quotas throttle a subscriber over its consume rate.
+	quotas *throttler
 }
 
 // response is an encoded SubscribeResponse and the budget it holds.
@@ -174,9 +178,17 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 		for b := range batches {
 			if err == nil {
 				// NB: SendMsg, not Send: the response is already encoded.
-				if err = stream.SendMsg(b.msg); err != nil {
+				var throttle time.Duration
+				if throttle, err = s.quotas.take(ctx, quota.Consume, len(b.msg)); err == nil {
+					err = stream.SendMsg(b.msg)
+				}
+				b.held.release()
+				if err != nil {
 					cancel()
 				}
+				// NB: the next response waits out the throttle.
+				pause(ctx, s.stopping, throttle)
+				continue
 			}
 			b.held.release()
 		}
@@ -185,7 +197,7 @@ func (s *subscribeService) Subscribe(req *runnelv1.SubscribeRequest, stream runn
 	err = g.Wait()
 	close(batches)
 	if serr := <-sent; serr != nil {
-		return serr
+		return toStatus(serr)
 	}
 	if err != nil && s.stopping.Err() != nil && stream.Context().Err() == nil {
 		return toStatus(errs.Newf(broker.ErrUnavailable, "the broker is shutting down"))

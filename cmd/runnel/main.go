@@ -49,7 +49,7 @@ func newRootCommand() *cobra.Command {
 			return flagsFromEnv(cmd.Flags())
 		},
 	}
-	root.AddCommand(newServeCommand(), newDevCommand(), newSidecarCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newGroupCommand(), newACLCommand(), newTokenCommand(), newHealthCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newDevCommand(), newSidecarCommand(), newTopicCommand(), newPartitionCommand(), newClusterCommand(), newGroupCommand(), newACLCommand(), newQuotaCommand(), newTokenCommand(), newHealthCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
 	showUsageOnMisuse(root)
 	return root
 }

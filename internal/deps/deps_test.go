@@ -43,18 +43,19 @@ var allowed = map[string][]string{
 	"server/internal/authz":      {},
 	"server/internal/tokens":     {},
 	"server/internal/jwks":       {},
+	"server/internal/quota":      {"server/internal/errs"},
 	"server/internal/assignor":   {},
-	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "compression", "gen/runnel/meta/v1"},
+	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "server/internal/quota", "compression", "gen/runnel/meta/v1"},
 	"server/internal/offsets":    {"partitioner", "gen/runnel/meta/v1"},
 	"server/internal/group":      {"server/internal/assignor"},
-	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/authz", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
+	"server/internal/broker": {"raftstore", "server/internal/assignor", "server/internal/authz", "server/internal/quota", "server/internal/catalog", "server/internal/controller", "server/internal/errs", "server/internal/group",
 		"server/internal/offsets", "partitioner", "compression", "server/internal/records", "internal/buildinfo",
 		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
-	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
+	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/quota", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
@@ -86,7 +87,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/quota", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that

@@ -2000,7 +2000,7 @@ var File_runnel_v1_admin_proto protoreflect.FileDescriptor
 
 const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x15runnel/v1/admin.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13runnel/v1/acl.proto\x1a\x16runnel/v1/record.proto\"\x13\n" +
+	"\x15runnel/v1/admin.proto\x12\trunnel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13runnel/v1/acl.proto\x1a\x15runnel/v1/quota.proto\x1a\x16runnel/v1/record.proto\"\x13\n" +
 	"\x11ListGroupsRequest\"E\n" +
 	"\x12ListGroupsResponse\x12/\n" +
 	"\x06groups\x18\x01 \x03(\v2\x17.runnel.v1.GroupListingR\x06groups\"I\n" +
@@ -2143,7 +2143,8 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"\vBrokerState\x12\x1c\n" +
 	"\x18BROKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROKER_STATE_ONLINE\x10\x01\x12\x1c\n" +
-	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xed\b\n" +
+	"\x18BROKER_STATE_UNREACHABLE\x10\x022\xcb\n" +
+	"\n" +
 	"\fAdminService\x12L\n" +
 	"\vCreateTopic\x12\x1d.runnel.v1.CreateTopicRequest\x1a\x1e.runnel.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.runnel.v1.DeleteTopicRequest\x1a\x1e.runnel.v1.DeleteTopicResponse\x12I\n" +
@@ -2162,7 +2163,11 @@ const file_runnel_v1_admin_proto_rawDesc = "" +
 	"CreateAcls\x12\x1c.runnel.v1.CreateAclsRequest\x1a\x1d.runnel.v1.CreateAclsResponse\x12C\n" +
 	"\bListAcls\x12\x1a.runnel.v1.ListAclsRequest\x1a\x1b.runnel.v1.ListAclsResponse\x12I\n" +
 	"\n" +
-	"DeleteAcls\x12\x1c.runnel.v1.DeleteAclsRequest\x1a\x1d.runnel.v1.DeleteAclsResponseBI\n" +
+	"DeleteAcls\x12\x1c.runnel.v1.DeleteAclsRequest\x1a\x1d.runnel.v1.DeleteAclsResponse\x12C\n" +
+	"\bSetQuota\x12\x1a.runnel.v1.SetQuotaRequest\x1a\x1b.runnel.v1.SetQuotaResponse\x12I\n" +
+	"\n" +
+	"ListQuotas\x12\x1c.runnel.v1.ListQuotasRequest\x1a\x1d.runnel.v1.ListQuotasResponse\x12L\n" +
+	"\vDeleteQuota\x12\x1d.runnel.v1.DeleteQuotaRequest\x1a\x1e.runnel.v1.DeleteQuotaResponseBI\n" +
 	"\rdev.runnel.v1P\x01Z6github.com/runnel-broker/runnel/gen/runnel/v1;runnelv1b\x06proto3"
 
 var (
@@ -2219,9 +2224,15 @@ var file_runnel_v1_admin_proto_goTypes = []any{
 	(*CreateAclsRequest)(nil),         // 36: runnel.v1.CreateAclsRequest
 	(*ListAclsRequest)(nil),           // 37: runnel.v1.ListAclsRequest
 	(*DeleteAclsRequest)(nil),         // 38: runnel.v1.DeleteAclsRequest
-	(*CreateAclsResponse)(nil),        // 39: runnel.v1.CreateAclsResponse
-	(*ListAclsResponse)(nil),          // 40: runnel.v1.ListAclsResponse
-	(*DeleteAclsResponse)(nil),        // 41: runnel.v1.DeleteAclsResponse
+	(*SetQuotaRequest)(nil),           // 39: runnel.v1.SetQuotaRequest
+	(*ListQuotasRequest)(nil),         // 40: runnel.v1.ListQuotasRequest
+	(*DeleteQuotaRequest)(nil),        // 41: runnel.v1.DeleteQuotaRequest
+	(*CreateAclsResponse)(nil),        // 42: runnel.v1.CreateAclsResponse
+	(*ListAclsResponse)(nil),          // 43: runnel.v1.ListAclsResponse
+	(*DeleteAclsResponse)(nil),        // 44: runnel.v1.DeleteAclsResponse
+	(*SetQuotaResponse)(nil),          // 45: runnel.v1.SetQuotaResponse
+	(*ListQuotasResponse)(nil),        // 46: runnel.v1.ListQuotasResponse
+	(*DeleteQuotaResponse)(nil),       // 47: runnel.v1.DeleteQuotaResponse
 }
 var file_runnel_v1_admin_proto_depIdxs = []int32{
 	4,  // 0: runnel.v1.ListGroupsResponse.groups:type_name -> runnel.v1.GroupListing
@@ -2256,22 +2267,28 @@ var file_runnel_v1_admin_proto_depIdxs = []int32{
 	36, // 29: runnel.v1.AdminService.CreateAcls:input_type -> runnel.v1.CreateAclsRequest
 	37, // 30: runnel.v1.AdminService.ListAcls:input_type -> runnel.v1.ListAclsRequest
 	38, // 31: runnel.v1.AdminService.DeleteAcls:input_type -> runnel.v1.DeleteAclsRequest
-	19, // 32: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
-	21, // 33: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
-	23, // 34: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
-	25, // 35: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
-	27, // 36: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
-	15, // 37: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
-	17, // 38: runnel.v1.AdminService.RemoveBroker:output_type -> runnel.v1.RemoveBrokerResponse
-	3,  // 39: runnel.v1.AdminService.ListGroups:output_type -> runnel.v1.ListGroupsResponse
-	6,  // 40: runnel.v1.AdminService.DescribeGroup:output_type -> runnel.v1.DescribeGroupResponse
-	11, // 41: runnel.v1.AdminService.DeleteGroup:output_type -> runnel.v1.DeleteGroupResponse
-	13, // 42: runnel.v1.AdminService.ResetOffsets:output_type -> runnel.v1.ResetOffsetsResponse
-	39, // 43: runnel.v1.AdminService.CreateAcls:output_type -> runnel.v1.CreateAclsResponse
-	40, // 44: runnel.v1.AdminService.ListAcls:output_type -> runnel.v1.ListAclsResponse
-	41, // 45: runnel.v1.AdminService.DeleteAcls:output_type -> runnel.v1.DeleteAclsResponse
-	32, // [32:46] is the sub-list for method output_type
-	18, // [18:32] is the sub-list for method input_type
+	39, // 32: runnel.v1.AdminService.SetQuota:input_type -> runnel.v1.SetQuotaRequest
+	40, // 33: runnel.v1.AdminService.ListQuotas:input_type -> runnel.v1.ListQuotasRequest
+	41, // 34: runnel.v1.AdminService.DeleteQuota:input_type -> runnel.v1.DeleteQuotaRequest
+	19, // 35: runnel.v1.AdminService.CreateTopic:output_type -> runnel.v1.CreateTopicResponse
+	21, // 36: runnel.v1.AdminService.DeleteTopic:output_type -> runnel.v1.DeleteTopicResponse
+	23, // 37: runnel.v1.AdminService.ListTopics:output_type -> runnel.v1.ListTopicsResponse
+	25, // 38: runnel.v1.AdminService.DescribeTopic:output_type -> runnel.v1.DescribeTopicResponse
+	27, // 39: runnel.v1.AdminService.DescribeCluster:output_type -> runnel.v1.DescribeClusterResponse
+	15, // 40: runnel.v1.AdminService.ReassignPartition:output_type -> runnel.v1.ReassignPartitionResponse
+	17, // 41: runnel.v1.AdminService.RemoveBroker:output_type -> runnel.v1.RemoveBrokerResponse
+	3,  // 42: runnel.v1.AdminService.ListGroups:output_type -> runnel.v1.ListGroupsResponse
+	6,  // 43: runnel.v1.AdminService.DescribeGroup:output_type -> runnel.v1.DescribeGroupResponse
+	11, // 44: runnel.v1.AdminService.DeleteGroup:output_type -> runnel.v1.DeleteGroupResponse
+	13, // 45: runnel.v1.AdminService.ResetOffsets:output_type -> runnel.v1.ResetOffsetsResponse
+	42, // 46: runnel.v1.AdminService.CreateAcls:output_type -> runnel.v1.CreateAclsResponse
+	43, // 47: runnel.v1.AdminService.ListAcls:output_type -> runnel.v1.ListAclsResponse
+	44, // 48: runnel.v1.AdminService.DeleteAcls:output_type -> runnel.v1.DeleteAclsResponse
+	45, // 49: runnel.v1.AdminService.SetQuota:output_type -> runnel.v1.SetQuotaResponse
+	46, // 50: runnel.v1.AdminService.ListQuotas:output_type -> runnel.v1.ListQuotasResponse
+	47, // 51: runnel.v1.AdminService.DeleteQuota:output_type -> runnel.v1.DeleteQuotaResponse
+	35, // [35:52] is the sub-list for method output_type
+	18, // [18:35] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2283,6 +2300,7 @@ func file_runnel_v1_admin_proto_init() {
 		return
 	}
 	file_runnel_v1_acl_proto_init()
+	file_runnel_v1_quota_proto_init()
 	file_runnel_v1_record_proto_init()
 	file_runnel_v1_admin_proto_msgTypes[10].OneofWrappers = []any{
 		(*ResetOffsetsRequest_ToEarliest)(nil),

@@ -33,6 +33,9 @@ const (
 	AdminService_CreateAcls_FullMethodName        = "/runnel.v1.AdminService/CreateAcls"
 	AdminService_ListAcls_FullMethodName          = "/runnel.v1.AdminService/ListAcls"
 	AdminService_DeleteAcls_FullMethodName        = "/runnel.v1.AdminService/DeleteAcls"
+	AdminService_SetQuota_FullMethodName          = "/runnel.v1.AdminService/SetQuota"
+	AdminService_ListQuotas_FullMethodName        = "/runnel.v1.AdminService/ListQuotas"
+	AdminService_DeleteQuota_FullMethodName       = "/runnel.v1.AdminService/DeleteQuota"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -90,6 +93,14 @@ type AdminServiceClient interface {
 	ListAcls(ctx context.Context, in *ListAclsRequest, opts ...grpc.CallOption) (*ListAclsResponse, error)
 	// DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
 	DeleteAcls(ctx context.Context, in *DeleteAclsRequest, opts ...grpc.CallOption) (*DeleteAclsResponse, error)
+	// SetQuota sets a principal's quota, or the default (see Quota); ALTER
+	// on the cluster.
+	SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error)
+	// ListQuotas lists the quotas; DESCRIBE on the cluster.
+	ListQuotas(ctx context.Context, in *ListQuotasRequest, opts ...grpc.CallOption) (*ListQuotasResponse, error)
+	// DeleteQuota deletes a principal's quota, or the default; ALTER on the
+	// cluster.
+	DeleteQuota(ctx context.Context, in *DeleteQuotaRequest, opts ...grpc.CallOption) (*DeleteQuotaResponse, error)
 }
 
 type adminServiceClient struct {
@@ -240,6 +251,36 @@ func (c *adminServiceClient) DeleteAcls(ctx context.Context, in *DeleteAclsReque
 	return out, nil
 }
 
+func (c *adminServiceClient) SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetQuotaResponse)
+	err := c.cc.Invoke(ctx, AdminService_SetQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListQuotas(ctx context.Context, in *ListQuotasRequest, opts ...grpc.CallOption) (*ListQuotasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListQuotasResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListQuotas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DeleteQuota(ctx context.Context, in *DeleteQuotaRequest, opts ...grpc.CallOption) (*DeleteQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteQuotaResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -295,6 +336,14 @@ type AdminServiceServer interface {
 	ListAcls(context.Context, *ListAclsRequest) (*ListAclsResponse, error)
 	// DeleteAcls deletes the ACLs filters select; ALTER on the cluster.
 	DeleteAcls(context.Context, *DeleteAclsRequest) (*DeleteAclsResponse, error)
+	// SetQuota sets a principal's quota, or the default (see Quota); ALTER
+	// on the cluster.
+	SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error)
+	// ListQuotas lists the quotas; DESCRIBE on the cluster.
+	ListQuotas(context.Context, *ListQuotasRequest) (*ListQuotasResponse, error)
+	// DeleteQuota deletes a principal's quota, or the default; ALTER on the
+	// cluster.
+	DeleteQuota(context.Context, *DeleteQuotaRequest) (*DeleteQuotaResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -346,6 +395,15 @@ func (UnimplementedAdminServiceServer) ListAcls(context.Context, *ListAclsReques
 }
 func (UnimplementedAdminServiceServer) DeleteAcls(context.Context, *DeleteAclsRequest) (*DeleteAclsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAcls not implemented")
+}
+func (UnimplementedAdminServiceServer) SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetQuota not implemented")
+}
+func (UnimplementedAdminServiceServer) ListQuotas(context.Context, *ListQuotasRequest) (*ListQuotasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListQuotas not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteQuota(context.Context, *DeleteQuotaRequest) (*DeleteQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteQuota not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -620,6 +678,60 @@ func _AdminService_DeleteAcls_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_SetQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetQuota(ctx, req.(*SetQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListQuotas_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListQuotasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListQuotas(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListQuotas_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListQuotas(ctx, req.(*ListQuotasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DeleteQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteQuota(ctx, req.(*DeleteQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -682,6 +794,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteAcls",
 			Handler:    _AdminService_DeleteAcls_Handler,
+		},
+		{
+			MethodName: "SetQuota",
+			Handler:    _AdminService_SetQuota_Handler,
+		},
+		{
+			MethodName: "ListQuotas",
+			Handler:    _AdminService_ListQuotas_Handler,
+		},
+		{
+			MethodName: "DeleteQuota",
+			Handler:    _AdminService_DeleteQuota_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/errs"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 )
 
 // Topic is a topic as the catalog knows it.
@@ -96,6 +98,12 @@ type Catalog struct {
 	// aclVersion moves on every change of them.
 	acls       []authz.ACL
 	aclVersion uint64
+	// quotas are the cluster's quotas; quotaVersion moves on every change
+	// of them.
+	quotas quota.Quotas
+	// NB: atomic, so that the hot path reads it without the lock;
+	// written with mu held.
+	quotaVersion atomic.Uint64
 }
 
 // New returns an empty catalog.
@@ -230,6 +238,10 @@ func (c *Catalog) Apply(r *metav1.MetadataRecord) (Change, error) {
 		return Change{}, c.applyACLs(x.AclsCreated.Acls, true)
 	case *metav1.MetadataRecord_AclsDeleted:
 		return Change{}, c.applyACLs(x.AclsDeleted.Acls, false)
+	case *metav1.MetadataRecord_QuotaSet:
+		return Change{}, c.applyQuotaSet(x.QuotaSet)
+	case *metav1.MetadataRecord_QuotaDeleted:
+		return Change{}, c.applyQuotaDeleted(x.QuotaDeleted)
 	case *metav1.MetadataRecord_ProducerIdBlock:
 		// NB: the record's offset is the block (broker.InitProducer); the
 		// catalog keeps nothing of it.
@@ -401,6 +413,7 @@ func (c *Catalog) Snapshot() ([]byte, error) {
 	for _, a := range c.acls {
 		snap.Acls = append(snap.Acls, ACLRecord(a))
 	}
+	snap.Quotas = c.quotaRecords()
 	c.mu.RUnlock()
 	slices.SortFunc(snap.Topics, func(a, b *metav1.TopicState) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(snap.Brokers, func(a, b *metav1.BrokerState) int { return int(a.NodeId) - int(b.NodeId) })
@@ -483,11 +496,17 @@ func (c *Catalog) Restore(data []byte) error {
 	if !slices.IsSortedFunc(acls, authz.Compare) {
 		return fmt.Errorf("catalog snapshot: its ACLs are not sorted")
 	}
+	quotas, err := restoreQuotas(snap.Quotas)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clusterID, c.topics, c.brokers, c.versions = snap.ClusterId, topics, brokers, versions
 	c.decommissioning, c.removed = decommissioning, removed
 	c.acls = acls
 	c.aclVersion++
+	c.quotas = quotas
+	c.quotaVersion.Add(1)
 	return nil
 }

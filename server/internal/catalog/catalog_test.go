@@ -17,6 +17,7 @@ import (
 	metav1 "github.com/runnel-broker/runnel/gen/runnel/meta/v1"
 	"github.com/runnel-broker/runnel/internal/golden"
 	"github.com/runnel-broker/runnel/server/internal/authz"
+	"github.com/runnel-broker/runnel/server/internal/quota"
 )
 
 func TestValidateTopicName(t *testing.T) {
@@ -320,7 +321,19 @@ func randomRecord(rng *rand.Rand) *metav1.MetadataRecord {
 		}
 		return out
 	}
-	switch rng.IntN(10) {
+	switch rng.IntN(12) {
+	case 10, 11:
+		// NB: some invalid (both, or neither, a rate negative), and the
+		// default among the principals.
+		principal := []string{"", "User:u0", "User:u1", "u2"}[rng.IntN(4)]
+		isDefault := principal == "" || rng.IntN(8) == 0
+		if rng.IntN(3) == 0 {
+			return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_QuotaDeleted{QuotaDeleted: &metav1.QuotaDeleted{
+				Principal: principal, IsDefault: isDefault}}}
+		}
+		rate := func() float64 { return []float64{0, 0, 1000, 1e6, -1}[rng.IntN(5)] }
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_QuotaSet{QuotaSet: &metav1.QuotaSet{Principal: principal, IsDefault: isDefault,
+			ProduceBytesPerSec: rate(), ConsumeBytesPerSec: rate(), RequestsPerSec: rate()}}}
 	case 8, 9:
 		var acls []*metav1.AclBinding
 		for range 1 + rng.IntN(3) {
@@ -408,7 +421,7 @@ func TestSnapshotRestoreThenApplyIsReplay(t *testing.T) {
 		}
 		if !reflect.DeepEqual(replay.Topics(), restored.Topics()) || !reflect.DeepEqual(replay.brokers, restored.brokers) ||
 			!reflect.DeepEqual(replay.versions, restored.versions) || replay.ClusterID() != restored.ClusterID() ||
-			!slices.Equal(replay.acls, restored.acls) {
+			!slices.Equal(replay.acls, restored.acls) || !reflect.DeepEqual(quotasOf(replay), quotasOf(restored)) {
 			t.Fatalf("seed %d: restored at %d then applied: %+v %v %v; replayed: %+v %v %v", seed, cut,
 				restored.Topics(), restored.brokers, restored.versions, replay.Topics(), replay.brokers, replay.versions)
 		}
@@ -421,6 +434,15 @@ func TestSnapshotRestoreThenApplyIsReplay(t *testing.T) {
 	if err := New().Restore([]byte{0x08, 0x02}); err == nil {
 		t.Fatal("a snapshot of version 2 restored")
 	}
+}
+
+// quotasOf is c's quotas, with an empty map as none.
+func quotasOf(c *Catalog) quota.Quotas {
+	q, _ := c.Quotas()
+	if len(q.Principals) == 0 {
+		q.Principals = nil
+	}
+	return q
 }
 
 // TestGoldenCatalogSnapshot pins the catalog snapshot's encoding: a
@@ -496,5 +518,71 @@ func TestACLs(t *testing.T) {
 	acls, v2 := c.ACLs()
 	if !slices.Equal(acls, []authz.ACL{b}) || v2 == v1 {
 		t.Fatalf("after deleting %v: %v (version %d, was %d)", a, acls, v2, v1)
+	}
+}
+
+// TestQuotas: a quota set replaces the principal's (or the default's)
+// rates; an invalid one changes nothing and says what to fix; a deleted
+// one goes; every change moves the version; a snapshot keeps them.
+func TestQuotas(t *testing.T) {
+	c := New()
+	apply := func(r *metav1.MetadataRecord) error {
+		_, err := c.Apply(r)
+		return err
+	}
+	set := func(principal string, isDefault bool, l quota.Limits) *metav1.MetadataRecord {
+		r := QuotaRecord(principal, l)
+		r.IsDefault = isDefault
+		return &metav1.MetadataRecord{Change: &metav1.MetadataRecord_QuotaSet{QuotaSet: r}}
+	}
+	for _, r := range []*metav1.MetadataRecord{
+		set("User:a", false, quota.Limits{ProduceBytes: 100, Requests: 5}),
+		set("User:a", false, quota.Limits{ConsumeBytes: 7}), // replaces
+		set("", true, quota.Limits{ProduceBytes: 1}),
+		set("User:b", false, quota.Limits{Requests: 2}),
+	} {
+		if err := apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, v1 := c.Quotas()
+	want := quota.Quotas{Default: quota.Limits{ProduceBytes: 1},
+		Principals: map[string]quota.Limits{"User:a": {ConsumeBytes: 7}, "User:b": {Requests: 2}}}
+	if !reflect.DeepEqual(q, want) || c.QuotasVersion() != v1 {
+		t.Fatalf("quotas %+v (version %d, %d), want %+v", q, v1, c.QuotasVersion(), want)
+	}
+	for _, bad := range []struct {
+		r    *metav1.MetadataRecord
+		want string
+	}{
+		{set("User:a", false, quota.Limits{ProduceBytes: -5}), "produce rate is -5"},
+		{set("User:a", false, quota.Limits{}), "no rate set"},
+		{set("alice", false, quota.Limits{Requests: 1}), "not TYPE:NAME"},
+		{set("User:a", true, quota.Limits{Requests: 1}), "name one"},
+		{&metav1.MetadataRecord{Change: &metav1.MetadataRecord_QuotaDeleted{QuotaDeleted: &metav1.QuotaDeleted{}}}, "no principal"},
+	} {
+		if err := apply(bad.r); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want ErrInvalid saying %q", bad.r, err, bad.want)
+		}
+	}
+	if got, v := c.Quotas(); !reflect.DeepEqual(got, want) || v != v1 {
+		t.Fatalf("invalid records changed the quotas: %+v (version %d, was %d)", got, v, v1)
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New()
+	if err := restored.Restore(snap); err != nil || !reflect.DeepEqual(quotasOf(restored), want) {
+		t.Fatalf("restored %+v, %v; want %+v", quotasOf(restored), err, want)
+	}
+	for _, r := range []*metav1.QuotaDeleted{{Principal: "User:a"}, {IsDefault: true}, {Principal: "User:nobody"}} {
+		if err := apply(&metav1.MetadataRecord{Change: &metav1.MetadataRecord_QuotaDeleted{QuotaDeleted: r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = quota.Quotas{Principals: map[string]quota.Limits{"User:b": {Requests: 2}}}
+	if got, v := c.Quotas(); !reflect.DeepEqual(got, want) || v == v1 {
+		t.Fatalf("after deleting: %+v (version %d, was %d), want %+v", got, v, v1, want)
 	}
 }

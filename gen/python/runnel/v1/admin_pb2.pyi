@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from runnel.v1 import acl_pb2 as _acl_pb2
+from runnel.v1 import quota_pb2 as _quota_pb2
 from runnel.v1 import record_pb2 as _record_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

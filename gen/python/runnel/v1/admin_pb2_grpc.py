@@ -5,6 +5,7 @@ import warnings
 
 from runnel.v1 import acl_pb2 as runnel_dot_v1_dot_acl__pb2
 from runnel.v1 import admin_pb2 as runnel_dot_v1_dot_admin__pb2
+from runnel.v1 import quota_pb2 as runnel_dot_v1_dot_quota__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -105,6 +106,21 @@ class AdminServiceStub:
                 '/runnel.v1.AdminService/DeleteAcls',
                 request_serializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.SerializeToString,
                 response_deserializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.FromString,
+                _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/runnel.v1.AdminService/SetQuota',
+                request_serializer=runnel_dot_v1_dot_quota__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_quota__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
+        self.ListQuotas = channel.unary_unary(
+                '/runnel.v1.AdminService/ListQuotas',
+                request_serializer=runnel_dot_v1_dot_quota__pb2.ListQuotasRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_quota__pb2.ListQuotasResponse.FromString,
+                _registered_method=True)
+        self.DeleteQuota = channel.unary_unary(
+                '/runnel.v1.AdminService/DeleteQuota',
+                request_serializer=runnel_dot_v1_dot_quota__pb2.DeleteQuotaRequest.SerializeToString,
+                response_deserializer=runnel_dot_v1_dot_quota__pb2.DeleteQuotaResponse.FromString,
                 _registered_method=True)
 
 
@@ -231,6 +247,29 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """SetQuota sets a principal's quota, or the default (see Quota); ALTER
+        on the cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuotas(self, request, context):
+        """ListQuotas lists the quotas; DESCRIBE on the cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQuota(self, request, context):
+        """DeleteQuota deletes a principal's quota, or the default; ALTER on the
+        cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +342,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteAcls,
                     request_deserializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.FromString,
                     response_serializer=runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=runnel_dot_v1_dot_quota__pb2.SetQuotaRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_quota__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'ListQuotas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuotas,
+                    request_deserializer=runnel_dot_v1_dot_quota__pb2.ListQuotasRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_quota__pb2.ListQuotasResponse.SerializeToString,
+            ),
+            'DeleteQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQuota,
+                    request_deserializer=runnel_dot_v1_dot_quota__pb2.DeleteQuotaRequest.FromString,
+                    response_serializer=runnel_dot_v1_dot_quota__pb2.DeleteQuotaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -684,6 +738,87 @@ class AdminService:
             '/runnel.v1.AdminService/DeleteAcls',
             runnel_dot_v1_dot_acl__pb2.DeleteAclsRequest.SerializeToString,
             runnel_dot_v1_dot_acl__pb2.DeleteAclsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/SetQuota',
+            runnel_dot_v1_dot_quota__pb2.SetQuotaRequest.SerializeToString,
+            runnel_dot_v1_dot_quota__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuotas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/ListQuotas',
+            runnel_dot_v1_dot_quota__pb2.ListQuotasRequest.SerializeToString,
+            runnel_dot_v1_dot_quota__pb2.ListQuotasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runnel.v1.AdminService/DeleteQuota',
+            runnel_dot_v1_dot_quota__pb2.DeleteQuotaRequest.SerializeToString,
+            runnel_dot_v1_dot_quota__pb2.DeleteQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

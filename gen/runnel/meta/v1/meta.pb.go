@@ -44,6 +44,8 @@ type MetadataRecord struct {
 	//	*MetadataRecord_BrokerRemoved
 	//	*MetadataRecord_AclsCreated
 	//	*MetadataRecord_AclsDeleted
+	//	*MetadataRecord_QuotaSet
+	//	*MetadataRecord_QuotaDeleted
 	Change        isMetadataRecord_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -185,6 +187,24 @@ func (x *MetadataRecord) GetAclsDeleted() *AclsDeleted {
 	return nil
 }
 
+func (x *MetadataRecord) GetQuotaSet() *QuotaSet {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_QuotaSet); ok {
+			return x.QuotaSet
+		}
+	}
+	return nil
+}
+
+func (x *MetadataRecord) GetQuotaDeleted() *QuotaDeleted {
+	if x != nil {
+		if x, ok := x.Change.(*MetadataRecord_QuotaDeleted); ok {
+			return x.QuotaDeleted
+		}
+	}
+	return nil
+}
+
 type isMetadataRecord_Change interface {
 	isMetadataRecord_Change()
 }
@@ -233,6 +253,14 @@ type MetadataRecord_AclsDeleted struct {
 	AclsDeleted *AclsDeleted `protobuf:"bytes,11,opt,name=acls_deleted,json=aclsDeleted,proto3,oneof"`
 }
 
+type MetadataRecord_QuotaSet struct {
+	QuotaSet *QuotaSet `protobuf:"bytes,12,opt,name=quota_set,json=quotaSet,proto3,oneof"`
+}
+
+type MetadataRecord_QuotaDeleted struct {
+	QuotaDeleted *QuotaDeleted `protobuf:"bytes,13,opt,name=quota_deleted,json=quotaDeleted,proto3,oneof"`
+}
+
 func (*MetadataRecord_ClusterCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_TopicCreated) isMetadataRecord_Change() {}
@@ -255,6 +283,143 @@ func (*MetadataRecord_AclsCreated) isMetadataRecord_Change() {}
 
 func (*MetadataRecord_AclsDeleted) isMetadataRecord_Change() {}
 
+func (*MetadataRecord_QuotaSet) isMetadataRecord_Change() {}
+
+func (*MetadataRecord_QuotaDeleted) isMetadataRecord_Change() {}
+
+// QuotaSet sets a principal's quota, or the default (runnel.v1.Quota):
+// its rates replace every rate the quota had. A rate is positive, or 0:
+// not set. At least one is set.
+type QuotaSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The principal ("User:alice"); empty for the default.
+	Principal          string  `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	IsDefault          bool    `protobuf:"varint,2,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	ProduceBytesPerSec float64 `protobuf:"fixed64,3,opt,name=produce_bytes_per_sec,json=produceBytesPerSec,proto3" json:"produce_bytes_per_sec,omitempty"`
+	ConsumeBytesPerSec float64 `protobuf:"fixed64,4,opt,name=consume_bytes_per_sec,json=consumeBytesPerSec,proto3" json:"consume_bytes_per_sec,omitempty"`
+	RequestsPerSec     float64 `protobuf:"fixed64,5,opt,name=requests_per_sec,json=requestsPerSec,proto3" json:"requests_per_sec,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *QuotaSet) Reset() {
+	*x = QuotaSet{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaSet) ProtoMessage() {}
+
+func (x *QuotaSet) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaSet.ProtoReflect.Descriptor instead.
+func (*QuotaSet) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QuotaSet) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *QuotaSet) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *QuotaSet) GetProduceBytesPerSec() float64 {
+	if x != nil {
+		return x.ProduceBytesPerSec
+	}
+	return 0
+}
+
+func (x *QuotaSet) GetConsumeBytesPerSec() float64 {
+	if x != nil {
+		return x.ConsumeBytesPerSec
+	}
+	return 0
+}
+
+func (x *QuotaSet) GetRequestsPerSec() float64 {
+	if x != nil {
+		return x.RequestsPerSec
+	}
+	return 0
+}
+
+// QuotaDeleted deletes a principal's quota, or the default.
+type QuotaDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	IsDefault     bool                   `protobuf:"varint,2,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaDeleted) Reset() {
+	*x = QuotaDeleted{}
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaDeleted) ProtoMessage() {}
+
+func (x *QuotaDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaDeleted.ProtoReflect.Descriptor instead.
+func (*QuotaDeleted) Descriptor() ([]byte, []int) {
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *QuotaDeleted) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *QuotaDeleted) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
 // AclBinding is an ACL (runnel.v1.Acl): the enums are runnel.v1's
 // AclResourceType, AclPatternType, AclOperation and AclPermission, by
 // number, each set (never UNSPECIFIED).
@@ -272,7 +437,7 @@ type AclBinding struct {
 
 func (x *AclBinding) Reset() {
 	*x = AclBinding{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +449,7 @@ func (x *AclBinding) String() string {
 func (*AclBinding) ProtoMessage() {}
 
 func (x *AclBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +462,7 @@ func (x *AclBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBinding.ProtoReflect.Descriptor instead.
 func (*AclBinding) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AclBinding) GetPrincipal() string {
@@ -352,7 +517,7 @@ type AclsCreated struct {
 
 func (x *AclsCreated) Reset() {
 	*x = AclsCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +529,7 @@ func (x *AclsCreated) String() string {
 func (*AclsCreated) ProtoMessage() {}
 
 func (x *AclsCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +542,7 @@ func (x *AclsCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclsCreated.ProtoReflect.Descriptor instead.
 func (*AclsCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AclsCreated) GetAcls() []*AclBinding {
@@ -397,7 +562,7 @@ type AclsDeleted struct {
 
 func (x *AclsDeleted) Reset() {
 	*x = AclsDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +574,7 @@ func (x *AclsDeleted) String() string {
 func (*AclsDeleted) ProtoMessage() {}
 
 func (x *AclsDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +587,7 @@ func (x *AclsDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclsDeleted.ProtoReflect.Descriptor instead.
 func (*AclsDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AclsDeleted) GetAcls() []*AclBinding {
@@ -444,7 +609,7 @@ type BrokerDecommissioning struct {
 
 func (x *BrokerDecommissioning) Reset() {
 	*x = BrokerDecommissioning{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +621,7 @@ func (x *BrokerDecommissioning) String() string {
 func (*BrokerDecommissioning) ProtoMessage() {}
 
 func (x *BrokerDecommissioning) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +634,7 @@ func (x *BrokerDecommissioning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerDecommissioning.ProtoReflect.Descriptor instead.
 func (*BrokerDecommissioning) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BrokerDecommissioning) GetNodeId() int32 {
@@ -491,7 +656,7 @@ type BrokerRemoved struct {
 
 func (x *BrokerRemoved) Reset() {
 	*x = BrokerRemoved{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +668,7 @@ func (x *BrokerRemoved) String() string {
 func (*BrokerRemoved) ProtoMessage() {}
 
 func (x *BrokerRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +681,7 @@ func (x *BrokerRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRemoved.ProtoReflect.Descriptor instead.
 func (*BrokerRemoved) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BrokerRemoved) GetNodeId() int32 {
@@ -540,7 +705,7 @@ type ProducerIdBlock struct {
 
 func (x *ProducerIdBlock) Reset() {
 	*x = ProducerIdBlock{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +717,7 @@ func (x *ProducerIdBlock) String() string {
 func (*ProducerIdBlock) ProtoMessage() {}
 
 func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +730,7 @@ func (x *ProducerIdBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProducerIdBlock.ProtoReflect.Descriptor instead.
 func (*ProducerIdBlock) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProducerIdBlock) GetBrokerId() int32 {
@@ -602,7 +767,7 @@ type BrokerRegistered struct {
 
 func (x *BrokerRegistered) Reset() {
 	*x = BrokerRegistered{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +779,7 @@ func (x *BrokerRegistered) String() string {
 func (*BrokerRegistered) ProtoMessage() {}
 
 func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +792,7 @@ func (x *BrokerRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerRegistered.ProtoReflect.Descriptor instead.
 func (*BrokerRegistered) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BrokerRegistered) GetNodeId() int32 {
@@ -675,7 +840,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +852,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +865,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClusterCreated) GetClusterId() string {
@@ -727,7 +892,7 @@ type TopicCreated struct {
 
 func (x *TopicCreated) Reset() {
 	*x = TopicCreated{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +904,7 @@ func (x *TopicCreated) String() string {
 func (*TopicCreated) ProtoMessage() {}
 
 func (x *TopicCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +917,7 @@ func (x *TopicCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreated.ProtoReflect.Descriptor instead.
 func (*TopicCreated) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TopicCreated) GetName() string {
@@ -807,7 +972,7 @@ type PartitionAssignment struct {
 
 func (x *PartitionAssignment) Reset() {
 	*x = PartitionAssignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +984,7 @@ func (x *PartitionAssignment) String() string {
 func (*PartitionAssignment) ProtoMessage() {}
 
 func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +997,7 @@ func (x *PartitionAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionAssignment.ProtoReflect.Descriptor instead.
 func (*PartitionAssignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PartitionAssignment) GetReplicas() []int32 {
@@ -853,7 +1018,7 @@ type TopicDeleted struct {
 
 func (x *TopicDeleted) Reset() {
 	*x = TopicDeleted{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1030,7 @@ func (x *TopicDeleted) String() string {
 func (*TopicDeleted) ProtoMessage() {}
 
 func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1043,7 @@ func (x *TopicDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDeleted.ProtoReflect.Descriptor instead.
 func (*TopicDeleted) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TopicDeleted) GetName() string {
@@ -911,7 +1076,7 @@ type PartitionReassignment struct {
 
 func (x *PartitionReassignment) Reset() {
 	*x = PartitionReassignment{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1088,7 @@ func (x *PartitionReassignment) String() string {
 func (*PartitionReassignment) ProtoMessage() {}
 
 func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[12]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1101,7 @@ func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
 func (*PartitionReassignment) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{12}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PartitionReassignment) GetTopic() string {
@@ -981,7 +1146,7 @@ type PartitionReassigned struct {
 
 func (x *PartitionReassigned) Reset() {
 	*x = PartitionReassigned{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1158,7 @@ func (x *PartitionReassigned) String() string {
 func (*PartitionReassigned) ProtoMessage() {}
 
 func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[13]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1171,7 @@ func (x *PartitionReassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionReassigned.ProtoReflect.Descriptor instead.
 func (*PartitionReassigned) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{13}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PartitionReassigned) GetTopic() string {
@@ -1057,7 +1222,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1234,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[14]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1247,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OffsetCommit) GetGroup() string {
@@ -1143,7 +1308,7 @@ type OffsetsSnapshot struct {
 
 func (x *OffsetsSnapshot) Reset() {
 	*x = OffsetsSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1320,7 @@ func (x *OffsetsSnapshot) String() string {
 func (*OffsetsSnapshot) ProtoMessage() {}
 
 func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[15]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1333,7 @@ func (x *OffsetsSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetsSnapshot.ProtoReflect.Descriptor instead.
 func (*OffsetsSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OffsetsSnapshot) GetVersion() uint32 {
@@ -1198,7 +1363,7 @@ type GroupOffsets struct {
 
 func (x *GroupOffsets) Reset() {
 	*x = GroupOffsets{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1375,7 @@ func (x *GroupOffsets) String() string {
 func (*GroupOffsets) ProtoMessage() {}
 
 func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[16]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1388,7 @@ func (x *GroupOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupOffsets.ProtoReflect.Descriptor instead.
 func (*GroupOffsets) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GroupOffsets) GetGroup() string {
@@ -1259,14 +1424,16 @@ type CatalogSnapshot struct {
 	// Sorted by node id.
 	Brokers []*BrokerState `protobuf:"bytes,4,rep,name=brokers,proto3" json:"brokers,omitempty"`
 	// Sorted (see the catalog's ACL order).
-	Acls          []*AclBinding `protobuf:"bytes,5,rep,name=acls,proto3" json:"acls,omitempty"`
+	Acls []*AclBinding `protobuf:"bytes,5,rep,name=acls,proto3" json:"acls,omitempty"`
+	// The default first, then by principal.
+	Quotas        []*QuotaSet `protobuf:"bytes,6,rep,name=quotas,proto3" json:"quotas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CatalogSnapshot) Reset() {
 	*x = CatalogSnapshot{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1445,7 @@ func (x *CatalogSnapshot) String() string {
 func (*CatalogSnapshot) ProtoMessage() {}
 
 func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[17]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1458,7 @@ func (x *CatalogSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogSnapshot.ProtoReflect.Descriptor instead.
 func (*CatalogSnapshot) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{17}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CatalogSnapshot) GetVersion() uint32 {
@@ -1329,6 +1496,13 @@ func (x *CatalogSnapshot) GetAcls() []*AclBinding {
 	return nil
 }
 
+func (x *CatalogSnapshot) GetQuotas() []*QuotaSet {
+	if x != nil {
+		return x.Quotas
+	}
+	return nil
+}
+
 // TopicState is a topic as the catalog holds it.
 type TopicState struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1350,7 +1524,7 @@ type TopicState struct {
 
 func (x *TopicState) Reset() {
 	*x = TopicState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1536,7 @@ func (x *TopicState) String() string {
 func (*TopicState) ProtoMessage() {}
 
 func (x *TopicState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[18]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1549,7 @@ func (x *TopicState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicState.ProtoReflect.Descriptor instead.
 func (*TopicState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{18}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TopicState) GetName() string {
@@ -1455,7 +1629,7 @@ type BrokerState struct {
 
 func (x *BrokerState) Reset() {
 	*x = BrokerState{}
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1641,7 @@ func (x *BrokerState) String() string {
 func (*BrokerState) ProtoMessage() {}
 
 func (x *BrokerState) ProtoReflect() protoreflect.Message {
-	mi := &file_runnel_meta_v1_meta_proto_msgTypes[19]
+	mi := &file_runnel_meta_v1_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1654,7 @@ func (x *BrokerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerState.ProtoReflect.Descriptor instead.
 func (*BrokerState) Descriptor() ([]byte, []int) {
-	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{19}
+	return file_runnel_meta_v1_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BrokerState) GetNodeId() int32 {
@@ -1536,7 +1710,7 @@ var File_runnel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x06\n" +
+	"\x19runnel/meta/v1/meta.proto\x12\x0erunnel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\a\n" +
 	"\x0eMetadataRecord\x12I\n" +
 	"\x0fcluster_created\x18\x01 \x01(\v2\x1e.runnel.meta.v1.ClusterCreatedH\x00R\x0eclusterCreated\x12C\n" +
 	"\rtopic_created\x18\x02 \x01(\v2\x1c.runnel.meta.v1.TopicCreatedH\x00R\ftopicCreated\x12C\n" +
@@ -1549,8 +1723,21 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\x0ebroker_removed\x18\t \x01(\v2\x1d.runnel.meta.v1.BrokerRemovedH\x00R\rbrokerRemoved\x12@\n" +
 	"\facls_created\x18\n" +
 	" \x01(\v2\x1b.runnel.meta.v1.AclsCreatedH\x00R\vaclsCreated\x12@\n" +
-	"\facls_deleted\x18\v \x01(\v2\x1b.runnel.meta.v1.AclsDeletedH\x00R\vaclsDeletedB\b\n" +
-	"\x06change\"\xd5\x01\n" +
+	"\facls_deleted\x18\v \x01(\v2\x1b.runnel.meta.v1.AclsDeletedH\x00R\vaclsDeleted\x127\n" +
+	"\tquota_set\x18\f \x01(\v2\x18.runnel.meta.v1.QuotaSetH\x00R\bquotaSet\x12C\n" +
+	"\rquota_deleted\x18\r \x01(\v2\x1c.runnel.meta.v1.QuotaDeletedH\x00R\fquotaDeletedB\b\n" +
+	"\x06change\"\xd7\x01\n" +
+	"\bQuotaSet\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\x121\n" +
+	"\x15produce_bytes_per_sec\x18\x03 \x01(\x01R\x12produceBytesPerSec\x121\n" +
+	"\x15consume_bytes_per_sec\x18\x04 \x01(\x01R\x12consumeBytesPerSec\x12(\n" +
+	"\x10requests_per_sec\x18\x05 \x01(\x01R\x0erequestsPerSec\"K\n" +
+	"\fQuotaDeleted\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\"\xd5\x01\n" +
 	"\n" +
 	"AclBinding\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12#\n" +
@@ -1624,14 +1811,15 @@ const file_runnel_meta_v1_meta_proto_rawDesc = "" +
 	"\aoffsets\x18\x03 \x03(\v2).runnel.meta.v1.GroupOffsets.OffsetsEntryR\aoffsets\x1a:\n" +
 	"\fOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe5\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x97\x02\n" +
 	"\x0fCatalogSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x02 \x01(\tR\tclusterId\x122\n" +
 	"\x06topics\x18\x03 \x03(\v2\x1a.runnel.meta.v1.TopicStateR\x06topics\x125\n" +
 	"\abrokers\x18\x04 \x03(\v2\x1b.runnel.meta.v1.BrokerStateR\abrokers\x12.\n" +
-	"\x04acls\x18\x05 \x03(\v2\x1a.runnel.meta.v1.AclBindingR\x04acls\"\x86\x04\n" +
+	"\x04acls\x18\x05 \x03(\v2\x1a.runnel.meta.v1.AclBindingR\x04acls\x120\n" +
+	"\x06quotas\x18\x06 \x03(\v2\x18.runnel.meta.v1.QuotaSetR\x06quotas\"\x86\x04\n" +
 	"\n" +
 	"TopicState\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
@@ -1673,65 +1861,70 @@ func file_runnel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_runnel_meta_v1_meta_proto_rawDescData
 }
 
-var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_runnel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_runnel_meta_v1_meta_proto_goTypes = []any{
 	(*MetadataRecord)(nil),        // 0: runnel.meta.v1.MetadataRecord
-	(*AclBinding)(nil),            // 1: runnel.meta.v1.AclBinding
-	(*AclsCreated)(nil),           // 2: runnel.meta.v1.AclsCreated
-	(*AclsDeleted)(nil),           // 3: runnel.meta.v1.AclsDeleted
-	(*BrokerDecommissioning)(nil), // 4: runnel.meta.v1.BrokerDecommissioning
-	(*BrokerRemoved)(nil),         // 5: runnel.meta.v1.BrokerRemoved
-	(*ProducerIdBlock)(nil),       // 6: runnel.meta.v1.ProducerIdBlock
-	(*BrokerRegistered)(nil),      // 7: runnel.meta.v1.BrokerRegistered
-	(*ClusterCreated)(nil),        // 8: runnel.meta.v1.ClusterCreated
-	(*TopicCreated)(nil),          // 9: runnel.meta.v1.TopicCreated
-	(*PartitionAssignment)(nil),   // 10: runnel.meta.v1.PartitionAssignment
-	(*TopicDeleted)(nil),          // 11: runnel.meta.v1.TopicDeleted
-	(*PartitionReassignment)(nil), // 12: runnel.meta.v1.PartitionReassignment
-	(*PartitionReassigned)(nil),   // 13: runnel.meta.v1.PartitionReassigned
-	(*OffsetCommit)(nil),          // 14: runnel.meta.v1.OffsetCommit
-	(*OffsetsSnapshot)(nil),       // 15: runnel.meta.v1.OffsetsSnapshot
-	(*GroupOffsets)(nil),          // 16: runnel.meta.v1.GroupOffsets
-	(*CatalogSnapshot)(nil),       // 17: runnel.meta.v1.CatalogSnapshot
-	(*TopicState)(nil),            // 18: runnel.meta.v1.TopicState
-	(*BrokerState)(nil),           // 19: runnel.meta.v1.BrokerState
-	nil,                           // 20: runnel.meta.v1.TopicCreated.ConfigEntry
-	nil,                           // 21: runnel.meta.v1.GroupOffsets.OffsetsEntry
-	nil,                           // 22: runnel.meta.v1.TopicState.ConfigEntry
-	nil,                           // 23: runnel.meta.v1.TopicState.TargetsEntry
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*QuotaSet)(nil),              // 1: runnel.meta.v1.QuotaSet
+	(*QuotaDeleted)(nil),          // 2: runnel.meta.v1.QuotaDeleted
+	(*AclBinding)(nil),            // 3: runnel.meta.v1.AclBinding
+	(*AclsCreated)(nil),           // 4: runnel.meta.v1.AclsCreated
+	(*AclsDeleted)(nil),           // 5: runnel.meta.v1.AclsDeleted
+	(*BrokerDecommissioning)(nil), // 6: runnel.meta.v1.BrokerDecommissioning
+	(*BrokerRemoved)(nil),         // 7: runnel.meta.v1.BrokerRemoved
+	(*ProducerIdBlock)(nil),       // 8: runnel.meta.v1.ProducerIdBlock
+	(*BrokerRegistered)(nil),      // 9: runnel.meta.v1.BrokerRegistered
+	(*ClusterCreated)(nil),        // 10: runnel.meta.v1.ClusterCreated
+	(*TopicCreated)(nil),          // 11: runnel.meta.v1.TopicCreated
+	(*PartitionAssignment)(nil),   // 12: runnel.meta.v1.PartitionAssignment
+	(*TopicDeleted)(nil),          // 13: runnel.meta.v1.TopicDeleted
+	(*PartitionReassignment)(nil), // 14: runnel.meta.v1.PartitionReassignment
+	(*PartitionReassigned)(nil),   // 15: runnel.meta.v1.PartitionReassigned
+	(*OffsetCommit)(nil),          // 16: runnel.meta.v1.OffsetCommit
+	(*OffsetsSnapshot)(nil),       // 17: runnel.meta.v1.OffsetsSnapshot
+	(*GroupOffsets)(nil),          // 18: runnel.meta.v1.GroupOffsets
+	(*CatalogSnapshot)(nil),       // 19: runnel.meta.v1.CatalogSnapshot
+	(*TopicState)(nil),            // 20: runnel.meta.v1.TopicState
+	(*BrokerState)(nil),           // 21: runnel.meta.v1.BrokerState
+	nil,                           // 22: runnel.meta.v1.TopicCreated.ConfigEntry
+	nil,                           // 23: runnel.meta.v1.GroupOffsets.OffsetsEntry
+	nil,                           // 24: runnel.meta.v1.TopicState.ConfigEntry
+	nil,                           // 25: runnel.meta.v1.TopicState.TargetsEntry
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_runnel_meta_v1_meta_proto_depIdxs = []int32{
-	8,  // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
-	9,  // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
-	11, // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
-	12, // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
-	13, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
-	7,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
-	6,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
-	4,  // 7: runnel.meta.v1.MetadataRecord.broker_decommissioning:type_name -> runnel.meta.v1.BrokerDecommissioning
-	5,  // 8: runnel.meta.v1.MetadataRecord.broker_removed:type_name -> runnel.meta.v1.BrokerRemoved
-	2,  // 9: runnel.meta.v1.MetadataRecord.acls_created:type_name -> runnel.meta.v1.AclsCreated
-	3,  // 10: runnel.meta.v1.MetadataRecord.acls_deleted:type_name -> runnel.meta.v1.AclsDeleted
-	1,  // 11: runnel.meta.v1.AclsCreated.acls:type_name -> runnel.meta.v1.AclBinding
-	1,  // 12: runnel.meta.v1.AclsDeleted.acls:type_name -> runnel.meta.v1.AclBinding
-	20, // 13: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
-	10, // 14: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	24, // 15: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
-	16, // 16: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
-	21, // 17: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
-	18, // 18: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
-	19, // 19: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
-	1,  // 20: runnel.meta.v1.CatalogSnapshot.acls:type_name -> runnel.meta.v1.AclBinding
-	22, // 21: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
-	10, // 22: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
-	23, // 23: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
-	10, // 24: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	10, // 0: runnel.meta.v1.MetadataRecord.cluster_created:type_name -> runnel.meta.v1.ClusterCreated
+	11, // 1: runnel.meta.v1.MetadataRecord.topic_created:type_name -> runnel.meta.v1.TopicCreated
+	13, // 2: runnel.meta.v1.MetadataRecord.topic_deleted:type_name -> runnel.meta.v1.TopicDeleted
+	14, // 3: runnel.meta.v1.MetadataRecord.partition_reassignment:type_name -> runnel.meta.v1.PartitionReassignment
+	15, // 4: runnel.meta.v1.MetadataRecord.partition_reassigned:type_name -> runnel.meta.v1.PartitionReassigned
+	9,  // 5: runnel.meta.v1.MetadataRecord.broker_registered:type_name -> runnel.meta.v1.BrokerRegistered
+	8,  // 6: runnel.meta.v1.MetadataRecord.producer_id_block:type_name -> runnel.meta.v1.ProducerIdBlock
+	6,  // 7: runnel.meta.v1.MetadataRecord.broker_decommissioning:type_name -> runnel.meta.v1.BrokerDecommissioning
+	7,  // 8: runnel.meta.v1.MetadataRecord.broker_removed:type_name -> runnel.meta.v1.BrokerRemoved
+	4,  // 9: runnel.meta.v1.MetadataRecord.acls_created:type_name -> runnel.meta.v1.AclsCreated
+	5,  // 10: runnel.meta.v1.MetadataRecord.acls_deleted:type_name -> runnel.meta.v1.AclsDeleted
+	1,  // 11: runnel.meta.v1.MetadataRecord.quota_set:type_name -> runnel.meta.v1.QuotaSet
+	2,  // 12: runnel.meta.v1.MetadataRecord.quota_deleted:type_name -> runnel.meta.v1.QuotaDeleted
+	3,  // 13: runnel.meta.v1.AclsCreated.acls:type_name -> runnel.meta.v1.AclBinding
+	3,  // 14: runnel.meta.v1.AclsDeleted.acls:type_name -> runnel.meta.v1.AclBinding
+	22, // 15: runnel.meta.v1.TopicCreated.config:type_name -> runnel.meta.v1.TopicCreated.ConfigEntry
+	12, // 16: runnel.meta.v1.TopicCreated.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	26, // 17: runnel.meta.v1.OffsetCommit.commit_time:type_name -> google.protobuf.Timestamp
+	18, // 18: runnel.meta.v1.OffsetsSnapshot.groups:type_name -> runnel.meta.v1.GroupOffsets
+	23, // 19: runnel.meta.v1.GroupOffsets.offsets:type_name -> runnel.meta.v1.GroupOffsets.OffsetsEntry
+	20, // 20: runnel.meta.v1.CatalogSnapshot.topics:type_name -> runnel.meta.v1.TopicState
+	21, // 21: runnel.meta.v1.CatalogSnapshot.brokers:type_name -> runnel.meta.v1.BrokerState
+	3,  // 22: runnel.meta.v1.CatalogSnapshot.acls:type_name -> runnel.meta.v1.AclBinding
+	1,  // 23: runnel.meta.v1.CatalogSnapshot.quotas:type_name -> runnel.meta.v1.QuotaSet
+	24, // 24: runnel.meta.v1.TopicState.config:type_name -> runnel.meta.v1.TopicState.ConfigEntry
+	12, // 25: runnel.meta.v1.TopicState.assignments:type_name -> runnel.meta.v1.PartitionAssignment
+	25, // 26: runnel.meta.v1.TopicState.targets:type_name -> runnel.meta.v1.TopicState.TargetsEntry
+	12, // 27: runnel.meta.v1.TopicState.TargetsEntry.value:type_name -> runnel.meta.v1.PartitionAssignment
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_runnel_meta_v1_meta_proto_init() }
@@ -1751,6 +1944,8 @@ func file_runnel_meta_v1_meta_proto_init() {
 		(*MetadataRecord_BrokerRemoved)(nil),
 		(*MetadataRecord_AclsCreated)(nil),
 		(*MetadataRecord_AclsDeleted)(nil),
+		(*MetadataRecord_QuotaSet)(nil),
+		(*MetadataRecord_QuotaDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1758,7 +1953,7 @@ func file_runnel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runnel_meta_v1_meta_proto_rawDesc), len(file_runnel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

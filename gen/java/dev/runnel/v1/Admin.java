@@ -197,139 +197,146 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
     java.lang.String[] descriptorData = {
       "\n\025runnel/v1/admin.proto\022\trunnel.v1\032\037goog" +
       "le/protobuf/timestamp.proto\032\023runnel/v1/a" +
-      "cl.proto\032\026runnel/v1/record.proto\"\023\n\021List" +
-      "GroupsRequest\"E\n\022ListGroupsResponse\022/\n\006g" +
-      "roups\030\001 \003(\0132\027.runnel.v1.GroupListingR\006gr" +
-      "oups\"I\n\014GroupListing\022\022\n\004name\030\001 \001(\tR\004name" +
-      "\022%\n\016coordinator_id\030\002 \001(\005R\rcoordinatorId\"" +
-      ",\n\024DescribeGroupRequest\022\024\n\005group\030\001 \001(\tR\005" +
-      "group\"G\n\025DescribeGroupResponse\022.\n\005group\030" +
-      "\001 \001(\0132\030.runnel.v1.ConsumerGroupR\005group\"\326" +
-      "\002\n\rConsumerGroup\022\022\n\004name\030\001 \001(\tR\004name\022+\n\005" +
-      "state\030\002 \001(\0162\025.runnel.v1.GroupStateR\005stat" +
-      "e\022%\n\016coordinator_id\030\003 \001(\005R\rcoordinatorId" +
-      "\022/\n\023coordinator_address\030\004 \001(\tR\022coordinat" +
-      "orAddress\022\037\n\013group_epoch\030\005 \001(\005R\ngroupEpo" +
-      "ch\022\032\n\010assignor\030\006 \001(\tR\010assignor\0224\n\007member" +
-      "s\030\007 \003(\0132\032.runnel.v1.GroupMemberInfoR\007mem" +
-      "bers\0229\n\npartitions\030\010 \003(\0132\031.runnel.v1.Gro" +
-      "upPartitionR\npartitions\"\363\002\n\017GroupMemberI" +
-      "nfo\022\033\n\tmember_id\030\001 \001(\tR\010memberId\022\037\n\013inst" +
-      "ance_id\030\002 \001(\tR\ninstanceId\022%\n\016client_addr" +
-      "ess\030\003 \001(\tR\rclientAddress\022\026\n\006topics\030\004 \003(\t" +
-      "R\006topics\022!\n\014member_epoch\030\005 \001(\005R\013memberEp" +
-      "och\022\034\n\tconnected\030\006 \001(\010R\tconnected\0226\n\010ass" +
-      "igned\030\007 \003(\0132\032.runnel.v1.TopicPartitionsR" +
-      "\010assigned\0226\n\010revoking\030\010 \003(\0132\032.runnel.v1." +
-      "TopicPartitionsR\010revoking\0222\n\006target\030\t \003(" +
-      "\0132\032.runnel.v1.TopicPartitionsR\006target\"\305\001" +
-      "\n\016GroupPartition\022\024\n\005topic\030\001 \001(\tR\005topic\022\034" +
-      "\n\tpartition\030\002 \001(\005R\tpartition\022)\n\020committe" +
-      "d_offset\030\003 \001(\003R\017committedOffset\022%\n\016high_" +
-      "watermark\030\004 \001(\003R\rhighWatermark\022\020\n\003lag\030\005 " +
-      "\001(\003R\003lag\022\033\n\tmember_id\030\006 \001(\tR\010memberId\"*\n" +
-      "\022DeleteGroupRequest\022\024\n\005group\030\001 \001(\tR\005grou" +
-      "p\"\025\n\023DeleteGroupResponse\"\265\002\n\023ResetOffset" +
-      "sRequest\022\024\n\005group\030\001 \001(\tR\005group\022\024\n\005topic\030" +
-      "\002 \001(\tR\005topic\022\036\n\npartitions\030\003 \003(\005R\npartit" +
-      "ions\022!\n\013to_earliest\030\004 \001(\010H\000R\ntoEarliest\022" +
-      "\035\n\tto_latest\030\005 \001(\010H\000R\010toLatest\022\035\n\tto_off" +
-      "set\030\006 \001(\003H\000R\010toOffset\0225\n\007to_time\030\007 \001(\0132\032" +
-      ".google.protobuf.TimestampH\000R\006toTime\022\033\n\010" +
-      "shift_by\030\010 \001(\003H\000R\007shiftBy\022\027\n\007dry_run\030\t \001" +
-      "(\010R\006dryRunB\004\n\002to\"Q\n\024ResetOffsetsResponse" +
-      "\0229\n\npartitions\030\001 \003(\0132\031.runnel.v1.GroupPa" +
-      "rtitionR\npartitions\"j\n\030ReassignPartition" +
-      "Request\022\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartiti" +
-      "on\030\002 \001(\005R\tpartition\022\032\n\010replicas\030\003 \003(\005R\010r" +
-      "eplicas\"\033\n\031ReassignPartitionResponse\".\n\023" +
-      "RemoveBrokerRequest\022\027\n\007node_id\030\001 \001(\005R\006no" +
-      "deId\"2\n\024RemoveBrokerResponse\022\032\n\010replicas" +
-      "\030\001 \001(\005R\010replicas\"\365\001\n\022CreateTopicRequest\022" +
-      "\022\n\004name\030\001 \001(\tR\004name\022\036\n\npartitions\030\002 \001(\005R" +
-      "\npartitions\022-\n\022replication_factor\030\003 \001(\005R" +
-      "\021replicationFactor\022A\n\006config\030\004 \003(\0132).run" +
-      "nel.v1.CreateTopicRequest.ConfigEntryR\006c" +
-      "onfig\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024" +
-      "\n\005value\030\002 \001(\tR\005value:\0028\001\"=\n\023CreateTopicR" +
-      "esponse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.Topic" +
-      "R\005topic\"(\n\022DeleteTopicRequest\022\022\n\004name\030\001 " +
-      "\001(\tR\004name\"\025\n\023DeleteTopicResponse\"\023\n\021List" +
-      "TopicsRequest\">\n\022ListTopicsResponse\022(\n\006t" +
-      "opics\030\001 \003(\0132\020.runnel.v1.TopicR\006topics\"*\n" +
-      "\024DescribeTopicRequest\022\022\n\004name\030\001 \001(\tR\004nam" +
-      "e\"y\n\025DescribeTopicResponse\022&\n\005topic\030\001 \001(" +
-      "\0132\020.runnel.v1.TopicR\005topic\0228\n\npartitions" +
-      "\030\002 \003(\0132\030.runnel.v1.PartitionInfoR\npartit" +
-      "ions\"\030\n\026DescribeClusterRequest\"\212\001\n\027Descr" +
-      "ibeClusterResponse\022\035\n\ncluster_id\030\001 \001(\tR\t" +
-      "clusterId\022#\n\rcontroller_id\030\002 \001(\005R\014contro" +
-      "llerId\022+\n\007brokers\030\003 \003(\0132\021.runnel.v1.Brok" +
-      "erR\007brokers\"\366\001\n\005Topic\022\022\n\004name\030\001 \001(\tR\004nam" +
-      "e\022\031\n\010topic_id\030\002 \001(\tR\007topicId\022\036\n\npartitio" +
-      "ns\030\003 \001(\005R\npartitions\022-\n\022replication_fact" +
-      "or\030\004 \001(\005R\021replicationFactor\0224\n\006config\030\005 " +
-      "\003(\0132\034.runnel.v1.Topic.ConfigEntryR\006confi" +
-      "g\0329\n\013ConfigEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005va" +
-      "lue\030\002 \001(\tR\005value:\0028\001\"\325\002\n\rPartitionInfo\022\034" +
-      "\n\tpartition\030\001 \001(\005R\tpartition\022\026\n\006leader\030\002" +
-      " \001(\005R\006leader\022\032\n\010replicas\030\003 \003(\005R\010replicas" +
-      "\022(\n\020log_start_offset\030\004 \001(\003R\016logStartOffs" +
-      "et\022%\n\016high_watermark\030\005 \001(\003R\rhighWatermar" +
-      "k\022(\n\020in_sync_replicas\030\006 \003(\005R\016inSyncRepli" +
-      "cas\022\'\n\017adding_replicas\030\007 \003(\005R\016addingRepl" +
-      "icas\022+\n\021removing_replicas\030\010 \003(\005R\020removin" +
-      "gReplicas\022!\n\014leader_epoch\030\t \001(\004R\013leaderE" +
-      "poch\"\255\001\n\006Broker\022\027\n\007node_id\030\001 \001(\005R\006nodeId" +
-      "\022\030\n\007address\030\002 \001(\tR\007address\022,\n\005state\030\003 \001(" +
-      "\0162\026.runnel.v1.BrokerStateR\005state\022\030\n\007vers" +
-      "ion\030\004 \001(\tR\007version\022(\n\017decommissioning\030\005 " +
-      "\001(\010R\017decommissioning\"\203\001\n\tNotLeader\022\024\n\005to" +
-      "pic\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpar" +
-      "tition\022\033\n\tleader_id\030\003 \001(\005R\010leaderId\022%\n\016l" +
-      "eader_address\030\004 \001(\tR\rleaderAddress*u\n\nGr" +
-      "oupState\022\033\n\027GROUP_STATE_UNSPECIFIED\020\000\022\025\n" +
-      "\021GROUP_STATE_EMPTY\020\001\022\026\n\022GROUP_STATE_STAB" +
-      "LE\020\002\022\033\n\027GROUP_STATE_RECONCILING\020\003*b\n\013Bro" +
-      "kerState\022\034\n\030BROKER_STATE_UNSPECIFIED\020\000\022\027" +
-      "\n\023BROKER_STATE_ONLINE\020\001\022\034\n\030BROKER_STATE_" +
-      "UNREACHABLE\020\0022\355\010\n\014AdminService\022L\n\013Create" +
-      "Topic\022\035.runnel.v1.CreateTopicRequest\032\036.r" +
-      "unnel.v1.CreateTopicResponse\022L\n\013DeleteTo" +
-      "pic\022\035.runnel.v1.DeleteTopicRequest\032\036.run" +
-      "nel.v1.DeleteTopicResponse\022I\n\nListTopics" +
-      "\022\034.runnel.v1.ListTopicsRequest\032\035.runnel." +
-      "v1.ListTopicsResponse\022R\n\rDescribeTopic\022\037" +
-      ".runnel.v1.DescribeTopicRequest\032 .runnel" +
-      ".v1.DescribeTopicResponse\022X\n\017DescribeClu" +
-      "ster\022!.runnel.v1.DescribeClusterRequest\032" +
-      "\".runnel.v1.DescribeClusterResponse\022^\n\021R" +
-      "eassignPartition\022#.runnel.v1.ReassignPar" +
-      "titionRequest\032$.runnel.v1.ReassignPartit" +
-      "ionResponse\022O\n\014RemoveBroker\022\036.runnel.v1." +
-      "RemoveBrokerRequest\032\037.runnel.v1.RemoveBr" +
-      "okerResponse\022I\n\nListGroups\022\034.runnel.v1.L" +
-      "istGroupsRequest\032\035.runnel.v1.ListGroupsR" +
-      "esponse\022R\n\rDescribeGroup\022\037.runnel.v1.Des" +
-      "cribeGroupRequest\032 .runnel.v1.DescribeGr" +
-      "oupResponse\022L\n\013DeleteGroup\022\035.runnel.v1.D" +
-      "eleteGroupRequest\032\036.runnel.v1.DeleteGrou" +
-      "pResponse\022O\n\014ResetOffsets\022\036.runnel.v1.Re" +
-      "setOffsetsRequest\032\037.runnel.v1.ResetOffse" +
-      "tsResponse\022I\n\nCreateAcls\022\034.runnel.v1.Cre" +
-      "ateAclsRequest\032\035.runnel.v1.CreateAclsRes" +
-      "ponse\022C\n\010ListAcls\022\032.runnel.v1.ListAclsRe" +
-      "quest\032\033.runnel.v1.ListAclsResponse\022I\n\nDe" +
-      "leteAcls\022\034.runnel.v1.DeleteAclsRequest\032\035" +
-      ".runnel.v1.DeleteAclsResponseBI\n\rdev.run" +
-      "nel.v1P\001Z6github.com/runnel-broker/runne" +
-      "l/gen/runnel/v1;runnelv1b\006proto3"
+      "cl.proto\032\025runnel/v1/quota.proto\032\026runnel/" +
+      "v1/record.proto\"\023\n\021ListGroupsRequest\"E\n\022" +
+      "ListGroupsResponse\022/\n\006groups\030\001 \003(\0132\027.run" +
+      "nel.v1.GroupListingR\006groups\"I\n\014GroupList" +
+      "ing\022\022\n\004name\030\001 \001(\tR\004name\022%\n\016coordinator_i" +
+      "d\030\002 \001(\005R\rcoordinatorId\",\n\024DescribeGroupR" +
+      "equest\022\024\n\005group\030\001 \001(\tR\005group\"G\n\025Describe" +
+      "GroupResponse\022.\n\005group\030\001 \001(\0132\030.runnel.v1" +
+      ".ConsumerGroupR\005group\"\326\002\n\rConsumerGroup\022" +
+      "\022\n\004name\030\001 \001(\tR\004name\022+\n\005state\030\002 \001(\0162\025.run" +
+      "nel.v1.GroupStateR\005state\022%\n\016coordinator_" +
+      "id\030\003 \001(\005R\rcoordinatorId\022/\n\023coordinator_a" +
+      "ddress\030\004 \001(\tR\022coordinatorAddress\022\037\n\013grou" +
+      "p_epoch\030\005 \001(\005R\ngroupEpoch\022\032\n\010assignor\030\006 " +
+      "\001(\tR\010assignor\0224\n\007members\030\007 \003(\0132\032.runnel." +
+      "v1.GroupMemberInfoR\007members\0229\n\npartition" +
+      "s\030\010 \003(\0132\031.runnel.v1.GroupPartitionR\npart" +
+      "itions\"\363\002\n\017GroupMemberInfo\022\033\n\tmember_id\030" +
+      "\001 \001(\tR\010memberId\022\037\n\013instance_id\030\002 \001(\tR\nin" +
+      "stanceId\022%\n\016client_address\030\003 \001(\tR\rclient" +
+      "Address\022\026\n\006topics\030\004 \003(\tR\006topics\022!\n\014membe" +
+      "r_epoch\030\005 \001(\005R\013memberEpoch\022\034\n\tconnected\030" +
+      "\006 \001(\010R\tconnected\0226\n\010assigned\030\007 \003(\0132\032.run" +
+      "nel.v1.TopicPartitionsR\010assigned\0226\n\010revo" +
+      "king\030\010 \003(\0132\032.runnel.v1.TopicPartitionsR\010" +
+      "revoking\0222\n\006target\030\t \003(\0132\032.runnel.v1.Top" +
+      "icPartitionsR\006target\"\305\001\n\016GroupPartition\022" +
+      "\024\n\005topic\030\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005" +
+      "R\tpartition\022)\n\020committed_offset\030\003 \001(\003R\017c" +
+      "ommittedOffset\022%\n\016high_watermark\030\004 \001(\003R\r" +
+      "highWatermark\022\020\n\003lag\030\005 \001(\003R\003lag\022\033\n\tmembe" +
+      "r_id\030\006 \001(\tR\010memberId\"*\n\022DeleteGroupReque" +
+      "st\022\024\n\005group\030\001 \001(\tR\005group\"\025\n\023DeleteGroupR" +
+      "esponse\"\265\002\n\023ResetOffsetsRequest\022\024\n\005group" +
+      "\030\001 \001(\tR\005group\022\024\n\005topic\030\002 \001(\tR\005topic\022\036\n\np" +
+      "artitions\030\003 \003(\005R\npartitions\022!\n\013to_earlie" +
+      "st\030\004 \001(\010H\000R\ntoEarliest\022\035\n\tto_latest\030\005 \001(" +
+      "\010H\000R\010toLatest\022\035\n\tto_offset\030\006 \001(\003H\000R\010toOf" +
+      "fset\0225\n\007to_time\030\007 \001(\0132\032.google.protobuf." +
+      "TimestampH\000R\006toTime\022\033\n\010shift_by\030\010 \001(\003H\000R" +
+      "\007shiftBy\022\027\n\007dry_run\030\t \001(\010R\006dryRunB\004\n\002to\"" +
+      "Q\n\024ResetOffsetsResponse\0229\n\npartitions\030\001 " +
+      "\003(\0132\031.runnel.v1.GroupPartitionR\npartitio" +
+      "ns\"j\n\030ReassignPartitionRequest\022\024\n\005topic\030" +
+      "\001 \001(\tR\005topic\022\034\n\tpartition\030\002 \001(\005R\tpartiti" +
+      "on\022\032\n\010replicas\030\003 \003(\005R\010replicas\"\033\n\031Reassi" +
+      "gnPartitionResponse\".\n\023RemoveBrokerReque" +
+      "st\022\027\n\007node_id\030\001 \001(\005R\006nodeId\"2\n\024RemoveBro" +
+      "kerResponse\022\032\n\010replicas\030\001 \001(\005R\010replicas\"" +
+      "\365\001\n\022CreateTopicRequest\022\022\n\004name\030\001 \001(\tR\004na" +
+      "me\022\036\n\npartitions\030\002 \001(\005R\npartitions\022-\n\022re" +
+      "plication_factor\030\003 \001(\005R\021replicationFacto" +
+      "r\022A\n\006config\030\004 \003(\0132).runnel.v1.CreateTopi" +
+      "cRequest.ConfigEntryR\006config\0329\n\013ConfigEn" +
+      "try\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005va" +
+      "lue:\0028\001\"=\n\023CreateTopicResponse\022&\n\005topic\030" +
+      "\001 \001(\0132\020.runnel.v1.TopicR\005topic\"(\n\022Delete" +
+      "TopicRequest\022\022\n\004name\030\001 \001(\tR\004name\"\025\n\023Dele" +
+      "teTopicResponse\"\023\n\021ListTopicsRequest\">\n\022" +
+      "ListTopicsResponse\022(\n\006topics\030\001 \003(\0132\020.run" +
+      "nel.v1.TopicR\006topics\"*\n\024DescribeTopicReq" +
+      "uest\022\022\n\004name\030\001 \001(\tR\004name\"y\n\025DescribeTopi" +
+      "cResponse\022&\n\005topic\030\001 \001(\0132\020.runnel.v1.Top" +
+      "icR\005topic\0228\n\npartitions\030\002 \003(\0132\030.runnel.v" +
+      "1.PartitionInfoR\npartitions\"\030\n\026DescribeC" +
+      "lusterRequest\"\212\001\n\027DescribeClusterRespons" +
+      "e\022\035\n\ncluster_id\030\001 \001(\tR\tclusterId\022#\n\rcont" +
+      "roller_id\030\002 \001(\005R\014controllerId\022+\n\007brokers" +
+      "\030\003 \003(\0132\021.runnel.v1.BrokerR\007brokers\"\366\001\n\005T" +
+      "opic\022\022\n\004name\030\001 \001(\tR\004name\022\031\n\010topic_id\030\002 \001" +
+      "(\tR\007topicId\022\036\n\npartitions\030\003 \001(\005R\npartiti" +
+      "ons\022-\n\022replication_factor\030\004 \001(\005R\021replica" +
+      "tionFactor\0224\n\006config\030\005 \003(\0132\034.runnel.v1.T" +
+      "opic.ConfigEntryR\006config\0329\n\013ConfigEntry\022" +
+      "\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:" +
+      "\0028\001\"\325\002\n\rPartitionInfo\022\034\n\tpartition\030\001 \001(\005" +
+      "R\tpartition\022\026\n\006leader\030\002 \001(\005R\006leader\022\032\n\010r" +
+      "eplicas\030\003 \003(\005R\010replicas\022(\n\020log_start_off" +
+      "set\030\004 \001(\003R\016logStartOffset\022%\n\016high_waterm" +
+      "ark\030\005 \001(\003R\rhighWatermark\022(\n\020in_sync_repl" +
+      "icas\030\006 \003(\005R\016inSyncReplicas\022\'\n\017adding_rep" +
+      "licas\030\007 \003(\005R\016addingReplicas\022+\n\021removing_" +
+      "replicas\030\010 \003(\005R\020removingReplicas\022!\n\014lead" +
+      "er_epoch\030\t \001(\004R\013leaderEpoch\"\255\001\n\006Broker\022\027" +
+      "\n\007node_id\030\001 \001(\005R\006nodeId\022\030\n\007address\030\002 \001(\t" +
+      "R\007address\022,\n\005state\030\003 \001(\0162\026.runnel.v1.Bro" +
+      "kerStateR\005state\022\030\n\007version\030\004 \001(\tR\007versio" +
+      "n\022(\n\017decommissioning\030\005 \001(\010R\017decommission" +
+      "ing\"\203\001\n\tNotLeader\022\024\n\005topic\030\001 \001(\tR\005topic\022" +
+      "\034\n\tpartition\030\002 \001(\005R\tpartition\022\033\n\tleader_" +
+      "id\030\003 \001(\005R\010leaderId\022%\n\016leader_address\030\004 \001" +
+      "(\tR\rleaderAddress*u\n\nGroupState\022\033\n\027GROUP" +
+      "_STATE_UNSPECIFIED\020\000\022\025\n\021GROUP_STATE_EMPT" +
+      "Y\020\001\022\026\n\022GROUP_STATE_STABLE\020\002\022\033\n\027GROUP_STA" +
+      "TE_RECONCILING\020\003*b\n\013BrokerState\022\034\n\030BROKE" +
+      "R_STATE_UNSPECIFIED\020\000\022\027\n\023BROKER_STATE_ON" +
+      "LINE\020\001\022\034\n\030BROKER_STATE_UNREACHABLE\020\0022\313\n\n" +
+      "\014AdminService\022L\n\013CreateTopic\022\035.runnel.v1" +
+      ".CreateTopicRequest\032\036.runnel.v1.CreateTo" +
+      "picResponse\022L\n\013DeleteTopic\022\035.runnel.v1.D" +
+      "eleteTopicRequest\032\036.runnel.v1.DeleteTopi" +
+      "cResponse\022I\n\nListTopics\022\034.runnel.v1.List" +
+      "TopicsRequest\032\035.runnel.v1.ListTopicsResp" +
+      "onse\022R\n\rDescribeTopic\022\037.runnel.v1.Descri" +
+      "beTopicRequest\032 .runnel.v1.DescribeTopic" +
+      "Response\022X\n\017DescribeCluster\022!.runnel.v1." +
+      "DescribeClusterRequest\032\".runnel.v1.Descr" +
+      "ibeClusterResponse\022^\n\021ReassignPartition\022" +
+      "#.runnel.v1.ReassignPartitionRequest\032$.r" +
+      "unnel.v1.ReassignPartitionResponse\022O\n\014Re" +
+      "moveBroker\022\036.runnel.v1.RemoveBrokerReque" +
+      "st\032\037.runnel.v1.RemoveBrokerResponse\022I\n\nL" +
+      "istGroups\022\034.runnel.v1.ListGroupsRequest\032" +
+      "\035.runnel.v1.ListGroupsResponse\022R\n\rDescri" +
+      "beGroup\022\037.runnel.v1.DescribeGroupRequest" +
+      "\032 .runnel.v1.DescribeGroupResponse\022L\n\013De" +
+      "leteGroup\022\035.runnel.v1.DeleteGroupRequest" +
+      "\032\036.runnel.v1.DeleteGroupResponse\022O\n\014Rese" +
+      "tOffsets\022\036.runnel.v1.ResetOffsetsRequest" +
+      "\032\037.runnel.v1.ResetOffsetsResponse\022I\n\nCre" +
+      "ateAcls\022\034.runnel.v1.CreateAclsRequest\032\035." +
+      "runnel.v1.CreateAclsResponse\022C\n\010ListAcls" +
+      "\022\032.runnel.v1.ListAclsRequest\032\033.runnel.v1" +
+      ".ListAclsResponse\022I\n\nDeleteAcls\022\034.runnel" +
+      ".v1.DeleteAclsRequest\032\035.runnel.v1.Delete" +
+      "AclsResponse\022C\n\010SetQuota\022\032.runnel.v1.Set" +
+      "QuotaRequest\032\033.runnel.v1.SetQuotaRespons" +
+      "e\022I\n\nListQuotas\022\034.runnel.v1.ListQuotasRe" +
+      "quest\032\035.runnel.v1.ListQuotasResponse\022L\n\013" +
+      "DeleteQuota\022\035.runnel.v1.DeleteQuotaReque" +
+      "st\032\036.runnel.v1.DeleteQuotaResponseBI\n\rde" +
+      "v.runnel.v1P\001Z6github.com/runnel-broker/" +
+      "runnel/gen/runnel/v1;runnelv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.runnel.v1.AclOuterClass.getDescriptor(),
+          dev.runnel.v1.QuotaOuterClass.getDescriptor(),
           dev.runnel.v1.RecordOuterClass.getDescriptor(),
         });
     internal_static_runnel_v1_ListGroupsRequest_descriptor =
@@ -527,6 +534,7 @@ public final class Admin extends com.google.protobuf.GeneratedFile {
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.runnel.v1.AclOuterClass.getDescriptor();
+    dev.runnel.v1.QuotaOuterClass.getDescriptor();
     dev.runnel.v1.RecordOuterClass.getDescriptor();
   }
 

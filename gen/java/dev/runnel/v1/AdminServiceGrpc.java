@@ -449,6 +449,99 @@ public final class AdminServiceGrpc {
     return getDeleteAclsMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.SetQuotaRequest,
+      dev.runnel.v1.SetQuotaResponse> getSetQuotaMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "SetQuota",
+      requestType = dev.runnel.v1.SetQuotaRequest.class,
+      responseType = dev.runnel.v1.SetQuotaResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.SetQuotaRequest,
+      dev.runnel.v1.SetQuotaResponse> getSetQuotaMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.SetQuotaRequest, dev.runnel.v1.SetQuotaResponse> getSetQuotaMethod;
+    if ((getSetQuotaMethod = AdminServiceGrpc.getSetQuotaMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getSetQuotaMethod = AdminServiceGrpc.getSetQuotaMethod) == null) {
+          AdminServiceGrpc.getSetQuotaMethod = getSetQuotaMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.SetQuotaRequest, dev.runnel.v1.SetQuotaResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "SetQuota"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.SetQuotaRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.SetQuotaResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("SetQuota"))
+              .build();
+        }
+      }
+    }
+    return getSetQuotaMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.ListQuotasRequest,
+      dev.runnel.v1.ListQuotasResponse> getListQuotasMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListQuotas",
+      requestType = dev.runnel.v1.ListQuotasRequest.class,
+      responseType = dev.runnel.v1.ListQuotasResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.ListQuotasRequest,
+      dev.runnel.v1.ListQuotasResponse> getListQuotasMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.ListQuotasRequest, dev.runnel.v1.ListQuotasResponse> getListQuotasMethod;
+    if ((getListQuotasMethod = AdminServiceGrpc.getListQuotasMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getListQuotasMethod = AdminServiceGrpc.getListQuotasMethod) == null) {
+          AdminServiceGrpc.getListQuotasMethod = getListQuotasMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.ListQuotasRequest, dev.runnel.v1.ListQuotasResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListQuotas"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListQuotasRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.ListQuotasResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("ListQuotas"))
+              .build();
+        }
+      }
+    }
+    return getListQuotasMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runnel.v1.DeleteQuotaRequest,
+      dev.runnel.v1.DeleteQuotaResponse> getDeleteQuotaMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "DeleteQuota",
+      requestType = dev.runnel.v1.DeleteQuotaRequest.class,
+      responseType = dev.runnel.v1.DeleteQuotaResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runnel.v1.DeleteQuotaRequest,
+      dev.runnel.v1.DeleteQuotaResponse> getDeleteQuotaMethod() {
+    io.grpc.MethodDescriptor<dev.runnel.v1.DeleteQuotaRequest, dev.runnel.v1.DeleteQuotaResponse> getDeleteQuotaMethod;
+    if ((getDeleteQuotaMethod = AdminServiceGrpc.getDeleteQuotaMethod) == null) {
+      synchronized (AdminServiceGrpc.class) {
+        if ((getDeleteQuotaMethod = AdminServiceGrpc.getDeleteQuotaMethod) == null) {
+          AdminServiceGrpc.getDeleteQuotaMethod = getDeleteQuotaMethod =
+              io.grpc.MethodDescriptor.<dev.runnel.v1.DeleteQuotaRequest, dev.runnel.v1.DeleteQuotaResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "DeleteQuota"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteQuotaRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runnel.v1.DeleteQuotaResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AdminServiceMethodDescriptorSupplier("DeleteQuota"))
+              .build();
+        }
+      }
+    }
+    return getDeleteQuotaMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -675,6 +768,38 @@ public final class AdminServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteAclsResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteAclsMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * SetQuota sets a principal's quota, or the default (see Quota); ALTER
+     * on the cluster.
+     * </pre>
+     */
+    default void setQuota(dev.runnel.v1.SetQuotaRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.SetQuotaResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getSetQuotaMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ListQuotas lists the quotas; DESCRIBE on the cluster.
+     * </pre>
+     */
+    default void listQuotas(dev.runnel.v1.ListQuotasRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListQuotasResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListQuotasMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteQuota deletes a principal's quota, or the default; ALTER on the
+     * cluster.
+     * </pre>
+     */
+    default void deleteQuota(dev.runnel.v1.DeleteQuotaRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteQuotaResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteQuotaMethod(), responseObserver);
+    }
   }
 
   /**
@@ -884,6 +1009,41 @@ public final class AdminServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getDeleteAclsMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * SetQuota sets a principal's quota, or the default (see Quota); ALTER
+     * on the cluster.
+     * </pre>
+     */
+    public void setQuota(dev.runnel.v1.SetQuotaRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.SetQuotaResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getSetQuotaMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * ListQuotas lists the quotas; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public void listQuotas(dev.runnel.v1.ListQuotasRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.ListQuotasResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListQuotasMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * DeleteQuota deletes a principal's quota, or the default; ALTER on the
+     * cluster.
+     * </pre>
+     */
+    public void deleteQuota(dev.runnel.v1.DeleteQuotaRequest request,
+        io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteQuotaResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getDeleteQuotaMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -1065,6 +1225,38 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getDeleteAclsMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * SetQuota sets a principal's quota, or the default (see Quota); ALTER
+     * on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.SetQuotaResponse setQuota(dev.runnel.v1.SetQuotaRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getSetQuotaMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ListQuotas lists the quotas; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.ListQuotasResponse listQuotas(dev.runnel.v1.ListQuotasRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListQuotasMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteQuota deletes a principal's quota, or the default; ALTER on the
+     * cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteQuotaResponse deleteQuota(dev.runnel.v1.DeleteQuotaRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getDeleteQuotaMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -1245,6 +1437,38 @@ public final class AdminServiceGrpc {
     public dev.runnel.v1.DeleteAclsResponse deleteAcls(dev.runnel.v1.DeleteAclsRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getDeleteAclsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * SetQuota sets a principal's quota, or the default (see Quota); ALTER
+     * on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.SetQuotaResponse setQuota(dev.runnel.v1.SetQuotaRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getSetQuotaMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * ListQuotas lists the quotas; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.ListQuotasResponse listQuotas(dev.runnel.v1.ListQuotasRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListQuotasMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteQuota deletes a principal's quota, or the default; ALTER on the
+     * cluster.
+     * </pre>
+     */
+    public dev.runnel.v1.DeleteQuotaResponse deleteQuota(dev.runnel.v1.DeleteQuotaRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getDeleteQuotaMethod(), getCallOptions(), request);
     }
   }
 
@@ -1441,6 +1665,41 @@ public final class AdminServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getDeleteAclsMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * SetQuota sets a principal's quota, or the default (see Quota); ALTER
+     * on the cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.SetQuotaResponse> setQuota(
+        dev.runnel.v1.SetQuotaRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getSetQuotaMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * ListQuotas lists the quotas; DESCRIBE on the cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.ListQuotasResponse> listQuotas(
+        dev.runnel.v1.ListQuotasRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListQuotasMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * DeleteQuota deletes a principal's quota, or the default; ALTER on the
+     * cluster.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runnel.v1.DeleteQuotaResponse> deleteQuota(
+        dev.runnel.v1.DeleteQuotaRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getDeleteQuotaMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TOPIC = 0;
@@ -1457,6 +1716,9 @@ public final class AdminServiceGrpc {
   private static final int METHODID_CREATE_ACLS = 11;
   private static final int METHODID_LIST_ACLS = 12;
   private static final int METHODID_DELETE_ACLS = 13;
+  private static final int METHODID_SET_QUOTA = 14;
+  private static final int METHODID_LIST_QUOTAS = 15;
+  private static final int METHODID_DELETE_QUOTA = 16;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1530,6 +1792,18 @@ public final class AdminServiceGrpc {
         case METHODID_DELETE_ACLS:
           serviceImpl.deleteAcls((dev.runnel.v1.DeleteAclsRequest) request,
               (io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteAclsResponse>) responseObserver);
+          break;
+        case METHODID_SET_QUOTA:
+          serviceImpl.setQuota((dev.runnel.v1.SetQuotaRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.SetQuotaResponse>) responseObserver);
+          break;
+        case METHODID_LIST_QUOTAS:
+          serviceImpl.listQuotas((dev.runnel.v1.ListQuotasRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.ListQuotasResponse>) responseObserver);
+          break;
+        case METHODID_DELETE_QUOTA:
+          serviceImpl.deleteQuota((dev.runnel.v1.DeleteQuotaRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runnel.v1.DeleteQuotaResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1647,6 +1921,27 @@ public final class AdminServiceGrpc {
               dev.runnel.v1.DeleteAclsRequest,
               dev.runnel.v1.DeleteAclsResponse>(
                 service, METHODID_DELETE_ACLS)))
+        .addMethod(
+          getSetQuotaMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.SetQuotaRequest,
+              dev.runnel.v1.SetQuotaResponse>(
+                service, METHODID_SET_QUOTA)))
+        .addMethod(
+          getListQuotasMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.ListQuotasRequest,
+              dev.runnel.v1.ListQuotasResponse>(
+                service, METHODID_LIST_QUOTAS)))
+        .addMethod(
+          getDeleteQuotaMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runnel.v1.DeleteQuotaRequest,
+              dev.runnel.v1.DeleteQuotaResponse>(
+                service, METHODID_DELETE_QUOTA)))
         .build();
   }
 
@@ -1709,6 +2004,9 @@ public final class AdminServiceGrpc {
               .addMethod(getCreateAclsMethod())
               .addMethod(getListAclsMethod())
               .addMethod(getDeleteAclsMethod())
+              .addMethod(getSetQuotaMethod())
+              .addMethod(getListQuotasMethod())
+              .addMethod(getDeleteQuotaMethod())
               .build();
         }
       }
