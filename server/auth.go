@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,9 @@ type guard struct {
 	// authorizer is the last one built, with the ACLs' version it has.
 	authorizer atomic.Pointer[versionedAuthorizer]
 	denied     *prometheus.CounterVec
+	// certPrincipal is what of a client certificate names its principal
+	// (Config.TLSPrincipal).
+	certPrincipal string
 	// maxStreams bounds each principal's streams open (0: no bound).
 	maxStreams int
 	streams    streamCounts
@@ -69,7 +74,7 @@ type versionedAuthorizer struct {
 
 func newGuard(cfg Config) (*guard, error) {
 	g := &guard{allowAnonymous: cfg.AllowAnonymous || (cfg.TokenFile == "" && cfg.JWKSFile == ""), enforce: cfg.Authorization,
-		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal,
+		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal, certPrincipal: cmp.Or(cfg.TLSPrincipal, "cn"),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_authorization_denied_total",
 			Help: "Requests the ACLs denied, by operation and resource type."}, []string{"operation", "resource_type"})}
 	if cfg.TokenFile != "" {
@@ -85,6 +90,9 @@ func newGuard(cfg Config) (*guard, error) {
 			return nil, fmt.Errorf("--jwt-jwks-file: %w", err)
 		}
 		g.jwts = v
+	}
+	if !slices.Contains(certPrincipals, g.certPrincipal) {
+		return nil, fmt.Errorf("--tls-principal %q: use one of %s", g.certPrincipal, strings.Join(certPrincipals, ", "))
 	}
 	for _, s := range cfg.Superusers {
 		if s == "" || s == authz.Wildcard {
@@ -106,7 +114,8 @@ func principalOf(ctx context.Context) string {
 
 // authenticate is the auth interceptor's function: the call's principal,
 // from its bearer token (the token file's, or a JWT), else from its
-// verified client certificate (User:COMMON-NAME, with --tls-client-ca),
+// verified client certificate (User: and, by --tls-principal, its common
+// name, subject or first SAN; with --tls-client-ca),
 // else anonymous.
 func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
@@ -116,8 +125,8 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 		}
 		return context.WithValue(ctx, principalKey{}, p), nil
 	}
-	if cn := certificateName(ctx); cn != "" {
-		return context.WithValue(ctx, principalKey{}, "User:"+cn), nil
+	if name := g.certificateName(ctx); name != "" {
+		return context.WithValue(ctx, principalKey{}, "User:"+name), nil
 	}
 	if !g.allowAnonymous {
 		return nil, toStatus(errs.Newf(errUnauthenticated,
@@ -195,14 +204,37 @@ func (g *guard) bearer(token string) (string, error) {
 	return "", errs.Newf(errUnauthenticated, "the bearer token is not one this broker knows")
 }
 
-// certificateName is the common name of the call's client certificate,
-// if the TLS handshake verified one ("" otherwise).
-func certificateName(ctx context.Context) string {
-	if cert := verifiedPeerCertificate(ctx); cert != nil {
-		return cert.Subject.CommonName
+// certificateName names the call's client certificate, if the TLS
+// handshake verified one ("" otherwise), as Config.TLSPrincipal says.
+func (g *guard) certificateName(ctx context.Context) string {
+	cert := verifiedPeerCertificate(ctx)
+	if cert == nil {
+		return ""
 	}
-	return ""
+	first := func(names []string) string {
+		if len(names) > 0 {
+			return names[0]
+		}
+		return ""
+	}
+	switch g.certPrincipal {
+	case "subject":
+		return cert.Subject.String()
+	case "san-dns":
+		return first(cert.DNSNames)
+	case "san-email":
+		return first(cert.EmailAddresses)
+	case "san-uri":
+		if len(cert.URIs) > 0 {
+			return cert.URIs[0].String()
+		}
+		return ""
+	}
+	return cert.Subject.CommonName
 }
+
+// certPrincipals are Config.TLSPrincipal's values.
+var certPrincipals = []string{"cn", "subject", "san-dns", "san-uri", "san-email"}
 
 // need is what a request needs allowed: an operation on a resource.
 type need struct {

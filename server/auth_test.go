@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/testcerts"
 	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/tokens"
 )
@@ -281,7 +283,8 @@ func TestACLEnumsAreRunnelV1s(t *testing.T) {
 }
 
 // TestCertificatePrincipal: over mTLS, a call without a token is its
-// client certificate's principal, User:COMMON-NAME, which the ACLs name.
+// client certificate's principal, User:COMMON-NAME by default, or by
+// --tls-principal its subject or its first DNS SAN, which the ACLs name.
 func TestCertificatePrincipal(t *testing.T) {
 	f := newTLSFiles(t)
 	b := startBrokerWith(t, "", func(c *Config) {
@@ -291,6 +294,22 @@ func TestCertificatePrincipal(t *testing.T) {
 	useTLSClient(t, b, clientConfig(t, f.ca.Pool(), f.clientCert, f.clientKey))
 	_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
 	wantStatus(t, "alice's certificate, no ACL", err, codes.PermissionDenied, `principal "User:alice" is not allowed to create on topic "t"`)
+
+	// --tls-principal names it by another part of the certificate.
+	dnsCert, dnsKey := f.ca.Issue(t, testcerts.Options{CommonName: "alice", DNSNames: []string{"billing.clients.example"}}).Write(t, f.dir, "alice-dns")
+	for mode, want := range map[string]string{"subject": "User:CN=alice", "san-dns": "User:billing.clients.example"} {
+		b := startBrokerWith(t, "", func(c *Config) {
+			f.serverTLS(true)(c)
+			c.Authorization, c.TLSPrincipal = true, mode
+		})
+		useTLSClient(t, b, clientConfig(t, f.ca.Pool(), dnsCert, dnsKey))
+		_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
+		wantStatus(t, "--tls-principal "+mode, err, codes.PermissionDenied, fmt.Sprintf("principal %q is not allowed", want))
+	}
+	_, err = New(context.Background(), Config{DataDir: t.TempDir(), TLSPrincipal: "email"})
+	if err == nil || !strings.Contains(err.Error(), `--tls-principal "email": use one of cn, subject, san-dns, san-uri, san-email`) {
+		t.Fatalf("a bad --tls-principal: %v", err)
+	}
 }
 
 // TestStreamsPerPrincipal: a principal at its limit of open streams, over

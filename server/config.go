@@ -175,6 +175,11 @@ type Config struct {
 	// on the client listener: a request no ACL allows is PERMISSION_DENIED.
 	// Off, every client may do everything.
 	Authorization bool
+	// TLSPrincipal is what names the principal of a verified client
+	// certificate: "cn" (its common name, the default), "subject" (its
+	// whole subject, CN=alice,O=acme), or its first "san-dns", "san-uri"
+	// (a SPIFFE id, say) or "san-email"; the principal is "User:" and it.
+	TLSPrincipal string
 	// ClusterSecretFile holds the secret every broker of the cluster
 	// shares: the peer listener then takes only calls that carry it, so
 	// that a client reaching it cannot send raft messages, join, or forge

@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"net"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	grpcpeer "google.golang.org/grpc/peer"
 
+	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 )
 
@@ -66,4 +68,47 @@ func (s *Server) checkPeer(ctx context.Context, id int32) error {
 		return toStatus(errs.Newf(errNotABroker, "broker %d is not one this broker knows", id))
 	}
 	return s.checkPeerAt(ctx, id, m.PeerAddress)
+}
+
+// checkMember refuses ctx's caller on the peer listener unless its
+// certificate is valid for the peer address of a broker of the cluster:
+// a client's certificate from the same CA (--tls-peer-ca defaults to
+// --tls-client-ca) cannot forward calls past the ACLs. Without a peer CA
+// it checks nothing.
+func (s *Server) checkMember(ctx context.Context) error {
+	if s.tls == nil || s.tls.peerCAs == nil {
+		return nil
+	}
+	cert := verifiedPeerCertificate(ctx)
+	if cert == nil {
+		return toStatus(errs.Newf(errNotABroker, "the peer listener takes brokers only, and the caller presented no verified certificate"))
+	}
+	for _, m := range s.broker.Members() {
+		host, _, err := net.SplitHostPort(m.PeerAddress)
+		if err == nil && cert.VerifyHostname(host) == nil {
+			return nil
+		}
+	}
+	return toStatus(errs.Newf(errNotABroker,
+		"the caller's certificate (%q) is valid for no broker's peer address: this is the brokers' peer listener, clients call the client listener (--listen)",
+		cert.Subject.CommonName))
+}
+
+// membersOnly are the peer listener's interceptors that run checkMember
+// on every call but Join, whose caller is no member yet (its handler
+// checks the address it joins at).
+func (s *Server) membersOnlyUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if info.FullMethod != raftv1.MembershipService_Join_FullMethodName && info.FullMethod != raftv1.MembershipService_Identify_FullMethodName {
+		if err := s.checkMember(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return handler(ctx, req)
+}
+
+func (s *Server) membersOnlyStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.checkMember(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, ss)
 }

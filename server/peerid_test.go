@@ -17,6 +17,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/internal/testcerts"
 )
 
@@ -26,7 +27,8 @@ import (
 // certificate (a good one of the peer CA) cannot open a raft stream as
 // broker 1, nor join as a new broker at broker 1's address: each is
 // PERMISSION_DENIED saying its certificate is not valid for that address.
-// With broker 1's certificate, the same stream is taken.
+// With broker 1's certificate, the same stream is taken. A client's
+// certificate of the same CA is refused on the peer listener altogether.
 func TestPeerCertificateIsBoundToNodeID(t *testing.T) {
 	dir := t.TempDir()
 	ca := testcerts.NewCA(t, "peer CA")
@@ -101,6 +103,15 @@ func TestPeerCertificateIsBoundToNodeID(t *testing.T) {
 		`a caller claiming to be broker 1 presented a certificate ("broker-3") that is not valid for its peer address `+peers[1])
 	_, err := raftv1.NewMembershipServiceClient(impostor).Join(ctx, &raftv1.JoinRequest{NodeId: 9, Address: "127.0.0.1:1", PeerAddress: peers[1]})
 	wantStatus(t, "broker 3's certificate, joining at broker 1's address", err, codes.PermissionDenied, "not valid for its peer address")
+	// A client's certificate of the same CA names no broker's address: it
+	// cannot call the peer listener (to forward a call past the ACLs,
+	// say); a broker's can.
+	client := dial(ca.Client(t, "alice"))
+	_, err = runnelv1.NewAdminServiceClient(client).DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{})
+	wantStatus(t, "a client's certificate on the peer listener", err, codes.PermissionDenied, `the caller's certificate ("alice") is valid for no broker's peer address`)
+	if _, err := runnelv1.NewAdminServiceClient(impostor).DescribeCluster(ctx, &runnelv1.DescribeClusterRequest{}); err != nil {
+		t.Fatalf("a broker's certificate on the peer listener: %v", err)
+	}
 	// NB: the stream is taken: it ends when its deadline does, not at once.
 	if err := streamAs(dial(pairs[0]), 1); grpcstatus.Code(err) == codes.PermissionDenied {
 		t.Fatalf("broker 1's certificate, as broker 1: %v", err)

@@ -296,6 +296,9 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		unary, stream = append(unary, s.secret.unary), append(stream, s.secret.stream)
 	}
 	if peer {
+		unary, stream = append(unary, s.membersOnlyUnary), append(stream, s.membersOnlyStream)
+	}
+	if peer {
 		unary, stream = append(unary, markPeerUnary), append(stream, markPeerStream)
 	} else {
 		// NB: quotas after authorization: a request denied costs nothing.

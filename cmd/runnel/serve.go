@@ -149,6 +149,7 @@ partitions moved to it with "runnel partition reassign".`,
 	f.StringVar(&cfg.TLSPeerCAFile, "tls-peer-ca", "", "PEM file of the CAs of the brokers' certificates, verified on the peer listener and when dialling another broker (default: --tls-client-ca; with neither, the system's)")
 	f.StringVar(&cfg.ClusterSecretFile, "cluster-secret-file", "", "a file holding the secret every broker of the cluster shares (openssl rand -hex 32): the peer listener then takes only calls that carry it, so that a client reaching it cannot send raft messages, join or forge a forwarded call")
 	f.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", 0, "most streams (Produce, Subscribe) one principal has open on this broker at once, all its connections together; past it RESOURCE_EXHAUSTED (0: no bound)")
+	f.StringVar(&cfg.TLSPrincipal, "tls-principal", "cn", "what names a client certificate's principal (User:<it>): cn, subject (CN=alice,O=acme), or its first san-dns, san-uri (a SPIFFE id) or san-email")
 	f.StringVar(&cfg.TokenFile, "token-file", "", "static bearer tokens, one PRINCIPAL sha256:HASH a line (runnel token create prints one): calls must carry one of them, unless --allow-anonymous")
 	f.StringVar(&cfg.JWKSFile, "jwt-jwks-file", "", "an identity provider's key set (JWKS, JSON): a bearer token that is a JWT it signed, current, from --jwt-issuer for --jwt-audience, authenticates User:<its --jwt-principal-claim>; re-read when it changes")
 	f.StringVar(&cfg.JWTIssuer, "jwt-issuer", "", "the iss a JWT must carry (empty: not checked)")
