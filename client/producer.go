@@ -316,19 +316,23 @@ func (p *Producer) reserve(ctx context.Context, size int64) error {
 	}
 }
 
-// resolve reports a record's outcome and gives its buffer room back.
+// resolve gives a record's buffer room back and reports its outcome; only
+// then does it stop counting as pending, so that a Flush that returns has
+// every record's Result resolved and callback run.
 func (p *Producer) resolve(e *pendingRecord, a Ack, err error) {
 	p.mu.Lock()
 	p.buffered -= int64(e.size)
-	p.pending--
 	close(p.room)
 	p.room = make(chan struct{})
+	p.mu.Unlock()
+	e.done(a, err)
+	p.mu.Lock()
+	p.pending--
 	if p.pending == 0 {
 		close(p.idle)
 		p.idle = make(chan struct{})
 	}
 	p.mu.Unlock()
-	e.done(a, err)
 }
 
 // Flush sends every buffered record without waiting for linger, and

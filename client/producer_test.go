@@ -500,3 +500,27 @@ func TestOneBootstrapAddress(t *testing.T) {
 	}
 	t.Logf("partitions led by brokers %v, produced through one bootstrap address", leaders)
 }
+
+// TestFlushWaitsForCallbacks: Flush returns once every record's callback
+// has run, a slow one included, as Kafka's flush does.
+func TestFlushWaitsForCallbacks(t *testing.T) {
+	b := startBroker(t)
+	c := newClient(t, b.addr)
+	createTopic(t, c, "callbacks", 1, 1)
+	p := c.Producer(client.WithLinger(time.Hour))
+	defer p.Close()
+	ctx := context.Background()
+	var ran atomic.Int32
+	for i := range 5 {
+		p.Produce(ctx, &client.Record{Topic: "callbacks", Value: fmt.Appendf(nil, "%d", i)}, func(client.Ack, error) {
+			time.Sleep(20 * time.Millisecond) // NB: a slow callback: Flush must wait it out.
+			ran.Add(1)
+		})
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ran.Load(); n != 5 {
+		t.Fatalf("Flush returned with %d of 5 callbacks run", n)
+	}
+}
