@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/redial"
 )
 
 // DefaultAddress is where a broker listens by default.
@@ -126,7 +127,7 @@ func (c *Client) dial(address string) (*grpc.ClientConn, error) {
 		creds = insecure.NewCredentials()
 	}
 	dialOpts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
+		grpc.WithTransportCredentials(creds), redial.Option(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
 	}, c.opts.dialOptions...)
 	return grpc.NewClient(address, dialOpts...)

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/runnel-broker/runnel/internal/redial"
 )
 
 // maxMessageBytes is what the sidecar sends to and takes from the
@@ -40,7 +42,7 @@ func newUpstream(addrs []string, tlsConfig *tls.Config, token string) *upstream 
 	if tlsConfig != nil {
 		creds = credentials.NewTLS(tlsConfig)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), redial.Option(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes))}
 	if token != "" {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,

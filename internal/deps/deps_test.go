@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"raftstore/internal/producers": {"gen/runnel/raftstore/v1"},
 	"raftstore": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
-	"raftstore/transport": {"raftstore", "gen/runnel/raft/v1"},
+	"raftstore/transport": {"raftstore", "internal/redial", "gen/runnel/raft/v1"},
 	// A sidecar's spool: queues on the segment log, public so that the
 	// sidecar (outside raftstore) can use it.
 	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
@@ -35,6 +35,8 @@ var allowed = map[string][]string{
 	// TLS material from files, reloaded when they change: the server's
 	// listeners and the CLI's dials share it.
 	"internal/tlsfiles": {},
+	// How soon every gRPC client of ours dials a lost broker again.
+	"internal/redial": {},
 
 	"internal/buildinfo":         {},
 	"server/internal/errs":       {},
@@ -53,7 +55,7 @@ var allowed = map[string][]string{
 		"gen/runnel/meta/v1"},
 	// The edge: what speaks gRPC.
 	"server/internal/wire": {},
-	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire",
+	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire", "internal/redial",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/quota", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
@@ -68,10 +70,10 @@ var allowed = map[string][]string{
 
 	"recordbatch": {"compression", "gen/runnel/v1"},
 
-	"client": {"gen/runnel/v1", "partitioner", "compression", "recordbatch"},
+	"client": {"gen/runnel/v1", "partitioner", "compression", "recordbatch", "internal/redial"},
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
-	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "gen/runnel/v1"},
+	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "internal/redial", "gen/runnel/v1"},
 	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "internal/tlsfiles", "gen/runnel/v1"},
 
 	"docs/barebench": {},

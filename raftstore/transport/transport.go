@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
+	"github.com/runnel-broker/runnel/internal/redial"
 	"github.com/runnel-broker/runnel/raftstore"
 )
 
@@ -410,7 +411,7 @@ func (t *Transport) newPeer(id uint64, address string) (*peer, error) {
 		if creds == nil {
 			creds = insecure.NewCredentials()
 		}
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), redial.Option(),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
 		if p.cfg.PerRPCCredentials != nil {
 			opts = append(opts, grpc.WithPerRPCCredentials(p.cfg.PerRPCCredentials))

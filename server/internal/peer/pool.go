@@ -12,6 +12,7 @@ import (
 
 	raftv1 "github.com/runnel-broker/runnel/gen/runnel/raft/v1"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/redial"
 	"github.com/runnel-broker/runnel/raftstore"
 	"github.com/runnel-broker/runnel/server/internal/wire"
 )
@@ -56,7 +57,7 @@ func (p *Pool) conn(address string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[address]; ok {
 		return c, nil
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(p.creds),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(p.creds), redial.Option(),
 		// NB: the server's codec, so that records and stored batches pass
 		// through as the bytes they are.
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(wire.NewCodec()),
