@@ -34,9 +34,16 @@ from runnel.v1 import subscribe_pb2, subscribe_pb2_grpc
 DEFAULT_TARGET = "127.0.0.1:7400"
 
 # Runnel accepts records up to 32 MiB; let responses that large through.
+# A broker that went away is dialled again at most a second apart (as the Go
+# SDK and Kafka's reconnect.backoff.max.ms): gRPC's default backoff grows to
+# two minutes, and every call fails fast UNAVAILABLE while it waits, so a
+# consumer would resume that long after its brokers came back.
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
     ("grpc.max_send_message_length", 64 << 20),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 
 Headers = Sequence[Tuple[str, bytes]]

@@ -5,6 +5,8 @@ import dev.runnel.v1.CommitServiceGrpc;
 import dev.runnel.v1.CreateTopicRequest;
 import dev.runnel.v1.ProduceServiceGrpc;
 import dev.runnel.v1.SubscribeServiceGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -78,10 +80,11 @@ public final class RunnelClient implements AutoCloseable {
       b.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
     }
     channel = b.build();
-    admin = AdminServiceGrpc.newBlockingStub(channel);
-    produce = ProduceServiceGrpc.newStub(channel);
-    subscribe = SubscribeServiceGrpc.newBlockingStub(channel);
-    commit = CommitServiceGrpc.newBlockingStub(channel);
+    Channel calls = ClientInterceptors.intercept(channel, new Redial(channel));
+    admin = AdminServiceGrpc.newBlockingStub(calls);
+    produce = ProduceServiceGrpc.newStub(calls);
+    subscribe = SubscribeServiceGrpc.newBlockingStub(calls);
+    commit = CommitServiceGrpc.newBlockingStub(calls);
   }
 
   /** Creates a topic; with existOk, an existing one is fine. */
