@@ -87,6 +87,12 @@ func Dial(address string, opts ...Option) (*Client, error) {
 // the first that answers as the bootstrap broker. One address is enough:
 // a broker forwards what it does not lead, and the client learns the
 // others' addresses from it.
+//
+// While no broker answers, and one says why in a way worth waiting
+// through (down, starting and waiting for a quorum, busy), New asks them
+// again with backoff, as a Kafka client does while its bootstrap servers
+// come up, until ctx is done or the request timeout (WithRequestTimeout)
+// has passed. A refused credential fails it at once.
 func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("client.New: no broker addresses")
@@ -96,29 +102,38 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 		return nil, err
 	}
 	c.bootstrap = append([]string(nil), brokers...)
-	var errs []error
-	for _, addr := range brokers {
-		conn, err := c.connTo(addr)
-		if err == nil {
-			err = c.describeCluster(ctx, conn)
+	ctx, cancel := context.WithTimeout(ctx, c.opts.requestTimeout)
+	defer cancel()
+	for b := newBackoff(); ; {
+		var errs []error
+		waitable := false // some broker may answer later
+		for _, addr := range brokers {
+			conn, err := c.connTo(addr)
+			if err == nil {
+				err = c.describeCluster(ctx, conn)
+			}
+			if err == nil {
+				c.use(conn)
+				return c, nil
+			}
+			if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
+				// NB: the cluster's answer, which another broker, or this
+				// one later, would give too.
+				c.Close()
+				return nil, fmt.Errorf("client.New: %s: %w", addr, err)
+			}
+			waitable = waitable || retriableCall(err)
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			if ctx.Err() != nil {
+				break
+			}
 		}
-		if err == nil {
-			c.use(conn)
-			return c, nil
-		}
-		if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
-			// NB: the cluster's answer, which another broker would give
-			// too.
+		if !waitable || ctx.Err() != nil || !b.wait(ctx) {
 			c.Close()
-			return nil, fmt.Errorf("client.New: %s: %w", addr, err)
+			return nil, fmt.Errorf("client.New: no broker answered: %w", errors.Join(errs...))
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
-		if ctx.Err() != nil {
-			break
-		}
+		c.opts.logger.Info("client: no broker answered yet, asking again", "brokers", brokers, "err", errors.Join(errs...))
 	}
-	c.Close()
-	return nil, fmt.Errorf("client.New: no broker answered: %w", errors.Join(errs...))
 }
 
 func (c *Client) dial(address string) (*grpc.ClientConn, error) {

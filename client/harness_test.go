@@ -62,6 +62,10 @@ type broker struct {
 	cmd                *exec.Cmd
 	exited             chan struct{}
 	addr               string
+	// args and listen are what a cluster's broker is launched with, so
+	// that restart can launch it again on the same addresses.
+	args   []string
+	listen []string
 
 	logMu sync.Mutex
 	log   bytes.Buffer
@@ -83,8 +87,17 @@ func (b *broker) logs() string {
 // listeners (socket activation, as e2e/harness_test.go does), so that a
 // cluster's addresses are known before any of its brokers runs.
 func launch(dataDir string, env []string, files []*os.File, args ...string) (*broker, error) {
-	b := &broker{dataDir: dataDir, readyFile: filepath.Join(dataDir + ".ready"), exited: make(chan struct{})}
-	args = append([]string{"serve", "--data-dir", dataDir, "--ready-file", b.readyFile}, args...)
+	b := &broker{dataDir: dataDir, readyFile: filepath.Join(dataDir + ".ready"), args: args}
+	if err := b.start(env, files); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// start runs the broker's process.
+func (b *broker) start(env []string, files []*os.File) error {
+	b.exited = make(chan struct{})
+	args := append([]string{"serve", "--data-dir", b.dataDir, "--ready-file", b.readyFile}, b.args...)
 	var cmd *exec.Cmd
 	if files != nil {
 		// NB: LISTEN_PID must be the broker's pid: the shell sets it to
@@ -98,11 +111,37 @@ func launch(dataDir string, env []string, files []*os.File, args ...string) (*br
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr, cmd.Stdout = b, b
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	b.cmd = cmd
-	go func() { _ = cmd.Wait(); close(b.exited) }()
-	return b, nil
+	exited := b.exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	return nil
+}
+
+// restart launches a cluster's broker, killed before, again on its data
+// directory and addresses, without waiting for it to serve: a broker
+// whose peers are down waits for a quorum.
+func (b *broker) restart(t testing.TB) {
+	t.Helper()
+	os.Remove(b.readyFile)
+	var files []*os.File
+	for _, addr := range b.listen {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := l.(*net.TCPListener).File()
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	if err := b.start(nil, files); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (b *broker) waitServing() error {
@@ -211,6 +250,9 @@ func startCluster(t testing.TB, n int) []*broker {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, l := range socks[i] {
+			b.listen = append(b.listen, l.Addr().String())
 		}
 		t.Cleanup(func() {
 			b.stop()

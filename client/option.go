@@ -53,9 +53,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithRequestTimeout bounds each metadata call (DescribeCluster,
-// DescribeTopic) and each produce request's wait for its ack; a produce
-// request that times out is retried within the producer's delivery
-// timeout. The default is 10s.
+// DescribeTopic), New's wait for a broker to answer, and each produce
+// request's wait for its ack; a produce request that times out is retried
+// within the producer's delivery timeout. The default is 10s.
 func WithRequestTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) {
 		if d > 0 {
