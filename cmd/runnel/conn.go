@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -38,8 +40,19 @@ func brokerFlag(cmd *cobra.Command) func(context.Context, ...client.Option) (*cl
 		if token != "" {
 			opts = append(opts, client.WithToken(token))
 		}
+		// NB: first, so that a command's own logger wins.
+		opts = append([]client.Option{client.WithLogger(clientLogger(cmd.ErrOrStderr()))}, opts...)
 		return client.New(ctx, brokers, opts...)
 	}
+}
+
+// clientLogger is what the SDK tells a client command's user on stderr:
+// its warnings, such as a consumer's read that broke and is being retried,
+// so that a consumer waiting for a broker that is down says why nothing
+// arrives. The SDK's retries that do not keep records from the user (a
+// batch sent again, another broker asked) are Info, and not shown.
+func clientLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // tlsFlags are a client command's --tls-* flags: how it reaches brokers

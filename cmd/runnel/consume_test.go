@@ -13,8 +13,9 @@ import (
 // 3-broker cluster's topic through the broker it first connects to, which
 // also leads a partition; that broker is killed, and consume goes on
 // printing, through the others, every record exactly once: those produced
-// before the kill and those after. As a group member too, which then
-// re-attaches to its group, and commits what it printed when interrupted.
+// before the kill and those after, warning on stderr that its read broke.
+// As a group member too, which then re-attaches to its group, and commits
+// what it printed when interrupted.
 func TestConsumeFollowThroughABrokerKill(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -82,6 +83,11 @@ func TestConsumeFollowThroughABrokerKill(t *testing.T) {
 			interrupt()
 			if err := <-done; err != nil {
 				t.Fatalf("consume --follow: %v\nstderr:\n%s", describeError(err), stderr.String())
+			}
+			// It said why records paused: the SDK's warning, on stderr.
+			if log := stderr.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "broke") ||
+				!strings.Contains(log, "broker="+brokers[first].addr) {
+				t.Errorf("consume --follow did not warn that its read from the killed broker %s broke; stderr:\n%s", brokers[first].addr, log)
 			}
 
 			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
