@@ -335,13 +335,10 @@ func TestStreamsPerPrincipal(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 		s, err := c.Produce.Produce(as(token))
-		if err == nil {
-			err = s.Send(&runnelv1.ProduceRequest{Topic: "t", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("v")}}})
+		if err != nil {
+			return nil, err
 		}
-		if err == nil {
-			_, err = s.Recv()
-		}
-		return s, err
+		return s, sendThenRecv(s, &runnelv1.ProduceRequest{Topic: "t", Partition: &p, Records: []*runnelv1.Record{{Value: []byte("v")}}})
 	}
 	first, err := open("t-alice")
 	if err != nil {

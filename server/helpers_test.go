@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -215,3 +216,15 @@ func is[T comparable](name string, got, want T) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sendThenRecv sends req on a stream and returns what the broker answers:
+// a broker that refuses the stream may do so before Send or after it,
+// and Send then fails with io.EOF while the status comes from Recv
+// (grpc-go's ClientStream.SendMsg).
+func sendThenRecv[Req, Resp any](s grpc.BidiStreamingClient[Req, Resp], req *Req) error {
+	if err := s.Send(req); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	_, err := s.Recv()
+	return err
+}

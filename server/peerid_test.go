@@ -90,13 +90,10 @@ func TestPeerCertificateIsBoundToNodeID(t *testing.T) {
 		sctx, scancel := context.WithTimeout(ctx, time.Second)
 		defer scancel()
 		s, err := raftv1.NewRaftServiceClient(conn).Stream(sctx)
-		if err == nil {
-			err = s.Send(&raftv1.StreamRequest{Batch: &raftv1.Batch{From: from}})
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			_, err = s.Recv()
-		}
-		return err
+		return sendThenRecv(s, &raftv1.StreamRequest{Batch: &raftv1.Batch{From: from}})
 	}
 	impostor := dial(pairs[2])
 	wantStatus(t, "broker 3's certificate, as broker 1", streamAs(impostor, 1), codes.PermissionDenied,

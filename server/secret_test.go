@@ -49,10 +49,7 @@ func TestClusterSecret(t *testing.T) {
 
 	stream, err := raftv1.NewRaftServiceClient(conn).Stream(ctx)
 	if err == nil {
-		err = stream.Send(&raftv1.StreamRequest{})
-	}
-	if err == nil {
-		_, err = stream.Recv()
+		err = sendThenRecv(stream, &raftv1.StreamRequest{})
 	}
 	wantStatus(t, "a raft stream without the secret", err, codes.PermissionDenied, refused)
 	_, err = raftv1.NewMembershipServiceClient(conn).Join(ctx, &raftv1.JoinRequest{NodeId: 9, Address: "x:1", PeerAddress: "x:2"})
