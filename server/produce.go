@@ -154,10 +154,14 @@ func (s *produceService) Produce(stream runnelv1.ProduceService_ProduceServer) e
 		// request's budget comes back as soon as the ack is known (the
 		// batch is then in the log, and raft holds no copy of it), even
 		// while the sender waits for a client that does not read acks.
-		acked := make(chan *runnelv1.ProduceResponse, 1)
+		// NB: the goroutine keeps the request's size, not the request: its
+		// records alias the message's buffer, garbage once the batch is
+		// built but held (outside the budget's count) while a reference
+		// lives.
+		acked, size := make(chan *runnelv1.ProduceResponse, 1), sizeOf(req)
 		go func() {
 			acks, err := pending.Wait(ctx)
-			s.observe(ctx, req, d, taken, acks)
+			s.observe(ctx, size, d, taken, acks)
 			held.release()
 			if err != nil {
 				acked <- produceError(id, acks, err)
@@ -232,7 +236,7 @@ func (s *produceService) forward(ctx context.Context, f *broker.Forward) (func(c
 
 // observe counts a request's acks, once, on the broker the producer
 // called: not again where another broker forwarded it.
-func (s *produceService) observe(ctx context.Context, req *produceRequest, d raftstore.Durability, taken time.Time, acks []broker.Ack) {
+func (s *produceService) observe(ctx context.Context, size requestSize, d raftstore.Durability, taken time.Time, acks []broker.Ack) {
 	if forwardedCall(ctx) {
 		return
 	}
@@ -244,13 +248,23 @@ func (s *produceService) observe(ctx context.Context, req *produceRequest, d raf
 	if acked == 0 {
 		return
 	}
-	bytes, records := requestBytes(req), len(req.records)
-	if c := req.compressed; c != nil {
-		records = c.Count // NB: bytes as sent, compressed
-	}
-	s.metrics.producedRecords.WithLabelValues(req.topic).Add(float64(acked))
+	s.metrics.producedRecords.WithLabelValues(size.topic).Add(float64(acked))
 	// NB: a request acked in part counts its share of the bytes.
-	s.metrics.producedBytes.WithLabelValues(req.topic).Add(float64(bytes) * float64(acked) / float64(records))
+	s.metrics.producedBytes.WithLabelValues(size.topic).Add(float64(size.bytes) * float64(acked) / float64(size.records))
+}
+
+// requestSize is what the metrics count of a request.
+type requestSize struct {
+	topic          string
+	bytes, records int // NB: bytes as sent, compressed or not
+}
+
+func sizeOf(req *produceRequest) requestSize {
+	size := requestSize{topic: req.topic, bytes: requestBytes(req), records: len(req.records)}
+	if c := req.compressed; c != nil {
+		size.records = c.Count
+	}
+	return size
 }
 
 // receive reads the stream's requests on its own goroutine, so that the

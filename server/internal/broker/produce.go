@@ -54,6 +54,9 @@ func (f *Forward) Resolve(wait func(context.Context) (int64, error), err error) 
 		return
 	}
 	f.part.forwarded = wait
+	// NB: the records are sent; the pending produce keeps no reference
+	// to them (they alias the producer's message) while it waits.
+	f.Request = ProduceRequest{}
 }
 
 // Forwards returns what this broker does not serve itself.
