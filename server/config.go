@@ -140,6 +140,15 @@ type Config struct {
 	// at once (gRPC's MaxConcurrentStreams; a client opening more waits
 	// for one to end). Default 1024.
 	MaxConcurrentStreams uint32
+	// StreamWindowBytes is each call's HTTP/2 flow-control window: what
+	// gRPC reads of a stream ahead of its handler, outside the memory
+	// budget (gRPC acknowledges a connection's data as it arrives, so only
+	// the streams' windows bound what it buffers). Fixed, as a
+	// memory-bound server sets it: gRPC's window growth (BDP estimation)
+	// would let each stream buffer up to 16 MiB. A stream moves at most a
+	// window per round trip: 1 MiB is 2 GB/s at 0.5 ms, 20 MB/s at 50 ms.
+	// Default 1 MiB, at least 64 KiB and at most 16 MiB.
+	StreamWindowBytes int32
 	// KeepaliveTime is how long a connection may be silent before the
 	// broker pings it, and KeepaliveTimeout how long it then waits for the
 	// answer before closing it: a client that vanished (a network cut, a
@@ -213,6 +222,7 @@ const (
 	DefaultMaxInflightBytes       = 256 << 20
 	DefaultMaxStreamInflightBytes = 32 << 20
 	DefaultMaxConcurrentStreams   = 1024
+	DefaultStreamWindowBytes      = 1 << 20
 	DefaultKeepaliveTime          = time.Minute
 	DefaultKeepaliveTimeout       = 20 * time.Second
 	DefaultKeepaliveMinTime       = 10 * time.Second
@@ -236,6 +246,7 @@ func DefaultConfig() Config {
 		MaxInflightBytes:       DefaultMaxInflightBytes,
 		MaxStreamInflightBytes: DefaultMaxStreamInflightBytes,
 		MaxConcurrentStreams:   DefaultMaxConcurrentStreams,
+		StreamWindowBytes:      DefaultStreamWindowBytes,
 		KeepaliveTime:          DefaultKeepaliveTime,
 		KeepaliveTimeout:       DefaultKeepaliveTimeout,
 		KeepaliveMinTime:       DefaultKeepaliveMinTime,
@@ -288,6 +299,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = d.MaxConcurrentStreams
+	}
+	if c.StreamWindowBytes == 0 {
+		c.StreamWindowBytes = d.StreamWindowBytes
 	}
 	if c.KeepaliveTime == 0 {
 		c.KeepaliveTime = d.KeepaliveTime
@@ -387,6 +401,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStreamInflightBytes < 64<<10 || c.MaxStreamInflightBytes > c.MaxInflightBytes {
 		errs = append(errs, fmt.Errorf("max stream inflight bytes %d: want 65536 to the max inflight bytes, %d", c.MaxStreamInflightBytes, c.MaxInflightBytes))
+	}
+	if c.StreamWindowBytes < 64<<10 || c.StreamWindowBytes > 16<<20 {
+		errs = append(errs, fmt.Errorf("stream window bytes %d: want 65536 to 16777216", c.StreamWindowBytes))
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
 		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 ||

@@ -38,6 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		{"budget under 1 MiB", Config{MaxInflightBytes: 1<<20 - 1}, "max inflight bytes"},
 		{"stream share over the budget", Config{MaxInflightBytes: 64 << 20, MaxStreamInflightBytes: 64<<20 + 1}, "max stream inflight bytes"},
 		{"stream share under 64 KiB", Config{MaxStreamInflightBytes: 64<<10 - 1}, "max stream inflight bytes"},
+		{"stream window under 64 KiB", Config{StreamWindowBytes: 64<<10 - 1}, "stream window bytes"},
+		{"stream window over 16 MiB", Config{StreamWindowBytes: 16<<20 + 1}, "stream window bytes"},
 		{"negative keepalive", Config{KeepaliveTime: -1}, "negative"},
 	} {
 		err := tc.cfg.Validate()

@@ -9,27 +9,35 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/runnel-broker/runnel/client"
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 )
 
-// liveHeap is the heap the last collection marked live: what the broker
-// (in this process) holds. Not HeapInuse: while producers allocate, it
-// also counts what they allocated during the collection, garbage or not.
+// liveHeap is the heap a collection found live before it began: what the
+// broker (in this process) holds. The collector counts as live everything
+// allocated while it marks (new objects are born marked: gcmarknewobject
+// in runtime/mgcmark.go), garbage or not, which beside running producers
+// is tens of MiB; so what was allocated during the collection is taken
+// off. Not HeapInuse, which counts all that was allocated since.
 // NB: two collections: buffers free in gRPC's pools (sync.Pool) survive
 // the first; they are garbage, not memory a stream holds.
 func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	runtime.GC()
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
-	return sample[0].Value.Uint64()
+	allocated := sample[0].Value.Uint64()
+	runtime.GC()
+	metrics.Read(sample)
+	live, during := sample[1].Value.Uint64(), sample[0].Value.Uint64()-allocated
+	return live - min(live, during)
 }
 
 // bigRequest is a request of n records of size bytes each.
@@ -58,12 +66,13 @@ func slowClient(t *testing.T, b *testBroker) *client.Client {
 
 // TestMemoryBudgetBoundsSlowStreams opens 16 subscriptions that never
 // read, over 8 partitions holding 4 MiB each, and 8 produce streams that
-// push 1 MiB requests without reading their acks: the broker's heap grows
-// by less than its budget (64 MiB) plus what gRPC holds outside it (56
-// MiB, see below) plus 8 MiB of slack: 128 MiB. Measured: about 33 MiB
-// with the subscriptions stuck, at most about 100 MiB at the peak while
-// producing. Without the budget the stuck subscriptions alone grew it by
-// about 190 MiB (and never wait for budget).
+// push 1 MiB requests without reading their acks: the heap grows by less
+// than the broker's budget (64 MiB) plus what gRPC holds outside it (32
+// MiB) plus what the producers' client holds in this process (24 MiB, see
+// below) plus 8 MiB of slack: 128 MiB. Measured: about 33 MiB with the
+// subscriptions stuck, 85 to 118 MiB at the peak while producing (45 to
+// 79 under the race detector). Without the budget the stuck subscriptions
+// alone grew it by about 190 MiB (and never wait for budget).
 // Meanwhile the producers and another reader make progress.
 func TestMemoryBudgetBoundsSlowStreams(t *testing.T) {
 	const (
@@ -172,13 +181,18 @@ func TestMemoryBudgetBoundsSlowStreams(t *testing.T) {
 	}
 	after := liveHeap()
 	const mib = 1 << 20
-	// Outside the budget, gRPC holds per connection what its flow-control
-	// windows let in (at most 16 MiB, its window growth's ceiling; two
-	// connections), and per stream one message: the response it took from
-	// each slow subscription, the request each producer read beyond the
-	// budget while it waits. 8 MiB of slack.
-	const transport = 2*16<<20 + slowSubs*batchBytes + producers*1<<20
-	limit := uint64(budget + transport + 8<<20)
+	// Outside the budget, gRPC holds per stream what its flow-control
+	// window lets in (gRPC credits a connection's window on arrival, so
+	// only the streams' windows bound it), and one message: the response
+	// it took from each slow subscription, the request each producer read
+	// beyond the budget while it waits. The producers' own client, in this
+	// process too, keeps the requests it encoded until the broker's window
+	// lets them out: about 3 MiB each, measured. 8 MiB of slack.
+	const (
+		transport = producers*DefaultStreamWindowBytes + slowSubs*batchBytes + producers*1<<20
+		clients   = producers * 3 << 20
+	)
+	limit := uint64(budget + transport + clients + 8<<20)
 	t.Logf("live heap: %d MiB before, %d MiB with the subscriptions stuck, peak %d MiB while producing, %d MiB after; limit: %d MiB over before",
 		before/mib, stuck/mib, peak/mib, after/mib, limit/mib)
 	for _, m := range []struct {
@@ -258,5 +272,72 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	got, err := b.readAll(&runnelv1.SubscribeRequest{Topic: "t"})
 	if err != nil || len(got[0]) != 8*16+24+6 {
 		t.Fatalf("read back %d records, %v; want %d", len(got[0]), err, 8*16+24+6)
+	}
+}
+
+// TestBlockedStreamSendsAWindow: a produce stream waiting for budget reads
+// no more, and its client gets no further than the broker's fixed
+// flow-control window (256 KiB here), even on a connection that has just
+// moved 48 MiB, over which gRPC's window growth (BDP estimation) would
+// have let each stream buffer more in the broker, outside its budget (up
+// to 16 MiB; measured here without it, 0.8 to 2.6 MiB).
+func TestBlockedStreamSendsAWindow(t *testing.T) {
+	const budget, window = 2 << 20, 256 << 10
+	b := startBrokerWith(t, "", func(c *Config) { c.MaxInflightBytes, c.StreamWindowBytes = budget, window })
+	b.createTopic("t", 1, nil)
+	warmup := make([]*runnelv1.ProduceRequest, 48)
+	for i := range warmup {
+		warmup[i] = bigRequest("t", 0, 16, 64<<10)
+	}
+	for _, resp := range b.produceAll(warmup...) {
+		mustAck(t, resp)
+	}
+
+	// The budget spent: a subscription that never reads holds its share,
+	// and a producer's request waits for the rest.
+	slow := slowClient(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := slow.Subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: "t", MaxBatchBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the subscription to hold its share", func() error {
+		return is("streams waiting on their share", b.srv.budget.waitingStream.Load(), 1)
+	})
+	stream, err := b.client.Produce.Produce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the producer to wait for budget", func() error {
+		return is("streams waiting on the broker", b.srv.budget.waiting.Load(), 1)
+	})
+
+	// The client sends on until gRPC flow control stops it.
+	const request = 64 << 10
+	var sent atomic.Int64
+	go func() {
+		req := bigRequest("t", 0, 1, request-64)
+		for stream.Send(req) == nil {
+			sent.Add(int64(proto.Size(req)))
+		}
+	}()
+	var last int64 = -1
+	for still := 0; still < 5; {
+		time.Sleep(100 * time.Millisecond)
+		if n := sent.Load(); n != last {
+			last, still = n, 0
+		} else {
+			still++
+		}
+	}
+	// What the broker's window let in, what the client's transport holds
+	// (gRPC's 64 KiB write quota per stream) and the message in hand.
+	const most = window + 64<<10 + 2*request
+	t.Logf("the client sent %d KiB before flow control stopped it; at most %d KiB", last>>10, most>>10)
+	if last > most {
+		t.Errorf("a stream that the broker does not read sent %d KiB, over its window and the client's buffers (%d KiB)", last>>10, most>>10)
 	}
 }

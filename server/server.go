@@ -315,6 +315,10 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		// without a call open, as long as they are not too frequent, so
 		// that a client keeping an idle connection alive is not cut off.
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		// NB: the connection's window only paces the wire (gRPC credits it
+		// on arrival); 16 MiB, the ceiling its window growth would reach.
+		grpc.StaticStreamWindowSize(cfg.StreamWindowBytes),
+		grpc.StaticConnWindowSize(max(cfg.StreamWindowBytes, 16<<20)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: cfg.MaxConnectionIdle,
 			Time:              cfg.KeepaliveTime,

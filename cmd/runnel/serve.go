@@ -139,6 +139,7 @@ partitions moved to it with "runnel partition reassign".`,
 	// is valid: zero takes 32 MiB or the budget, whichever is smaller.
 	f.Int64Var(&cfg.MaxStreamInflightBytes, "max-stream-inflight-bytes", 0, "most of the memory budget one stream holds, 65536 to --max-inflight-bytes (default 33554432, or --max-inflight-bytes if smaller)")
 	f.Uint32Var(&cfg.MaxConcurrentStreams, "max-concurrent-streams", cfg.MaxConcurrentStreams, "most calls open at once on one client connection")
+	f.Int32Var(&cfg.StreamWindowBytes, "stream-window-bytes", cfg.StreamWindowBytes, "each call's flow-control window: what the broker reads of a stream ahead of its handler (65536 to 16777216)")
 	f.DurationVar(&cfg.KeepaliveTime, "keepalive-time", cfg.KeepaliveTime, "ping a connection silent this long")
 	f.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "close a connection whose ping is not answered within this")
 	f.DurationVar(&cfg.KeepaliveMinTime, "keepalive-min-time", cfg.KeepaliveMinTime, "disconnect a client that pings more often than this")
