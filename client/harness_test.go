@@ -192,10 +192,12 @@ func (b *broker) stop() {
 	}
 }
 
-// startBroker starts a single-node broker for the test.
-func startBroker(t testing.TB) *broker {
+// startBroker starts a single-node broker for the test, with runnel
+// serve's flags args.
+func startBroker(t testing.TB, args ...string) *broker {
 	t.Helper()
-	b, err := launch(filepath.Join(t.TempDir(), "broker"), nil, nil, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0")
+	b, err := launch(filepath.Join(t.TempDir(), "broker"), nil, nil,
+		append([]string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

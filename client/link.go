@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -58,12 +60,17 @@ func (l *link) send(req *runnelv1.ProduceRequest) (<-chan linkResult, error) {
 	req.CorrelationId = l.nextID
 	ch := make(chan linkResult, 1)
 	ls.pending[req.CorrelationId] = ch
-	if err := ls.stream.Send(req); err != nil {
+	if err := ls.stream.Send(req); errors.Is(err, io.EOF) {
+		// NB: the stream ended (the broker refused it, a limit or a
+		// credential, or the connection broke): its status comes from
+		// Recv, which receive reports to every request in flight, this
+		// one included. Later requests open another stream.
+		l.cur = nil
+	} else if err != nil {
+		// NB: this request's own fault (grpc-go ends the stream with it).
 		delete(ls.pending, req.CorrelationId)
-		// NB: Send's error is io.EOF; the stream's status comes from
-		// Recv, which receive reports to every request in flight.
 		l.breakLocked(ls, status.Errorf(codes.Unavailable, "produce stream to %s broke", l.addr))
-		return nil, status.Errorf(codes.Unavailable, "produce stream to %s broke", l.addr)
+		return nil, err
 	}
 	return ch, nil
 }
@@ -101,7 +108,8 @@ func (l *link) receive(ls *linkStream) {
 }
 
 // breakLocked ends ls and fails its requests in flight with err; their
-// outcome is unknown, so a retry may duplicate them (no idempotence yet).
+// outcome is unknown, so a retry may send them again (an idempotent
+// producer's broker drops such copies).
 func (l *link) breakLocked(ls *linkStream, err error) {
 	if l.cur == ls {
 		l.cur = nil

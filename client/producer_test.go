@@ -2,9 +2,13 @@ package client_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -522,5 +526,46 @@ func TestFlushWaitsForCallbacks(t *testing.T) {
 	}
 	if n := ran.Load(); n != 5 {
 		t.Fatalf("Flush returned with %d of 5 callbacks run", n)
+	}
+}
+
+// TestProducerSaysWhyTheBrokerRefusedItsStream: a broker that refuses a
+// producer's stream (its principal is at --max-streams-per-principal)
+// does so as the producer sends on it; the record that fails says what
+// the broker said, rather than that the stream broke.
+func TestProducerSaysWhyTheBrokerRefusedItsStream(t *testing.T) {
+	hash := sha256.Sum256([]byte("t-alice"))
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("User:alice sha256:"+hex.EncodeToString(hash[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startBroker(t, "--token-file", path, "--max-streams-per-principal", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.New(ctx, []string{b.addr}, client.WithToken("t-alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Admin.CreateTopic(ctx, &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// alice's one stream, held open
+	p0 := int32(0)
+	held, err := c.Produce.Produce(ctx)
+	if err == nil {
+		err = held.Send(&runnelv1.ProduceRequest{Topic: "t", Partition: &p0, Records: []*runnelv1.Record{{Value: []byte("held")}}})
+	}
+	if err == nil {
+		_, err = held.Recv()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Producer(client.WithDeliveryTimeout(2 * time.Second))
+	defer p.Close()
+	_, err = p.ProduceSync(ctx, &client.Record{Topic: "t", Value: []byte("v")})
+	if msg := `principal "User:alice" has 1 streams open on this broker, its limit`; err == nil || !strings.Contains(err.Error(), msg) {
+		t.Fatalf("a record over alice's stream limit: %v, want an error saying %q", err, msg)
 	}
 }

@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"crypto/tls"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,20 +23,7 @@ func TestWithTLS(t *testing.T) {
 	ca := testcerts.NewCA(t, "runnel test CA")
 	caFile := ca.WriteCA(t, dir, "ca.pem")
 	brokerCert, brokerKey := ca.Broker(t, "broker").Write(t, dir, "broker")
-	b, err := launch(filepath.Join(dir, "data"), nil, nil, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
-		"--tls-cert", brokerCert, "--tls-key", brokerKey, "--tls-client-ca", caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.stop()
-		if t.Failed() {
-			t.Logf("broker log:\n%s", b.logs())
-		}
-	})
-	if err := b.waitServing(); err != nil {
-		t.Fatal(err)
-	}
+	b := startBroker(t, "--tls-cert", brokerCert, "--tls-key", brokerKey, "--tls-client-ca", caFile)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
