@@ -124,7 +124,10 @@ def test_a_broker_killed_and_restarted_under_the_producer_loses_and_duplicates_n
 def test_a_batch_stalled_past_its_delivery_timeout_fails_and_the_next_starts_a_new_epoch():
     with Broker() as own, Client(own.address) as client:
         client.create_topic("stalled", partitions=1)
-        producer = client.producer("stalled", partition=0, delivery_timeout=1.0, request_timeout=0.2)
+        # NB: the broker, once it goes on, has as long to answer the next
+        # batch: 1 s was once too short on CI (its acks after SIGCONT take
+        # 2 to 11 ms here), so 3 s.
+        producer = client.producer("stalled", partition=0, delivery_timeout=3.0, request_timeout=0.5)
         producer.send(b"first")
         producer.flush(30)
         own.pause()  # the connection stays up; nothing answers

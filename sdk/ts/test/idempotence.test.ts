@@ -141,7 +141,9 @@ test("a batch stalled past its delivery timeout fails, and the next starts a new
   const client = new RunnelClient(own.address);
   try {
     await client.createTopic("stalled", 1);
-    const producer = client.producer("stalled", { partition: 0, deliveryTimeoutMs: 1000, requestTimeoutMs: 200 });
+    // NB: the broker, once it goes on, has as long to answer the next batch: 1 s was once
+    // too short on CI (its acks after SIGCONT take milliseconds here), so 3 s.
+    const producer = client.producer("stalled", { partition: 0, deliveryTimeoutMs: 3000, requestTimeoutMs: 500 });
     void producer.send("first");
     await producer.flush();
     own.pause(); // the connection stays up; nothing answers

@@ -208,8 +208,10 @@ class IdempotenceTest {
     TestBroker own = TestBroker.start();
     try (RunnelClient client = new RunnelClient(own.address())) {
       client.createTopic("stalled", 1, Map.of(), false);
+      // NB: the broker, once it goes on, has as long to answer the next batch: 1 s was once too
+      // short on CI (its acks after SIGCONT take milliseconds here), so 3 s.
       Producer producer = client.producer("stalled", new Producer.Options().partition(0)
-          .deliveryTimeout(Duration.ofSeconds(1)).requestTimeout(Duration.ofMillis(200)));
+          .deliveryTimeout(Duration.ofSeconds(3)).requestTimeout(Duration.ofMillis(500)));
       producer.send(ByteString.EMPTY, utf8("first"), Map.of());
       producer.flush();
       own.pause(); // the connection stays up; nothing answers
