@@ -318,7 +318,7 @@ func (s *Server) newGRPCServer(metrics *grpcprom.ServerMetrics, peer bool) *grpc
 		// NB: the connection's window only paces the wire (gRPC credits it
 		// on arrival); 16 MiB, the ceiling its window growth would reach.
 		grpc.StaticStreamWindowSize(cfg.StreamWindowBytes),
-		grpc.StaticConnWindowSize(max(cfg.StreamWindowBytes, 16<<20)),
+		grpc.StaticConnWindowSize(16 << 20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: cfg.MaxConnectionIdle,
 			Time:              cfg.KeepaliveTime,
