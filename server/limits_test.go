@@ -217,31 +217,7 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 		mustAck(t, b.produce(bigRequest("t", 0, 16, 64<<10)))
 	}
 
-	slow := slowClient(t, b)
-	subCtx, endSub := context.WithCancel(context.Background())
-	defer endSub()
-	if _, err := slow.Subscribe.Subscribe(subCtx, &runnelv1.SubscribeRequest{Topic: "t", MaxBatchBytes: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the subscription to hold its share", func() error {
-		return is("streams waiting on their share", b.srv.budget.waitingStream.Load(), 1)
-	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := b.client.Produce.Produce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 1.5 MiB, charged twice (produceCopies): more than the subscription
-	// left (it holds one response of about 1 MiB, and waits to build the
-	// next), so it waits for the whole budget.
-	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the producer to wait for budget", func() error {
-		return is("streams waiting on the broker", b.srv.budget.waiting.Load(), 1)
-	})
+	endSub, stream := spendBudget(t, b, "t")
 	// Operators see it too.
 	metrics, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/metrics")
 	if err != nil {
@@ -275,6 +251,36 @@ func TestBudgetBlockedStreamResumes(t *testing.T) {
 	}
 }
 
+// spendBudget spends a broker's 2 MiB budget: a subscription to topic
+// (holding at least 1 MiB) that never reads holds its share, until
+// endSub, and the returned produce stream's request waits for the rest.
+func spendBudget(t *testing.T, b *testBroker, topic string) (endSub context.CancelFunc, stream runnelv1.ProduceService_ProduceClient) {
+	t.Helper()
+	slow := slowClient(t, b)
+	subCtx, endSub := context.WithCancel(t.Context())
+	t.Cleanup(endSub)
+	if _, err := slow.Subscribe.Subscribe(subCtx, &runnelv1.SubscribeRequest{Topic: topic, MaxBatchBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the subscription to hold its share", func() error {
+		return is("streams waiting on their share", b.srv.budget.waitingStream.Load(), 1)
+	})
+	stream, err := b.client.Produce.Produce(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.5 MiB, charged twice (produceCopies): more than the subscription
+	// left (it holds one response of about 1 MiB, and waits to build the
+	// next), so it waits for the whole budget.
+	if err := stream.Send(bigRequest(topic, 0, 24, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the producer to wait for budget", func() error {
+		return is("streams waiting on the broker", b.srv.budget.waiting.Load(), 1)
+	})
+	return endSub, stream
+}
+
 // TestBlockedStreamSendsAWindow: a produce stream waiting for budget reads
 // no more, and its client gets no further than the broker's fixed
 // flow-control window (256 KiB here), even on a connection that has just
@@ -293,27 +299,7 @@ func TestBlockedStreamSendsAWindow(t *testing.T) {
 		mustAck(t, resp)
 	}
 
-	// The budget spent: a subscription that never reads holds its share,
-	// and a producer's request waits for the rest.
-	slow := slowClient(t, b)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := slow.Subscribe.Subscribe(ctx, &runnelv1.SubscribeRequest{Topic: "t", MaxBatchBytes: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the subscription to hold its share", func() error {
-		return is("streams waiting on their share", b.srv.budget.waitingStream.Load(), 1)
-	})
-	stream, err := b.client.Produce.Produce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(bigRequest("t", 0, 24, 64<<10)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the producer to wait for budget", func() error {
-		return is("streams waiting on the broker", b.srv.budget.waiting.Load(), 1)
-	})
+	_, stream := spendBudget(t, b, "t")
 
 	// The client sends on until gRPC flow control stops it.
 	const request = 64 << 10
