@@ -32,9 +32,12 @@ var allowed = map[string][]string{
 	"raftstore/spool": {"raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 		"gen/runnel/raftstore/v1"},
 
+	// Content read from files, read again when they change: TLS
+	// material, the token file, a JWKS.
+	"internal/filewatch": {},
 	// TLS material from files, reloaded when they change: the server's
 	// listeners and the CLI's dials share it.
-	"internal/tlsfiles": {},
+	"internal/tlsfiles": {"internal/filewatch"},
 	// How soon every gRPC client of ours dials a lost broker again.
 	"internal/redial": {},
 
@@ -43,8 +46,8 @@ var allowed = map[string][]string{
 	"server/internal/records":    {"compression"},
 	"server/internal/controller": {},
 	"server/internal/authz":      {},
-	"server/internal/tokens":     {},
-	"server/internal/jwks":       {},
+	"server/internal/tokens":     {"internal/filewatch"},
+	"server/internal/jwks":       {"internal/filewatch"},
 	"server/internal/quota":      {"server/internal/errs"},
 	"server/internal/assignor":   {},
 	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "server/internal/quota", "compression", "gen/runnel/meta/v1"},

@@ -1,17 +1,8 @@
 // Package tlsfiles loads TLS material from PEM files, a certificate and
-// its key and CA bundles, and keeps it fresh: a certificate rotated on
-// disk (cert-manager, a Kubernetes secret's symlink swap, an operator's
-// cp) is served from the next handshake on, without a restart.
-//
-// Freshness is checked on use, not by a watcher: a handshake that needs
-// the material looks at the files' size, modification time and identity
-// (device and inode, so a rename over the file counts) at most once per
-// CheckInterval, and re-reads them when any changed. A reload that fails
-// (a key that does not match the certificate, as when a rotation wrote
-// one file and not yet the other; a file missing; garbage) keeps the
-// last good material and logs a warning once per state of the files;
-// the next change is tried again. The stamp is taken before the read, so
-// a file changed while it is read is read again at the next check.
+// its key and CA bundles, and keeps it fresh (package filewatch): a
+// certificate rotated on disk (cert-manager, a Kubernetes secret's
+// symlink swap, an operator's cp) is served from the next handshake on,
+// without a restart, and a rotation half done keeps the last good pair.
 //
 // NB: what the server verifies its peers with (ServerConfig's client
 // CAs) is reloaded too, on every handshake's config; what a client

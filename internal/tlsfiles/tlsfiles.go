@@ -7,22 +7,22 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
-)
 
-// CheckInterval is how often, at most, the files are looked at again.
-const CheckInterval = time.Second
+	"github.com/runnel-broker/runnel/internal/filewatch"
+)
 
 // KeyPair is a certificate (chain) and its private key in two PEM files,
 // re-read when either changes.
-type KeyPair struct{ w *watched[*tls.Certificate] }
+type KeyPair struct {
+	w *filewatch.File[*tls.Certificate]
+}
 
 // LoadKeyPair reads the certificate and key files. Its error names the
 // file at fault; a certificate that has expired or is not valid yet is
 // an error too (every handshake would fail).
 func LoadKeyPair(certFile, keyFile string, logger *slog.Logger) (*KeyPair, error) {
-	w, err := watch([]string{certFile, keyFile}, func() (*tls.Certificate, error) {
+	w, err := filewatch.Watch("tls", []string{certFile, keyFile}, func() (*tls.Certificate, error) {
 		return readKeyPair(certFile, keyFile)
 	}, logger)
 	if err != nil {
@@ -32,8 +32,8 @@ func LoadKeyPair(certFile, keyFile string, logger *slog.Logger) (*KeyPair, error
 }
 
 // Certificate returns the pair last read well, reading the files again
-// first if they changed (at most once per CheckInterval).
-func (k *KeyPair) Certificate() *tls.Certificate { return k.w.get() }
+// first if they changed (at most once per filewatch.Interval).
+func (k *KeyPair) Certificate() *tls.Certificate { return k.w.Get() }
 
 func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
@@ -59,11 +59,13 @@ func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 
 // CAs is a bundle of CA certificates in a PEM file, re-read when it
 // changes.
-type CAs struct{ w *watched[*x509.CertPool] }
+type CAs struct {
+	w *filewatch.File[*x509.CertPool]
+}
 
 // LoadCAs reads a PEM file of one or more CA certificates.
 func LoadCAs(file string, logger *slog.Logger) (*CAs, error) {
-	w, err := watch([]string{file}, func() (*x509.CertPool, error) { return readCAs(file) }, logger)
+	w, err := filewatch.Watch("tls", []string{file}, func() (*x509.CertPool, error) { return readCAs(file) }, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +73,8 @@ func LoadCAs(file string, logger *slog.Logger) (*CAs, error) {
 }
 
 // Pool returns the bundle last read well, reading the file again first
-// if it changed (at most once per CheckInterval).
-func (c *CAs) Pool() *x509.CertPool { return c.w.get() }
+// if it changed (at most once per filewatch.Interval).
+func (c *CAs) Pool() *x509.CertPool { return c.w.Get() }
 
 func readCAs(file string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(file)
@@ -148,106 +150,4 @@ func ClientConfig(roots *CAs, pair *KeyPair, serverName string) *tls.Config {
 		}
 	}
 	return c
-}
-
-// watched is material read from files, read again when they change.
-type watched[T any] struct {
-	files  []string
-	load   func() (T, error)
-	logger *slog.Logger
-	every  time.Duration // CheckInterval; tests set less
-
-	mu     sync.Mutex // guards the fields below; held while reloading
-	cur    T          // the last read well
-	stamps []stamp    // of the files when cur was read
-	next   time.Time  // no check before
-	// failed is the last failed reload's error and the files' stamps
-	// then: the same failure is logged once, not at every check.
-	failed      string
-	failedStamp []stamp
-}
-
-func watch[T any](files []string, load func() (T, error), logger *slog.Logger) (*watched[T], error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	w := &watched[T]{files: files, load: load, logger: logger, every: CheckInterval}
-	// NB: the stamp before the read (a change in between is read again
-	// at the next check); the read's error first, which names the file's
-	// role.
-	st, serr := stampAll(files)
-	v, err := load()
-	if err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, serr
-	}
-	w.cur, w.stamps, w.next = v, st, time.Now().Add(w.every)
-	return w, nil
-}
-
-// get returns the current material, checking the files first when the
-// last check is CheckInterval old.
-func (w *watched[T]) get() T {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := time.Now()
-	if now.Before(w.next) {
-		return w.cur
-	}
-	w.next = now.Add(w.every)
-	st, err := stampAll(w.files)
-	if err == nil && equalStamps(st, w.stamps) {
-		return w.cur
-	}
-	if err == nil {
-		var v T
-		if v, err = w.load(); err == nil {
-			w.cur, w.stamps, w.failed, w.failedStamp = v, st, "", nil
-			w.logger.Info("tls: reloaded", "files", w.files)
-			return w.cur
-		}
-	}
-	if err.Error() != w.failed || !equalStamps(st, w.failedStamp) {
-		w.logger.Warn("tls: reload failed; keeping the last good one", "files", w.files, "err", err)
-	}
-	w.failed, w.failedStamp = err.Error(), st
-	return w.cur
-}
-
-// stamp is what tells a file changed: a rename over it changes its
-// identity, a write its size or modification time.
-type stamp struct {
-	info os.FileInfo
-}
-
-func stampAll(files []string) ([]stamp, error) {
-	st := make([]stamp, len(files))
-	for i, f := range files {
-		// NB: Stat follows symlinks: a Kubernetes secret volume swaps the
-		// ..data link, and the target is what changes.
-		info, err := os.Stat(f)
-		if err != nil {
-			return nil, err
-		}
-		if !info.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", f)
-		}
-		st[i] = stamp{info: info}
-	}
-	return st, nil
-}
-
-func equalStamps(a, b []stamp) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i].info, b[i].info
-		if !os.SameFile(x, y) || x.Size() != y.Size() || !x.ModTime().Equal(y.ModTime()) {
-			return false
-		}
-	}
-	return true
 }

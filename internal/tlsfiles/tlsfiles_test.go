@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/runnel-broker/runnel/internal/testcerts"
 )
@@ -113,25 +112,8 @@ func TestKeyPairReloads(t *testing.T) {
 	wantLeaf(t, pair, "third")
 }
 
-// TestCheckedAtMostOncePerInterval: within the interval, a changed file
-// is not looked at, so a burst of handshakes costs no stat each.
-func TestCheckedAtMostOncePerInterval(t *testing.T) {
-	dir := t.TempDir()
-	ca := testcerts.NewCA(t, "ca")
-	certFile, keyFile := ca.Broker(t, "first").Write(t, dir, "broker")
-	pair, err := LoadKeyPair(certFile, keyFile, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair.w.next = time.Now().Add(time.Hour)
-	ca.Broker(t, "second").Write(t, dir, "broker")
-	wantLeaf(t, pair, "first")
-	pair.w.next = time.Time{} // the interval is over
-	wantLeaf(t, pair, "second")
-}
-
 // checkAlways makes pair look at its files at every use.
-func checkAlways(pair *KeyPair) { pair.w.every, pair.w.next = 0, time.Time{} }
+func checkAlways(pair *KeyPair) { pair.w.SetInterval(0) }
 
 func wantLeaf(t *testing.T, pair *KeyPair, name string) {
 	t.Helper()
