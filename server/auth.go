@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/runnel-broker/runnel/server/internal/broker"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/jwks"
+	"github.com/runnel-broker/runnel/internal/tlsfiles"
 	"github.com/runnel-broker/runnel/server/internal/tokens"
 )
 
@@ -73,21 +75,21 @@ type versionedAuthorizer struct {
 }
 
 func newGuard(cfg Config) (*guard, error) {
-	g := &guard{allowAnonymous: cfg.AllowAnonymous || (cfg.TokenFile == "" && cfg.JWKSFile == ""), enforce: cfg.Authorization,
+	g := &guard{allowAnonymous: cfg.AllowAnonymous || (cfg.TokenFile == "" && cfg.JWKSFile == "" && cfg.JWKSURL == ""), enforce: cfg.Authorization,
 		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal, certPrincipal: cmp.Or(cfg.TLSPrincipal, "cn"),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_authorization_denied_total",
 			Help: "Requests the ACLs denied, by operation and resource type."}, []string{"operation", "resource_type"})}
 	if cfg.TokenFile != "" {
-		set, err := tokens.Load(cfg.TokenFile)
+		set, err := tokens.Load(cfg.TokenFile, cfg.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
 		g.tokens = set
 	}
-	if cfg.JWKSFile != "" {
-		v, err := jwks.New(jwks.Config{File: cfg.JWKSFile, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Claim: cfg.JWTPrincipalClaim})
+	if cfg.JWKSFile != "" || cfg.JWKSURL != "" {
+		v, err := newJWTVerifier(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("--jwt-jwks-file: %w", err)
+			return nil, err
 		}
 		g.jwts = v
 	}
@@ -100,6 +102,31 @@ func newGuard(cfg Config) (*guard, error) {
 		}
 	}
 	return g, nil
+}
+
+// newJWTVerifier verifies JWTs against Config's key set, from its file
+// or its URL.
+func newJWTVerifier(cfg Config) (*jwks.Verifier, error) {
+	jc := jwks.Config{File: cfg.JWKSFile, URL: cfg.JWKSURL, Refresh: cfg.JWKSRefresh,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Claim: cfg.JWTPrincipalClaim, Logger: cfg.Logger}
+	flag := "--jwt-jwks-file"
+	if cfg.JWKSURL != "" {
+		flag = "--jwt-jwks-url"
+		var roots *tlsfiles.CAs
+		if cfg.JWKSCAFile != "" {
+			var err error
+			if roots, err = tlsfiles.LoadCAs(cfg.JWKSCAFile, cfg.Logger); err != nil {
+				return nil, fmt.Errorf("--jwt-jwks-ca: %w", err)
+			}
+		}
+		jc.Client = &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsfiles.ClientConfig(roots, nil, "")}}
+	}
+	v, err := jwks.New(jc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return v, nil
 }
 
 type principalKey struct{}
@@ -187,7 +214,7 @@ func (g *guard) logDenial(err error) {
 // verifies, or a token of the token file.
 func (g *guard) bearer(token string) (string, error) {
 	if g.tokens == nil && g.jwts == nil {
-		return "", errs.Newf(errUnauthenticated, "the call carries a bearer token, and this broker takes none (it has no --token-file or --jwt-jwks-file)")
+		return "", errs.Newf(errUnauthenticated, "the call carries a bearer token, and this broker takes none (it has no --token-file, --jwt-jwks-file or --jwt-jwks-url)")
 	}
 	if g.tokens != nil {
 		if p, ok := g.tokens.Principal(token); ok {

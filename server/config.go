@@ -166,19 +166,25 @@ type Config struct {
 	MaxConnectionIdle time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for calls in flight.
 	ShutdownTimeout time.Duration
-	// TokenFile is the static bearer tokens (package tokens' format):
-	// with one, calls must carry a token it lists, unless AllowAnonymous.
-	// Without, every client is Anonymous.
+	// TokenFile is the static bearer tokens (package tokens' format),
+	// read again when it changes: with one, calls must carry a token it
+	// lists, unless AllowAnonymous. Without, every client is Anonymous.
 	TokenFile string
-	// JWKSFile, when set, is an identity provider's key set (JWKS): a
-	// bearer token that is a JWT it verifies, from JWTIssuer for
-	// JWTAudience (either empty: not checked), authenticates
-	// "User:" + its JWTPrincipalClaim (default sub).
-	JWKSFile               string
+	// JWKSFile, when set, is an identity provider's key set (JWKS), read
+	// again when it changes; or JWKSURL is where the provider publishes
+	// it (its jwks_uri, https), fetched again every JWKSRefresh (default
+	// an hour) and when a token names a key it lacks. A bearer token that
+	// is a JWT the set verifies, from JWTIssuer for JWTAudience (either
+	// empty: not checked), authenticates "User:" + its JWTPrincipalClaim
+	// (default sub). JWKSCAFile is the CAs JWKSURL's server is verified
+	// against (empty: the system's).
+	JWKSFile, JWKSURL      string
+	JWKSCAFile             string
+	JWKSRefresh            time.Duration
 	JWTIssuer, JWTAudience string
 	JWTPrincipalClaim      string
 	// AllowAnonymous lets clients with no credentials in as Anonymous
-	// when a TokenFile or a JWKSFile is set.
+	// when a TokenFile, a JWKSFile or a JWKSURL is set.
 	AllowAnonymous bool
 	// Authorization enforces the cluster's ACLs (AdminService.CreateAcls)
 	// on the client listener: a request no ACL allows is PERMISSION_DENIED.
@@ -387,6 +393,12 @@ func (c Config) Validate() error {
 	if c.TLSCertFile == "" && c.TLSClientCAFile != "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates are verified over TLS"))
 	}
+	if c.JWKSFile != "" && c.JWKSURL != "" {
+		errs = append(errs, errors.New("--jwt-jwks-file and --jwt-jwks-url: give the key set one way"))
+	}
+	if c.JWKSURL == "" && (c.JWKSCAFile != "" || c.JWKSRefresh != 0) {
+		errs = append(errs, errors.New("--jwt-jwks-ca and --jwt-jwks-refresh are for --jwt-jwks-url"))
+	}
 	if c.TLSCertFile == "" && c.TLSPeerCAFile != "" {
 		errs = append(errs, errors.New("--tls-peer-ca needs --tls-cert and --tls-key: the brokers' certificates are verified over TLS"))
 	}
@@ -407,7 +419,7 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
 		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 ||
-		c.ProducerIDExpiration < 0 {
+		c.ProducerIDExpiration < 0 || c.JWKSRefresh < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

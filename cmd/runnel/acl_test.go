@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/runnel-broker/runnel/server"
@@ -23,18 +21,7 @@ func TestACLCommands(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	socks := []net.Listener{listen(t), listen(t), listen(t)}
-	ready := filepath.Join(dir, "ready.json")
-	cmd, log := startActivated(t, "grpc:http:peer", socks, "--data-dir", filepath.Join(dir, "data"), "--ready-file", ready,
-		"--token-file", tokens, "--authorization", "--superusers", "User:admin")
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
-	})
-	waitReadyFile(t, ready, exited, log)
-	broker := socks[0].Addr().String()
+	broker, _ := serveProcess(t, "--token-file", tokens, "--authorization", "--superusers", "User:admin")
 	ctx := context.Background()
 	as := func(token, stdin string, args ...string) (string, string, error) {
 		t.Helper()

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/runnel-broker/runnel/server"
@@ -21,20 +19,11 @@ func TestQuotaCommands(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte(server.TokenLine("User:admin", "admin-token")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	socks := []net.Listener{listen(t), listen(t), listen(t)}
-	ready := filepath.Join(dir, "ready.json")
-	cmd, log := startActivated(t, "grpc:http:peer", socks, "--data-dir", filepath.Join(dir, "data"), "--ready-file", ready, "--token-file", tokens)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
-	})
-	waitReadyFile(t, ready, exited, log)
+	broker, _ := serveProcess(t, "--token-file", tokens)
 	ctx := context.Background()
 	quota := func(args ...string) (string, error) {
 		t.Helper()
-		out, _, err := run(ctx, "", append(append([]string{"quota"}, args...), "--broker", socks[0].Addr().String(), "--token", "admin-token")...)
+		out, _, err := run(ctx, "", append(append([]string{"quota"}, args...), "--broker", broker, "--token", "admin-token")...)
 		return out, err
 	}
 	must := func(out string, err error) string {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -146,4 +147,23 @@ func TestServeReadyFile(t *testing.T) {
 	if _, err := os.Stat(readyFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("ready file after shutdown: %v", err)
 	}
+}
+
+// serveProcess runs "runnel serve" as a process on listeners of its own,
+// with its own data dir and args, until the test ends: the broker's
+// client address, and its stderr.
+func serveProcess(t *testing.T, args ...string) (string, *lockedBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	socks := []net.Listener{listen(t), listen(t), listen(t)}
+	ready := filepath.Join(dir, "ready.json")
+	cmd, log := startActivated(t, "grpc:http:peer", socks, append([]string{"--data-dir", filepath.Join(dir, "data"), "--ready-file", ready}, args...)...)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	})
+	waitReadyFile(t, ready, exited, log)
+	return socks[0].Addr().String(), log
 }

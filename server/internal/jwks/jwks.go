@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/runnel-broker/runnel/internal/filewatch"
 )
 
 // algorithms are the signature algorithms taken: asymmetric ones only, so
@@ -19,8 +22,16 @@ var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, j
 
 // Config says which tokens a Verifier takes.
 type Config struct {
-	// File is the JWKS, a JSON object with a "keys" array.
-	File string
+	// File is the JWKS, a JSON object with a "keys" array, saved beside
+	// the broker; or URL is where the identity provider publishes it
+	// (its jwks_uri). One of them.
+	File, URL string
+	// Client fetches URL (nil: one that trusts the system's CAs, with a
+	// 10 s timeout).
+	Client *http.Client
+	// Refresh is how often URL is fetched again (default 1 hour, as
+	// Kafka's sasl.oauthbearer.jwks.endpoint.refresh.ms).
+	Refresh time.Duration
 	// Issuer and Audience are the iss the tokens must carry, and one of
 	// their aud; empty: not checked.
 	Issuer, Audience string
@@ -28,21 +39,32 @@ type Config struct {
 	Claim string
 	// Leeway is the clock skew allowed on exp and nbf (default 1 minute).
 	Leeway time.Duration
+	Logger *slog.Logger
 	now    func() time.Time
 }
 
-// Verifier verifies tokens against a JWKS file.
+// Verifier verifies tokens against a key set.
 type Verifier struct {
-	cfg Config
-
-	mu      sync.Mutex // guards the fields below
-	keys    *jose.JSONWebKeySet
-	checked time.Time // when the file was last looked at
-	modTime time.Time
-	size    int64
+	cfg  Config
+	keys source
 }
 
-// New loads the key set; a file that does not parse is an error.
+// source is where a Verifier's key set comes from: a file or a URL.
+type source interface {
+	// keys is the set to verify a token signed by kid with.
+	keys(kid string) (*jose.JSONWebKeySet, error)
+}
+
+// file is a key set in a file, read again when it changes.
+type file struct {
+	*filewatch.File[*jose.JSONWebKeySet]
+}
+
+func (f file) keys(string) (*jose.JSONWebKeySet, error) { return f.Get(), nil }
+
+// New loads the key set. A file that does not parse is an error; a URL
+// that cannot be fetched yet is not (the identity provider may be down
+// while the broker starts): it is logged, and fetched again on use.
 func New(cfg Config) (*Verifier, error) {
 	if cfg.Claim == "" {
 		cfg.Claim = "sub"
@@ -53,52 +75,51 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
-	v := &Verifier{cfg: cfg, checked: cfg.now()}
-	if err := v.reload(); err != nil {
-		return nil, err
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	v := &Verifier{cfg: cfg}
+	switch {
+	case (cfg.File == "") == (cfg.URL == ""):
+		return nil, errors.New("give the key set's file or its URL, one of them")
+	case cfg.File != "":
+		w, err := filewatch.Watch("jwks", []string{cfg.File}, func() (*jose.JSONWebKeySet, error) {
+			data, err := os.ReadFile(cfg.File)
+			if err != nil {
+				return nil, err
+			}
+			return parse(cfg.File, data)
+		}, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = file{w}
+	default:
+		r, err := newRemote(cfg)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = r
 	}
 	return v, nil
 }
 
-// reload reads the file if it changed since it was last read.
-func (v *Verifier) reload() error {
-	fi, err := os.Stat(v.cfg.File)
-	if err != nil {
-		return err
-	}
-	if v.keys != nil && fi.ModTime().Equal(v.modTime) && fi.Size() == v.size {
-		return nil
-	}
-	data, err := os.ReadFile(v.cfg.File)
-	if err != nil {
-		return err
-	}
+// parse checks a key set: JSON, at least one key, public keys only.
+// where names it in errors.
+func parse(where string, data []byte) (*jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {
-		return fmt.Errorf("%s: not a JWKS: %w", v.cfg.File, err)
+		return nil, fmt.Errorf("%s: not a JWKS: %w", where, err)
 	}
 	if len(set.Keys) == 0 {
-		return fmt.Errorf("%s: the key set has no key", v.cfg.File)
+		return nil, fmt.Errorf("%s: the key set has no key", where)
 	}
 	for _, k := range set.Keys {
 		if !k.Valid() || !k.IsPublic() {
-			return fmt.Errorf("%s: key %q is not a valid public key", v.cfg.File, k.KeyID)
+			return nil, fmt.Errorf("%s: key %q is not a valid public key", where, k.KeyID)
 		}
 	}
-	v.keys, v.modTime, v.size = &set, fi.ModTime(), fi.Size()
-	return nil
-}
-
-// keySet is the current key set: the file is looked at again at most
-// once a second; a change that does not parse keeps the last good set.
-func (v *Verifier) keySet() *jose.JSONWebKeySet {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if now := v.cfg.now(); now.Sub(v.checked) >= time.Second {
-		v.checked = now
-		_ = v.reload() // NB: a bad rotation keeps the last good set.
-	}
-	return v.keys
+	return &set, nil
 }
 
 // Principal verifies token and returns its principal, or why it is not
@@ -111,7 +132,12 @@ func (v *Verifier) Principal(token string) (string, error) {
 	if len(tok.Headers) != 1 {
 		return "", errors.New("a JWT has one signature")
 	}
-	keys := v.keySet().Key(tok.Headers[0].KeyID)
+	kid := tok.Headers[0].KeyID
+	set, err := v.keys.keys(kid)
+	if err != nil {
+		return "", err
+	}
+	keys := set.Key(kid)
 	if len(keys) == 0 {
 		return "", fmt.Errorf("no key %q in the key set", tok.Headers[0].KeyID)
 	}

@@ -6,5 +6,6 @@
 //	User:alice sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b
 //
 // A client sends the token itself, as gRPC metadata
-// "authorization: Bearer TOKEN".
+// "authorization: Bearer TOKEN". The file is read again when it changes,
+// so that tokens are added and revoked without a restart.
 package tokens

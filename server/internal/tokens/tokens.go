@@ -7,8 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/runnel-broker/runnel/internal/filewatch"
 )
 
 // hashPrefix marks a token's hash in the file.
@@ -23,19 +26,32 @@ func Hash(token string) string {
 // Line is the file's line for principal's token.
 func Line(principal, token string) string { return principal + " " + Hash(token) }
 
-// Set is the tokens of a file.
-type Set struct {
+// Set is the tokens of a file, read again when it changes (package
+// filewatch): a token added or revoked takes effect within a second, and
+// a file that no longer parses keeps the last good tokens.
+type Set struct{ w *filewatch.File[*table] }
+
+// table is the tokens of one reading of the file.
+type table struct {
 	hashes [][sha256.Size]byte
 	owners []string
 }
 
 // Load reads a token file. Its errors name the file and the line.
-func Load(path string) (*Set, error) {
+func Load(path string, logger *slog.Logger) (*Set, error) {
+	w, err := filewatch.Watch("token file", []string{path}, func() (*table, error) { return read(path) }, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{w: w}, nil
+}
+
+func read(path string) (*table, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{}
+	s := &table{}
 	seen := map[[sha256.Size]byte]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -67,9 +83,10 @@ func Load(path string) (*Set, error) {
 // Principal is the principal token authenticates, false if none. It
 // compares every hash in constant time.
 func (s *Set) Principal(token string) (string, bool) {
+	t := s.w.Get()
 	h := sha256.Sum256([]byte(token))
 	found := -1
-	for i, known := range s.hashes {
+	for i, known := range t.hashes {
 		if subtle.ConstantTimeCompare(h[:], known[:]) == 1 {
 			found = i
 		}
@@ -77,8 +94,8 @@ func (s *Set) Principal(token string) (string, bool) {
 	if found < 0 {
 		return "", false
 	}
-	return s.owners[found], true
+	return t.owners[found], true
 }
 
 // Len is how many tokens the set holds.
-func (s *Set) Len() int { return len(s.hashes) }
+func (s *Set) Len() int { return len(s.w.Get().hashes) }
