@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,11 +20,12 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/tlsfiles"
 	"github.com/runnel-broker/runnel/server/internal/authz"
 	"github.com/runnel-broker/runnel/server/internal/broker"
+	"github.com/runnel-broker/runnel/server/internal/certname"
 	"github.com/runnel-broker/runnel/server/internal/errs"
 	"github.com/runnel-broker/runnel/server/internal/jwks"
-	"github.com/runnel-broker/runnel/internal/tlsfiles"
 	"github.com/runnel-broker/runnel/server/internal/tokens"
 )
 
@@ -58,9 +58,9 @@ type guard struct {
 	// authorizer is the last one built, with the ACLs' version it has.
 	authorizer atomic.Pointer[versionedAuthorizer]
 	denied     *prometheus.CounterVec
-	// certPrincipal is what of a client certificate names its principal
-	// (Config.TLSPrincipal).
-	certPrincipal string
+	// certNames names a client certificate's principal
+	// (Config.TLSPrincipal, Config.TLSPrincipalRules).
+	certNames *certname.Mapper
 	// maxStreams bounds each principal's streams open (0: no bound).
 	maxStreams int
 	streams    streamCounts
@@ -76,7 +76,7 @@ type versionedAuthorizer struct {
 
 func newGuard(cfg Config) (*guard, error) {
 	g := &guard{allowAnonymous: cfg.AllowAnonymous || (cfg.TokenFile == "" && cfg.JWKSFile == "" && cfg.JWKSURL == ""), enforce: cfg.Authorization,
-		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal, certPrincipal: cmp.Or(cfg.TLSPrincipal, "cn"),
+		superusers: cfg.Superusers, logger: cfg.Logger, maxStreams: cfg.MaxStreamsPerPrincipal,
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_authorization_denied_total",
 			Help: "Requests the ACLs denied, by operation and resource type."}, []string{"operation", "resource_type"})}
 	if cfg.TokenFile != "" {
@@ -93,8 +93,12 @@ func newGuard(cfg Config) (*guard, error) {
 		}
 		g.jwts = v
 	}
-	if !slices.Contains(certPrincipals, g.certPrincipal) {
-		return nil, fmt.Errorf("--tls-principal %q: use one of %s", g.certPrincipal, strings.Join(certPrincipals, ", "))
+	rules, err := certname.ParseRules(cfg.TLSPrincipalRules)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-principal-rules: %w", err)
+	}
+	if g.certNames, err = certname.New(cmp.Or(cfg.TLSPrincipal, "cn"), rules); err != nil {
+		return nil, fmt.Errorf("--tls-principal %w", err)
 	}
 	for _, s := range cfg.Superusers {
 		if s == "" || s == authz.Wildcard {
@@ -141,9 +145,8 @@ func principalOf(ctx context.Context) string {
 
 // authenticate is the auth interceptor's function: the call's principal,
 // from its bearer token (the token file's, or a JWT), else from its
-// verified client certificate (User: and, by --tls-principal, its common
-// name, subject or first SAN; with --tls-client-ca),
-// else anonymous.
+// verified client certificate (User: and what certNames makes of it;
+// with --tls-client-ca), else anonymous.
 func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
 		p, err := g.bearer(token)
@@ -152,7 +155,11 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 		}
 		return context.WithValue(ctx, principalKey{}, p), nil
 	}
-	if name := g.certificateName(ctx); name != "" {
+	if cert := verifiedPeerCertificate(ctx); cert != nil {
+		name, err := g.certNames.Name(cert)
+		if err != nil {
+			return nil, toStatus(errs.Newf(errUnauthenticated, "%v (--tls-principal, --tls-principal-rules)", err))
+		}
 		return context.WithValue(ctx, principalKey{}, "User:"+name), nil
 	}
 	if !g.allowAnonymous {
@@ -230,38 +237,6 @@ func (g *guard) bearer(token string) (string, error) {
 	}
 	return "", errs.Newf(errUnauthenticated, "the bearer token is not one this broker knows")
 }
-
-// certificateName names the call's client certificate, if the TLS
-// handshake verified one ("" otherwise), as Config.TLSPrincipal says.
-func (g *guard) certificateName(ctx context.Context) string {
-	cert := verifiedPeerCertificate(ctx)
-	if cert == nil {
-		return ""
-	}
-	first := func(names []string) string {
-		if len(names) > 0 {
-			return names[0]
-		}
-		return ""
-	}
-	switch g.certPrincipal {
-	case "subject":
-		return cert.Subject.String()
-	case "san-dns":
-		return first(cert.DNSNames)
-	case "san-email":
-		return first(cert.EmailAddresses)
-	case "san-uri":
-		if len(cert.URIs) > 0 {
-			return cert.URIs[0].String()
-		}
-		return ""
-	}
-	return cert.Subject.CommonName
-}
-
-// certPrincipals are Config.TLSPrincipal's values.
-var certPrincipals = []string{"cn", "subject", "san-dns", "san-uri", "san-email"}
 
 // need is what a request needs allowed: an operation on a resource.
 type need struct {

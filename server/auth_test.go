@@ -310,6 +310,40 @@ func TestCertificatePrincipal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `--tls-principal "email": use one of cn, subject, san-dns, san-uri, san-email`) {
 		t.Fatalf("a bad --tls-principal: %v", err)
 	}
+	_, err = New(context.Background(), Config{DataDir: t.TempDir(), TLSPrincipalRules: "RULE:^CN=(.*$/$1/"})
+	if err == nil || !strings.Contains(err.Error(), `--tls-principal-rules: rule 1: pattern "^CN=(.*$"`) {
+		t.Fatalf("a bad --tls-principal-rules: %v", err)
+	}
+}
+
+// TestCertificatePrincipalRules: Kafka's mapping rules, over real mTLS,
+// name a service's certificate by its subject, and refuse a certificate
+// that none matches (UNAUTHENTICATED) rather than letting it in under
+// another name.
+func TestCertificatePrincipalRules(t *testing.T) {
+	f := newTLSFiles(t)
+	b := startBrokerWith(t, "", func(c *Config) {
+		f.serverTLS(true)(c)
+		c.Authorization, c.TLSPrincipal = true, "subject"
+		c.TLSPrincipalRules = `RULE:^CN=([^,]+),OU=ServiceUsers$/svc-$1/L, RULE:^CN=([^,]+)$/$1/`
+	})
+	for _, tc := range []struct {
+		cert testcerts.Options
+		want string
+	}{
+		{testcerts.Options{CommonName: "Billing", OrganizationalUnits: []string{"ServiceUsers"}}, "User:svc-billing"},
+		{testcerts.Options{CommonName: "alice"}, "User:alice"},
+	} {
+		cert, key := f.ca.Issue(t, tc.cert).Write(t, f.dir, tc.cert.CommonName)
+		useTLSClient(t, b, clientConfig(t, f.ca.Pool(), cert, key))
+		_, err := b.client.Admin.CreateTopic(context.Background(), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
+		wantStatus(t, tc.cert.CommonName, err, codes.PermissionDenied, fmt.Sprintf("principal %q is not allowed", tc.want))
+	}
+	cert, key := f.ca.Issue(t, testcerts.Options{CommonName: "mallory", OrganizationalUnits: []string{"Admins"}}).Write(t, f.dir, "mallory")
+	useTLSClient(t, b, clientConfig(t, f.ca.Pool(), cert, key))
+	_, err := b.client.Admin.ListTopics(context.Background(), &runnelv1.ListTopicsRequest{})
+	wantStatus(t, "a certificate no rule matches", err, codes.Unauthenticated,
+		`the client certificate's subject "CN=mallory,OU=Admins" matches none of the principal mapping rules (--tls-principal, --tls-principal-rules)`)
 }
 
 // TestStreamsPerPrincipal: a principal at its limit of open streams, over

@@ -195,6 +195,12 @@ type Config struct {
 	// whole subject, CN=alice,O=acme), or its first "san-dns", "san-uri"
 	// (a SPIFFE id, say) or "san-email"; the principal is "User:" and it.
 	TLSPrincipal string
+	// TLSPrincipalRules map that name to the principal's, in Kafka's
+	// ssl.principal.mapping.rules syntax (package certname): comma-
+	// separated RULE:PATTERN/REPLACEMENT/[LU] and DEFAULT, the first that
+	// matches wins; a certificate none matches is UNAUTHENTICATED.
+	// Empty: DEFAULT, the name as it is.
+	TLSPrincipalRules string
 	// ClusterSecretFile holds the secret every broker of the cluster
 	// shares: the peer listener then takes only calls that carry it, so
 	// that a client reaching it cannot send raft messages, join, or forge

@@ -183,6 +183,8 @@ func TestServeAuthErrors(t *testing.T) {
 		{"a CA without a URL", []string{"--jwt-jwks-ca", jwksFile}, "--jwt-jwks-ca and --jwt-jwks-refresh are for --jwt-jwks-url"},
 		{"a missing CA", []string{"--jwt-jwks-url", "https://idp.example/jwks", "--jwt-jwks-ca", filepath.Join(dir, "nope.pem")}, "--jwt-jwks-ca: CA file: open"},
 		{"a missing token file", []string{"--token-file", filepath.Join(dir, "nope")}, "--token-file: open"},
+		{"a mapping rule without its replacement", []string{"--tls-principal-rules", "RULE:^CN=(.*)$"}, "--tls-principal-rules: rule 1"},
+		{"a certificate field there is not", []string{"--tls-principal", "ou"}, `--tls-principal "ou": use one of cn, subject`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := run(context.Background(), "", append(base, tc.args...)...)

@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"server/internal/authz":      {},
 	"server/internal/tokens":     {"internal/filewatch"},
 	"server/internal/jwks":       {"internal/filewatch"},
+	"server/internal/certname":   {},
 	"server/internal/quota":      {"server/internal/errs"},
 	"server/internal/assignor":   {},
 	"server/internal/catalog":    {"server/internal/errs", "server/internal/authz", "server/internal/quota", "compression", "gen/runnel/meta/v1"},
@@ -60,7 +61,7 @@ var allowed = map[string][]string{
 	"server/internal/wire": {},
 	"server/internal/peer": {"raftstore", "server/internal/broker", "server/internal/errs", "server/internal/wire", "internal/redial",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
-	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/quota", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
+	"server": {"raftstore", "raftstore/transport", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/certname", "server/internal/quota", "server/internal/broker", "server/internal/catalog", "server/internal/group", "compression",
 		"server/internal/errs", "server/internal/peer", "server/internal/wire", "internal/buildinfo", "internal/tlsfiles",
 		"gen/runnel/v1", "gen/runnel/raft/v1"},
 
@@ -92,7 +93,7 @@ var allowed = map[string][]string{
 // (with server/internal/peer and wire), which alone speaks gRPC.
 var noRPC = []string{"raftstore", "raftstore/spool", "raftstore/internal/segment", "raftstore/internal/fsops", "raftstore/internal/producers",
 	"server/internal/broker", "server/internal/catalog", "server/internal/offsets", "partitioner", "compression", "server/internal/records", "server/internal/errs",
-	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/quota", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
+	"server/internal/controller", "server/internal/assignor", "server/internal/authz", "server/internal/tokens", "server/internal/jwks", "server/internal/certname", "server/internal/quota", "internal/buildinfo", "internal/tlsfiles", "internal/testcerts"}
 
 // noRaft are the packages that must not depend on raft either: the
 // controller and the assignors plan from plain ids and states, so that

@@ -36,10 +36,13 @@ type Pair struct {
 // hour ago for a day, no names, both server and client use.
 type Options struct {
 	CommonName string
-	DNSNames   []string
-	IPs        []net.IP
-	NotBefore  time.Time
-	NotAfter   time.Time
+	// OrganizationalUnits are the subject's OU= (Kafka's principal
+	// mapping rules' examples match them).
+	OrganizationalUnits []string
+	DNSNames            []string
+	IPs                 []net.IP
+	NotBefore           time.Time
+	NotAfter            time.Time
 	// ServerOnly and ClientOnly restrict the extended key usage to one
 	// side of a handshake (the default allows both).
 	ServerOnly, ClientOnly bool
@@ -88,7 +91,7 @@ func (ca *CA) Issue(t testing.TB, o Options) *Pair {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: o.CommonName},
+		Subject:      pkix.Name{CommonName: o.CommonName, OrganizationalUnit: o.OrganizationalUnits},
 		DNSNames:     o.DNSNames,
 		IPAddresses:  o.IPs,
 		NotBefore:    o.NotBefore,

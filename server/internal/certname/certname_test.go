@@ -1,0 +1,109 @@
+package certname
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func mapper(field, rules string) (*Mapper, error) {
+	rs, err := ParseRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	return New(field, rs)
+}
+
+func cert() *x509.Certificate {
+	spiffe, _ := url.Parse("spiffe://cluster.local/ns/billing/sa/worker")
+	return &x509.Certificate{
+		Subject:        pkix.Name{CommonName: "Alice", OrganizationalUnit: []string{"ServiceUsers"}, Organization: []string{"Acme"}},
+		DNSNames:       []string{"billing.clients.example", "other.example"},
+		URIs:           []*url.URL{spiffe},
+		EmailAddresses: []string{"alice@acme.example"},
+	}
+}
+
+// TestName: each field, and Kafka's documented rules, name the
+// principal as Kafka would.
+func TestName(t *testing.T) {
+	for _, tc := range []struct {
+		field, rules, want string
+	}{
+		{"cn", "", "Alice"},
+		{"subject", "", "CN=Alice,OU=ServiceUsers,O=Acme"},
+		{"san-dns", "", "billing.clients.example"},
+		{"san-uri", "", "spiffe://cluster.local/ns/billing/sa/worker"},
+		{"san-email", "", "alice@acme.example"},
+		{"subject", "DEFAULT", "CN=Alice,OU=ServiceUsers,O=Acme"},
+		// Kafka's documentation's examples.
+		{"subject", `RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,DEFAULT`, "Alice"},
+		{"subject", `RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$3/L, DEFAULT`, "alice@acme"},
+		{"subject", `RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/U`, "ALICE"},
+		// The first rule that matches wins; one that does not is passed.
+		{"subject", "RULE:^CN=Bob,.*$/bob/, RULE:^CN=([^,]+),.*$/svc-$1/L, DEFAULT", "svc-alice"},
+		{"subject", "RULE:^CN=Bob,.*$/bob/,\n DEFAULT", "CN=Alice,OU=ServiceUsers,O=Acme"},
+		// The pattern must match the whole name.
+		{"cn", "RULE:lic/x/,DEFAULT", "Alice"},
+		// A / escaped, a group past the groups, $0.
+		{"san-uri", `RULE:^spiffe:\/\/cluster.local\/ns\/([^\/]+)\/sa\/(.+)$/$1\/$2/`, "billing/worker"},
+		{"cn", `RULE:^(A)lice$/$12/`, "A2"},
+		{"cn", `RULE:^Alice$/$1-$0/`, "$1-Alice"},
+		{"san-dns", `RULE:^([a-z]+)\.clients\.example$/$1/`, "billing"},
+	} {
+		m, err := mapper(tc.field, tc.rules)
+		if err != nil {
+			t.Errorf("%s by %q: %v", tc.field, tc.rules, err)
+			continue
+		}
+		if got, err := m.Name(cert()); err != nil || got != tc.want {
+			t.Errorf("%s by %q: %q, %v; want %q", tc.field, tc.rules, got, err, tc.want)
+		}
+	}
+}
+
+// TestNoName: a name no rule matches, one mapped to nothing, a field the
+// certificate lacks: each refused, saying why.
+func TestNoName(t *testing.T) {
+	for _, tc := range []struct {
+		field, rules, want string
+	}{
+		{"subject", "RULE:^CN=Bob,.*$/bob/", `the client certificate's subject "CN=Alice,OU=ServiceUsers,O=Acme" matches none of the principal mapping rules`},
+		{"cn", "RULE:^Alice$//", `the rule RULE:^Alice$// maps the client certificate's cn "Alice" to an empty name`},
+	} {
+		m, err := mapper(tc.field, tc.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Name(cert()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s by %q: %q, %v; want an error saying %q", tc.field, tc.rules, got, err, tc.want)
+		}
+	}
+	m, _ := New("san-dns", nil)
+	if got, err := m.Name(&x509.Certificate{Subject: pkix.Name{CommonName: "bare"}}); err == nil || !strings.Contains(err.Error(), `(subject "CN=bare") has no san-dns`) {
+		t.Errorf("a certificate without a DNS SAN: %q, %v", got, err)
+	}
+}
+
+// TestBadRules: each says which rule and what to fix.
+func TestBadRules(t *testing.T) {
+	for rules, want := range map[string]string{
+		"RULE:^CN=(.*$/$1/":  "rule 1: pattern",
+		"RULE:^CN=(.*)$":     "rule 1",
+		"RULE:^CN=(.*)$/$1":  "the replacement has no closing /",
+		"DEFAULT,RULE:x/y/Q": `after rule 2 (RULE:x/y/): want a comma before the next rule, not "Q"`,
+		"DEFAULT,":           "a comma after the last rule",
+		"DEFAULT, MAP:x":     "rule 2",
+		"RULE:x/y/ DEFAULT":  "after rule 1 (RULE:x/y/): want a comma",
+		"DEFAULT,, DEFAULT":  "rule 2",
+	} {
+		if _, err := ParseRules(rules); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", rules, err, want)
+		}
+	}
+	if _, err := New("email", nil); err == nil || !strings.Contains(err.Error(), `"email": use one of cn, subject, san-dns, san-uri, san-email`) {
+		t.Errorf("a bad field: %v", err)
+	}
+}
