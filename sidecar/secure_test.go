@@ -3,7 +3,9 @@ package sidecar_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
 	"github.com/runnel-broker/runnel/internal/testcerts"
@@ -109,5 +112,116 @@ func TestSidecarToASecuredCluster(t *testing.T) {
 	}
 	if n != 10 {
 		t.Fatalf("%d records in the cluster, 10 acked by the sidecar", n)
+	}
+}
+
+// TestSidecarServesMTLS: a sidecar given a certificate and a client CA
+// serves gRPC and HTTP over TLS, to applications presenting a
+// certificate of that CA only: one of another CA, or none, or plaintext,
+// is refused at the handshake.
+func TestSidecarServesMTLS(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, dial(t, b.addr), "events", 1, nil)
+	dir := t.TempDir()
+	ca, other := testcerts.NewCA(t, "pod CA"), testcerts.NewCA(t, "another CA")
+	certFile, keyFile := ca.Broker(t, "sidecar").Write(t, dir, "sidecar")
+	caFile := ca.WriteCA(t, dir, "ca.pem")
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sidecar.Start(sidecar.Config{Upstream: []string{b.addr}, Listener: lis, HTTPListener: httpLis, DataDir: t.TempDir(), SpoolBytes: 64 << 20,
+		TLSCertFile: certFile, TLSKeyFile: keyFile, TLSClientCAFile: caFile, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Shutdown(context.Background()) })
+
+	dialTLS := func(cert *testcerts.Pair) *stubs {
+		t.Helper()
+		c := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			c.Certificates = []tls.Certificate{cert.TLS(t)}
+		}
+		conn, err := grpc.NewClient(sc.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(c)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return &stubs{conn: conn, admin: runnelv1.NewAdminServiceClient(conn), produce: runnelv1.NewProduceServiceClient(conn)}
+	}
+	app := dialTLS(ca.Client(t, "app"))
+	var p0 int32
+	produceOK(t, app, &runnelv1.ProduceRequest{Topic: "events", Partition: &p0, Records: []*runnelv1.Record{{Value: []byte("over mTLS")}}})
+	waitFor(t, 30*time.Second, "the record forwarded", drained(sc))
+	if got := readAll(t, dial(t, b.addr), "events", 0); len(got) != 1 || string(got[0].Value) != "over mTLS" {
+		t.Fatalf("the broker has %v", got)
+	}
+
+	for name, s := range map[string]*stubs{
+		"a certificate of another CA": dialTLS(other.Client(t, "stranger")),
+		"no certificate":              dialTLS(nil),
+		"plaintext":                   dial(t, sc.Addr()),
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := s.admin.ListTopics(ctx, &runnelv1.ListTopicsRequest{})
+		cancel()
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("%s: %v, want UNAVAILABLE (refused at the handshake)", name, err)
+		}
+	}
+
+	httpsGet := func(cert *testcerts.Pair) error {
+		c := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			c.Certificates = []tls.Certificate{cert.TLS(t)}
+		}
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: c}}
+		resp, err := client.Get("https://" + httpLis.Addr().String() + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+	if err := httpsGet(ca.Client(t, "app")); err != nil {
+		t.Fatalf("/healthz over mTLS: %v", err)
+	}
+	if err := httpsGet(nil); err == nil {
+		t.Fatal("/healthz without a client certificate answered")
+	}
+}
+
+// TestSidecarTLSErrors: bad TLS settings stop the start, naming the flag.
+func TestSidecarTLSErrors(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, "pod CA")
+	certFile, keyFile := ca.Broker(t, "sidecar").Write(t, dir, "sidecar")
+	for _, tc := range []struct {
+		cfg  sidecar.Config
+		want string
+	}{
+		{sidecar.Config{TLSCertFile: certFile}, "--tls-cert and --tls-key go together"},
+		{sidecar.Config{TLSClientCAFile: certFile}, "--tls-client-ca needs --tls-cert and --tls-key"},
+		{sidecar.Config{TLSCertFile: certFile, TLSKeyFile: filepath.Join(dir, "nope.key")}, "--tls-cert/--tls-key: key file: open"},
+		{sidecar.Config{TLSCertFile: certFile, TLSKeyFile: keyFile, TLSClientCAFile: filepath.Join(dir, "nope.pem")}, "--tls-client-ca: CA file: open"},
+	} {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.cfg.Upstream, tc.cfg.Listener, tc.cfg.DataDir, tc.cfg.SpoolBytes, tc.cfg.Logger = []string{"127.0.0.1:1"}, lis, t.TempDir(), 1<<20, quiet
+		_, err = sidecar.Start(tc.cfg)
+		lis.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.want, err, tc.want)
+		}
 	}
 }

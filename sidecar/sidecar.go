@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -26,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	runnelv1 "github.com/runnel-broker/runnel/gen/runnel/v1"
+	"github.com/runnel-broker/runnel/internal/tlsfiles"
 	"github.com/runnel-broker/runnel/raftstore/spool"
 )
 
@@ -44,6 +46,12 @@ type Config struct {
 	// Listener and HTTPListener are where it serves gRPC and HTTP
 	// (/metrics, /healthz, /status); HTTPListener nil: no HTTP.
 	Listener, HTTPListener net.Listener
+	// TLSCertFile and TLSKeyFile, when set (both or neither), are the PEM
+	// certificate and key the sidecar serves gRPC and HTTP with, TLS 1.2
+	// at least, read again when they change (rotation). TLSClientCAFile
+	// then makes both listeners require a client certificate that its CAs
+	// signed (mTLS). None: plaintext, for an application on localhost.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
 	// Advertise is the address the application reaches the sidecar on,
 	// which DescribeCluster names (default: the listener's).
 	Advertise string
@@ -98,6 +106,10 @@ func Start(cfg Config) (*Sidecar, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	grpcTLS, httpTLS, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.MetadataMaxAge <= 0 {
 		cfg.MetadataMaxAge = 30 * time.Second
 	}
@@ -124,14 +136,18 @@ func Start(cfg Config) (*Sidecar, error) {
 		s.logger.Error("sidecar: panic in a call", "panic", p)
 		return status.Errorf(codes.Internal, "the sidecar failed on this request: %v", p)
 	}
-	s.grpc = grpc.NewServer(
+	serverOpts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(newRelayCodec()),
 		grpc.UnknownServiceHandler(s.relay),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered))),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered))),
-	)
+	}
+	if grpcTLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+	}
+	s.grpc = grpc.NewServer(serverOpts...)
 	runnelv1.RegisterProduceServiceServer(s.grpc, &produceService{s: s})
 	runnelv1.RegisterSubscribeServiceServer(s.grpc, &subscribeService{s: s})
 	s.health = health.NewServer()
@@ -161,12 +177,52 @@ func Start(cfg Config) (*Sidecar, error) {
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(s.status())
 		})
-		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go s.http.Serve(cfg.HTTPListener)
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
+		if httpTLS != nil {
+			go s.http.ServeTLS(cfg.HTTPListener, "", "")
+		} else {
+			go s.http.Serve(cfg.HTTPListener)
+		}
 	}
-	s.logger.Info("sidecar: serving", "listen", s.Addr(), "upstream", cfg.Upstream, "data_dir", cfg.DataDir,
+	s.logger.Info("sidecar: serving", "listen", s.Addr(), "tls", tlsMode(cfg), "upstream", cfg.Upstream, "data_dir", cfg.DataDir,
 		"spool_bytes", cfg.SpoolBytes, "spooled_partitions", len(sp.Queues()))
 	return s, nil
+}
+
+// loadTLS reads the TLS files cfg names: the gRPC and HTTP listeners'
+// configs, nil for plaintext. Its errors name the flag at fault.
+func loadTLS(cfg Config) (grpcTLS, httpTLS *tls.Config, err error) {
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, nil, errors.New("sidecar: --tls-cert and --tls-key go together: give both, the certificate and its private key")
+	}
+	if cfg.TLSCertFile == "" {
+		if cfg.TLSClientCAFile != "" {
+			return nil, nil, errors.New("sidecar: --tls-client-ca needs --tls-cert and --tls-key: client certificates are verified over TLS")
+		}
+		return nil, nil, nil
+	}
+	pair, err := tlsfiles.LoadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sidecar: --tls-cert/--tls-key: %w", err)
+	}
+	var clientCAs *tlsfiles.CAs
+	if cfg.TLSClientCAFile != "" {
+		if clientCAs, err = tlsfiles.LoadCAs(cfg.TLSClientCAFile, cfg.Logger); err != nil {
+			return nil, nil, fmt.Errorf("sidecar: --tls-client-ca: %w", err)
+		}
+	}
+	return tlsfiles.ServerConfig(pair, clientCAs), tlsfiles.ServerConfig(pair, clientCAs, "h2", "http/1.1"), nil
+}
+
+// tlsMode says how the listeners are secured, for the serving log line.
+func tlsMode(cfg Config) string {
+	switch {
+	case cfg.TLSCertFile == "":
+		return "off"
+	case cfg.TLSClientCAFile != "":
+		return "mtls"
+	}
+	return "on"
 }
 
 // Addr is the sidecar's gRPC address.

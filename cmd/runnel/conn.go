@@ -76,10 +76,10 @@ func addPrefixedTLSFlags(cmd *cobra.Command, prefix, whom string) *tlsFlags {
 	f := &tlsFlags{prefix: "--" + prefix}
 	fs := cmd.Flags()
 	fs.BoolVar(&f.on, prefix+"tls", false, fmt.Sprintf("connect to %s over TLS, trusting the system's CAs (implied by any other --%stls-* flag)", whom, prefix))
-	fs.StringVar(&f.ca, prefix+"tls-ca", "", fmt.Sprintf("PEM file of the CAs to trust for %s' certificates, instead of the system's (implies --%stls)", whom, prefix))
-	fs.StringVar(&f.cert, prefix+"tls-cert", "", fmt.Sprintf("PEM file of the client certificate, for %s that require one (serve --tls-client-ca); with --%stls-key (implies --%stls)", whom, prefix, prefix))
+	fs.StringVar(&f.ca, prefix+"tls-ca", "", fmt.Sprintf("PEM file of the CAs to verify %s against, instead of the system's (implies --%stls)", whom, prefix))
+	fs.StringVar(&f.cert, prefix+"tls-cert", "", fmt.Sprintf("PEM file of a client certificate to present to %s, where a --tls-client-ca requires one; with --%stls-key (implies --%stls)", whom, prefix, prefix))
 	fs.StringVar(&f.key, prefix+"tls-key", "", fmt.Sprintf("PEM file of the client certificate's private key; with --%stls-cert", prefix))
-	fs.StringVar(&f.serverName, prefix+"tls-server-name", "", fmt.Sprintf("the name %s' certificates must hold, instead of the host dialled (implies --%stls)", whom, prefix))
+	fs.StringVar(&f.serverName, prefix+"tls-server-name", "", fmt.Sprintf("the name the certificate of %s must hold, instead of the host dialled (implies --%stls)", whom, prefix))
 	return f
 }
 

@@ -32,6 +32,8 @@ func newSidecarCommand() *cobra.Command {
 
 		upstreamToken    string
 		upstreamTLSFlags *tlsFlags
+
+		tlsCert, tlsKey, tlsClientCA string
 	)
 	cmd := &cobra.Command{
 		Use:   "sidecar --upstream HOST:PORT[,HOST:PORT...]",
@@ -83,7 +85,8 @@ without any broker.
 				}
 			}
 			sc, err := sidecar.Start(sidecar.Config{Upstream: upstream, Listener: lis, HTTPListener: httpLis, Advertise: advertise, DataDir: dataDir,
-				SpoolBytes: spoolBytes, EndToEnd: endToEnd, UpstreamTLS: upstreamTLS, UpstreamToken: upstreamToken, Logger: logger})
+				SpoolBytes: spoolBytes, EndToEnd: endToEnd, UpstreamTLS: upstreamTLS, UpstreamToken: upstreamToken,
+				TLSCertFile: tlsCert, TLSKeyFile: tlsKey, TLSClientCAFile: tlsClientCA, Logger: logger})
 			if err != nil {
 				lis.Close()
 				if httpLis != nil {
@@ -123,6 +126,9 @@ without any broker.
 	f.Var(&logFormat, "log-format", "log format: text (key=value) or json (one object a line)")
 	f.StringVar(&upstreamToken, "upstream-token", "", "bearer token the sidecar forwards spooled records with, for a cluster with --token-file; relayed calls carry the application's")
 	upstreamTLSFlags = addPrefixedTLSFlags(cmd, "upstream-", "the cluster's brokers")
+	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate the sidecar serves gRPC and HTTP with (TLS, reloaded when it changes), with --tls-key; default: plaintext, for an application on localhost")
+	f.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&tlsClientCA, "tls-client-ca", "", "PEM bundle of the CAs that sign the applications' client certificates: the sidecar then requires one (mTLS)")
 	cmd.MarkFlagRequired("upstream")
 	cmd.AddCommand(newSidecarStatusCommand())
 	return cmd
@@ -130,6 +136,7 @@ without any broker.
 
 func newSidecarStatusCommand() *cobra.Command {
 	httpAddr := "127.0.0.1:7401"
+	var tlsFlags *tlsFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a sidecar's backlog: what it spooled and has not forwarded yet, per partition",
@@ -137,11 +144,19 @@ func newSidecarStatusCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/status", nil)
+			tlsConfig, err := tlsFlags.config()
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			scheme, client := "http://", http.DefaultClient
+			if tlsConfig != nil {
+				scheme, client = "https://", &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+httpAddr+"/status", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				return fmt.Errorf("the sidecar's HTTP listener (--http %s): %w", httpAddr, err)
 			}
@@ -165,6 +180,7 @@ func newSidecarStatusCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", httpAddr, "the sidecar's --http-listen address")
+	tlsFlags = addPrefixedTLSFlags(cmd, "", "the sidecar")
 	return cmd
 }
 

@@ -77,7 +77,7 @@ var allowed = map[string][]string{
 	"client": {"gen/runnel/v1", "partitioner", "compression", "recordbatch", "internal/redial"},
 	// The sidecar: the public API on localhost, a spool, the cluster
 	// behind it.
-	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "internal/redial", "gen/runnel/v1"},
+	"sidecar":    {"raftstore/spool", "partitioner", "compression", "recordbatch", "internal/redial", "internal/tlsfiles", "gen/runnel/v1"},
 	"cmd/runnel": {"client", "compression", "server", "sidecar", "internal/buildinfo", "internal/tlsfiles", "gen/runnel/v1"},
 
 	"docs/barebench": {},
