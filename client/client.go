@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +93,8 @@ func Dial(address string, opts ...Option) (*Client, error) {
 // through (down, starting and waiting for a quorum, busy), New asks them
 // again with backoff, as a Kafka client does while its bootstrap servers
 // come up, until ctx is done or the request timeout (WithRequestTimeout)
-// has passed. A refused credential fails it at once.
+// has passed. A refused credential fails it at once, and so does a TLS
+// handshake refused on a certificate (either side's).
 func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("client.New: no broker addresses")
@@ -116,7 +118,7 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 				c.use(conn)
 				return c, nil
 			}
-			if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
+			if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied || refusedByTLS(err) {
 				// NB: the cluster's answer, which another broker, or this
 				// one later, would give too.
 				c.Close()
@@ -134,6 +136,21 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 		}
 		c.opts.logger.Info("client: no broker answered yet, asking again", "brokers", brokers, "err", errors.Join(errs...))
 	}
+}
+
+// refusedByTLS says whether err is a TLS handshake that failed on a
+// certificate, either side's (none sent where one is required, one of
+// another CA, a name it does not hold), or on TLS spoken to a plaintext
+// listener: settings to fix, which no retry mends, as Kafka clients do
+// not retry an SslAuthenticationException. gRPC reports them as
+// UNAVAILABLE with the TLS error's text only.
+func refusedByTLS(err error) bool {
+	if status.Code(err) != codes.Unavailable {
+		return false
+	}
+	msg := status.Convert(err).Message()
+	return strings.Contains(msg, "remote error: tls: ") || strings.Contains(msg, "x509: ") ||
+		strings.Contains(msg, "tls: first record does not look like a TLS handshake")
 }
 
 func (c *Client) dial(address string) (*grpc.ClientConn, error) {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,19 +62,28 @@ func TestWithTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts []client.Option
+		// refusal is what a TLS refusal says; it fails New at once, as a
+		// refused credential does (Kafka's SslAuthenticationException is
+		// not retried either). "": no TLS answer, retried till the timeout.
+		refusal string
 	}{
-		{"plaintext", nil},
-		{"no client certificate", []client.Option{client.WithTLS(&tls.Config{RootCAs: ca.Pool()})}},
-		{"system roots", []client.Option{client.WithTLS(nil)}},
+		{"plaintext", []client.Option{client.WithRequestTimeout(2 * time.Second)}, ""},
+		{"no client certificate", []client.Option{client.WithTLS(&tls.Config{RootCAs: ca.Pool()})}, "tls: certificate required"},
+		{"system roots", []client.Option{client.WithTLS(nil)}, "x509: certificate signed by unknown authority"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.New(ctx, []string{b.addr}, append(tc.opts, client.WithRequestTimeout(5*time.Second))...)
+			// NB: a request timeout longer than the test's context: only a
+			// refusal taken at once returns before the context ends.
+			c, err := client.New(ctx, []string{b.addr}, append([]client.Option{client.WithRequestTimeout(time.Hour)}, tc.opts...)...)
 			if err == nil {
 				c.Close()
 				t.Fatal("connected, want refused")
 			}
 			if status.Code(err) != codes.Unavailable {
 				t.Fatalf("got %v, want UNAVAILABLE", err)
+			}
+			if tc.refusal != "" && (!strings.Contains(err.Error(), tc.refusal) || strings.Contains(err.Error(), "no broker answered")) {
+				t.Fatalf("got %v, want the refusal %q at once", err, tc.refusal)
 			}
 		})
 	}
