@@ -2,6 +2,8 @@ package certname
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"regexp"
@@ -87,7 +89,7 @@ func (m *Mapper) fieldOf(cert *x509.Certificate) string {
 	}
 	switch m.field {
 	case "subject":
-		return cert.Subject.String()
+		return subject(cert)
 	case "san-dns":
 		return first(cert.DNSNames)
 	case "san-email":
@@ -99,6 +101,19 @@ func (m *Mapper) fieldOf(cert *x509.Certificate) string {
 		return ""
 	}
 	return cert.Subject.CommonName
+}
+
+// subject is cert's subject in RFC 2253 form, in the order the
+// certificate has it, last RDN first, as Java's X500Principal.getName
+// gives it to Kafka's rules. (pkix.Name.String reorders the attributes;
+// a certificate made by openssl -subj "/CN=a/O=b" would read O=b,CN=a
+// to Kafka and CN=a,O=b to it.)
+func subject(cert *x509.Certificate) string {
+	var rdns pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &rdns); err != nil || len(rest) > 0 {
+		return cert.Subject.String()
+	}
+	return rdns.String()
 }
 
 func (r rule) apply(name string) (string, bool) {

@@ -3,6 +3,7 @@ package certname
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,6 +61,35 @@ func TestName(t *testing.T) {
 		}
 		if got, err := m.Name(cert()); err != nil || got != tc.want {
 			t.Errorf("%s by %q: %q, %v; want %q", tc.field, tc.rules, got, err, tc.want)
+		}
+	}
+}
+
+// TestSubjectInTheCertificatesOrder: the subject reads as Kafka reads
+// it, the certificate's own order reversed, whichever order that is.
+func TestSubjectInTheCertificatesOrder(t *testing.T) {
+	attr := func(oid asn1.ObjectIdentifier, v string) pkix.RelativeDistinguishedNameSET {
+		return pkix.RelativeDistinguishedNameSET{{Type: oid, Value: v}}
+	}
+	cn, ou, o := asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.ObjectIdentifier{2, 5, 4, 11}, asn1.ObjectIdentifier{2, 5, 4, 10}
+	for _, tc := range []struct {
+		seq  pkix.RDNSequence
+		want string
+	}{
+		// openssl req -subj "/O=Acme/OU=ServiceUsers/CN=alice", and Go's own order.
+		{pkix.RDNSequence{attr(o, "Acme"), attr(ou, "ServiceUsers"), attr(cn, "alice")}, "CN=alice,OU=ServiceUsers,O=Acme"},
+		// openssl req -subj "/CN=alice/OU=ServiceUsers/O=Acme".
+		{pkix.RDNSequence{attr(cn, "alice"), attr(ou, "ServiceUsers"), attr(o, "Acme")}, "O=Acme,OU=ServiceUsers,CN=alice"},
+	} {
+		raw, err := asn1.Marshal(tc.seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &x509.Certificate{RawSubject: raw}
+		c.Subject.FillFromRDNSequence(&tc.seq)
+		m, _ := mapper("subject", "")
+		if got, err := m.Name(c); err != nil || got != tc.want {
+			t.Errorf("subject %q, %v; want %q", got, err, tc.want)
 		}
 	}
 }

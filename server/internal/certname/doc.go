@@ -1,7 +1,8 @@
 // Package certname names the principal of a verified client
 // certificate, as Kafka's ssl.principal.mapping.rules do: a field of the
 // certificate (its subject's common name, its whole subject in RFC 2253
-// order, or its first DNS, URI or email SAN), then the first of a list of
+// form as Java gives it to Kafka's rules, or its first DNS, URI or email
+// SAN), then the first of a list of
 // rules that matches it.
 //
 // Rules are Kafka's syntax, comma-separated, tried in order:
