@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,20 +14,9 @@ import (
 // once it serves, an error for a service it does not know, and an error
 // once nothing listens.
 func TestHealth(t *testing.T) {
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var ready struct{ GRPC string }
-	if err := json.Unmarshal(waitReadyFile(t, readyFile, done, &stderr), &ready); err != nil {
-		t.Fatal(err)
-	}
+	p := serveInProcess(t)
+	ready := p.addrs(t)
+	ctx := context.Background()
 	addr := ready.GRPC
 
 	for _, tc := range []struct {
@@ -53,8 +40,7 @@ func TestHealth(t *testing.T) {
 		})
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := p.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	if _, _, err := run(context.Background(), "", "health", "--broker", addr, "--timeout", "2s"); err == nil || !strings.Contains(err.Error(), "code = Unavailable") {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,25 +63,12 @@ func TestServePodIndexFromEnv(t *testing.T) {
 	if _, err := execute(t, "serve", "--node-id", "2"); err == nil || !strings.Contains(err.Error(), "give one of them") {
 		t.Fatalf("serve with RUNNEL_POD_INDEX and --node-id: %v", err)
 	}
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
+	p := serveInProcess(t)
 	var ready struct {
 		NodeID int32 `json:"node_id"`
 	}
-	if err := json.Unmarshal(waitReadyFile(t, readyFile, done, &stderr), &ready); err != nil {
+	if err := json.Unmarshal(p.ready, &ready); err != nil {
 		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
 	}
 	if ready.NodeID != 5 {
 		t.Fatalf("node id %d with RUNNEL_POD_INDEX=4, want 5", ready.NodeID)

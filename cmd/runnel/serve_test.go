@@ -20,21 +20,11 @@ import (
 // TestServeLogFormatJSON starts a broker with --log-format json and checks
 // that every line it logs, from start to shutdown, is a JSON object.
 func TestServeLogFormatJSON(t *testing.T) {
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--log-format", "json", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	waitReadyFile(t, readyFile, done, &stderr)
-	cancel()
-	if err := <-done; err != nil {
+	p := serveInProcess(t, "--log-format", "json")
+	if err := p.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
+	stderr := p.stderr
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	serving := false
 	for _, line := range lines {
@@ -108,17 +98,8 @@ func (b *lockedBuffer) String() string {
 // checks that the ready file names them, that they serve, and that a
 // clean shutdown removes the file.
 func TestServeReadyFile(t *testing.T) {
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	data := waitReadyFile(t, readyFile, done, &stderr)
+	p := serveInProcess(t)
+	data := p.ready
 	var ready map[string]any
 	if err := json.Unmarshal(data, &ready); err != nil {
 		t.Fatalf("ready file %q: %v", data, err)
@@ -140,11 +121,10 @@ func TestServeReadyFile(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := p.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	if _, err := os.Stat(readyFile); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(p.readyFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("ready file after shutdown: %v", err)
 	}
 }
@@ -166,4 +146,58 @@ func serveProcess(t *testing.T, args ...string) (string, *lockedBuffer) {
 	})
 	waitReadyFile(t, ready, exited, log)
 	return socks[0].Addr().String(), log
+}
+
+// inProcess is a runnel command (serve, sidecar) run in the test's own
+// process, started by startInProcess once it wrote its ready file.
+type inProcess struct {
+	readyFile string
+	ready     []byte // the ready file's content
+	stderr    *lockedBuffer
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+// startInProcess runs runnel with args and a --ready-file of its own,
+// and waits for the ready file; the command stops when the test ends, if
+// stop has not stopped it before.
+func startInProcess(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProcess{readyFile: readyFile, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	root := newRootCommand()
+	root.SetArgs(append(args, "--ready-file", readyFile))
+	root.SetErr(p.stderr)
+	go func() { p.done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() { _ = p.stop() })
+	p.ready = waitReadyFile(t, readyFile, p.done, p.stderr)
+	return p
+}
+
+// serveInProcess is startInProcess of runnel serve on a data dir of its
+// own and listeners on free ports, with extra flags.
+func serveInProcess(t *testing.T, extra ...string) *inProcess {
+	t.Helper()
+	return startInProcess(t, append([]string{"serve", "--data-dir", t.TempDir(),
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0"}, extra...)...)
+}
+
+// addrs are the ready file's addresses.
+func (p *inProcess) addrs(t *testing.T) (ready struct{ GRPC, HTTP string }) {
+	t.Helper()
+	if err := json.Unmarshal(p.ready, &ready); err != nil {
+		t.Fatalf("ready file %q: %v", p.ready, err)
+	}
+	return ready
+}
+
+// stop cancels the command and returns what it returned.
+func (p *inProcess) stop() error {
+	p.cancel()
+	if err, ok := <-p.done; ok {
+		close(p.done)
+		return err
+	}
+	return nil
 }

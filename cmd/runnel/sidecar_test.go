@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,25 +26,14 @@ func TestSidecarOverMTLS(t *testing.T) {
 	certFile, keyFile := ca.Broker(t, "sidecar").Write(t, dir, "sidecar")
 	appCert, appKey := ca.Client(t, "app").Write(t, dir, "app")
 
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(dir, "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"sidecar", "--upstream", broker, "--data-dir", filepath.Join(dir, "spool"), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", caFile})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var ready struct{ GRPC, HTTP string }
-	if err := json.Unmarshal(waitReadyFile(t, readyFile, done, &stderr), &ready); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(stderr.String(), "tls=mtls") {
-		t.Fatalf("the serving line does not say mtls:\n%s", stderr.String())
+	p := startInProcess(t, "sidecar", "--upstream", broker, "--data-dir", filepath.Join(dir, "spool"),
+		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", caFile)
+	ready := p.addrs(t)
+	if !strings.Contains(p.stderr.String(), "tls=mtls") {
+		t.Fatalf("the serving line does not say mtls:\n%s", p.stderr.String())
 	}
 
-	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+	cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
 	defer ccancel()
 	tlsArgs := []string{"--tls-ca", caFile, "--tls-cert", appCert, "--tls-key", appKey}
 	if _, errOut, err := run(cctx, "spooled\n", append([]string{"produce", "events", "--broker", ready.GRPC}, tlsArgs...)...); err != nil {
@@ -67,8 +55,7 @@ func TestSidecarOverMTLS(t *testing.T) {
 	if _, _, err := run(cctx, "", "sidecar", "status", "--http", ready.HTTP, "--tls-ca", caFile); err == nil {
 		t.Fatal("sidecar status without a client certificate answered")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := p.stop(); err != nil {
 		t.Fatalf("sidecar: %v", err)
 	}
 }

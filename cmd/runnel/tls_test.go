@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,21 +22,9 @@ func TestTLSCommands(t *testing.T) {
 	brokerCert, brokerKey := ca.Broker(t, "broker").Write(t, dir, "broker")
 	clientCert, clientKey := ca.Client(t, "alice").Write(t, dir, "alice")
 
-	var stderr lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyFile := filepath.Join(dir, "ready.json")
-	root := newRootCommand()
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--ready-file", readyFile,
-		"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0",
-		"--tls-cert", brokerCert, "--tls-key", brokerKey, "--tls-client-ca", caFile})
-	root.SetErr(&stderr)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var ready struct{ GRPC string }
-	if err := json.Unmarshal(waitReadyFile(t, readyFile, done, &stderr), &ready); err != nil {
-		t.Fatal(err)
-	}
+	p := serveInProcess(t, "--tls-cert", brokerCert, "--tls-key", brokerKey, "--tls-client-ca", caFile)
+	ready := p.addrs(t)
+	ctx := context.Background()
 	tlsArgs := []string{"--broker", ready.GRPC, "--tls-ca", caFile, "--tls-cert", clientCert, "--tls-key", clientKey}
 	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
 	defer ccancel()
@@ -100,8 +87,7 @@ func TestTLSCommands(t *testing.T) {
 		}
 	})
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := p.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 }
