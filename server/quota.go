@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
@@ -116,34 +119,37 @@ func pause(ctx, stopping context.Context, d time.Duration) {
 	}
 }
 
-// quotaInterceptors account one request for each call of the client API
-// on the client listener: a unary call's response is delayed by its
-// throttle, and a Subscribe's first response. (Produce accounts for each
-// request on its stream itself, and Subscribe for what it sends.)
+// interceptors are the request-rate quota's, go-grpc-middleware's
+// ratelimit on every unary call of the client API and every Subscribe:
+// its Limiter throttles the call (waits its delay, as Kafka delays a
+// response) and refuses it, RESOURCE_EXHAUSTED, only past the hard
+// limit. Produce requests are accounted in the stream, by bytes.
 func (t *throttler) interceptors(stopping context.Context) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !clientAPI(info.FullMethod) {
-			return handler(ctx, req)
-		}
-		d, err := t.take(ctx, quota.Request, 1)
-		if err != nil {
-			return nil, toStatus(err)
-		}
-		resp, err := handler(ctx, req)
-		pause(ctx, stopping, d)
-		return resp, err
-	}
-	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if info.FullMethod == runnelv1.SubscribeService_Subscribe_FullMethodName {
-			d, err := t.take(ss.Context(), quota.Request, 1)
-			if err != nil {
-				return toStatus(err)
-			}
-			pause(ss.Context(), stopping, d)
-		}
-		return handler(srv, ss)
-	}
+	limiter := requestLimiter{t: t, stopping: stopping}
+	unary := selector.UnaryServerInterceptor(ratelimit.UnaryServerInterceptor(limiter),
+		selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return clientAPI(c.FullMethod()) }))
+	stream := selector.StreamServerInterceptor(ratelimit.StreamServerInterceptor(limiter),
+		selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+			return c.FullMethod() == runnelv1.SubscribeService_Subscribe_FullMethodName
+		}))
 	return unary, stream
+}
+
+// requestLimiter is the request-rate quota as a ratelimit.Limiter.
+type requestLimiter struct {
+	t        *throttler
+	stopping context.Context // the server's: a throttled call ends with it
+}
+
+// Limit takes one request of ctx's principal and waits its throttle;
+// quota.ErrExceeded past the hard limit.
+func (l requestLimiter) Limit(ctx context.Context) error {
+	d, err := l.t.take(ctx, quota.Request, 1)
+	if err != nil {
+		return err
+	}
+	pause(ctx, l.stopping, d)
+	return nil
 }
 
 // clientAPI says whether a method is of the client API (runnel.v1), not

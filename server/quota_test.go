@@ -206,6 +206,29 @@ func TestQuotaHardLimit(t *testing.T) {
 	}
 }
 
+// TestRequestQuotaHardLimit: a call whose request-rate throttle would
+// pass the hard limit, a unary one or a Subscribe, is RESOURCE_EXHAUSTED
+// at once, saying why; another principal's calls go on.
+func TestRequestQuotaHardLimit(t *testing.T) {
+	b := startWithTokens(t)
+	b.createTopic("t", 1, nil)
+	b.setQuota(&runnelv1.Quota{Principal: "User:alice", RequestsPerSec: ptr(0.01)})
+	const why = `principal "User:alice" is over its request quota of 0.01 requests/s: this request would wait`
+	_, err := b.client.Admin.DescribeCluster(as("t-alice"), &runnelv1.DescribeClusterRequest{})
+	wantStatus(t, "a unary call at 0.01 requests/s", err, codes.ResourceExhausted, why)
+	stream, err := b.client.Subscribe.Subscribe(as("t-alice"), &runnelv1.SubscribeRequest{Topic: "t"})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	wantStatus(t, "a Subscribe at 0.01 requests/s", err, codes.ResourceExhausted, why)
+	if _, err := b.client.Admin.DescribeCluster(as("t-bob"), &runnelv1.DescribeClusterRequest{}); err != nil {
+		t.Fatalf("bob, with no quota: %v", err)
+	}
+	if got := scrape(t, b)[`runnel_quota_exceeded_total{kind="request"}`]; got != 2 {
+		t.Fatalf("runnel_quota_exceeded_total{kind=request} is %v, want 2", got)
+	}
+}
+
 // TestConsumeAndRequestQuotas: a subscriber over its consume quota is
 // throttled, what it received bounded by the rate; a principal over its
 // request rate has its unary calls throttled.
