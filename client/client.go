@@ -93,8 +93,8 @@ func Dial(address string, opts ...Option) (*Client, error) {
 // through (down, starting and waiting for a quorum, busy), New asks them
 // again with backoff, as a Kafka client does while its bootstrap servers
 // come up, until ctx is done or the request timeout (WithRequestTimeout)
-// has passed. A refused credential fails it at once, and so does a TLS
-// handshake refused on a certificate (either side's).
+// has passed. A refused credential fails it at once; so does a TLS
+// handshake refused on a certificate (either side's) by every broker.
 func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("client.New: no broker addresses")
@@ -118,13 +118,15 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Client, error)
 				c.use(conn)
 				return c, nil
 			}
-			if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied || refusedByTLS(err) {
+			if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
 				// NB: the cluster's answer, which another broker, or this
 				// one later, would give too.
 				c.Close()
 				return nil, fmt.Errorf("client.New: %s: %w", addr, err)
 			}
-			waitable = waitable || retriableCall(err)
+			// NB: a TLS refusal is this broker's (brokers have certificates
+			// of their own): the others are asked, but it is not waited for.
+			waitable = waitable || retriableCall(err) && !refusedByTLS(err)
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			if ctx.Err() != nil {
 				break
