@@ -405,6 +405,9 @@ func (c Config) Validate() error {
 	if c.JWKSURL == "" && (c.JWKSCAFile != "" || c.JWKSRefresh != 0) {
 		errs = append(errs, errors.New("--jwt-jwks-ca and --jwt-jwks-refresh are for --jwt-jwks-url"))
 	}
+	if c.JWKSRefresh != 0 && c.JWKSRefresh < time.Second {
+		errs = append(errs, fmt.Errorf("--jwt-jwks-refresh %v: want 1s or more (the default is 1h)", c.JWKSRefresh))
+	}
 	if c.TLSCertFile == "" && c.TLSPeerCAFile != "" {
 		errs = append(errs, errors.New("--tls-peer-ca needs --tls-cert and --tls-key: the brokers' certificates are verified over TLS"))
 	}
@@ -425,7 +428,7 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionCheckInterval < 0 || c.ShutdownTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 ||
 		c.KeepaliveMinTime < 0 || c.MaxConnectionIdle < 0 || c.GroupSessionTimeout < 0 || c.GroupRebalanceTimeout < 0 ||
-		c.ProducerIDExpiration < 0 || c.JWKSRefresh < 0 {
+		c.ProducerIDExpiration < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

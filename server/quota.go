@@ -25,7 +25,9 @@ const maxThrottle = 30 * time.Second
 
 // throttler enforces the cluster's quotas on this broker's client
 // listener, as each Kafka broker enforces its share: it accounts for each
-// principal's requests and delays the responses of one over its rates.
+// principal's requests and delays one over its rates: its responses (a
+// Produce stream's acks, a Subscribe's batches) or, for a call over its
+// request rate, the call itself.
 // Calls on the peer listener were accounted where the client called.
 type throttler struct {
 	quotas  quotaSource
@@ -49,7 +51,7 @@ type quotaSource interface {
 func newThrottler(src quotaSource) *throttler {
 	t := &throttler{quotas: src, limiter: quota.NewLimiter(time.Now, maxThrottle),
 		throttleSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_quota_throttle_seconds_total",
-			Help: "Time the responses to a principal were delayed for being over its quota, by principal and kind (produce, consume, request)."},
+			Help: "Time a principal's calls and responses were delayed for being over its quota, by principal and kind (produce, consume, request)."},
 			[]string{"principal", "kind"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runnel_quota_throttled_requests_total",
 			Help: "Requests (and subscribe responses) throttled for a principal over its quota, by kind."}, []string{"kind"}),
@@ -121,9 +123,11 @@ func pause(ctx, stopping context.Context, d time.Duration) {
 
 // interceptors are the request-rate quota's, go-grpc-middleware's
 // ratelimit on every unary call of the client API and every Subscribe:
-// its Limiter throttles the call (waits its delay, as Kafka delays a
-// response) and refuses it, RESOURCE_EXHAUSTED, only past the hard
-// limit. Produce requests are accounted in the stream, by bytes.
+// its Limiter throttles the call, waiting its delay before it is served
+// (Kafka delays the response instead; the rate is the same, and either
+// way the client's deadline runs meanwhile), and refuses it,
+// RESOURCE_EXHAUSTED, only past the hard limit. Produce requests are
+// accounted in the stream, by bytes.
 func (t *throttler) interceptors(stopping context.Context) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	limiter := requestLimiter{t: t, stopping: stopping}
 	unary := selector.UnaryServerInterceptor(ratelimit.UnaryServerInterceptor(limiter),
@@ -142,7 +146,8 @@ type requestLimiter struct {
 }
 
 // Limit takes one request of ctx's principal and waits its throttle;
-// quota.ErrExceeded past the hard limit.
+// quota.ErrExceeded past the hard limit. A call whose ctx ends meanwhile
+// goes on to its handler, which sees ctx ended.
 func (l requestLimiter) Limit(ctx context.Context) error {
 	d, err := l.t.take(ctx, quota.Request, 1)
 	if err != nil {

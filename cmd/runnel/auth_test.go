@@ -182,6 +182,7 @@ func TestServeAuthErrors(t *testing.T) {
 		{"a key set over http", []string{"--jwt-jwks-url", "http://idp.example/jwks"}, `--jwt-jwks-url: "http://idp.example/jwks" is not an https URL`},
 		{"a CA without a URL", []string{"--jwt-jwks-ca", jwksFile}, "--jwt-jwks-ca and --jwt-jwks-refresh are for --jwt-jwks-url"},
 		{"a missing CA", []string{"--jwt-jwks-url", "https://idp.example/jwks", "--jwt-jwks-ca", filepath.Join(dir, "nope.pem")}, "--jwt-jwks-ca: CA file: open"},
+		{"a key set fetched nonstop", []string{"--jwt-jwks-url", "https://idp.example/jwks", "--jwt-jwks-refresh", "10ms"}, "--jwt-jwks-refresh 10ms: want 1s or more"},
 		{"a missing token file", []string{"--token-file", filepath.Join(dir, "nope")}, "--token-file: open"},
 		{"a mapping rule without its replacement", []string{"--tls-principal-rules", "RULE:^CN=(.*)$"}, "--tls-principal-rules: rule 1"},
 		{"a certificate field there is not", []string{"--tls-principal", "ou"}, `--tls-principal "ou": use one of cn, subject`},

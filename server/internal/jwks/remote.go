@@ -46,9 +46,22 @@ func newRemote(cfg Config) (*remote, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an https URL: the key set must come over TLS, or anyone on the path could sign tokens", cfg.URL)
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if cfg.Client != nil {
+		c := *cfg.Client
+		client = &c
 	}
+	// NB: a redirect to http would undo the https the URL insists on.
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("a redirect to %s: the key set must come over https", req.URL)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	cfg.Client = client
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = defaultRefresh
 	}
@@ -82,8 +95,11 @@ func (r *remote) keys(kid string) (*jose.JSONWebKeySet, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.set == nil {
+	switch {
+	case r.set == nil:
 		return nil, fmt.Errorf("the key set at %s is not fetched yet: %v", r.cfg.URL, r.err)
+	case r.err != nil && len(r.set.Key(kid)) == 0:
+		return nil, fmt.Errorf("no key %q in the key set, and fetching it again from %s failed: %v", kid, r.cfg.URL, r.err)
 	}
 	return r.set, nil
 }

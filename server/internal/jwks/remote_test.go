@@ -35,7 +35,11 @@ func newProvider(t *testing.T, keys ...jose.JSONWebKey) *provider {
 	t.Helper()
 	p := &provider{ca: testcerts.NewCA(t, "idp-ca"), status: http.StatusOK}
 	p.serve(t, keys...)
-	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/to-http" {
+			http.Redirect(w, r, "http://"+r.Host+"/jwks.json", http.StatusFound)
+			return
+		}
 		p.fetches.Add(1)
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -218,6 +222,17 @@ func TestURLRefusals(t *testing.T) {
 	r.missEvery = 0
 	wantRefused(t, "a provider the client does not trust", v, k.sign(t, claims()), "certificate signed by unknown authority")
 
+	// A redirect to http is not followed.
+	to := Config{URL: idp.URL + "/to-http", Client: idp.client()}
+	if v, err := New(to); err != nil {
+		t.Fatal(err)
+	} else {
+		wantRefused(t, "a key set redirected to http", v, k.sign(t, claims()), "a redirect to http://")
+	}
+	if n := idp.fetches.Load(); n != 0 {
+		t.Fatalf("%d fetches of the key set over http", n)
+	}
+
 	v, r = idp.verifier(t, Config{})
 	r.missEvery = 0
 	for body, want := range map[string]string{
@@ -226,7 +241,8 @@ func TestURLRefusals(t *testing.T) {
 		strings.Repeat(" ", 1<<20) + "{}": "over 1 MiB",
 	} {
 		idp.reply(http.StatusOK, []byte(body))
-		wantRefused(t, "an unknown kid, the set now bad", v, newIssuer(t, "other").sign(t, claims()), `no key "other"`)
+		wantRefused(t, "an unknown kid, the set now bad", v, newIssuer(t, "other").sign(t, claims()),
+			`no key "other" in the key set, and fetching it again from `+idp.URL+"/jwks.json failed: ")
 		r.mu.Lock()
 		err := r.err
 		r.mu.Unlock()
