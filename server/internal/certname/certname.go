@@ -1,15 +1,17 @@
 package certname
 
 import (
+	"cmp"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 )
 
 // Fields are what of a certificate may name its principal.
@@ -103,17 +105,98 @@ func (m *Mapper) fieldOf(cert *x509.Certificate) string {
 	return cert.Subject.CommonName
 }
 
-// subject is cert's subject in RFC 2253 form, in the order the
-// certificate has it, last RDN first, as Java's X500Principal.getName
-// gives it to Kafka's rules. (pkix.Name.String reorders the attributes;
-// a certificate made by openssl -subj "/CN=a/O=b" would read O=b,CN=a
-// to Kafka and CN=a,O=b to it.)
+// subject is cert's subject as Java's X500Principal.getName() gives it
+// to Kafka's rules (RFC 2253): the certificate's own order, last RDN
+// first, the keywords of RFC 2253 only (others as OID=#hex of the value's
+// DER), the value's bytes as they are. pkix.Name.String reorders the
+// attributes and names others (SERIALNUMBER), so rules ported from Kafka
+// would not match it.
 func subject(cert *x509.Certificate) string {
-	var rdns pkix.RDNSequence
+	var rdns []attributeSET
 	if rest, err := asn1.Unmarshal(cert.RawSubject, &rdns); err != nil || len(rest) > 0 {
 		return cert.Subject.String()
 	}
-	return rdns.String()
+	var b strings.Builder
+	for i := len(rdns) - 1; i >= 0; i-- {
+		if i < len(rdns)-1 {
+			b.WriteByte(',')
+		}
+		for j, a := range rdns[i] {
+			if j > 0 {
+				b.WriteByte('+')
+			}
+			writeAttribute(&b, a)
+		}
+	}
+	return b.String()
+}
+
+// attribute is an AttributeTypeAndValue with its value's DER as it is.
+type attribute struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// attributeSET is an RDN (encoding/asn1 reads a type named *SET as a SET).
+type attributeSET []attribute
+
+// keywords are RFC 2253's, the ones Java writes by name.
+var keywords = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+	"2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
+}
+
+func writeAttribute(b *strings.Builder, a attribute) {
+	keyword, named := keywords[a.Type.String()]
+	value, isString := stringValue(a.Value)
+	if !named || !isString {
+		b.WriteString(cmp.Or(keyword, a.Type.String()))
+		b.WriteString("=#")
+		b.WriteString(hex.EncodeToString(a.Value.FullBytes))
+		return
+	}
+	b.WriteString(keyword)
+	b.WriteByte('=')
+	// As Java: the specials escaped anywhere, NUL as \00, leading and
+	// trailing spaces escaped.
+	lead := len(value) - len(strings.TrimLeft(value, " \r"))
+	trail := len(strings.TrimRight(value, " \r"))
+	for i, c := range value {
+		switch {
+		case strings.ContainsRune(`,=+<>#;"\`, c):
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c == 0:
+			b.WriteString(`\00`)
+		case (c == ' ' || c == '\r') && (i < lead || i >= trail):
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+}
+
+// stringValue is a directory string's text: UTF8String, PrintableString,
+// IA5String, T61String, GeneralString (their bytes) or BMPString.
+func stringValue(v asn1.RawValue) (string, bool) {
+	if v.Class != asn1.ClassUniversal {
+		return "", false
+	}
+	switch v.Tag {
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 27:
+		return string(v.Bytes), true
+	case asn1.TagBMPString:
+		if len(v.Bytes)%2 != 0 {
+			return "", false
+		}
+		u := make([]uint16, len(v.Bytes)/2)
+		for i := range u {
+			u[i] = uint16(v.Bytes[2*i])<<8 | uint16(v.Bytes[2*i+1])
+		}
+		return string(utf16.Decode(u)), true
+	}
+	return "", false
 }
 
 func (r rule) apply(name string) (string, bool) {
@@ -148,6 +231,10 @@ func ParseRules(s string) (Rules, error) {
 	var out Rules
 	rest := strings.TrimFunc(s, unicode.IsSpace)
 	for n := 1; rest != ""; n++ {
+		if rest[0] == ',' { // NB: an empty entry, which Kafka ignores
+			rest = strings.TrimLeftFunc(rest[1:], unicode.IsSpace)
+			continue
+		}
 		start := rest
 		var r rule
 		switch {
@@ -170,7 +257,11 @@ func ParseRules(s string) (Rules, error) {
 			if err != nil {
 				return nil, fmt.Errorf("rule %d: pattern %q: %w", n, pattern, err)
 			}
-			r.pattern, r.replacement = re, parseReplacement(replacement, re.NumSubexp())
+			parts, err := parseReplacement(replacement, re.NumSubexp())
+			if err != nil {
+				return nil, fmt.Errorf("rule %d (%.40q): %w", n, start, err)
+			}
+			r.pattern, r.replacement = re, parts
 		default:
 			return nil, fmt.Errorf("rule %d (%.40q): want RULE:PATTERN/REPLACEMENT/[LU] or DEFAULT", n, start)
 		}
@@ -184,9 +275,6 @@ func ParseRules(s string) (Rules, error) {
 			return nil, fmt.Errorf("after rule %d (%s): want a comma before the next rule, not %.40q", n, r.text, rest)
 		}
 		rest = strings.TrimLeftFunc(rest[1:], unicode.IsSpace)
-		if rest == "" {
-			return nil, errors.New("a comma after the last rule: remove it")
-		}
 	}
 	return out, nil
 }
@@ -207,19 +295,24 @@ func upToSlash(s string) (before, after string, ok bool) {
 // parseReplacement reads a replacement as Java's replaceAll does: \x is
 // x, $N is group N ($0 the whole name). As Kafka's mapper, a $N past the
 // groups is read as the longest prefix of N that names one ($12 with one
-// group: group 1, then "2").
-func parseReplacement(s string, groups int) []part {
+// group: group 1, then "2"), or as text if none does. What Java would
+// throw on when the rule is applied is an error here, when it is read:
+// a $ without a group number, a group named by a pattern that has none.
+func parseReplacement(s string, groups int) ([]part, error) {
 	var parts []part
 	var lit strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch {
-		case s[i] == '\\' && i+1 < len(s):
+		case s[i] == '\\' && i+1 < len(s): // NB: upToSlash leaves no \ last
 			i++
 			lit.WriteByte(s[i])
-		case s[i] == '$' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
-			end := i + 2
+		case s[i] == '$':
+			end := i + 1
 			for end < len(s) && s[end] >= '0' && s[end] <= '9' {
 				end++
+			}
+			if end == i+1 {
+				return nil, errors.New(`a $ without a group number in the replacement: write \$ for a $`)
 			}
 			g, err := strconv.Atoi(s[i+1 : end])
 			for (err != nil || g > groups) && end > i+2 {
@@ -227,6 +320,9 @@ func parseReplacement(s string, groups int) []part {
 				g, err = strconv.Atoi(s[i+1 : end])
 			}
 			if err != nil || g > groups {
+				if groups == 0 {
+					return nil, fmt.Errorf("the replacement names group $%s, and the pattern has no group: put one in ( )", s[i+1:end])
+				}
 				lit.WriteByte('$')
 				continue
 			}
@@ -243,5 +339,5 @@ func parseReplacement(s string, groups int) []part {
 	if lit.Len() > 0 {
 		parts = append(parts, part{literal: lit.String(), group: -1})
 	}
-	return parts
+	return parts, nil
 }

@@ -51,7 +51,11 @@ func TestName(t *testing.T) {
 		// A / escaped, a group past the groups, $0.
 		{"san-uri", `RULE:^spiffe:\/\/cluster.local\/ns\/([^\/]+)\/sa\/(.+)$/$1\/$2/`, "billing/worker"},
 		{"cn", `RULE:^(A)lice$/$12/`, "A2"},
-		{"cn", `RULE:^Alice$/$1-$0/`, "$1-Alice"},
+		{"cn", `RULE:^Alice$/$0!/`, "Alice!"},
+		{"cn", `RULE:^(Al)ice$/$5 \$1 $1/`, "$5 $1 Al"},
+		// Empty entries are ignored, as Kafka ignores them.
+		{"cn", "DEFAULT,", "Alice"},
+		{"cn", " , RULE:^(A)lice$/$1/ ,, DEFAULT", "A"},
 		{"san-dns", `RULE:^([a-z]+)\.clients\.example$/$1/`, "billing"},
 	} {
 		m, err := mapper(tc.field, tc.rules)
@@ -68,10 +72,13 @@ func TestName(t *testing.T) {
 // TestSubjectInTheCertificatesOrder: the subject reads as Kafka reads
 // it, the certificate's own order reversed, whichever order that is.
 func TestSubjectInTheCertificatesOrder(t *testing.T) {
-	attr := func(oid asn1.ObjectIdentifier, v string) pkix.RelativeDistinguishedNameSET {
+	attr := func(oid asn1.ObjectIdentifier, v any) pkix.RelativeDistinguishedNameSET {
 		return pkix.RelativeDistinguishedNameSET{{Type: oid, Value: v}}
 	}
+	ia5 := func(v string) asn1.RawValue { return asn1.RawValue{Tag: asn1.TagIA5String, Bytes: []byte(v)} }
 	cn, ou, o := asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.ObjectIdentifier{2, 5, 4, 11}, asn1.ObjectIdentifier{2, 5, 4, 10}
+	serial, dc := asn1.ObjectIdentifier{2, 5, 4, 5}, asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 25}
+	email := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 	for _, tc := range []struct {
 		seq  pkix.RDNSequence
 		want string
@@ -80,6 +87,12 @@ func TestSubjectInTheCertificatesOrder(t *testing.T) {
 		{pkix.RDNSequence{attr(o, "Acme"), attr(ou, "ServiceUsers"), attr(cn, "alice")}, "CN=alice,OU=ServiceUsers,O=Acme"},
 		// openssl req -subj "/CN=alice/OU=ServiceUsers/O=Acme".
 		{pkix.RDNSequence{attr(cn, "alice"), attr(ou, "ServiceUsers"), attr(o, "Acme")}, "O=Acme,OU=ServiceUsers,CN=alice"},
+		// An Active Directory's: DC by name, attributes without an RFC 2253
+		// keyword (SERIALNUMBER, emailAddress) as OID=#DER, specials and a
+		// leading space escaped, as Java writes them.
+		{pkix.RDNSequence{attr(dc, ia5("com")), attr(dc, ia5("example")), attr(o, "Acme, Inc."), attr(serial, "42"),
+			attr(cn, " alice"), attr(email, ia5("a@b.c"))},
+			`1.2.840.113549.1.9.1=#16056140622e63,CN=\ alice,2.5.4.5=#13023432,O=Acme\, Inc.,DC=example,DC=com`},
 	} {
 		raw, err := asn1.Marshal(tc.seq)
 		if err != nil {
@@ -120,14 +133,16 @@ func TestNoName(t *testing.T) {
 // TestBadRules: each says which rule and what to fix.
 func TestBadRules(t *testing.T) {
 	for rules, want := range map[string]string{
-		"RULE:^CN=(.*$/$1/":  "rule 1: pattern",
-		"RULE:^CN=(.*)$":     "rule 1",
-		"RULE:^CN=(.*)$/$1":  "the replacement has no closing /",
-		"DEFAULT,RULE:x/y/Q": `after rule 2 (RULE:x/y/): want a comma before the next rule, not "Q"`,
-		"DEFAULT,":           "a comma after the last rule",
-		"DEFAULT, MAP:x":     "rule 2",
-		"RULE:x/y/ DEFAULT":  "after rule 1 (RULE:x/y/): want a comma",
-		"DEFAULT,, DEFAULT":  "rule 2",
+		"RULE:^CN=(.*$/$1/":    "rule 1: pattern",
+		"RULE:^CN=(.*)$":       "rule 1",
+		"RULE:^CN=(.*)$/$1":    "the replacement has no closing /",
+		"DEFAULT,RULE:x/y/Q":   `after rule 2 (RULE:x/y/): want a comma before the next rule, not "Q"`,
+		"DEFAULT, MAP:x":       "rule 2",
+		"RULE:x/y/ DEFAULT":    "after rule 1 (RULE:x/y/): want a comma",
+		"RULE:^Alice$/$1/":     "the replacement names group $1, and the pattern has no group",
+		"RULE:^(A)lice$/$/":    "a $ without a group number",
+		"RULE:^(A)lice$/${x}/": "a $ without a group number",
+		`RULE:^(A)lice$/x\/`:   "the replacement has no closing /",
 	} {
 		if _, err := ParseRules(rules); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error saying %q", rules, err, want)

@@ -16,5 +16,14 @@
 // are Go's (RE2), which for what rules use (groups, classes, anchors,
 // lazy quantifiers) read as Java's. A name that no rule matches, or that
 // a rule maps to nothing, names no principal: the call is refused. No
-// rules at all is DEFAULT.
+// rules at all is DEFAULT; empty entries are ignored, as Kafka ignores
+// them.
+//
+// Where Kafka differs: it applies the replacement with Java's
+// replaceAll, which for a pattern without anchors replaces the empty
+// match at the end too (RULE:(.*)/x$1/ makes abc xabcx there, xabc
+// here; anchored patterns, as Kafka's documentation writes them, agree).
+// A replacement Java would throw on when the rule is applied (a $
+// without a group number, $1 where the pattern has no group) is an
+// error here when the rules are read, so the broker does not start.
 package certname
