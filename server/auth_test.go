@@ -441,3 +441,51 @@ func TestJWTPrincipal(t *testing.T) {
 	_, err = b.client.Admin.ListTopics(context.Background(), &runnelv1.ListTopicsRequest{})
 	wantStatus(t, "no token", err, codes.Unauthenticated, "takes authenticated calls only")
 }
+
+// TestReloadMetric: runnel_last_reload_successful is 1 for the token file
+// and the JWKS file while the broker uses their content, 0 once either no
+// longer loads (a token removed from it is then not revoked yet), and 1
+// again once it loads.
+func TestReloadMetric(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, jwksFile := filepath.Join(dir, "tokens"), filepath.Join(dir, "jwks.json")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.ES256), Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, content := range map[string][]byte{tokenFile: []byte(tokens.Line("User:alice", "t-alice") + "\n"), jwksFile: set} {
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := startBrokerWith(t, "", func(c *Config) { c.TokenFile, c.JWKSFile = tokenFile, jwksFile })
+	want := func(flag string, v float64) {
+		t.Helper()
+		series := `runnel_last_reload_successful{flag="` + flag + `"}`
+		waitFor(t, 10*time.Second, series+" to be "+fmt.Sprint(v), func() error {
+			if got, ok := scrape(t, b)[series]; !ok || got != v {
+				return fmt.Errorf("%s is %v (there: %v)", series, got, ok)
+			}
+			return nil
+		})
+	}
+	want("token-file", 1)
+	want("jwt-jwks-file", 1)
+	if err := os.WriteFile(tokenFile, []byte("not a token line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want("token-file", 0)
+	want("jwt-jwks-file", 1)
+	if err := os.WriteFile(tokenFile, []byte(tokens.Line("User:bob", "t-bob")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want("token-file", 1)
+	if err := os.WriteFile(jwksFile, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want("jwt-jwks-file", 0)
+}

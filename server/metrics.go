@@ -88,6 +88,7 @@ func (s *Server) newRegistry(grpcMetrics *grpcprom.ServerMetrics) *prometheus.Re
 	r.MustRegister(s.metrics.collectors()...)
 	r.MustRegister(s.guard.denied)
 	r.MustRegister(s.quotas.collectors()...)
+	r.MustRegister(s.reloadGauges()...)
 	r.MustRegister(brokerCollector{s.broker}, buildInfoGauge(buildinfo.Read()),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_inflight_bytes",
 			Help: "Bytes of the memory budget (--max-inflight-bytes) that streams hold."},
@@ -100,6 +101,52 @@ func (s *Server) newRegistry(grpcMetrics *grpcprom.ServerMetrics) *prometheus.Re
 			func() float64 { return float64(s.budget.waiting.Load()) }),
 	)
 	return r
+}
+
+// reloadGauges are runnel_last_reload_successful, one per flag whose
+// files (or URL) the broker reads again while it runs: 1 while what it
+// uses is their current content, 0 while they do not load and it keeps
+// the last good one (a certificate half rotated, a token file that no
+// longer parses, and so a token removed from it not revoked yet). A
+// scrape looks at the files, as a handshake or a call does.
+func (s *Server) reloadGauges() []prometheus.Collector {
+	type watched struct {
+		flag  string
+		check func() error
+	}
+	var all []watched
+	if t := s.tls; t != nil {
+		all = append(all, watched{"tls-cert", t.pair.Check})
+		if t.clientCAs != nil {
+			all = append(all, watched{"tls-client-ca", t.clientCAs.Check})
+		}
+		if t.peerCAs != nil && t.peerCAs != t.clientCAs {
+			all = append(all, watched{"tls-peer-ca", t.peerCAs.Check})
+		}
+	}
+	if s.guard.tokens != nil {
+		all = append(all, watched{"token-file", s.guard.tokens.Check})
+	}
+	if s.guard.jwts != nil {
+		flag := "jwt-jwks-file"
+		if s.cfg.JWKSURL != "" {
+			flag = "jwt-jwks-url"
+		}
+		all = append(all, watched{flag, s.guard.jwts.Check})
+	}
+	var out []prometheus.Collector
+	for _, w := range all {
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "runnel_last_reload_successful",
+			Help:        "1 while the broker uses the current content of a flag's files (or URL), 0 while they do not load and it keeps the last good content.",
+			ConstLabels: prometheus.Labels{"flag": w.flag}},
+			func() float64 {
+				if w.check() != nil {
+					return 0
+				}
+				return 1
+			}))
+	}
+	return out
 }
 
 // buildInfoGauge is runnel_build_info, always 1: its labels say which

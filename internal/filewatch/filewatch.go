@@ -24,9 +24,10 @@ type File[T any] struct {
 	cur    T         // the last read well
 	stamps []stamp   // of the files when cur was read
 	next   time.Time // no check before
-	// failed is the last failed reload's error and the files' stamps
-	// then: the same failure is logged once, not at every check.
-	failed      string
+	// failed is the last failed reload's error (nil since one that
+	// worked) and the files' stamps then: the same failure is logged
+	// once, not at every check.
+	failed      error
 	failedStamp []stamp
 }
 
@@ -70,16 +71,26 @@ func (w *File[T]) Get() T {
 	if err == nil {
 		var v T
 		if v, err = w.load(); err == nil {
-			w.cur, w.stamps, w.failed, w.failedStamp = v, st, "", nil
+			w.cur, w.stamps, w.failed, w.failedStamp = v, st, nil, nil
 			w.logger.Info(w.what+": reloaded", "files", w.files)
 			return w.cur
 		}
 	}
-	if err.Error() != w.failed || !equalStamps(st, w.failedStamp) {
+	if w.failed == nil || err.Error() != w.failed.Error() || !equalStamps(st, w.failedStamp) {
 		w.logger.Warn(w.what+": reload failed; keeping the last good one", "files", w.files, "err", err)
 	}
-	w.failed, w.failedStamp = err.Error(), st
+	w.failed, w.failedStamp = err, st
 	return w.cur
+}
+
+// Check looks at the files as Get does and says whether the content is
+// theirs: nil, or the error of the reload that failed, the last good
+// content kept meanwhile.
+func (w *File[T]) Check() error {
+	w.Get()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 // SetInterval makes Get look at the files at most once per d from now

@@ -82,12 +82,18 @@ func TestReloads(t *testing.T) {
 	if n := strings.Count(log.String(), "word: reload failed; keeping the last good one"); n != 1 {
 		t.Fatalf("the failure logged %d times, want once:\n%s", n, log.String())
 	}
+	if err := f.Check(); err == nil || err.Error() != "not one word" {
+		t.Fatalf("Check after a failed reload: %v", err)
+	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	want(t, f, "thirds")
 	write(t, path, "fourth")
 	want(t, f, "fourth")
+	if err := f.Check(); err != nil {
+		t.Fatalf("Check after a reload that worked: %v", err)
+	}
 }
 
 // TestLooksAtMostOncePerInterval: within the interval a changed file is

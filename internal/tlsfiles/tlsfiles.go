@@ -35,6 +35,10 @@ func LoadKeyPair(certFile, keyFile string, logger *slog.Logger) (*KeyPair, error
 // first if they changed (at most once per filewatch.Interval).
 func (k *KeyPair) Certificate() *tls.Certificate { return k.w.Get() }
 
+// Check says whether the pair in use is the files' (nil), or why they
+// do not load (filewatch.File.Check).
+func (k *KeyPair) Check() error { return k.w.Check() }
+
 func readKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
@@ -75,6 +79,10 @@ func LoadCAs(file string, logger *slog.Logger) (*CAs, error) {
 // Pool returns the bundle last read well, reading the file again first
 // if it changed (at most once per filewatch.Interval).
 func (c *CAs) Pool() *x509.CertPool { return c.w.Get() }
+
+// Check says whether the bundle in use is the file's (nil), or why it
+// does not load (filewatch.File.Check).
+func (c *CAs) Check() error { return c.w.Check() }
 
 func readCAs(file string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(file)

@@ -53,6 +53,9 @@ type Verifier struct {
 type source interface {
 	// keys is the set to verify a token signed by kid with.
 	keys(kid string) (*jose.JSONWebKeySet, error)
+	// check is nil when the set in use is the source's current one, or
+	// why the last reload or fetch failed.
+	check() error
 }
 
 // file is a key set in a file, read again when it changes.
@@ -61,6 +64,11 @@ type file struct {
 }
 
 func (f file) keys(string) (*jose.JSONWebKeySet, error) { return f.Get(), nil }
+func (f file) check() error                             { return f.Check() }
+
+// Check says whether the key set in use is its source's current one
+// (nil), or why the last reload of the file or fetch of the URL failed.
+func (v *Verifier) Check() error { return v.keys.check() }
 
 // New loads the key set. A file that does not parse is an error; a URL
 // that cannot be fetched yet is not (the identity provider may be down

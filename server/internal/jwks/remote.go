@@ -104,6 +104,12 @@ func (r *remote) keys(kid string) (*jose.JSONWebKeySet, error) {
 	return r.set, nil
 }
 
+func (r *remote) check() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
 // fetch fetches the set, unless a fetch began after seen (the caller's
 // view of the last one): callers that wait for the same stale set make
 // one fetch.

@@ -97,5 +97,9 @@ func (s *Set) Principal(token string) (string, bool) {
 	return t.owners[found], true
 }
 
+// Check says whether the tokens in use are the file's (nil), or why it
+// does not load: the last good tokens are kept meanwhile.
+func (s *Set) Check() error { return s.w.Check() }
+
 // Len is how many tokens the set holds.
 func (s *Set) Len() int { return len(s.w.Get().hashes) }
