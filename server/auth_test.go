@@ -397,26 +397,36 @@ func TestStreamsPerPrincipal(t *testing.T) {
 	}
 }
 
-// TestJWTPrincipal: a JWT that the JWKS file's key signed, current, from
-// the issuer for the audience, authenticates its subject; an expired one,
-// or one signed by another key, is UNAUTHENTICATED saying why.
-func TestJWTPrincipal(t *testing.T) {
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return key
+}
+
+// writeJWKS writes a key set of one new key, kid k1, to path, and
+// returns the key.
+func writeJWKS(t *testing.T, path string) *ecdsa.PrivateKey {
+	t.Helper()
+	key := newKey(t)
 	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.ES256), Use: "sig"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "jwks.json")
 	if err := os.WriteFile(path, set, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return key
+}
+
+// TestJWTPrincipal: a JWT that the JWKS file's key signed, current, from
+// the issuer for the audience, authenticates its subject; an expired one,
+// or one signed by another key, is UNAUTHENTICATED saying why.
+func TestJWTPrincipal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	key, other := writeJWKS(t, path), newKey(t)
 	b := startBrokerWith(t, "", func(c *Config) {
 		c.JWKSFile, c.JWTIssuer, c.JWTAudience, c.Authorization = path, "https://idp.example", "runnel", true
 	})
@@ -432,7 +442,7 @@ func TestJWTPrincipal(t *testing.T) {
 		}
 		return tok
 	}
-	_, err = b.client.Admin.CreateTopic(as(sign(key, time.Now().Add(time.Hour))), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
+	_, err := b.client.Admin.CreateTopic(as(sign(key, time.Now().Add(time.Hour))), &runnelv1.CreateTopicRequest{Name: "t", Partitions: 1})
 	wantStatus(t, "carol's JWT, no ACL", err, codes.PermissionDenied, `principal "User:carol" is not allowed to create on topic "t"`)
 	_, err = b.client.Admin.ListTopics(as(sign(key, time.Now().Add(-time.Hour))), &runnelv1.ListTopicsRequest{})
 	wantStatus(t, "an expired JWT", err, codes.Unauthenticated, "a JWT this broker does not take")
@@ -449,18 +459,9 @@ func TestJWTPrincipal(t *testing.T) {
 func TestReloadMetric(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile, jwksFile := filepath.Join(dir, "tokens"), filepath.Join(dir, "jwks.json")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	writeJWKS(t, jwksFile)
+	if err := os.WriteFile(tokenFile, []byte(tokens.Line("User:alice", "t-alice")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.ES256), Use: "sig"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, content := range map[string][]byte{tokenFile: []byte(tokens.Line("User:alice", "t-alice") + "\n"), jwksFile: set} {
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	b := startBrokerWith(t, "", func(c *Config) { c.TokenFile, c.JWKSFile = tokenFile, jwksFile })
 	want := func(flag string, v float64) {
